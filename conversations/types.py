@@ -1,0 +1,152 @@
+"""The conversation engine's vocabulary: state, events, replies, actions and the turn."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Service:
+    """One entry of the city's Open311 catalogue, as the engine needs it."""
+
+    code: str
+    name: str
+    description: str = ""
+    keywords: tuple[str, ...] = ()
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class Place:
+    """A geocoded location; lat/lon are None when only the typed address is known."""
+
+    address: str
+    lat: float | None = None
+    lon: float | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the engine may read about the world: the live catalogue and the city's name."""
+
+    services: tuple[Service, ...] = ()
+    city: str = ""
+
+
+# --- events: what happens to a conversation -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Message:
+    """A resident's message; `at` is when it was received (the engine never reads a clock)."""
+
+    text: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Geocoded:
+    """The answer to a Geocode action; `failed` means the geocoder could not be reached."""
+
+    query: str
+    places: tuple[Place, ...] = ()
+    failed: bool = False
+
+
+@dataclass(frozen=True)
+class StatusFound:
+    """The answer to a LookupStatus action; status None means no such request."""
+
+    number: str
+    status: str | None = None
+    notes: str = ""
+    service_name: str = ""
+    failed: bool = False
+
+
+Event = Message | Geocoded | StatusFound
+
+
+# --- replies: channel-neutral intents ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Something to tell the resident.
+
+    `expects` says what answer we want ("text", "choice", "yes_no", "location");
+    `options` are the labels of a choice, answered by their 1-based number.
+    Channels render these their own way (numbered lines on SMS, buttons elsewhere).
+    """
+
+    text: str
+    options: tuple[str, ...] = ()
+    expects: str = "text"
+
+
+# --- actions: what the worker must do -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Geocode:
+    """Look the query up; the worker answers with a Geocoded event in the same turn."""
+
+    query: str
+
+
+@dataclass(frozen=True)
+class LookupStatus:
+    """Ask the city for a request's status; answered with a StatusFound event."""
+
+    number: str
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """File the confirmed report with the city."""
+
+    service_code: str
+    service_name: str
+    description: str
+    address: str
+    lat: float | None = None
+    lon: float | None = None
+
+
+Action = Geocode | LookupStatus | FileReport
+
+
+# --- state ------------------------------------------------------------------------------
+
+
+@dataclass
+class State:
+    """Where a conversation stands; stored as JSON between messages."""
+
+    name: str = "idle"
+    draft: dict = field(default_factory=dict)
+    offered: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """A JSON-safe copy."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> State:
+        """Rebuild a state stored with to_dict (None gives a fresh one)."""
+        data = data or {}
+        return cls(
+            name=data.get("name", "idle"),
+            draft=dict(data.get("draft") or {}),
+            offered=list(data.get("offered") or []),
+        )
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The outcome of one step: the new state, replies to send, actions to perform."""
+
+    state: State
+    replies: tuple[Reply, ...] = ()
+    actions: tuple[Action, ...] = ()
