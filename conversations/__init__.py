@@ -1,0 +1,37 @@
+"""The 311 dialogue as pure functions: step(state, event, context) -> Turn."""
+
+from .engine import step
+from .types import (
+    Action,
+    Context,
+    Event,
+    FileReport,
+    Geocode,
+    Geocoded,
+    LookupStatus,
+    Message,
+    Place,
+    Reply,
+    Service,
+    State,
+    StatusFound,
+    Turn,
+)
+
+__all__ = [
+    "Action",
+    "Context",
+    "Event",
+    "FileReport",
+    "Geocode",
+    "Geocoded",
+    "LookupStatus",
+    "Message",
+    "Place",
+    "Reply",
+    "Service",
+    "State",
+    "StatusFound",
+    "Turn",
+    "step",
+]

@@ -1,0 +1,46 @@
+"""The web process: providers' webhooks, verified, stored and queued, answered fast."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from bot.settings import Settings, get_settings
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the Flask app; `test_config` may carry a SETTINGS object and Flask options."""
+    app = Flask(__name__)
+    app.config.from_mapping(SETTINGS=None)
+    if test_config:
+        app.config.update(test_config)
+    if app.config["SETTINGS"] is None:
+        app.config["SETTINGS"] = get_settings()
+
+    from webhooks import health, twilio
+
+    app.register_blueprint(twilio.bp)
+    app.register_blueprint(health.bp)
+    _init_errors(app)
+    logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def settings_of(app: Flask) -> Settings:
+    """The settings the app was built with."""
+    return app.config["SETTINGS"]
+
+
+def _init_errors(app: Flask) -> None:
+    @app.errorhandler(OperationalError)
+    def database_down(exc):
+        # The provider retries a 503: the message is delayed, not lost.
+        app.logger.error("database unavailable: %s", type(exc).__name__)
+        return jsonify(error="temporarily unavailable"), 503
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        return jsonify(error=exc.description), exc.code

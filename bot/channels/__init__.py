@@ -1,0 +1,1 @@
+"""Messaging channels: one module per provider, owning its wire format both ways."""

@@ -1,0 +1,96 @@
+"""The `intake311` command: web, worker, cron, sandbox, chat, demo, migrate."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+
+import click
+
+
+@click.group()
+def main() -> None:
+    """intake311: 311 reports by SMS and chat, filed with the city's Open311 server."""
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database to the newest schema."""
+    from bot.migrate import upgrade
+
+    upgrade()
+    click.echo("database is up to date")
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", default=lambda: int(os.environ.get("PORT", 8000)),
+              show_default="$PORT or 8000")
+@click.option("--workers", default=2, show_default=True)
+def web(host: str, port: int, workers: int) -> None:
+    """Serve the webhooks with gunicorn."""
+    os.execvp(
+        sys.executable,
+        [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
+         "--access-logfile", "-", "webhooks:create_app()"],
+    )
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run the jobs (turns, sends, filings), with rq's scheduler for retries."""
+    from bot.migrate import upgrade
+    from bot.worker import run_worker
+
+    upgrade()
+    run_worker(burst=burst)
+
+
+@main.command()
+def cron() -> None:
+    """Queue the periodic status check and reconciler."""
+    from bot.worker import run_cron
+
+    run_cron()
+
+
+@main.command()
+@click.option("--name", default=lambda: getpass.getuser(), help="Who you are on the console.")
+@click.option("--timeout", default=30.0, show_default=True,
+              help="Seconds to wait for the bot after each scripted line.")
+def chat(name: str, timeout: float) -> None:
+    """Text the bot from the terminal; with piped input, one reply per output line."""
+    from bot.chat import ConsoleChat, run_interactive, run_script
+    from bot.migrate import upgrade
+
+    upgrade()
+    if sys.stdin.isatty():
+        run_interactive(ConsoleChat(name, click.echo, one_line=False))
+        return
+    chat = ConsoleChat(name, click.echo, one_line=True)
+    settled = run_script(chat, sys.stdin, timeout)
+    settled = chat.settle(timeout) and settled
+    if not settled:
+        raise click.ClickException("the bot did not answer in time (is a worker running?)")
+
+
+def _register_sandbox() -> None:
+    from bot.sandbox.cli import sandbox
+
+    main.add_command(sandbox)
+
+
+def _register_demo() -> None:
+    from bot.demo import demo
+
+    main.add_command(demo)
+
+
+_register_sandbox()
+_register_demo()
+
+
+if __name__ == "__main__":
+    main()

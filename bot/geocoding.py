@@ -1,0 +1,63 @@
+"""Addresses to places through geopy (Nominatim's API), limited to the city's bounds."""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from geopy.adapters import RequestsAdapter
+from geopy.exc import GeopyError
+from geopy.geocoders import Nominatim
+
+from bot.settings import Settings
+from conversations import Geocoded, Place
+
+log = logging.getLogger(__name__)
+
+
+def lookup(query: str, settings: Settings) -> Geocoded:
+    """Geocode `query`; Geocoded(failed=True) when the geocoder cannot be reached."""
+    query = query.strip()
+    if settings.geocoder == "none":
+        return Geocoded(query, (Place(address=query),))
+    bounds = settings.bounds()
+    try:
+        results = _nominatim(settings).geocode(
+            query,
+            exactly_one=False,
+            limit=3,
+            addressdetails=True,
+            viewbox=bounds,
+            bounded=bounds is not None,
+        )
+    except GeopyError as exc:
+        log.warning("geocoder failed for a lookup: %s", type(exc).__name__)
+        return Geocoded(query, failed=True)
+    places = tuple(
+        Place(address=short_address(r.raw), lat=r.latitude, lon=r.longitude) for r in results or ()
+    )
+    return Geocoded(query, places)
+
+
+def short_address(raw: dict) -> str:
+    """A short, SMS-friendly address ('120 Main Street, Springfield') from a Nominatim result."""
+    parts = raw.get("address") or {}
+    street = " ".join(p for p in (parts.get("house_number"), parts.get("road")) if p)
+    name = raw.get("name") or ""
+    place = parts.get("city") or parts.get("town") or parts.get("village") or ""
+    head = street or name
+    if head:
+        return ", ".join(p for p in (head, place) if p)
+    return ", ".join(raw.get("display_name", "").split(", ")[:3])
+
+
+def _nominatim(settings: Settings) -> Nominatim:
+    # geopy retries slow calls twice through requests; we want one bounded try per turn.
+    adapter = functools.partial(RequestsAdapter, max_retries=0)
+    return Nominatim(
+        domain=settings.geocoder_domain,
+        scheme=settings.geocoder_scheme,
+        user_agent=settings.geocoder_user_agent,
+        timeout=settings.geocoder_timeout,
+        adapter_factory=adapter,
+    )

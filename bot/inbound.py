@@ -1,0 +1,109 @@
+"""Every channel's inbound message, normalised, stored once and handed to the worker."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from bot import queue
+from bot.db import session_scope
+from bot.models import Contact, Conversation, Message
+
+log = logging.getLogger(__name__)
+
+
+class MalformedInbound(ValueError):
+    """A webhook payload that lacks what we need; answered with 400, never a 500."""
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message from a resident, whatever the channel.
+
+    `address` is URN-like ('tel:+15551234567'); `external_id` is the provider's message id.
+    """
+
+    channel: str
+    address: str
+    external_id: str | None
+    text: str
+    media: tuple[str, ...] = ()
+    raw: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Received:
+    """What became of an inbound message: its row, and whether it was a redelivery."""
+
+    message_id: int
+    conversation_id: int
+    duplicate: bool
+
+
+def receive(inbound: Inbound) -> Received:
+    """Store `inbound` (once per provider id), then queue its conversation's turn."""
+    try:
+        received = _store(inbound)
+    except IntegrityError:
+        # A concurrent delivery won a race to a unique constraint (the message id, or a new
+        # contact's address): the row it wrote decides.
+        received = _existing(inbound) or _store(inbound)
+    if not received.duplicate:
+        queue.enqueue("bot.jobs.run_turn", received.conversation_id)
+    else:
+        log.info("redelivery of %s message %s ignored", inbound.channel, inbound.external_id)
+    return received
+
+
+def _store(inbound: Inbound) -> Received:
+    existing = _existing(inbound)
+    if existing is not None:
+        return existing
+    with session_scope() as session:
+        conversation = conversation_for(session, inbound.channel, inbound.address)
+        message = Message(
+            conversation_id=conversation.id,
+            contact_id=conversation.contact_id,
+            channel=inbound.channel,
+            direction="in",
+            external_id=inbound.external_id,
+            text=inbound.text,
+            payload={"media": list(inbound.media), "raw": inbound.raw},
+        )
+        session.add(message)
+        session.flush()
+        return Received(message.id, conversation.id, duplicate=False)
+
+
+def _existing(inbound: Inbound) -> Received | None:
+    if inbound.external_id is None:
+        return None
+    with session_scope() as session:
+        message = session.exec(
+            select(Message).where(
+                Message.channel == inbound.channel, Message.external_id == inbound.external_id
+            )
+        ).first()
+        if message is None:
+            return None
+        return Received(message.id, message.conversation_id, duplicate=True)
+
+
+def conversation_for(session: Session, channel: str, address: str) -> Conversation:
+    """The conversation with the contact at `address`, created with the contact if new."""
+    contact = session.exec(select(Contact).where(Contact.address == address)).first()
+    if contact is None:
+        contact = Contact(address=address, channel=channel)
+        session.add(contact)
+        session.flush()
+    conversation = session.exec(
+        select(Conversation).where(Conversation.contact_id == contact.id)
+    ).first()
+    if conversation is None:
+        conversation = Conversation(contact_id=contact.id, state={})
+        session.add(conversation)
+        session.flush()
+    return conversation

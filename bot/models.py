@@ -1,0 +1,95 @@
+"""What intake311 remembers: contacts, conversations, messages, reports and the catalogue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from bot.timeutil import UTCDateTime, utcnow
+
+
+def _when(**kwargs):
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, **kwargs)
+
+
+def _maybe_when(**kwargs):
+    return Field(default=None, sa_type=UTCDateTime, **kwargs)
+
+
+class Contact(SQLModel, table=True):
+    """A resident on one channel, known by a URN-like address such as 'tel:+15551234567'."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    address: str = Field(unique=True, index=True, max_length=255)
+    channel: str = Field(max_length=32)
+    opted_out: bool = False
+    created_at: datetime = _when()
+
+
+class Conversation(SQLModel, table=True):
+    """The dialogue with one contact: the engine's state, stored between messages."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", unique=True, index=True)
+    state: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class Message(SQLModel, table=True):
+    """One message in or out; provider ids are unique per channel, which stops redeliveries."""
+
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_message_external"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    channel: str = Field(max_length=32)
+    direction: str = Field(max_length=3)  # "in" or "out"
+    external_id: str | None = Field(default=None, max_length=128)
+    text: str = Field(default="", sa_type=Text)
+    payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # in: pending -> processed; out: pending -> sending -> sent -> delivered | undelivered | failed
+    status: str = Field(default="pending", max_length=16, index=True)
+    error_code: str | None = Field(default=None, max_length=32)
+    attempts: int = 0
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class Report(SQLModel, table=True):
+    """A report for the city, from the resident's confirmation to the city's last status."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    service_code: str = Field(max_length=128)
+    service_name: str = Field(default="", max_length=255)
+    description: str = Field(default="", sa_type=Text)
+    address: str = Field(default="", max_length=500)
+    lat: float | None = None
+    lon: float | None = None
+    # pending -> submitting -> submitted, or awaiting_number (token) -> submitted, or failed
+    state: str = Field(default="pending", max_length=16, index=True)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_type=Text)
+    delay_notice_sent: bool = False
+    service_request_id: str | None = Field(default=None, max_length=128, index=True)
+    token: str | None = Field(default=None, max_length=128)
+    status: str | None = Field(default=None, max_length=32)
+    status_notes: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = _when()
+    submitted_at: datetime | None = _maybe_when()
+    status_changed_at: datetime | None = _maybe_when()
+    updated_at: datetime = _when()
+
+
+class CatalogCache(SQLModel, table=True):
+    """The city's service catalogue as last fetched, so a slow city does not slow a turn."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    endpoint: str = Field(unique=True, max_length=500)
+    services: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    fetched_at: datetime = _when()

@@ -1,0 +1,36 @@
+"""The rq queue that carries work between the web process and the workers."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from redis import Redis
+from rq import Queue
+
+from bot.settings import get_settings
+
+_connections: dict[tuple[int, str], Redis] = {}
+
+
+def get_redis(url: str | None = None) -> Redis:
+    """A Redis connection for REDIS_URL, one per process."""
+    url = url or get_settings().redis_url
+    key = (os.getpid(), url)
+    if key not in _connections:
+        _connections[key] = Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+    return _connections[key]
+
+
+def get_queue() -> Queue:
+    """The work queue."""
+    return Queue(get_settings().queue_name, connection=get_redis())
+
+
+def enqueue(func: str, *args, delay: float = 0) -> None:
+    """Queue `func` (a dotted path in bot.jobs) with id arguments, now or after `delay` seconds."""
+    queue = get_queue()
+    if delay > 0:
+        queue.enqueue_in(timedelta(seconds=delay), func, *args, job_timeout=300)
+    else:
+        queue.enqueue(func, *args, job_timeout=300)

@@ -1,0 +1,73 @@
+"""The sandbox WSGI app: a GeoReport v2 server and a Nominatim geocoder on one port."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from flask import Flask, Response
+
+from bot.sandbox import nominatim, open311
+from bot.sandbox.store import SandboxStore
+
+CATALOG_PATH = Path(__file__).with_name("catalog.json")
+OPEN311_PREFIX = "/open311/v2"
+NOMINATIM_PREFIX = "/nominatim"
+
+_INDEX = """intake311 sandbox: a local GeoReport v2 server and geocoder (not a real city).
+
+Open311 (GeoReport v2, JSON):
+  GET  {o}/discovery.json
+  GET  {o}/services.json
+  GET  {o}/services/<service_code>.json
+  POST {o}/requests.json
+  GET  {o}/requests.json?service_request_id=a,b,c
+  GET  {o}/requests/<service_request_id>.json
+  GET  {o}/tokens/<token>.json
+Nominatim-compatible geocoder:
+  GET  {n}/search?q=120+Main+St&format=json
+  GET  {n}/reverse?lat=39.8&lon=-89.64&format=json
+Sandbox only (not part of the spec):
+  POST /admin/requests/<service_request_id>/status   status=open|closed, status_notes=...
+"""
+
+
+def load_catalog(path: str | Path | None = None) -> dict:
+    """A catalogue file: {"services": [...], "definitions": {code: definition}, ...}."""
+    data = json.loads(Path(path or CATALOG_PATH).read_text(encoding="utf-8"))
+    if isinstance(data, list):
+        data = {"services": data}
+    data.setdefault("definitions", {})
+    for service in data["services"]:
+        service["service_code"] = str(service["service_code"])
+    return data
+
+
+def create_sandbox_app(
+    db_path: str,
+    *,
+    api_key: str = "",
+    catalog_path: str | None = None,
+    token_mode: bool = False,
+    token_delay: float = 3.0,
+) -> Flask:
+    """A Flask app serving Open311 at /open311/v2, Nominatim at /nominatim, admin at /admin."""
+    app = Flask(__name__)
+    app.json.sort_keys = False
+    app.extensions["sandbox"] = open311.SandboxConfig(
+        store=SandboxStore(db_path),
+        catalog=load_catalog(catalog_path),
+        api_key=api_key,
+        token_mode=token_mode,
+        token_delay=token_delay,
+    )
+    app.register_blueprint(open311.bp, url_prefix=OPEN311_PREFIX)
+    app.register_blueprint(open311.admin_bp)
+    app.register_blueprint(nominatim.bp, url_prefix=NOMINATIM_PREFIX)
+
+    @app.get("/")
+    def index() -> Response:
+        text = _INDEX.format(o=OPEN311_PREFIX, n=NOMINATIM_PREFIX)
+        return Response(text, mimetype="text/plain")
+
+    return app

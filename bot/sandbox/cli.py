@@ -1,0 +1,89 @@
+"""`intake311 sandbox`: run the local Open311 + Nominatim sandbox, or poke a running one."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+import httpx
+
+from bot.sandbox.app import NOMINATIM_PREFIX, OPEN311_PREFIX, create_sandbox_app
+
+DEFAULT_URL = "http://127.0.0.1:8311"
+
+
+@click.group(invoke_without_command=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8311, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--db", "db_path", default="./var/sandbox.sqlite3", show_default=True,
+    help="SQLite file for the sandbox's requests (its folder is created).",
+)
+@click.option("--api-key", default="", help="Require this api_key on POST requests.")
+@click.option(
+    "--catalog", "catalog_path", default=None, type=click.Path(exists=True, dir_okay=False),
+    help="A services catalogue JSON file instead of the bundled one.",
+)
+@click.option("--token-mode", is_flag=True, help="Answer POSTs with a token, the id comes later.")
+@click.option(
+    "--token-delay", default=3.0, show_default=True, type=float,
+    help="Seconds before a token resolves to an id (with --token-mode).",
+)
+@click.pass_context
+def sandbox(ctx, host, port, db_path, api_key, catalog_path, token_mode, token_delay):
+    """Run a local GeoReport v2 server and Nominatim geocoder (no internet needed)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from bot.sandbox.server import ServerThread
+
+    Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    app = create_sandbox_app(
+        db_path, api_key=api_key, catalog_path=catalog_path,
+        token_mode=token_mode, token_delay=token_delay,
+    )
+    server = ServerThread(app, host, port)
+    base = server.url
+    click.echo(f"Open311 endpoint:  {base}{OPEN311_PREFIX}/")
+    click.echo(f"Geocoder domain:   {server.host}:{server.port}{NOMINATIM_PREFIX}  (scheme http)")
+    click.echo(f"Admin:             POST {base}/admin/requests/<id>/status")
+    click.echo(f"Database:          {db_path}" + ("  (token mode)" if token_mode else ""))
+    click.echo("Press Ctrl+C to stop.")
+    server.start()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        click.echo("Stopping.")
+    finally:
+        server.stop()
+
+
+@sandbox.command("set-status")
+@click.argument("service_request_id")
+@click.argument("status", type=click.Choice(["open", "closed"], case_sensitive=False))
+@click.option("--notes", default=None, help="status_notes to show the resident.")
+@click.option("--url", default=DEFAULT_URL, show_default=True, help="The running sandbox.")
+def set_status(service_request_id, status, notes, url):
+    """Change a sandbox request's status (as a city worker would)."""
+    data = {"status": status.lower()}
+    if notes is not None:
+        data["status_notes"] = notes
+    target = f"{url.rstrip('/')}/admin/requests/{service_request_id}/status"
+    try:
+        response = httpx.post(target, data=data, timeout=5.0)
+    except httpx.HTTPError as exc:
+        click.echo(f"Cannot reach the sandbox at {url} ({type(exc).__name__}): is it running?",
+                   err=True)
+        sys.exit(2)
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code != 200 or not isinstance(body, list) or not body:
+        detail = body[0].get("description") if isinstance(body, list) and body else response.text
+        click.echo(f"Failed (HTTP {response.status_code}): {detail}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(body[0], indent=2))

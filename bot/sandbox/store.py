@@ -1,0 +1,192 @@
+"""The sandbox's SQLite store of service requests and tokens (stdlib sqlite3, thread-safe)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+# The demo town's clock: US Central standard time, a fixed offset so output is predictable.
+TOWN_TZ = timezone(timedelta(hours=-6))
+
+FIELDS = (
+    "service_request_id", "status", "status_notes", "service_name", "service_code",
+    "description", "agency_responsible", "service_notice", "requested_datetime",
+    "updated_datetime", "expected_datetime", "address", "address_id", "zipcode", "lat", "long",
+    "media_url",
+)
+_PRIVATE = (
+    "email", "phone", "first_name", "last_name", "device_id", "account_id", "jurisdiction_id",
+)
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS requests (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    {", ".join(f"{f} {'REAL' if f in ('lat', 'long') else 'TEXT'}" for f in FIELDS)},
+    {", ".join(f"{f} TEXT" for f in _PRIVATE)},
+    attributes TEXT NOT NULL DEFAULT '{{}}',
+    requested_ts REAL NOT NULL,
+    visible_ts REAL NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS requests_id ON requests (service_request_id);
+CREATE TABLE IF NOT EXISTS tokens (
+    token TEXT PRIMARY KEY,
+    service_request_id TEXT NOT NULL,
+    visible_ts REAL NOT NULL
+);
+"""
+
+
+def iso(ts: float) -> str:
+    """An epoch time as ISO 8601 with the town's offset, e.g. 2026-03-01T09:15:00-06:00."""
+    return datetime.fromtimestamp(ts, TOWN_TZ).isoformat(timespec="seconds")
+
+
+def parse_iso(text: str) -> float:
+    """ISO 8601 (offset or Z; a bare date counts as town midnight) as an epoch time."""
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "+"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=TOWN_TZ)
+    return value.timestamp()
+
+
+class SandboxStore:
+    """Service requests and tokens in one SQLite file; a connection per call under a lock."""
+
+    def __init__(self, path: str):
+        self.path = str(path)
+        self._lock = threading.Lock()
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=10)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def _run(self, fn):
+        with self._lock:
+            db = self._connect()
+            try:
+                with db:
+                    return fn(db)
+            finally:
+                db.close()
+
+    def create(self, record: dict, *, delay: float = 0.0, token: bool = False) -> dict:
+        """Store a new request; return {"service_request_id", "token"?, ...} as filed."""
+        now = time.time()
+        visible = now + delay
+
+        def insert(db: sqlite3.Connection) -> dict:
+            row = {k: record.get(k) for k in (*FIELDS, *_PRIVATE)}
+            row["attributes"] = json.dumps(record.get("attributes") or {})
+            row.update(status="open", requested_ts=now, visible_ts=visible)
+            row["requested_datetime"] = row["updated_datetime"] = iso(now)
+            row["service_request_id"] = "pending-" + secrets.token_hex(8)
+            cols = ", ".join(row)
+            cur = db.execute(
+                f"INSERT INTO requests ({cols}) VALUES ({', '.join('?' for _ in row)})",
+                list(row.values()),
+            )
+            year = datetime.fromtimestamp(now, TOWN_TZ).year
+            rid = f"{year}-{cur.lastrowid:06d}"
+            db.execute(
+                "UPDATE requests SET service_request_id = ? WHERE seq = ?", (rid, cur.lastrowid)
+            )
+            out = {"service_request_id": rid}
+            if token:
+                out["token"] = secrets.token_hex(12)
+                db.execute(
+                    "INSERT INTO tokens (token, service_request_id, visible_ts) VALUES (?, ?, ?)",
+                    (out["token"], rid, visible),
+                )
+            return out
+
+        return self._run(insert)
+
+    def token(self, token: str) -> dict | None:
+        """{"token", "service_request_id"} (id None until it is ready), or None if unknown."""
+
+        def find(db: sqlite3.Connection) -> dict | None:
+            row = db.execute("SELECT * FROM tokens WHERE token = ?", (token,)).fetchone()
+            if row is None:
+                return None
+            ready = row["visible_ts"] <= time.time()
+            rid = row["service_request_id"] if ready else None
+            return {"token": token, "service_request_id": rid}
+
+        return self._run(find)
+
+    def get(self, service_request_id: str) -> dict | None:
+        """One visible request in the spec's shape, or None."""
+        found = self.find(ids=[service_request_id])
+        return found[0] if found else None
+
+    def find(
+        self,
+        *,
+        ids: list[str] | None = None,
+        service_codes: list[str] | None = None,
+        statuses: list[str] | None = None,
+        start: float | None = None,
+        end: float | None = None,
+        limit: int = 1000,
+    ) -> list[dict]:
+        """Visible requests matching every filter given, newest first, at most `limit`."""
+        where, args = ["visible_ts <= ?"], [time.time()]
+        for column, values in (
+            ("service_request_id", ids), ("service_code", service_codes), ("status", statuses)
+        ):
+            if values:
+                where.append(f"{column} IN ({', '.join('?' for _ in values)})")
+                args.extend(values)
+        if start is not None:
+            where.append("requested_ts >= ?")
+            args.append(start)
+        if end is not None:
+            where.append("requested_ts <= ?")
+            args.append(end)
+        sql = f"SELECT * FROM requests WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?"
+        args.append(limit)
+        rows = self._run(lambda db: db.execute(sql, args).fetchall())
+        return [{f: row[f] for f in FIELDS} for row in rows]
+
+    def private(self, service_request_id: str) -> dict | None:
+        """The resident's contact fields and attributes of a request (sandbox-only view)."""
+        row = self._run(
+            lambda db: db.execute(
+                "SELECT * FROM requests WHERE service_request_id = ?", (service_request_id,)
+            ).fetchone()
+        )
+        if row is None:
+            return None
+        out = {f: row[f] for f in _PRIVATE}
+        out["attributes"] = json.loads(row["attributes"])
+        return out
+
+    def set_status(
+        self, service_request_id: str, status: str, status_notes: str | None
+    ) -> dict | None:
+        """Change a request's status and notes (updated_datetime now); None if unknown."""
+        now = iso(time.time())
+
+        def update(db: sqlite3.Connection) -> int:
+            cur = db.execute(
+                "UPDATE requests SET status = ?, status_notes = ?, updated_datetime = ? "
+                "WHERE service_request_id = ?",
+                (status, status_notes, now, service_request_id),
+            )
+            return cur.rowcount
+
+        if not self._run(update):
+            return None
+        row = self._run(
+            lambda db: db.execute(
+                "SELECT * FROM requests WHERE service_request_id = ?", (service_request_id,)
+            ).fetchone()
+        )
+        return {f: row[f] for f in FIELDS}

@@ -1,0 +1,77 @@
+"""Settings from environment variables (12-factor); every one is documented in the README."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """All configuration, read from the environment (and an optional .env file)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///var/intake311.sqlite3"
+    redis_url: str = "redis://localhost:6379/0"
+    queue_name: str = "intake311"
+
+    open311_endpoint: str = "http://127.0.0.1:8311/open311/v2/"
+    open311_api_key: str = Field(default="", repr=False)
+    open311_jurisdiction_id: str = ""
+    open311_timeout: float = 10.0
+    open311_batch_size: int = 50
+    catalog_ttl: int = 3600
+    track_interval: int = 300
+
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = Field(default="", repr=False)
+    twilio_from_number: str = ""
+    twilio_messaging_service_sid: str = ""
+    twilio_api_base: str = ""
+    public_base_url: str = ""
+
+    geocoder: str = "nominatim"
+    geocoder_domain: str = "nominatim.openstreetmap.org"
+    geocoder_scheme: str = "https"
+    geocoder_user_agent: str = "intake311"
+    geocoder_timeout: float = 5.0
+    city_bounds: str = ""
+    city_name: str = ""
+
+    @field_validator("geocoder")
+    @classmethod
+    def _known_geocoder(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in {"nominatim", "none"}:
+            raise ValueError("GEOCODER must be 'nominatim' or 'none'")
+        return value
+
+    @field_validator("city_bounds")
+    @classmethod
+    def _valid_bounds(cls, value: str) -> str:
+        if value.strip():
+            parse_bounds(value)
+        return value.strip()
+
+    def bounds(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        """CITY_BOUNDS as ((south, west), (north, east)), or None when unset."""
+        return parse_bounds(self.city_bounds) if self.city_bounds else None
+
+
+def parse_bounds(text: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Parse 'south,west,north,east' into two corner points."""
+    try:
+        south, west, north, east = (float(part) for part in text.split(","))
+    except ValueError as exc:
+        raise ValueError("CITY_BOUNDS must be 'south,west,north,east' in degrees") from exc
+    if not (south < north and west < east):
+        raise ValueError("CITY_BOUNDS must have south < north and west < east")
+    return (south, west), (north, east)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

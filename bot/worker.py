@@ -1,0 +1,26 @@
+"""Running the jobs: the rq worker and the periodic scheduler."""
+
+from __future__ import annotations
+
+from rq import Worker
+from rq.cron import CronScheduler
+
+from bot import jobs
+from bot.queue import get_queue, get_redis
+from bot.settings import get_settings
+
+
+def run_worker(burst: bool = False) -> bool:
+    """Work the queue, with rq's scheduler for delayed retries."""
+    queue = get_queue()
+    worker = Worker([queue], connection=queue.connection)
+    return worker.work(burst=burst, with_scheduler=True)
+
+
+def run_cron() -> None:
+    """Queue the status check and the reconciler at their intervals, forever."""
+    settings = get_settings()
+    cron = CronScheduler(connection=get_redis())
+    cron.register(jobs.track, settings.queue_name, interval=settings.track_interval)
+    cron.register(jobs.reconcile, settings.queue_name, interval=60)
+    cron.start()

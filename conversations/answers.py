@@ -1,0 +1,38 @@
+"""Reading short answers: yes or no, and a number from a list."""
+
+from __future__ import annotations
+
+import re
+import string
+
+_YES = frozenset(
+    {"yes", "y", "yeah", "yep", "yup", "ya", "correct", "right", "ok", "okay", "k", "sure",
+     "yes please", "yes it is", "thats right", "that's right", "\U0001f44d", "\u2714", "\u2705"}
+)
+_NO = frozenset({"no", "n", "nope", "nah", "wrong", "incorrect", "no thanks", "not right"})
+_EDGES = string.whitespace + string.punctuation
+# Skin tones and the emoji variation selector, so "thumbs up" in any tone is a yes.
+_MODIFIERS = re.compile("[\U0001f3fb-\U0001f3ff\ufe0f]")
+_NUMBER = re.compile(r"#?\s*(\d{1,3})\s*[.)]?")
+
+
+def _normal(text: str) -> str:
+    """Lowercased, modifiers removed, punctuation trimmed from both ends, spaces collapsed."""
+    text = _MODIFIERS.sub("", text).casefold().strip(_EDGES)
+    return " ".join(text.split())
+
+
+def yes_or_no(text: str) -> bool | None:
+    """True for a yes-ish answer, False for a no-ish one, None for anything else."""
+    answer = _normal(text)
+    if answer in _YES:
+        return True
+    if answer in _NO:
+        return False
+    return None
+
+
+def number(text: str) -> int | None:
+    """The number the message is ("2", "#2", "2."), or None when it is not just a number."""
+    found = _NUMBER.fullmatch(text.strip())
+    return int(found[1]) if found else None

@@ -1,0 +1,38 @@
+"""Commands a resident may text at any point: HELP (INFO), CANCEL and STATUS <number>."""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+
+HELP, CANCEL, STATUS = "help", "cancel", "status"
+
+_WORDS = {"help": HELP, "info": HELP, "cancel": CANCEL}
+_EDGES = string.whitespace + string.punctuation
+_STATUS = re.compile(r"status\b(?P<rest>.*)", re.IGNORECASE | re.DOTALL)
+_NUMBER_EDGES = "#:.,;!?()[]\"'"
+
+
+@dataclass(frozen=True)
+class Command:
+    """A parsed command; `number` is the request number of STATUS, None when missing."""
+
+    name: str
+    number: str | None = None
+
+
+def parse_command(text: str) -> Command | None:
+    """The command the message is, or None when it is an ordinary message."""
+    bare = text.strip(_EDGES)
+    word = _WORDS.get(bare.casefold())
+    if word:
+        return Command(word)
+    found = _STATUS.fullmatch(bare)
+    if not found:
+        return None
+    for token in found["rest"].split():
+        token = token.strip(_NUMBER_EDGES)
+        if any(c.isdigit() for c in token):
+            return Command(STATUS, token)
+    return Command(STATUS)

@@ -1,0 +1,48 @@
+"""Shortening a value inside a text so the whole text fits a number of SMS segments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .segments import segments
+from .texts import ELLIPSIS
+
+
+def cut(value: str, length: int) -> str:
+    """The value shortened to at most `length` characters, ending in "..." when cut."""
+    if len(value) <= length:
+        return value
+    if length <= len(ELLIPSIS):
+        return ELLIPSIS[:length]
+    return value[: length - len(ELLIPSIS)].rstrip() + ELLIPSIS
+
+
+def _built(build: Callable[[str], str], value: str) -> str:
+    """build(value), without a full stop doubled onto a cut value's "..."."""
+    text = build(value)
+    return text.replace(ELLIPSIS + ".", ELLIPSIS) if value.endswith(ELLIPSIS) else text
+
+
+def _longest(build: Callable[[str], str], value: str, budget: int, keep: int) -> int | None:
+    """The longest cut of value (at least `keep` long) whose text fits budget, or None."""
+    low, high = min(keep, len(value)), len(value)
+    if segments(_built(build, cut(value, low))) > budget:
+        return None
+    while low < high:
+        middle = (low + high + 1) // 2
+        if segments(_built(build, cut(value, middle))) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def fit(
+    build: Callable[[str], str], value: str, budgets: tuple[int, ...] = (1, 2, 3), keep: int = 20
+) -> str:
+    """build(value), cutting value so the text fits the smallest budget that keeps `keep` chars."""
+    for budget in budgets:
+        length = _longest(build, value, budget, keep)
+        if length is not None:
+            return _built(build, cut(value, length))
+    return _built(build, cut(value, keep))

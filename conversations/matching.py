@@ -1,0 +1,175 @@
+"""Matching free text to catalogue services with rapidfuzz, helped by a synonym table.
+
+Each service gets a vocabulary of terms (its name, keywords, group and description words);
+the message is cut into windows of one to three content words. A service scores
+0.7 x (its best weighted term similarity) + 30 x (the share of the message's meaningful words,
+those matched by any service, that its own terms matched), so "street light out" prefers
+Streetlight Out (every word matched) over Pothole (only "street"). Words are compared
+lightly stemmed ("potholes", "dumped") and without spaces ("pot hole", "street light").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.utils import default_process
+
+from .synonyms import expand
+from .types import Service
+
+WIN = 90.0  # a service taken without asking scores at least this...
+MARGIN = 8.0  # ...and at least this much more than the runner-up
+FLOOR = 75.0  # a service scoring less is never suggested
+SPREAD = 15.0  # the shortlist holds services within this of the best
+SHORTLIST_SIZE = 4
+TERM_FLOOR = 85.0  # a window and a term this similar count as a match
+SHORT = 4  # terms or windows shorter than this must match exactly
+BEST_SHARE = 0.7  # the rest of a score is the share of meaningful words the service matched
+
+NAME, KEYWORD_PHRASE, KEYWORD_WORD, GROUP, DESCRIPTION = 1.0, 1.0, 0.9, 0.8, 0.8
+
+_STOPWORDS_TEXT = """
+a an the is are was were be been being it its this that these those there here i im me my we our
+us you your he she they them their on in at of to for from by with near outside next front behind
+across corner block and or but so has have had just very really big huge large small little some
+someone somebody something anything please hi hello hey thanks thank want wanted need needs like
+would could can will report reporting problem issue t s not no yes still again today yesterday
+since day days week weeks now get got
+"""
+STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+
+
+@dataclass(frozen=True)
+class Pick:
+    """What a message chose: a clear winner, or a shortlist to offer (both may be empty)."""
+
+    winner: Service | None
+    shortlist: tuple[Service, ...] = ()
+
+
+def stem(word: str) -> str:
+    """A light English stem so plurals and past tenses compare equal ("dumped" -> "dump")."""
+    if len(word) > 5 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 5 and word.endswith(("ches", "shes", "sses", "xes")):
+        return word[:-2]
+    if len(word) > 5 and word.endswith("ing"):
+        return word[:-3]
+    if len(word) > 4 and word.endswith("ed"):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def _content(processed: str) -> list[str]:
+    """The processed words, with stopwords and bare numbers replaced by ""."""
+    return [
+        "" if word in STOPWORDS or word.isdigit() else word for word in processed.split()
+    ]
+
+
+def _key(words: list[str]) -> str:
+    """The comparison key of some words: stemmed and joined without spaces."""
+    return "".join(stem(word) for word in words)
+
+
+def _keywords(service: Service) -> list[str]:
+    """The service's keywords, a comma-separated string split into phrases."""
+    raw = (service.keywords,) if isinstance(service.keywords, str) else service.keywords
+    return [phrase for entry in raw for phrase in entry.split(",") if phrase.strip()]
+
+
+def _terms(service: Service) -> list[tuple[str, float]]:
+    """The service's vocabulary as (key, weight) pairs."""
+    terms: list[tuple[str, float]] = []
+
+    def add(text: str, whole: float, each: float, min_len: int = 1) -> None:
+        words = [word for word in _content(default_process(text)) if len(word) >= min_len]
+        if whole and 0 < len(words) <= 3:
+            terms.append((_key(words), whole))
+        terms.extend((_key([word]), each) for word in words)
+
+    add(service.name, NAME, NAME)
+    for phrase in _keywords(service):
+        add(phrase, KEYWORD_PHRASE, KEYWORD_WORD)
+    add(service.group, 0, GROUP)
+    add(service.description, 0, DESCRIPTION, min_len=SHORT)
+    return terms
+
+
+@lru_cache(maxsize=16)
+def _index(services: tuple[Service, ...]) -> tuple[list[str], list[dict[int, float]]]:
+    """All terms of a catalogue, each with the services (by position) it belongs to."""
+    owners: dict[str, dict[int, float]] = {}
+    for position, service in enumerate(services):
+        for key, weight in _terms(service):
+            if key:
+                best = owners.setdefault(key, {})
+                best[position] = max(weight, best.get(position, 0.0))
+    keys = list(owners)
+    return keys, [owners[key] for key in keys]
+
+
+def _windows(words: list[str]) -> list[tuple[str, range]]:
+    """Runs of one to three consecutive content words, as (key, positions covered)."""
+    windows = []
+    for start in range(len(words)):
+        for size in (1, 2, 3):
+            span = words[start : start + size]
+            if len(span) == size and all(span):
+                windows.append((_key(span), range(start, start + size)))
+    return windows
+
+
+def _score_variant(processed: str, services: tuple[Service, ...]) -> dict[int, float]:
+    """Scores by service position for one processed form of the message."""
+    words = _content(processed)[:60]
+    keys, owners = _index(services)
+    best: dict[int, float] = {}
+    covered: dict[int, set[int]] = {}
+    for window, positions in _windows(words):
+        for key, similarity, index in process.extract(
+            window, keys, scorer=fuzz.ratio, score_cutoff=TERM_FLOOR, limit=None
+        ):
+            if similarity < 100 and min(len(key), len(window)) < SHORT:
+                continue
+            for position, weight in owners[index].items():
+                best[position] = max(best.get(position, 0.0), similarity * weight)
+                covered.setdefault(position, set()).update(positions)
+    meaningful = len(set().union(*covered.values())) if covered else 0
+    share = 100.0 * (1 - BEST_SHARE)
+    return {
+        position: BEST_SHARE * score + share * len(covered[position]) / meaningful
+        for position, score in best.items()
+    }
+
+
+def match_services(text: str, services: tuple[Service, ...] | list[Service]) -> list[
+    tuple[Service, float]
+]:
+    """Services the text may mean, best first, with scores from 0 to 100."""
+    services = tuple(services)
+    processed = default_process(text)
+    scores: dict[int, float] = {}
+    for variant in {processed, expand(processed)}:
+        for position, score in _score_variant(variant, services).items():
+            scores[position] = max(score, scores.get(position, 0.0))
+    ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    return [(services[position], round(score, 1)) for position, score in ranked]
+
+
+def pick_service(text: str, services: tuple[Service, ...] | list[Service]) -> Pick:
+    """A clear winner for the text, or else a shortlist of close candidates (max 4)."""
+    matches = [(service, score) for service, score in match_services(text, services)]
+    matches = [(service, score) for service, score in matches if score >= FLOOR]
+    if not matches:
+        return Pick(None)
+    top = matches[0][1]
+    runner_up = matches[1][1] if len(matches) > 1 else 0.0
+    if top >= WIN and top - runner_up >= MARGIN:
+        return Pick(matches[0][0])
+    close = tuple(service for service, score in matches if score >= top - SPREAD)
+    return Pick(None, close[:SHORTLIST_SIZE])

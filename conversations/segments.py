@@ -1,0 +1,42 @@
+"""SMS segment counting: GSM-7 (with its extension table) or UCS-2."""
+
+from __future__ import annotations
+
+# GSM 03.38 basic character set (the escape code 0x1B is not a character of its own).
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+# Characters of the extension table: each costs two septets (escape + code).
+GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+
+GSM7_SINGLE, GSM7_PART = 160, 153
+UCS2_SINGLE, UCS2_PART = 70, 67
+
+
+def is_gsm7(text: str) -> bool:
+    """True when every character can be sent in the GSM-7 alphabet."""
+    return all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text)
+
+
+def _units(text: str) -> list[int]:
+    """The cost of each character: septets for GSM-7, UTF-16 code units for UCS-2."""
+    if is_gsm7(text):
+        return [2 if c in GSM7_EXTENSION else 1 for c in text]
+    return [2 if ord(c) > 0xFFFF else 1 for c in text]
+
+
+def segments(text: str) -> int:
+    """How many SMS segments the text takes (an empty text still takes one)."""
+    gsm = is_gsm7(text)
+    units = _units(text)
+    single, part = (GSM7_SINGLE, GSM7_PART) if gsm else (UCS2_SINGLE, UCS2_PART)
+    if sum(units) <= single:
+        return 1
+    # Fill parts greedily: an escape pair or a surrogate pair is never split across parts.
+    count, used = 1, 0
+    for unit in units:
+        if used + unit > part:
+            count, used = count + 1, 0
+        used += unit
+    return count

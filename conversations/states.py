@@ -1,0 +1,22 @@
+"""The dialogue's named states and the draft keys they use (see README.md for the diagram).
+
+Draft keys, all JSON-safe:
+    service_code, service_name  the chosen service
+    description                 what the resident said (capped at 1000 characters)
+    address, lat, lon           the location (lat/lon None when unchecked)
+    said                        a message that produced a shortlist, reused once a service is picked
+    page                        the menu page shown (absent while a shortlist is offered)
+    geocode_query               set while waiting for the Geocoded answer to that query
+    status_number               set while waiting for the StatusFound answer for that number
+"""
+
+IDLE = "idle"
+SERVICE = "service"
+LOCATION = "location"
+LOCATION_CONFIRM = "location_confirm"
+DESCRIPTION = "description"
+CONFIRM = "confirm"
+
+ALL = (IDLE, SERVICE, LOCATION, LOCATION_CONFIRM, DESCRIPTION, CONFIRM)
+
+DESCRIPTION_LIMIT = 1000

@@ -1,0 +1,175 @@
+"""Shared fixtures: real Redis, SQLite and PostgreSQL, the sandbox city and the Twilio API stand-in.
+
+Outside services run on loopback: the Open311 sandbox (bot/sandbox) also serves a
+Nominatim-compatible geocoder, and tests/fakes/twilio_api.py speaks Twilio's Messages API.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import psycopg
+import pytest
+from rq import Queue, SimpleWorker
+from rq.job import Job
+
+from bot import db as bot_db
+from bot import queue as bot_queue
+from bot.migrate import upgrade
+from bot.sandbox.app import create_sandbox_app
+from bot.sandbox.server import serve
+from bot.settings import get_settings
+from tests.fakes.twilio_api import create_twilio_api_app, reset_twilio_api
+
+TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+PG_DATABASE = "intake311_test"
+PG_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DATABASE}"
+TABLES = "contact, conversation, message, report, catalogcache"
+
+TWILIO_SID = "AC" + "0" * 31 + "1"
+TWILIO_TOKEN = "test-auth-token-0123456789abcdef"
+TWILIO_FROM = "+13125550100"
+PUBLIC_BASE_URL = "https://intake.example.org"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """A migrated SQLite file, copied for each test (migrating once is faster)."""
+    path = tmp_path_factory.mktemp("db") / "template.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    bot_db.dispose_engines()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_ready():
+    """A migrated PostgreSQL database of the suite's own."""
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,)
+        ).fetchone()
+        if not exists:
+            conn.execute(f"CREATE DATABASE {PG_DATABASE}")
+    upgrade(PG_URL)
+    bot_db.dispose_engines()
+    return PG_URL
+
+
+def _fresh_postgres(url: str) -> str:
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+    return url
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory):
+    """The Open311 sandbox city (and its geocoder) on loopback, for the whole session."""
+    path = tmp_path_factory.mktemp("sandbox") / "sandbox.sqlite3"
+    server = serve(create_sandbox_app(str(path)))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def twilio_server():
+    """The Twilio Messages API stand-in on loopback."""
+    server = serve(create_twilio_api_app(TWILIO_SID, TWILIO_TOKEN))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def twilio_api(twilio_server):
+    """The Twilio stand-in's Flask app, emptied for this test."""
+    reset_twilio_api(twilio_server._server.app)
+    return twilio_server._server.app
+
+
+@pytest.fixture
+def redis_conn():
+    """The real Redis, database 15, flushed before and after the test."""
+    conn = bot_queue.get_redis(TEST_REDIS_URL)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+
+
+def _configure(monkeypatch, database_url: str, sandbox, twilio_server) -> None:
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": TEST_REDIS_URL,
+        "QUEUE_NAME": "intake311-test",
+        "OPEN311_ENDPOINT": f"{sandbox.url}/open311/v2/",
+        "OPEN311_API_KEY": "",
+        "GEOCODER": "nominatim",
+        "GEOCODER_DOMAIN": f"127.0.0.1:{sandbox.port}/nominatim",
+        "GEOCODER_SCHEME": "http",
+        "GEOCODER_TIMEOUT": "3",
+        "CITY_NAME": "Springfield",
+        "CITY_BOUNDS": "",
+        "TWILIO_ACCOUNT_SID": TWILIO_SID,
+        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "TWILIO_FROM_NUMBER": TWILIO_FROM,
+        "TWILIO_MESSAGING_SERVICE_SID": "",
+        "TWILIO_API_BASE": twilio_server.url,
+        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def env(request, monkeypatch, tmp_path, sqlite_template, redis_conn, sandbox, twilio_server):
+    """A configured process on SQLite and on PostgreSQL in turn: settings, database, Redis."""
+    if request.param == "sqlite":
+        path = tmp_path / "intake311.sqlite3"
+        shutil.copy(sqlite_template, path)
+        url = f"sqlite:///{path}"
+    else:
+        url = _fresh_postgres(request.getfixturevalue("postgres_ready"))
+    _configure(monkeypatch, url, sandbox, twilio_server)
+    yield get_settings()
+    bot_db.dispose_engines()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def sqlite_env(monkeypatch, tmp_path, sqlite_template, redis_conn, sandbox, twilio_server):
+    """A configured process on SQLite only, for tests where the database does not matter."""
+    path = tmp_path / "intake311.sqlite3"
+    shutil.copy(sqlite_template, path)
+    _configure(monkeypatch, f"sqlite:///{path}", sandbox, twilio_server)
+    yield get_settings()
+    bot_db.dispose_engines()
+    get_settings.cache_clear()
+
+
+def run_jobs(include_delayed: bool = False, rounds: int = 20) -> int:
+    """Run queued jobs in this process until the queue is empty; return how many ran.
+
+    With include_delayed, jobs scheduled for later (retries) are released first, as
+    rq's scheduler would once their time came.
+    """
+    queue = bot_queue.get_queue()
+    ran = 0
+    for _ in range(rounds):
+        if include_delayed:
+            release_delayed(queue)
+        if queue.count == 0:
+            return ran
+        ran += queue.count
+        SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    return ran
+
+
+def release_delayed(queue: Queue) -> int:
+    """Move every scheduled job onto its queue now."""
+    registry = queue.scheduled_job_registry
+    ids = registry.get_job_ids()
+    for job_id in ids:
+        job = Job.fetch(job_id, connection=queue.connection)
+        registry.remove(job)
+        queue.enqueue_job(job)
+    return len(ids)

@@ -1,0 +1,226 @@
+"""A local server speaking Twilio's Messages API (2010-04-01), for driving the real twilio client.
+
+Built from Twilio's Message resource reference and recorded responses (see
+tests/fixtures/twilio/SOURCES.md). Knobs in ``app.config``, all safe to change while serving:
+
+- ``SENT``: every accepted send, in order, as ``{"sid", "account_sid", "form"}`` where ``form``
+  is the posted form as a dict of lists (``{"To": ["+1..."], "MediaUrl": [..., ...]}``).
+- ``MESSAGES``: message JSON by sid (what ``GET .../Messages/<sid>.json`` answers); tests may edit
+  a message's ``status`` here.
+- ``REQUESTS``: ``(method, path)`` of every request that reached an account route, failed or not.
+- ``FAIL_TO``: ``{"+15005550009": 21610}``: sends to that recipient get Twilio's 400 error JSON.
+- ``FAIL_NEXT``: ``[500, 503]``: the next requests answer those statuses (one each, in order).
+- ``DELAY``: seconds to sleep before answering any account route (for timeout tests).
+
+``reset_twilio_api(app)`` clears all of these, so one served fake can be shared across tests.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+from flask import Flask, jsonify, request
+
+API_VERSION = "2010-04-01"
+MAX_BODY_CHARS = 1600
+
+# Messages as Twilio words them (https://www.twilio.com/docs/api/errors/<code>).
+ERRORS: dict[int, tuple[int, str]] = {
+    20003: (401, "Authenticate"),
+    20404: (404, "The requested resource {path} was not found"),
+    20429: (429, "Too Many Requests"),
+    20500: (500, "An internal server error has occurred"),
+    20503: (503, "Service Unavailable"),
+    21211: (400, "The 'To' number {to} is not a valid phone number."),
+    21408: (
+        400,
+        "Permission to send an SMS has not been enabled for the region indicated by the "
+        "'To' number: {to}.",
+    ),
+    21602: (400, "Message body is required."),
+    21603: (400, "A 'From' phone number is required."),
+    21604: (400, "A 'To' phone number is required."),
+    21610: (400, "Attempt to send to unsubscribed recipient"),
+    21617: (400, "The concatenated message body exceeds the 1600 character limit."),
+}
+
+# HTTP status -> the Twilio code its error body carries (for FAIL_NEXT).
+_CODE_FOR_STATUS = {401: 20003, 404: 20404, 429: 20429, 500: 20500, 503: 20503}
+
+_ADDRESS = re.compile(r"^(?:[a-z]+:)?\+[1-9]\d{6,14}$")
+
+# GSM 03.38 basic set, and the extension set (each extension character costs two septets).
+_GSM_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXTENDED = set("^{}\\[~]|€\f")
+
+
+def count_segments(body: str) -> int:
+    """Return roughly how many SMS segments Twilio would bill for `body`."""
+    if not body:
+        return 1
+    if all(c in _GSM_BASIC or c in _GSM_EXTENDED for c in body):
+        units = sum(2 if c in _GSM_EXTENDED else 1 for c in body)
+        single, multi = 160, 153
+    else:
+        units = sum(2 if ord(c) > 0xFFFF else 1 for c in body)  # UTF-16 code units
+        single, multi = 70, 67
+    return 1 if units <= single else -(-units // multi)
+
+
+class _Fields(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def error_body(code: int, **fields: str) -> tuple[dict, int]:
+    """Return Twilio's error JSON for `code` and its HTTP status."""
+    status, message = ERRORS.get(code, (400, "Error {code}"))
+    return (
+        {
+            "code": code,
+            "message": message.format_map(_Fields(code=code, **fields)),
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        },
+        status,
+    )
+
+
+def _rfc2822(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(UTC))
+
+
+def reset_twilio_api(app: Flask) -> None:
+    """Forget sent messages and injected failures (to share one served fake across tests)."""
+    with app.config["LOCK"]:
+        app.config["SENT"].clear()
+        app.config["MESSAGES"].clear()
+        app.config["REQUESTS"].clear()
+        app.config.update(FAIL_TO={}, FAIL_NEXT=[], DELAY=0.0)
+
+
+def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
+    """Build a Flask app answering Twilio's Messages API for one account."""
+    app = Flask(__name__)
+    lock = threading.Lock()
+    app.config.update(LOCK=lock, SENT=[], MESSAGES={}, REQUESTS=[])
+    app.config.update(FAIL_TO={}, FAIL_NEXT=[], DELAY=0.0)
+
+    def error(code: int, **fields: str):
+        body, status = error_body(code, **fields)
+        response = jsonify(body)
+        response.status_code = status
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
+        return response
+
+    def gate(sid: str):
+        """Log, delay, authenticate and apply FAIL_NEXT; return an error response or None."""
+        with lock:
+            app.config["REQUESTS"].append((request.method, request.path))
+        delay = float(app.config.get("DELAY") or 0)
+        if delay:
+            time.sleep(delay)
+        auth = request.authorization
+        if (
+            auth is None
+            or auth.type != "basic"
+            or auth.username != account_sid
+            or auth.password != auth_token
+            or sid != account_sid
+        ):
+            return error(20003)
+        with lock:
+            fail_next = app.config["FAIL_NEXT"]
+            status = fail_next.pop(0) if fail_next else None
+        if status is not None:
+            code = _CODE_FOR_STATUS.get(status, 20500)
+            body, _ = error_body(code, path=request.path)
+            body["status"] = status
+            response = jsonify(body)
+            response.status_code = status
+            return response
+        return None
+
+    @app.post(f"/{API_VERSION}/Accounts/<sid>/Messages.json")
+    def create_message(sid: str):
+        refused = gate(sid)
+        if refused is not None:
+            return refused
+        form = request.form.to_dict(flat=False)
+        to = request.form.get("To", "")
+        sender = request.form.get("From", "")
+        service = request.form.get("MessagingServiceSid", "")
+        body = request.form.get("Body", "")
+        media = request.form.getlist("MediaUrl")
+        content_sid = request.form.get("ContentSid", "")
+        if not to:
+            return error(21604)
+        if not sender and not service:
+            return error(21603)
+        if not body and not media and not content_sid:
+            return error(21602)
+        if len(body) > MAX_BODY_CHARS:
+            return error(21617)
+        if not _ADDRESS.match(to):
+            return error(21211, to=to)
+        injected = dict(app.config.get("FAIL_TO") or {}).get(to)
+        if injected is not None:
+            return error(int(injected), to=to)
+
+        message_sid = ("MM" if media else "SM") + secrets.token_hex(16)
+        now = _rfc2822(datetime.now(UTC))
+        uri = f"/{API_VERSION}/Accounts/{account_sid}/Messages/{message_sid}"
+        message = {
+            "account_sid": account_sid,
+            "api_version": API_VERSION,
+            "body": body,
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": sender or None,
+            "messaging_service_sid": service or None,
+            "num_media": str(len(media)),
+            # A Messaging Service picks the sender later, so Twilio answers 0 segments.
+            "num_segments": "0" if service and not sender else str(count_segments(body)),
+            "price": None,
+            "price_unit": "USD",
+            "sid": message_sid,
+            "status": "accepted" if service and not sender else "queued",
+            "subresource_uris": {
+                "media": f"{uri}/Media.json",
+                "feedback": f"{uri}/Feedback.json",
+            },
+            "to": to,
+            "uri": f"{uri}.json",
+        }
+        with lock:
+            app.config["MESSAGES"][message_sid] = message
+            app.config["SENT"].append({"sid": message_sid, "account_sid": sid, "form": form})
+        response = jsonify(message)
+        response.status_code = 201
+        return response
+
+    @app.get(f"/{API_VERSION}/Accounts/<sid>/Messages/<message_sid>.json")
+    def fetch_message(sid: str, message_sid: str):
+        refused = gate(sid)
+        if refused is not None:
+            return refused
+        with lock:
+            message = app.config["MESSAGES"].get(message_sid)
+        if message is None:
+            return error(20404, path=request.path)
+        return jsonify(message)
+
+    return app

@@ -1,0 +1,45 @@
+"""Notices sent outside a turn, and the plain-text rendering of replies."""
+
+from __future__ import annotations
+
+from conversations import Reply
+from conversations.notices import report_delayed, report_filed, report_rejected, status_changed
+from conversations.plaintext import render
+from conversations.segments import is_gsm7, segments
+
+
+def test_report_filed():
+    assert report_filed("2026-000123", "Pothole") == (
+        "Your Pothole report was received by the city. Request number: 2026-000123. "
+        "Text STATUS 2026-000123 any time."
+    )
+
+
+def test_report_delayed_says_saved_and_number_to_come():
+    text = report_delayed()
+    assert "saved" in text and "request number" in text
+    assert segments(text) == 1 and is_gsm7(text)
+
+
+def test_report_rejected_cuts_a_long_reason_to_one_segment():
+    assert report_rejected("Outside the city limits") == (
+        "Sorry, the city could not accept your report: Outside the city limits. "
+        "Text us to start a new one."
+    )
+    long = report_rejected("Invalid attribute value " * 20)
+    assert segments(long) == 1 and "..." in long and long.endswith("start a new one.")
+
+
+def test_status_changed_with_and_without_service_and_notes():
+    assert status_changed("123", "Closed", "Repaired today", "Pothole") == (
+        "Update on request 123 (Pothole): Closed. Repaired today."
+    )
+    assert status_changed("123", "open", "") == "Update on request 123: open."
+    long = status_changed("123", "In progress", "A very long note. " * 30, "Pothole")
+    assert segments(long) == 1 and long.endswith("...")
+
+
+def test_render_numbers_the_options_one_per_line():
+    reply = Reply("Pick one.", ("Pothole", "Streetlight Out"), "choice")
+    assert render(reply) == "Pick one.\n1 Pothole\n2 Streetlight Out"
+    assert render(Reply("Just text.")) == "Just text."
