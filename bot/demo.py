@@ -14,18 +14,19 @@ import click
 import httpx
 import redis
 
-SANDBOX_PORT = 8311
-WEB_PORT = 8000
 
-DEMO_ENV = {
-    "OPEN311_ENDPOINT": f"http://127.0.0.1:{SANDBOX_PORT}/open311/v2/",
-    "GEOCODER": "nominatim",
-    "GEOCODER_DOMAIN": f"127.0.0.1:{SANDBOX_PORT}/nominatim",
-    "GEOCODER_SCHEME": "http",
-    "CITY_NAME": "Springfield",
-    "TRACK_INTERVAL": "5",
-    "CATALOG_TTL": "60",
-}
+
+def demo_env(sandbox_port: int) -> dict[str, str]:
+    """Settings that point the bot at the sandbox city; the caller's environment wins."""
+    return {
+        "OPEN311_ENDPOINT": f"http://127.0.0.1:{sandbox_port}/open311/v2/",
+        "GEOCODER": "nominatim",
+        "GEOCODER_DOMAIN": f"127.0.0.1:{sandbox_port}/nominatim",
+        "GEOCODER_SCHEME": "http",
+        "CITY_NAME": "Springfield",
+        "TRACK_INTERVAL": "5",
+        "CATALOG_TTL": "60",
+    }
 
 
 def ensure_redis(url: str) -> None:
@@ -65,17 +66,21 @@ def _wait_for(url: str, what: str, process: subprocess.Popen) -> None:
     raise click.ClickException(f"the {what} did not start at {url}")
 
 
-def _close_filed_requests(sandbox_url: str) -> int:
-    """Play the city: close every request the demo filed, so a status update is sent."""
+def _close_filed_requests(sandbox_url: str, address: str) -> int:
+    """Play the city: close the requests this resident filed, so a status update is sent."""
     from sqlmodel import select
 
     from bot.db import session_scope
-    from bot.models import Report
+    from bot.models import Contact, Report
 
     with session_scope() as session:
         numbers = session.exec(
-            select(Report.service_request_id).where(
-                Report.state == "submitted", Report.status != "closed"
+            select(Report.service_request_id)
+            .join(Contact, Contact.id == Report.contact_id)
+            .where(
+                Contact.address == address,
+                Report.state == "submitted",
+                Report.status != "closed",
             )
         ).all()
     for number in numbers:
@@ -89,16 +94,18 @@ def _close_filed_requests(sandbox_url: str) -> int:
 
 @click.command()
 @click.option("--name", default="demo-resident", show_default=True, help="The console resident.")
+@click.option("--sandbox-port", default=8311, show_default=True)
+@click.option("--web-port", default=8000, show_default=True)
 @click.option("--script", type=click.File("r"), default=None,
               help="Send these lines instead of reading the terminal, then close the filed "
                    "requests in the sandbox and show the status update.")
-def demo(name: str, script) -> None:
+def demo(name: str, sandbox_port: int, web_port: int, script) -> None:
     """Run sandbox, web, worker and scheduler locally and chat with the bot in this terminal."""
     from bot.chat import ConsoleChat, run_interactive, run_script
     from bot.migrate import upgrade
     from bot.settings import get_settings
 
-    for key, value in DEMO_ENV.items():
+    for key, value in demo_env(sandbox_port).items():
         os.environ.setdefault(key, value)
     get_settings.cache_clear()
     settings = get_settings()
@@ -107,22 +114,22 @@ def demo(name: str, script) -> None:
     Path("var").mkdir(exist_ok=True)
     me = [sys.executable, "-m", "bot.cli"]
     logs = open("var/demo.log", "a")  # noqa: SIM115  (kept open for the children)
-    sandbox_url = f"http://127.0.0.1:{SANDBOX_PORT}"
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     children = [
-        subprocess.Popen(me + ["sandbox", "--port", str(SANDBOX_PORT)], stdout=logs, stderr=logs)
+        subprocess.Popen(me + ["sandbox", "--port", str(sandbox_port)], stdout=logs, stderr=logs)
     ]
     try:
         _wait_for(sandbox_url + "/", "sandbox", children[0])
         children.append(subprocess.Popen(me + ["worker"], stdout=logs, stderr=logs))
         children.append(subprocess.Popen(me + ["cron"], stdout=logs, stderr=logs))
         children.append(
-            subprocess.Popen(me + ["web", "--host", "127.0.0.1", "--port", str(WEB_PORT),
+            subprocess.Popen(me + ["web", "--host", "127.0.0.1", "--port", str(web_port),
                                    "--workers", "1"], stdout=logs, stderr=logs)
         )
-        _wait_for(f"http://127.0.0.1:{WEB_PORT}/healthz", "web app", children[-1])
+        _wait_for(f"http://127.0.0.1:{web_port}/healthz", "web app", children[-1])
         click.echo(
             "intake311 demo: sandbox city 'Springfield' at "
-            f"{sandbox_url}, webhooks at http://127.0.0.1:{WEB_PORT}, logs in var/demo.log\n"
+            f"{sandbox_url}, webhooks at http://127.0.0.1:{web_port}, logs in var/demo.log\n"
         )
         if script is None:
             click.echo(
@@ -141,7 +148,7 @@ def demo(name: str, script) -> None:
             click.echo(f"you> {line.rstrip()}")
             run_script(chat, [line], timeout=30)
         chat.settle(30)
-        closed = _close_filed_requests(sandbox_url)
+        closed = _close_filed_requests(sandbox_url, chat.address)
         click.echo(f"(the city closes {closed} request(s) in the sandbox)")
         deadline = time.monotonic() + 10 + 3 * settings.track_interval
         while time.monotonic() < deadline and not chat.print_new():

@@ -1,0 +1,266 @@
+"""A resident texts a report from a signed Twilio webhook to the sandbox city and back.
+
+Everything is real: the Flask test client, Redis, SQLite and PostgreSQL (each test runs on
+both), rq jobs run in-process, the Open311 sandbox and its Nominatim geocoder on loopback, and
+the twilio Client sending to the Twilio Messages API stand-in.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from bot import jobs
+from bot.db import session_scope
+from bot.models import Contact, Message, Report
+from bot.open311.client import Open311Client
+from bot.sandbox.app import create_sandbox_app
+from bot.sandbox.server import serve
+from bot.settings import get_settings
+from tests.conftest import PUBLIC_BASE_URL, TWILIO_FROM, run_jobs
+from tests.strict_catalog import write_strict_catalog
+from tests.twilio_webhooks import post_signed, sms_form
+from webhooks import create_app
+
+RESIDENT = "+13125550142"
+POTHOLE = "4fd3b656e750846c53000004"
+
+
+class Phone:
+    """A resident's phone: texts go in as signed webhooks, the bot's texts come out of Twilio."""
+
+    def __init__(self, client, twilio_api, number: str = RESIDENT):
+        self.client = client
+        self.twilio_api = twilio_api
+        self.number = number
+        self.read = 0
+
+    def text(self, body: str) -> list[str]:
+        """Send a text, let the workers run, and return the texts the bot sent back."""
+        response = post_signed(self.client, "/webhooks/twilio", sms_form(body, self.number))
+        assert response.status_code == 200
+        run_jobs()
+        return self.inbox()
+
+    def inbox(self) -> list[str]:
+        """Texts received since the last look."""
+        sent = [s for s in self.twilio_api.config["SENT"] if s["form"]["To"] == [self.number]]
+        new, self.read = sent[self.read :], len(sent)
+        return [s["form"]["Body"][0] for s in new]
+
+
+@pytest.fixture
+def phone(env, twilio_api):
+    return Phone(create_app({"TESTING": True}).test_client(), twilio_api)
+
+
+def city_request(number: str) -> dict:
+    settings = get_settings()
+    with Open311Client(settings.open311_endpoint) as client:
+        return client.request(number)
+
+
+def set_city_status(number: str, status: str, notes: str) -> None:
+    base = get_settings().open311_endpoint.split("/open311/")[0]
+    httpx.post(
+        f"{base}/admin/requests/{number}/status",
+        data={"status": status, "status_notes": notes},
+        timeout=5,
+    ).raise_for_status()
+
+
+def only_report() -> Report:
+    with session_scope() as session:
+        [report] = session.exec(select(Report)).all()
+        return report
+
+
+def test_report_filed_step_by_step_and_status_update_delivered(phone, twilio_api):
+    [menu] = phone.text("hi")
+    assert "1 Pothole in Street" in menu
+
+    [ask_where] = phone.text("1")
+    assert "Where is it?" in ask_where
+
+    [not_found] = phone.text("999 Nowhere Blvd")
+    assert "couldn't find that address" in not_found
+
+    [read_back] = phone.text("120 main st")
+    assert read_back.startswith("I found: 120 Main Street") and "YES or NO" in read_back
+
+    [ask_what] = phone.text("yes")
+    assert "describe the problem" in ask_what
+
+    [summary] = phone.text("Deep hole in the right lane, cars swerving")
+    assert "Pothole in Street" in summary and "Deep hole in the right lane" in summary
+
+    texts = phone.text("YES")
+    assert texts[0].startswith("Thanks! Sending your report")
+    report = only_report()
+    assert report.state == "submitted"
+    assert texts[1] == (
+        f"Your Pothole in Street report was received by the city. Request number: "
+        f"{report.service_request_id}. Text STATUS {report.service_request_id} any time."
+    )
+
+    filed = city_request(report.service_request_id)
+    assert filed["service_code"] == POTHOLE
+    assert filed["description"] == "Deep hole in the right lane, cars swerving"
+    assert filed["address"] == "120 Main Street, Springfield"
+    assert float(filed["lat"]) == pytest.approx(report.lat) and report.lat is not None
+
+    sends = twilio_api.config["SENT"]
+    assert {s["form"]["From"][0] for s in sends} == {TWILIO_FROM}
+    assert {s["form"]["StatusCallback"][0] for s in sends} == {
+        PUBLIC_BASE_URL + "/webhooks/twilio/status"
+    }
+
+    # Nothing changed at the city: no text.
+    jobs.track()
+    run_jobs()
+    assert phone.inbox() == []
+
+    set_city_status(report.service_request_id, "closed", "Patched by the streets crew.")
+    assert jobs.track() == 1
+    run_jobs()
+    [update] = phone.inbox()
+    assert update == (
+        f"Update on request {report.service_request_id} (Pothole in Street): closed. "
+        "Patched by the streets crew."
+    )
+    # Asked again, the city says the same: the resident is not told twice.
+    assert jobs.track() == 0
+    run_jobs()
+    assert phone.inbox() == []
+    assert only_report().status == "closed"
+
+
+def test_one_shot_report_and_status_command(phone):
+    phone.text("there is a big pothole outside 120 Main St, two feet wide")
+    assert phone.text("yes")[0].startswith("Ready to send: Pothole in Street")
+    phone.text("yes")
+    number = only_report().service_request_id
+    assert number
+
+    [status] = phone.text(f"status {number}")
+    assert status.startswith(f"Request {number} (Pothole in Street): open")
+
+    [unknown] = phone.text("STATUS 1999-000001")
+    assert unknown == "I couldn't find request 1999-000001."
+
+
+def test_help_and_cancel_work_mid_report(phone):
+    phone.text("hi")
+    phone.text("2")
+    help_texts = phone.text("HELP")
+    assert "STATUS" in help_texts[0] and "CANCEL" in help_texts[0]
+    assert "Where is it?" in help_texts[-1]
+    [cancelled] = phone.text("cancel")
+    assert cancelled.startswith("Report cancelled")
+    with session_scope() as session:
+        assert session.exec(select(Report)).all() == []
+
+
+def test_unknown_service_number_gets_a_clear_answer(phone):
+    phone.text("hi")
+    [answer] = phone.text("42")
+    assert "number from 1 to" in answer
+
+
+def test_city_down_delays_the_report_and_tells_the_resident_once(phone, monkeypatch):
+    phone.text("pothole at 120 Main St, deep and wide")
+    phone.text("yes")
+    dead = "http://127.0.0.1:9/open311/v2/"
+    endpoint = get_settings().open311_endpoint
+    monkeypatch.setenv("OPEN311_ENDPOINT", dead)
+    get_settings.cache_clear()
+
+    texts = phone.text("yes")
+    assert texts[0].startswith("Thanks! Sending")
+    assert texts[1].startswith("The city's system is not answering. Your report is saved")
+    assert only_report().state == "pending"
+
+    run_jobs(include_delayed=True, rounds=2)  # still down: tried again, no second notice
+    assert phone.inbox() == []
+    assert only_report().attempts >= 2
+
+    monkeypatch.setenv("OPEN311_ENDPOINT", endpoint)
+    get_settings.cache_clear()
+    run_jobs(include_delayed=True)
+    report = only_report()
+    assert report.state == "submitted" and report.service_request_id
+    [filed] = phone.inbox()
+    assert report.service_request_id in filed
+
+
+@pytest.fixture
+def strict_city(tmp_path, monkeypatch):
+    """A sandbox city that requires an answer the bot does not collect yet (WHEREIS)."""
+    app = create_sandbox_app(str(tmp_path / "strict.sqlite3"),
+                             catalog_path=write_strict_catalog(tmp_path))
+    server = serve(app)
+    monkeypatch.setenv("OPEN311_ENDPOINT", f"{server.url}/open311/v2/")
+    get_settings.cache_clear()
+    yield server
+    server.stop()
+
+
+def test_city_refusing_the_report_tells_the_resident_why(phone, strict_city):
+    phone.text("pothole at 120 Main St, deep and wide")
+    phone.text("yes")
+    texts = phone.text("yes")
+    assert texts[0].startswith("Thanks! Sending")
+    assert texts[1].startswith("Sorry, the city could not accept your report:")
+    assert "WHEREIS" in texts[1]
+    report = only_report()
+    assert report.state == "failed" and report.service_request_id is None
+    assert run_jobs(include_delayed=True) == 0
+
+
+def test_messages_are_handled_in_arrival_order_by_one_turn(env, twilio_api):
+    client = create_app({"TESTING": True}).test_client()
+    phone = Phone(client, twilio_api)
+    for body in ("hi", "1", "120 Main St"):
+        post_signed(client, "/webhooks/twilio", sms_form(body, RESIDENT))
+    run_jobs()
+    texts = phone.inbox()
+    assert "1 Pothole in Street" in texts[0]
+    assert "Where is it?" in texts[1]
+    assert texts[2].startswith("I found: 120 Main Street")
+    with session_scope() as session:
+        statuses = session.exec(select(Message.status).where(Message.direction == "in")).all()
+    assert statuses == ["processed"] * 3
+
+
+def test_opted_out_recipient_is_not_retried(phone, twilio_api):
+    twilio_api.config["FAIL_TO"] = {RESIDENT: 21610}
+    phone.text("hi")
+    assert phone.inbox() == []
+    with session_scope() as session:
+        [out] = session.exec(select(Message).where(Message.direction == "out")).all()
+        contact = session.get(Contact, out.contact_id)
+    assert (out.status, out.error_code, out.attempts) == ("failed", "21610", 1)
+    assert contact.opted_out
+    assert run_jobs(include_delayed=True) == 0
+
+    twilio_api.config["FAIL_TO"] = {}
+    phone.text("hi again")  # nothing is sent to an opted-out resident
+    assert phone.inbox() == []
+
+
+def test_twilio_outage_is_retried_and_later_texts_wait_their_turn(phone, twilio_api):
+    twilio_api.config["FAIL_NEXT"] = [503]
+    assert phone.text("hi") == []
+    with session_scope() as session:
+        [menu] = session.exec(select(Message).where(Message.direction == "out")).all()
+    assert (menu.status, menu.attempts, menu.error_code) == ("pending", 1, "20503")
+    run_jobs(include_delayed=True)
+    [retried] = phone.inbox()
+    assert "1 Pothole in Street" in retried
+
+    twilio_api.config["FAIL_NEXT"] = [503]
+    assert phone.text("1") == []
+    # The next reply's delivery sends the earlier, failed one first.
+    texts = phone.text("120 Main St")
+    assert "Where is it?" in texts[0] and texts[1].startswith("I found: 120 Main Street")
