@@ -15,7 +15,6 @@ import httpx
 import redis
 
 
-
 def demo_env(sandbox_port: int) -> dict[str, str]:
     """Settings that point the bot at the sandbox city; the caller's environment wins."""
     return {

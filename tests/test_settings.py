@@ -1,0 +1,48 @@
+"""Settings come from the environment, with documented defaults and clear errors."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from bot.settings import Settings, parse_bounds
+
+
+def test_defaults_run_locally(monkeypatch):
+    for name in ("DATABASE_URL", "REDIS_URL", "GEOCODER", "CITY_BOUNDS", "PUBLIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(_env_file=None)
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.redis_url == "redis://localhost:6379/0"
+    assert settings.geocoder == "nominatim"
+    assert settings.bounds() is None
+
+
+def test_environment_overrides(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@db/x")
+    monkeypatch.setenv("GEOCODER", "NONE")
+    monkeypatch.setenv("CITY_BOUNDS", "41.6,-87.95,42.05,-87.5")
+    settings = Settings(_env_file=None)
+    assert settings.database_url == "postgresql+psycopg://u@db/x"
+    assert settings.geocoder == "none"
+    assert settings.bounds() == ((41.6, -87.95), (42.05, -87.5))
+
+
+@pytest.mark.parametrize("bounds", ["1,2,3", "north,1,2,3", "42,-87,41,-88"])
+def test_bad_city_bounds_are_refused(bounds):
+    with pytest.raises((ValueError, ValidationError)):
+        Settings(_env_file=None, city_bounds=bounds)
+
+
+def test_unknown_geocoder_is_refused():
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, geocoder="google")
+
+
+def test_secrets_stay_out_of_repr():
+    settings = Settings(_env_file=None, twilio_auth_token="s3cret-token", open311_api_key="k3y")
+    assert "s3cret-token" not in repr(settings) and "k3y" not in repr(settings)
+
+
+def test_parse_bounds_orders_corners():
+    assert parse_bounds("1,2,3,4") == ((1.0, 2.0), (3.0, 4.0))

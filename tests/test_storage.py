@@ -1,0 +1,79 @@
+"""Storage on SQLite and PostgreSQL: migrations, constraints, aware datetimes, JSON state."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError, StatementError
+
+from bot.db import get_engine, normalise_url, session_scope
+from bot.inbound import conversation_for
+from bot.models import Conversation, Message
+
+
+def test_migrations_create_every_table(env):
+    tables = set(inspect(get_engine()).get_table_names())
+    assert {"contact", "conversation", "message", "report", "catalogcache",
+            "alembic_version"} <= tables
+
+
+def test_provider_ids_are_unique_per_channel(env):
+    with session_scope() as session:
+        conversation = conversation_for(session, "sms", "tel:+13125550142")
+        ids = dict(conversation_id=conversation.id, contact_id=conversation.contact_id)
+        session.add(Message(channel="sms", direction="in", external_id="SM1", **ids))
+        session.add(Message(channel="console", direction="in", external_id="SM1", **ids))
+        session.add(Message(channel="sms", direction="out", external_id=None, **ids))
+        session.add(Message(channel="sms", direction="out", external_id=None, **ids))
+    with pytest.raises(IntegrityError), session_scope() as session:
+        session.add(Message(channel="sms", direction="in", external_id="SM1", **ids))
+
+
+def test_one_contact_and_conversation_per_address(env):
+    with session_scope() as session:
+        first = conversation_for(session, "sms", "tel:+13125550142")
+    with session_scope() as session:
+        again = conversation_for(session, "sms", "tel:+13125550142")
+        other = conversation_for(session, "sms", "tel:+13125550143")
+    assert first.id == again.id != other.id
+
+
+def test_datetimes_come_back_aware_in_utc(env):
+    when = datetime(2026, 5, 1, 12, 30, tzinfo=timezone(timedelta(hours=-5)))
+    with session_scope() as session:
+        conversation = conversation_for(session, "sms", "tel:+13125550142")
+        conversation.updated_at = when
+        conversation_id = conversation.id
+    with session_scope() as session:
+        stored = session.get(Conversation, conversation_id).updated_at
+    assert stored == when and stored.tzinfo is not None and stored.utcoffset() == timedelta(0)
+
+
+def test_naive_datetimes_are_refused(env):
+    with pytest.raises(StatementError), session_scope() as session:
+        conversation = conversation_for(session, "sms", "tel:+13125550142")
+        conversation.updated_at = datetime(2026, 5, 1, 12, 30)
+
+
+def test_conversation_state_is_saved_when_reassigned(env):
+    with session_scope() as session:
+        conversation = conversation_for(session, "sms", "tel:+13125550142")
+        conversation.state = {"name": "location", "draft": {"service_code": "001"}}
+        conversation_id = conversation.id
+    with session_scope() as session:
+        assert session.get(Conversation, conversation_id).state["draft"] == {"service_code": "001"}
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("sqlite:///:memory:", "sqlite:///:memory:"),
+    ],
+)
+def test_database_urls_use_psycopg3(url, expected):
+    assert normalise_url(url) == expected
