@@ -298,12 +298,10 @@ def record_delivery(channel: str, external_id: str, status: str, error_code: str
 def submit(report_id: int) -> str:
     """File a pending report with the city; returns the report's new state."""
     settings = get_settings()
-    with session_scope() as session:
-        if not claim(session, report_id, "pending", "submitting"):
-            report = session.get(Report, report_id)
-            return report.state if report else "missing"
-        report = session.get(Report, report_id)
-        fields = request_fields(report)
+    report = _claimed(report_id, "pending", "submitting")
+    if isinstance(report, str):
+        return report
+    fields = request_fields(report)
     client = open311_client(settings)
     try:
         answer = client.create_request(fields)
@@ -338,6 +336,16 @@ def claim(session: Session, report_id: int, from_state: str, to_state: str) -> b
         .values(state=to_state, attempts=Report.attempts + 1, updated_at=utcnow())
     )
     return result.rowcount == 1
+
+
+def _claimed(report_id: int, from_state: str, to_state: str) -> Report | str:
+    """The report, claimed for this job; else the state that made the claim fail."""
+    with session_scope() as session:
+        claimed = claim(session, report_id, from_state, to_state)
+        report = session.get(Report, report_id)
+        if report is None:
+            return "missing"
+        return report if claimed else report.state
 
 
 def request_fields(report: Report) -> dict:
@@ -393,12 +401,10 @@ def _reason(exc: Open311Error) -> str:
 def resolve_token(report_id: int) -> str:
     """Turn a report's token into the city's request number, polling with backoff."""
     settings = get_settings()
-    with session_scope() as session:
-        if not claim(session, report_id, "awaiting_number", "awaiting_number"):
-            report = session.get(Report, report_id)
-            return report.state if report else "missing"
-        report = session.get(Report, report_id)
-        token, attempts = report.token, report.attempts
+    report = _claimed(report_id, "awaiting_number", "awaiting_number")
+    if isinstance(report, str):
+        return report
+    token, attempts = report.token, report.attempts
     client = open311_client(settings)
     try:
         answer = client.token(token)

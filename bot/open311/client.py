@@ -224,14 +224,7 @@ class Open311Client:
 
     def token(self, token: str) -> dict | None:
         """GET tokens/{token}: the token's record (with service_request_id once known) or None."""
-        try:
-            body = self._call("GET", f"tokens/{_segment(token)}")
-        except Open311Error as exc:
-            if _not_found(exc):
-                return None
-            raise
-        items = _as_list(body, "service_requests", "request")
-        return normalize_ids(items[0]) if items else None
+        return self._first_or_none(f"tokens/{_segment(token)}")
 
     def requests(self, ids: list[str]) -> list[dict]:
         """GET requests?service_request_id=a,b,c: the current state of several requests."""
@@ -243,8 +236,12 @@ class Open311Client:
 
     def request(self, service_request_id: str) -> dict | None:
         """GET requests/{id}: one request, or None when the server does not know it."""
+        return self._first_or_none(f"requests/{_segment(service_request_id)}")
+
+    def _first_or_none(self, path: str) -> dict | None:
+        """GET one record; None when the server answers the spec's 404 for it."""
         try:
-            body = self._call("GET", f"requests/{_segment(service_request_id)}")
+            body = self._call("GET", path)
         except Open311Error as exc:
             if _not_found(exc):
                 return None
