@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -45,6 +45,7 @@ class Received:
 
 def receive(inbound: Inbound) -> Received:
     """Store `inbound` (once per provider id), then queue its conversation's turn."""
+    inbound = _without_nul(inbound)
     try:
         received = _store(inbound)
     except IntegrityError:
@@ -56,6 +57,12 @@ def receive(inbound: Inbound) -> Received:
     else:
         log.info("redelivery of %s message %s ignored", inbound.channel, inbound.external_id)
     return received
+
+
+def _without_nul(inbound: Inbound) -> Inbound:
+    """Drop NUL characters, which PostgreSQL text refuses and no resident means."""
+    raw = {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in inbound.raw.items()}
+    return replace(inbound, text=inbound.text.replace("\x00", ""), raw=raw)
 
 
 def _store(inbound: Inbound) -> Received:

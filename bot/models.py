@@ -51,10 +51,12 @@ class Message(SQLModel, table=True):
     external_id: str | None = Field(default=None, max_length=128)
     text: str = Field(default="", sa_type=Text)
     payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    # in: pending -> processed; out: pending -> sending -> sent -> delivered | undelivered | failed
+    # in: pending -> processed | failed;
+    # out: pending -> sending -> sent -> delivered | read | undelivered | failed, or suppressed
     status: str = Field(default="pending", max_length=16, index=True)
     error_code: str | None = Field(default=None, max_length=32)
     attempts: int = 0
+    next_attempt_at: datetime | None = _maybe_when()
     created_at: datetime = _when()
     updated_at: datetime = _when()
 
@@ -66,14 +68,16 @@ class Report(SQLModel, table=True):
     conversation_id: int = Field(foreign_key="conversation.id", index=True)
     contact_id: int = Field(foreign_key="contact.id", index=True)
     service_code: str = Field(max_length=128)
-    service_name: str = Field(default="", max_length=255)
+    service_name: str = Field(default="", sa_type=Text)
     description: str = Field(default="", sa_type=Text)
-    address: str = Field(default="", max_length=500)
+    address: str = Field(default="", sa_type=Text)
     lat: float | None = None
     lon: float | None = None
-    # pending -> submitting -> submitted, or awaiting_number (token) -> submitted, or failed
+    # pending -> submitting -> submitted, or awaiting_number (token) -> submitted, or failed;
+    # next_attempt_at says when a pending or awaiting_number report is due again.
     state: str = Field(default="pending", max_length=16, index=True)
     attempts: int = 0
+    next_attempt_at: datetime | None = _maybe_when()
     last_error: str | None = Field(default=None, sa_type=Text)
     delay_notice_sent: bool = False
     service_request_id: str | None = Field(default=None, max_length=128, index=True)

@@ -1,4 +1,9 @@
-"""Commands a resident may text at any point: HELP (INFO), CANCEL and STATUS <number>."""
+"""Commands a resident may text at any point: HELP (INFO), RESTART (CANCEL), STATUS <number>.
+
+RESTART is the word we teach for dropping a report: CANCEL is also a carrier opt-out keyword
+on SMS (Twilio's default list), so an SMS resident's CANCEL stops all texts before it gets here.
+On channels without carrier keywords CANCEL still drops the report.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,14 @@ from dataclasses import dataclass
 
 HELP, CANCEL, STATUS = "help", "cancel", "status"
 
-_WORDS = {"help": HELP, "info": HELP, "cancel": CANCEL}
+_WORDS = {
+    "help": HELP,
+    "info": HELP,
+    "cancel": CANCEL,
+    "restart": CANCEL,
+    "start over": CANCEL,
+    "new report": CANCEL,
+}
 _EDGES = string.whitespace + string.punctuation
 _STATUS = re.compile(r"status\b(?P<rest>.*)", re.IGNORECASE | re.DOTALL)
 _NUMBER_EDGES = "#:.,;!?()[]\"'"

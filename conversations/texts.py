@@ -43,7 +43,7 @@ CANCELLED = "Report cancelled. Text us any time to start a new one."
 # --- commands ----------------------------------------------------------------------------
 HELP = (
     "Text STATUS and a request number (e.g. STATUS 12345) to check a request, "
-    "CANCEL to drop the report you are making, HELP for this message."
+    "RESTART to drop the report you are making, STOP to end all texts."
 )
 STATUS_WHICH = "Which request? Text STATUS and the request number, e.g. STATUS 12345."
 STATUS_FOUND = "Request {number} ({service}): {status}{notes}"

@@ -44,13 +44,10 @@ def sqlite_template(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def postgres_ready():
-    """A migrated PostgreSQL database of the suite's own."""
+    """A PostgreSQL database of the suite's own, made afresh and migrated once per run."""
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,)
-        ).fetchone()
-        if not exists:
-            conn.execute(f"CREATE DATABASE {PG_DATABASE}")
+        conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {PG_DATABASE}")
     upgrade(PG_URL)
     bot_db.dispose_engines()
     return PG_URL

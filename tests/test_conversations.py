@@ -322,7 +322,7 @@ def test_help_when_idle_only_lists_commands():
     assert chat.state == State()
 
 
-@pytest.mark.parametrize("word", ["CANCEL", "cancel", "Cancel."])
+@pytest.mark.parametrize("word", ["CANCEL", "cancel", "Cancel.", "RESTART", "Start over"])
 def test_cancel_mid_flow_discards_the_draft(word):
     chat = Chat()
     to_confirm_by_numbers(chat)

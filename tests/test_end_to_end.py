@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from bot import jobs
 from bot.db import session_scope
-from bot.models import Contact, Message, Report
+from bot.models import Contact, Conversation, Message, Report
 from bot.open311.client import Open311Client
 from bot.sandbox.app import create_sandbox_app
 from bot.sandbox.server import serve
@@ -150,16 +150,32 @@ def test_one_shot_report_and_status_command(phone):
     assert unknown == "I couldn't find request 1999-000001."
 
 
-def test_help_and_cancel_work_mid_report(phone):
+def test_help_and_restart_work_mid_report(phone):
     phone.text("hi")
     phone.text("2")
     help_texts = phone.text("HELP")
-    assert "STATUS" in help_texts[0] and "CANCEL" in help_texts[0]
+    assert "STATUS" in help_texts[0] and "RESTART" in help_texts[0]
     assert "Where is it?" in help_texts[-1]
-    [cancelled] = phone.text("cancel")
+    [cancelled] = phone.text("restart")
     assert cancelled.startswith("Report cancelled")
     with session_scope() as session:
         assert session.exec(select(Report)).all() == []
+
+
+def test_cancel_is_twilios_opt_out_word_on_sms(phone):
+    """Twilio unsubscribes a CANCEL by default: we stop too, and drop the half-made report."""
+    phone.text("hi")
+    phone.text("1")
+    assert phone.text("CANCEL") == []
+    with session_scope() as session:
+        contact = session.exec(select(Contact)).one()
+        conversation = session.exec(select(Conversation)).one()
+    assert contact.opted_out and conversation.state["name"] == "idle"
+    assert phone.text("hi") == []
+
+    assert phone.text("YES") == []  # Twilio's opt-in word: Twilio confirms it, we listen again
+    [menu] = phone.text("hi")
+    assert "1 Pothole in Street" in menu
 
 
 def test_unknown_service_number_gets_a_clear_answer(phone):
@@ -261,6 +277,8 @@ def test_twilio_outage_is_retried_and_later_texts_wait_their_turn(phone, twilio_
 
     twilio_api.config["FAIL_NEXT"] = [503]
     assert phone.text("1") == []
-    # The next reply's delivery sends the earlier, failed one first.
-    texts = phone.text("120 Main St")
+    # The next reply waits behind the failed one, then both go, in order.
+    assert phone.text("120 Main St") == []
+    run_jobs(include_delayed=True)
+    texts = phone.inbox()
     assert "Where is it?" in texts[0] and texts[1].startswith("I found: 120 Main Street")

@@ -33,15 +33,41 @@ def _confirm_pothole(phone, description: str = "deep and wide") -> None:
     phone.text("yes")
 
 
+def _age(model, hours: float = 2, **where) -> None:
+    """Make rows look untouched for `hours`, as if their queued jobs had been lost long ago."""
+    past = utcnow() - timedelta(hours=hours)
+    with session_scope() as session:
+        for row in session.exec(select(model).filter_by(**where)).all():
+            row.updated_at = past
+            if hasattr(row, "created_at"):
+                row.created_at = past
+            if getattr(row, "next_attempt_at", None) is not None:
+                row.next_attempt_at = past
+
+
 def test_redis_flush_loses_no_message(phone, redis_conn):
     post_signed(phone.client, "/webhooks/twilio", sms_form("hi", phone.number))
     redis_conn.flushdb()  # the queued turn is gone; the message is in the database
     assert get_queue().count == 0
+    assert jobs.reconcile() == 0  # a fresh message may still be on its way through the queue
 
+    _age(Message, direction="in")
     assert jobs.reconcile() == 1
     run_jobs()
     [menu] = phone.inbox()
     assert "1 Pothole in Street" in menu
+
+
+def test_redis_flush_loses_no_reply(phone, redis_conn):
+    post_signed(phone.client, "/webhooks/twilio", sms_form("hi", phone.number))
+    with session_scope() as session:
+        conversation_id = session.exec(select(Message.conversation_id)).one()
+    jobs.run_turn(conversation_id)  # the turn ran; its deliver job is queued...
+    redis_conn.flushdb()  # ...and lost
+    _age(Message, direction="out")
+    assert jobs.reconcile() == 1
+    run_jobs()
+    assert "1 Pothole in Street" in phone.inbox()[0]
 
 
 def test_reconcile_requeues_a_report_whose_retry_was_lost(phone, redis_conn, monkeypatch):
@@ -53,9 +79,7 @@ def test_reconcile_requeues_a_report_whose_retry_was_lost(phone, redis_conn, mon
     redis_conn.flushdb()
     assert jobs.reconcile() == 0  # its retry is not due yet
 
-    with session_scope() as session:
-        report = session.exec(select(Report)).one()
-        report.updated_at = utcnow() - timedelta(hours=2)
+    _age(Report)
     monkeypatch.setenv("OPEN311_ENDPOINT", endpoint)
     get_settings.cache_clear()
     assert jobs.reconcile() == 1
@@ -63,6 +87,47 @@ def test_reconcile_requeues_a_report_whose_retry_was_lost(phone, redis_conn, mon
     with session_scope() as session:
         report = session.exec(select(Report)).one()
     assert report.state == "submitted" and report.service_request_id
+
+
+def test_a_filing_whose_worker_died_is_put_back_in_line(phone, redis_conn):
+    _confirm_pothole(phone)
+    post_signed(phone.client, "/webhooks/twilio", sms_form("yes", phone.number))
+    with session_scope() as session:
+        conversation_id = session.exec(select(Message.conversation_id)).first()
+    jobs.run_turn(conversation_id)
+    with session_scope() as session:
+        report = session.exec(select(Report)).one()
+        report.state = "submitting"  # as a worker killed in the middle of the POST leaves it
+    redis_conn.flushdb()
+    assert jobs.reconcile() == 0  # it may still be in flight
+
+    _age(Report)
+    jobs.reconcile()
+    run_jobs()
+    with session_scope() as session:
+        report = session.exec(select(Report)).one()
+    assert report.state == "submitted"
+
+
+def test_one_message_that_fails_does_not_block_the_next(phone, monkeypatch):
+    import bot.jobs.turns as turns
+
+    real_step = turns.step
+
+    def step_that_trips_on_boom(state, event, context):
+        if getattr(event, "text", "") == "boom":
+            raise RuntimeError("engine bug")
+        return real_step(state, event, context)
+
+    monkeypatch.setattr(turns, "step", step_that_trips_on_boom)
+    assert phone.text("boom") == []
+    [menu] = phone.text("hi")
+    assert "1 Pothole in Street" in menu
+    with session_scope() as session:
+        statuses = session.exec(
+            select(Message.text, Message.status).where(Message.direction == "in")
+        ).all()
+    assert sorted(statuses) == [("boom", "failed"), ("hi", "processed")]
 
 
 def test_a_report_is_filed_once_even_if_its_job_runs_twice(phone):
@@ -131,3 +196,32 @@ def test_stop_and_start_words_switch_messages_off_and_on(phone):
     with session_scope() as session:
         statuses = session.exec(select(Message.status).where(Message.direction == "in")).all()
     assert set(statuses) == {"processed"}
+
+
+def test_two_status_checks_at_once_text_the_resident_once(phone):
+    _confirm_pothole(phone)
+    phone.text("yes")
+    phone.inbox()
+    with session_scope() as session:
+        report = session.exec(select(Report)).one()
+    entry = {"service_request_id": report.service_request_id, "status": "closed",
+             "status_notes": "Filled."}
+    results = [jobs.receive_status(report.id, entry), jobs.receive_status(report.id, entry)]
+    assert results == [True, False]
+    run_jobs()
+    assert len(phone.inbox()) == 1
+    # New notes on the same status are news; notes going away are too.
+    assert jobs.receive_status(report.id, entry | {"status_notes": "Filled and sealed."})
+    assert jobs.receive_status(report.id, entry | {"status_notes": None})
+    assert not jobs.receive_status(report.id, entry | {"status_notes": ""})
+
+
+def test_a_status_check_already_running_is_not_doubled(phone, redis_conn):
+    from bot.jobs.common import redis_lock
+
+    lock = redis_lock("track", wait=None)
+    assert lock.acquire(blocking=False)
+    try:
+        assert jobs.track() == 0
+    finally:
+        lock.release()

@@ -149,3 +149,54 @@ def test_database_down_answers_503_so_twilio_retries(monkeypatch, sqlite_env, re
     client = create_app({"TESTING": False}).test_client()
     response = post_signed(client, "/webhooks/twilio", sms_form("pothole"))
     assert response.status_code == 503
+
+
+def _sent_message(client):
+    post_signed(client, "/webhooks/twilio", sms_form("hello"))
+    run_jobs()
+    with session_scope() as session:
+        return session.exec(select(Message).where(Message.direction == "out")).first()
+
+
+def _status(client, sent, status: str, **extra):
+    form = fixture("status_delivered") | {"MessageSid": sent.external_id,
+                                           "SmsSid": sent.external_id,
+                                           "MessageStatus": status, "SmsStatus": status, **extra}
+    assert post_signed(client, "/webhooks/twilio/status", form).status_code == 204
+    with session_scope() as session:
+        return session.get(Message, sent.id).status
+
+
+def test_statuses_are_mapped_and_never_move_back(client):
+    sent = _sent_message(client)
+    assert _status(client, sent, "queued") == "sent"  # older news than what we know
+    assert _status(client, sent, "partially_delivered") == "delivered"
+    assert _status(client, sent, "sent") == "delivered"  # a late callback
+    assert _status(client, sent, "some_new_status") == "delivered"
+
+
+def test_opt_out_reported_by_a_callback_stops_further_texts(client):
+    sent = _sent_message(client)
+    assert _status(client, sent, "failed", ErrorCode="21610") == "failed"
+    with session_scope() as session:
+        assert session.get(Contact, sent.contact_id).opted_out
+
+
+def test_opt_out_callback_for_a_message_not_yet_recorded_still_counts(client):
+    sent = _sent_message(client)
+    unknown_sid = "SM" + "f" * 32
+    form = fixture("status_undelivered") | {
+        "MessageSid": unknown_sid, "SmsSid": unknown_sid, "ErrorCode": "21610"
+    }
+    with session_scope() as session:
+        form["To"] = session.get(Contact, sent.contact_id).address.removeprefix("tel:")
+    assert post_signed(client, "/webhooks/twilio/status", form).status_code == 204
+    with session_scope() as session:
+        assert session.get(Contact, sent.contact_id).opted_out
+
+
+def test_nul_characters_are_dropped_not_a_500(client):
+    response = post_signed(client, "/webhooks/twilio", sms_form("pot\x00hole"))
+    assert response.status_code == 200
+    [message] = _inbound()
+    assert message.text == "pothole"

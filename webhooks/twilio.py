@@ -69,6 +69,15 @@ def status():
         update = sms.parse_status(request.form)
     except MalformedInbound as exc:
         return Response(f"malformed status callback: {exc}", status=400, mimetype="text/plain")
-    if not jobs.record_delivery(sms.NAME, update.sid, update.status, update.error_code):
+    if update.status is None and not update.opted_out:
+        return Response("", status=204)
+    known = jobs.record_delivery(
+        sms.NAME,
+        update.sid,
+        update.status or "failed",
+        update.error_code,
+        opted_out_address=update.address if update.opted_out else None,
+    )
+    if not known:
         current_app.logger.info("status for unknown message %s", update.sid)
     return Response("", status=204)

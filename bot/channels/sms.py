@@ -18,6 +18,27 @@ STATUS_PATH = "/webhooks/twilio/status"
 
 log = logging.getLogger(__name__)
 
+# Twilio's default Advanced Opt-Out keywords: Twilio answers them itself, and stops our sends.
+OPT_OUT_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
+)
+OPT_IN_WORDS = frozenset({"START", "UNSTOP", "YES"})
+
+# Twilio's message statuses in our words; None: not news to us (we store "sent" on accept).
+STATUSES = {
+    "accepted": None,
+    "scheduled": None,
+    "queued": None,
+    "sending": None,
+    "sent": "sent",
+    "delivered": "delivered",
+    "partially_delivered": "delivered",
+    "read": "read",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "canceled": "failed",
+}
+
 # Twilio error codes that no retry will fix (https://www.twilio.com/docs/api/errors).
 OPTED_OUT = {"21610"}
 PERMANENT = {"21211", "21408", "21612", "21614", "21606", "21603", "21604", "21617", "30006"}
@@ -25,11 +46,18 @@ PERMANENT = {"21211", "21408", "21612", "21614", "21606", "21603", "21604", "216
 
 @dataclass(frozen=True)
 class DeliveryStatus:
-    """A status callback: which message, its new status and Twilio's error code if any."""
+    """A status callback: which message, its status in our words (None: nothing new),
+    Twilio's error code if any, and the recipient's address."""
 
     sid: str
-    status: str
+    status: str | None
     error_code: str | None
+    address: str | None
+
+    @property
+    def opted_out(self) -> bool:
+        """True when Twilio says the recipient has opted out."""
+        return self.error_code in OPTED_OUT
 
 
 def parse_inbound(form: Mapping[str, str]) -> Inbound:
@@ -60,7 +88,13 @@ def parse_status(form: Mapping[str, str]) -> DeliveryStatus:
     status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
     if not sid or not status:
         raise MalformedInbound("missing MessageSid or MessageStatus")
-    return DeliveryStatus(sid, status, (form.get("ErrorCode") or "").strip() or None)
+    to = (form.get("To") or "").strip()
+    return DeliveryStatus(
+        sid,
+        STATUSES.get(status),
+        (form.get("ErrorCode") or "").strip() or None,
+        f"tel:{to}" if to else None,
+    )
 
 
 def send(out: Outgoing, settings: Settings) -> str:

@@ -1,8 +1,8 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-22 02:56:28.291215
+Revises:
+Create Date: 2026-11-22 03:13:41.036640
 """
 
 import sqlalchemy as sa
@@ -62,6 +62,7 @@ def upgrade() -> None:
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('error_code', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', bot.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', bot.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', bot.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], ),
@@ -79,13 +80,14 @@ def upgrade() -> None:
     sa.Column('conversation_id', sa.Integer(), nullable=False),
     sa.Column('contact_id', sa.Integer(), nullable=False),
     sa.Column('service_code', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-    sa.Column('service_name', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('service_name', sa.Text(), nullable=False),
     sa.Column('description', sa.Text(), nullable=False),
-    sa.Column('address', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('address', sa.Text(), nullable=False),
     sa.Column('lat', sa.Float(), nullable=True),
     sa.Column('lon', sa.Float(), nullable=True),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', bot.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('delay_notice_sent', sa.Boolean(), nullable=False),
     sa.Column('service_request_id', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),

@@ -1,0 +1,23 @@
+"""The worker's jobs: plain functions that take ids, so a lost job can simply be queued again.
+
+Queued by dotted path (`bot.jobs.run_turn`); each module holds one job and its helpers.
+"""
+
+from bot.jobs.common import backoff
+from bot.jobs.delivery import deliver, record_delivery
+from bot.jobs.reconcile import reconcile
+from bot.jobs.submission import resolve_token, submit
+from bot.jobs.tracking import receive_status, track
+from bot.jobs.turns import run_turn
+
+__all__ = [
+    "backoff",
+    "deliver",
+    "reconcile",
+    "receive_status",
+    "record_delivery",
+    "resolve_token",
+    "run_turn",
+    "submit",
+    "track",
+]

@@ -1,0 +1,84 @@
+"""What the jobs share: backoff, Redis locks, the Open311 client and queued replies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from redis.lock import Lock
+from sqlmodel import Session
+
+from bot import queue
+from bot.models import Contact, Conversation, Message, Report
+from bot.open311.client import Open311Client
+from bot.settings import Settings
+from bot.timeutil import utcnow
+from conversations import Reply, plaintext
+
+# A job that holds a lock longer than this is presumed dead and loses it.
+LOCK_TIMEOUT = 300
+
+
+def backoff(attempts: int, base: float = 30, cap: float = 3600) -> float:
+    """Seconds to wait before attempt number `attempts` + 1: doubling, capped."""
+    return min(cap, base * 2 ** max(0, attempts - 1))
+
+
+def due_after(seconds: float) -> datetime:
+    """The time `seconds` from now."""
+    return utcnow() + timedelta(seconds=seconds)
+
+
+def redis_lock(name: str, wait: float | None = 120) -> Lock:
+    """A Redis lock shared by every worker, released by itself if its holder dies."""
+    return queue.get_redis().lock(
+        f"intake311:lock:{name}", timeout=LOCK_TIMEOUT, blocking_timeout=wait
+    )
+
+
+@contextmanager
+def locked(name: str) -> Iterator[None]:
+    """Hold the named lock, waiting for it; raise if it cannot be had."""
+    lock = redis_lock(name)
+    if not lock.acquire(blocking=True):
+        raise RuntimeError(f"could not lock {name}")
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def open311_client(settings: Settings) -> Open311Client:
+    """A client for the city's Open311 server."""
+    return Open311Client(
+        settings.open311_endpoint,
+        api_key=settings.open311_api_key,
+        jurisdiction_id=settings.open311_jurisdiction_id,
+        timeout=settings.open311_timeout,
+    )
+
+
+def queue_reply(session: Session, conversation: Conversation, reply: Reply) -> Message:
+    """Store a reply as a pending outbound message (the caller queues its delivery)."""
+    contact = session.get(Contact, conversation.contact_id)
+    message = Message(
+        conversation_id=conversation.id,
+        contact_id=conversation.contact_id,
+        channel=contact.channel,
+        direction="out",
+        text=plaintext.render(reply),
+        payload={
+            "reply": {"text": reply.text, "options": list(reply.options), "expects": reply.expects}
+        },
+    )
+    session.add(message)
+    return message
+
+
+def add_notice(session: Session, report: Report, text: str) -> Message:
+    """Store a notice about `report` for its resident, in the caller's transaction."""
+    conversation = session.get(Conversation, report.conversation_id)
+    message = queue_reply(session, conversation, Reply(text))
+    session.flush()
+    return message

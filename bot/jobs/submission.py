@@ -1,0 +1,151 @@
+"""submit and resolve_token: a confirmed report to the city, and its request number back."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import update
+from sqlmodel import Session
+
+from bot import queue
+from bot.db import session_scope
+from bot.jobs.common import add_notice, backoff, due_after, open311_client
+from bot.models import Report
+from bot.open311.client import Open311Error
+from bot.settings import get_settings
+from bot.timeutil import utcnow
+from conversations import notices
+
+log = logging.getLogger(__name__)
+
+TOKEN_BACKOFF_BASE = 5
+
+
+def submit(report_id: int) -> str:
+    """File a pending report with the city; returns the report's new state."""
+    report = _claimed(report_id, "pending", "submitting")
+    if isinstance(report, str):
+        return report
+    fields = request_fields(report)
+    client = open311_client(get_settings())
+    try:
+        answer = client.create_request(fields)
+    except Open311Error as exc:
+        return _submit_failed(report_id, exc)
+    finally:
+        client.close()
+    number = answer.get("service_request_id")
+    with session_scope() as session:
+        report = session.get(Report, report_id)
+        report.updated_at = utcnow()
+        if number:
+            notice = _mark_submitted(session, report, str(number))
+        else:
+            report.state = "awaiting_number"
+            report.token = str(answer.get("token"))
+            report.next_attempt_at = due_after(TOKEN_BACKOFF_BASE)
+    if number:
+        queue.enqueue("bot.jobs.deliver", notice.id)
+        return "submitted"
+    queue.enqueue("bot.jobs.resolve_token", report_id, delay=TOKEN_BACKOFF_BASE)
+    return "awaiting_number"
+
+
+def resolve_token(report_id: int) -> str:
+    """Turn a report's token into the city's request number, polling with backoff."""
+    report = _claimed(report_id, "awaiting_number", "awaiting_number")
+    if isinstance(report, str):
+        return report
+    client = open311_client(get_settings())
+    try:
+        answer = client.token(report.token)
+    except Open311Error as exc:
+        log.warning("token of report %s not resolved: %s", report_id, exc)
+        answer = None
+    finally:
+        client.close()
+    number = (answer or {}).get("service_request_id")
+    if not number:
+        delay = backoff(report.attempts, base=TOKEN_BACKOFF_BASE)
+        with session_scope() as session:
+            session.get(Report, report_id).next_attempt_at = due_after(delay)
+        queue.enqueue("bot.jobs.resolve_token", report_id, delay=delay)
+        return "awaiting_number"
+    with session_scope() as session:
+        if not claim(session, report_id, "awaiting_number", "submitted"):
+            return "submitted"
+        notice = _mark_submitted(session, session.get(Report, report_id), str(number))
+    queue.enqueue("bot.jobs.deliver", notice.id)
+    return "submitted"
+
+
+def claim(session: Session, report_id: int, from_state: str, to_state: str) -> bool:
+    """Move a report between states only if it is still in `from_state` (one winner per race)."""
+    result = session.execute(
+        update(Report)
+        .where(Report.id == report_id, Report.state == from_state)
+        .values(state=to_state, attempts=Report.attempts + 1, updated_at=utcnow())
+    )
+    return result.rowcount == 1
+
+
+def _claimed(report_id: int, from_state: str, to_state: str) -> Report | str:
+    """The report, claimed for this job; else the state that made the claim fail."""
+    with session_scope() as session:
+        claimed = claim(session, report_id, from_state, to_state)
+        report = session.get(Report, report_id)
+        if report is None:
+            return "missing"
+        return report if claimed else report.state
+
+
+def request_fields(report: Report) -> dict:
+    """The POST requests fields for a report."""
+    fields = {"service_code": report.service_code, "description": report.description}
+    if report.lat is not None and report.lon is not None:
+        fields["lat"] = f"{report.lat:.6f}"
+        fields["long"] = f"{report.lon:.6f}"
+    if report.address:
+        fields["address_string"] = report.address
+    return fields
+
+
+def _mark_submitted(session: Session, report: Report, number: str):
+    report.state = "submitted"
+    report.service_request_id = number
+    report.status = "open"
+    report.next_attempt_at = None
+    report.submitted_at = report.status_changed_at = utcnow()
+    return add_notice(session, report, notices.report_filed(number, report.service_name))
+
+
+def _submit_failed(report_id: int, exc: Open311Error) -> str:
+    log.warning("submission of report %s failed: %s", report_id, exc)
+    notice = None
+    with session_scope() as session:
+        report = session.get(Report, report_id)
+        report.last_error = str(exc)[:2000]
+        report.updated_at = utcnow()
+        delay = backoff(report.attempts)
+        if not exc.retryable:
+            report.state = "failed"
+            notice = add_notice(session, report, notices.report_rejected(_reason(exc)))
+        else:
+            report.state = "pending"
+            report.next_attempt_at = due_after(delay)
+            if not report.delay_notice_sent:
+                report.delay_notice_sent = True
+                notice = add_notice(session, report, notices.report_delayed())
+    if notice is not None:
+        queue.enqueue("bot.jobs.deliver", notice.id)
+    if not exc.retryable:
+        return "failed"
+    queue.enqueue("bot.jobs.submit", report_id, delay=delay)
+    return "pending"
+
+
+def _reason(exc: Open311Error) -> str:
+    for error in exc.errors or ():
+        if error.get("description"):
+            return str(error["description"])
+    return "the city's system refused it"
