@@ -4,9 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo demo-script test lint bench clean
+.PHONY: install services demo demo-script test lint clean
 
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "intake311 needs Python 3.11 or newer (PYTHON=$(PYTHON))"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -20,7 +22,10 @@ demo: $(STAMP)
 demo-script: $(STAMP)
 	$(BIN)/intake311 demo --script examples/pothole.txt
 
-test: $(STAMP)
+services:
+	scripts/start-services
+
+test: $(STAMP) services
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot.models import CatalogCache
@@ -28,8 +29,11 @@ def load_services(
         log.warning("catalogue fetch failed (%s); using %s", exc, "cache" if cache else "nothing")
         return to_services(cache.services) if cache else ()
     if cache is None:
-        cache = CatalogCache(endpoint=endpoint, services=fetched)
-        session.add(cache)
+        try:
+            with session.begin_nested():  # two workers may fetch the first catalogue at once
+                session.add(CatalogCache(endpoint=endpoint, services=fetched))
+        except IntegrityError:
+            pass  # the other one stored it; ours is as fresh
     else:
         cache.services = fetched
         cache.fetched_at = utcnow()

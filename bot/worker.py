@@ -21,6 +21,8 @@ def run_cron() -> None:
     """Queue the status check and the reconciler at their intervals, forever."""
     settings = get_settings()
     cron = CronScheduler(connection=get_redis())
-    cron.register(jobs.track, settings.queue_name, interval=settings.track_interval)
-    cron.register(jobs.reconcile, settings.queue_name, interval=60)
+    # A city's whole list of open requests can take longer than rq's default 180 s.
+    cron.register(jobs.track, settings.queue_name, interval=settings.track_interval,
+                  job_timeout=3600)
+    cron.register(jobs.reconcile, settings.queue_name, interval=60, job_timeout=600)
     cron.start()

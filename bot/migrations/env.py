@@ -21,6 +21,9 @@ def run_migrations() -> None:
             render_as_batch=connection.dialect.name == "sqlite",
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Several processes may start at once on a fresh database: one migrates.
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(311311)")
             context.run_migrations()
         connection.commit()
 
