@@ -7,18 +7,15 @@ from geopy.geocoders import Nominatim
 
 from bot.sandbox.app import create_sandbox_app
 from bot.sandbox.gazetteer import normalize
-from bot.sandbox.server import serve
 
 MAIN_LAT = 39.8000  # Main Street runs east-west along this latitude
 MAIN_WEST, MAIN_EAST = -89.6650, -89.6270
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    db = tmp_path_factory.mktemp("geo") / "g.sqlite3"
-    running = serve(create_sandbox_app(str(db)))
-    yield running
-    running.stop()
+@pytest.fixture
+def server(sandbox):
+    """The suite's sandbox city (tests/conftest.py), whose geocoder this file drives."""
+    return sandbox
 
 
 @pytest.fixture
