@@ -116,13 +116,23 @@ def run_script(chat: ConsoleChat, lines: Iterable[str], timeout: float) -> bool:
     return settled
 
 
+def terminal_line(text: str) -> None:
+    """Print a reply at the start of a cleared terminal line (the prompt may be showing)."""
+    sys.stdout.write("\r\033[K" + text + "\n")
+    sys.stdout.flush()
+
+
 def run_interactive(chat: ConsoleChat, prompt: str = "you> ") -> None:
     """Read lines from the terminal; print replies, including late status updates, as they come."""
     stop = threading.Event()
 
     def printer() -> None:
+        # Late texts (a request number, a status update) arrive while the prompt waits:
+        # print them above it, then show the prompt again.
         while not stop.is_set():
-            chat.print_new()
+            if chat.print_new():
+                sys.stdout.write(prompt)
+                sys.stdout.flush()
             stop.wait(0.3)
 
     thread = threading.Thread(target=printer, daemon=True)

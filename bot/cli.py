@@ -62,12 +62,12 @@ def cron() -> None:
               help="Seconds to wait for the bot after each scripted line.")
 def chat(name: str, timeout: float) -> None:
     """Text the bot from the terminal; with piped input, one reply per output line."""
-    from bot.chat import ConsoleChat, run_interactive, run_script
+    from bot.chat import ConsoleChat, run_interactive, run_script, terminal_line
     from bot.migrate import upgrade
 
     upgrade()
     if sys.stdin.isatty():
-        run_interactive(ConsoleChat(name, click.echo, one_line=False))
+        run_interactive(ConsoleChat(name, terminal_line, one_line=False))
         return
     chat = ConsoleChat(name, click.echo, one_line=True)
     settled = run_script(chat, sys.stdin, timeout)

@@ -100,7 +100,7 @@ def _close_filed_requests(sandbox_url: str, address: str) -> int:
                    "requests in the sandbox and show the status update.")
 def demo(name: str, sandbox_port: int, web_port: int, script) -> None:
     """Run sandbox, web, worker and scheduler locally and chat with the bot in this terminal."""
-    from bot.chat import ConsoleChat, run_interactive, run_script
+    from bot.chat import ConsoleChat, run_interactive, run_script, terminal_line
     from bot.migrate import upgrade
     from bot.settings import get_settings
 
@@ -137,7 +137,7 @@ def demo(name: str, sandbox_port: int, web_port: int, script) -> None:
                 "  .venv/bin/intake311 sandbox set-status NUMBER closed --notes 'Fixed'\n"
                 "and the status update arrives here. /quit to leave.\n"
             )
-            run_interactive(ConsoleChat(name, click.echo, one_line=False))
+            run_interactive(ConsoleChat(name, terminal_line, one_line=False))
             return
         # A fresh resident per scripted run, so an earlier run's half-finished report is not met.
         resident = f"{name}-{uuid.uuid4().hex[:8]}"
