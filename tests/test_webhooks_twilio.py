@@ -200,3 +200,14 @@ def test_nul_characters_are_dropped_not_a_500(client):
     assert response.status_code == 200
     [message] = _inbound()
     assert message.text == "pothole"
+
+
+def test_redis_down_still_stores_the_message_and_answers_200(monkeypatch, client):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:9/0")
+    from bot.settings import get_settings
+
+    get_settings.cache_clear()
+    response = post_signed(client, "/webhooks/twilio", sms_form("pothole"))
+    assert response.status_code == 200
+    [message] = _inbound()
+    assert message.status == "pending"  # reconcile queues its turn once Redis is back
