@@ -7,14 +7,45 @@ from datetime import datetime
 
 
 @dataclass(frozen=True)
+class Choice:
+    """One allowed value of a list attribute: the `key` sent to the city, the `name` shown."""
+
+    key: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """A question the city asks for a service (GeoReport v2 service definition attribute).
+
+    `datatype` is one of string, number, datetime, text, singlevaluelist, multivaluelist;
+    `variable` false means an informational note, not a question; `description` is the
+    question's wording.
+    """
+
+    code: str
+    datatype: str
+    description: str
+    required: bool = False
+    order: float = 0
+    values: tuple[Choice, ...] = ()
+    variable: bool = True
+    datatype_description: str = ""
+
+
+@dataclass(frozen=True)
 class Service:
-    """One entry of the city's Open311 catalogue, as the engine needs it."""
+    """One entry of the city's Open311 catalogue, as the engine needs it.
+
+    `attributes` are the questions of its service definition, empty when it has none.
+    """
 
     code: str
     name: str
     description: str = ""
     keywords: tuple[str, ...] = ()
     group: str = ""
+    attributes: tuple[Attribute, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -28,10 +59,11 @@ class Place:
 
 @dataclass(frozen=True)
 class Context:
-    """What the engine may read about the world: the live catalogue and the city's name."""
+    """What the engine may read about the world: the live catalogue, the city and its zone."""
 
     services: tuple[Service, ...] = ()
     city: str = ""
+    timezone: str = "UTC"  # IANA name: how "today" and "5pm" are read
 
 
 # --- events: what happens to a conversation -------------------------------------------
@@ -112,6 +144,9 @@ class FileReport:
     address: str
     lat: float | None = None
     lon: float | None = None
+    # The answers to the service's questions: code -> value (a list for multivaluelist);
+    # datetimes as ISO 8601 with the city's offset, numbers as text.
+    attributes: dict = field(default_factory=dict)
 
 
 Action = Geocode | LookupStatus | FileReport
