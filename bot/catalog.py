@@ -1,48 +1,92 @@
-"""The city's service catalogue, cached in the database with a time to live."""
+"""The city's service catalogue (services and their questions), cached in the database.
+
+A turn reads the cache, stale or not, and a stale cache is refreshed by a background job; only
+when there is no cache at all does a turn wait for the city.
+"""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
 
+from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from bot import queue
 from bot.models import CatalogCache
 from bot.open311.client import Open311Client, Open311Error
 from bot.timeutil import utcnow
-from conversations import Service
+from conversations.types import Attribute, Choice, Service
 
 log = logging.getLogger(__name__)
+
+REFRESH_KEY = "intake311:catalog-refresh-queued"
 
 
 def load_services(
     session: Session, client: Open311Client, endpoint: str, ttl: int
 ) -> tuple[Service, ...]:
-    """The catalogue: fresh from the cache, else from the city, else stale, else empty."""
-    cache = session.exec(select(CatalogCache).where(CatalogCache.endpoint == endpoint)).first()
-    if cache is not None and utcnow() - cache.fetched_at < timedelta(seconds=ttl):
-        return to_services(cache.services)
-    try:
-        fetched = client.services()
-    except Open311Error as exc:
-        log.warning("catalogue fetch failed (%s); using %s", exc, "cache" if cache else "nothing")
-        return to_services(cache.services) if cache else ()
+    """The catalogue for a turn: the cache (refreshed in the background when stale) or fetched."""
+    cache = _cached(session, endpoint)
     if cache is None:
         try:
-            with session.begin_nested():  # two workers may fetch the first catalogue at once
-                session.add(CatalogCache(endpoint=endpoint, services=fetched))
+            return to_services(store_catalog(session, endpoint, fetch_catalog(client)))
+        except Open311Error as exc:
+            log.warning("catalogue unavailable: %s", exc)
+            return ()
+    if utcnow() - cache.fetched_at >= timedelta(seconds=ttl):
+        _request_refresh(ttl)
+    return to_services(cache.services)
+
+
+def fetch_catalog(client: Open311Client) -> list[dict]:
+    """services.json plus each metadata service's questions; raises Open311Error."""
+    entries = client.services()
+    for entry in entries:
+        if not entry.get("metadata"):
+            continue
+        try:
+            definition = client.service_definition(str(entry["service_code"]))
+        except Open311Error as exc:
+            if exc.retryable:
+                raise
+            log.warning("no definition for service %s: %s", entry.get("service_code"), exc)
+            continue
+        entry["attributes"] = definition.get("attributes") or []
+    return entries
+
+
+def store_catalog(session: Session, endpoint: str, entries: list[dict]) -> list[dict]:
+    """Save a fetched catalogue as the cache for `endpoint`; return it."""
+    cache = _cached(session, endpoint)
+    if cache is None:
+        try:
+            with session.begin_nested():  # two workers may store the first catalogue at once
+                session.add(CatalogCache(endpoint=endpoint, services=entries))
         except IntegrityError:
             pass  # the other one stored it; ours is as fresh
     else:
-        cache.services = fetched
+        cache.services = entries
         cache.fetched_at = utcnow()
     session.flush()
-    return to_services(fetched)
+    return entries
+
+
+def _cached(session: Session, endpoint: str) -> CatalogCache | None:
+    return session.exec(select(CatalogCache).where(CatalogCache.endpoint == endpoint)).first()
+
+
+def _request_refresh(ttl: int) -> None:
+    try:
+        if queue.get_redis().set(REFRESH_KEY, "1", nx=True, ex=max(30, min(ttl, 600))):
+            queue.enqueue("bot.jobs.refresh_catalog")
+    except RedisError:
+        log.warning("could not queue a catalogue refresh")
 
 
 def to_services(entries: list[dict]) -> tuple[Service, ...]:
-    """Open311 services.json entries as the engine's Service values."""
+    """Open311 services.json entries (with their definitions' attributes) as Services."""
     services = []
     for entry in entries:
         code = entry.get("service_code")
@@ -59,6 +103,46 @@ def to_services(entries: list[dict]) -> tuple[Service, ...]:
                 description=str(entry.get("description") or "").strip(),
                 keywords=tuple(k for k in keywords if k),
                 group=str(entry.get("group") or "").strip(),
+                attributes=to_attributes(entry.get("attributes") or []),
             )
         )
     return tuple(services)
+
+
+def to_attributes(entries: list[dict]) -> tuple[Attribute, ...]:
+    """A service definition's attributes as the engine's Attributes, in `order`."""
+    attributes = []
+    for entry in entries:
+        if not entry.get("code"):
+            continue
+        values = tuple(
+            Choice(key=str(v.get("key")), name=str(v.get("name") or v.get("key")))
+            for v in entry.get("values") or []
+            if v.get("key") is not None
+        )
+        attributes.append(
+            Attribute(
+                code=str(entry["code"]),
+                datatype=str(entry.get("datatype") or "string").strip().lower(),
+                description=str(entry.get("description") or entry["code"]).strip(),
+                required=_truthy(entry.get("required")),
+                order=_number(entry.get("order")),
+                values=values,
+                variable=_truthy(entry.get("variable", True)),
+                datatype_description=str(entry.get("datatype_description") or "").strip(),
+            )
+        )
+    return tuple(sorted(attributes, key=lambda a: a.order))
+
+
+def _truthy(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"true", "1", "yes"}
+    return bool(value)
+
+
+def _number(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0

@@ -82,8 +82,11 @@ class Report(SQLModel, table=True):
     delay_notice_sent: bool = False
     service_request_id: str | None = Field(default=None, max_length=128, index=True)
     token: str | None = Field(default=None, max_length=128)
+    attributes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False,
+                                                                    server_default="{}"))
     status: str | None = Field(default=None, max_length=32)
     status_notes: str | None = Field(default=None, sa_type=Text)
+    expected_datetime: str | None = Field(default=None, max_length=64)
     created_at: datetime = _when()
     submitted_at: datetime | None = _maybe_when()
     status_changed_at: datetime | None = _maybe_when()
@@ -97,3 +100,10 @@ class CatalogCache(SQLModel, table=True):
     endpoint: str = Field(unique=True, max_length=500)
     services: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     fetched_at: datetime = _when()
+
+
+class Cursor(SQLModel, table=True):
+    """How far a periodic job has read a feed (e.g. the city's service request updates)."""
+
+    name: str = Field(primary_key=True, max_length=64)
+    at: datetime = _when()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,8 +21,9 @@ class Settings(BaseSettings):
     open311_endpoint: str = "http://127.0.0.1:8311/open311/v2/"
     open311_api_key: str = Field(default="", repr=False)
     open311_jurisdiction_id: str = ""
+    open311_profile: str = "sandbox"
     open311_timeout: float = 10.0
-    open311_batch_size: int = 50
+    open311_batch_size: int | None = None
     catalog_ttl: int = 3600
     track_interval: int = 300
 
@@ -39,6 +41,7 @@ class Settings(BaseSettings):
     geocoder_timeout: float = 5.0
     city_bounds: str = ""
     city_name: str = ""
+    city_timezone: str = "UTC"
 
     @field_validator("geocoder")
     @classmethod
@@ -46,6 +49,15 @@ class Settings(BaseSettings):
         value = value.strip().lower()
         if value not in {"nominatim", "none"}:
             raise ValueError("GEOCODER must be 'nominatim' or 'none'")
+        return value
+
+    @field_validator("city_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"CITY_TIMEZONE {value!r} is not an IANA time zone") from exc
         return value
 
     @field_validator("city_bounds")

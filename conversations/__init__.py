@@ -3,6 +3,8 @@
 from .engine import step
 from .types import (
     Action,
+    Attribute,
+    Choice,
     Context,
     Event,
     FileReport,
@@ -20,6 +22,8 @@ from .types import (
 
 __all__ = [
     "Action",
+    "Attribute",
+    "Choice",
     "Context",
     "Event",
     "FileReport",

@@ -1,4 +1,4 @@
-"""Reading short answers: yes or no, and a number from a list."""
+"""Reading short answers: yes or no, a number from a list, SKIP."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ _NO = frozenset({"no", "n", "nope", "nah", "wrong", "incorrect", "no thanks", "n
 _EDGES = string.whitespace + string.punctuation
 # Skin tones and the emoji variation selector, so "thumbs up" in any tone is a yes.
 _MODIFIERS = re.compile("[\U0001f3fb-\U0001f3ff\ufe0f]")
+_SKIP = frozenset({"skip", "skip it", "skip this", "skip this one", "skip question"})
 _NUMBER = re.compile(r"#?\s*(\d{1,3})\s*[.)]?")
 
 
@@ -36,3 +37,8 @@ def number(text: str) -> int | None:
     """The number the message is ("2", "#2", "2."), or None when it is not just a number."""
     found = _NUMBER.fullmatch(text.strip())
     return int(found[1]) if found else None
+
+
+def is_skip(text: str) -> bool:
+    """Whether the message asks to skip an optional question."""
+    return _normal(text) in _SKIP

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
-from . import prompts, texts
+from . import asking, prompts, texts
 from .addresses import find_address
 from .answers import number, yes_or_no
 from .commands import CANCEL, HELP, Command, parse_command
@@ -17,6 +17,7 @@ from .states import (
     IDLE,
     LOCATION,
     LOCATION_CONFIRM,
+    QUESTIONS,
     SERVICE,
 )
 from .types import (
@@ -42,7 +43,7 @@ def step(state: State, event: Event, context: Context) -> Turn:
     """Advance one conversation by one event; never mutates the given state."""
     state = State.from_dict(copy.deepcopy(state.to_dict()))
     if isinstance(event, Message):
-        return _on_message(state, event.text or "", context)
+        return _on_message(state, event, context)
     if isinstance(event, Geocoded):
         return _on_geocoded(state, event, context)
     if isinstance(event, StatusFound):
@@ -67,6 +68,8 @@ def question(state: State, context: Context) -> Reply | None:
         return prompts.address_found(draft.get("address", ""))
     if state.name == DESCRIPTION:
         return prompts.ask_description()
+    if state.name == QUESTIONS:
+        return asking.ask_again(state, context)
     if state.name == CONFIRM:
         return prompts.confirm(draft)
     return None
@@ -81,11 +84,14 @@ def _services(codes: list[str], context: Context) -> tuple[Service, ...]:
 # --- messages -----------------------------------------------------------------------------
 
 
-def _on_message(state: State, text: str, context: Context) -> Turn:
+def _on_message(state: State, message: Message, context: Context) -> Turn:
     """Commands first, then the handler of the current state."""
+    text = message.text or ""
     command = parse_command(text)
     if command:
         return _on_command(state, command, context)
+    if state.name == QUESTIONS:  # the one handler that needs the time: "yesterday 5pm"
+        return asking.answer(state, text.strip(), message.at, context)
     handler = _HANDLERS.get(state.name)
     if handler is None:  # a state this version does not know: start afresh
         return _idle(State(), text.strip(), context)
@@ -95,6 +101,7 @@ def _on_message(state: State, text: str, context: Context) -> Turn:
 def _on_command(state: State, command: Command, context: Context) -> Turn:
     """HELP, CANCEL and STATUS, which work in every state."""
     if command.name == HELP:
+        state = asking.settle(state, context)
         again = question(state, context)
         return Turn(state, (Reply(texts.HELP),) + ((again,) if again else ()))
     if command.name == CANCEL:
@@ -207,8 +214,10 @@ def _location_confirm(state: State, text: str, context: Context) -> Turn:
 
 
 def _after_location(state: State, context: Context) -> Turn:
-    """On to the description, or straight to confirmation when we already have one."""
-    state.name = CONFIRM if state.draft.get("description") else DESCRIPTION
+    """On to the description, or straight to the questions when we already have one."""
+    if state.draft.get("description"):
+        return asking.ask_next(state, context)
+    state.name = DESCRIPTION
     return Turn(state, (question(state, context),))
 
 
@@ -219,21 +228,22 @@ def _accept(state: State, address: str, context: Context) -> Turn:
 
 
 def _description(state: State, text: str, context: Context) -> Turn:
-    """Any text is the description."""
+    """Any text is the description; then the service's questions, if it has any."""
     if not text:
         return Turn(state, (prompts.ask_description(),))
     state.draft["description"] = text[:DESCRIPTION_LIMIT]
-    state.name = CONFIRM
-    return Turn(state, (prompts.confirm(state.draft),))
+    return asking.ask_next(state, context)
 
 
 def _confirm(state: State, text: str, context: Context) -> Turn:
-    """YES files the report, NO cancels it."""
+    """YES files the report (after any question the catalogue added meanwhile), NO cancels."""
     answer = yes_or_no(text)
     if answer is None:
         return Turn(state, (Reply(texts.ASK_YES_NO, expects="yes_no"),))
     if not answer:
         return Turn(State(), (Reply(texts.CANCELLED),))
+    if asking.pending(state, context):
+        return asking.ask_next(state, context)
     draft = state.draft
     report = FileReport(
         service_code=draft.get("service_code", ""),
@@ -242,6 +252,7 @@ def _confirm(state: State, text: str, context: Context) -> Turn:
         address=draft.get("address", ""),
         lat=draft.get("lat"),
         lon=draft.get("lon"),
+        attributes=asking.given(draft),
     )
     return Turn(State(), (Reply(texts.SENDING),), (report,))
 
@@ -283,6 +294,7 @@ def _on_status_found(state: State, event: StatusFound, context: Context) -> Turn
     if state.draft.get("status_number") != event.number:
         return Turn(state)
     del state.draft["status_number"]
+    state = asking.settle(state, context)
     if event.failed:
         reply = Reply(texts.STATUS_UNAVAILABLE)
     elif event.status is None:

@@ -8,6 +8,8 @@ Draft keys, all JSON-safe:
     page                        the menu page shown (absent while a shortlist is offered)
     geocode_query               set while waiting for the Geocoded answer to that query
     status_number               set while waiting for the StatusFound answer for that number
+    question                    the code of the service's question being asked
+    answers                     the answers so far: code -> text, a list of keys, or None (skipped)
 """
 
 IDLE = "idle"
@@ -15,8 +17,9 @@ SERVICE = "service"
 LOCATION = "location"
 LOCATION_CONFIRM = "location_confirm"
 DESCRIPTION = "description"
+QUESTIONS = "questions"
 CONFIRM = "confirm"
 
-ALL = (IDLE, SERVICE, LOCATION, LOCATION_CONFIRM, DESCRIPTION, CONFIRM)
+ALL = (IDLE, SERVICE, LOCATION, LOCATION_CONFIRM, DESCRIPTION, QUESTIONS, CONFIRM)
 
 DESCRIPTION_LIMIT = 1000

@@ -40,6 +40,19 @@ CONFIRM = (
 SENDING = "Thanks! Sending your report to the city now. We'll text you the request number."
 CANCELLED = "Report cancelled. Text us any time to start a new one."
 
+# --- the service's questions (hints end without a full stop: ", or SKIP." may follow) -------
+HINT_CHOICE = "Reply with a number"
+HINT_CHOICES = "Reply with one or more numbers, e.g. 1 3"
+HINT_NUMBER = "Reply with a number"
+HINT_DATETIME = "Reply e.g. today 5pm or 11/20 3pm"
+OR_SKIP = ", or SKIP"
+SKIP_ONLY = "Or reply SKIP"
+ANSWER_NEEDED = "This one is needed, please answer."
+BAD_CHOICE = "Please reply with a number from 1 to {count}"
+BAD_CHOICES = "Please reply with one or more numbers from 1 to {count}, e.g. 1 3"
+BAD_NUMBER = "Please reply with a number"
+BAD_DATETIME = "Please reply with a day and time, e.g. today 5pm or 11/20 3pm"
+
 # --- commands ----------------------------------------------------------------------------
 HELP = (
     "Text STATUS and a request number (e.g. STATUS 12345) to check a request, "

@@ -107,8 +107,9 @@ Event = Message | Geocoded | StatusFound
 class Reply:
     """Something to tell the resident.
 
-    `expects` says what answer we want ("text", "choice", "yes_no", "location");
-    `options` are the labels of a choice, answered by their 1-based number.
+    `expects` says what answer we want ("text", "choice", "choices", "yes_no", "location");
+    `options` are the labels of a choice, answered by their 1-based number ("choices": one or
+    more numbers, e.g. "1 3").
     Channels render these their own way (numbered lines on SMS, buttons elsewhere).
     """
 

@@ -25,7 +25,7 @@ TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 PG_DATABASE = "intake311_test"
 PG_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DATABASE}"
-TABLES = "contact, conversation, message, report, catalogcache"
+TABLES = "contact, conversation, message, report, catalogcache, cursor"
 
 TWILIO_SID = "AC" + "0" * 31 + "1"
 TWILIO_TOKEN = "test-auth-token-0123456789abcdef"

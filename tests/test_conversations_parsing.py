@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conversations.addresses import find_address
-from conversations.answers import number, yes_or_no
+from conversations.answers import is_skip, number, yes_or_no
 from conversations.commands import CANCEL, HELP, STATUS, Command, parse_command
 
 
@@ -58,6 +58,15 @@ def test_yes_or_no(text, answer):
 )
 def test_number(text, value):
     assert number(text) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "skip"),
+    [("SKIP", True), ("skip", True), (" Skip it. ", True), ("skip this one", True),
+     ("skipping", False), ("don't skip", False), ("no", False), ("", False)],
+)
+def test_is_skip(text, skip):
+    assert is_skip(text) is skip
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,6 @@ from bot.sandbox.app import create_sandbox_app
 from bot.sandbox.server import serve
 from bot.settings import get_settings
 from tests.conftest import PUBLIC_BASE_URL, TWILIO_FROM, run_jobs
-from tests.strict_catalog import write_strict_catalog
 from tests.twilio_webhooks import post_signed, sms_form
 from webhooks import create_app
 
@@ -92,7 +91,13 @@ def test_report_filed_step_by_step_and_status_update_delivered(phone, twilio_api
     [ask_what] = phone.text("yes")
     assert "describe the problem" in ask_what
 
-    [summary] = phone.text("Deep hole in the right lane, cars swerving")
+    [where_exactly] = phone.text("Deep hole in the right lane, cars swerving")
+    assert where_exactly.startswith("Where is the pothole?") and "2 Crosswalk" in where_exactly
+    [how_deep] = phone.text("crosswalk")
+    assert how_deep.startswith("How deep is it") and "SKIP" in how_deep
+    [noticed] = phone.text("about 6 inches")
+    assert noticed.startswith("When did you notice it?")
+    [summary] = phone.text("skip")
     assert "Pothole in Street" in summary and "Deep hole in the right lane" in summary
 
     texts = phone.text("YES")
@@ -104,6 +109,7 @@ def test_report_filed_step_by_step_and_status_update_delivered(phone, twilio_api
         f"{report.service_request_id}. Text STATUS {report.service_request_id} any time."
     )
 
+    assert report.attributes == {"WHEREIS": "CROSSWALK", "HOWDEEP": "6"}
     filed = city_request(report.service_request_id)
     assert filed["service_code"] == POTHOLE
     assert filed["description"] == "Deep hole in the right lane, cars swerving"
@@ -136,9 +142,18 @@ def test_report_filed_step_by_step_and_status_update_delivered(phone, twilio_api
     assert only_report().status == "closed"
 
 
+def answer_pothole_questions(phone) -> str:
+    """Answer the sandbox city's pothole questions; return the summary that follows."""
+    phone.text("1")
+    phone.text("skip")
+    [summary] = phone.text("skip")
+    return summary
+
+
 def test_one_shot_report_and_status_command(phone):
     phone.text("there is a big pothole outside 120 Main St, two feet wide")
-    assert phone.text("yes")[0].startswith("Ready to send: Pothole in Street")
+    assert phone.text("yes")[0].startswith("Where is the pothole?")
+    assert answer_pothole_questions(phone).startswith("Ready to send: Pothole in Street")
     phone.text("yes")
     number = only_report().service_request_id
     assert number
@@ -187,6 +202,7 @@ def test_unknown_service_number_gets_a_clear_answer(phone):
 def test_city_down_delays_the_report_and_tells_the_resident_once(phone, monkeypatch):
     phone.text("pothole at 120 Main St, deep and wide")
     phone.text("yes")
+    answer_pothole_questions(phone)
     dead = "http://127.0.0.1:9/open311/v2/"
     endpoint = get_settings().open311_endpoint
     monkeypatch.setenv("OPEN311_ENDPOINT", dead)
@@ -211,24 +227,30 @@ def test_city_down_delays_the_report_and_tells_the_resident_once(phone, monkeypa
 
 
 @pytest.fixture
-def strict_city(tmp_path, monkeypatch):
-    """A sandbox city that requires an answer the bot does not collect yet (WHEREIS)."""
-    app = create_sandbox_app(str(tmp_path / "strict.sqlite3"),
-                             catalog_path=write_strict_catalog(tmp_path))
-    server = serve(app)
+def jurisdictional_city(tmp_path, monkeypatch):
+    """A city whose server requires a jurisdiction_id we were not configured with."""
+    server = serve(create_sandbox_app(str(tmp_path / "j.sqlite3"),
+                                      require_jurisdiction="springfield.gov"))
     monkeypatch.setenv("OPEN311_ENDPOINT", f"{server.url}/open311/v2/")
     get_settings.cache_clear()
     yield server
     server.stop()
 
 
-def test_city_refusing_the_report_tells_the_resident_why(phone, strict_city):
-    phone.text("pothole at 120 Main St, deep and wide")
+def test_city_refusing_the_report_tells_the_resident_why(phone, jurisdictional_city, monkeypatch):
+    from bot.catalog import store_catalog
+
+    # The catalogue was fetched while the city was configured right (cached, as in production).
+    with Open311Client(get_settings().open311_endpoint, jurisdiction_id="springfield.gov") as c:
+        entries = c.services()
+    with session_scope() as session:
+        store_catalog(session, get_settings().open311_endpoint, entries)
+    phone.text("missed trash pickup at 120 Main St, bins full since Monday")
     phone.text("yes")
     texts = phone.text("yes")
     assert texts[0].startswith("Thanks! Sending")
     assert texts[1].startswith("Sorry, the city could not accept your report:")
-    assert "WHEREIS" in texts[1]
+    assert "jurisdiction" in texts[1]
     report = only_report()
     assert report.state == "failed" and report.service_request_id is None
     assert run_jobs(include_delayed=True) == 0

@@ -18,7 +18,7 @@ from bot.sandbox.server import serve
 from bot.settings import get_settings
 from bot.timeutil import utcnow
 from tests.conftest import run_jobs
-from tests.test_end_to_end import Phone
+from tests.test_end_to_end import Phone, answer_pothole_questions
 from tests.twilio_webhooks import post_signed, sms_form
 from webhooks import create_app
 
@@ -31,6 +31,7 @@ def phone(env, twilio_api):
 def _confirm_pothole(phone, description: str = "deep and wide") -> None:
     phone.text(f"pothole at 120 Main St, {description}")
     phone.text("yes")
+    answer_pothole_questions(phone)
 
 
 def _age(model, hours: float = 2, **where) -> None:

@@ -15,7 +15,6 @@ import pytest
 from bot.open311.client import Open311Client, Open311Error
 from bot.sandbox.app import create_sandbox_app
 from bot.sandbox.server import ServerThread, serve
-from tests.strict_catalog import write_strict_catalog
 
 FIXTURES = Path(__file__).parent / "fixtures" / "open311"
 API_KEY = "s3cret-key-123"
@@ -51,9 +50,7 @@ class Canned:
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sandbox")
-    catalog = write_strict_catalog(folder)
-    server = serve(create_sandbox_app(str(folder / "s.sqlite3"), api_key=API_KEY,
-                                      catalog_path=catalog))
+    server = serve(create_sandbox_app(str(folder / "s.sqlite3"), api_key=API_KEY))
     yield server
     server.stop()
 
@@ -123,14 +120,14 @@ def test_services_lists_the_catalogue_with_string_codes(client):
     trash = next(s for s in services if s["service_code"] == "001")
     assert trash["service_name"] == "Missed Trash Pickup"
     assert "garbage" in trash["keywords"] and trash["group"] == "Sanitation"
-    assert sum(s["metadata"] for s in services) == 3
+    assert sum(s["metadata"] for s in services) == 4
 
 
 def test_service_definition_has_ordered_attributes(client):
     definition = client.service_definition(POTHOLE)
     assert definition["service_code"] == POTHOLE
     codes = [a["code"] for a in definition["attributes"]]
-    assert codes == ["WHEREIS", "HOWDEEP"]
+    assert codes == ["WHEREIS", "HOWDEEP", "NOTICED"]
     where = definition["attributes"][0]
     assert where["datatype"] == "singlevaluelist" and where["required"] is True
     assert {"key": "TRAFFIC", "name": "Traffic lane"} in where["values"]
@@ -200,15 +197,20 @@ def test_jurisdiction_and_trailing_slash(sandbox):
 # -- error mapping ---------------------------------------------------------------------------
 
 
-def test_missing_location_is_a_permanent_400(client):
+def test_missing_location_is_refused_before_sending(client):
     fields = pothole()
     del fields["lat"], fields["long"]
     with pytest.raises(Open311Error) as info:
         client.create_request(fields)
     err = info.value
-    assert err.status_code == 400 and err.retryable is False
-    assert err.errors[0]["code"] == "400"
-    assert "location" in err.errors[0]["description"]
+    assert err.status_code is None and err.retryable is False
+    assert "needs lat/long, address_string or address_id" in str(err)
+
+
+def test_missing_location_is_a_permanent_400_from_the_server(sandbox):
+    answer = httpx.post(f"{sandbox.url}/open311/v2/requests.json",
+                        data={"api_key": API_KEY, "service_code": "001"})
+    assert answer.status_code == 400 and "location" in answer.json()[0]["description"]
 
 
 def test_missing_required_attribute_is_a_400(client):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import sqlite3
 import threading
 import time
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -15,7 +17,6 @@ from bot.sandbox.app import create_sandbox_app, load_catalog
 from bot.sandbox.cli import sandbox as sandbox_cli
 from bot.sandbox.server import serve
 from bot.sandbox.store import SandboxStore
-from tests.strict_catalog import write_strict_catalog
 
 POTHOLE = "4fd3b656e750846c53000004"
 GRAFFITI = "4fd3b167e750846744000005"
@@ -33,11 +34,9 @@ def web(app):
 
 
 @pytest.fixture
-def strict_web(tmp_path):
-    """A sandbox whose list attributes are required, as many cities have them."""
-    app = create_sandbox_app(str(tmp_path / "strict.sqlite3"), api_key="key1",
-                             catalog_path=write_strict_catalog(tmp_path))
-    return app.test_client()
+def strict_web(web):
+    """The seeded sandbox: its list attributes are required, as many cities have them."""
+    return web
 
 
 def post(web, **form):
@@ -57,7 +56,14 @@ def test_catalogue_is_realistic():
     datatypes = {
         a["datatype"] for d in catalog["definitions"].values() for a in d["attributes"]
     }
-    assert {"singlevaluelist", "string", "number", "text"} <= datatypes
+    assert datatypes == {
+        "singlevaluelist", "multivaluelist", "string", "number", "datetime", "text"
+    }
+    required = {
+        a["code"] for d in catalog["definitions"].values() for a in d["attributes"]
+        if a["required"]
+    }
+    assert required == {"WHEREIS", "LIGHTISS", "SURFACE", "DUMPED"}
 
 
 def test_index_and_discovery(web):
@@ -70,10 +76,10 @@ def test_index_and_discovery(web):
     assert endpoint["url"].endswith("/open311/v2")
 
 
-def test_xml_is_refused_for_now(web):
-    answer = web.get("/open311/v2/services.xml")
-    assert answer.status_code == 400
-    assert answer.json[0]["code"] == 400 and "format" in answer.json[0]["description"]
+def test_unknown_format_is_a_404(web):
+    answer = web.get("/open311/v2/services.html")
+    assert answer.status_code == 404
+    assert answer.json[0]["code"] == 404 and "format" in answer.json[0]["description"]
 
 
 def test_definition_of_a_service_without_metadata_is_empty(web):
@@ -177,8 +183,9 @@ def test_ids_are_sequential_and_unique_under_concurrency(tmp_path):
 
 def test_filters_by_status_service_and_dates(web, app):
     a = post(web, service_code="001", **LOC).json[0]["service_request_id"]
-    b = post(web, service_code="002", **LOC).json[0]["service_request_id"]
-    c = post(web, service_code="002", **LOC).json[0]["service_request_id"]
+    dumped = {"attribute[DUMPED][]": "TIRES"}
+    b = post(web, service_code="002", **LOC, **dumped).json[0]["service_request_id"]
+    c = post(web, service_code="002", **LOC, **dumped).json[0]["service_request_id"]
     web.post(f"/admin/requests/{c}/status", json={"status": "closed", "status_notes": "done"})
 
     def ids(query):
@@ -272,3 +279,61 @@ def test_cli_help_lists_the_options():
     assert done.exit_code == 0
     for option in ("--host", "--port", "--db", "--api-key", "--catalog", "--token-mode"):
         assert option in done.output
+
+
+def test_catalog_from_a_bare_services_list_and_definitions(tmp_path):
+    services = tmp_path / "services.json"
+    services.write_text(json.dumps([
+        {"service_code": 7, "service_name": "Rats", "metadata": "true"},
+        {"service_code": "008", "service_name": "Bins", "metadata": False},
+    ]))
+    mapping = tmp_path / "definitions.json"
+    mapping.write_text(json.dumps({"7": {"service_code": 7, "attributes": [
+        {"code": 1, "datatype": "multivaluelist", "required": "true", "variable": "true",
+         "order": 1, "description": "Where?", "values": [{"key": 10, "name": "Yard"},
+                                                          {"key": 11, "name": "Alley"}]}]}}))
+    catalog = load_catalog(services, mapping)
+    assert [s["service_code"] for s in catalog["services"]] == ["7", "008"]
+    [attr] = catalog["definitions"]["7"]["attributes"]
+    assert attr["code"] == "1" and attr["required"] is True
+    assert [v["key"] for v in attr["values"]] == ["10", "11"]
+    as_list = tmp_path / "definitions-list.json"
+    as_list.write_text(json.dumps([{"service_code": 7, "attributes": []}]))
+    assert load_catalog(services, as_list)["definitions"]["7"]["attributes"] == []
+    web = create_sandbox_app(str(tmp_path / "c.sqlite3"), catalog_path=str(services),
+                             definitions_path=str(mapping)).test_client()
+    refused = web.post("/open311/v2/requests.json", data={"service_code": "7", **LOC})
+    assert refused.status_code == 400
+    assert "attribute[1] is required" in refused.json[0]["description"]
+    accepted = web.post("/open311/v2/requests.json",
+                        data={"service_code": "7", **LOC, "attribute[1]": ["10", "11"]})
+    assert accepted.status_code == 200
+
+
+def test_xml_answers_and_errors(web):
+    services = web.get("/open311/v2/services.xml")
+    assert services.status_code == 200 and services.mimetype == "text/xml"
+    root = ElementTree.fromstring(services.data)
+    assert root.tag == "services" and root[0].tag == "service"
+    assert root[0].find("service_code").text == POTHOLE
+    missing = web.get("/open311/v2/requests/1999-000001.xml")
+    assert missing.status_code == 404
+    error = ElementTree.fromstring(missing.data)
+    assert error.tag == "errors" and error.find("error/code").text == "404"
+    refused = web.post("/open311/v2/requests.xml", data={"api_key": "key1", "service_code": POTHOLE,
+                                                         **LOC, "attribute[HOWDEEP]": "x"})
+    codes = [e.find("description").text for e in ElementTree.fromstring(refused.data)]
+    assert refused.status_code == 400 and len(codes) == 2
+    definition = ElementTree.fromstring(web.get(f"/open311/v2/services/{POTHOLE}.xml").data)
+    assert [a.find("code").text for a in definition.find("attributes")] == [
+        "WHEREIS", "HOWDEEP", "NOTICED"
+    ]
+
+
+def test_cli_passes_the_quirk_switches(tmp_path):
+    done = CliRunner().invoke(sandbox_cli, ["--help"])
+    for option in ("--page-size", "--errors-with-200", "--formats", "--slow",
+                   "--require-jurisdiction", "--drop-empty", "--updates", "--definitions"):
+        assert option in done.output
+    with pytest.raises(ValueError, match="formats"):
+        create_sandbox_app(str(tmp_path / "f.sqlite3"), formats="yaml")

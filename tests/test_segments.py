@@ -8,7 +8,7 @@ from conversations import Context, Geocoded, Place, Reply, StatusFound, texts
 from conversations.notices import report_delayed, report_filed, report_rejected, status_changed
 from conversations.plaintext import render
 from conversations.segments import is_gsm7, segments
-from tests.test_conversations_catalogue import CATALOGUE, Chat
+from tests.test_conversations_catalogue import ASKING_CONTEXT, CATALOGUE, Chat
 
 
 @pytest.mark.parametrize(
@@ -81,6 +81,17 @@ def all_prompts() -> list[tuple[Reply, int]]:
     run("pothole", "120 Main St", Geocoded("120 Main St", (Place("120 Main St"),)), "ok")
     run("pothole", "help")
     run("hello", context=Context(services=()))
+    # the service's questions: every datatype, SKIP refused, bad answers, HELP and STATUS
+    run("pothole", "120 Main St", found, "yes", long_text, "skip", "9", "bike", "wide", "help",
+        "12", "status 5", StatusFound("5", "Open"), "whenever", "yesterday 5pm", "yes",
+        context=ASKING_CONTEXT)
+    run("trash", "120 Main St", Geocoded("120 Main St", failed=True), "x", "1 9", "1 3",
+        "skip", "soon", "today", "maybe", "yes", context=ASKING_CONTEXT)
+    run("abandoned car", "120 Main St", Geocoded("120 Main St", ()), "120 Main St",
+        Geocoded("120 Main St", failed=True), "parked here for weeks", "", "skip", "blue ford",
+        "skip", "ages", "3", long_text, "yes", context=ASKING_CONTEXT)
+    run("fallen tree at 120 Main St", Geocoded("120 Main St", failed=True), "skip", "8", "1",
+        "help", long_text, "no", context=ASKING_CONTEXT)
     return [
         (reply, 2 if reply.options or reply.text in MENU_TEXTS else 1) for reply in collected
     ]
@@ -92,6 +103,13 @@ def test_walk_covers_every_kind_of_prompt():
                  texts.CANCELLED, texts.CATALOGUE_DOWN, texts.STATUS_WHICH,
                  texts.STATUS_UNAVAILABLE, texts.ASK_DESCRIPTION, texts.ADDRESS_UNCHECKED):
         assert text.split(".")[0] in seen, text
+    everything = "\n".join(render(reply) for reply, _ in all_prompts())
+    for text in (texts.ANSWER_NEEDED, texts.BAD_NUMBER, texts.BAD_DATETIME,
+                 texts.BAD_CHOICE.format(count=6), texts.BAD_CHOICES.format(count=4),
+                 "Where is the pothole?", "What was not collected?", "When was it due",
+                 "Make and color", "License plate", "How many days", "Anything else",
+                 "Is the fallen tree", "Please tell us roughly", "or SKIP.", "Or reply SKIP."):
+        assert text in everything, text
 
 
 def test_every_prompt_fits_its_budget_and_is_gsm7():

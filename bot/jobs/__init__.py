@@ -6,6 +6,7 @@ Queued by dotted path (`bot.jobs.run_turn`); each module holds one job and its h
 from bot.jobs.common import backoff
 from bot.jobs.delivery import deliver, record_delivery
 from bot.jobs.reconcile import reconcile
+from bot.jobs.refresh import refresh_catalog
 from bot.jobs.submission import resolve_token, submit
 from bot.jobs.tracking import receive_status, track
 from bot.jobs.turns import run_turn
@@ -16,6 +17,7 @@ __all__ = [
     "reconcile",
     "receive_status",
     "record_delivery",
+    "refresh_catalog",
     "resolve_token",
     "run_turn",
     "submit",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from redis.lock import Lock
@@ -12,6 +13,7 @@ from sqlmodel import Session
 from bot import queue
 from bot.models import Contact, Conversation, Message, Report
 from bot.open311.client import Open311Client
+from bot.open311.profile import Profile, load_profile
 from bot.settings import Settings
 from bot.timeutil import utcnow
 from conversations import Reply, plaintext
@@ -49,13 +51,22 @@ def locked(name: str) -> Iterator[None]:
         lock.release()
 
 
+def open311_profile(settings: Settings) -> Profile:
+    """The city's server profile (OPEN311_PROFILE), with the settings that override it."""
+    profile = load_profile(settings.open311_profile)
+    if settings.open311_batch_size:
+        profile = replace(profile, batch_size=settings.open311_batch_size)
+    return profile
+
+
 def open311_client(settings: Settings) -> Open311Client:
-    """A client for the city's Open311 server."""
+    """A client for the city's Open311 server, shaped by its profile."""
     return Open311Client(
         settings.open311_endpoint,
         api_key=settings.open311_api_key,
         jurisdiction_id=settings.open311_jurisdiction_id,
         timeout=settings.open311_timeout,
+        profile=open311_profile(settings),
     )
 
 

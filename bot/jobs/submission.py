@@ -26,10 +26,10 @@ def submit(report_id: int) -> str:
     report = _claimed(report_id, "pending", "submitting")
     if isinstance(report, str):
         return report
-    fields = request_fields(report)
+    fields, attributes = request_fields(report), dict(report.attributes or {})
     client = open311_client(get_settings())
     try:
-        answer = client.create_request(fields)
+        answer = client.create_request(fields, attributes)
     except Open311Error as exc:
         return _submit_failed(report_id, exc)
     finally:
@@ -100,7 +100,8 @@ def _claimed(report_id: int, from_state: str, to_state: str) -> Report | str:
 
 
 def request_fields(report: Report) -> dict:
-    """The POST requests fields for a report."""
+    """The POST requests fields we know for a report; the client applies the city's profile
+    (which location fields it wants, the description's length limit)."""
     fields = {"service_code": report.service_code, "description": report.description}
     if report.lat is not None and report.lon is not None:
         fields["lat"] = f"{report.lat:.6f}"

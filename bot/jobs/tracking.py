@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from sqlalchemy import and_, or_, update
 from sqlmodel import func, select
 
 from bot import queue
 from bot.db import session_scope
-from bot.jobs.common import add_notice, open311_client, redis_lock
-from bot.models import Report
-from bot.open311.client import Open311Error
+from bot.jobs.common import add_notice, open311_client, open311_profile, redis_lock
+from bot.models import Cursor, Report
+from bot.open311.client import Open311Client, Open311Error, parse_datetime
 from bot.settings import get_settings
 from bot.timeutil import utcnow
 from conversations import notices
 
 log = logging.getLogger(__name__)
 
+UPDATES_CURSOR = "servicerequestupdates"
+# Where the updates feed starts the first time, and how far back each read overlaps the last.
+FIRST_LOOK_BACK = timedelta(days=1)
+OVERLAP = timedelta(minutes=5)
+
 
 def track() -> int:
-    """Ask the city about every open report, in batches; return how many changed.
+    """Ask the city about every open report; return how many changed.
 
     One check runs at a time: a second, started while the first is still asking, returns 0.
     """
@@ -29,56 +35,101 @@ def track() -> int:
         log.info("a status check is already running")
         return 0
     try:
-        return _track()
+        settings = get_settings()
+        client = open311_client(settings)
+        try:
+            if open311_profile(settings).updates:
+                return _track_updates(client)
+            return _track_requests(client, open311_profile(settings).batch_size)
+        finally:
+            client.close()
     finally:
         lock.release()
 
 
-def _track() -> int:
-    settings = get_settings()
+def _open_reports() -> dict[str, int]:
     with session_scope() as session:
         rows = session.exec(
             select(Report.id, Report.service_request_id)
             .where(Report.state == "submitted", func.lower(Report.status) != "closed")
             .order_by(Report.id)
         ).all()
-    ids = {str(number): report_id for report_id, number in rows}
+    return {str(number): report_id for report_id, number in rows}
+
+
+def _track_requests(client: Open311Client, batch_size: int) -> int:
+    """GET requests?service_request_id=a,b,c for our open reports, batch by batch."""
+    ids = _open_reports()
     numbers = list(ids)
     changed = 0
-    client = open311_client(settings)
+    for start in range(0, len(numbers), batch_size):
+        try:
+            found = client.requests(numbers[start : start + batch_size])
+        except Open311Error as exc:
+            log.warning("status check failed: %s", exc)
+            break
+        for entry in found:
+            report_id = ids.get(str(entry.get("service_request_id")))
+            if report_id is not None and receive_status(report_id, entry):
+                changed += 1
+    return changed
+
+
+def _track_updates(client: Open311Client) -> int:
+    """Read the city's servicerequestupdates feed since the last read (mySociety's extension)."""
+    now = utcnow()
+    with session_scope() as session:
+        cursor = session.get(Cursor, UPDATES_CURSOR)
+        since = (cursor.at - OVERLAP) if cursor else now - FIRST_LOOK_BACK
     try:
-        for start in range(0, len(numbers), settings.open311_batch_size):
-            batch = numbers[start : start + settings.open311_batch_size]
-            try:
-                found = client.requests(batch)
-            except Open311Error as exc:
-                log.warning("status check failed: %s", exc)
-                break
-            for entry in found:
-                report_id = ids.get(str(entry.get("service_request_id")))
-                if report_id is not None and receive_status(report_id, entry):
-                    changed += 1
-    finally:
-        client.close()
+        updates = client.service_request_updates(since)
+    except Open311Error as exc:
+        log.warning("status updates check failed: %s", exc)
+        return 0
+    ids = _open_reports()
+    changed = 0
+    for update_ in sorted(updates, key=lambda u: str(u.get("updated_datetime") or "")):
+        report_id = ids.get(str(update_.get("service_request_id")))
+        entry = {"status": update_.get("status"), "status_notes": update_.get("description")}
+        if report_id is not None and receive_status(report_id, entry):
+            changed += 1
+    with session_scope() as session:
+        cursor = session.get(Cursor, UPDATES_CURSOR) or Cursor(name=UPDATES_CURSOR)
+        cursor.at = now
+        session.add(cursor)
     return changed
 
 
 def receive_status(report_id: int, entry: dict) -> bool:
     """Store the city's view of a report; on a real change, text the resident. True if changed.
 
-    The conditional UPDATE makes this safe to run twice at once: one of them texts.
+    A change is a new status, new notes or a new expected time. The conditional UPDATE makes
+    this safe to run twice at once: only one of them texts.
     """
     status = str(entry.get("status") or "").strip().lower() or None
     notes = str(entry.get("status_notes") or "").strip() or None
+    expected = _expected(entry.get("expected_datetime"))
     if status is None:
         return False
     with session_scope() as session:
         now = utcnow()
         result = session.execute(
             update(Report)
-            .where(Report.id == report_id, _differs(Report.status, status) | _differs(
-                Report.status_notes, notes))
-            .values(status=status, status_notes=notes, status_changed_at=now, updated_at=now)
+            .where(
+                Report.id == report_id,
+                or_(
+                    _differs(Report.status, status),
+                    _differs(Report.status_notes, notes),
+                    _differs(Report.expected_datetime, expected),
+                ),
+            )
+            .values(
+                status=status,
+                status_notes=notes,
+                expected_datetime=expected,
+                status_changed_at=now,
+                updated_at=now,
+            )
         )
         if result.rowcount != 1:
             return False
@@ -89,6 +140,14 @@ def receive_status(report_id: int, entry: dict) -> bool:
         notice = add_notice(session, report, text)
     queue.enqueue("bot.jobs.deliver", notice.id)
     return True
+
+
+def _expected(value) -> str | None:
+    """An expected_datetime as a canonical ISO text, so the same time in another form is equal."""
+    if not value:
+        return None
+    when = parse_datetime(str(value))
+    return when.isoformat() if when else str(value).strip() or None
 
 
 def _differs(column, value):

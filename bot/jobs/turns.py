@@ -84,7 +84,7 @@ def _context(client: Open311Client, settings: Settings) -> Context:
     # Its own short transaction: a slow city must not hold a write lock on the database.
     with session_scope() as session:
         services = load_services(session, client, settings.open311_endpoint, settings.catalog_ttl)
-    return Context(services=services, city=settings.city_name)
+    return Context(services=services, city=settings.city_name, timezone=settings.city_timezone)
 
 
 def _handle(
@@ -158,6 +158,7 @@ def _new_report(conversation: Conversation, action: FileReport) -> Report:
         address=action.address,
         lat=action.lat,
         lon=action.lon,
+        attributes=dict(action.attributes),
     )
 
 

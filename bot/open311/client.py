@@ -1,98 +1,41 @@
-"""A GeoReport v2 client: one HTTP seam, errors typed as retryable or permanent, ids as strings."""
+"""A GeoReport v2 client: one HTTP seam, JSON or XML by profile, errors typed as retryable."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
+from bot.open311 import records
+from bot.open311 import xml as georeport_xml
+from bot.open311.dates import format_datetime, parse_datetime
+from bot.open311.encode import request_form
+from bot.open311.errors import (
+    Open311Error,
+    describe,
+    error_list,
+    retryable_code,
+    retryable_status,
+)
+from bot.open311.profile import Profile, load_profile
+from bot.open311.records import normalize_ids
+
+__all__ = ["Open311Client", "Open311Error", "normalize_ids", "parse_datetime"]
+
 log = logging.getLogger(__name__)
 
-# Fields that are identifiers: always strings, whatever the server sent ("001" stays "001").
-_ID_FIELDS = ("service_request_id", "service_code", "token", "address_id", "account_id", "zipcode")
-
-
-class Open311Error(Exception):
-    """A failed Open311 call. `retryable` says whether trying again later may succeed."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retryable: bool,
-        status_code: int | None = None,
-        errors: list[dict] | None = None,
-    ):
-        super().__init__(message)
-        self.message = message
-        self.retryable = retryable
-        self.status_code = status_code
-        self.errors = errors or []
-
-    def __repr__(self) -> str:
-        return (
-            f"Open311Error({self.message!r}, retryable={self.retryable}, "
-            f"status_code={self.status_code}, errors={self.errors!r})"
-        )
-
-
-def _as_str(value: Any) -> Any:
-    """An identifier as a string; None stays None."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _as_bool(value: Any) -> bool:
-    """The spec's metadata flag as a bool ("true"/"false" strings included)."""
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes")
-    return bool(value)
-
-
-def normalize_ids(record: dict) -> dict:
-    """A copy of `record` with its identifier fields as strings; unknown fields kept."""
-    out = dict(record)
-    for field in _ID_FIELDS:
-        if field in out:
-            out[field] = _as_str(out[field])
-    return out
-
-
-def _error_list(body: Any) -> list[dict] | None:
-    """The spec's error list [{"code", "description"}] if `body` is one, codes as strings."""
-    if isinstance(body, dict) and isinstance(body.get("errors"), list):
-        body = body["errors"]
-    if not isinstance(body, list) or not body:
-        return None
-    if not all(isinstance(e, dict) and "code" in e and "description" in e for e in body):
-        return None
-    if any("service_request_id" in e or "token" in e or "service_code" in e for e in body):
-        return None
-    return [{"code": _as_str(e["code"]), "description": str(e["description"])} for e in body]
-
-
-def _retryable_code(code: str) -> bool:
-    """Whether an error code read from a body means a server-side (5xx-ish) failure."""
-    try:
-        return int(code) >= 500 or int(code) in (408, 429)
-    except (TypeError, ValueError):
-        return False
-
-
-def _describe(errors: list[dict]) -> str:
-    return "; ".join(f"{e['code']}: {e['description']}" for e in errors)
+MAX_PAGES = 200
+_FORM = "application/x-www-form-urlencoded; charset=utf-8"
+_ACCEPT = {"json": "application/json", "xml": "text/xml"}
 
 
 class Open311Client:
     """A GeoReport v2 server at `endpoint` (a base URL ending in e.g. /open311/v2/)."""
-
-    format = "json"
 
     def __init__(
         self,
@@ -101,73 +44,97 @@ class Open311Client:
         jurisdiction_id: str = "",
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        profile: Profile | str | None = None,
     ):
+        if isinstance(profile, str):
+            profile = load_profile(profile)
+        self.profile = profile or Profile(name="default", format="json")
         self.endpoint = endpoint.rstrip("/") + "/"
-        self.jurisdiction_id = jurisdiction_id
+        self.jurisdiction_id = jurisdiction_id or self.profile.jurisdiction_id
         self._api_key = api_key
         self._http = httpx.Client(
             base_url=self.endpoint,
             timeout=timeout,
             transport=transport,
-            headers={"Accept": "application/json", "User-Agent": "intake311"},
+            headers={"Accept": _ACCEPT[self.profile.format], "User-Agent": "intake311"},
         )
 
+    @property
+    def format(self) -> str:
+        """The answer format asked for: "json" or "xml"."""
+        return self.profile.format
+
     def __repr__(self) -> str:
-        return f"Open311Client({self.endpoint!r})"
+        return f"Open311Client({self.endpoint!r}, profile={self.profile.name!r})"
 
     # -- the one HTTP seam ------------------------------------------------------------------
 
     def _call(
-        self, method: str, path: str, params: dict | None = None, data: dict | None = None
+        self,
+        method: str,
+        resource: str,
+        params: Mapping[str, Any] | None = None,
+        data: list[tuple[str, str]] | None = None,
+        **segments: str,
     ) -> Any:
-        """Send one request to `path` (without the format suffix) and return the parsed body."""
-        params = dict(params or {})
-        if self.jurisdiction_id:
-            params.setdefault("jurisdiction_id", self.jurisdiction_id)
-        url = f"{path}.{self.format}"
+        """Send one request for `resource` (a profile path name) and return the parsed body."""
+        path = self.profile.path(resource, **{k: _segment(v) for k, v in segments.items()})
+        query = dict(self.profile.params) if method == "GET" else {}
+        query.update(params or {})
+        if self.jurisdiction_id and data is None:
+            query.setdefault("jurisdiction_id", self.jurisdiction_id)
+        where = f"{method} {path}"
+        content = urlencode(data).encode("utf-8") if data is not None else None
+        headers = {"Content-Type": _FORM} if data is not None else None
         try:
-            response = self._http.request(method, url, params=params or None, data=data)
+            response = self._http.request(
+                method, path, params=query or None, content=content, headers=headers
+            )
         except httpx.TimeoutException as exc:
-            raise Open311Error(f"{method} {url}: timed out", retryable=True) from exc
+            raise Open311Error(f"{where}: timed out", retryable=True) from exc
         except httpx.TransportError as exc:
             raise Open311Error(
-                f"{method} {url}: cannot reach the server ({type(exc).__name__})", retryable=True
+                f"{where}: cannot reach the server ({type(exc).__name__})", retryable=True
             ) from exc
-        return self._parse(method, url, response)
+        return self._parse(where, response)
 
-    def _parse(self, method: str, url: str, response: httpx.Response) -> Any:
-        """The JSON body of `response`, or an Open311Error for any failure it reports."""
+    def _decode(self, response: httpx.Response) -> Any:
+        """The body as lists and dicts, read as XML or JSON by its first character."""
+        text = response.content.lstrip()
+        if not text:
+            raise ValueError("empty body")
+        if text[:1] == b"<":
+            return georeport_xml.loads(text)
+        return json.loads(text)
+
+    def _parse(self, where: str, response: httpx.Response) -> Any:
+        """The body of `response`, or an Open311Error for any failure it reports."""
         status = response.status_code
         try:
-            body = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
-            body = None
-            malformed = True
-        else:
-            malformed = False
-        errors = _error_list(body) if not malformed else None
-        where = f"{method} {url}"
+            body, malformed = self._decode(response), False
+        except (ValueError, UnicodeDecodeError):
+            body, malformed = None, True
+        errors = None if malformed else error_list(body)
         if status >= 400:
-            retryable = status >= 500 or status in (408, 429)
-            detail = _describe(errors) if errors else response.reason_phrase
+            detail = describe(errors) if errors else response.reason_phrase
             log.info("open311 %s answered HTTP %s", where, status)
             raise Open311Error(
                 f"{where}: HTTP {status}: {detail}",
-                retryable=retryable,
+                retryable=retryable_status(status),
                 status_code=status,
                 errors=errors,
             )
         if malformed:
             raise Open311Error(
-                f"{where}: the server answered HTTP {status} with a body that is not valid JSON",
+                f"{where}: the server answered HTTP {status} with a body that is not valid "
+                f"{self.format.upper()} (nor {'XML' if self.format == 'json' else 'JSON'})",
                 retryable=True,
                 status_code=status,
             )
         if errors:
-            retryable = any(_retryable_code(e["code"]) for e in errors)
             raise Open311Error(
-                f"{where}: error list in a HTTP {status} answer: {_describe(errors)}",
-                retryable=retryable,
+                f"{where}: error list in a HTTP {status} answer: {describe(errors)}",
+                retryable=any(retryable_code(e["code"]) for e in errors),
                 status_code=status,
                 errors=errors,
             )
@@ -175,45 +142,49 @@ class Open311Client:
 
     # -- the spec's methods -----------------------------------------------------------------
 
+    def discovery(self) -> dict:
+        """GET discovery: changeset, contact and endpoints (each with its formats as a list)."""
+        body = self._call("GET", "discovery")
+        if isinstance(body, dict) and "discovery" in body:
+            body = body["discovery"]
+        if not isinstance(body, dict):
+            raise Open311Error("discovery is not an object", retryable=False)
+        out = dict(body)
+        endpoints = records.as_list(body.get("endpoints") or [], "endpoints", "endpoint")
+        out["endpoints"] = []
+        for endpoint in endpoints:
+            item = dict(endpoint)
+            formats = item.get("formats") or []
+            if isinstance(formats, dict):
+                formats = formats.get("format") or []
+            item["formats"] = [formats] if isinstance(formats, str) else list(formats)
+            out["endpoints"].append(item)
+        return out
+
     def services(self) -> list[dict]:
         """GET services: the service list, codes as strings and metadata as bool."""
         body = self._call("GET", "services")
-        out = []
-        for service in _as_list(body, "services", "service"):
-            item = normalize_ids(service)
-            item["metadata"] = _as_bool(service.get("metadata", False))
-            out.append(item)
-        return out
+        return [records.service(s) for s in records.as_list(body, "services", "service")]
 
     def service_definition(self, code: str) -> dict:
-        """GET services/{code}: the service's attribute definitions."""
-        body = self._call("GET", f"services/{_segment(code)}")
-        if isinstance(body, list):
-            body = body[0] if body else {}
-        if not isinstance(body, dict):
-            raise Open311Error("service definition is not an object", retryable=False)
-        out = normalize_ids(body)
-        attributes = []
-        for attr in out.get("attributes") or []:
-            attr = dict(attr)
-            attr["code"] = _as_str(attr.get("code"))
-            attr["variable"] = _as_bool(attr.get("variable", True))
-            attr["required"] = _as_bool(attr.get("required", False))
-            attr["values"] = [
-                {**v, "key": _as_str(v.get("key"))} for v in (attr.get("values") or [])
-            ]
-            attributes.append(attr)
-        out["attributes"] = sorted(attributes, key=lambda a: _order(a.get("order")))
-        return out
+        """GET services/{code}: the attributes, sorted by order, flags as bools, keys as strings."""
+        return records.definition(
+            self._call("GET", "service_definition", service_code=str(code))
+        )
 
-    def create_request(self, fields: dict) -> dict:
-        """POST requests: file a report; the first answer, with a service_request_id or token."""
-        data = {k: _form_value(v) for k, v in fields.items() if v is not None}
-        data["api_key"] = self._api_key
+    def create_request(
+        self, fields: Mapping[str, Any], attributes: Mapping[str, Any] | None = None
+    ) -> dict:
+        """POST requests: file a report; the first answer, with a service_request_id or token.
+
+        `attributes` maps an attribute code to a value or a list of values (multivaluelist).
+        """
+        form = request_form(fields, attributes, self.profile)
+        form.append(("api_key", self._api_key))
         if self.jurisdiction_id:
-            data["jurisdiction_id"] = self.jurisdiction_id
-        body = self._call("POST", "requests", data=data)
-        items = _as_list(body, "service_requests", "request")
+            form.append(("jurisdiction_id", self.jurisdiction_id))
+        body = self._call("POST", "requests", data=form)
+        items = records.as_list(body, "service_requests", "request")
         first = normalize_ids(items[0]) if items else {}
         if not first.get("service_request_id") and not first.get("token"):
             raise Open311Error(
@@ -224,29 +195,99 @@ class Open311Client:
 
     def token(self, token: str) -> dict | None:
         """GET tokens/{token}: the token's record (with service_request_id once known) or None."""
-        return self._first_or_none(f"tokens/{_segment(token)}")
+        return self._first_or_none("token", token=str(token))
 
-    def requests(self, ids: list[str]) -> list[dict]:
-        """GET requests?service_request_id=a,b,c: the current state of several requests."""
+    def requests(self, ids: Iterable[str]) -> list[dict]:
+        """GET requests?service_request_id=a,b,c: the current state of several requests (the
+        caller batches by profile.batch_size); records without an id yet are skipped."""
         ids = [str(i) for i in ids]
         if not ids:
             return []
-        body = self._call("GET", "requests", params={"service_request_id": ",".join(ids)})
-        return [normalize_ids(r) for r in _as_list(body, "service_requests", "request")]
+        return self._paged({"service_request_id": ",".join(ids)})
+
+    def requests_query(
+        self,
+        status: str | Iterable[str] | None = None,
+        service_code: str | Iterable[str] | None = None,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        updated_after: datetime | None = None,
+    ) -> list[dict]:
+        """GET requests filtered by status, service_code and dates (aware datetimes)."""
+        params: dict[str, str] = {}
+        if status:
+            params["status"] = _csv(status)
+        if service_code:
+            params["service_code"] = _csv(service_code)
+        style = self.profile.date_style
+        if start_date is not None:
+            params["start_date"] = format_datetime(start_date, style)
+        if end_date is not None:
+            params["end_date"] = format_datetime(end_date, style)
+        if updated_after is not None:
+            if not self.profile.updated_after:
+                raise Open311Error(
+                    f"the {self.profile.name} server does not support updated_after",
+                    retryable=False,
+                )
+            params["updated_after"] = format_datetime(updated_after, style)
+        return self._paged(params)
+
+    def _paged(self, params: dict[str, str]) -> list[dict]:
+        """GET requests, following page=1,2,... while full pages come back (if the profile
+        pages); duplicates and records without a service_request_id are dropped."""
+        size = self.profile.page_size
+        found: dict[str, dict] = {}
+        for page in range(1, MAX_PAGES + 1):
+            query = dict(params)
+            if size:
+                query.update(page=str(page), page_size=str(size))
+            body = self._call("GET", "requests", params=query)
+            batch = [normalize_ids(r) for r in records.as_list(body, "service_requests", "request")]
+            new = 0
+            for record in batch:
+                rid = record.get("service_request_id")
+                if rid and rid not in found:
+                    found[rid] = record
+                    new += 1
+            if not size or len(batch) < size or new == 0:
+                break
+        return list(found.values())
 
     def request(self, service_request_id: str) -> dict | None:
         """GET requests/{id}: one request, or None when the server does not know it."""
-        return self._first_or_none(f"requests/{_segment(service_request_id)}")
+        return self._first_or_none("request", service_request_id=str(service_request_id))
 
-    def _first_or_none(self, path: str) -> dict | None:
+    def service_request_updates(
+        self, start_date: datetime, end_date: datetime | None = None
+    ) -> list[dict]:
+        """GET servicerequestupdates (mySociety's extension): updates since `start_date`.
+
+        As FixMyStreet's client does, the api_key is sent: such servers require it here.
+        """
+        if not self.profile.updates:
+            raise Open311Error(
+                f"the {self.profile.name} server has no servicerequestupdates", retryable=False
+            )
+        style = self.profile.date_style
+        params = {"start_date": format_datetime(start_date, style)}
+        if end_date is not None:
+            params["end_date"] = format_datetime(end_date, style)
+        if self._api_key:
+            params["api_key"] = self._api_key
+        body = self._call("GET", "updates", params=params)
+        items = records.as_list(body, "service_request_updates", "request_update")
+        return [normalize_ids(u) for u in items]
+
+    def _first_or_none(self, resource: str, **segments: str) -> dict | None:
         """GET one record; None when the server answers the spec's 404 for it."""
         try:
-            body = self._call("GET", path)
+            body = self._call("GET", resource, **segments)
         except Open311Error as exc:
             if _not_found(exc):
                 return None
             raise
-        items = _as_list(body, "service_requests", "request")
+        items = records.as_list(body, "service_requests", "request")
         return normalize_ids(items[0]) if items else None
 
     def close(self) -> None:
@@ -260,22 +301,12 @@ class Open311Client:
         self.close()
 
 
-def _as_list(body: Any, outer: str, inner: str) -> list[dict]:
-    """The list of records in `body`: a bare list, or wrapped as {outer: [...]}/{outer: {inner}}."""
-    if isinstance(body, dict) and outer in body:
-        body = body[outer]
-        if isinstance(body, dict) and inner in body:
-            body = body[inner]
-    if isinstance(body, dict):
-        body = [body]
-    if not isinstance(body, list):
-        raise Open311Error(f"expected a list of {outer}, got {type(body).__name__}", retryable=True)
-    return [item for item in body if isinstance(item, dict)]
-
-
 def _not_found(exc: Open311Error) -> bool:
-    """A spec-shaped 404 (the server answered, the thing is unknown), not a wrong endpoint."""
-    return exc.status_code == 404 and bool(exc.errors)
+    """A spec-shaped 404 (the server answered, the thing is unknown), not a wrong endpoint;
+    also a 404 error list answered with HTTP 200."""
+    if exc.status_code == 404:
+        return bool(exc.errors)
+    return exc.status_code == 200 and any(e["code"] == "404" for e in exc.errors)
 
 
 def _segment(value: str) -> str:
@@ -283,16 +314,5 @@ def _segment(value: str) -> str:
     return quote(str(value), safe="")
 
 
-def _form_value(value: Any) -> str | list[str]:
-    if isinstance(value, (list, tuple)):
-        return [str(v) for v in value]
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _order(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return float("inf")
+def _csv(value: str | Iterable[str]) -> str:
+    return value if isinstance(value, str) else ",".join(str(v) for v in value)

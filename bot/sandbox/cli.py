@@ -32,8 +32,25 @@ DEFAULT_URL = "http://127.0.0.1:8311"
     "--token-delay", default=3.0, show_default=True, type=float,
     help="Seconds before a token resolves to an id (with --token-mode).",
 )
+@click.option(
+    "--definitions", "definitions_path", default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Service definitions JSON (a mapping by service_code, or a list) for --catalog.",
+)
+@click.option("--page-size", default=0, type=int,
+              help="Page GET requests (page, page_size) with this many per page.")
+@click.option("--errors-with-200", is_flag=True,
+              help="Answer errors with HTTP 200 and the error list as the body.")
+@click.option("--formats", default="json,xml", show_default=True,
+              help='Formats served: "json,xml", or "xml" for an XML-only server.')
+@click.option("--slow", default=0.0, type=float, help="Seconds to wait before every answer.")
+@click.option("--require-jurisdiction", default="", metavar="ID",
+              help="Refuse calls without jurisdiction_id=ID (400 missing, 404 wrong).")
+@click.option("--drop-empty", is_flag=True, help="Leave null and empty fields out of answers.")
+@click.option("--updates", is_flag=True,
+              help="Serve servicerequestupdates (mySociety) from admin status changes.")
 @click.pass_context
-def sandbox(ctx, host, port, db_path, api_key, catalog_path, token_mode, token_delay):
+def sandbox(ctx, host, port, db_path, api_key, catalog_path, token_mode, token_delay, **quirks):
     """Run a local GeoReport v2 server and Nominatim geocoder (no internet needed)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -42,7 +59,7 @@ def sandbox(ctx, host, port, db_path, api_key, catalog_path, token_mode, token_d
     Path(db_path).parent.mkdir(parents=True, exist_ok=True)
     app = create_sandbox_app(
         db_path, api_key=api_key, catalog_path=catalog_path,
-        token_mode=token_mode, token_delay=token_delay,
+        token_mode=token_mode, token_delay=token_delay, **quirks,
     )
     server = ServerThread(app, host, port)
     base = server.url
@@ -50,6 +67,9 @@ def sandbox(ctx, host, port, db_path, api_key, catalog_path, token_mode, token_d
     click.echo(f"Geocoder domain:   {server.host}:{server.port}{NOMINATIM_PREFIX}  (scheme http)")
     click.echo(f"Admin:             POST {base}/admin/requests/<id>/status")
     click.echo(f"Database:          {db_path}" + ("  (token mode)" if token_mode else ""))
+    switches = [k.replace("_", "-") for k, v in quirks.items() if v and k != "definitions_path"]
+    if switches:
+        click.echo(f"Quirks:            {', '.join(switches)}")
     click.echo("Press Ctrl+C to stop.")
     server.start()
     try:

@@ -32,6 +32,14 @@ CREATE TABLE IF NOT EXISTS requests (
     visible_ts REAL NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS requests_id ON requests (service_request_id);
+CREATE TABLE IF NOT EXISTS updates (
+    update_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    service_request_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    description TEXT,
+    updated_datetime TEXT NOT NULL,
+    updated_ts REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS tokens (
     token TEXT PRIMARY KEY,
     service_request_id TEXT NOT NULL,
@@ -172,7 +180,8 @@ class SandboxStore:
         self, service_request_id: str, status: str, status_notes: str | None
     ) -> dict | None:
         """Change a request's status and notes (updated_datetime now); None if unknown."""
-        now = iso(time.time())
+        ts = time.time()
+        now = iso(ts)
 
         def update(db: sqlite3.Connection) -> int:
             cur = db.execute(
@@ -180,6 +189,12 @@ class SandboxStore:
                 "WHERE service_request_id = ?",
                 (status, status_notes, now, service_request_id),
             )
+            if cur.rowcount:
+                db.execute(
+                    "INSERT INTO updates (service_request_id, status, description, "
+                    "updated_datetime, updated_ts) VALUES (?, ?, ?, ?, ?)",
+                    (service_request_id, status, status_notes, now, ts),
+                )
             return cur.rowcount
 
         if not self._run(update):
@@ -190,3 +205,23 @@ class SandboxStore:
             ).fetchone()
         )
         return {f: row[f] for f in FIELDS}
+
+    def updates(self, start: float, end: float | None = None) -> list[dict]:
+        """Status changes made between `start` and `end` (epoch), oldest first, in the shape
+        of mySociety's servicerequestupdates."""
+        sql, args = "SELECT * FROM updates WHERE updated_ts >= ?", [start]
+        if end is not None:
+            sql += " AND updated_ts <= ?"
+            args.append(end)
+        rows = self._run(lambda db: db.execute(sql + " ORDER BY update_id", args).fetchall())
+        return [
+            {
+                "update_id": str(row["update_id"]),
+                "service_request_id": row["service_request_id"],
+                "status": row["status"],
+                "updated_datetime": row["updated_datetime"],
+                "description": row["description"],
+                "media_url": None,
+            }
+            for row in rows
+        ]

@@ -1,0 +1,56 @@
+"""GeoReport v2 XML read into the same shapes as its JSON (the spec's "Spark convention")."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+# Container element -> its item element: these are always lists, even with one item or none.
+LISTS = {
+    "services": "service",
+    "service_requests": "request",
+    "errors": "error",
+    "attributes": "attribute",
+    "values": "value",
+    "endpoints": "endpoint",
+    "formats": "format",
+    "service_request_updates": "request_update",
+}
+
+
+class XMLBodyError(ValueError):
+    """A body that is not well-formed XML (or uses a DOCTYPE, which we refuse)."""
+
+
+def _tag(element: ET.Element) -> str:
+    """The element's name without a namespace."""
+    return element.tag.rsplit("}", 1)[-1]
+
+
+def _convert(element: ET.Element) -> Any:
+    children = list(element)
+    name = _tag(element)
+    item = LISTS.get(name)
+    is_list = item is not None and all(_tag(c) == item for c in children)
+    if is_list and (children or not (element.text or "").strip()):
+        return [_convert(c) for c in children]
+    if not children:
+        text = (element.text or "").strip()
+        return text or None
+    grouped: dict[str, list] = {}
+    for child in children:
+        grouped.setdefault(_tag(child), []).append(_convert(child))
+    return {key: values[0] if len(values) == 1 else values for key, values in grouped.items()}
+
+
+def loads(text: str | bytes) -> Any:
+    """A GeoReport v2 XML document as lists and dicts: list containers become lists, empty
+    elements None, every value a string (the client turns them into booleans and numbers)."""
+    head = text[:2048] if isinstance(text, str) else text[:2048].decode("utf-8", "replace")
+    if "<!DOCTYPE" in head.upper() or "<!ENTITY" in head.upper():
+        raise XMLBodyError("XML with a DOCTYPE or entities is refused")
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise XMLBodyError(f"not well-formed XML: {exc}") from exc
+    return _convert(root)

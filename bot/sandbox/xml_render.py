@@ -1,0 +1,49 @@
+"""GeoReport v2 answers written as the spec's XML (the server side of bot.open311.xml)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+# Container element -> item element, as the spec's XML examples nest them.
+ITEMS = {
+    "services": "service",
+    "service_requests": "request",
+    "errors": "error",
+    "attributes": "attribute",
+    "values": "value",
+    "endpoints": "endpoint",
+    "formats": "format",
+    "service_request_updates": "request_update",
+}
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(value)
+    return str(value)
+
+
+def _fill(element: ET.Element, value: Any) -> None:
+    name = element.tag
+    if isinstance(value, list):
+        item = ITEMS.get(name, "item")
+        for entry in value:
+            _fill(ET.SubElement(element, item), entry)
+    elif isinstance(value, dict):
+        for key, entry in value.items():
+            _fill(ET.SubElement(element, str(key)), entry)
+    else:
+        element.text = _text(value)
+
+
+def render_xml(root: str, body: Any) -> bytes:
+    """`body` (lists and dicts) as a UTF-8 XML document whose root element is `root`."""
+    element = ET.Element(root)
+    _fill(element, body)
+    ET.indent(element)
+    return ET.tostring(element, encoding="utf-8", xml_declaration=True)

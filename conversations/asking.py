@@ -1,0 +1,99 @@
+"""Asking the chosen service's questions one by one, in `order`, and keeping the answers.
+
+The draft holds `question` (the code being asked) and `answers` (code -> answer, None for a
+skipped one). The next question is always the first asked attribute without an answer, so a
+catalogue that changes between turns never loses or repeats an answer: a question that is gone
+is skipped, a new one is asked.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from . import prompts, texts
+from .answers import is_skip
+from .question_prompts import ask_attribute, bad_answer
+from .readers import read_answer
+from .states import CONFIRM, QUESTIONS
+from .types import Attribute, Context, Reply, Service, State, Turn
+
+
+def service_of(draft: dict, context: Context) -> Service | None:
+    """The draft's service as the catalogue has it now (None when it is gone)."""
+    code = draft.get("service_code")
+    return next((service for service in context.services if service.code == code), None)
+
+
+def questions_of(service: Service | None) -> tuple[Attribute, ...]:
+    """The service's attributes that are questions (variable ones), in `order`."""
+    if service is None:
+        return ()
+    return tuple(sorted((a for a in service.attributes if a.variable), key=lambda a: a.order))
+
+
+def pending(state: State, context: Context) -> Attribute | None:
+    """The first question of the draft's service not answered (or skipped) yet."""
+    answers = state.draft.get("answers") or {}
+    service = service_of(state.draft, context)
+    return next((a for a in questions_of(service) if a.code not in answers), None)
+
+
+def current(state: State, context: Context) -> Attribute | None:
+    """The question being asked, as the catalogue has it now (None when it is gone)."""
+    code = state.draft.get("question")
+    service = service_of(state.draft, context)
+    return next((a for a in questions_of(service) if a.code == code), None)
+
+
+def given(draft: dict) -> dict:
+    """The answers to send to the city: skipped questions left out."""
+    answers = draft.get("answers") or {}
+    return {code: value for code, value in answers.items() if value is not None}
+
+
+def ask_next(state: State, context: Context) -> Turn:
+    """Ask the next unanswered question, or show the summary when there is none."""
+    attribute = pending(state, context)
+    if attribute is None:
+        state.name = CONFIRM
+        state.draft.pop("question", None)
+        return Turn(state, (prompts.confirm(state.draft),))
+    state.name = QUESTIONS
+    state.draft.setdefault("answers", {})
+    state.draft["question"] = attribute.code
+    return Turn(state, (ask_attribute(attribute),))
+
+
+def settle(state: State, context: Context) -> State:
+    """Move past a question the catalogue no longer has, so it is not asked again."""
+    if state.name == QUESTIONS and context.services and current(state, context) is None:
+        state = ask_next(state, context).state
+    return state
+
+
+def ask_again(state: State, context: Context) -> Reply:
+    """The question being asked, again."""
+    if not context.services:
+        return Reply(texts.CATALOGUE_DOWN)
+    attribute = current(state, context) or pending(state, context)
+    return ask_attribute(attribute) if attribute else prompts.confirm(state.draft)
+
+
+def answer(state: State, text: str, at: datetime, context: Context) -> Turn:
+    """Take the answer to the current question (or SKIP), then ask the next one."""
+    if not context.services:  # the catalogue is unavailable: keep everything, try later
+        return Turn(state, (Reply(texts.CATALOGUE_DOWN),))
+    attribute = current(state, context)
+    if attribute is None:  # the catalogue changed under us: skip the question safely
+        return ask_next(state, context)
+    answers = state.draft.setdefault("answers", {})
+    if is_skip(text):
+        if attribute.required:
+            return Turn(state, prompts.with_lead(texts.ANSWER_NEEDED, ask_attribute(attribute)))
+        answers[attribute.code] = None
+        return ask_next(state, context)
+    value = read_answer(attribute, text, at, context.timezone)
+    if value is None:
+        return Turn(state, (bad_answer(attribute),))
+    answers[attribute.code] = value
+    return ask_next(state, context)

@@ -1,0 +1,88 @@
+"""The replies that ask the service's questions, sized to fit their SMS budget.
+
+A question is its description, then any datatype description, then how to answer. Without
+options it fits one segment; with options (rendered as numbered lines) two, option names cut
+shorter when a long list needs it, so that most of the question stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import texts
+from .fitting import cut, fit
+from .plaintext import render
+from .prompts import sentence
+from .readers import DATETIME, MULTI, NUMBER, SINGLE, kind_of
+from .segments import segments
+from .types import Attribute, Reply
+
+DETAIL_ROOM = 60  # characters of a datatype description kept in a question
+# Option names are cut to the first room that fits while keeping that much of the question.
+OPTION_ROOMS = ((40, 80), (24, 80), (24, 40), (12, 20))
+QUESTION_BUDGET, LIST_BUDGET = 1, 2
+_HINTS = {
+    SINGLE: texts.HINT_CHOICE,
+    MULTI: texts.HINT_CHOICES,
+    NUMBER: texts.HINT_NUMBER,
+    DATETIME: texts.HINT_DATETIME,
+}
+_EXPECTS = {SINGLE: "choice", MULTI: "choices"}
+
+
+def how_to_answer(hint: str, required: bool) -> str:
+    """The hint as a sentence, offering SKIP when the question is optional."""
+    if required:
+        return sentence(hint)
+    return sentence(hint + texts.OR_SKIP if hint else texts.SKIP_ONLY)
+
+
+def ask_attribute(attribute: Attribute) -> Reply:
+    """The question, with its options when it is a list, cut to fit."""
+    kind = kind_of(attribute)
+    expects = _EXPECTS.get(kind, "text")
+    hint = how_to_answer(_HINTS.get(kind, ""), attribute.required)
+    detail = "" if kind in _EXPECTS else sentence(cut(attribute.datatype_description, DETAIL_ROOM))
+
+    def build(description: str) -> str:
+        return " ".join(part for part in (sentence(description), detail, hint) if part)
+
+    if kind not in _EXPECTS:
+        text = fit(build, attribute.description, budgets=(QUESTION_BUDGET,))
+        return Reply(text, expects=expects)
+    reply = Reply("")
+    for room, keep in OPTION_ROOMS:
+        options = tuple(cut(choice.name, room) for choice in attribute.values)
+        reply = _with_options(build, attribute.description, options, expects, keep)
+        if segments(render(reply)) <= LIST_BUDGET:
+            break
+    return reply
+
+
+def _with_options(
+    build: Callable[[str], str],
+    description: str,
+    options: tuple[str, ...],
+    expects: str,
+    keep: int,
+) -> Reply:
+    """The reply whose text, followed by its numbered options, fits the list budget if it can."""
+    lines = render(Reply("", options))
+    rendered = fit(lambda value: build(value) + lines, description,
+                   budgets=(QUESTION_BUDGET, LIST_BUDGET), keep=keep)
+    return Reply(rendered[: len(rendered) - len(lines)], options, expects)
+
+
+def bad_answer(attribute: Attribute) -> Reply:
+    """How to answer this question, after an answer we could not read."""
+    kind = kind_of(attribute)
+    count = len(attribute.values)
+    hint = {
+        SINGLE: texts.BAD_CHOICE.format(count=count),
+        MULTI: texts.BAD_CHOICES.format(count=count),
+        NUMBER: texts.BAD_NUMBER,
+        DATETIME: texts.BAD_DATETIME,
+    }.get(kind)
+    if hint is None:  # any text answers a text question: only an empty one gets here
+        return ask_attribute(attribute)
+    return Reply(how_to_answer(hint, attribute.required))
