@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from . import texts
 from .fitting import cut, fit
 from .prompts import sentence
@@ -23,14 +25,21 @@ def report_rejected(reason: str) -> str:
     return fit(lambda value: texts.REPORT_REJECTED.format(reason=sentence(value)), reason.strip())
 
 
-def status_changed(number: str, status: str, notes: str, service_name: str = "") -> str:
-    """A tracked request changed status."""
+def status_changed(
+    number: str,
+    status: str,
+    notes: str,
+    service_name: str = "",
+    expected: datetime | None = None,
+) -> str:
+    """A tracked request changed status (or notes, or the date the city expects to finish)."""
     template = texts.STATUS_CHANGED if service_name else texts.STATUS_CHANGED_BARE
+    when = texts.EXPECTED.format(date=f"{expected:%b} {expected.day}") if expected else ""
 
     def build(value: str) -> str:
         extra = " " + sentence(value) if value else ""
         return template.format(
             number=number, service=service_name, status=sentence(status), notes=extra
-        )
+        ) + when
 
     return fit(build, notes.strip(), keep=0)

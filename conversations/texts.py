@@ -78,4 +78,5 @@ REPORT_REJECTED = (
 )
 STATUS_CHANGED = "Update on request {number} ({service}): {status}{notes}"
 STATUS_CHANGED_BARE = "Update on request {number}: {status}{notes}"
+EXPECTED = " Expected by {date}."
 REPORT_DEFAULT_SERVICE = "311"

@@ -43,3 +43,12 @@ def test_render_numbers_the_options_one_per_line():
     reply = Reply("Pick one.", ("Pothole", "Streetlight Out"), "choice")
     assert render(reply) == "Pick one.\n1 Pothole\n2 Streetlight Out"
     assert render(Reply("Just text.")) == "Just text."
+
+
+def test_status_change_tells_the_expected_date_in_the_citys_offset():
+    from datetime import datetime, timedelta, timezone
+
+    expected = datetime(2026, 11, 25, 23, 30, tzinfo=timezone(timedelta(hours=-6)))
+    text = status_changed("2026-000001", "open", "Crew assigned", "Pothole", expected)
+    assert text.endswith("open. Crew assigned. Expected by Nov 25.")
+    assert segments(text) == 1

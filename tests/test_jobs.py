@@ -226,3 +226,18 @@ def test_a_status_check_already_running_is_not_doubled(phone, redis_conn):
         assert jobs.track() == 0
     finally:
         lock.release()
+
+
+def test_a_new_expected_date_is_news_but_the_same_date_spelled_otherwise_is_not(phone):
+    _confirm_pothole(phone)
+    phone.text("yes")
+    phone.inbox()
+    with session_scope() as session:
+        report = session.exec(select(Report)).one()
+    entry = {"service_request_id": report.service_request_id, "status": "open",
+             "expected_datetime": "2026-11-25T17:00:00-06:00"}
+    assert jobs.receive_status(report.id, entry)
+    assert not jobs.receive_status(report.id, entry | {"expected_datetime": "2026-11-25T23:00:00Z"})
+    run_jobs()
+    [text] = phone.inbox()
+    assert text.endswith("open. Expected by Nov 25.")

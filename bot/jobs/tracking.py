@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from sqlalchemy import and_, or_, update
 from sqlmodel import func, select
@@ -108,7 +108,8 @@ def receive_status(report_id: int, entry: dict) -> bool:
     """
     status = str(entry.get("status") or "").strip().lower() or None
     notes = str(entry.get("status_notes") or "").strip() or None
-    expected = _expected(entry.get("expected_datetime"))
+    expected_at = parse_datetime(str(entry.get("expected_datetime") or "")) or None
+    expected = _expected(entry.get("expected_datetime"), expected_at)
     if status is None:
         return False
     with session_scope() as session:
@@ -135,19 +136,22 @@ def receive_status(report_id: int, entry: dict) -> bool:
             return False
         report = session.get(Report, report_id)
         text = notices.status_changed(
-            report.service_request_id, status, notes or "", report.service_name
+            report.service_request_id,
+            status,
+            notes or "",
+            report.service_name,
+            expected=expected_at,
         )
         notice = add_notice(session, report, text)
     queue.enqueue("bot.jobs.deliver", notice.id)
     return True
 
 
-def _expected(value) -> str | None:
-    """An expected_datetime as a canonical ISO text, so the same time in another form is equal."""
-    if not value:
-        return None
-    when = parse_datetime(str(value))
-    return when.isoformat() if when else str(value).strip() or None
+def _expected(value, when) -> str | None:
+    """An expected_datetime as UTC text, so one instant spelled two ways compares equal."""
+    if when is not None:
+        return when.astimezone(UTC).isoformat()
+    return str(value or "").strip() or None
 
 
 def _differs(column, value):
