@@ -199,12 +199,17 @@ def test_stop_and_start_words_switch_messages_off_and_on(phone):
     assert set(statuses) == {"processed"}
 
 
-def test_two_status_checks_at_once_text_the_resident_once(phone):
+def _filed_report(phone) -> Report:
+    """File a pothole report from the phone, read its texts, and return it."""
     _confirm_pothole(phone)
     phone.text("yes")
     phone.inbox()
     with session_scope() as session:
-        report = session.exec(select(Report)).one()
+        return session.exec(select(Report)).one()
+
+
+def test_two_status_checks_at_once_text_the_resident_once(phone):
+    report = _filed_report(phone)
     entry = {"service_request_id": report.service_request_id, "status": "closed",
              "status_notes": "Filled."}
     results = [jobs.receive_status(report.id, entry), jobs.receive_status(report.id, entry)]
@@ -229,11 +234,7 @@ def test_a_status_check_already_running_is_not_doubled(phone, redis_conn):
 
 
 def test_a_new_expected_date_is_news_but_the_same_date_spelled_otherwise_is_not(phone):
-    _confirm_pothole(phone)
-    phone.text("yes")
-    phone.inbox()
-    with session_scope() as session:
-        report = session.exec(select(Report)).one()
+    report = _filed_report(phone)
     entry = {"service_request_id": report.service_request_id, "status": "open",
              "expected_datetime": "2026-11-25T17:00:00-06:00"}
     assert jobs.receive_status(report.id, entry)

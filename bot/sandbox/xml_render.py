@@ -5,17 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-# Container element -> item element, as the spec's XML examples nest them.
-ITEMS = {
-    "services": "service",
-    "service_requests": "request",
-    "errors": "error",
-    "attributes": "attribute",
-    "values": "value",
-    "endpoints": "endpoint",
-    "formats": "format",
-    "service_request_updates": "request_update",
-}
+from bot.open311.xml import LISTS as ITEMS  # the spec's container -> item nesting
 
 
 def _text(value: Any) -> str | None:
