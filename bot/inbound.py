@@ -23,7 +23,9 @@ class MalformedInbound(ValueError):
 class Inbound:
     """One message from a resident, whatever the channel.
 
-    `address` is URN-like ('tel:+15551234567'); `external_id` is the provider's message id.
+    `address` is URN-like ('tel:+15551234567', 'telegram:12345'); `external_id` is the
+    provider's message id; `media` are references the channel can fetch later (never a URL
+    carrying a secret, such as Telegram's file URLs with the bot token).
     """
 
     channel: str
@@ -32,6 +34,9 @@ class Inbound:
     text: str
     media: tuple[str, ...] = ()
     raw: dict = field(default_factory=dict)
+    # A shared location pin (latitude, longitude), and the name of the place if it has one.
+    location: tuple[float, float] | None = None
+    place_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,12 @@ def _store(inbound: Inbound) -> Received:
             direction="in",
             external_id=inbound.external_id,
             text=inbound.text,
-            payload={"media": list(inbound.media), "raw": inbound.raw},
+            payload={
+                "media": list(inbound.media),
+                "location": list(inbound.location) if inbound.location else None,
+                "place_name": inbound.place_name,
+                "raw": inbound.raw,
+            },
         )
         session.add(message)
         session.flush()
