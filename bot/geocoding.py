@@ -61,3 +61,15 @@ def _nominatim(settings: Settings) -> Nominatim:
         timeout=settings.geocoder_timeout,
         adapter_factory=adapter,
     )
+
+
+def reverse(lat: float, lon: float, settings: Settings) -> str:
+    """A short address for a shared pin, or "" when unknown or the geocoder is unavailable."""
+    if settings.geocoder == "none":
+        return ""
+    try:
+        found = _nominatim(settings).reverse((lat, lon), exactly_one=True, addressdetails=True)
+    except GeopyError as exc:
+        log.warning("reverse geocoding failed: %s", type(exc).__name__)
+        return ""
+    return short_address(found.raw) if found else ""

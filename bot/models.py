@@ -84,6 +84,10 @@ class Report(SQLModel, table=True):
     token: str | None = Field(default=None, max_length=128)
     attributes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False,
                                                                     server_default="{}"))
+    # The resident's photos as channel references (e.g. "telegram-file:<file_id>"); they reach
+    # the city as media_url once they are re-hosted (the media issue).
+    media: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False,
+                                                               server_default="[]"))
     status: str | None = Field(default=None, max_length=32)
     status_notes: str | None = Field(default=None, sa_type=Text)
     expected_datetime: str | None = Field(default=None, max_length=64)

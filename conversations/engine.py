@@ -28,6 +28,7 @@ from .types import (
     Geocoded,
     LookupStatus,
     Message,
+    Place,
     Reply,
     Service,
     State,
@@ -85,17 +86,86 @@ def _services(codes: list[str], context: Context) -> tuple[Service, ...]:
 
 
 def _on_message(state: State, message: Message, context: Context) -> Turn:
-    """Commands first, then the handler of the current state."""
-    text = message.text or ""
+    """Commands first, then pins and bare photos, then the handler of the current state."""
+    text = (message.text or "").strip()
     command = parse_command(text)
     if command:
         return _on_command(state, command, context)
-    if state.name == QUESTIONS:  # the one handler that needs the time: "yesterday 5pm"
-        return asking.answer(state, text.strip(), message.at, context)
-    handler = _HANDLERS.get(state.name)
-    if handler is None:  # a state this version does not know: start afresh
-        return _idle(State(), text.strip(), context)
-    return handler(state, text.strip(), context)
+    before = State.from_dict(state.to_dict())
+    if message.location is not None:
+        turn = _on_pin(state, message.location, context)
+    elif message.media and not text:
+        turn = _on_photo(state, context)
+    elif state.name == QUESTIONS:  # the one handler that needs the time: "yesterday 5pm"
+        turn = asking.answer(state, text, message.at, context)
+    elif state.name in _HANDLERS:
+        turn = _HANDLERS[state.name](state, text, context)
+    else:  # a state this version does not know: start afresh
+        turn = _idle(State(), text, context)
+    return _use_pin(_carry(before, turn, message.media), context)
+
+
+# --- pins and photos ------------------------------------------------------------------------
+
+CARRIED = ("pin", "media")  # draft keys that live as long as the report being made
+
+
+def _carry(before: State, turn: Turn, media: tuple[str, ...]) -> Turn:
+    """Keep the pin and photos of the report in progress in whatever draft comes next."""
+    draft = turn.state.draft
+    if turn.state.name == IDLE:
+        return turn
+    for key in CARRIED:
+        if key in before.draft and key not in draft:
+            draft[key] = before.draft[key]
+    if media:
+        draft["media"] = list(draft.get("media", [])) + [m for m in media
+                                                          if m not in draft.get("media", [])]
+    return turn
+
+
+def _on_pin(state: State, place: Place, context: Context) -> Turn:
+    """A shared location: exact, so it is taken without reading it back."""
+    pin = {"address": place.address, "lat": place.lat, "lon": place.lon}
+    if state.name in (IDLE, SERVICE):
+        if not context.services:
+            return Turn(State(), (Reply(texts.CATALOGUE_DOWN),))
+        turn = _show_menu(state, context, 0, texts.PIN_FIRST)
+        turn.state.draft["pin"] = pin
+        return turn
+    if state.name in (LOCATION, LOCATION_CONFIRM):
+        state.name = LOCATION
+        state.draft["pin"] = pin
+        return Turn(state)
+    for key in ("address", "lat", "lon"):
+        state.draft[key] = pin[key]
+    again = question(state, context)
+    return Turn(state, (Reply(texts.PIN_UPDATED),) + ((again,) if again else ()))
+
+
+def _use_pin(turn: Turn, context: Context) -> Turn:
+    """When the location is wanted and a pin was shared, use the pin instead of asking."""
+    state, draft = turn.state, turn.state.draft
+    if state.name != LOCATION or "pin" not in draft:
+        return turn
+    pin = draft.pop("pin")
+    draft.pop("geocode_query", None)
+    draft.update(pin)
+    after = _after_location(state, context)
+    lead = texts.PIN_TAKEN
+    if turn.replies and draft.get("service_name"):
+        lead = texts.SERVICE_TAKEN.format(service=draft["service_name"]) + " " + lead
+    return Turn(after.state, prompts.with_lead(lead, after.replies[0]), after.actions)
+
+
+def _on_photo(state: State, context: Context) -> Turn:
+    """A photo without words: kept for the report; the question stands."""
+    if state.name == IDLE:
+        if not context.services:
+            return Turn(State(), (Reply(texts.CATALOGUE_DOWN),))
+        return _show_menu(state, context, 0, texts.PHOTO_FIRST)
+    again = question(state, context)
+    return Turn(state, (Reply(texts.PHOTO_ADDED),) + ((again,) if again else ()))
 
 
 def _on_command(state: State, command: Command, context: Context) -> Turn:
@@ -253,6 +323,7 @@ def _confirm(state: State, text: str, context: Context) -> Turn:
         lat=draft.get("lat"),
         lon=draft.get("lon"),
         attributes=asking.given(draft),
+        media=tuple(draft.get("media", ())),
     )
     return Turn(State(), (Reply(texts.SENDING),), (report,))
 

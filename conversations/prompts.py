@@ -68,7 +68,8 @@ def ask_description() -> Reply:
 def confirm(draft: dict) -> Reply:
     """The summary to send or cancel."""
     service = draft.get("service_name", "")
-    address = cut(draft.get("address") or "", ADDRESS_ROOM)
+    shared = texts.SHARED_LOCATION if draft.get("lat") is not None else ""
+    address = cut(draft.get("address") or shared, ADDRESS_ROOM)
 
     def build(description: str) -> str:
         return texts.CONFIRM.format(service=service, address=address, description=description)

@@ -10,6 +10,8 @@ Draft keys, all JSON-safe:
     status_number               set while waiting for the StatusFound answer for that number
     question                    the code of the service's question being asked
     answers                     the answers so far: code -> text, a list of keys, or None (skipped)
+    pin                         a shared location kept until the location is asked
+    media                       the resident's photos (channel references), sent with the report
 """
 
 IDLE = "idle"

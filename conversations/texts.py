@@ -20,6 +20,12 @@ CATALOGUE_DOWN = (
 SHORTLIST = "Did you mean one of these? Reply with a number, or describe it another way."
 NUMBER_RANGE = "Please reply with a number from 1 to {count}."
 SERVICE_TAKEN = "Got it: {service}."
+PIN_FIRST = "Thanks for the location. What would you like to report?"
+PIN_TAKEN = "Thanks, I have the location."
+PIN_UPDATED = "Location updated."
+SHARED_LOCATION = "the location you shared"
+PHOTO_FIRST = "Thanks for the photo. What would you like to report?"
+PHOTO_ADDED = "Photo added."
 
 # --- location ----------------------------------------------------------------------------
 ASK_LOCATION = "Where is it? Send the street address (e.g. 120 Main St)."

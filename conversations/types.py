@@ -75,6 +75,8 @@ class Message:
 
     text: str
     at: datetime
+    location: Place | None = None  # a shared pin (lat/lon set; address may be "")
+    media: tuple[str, ...] = ()  # references to photos the channel can fetch later
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,7 @@ class FileReport:
     # The answers to the service's questions: code -> value (a list for multivaluelist);
     # datetimes as ISO 8601 with the city's offset, numbers as text.
     attributes: dict = field(default_factory=dict)
+    media: tuple[str, ...] = ()  # the resident's photos, as the channel's references
 
 
 Action = Geocode | LookupStatus | FileReport

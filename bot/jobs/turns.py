@@ -20,6 +20,7 @@ from conversations import (
     FileReport,
     Geocode,
     LookupStatus,
+    Place,
     Reply,
     State,
     StatusFound,
@@ -129,7 +130,7 @@ def _switches_messages(contact: Contact, conversation: Conversation, text: str) 
 def _run_engine(conversation, message, context, client, settings):
     """Step the engine through the message and the answers to its inline actions."""
     state = State.from_dict(conversation.state)
-    events = [MessageEvent(text=message.text, at=message.created_at)]
+    events = [_message_event(message, settings)]
     replies: list[Reply] = []
     actions = []
     for _ in range(MAX_EVENTS_PER_MESSAGE):
@@ -148,6 +149,22 @@ def _run_engine(conversation, message, context, client, settings):
     return state, replies, actions
 
 
+def _message_event(message: Message, settings: Settings) -> MessageEvent:
+    """The stored message as the engine's event, a shared pin named by reverse geocoding."""
+    payload = message.payload or {}
+    place = None
+    if payload.get("location"):
+        lat, lon = payload["location"]
+        name = payload.get("place_name") or geocoding.reverse(lat, lon, settings)
+        place = Place(address=name, lat=lat, lon=lon)
+    return MessageEvent(
+        text=message.text,
+        at=message.created_at,
+        location=place,
+        media=tuple(payload.get("media") or ()),
+    )
+
+
 def _new_report(conversation: Conversation, action: FileReport) -> Report:
     return Report(
         conversation_id=conversation.id,
@@ -159,6 +176,7 @@ def _new_report(conversation: Conversation, action: FileReport) -> Report:
         lat=action.lat,
         lon=action.lon,
         attributes=dict(action.attributes),
+        media=list(action.media),
     )
 
 

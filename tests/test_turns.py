@@ -1,0 +1,59 @@
+"""run_turn with what channels beyond SMS bring: shared pins (reverse geocoded) and photos."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel import select
+
+from bot.db import session_scope
+from bot.inbound import Inbound, receive
+from bot.models import Message, Report
+from tests.conftest import run_jobs
+
+ADDRESS = "console:pin-tester"
+
+
+def say(text: str = "", location=None, media=(), place_name: str = "") -> list[str]:
+    """Send a console message with the given extras; run the jobs; the replies it produced."""
+    before = _replies()
+    receive(Inbound("console", ADDRESS, uuid.uuid4().hex, text, media=tuple(media),
+                    location=location, place_name=place_name))
+    run_jobs()
+    return _replies()[len(before):]
+
+
+def _replies() -> list[str]:
+    with session_scope() as session:
+        return list(session.exec(
+            select(Message.text).where(Message.direction == "out").order_by(Message.id)
+        ).all())
+
+
+def test_a_pin_is_named_by_reverse_geocoding_and_filed_with_photos(sqlite_env):
+    say("pothole")
+    [taken] = say(location=(39.8001, -89.6455))
+    assert taken.startswith("Thanks, I have the location.")
+    say(media=["console-file:photo-1"])
+    say("Deep hole by the gate, near the curb")
+    say("4")  # WHEREIS: next to the curb
+    say("skip")
+    [summary] = say("skip")
+    assert "Main Street" in summary  # the sandbox geocoder named the pin
+    say("yes")
+    with session_scope() as session:
+        report = session.exec(select(Report)).one()
+    assert report.state == "submitted"
+    assert (report.lat, report.lon) == (39.8001, -89.6455)
+    assert report.address.endswith("Main Street, Springfield")
+    assert report.media == ["console-file:photo-1"]
+
+
+def test_a_venue_keeps_its_own_name(sqlite_env):
+    say("pothole")
+    say(location=(39.7981, -89.6502), place_name="Central Park")
+    say("Deep hole by the gate, near the curb")
+    say("1")
+    say("skip")
+    [summary] = say("skip")
+    assert "at Central Park" in summary
