@@ -58,8 +58,15 @@ def fetch_catalog(client: Open311Client) -> list[dict]:
 
 
 def store_catalog(session: Session, endpoint: str, entries: list[dict]) -> list[dict]:
-    """Save a fetched catalogue as the cache for `endpoint`; return it."""
+    """Save a fetched catalogue as the cache for `endpoint`; return what the cache now holds.
+
+    A catalogue without a single usable service (an odd answer from a struggling server) never
+    replaces one that has services.
+    """
     cache = _cached(session, endpoint)
+    if cache is not None and cache.services and not to_services(entries):
+        log.warning("the city answered an empty catalogue; keeping the cached one")
+        return cache.services
     if cache is None:
         try:
             with session.begin_nested():  # two workers may store the first catalogue at once

@@ -1,4 +1,4 @@
-"""The `intake311` command: web, worker, cron, sandbox, chat, demo, migrate."""
+"""The `intake311` command: web, worker, cron, sandbox, chat, demo, migrate, telegram."""
 
 from __future__ import annotations
 
@@ -88,8 +88,15 @@ def _register_demo() -> None:
     main.add_command(demo)
 
 
+def _register_telegram() -> None:
+    from bot.telegram_cli import telegram_group
+
+    main.add_command(telegram_group)
+
+
 _register_sandbox()
 _register_demo()
+_register_telegram()
 
 
 if __name__ == "__main__":

@@ -111,3 +111,13 @@ class Cursor(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=64)
     at: datetime = _when()
+
+
+class AppliedUpdate(SQLModel, table=True):
+    """An update from the city's feed already applied, so a replay of the feed is no news."""
+
+    __table_args__ = (UniqueConstraint("key", name="uq_applied_update_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=255)
+    applied_at: datetime = _when()

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     twilio_api_base: str = ""
     public_base_url: str = ""
 
+    telegram_bot_token: str = Field(default="", repr=False)
+    telegram_secret_token: str = Field(default="", repr=False)
+    telegram_api_base: str = "https://api.telegram.org"
+
     geocoder: str = "nominatim"
     geocoder_domain: str = "nominatim.openstreetmap.org"
     geocoder_scheme: str = "https"
@@ -58,6 +62,14 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"CITY_TIMEZONE {value!r} is not an IANA time zone") from exc
+        return value
+
+    @field_validator("open311_profile")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        from bot.open311.profile import load_profile  # the profile module reads no settings
+
+        load_profile(value)  # raises ProfileError (a ValueError) saying what is wrong
         return value
 
     @field_validator("city_bounds")

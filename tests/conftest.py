@@ -1,7 +1,8 @@
-"""Shared fixtures: real Redis, SQLite and PostgreSQL, the sandbox city and the Twilio API stand-in.
+"""Shared fixtures: real Redis, SQLite and PostgreSQL, the sandbox city, Twilio and Telegram fakes.
 
 Outside services run on loopback: the Open311 sandbox (bot/sandbox) also serves a
-Nominatim-compatible geocoder, and tests/fakes/twilio_api.py speaks Twilio's Messages API.
+Nominatim-compatible geocoder, tests/fakes/twilio_api.py speaks Twilio's Messages API and
+tests/fakes/telegram_api.py Telegram's Bot API.
 """
 
 from __future__ import annotations
@@ -19,18 +20,21 @@ from bot.migrate import upgrade
 from bot.sandbox.app import create_sandbox_app
 from bot.sandbox.server import serve
 from bot.settings import get_settings
+from tests.fakes.telegram_api import create_telegram_api_app, reset_telegram_api
 from tests.fakes.twilio_api import create_twilio_api_app, reset_twilio_api
 
 TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 PG_DATABASE = "intake311_test"
 PG_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DATABASE}"
-TABLES = "contact, conversation, message, report, catalogcache, cursor"
+TABLES = "contact, conversation, message, report, catalogcache, cursor, appliedupdate"
 
 TWILIO_SID = "AC" + "0" * 31 + "1"
 TWILIO_TOKEN = "test-auth-token-0123456789abcdef"
 TWILIO_FROM = "+13125550100"
 PUBLIC_BASE_URL = "https://intake.example.org"
+TELEGRAM_TOKEN = "6000000001:AAF-test_token_0123456789abcdefghijk"
+TELEGRAM_SECRET = "test-telegram-secret_0123456789"
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +87,21 @@ def twilio_api(twilio_server):
     return twilio_server._server.app
 
 
+@pytest.fixture(scope="session")
+def telegram_server():
+    """The Telegram Bot API stand-in on loopback."""
+    server = serve(create_telegram_api_app(TELEGRAM_TOKEN))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def telegram_api(telegram_server):
+    """The Bot API stand-in's Flask app, emptied for this test."""
+    reset_telegram_api(telegram_server._server.app)
+    return telegram_server._server.app
+
+
 @pytest.fixture
 def redis_conn():
     """The real Redis, database 15, flushed before and after the test."""
@@ -92,7 +111,7 @@ def redis_conn():
     conn.flushdb()
 
 
-def _configure(monkeypatch, database_url: str, sandbox, twilio_server) -> None:
+def _configure(monkeypatch, database_url: str, sandbox, twilio_server, telegram_server) -> None:
     env = {
         "DATABASE_URL": database_url,
         "REDIS_URL": TEST_REDIS_URL,
@@ -111,6 +130,9 @@ def _configure(monkeypatch, database_url: str, sandbox, twilio_server) -> None:
         "TWILIO_MESSAGING_SERVICE_SID": "",
         "TWILIO_API_BASE": twilio_server.url,
         "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+        "TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET,
+        "TELEGRAM_API_BASE": telegram_server.url,
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -118,7 +140,8 @@ def _configure(monkeypatch, database_url: str, sandbox, twilio_server) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def env(request, monkeypatch, tmp_path, sqlite_template, redis_conn, sandbox, twilio_server):
+def env(request, monkeypatch, tmp_path, sqlite_template, redis_conn, sandbox, twilio_server,
+        telegram_server):
     """A configured process on SQLite and on PostgreSQL in turn: settings, database, Redis."""
     if request.param == "sqlite":
         path = tmp_path / "intake311.sqlite3"
@@ -126,18 +149,19 @@ def env(request, monkeypatch, tmp_path, sqlite_template, redis_conn, sandbox, tw
         url = f"sqlite:///{path}"
     else:
         url = _fresh_postgres(request.getfixturevalue("postgres_ready"))
-    _configure(monkeypatch, url, sandbox, twilio_server)
+    _configure(monkeypatch, url, sandbox, twilio_server, telegram_server)
     yield get_settings()
     bot_db.dispose_engines()
     get_settings.cache_clear()
 
 
 @pytest.fixture
-def sqlite_env(monkeypatch, tmp_path, sqlite_template, redis_conn, sandbox, twilio_server):
+def sqlite_env(monkeypatch, tmp_path, sqlite_template, redis_conn, sandbox, twilio_server,
+               telegram_server):
     """A configured process on SQLite only, for tests where the database does not matter."""
     path = tmp_path / "intake311.sqlite3"
     shutil.copy(sqlite_template, path)
-    _configure(monkeypatch, f"sqlite:///{path}", sandbox, twilio_server)
+    _configure(monkeypatch, f"sqlite:///{path}", sandbox, twilio_server, telegram_server)
     yield get_settings()
     bot_db.dispose_engines()
     get_settings.cache_clear()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bot.channels import console, sms
+from bot.channels import console, sms, telegram
 
-CHANNELS: dict[str, ModuleType] = {sms.NAME: sms, console.NAME: console}
+CHANNELS: dict[str, ModuleType] = {
+    sms.NAME: sms, console.NAME: console, telegram.NAME: telegram,
+}
 
 
 def channel_for(name: str) -> ModuleType:

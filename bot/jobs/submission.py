@@ -7,12 +7,12 @@ import logging
 from sqlalchemy import update
 from sqlmodel import Session
 
-from bot import queue
+from bot import geocoding, queue
 from bot.db import session_scope
-from bot.jobs.common import add_notice, backoff, due_after, open311_client
+from bot.jobs.common import add_notice, backoff, due_after, open311_client, open311_profile
 from bot.models import Report
 from bot.open311.client import Open311Error
-from bot.settings import get_settings
+from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
 from conversations import notices
 
@@ -26,8 +26,9 @@ def submit(report_id: int) -> str:
     report = _claimed(report_id, "pending", "submitting")
     if isinstance(report, str):
         return report
-    fields, attributes = request_fields(report), dict(report.attributes or {})
-    client = open311_client(get_settings())
+    settings = get_settings()
+    fields, attributes = request_fields(report, settings), dict(report.attributes or {})
+    client = open311_client(settings)
     try:
         answer = client.create_request(fields, attributes)
     except Open311Error as exc:
@@ -99,16 +100,29 @@ def _claimed(report_id: int, from_state: str, to_state: str) -> Report | str:
         return report if claimed else report.state
 
 
-def request_fields(report: Report) -> dict:
+def request_fields(report: Report, settings: Settings) -> dict:
     """The POST requests fields we know for a report; the client applies the city's profile
-    (which location fields it wants, the description's length limit)."""
+    (which location fields it wants, the description's length limit).
+
+    A city that needs coordinates gets the typed address looked up once more here, for the
+    reports taken while the geocoder was down.
+    """
     fields = {"service_code": report.service_code, "description": report.description}
+    if report.lat is None and report.address and _needs_coordinates(settings):
+        found = geocoding.lookup(report.address, settings)
+        located = [p for p in found.places if p.lat is not None]
+        if located:
+            report.lat, report.lon = located[0].lat, located[0].lon
     if report.lat is not None and report.lon is not None:
         fields["lat"] = f"{report.lat:.6f}"
         fields["long"] = f"{report.lon:.6f}"
     if report.address:
         fields["address_string"] = report.address
     return fields
+
+
+def _needs_coordinates(settings: Settings) -> bool:
+    return open311_profile(settings).location in ("both", "latlong")
 
 
 def _mark_submitted(session: Session, report: Report, number: str):
@@ -121,28 +135,48 @@ def _mark_submitted(session: Session, report: Report, number: str):
 
 
 def _submit_failed(report_id: int, exc: Open311Error) -> str:
-    log.warning("submission of report %s failed: %s", report_id, exc)
+    """Decide what a failed POST means for the report and its resident; return the new state.
+
+    - the city refused the report itself: failed, and the resident hears the city's reason;
+    - the city may have stored it but we cannot read its answer: unconfirmed, for staff to check
+      (sending it again could file it twice);
+    - anything else (down, slow, our key or endpoint refused): pending, retried with backoff,
+      and the resident hears once that it is saved. Our setup's errors are logged as errors and
+      never texted to residents.
+    """
+    if exc.uncertain:
+        state = "unconfirmed"
+        log.error("report %s: the city's answer could not be read; it may be filed: %s",
+                  report_id, exc)
+    elif exc.operator_error:
+        state = "pending"
+        log.error("report %s: the city refused our credentials or endpoint: %s", report_id, exc)
+    elif exc.retryable:
+        state = "pending"
+        log.warning("report %s not filed yet: %s", report_id, exc)
+    else:
+        state = "failed"
+        log.warning("report %s refused by the city: %s", report_id, exc)
     notice = None
     with session_scope() as session:
         report = session.get(Report, report_id)
+        report.state = state
         report.last_error = str(exc)[:2000]
         report.updated_at = utcnow()
         delay = backoff(report.attempts)
-        if not exc.retryable:
-            report.state = "failed"
+        if state == "failed":
             notice = add_notice(session, report, notices.report_rejected(_reason(exc)))
         else:
-            report.state = "pending"
-            report.next_attempt_at = due_after(delay)
+            if state == "pending":
+                report.next_attempt_at = due_after(delay)
             if not report.delay_notice_sent:
                 report.delay_notice_sent = True
                 notice = add_notice(session, report, notices.report_delayed())
     if notice is not None:
         queue.enqueue("bot.jobs.deliver", notice.id)
-    if not exc.retryable:
-        return "failed"
-    queue.enqueue("bot.jobs.submit", report_id, delay=delay)
-    return "pending"
+    if state == "pending":
+        queue.enqueue("bot.jobs.submit", report_id, delay=delay)
+    return state
 
 
 def _reason(exc: Open311Error) -> str:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, update
-from sqlmodel import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, func, select
 
 from bot import queue
 from bot.db import session_scope
 from bot.jobs.common import add_notice, open311_client, open311_profile, redis_lock
-from bot.models import Cursor, Report
+from bot.models import AppliedUpdate, Cursor, Report
 from bot.open311.client import Open311Client, Open311Error, parse_datetime
 from bot.settings import get_settings
 from bot.timeutil import utcnow
@@ -67,7 +69,9 @@ def _track_requests(client: Open311Client, batch_size: int) -> int:
             found = client.requests(numbers[start : start + batch_size])
         except Open311Error as exc:
             log.warning("status check failed: %s", exc)
-            break
+            if exc.retryable:
+                break  # the city is struggling: leave the rest for the next round
+            continue  # this batch upsets it (a merged or deleted id?): the others still count
         for entry in found:
             report_id = ids.get(str(entry.get("service_request_id")))
             if report_id is not None and receive_status(report_id, entry):
@@ -88,10 +92,13 @@ def _track_updates(client: Open311Client) -> int:
         return 0
     ids = _open_reports()
     changed = 0
-    for update_ in sorted(updates, key=lambda u: str(u.get("updated_datetime") or "")):
-        report_id = ids.get(str(update_.get("service_request_id")))
+    dated = [(parse_datetime(str(u.get("updated_datetime") or "")), u) for u in updates]
+    for _when, update_ in sorted((d for d in dated if d[0]), key=lambda d: d[0]):
+        number = str(update_.get("service_request_id"))
+        report_id = ids.get(number)
         entry = {"status": update_.get("status"), "status_notes": update_.get("description")}
-        if report_id is not None and receive_status(report_id, entry):
+        key = f"{number}#{update_.get('update_id') or update_.get('updated_datetime')}"
+        if report_id is not None and receive_status(report_id, entry, update_key=key):
             changed += 1
     with session_scope() as session:
         cursor = session.get(Cursor, UPDATES_CURSOR) or Cursor(name=UPDATES_CURSOR)
@@ -100,11 +107,12 @@ def _track_updates(client: Open311Client) -> int:
     return changed
 
 
-def receive_status(report_id: int, entry: dict) -> bool:
+def receive_status(report_id: int, entry: dict, update_key: str | None = None) -> bool:
     """Store the city's view of a report; on a real change, text the resident. True if changed.
 
     A change is a new status, new notes or a new expected time. The conditional UPDATE makes
-    this safe to run twice at once: only one of them texts.
+    this safe to run twice at once: only one of them texts. `update_key` names an update of the
+    city's feed: one already applied is no news, even when the feed is read again.
     """
     status = str(entry.get("status") or "").strip().lower() or None
     notes = str(entry.get("status_notes") or "").strip() or None
@@ -113,6 +121,8 @@ def receive_status(report_id: int, entry: dict) -> bool:
     if status is None:
         return False
     with session_scope() as session:
+        if update_key and not _first_time(session, update_key):
+            return False
         now = utcnow()
         result = session.execute(
             update(Report)
@@ -140,7 +150,9 @@ def receive_status(report_id: int, entry: dict) -> bool:
             status,
             notes or "",
             report.service_name,
-            expected=expected_at,
+            expected=expected_at.astimezone(ZoneInfo(get_settings().city_timezone))
+            if expected_at
+            else None,
         )
         notice = add_notice(session, report, text)
     queue.enqueue("bot.jobs.deliver", notice.id)
@@ -152,6 +164,16 @@ def _expected(value, when) -> str | None:
     if when is not None:
         return when.astimezone(UTC).isoformat()
     return str(value or "").strip() or None
+
+
+def _first_time(session: Session, key: str) -> bool:
+    """Record a feed update as applied; False if it already was."""
+    try:
+        with session.begin_nested():
+            session.add(AppliedUpdate(key=key[:255]))
+    except IntegrityError:
+        return False
+    return True
 
 
 def _differs(column, value):

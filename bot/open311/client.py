@@ -96,20 +96,36 @@ class Open311Client:
             raise Open311Error(
                 f"{where}: cannot reach the server ({type(exc).__name__})", retryable=True
             ) from exc
-        return self._parse(where, response)
+        except httpx.HTTPError as exc:  # e.g. a body that fails to decode: it did answer
+            raise Open311Error(
+                f"{where}: unreadable answer ({type(exc).__name__})",
+                retryable=True,
+                uncertain=method == "POST",
+            ) from exc
+        return self._parse(where, response, posted=method == "POST")
 
     def _decode(self, response: httpx.Response) -> Any:
         """The body as lists and dicts, read as XML or JSON by its first character."""
-        text = response.content.lstrip()
+        text = response.content
+        if text[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            text = text.decode("utf-16").encode("utf-8")
+        text = text.removeprefix(b"\xef\xbb\xbf").lstrip()
         if not text:
             raise ValueError("empty body")
         if text[:1] == b"<":
             return georeport_xml.loads(text)
         return json.loads(text)
 
-    def _parse(self, where: str, response: httpx.Response) -> Any:
+    def _parse(self, where: str, response: httpx.Response, posted: bool = False) -> Any:
         """The body of `response`, or an Open311Error for any failure it reports."""
         status = response.status_code
+        if 300 <= status < 400:
+            raise Open311Error(
+                f"{where}: redirected (HTTP {status}) to {response.headers.get('location')}: "
+                "check OPEN311_ENDPOINT",
+                retryable=False,
+                status_code=status,
+            )
         try:
             body, malformed = self._decode(response), False
         except (ValueError, UnicodeDecodeError):
@@ -130,6 +146,7 @@ class Open311Client:
                 f"{self.format.upper()} (nor {'XML' if self.format == 'json' else 'JSON'})",
                 retryable=True,
                 status_code=status,
+                uncertain=posted,
             )
         if errors:
             raise Open311Error(
@@ -190,6 +207,7 @@ class Open311Client:
             raise Open311Error(
                 "POST requests: the answer has neither a service_request_id nor a token",
                 retryable=False,
+                uncertain=True,
             )
         return first
 

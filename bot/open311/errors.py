@@ -6,7 +6,11 @@ from typing import Any
 
 
 class Open311Error(Exception):
-    """A failed Open311 call. `retryable` says whether trying again later may succeed."""
+    """A failed Open311 call. `retryable` says whether trying again later may succeed.
+
+    `uncertain` means the server answered a POST but we cannot read the answer: it may have
+    stored the report, so sending it again could file it twice.
+    """
 
     def __init__(
         self,
@@ -15,12 +19,24 @@ class Open311Error(Exception):
         retryable: bool,
         status_code: int | None = None,
         errors: list[dict] | None = None,
+        uncertain: bool = False,
     ):
         super().__init__(message)
         self.message = message
-        self.retryable = retryable
+        self.retryable = retryable and not uncertain
         self.status_code = status_code
         self.errors = errors or []
+        self.uncertain = uncertain
+
+    @property
+    def operator_error(self) -> bool:
+        """A refusal that is about our setup (key, endpoint), not about the report."""
+        return self.status_code in (401, 403, 404, 405) and not self.errors_about_report
+
+    @property
+    def errors_about_report(self) -> bool:
+        """The server's error list names a 400-type problem with the report itself."""
+        return any(str(e.get("code")) == "400" for e in self.errors)
 
     def __repr__(self) -> str:
         return (

@@ -5,6 +5,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
+import defusedxml.ElementTree as defused
+from defusedxml import DefusedXmlException
+
 # Container element -> its item element: these are always lists, even with one item or none.
 LISTS = {
     "services": "service",
@@ -46,11 +49,10 @@ def _convert(element: ET.Element) -> Any:
 def loads(text: str | bytes) -> Any:
     """A GeoReport v2 XML document as lists and dicts: list containers become lists, empty
     elements None, every value a string (the client turns them into booleans and numbers)."""
-    head = text[:2048] if isinstance(text, str) else text[:2048].decode("utf-8", "replace")
-    if "<!DOCTYPE" in head.upper() or "<!ENTITY" in head.upper():
-        raise XMLBodyError("XML with a DOCTYPE or entities is refused")
     try:
-        root = ET.fromstring(text)
+        root = defused.fromstring(text, forbid_dtd=True, forbid_entities=True)
+    except DefusedXmlException as exc:
+        raise XMLBodyError("XML with a DOCTYPE or entities is refused") from exc
     except ET.ParseError as exc:
         raise XMLBodyError(f"not well-formed XML: {exc}") from exc
     return _convert(root)

@@ -1,0 +1,324 @@
+"""Telegram through the Bot API: Updates in (parsed by python-telegram-bot), buttons out.
+
+Inbound, per Update (all deduplicated on `update_id`, stored as `str(update_id)`):
+- `message`: text, or a photo's caption with the largest size's `file_id` as media
+  `telegram-file:<file_id>` (never the file URL: it carries the bot token); a shared location
+  or venue becomes `Inbound.location` (the venue's title as `place_name`, text "" for a bare
+  pin). Commands pass through as typed (`/start <deep-link payload>`, `/help`, `/cancel`,
+  `/status N`): the engine reads them like HELP, CANCEL and STATUS; `@botname` is dropped.
+- `callback_query` (a button tapped): the button's callback data is the text, and the
+  webhook answers the query in its HTTP response (see webhooks/telegram.py).
+- `edited_message`: ignored. An edit arrives after the engine has acted on the original, so
+  applying it would answer a question already moved past; the resident can send it again.
+- `my_chat_member`: the resident blocked the bot ("kicked": the contact is opted out) or
+  unblocked it ("member": opted in again). No message is stored.
+Anything else, and anything from a group or channel chat, is acknowledged and ignored.
+
+Outbound: the engine's channel-neutral reply rendered natively: a choice as inline buttons
+(callback data the option's number), yes/no as Yes/No buttons, a location request as a
+one-time "Share location" reply keyboard; plain text removes any reply keyboard left showing.
+See telegram_api.py for how the async `Bot` is called from rq's sync jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlmodel import select
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+
+from bot.channels import telegram_api
+from bot.channels.base import Outgoing, SendError
+from bot.db import session_scope
+from bot.inbound import Inbound, MalformedInbound
+from bot.models import Contact
+from bot.settings import Settings
+
+NAME = "telegram"
+WEBHOOK_PATH = "/webhooks/telegram"
+MEDIA_PREFIX = "telegram-file:"
+# The update types we handle, as registered by `intake311 telegram set-webhook`.
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
+SHARE_LOCATION = "Share location"
+YES_NO = (("Yes", "yes"), ("No", "no"))
+MAX_CALLBACK_DATA = 64  # bytes, Telegram's limit
+
+log = logging.getLogger(__name__)
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+
+
+@dataclass(frozen=True)
+class Membership:
+    """The resident blocked the bot (`blocked`) or started it again."""
+
+    address: str
+    blocked: bool
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What one Update asks of us: a message to store, a button tap to answer, a block to
+    record; `ignored` says why there is nothing to do."""
+
+    inbound: Inbound | None = None
+    callback_query_id: str | None = None
+    membership: Membership | None = None
+    ignored: str = ""
+
+
+def address_for(chat_id: int | str) -> str:
+    """The contact address of a Telegram chat."""
+    return f"{NAME}:{chat_id}"
+
+
+def chat_id_of(address: str) -> int:
+    """The chat id in a 'telegram:<chat_id>' address; SendError if it is not one."""
+    prefix = f"{NAME}:"
+    try:
+        if not address.startswith(prefix):
+            raise ValueError(address)
+        return int(address.removeprefix(prefix))
+    except ValueError:
+        raise SendError(f"not a Telegram address: {address!r}", retryable=False) from None
+
+
+# --- inbound ----------------------------------------------------------------------------------
+
+
+def parse_update(data: Mapping) -> Parsed:
+    """Read one webhook Update; MalformedInbound if it is not an Update we can read."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("update_id"), int):
+        raise MalformedInbound("not a Telegram Update (no integer update_id)")
+    raw = dict(data)
+    try:
+        update = Update.de_json(dict(data), bot=None)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise MalformedInbound(f"unreadable Update: {type(exc).__name__}") from exc
+    external_id = str(update.update_id)
+    if update.message is not None:
+        return _from_message(update.message, external_id, raw)
+    if update.callback_query is not None:
+        return _from_callback(update, external_id, raw)
+    if update.my_chat_member is not None:
+        return _from_membership(update)
+    if update.edited_message is not None:
+        return Parsed(ignored="edited message (edits are not applied)")
+    return Parsed(ignored="update type not handled")
+
+
+def _from_message(message: Message, external_id: str, raw: dict) -> Parsed:
+    if message.chat.type != "private":
+        return Parsed(ignored=f"message in a {message.chat.type} chat")
+    location, place_name = None, ""
+    if message.venue is not None:
+        venue = message.venue
+        location = (venue.location.latitude, venue.location.longitude)
+        place_name = venue.title or ""
+    elif message.location is not None:
+        location = (message.location.latitude, message.location.longitude)
+    media = ()
+    if message.photo:
+        largest = max(message.photo, key=lambda size: (size.width * size.height,
+                                                       size.file_size or 0))
+        media = (MEDIA_PREFIX + largest.file_id,)
+    elif message.document and (message.document.mime_type or "").startswith("image/"):
+        media = (MEDIA_PREFIX + message.document.file_id,)  # a photo sent "as a file"
+    text = _without_bot_name(message.text or message.caption or "")
+    inbound = Inbound(
+        channel=NAME,
+        address=address_for(message.chat.id),
+        external_id=external_id,
+        text=text,
+        media=media,
+        raw=raw,
+        location=location,
+        place_name=place_name,
+    )
+    return Parsed(inbound=inbound)
+
+
+def _without_bot_name(text: str) -> str:
+    """'/help@city311bot now' -> '/help now': the engine reads the bare command."""
+    if not text.startswith("/"):
+        return text
+    command, space, rest = text.partition(" ")
+    return command.split("@", 1)[0] + space + rest
+
+
+def _from_callback(update: Update, external_id: str, raw: dict) -> Parsed:
+    query = update.callback_query
+    chat = query.message.chat if query.message is not None else None
+    if chat is not None and chat.type != "private":
+        return Parsed(callback_query_id=query.id, ignored=f"button in a {chat.type} chat")
+    if query.data is None:
+        return Parsed(callback_query_id=query.id, ignored="button without callback data")
+    # In a private chat the chat id is the user's id, so a button on a message too old to be
+    # included still reaches the right conversation.
+    chat_id = chat.id if chat is not None else query.from_user.id
+    inbound = Inbound(
+        channel=NAME,
+        address=address_for(chat_id),
+        external_id=external_id,
+        text=query.data,
+        raw=raw,
+    )
+    return Parsed(inbound=inbound, callback_query_id=query.id)
+
+
+def _from_membership(update: Update) -> Parsed:
+    change = update.my_chat_member
+    if change.chat.type != "private":
+        return Parsed(ignored=f"membership change in a {change.chat.type} chat")
+    status = change.new_chat_member.status
+    if status not in ("kicked", "member"):
+        return Parsed(ignored=f"membership status {status}")
+    return Parsed(membership=Membership(address_for(change.chat.id), blocked=status == "kicked"))
+
+
+def record_membership(membership: Membership) -> bool:
+    """Opt the contact out when it blocked the bot, in when it started it again.
+
+    False when we have never heard from that chat (nothing to record).
+    """
+    with session_scope() as session:
+        contact = session.exec(
+            select(Contact).where(Contact.address == membership.address)
+        ).first()
+        if contact is None:
+            return False
+        contact.opted_out = membership.blocked
+    log.info("telegram contact %s %s the bot", contact.id,
+             "blocked" if membership.blocked else "restarted")
+    return True
+
+
+# --- outbound ---------------------------------------------------------------------------------
+
+
+def keyboard_for(reply: Mapping) -> Markup:
+    """The buttons that answer the engine's reply: its `expects` rendered for Telegram."""
+    expects = reply.get("expects") or "text"
+    options = list(reply.get("options") or ())
+    if expects in ("choice", "choices") and options:
+        # "choices" takes several numbers ("1 3"), typed: the labels show them.
+        numbered = expects == "choices"
+        rows = [
+            [InlineKeyboardButton(f"{n}. {label}" if numbered else label,
+                                  callback_data=_callback_data(str(n)))]
+            for n, label in enumerate(options, start=1)
+        ]
+        return InlineKeyboardMarkup(rows)
+    if expects == "yes_no":
+        return InlineKeyboardMarkup(
+            [[InlineKeyboardButton(label, callback_data=data) for label, data in YES_NO]]
+        )
+    if expects == "location":
+        return ReplyKeyboardMarkup(
+            [[KeyboardButton(SHARE_LOCATION, request_location=True)]],
+            one_time_keyboard=True,
+            resize_keyboard=True,
+        )
+    return ReplyKeyboardRemove()
+
+
+def _callback_data(data: str) -> str:
+    if len(data.encode()) > MAX_CALLBACK_DATA:
+        raise ValueError(f"callback data over {MAX_CALLBACK_DATA} bytes")
+    return data
+
+
+def send(out: Outgoing, settings: Settings) -> str:
+    """Send one reply through the Bot API; return '<chat_id>:<message_id>'.
+
+    Telegram's message ids count per chat, and provider ids are unique per channel, so the
+    chat id is part of ours.
+    """
+    if not settings.telegram_bot_token:
+        raise SendError("TELEGRAM_BOT_TOKEN is not set", retryable=False)
+    chat_id = chat_id_of(out.address)
+    reply = out.reply.get("reply", out.reply) if out.reply else {}
+    text = reply.get("text") or out.text
+    markup = keyboard_for(reply)
+    photo = out.reply.get("media_url") if out.reply else None
+
+    async def transmit(bot: Bot) -> Message:
+        if photo:
+            return await bot.send_photo(chat_id, photo, caption=text, reply_markup=markup)
+        return await bot.send_message(chat_id, text, reply_markup=markup)
+
+    try:
+        message = telegram_api.call(settings, transmit)
+    except TelegramError as exc:
+        raise send_error(exc, settings) from exc
+    return f"{chat_id}:{message.message_id}"
+
+
+def send_error(exc: TelegramError, settings: Settings) -> SendError:
+    """Our words for a Bot API failure: blocked, permanent or worth retrying."""
+    text = telegram_api.redact(f"Telegram {type(exc).__name__}: {exc.message}", settings)
+    if isinstance(exc, Forbidden):  # blocked by the user, or the account is deleted
+        return SendError(text, retryable=False, code="403", opted_out=True)
+    if isinstance(exc, RetryAfter):
+        return SendError(text, retryable=True, code="429")
+    if isinstance(exc, (BadRequest, ChatMigrated)):  # chat not found, bad markup: no retry fixes it
+        return SendError(text, retryable=False, code="400")
+    if isinstance(exc, InvalidToken):
+        return SendError(text, retryable=False, code="401")
+    if isinstance(exc, NetworkError):  # timeouts, refused connections, 5xx
+        return SendError(text, retryable=True)
+    return SendError(text, retryable=False)
+
+
+# --- the webhook registration -----------------------------------------------------------------
+
+
+def webhook_url(settings: Settings) -> str:
+    """Where Telegram should post Updates: PUBLIC_BASE_URL + /webhooks/telegram."""
+    if not settings.public_base_url:
+        raise ValueError("PUBLIC_BASE_URL is not set")
+    return settings.public_base_url.rstrip("/") + WEBHOOK_PATH
+
+
+def set_webhook(settings: Settings) -> str:
+    """Register our webhook, with the secret token and the update types we handle."""
+    if not settings.telegram_bot_token or not settings.telegram_secret_token:
+        raise ValueError("TELEGRAM_BOT_TOKEN and TELEGRAM_SECRET_TOKEN must be set")
+    url = webhook_url(settings)
+    telegram_api.call(
+        settings,
+        lambda bot: bot.set_webhook(
+            url,
+            secret_token=settings.telegram_secret_token,
+            allowed_updates=list(ALLOWED_UPDATES),
+        ),
+    )
+    return url
+
+
+def webhook_info(settings: Settings) -> dict:
+    """Telegram's view of our webhook (getWebhookInfo), as a dict."""
+    if not settings.telegram_bot_token:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    info = telegram_api.call(settings, lambda bot: bot.get_webhook_info())
+    return info.to_dict()

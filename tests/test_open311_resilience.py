@@ -1,0 +1,130 @@
+"""What residents experience when a city's server misbehaves in the ways real ones do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot import jobs
+from bot.catalog import fetch_catalog, store_catalog, to_services
+from bot.db import session_scope
+from bot.open311.client import Open311Client
+from bot.queue import get_queue
+from bot.sandbox.server import serve
+from bot.settings import Settings, get_settings
+from tests.conftest import run_jobs
+from tests.test_open311_client import Canned
+from tests.test_open311_end_to_end import city, close_in_city, file_dumping_report, the_report
+
+__all__ = ["city"]  # the fixture, shared with the end-to-end file
+
+
+def set_notes(number: str, notes: str) -> None:
+    base = get_settings().open311_endpoint.split("/open311/")[0]
+    httpx.post(f"{base}/admin/requests/{number}/status",
+               data={"status": "open", "status_notes": notes}, timeout=5).raise_for_status()
+
+
+def test_each_update_in_the_feed_is_told_once(city, tmp_path):
+    profile = Path(tmp_path / "feed.toml")
+    profile.write_text('name = "feed"\nformat = "json"\nupdates = true\n')
+    app, phone = city(str(profile), updates=True)
+    file_dumping_report(phone)
+    number = the_report().service_request_id
+    set_notes(number, "Crew assigned.")
+    set_notes(number, "Waiting for a truck.")
+    assert [jobs.track(), jobs.track(), jobs.track()] == [2, 0, 0]
+    run_jobs()
+    texts = phone.inbox()
+    assert len(texts) == 2 and texts[-1].endswith("open. Waiting for a truck.")
+
+
+def test_an_answer_we_cannot_read_leaves_the_report_for_staff_not_refiled(city, monkeypatch):
+    app, phone = city("sandbox")
+    garbled = serve(Canned("201 Created", b"<html>ok</html"))
+    try:
+        endpoint = f"{garbled.url}/open311/v2/"
+        with Open311Client(get_settings().open311_endpoint) as real, session_scope() as session:
+            store_catalog(session, endpoint, fetch_catalog(real))
+        monkeypatch.setenv("OPEN311_ENDPOINT", endpoint)
+        get_settings.cache_clear()
+        texts = file_dumping_report(phone)
+    finally:
+        garbled.stop()
+    assert texts[-1].startswith("The city's system is not answering. Your report is saved")
+    report = the_report()
+    assert report.state == "unconfirmed" and "not valid" in report.last_error
+    assert get_queue().scheduled_job_registry.get_job_ids() == []
+    assert jobs.reconcile() == 0
+
+
+def test_a_wrong_api_key_delays_reports_without_blaming_the_resident(city, monkeypatch):
+    app, phone = city("sandbox", api_key="the-right-key")
+    monkeypatch.setenv("OPEN311_API_KEY", "an-old-key")
+    get_settings.cache_clear()
+    texts = file_dumping_report(phone)
+    assert texts[-1].startswith("The city's system is not answering. Your report is saved")
+    assert "api_key" not in " ".join(texts)
+    assert the_report().state == "pending"
+
+    monkeypatch.setenv("OPEN311_API_KEY", "the-right-key")
+    get_settings.cache_clear()
+    run_jobs(include_delayed=True)
+    assert the_report().state == "submitted"
+    assert "Request number" in phone.inbox()[-1]
+
+
+def test_a_city_that_needs_coordinates_gets_them_even_if_the_geocoder_was_down(
+    city, tmp_path, monkeypatch
+):
+    profile = Path(tmp_path / "both.toml")
+    profile.write_text('name = "both"\nformat = "json"\nlocation = "both"\n')
+    app, phone = city(str(profile))
+    geocoder = get_settings().geocoder_domain
+    monkeypatch.setenv("GEOCODER_DOMAIN", "127.0.0.1:9")
+    get_settings.cache_clear()
+    phone.text("someone dumped a couch and trash bags at 120 Main St last night")
+    phone.text("1")  # the address was taken as typed; now the question
+    phone.text("skip")
+    monkeypatch.setenv("GEOCODER_DOMAIN", geocoder)
+    get_settings.cache_clear()
+    phone.text("yes")
+    report = the_report()
+    assert report.state == "submitted"
+    filed = app.extensions["sandbox"].store  # the city got coordinates with the address
+    with Open311Client(get_settings().open311_endpoint) as client:
+        got = client.request(report.service_request_id)
+    assert got["lat"] == pytest.approx(39.8, abs=0.01) and filed
+
+
+def test_an_empty_catalogue_answer_does_not_wipe_the_cached_one(env):
+    with session_scope() as session:
+        store_catalog(session, "http://city.test/", [{"service_code": "001",
+                                                      "service_name": "Pothole"}])
+        kept = store_catalog(session, "http://city.test/", [])
+    assert [s.code for s in to_services(kept)] == ["001"]
+
+
+def test_a_wrong_profile_is_refused_when_the_settings_load():
+    with pytest.raises(ValueError, match="profile"):
+        Settings(_env_file=None, open311_profile="atlantis")
+
+
+def test_status_checks_go_on_past_a_batch_the_city_refuses(city, monkeypatch, tmp_path):
+    app, phone = city("sandbox")
+    file_dumping_report(phone)
+    number = the_report().service_request_id
+    close_in_city(number, "Done.")
+    with session_scope() as session:
+        report = the_report()
+        from bot.models import Report
+
+        ghost = Report(conversation_id=report.conversation_id, contact_id=report.contact_id,
+                       service_code="002", state="submitted", status="open",
+                       service_request_id="bad id/../x")
+        session.add(ghost)
+    monkeypatch.setenv("OPEN311_BATCH_SIZE", "1")
+    get_settings.cache_clear()
+    assert jobs.track() == 1

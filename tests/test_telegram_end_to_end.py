@@ -1,0 +1,195 @@
+"""A resident reports over Telegram, tapping buttons, from /start to the request number and back.
+
+Everything is real: the Flask test client posting Updates with the secret token, Redis, SQLite
+and PostgreSQL (each test runs on both), rq jobs in-process, the Open311 sandbox and its
+geocoder, and python-telegram-bot's `Bot` sending to the Bot API stand-in.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from bot import jobs
+from bot.db import session_scope
+from bot.models import Contact, Message, Report
+from tests.conftest import TELEGRAM_SECRET, run_jobs
+from tests.fakes.telegram_api import callback_update, message_update, post_update, sent
+from tests.test_end_to_end import POTHOLE, city_request, set_city_status
+from webhooks import create_app
+
+CHAT_ID = 412345678
+
+
+class TelegramChat:
+    """A resident's Telegram chat with the bot: Updates go in, the bot's messages come out."""
+
+    def __init__(self, client, telegram_api, chat_id: int = CHAT_ID):
+        self.client = client
+        self.telegram_api = telegram_api
+        self.chat_id = chat_id
+        self.read = 0
+        self.last: list[dict] = []
+
+    def post(self, update: dict) -> list[dict]:
+        response = post_update(self.client, update, TELEGRAM_SECRET)
+        assert response.status_code == 200
+        self.answer = response.get_json(silent=True)
+        run_jobs()
+        return self.inbox()
+
+    def say(self, text: str) -> list[dict]:
+        """Send a text message; return the bot's messages (sendMessage parameters)."""
+        return self.post(message_update(self.chat_id, text))
+
+    def tap(self, label: str) -> list[dict]:
+        """Tap the inline button labelled `label` on the bot's latest message that has it."""
+        for params in reversed(self.last):
+            for row in (params.get("reply_markup") or {}).get("inline_keyboard", []):
+                for button in row:
+                    if button["text"] == label:
+                        shown = {"message_id": 1, "date": 0, "text": params["text"],
+                                 "reply_markup": params["reply_markup"]}
+                        update = callback_update(self.chat_id, button["callback_data"], shown)
+                        messages = self.post(update)
+                        assert self.answer == {
+                            "method": "answerCallbackQuery",
+                            "callback_query_id": update["callback_query"]["id"],
+                        }
+                        return messages
+        raise AssertionError(f"no button {label!r} in {self.last}")
+
+    def inbox(self) -> list[dict]:
+        """Messages received since the last look."""
+        mine = sent(self.telegram_api, self.chat_id)
+        new, self.read = mine[self.read :], len(mine)
+        if new:
+            self.last = new
+        return new
+
+
+def buttons(params: dict) -> list[str]:
+    """The labels of a message's inline buttons, row by row."""
+    rows = (params.get("reply_markup") or {}).get("inline_keyboard", [])
+    return [button["text"] for row in rows for button in row]
+
+
+@pytest.fixture
+def chat(env, telegram_api):
+    return TelegramChat(create_app({"TESTING": True}).test_client(), telegram_api)
+
+
+def only_report() -> Report:
+    with session_scope() as session:
+        [report] = session.exec(select(Report)).all()
+        return report
+
+
+def test_report_filed_with_buttons_and_status_update_delivered(chat):
+    [menu] = chat.say("/start")
+    assert menu["text"].startswith("Hi! What would you like to report?")
+    assert "1 Pothole" not in menu["text"]  # buttons, not numbered lines
+    assert "Pothole in Street" in buttons(menu)
+    assert menu["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "1"
+
+    [ask_where] = chat.tap("Pothole in Street")
+    assert "Where is it?" in ask_where["text"]
+    assert ask_where["reply_markup"]["keyboard"] == [
+        [{"text": "Share location", "request_location": True}]
+    ]
+    assert ask_where["reply_markup"]["one_time_keyboard"] is True
+
+    [read_back] = chat.say("120 main st")
+    assert read_back["text"].startswith("I found: 120 Main Street")
+    assert buttons(read_back) == ["Yes", "No"]
+
+    [ask_what] = chat.tap("Yes")
+    assert "describe the problem" in ask_what["text"]
+    assert ask_what["reply_markup"] == {"remove_keyboard": True}
+
+    [where_exactly] = chat.say("Deep hole in the right lane, cars swerving")
+    assert where_exactly["text"].startswith("Where is the pothole?")
+    assert "Crosswalk" in buttons(where_exactly)
+    [how_deep] = chat.tap("Crosswalk")
+    assert how_deep["text"].startswith("How deep is it")
+    chat.say("about 6 inches")
+    [summary] = chat.say("skip")
+    assert "Deep hole in the right lane" in summary["text"]
+    assert buttons(summary) == ["Yes", "No"]
+
+    thanks, filed = chat.tap("Yes")
+    assert thanks["text"].startswith("Thanks! Sending your report")
+    report = only_report()
+    assert report.state == "submitted"
+    assert f"Request number: {report.service_request_id}" in filed["text"]
+    assert report.attributes == {"WHEREIS": "CROSSWALK", "HOWDEEP": "6"}
+    city = city_request(report.service_request_id)
+    assert city["service_code"] == POTHOLE
+    assert city["address"] == "120 Main Street, Springfield"
+
+    with session_scope() as session:
+        contact = session.exec(select(Contact)).one()
+        outbound = session.exec(select(Message).where(Message.direction == "out")).all()
+    assert contact.address == f"telegram:{CHAT_ID}" and contact.channel == "telegram"
+    assert {m.status for m in outbound} == {"sent"}
+    assert all(m.external_id.startswith(f"{CHAT_ID}:") for m in outbound)
+
+    set_city_status(report.service_request_id, "closed", "Patched by the streets crew.")
+    assert jobs.track() == 1
+    run_jobs()
+    [update] = chat.inbox()
+    assert update["text"] == (
+        f"Update on request {report.service_request_id} (Pothole in Street): closed. "
+        "Patched by the streets crew."
+    )
+
+
+def test_deep_link_payload_starts_the_report(chat):
+    [ask_where] = chat.say("/start pothole")
+    assert ask_where["text"].startswith("Got it: Pothole in Street. Where is it?")
+
+
+def test_commands_work_as_telegram_commands(chat):
+    chat.say("/start")
+    [help_text] = chat.say("/help")[:1]
+    assert "STATUS" in help_text["text"]
+    [cancelled] = chat.say("/cancel")
+    assert cancelled["text"].startswith("Report cancelled")
+    chat.say("/start")
+    chat.tap("Pothole in Street")
+    chat.say("120 Main St")
+    chat.tap("Yes")
+    chat.say("Deep hole in the right lane")
+    chat.tap("Crosswalk")
+    chat.say("skip")
+    chat.say("skip")
+    chat.tap("Yes")
+    number = only_report().service_request_id
+    [status] = chat.say(f"/status {number}")
+    assert status["text"].startswith(f"Request {number} (Pothole in Street): open")
+
+
+def test_blocked_bot_marks_the_contact_stopped_without_retries(chat, telegram_api):
+    telegram_api.config["BLOCKED"].add(CHAT_ID)
+    assert chat.say("/start") == []
+    with session_scope() as session:
+        [out] = session.exec(select(Message).where(Message.direction == "out")).all()
+        contact = session.get(Contact, out.contact_id)
+    assert (out.status, out.error_code, out.attempts) == ("failed", "403", 1)
+    assert contact.opted_out
+    assert run_jobs(include_delayed=True) == 0
+    tries = [c for c in telegram_api.config["CALLS"] if c["method"] == "sendMessage"]
+    assert len(tries) == 1
+
+
+def test_flood_control_429_is_retried(chat, telegram_api):
+    telegram_api.config["RETRY_AFTER"][CHAT_ID] = 1
+    assert chat.say("/start") == []
+    with session_scope() as session:
+        [out] = session.exec(select(Message).where(Message.direction == "out")).all()
+    assert (out.status, out.error_code, out.attempts) == ("pending", "429", 1)
+    run_jobs(include_delayed=True)
+    [menu] = chat.inbox()
+    assert "Pothole in Street" in buttons(menu)
+    with session_scope() as session:
+        assert session.get(Message, out.id).status == "sent"
