@@ -11,7 +11,7 @@ import re
 import string
 from dataclasses import dataclass
 
-HELP, CANCEL, STATUS = "help", "cancel", "status"
+HELP, CANCEL, STATUS, START = "help", "cancel", "status", "start"
 
 _WORDS = {
     "help": HELP,
@@ -20,6 +20,7 @@ _WORDS = {
     "restart": CANCEL,
     "start over": CANCEL,
     "new report": CANCEL,
+    "start": START,  # Telegram's /start, or START: a fresh conversation from the greeting
 }
 _EDGES = string.whitespace + string.punctuation
 _STATUS = re.compile(r"status\b(?P<rest>.*)", re.IGNORECASE | re.DOTALL)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from . import asking, prompts, texts
 from .addresses import find_address
 from .answers import number, yes_or_no
-from .commands import CANCEL, HELP, Command, parse_command
+from .commands import CANCEL, HELP, START, Command, parse_command
 from .matching import pick_service
 from .states import (
     CONFIRM,
@@ -176,6 +176,8 @@ def _on_command(state: State, command: Command, context: Context) -> Turn:
         return Turn(state, (Reply(texts.HELP),) + ((again,) if again else ()))
     if command.name == CANCEL:
         return Turn(State(), (Reply(texts.CANCELLED),))
+    if command.name == START:
+        return _idle(State(), "", context)
     if command.number is None:
         return Turn(state, (Reply(texts.STATUS_WHICH),))
     state.draft["status_number"] = command.number

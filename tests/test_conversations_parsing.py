@@ -20,6 +20,7 @@ from conversations.commands import CANCEL, HELP, STATUS, Command, parse_command
         ("cancel.", Command(CANCEL)),
         ("RESTART", Command(CANCEL)),
         ("start over", Command(CANCEL)),
+        ("/start", Command("start")),
         ("STATUS 12345", Command(STATUS, "12345")),
         ("status #14-01100669", Command(STATUS, "14-01100669")),
         ("Status of 2026-000123", Command(STATUS, "2026-000123")),

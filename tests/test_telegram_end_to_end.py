@@ -193,3 +193,61 @@ def test_flood_control_429_is_retried(chat, telegram_api):
     assert "Pothole in Street" in buttons(menu)
     with session_scope() as session:
         assert session.get(Message, out.id).status == "sent"
+
+
+def test_report_filed_with_a_pin_a_photo_and_taps(chat):
+    from tests.fakes.telegram_api import fixture
+
+    chat.say("/start")
+    [ask_where] = chat.tap("Pothole in Street")
+    assert ask_where["reply_markup"]["keyboard"][0][0]["request_location"] is True
+
+    # The resident taps "Share location": Telegram sends the pin as a message.
+    [taken] = chat.post(message_update(CHAT_ID, location={"latitude": 39.8001,
+                                                          "longitude": -89.6455}))
+    assert taken["text"].startswith("Thanks, I have the location.")
+    assert "describe the problem" in taken["text"]
+
+    photo = fixture("photo")["message"]
+    [where_exactly] = chat.post(message_update(CHAT_ID, photo=photo["photo"],
+                                               caption="Deep hole, see photo"))
+    assert where_exactly["text"].startswith("Where is the pothole?")
+    chat.tap("Next to the curb")
+    chat.say("skip")
+    [summary] = chat.say("skip")
+    assert "Main Street" in summary["text"]  # the pin, named by reverse geocoding
+
+    thanks, filed = chat.tap("Yes")
+    report = only_report()
+    assert report.state == "submitted" and f"Request number: {report.service_request_id}" in (
+        filed["text"])
+    assert (report.lat, report.lon) == (39.8001, -89.6455)
+    largest = max(photo["photo"], key=lambda size: size["width"] * size["height"])
+    assert report.media == [f"telegram-file:{largest['file_id']}"]
+    assert report.description == "Deep hole, see photo"
+    city = city_request(report.service_request_id)
+    assert float(city["lat"]) == pytest.approx(39.8001)
+
+    set_city_status(report.service_request_id, "closed", "Filled.")
+    jobs.track()
+    run_jobs()
+    [update] = chat.inbox()
+    assert update["text"].endswith("closed. Filled.")
+
+
+def test_start_mid_report_begins_afresh(chat):
+    chat.say("/start")
+    chat.tap("Pothole in Street")
+    [menu] = chat.say("/start")
+    assert menu["text"].startswith("Hi! What would you like to report?")
+    with session_scope() as session:
+        from bot.models import Conversation
+
+        assert session.exec(select(Conversation)).one().state["name"] == "service"
+
+
+def test_stop_then_start_turns_messages_back_on(chat):
+    assert chat.say("stop") == []
+    assert chat.say("hello?") == []
+    [menu] = chat.say("/start")  # no carrier confirms on Telegram: the bot greets them
+    assert "Pothole in Street" in buttons(menu)

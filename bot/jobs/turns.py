@@ -114,16 +114,17 @@ def _handle(
 
 
 def _switches_messages(contact: Contact, conversation: Conversation, text: str) -> bool:
-    """Apply an opt-out or opt-in keyword; True if the message was one (nothing to answer)."""
+    """Apply an opt-out or opt-in keyword; True if there is nothing more to answer."""
     channel = channel_for(contact.channel)
-    word = " ".join(text.split()).upper().strip(".!")
+    word = " ".join(text.split()).upper().strip("./! ")  # Telegram's /start is START
     if word in getattr(channel, "OPT_OUT_WORDS", OPT_OUT_WORDS):
         contact.opted_out = True
         conversation.state = State().to_dict()  # a half-made report is dropped with the texts
         return True
     if contact.opted_out and word in getattr(channel, "OPT_IN_WORDS", OPT_IN_WORDS):
         contact.opted_out = False
-        return True
+        # A carrier (Twilio) confirms the opt-in itself; elsewhere the engine greets them.
+        return hasattr(channel, "OPT_IN_WORDS")
     return False
 
 
