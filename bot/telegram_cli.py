@@ -33,12 +33,7 @@ def telegram_group() -> None:
 def set_webhook() -> None:
     """Point the bot at PUBLIC_BASE_URL/webhooks/telegram, with the secret token."""
     settings = get_settings()
-    try:
-        url = telegram.set_webhook(settings)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    except TelegramError as exc:
-        raise click.ClickException(_failure(exc)) from None
+    url = _bot_api(telegram.set_webhook, settings)
     click.echo(f"webhook set: {url}")
     click.echo(f"updates: {', '.join(telegram.ALLOWED_UPDATES)}")
 
@@ -47,12 +42,7 @@ def set_webhook() -> None:
 def info() -> None:
     """Show Telegram's view of the webhook: URL, pending updates, last error."""
     settings = get_settings()
-    try:
-        found = telegram.webhook_info(settings)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    except TelegramError as exc:
-        raise click.ClickException(_failure(exc)) from None
+    found = _bot_api(telegram.webhook_info, settings)
     if not found.get("url"):
         click.echo("no webhook is set (run `intake311 telegram set-webhook`)")
     for field in INFO_FIELDS:
@@ -65,5 +55,12 @@ def info() -> None:
             click.echo(f"{field}: {telegram_api.redact(str(value), settings)}")
 
 
-def _failure(exc: TelegramError) -> str:
-    return telegram_api.redact(f"Telegram refused: {exc.message}", get_settings())
+def _bot_api(call, settings):
+    """Make one Bot API call for a command; a refusal becomes a clear error, token redacted."""
+    try:
+        return call(settings)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    except TelegramError as exc:
+        message = telegram_api.redact(f"Telegram refused: {exc.message}", settings)
+        raise click.ClickException(message) from None

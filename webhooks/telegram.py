@@ -12,10 +12,10 @@ from __future__ import annotations
 import hmac
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from redis.exceptions import RedisError
 
 from bot.channels import telegram
-from bot.inbound import MalformedInbound, receive
+from bot.inbound import MalformedInbound
+from webhooks.intake import malformed, refusal, store_and_queue
 
 bp = Blueprint("telegram", __name__, url_prefix=telegram.WEBHOOK_PATH)
 
@@ -26,16 +26,14 @@ def _refusal() -> Response | None:
     """A 403 unless the request carries our secret token, else None."""
     secret = current_app.config["SETTINGS"].telegram_secret_token
     given = request.headers.get(SECRET_HEADER, "")
+    reason = None
     if not secret:
         reason = "TELEGRAM_SECRET_TOKEN is not set"
     elif not given:
         reason = f"no {SECRET_HEADER} header"
     elif not hmac.compare_digest(given.encode(), secret.encode()):
         reason = f"{SECRET_HEADER} does not match TELEGRAM_SECRET_TOKEN"
-    else:
-        return None
-    current_app.logger.warning("refused Telegram webhook from %s: %s", request.remote_addr, reason)
-    return Response("forbidden", status=403, mimetype="text/plain")
+    return refusal("Telegram", reason)
 
 
 @bp.post("")
@@ -48,16 +46,11 @@ def incoming():
     try:
         parsed = telegram.parse_update(data)
     except MalformedInbound as exc:
-        current_app.logger.warning("malformed Telegram webhook: %s", exc)
-        return Response(f"malformed update: {exc}", status=400, mimetype="text/plain")
+        return malformed("Telegram", exc)
     if parsed.membership is not None:
         telegram.record_membership(parsed.membership)
     if parsed.inbound is not None:
-        try:
-            receive(parsed.inbound)
-        except RedisError:
-            # Stored but not queued: the message waits in the database for the next turn.
-            current_app.logger.error("queue unavailable; message stored for later")
+        store_and_queue(parsed.inbound)
     elif parsed.ignored:
         current_app.logger.info("Telegram update %s ignored: %s", data["update_id"],
                                 parsed.ignored)

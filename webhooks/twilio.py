@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
-from redis.exceptions import RedisError
 from twilio.request_validator import RequestValidator
 
 from bot import jobs
 from bot.channels import sms
-from bot.inbound import MalformedInbound, receive
+from bot.inbound import MalformedInbound
+from webhooks.intake import malformed, refusal, store_and_queue
 
 bp = Blueprint("twilio", __name__, url_prefix="/webhooks/twilio")
 
@@ -28,16 +28,14 @@ def _refusal() -> Response | None:
     """A 403 when the request is not signed by our Twilio account, else None."""
     token = current_app.config["SETTINGS"].twilio_auth_token
     signature = request.headers.get("X-Twilio-Signature", "")
+    reason = None
     if not token:
         reason = "TWILIO_AUTH_TOKEN is not set"
     elif not signature:
         reason = "no X-Twilio-Signature header"
     elif not RequestValidator(token).validate(_signed_url(), request.form, signature):
         reason = f"signature does not match {_signed_url()} (is PUBLIC_BASE_URL right?)"
-    else:
-        return None
-    current_app.logger.warning("refused Twilio webhook from %s: %s", request.remote_addr, reason)
-    return Response("invalid signature", status=403, mimetype="text/plain")
+    return refusal("Twilio", reason)
 
 
 @bp.post("")
@@ -49,13 +47,8 @@ def incoming():
     try:
         inbound = sms.parse_inbound(request.form)
     except MalformedInbound as exc:
-        current_app.logger.warning("malformed Twilio webhook: %s", exc)
-        return Response(f"malformed webhook: {exc}", status=400, mimetype="text/plain")
-    try:
-        receive(inbound)
-    except RedisError:
-        # Stored but not queued: the message waits in the database for the next turn.
-        current_app.logger.error("queue unavailable; message stored for later")
+        return malformed("Twilio", exc)
+    store_and_queue(inbound)
     return Response(EMPTY_TWIML, mimetype="text/xml")
 
 
@@ -68,7 +61,7 @@ def status():
     try:
         update = sms.parse_status(request.form)
     except MalformedInbound as exc:
-        return Response(f"malformed status callback: {exc}", status=400, mimetype="text/plain")
+        return malformed("Twilio status", exc)
     if update.status is None and not update.opted_out:
         return Response("", status=204)
     known = jobs.record_delivery(
