@@ -37,6 +37,8 @@ class Inbound:
     # A shared location pin (latitude, longitude), and the name of the place if it has one.
     location: tuple[float, float] | None = None
     place_name: str = ""
+    # For a button tap: the provider id of our message whose button was tapped.
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ def _store(inbound: Inbound) -> Received:
                 "media": list(inbound.media),
                 "location": list(inbound.location) if inbound.location else None,
                 "place_name": inbound.place_name,
+                "reply_to": inbound.reply_to,
                 "raw": inbound.raw,
             },
         )

@@ -55,6 +55,12 @@ def step(state: State, event: Event, context: Context) -> Turn:
 # --- the current question -----------------------------------------------------------------
 
 
+def stale_tap(state: State, context: Context) -> Turn:
+    """A button from an earlier message was tapped: say so and ask the current question."""
+    again = question(state, context)
+    return Turn(state, (Reply(texts.OLD_BUTTON),) + ((again,) if again else ()))
+
+
 def question(state: State, context: Context) -> Reply | None:
     """The question the conversation is waiting on, asked again (None when idle)."""
     draft = state.draft
@@ -88,6 +94,8 @@ def _services(codes: list[str], context: Context) -> tuple[Service, ...]:
 def _on_message(state: State, message: Message, context: Context) -> Turn:
     """Commands first, then pins and bare photos, then the handler of the current state."""
     text = (message.text or "").strip()
+    if message.media and state.name != IDLE:  # kept whatever the words do (even YES, HELP)
+        _add_media(state, message.media)
     command = parse_command(text)
     if command:
         return _on_command(state, command, context)
@@ -118,16 +126,24 @@ def _carry(before: State, turn: Turn, media: tuple[str, ...]) -> Turn:
     for key in CARRIED:
         if key in before.draft and key not in draft:
             draft[key] = before.draft[key]
-    if media:
-        draft["media"] = list(draft.get("media", [])) + [m for m in media
-                                                          if m not in draft.get("media", [])]
+    _add_media(turn.state, media)
     return turn
+
+
+def _add_media(state: State, media: tuple[str, ...]) -> None:
+    known = list(state.draft.get("media", []))
+    fresh = [m for m in media if m not in known]
+    if fresh:
+        state.draft["media"] = known + fresh
 
 
 def _on_pin(state: State, place: Place, context: Context) -> Turn:
     """A shared location: exact, so it is taken without reading it back."""
     pin = {"address": place.address, "lat": place.lat, "lon": place.lon}
-    if state.name in (IDLE, SERVICE):
+    if state.name == SERVICE:  # keep the menu or shortlist the resident is looking at
+        state.draft["pin"] = pin
+        return Turn(state, (Reply(texts.PIN_TAKEN), question(state, context)))
+    if state.name == IDLE:
         if not context.services:
             return Turn(State(), (Reply(texts.CATALOGUE_DOWN),))
         turn = _show_menu(state, context, 0, texts.PIN_FIRST)

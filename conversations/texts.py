@@ -26,6 +26,7 @@ PIN_UPDATED = "Location updated."
 SHARED_LOCATION = "the location you shared"
 PHOTO_FIRST = "Thanks for the photo. What would you like to report?"
 PHOTO_ADDED = "Photo added."
+OLD_BUTTON = "That button is from an earlier message."
 
 # --- location ----------------------------------------------------------------------------
 ASK_LOCATION = "Where is it? Send the street address (e.g. 120 Main St)."

@@ -103,3 +103,22 @@ def test_cancel_drops_pin_and_photos():
     assert chat.state.draft == {}
     chat.send("pothole")
     assert "pin" not in chat.state.draft and "media" not in chat.state.draft
+
+
+def test_a_photo_sent_with_the_final_yes_goes_with_the_report():
+    chat = Chat()
+    chat.send("pothole")
+    pin(chat)
+    chat.send("Deep hole by the gate")
+    [report] = photo(chat, "yes", ref="telegram-file:last").actions
+    assert report.media == ("telegram-file:last",)
+
+
+def test_a_pin_while_a_shortlist_shows_keeps_the_shortlist():
+    chat = Chat()
+    chat.send("the street is wrecked")
+    shortlist = chat.state
+    assert shortlist.name == "service" and shortlist.offered
+    turn = pin(chat)
+    assert chat.state.offered == shortlist.offered and chat.state.draft.get("said")
+    assert texts_of(turn)[0] == texts.PIN_TAKEN

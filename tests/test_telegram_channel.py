@@ -120,6 +120,7 @@ def test_flood_control_is_retryable(settings, telegram_api):
     with pytest.raises(SendError) as caught:
         telegram.send(outgoing("hi"), settings)
     assert (caught.value.retryable, caught.value.code) == (True, "429")
+    assert caught.value.retry_after == 7
     telegram.send(outgoing("hi"), settings)  # once only, as Telegram's flood wait
     assert len(sent(telegram_api)) == 1
 
@@ -175,3 +176,12 @@ def test_settings_repr_hides_the_tokens(settings):
     shown = repr(settings)
     assert TELEGRAM_TOKEN not in shown
     assert settings.telegram_secret_token not in shown
+
+
+def test_more_options_than_telegram_allows_buttons_for_go_as_numbered_lines(settings,
+                                                                            telegram_api):
+    options = [f"Choice {n}" for n in range(1, 121)]
+    telegram.send(outgoing("Which one?", options, "choice"), settings)
+    [params] = sent(telegram_api)
+    assert "inline_keyboard" not in (params.get("reply_markup") or {})
+    assert "\n120 Choice 120" in params["text"]

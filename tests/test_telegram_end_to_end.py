@@ -48,8 +48,8 @@ class TelegramChat:
             for row in (params.get("reply_markup") or {}).get("inline_keyboard", []):
                 for button in row:
                     if button["text"] == label:
-                        shown = {"message_id": 1, "date": 0, "text": params["text"],
-                                 "reply_markup": params["reply_markup"]}
+                        shown = {"message_id": params["message_id"], "date": 0,
+                                 "text": params["text"], "reply_markup": params["reply_markup"]}
                         update = callback_update(self.chat_id, button["callback_data"], shown)
                         messages = self.post(update)
                         assert self.answer == {
@@ -251,3 +251,34 @@ def test_stop_then_start_turns_messages_back_on(chat):
     assert chat.say("hello?") == []
     [menu] = chat.say("/start")  # no carrier confirms on Telegram: the bot greets them
     assert "Pothole in Street" in buttons(menu)
+
+
+def test_a_button_from_an_earlier_question_is_not_taken_as_an_answer(chat):
+    [menu] = chat.say("/start")
+    chat.tap("Pothole in Street")
+    chat.say("120 main st")
+    chat.tap("Yes")
+    old_menu_graffiti = next(b for row in menu["reply_markup"]["inline_keyboard"] for b in row
+                             if b["text"] == "Graffiti Removal")
+    chat.last = [menu]  # the resident scrolls up and taps the first menu
+    [old, again] = chat.tap("Graffiti Removal")
+    assert old["text"] == "That button is from an earlier message."
+    assert "describe the problem" in again["text"]
+    with session_scope() as session:
+        from bot.models import Conversation
+
+        state = session.exec(select(Conversation)).one().state
+    assert state["name"] == "description" and "description" not in state["draft"]
+    assert old_menu_graffiti["callback_data"] == "3"
+
+
+def test_a_long_flood_wait_is_honoured_and_does_not_use_up_the_tries(chat, telegram_api):
+    from datetime import timedelta
+
+    from bot.timeutil import utcnow
+
+    telegram_api.config["RETRY_AFTER"][CHAT_ID] = 60
+    assert chat.say("/start") == []
+    with session_scope() as session:
+        [out] = session.exec(select(Message).where(Message.direction == "out")).all()
+    assert out.status == "pending" and out.next_attempt_at >= utcnow() + timedelta(seconds=55)

@@ -45,7 +45,10 @@ def test_text_update_is_stored_queued_and_answered_200(client):
 
     assert response.status_code == 200
     [message] = _inbound()
-    assert (message.channel, message.external_id) == ("telegram", str(update["update_id"]))
+    chat_message = update["message"]
+    assert (message.channel, message.external_id) == (
+        "telegram", f"msg:{chat_message['chat']['id']}:{chat_message['message_id']}"
+    )
     assert message.text == update["message"]["text"]
     assert message.payload["raw"] == update
     assert _contact().channel == "telegram"
@@ -73,7 +76,14 @@ def test_each_recorded_update_becomes_the_right_message(client, name, text, medi
     update = fixture(name)
     assert post_update(client, update, TELEGRAM_SECRET).status_code == 200
     [message] = _inbound()
-    assert message.external_id == str(update["update_id"])
+    if "callback_query" in update:
+        assert message.external_id == f"cbq:{update['callback_query']['id']}"
+        tapped = update["callback_query"]["message"]
+        assert message.payload["reply_to"] == f"{tapped['chat']['id']}:{tapped['message_id']}"
+    else:
+        assert message.external_id == (
+            f"msg:{update['message']['chat']['id']}:{update['message']['message_id']}"
+        )
     assert message.text == text
     assert message.payload["media"] == media
     assert message.payload["location"] == location
@@ -214,3 +224,26 @@ def test_nul_characters_are_dropped_not_a_500(client):
     assert post_update(client, update, TELEGRAM_SECRET).status_code == 200
     [message] = _inbound()
     assert message.text == "pothole"
+
+
+def test_update_ids_reused_after_a_quiet_week_do_not_hide_new_messages(client):
+    first = message_update(CHAT_ID, "/start")
+    second = message_update(CHAT_ID, "/help")
+    second["update_id"] = first["update_id"]  # Telegram restarts its sequence after a week
+    post_update(client, first, TELEGRAM_SECRET)
+    post_update(client, second, TELEGRAM_SECRET)
+    assert [m.text for m in _inbound()] == ["/start", "/help"]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        lambda u: u["message"].pop("chat"),
+        lambda u: u["message"].update(venue={"title": "Park", "address": "x"}),
+    ],
+    ids=["no chat", "venue without location"],
+)
+def test_updates_missing_what_every_real_one_has_get_a_400(client, broken):
+    update = message_update(CHAT_ID, "hi")
+    broken(update)
+    assert post_update(client, update, TELEGRAM_SECRET).status_code == 400

@@ -9,14 +9,16 @@ class SendError(Exception):
     """A failed send; `retryable` says whether trying again later may succeed.
 
     `opted_out` marks a recipient who asked for no more messages: never retried.
+    `retry_after` is a wait the provider asked for; such a rate limit never uses up the tries.
     """
 
     def __init__(self, message: str, *, retryable: bool, code: str | None = None,
-                 opted_out: bool = False):
+                 opted_out: bool = False, retry_after: float | None = None):
         super().__init__(message)
         self.retryable = retryable and not opted_out
         self.code = code
         self.opted_out = opted_out
+        self.retry_after = retry_after  # the provider asked us to wait this long (rate limit)
 
 
 @dataclass(frozen=True)

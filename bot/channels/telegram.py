@@ -115,13 +115,18 @@ def parse_update(data: Mapping) -> Parsed:
         update = Update.de_json(dict(data), bot=None)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise MalformedInbound(f"unreadable Update: {type(exc).__name__}") from exc
-    external_id = str(update.update_id)
-    if update.message is not None:
-        return _from_message(update.message, external_id, raw)
-    if update.callback_query is not None:
-        return _from_callback(update, external_id, raw)
-    if update.my_chat_member is not None:
-        return _from_membership(update)
+    try:
+        if update.message is not None:
+            message = update.message
+            # Update ids restart after a quiet week or a new token; chat + message id do not.
+            external_id = f"msg:{message.chat.id}:{message.message_id}"
+            return _from_message(message, external_id, raw)
+        if update.callback_query is not None:
+            return _from_callback(update, f"cbq:{update.callback_query.id}", raw)
+        if update.my_chat_member is not None:
+            return _from_membership(update)
+    except AttributeError as exc:  # a part every real Update has is missing
+        raise MalformedInbound(f"incomplete Update: {exc}") from exc
     if update.edited_message is not None:
         return Parsed(ignored="edited message (edits are not applied)")
     return Parsed(ignored="update type not handled")
@@ -176,12 +181,14 @@ def _from_callback(update: Update, external_id: str, raw: dict) -> Parsed:
     # In a private chat the chat id is the user's id, so a button on a message too old to be
     # included still reaches the right conversation.
     chat_id = chat.id if chat is not None else query.from_user.id
+    tapped = query.message.message_id if query.message is not None else None
     inbound = Inbound(
         channel=NAME,
         address=address_for(chat_id),
         external_id=external_id,
         text=query.data,
         raw=raw,
+        reply_to=f"{chat_id}:{tapped}" if tapped is not None else None,
     )
     return Parsed(inbound=inbound, callback_query_id=query.id)
 
@@ -214,6 +221,10 @@ def record_membership(membership: Membership) -> bool:
 
 
 # --- outbound ---------------------------------------------------------------------------------
+
+
+# Telegram refuses inline keyboards of more than 100 buttons.
+MAX_BUTTONS = 100
 
 
 def keyboard_for(reply: Mapping) -> Markup:
@@ -260,6 +271,8 @@ def send(out: Outgoing, settings: Settings) -> str:
     reply = out.reply.get("reply", out.reply) if out.reply else {}
     text = reply.get("text") or out.text
     markup = keyboard_for(reply)
+    if len(reply.get("options") or ()) > MAX_BUTTONS:
+        text, markup = out.text, keyboard_for({})  # too many for buttons: the numbered lines
     photo = out.reply.get("media_url") if out.reply else None
 
     async def transmit(bot: Bot) -> Message:
@@ -280,7 +293,9 @@ def send_error(exc: TelegramError, settings: Settings) -> SendError:
     if isinstance(exc, Forbidden):  # blocked by the user, or the account is deleted
         return SendError(text, retryable=False, code="403", opted_out=True)
     if isinstance(exc, RetryAfter):
-        return SendError(text, retryable=True, code="429")
+        wait = exc.retry_after
+        seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
+        return SendError(text, retryable=True, code="429", retry_after=seconds)
     if isinstance(exc, (BadRequest, ChatMigrated)):  # chat not found, bad markup: no retry fixes it
         return SendError(text, retryable=False, code="400")
     if isinstance(exc, InvalidToken):

@@ -97,8 +97,8 @@ def _send_failed(message_id: int, exc: SendError, attempts: int) -> float | None
         message.updated_at = utcnow()
         if exc.opted_out:
             session.get(Contact, message.contact_id).opted_out = True
-        if exc.retryable and attempts < MAX_SEND_ATTEMPTS:
-            delay = backoff(attempts, base=SEND_BACKOFF_BASE)
+        if exc.retryable and (attempts < MAX_SEND_ATTEMPTS or exc.retry_after is not None):
+            delay = max(backoff(attempts, base=SEND_BACKOFF_BASE), exc.retry_after or 0)
             message.status = "pending"
             message.next_attempt_at = due_after(delay)
             return delay

@@ -27,6 +27,7 @@ from conversations import (
     step,
 )
 from conversations import Message as MessageEvent
+from conversations.engine import stale_tap
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,9 @@ def _handle(
     contact = session.get(Contact, conversation.contact_id)
     if _switches_messages(contact, conversation, message.text) or contact.opted_out:
         replies, reports = [], []
+    elif _stale_tap(session, contact.id, (message.payload or {}).get("reply_to")):
+        replies = list(stale_tap(State.from_dict(conversation.state), context).replies)
+        reports = []
     else:
         state, replies, actions = _run_engine(conversation, message, context, client, settings)
         conversation.state = state.to_dict()
@@ -111,6 +115,26 @@ def _handle(
     return [("bot.jobs.deliver", m.id) for m in outgoing] + [
         ("bot.jobs.submit", r.id) for r in reports
     ]
+
+
+QUESTION_KINDS = ("choice", "choices", "yes_no", "location")
+
+
+def _stale_tap(session: Session, contact_id: int, reply_to: str | None) -> bool:
+    """True when a button tap answers an earlier question than the one last asked."""
+    if not reply_to:
+        return False
+    recent = session.exec(
+        select(Message)
+        .where(Message.contact_id == contact_id, Message.direction == "out",
+               Message.external_id.is_not(None))
+        .order_by(Message.id.desc())
+        .limit(20)
+    ).all()
+    for sent in recent:
+        if (sent.payload.get("reply") or {}).get("expects") in QUESTION_KINDS:
+            return sent.external_id != reply_to
+    return False
 
 
 def _switches_messages(contact: Contact, conversation: Conversation, text: str) -> bool:

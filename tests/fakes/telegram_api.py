@@ -61,9 +61,11 @@ def reset_telegram_api(app: Flask) -> None:
 
 
 def sent(app: Flask, chat_id: int | None = None) -> list[dict]:
-    """The parameters of every accepted sendMessage/sendPhoto (to `chat_id` if given)."""
+    """The parameters of every accepted sendMessage/sendPhoto (to `chat_id` if given), with
+    the `message_id` the fake gave the sent message."""
     return [
-        call["params"] | {"method": call["method"]}
+        call["params"] | {"method": call["method"],
+                          "message_id": call["result"].get("message_id")}
         for call in app.config["CALLS"]
         if call["method"] in SEND_METHODS and call.get("ok")
         and (chat_id is None or int(call["params"]["chat_id"]) == chat_id)
@@ -223,6 +225,7 @@ def create_telegram_api_app(token: str) -> Flask:
         if not isinstance(result, (dict, bool)):
             return result  # an error response
         call["ok"] = True
+        call["result"] = result
         return _ok(result)
 
     return app
