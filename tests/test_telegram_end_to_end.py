@@ -282,3 +282,32 @@ def test_a_long_flood_wait_is_honoured_and_does_not_use_up_the_tries(chat, teleg
     with session_scope() as session:
         [out] = session.exec(select(Message).where(Message.direction == "out")).all()
     assert out.status == "pending" and out.next_attempt_at >= utcnow() + timedelta(seconds=55)
+
+
+@pytest.mark.parametrize(
+    "media_url, method",
+    [("https://311.springfield.example/photos/after.jpg", "sendPhoto"),
+     ("https://photos.invalid/after.jpg", "sendMessage")],
+    ids=["photo shown", "unfetchable photo: the words still go"],
+)
+def test_a_status_update_with_the_citys_photo(chat, media_url, method):
+    chat.say("/start")
+    chat.tap("Pothole in Street")
+    chat.say("120 Main St")
+    chat.tap("Yes")
+    chat.say("Deep hole in the right lane")
+    chat.tap("Crosswalk")
+    chat.say("skip")
+    chat.say("skip")
+    chat.tap("Yes")
+    report = only_report()
+    entry = {"service_request_id": report.service_request_id, "status": "closed",
+             "status_notes": "Filled.", "media_url": media_url}
+    assert jobs.receive_status(report.id, entry)
+    run_jobs()
+    [update] = chat.inbox()
+    assert update["method"] == method
+    text = update.get("caption") or update.get("text")
+    assert text.endswith("closed. Filled.")
+    if method == "sendPhoto":
+        assert update["photo"] == media_url

@@ -223,8 +223,9 @@ def record_membership(membership: Membership) -> bool:
 # --- outbound ---------------------------------------------------------------------------------
 
 
-# Telegram refuses inline keyboards of more than 100 buttons.
+# Telegram refuses inline keyboards of more than 100 buttons, and captions over 1024 characters.
 MAX_BUTTONS = 100
+MAX_CAPTION = 1024
 
 
 def keyboard_for(reply: Mapping) -> Markup:
@@ -276,8 +277,11 @@ def send(out: Outgoing, settings: Settings) -> str:
     photo = out.reply.get("media_url") if out.reply else None
 
     async def transmit(bot: Bot) -> Message:
-        if photo:
-            return await bot.send_photo(chat_id, photo, caption=text, reply_markup=markup)
+        if photo and len(text) <= MAX_CAPTION:
+            try:
+                return await bot.send_photo(chat_id, photo, caption=text, reply_markup=markup)
+            except BadRequest:  # Telegram could not fetch the city's photo: the words still go
+                log.info("photo for telegram contact not sent; sending the text alone")
         return await bot.send_message(chat_id, text, reply_markup=markup)
 
     try:

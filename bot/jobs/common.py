@@ -87,9 +87,16 @@ def queue_reply(session: Session, conversation: Conversation, reply: Reply) -> M
     return message
 
 
-def add_notice(session: Session, report: Report, text: str) -> Message:
-    """Store a notice about `report` for its resident, in the caller's transaction."""
+def add_notice(
+    session: Session, report: Report, text: str, media_url: str | None = None
+) -> Message:
+    """Store a notice about `report` for its resident, in the caller's transaction.
+
+    `media_url` is a photo the city published (a status update's), for channels that show one.
+    """
     conversation = session.get(Conversation, report.conversation_id)
     message = queue_reply(session, conversation, Reply(text))
+    if media_url:
+        message.payload = {**message.payload, "media_url": media_url}
     session.flush()
     return message

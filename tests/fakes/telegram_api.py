@@ -151,6 +151,8 @@ def create_telegram_api_app(token: str) -> Flask:
         photo = params.get("photo")
         if not photo:
             return _error(400, "Bad Request: there is no photo in the request")
+        if ".invalid/" in str(photo):  # a URL Telegram's servers cannot fetch
+            return _error(400, "Bad Request: wrong file identifier/HTTP URL specified")
         sizes = [{"file_id": f"AgACAgEAAxkDAAI{n}fake", "file_unique_id": f"AQAD{n}",
                   "file_size": 1000 * n, "width": 90 * n, "height": 68 * n} for n in (1, 4)]
         content = {"photo": sizes}
