@@ -79,6 +79,19 @@ def chat(env, telegram_api):
     return TelegramChat(create_app({"TESTING": True}).test_client(), telegram_api)
 
 
+def file_pothole_by_taps(chat) -> None:
+    """File a pothole report from the menu, mostly by tapping buttons."""
+    chat.say("/start")
+    chat.tap("Pothole in Street")
+    chat.say("120 Main St")
+    chat.tap("Yes")
+    chat.say("Deep hole in the right lane")
+    chat.tap("Crosswalk")
+    chat.say("skip")
+    chat.say("skip")
+    chat.tap("Yes")
+
+
 def only_report() -> Report:
     with session_scope() as session:
         [report] = session.exec(select(Report)).all()
@@ -155,15 +168,7 @@ def test_commands_work_as_telegram_commands(chat):
     assert "STATUS" in help_text["text"]
     [cancelled] = chat.say("/cancel")
     assert cancelled["text"].startswith("Report cancelled")
-    chat.say("/start")
-    chat.tap("Pothole in Street")
-    chat.say("120 Main St")
-    chat.tap("Yes")
-    chat.say("Deep hole in the right lane")
-    chat.tap("Crosswalk")
-    chat.say("skip")
-    chat.say("skip")
-    chat.tap("Yes")
+    file_pothole_by_taps(chat)
     number = only_report().service_request_id
     [status] = chat.say(f"/status {number}")
     assert status["text"].startswith(f"Request {number} (Pothole in Street): open")
@@ -291,15 +296,7 @@ def test_a_long_flood_wait_is_honoured_and_does_not_use_up_the_tries(chat, teleg
     ids=["photo shown", "unfetchable photo: the words still go"],
 )
 def test_a_status_update_with_the_citys_photo(chat, media_url, method):
-    chat.say("/start")
-    chat.tap("Pothole in Street")
-    chat.say("120 Main St")
-    chat.tap("Yes")
-    chat.say("Deep hole in the right lane")
-    chat.tap("Crosswalk")
-    chat.say("skip")
-    chat.say("skip")
-    chat.tap("Yes")
+    file_pothole_by_taps(chat)
     report = only_report()
     entry = {"service_request_id": report.service_request_id, "status": "closed",
              "status_notes": "Filled.", "media_url": media_url}
