@@ -8,6 +8,10 @@ import sys
 
 import click
 
+from bot.demo import demo
+from bot.sandbox.cli import sandbox
+from bot.telegram_cli import telegram_group
+
 
 @click.group()
 def main() -> None:
@@ -76,27 +80,9 @@ def chat(name: str, timeout: float) -> None:
         raise click.ClickException("the bot did not answer in time (is a worker running?)")
 
 
-def _register_sandbox() -> None:
-    from bot.sandbox.cli import sandbox
-
-    main.add_command(sandbox)
-
-
-def _register_demo() -> None:
-    from bot.demo import demo
-
-    main.add_command(demo)
-
-
-def _register_telegram() -> None:
-    from bot.telegram_cli import telegram_group
-
-    main.add_command(telegram_group)
-
-
-_register_sandbox()
-_register_demo()
-_register_telegram()
+main.add_command(sandbox)
+main.add_command(demo)
+main.add_command(telegram_group)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from flask import Flask, jsonify
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from bot.settings import Settings, get_settings
+from bot.settings import get_settings
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -28,11 +28,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     _init_errors(app)
     logging.basicConfig(level=logging.INFO)
     return app
-
-
-def settings_of(app: Flask) -> Settings:
-    """The settings the app was built with."""
-    return app.config["SETTINGS"]
 
 
 def _init_errors(app: Flask) -> None:

@@ -12,7 +12,7 @@ from sqlmodel import Session, func, select
 
 from bot import queue
 from bot.db import session_scope
-from bot.jobs.common import add_notice, open311_client, open311_profile, redis_lock
+from bot.jobs.common import add_notice, open311_client, redis_lock
 from bot.models import AppliedUpdate, Cursor, Report
 from bot.open311.client import Open311Client, Open311Error, parse_datetime
 from bot.settings import get_settings
@@ -40,9 +40,9 @@ def track() -> int:
         settings = get_settings()
         client = open311_client(settings)
         try:
-            if open311_profile(settings).updates:
+            if client.profile.updates:
                 return _track_updates(client)
-            return _track_requests(client, open311_profile(settings).batch_size)
+            return _track_requests(client, client.profile.batch_size)
         finally:
             client.close()
     finally:

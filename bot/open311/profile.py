@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -121,8 +122,9 @@ def profile_from_dict(data: dict[str, Any], *, name: str = "generic") -> Profile
     return Profile(**values)
 
 
+@lru_cache(maxsize=32)
 def load_profile(name_or_path: str) -> Profile:
-    """A bundled profile by name ("chicago") or a TOML file by path."""
+    """A bundled profile by name ("chicago") or a TOML file by path, read once per process."""
     text = str(name_or_path).strip()
     if not text:
         raise ProfileError("no Open311 profile given")
