@@ -7,6 +7,7 @@ tests/fakes/telegram_api.py Telegram's Bot API.
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import psycopg
@@ -23,9 +24,12 @@ from bot.settings import get_settings
 from tests.fakes.telegram_api import create_telegram_api_app, reset_telegram_api
 from tests.fakes.twilio_api import create_twilio_api_app, reset_twilio_api
 
-TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+# A second checkout on the same machine can run its suite alongside: set INTAKE311_TEST_REDIS_DB
+# and INTAKE311_TEST_PG_DATABASE to its own values.
+TEST_REDIS_DB = int(os.environ.get("INTAKE311_TEST_REDIS_DB", "15"))
+TEST_REDIS_URL = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
-PG_DATABASE = "intake311_test"
+PG_DATABASE = os.environ.get("INTAKE311_TEST_PG_DATABASE", "intake311_test")
 PG_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DATABASE}"
 TABLES = "contact, conversation, message, report, catalogcache, cursor, appliedupdate"
 
@@ -104,7 +108,7 @@ def telegram_api(telegram_server):
 
 @pytest.fixture
 def redis_conn():
-    """The real Redis, database 15, flushed before and after the test."""
+    """The real Redis, the suite's own database, flushed before and after the test."""
     conn = bot_queue.get_redis(TEST_REDIS_URL)
     conn.flushdb()
     yield conn

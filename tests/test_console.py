@@ -13,10 +13,10 @@ import pytest
 import redis
 
 from bot.chat import ConsoleChat
-from tests.conftest import run_jobs
+from tests.conftest import TEST_REDIS_DB, run_jobs
 
 ROOT = Path(__file__).resolve().parent.parent
-CLI_REDIS_URL = "redis://127.0.0.1:6379/14"
+CLI_REDIS_URL = f"redis://127.0.0.1:6379/{TEST_REDIS_DB - 1}"
 
 
 def test_console_chat_prints_each_reply_on_one_line(sqlite_env):
