@@ -25,6 +25,10 @@ class Contact(SQLModel, table=True):
     address: str = Field(unique=True, index=True, max_length=255)
     channel: str = Field(max_length=32)
     opted_out: bool = False
+    # The language the resident writes in (an engine language code), used for every later text.
+    language: str | None = Field(default=None, max_length=16)
+    # Whether the city may contact them (phone/email sent with reports); None: not asked yet.
+    contact_consent: bool | None = None
     created_at: datetime = _when()
 
 
