@@ -11,6 +11,7 @@ import click
 from bot.demo import demo
 from bot.sandbox.cli import sandbox
 from bot.telegram_cli import telegram_group
+from bot.translations_cli import translations
 
 
 @click.group()
@@ -83,6 +84,7 @@ def chat(name: str, timeout: float) -> None:
 main.add_command(sandbox)
 main.add_command(demo)
 main.add_command(telegram_group)
+main.add_command(translations)
 
 
 if __name__ == "__main__":

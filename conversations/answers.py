@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import string
 
+from .language import ENGLISH, Language
+
 _YES = frozenset(
     {"yes", "y", "yeah", "yep", "yup", "ya", "correct", "right", "ok", "okay", "k", "sure",
      "yes please", "yes it is", "thats right", "that's right", "\U0001f44d", "\u2714", "\u2705"}
@@ -23,12 +25,12 @@ def _normal(text: str) -> str:
     return " ".join(text.split())
 
 
-def yes_or_no(text: str) -> bool | None:
-    """True for a yes-ish answer, False for a no-ish one, None for anything else."""
+def yes_or_no(text: str, say: Language = ENGLISH) -> bool | None:
+    """True for a yes-ish answer, False for a no-ish one (English or the language's words)."""
     answer = _normal(text)
-    if answer in _YES:
+    if answer in _YES or say.has("yes", answer):
         return True
-    if answer in _NO:
+    if answer in _NO or say.has("no", answer):
         return False
     return None
 
@@ -39,6 +41,7 @@ def number(text: str) -> int | None:
     return int(found[1]) if found else None
 
 
-def is_skip(text: str) -> bool:
+def is_skip(text: str, say: Language = ENGLISH) -> bool:
     """Whether the message asks to skip an optional question."""
-    return _normal(text) in _SKIP
+    answer = _normal(text)
+    return answer in _SKIP or say.has("skip", answer)

@@ -14,7 +14,7 @@ from . import prompts, texts
 from .answers import is_skip
 from .question_prompts import ask_attribute, bad_answer
 from .readers import read_answer
-from .states import CONFIRM, QUESTIONS
+from .states import CONFIRM, CONSENT, QUESTIONS
 from .types import Attribute, Context, Reply, Service, State, Turn
 
 
@@ -52,16 +52,20 @@ def given(draft: dict) -> dict:
 
 
 def ask_next(state: State, context: Context) -> Turn:
-    """Ask the next unanswered question, or show the summary when there is none."""
+    """Ask the next unanswered question, then (once per resident) consent, then the summary."""
+    say = context.language(state.language)
     attribute = pending(state, context)
     if attribute is None:
-        state.name = CONFIRM
         state.draft.pop("question", None)
-        return Turn(state, (prompts.confirm(state.draft),))
+        if state.consent is None:
+            state.name = CONSENT
+            return Turn(state, (prompts.ask_consent(say),))
+        state.name = CONFIRM
+        return Turn(state, (prompts.confirm(state.draft, say),))
     state.name = QUESTIONS
     state.draft.setdefault("answers", {})
     state.draft["question"] = attribute.code
-    return Turn(state, (ask_attribute(attribute),))
+    return Turn(state, (ask_attribute(attribute, say),))
 
 
 def settle(state: State, context: Context) -> State:
@@ -73,27 +77,30 @@ def settle(state: State, context: Context) -> State:
 
 def ask_again(state: State, context: Context) -> Reply:
     """The question being asked, again."""
+    say = context.language(state.language)
     if not context.services:
-        return Reply(texts.CATALOGUE_DOWN)
+        return Reply(say(texts.CATALOGUE_DOWN))
     attribute = current(state, context) or pending(state, context)
-    return ask_attribute(attribute) if attribute else prompts.confirm(state.draft)
+    return ask_attribute(attribute, say) if attribute else prompts.confirm(state.draft, say)
 
 
 def answer(state: State, text: str, at: datetime, context: Context) -> Turn:
     """Take the answer to the current question (or SKIP), then ask the next one."""
+    say = context.language(state.language)
     if not context.services:  # the catalogue is unavailable: keep everything, try later
-        return Turn(state, (Reply(texts.CATALOGUE_DOWN),))
+        return Turn(state, (Reply(say(texts.CATALOGUE_DOWN)),))
     attribute = current(state, context)
     if attribute is None:  # the catalogue changed under us: skip the question safely
         return ask_next(state, context)
     answers = state.draft.setdefault("answers", {})
-    if is_skip(text):
+    if is_skip(text, say):
         if attribute.required:
-            return Turn(state, prompts.with_lead(texts.ANSWER_NEEDED, ask_attribute(attribute)))
+            lead = say(texts.ANSWER_NEEDED)
+            return Turn(state, prompts.with_lead(lead, ask_attribute(attribute, say)))
         answers[attribute.code] = None
         return ask_next(state, context)
-    value = read_answer(attribute, text, at, context.timezone)
+    value = read_answer(attribute, text, at, context.timezone, say)
     if value is None:
-        return Turn(state, (bad_answer(attribute),))
+        return Turn(state, (bad_answer(attribute, say),))
     answers[attribute.code] = value
     return ask_next(state, context)

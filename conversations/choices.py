@@ -7,6 +7,7 @@ import re
 from rapidfuzz import fuzz, process, utils
 
 from .answers import number, yes_or_no
+from .language import ENGLISH, Language
 from .types import Choice
 
 FUZZY_CUTOFF = 80  # similarity (ratio) a typed name needs to be taken for a value's name
@@ -20,19 +21,21 @@ _NUMBERS_ONLY = re.compile(
 _ALL = frozenset({"all", "all of them", "all of the above", "everything", "all of these"})
 
 
-def parse_choice(text: str, values: tuple[Choice, ...]) -> str | None:
+def parse_choice(text: str, values: tuple[Choice, ...], say: Language = ENGLISH) -> str | None:
     """The key of the value picked by number or name; None when unclear or out of range."""
     picked = number(text)
     if picked is not None:
         return values[picked - 1].key if 1 <= picked <= len(values) else None
-    return _by_name(text, values)
+    return _by_name(text, values, say)
 
 
-def parse_choices(text: str, values: tuple[Choice, ...]) -> list[str] | None:
+def parse_choices(
+    text: str, values: tuple[Choice, ...], say: Language = ENGLISH
+) -> list[str] | None:
     """The keys of the values picked, in the list's order (ALL: every one); None when unclear."""
     if " ".join(text.casefold().strip(" .!").split()) in _ALL:
         return [value.key for value in values] or None
-    whole = parse_choice(text, values)
+    whole = parse_choice(text, values, say)
     if whole is not None:
         return [whole]
     if _NUMBERS_ONLY.fullmatch(text):
@@ -45,14 +48,14 @@ def parse_choices(text: str, values: tuple[Choice, ...]) -> list[str] | None:
         for part in _SEPARATORS.split(text.strip()):
             if not part:
                 continue
-            key = parse_choice(part, values)
+            key = parse_choice(part, values, say)
             if key is None:
                 return None
             indexes.add(next(i for i, value in enumerate(values) if value.key == key))
     return [values[i].key for i in sorted(indexes)] or None
 
 
-def _by_name(text: str, values: tuple[Choice, ...]) -> str | None:
+def _by_name(text: str, values: tuple[Choice, ...], say: Language) -> str | None:
     """The value whose name the text says: exactly, as a unique start, a yes/no, or fuzzily."""
     said = utils.default_process(text)
     if not said:
@@ -64,7 +67,7 @@ def _by_name(text: str, values: tuple[Choice, ...]) -> str | None:
     ):
         if len(matches) == 1:
             return values[matches[0]].key
-    answer = yes_or_no(text)
+    answer = yes_or_no(text, say)
     if answer is not None:
         matches = [i for i, value in enumerate(values) if yes_or_no(value.name) is answer]
         if len(matches) == 1:

@@ -5,39 +5,76 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
-from . import asking, prompts, texts
+from . import asking, history, prompts, texts
 from .addresses import find_address
 from .answers import number, yes_or_no
-from .commands import CANCEL, HELP, START, Command, parse_command
+from .commands import (
+    BACK,
+    HELP,
+    LANGUAGE,
+    MY_REPORTS,
+    RESTART,
+    START,
+    Command,
+    normal,
+    parse_command,
+)
+from .detect import detect
+from .emergency import is_emergency
+from .language import Language
 from .matching import pick_service
+from .privacy import mask_contacts
 from .states import (
     CONFIRM,
+    CONSENT,
     DESCRIPTION,
     DESCRIPTION_LIMIT,
     IDLE,
     LOCATION,
     LOCATION_CONFIRM,
     QUESTIONS,
+    RESUME,
     SERVICE,
 )
+from .states import LANGUAGE as CHOOSING_LANGUAGE
 from .types import (
     Context,
     Event,
     FileReport,
     Geocode,
     Geocoded,
+    ListReports,
     LookupStatus,
     Message,
     Place,
     Reply,
+    ReportsListed,
     Service,
     State,
     StatusFound,
+    TimedOut,
     Turn,
 )
 
 MORE_WORDS = frozenset({"more", "next", "more please"})
+OTHER_WORDS = frozenset({"other", "others", "something else", "none of these", "none", "all"})
+RESUME_WORDS = frozenset({"resume", "continue"})
+EDIT_WORDS = {
+    1: ("change type", "change service", "change category", "change the type", "wrong type",
+        "wrong service", "change problem"),
+    2: ("change location", "change address", "change the address", "change the location",
+        "wrong address", "wrong location", "change place"),
+    3: ("change description", "change the description", "change details", "edit description",
+        "change words"),
+}
+EDIT_GROUPS = {1: "edit service", 2: "edit location", 3: "edit description"}
+ENGLISH_NAMES = frozenset({"english", "en", "ingles", "ingl\u00e9s", "\u82f1\u8bed",
+                           "\u82f1\u6587", "ti\u1ebfng anh", "tieng anh"})
 DESCRIBING_WORDS = 3  # a message with at least this many words also serves as the description
+REPORT_STATES = frozenset(
+    {SERVICE, LOCATION, LOCATION_CONFIRM, DESCRIPTION, QUESTIONS, CONSENT, CONFIRM}
+)
+KEPT_ON_EDIT = ("address", "lat", "lon", "description", "contact", "media", "pin", "history")
 
 
 def step(state: State, event: Event, context: Context) -> Turn:
@@ -49,7 +86,15 @@ def step(state: State, event: Event, context: Context) -> Turn:
         return _on_geocoded(state, event, context)
     if isinstance(event, StatusFound):
         return _on_status_found(state, event, context)
+    if isinstance(event, ReportsListed):
+        return _on_reports_listed(state, event, context)
+    if isinstance(event, TimedOut):
+        return _on_timed_out(state, context)
     return Turn(state)
+
+
+def _say(state: State, context: Context) -> Language:
+    return context.language(state.language)
 
 
 # --- the current question -----------------------------------------------------------------
@@ -58,27 +103,39 @@ def step(state: State, event: Event, context: Context) -> Turn:
 def stale_tap(state: State, context: Context) -> Turn:
     """A button from an earlier message was tapped: say so and ask the current question."""
     again = question(state, context)
-    return Turn(state, (Reply(texts.OLD_BUTTON),) + ((again,) if again else ()))
+    lead = Reply(_say(state, context)(texts.OLD_BUTTON))
+    return Turn(state, (lead,) + ((again,) if again else ()))
 
 
 def question(state: State, context: Context) -> Reply | None:
     """The question the conversation is waiting on, asked again (None when idle)."""
-    draft = state.draft
+    draft, say = state.draft, _say(state, context)
     if state.name == SERVICE:
+        if "groups" in draft:
+            return prompts.group_menu(draft["groups"], say)
         offered = _services(state.offered, context)
         if "page" in draft or len(offered) != len(state.offered) or not offered:
-            return prompts.menu(context.services, draft.get("page", 0))
-        return prompts.shortlist(offered)
+            listed = _listed(state, context)
+            return prompts.menu(listed, draft.get("page", 0), texts.MENU_ASK, say,
+                                groups=_has_groups(context) and "group" not in draft)
+        return prompts.shortlist(offered, say)
     if state.name == LOCATION:
-        return prompts.ask_location()
+        return prompts.ask_location(say)
     if state.name == LOCATION_CONFIRM:
-        return prompts.address_found(draft.get("address", ""))
+        return prompts.address_found(draft.get("address", ""), say)
     if state.name == DESCRIPTION:
-        return prompts.ask_description()
+        return prompts.ask_description(say)
     if state.name == QUESTIONS:
         return asking.ask_again(state, context)
+    if state.name == CONSENT:
+        return prompts.ask_consent(say)
     if state.name == CONFIRM:
-        return prompts.confirm(draft)
+        return prompts.confirm(draft, say)
+    if state.name == RESUME:
+        return prompts.ask_resume(draft.get("held", {}).get("draft", {}).get("service_name", ""),
+                                  say)
+    if state.name == CHOOSING_LANGUAGE:
+        return prompts.language_menu(_language_names(state.offered, context), say)
     return None
 
 
@@ -88,18 +145,32 @@ def _services(codes: list[str], context: Context) -> tuple[Service, ...]:
     return tuple(by_code[code] for code in codes if code in by_code)
 
 
+def _again(state: State, context: Context, *lead: Reply) -> Turn:
+    """The lead replies, then the current question (if any) asked again."""
+    again = question(state, context)
+    return Turn(state, lead + ((again,) if again else ()))
+
+
 # --- messages -----------------------------------------------------------------------------
 
 
 def _on_message(state: State, message: Message, context: Context) -> Turn:
-    """Commands first, then pins and bare photos, then the handler of the current state."""
+    """Commands, languages and emergencies first, then pins and photos, then the state."""
     text = (message.text or "").strip()
     if message.media and state.name != IDLE:  # kept whatever the words do (even YES, HELP)
         _add_media(state, message.media)
-    command = parse_command(text)
+    command = parse_command(text, _say(state, context))
     if command:
         return _on_command(state, command, context)
-    before = State.from_dict(state.to_dict())
+    named = _language_named(text, context)
+    if named:
+        return _set_language(state, named, context)
+    if text and is_emergency(text, context.languages):
+        return Turn(state, (prompts.emergency(context.emergency_number, _say(state, context)),))
+    _follow_language(state, text, context)
+    if state.name == IDLE and "held" in state.draft:
+        return _offer_resume(state, text, context)
+    before = State.from_dict(copy.deepcopy(state.to_dict()))
     if message.location is not None:
         turn = _on_pin(state, message.location, context)
     elif message.media and not text:
@@ -109,8 +180,21 @@ def _on_message(state: State, message: Message, context: Context) -> Turn:
     elif state.name in _HANDLERS:
         turn = _HANDLERS[state.name](state, text, context)
     else:  # a state this version does not know: start afresh
-        turn = _idle(State(), text, context)
-    return _use_pin(_carry(before, turn, message.media), context)
+        turn = _idle(state.fresh(), text, context)
+    turn = _use_pin(_carry(before, turn, message.media), context)
+    if before.name in REPORT_STATES and turn.state.name in REPORT_STATES:
+        history.record(before, turn.state)
+    return turn
+
+
+def _follow_language(state: State, text: str, context: Context) -> None:
+    """Switch to the language the resident writes in, unless they chose one with LANGUAGE."""
+    if state.language_chosen or not text or state.name in (LOCATION, LOCATION_CONFIRM):
+        return
+    words = find_address(text)[1]
+    found = detect(words, context.languages)
+    if found and found != (state.language or "en"):
+        state.language = "" if found == "en" else found
 
 
 # --- pins and photos ------------------------------------------------------------------------
@@ -139,14 +223,15 @@ def _add_media(state: State, media: tuple[str, ...]) -> None:
 
 def _on_pin(state: State, place: Place, context: Context) -> Turn:
     """A shared location: exact, so it is taken without reading it back."""
+    say = _say(state, context)
     pin = {"address": place.address, "lat": place.lat, "lon": place.lon}
     if state.name == SERVICE:  # keep the menu or shortlist the resident is looking at
         state.draft["pin"] = pin
-        return Turn(state, (Reply(texts.PIN_TAKEN), question(state, context)))
+        return _again(state, context, Reply(say(texts.PIN_TAKEN)))
     if state.name == IDLE:
         if not context.services:
-            return Turn(State(), (Reply(texts.CATALOGUE_DOWN),))
-        turn = _show_menu(state, context, 0, texts.PIN_FIRST)
+            return Turn(state.fresh(), (Reply(say(texts.CATALOGUE_DOWN)),))
+        turn = _show_menu(state.fresh(), context, 0, texts.PIN_FIRST)
         turn.state.draft["pin"] = pin
         return turn
     if state.name in (LOCATION, LOCATION_CONFIRM):
@@ -155,8 +240,7 @@ def _on_pin(state: State, place: Place, context: Context) -> Turn:
         return Turn(state)
     for key in ("address", "lat", "lon"):
         state.draft[key] = pin[key]
-    again = question(state, context)
-    return Turn(state, (Reply(texts.PIN_UPDATED),) + ((again,) if again else ()))
+    return _again(state, context, Reply(say(texts.PIN_UPDATED)))
 
 
 def _use_pin(turn: Turn, context: Context) -> Turn:
@@ -164,13 +248,14 @@ def _use_pin(turn: Turn, context: Context) -> Turn:
     state, draft = turn.state, turn.state.draft
     if state.name != LOCATION or "pin" not in draft:
         return turn
+    say = _say(state, context)
     pin = draft.pop("pin")
     draft.pop("geocode_query", None)
     draft.update(pin)
     after = _after_location(state, context)
-    lead = texts.PIN_TAKEN
+    lead = say(texts.PIN_TAKEN)
     if turn.replies and draft.get("service_name"):
-        lead = texts.SERVICE_TAKEN.format(service=draft["service_name"]) + " " + lead
+        lead = prompts.service_taken(draft["service_name"], say) + " " + lead
     return Turn(after.state, prompts.with_lead(lead, after.replies[0]), after.actions)
 
 
@@ -178,55 +263,202 @@ def _on_photo(state: State, context: Context) -> Turn:
     """A photo without words: kept for the report; the question stands."""
     if state.name == IDLE:
         if not context.services:
-            return Turn(State(), (Reply(texts.CATALOGUE_DOWN),))
-        return _show_menu(state, context, 0, texts.PHOTO_FIRST)
-    again = question(state, context)
-    return Turn(state, (Reply(texts.PHOTO_ADDED),) + ((again,) if again else ()))
+            return Turn(state.fresh(), (Reply(_say(state, context)(texts.CATALOGUE_DOWN)),))
+        return _show_menu(state.fresh(), context, 0, texts.PHOTO_FIRST)
+    return _again(state, context, Reply(_say(state, context)(texts.PHOTO_ADDED)))
+
+
+# --- commands -----------------------------------------------------------------------------
 
 
 def _on_command(state: State, command: Command, context: Context) -> Turn:
-    """HELP, CANCEL and STATUS, which work in every state."""
+    """HELP, RESTART, START, BACK, STATUS, MY REPORTS and LANGUAGE, which work in every state."""
+    say = _say(state, context)
     if command.name == HELP:
         state = asking.settle(state, context)
-        again = question(state, context)
-        return Turn(state, (Reply(texts.HELP),) + ((again,) if again else ()))
-    if command.name == CANCEL:
-        return Turn(State(), (Reply(texts.CANCELLED),))
+        return _again(state, context, Reply(say(texts.HELP)))
+    if command.name == RESTART:
+        return Turn(state.fresh(), (Reply(say(texts.CANCELLED)),))
     if command.name == START:
-        return _idle(State(), "", context)
-    if command.number is None:
-        return Turn(state, (Reply(texts.STATUS_WHICH),))
-    state.draft["status_number"] = command.number
-    return Turn(state, actions=(LookupStatus(command.number),))
+        return _idle(state.fresh(), "", context)
+    if command.name == BACK:
+        return _back(state, context)
+    if command.name == MY_REPORTS:
+        state.draft["listing"] = True
+        return Turn(state, actions=(ListReports(),))
+    if command.name == LANGUAGE:
+        chosen = _language_named(command.argument or "", context)
+        return _set_language(state, chosen, context) if chosen else _language_menu(state, context)
+    if command.argument is None:
+        return Turn(state, (Reply(say(texts.STATUS_WHICH)),))
+    state.draft["status_number"] = command.argument
+    return Turn(state, actions=(LookupStatus(command.argument),))
+
+
+def _back(state: State, context: Context) -> Turn:
+    """The previous question of the report, or a note that there is none."""
+    if state.name == CHOOSING_LANGUAGE:
+        return _again(_restore(state.draft.get("back_to"), state), context)
+    earlier = history.back(state) if state.name in REPORT_STATES else None
+    if earlier is None:
+        return _again(state, context, Reply(_say(state, context)(texts.BACK_NONE)))
+    return _again(earlier, context)
+
+
+def _restore(saved: dict | None, state: State) -> State:
+    """A state saved with to_dict, keeping the resident's language and consent."""
+    restored = State.from_dict(saved)
+    restored.language, restored.language_chosen = state.language, state.language_chosen
+    restored.consent = state.consent
+    return restored
+
+
+# --- languages ----------------------------------------------------------------------------
+
+
+def _language_named(text: str, context: Context) -> str | None:
+    """The code of the language the whole text names ("Espanol", "es", "Chinese"), if any."""
+    said = normal(text)
+    if not said or len(said) > 30:
+        return None
+    for code, language in context.languages.items():
+        names = ENGLISH_NAMES if code == "en" else (code, language.name.casefold())
+        if said in names or language.has("names", said):
+            return code
+    return None
+
+
+def _language_names(codes: list[str], context: Context) -> list[str]:
+    return [context.language(code).name for code in codes]
+
+
+def _language_menu(state: State, context: Context) -> Turn:
+    """Offer the languages, coming back to the current question once one is chosen."""
+    saved = state.to_dict() if state.name != CHOOSING_LANGUAGE else state.draft.get("back_to")
+    menu = state.fresh()
+    menu.name, menu.draft, menu.offered = CHOOSING_LANGUAGE, {"back_to": saved}, list(
+        context.languages
+    )
+    return Turn(menu, (question(menu, context),))
+
+
+def _choose_language(state: State, text: str, context: Context) -> Turn:
+    """A number (or name) from the language menu."""
+    chosen = number(text)
+    if chosen is not None and 1 <= chosen <= len(state.offered):
+        return _set_language(state, state.offered[chosen - 1], context)
+    say = _say(state, context)
+    return _again(state, context, prompts.number_range(len(state.offered), say))
+
+
+def _set_language(state: State, code: str, context: Context) -> Turn:
+    """Speak this language from now on, and ask the current question again in it."""
+    if state.name == CHOOSING_LANGUAGE:
+        state = _restore(state.draft.get("back_to"), state)
+    state.language, state.language_chosen = ("" if code == "en" else code), True
+    say = _say(state, context)
+    done = Reply(say(texts.LANGUAGE_SET))
+    if state.name == IDLE and "held" not in state.draft:
+        if not context.services:
+            return Turn(state, (done,))
+        menu = _show_menu(state, context, 0, texts.MENU_ASK)
+        return Turn(menu.state, prompts.with_lead(done.text, menu.replies[0]))
+    return _again(state, context, done)
+
+
+# --- a quiet conversation -------------------------------------------------------------------
+
+
+def _on_timed_out(state: State, context: Context) -> Turn:
+    """The resident went quiet: end politely, keeping a report worth finishing for later."""
+    say = _say(state, context)
+    if state.name == CHOOSING_LANGUAGE:
+        state = _restore(state.draft.get("back_to"), state)
+    if state.name == RESUME:
+        idle = state.fresh()
+        idle.draft["held"] = state.draft["held"]
+        return Turn(idle)
+    if state.name not in REPORT_STATES:
+        return Turn(state)
+    idle = state.fresh()
+    draft = {k: v for k, v in state.draft.items() if k not in ("geocode_query", "status_number",
+                                                                "listing")}
+    if not any(draft.get(key) for key in ("service_code", "address", "description", "media")):
+        return Turn(idle, (Reply(say(texts.CLOSED)),))
+    idle.draft["held"] = {"name": state.name, "draft": draft, "offered": state.offered}
+    return Turn(idle, (prompts.paused(draft.get("service_name", ""), say),))
+
+
+def _offer_resume(state: State, text: str, context: Context) -> Turn:
+    """A message after a report was put aside: offer to finish it first."""
+    if normal(text) in RESUME_WORDS:
+        return _resume(state, context)
+    state.name = RESUME
+    state.draft["said"] = text
+    return Turn(state, (question(state, context),))
+
+
+def _resume_state(state: State, text: str, context: Context) -> Turn:
+    """YES brings the report back; NO drops it and reads the message that came after it."""
+    answer = yes_or_no(text, _say(state, context))
+    if answer is None and normal(text) in RESUME_WORDS:
+        answer = True
+    if answer:
+        return _resume(state, context)
+    if answer is False:
+        said = state.draft.get("said", "")
+        return _idle(state.fresh(), said, context)
+    return Turn(state, (Reply(_say(state, context)(texts.ASK_YES_NO), expects="yes_no"),))
+
+
+def _resume(state: State, context: Context) -> Turn:
+    """The report put aside, back where it was, its question asked again."""
+    return _again(_restore(state.draft["held"], state), context)
+
+
+# --- choosing a service ---------------------------------------------------------------------
 
 
 def _idle(state: State, text: str, context: Context) -> Turn:
     """Any message starts a report: take a clearly named service, else offer the menu."""
     if not context.services:
-        return Turn(State(), (Reply(texts.CATALOGUE_DOWN),))
-    turn = _choose(State(), text, context)
-    if turn:
-        return turn
-    return _show_menu(State(), context, 0, texts.GREETING)
+        return Turn(state.fresh(), (Reply(_say(state, context)(texts.CATALOGUE_DOWN)),))
+    fresh = state.fresh()
+    return _choose(fresh, text, context) or _show_menu(fresh, context, 0, texts.GREETING)
 
 
 def _service(state: State, text: str, context: Context) -> Turn:
-    """A number from the offered list, MORE, or free text naming the service."""
+    """A number from the offered list, MORE, OTHER, or free text naming the service."""
+    say = _say(state, context)
     if not context.services:
-        return Turn(State(), (Reply(texts.CATALOGUE_DOWN),))
+        return Turn(state.fresh(), (Reply(say(texts.CATALOGUE_DOWN)),))
     chosen = number(text)
+    if chosen is not None and "groups" in state.draft:
+        groups = state.draft["groups"]
+        if not 1 <= chosen <= len(groups):
+            return Turn(state, (prompts.number_range(len(groups), say),))
+        return _show_menu(state, context, 0, texts.MENU_ASK, group=groups[chosen - 1])
     if chosen is not None:
         offered = _services(state.offered, context)
         if len(offered) != len(state.offered) or not offered:  # the catalogue changed
             return _show_menu(state, context, 0, texts.MENU_AGAIN)
         if not 1 <= chosen <= len(offered):
-            return Turn(state, (prompts.number_range(len(offered)),))
-        return _take(offered[chosen - 1], state.draft.get("said", ""))
-    if text.casefold() in MORE_WORDS:
-        return _show_menu(state, context, state.draft.get("page", -1) + 1, texts.MENU_ASK)
+            return Turn(state, (prompts.number_range(len(offered), say),))
+        return _take(offered[chosen - 1], state.draft.get("said", ""), state, context)
+    word = normal(text)
+    if word in MORE_WORDS or say.has("more", word):
+        page = state.draft.get("page", -1) + 1
+        return _show_menu(state, context, page, texts.MENU_ASK, group=state.draft.get("group"))
+    if word in OTHER_WORDS or say.has("other", word):
+        return _show_groups(state, context)
     if not text:
-        return Turn(state, (question(state, context),))
+        return _again(state, context)
     return _choose(state, text, context) or _show_menu(state, context, 0, texts.MENU_AGAIN)
+
+
+def _synonyms(state: State, context: Context) -> dict[str, str]:
+    """Phrases for matching: the resident's language's, then the city's own."""
+    return {**_say(state, context).synonyms, **context.synonyms}
 
 
 def _choose(state: State, text: str, context: Context) -> Turn | None:
@@ -234,13 +466,14 @@ def _choose(state: State, text: str, context: Context) -> Turn | None:
     address, rest = find_address(text)
     if address and not rest:
         return None
-    pick = pick_service(rest if address else text, context.services)
+    pick = pick_service(rest if address else text, context.services, _synonyms(state, context))
     if pick.winner:
-        return _take(pick.winner, text)
+        return _take(pick.winner, text, state, context)
     if pick.shortlist:
-        draft = {"said": text}
-        offered = [service.code for service in pick.shortlist]
-        return Turn(State(SERVICE, draft, offered), (prompts.shortlist(pick.shortlist),))
+        new = _menu_state(state)
+        new.draft["said"] = text
+        new.offered = [service.code for service in pick.shortlist]
+        return Turn(new, (prompts.shortlist(pick.shortlist, _say(state, context)),))
     return None
 
 
@@ -249,31 +482,90 @@ def _describes(text: str) -> bool:
     return len(text.split()) >= DESCRIBING_WORDS
 
 
-def _show_menu(state: State, context: Context, page: int, lead: str) -> Turn:
-    """Offer one page of the menu."""
-    page %= prompts.pages(context.services)
-    offered = [service.code for service in prompts.page_of(context.services, page)]
-    new = State(SERVICE, {"page": page}, offered)
-    return Turn(new, (prompts.menu(context.services, page, lead),))
+def _has_groups(context: Context) -> bool:
+    return len({service.group for service in context.services if service.group}) > 1
 
 
-def _take(service: Service, said: str) -> Turn:
+def _listed(state: State, context: Context) -> tuple[Service, ...]:
+    """The services the menu lists: one group's, or the whole catalogue."""
+    group = state.draft.get("group")
+    in_group = tuple(s for s in context.services if group and s.group == group)
+    return in_group or context.services
+
+
+def _menu_state(state: State) -> State:
+    """A service-choosing state; while a field is changed from the summary, the draft stays."""
+    new = state.fresh()
+    new.name = SERVICE
+    if state.draft.get("editing"):
+        new.draft = {k: v for k, v in state.draft.items()
+                     if k not in ("page", "said", "group", "groups")}
+    return new
+
+
+def _show_menu(
+    state: State, context: Context, page: int, lead: str, group: str | None = None
+) -> Turn:
+    """Offer one page of the menu (of one group's services when `group` is given)."""
+    new = _menu_state(state)
+    if group:
+        new.draft["group"] = group
+    services = _listed(new, context)
+    page %= prompts.pages(services)
+    new.draft["page"] = page
+    new.offered = [service.code for service in prompts.page_of(services, page)]
+    reply = prompts.menu(services, page, lead, _say(state, context),
+                         groups=_has_groups(context) and not group)
+    return Turn(new, (reply,))
+
+
+def _show_groups(state: State, context: Context) -> Turn:
+    """OTHER: the catalogue's groups to choose from (the whole menu when it has none)."""
+    if not _has_groups(context):
+        return _show_menu(state, context, 0, texts.MENU_ASK)
+    groups = list(dict.fromkeys(s.group for s in context.services if s.group))
+    new = _menu_state(state)
+    new.draft["groups"] = groups
+    return Turn(new, (prompts.group_menu(groups, _say(state, context)),))
+
+
+def _take(service: Service, said: str, state: State, context: Context) -> Turn:
     """Start a draft for the service from what the resident said (maybe an address too)."""
-    draft = {"service_code": service.code, "service_name": service.name}
+    say = _say(state, context)
+    lead = prompts.service_taken(service.name, say)
+    new = state.fresh()
+    new.draft = {"service_code": service.code, "service_name": service.name}
+    if state.draft.get("editing"):  # changing the type from the summary keeps the rest
+        new.draft.update({k: state.draft[k] for k in KEPT_ON_EDIT if k in state.draft})
+        turn = asking.ask_next(new, context)
+        return Turn(turn.state, prompts.with_lead(lead, turn.replies[0]))
     address, rest = find_address(said)
     if _describes(rest):
-        draft["description"] = said[:DESCRIPTION_LIMIT]
+        _describe(new.draft, said)
+    new.name = LOCATION
     if address:
-        draft["geocode_query"] = address
-        return Turn(State(LOCATION, draft), actions=(Geocode(address),))
-    lead = texts.SERVICE_TAKEN.format(service=service.name)
-    return Turn(State(LOCATION, draft), prompts.with_lead(lead, prompts.ask_location()))
+        new.draft["geocode_query"] = address
+        return Turn(new, actions=(Geocode(address),))
+    return Turn(new, prompts.with_lead(lead, prompts.ask_location(say)))
+
+
+def _describe(draft: dict, text: str) -> None:
+    """Keep the resident's words as the description, phone numbers and emails masked."""
+    masked, phones, emails = mask_contacts(text[:DESCRIPTION_LIMIT])
+    draft["description"] = masked
+    if phones or emails:
+        draft["contact"] = {"phone": phones[0] if phones else "",
+                            "email": emails[0] if emails else ""}
+
+
+# --- location and description -------------------------------------------------------------
 
 
 def _location(state: State, text: str, context: Context) -> Turn:
     """Any text is an address to look up."""
     if not text:
-        return Turn(state, (Reply(texts.ASK_LOCATION_EMPTY, expects="location"),))
+        say = _say(state, context)
+        return Turn(state, (Reply(say(texts.ASK_LOCATION_EMPTY), expects="location"),))
     return _geocode(state, text)
 
 
@@ -288,17 +580,18 @@ def _geocode(state: State, query: str) -> Turn:
 
 def _location_confirm(state: State, text: str, context: Context) -> Turn:
     """YES goes on, NO asks again, a new address is looked up."""
-    answer = yes_or_no(text)
+    say = _say(state, context)
+    answer = yes_or_no(text, say)
     if answer:
         return _after_location(state, context)
     if answer is False:
         for key in ("address", "lat", "lon"):
             state.draft.pop(key, None)
         state.name = LOCATION
-        return Turn(state, (prompts.ask_location(),))
+        return Turn(state, (prompts.ask_location(say),))
     if find_address(text)[0]:
         return _geocode(state, text)
-    return Turn(state, (Reply(texts.ASK_YES_NO, expects="yes_no"),))
+    return Turn(state, (Reply(say(texts.ASK_YES_NO), expects="yes_no"),))
 
 
 def _after_location(state: State, context: Context) -> Turn:
@@ -306,7 +599,7 @@ def _after_location(state: State, context: Context) -> Turn:
     if state.draft.get("description"):
         return asking.ask_next(state, context)
     state.name = DESCRIPTION
-    return Turn(state, (question(state, context),))
+    return _again(state, context)
 
 
 def _accept(state: State, address: str, context: Context) -> Turn:
@@ -318,21 +611,79 @@ def _accept(state: State, address: str, context: Context) -> Turn:
 def _description(state: State, text: str, context: Context) -> Turn:
     """Any text is the description; then the service's questions, if it has any."""
     if not text:
-        return Turn(state, (prompts.ask_description(),))
-    state.draft["description"] = text[:DESCRIPTION_LIMIT]
+        return Turn(state, (prompts.ask_description(_say(state, context)),))
+    _describe(state.draft, text)
+    return asking.ask_next(state, context)
+
+
+# --- consent and the summary ----------------------------------------------------------------
+
+
+def _consent(state: State, text: str, context: Context) -> Turn:
+    """Asked once per resident: may the city contact them? Then the summary."""
+    say = _say(state, context)
+    answer = yes_or_no(text, say)
+    if answer is None:
+        return Turn(state, (Reply(say(texts.ASK_YES_NO), expects="yes_no"),))
+    state.consent = answer
     return asking.ask_next(state, context)
 
 
 def _confirm(state: State, text: str, context: Context) -> Turn:
-    """YES files the report (after any question the catalogue added meanwhile), NO cancels."""
-    answer = yes_or_no(text)
-    if answer is None:
-        return Turn(state, (Reply(texts.ASK_YES_NO, expects="yes_no"),))
-    if not answer:
-        return Turn(State(), (Reply(texts.CANCELLED),))
-    if asking.pending(state, context):
-        return asking.ask_next(state, context)
+    """YES files the report, NO cancels, a number or "change ..." edits one field."""
+    say = _say(state, context)
+    answer = yes_or_no(text, say)
+    if answer is False:
+        return Turn(state.fresh(), (Reply(say(texts.CANCELLED)),))
+    if answer:
+        if asking.pending(state, context):  # the catalogue added a question meanwhile
+            return asking.ask_next(state, context)
+        return _file(state, context)
+    field = _field_to_change(text, say)
+    if field is not None:
+        return _change(state, field, context)
+    if find_address(text)[0]:
+        return _geocode(state, text)
+    return Turn(state, (Reply(say(texts.CONFIRM_HOW), expects="yes_no"),))
+
+
+def _field_to_change(text: str, say: Language) -> int | None:
+    """1 (type), 2 (location), 3 (description), 0 (asked which), or None (not an edit)."""
+    picked = number(text)
+    if picked is not None:
+        return picked if 1 <= picked <= 3 else 0
+    said = normal(text)
+    for field, words in EDIT_WORDS.items():
+        if said in words or say.has(EDIT_GROUPS[field], said):
+            return field
+    if said in ("change", "edit", "change it", "fix", "correct it") or say.has("edit", said):
+        return 0
+    return None
+
+
+def _change(state: State, field: int, context: Context) -> Turn:
+    """Go back to one field of the report; the summary comes again once it is answered."""
+    say = _say(state, context)
+    if field == 0:
+        return Turn(state, (Reply(say(texts.EDIT_WHICH)),))
+    state.draft["editing"] = True
+    if field == 1:
+        return _show_menu(state, context, 0, texts.MENU_ASK)
+    if field == 2:
+        for key in ("address", "lat", "lon"):
+            state.draft.pop(key, None)
+        state.name = LOCATION
+        return Turn(state, (prompts.ask_location(say),))
+    state.draft.pop("description", None)
+    state.name = DESCRIPTION
+    return Turn(state, (prompts.ask_description(say),))
+
+
+def _file(state: State, context: Context) -> Turn:
+    """The confirmed report, for the worker to file."""
     draft = state.draft
+    contact = draft.get("contact") or {}
+    allowed = state.consent is True
     report = FileReport(
         service_code=draft.get("service_code", ""),
         service_name=draft.get("service_name", ""),
@@ -342,8 +693,12 @@ def _confirm(state: State, text: str, context: Context) -> Turn:
         lon=draft.get("lon"),
         attributes=asking.given(draft),
         media=tuple(draft.get("media", ())),
+        contact_ok=allowed,
+        phone=contact.get("phone", "") if allowed else "",
+        email=contact.get("email", "") if allowed else "",
+        language=state.language or "en",
     )
-    return Turn(State(), (Reply(texts.SENDING),), (report,))
+    return Turn(state.fresh(), (Reply(_say(state, context)(texts.SENDING)),), (report,))
 
 
 _HANDLERS: dict[str, Callable[[State, str, Context], Turn]] = {
@@ -352,7 +707,10 @@ _HANDLERS: dict[str, Callable[[State, str, Context], Turn]] = {
     LOCATION: _location,
     LOCATION_CONFIRM: _location_confirm,
     DESCRIPTION: _description,
+    CONSENT: _consent,
     CONFIRM: _confirm,
+    RESUME: _resume_state,
+    CHOOSING_LANGUAGE: _choose_language,
 }
 
 
@@ -363,19 +721,20 @@ def _on_geocoded(state: State, event: Geocoded, context: Context) -> Turn:
     """Read a found address back, accept an unchecked one, or ask again."""
     if state.name != LOCATION or state.draft.get("geocode_query") != event.query:
         return Turn(state)
+    say = _say(state, context)
     query = state.draft.pop("geocode_query")
     if event.failed:
         turn = _accept(state, query, context)
-        return Turn(turn.state, prompts.with_lead(texts.ADDRESS_UNCHECKED, turn.replies[0]))
+        return Turn(turn.state, prompts.with_lead(say(texts.ADDRESS_UNCHECKED), turn.replies[0]))
     located = [p for p in event.places if p.lat is not None and p.lon is not None]
     if located:
         place = located[0]
         state.draft.update(address=place.address, lat=place.lat, lon=place.lon)
         state.name = LOCATION_CONFIRM
-        return Turn(state, (prompts.address_found(place.address),))
+        return Turn(state, (prompts.address_found(place.address, say),))
     if event.places:
         return _accept(state, event.places[0].address or query, context)
-    return Turn(state, (prompts.address_not_found(context.city),))
+    return Turn(state, (prompts.address_not_found(context.city, say),))
 
 
 def _on_status_found(state: State, event: StatusFound, context: Context) -> Turn:
@@ -384,11 +743,20 @@ def _on_status_found(state: State, event: StatusFound, context: Context) -> Turn
         return Turn(state)
     del state.draft["status_number"]
     state = asking.settle(state, context)
+    say = _say(state, context)
     if event.failed:
-        reply = Reply(texts.STATUS_UNAVAILABLE)
+        reply = Reply(say(texts.STATUS_UNAVAILABLE))
     elif event.status is None:
-        reply = Reply(texts.STATUS_NOT_FOUND.format(number=event.number))
+        reply = Reply(say(texts.STATUS_NOT_FOUND).format(number=event.number))
     else:
-        reply = prompts.status_found(event.number, event.status, event.notes, event.service_name)
-    again = question(state, context)
-    return Turn(state, (reply,) + ((again,) if again else ()))
+        reply = prompts.status_found(event.number, event.status, event.notes,
+                                     event.service_name, say)
+    return _again(state, context, reply)
+
+
+def _on_reports_listed(state: State, event: ReportsListed, context: Context) -> Turn:
+    """Tell the resident their latest reports, then repeat the current question."""
+    if not state.draft.pop("listing", None):
+        return Turn(state)
+    state = asking.settle(state, context)
+    return _again(state, context, prompts.my_reports(event.reports, _say(state, context)))

@@ -37,11 +37,17 @@ def _longest(build: Callable[[str], str], value: str, budget: int, keep: int) ->
     return low
 
 
+MOST = 3  # segments no reply may exceed, in any language
+
+
 def fit(
     build: Callable[[str], str], value: str, budgets: tuple[int, ...] = (1, 2, 3), keep: int = 20
 ) -> str:
-    """build(value), cutting value so the text fits the smallest budget that keeps `keep` chars."""
-    for budget in budgets:
+    """build(value), cutting value so the text fits the smallest budget that keeps `keep` chars.
+
+    When no budget fits (a long translation), the most a reply may take is tried last.
+    """
+    for budget in (*budgets, MOST) if budgets[-1] < MOST else budgets:
         length = _longest(build, value, budget, keep)
         if length is not None:
             return _built(build, cut(value, length))

@@ -10,6 +10,7 @@ lightly stemmed ("potholes", "dumped") and without spaces ("pot hole", "street l
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -147,23 +148,32 @@ def _score_variant(processed: str, services: tuple[Service, ...]) -> dict[int, f
     }
 
 
-def match_services(text: str, services: tuple[Service, ...] | list[Service]) -> list[
-    tuple[Service, float]
-]:
-    """Services the text may mean, best first, with scores from 0 to 100."""
+def match_services(
+    text: str,
+    services: tuple[Service, ...] | list[Service],
+    synonyms: Mapping[str, str] | None = None,
+) -> list[tuple[Service, float]]:
+    """Services the text may mean, best first, with scores from 0 to 100.
+
+    `synonyms` adds phrases to the built-in table (the resident's language's, the city's).
+    """
     services = tuple(services)
     processed = default_process(text)
     scores: dict[int, float] = {}
-    for variant in {processed, expand(processed)}:
+    for variant in {processed, " ".join(expand(processed, synonyms).split())}:
         for position, score in _score_variant(variant, services).items():
             scores[position] = max(score, scores.get(position, 0.0))
     ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
     return [(services[position], round(score, 1)) for position, score in ranked]
 
 
-def pick_service(text: str, services: tuple[Service, ...] | list[Service]) -> Pick:
+def pick_service(
+    text: str,
+    services: tuple[Service, ...] | list[Service],
+    synonyms: Mapping[str, str] | None = None,
+) -> Pick:
     """A clear winner for the text, or else a shortlist of close candidates (max 4)."""
-    matches = [(service, score) for service, score in match_services(text, services)]
+    matches = match_services(text, services, synonyms)
     matches = [(service, score) for service, score in matches if score >= FLOOR]
     if not matches:
         return Pick(None)

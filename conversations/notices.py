@@ -1,4 +1,8 @@
-"""Texts the worker sends outside a turn: a report filed, delayed or rejected, a status change."""
+"""Texts the worker sends outside a turn: a report filed, delayed or rejected, a status change.
+
+Each is in the resident's language (`say`); the city's own words (notes, reasons) are not
+translated.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +10,25 @@ from datetime import datetime
 
 from . import texts
 from .fitting import cut, fit
-from .prompts import sentence
+from .language import ENGLISH, Language
+from .prompts import SERVICE_ROOM, sentence
 
 
-def report_filed(number: str, service_name: str) -> str:
+def report_filed(number: str, service_name: str, say: Language = ENGLISH) -> str:
     """The city received the report: here is its request number."""
-    service = cut(service_name, 40) or texts.REPORT_DEFAULT_SERVICE
-    return texts.REPORT_FILED.format(service=service, number=number)
+    service = cut(say.service(service_name), SERVICE_ROOM) or texts.REPORT_DEFAULT_SERVICE
+    return say(texts.REPORT_FILED).format(service=service, number=number)
 
 
-def report_delayed() -> str:
+def report_delayed(say: Language = ENGLISH) -> str:
     """The city's system is not answering; the report is saved and will be forwarded."""
-    return texts.REPORT_DELAYED
+    return say(texts.REPORT_DELAYED)
 
 
-def report_rejected(reason: str) -> str:
+def report_rejected(reason: str, say: Language = ENGLISH) -> str:
     """The city refused the report, with its reason cut to fit."""
-    return fit(lambda value: texts.REPORT_REJECTED.format(reason=sentence(value)), reason.strip())
+    build = say(texts.REPORT_REJECTED).format
+    return fit(lambda value: build(reason=sentence(value)), reason.strip())
 
 
 def status_changed(
@@ -31,15 +37,22 @@ def status_changed(
     notes: str,
     service_name: str = "",
     expected: datetime | None = None,
+    say: Language = ENGLISH,
 ) -> str:
     """A tracked request changed status (or notes, or the date the city expects to finish)."""
-    template = texts.STATUS_CHANGED if service_name else texts.STATUS_CHANGED_BARE
-    when = texts.EXPECTED.format(date=f"{expected:%b} {expected.day}") if expected else ""
+    template = say(texts.STATUS_CHANGED if service_name else texts.STATUS_CHANGED_BARE)
+    service = cut(say.service(service_name), SERVICE_ROOM)
+    when = say(texts.EXPECTED).format(date=_day(expected, say)) if expected else ""
 
     def build(value: str) -> str:
         extra = " " + sentence(value) if value else ""
         return template.format(
-            number=number, service=service_name, status=sentence(status), notes=extra
+            number=number, service=service, status=sentence(status), notes=extra
         ) + when
 
     return fit(build, notes.strip(), keep=0)
+
+
+def _day(moment: datetime, say: Language) -> str:
+    """A day as "Nov 25" in English, "11/25" in other languages (no month names to translate)."""
+    return f"{moment:%b} {moment.day}" if say.english else f"{moment.month}/{moment.day}"

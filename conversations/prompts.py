@@ -1,99 +1,186 @@
-"""Building the engine's replies from texts.py, sized to fit their SMS budget."""
+"""Building the engine's replies from texts.py, in the resident's language, sized to fit SMS.
+
+English replies keep the budgets the module names (most one segment, menus and the summary
+two); a translation may take more, but never more than three segments (fitting.MOST).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from . import texts
 from .fitting import cut, fit
+from .language import ENGLISH, Language
 from .plaintext import render
 from .segments import segments
-from .types import Reply, Service
+from .types import Reply, ReportLine, Service
 
 PAGE_SIZE = 6
 ADDRESS_ROOM = 60  # characters of an address kept inside a longer sentence
+SERVICE_ROOM = 40  # characters of a service name kept inside a sentence
+SUMMARY_BUDGET = 2
 
 
-def pages(services: tuple[Service, ...]) -> int:
-    """How many menu pages the catalogue takes."""
+def pages(services: Sequence[Service]) -> int:
+    """How many menu pages the services take."""
     return max(1, -(-len(services) // PAGE_SIZE))
 
 
-def page_of(services: tuple[Service, ...], page: int) -> tuple[Service, ...]:
+def page_of(services: Sequence[Service], page: int) -> tuple[Service, ...]:
     """The services shown on a menu page (0-based, wrapping around)."""
     page %= pages(services)
-    return services[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    return tuple(services[page * PAGE_SIZE : (page + 1) * PAGE_SIZE])
 
 
-def menu(services: tuple[Service, ...], page: int, lead: str = texts.MENU_ASK) -> Reply:
-    """The numbered menu of one page of services."""
-    parts = [lead, texts.MENU_HOW]
+def menu(
+    services: Sequence[Service],
+    page: int,
+    lead: str = texts.MENU_ASK,
+    say: Language = ENGLISH,
+    groups: bool = False,
+) -> Reply:
+    """The numbered menu of one page of services (OTHER offered when there are groups)."""
+    parts = [say(lead), say(texts.MENU_HOW)]
     if pages(services) > 1:
-        parts.append(texts.MENU_MORE)
-    options = tuple(service.name for service in page_of(services, page))
+        parts.append(say(texts.MENU_MORE))
+    if groups:
+        parts.append(say(texts.MENU_OTHER))
+    options = tuple(say.service(service.name) for service in page_of(services, page))
     return Reply(" ".join(parts), options=options, expects="choice")
 
 
-def shortlist(services: tuple[Service, ...]) -> Reply:
+def group_menu(groups: Sequence[str], say: Language = ENGLISH) -> Reply:
+    """The catalogue's groups, to choose from."""
+    return Reply(say(texts.GROUPS_ASK), options=tuple(say.service(g) for g in groups),
+                 expects="choice")
+
+
+def shortlist(services: Sequence[Service], say: Language = ENGLISH) -> Reply:
     """A few close candidates to choose from."""
-    return Reply(texts.SHORTLIST, options=tuple(s.name for s in services), expects="choice")
+    options = tuple(say.service(s.name) for s in services)
+    return Reply(say(texts.SHORTLIST), options=options, expects="choice")
 
 
-def number_range(count: int) -> Reply:
+def number_range(count: int, say: Language = ENGLISH) -> Reply:
     """Asks for a number from the offered list."""
-    return Reply(texts.NUMBER_RANGE.format(count=count))
+    return Reply(say(texts.NUMBER_RANGE).format(count=count))
 
 
-def ask_location() -> Reply:
+def service_taken(name: str, say: Language = ENGLISH) -> str:
+    """Says which service was understood."""
+    return say(texts.SERVICE_TAKEN).format(service=cut(say.service(name), SERVICE_ROOM))
+
+
+def ask_location(say: Language = ENGLISH) -> Reply:
     """Asks where the problem is."""
-    return Reply(texts.ASK_LOCATION, expects="location")
+    return Reply(say(texts.ASK_LOCATION), expects="location")
 
 
-def address_found(address: str) -> Reply:
+def address_found(address: str, say: Language = ENGLISH) -> Reply:
     """Reads a geocoded address back for a yes or no."""
-    build = texts.ADDRESS_FOUND.format
+    build = say(texts.ADDRESS_FOUND).format
     return Reply(fit(lambda value: build(address=value), address), expects="yes_no")
 
 
-def address_not_found(city: str) -> Reply:
+def address_not_found(city: str, say: Language = ENGLISH) -> Reply:
     """Says the address was not found in the city."""
-    build = texts.ADDRESS_NOT_FOUND.format
-    text = fit(lambda value: build(city=value), city or texts.THE_CITY, budgets=(1,), keep=0)
+    build = say(texts.ADDRESS_NOT_FOUND).format
+    text = fit(lambda value: build(city=value), city or say(texts.THE_CITY), budgets=(1,), keep=0)
     return Reply(text, expects="location")
 
 
-def ask_description() -> Reply:
+def ask_description(say: Language = ENGLISH) -> Reply:
     """Asks for a few words about the problem."""
-    return Reply(texts.ASK_DESCRIPTION)
+    return Reply(say(texts.ASK_DESCRIPTION))
 
 
-def confirm(draft: dict) -> Reply:
-    """The summary to send or cancel."""
-    service = draft.get("service_name", "")
-    shared = texts.SHARED_LOCATION if draft.get("lat") is not None else ""
+def ask_consent(say: Language = ENGLISH) -> Reply:
+    """Asks once whether the city may contact the resident."""
+    return Reply(say(texts.ASK_CONSENT), expects="yes_no")
+
+
+def confirm(draft: dict, say: Language = ENGLISH) -> Reply:
+    """The numbered summary to send, change or cancel."""
+    service = cut(say.service(draft.get("service_name", "")), SERVICE_ROOM)
+    shared = say(texts.SHARED_LOCATION) if draft.get("lat") is not None else ""
     address = cut(draft.get("address") or shared, ADDRESS_ROOM)
+    how = say(texts.CONFIRM_HOW)
 
     def build(description: str) -> str:
-        return texts.CONFIRM.format(service=service, address=address, description=description)
+        summary = say(texts.CONFIRM).format(
+            service=service, address=address, description=description
+        )
+        return f"{summary}\n{how}"
 
-    return Reply(fit(build, draft.get("description") or ""), expects="yes_no")
+    text = fit(build, draft.get("description") or "", budgets=(1, SUMMARY_BUDGET))
+    return Reply(text, expects="yes_no")
 
 
 def sentence(text: str) -> str:
     """The text with a full stop added unless it already ends a sentence."""
     text = text.strip()
-    return text if not text or text[-1] in ".!?" else text + "."
+    return text if not text or text[-1] in ".!?\u3002" else text + "."
 
 
-def status_found(number: str, status: str, notes: str, service_name: str) -> Reply:
+def status_found(
+    number: str, status: str, notes: str, service_name: str, say: Language = ENGLISH
+) -> Reply:
     """A request's status, with the city's notes cut to fit."""
-    template = texts.STATUS_FOUND if service_name else texts.STATUS_FOUND_BARE
+    template = say(texts.STATUS_FOUND if service_name else texts.STATUS_FOUND_BARE)
+    service = cut(say.service(service_name), SERVICE_ROOM)
 
     def build(value: str) -> str:
         extra = " " + sentence(value) if value else ""
-        return template.format(
-            number=number, service=service_name, status=sentence(status), notes=extra
-        )
+        return template.format(number=number, service=service, status=sentence(status),
+                               notes=extra)
 
     return Reply(fit(build, notes.strip(), keep=0))
+
+
+def my_reports(reports: Sequence[ReportLine], say: Language = ENGLISH) -> Reply:
+    """The resident's latest reports, one line each, as many as fit two segments."""
+    if not reports:
+        return Reply(say(texts.MY_REPORTS_NONE))
+    lines = [say(texts.MY_REPORTS)]
+    for report in reports:
+        line = say(texts.MY_REPORT_LINE).format(
+            number=report.number or say(texts.NUMBER_PENDING),
+            service=cut(say.service(report.service_name), 24),
+            status=report.status or say(texts.MY_REPORT_PENDING),
+        )
+        if report.filed_on:
+            line += f" ({report.filed_on})"
+        if segments("\n".join(lines + [line])) > 2 and len(lines) > 1:
+            break
+        lines.append(line)
+    return Reply("\n".join(lines))
+
+
+def language_menu(names: Sequence[str], say: Language = ENGLISH) -> Reply:
+    """The languages the bot speaks, each in its own name."""
+    return Reply(say(texts.LANGUAGE_ASK), options=tuple(names), expects="choice")
+
+
+def emergency(number: str, say: Language = ENGLISH) -> Reply:
+    """Tells the resident to call the emergency number now."""
+    return Reply(say(texts.EMERGENCY).format(number=number))
+
+
+def paused(service_name: str, say: Language = ENGLISH) -> Reply:
+    """Ends an idle conversation, keeping its report for later."""
+    service = cut(say.service(service_name), SERVICE_ROOM) or say(texts.PAUSED_REPORT)
+    return Reply(say(texts.PAUSED).format(service=service))
+
+
+def ask_resume(service_name: str, say: Language = ENGLISH) -> Reply:
+    """Offers to finish a report left unfinished."""
+    service = cut(say.service(service_name), SERVICE_ROOM) or say(texts.PAUSED_REPORT)
+    return Reply(say(texts.ASK_RESUME).format(service=service), expects="yes_no")
+
+
+def say_text(text: str, say: Language = ENGLISH, expects: str = "text") -> Reply:
+    """A fixed text of texts.py, in the language."""
+    return Reply(say(text), expects=expects)
 
 
 def with_lead(lead: str, reply: Reply) -> tuple[Reply, ...]:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from . import texts
 from .fitting import cut, fit
+from .language import ENGLISH, Language
 from .plaintext import render
 from .prompts import sentence
 from .readers import DATETIME, MULTI, NUMBER, SINGLE, kind_of
@@ -30,18 +31,22 @@ _HINTS = {
 _EXPECTS = {SINGLE: "choice", MULTI: "choices"}
 
 
-def how_to_answer(hint: str, required: bool) -> str:
-    """The hint as a sentence, offering SKIP when the question is optional."""
+def how_to_answer(hint: str, required: bool, say: Language = ENGLISH) -> str:
+    """The hint (already in the language) as a sentence, offering SKIP when it is optional."""
     if required:
         return sentence(hint)
-    return sentence(hint + texts.OR_SKIP if hint else texts.SKIP_ONLY)
+    return sentence(hint + say(texts.OR_SKIP) if hint else say(texts.SKIP_ONLY))
 
 
-def ask_attribute(attribute: Attribute) -> Reply:
-    """The question, with its options when it is a list, cut to fit."""
+def ask_attribute(attribute: Attribute, say: Language = ENGLISH) -> Reply:
+    """The question, with its options when it is a list, cut to fit.
+
+    The question's own words are the city's (its catalogue's language); the hint is translated.
+    """
     kind = kind_of(attribute)
     expects = _EXPECTS.get(kind, "text")
-    hint = how_to_answer(_HINTS.get(kind, ""), attribute.required)
+    hint = _HINTS.get(kind, "")
+    hint = how_to_answer(say(hint) if hint else "", attribute.required, say)
     detail = "" if kind in _EXPECTS else sentence(cut(attribute.datatype_description, DETAIL_ROOM))
 
     def build(description: str) -> str:
@@ -73,16 +78,16 @@ def _with_options(
     return Reply(rendered[: len(rendered) - len(lines)], options, expects)
 
 
-def bad_answer(attribute: Attribute) -> Reply:
+def bad_answer(attribute: Attribute, say: Language = ENGLISH) -> Reply:
     """How to answer this question, after an answer we could not read."""
     kind = kind_of(attribute)
     count = len(attribute.values)
     hint = {
-        SINGLE: texts.BAD_CHOICE.format(count=count),
-        MULTI: texts.BAD_CHOICES.format(count=count),
-        NUMBER: texts.BAD_NUMBER,
-        DATETIME: texts.BAD_DATETIME,
+        SINGLE: say(texts.BAD_CHOICE).format(count=count),
+        MULTI: say(texts.BAD_CHOICES).format(count=count),
+        NUMBER: say(texts.BAD_NUMBER),
+        DATETIME: say(texts.BAD_DATETIME),
     }.get(kind)
     if hint is None:  # any text answers a text question: only an empty one gets here
-        return ask_attribute(attribute)
-    return Reply(how_to_answer(hint, attribute.required))
+        return ask_attribute(attribute, say)
+    return Reply(how_to_answer(hint, attribute.required, say))

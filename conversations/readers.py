@@ -6,6 +6,7 @@ from datetime import datetime
 
 from .choices import parse_choice, parse_choices
 from .datetimes import parse_datetime
+from .language import ENGLISH, Language
 from .numbers import parse_number
 from .types import Attribute
 
@@ -26,16 +27,18 @@ def kind_of(attribute: Attribute) -> str:
     return STRING
 
 
-def read_answer(attribute: Attribute, text: str, at: datetime, timezone: str) -> Answer | None:
+def read_answer(
+    attribute: Attribute, text: str, at: datetime, timezone: str, say: Language = ENGLISH
+) -> Answer | None:
     """The answer as the city takes it (key, keys, number or ISO 8601 text); None if unclear."""
     text = text.strip()
     if not text:
         return None
     kind = kind_of(attribute)
     if kind == SINGLE:
-        return parse_choice(text, attribute.values)
+        return parse_choice(text, attribute.values, say)
     if kind == MULTI:
-        return parse_choices(text, attribute.values)
+        return parse_choices(text, attribute.values, say)
     if kind == NUMBER:
         return parse_number(text)
     if kind == DATETIME:

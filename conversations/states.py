@@ -12,6 +12,14 @@ Draft keys, all JSON-safe:
     answers                     the answers so far: code -> text, a list of keys, or None (skipped)
     pin                         a shared location kept until the location is asked
     media                       the resident's photos (channel references), sent with the report
+    contact                     phone/email found in the description (masked there), for the city
+    history                     earlier states of this report, for BACK (newest last)
+    editing                     set while a field is changed from the summary
+    group                       in service: the catalogue group whose services are listed
+    groups                      in service: the groups offered by OTHER
+    listing                     set while waiting for the ReportsListed answer
+    held                        in idle and resume: a report put aside when the chat went quiet
+    back_to                     in language: the state to go back to once a language is chosen
 """
 
 IDLE = "idle"
@@ -20,8 +28,12 @@ LOCATION = "location"
 LOCATION_CONFIRM = "location_confirm"
 DESCRIPTION = "description"
 QUESTIONS = "questions"
+CONSENT = "consent"
 CONFIRM = "confirm"
+RESUME = "resume"
+LANGUAGE = "language"
 
-ALL = (IDLE, SERVICE, LOCATION, LOCATION_CONFIRM, DESCRIPTION, QUESTIONS, CONFIRM)
+ALL = (IDLE, SERVICE, LOCATION, LOCATION_CONFIRM, DESCRIPTION, QUESTIONS, CONSENT, CONFIRM,
+       RESUME, LANGUAGE)
 
 DESCRIPTION_LIMIT = 1000

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from functools import lru_cache
 
+from rapidfuzz.utils import default_process
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
 # Phrase (as processed by rapidfuzz.utils.default_process: lowercase, no punctuation) -> words
 # likely to be in a catalogue. Longer phrases are replaced first.
 SYNONYMS: dict[str, str] = {
@@ -52,11 +57,25 @@ SYNONYMS: dict[str, str] = {
     "broken sidewalk": "sidewalk",
 }
 
-_PATTERN = re.compile(
-    r"\b(" + "|".join(re.escape(p) for p in sorted(SYNONYMS, key=len, reverse=True)) + r")\b"
-)
+
+@lru_cache(maxsize=32)
+def _compiled(extra: tuple[tuple[str, str], ...]) -> tuple[re.Pattern, dict[str, str]]:
+    """One pattern over the built-in phrases and the extra ones (extra ones win)."""
+    table = dict(SYNONYMS)
+    table.update((default_process(phrase), words) for phrase, words in extra)
+    table.pop("", None)
+    alternatives = [
+        re.escape(phrase) if _CJK.search(phrase) else rf"\b{re.escape(phrase)}\b"
+        for phrase in sorted(table, key=len, reverse=True)
+    ]
+    return re.compile("|".join(alternatives)), table
 
 
-def expand(processed: str) -> str:
-    """The processed text with each known phrase replaced by its catalogue words."""
-    return _PATTERN.sub(lambda found: SYNONYMS[found[1]], processed)
+def expand(processed: str, extra: Mapping[str, str] | None = None) -> str:
+    """The processed text with each known phrase replaced by its catalogue words.
+
+    `extra` adds phrases (a language's, a city's file); Chinese phrases match inside words,
+    since Chinese is written without spaces.
+    """
+    pattern, table = _compiled(tuple(sorted((extra or {}).items())))
+    return " ".join(pattern.sub(lambda found: f" {table[found[0]]} ", processed).split())

@@ -1,7 +1,10 @@
-"""Every resident-facing string, in one module so it can be translated later.
+"""Every resident-facing string, in English; each is the msgid of its translations.
 
-Plain GSM-7 characters only (no curly quotes, dashes or emoji): each ordinary text must fit one
-SMS segment once its placeholders are filled, the menu and help two.
+Translations live in locales/<code>.po (msgid: the English text here). Plain GSM-7 characters
+only (no curly quotes, dashes or emoji): each ordinary text must fit one SMS segment once its
+placeholders are filled, the menu, help and summary two. Words in capitals (YES, SKIP, STATUS)
+are what the resident types: a translation may keep them or use its own word, which the
+language's word lists then accept.
 """
 
 THE_CITY = "the city"
@@ -12,18 +15,20 @@ GREETING = "Hi! What would you like to report?"
 MENU_ASK = "What would you like to report?"
 MENU_HOW = "Reply with a number, or describe the problem in a few words."
 MENU_MORE = "MORE for more."
+MENU_OTHER = "OTHER for all types."
+GROUPS_ASK = "Which kind of problem? Reply with a number."
 MENU_AGAIN = "Sorry, I didn't catch that."
 MENU_NEXT = "More services:"
 CATALOGUE_DOWN = (
     "Sorry, the list of services is unavailable right now. Please try again in a few minutes."
 )
-SHORTLIST = "Did you mean one of these? Reply with a number, or describe it another way."
+SHORTLIST = "Did you mean one of these? Reply with a number, or OTHER for the full list."
 NUMBER_RANGE = "Please reply with a number from 1 to {count}."
 SERVICE_TAKEN = "Got it: {service}."
 PIN_FIRST = "Thanks for the location. What would you like to report?"
 PIN_TAKEN = "Thanks, I have the location."
 PIN_UPDATED = "Location updated."
-SHARED_LOCATION = "the location you shared"
+SHARED_LOCATION = "The location you shared"
 PHOTO_FIRST = "Thanks for the photo. What would you like to report?"
 PHOTO_ADDED = "Photo added."
 OLD_BUTTON = "That button is from an earlier message."
@@ -41,9 +46,9 @@ ASK_YES_NO = "Please reply YES or NO."
 
 # --- description and confirmation --------------------------------------------------------
 ASK_DESCRIPTION = "Please describe the problem in a few words."
-CONFIRM = (
-    'Ready to send: {service} at {address}: "{description}". Reply YES to send or NO to cancel.'
-)
+CONFIRM = 'Ready to send:\n1 {service}\n2 {address}\n3 "{description}"'
+CONFIRM_HOW = "Reply YES to send, 1-3 to change, or NO to cancel."
+EDIT_WHICH = "Reply 1 to change the type, 2 the location or 3 the description."
 SENDING = "Thanks! Sending your report to the city now. We'll text you the request number."
 CANCELLED = "Report cancelled. Text us any time to start a new one."
 
@@ -60,11 +65,38 @@ BAD_CHOICES = "Please reply with one or more numbers from 1 to {count}, e.g. 1 3
 BAD_NUMBER = "Please reply with a number"
 BAD_DATETIME = "Please reply with a day and time, e.g. today 5pm or 11/20 3pm"
 
+# --- asking once whether the city may contact them ---------------------------------------
+ASK_CONSENT = (
+    "May the city contact you about your reports if they need details? Reply YES or NO."
+)
+
 # --- commands ----------------------------------------------------------------------------
 HELP = (
-    "Text STATUS and a request number (e.g. STATUS 12345) to check a request, "
-    "RESTART to drop the report you are making, STOP to end all texts."
+    "Text STATUS and a request number (e.g. STATUS 12345) to check a request, MY REPORTS "
+    "for yours, BACK to go back, RESTART to start over, LANGUAGE to change language, "
+    "STOP to end all texts."
 )
+BACK_NONE = "There is nothing to go back to."
+OPTED_OUT = "You will get no more messages from us. Send START to come back."
+LANGUAGE_ASK = "Which language? Reply with a number."
+LANGUAGE_SET = "OK, I will write in English."
+EMERGENCY = (
+    "If this is an emergency, call {number} now. This service is only for non-emergency "
+    "problems."
+)
+MY_REPORTS = "Your reports:"
+MY_REPORTS_NONE = "You have no reports with us yet."
+MY_REPORTS_UNAVAILABLE = "I can't look up your reports right now; please try again later."
+MY_REPORT_LINE = "{number} {service}: {status}"
+MY_REPORT_PENDING = "not sent yet"
+NUMBER_PENDING = "(no number yet)"
+
+# --- a conversation left idle ------------------------------------------------------------
+PAUSED = "I've saved your {service} report. Text us any time to finish it."
+PAUSED_REPORT = "report"
+CLOSED = "Closing this chat for now. Text us any time to report a problem."
+ASK_RESUME = "You have an unfinished {service} report. Reply YES to finish it or NO to drop it."
+
 STATUS_WHICH = "Which request? Text STATUS and the request number, e.g. STATUS 12345."
 STATUS_FOUND = "Request {number} ({service}): {status}{notes}"
 STATUS_FOUND_BARE = "Request {number}: {status}{notes}"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+
+from .language import ENGLISH, Language
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,14 @@ class Context:
     services: tuple[Service, ...] = ()
     city: str = ""
     timezone: str = "UTC"  # IANA name: how "today" and "5pm" are read
+    # The languages the bot speaks, by code, in the order LANGUAGE offers them (English first).
+    languages: Mapping[str, Language] = field(default_factory=lambda: {"en": ENGLISH})
+    emergency_number: str = "911"
+    synonyms: Mapping[str, str] = field(default_factory=dict)  # the city's phrase -> words
+
+    def language(self, code: str) -> Language:
+        """The language with this code, English when it is unknown or unset."""
+        return self.languages.get(code) or self.languages.get("en") or ENGLISH
 
 
 # --- events: what happens to a conversation -------------------------------------------
@@ -99,7 +110,31 @@ class StatusFound:
     failed: bool = False
 
 
-Event = Message | Geocoded | StatusFound
+@dataclass(frozen=True)
+class ReportLine:
+    """One of the resident's reports, for MY REPORTS; number is "" while the city has none."""
+
+    number: str
+    service_name: str
+    status: str
+    filed_on: str = ""  # e.g. "Nov 20", on the city's calendar
+
+
+@dataclass(frozen=True)
+class ReportsListed:
+    """The answer to a ListReports action: the resident's latest reports, newest first."""
+
+    reports: tuple[ReportLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class TimedOut:
+    """The conversation has been quiet for the city's idle time (sent by the worker's clock)."""
+
+    at: datetime
+
+
+Event = Message | Geocoded | StatusFound | ReportsListed | TimedOut
 
 
 # --- replies: channel-neutral intents ------------------------------------------------
@@ -151,9 +186,20 @@ class FileReport:
     # datetimes as ISO 8601 with the city's offset, numbers as text.
     attributes: dict = field(default_factory=dict)
     media: tuple[str, ...] = ()  # the resident's photos, as the channel's references
+    # Whether the city may contact the resident; phone/email typed in their words (masked in
+    # the description), sent only when contact_ok.
+    contact_ok: bool = False
+    phone: str = ""
+    email: str = ""
+    language: str = "en"  # the resident's language, so the city knows how to answer
 
 
-Action = Geocode | LookupStatus | FileReport
+@dataclass(frozen=True)
+class ListReports:
+    """Find the resident's latest reports; answered with a ReportsListed event."""
+
+
+Action = Geocode | LookupStatus | ListReports | FileReport
 
 
 # --- state ------------------------------------------------------------------------------
@@ -166,6 +212,9 @@ class State:
     name: str = "idle"
     draft: dict = field(default_factory=dict)
     offered: list[str] = field(default_factory=list)
+    language: str = ""  # the resident's language code ("" until known: the city's default)
+    language_chosen: bool = False  # chosen with LANGUAGE: never changed by detection
+    consent: bool | None = None  # may the city contact them (None: not asked yet)
 
     def to_dict(self) -> dict:
         """A JSON-safe copy."""
@@ -179,7 +228,15 @@ class State:
             name=data.get("name", "idle"),
             draft=dict(data.get("draft") or {}),
             offered=list(data.get("offered") or []),
+            language=str(data.get("language") or ""),
+            language_chosen=bool(data.get("language_chosen")),
+            consent=data.get("consent"),
         )
+
+    def fresh(self) -> State:
+        """An idle state that keeps what belongs to the resident, not to one report."""
+        return State(language=self.language, language_chosen=self.language_chosen,
+                     consent=self.consent)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from conversations import (
     texts,
 )
 from conversations.plaintext import render
-from tests.test_conversations_catalogue import AT, CATALOGUE, CONTEXT, Chat
+from tests.test_conversations_catalogue import ANSWERED, AT, CATALOGUE, CONTEXT, Chat
 
 MAIN = Place("120 Main St, Springfield", 39.78, -89.65)
 
@@ -67,8 +67,8 @@ def test_step_by_step_by_number_files_the_report():
     confirm = chat.send("  Deep hole in the right lane  ")
     assert chat.state.name == "confirm"
     assert confirm.replies[0].text == (
-        'Ready to send: Pothole at 120 Main St, Springfield: "Deep hole in the right lane". '
-        "Reply YES to send or NO to cancel."
+        'Ready to send:\n1 Pothole\n2 120 Main St, Springfield\n3 "Deep hole in the right lane"'
+        "\nReply YES to send, 1-3 to change, or NO to cancel."
     )
     assert confirm.replies[0].expects == "yes_no"
 
@@ -78,7 +78,7 @@ def test_step_by_step_by_number_files_the_report():
                    "120 Main St, Springfield", 39.78, -89.65),
     )
     assert sent.replies[0].text == texts.SENDING
-    assert chat.state == State()
+    assert chat.state == ANSWERED
 
 
 @pytest.mark.parametrize(
@@ -169,7 +169,7 @@ def test_more_pages_the_menu_and_wraps_around():
     assert chat.state.offered == ["SGN-007", "SWK-008", "TRE-009", "NOI-010", "WTR-011"]
     chat.send("5")
     assert chat.state.draft["service_code"] == "WTR-011"
-    chat.send("cancel")
+    chat.send("restart")
     chat.send("hi")
     chat.send("more")
     wrapped = chat.send("more")
@@ -205,7 +205,7 @@ def test_empty_catalogue_says_the_list_is_unavailable_and_stays_idle():
     chat = Chat(Context(services=(), city="Springfield"))
     turn = chat.send("pothole")
     assert texts_of(turn) == [texts.CATALOGUE_DOWN]
-    assert chat.state == State()
+    assert chat.state == ANSWERED
 
 
 def test_address_not_found_then_found():
@@ -278,11 +278,11 @@ def test_new_address_at_location_confirm_is_looked_up():
 
 
 @pytest.mark.parametrize("answer", ["maybe", "what?", "dunno"])
-def test_anything_else_at_yes_no_asks_yes_or_no(answer):
+def test_anything_else_at_the_summary_says_how_to_answer(answer):
     chat = Chat()
     to_confirm_by_numbers(chat)
     turn = chat.send(answer)
-    assert texts_of(turn) == [texts.ASK_YES_NO]
+    assert texts_of(turn) == [texts.CONFIRM_HOW]
     assert chat.state.name == "confirm"
 
 
@@ -291,7 +291,7 @@ def test_no_at_confirm_cancels():
     to_confirm_by_numbers(chat)
     turn = chat.send("no")
     assert texts_of(turn) == [texts.CANCELLED] and turn.actions == ()
-    assert chat.state == State()
+    assert chat.state == ANSWERED
 
 
 def test_description_is_capped_at_1000_characters():
@@ -319,16 +319,16 @@ def test_help_when_idle_only_lists_commands():
     chat = Chat()
     turn = chat.send("help")
     assert texts_of(turn) == [texts.HELP]
-    assert chat.state == State()
+    assert chat.state == ANSWERED
 
 
-@pytest.mark.parametrize("word", ["CANCEL", "cancel", "Cancel.", "RESTART", "Start over"])
-def test_cancel_mid_flow_discards_the_draft(word):
+@pytest.mark.parametrize("word", ["RESTART", "restart.", "Start over", "cancel report"])
+def test_restart_mid_flow_discards_the_draft(word):
     chat = Chat()
     to_confirm_by_numbers(chat)
     turn = chat.send(word)
     assert texts_of(turn) == [texts.CANCELLED]
-    assert chat.state == State()
+    assert chat.state == ANSWERED
 
 
 def test_status_mid_flow_answers_then_asks_the_question_again():
@@ -351,7 +351,7 @@ def test_status_when_idle_answers_without_a_question():
     chat.send("STATUS of 2026-000123")
     turn = chat.feed(StatusFound("2026-000123", "Closed", "", ""))
     assert texts_of(turn) == ["Request 2026-000123: Closed."]
-    assert chat.state == State()
+    assert chat.state == ANSWERED
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from conversations import (
 from conversations.plaintext import render
 from conversations.question_prompts import ask_attribute
 from tests.test_conversations_catalogue import (
+    ANSWERED,
     ASKING,
     ASKING_AT,
     ASKING_CONTEXT,
@@ -78,8 +79,8 @@ def test_pothole_questions_in_order_then_summary_then_report():
     confirm = chat.send("yesterday 5pm")
     assert chat.state.name == "confirm" and "question" not in chat.state.draft
     assert confirm.replies[0].text == (
-        'Ready to send: Pothole at 120 Main St, Springfield: "Deep hole in the right lane". '
-        "Reply YES to send or NO to cancel."
+        'Ready to send:\n1 Pothole\n2 120 Main St, Springfield\n3 "Deep hole in the right lane"'
+        "\nReply YES to send, 1-3 to change, or NO to cancel."
     )
     sent = chat.send("yes")
     assert sent.actions == (
@@ -88,7 +89,7 @@ def test_pothole_questions_in_order_then_summary_then_report():
                    attributes={"LANE": "BIKE", "WIDTH": "14",
                                "SEEN": "2026-11-20T17:00:00-06:00"}),
     )
-    assert chat.state == State()
+    assert chat.state == ANSWERED
 
 
 def test_skipped_optional_answers_are_left_out_of_the_report():
@@ -245,13 +246,13 @@ def test_help_during_questions_lists_commands_and_asks_again():
     assert chat.state == before
 
 
-@pytest.mark.parametrize("word", ["RESTART", "cancel"])
+@pytest.mark.parametrize("word", ["RESTART", "start over"])
 def test_restart_during_questions_drops_the_draft(word):
     chat = chat_at("pothole")
     chat.send("1")
     turn = chat.send(word)
     assert texts_of(turn) == [texts.CANCELLED]
-    assert chat.state == State()
+    assert chat.state == ANSWERED
 
 
 def test_status_during_questions_answers_then_asks_again():
@@ -305,7 +306,7 @@ def test_a_service_dropped_from_the_catalogue_goes_to_the_summary_with_its_answe
                            services=tuple(s for s in ASKING if s.code != "PTH-001"))
     turn = chat.send("12")
     assert chat.state.name == "confirm"
-    assert turn.replies[0].text.startswith("Ready to send: Pothole")
+    assert turn.replies[0].text.startswith("Ready to send:\n1 Pothole")
     assert chat.send("yes").actions[0].attributes == {"LANE": "TRAVEL"}
 
 

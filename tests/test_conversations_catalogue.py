@@ -148,15 +148,21 @@ ASKING_CONTEXT = Context(services=ASKING, city="Springfield", timezone="America/
 ASKING_AT = datetime(2026, 11, 21, 15, 10, tzinfo=UTC)  # 9:10 in Springfield (CST, -06:00)
 
 
+ANSWERED = State(consent=False)  # a resident already asked whether the city may contact them
+
+
 class Chat:
-    """Drives step() like the worker does, storing the state as JSON between events."""
+    """Drives step() like the worker does, storing the state as JSON between events.
+
+    The resident has answered the one-time contact question (no) unless `state` says otherwise.
+    """
 
     def __init__(
         self, context: Context = CONTEXT, state: State | None = None, at: datetime = AT
     ) -> None:
         self.context = context
         self.at = at
-        self.stored = json.dumps((state or State()).to_dict())
+        self.stored = json.dumps((state or ANSWERED).to_dict())
         self.turns: list[Turn] = []
 
     @property

@@ -6,7 +6,16 @@ import pytest
 
 from conversations.addresses import find_address
 from conversations.answers import is_skip, number, yes_or_no
-from conversations.commands import CANCEL, HELP, STATUS, Command, parse_command
+from conversations.commands import (
+    BACK,
+    HELP,
+    LANGUAGE,
+    MY_REPORTS,
+    RESTART,
+    STATUS,
+    Command,
+    parse_command,
+)
 
 
 @pytest.mark.parametrize(
@@ -16,10 +25,18 @@ from conversations.commands import CANCEL, HELP, STATUS, Command, parse_command
         (" help ", Command(HELP)),
         ("Help!", Command(HELP)),
         ("info", Command(HELP)),
-        ("CANCEL", Command(CANCEL)),
-        ("cancel.", Command(CANCEL)),
-        ("RESTART", Command(CANCEL)),
-        ("start over", Command(CANCEL)),
+        ("CANCEL", None),  # an opt-out word: the worker stops all messages before the engine
+        ("cancel report", Command(RESTART)),
+        ("RESTART", Command(RESTART)),
+        ("start over", Command(RESTART)),
+        ("BACK", Command(BACK)),
+        ("/back", Command(BACK)),
+        ("go back", Command(BACK)),
+        ("MY REPORTS", Command(MY_REPORTS)),
+        ("/myreports", Command(MY_REPORTS)),
+        ("LANGUAGE", Command(LANGUAGE)),
+        ("language spanish", Command(LANGUAGE, "spanish")),
+        ("Language: es", Command(LANGUAGE, "es")),
         ("/start", Command("start")),
         ("STATUS 12345", Command(STATUS, "12345")),
         ("status #14-01100669", Command(STATUS, "14-01100669")),

@@ -41,7 +41,7 @@ def test_pin_first_then_the_service_skips_the_location_question():
     assert chat.state.name == "description"
     assert texts_of(turn)[0].startswith("Got it: " + POTHOLE.name)
     [summary] = texts_of(chat.send("Deep hole by the gate"))
-    assert chat.state.name == "confirm" and "at Central Park" in summary
+    assert chat.state.name == "confirm" and "\n2 Central Park\n" in summary
     [report] = chat.send("yes").actions
     assert isinstance(report, FileReport)
     assert (report.address, report.lat, report.lon) == ("Central Park", VENUE.lat, VENUE.lon)
@@ -72,7 +72,7 @@ def test_summary_names_a_pin_without_an_address():
     pin(chat)
     turn = chat.send("Deep hole by the gate")
     assert chat.state.name == "confirm"
-    assert "at the location you shared" in texts_of(turn)[0]
+    assert "\n2 The location you shared\n" in texts_of(turn)[0]
 
 
 def test_photos_ride_along_with_the_report():

@@ -56,6 +56,7 @@ LONG_ADDRESS = (
     "Sangamon County, Illinois, 62701, United States"
 )
 MENU_TEXTS = {texts.HELP}
+SUMMARY_START = texts.CONFIRM.split("\n")[0]
 
 
 def all_prompts() -> list[tuple[Reply, int]]:
@@ -92,9 +93,13 @@ def all_prompts() -> list[tuple[Reply, int]]:
         "skip", "ages", "3", long_text, "yes", context=ASKING_CONTEXT)
     run("fallen tree at 120 Main St", Geocoded("120 Main St", failed=True), "skip", "8", "1",
         "help", long_text, "no", context=ASKING_CONTEXT)
-    return [
-        (reply, 2 if reply.options or reply.text in MENU_TEXTS else 1) for reply in collected
-    ]
+    return [(reply, budget_of(reply)) for reply in collected]
+
+
+def budget_of(reply: Reply) -> int:
+    """The segments an English reply may take: two for lists, help and the summary, else one."""
+    two = reply.options or reply.text in MENU_TEXTS or reply.text.startswith(SUMMARY_START)
+    return 2 if two else 1
 
 
 def test_walk_covers_every_kind_of_prompt():
