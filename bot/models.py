@@ -92,6 +92,10 @@ class Report(SQLModel, table=True):
     # the city as media_url once they are re-hosted (the media issue).
     media: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False,
                                                                server_default="[]"))
+    # Contact details for the city, kept only when the resident agreed (contact_ok).
+    contact_ok: bool = False
+    phone: str | None = Field(default=None, max_length=64)
+    email: str | None = Field(default=None, max_length=255)
     status: str | None = Field(default=None, max_length=32)
     status_notes: str | None = Field(default=None, sa_type=Text)
     expected_datetime: str | None = Field(default=None, max_length=64)

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     city_bounds: str = ""
     city_name: str = ""
     city_timezone: str = "UTC"
+    # The conversation: the city's own catalogues and phrases, the emergency number, and how
+    # long a quiet conversation stays open (minutes; 0 keeps it open for ever).
+    locale_dir: str = ""
+    synonyms_file: str = ""
+    emergency_number: str = "911"
+    conversation_idle_minutes: int = 30
 
     @field_validator("geocoder")
     @classmethod

@@ -18,11 +18,12 @@ def run_worker(burst: bool = False) -> bool:
 
 
 def run_cron() -> None:
-    """Queue the status check and the reconciler at their intervals, forever."""
+    """Queue the status check, the reconciler and idle conversations' end, forever."""
     settings = get_settings()
     cron = CronScheduler(connection=get_redis())
     # A city's whole list of open requests can take longer than rq's default 180 s.
     cron.register(jobs.track, settings.queue_name, interval=settings.track_interval,
                   job_timeout=3600)
     cron.register(jobs.reconcile, settings.queue_name, interval=60, job_timeout=600)
+    cron.register(jobs.close_idle, settings.queue_name, interval=60, job_timeout=600)
     cron.start()

@@ -14,10 +14,16 @@ def _question(state: State) -> tuple:
     return state.name, draft, list(state.offered)
 
 
+def _moved(before: State, after: State) -> bool:
+    """Whether the message answered the question (a lookup started counts: it moves on)."""
+    waiting = after.draft.get("geocode_query") and not before.draft.get("geocode_query")
+    return bool(waiting) or _question(before) != _question(after)
+
+
 def record(before: State, after: State) -> None:
     """Remember `before` in `after`'s history when the message moved the report on."""
     history = list(before.draft.get("history", []))
-    if _question(before) != _question(after):
+    if _moved(before, after):
         name, draft, offered = _question(before)
         history = (history + [{"name": name, "draft": draft, "offered": offered}])[-LIMIT:]
     if history:

@@ -112,7 +112,7 @@ def confirm(draft: dict, say: Language = ENGLISH) -> Reply:
         )
         return f"{summary}\n{how}"
 
-    text = fit(build, draft.get("description") or "", budgets=(1, SUMMARY_BUDGET))
+    text = fit(build, draft.get("description") or "", budgets=(SUMMARY_BUDGET,))
     return Reply(text, expects="yes_no")
 
 

@@ -26,17 +26,31 @@ RESIDENT = "+13125550142"
 POTHOLE = "4fd3b656e750846c53000004"
 
 
-class Phone:
-    """A resident's phone: texts go in as signed webhooks, the bot's texts come out of Twilio."""
+def returning_resident(address: str, channel: str) -> None:
+    """A contact who already answered the one-time contact question (no), as most are."""
+    with session_scope() as session:
+        if not session.exec(select(Contact).where(Contact.address == address)).first():
+            session.add(Contact(address=address, channel=channel, contact_consent=False))
 
-    def __init__(self, client, twilio_api, number: str = RESIDENT):
+
+class Phone:
+    """A resident's phone: texts go in as signed webhooks, the bot's texts come out of Twilio.
+
+    `returning` residents have answered the contact question before; new ones are asked it.
+    """
+
+    def __init__(self, client, twilio_api, number: str = RESIDENT, returning: bool = True):
         self.client = client
         self.twilio_api = twilio_api
         self.number = number
         self.read = 0
+        self.returning = returning
 
     def text(self, body: str) -> list[str]:
         """Send a text, let the workers run, and return the texts the bot sent back."""
+        if self.returning:
+            returning_resident(f"tel:{self.number}", "sms")
+            self.returning = False
         response = post_signed(self.client, "/webhooks/twilio", sms_form(body, self.number))
         assert response.status_code == 200
         run_jobs()
@@ -153,7 +167,7 @@ def answer_pothole_questions(phone) -> str:
 def test_one_shot_report_and_status_command(phone):
     phone.text("there is a big pothole outside 120 Main St, two feet wide")
     assert phone.text("yes")[0].startswith("Where is the pothole?")
-    assert answer_pothole_questions(phone).startswith("Ready to send: Pothole in Street")
+    assert answer_pothole_questions(phone).startswith("Ready to send:\n1 Pothole in Street")
     phone.text("yes")
     number = only_report().service_request_id
     assert number

@@ -54,7 +54,7 @@ def file_dumping_report(phone: Phone) -> list[str]:
     [how_much] = phone.text("1 and 4")
     assert "SKIP" in how_much
     [summary] = phone.text("3")
-    assert summary.startswith("Ready to send: Illegal Dumping")
+    assert summary.startswith("Ready to send:\n1 Illegal Dumping")
     return phone.text("yes")
 
 
@@ -164,8 +164,7 @@ def test_paged_city_is_tracked_across_pages(city, monkeypatch, tmp_path):
     app, phone = city(str(profile), page_size=2)
     numbers = []
     for n in range(3):
-        phone.number = f"+1312555020{n}"
-        phone.read = 0
+        phone.number, phone.read, phone.returning = f"+1312555020{n}", 0, True
         file_dumping_report(phone)
     with session_scope() as session:
         numbers = [r.service_request_id for r in session.exec(select(Report)).all()]

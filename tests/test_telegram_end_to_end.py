@@ -13,9 +13,10 @@ from sqlmodel import select
 from bot import jobs
 from bot.db import session_scope
 from bot.models import Contact, Message, Report
+from conversations import texts
 from tests.conftest import TELEGRAM_SECRET, run_jobs
 from tests.fakes.telegram_api import callback_update, message_update, post_update, sent
-from tests.test_end_to_end import POTHOLE, city_request, set_city_status
+from tests.test_end_to_end import POTHOLE, city_request, returning_resident, set_city_status
 from webhooks import create_app
 
 CHAT_ID = 412345678
@@ -24,12 +25,14 @@ CHAT_ID = 412345678
 class TelegramChat:
     """A resident's Telegram chat with the bot: Updates go in, the bot's messages come out."""
 
-    def __init__(self, client, telegram_api, chat_id: int = CHAT_ID):
+    def __init__(self, client, telegram_api, chat_id: int = CHAT_ID, returning: bool = True):
         self.client = client
         self.telegram_api = telegram_api
         self.chat_id = chat_id
         self.read = 0
         self.last: list[dict] = []
+        if returning:  # has answered the one-time contact question before
+            returning_resident(f"telegram:{chat_id}", "telegram")
 
     def post(self, update: dict) -> list[dict]:
         response = post_update(self.client, update, TELEGRAM_SECRET)
@@ -166,12 +169,20 @@ def test_commands_work_as_telegram_commands(chat):
     chat.say("/start")
     [help_text] = chat.say("/help")[:1]
     assert "STATUS" in help_text["text"]
-    [cancelled] = chat.say("/cancel")
+    [cancelled] = chat.say("/restart")
     assert cancelled["text"].startswith("Report cancelled")
     file_pothole_by_taps(chat)
     number = only_report().service_request_id
     [status] = chat.say(f"/status {number}")
     assert status["text"].startswith(f"Request {number} (Pothole in Street): open")
+    [mine] = chat.say("/myreports")
+    assert mine["text"].startswith(f"Your reports:\n{number} Pothole in Street: open")
+    [languages] = chat.say("/language")
+    assert buttons(languages)[:2] == ["English", "Espa\u00f1ol"]
+    [switched] = chat.tap("Espa\u00f1ol")
+    assert switched["text"] != texts.LANGUAGE_SET  # said in Spanish from now on
+    [back] = chat.say("/back")
+    assert back["text"] != texts.BACK_NONE
 
 
 def test_blocked_bot_marks_the_contact_stopped_without_retries(chat, telegram_api):
@@ -251,8 +262,10 @@ def test_start_mid_report_begins_afresh(chat):
         assert session.exec(select(Conversation)).one().state["name"] == "service"
 
 
-def test_stop_then_start_turns_messages_back_on(chat):
-    assert chat.say("stop") == []
+@pytest.mark.parametrize("word", ["stop", "/stop", "CANCEL", "unsubscribe"])
+def test_stop_then_start_turns_messages_back_on(chat, word):
+    [confirmed] = chat.say(word)  # no carrier confirms on Telegram: the bot does, once
+    assert confirmed["text"] == texts.OPTED_OUT
     assert chat.say("hello?") == []
     [menu] = chat.say("/start")  # no carrier confirms on Telegram: the bot greets them
     assert "Pothole in Street" in buttons(menu)

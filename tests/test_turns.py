@@ -38,7 +38,9 @@ def test_a_pin_is_named_by_reverse_geocoding_and_filed_with_photos(sqlite_env):
     say("Deep hole by the gate, near the curb")
     say("4")  # WHEREIS: next to the curb
     say("skip")
-    [summary] = say("skip")
+    [asked] = say("skip")
+    assert asked.startswith("May the city contact you")  # asked once: a new resident
+    [summary] = say("no")
     assert "Main Street" in summary  # the sandbox geocoder named the pin
     say("yes")
     with session_scope() as session:
@@ -55,5 +57,6 @@ def test_a_venue_keeps_its_own_name(sqlite_env):
     say("Deep hole by the gate, near the curb")
     say("1")
     say("skip")
-    [summary] = say("skip")
-    assert "at Central Park" in summary
+    say("skip")
+    [summary] = say("no")
+    assert "\n2 Central Park\n" in summary

@@ -5,6 +5,7 @@ Queued by dotted path (`bot.jobs.run_turn`); each module holds one job and its h
 
 from bot.jobs.common import backoff
 from bot.jobs.delivery import deliver, record_delivery
+from bot.jobs.idle import close_idle, time_out
 from bot.jobs.reconcile import reconcile
 from bot.jobs.refresh import refresh_catalog
 from bot.jobs.submission import resolve_token, submit
@@ -13,6 +14,7 @@ from bot.jobs.turns import run_turn
 
 __all__ = [
     "backoff",
+    "close_idle",
     "deliver",
     "reconcile",
     "receive_status",
@@ -21,5 +23,6 @@ __all__ = [
     "resolve_token",
     "run_turn",
     "submit",
+    "time_out",
     "track",
 ]

@@ -11,12 +11,14 @@ from redis.lock import Lock
 from sqlmodel import Session
 
 from bot import queue
+from bot.languages import load_languages
 from bot.models import Contact, Conversation, Message, Report
 from bot.open311.client import Open311Client
 from bot.open311.profile import Profile, load_profile
 from bot.settings import Settings
 from bot.timeutil import utcnow
 from conversations import Reply, plaintext
+from conversations.language import ENGLISH, Language
 
 # A job that holds a lock longer than this is presumed dead and loses it.
 LOCK_TIMEOUT = 300
@@ -100,3 +102,10 @@ def add_notice(
         message.payload = {**message.payload, "media_url": media_url}
     session.flush()
     return message
+
+
+def language_of(session: Session, report: Report, settings: Settings) -> Language:
+    """The language the report's resident reads, for notices about it."""
+    contact = session.get(Contact, report.contact_id)
+    code = contact.language if contact else None
+    return load_languages(settings.locale_dir or None).get(code or "en") or ENGLISH

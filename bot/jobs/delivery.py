@@ -63,7 +63,7 @@ def deliver(message_id: int) -> int:
                 if waiting and message.id != message_id:
                     return sent
                 contact = session.get(Contact, contact_id)
-                if contact.opted_out:
+                if contact.opted_out and not (message.payload or {}).get("opt_out_notice"):
                     message.status = "suppressed"
                     continue
                 message.status = "sending"

@@ -9,14 +9,22 @@ from sqlmodel import Session
 
 from bot import geocoding, queue
 from bot.db import session_scope
-from bot.jobs.common import add_notice, backoff, due_after, open311_client, open311_profile
-from bot.models import Report
+from bot.jobs.common import (
+    add_notice,
+    backoff,
+    due_after,
+    language_of,
+    open311_client,
+    open311_profile,
+)
+from bot.models import Contact, Report
 from bot.open311.client import Open311Error
 from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
 from conversations import notices
 
 log = logging.getLogger(__name__)
+PHONE_SCHEMES = ("tel", "whatsapp")  # contact addresses that are the resident's phone number
 
 TOKEN_BACKOFF_BASE = 5
 
@@ -118,6 +126,23 @@ def request_fields(report: Report, settings: Settings) -> dict:
         fields["long"] = f"{report.lon:.6f}"
     if report.address:
         fields["address_string"] = report.address
+    if report.contact_ok:  # only with the resident's consent
+        fields.update(_contact_fields(report))
+    return fields
+
+
+def _contact_fields(report: Report) -> dict:
+    """The resident's phone (their number on a phone channel, else one they typed) and email."""
+    fields = {}
+    with session_scope() as session:
+        contact = session.get(Contact, report.contact_id)
+        address = contact.address if contact else ""
+    scheme, _, number = address.partition(":")
+    phone = number if scheme in PHONE_SCHEMES else report.phone
+    if phone:
+        fields["phone"] = phone
+    if report.email:
+        fields["email"] = report.email
     return fields
 
 
@@ -131,7 +156,9 @@ def _mark_submitted(session: Session, report: Report, number: str):
     report.status = "open"
     report.next_attempt_at = None
     report.submitted_at = report.status_changed_at = utcnow()
-    return add_notice(session, report, notices.report_filed(number, report.service_name))
+    return add_notice(session, report, notices.report_filed(
+        number, report.service_name, language_of(session, report, get_settings())
+    ))
 
 
 def _submit_failed(report_id: int, exc: Open311Error) -> str:
@@ -165,13 +192,17 @@ def _submit_failed(report_id: int, exc: Open311Error) -> str:
         report.updated_at = utcnow()
         delay = backoff(report.attempts)
         if state == "failed":
-            notice = add_notice(session, report, notices.report_rejected(_reason(exc)))
+            notice = add_notice(session, report, notices.report_rejected(
+                _reason(exc), language_of(session, report, get_settings())
+            ))
         else:
             if state == "pending":
                 report.next_attempt_at = due_after(delay)
             if not report.delay_notice_sent:
                 report.delay_notice_sent = True
-                notice = add_notice(session, report, notices.report_delayed())
+                notice = add_notice(session, report, notices.report_delayed(
+                    language_of(session, report, get_settings())
+                ))
     if notice is not None:
         queue.enqueue("bot.jobs.deliver", notice.id)
     if state == "pending":

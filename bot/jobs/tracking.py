@@ -12,7 +12,7 @@ from sqlmodel import Session, func, select
 
 from bot import queue
 from bot.db import session_scope
-from bot.jobs.common import add_notice, open311_client, redis_lock
+from bot.jobs.common import add_notice, language_of, open311_client, redis_lock
 from bot.models import AppliedUpdate, Cursor, Report
 from bot.open311.client import Open311Client, Open311Error, parse_datetime
 from bot.settings import get_settings
@@ -146,14 +146,16 @@ def receive_status(report_id: int, entry: dict, update_key: str | None = None) -
         if result.rowcount != 1:
             return False
         report = session.get(Report, report_id)
+        settings = get_settings()
         text = notices.status_changed(
             report.service_request_id,
             status,
             notes or "",
             report.service_name,
-            expected=expected_at.astimezone(ZoneInfo(get_settings().city_timezone))
+            expected=expected_at.astimezone(ZoneInfo(settings.city_timezone))
             if expected_at
             else None,
+            say=language_of(session, report, settings),
         )
         media_url = str(entry.get("media_url") or "").strip()
         notice = add_notice(session, report, text,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
@@ -11,8 +12,10 @@ from bot.catalog import load_services
 from bot.channels.registry import channel_for
 from bot.db import session_scope
 from bot.jobs.common import locked, open311_client, queue_reply
+from bot.languages import load_languages
 from bot.models import Contact, Conversation, Message, Report
 from bot.open311.client import Open311Client, Open311Error
+from bot.phrases import load_synonyms
 from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
 from conversations import (
@@ -25,15 +28,21 @@ from conversations import (
     State,
     StatusFound,
     step,
+    texts,
 )
 from conversations import Message as MessageEvent
 from conversations.engine import stale_tap
+from conversations.types import ListReports, ReportLine, ReportsListed
 
 log = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_MESSAGE = 10
 # Words that switch every message off or on, on channels without carrier keywords of their own.
-OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "OPTOUT"})
+# CANCEL is one of them, as on SMS (carriers treat it as STOP): dropping a report is RESTART.
+OPT_OUT_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "CANCEL", "OPTOUT", "STOP ALL"}
+)
+MY_REPORTS_SHOWN = 3
 OPT_IN_WORDS = frozenset({"START", "UNSTOP"})
 
 
@@ -86,7 +95,36 @@ def _context(client: Open311Client, settings: Settings) -> Context:
     # Its own short transaction: a slow city must not hold a write lock on the database.
     with session_scope() as session:
         services = load_services(session, client, settings.open311_endpoint, settings.catalog_ttl)
-    return Context(services=services, city=settings.city_name, timezone=settings.city_timezone)
+    return engine_context(services, settings)
+
+
+def engine_context(services: tuple, settings: Settings) -> Context:
+    """What the engine may know: the catalogue, the city, its languages and phrases."""
+    return Context(
+        services=services,
+        city=settings.city_name,
+        timezone=settings.city_timezone,
+        languages=load_languages(settings.locale_dir or None),
+        emergency_number=settings.emergency_number,
+        synonyms=load_synonyms(settings.synonyms_file),
+    )
+
+
+def resident_state(conversation: Conversation, contact: Contact) -> State:
+    """The stored state, with what the contact keeps across reports (language, consent)."""
+    state = State.from_dict(conversation.state)
+    if not state.language and contact.language and not state.language_chosen:
+        state.language = contact.language
+    if state.consent is None:
+        state.consent = contact.contact_consent
+    return state
+
+
+def keep_state(conversation: Conversation, contact: Contact, state: State) -> None:
+    """Store the state, and on the contact what outlives it (language for later notices)."""
+    conversation.state = state.to_dict()
+    contact.language = state.language or None
+    contact.contact_consent = state.consent
 
 
 def _handle(
@@ -98,19 +136,29 @@ def _handle(
 ) -> list[tuple[str, int]]:
     conversation = session.get(Conversation, message.conversation_id)
     contact = session.get(Contact, conversation.contact_id)
-    if _switches_messages(contact, conversation, message.text) or contact.opted_out:
+    switched = _switches_messages(contact, conversation, message.text)
+    if switched or contact.opted_out:
         replies, reports = [], []
+        if switched == "out" and not hasattr(channel_for(contact.channel), "OPT_OUT_WORDS"):
+            # Channels without carrier keywords confirm the opt-out themselves, once.
+            say = context.language(contact.language or "")
+            replies = [Reply(say(texts.OPTED_OUT))]
     elif _stale_tap(session, contact.id, (message.payload or {}).get("reply_to")):
-        replies = list(stale_tap(State.from_dict(conversation.state), context).replies)
+        replies = list(stale_tap(resident_state(conversation, contact), context).replies)
         reports = []
     else:
-        state, replies, actions = _run_engine(conversation, message, context, client, settings)
-        conversation.state = state.to_dict()
+        state, replies, actions = _run_engine(
+            session, conversation, contact, message, context, client, settings
+        )
+        keep_state(conversation, contact, state)
         reports = [_new_report(conversation, a) for a in actions if isinstance(a, FileReport)]
     message.status = "processed"
     message.updated_at = conversation.updated_at = utcnow()
     session.add_all(reports)
     outgoing = [queue_reply(session, conversation, reply) for reply in replies]
+    if switched == "out":
+        for sent in outgoing:
+            sent.payload = {**sent.payload, "opt_out_notice": True}
     session.flush()
     return [("bot.jobs.deliver", m.id) for m in outgoing] + [
         ("bot.jobs.submit", r.id) for r in reports
@@ -137,24 +185,24 @@ def _stale_tap(session: Session, contact_id: int, reply_to: str | None) -> bool:
     return False
 
 
-def _switches_messages(contact: Contact, conversation: Conversation, text: str) -> bool:
-    """Apply an opt-out or opt-in keyword; True if there is nothing more to answer."""
+def _switches_messages(contact: Contact, conversation: Conversation, text: str) -> str | None:
+    """Apply an opt-out or opt-in keyword: "out", "in" (nothing more to answer), or None."""
     channel = channel_for(contact.channel)
     word = " ".join(text.split()).upper().strip("./! ")  # Telegram's /start is START
     if word in getattr(channel, "OPT_OUT_WORDS", OPT_OUT_WORDS):
         contact.opted_out = True
         conversation.state = State().to_dict()  # a half-made report is dropped with the texts
-        return True
+        return "out"
     if contact.opted_out and word in getattr(channel, "OPT_IN_WORDS", OPT_IN_WORDS):
         contact.opted_out = False
         # A carrier (Twilio) confirms the opt-in itself; elsewhere the engine greets them.
-        return hasattr(channel, "OPT_IN_WORDS")
-    return False
+        return "in" if hasattr(channel, "OPT_IN_WORDS") else None
+    return None
 
 
-def _run_engine(conversation, message, context, client, settings):
+def _run_engine(session, conversation, contact, message, context, client, settings):
     """Step the engine through the message and the answers to its inline actions."""
-    state = State.from_dict(conversation.state)
+    state = resident_state(conversation, contact)
     events = [_message_event(message, settings)]
     replies: list[Reply] = []
     actions = []
@@ -169,6 +217,8 @@ def _run_engine(conversation, message, context, client, settings):
                 events.append(geocoding.lookup(action.query, settings))
             elif isinstance(action, LookupStatus):
                 events.append(lookup_status(client, action.number))
+            elif isinstance(action, ListReports):
+                events.append(list_reports(session, contact.id, settings))
             else:
                 actions.append(action)
     return state, replies, actions
@@ -202,7 +252,32 @@ def _new_report(conversation: Conversation, action: FileReport) -> Report:
         lon=action.lon,
         attributes=dict(action.attributes),
         media=list(action.media),
+        phone=action.phone or None,
+        email=action.email or None,
+        contact_ok=action.contact_ok,
     )
+
+
+def list_reports(session: Session, contact_id: int, settings: Settings) -> ReportsListed:
+    """The resident's latest reports, newest first, for MY REPORTS."""
+    zone = ZoneInfo(settings.city_timezone)
+    reports = session.exec(
+        select(Report).where(Report.contact_id == contact_id).order_by(Report.id.desc())
+        .limit(MY_REPORTS_SHOWN)
+    ).all()
+    return ReportsListed(tuple(
+        ReportLine(
+            number=report.service_request_id or "",
+            service_name=report.service_name,
+            status=report.status or "",
+            filed_on=_day(report.created_at.astimezone(zone)),
+        )
+        for report in reports
+    ))
+
+
+def _day(moment) -> str:
+    return f"{moment.month}/{moment.day}"
 
 
 def lookup_status(client: Open311Client, number: str) -> StatusFound:

@@ -1,0 +1,63 @@
+"""close_idle and time_out: a conversation left quiet ends politely, its report kept for later."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from bot import queue
+from bot.db import session_scope
+from bot.jobs.common import locked, queue_reply
+from bot.jobs.turns import engine_context, keep_state, resident_state
+from bot.models import Contact, Conversation, Message
+from bot.settings import get_settings
+from bot.timeutil import utcnow
+from conversations import step
+from conversations.types import TimedOut
+
+BATCH = 500
+
+
+def close_idle() -> int:
+    """Queue time_out for conversations mid-report and quiet past the idle time; how many."""
+    settings = get_settings()
+    if settings.conversation_idle_minutes <= 0:
+        return 0
+    cutoff = utcnow() - timedelta(minutes=settings.conversation_idle_minutes)
+    with session_scope() as session:
+        due = session.exec(
+            select(Conversation.id)
+            .where(Conversation.updated_at < cutoff,
+                   Conversation.state["name"].as_string() != "idle")
+            .order_by(Conversation.updated_at)
+            .limit(BATCH)
+        ).all()
+    for conversation_id in due:
+        queue.enqueue("bot.jobs.time_out", conversation_id)
+    return len(due)
+
+
+def time_out(conversation_id: int) -> bool:
+    """End one quiet conversation (if it is still quiet); True when it was ended."""
+    settings = get_settings()
+    cutoff = utcnow() - timedelta(minutes=settings.conversation_idle_minutes)
+    with locked(f"conversation:{conversation_id}"), session_scope() as session:
+        conversation = session.get(Conversation, conversation_id)
+        contact = session.get(Contact, conversation.contact_id)
+        waiting = session.exec(
+            select(Message.id).where(Message.conversation_id == conversation_id,
+                                     Message.direction == "in", Message.status == "pending")
+        ).first()
+        if conversation.updated_at >= cutoff or waiting is not None or contact.opted_out:
+            return False
+        state = resident_state(conversation, contact)
+        turn = step(state, TimedOut(utcnow()), engine_context((), settings))
+        keep_state(conversation, contact, turn.state)
+        conversation.updated_at = utcnow()
+        outgoing = [queue_reply(session, conversation, reply) for reply in turn.replies]
+        session.flush()
+        ids = [message.id for message in outgoing]
+    for message_id in ids:
+        queue.enqueue("bot.jobs.deliver", message_id)
+    return True

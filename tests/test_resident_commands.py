@@ -1,0 +1,161 @@
+"""Issue 4 over SMS, end to end: consent and contact details, MY REPORTS, BACK, emergencies,
+a quiet conversation put aside and resumed, and a resident's language kept for every text."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot import jobs
+from bot.db import session_scope
+from bot.models import Contact, Conversation, Report
+from conversations import texts
+from tests.conftest import run_jobs
+from tests.test_end_to_end import RESIDENT, Phone, set_city_status
+from webhooks import create_app
+
+DUMPING = "someone dumped a couch at 120 Main St, call me at 312-555-0199 or ana@example.org"
+
+
+@pytest.fixture
+def phone(env, twilio_api):
+    """A resident who has answered the contact question before (no)."""
+    return Phone(create_app({"TESTING": True}).test_client(), twilio_api)
+
+
+@pytest.fixture
+def new_phone(env, twilio_api):
+    """A resident texting for the first time: the contact question is still to be asked."""
+    return Phone(create_app({"TESTING": True}).test_client(), twilio_api, returning=False)
+
+
+def city_private(sandbox, number: str) -> dict:
+    """What the sandbox city stored but does not publish (phone, email...)."""
+    return sandbox._server.app.extensions["sandbox"].store.private(number)
+
+
+def file_dumping(phone, consent: str) -> list[str]:
+    """A one-shot dumping report with contact details typed in it; returns the last texts."""
+    phone.text(DUMPING)
+    phone.text("yes")  # the address read back
+    phone.text("1")  # what was dumped
+    phone.text("skip")  # how much (optional)
+    return phone.text(consent)
+
+
+def test_consent_yes_sends_the_phone_and_email_but_the_description_is_masked(new_phone, sandbox):
+    asked = file_dumping(new_phone, "maybe")  # not an answer: asked for YES or NO
+    assert asked == [texts.ASK_YES_NO]
+    [summary] = new_phone.text("yes")
+    assert "call me at [phone] or [email]" in summary
+    new_phone.text("yes")
+    report = _only(Report)
+    assert report.description.endswith("call me at [phone] or [email]")
+    private = city_private(sandbox, report.service_request_id)
+    assert private["phone"] == RESIDENT  # the number they text from
+    assert private["email"] == "ana@example.org"
+    assert _only(Contact).contact_consent is True
+
+
+def test_consent_no_sends_nothing_and_is_not_asked_again(new_phone, sandbox):
+    [summary] = file_dumping(new_phone, "no")
+    assert summary.startswith("Ready to send:")
+    new_phone.text("yes")
+    first = _only(Report)
+    private = city_private(sandbox, first.service_request_id)
+    assert private["phone"] is None and private["email"] is None
+    assert "312-555-0199" not in first.description
+    # The second report goes straight from the questions to the summary.
+    new_phone.text(DUMPING)
+    new_phone.text("yes")
+    new_phone.text("1")
+    [summary] = new_phone.text("skip")
+    assert summary.startswith("Ready to send:")
+
+
+def test_my_reports_lists_the_residents_reports_with_their_status(phone):
+    assert phone.text("my reports") == [texts.MY_REPORTS_NONE]
+    file_dumping(phone, "yes")
+    number = _only(Report).service_request_id
+    set_city_status(number, "closed", "Picked up.")
+    jobs.track()
+    run_jobs()
+    phone.inbox()
+    [mine] = phone.text("MY REPORTS")
+    assert mine.startswith(f"Your reports:\n{number} Illegal Dumping: closed (")
+
+
+def test_back_returns_to_the_previous_question(phone):
+    phone.text("hi")
+    phone.text("1")
+    phone.text("120 Main St")
+    [again] = phone.text("back")
+    assert again.startswith("Where is it?")
+    [first] = phone.text("back")
+    assert "1 Pothole in Street" in first  # the menu again
+    none, menu = phone.text("back")
+    assert none == texts.BACK_NONE and "1 Pothole in Street" in menu
+
+
+def test_an_emergency_is_sent_to_911_and_not_filed(phone):
+    [told] = phone.text("there's a fire in the building at 120 Main St")
+    assert told.startswith("If this is an emergency, call 911 now.")
+    with session_scope() as session:
+        assert session.exec(select(Report)).all() == []
+        assert session.exec(select(Conversation)).one().state["name"] == "idle"
+
+
+def test_a_quiet_conversation_is_put_aside_and_resumed(phone, monkeypatch):
+    phone.text("pothole at 120 Main St")
+    phone.text("yes")
+    _age_conversation(minutes=31)
+    assert jobs.close_idle() == 1
+    run_jobs()
+    [paused] = phone.inbox()
+    assert paused == "I've saved your Pothole in Street report. Text us any time to finish it."
+    assert jobs.close_idle() == 0  # put aside once: nothing more is sent
+    [offer] = phone.text("hello again")
+    assert offer.startswith("You have an unfinished Pothole in Street report.")
+    [question] = phone.text("yes")
+    assert question == texts.ASK_DESCRIPTION  # where it stopped
+
+
+def test_a_recent_conversation_is_not_ended(phone):
+    phone.text("pothole at 120 Main St")
+    _age_conversation(minutes=5)
+    assert jobs.close_idle() == 0
+
+
+def test_a_resident_writing_spanish_gets_every_text_in_spanish(phone, sandbox):
+    [menu] = phone.text("hola, tengo un problema")
+    assert "1 Pothole" not in menu or "Hola" in menu or "hola" in menu.casefold()
+    phone.text("hay un bache enorme en 120 Main St")
+    phone.text("si")
+    phone.text("1")
+    phone.text("omitir")
+    [summary] = phone.text("omitir")
+    assert summary != texts.CONFIRM and "Ready to send" not in summary
+    phone.text("si")
+    [filed] = phone.inbox() or [""]
+    report = _only(Report)
+    assert report.description == "hay un bache enorme en 120 Main St"  # their own words
+    assert _only(Contact).language == "es"
+    set_city_status(report.service_request_id, "closed", "Reparado.")
+    jobs.track()
+    run_jobs()
+    [update] = phone.inbox()
+    assert not update.startswith("Update on request")
+    assert "Reparado." in update
+
+
+def _age_conversation(minutes: int) -> None:
+    with session_scope() as session:
+        conversation = session.exec(select(Conversation)).one()
+        conversation.updated_at = conversation.updated_at - timedelta(minutes=minutes)
+
+
+def _only(model):
+    with session_scope() as session:
+        return session.exec(select(model)).one()
