@@ -26,7 +26,7 @@ _PATTERNS = [
     r"robbing|break(?:ing)?[- ]in|breaking into|kidnapp\w*|assault\w*|being attacked)\b",
     r"\b(?:someone|somebody) with an? (?:gun|knife|weapon)\b",
     r"\b(?:live|sparking|downed) (?:power )?(?:wires?|lines?)\b|\bpower lines? (?:down|sparking)\b",
-    r"(?<!non )(?<!non-)\bemergency\b",
+    r"(?<!non )(?<!non-)(?<!not an )(?<!isn't an )(?<!no )\bemergency\b",
 ]
 _HURT = re.compile(
     r"\b(?P<who>someone|somebody|a person|person|people|a man|man|a woman|woman|a child|child|"

@@ -1,0 +1,313 @@
+"""The engine's commands and safeguards: BACK, LANGUAGE, MY REPORTS, OTHER, editing at the
+summary, consent, masked contact details, emergencies, and a quiet conversation resumed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from conversations import FileReport, Geocoded, Place, State, texts
+from conversations.language import Language
+from conversations.privacy import mask_contacts
+from conversations.types import ListReports, ReportLine, ReportsListed, TimedOut
+from tests.test_conversations_catalogue import AT, CONTEXT, Chat
+
+MAIN = Place("120 Main St, Springfield", 39.78, -89.65)
+OAK = Place("5 Oak Ave, Springfield", 39.79, -89.64)
+
+
+def texts_of(turn) -> list[str]:
+    return [reply.text for reply in turn.replies]
+
+
+def at_summary(chat: Chat | None = None) -> Chat:
+    """Pothole by number at 120 Main St, with a description: the summary is showing."""
+    chat = chat or Chat()
+    chat.send("hi")
+    chat.send("1")
+    chat.send("120 Main St")
+    chat.feed(Geocoded("120 Main St", (MAIN,)))
+    chat.send("yes")
+    chat.send("Deep hole in the right lane")
+    assert chat.state.name == "confirm"
+    return chat
+
+
+# --- BACK ---------------------------------------------------------------------------------
+
+
+def test_back_walks_back_question_by_question_keeping_the_answers_before():
+    chat = at_summary()
+    assert chat.send("back").replies[0].text == texts.ASK_DESCRIPTION
+    assert chat.state.name == "description"
+    assert chat.send("back").replies[0].text.startswith("I found: 120 Main St")
+    assert chat.send("BACK").replies[0].expects == "location"
+    assert "service_code" in chat.state.draft
+    menu = chat.send("back")
+    assert chat.state.name == "service" and "Pothole" in menu.replies[0].options
+    turn = chat.send("back")
+    assert texts_of(turn)[0] == texts.BACK_NONE and chat.state.name == "service"
+
+
+def test_back_then_a_new_answer_goes_on_from_there():
+    chat = at_summary()
+    chat.send("back")
+    summary = chat.send("Wide crack across both lanes")
+    assert '"Wide crack across both lanes"' in summary.replies[0].text
+
+
+def test_back_in_idle_says_there_is_nothing_to_go_back_to():
+    assert texts_of(Chat().send("back")) == [texts.BACK_NONE]
+
+
+# --- editing at the summary ---------------------------------------------------------------
+
+
+def test_a_number_at_the_summary_changes_that_field_and_comes_back():
+    chat = at_summary()
+    asked = chat.send("2")
+    assert asked.replies[0].expects == "location" and chat.state.draft["editing"]
+    chat.send("5 Oak Ave")
+    chat.feed(Geocoded("5 Oak Ave", (OAK,)))
+    summary = chat.send("yes")
+    assert chat.state.name == "confirm"
+    assert "\n2 5 Oak Ave, Springfield\n" in summary.replies[0].text
+    assert '"Deep hole in the right lane"' in summary.replies[0].text
+
+
+@pytest.mark.parametrize("words", ["change description", "3"])
+def test_the_description_can_be_changed(words):
+    chat = at_summary()
+    assert chat.send(words).replies[0].text == texts.ASK_DESCRIPTION
+    summary = chat.send("Hole is now a foot deep")
+    assert '"Hole is now a foot deep"' in summary.replies[0].text
+    sent = chat.send("yes")
+    assert sent.actions[0].description == "Hole is now a foot deep"
+
+
+def test_the_type_can_be_changed_keeping_the_location_and_description():
+    chat = at_summary()
+    menu = chat.send("change type")
+    assert "Graffiti Removal" in menu.replies[0].options
+    summary = chat.send("graffiti")
+    assert chat.state.name == "confirm"
+    text = summary.replies[-1].text
+    assert "\n1 Graffiti Removal\n" in text and "120 Main St" in text and "Deep hole" in text
+    [report] = chat.send("yes").actions
+    assert (report.service_code, report.address) == ("GRF-003", MAIN.address)
+
+
+def test_a_new_address_at_the_summary_is_looked_up():
+    chat = at_summary()
+    turn = chat.send("it's actually at 5 Oak Ave")
+    assert turn.actions[0].query == "it's actually at 5 Oak Ave"
+
+
+def test_change_alone_asks_which_field():
+    chat = at_summary()
+    assert texts_of(chat.send("change")) == [texts.EDIT_WHICH]
+    assert texts_of(chat.send("7")) == [texts.EDIT_WHICH]
+
+
+# --- consent and masked contact details ---------------------------------------------------
+
+
+def test_consent_is_asked_once_before_the_first_summary():
+    chat = Chat(state=State())
+    chat.send("pothole")
+    chat.send("120 Main St")
+    chat.feed(Geocoded("120 Main St", (MAIN,)))
+    chat.send("yes")
+    asked = chat.send("Deep hole, text me at (312) 555-0142")
+    assert asked.replies[0].text == texts.ASK_CONSENT and chat.state.name == "consent"
+    summary = chat.send("yes")
+    assert '"Deep hole, text me at [phone]"' in summary.replies[0].text
+    [report] = chat.send("yes").actions
+    assert report.contact_ok and report.phone == "(312) 555-0142"
+    assert report.description == "Deep hole, text me at [phone]"
+    assert chat.state.consent is True  # kept for the next report: not asked again
+    chat.send("pothole")
+    chat.send("120 Main St")
+    chat.feed(Geocoded("120 Main St", (MAIN,)))
+    chat.send("yes")
+    assert chat.send("Another one").replies[0].text.startswith("Ready to send")
+
+
+def test_without_consent_no_contact_details_are_filed():
+    chat = Chat(state=State())
+    chat.send("graffiti at 120 Main St, email me at ana@example.org")
+    chat.feed(Geocoded("120 Main St", (MAIN,)))
+    chat.send("yes")
+    chat.send("no")
+    [report] = chat.send("yes").actions
+    assert not report.contact_ok and report.email == "" and report.phone == ""
+    assert "ana@example.org" not in report.description and "[email]" in report.description
+
+
+@pytest.mark.parametrize(
+    ("text", "masked", "phones", "emails"),
+    [
+        ("call 312-555-0199", "call [phone]", ["312-555-0199"], []),
+        ("call +1 (312) 555 0199 now", "call [phone] now", ["+1 (312) 555 0199"], []),
+        ("my cell 3125550199.", "my cell [phone].", ["3125550199"], []),
+        ("ring 555-0100 after 5", "ring [phone] after 5", ["555-0100"], []),
+        ("mail a.b+c@city.gov.us", "mail [email]", [], ["a.b+c@city.gov.us"]),
+        ("hole at 1200 Main St, 3 feet wide", "hole at 1200 Main St, 3 feet wide", [], []),
+        ("since 2026-11-20 the light is out", "since 2026-11-20 the light is out", [], []),
+    ],
+)
+def test_contact_details_are_masked_and_kept_apart(text, masked, phones, emails):
+    assert mask_contacts(text) == (masked, phones, emails)
+
+
+# --- emergencies --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["There's a fire in the building next door", "I smell gas on Oak Ave", "someone is hurt",
+     "a man is bleeding on the sidewalk", "shots fired near the park", "gas leak!!",
+     "power lines down across the street", "my neighbor is unconscious"],
+)
+def test_an_emergency_gets_911_at_once_in_any_state(text):
+    for chat in (Chat(), at_summary()):
+        before = chat.state
+        turn = chat.send(text)
+        assert texts_of(turn) == [texts.EMERGENCY.format(number="911")]
+        assert turn.actions == () and chat.state == before  # nothing filed, nothing lost
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["fire hydrant leaking", "the fire lane is blocked by a car", "overgrown brush is a fire "
+     "hazard", "kids could get hurt on this broken sidewalk", "gas station dumpster overflowing",
+     "not an emergency but the light is out", "this is a non-emergency"],
+)
+def test_everyday_reports_with_alarming_words_are_not_deflected(text):
+    turn = Chat().send(text)
+    assert texts.EMERGENCY.format(number="911") not in texts_of(turn)
+
+
+def test_the_citys_emergency_number_is_used():
+    chat = Chat(replace(CONTEXT, emergency_number="112"))
+    assert "call 112 now" in chat.send("house fire!").replies[0].text
+
+
+# --- MY REPORTS, OTHER ---------------------------------------------------------------------
+
+
+def test_my_reports_asks_the_worker_then_tells_and_asks_the_question_again():
+    chat = at_summary()
+    turn = chat.send("my reports")
+    assert turn.actions == (ListReports(),) and turn.replies == ()
+    lines = (ReportLine("2026-000123", "Pothole", "open", "11/20"),
+             ReportLine("", "Graffiti Removal", "", "11/21"))
+    told = chat.feed(ReportsListed(lines))
+    assert told.replies[0].text == (
+        "Your reports:\n2026-000123 Pothole: open (11/20)\n"
+        "(no number yet) Graffiti Removal: not sent yet (11/21)"
+    )
+    assert told.replies[1].text.startswith("Ready to send")
+    assert chat.feed(ReportsListed(lines)).replies == ()  # an answer nobody waits for
+
+
+def test_other_lists_the_groups_then_a_groups_services():
+    chat = Chat()
+    chat.send("hi")
+    groups = chat.send("OTHER")
+    assert groups.replies[0].text == texts.GROUPS_ASK
+    names = groups.replies[0].options
+    assert len(names) == len(set(names)) > 1
+    listed = chat.send(str(names.index("Sanitation") + 1) if "Sanitation" in names else "1")
+    services = listed.replies[0].options
+    assert services and len(services) < len(CONTEXT.services)
+    chat.send("1")
+    assert chat.state.name == "location"
+
+
+# --- languages ----------------------------------------------------------------------------
+
+PIG = Language(
+    code="pg", name="Pig Latin",
+    messages={texts.GREETING: "Ellohay! Atwhay ouldway ouyay ikelay otay eportray?",
+              texts.LANGUAGE_SET: "Okay, Igpay Atinlay omfray ownay.",
+              texts.ASK_YES_NO: "Easeplay eplyray ESYAY or ONAY."},
+    words={"yes": ("esyay",), "names": ("igpay atinlay",), "detect": ("ellohay", "atwhay")},
+)
+PIG_CONTEXT = replace(CONTEXT, languages={"en": CONTEXT.language("en"), "pg": PIG})
+
+
+def test_language_menu_then_a_number_switches_and_asks_the_question_again():
+    chat = at_summary(Chat(PIG_CONTEXT))
+    menu = chat.send("LANGUAGE")
+    assert menu.replies[0].options == ("English", "Pig Latin")
+    switched = chat.send("2")
+    assert switched.replies[0].text == "Okay, Igpay Atinlay omfray ownay."
+    assert switched.replies[1].text.startswith("Ready to send")  # untranslated: English
+    assert chat.state.language == "pg" and chat.state.language_chosen
+    assert chat.state.name == "confirm"
+    assert chat.send("esyay").actions  # the language's own yes files it
+
+
+def test_a_bare_language_name_switches_too():
+    chat = Chat(PIG_CONTEXT)
+    chat.send("igpay atinlay")
+    assert chat.state.language == "pg"
+    chat.send("english")
+    assert chat.state.language == ""
+
+
+def test_the_first_message_sets_the_language_unless_one_was_chosen():
+    chat = Chat(PIG_CONTEXT)
+    assert chat.send("ellohay atwhay").replies[0].text.startswith("Ellohay!")
+    assert chat.state.language == "pg"
+    chosen = Chat(PIG_CONTEXT, state=State(consent=False, language_chosen=True))
+    chosen.send("ellohay atwhay")
+    assert chosen.state.language == ""
+
+
+def test_an_address_is_never_taken_for_a_language():
+    chat = Chat(PIG_CONTEXT)
+    chat.send("pothole")
+    chat.send("1 Atwhay Ellohay St")
+    assert chat.state.language == ""
+
+
+# --- a quiet conversation -------------------------------------------------------------------
+
+
+def test_a_quiet_report_is_put_aside_then_resumed_with_yes():
+    chat = at_summary()
+    paused = chat.feed(TimedOut(AT))
+    assert texts_of(paused) == [
+        "I've saved your Pothole report. Text us any time to finish it."
+    ]
+    assert chat.state.name == "idle" and chat.state.draft["held"]["name"] == "confirm"
+    offer = chat.send("hello?")
+    assert offer.replies[0].text.startswith("You have an unfinished Pothole report.")
+    back = chat.send("yes")
+    assert back.replies[0].text.startswith("Ready to send") and chat.state.name == "confirm"
+    assert isinstance(chat.send("yes").actions[0], FileReport)
+
+
+def test_no_drops_the_old_report_and_reads_the_new_message():
+    chat = at_summary()
+    chat.feed(TimedOut(AT))
+    chat.send("graffiti on my fence")
+    chat.send("no")
+    assert chat.state.name == "location" and chat.state.draft["service_code"] == "GRF-003"
+
+
+def test_resume_brings_it_back_at_once():
+    chat = at_summary()
+    chat.feed(TimedOut(AT))
+    assert chat.send("RESUME").replies[0].text.startswith("Ready to send")
+
+
+def test_a_menu_left_unanswered_just_closes():
+    chat = Chat()
+    chat.send("hi")
+    assert texts_of(chat.feed(TimedOut(AT))) == [texts.CLOSED]
+    assert chat.state.name == "idle" and "held" not in chat.state.draft
+    assert chat.feed(TimedOut(AT)).replies == ()  # idle: nothing to end
