@@ -37,7 +37,7 @@ us you your he she they them their on in at of to for from by with near outside 
 across corner block and or but so has have had just very really big huge large small little some
 someone somebody something anything please hi hello hey thanks thank want wanted need needs like
 would could can will report reporting problem issue t s not no yes still again today yesterday
-since day days week weeks now get got
+since day days week weeks now get got problems issues problema problemas
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
