@@ -198,3 +198,14 @@ def release_delayed(queue: Queue) -> int:
         registry.remove(job)
         queue.enqueue_job(job)
     return len(ids)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The scenario corpus's figures, when tests/conversations/test_corpus.py ran."""
+    import sys
+
+    corpus = sys.modules.get("tests.conversations.corpus")
+    if corpus is not None and corpus.SUMMARY:
+        terminalreporter.write_sep("=", "scenario corpus figures")
+        for line in corpus.SUMMARY:
+            terminalreporter.write_line(line)
