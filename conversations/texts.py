@@ -32,6 +32,10 @@ SHARED_LOCATION = "The location you shared"
 PHOTO_FIRST = "Thanks for the photo. What would you like to report?"
 PHOTO_ADDED = "Photo added."
 OLD_BUTTON = "That button is from an earlier message."
+# Button labels, on channels that show buttons.
+YES_BUTTON = "Yes"
+NO_BUTTON = "No"
+SHARE_LOCATION_BUTTON = "Share location"
 
 # --- location ----------------------------------------------------------------------------
 ASK_LOCATION = "Where is it? Send the street address (e.g. 120 Main St)."

@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from bot import jobs
 from bot.db import session_scope
+from bot.languages import load_languages
 from bot.models import Contact, Message, Report
 from conversations import texts
 from tests.conftest import TELEGRAM_SECRET, run_jobs
@@ -179,10 +180,15 @@ def test_commands_work_as_telegram_commands(chat):
     assert mine["text"].startswith(f"Your reports:\n{number} Pothole in Street: open")
     [languages] = chat.say("/language")
     assert buttons(languages)[:2] == ["English", "Espa\u00f1ol"]
-    [switched] = chat.tap("Espa\u00f1ol")
-    assert switched["text"] != texts.LANGUAGE_SET  # said in Spanish from now on
-    [back] = chat.say("/back")
-    assert back["text"] != texts.BACK_NONE
+    spanish = load_languages()["es"]
+    switched = chat.tap("Espa\u00f1ol")
+    assert switched[0]["text"].startswith(spanish(texts.LANGUAGE_SET))
+    [read_back] = chat.say("bache en 120 Main St")
+    assert buttons(read_back) == [spanish(texts.YES_BUTTON), spanish(texts.NO_BUTTON)]
+    assert spanish(texts.YES_BUTTON) != texts.YES_BUTTON
+    [menu] = chat.say("/back")  # the menu it was answering, in Spanish
+    assert menu["text"].startswith(spanish(texts.MENU_ASK))
+    assert spanish.service("Pothole in Street") in buttons(menu)
 
 
 def test_blocked_bot_marks_the_contact_stopped_without_retries(chat, telegram_api):

@@ -51,16 +51,18 @@ from bot.channels import telegram_api
 from bot.channels.base import Outgoing, SendError
 from bot.db import session_scope
 from bot.inbound import Inbound, MalformedInbound
+from bot.languages import load_languages
 from bot.models import Contact
 from bot.settings import Settings
+from conversations import texts
+from conversations.language import ENGLISH, Language
 
 NAME = "telegram"
 WEBHOOK_PATH = "/webhooks/telegram"
 MEDIA_PREFIX = "telegram-file:"
 # The update types we handle, as registered by `intake311 telegram set-webhook`.
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
-SHARE_LOCATION = "Share location"
-YES_NO = (("Yes", "yes"), ("No", "no"))
+YES_NO = ((texts.YES_BUTTON, "yes"), (texts.NO_BUTTON, "no"))
 MAX_CALLBACK_DATA = 64  # bytes, Telegram's limit
 
 log = logging.getLogger(__name__)
@@ -228,7 +230,7 @@ MAX_BUTTONS = 100
 MAX_CAPTION = 1024
 
 
-def keyboard_for(reply: Mapping) -> Markup:
+def keyboard_for(reply: Mapping, say: Language = ENGLISH) -> Markup:
     """The buttons that answer the engine's reply: its `expects` rendered for Telegram."""
     expects = reply.get("expects") or "text"
     options = list(reply.get("options") or ())
@@ -243,11 +245,11 @@ def keyboard_for(reply: Mapping) -> Markup:
         return InlineKeyboardMarkup(rows)
     if expects == "yes_no":
         return InlineKeyboardMarkup(
-            [[InlineKeyboardButton(label, callback_data=data) for label, data in YES_NO]]
+            [[InlineKeyboardButton(say(label), callback_data=data) for label, data in YES_NO]]
         )
     if expects == "location":
         return ReplyKeyboardMarkup(
-            [[KeyboardButton(SHARE_LOCATION, request_location=True)]],
+            [[KeyboardButton(say(texts.SHARE_LOCATION_BUTTON), request_location=True)]],
             one_time_keyboard=True,
             resize_keyboard=True,
         )
@@ -271,7 +273,8 @@ def send(out: Outgoing, settings: Settings) -> str:
     chat_id = chat_id_of(out.address)
     reply = out.reply.get("reply", out.reply) if out.reply else {}
     text = reply.get("text") or out.text
-    markup = keyboard_for(reply)
+    languages = load_languages(settings.locale_dir or None)
+    markup = keyboard_for(reply, languages.get(reply.get("language") or "en", ENGLISH))
     if len(reply.get("options") or ()) > MAX_BUTTONS:
         text, markup = out.text, keyboard_for({})  # too many for buttons: the numbered lines
     photo = out.reply.get("media_url") if out.reply else None
