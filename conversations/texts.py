@@ -80,6 +80,13 @@ HELP = (
     "for yours, BACK to go back, RESTART to start over, LANGUAGE to change language, "
     "STOP to end all texts."
 )
+# The command menu some channels show (Telegram's "/" menu).
+COMMAND_HELP = "What you can send"
+COMMAND_RESTART = "Drop the report you are making"
+COMMAND_BACK = "Go back one question"
+COMMAND_STATUS = "Check a request: /status 12345"
+COMMAND_MY_REPORTS = "Your reports and their status"
+COMMAND_LANGUAGE = "Change the language"
 BACK_NONE = "There is nothing to go back to."
 OPTED_OUT = "You will get no more messages from us. Send START to come back."
 LANGUAGE_ASK = "Which language? Reply with a number."

@@ -6,7 +6,9 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
+from bot.languages import load_languages
 from bot.settings import get_settings
+from conversations import texts
 from tests.conftest import PUBLIC_BASE_URL, TELEGRAM_SECRET, TELEGRAM_TOKEN
 
 
@@ -25,8 +27,9 @@ def test_set_webhook_registers_our_url_secret_and_update_types(run, telegram_api
 
     assert result.exit_code == 0, result.output
     assert f"webhook set: {PUBLIC_BASE_URL}/webhooks/telegram" in result.output
-    [call] = telegram_api.config["CALLS"]
+    call, *menus = telegram_api.config["CALLS"]
     assert call["method"] == "setWebhook"
+    assert {menu["method"] for menu in menus} == {"setMyCommands"}
     assert call["params"] == {
         "url": f"{PUBLIC_BASE_URL}/webhooks/telegram",
         "secret_token": TELEGRAM_SECRET,
@@ -78,3 +81,16 @@ def test_wrong_token_is_reported_without_the_token(monkeypatch, run):
     assert result.exit_code != 0
     assert "Unauthorized" in result.output
     assert "some-other-token" not in result.output
+
+
+def test_set_webhook_sets_the_command_menu_in_every_language(run, telegram_api):
+    assert run("set-webhook").exit_code == 0
+    menus = telegram_api.config["COMMANDS"]
+    assert set(menus) == {"", "es", "zh", "vi", "tl"}
+    assert [c["command"] for c in menus[""]] == [
+        "help", "restart", "back", "status", "myreports", "language"]
+    english = {c["command"]: c["description"] for c in menus[""]}
+    spanish = {c["command"]: c["description"] for c in menus["es"]}
+    assert english["myreports"] == texts.COMMAND_MY_REPORTS
+    assert spanish["myreports"] == load_languages()["es"](texts.COMMAND_MY_REPORTS)
+    assert spanish["myreports"] != english["myreports"]

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from sqlmodel import select
 from telegram import (
     Bot,
+    BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -63,6 +64,15 @@ MEDIA_PREFIX = "telegram-file:"
 # The update types we handle, as registered by `intake311 telegram set-webhook`.
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
 YES_NO = ((texts.YES_BUTTON, "yes"), (texts.NO_BUTTON, "no"))
+# The "/" menu: command -> its description (the engine reads "/myreports" as MY REPORTS).
+COMMANDS = (
+    ("help", texts.COMMAND_HELP),
+    ("restart", texts.COMMAND_RESTART),
+    ("back", texts.COMMAND_BACK),
+    ("status", texts.COMMAND_STATUS),
+    ("myreports", texts.COMMAND_MY_REPORTS),
+    ("language", texts.COMMAND_LANGUAGE),
+)
 MAX_CALLBACK_DATA = 64  # bytes, Telegram's limit
 
 log = logging.getLogger(__name__)
@@ -323,7 +333,8 @@ def webhook_url(settings: Settings) -> str:
 
 
 def set_webhook(settings: Settings) -> str:
-    """Register our webhook, with the secret token and the update types we handle."""
+    """Register our webhook, with the secret token and the update types we handle, and the
+    command menu in every language the bot speaks."""
     if not settings.telegram_bot_token or not settings.telegram_secret_token:
         raise ValueError("TELEGRAM_BOT_TOKEN and TELEGRAM_SECRET_TOKEN must be set")
     url = webhook_url(settings)
@@ -335,6 +346,13 @@ def set_webhook(settings: Settings) -> str:
             allowed_updates=list(ALLOWED_UPDATES),
         ),
     )
+    for code, say in load_languages(settings.locale_dir or None).items():
+        commands = [BotCommand(name, say(text)[:256]) for name, text in COMMANDS]
+        language = None if code == "en" else code  # English for everyone else
+        telegram_api.call(
+            settings, lambda bot, c=commands, lang=language: bot.set_my_commands(
+                c, language_code=lang)
+        )
     return url
 
 

@@ -14,6 +14,7 @@ form or query string, answers in the `{"ok": true, "result": ...}` envelope and 
   ``parameters.retry_after`` (once).
 - ``FAIL_NEXT``: ``[502, 500]``: the next calls answer those statuses (one each).
 - ``WEBHOOK``: what setWebhook stored (getWebhookInfo reports it).
+- ``COMMANDS``: the command menus setMyCommands stored, by language_code ("" for the default).
 
 ``reset_telegram_api(app)`` clears them all, so one served fake can be shared across tests.
 The module also builds Updates as Telegram would post them to our webhook (``message_update``,
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -57,7 +59,7 @@ def reset_telegram_api(app: Flask) -> None:
     with app.config["LOCK"]:
         app.config["CALLS"].clear()
         app.config.update(BLOCKED=set(), UNKNOWN_CHATS=set(), RETRY_AFTER={}, FAIL_NEXT=[],
-                          WEBHOOK={})
+                          WEBHOOK={}, COMMANDS={})
 
 
 def sent(app: Flask, chat_id: int | None = None) -> list[dict]:
@@ -112,7 +114,7 @@ def create_telegram_api_app(token: str) -> Flask:
     lock = threading.Lock()
     app.config.update(LOCK=lock, CALLS=[])
     app.config.update(BLOCKED=set(), UNKNOWN_CHATS=set(), RETRY_AFTER={}, FAIL_NEXT=[],
-                      WEBHOOK={})
+                      WEBHOOK={}, COMMANDS={})
     message_ids: dict[int, itertools.count] = {}
 
     def next_message(chat_id: int, **content) -> dict:
@@ -181,6 +183,21 @@ def create_telegram_api_app(token: str) -> Flask:
             app.config["WEBHOOK"]["has_secret"] = bool(params.get("secret_token"))
         return True
 
+    def set_my_commands(params: dict):
+        # Bot API: 1-100 commands, each 1-32 of a-z 0-9 _, a description of 1-256 characters.
+        commands = params.get("commands")
+        if isinstance(commands, str):
+            commands = json.loads(commands)
+        if not commands or len(commands) > 100:
+            return _error(400, "Bad Request: commands are invalid")
+        for command in commands:
+            name, text = command.get("command", ""), command.get("description", "")
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", name) or not 1 <= len(text) <= 256:
+                return _error(400, "Bad Request: BOT_COMMAND_INVALID")
+        with lock:
+            app.config["COMMANDS"][params.get("language_code") or ""] = commands
+        return True
+
     def delete_webhook(_params: dict):
         with lock:
             app.config["WEBHOOK"] = {}
@@ -196,6 +213,7 @@ def create_telegram_api_app(token: str) -> Flask:
         "setWebhook": set_webhook,
         "getWebhookInfo": webhook_info,
         "deleteWebhook": delete_webhook,
+        "setMyCommands": set_my_commands,
     }
 
     @app.route("/bot<path:rest>", methods=["GET", "POST"])
