@@ -26,6 +26,8 @@ _PATTERNS = [
     r"robbing|break(?:ing)?[- ]in|breaking into|kidnapp\w*|assault\w*|being attacked)\b",
     r"\b(?:someone|somebody) with an? (?:gun|knife|weapon)\b",
     r"\b(?:live|sparking|downed) (?:power )?(?:wires?|lines?)\b|\bpower lines? (?:down|sparking)\b",
+    r"\bsparking\b|\bsparks (?:coming|flying)\b|\b(?:down|took down|knocked down) (?:the |a )?"
+    r"power lines?\b",
     r"(?<!non )(?<!non-)(?<!not an )(?<!isn't an )(?<!no )\bemergency\b",
 ]
 _HURT = re.compile(
@@ -45,17 +47,29 @@ def is_emergency(text: str, languages: Mapping[str, Language]) -> bool:
     for found in _HURT.finditer(said):
         if not _MAYBE.search(found["between"]):
             return True
-    for language in languages.values():
-        for phrase in language.words.get("emergency", ()):
-            if _says(said, phrase):
-                return True
-    return False
+    pattern = _phrases(languages)
+    return pattern is not None and pattern.search(said) is not None
 
 
-def _says(said: str, phrase: str) -> bool:
-    """Whether the phrase is in the text: as whole words, or anywhere for Chinese characters."""
-    if not phrase.isascii() and not phrase.replace(" ", "").isalpha():
-        return phrase in said
+_COMPILED: dict[int, tuple[Mapping, re.Pattern | None]] = {}
+
+
+def _phrases(languages: Mapping[str, Language]) -> re.Pattern | None:
+    """One pattern for every language's emergency phrases, compiled once per set of languages."""
+    kept = _COMPILED.get(id(languages))
+    if kept is not None and kept[0] is languages:
+        return kept[1]
+    phrases = sorted({p for language in languages.values()
+                      for p in language.words.get("emergency", ())}, key=len, reverse=True)
+    pattern = re.compile("|".join(_alternative(p) for p in phrases)) if phrases else None
+    if len(_COMPILED) > 16:
+        _COMPILED.clear()
+    _COMPILED[id(languages)] = (languages, pattern)  # keeps the object: its id stays unique
+    return pattern
+
+
+def _alternative(phrase: str) -> str:
+    """A phrase as whole words, or anywhere for Chinese characters (written without spaces)."""
     if any("\u3400" <= c <= "\u9fff" for c in phrase):
-        return phrase in said
-    return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", said) is not None
+        return re.escape(phrase)
+    return rf"(?<!\w){re.escape(phrase)}(?!\w)"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 
 from . import asking, history, prompts, texts
@@ -79,7 +78,7 @@ KEPT_ON_EDIT = ("address", "lat", "lon", "description", "contact", "media", "pin
 
 def step(state: State, event: Event, context: Context) -> Turn:
     """Advance one conversation by one event; never mutates the given state."""
-    state = State.from_dict(copy.deepcopy(state.to_dict()))
+    state = State.from_dict(state.to_dict())
     if isinstance(event, Message):
         return _on_message(state, event, context)
     if isinstance(event, Geocoded):
@@ -170,7 +169,7 @@ def _on_message(state: State, message: Message, context: Context) -> Turn:
     _follow_language(state, text, context)
     if state.name == IDLE and "held" in state.draft:
         return _offer_resume(state, text, context)
-    before = State.from_dict(copy.deepcopy(state.to_dict()))
+    before = State.from_dict(state.to_dict())
     if message.location is not None:
         turn = _on_pin(state, message.location, context)
     elif message.media and not text:

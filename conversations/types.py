@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from .language import ENGLISH, Language
@@ -217,8 +217,15 @@ class State:
     consent: bool | None = None  # may the city contact them (None: not asked yet)
 
     def to_dict(self) -> dict:
-        """A JSON-safe copy."""
-        return asdict(self)
+        """A JSON-safe copy (nothing shared with this state)."""
+        return {
+            "name": self.name,
+            "draft": _plain(self.draft),
+            "offered": list(self.offered),
+            "language": self.language,
+            "language_chosen": self.language_chosen,
+            "consent": self.consent,
+        }
 
     @classmethod
     def from_dict(cls, data: dict | None) -> State:
@@ -237,6 +244,15 @@ class State:
         """An idle state that keeps what belongs to the resident, not to one report."""
         return State(language=self.language, language_chosen=self.language_chosen,
                      consent=self.consent)
+
+
+def _plain(value):
+    """A copy of JSON-like data (dicts, lists, scalars); faster than copy.deepcopy."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 @dataclass(frozen=True)
