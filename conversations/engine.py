@@ -158,15 +158,15 @@ def _on_message(state: State, message: Message, context: Context) -> Turn:
     text = (message.text or "").strip()
     if message.media and state.name != IDLE:  # kept whatever the words do (even YES, HELP)
         _add_media(state, message.media)
-    command = parse_command(text, _say(state, context))
+    command = _command(state, text, context)
     if command:
         return _on_command(state, command, context)
     named = _language_named(text, context)
     if named:
         return _set_language(state, named, context)
+    _follow_language(state, text, context)
     if text and is_emergency(text, context.languages):
         return Turn(state, (prompts.emergency(context.emergency_number, _say(state, context)),))
-    _follow_language(state, text, context)
     if state.name == IDLE and "held" in state.draft:
         return _offer_resume(state, text, context)
     before = State.from_dict(state.to_dict())
@@ -184,6 +184,21 @@ def _on_message(state: State, message: Message, context: Context) -> Turn:
     if before.name in REPORT_STATES and turn.state.name in REPORT_STATES:
         history.record(before, turn.state)
     return turn
+
+
+def _command(state: State, text: str, context: Context) -> Command | None:
+    """A command in the resident's language, or in another one (which then becomes theirs)."""
+    command = parse_command(text, _say(state, context))
+    if command or not text:
+        return command
+    for code, language in context.languages.items():
+        if code != (state.language or "en"):
+            command = parse_command(text, language)
+            if command:
+                if not state.language_chosen:
+                    state.language = "" if code == "en" else code
+                return command
+    return None
 
 
 def _follow_language(state: State, text: str, context: Context) -> None:
@@ -542,7 +557,8 @@ def _take(service: Service, said: str, state: State, context: Context) -> Turn:
     if _describes(rest):
         _describe(new.draft, said)
     new.name = LOCATION
-    if address:
+    if address:  # BACK from the address read back asks where it is
+        new.draft["history"] = [{"name": LOCATION, "draft": dict(new.draft), "offered": []}]
         new.draft["geocode_query"] = address
         return Turn(new, actions=(Geocode(address),))
     return Turn(new, prompts.with_lead(lead, prompts.ask_location(say)))
@@ -588,8 +604,9 @@ def _location_confirm(state: State, text: str, context: Context) -> Turn:
             state.draft.pop(key, None)
         state.name = LOCATION
         return Turn(state, (prompts.ask_location(say),))
-    if find_address(text)[0]:
-        return _geocode(state, text)
+    address = find_address(text)[0]
+    if address:  # "no, it's 122 Main St": look the new address up
+        return _geocode(state, address)
     return Turn(state, (Reply(say(texts.ASK_YES_NO), expects="yes_no"),))
 
 
@@ -641,8 +658,9 @@ def _confirm(state: State, text: str, context: Context) -> Turn:
     field = _field_to_change(text, say)
     if field is not None:
         return _change(state, field, context)
-    if find_address(text)[0]:
-        return _geocode(state, text)
+    address = find_address(text)[0]
+    if address:
+        return _geocode(state, address)
     return Turn(state, (Reply(say(texts.CONFIRM_HOW), expects="yes_no"),))
 
 

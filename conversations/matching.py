@@ -10,6 +10,7 @@ lightly stemmed ("potholes", "dumped") and without spaces ("pot hole", "street l
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,6 +41,22 @@ would could can will report reporting problem issue t s not no yes still again t
 since day days week weeks now get got problems issues problema problemas
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+# Words that say where, not what: never evidence for a service on their own (they still count
+# inside a phrase: "street light", "water main").
+_GENERIC_TEXT = """
+main street st road rd avenue ave boulevard blvd lane way drive city hall park lot house home
+building front side corner block area neighborhood
+"""
+GENERIC = frozenset(_GENERIC_TEXT.split())
+# "on my street", "in front of our house": where the problem is, not what it is.
+_PLACE = re.compile(
+    r"\b(?:on|in|at|near|along|down|up|across|by|outside|in front of|behind)\s+"
+    r"(?:my|our|the|this|that|their|his|her|your|a)\s+"
+    r"(?:street|road|block|corner|sidewalk|curb|alley|lawn|yard|house|building|driveway|"
+    r"neighborhood|area|home|apartment|parking lot)\b"
+)
+FIRST = 5.0  # residents lead with the problem: a service matching the first meaningful word
+WEAK = 80.0  # the most a service matched only by GENERIC words scores
 
 
 @dataclass(frozen=True)
@@ -63,6 +80,12 @@ def stem(word: str) -> str:
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
         return word[:-1]
     return word
+
+
+def meaningful_words(text: str) -> list[str]:
+    """The words of a message that can say what the problem is (no stopwords, no places)."""
+    processed = _PLACE.sub(" ", default_process(text))
+    return [w for w in _content(processed) if w and w not in GENERIC]
 
 
 def _content(processed: str) -> list[str]:
@@ -91,6 +114,8 @@ def _terms(service: Service) -> list[tuple[str, float]]:
         words = [word for word in _content(default_process(text)) if len(word) >= min_len]
         if whole and 0 < len(words) <= 3:
             terms.append((_key(words), whole))
+        if len(words) > 1:  # a single word alone says nothing when it only tells where
+            words = [word for word in words if word not in GENERIC]
         terms.extend((_key([word]), each) for word in words)
 
     add(service.name, NAME, NAME)
@@ -141,11 +166,16 @@ def _score_variant(processed: str, services: tuple[Service, ...]) -> dict[int, f
                 best[position] = max(best.get(position, 0.0), similarity * weight)
                 covered.setdefault(position, set()).update(positions)
     meaningful = len(set().union(*covered.values())) if covered else 0
+    first = min(set().union(*covered.values())) if covered else None
     share = 100.0 * (1 - BEST_SHARE)
-    return {
-        position: BEST_SHARE * score + share * len(covered[position]) / meaningful
-        for position, score in best.items()
-    }
+    scores = {}
+    for position, score in best.items():
+        score = BEST_SHARE * score + share * len(covered[position]) / meaningful
+        score += FIRST if first in covered[position] else 0.0
+        if all(words[i] in GENERIC for i in covered[position]):
+            score = min(score, WEAK)  # matched only on where: offered, never taken
+        scores[position] = min(score, 100.0)
+    return scores
 
 
 def match_services(
@@ -160,7 +190,8 @@ def match_services(
     services = tuple(services)
     processed = default_process(text)
     scores: dict[int, float] = {}
-    for variant in {processed, " ".join(expand(processed, synonyms).split())}:
+    for variant in {processed, expand(processed, synonyms)}:
+        variant = _PLACE.sub(" ", variant)
         for position, score in _score_variant(variant, services).items():
             scores[position] = max(score, scores.get(position, 0.0))
     ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))

@@ -101,7 +101,7 @@ def test_the_type_can_be_changed_keeping_the_location_and_description():
 def test_a_new_address_at_the_summary_is_looked_up():
     chat = at_summary()
     turn = chat.send("it's actually at 5 Oak Ave")
-    assert turn.actions[0].query == "it's actually at 5 Oak Ave"
+    assert turn.actions[0].query == "5 Oak Ave"
 
 
 def test_change_alone_asks_which_field():
