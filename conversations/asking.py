@@ -12,8 +12,9 @@ from datetime import datetime
 
 from . import prompts, texts
 from .answers import is_skip
+from .privacy import mask_contacts
 from .question_prompts import ask_attribute, bad_answer
-from .readers import read_answer
+from .readers import STRING, TEXT, kind_of, read_answer
 from .states import CONFIRM, CONSENT, QUESTIONS
 from .types import Attribute, Context, Reply, Service, State, Turn
 
@@ -102,5 +103,17 @@ def answer(state: State, text: str, at: datetime, context: Context) -> Turn:
     value = read_answer(attribute, text, at, context.timezone, say)
     if value is None:
         return Turn(state, (bad_answer(attribute, say),))
+    if isinstance(value, str) and kind_of(attribute) in (STRING, TEXT):
+        value = _masked(state.draft, value)
     answers[attribute.code] = value
     return ask_next(state, context)
+
+
+def _masked(draft: dict, text: str) -> str:
+    """A free-text answer with phones and emails masked; the first ones found kept apart."""
+    masked, phones, emails = mask_contacts(text)
+    if phones or emails:
+        contact = draft.setdefault("contact", {"phone": "", "email": ""})
+        contact["phone"] = contact.get("phone") or (phones[0] if phones else "")
+        contact["email"] = contact.get("email") or (emails[0] if emails else "")
+    return masked

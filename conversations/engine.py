@@ -21,7 +21,7 @@ from .commands import (
 from .detect import detect
 from .emergency import is_emergency
 from .language import Language
-from .matching import pick_service
+from .matching import meaningful_words, pick_service
 from .privacy import mask_contacts
 from .states import (
     CONFIRM,
@@ -70,6 +70,7 @@ EDIT_GROUPS = {1: "edit service", 2: "edit location", 3: "edit description"}
 ENGLISH_NAMES = frozenset({"english", "en", "ingles", "ingl\u00e9s", "\u82f1\u8bed",
                            "\u82f1\u6587", "ti\u1ebfng anh", "tieng anh"})
 DESCRIBING_WORDS = 3  # a message with at least this many words also serves as the description
+DESCRIBING_CHARACTERS = 5  # or this many Chinese characters
 REPORT_STATES = frozenset(
     {SERVICE, LOCATION, LOCATION_CONFIRM, DESCRIPTION, QUESTIONS, CONSENT, CONFIRM}
 )
@@ -492,8 +493,11 @@ def _choose(state: State, text: str, context: Context) -> Turn | None:
 
 
 def _describes(text: str) -> bool:
-    """Whether a message says enough to serve as the report's description."""
-    return len(text.split()) >= DESCRIBING_WORDS
+    """Whether a message says enough to serve as the report's description: a few words, one of
+    them about the problem (not "there is a problem on my street"); Chinese counts characters."""
+    if sum("\u3400" <= c <= "\u9fff" for c in text) >= DESCRIBING_CHARACTERS:
+        return True
+    return len(text.split()) >= DESCRIBING_WORDS and bool(meaningful_words(text))
 
 
 def _has_groups(context: Context) -> bool:

@@ -311,3 +311,34 @@ def test_a_menu_left_unanswered_just_closes():
     assert texts_of(chat.feed(TimedOut(AT))) == [texts.CLOSED]
     assert chat.state.name == "idle" and "held" not in chat.state.draft
     assert chat.feed(TimedOut(AT)).replies == ()  # idle: nothing to end
+
+
+def test_a_vague_first_message_is_not_kept_as_the_description():
+    chat = Chat()
+    chat.send("there is a problem on my street")
+    chat.send("graffiti")
+    assert "description" not in chat.state.draft
+
+
+def test_a_few_chinese_characters_describe_the_problem():
+    from bot.languages import load_languages
+
+    chat = Chat(replace(CONTEXT, languages=load_languages()), state=State(consent=False))
+    chat.send("路上有个大坑，很危险")
+    assert chat.state.language == "zh" and chat.state.draft["service_code"] == "PTH-001"
+    assert chat.state.draft.get("description") == "路上有个大坑，很危险"
+
+
+def test_contact_details_in_a_free_text_answer_are_masked_too():
+    from tests.test_conversations_asking import ASKING_CONTEXT, MAIN as ASKED_AT
+
+    chat = Chat(ASKING_CONTEXT)
+    chat.send("abandoned car")
+    chat.send("120 Main St")
+    chat.feed(Geocoded("120 Main St", (ASKED_AT,)))
+    chat.send("yes")
+    chat.send("parked here for weeks")
+    chat.send("blue ford, owner is at bob@example.org")
+    answers = chat.state.draft["answers"]
+    assert "bob@example.org" not in str(answers) and "[email]" in str(answers)
+    assert chat.state.draft["contact"]["email"] == "bob@example.org"
