@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from . import texts
-from .fitting import cut, fit
+from .fitting import MOST, cut, fit
 from .language import ENGLISH, Language
 from .plaintext import render
 from .segments import segments
@@ -18,7 +18,8 @@ from .types import Reply, ReportLine, Service
 PAGE_SIZE = 6
 ADDRESS_ROOM = 60  # characters of an address kept inside a longer sentence
 SERVICE_ROOM = 40  # characters of a service name kept inside a sentence
-SUMMARY_BUDGET = 2
+SUMMARY_BUDGET = LIST_BUDGET = 2
+OPTION_ROOMS = (32, 24, 16, 12)  # characters an option name is cut to, in turn, to fit MOST
 
 
 def pages(services: Sequence[Service]) -> int:
@@ -46,19 +47,30 @@ def menu(
     if groups:
         parts.append(say(texts.MENU_OTHER))
     options = tuple(say.service(service.name) for service in page_of(services, page))
-    return Reply(" ".join(parts), options=options, expects="choice")
+    return listing(" ".join(parts), options, say)
+
+
+def listing(text: str, options: Sequence[str], say: Language = ENGLISH) -> Reply:
+    """A numbered choice, option names cut shorter while it is over budget (English two
+    segments, other languages MOST)."""
+    budget = LIST_BUDGET if say.english else MOST
+    reply = Reply(text, options=tuple(options), expects="choice")
+    for room in OPTION_ROOMS:
+        if segments(render(reply)) <= budget:
+            break
+        reply = Reply(text, options=tuple(cut(option, room) for option in options),
+                      expects="choice")
+    return reply
 
 
 def group_menu(groups: Sequence[str], say: Language = ENGLISH) -> Reply:
     """The catalogue's groups, to choose from."""
-    return Reply(say(texts.GROUPS_ASK), options=tuple(say.service(g) for g in groups),
-                 expects="choice")
+    return listing(say(texts.GROUPS_ASK), [say.service(g) for g in groups], say)
 
 
 def shortlist(services: Sequence[Service], say: Language = ENGLISH) -> Reply:
     """A few close candidates to choose from."""
-    options = tuple(say.service(s.name) for s in services)
-    return Reply(say(texts.SHORTLIST), options=options, expects="choice")
+    return listing(say(texts.SHORTLIST), [say.service(s.name) for s in services], say)
 
 
 def number_range(count: int, say: Language = ENGLISH) -> Reply:

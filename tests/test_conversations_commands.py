@@ -330,12 +330,12 @@ def test_a_few_chinese_characters_describe_the_problem():
 
 
 def test_contact_details_in_a_free_text_answer_are_masked_too():
-    from tests.test_conversations_asking import ASKING_CONTEXT, MAIN as ASKED_AT
+    from tests.test_conversations_asking import ASKING_CONTEXT
 
     chat = Chat(ASKING_CONTEXT)
     chat.send("abandoned car")
     chat.send("120 Main St")
-    chat.feed(Geocoded("120 Main St", (ASKED_AT,)))
+    chat.feed(Geocoded("120 Main St", (MAIN,)))
     chat.send("yes")
     chat.send("parked here for weeks")
     chat.send("blue ford, owner is at bob@example.org")

@@ -148,3 +148,14 @@ def test_a_cut_value_does_not_get_a_second_full_stop():
     cut_ones = [text for text in texts_seen if "..." in text]
     assert cut_ones, "the walk should include values cut to fit"
     assert not any("...." in text for text in cut_ones)
+
+
+def test_a_menu_of_long_service_names_is_cut_to_two_segments():
+    from conversations import Service
+    from conversations.prompts import menu
+
+    services = [Service(str(n), f"Very long service name number {n} with extra words here")
+                for n in range(6)]
+    reply = menu(services, 0)
+    assert segments(render(reply)) == 2
+    assert reply.options[0].startswith("Very long") and reply.options[0].endswith("...")
