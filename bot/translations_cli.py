@@ -9,6 +9,8 @@ from babel.messages.pofile import read_po, write_po
 
 from bot.languages import BUILT_IN, load_languages, template
 
+KEPT_CONTEXTS = ("service", "synonyms")  # entries a catalogue adds beyond the template
+
 
 @click.group("translations")
 def translations() -> None:
@@ -28,6 +30,10 @@ def update(folder: Path) -> None:
         with path.open("rb") as file:
             catalog = read_po(file)
         catalog.update(pot, no_fuzzy_matching=True, update_header_comment=False)
+        for message in list(catalog.obsolete.values()):
+            if message.context in KEPT_CONTEXTS:  # the catalogue's own entries, not the template's
+                catalog.add(message.id, message.string, context=message.context,
+                            auto_comments=message.auto_comments)
         catalog.obsolete.clear()
         with path.open("wb") as file:
             write_po(file, catalog, width=100)
@@ -39,7 +45,8 @@ def update(folder: Path) -> None:
               help="The city's own catalogues (LOCALE_DIR), if any.")
 def list_languages(folder: str | None) -> None:
     """The languages the bot speaks and how much of each is translated."""
-    wanted = len({text for text in template() if text.id and text.context is None}) - 1
+    wanted = {str(m.id) for m in template() if m.id and m.context is None}
     for code, language in load_languages(folder).items():
-        done = len(language.messages) if code != "en" else wanted
-        click.echo(f"{code}\t{language.name}\t{done}/{wanted} texts")
+        done = len(wanted & set(language.messages)) if code != "en" else len(wanted)
+        click.echo(f"{code}\t{language.name}\t{done}/{len(wanted)} texts, "
+                   f"{len(language.services)} service names, {len(language.synonyms)} phrases")

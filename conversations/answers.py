@@ -14,7 +14,8 @@ _YES = frozenset(
      "\U0001f44d", "\u2714", "\u2705"}
 )
 _NO = frozenset({"no", "n", "nope", "nah", "wrong", "incorrect", "no thanks", "not right"})
-_EDGES = string.whitespace + string.punctuation
+# ASCII and Chinese punctuation, and Spanish opening marks: "¡Sí!", "是的。"
+_EDGES = string.whitespace + string.punctuation + "\u3002\uff01\uff1f\uff0c\u3001\u00a1\u00bf"
 # Skin tones and the emoji variation selector, so "thumbs up" in any tone is a yes.
 _MODIFIERS = re.compile("[\U0001f3fb-\U0001f3ff\ufe0f]")
 _SKIP = frozenset({"skip", "skip it", "skip this", "skip this one", "skip question"})
@@ -30,9 +31,13 @@ def _normal(text: str) -> str:
 def yes_or_no(text: str, say: Language = ENGLISH) -> bool | None:
     """True for a yes-ish answer, False for a no-ish one (English or the language's words)."""
     answer = _normal(text)
-    if answer in _YES or say.has("yes", answer):
+    if say.has("yes", answer):  # the language's own words first: "k" is "khong" in Vietnamese
         return True
-    if answer in _NO or say.has("no", answer):
+    if say.has("no", answer):
+        return False
+    if answer in _YES:
+        return True
+    if answer in _NO:
         return False
     return None
 

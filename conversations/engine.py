@@ -372,7 +372,7 @@ def _set_language(state: State, code: str, context: Context) -> Turn:
         state = _restore(state.draft.get("back_to"), state)
     state.language, state.language_chosen = ("" if code == "en" else code), True
     say = _say(state, context)
-    done = Reply(say(texts.LANGUAGE_SET))
+    done = Reply(say(texts.LANGUAGE_SET).format(language=say.name))
     if state.name == IDLE and "held" not in state.draft:
         if not context.services:
             return Turn(state, (done,))
@@ -406,17 +406,22 @@ def _on_timed_out(state: State, context: Context) -> Turn:
 
 def _offer_resume(state: State, text: str, context: Context) -> Turn:
     """A message after a report was put aside: offer to finish it first."""
-    if normal(text) in RESUME_WORDS:
+    if _says_resume(text, _say(state, context)):
         return _resume(state, context)
     state.name = RESUME
     state.draft["said"] = text
     return Turn(state, (question(state, context),))
 
 
+def _says_resume(text: str, say: Language) -> bool:
+    word = normal(text)
+    return word in RESUME_WORDS or say.has("resume", word)
+
+
 def _resume_state(state: State, text: str, context: Context) -> Turn:
     """YES brings the report back; NO drops it and reads the message that came after it."""
     answer = yes_or_no(text, _say(state, context))
-    if answer is None and normal(text) in RESUME_WORDS:
+    if answer is None and _says_resume(text, _say(state, context)):
         answer = True
     if answer:
         return _resume(state, context)

@@ -89,9 +89,10 @@ def ask_location(say: Language = ENGLISH) -> Reply:
 
 
 def address_found(address: str, say: Language = ENGLISH) -> Reply:
-    """Reads a geocoded address back for a yes or no."""
+    """Reads a geocoded address back for a yes or no (up to ADDRESS_ROOM of it kept whole)."""
     build = say(texts.ADDRESS_FOUND).format
-    return Reply(fit(lambda value: build(address=value), address), expects="yes_no")
+    keep = min(len(address), ADDRESS_ROOM)
+    return Reply(fit(lambda value: build(address=value), address, keep=keep), expects="yes_no")
 
 
 def address_not_found(city: str, say: Language = ENGLISH) -> Reply:
@@ -180,13 +181,17 @@ def emergency(number: str, say: Language = ENGLISH) -> Reply:
 
 def paused(service_name: str, say: Language = ENGLISH) -> Reply:
     """Ends an idle conversation, keeping its report for later."""
-    service = cut(say.service(service_name), SERVICE_ROOM) or say(texts.PAUSED_REPORT)
+    if not service_name:
+        return Reply(say(texts.PAUSED_PLAIN))
+    service = cut(say.service(service_name), SERVICE_ROOM)
     return Reply(say(texts.PAUSED).format(service=service))
 
 
 def ask_resume(service_name: str, say: Language = ENGLISH) -> Reply:
     """Offers to finish a report left unfinished."""
-    service = cut(say.service(service_name), SERVICE_ROOM) or say(texts.PAUSED_REPORT)
+    if not service_name:
+        return Reply(say(texts.ASK_RESUME_PLAIN), expects="yes_no")
+    service = cut(say.service(service_name), SERVICE_ROOM)
     return Reply(say(texts.ASK_RESUME).format(service=service), expects="yes_no")
 
 

@@ -90,7 +90,7 @@ COMMAND_LANGUAGE = "Change the language"
 BACK_NONE = "There is nothing to go back to."
 OPTED_OUT = "You will get no more messages from us. Send START to come back."
 LANGUAGE_ASK = "Which language? Reply with a number."
-LANGUAGE_SET = "OK, I will write in English."
+LANGUAGE_SET = "OK, I will write in {language}."
 EMERGENCY = (
     "If this is an emergency, call {number} now. This service is only for non-emergency "
     "problems."
@@ -104,9 +104,10 @@ NUMBER_PENDING = "(no number yet)"
 
 # --- a conversation left idle ------------------------------------------------------------
 PAUSED = "I've saved your {service} report. Text us any time to finish it."
-PAUSED_REPORT = "report"
+PAUSED_PLAIN = "I've saved your report. Text us any time to finish it."
 CLOSED = "Closing this chat for now. Text us any time to report a problem."
 ASK_RESUME = "You have an unfinished {service} report. Reply YES to finish it or NO to drop it."
+ASK_RESUME_PLAIN = "You have an unfinished report. Reply YES to finish it or NO to drop it."
 
 STATUS_WHICH = "Which request? Text STATUS and the request number, e.g. STATUS 12345."
 STATUS_FOUND = "Request {number} ({service}): {status}{notes}"

@@ -39,7 +39,13 @@ from conversations.notices import report_delayed, report_filed, report_rejected,
 from conversations.plaintext import render
 from conversations.segments import segments
 from conversations.types import ReportLine, ReportsListed, TimedOut
-from tests.test_conversations_catalogue import ASKING_AT, ASKING_CONTEXT, AT, CATALOGUE, Chat
+from tests.test_conversations_catalogue import (
+    ASKING_AT,
+    ASKING_CONTEXT,
+    AT,
+    CATALOGUE,
+    Chat,
+)
 
 LANGUAGES = load_languages()
 CODES = ("es", "zh", "vi", "tl")
@@ -224,8 +230,8 @@ msgstr "Français"
 msgid "Hi! What would you like to report?"
 msgstr "Bonjour ! Que voulez-vous signaler ?"
 
-msgid "OK, I will write in English."
-msgstr "D'accord, je vous écris en français."
+msgid "OK, I will write in {language}."
+msgstr "D'accord, je vous écris en {language}."
 
 msgid "Please reply with a number from 1 to {count}."
 msgstr "Répondez par un numéro de 1 à {total}."
@@ -525,3 +531,29 @@ def test_emergencies_are_spotted_and_answered_in_the_language(code, text):
 @pytest.mark.parametrize("text", NOT_EMERGENCIES)
 def test_things_311_takes_are_not_emergencies(text):
     assert not is_emergency(text, LANGUAGES)
+
+
+def test_a_language_without_its_own_switch_text_names_itself(tmp_path):
+    (tmp_path / "fr.po").write_text(
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+        'msgctxt "language"\nmsgid "name"\nmsgstr "Fran\u00e7ais"\n', encoding="utf-8")
+    languages = load_languages(str(tmp_path))
+    resident = Chat(replace(CONTEXT, languages=languages))
+    assert resident.send("Fran\u00e7ais").replies[0].text == "OK, I will write in Fran\u00e7ais."
+
+
+def test_updating_the_catalogues_keeps_their_service_names_and_phrases(tmp_path):
+    import shutil
+
+    from click.testing import CliRunner
+
+    from bot.translations_cli import translations
+
+    shutil.copy(BUILT_IN / "es.po", tmp_path / "es.po")
+    before = load_languages(str(tmp_path))["es"]
+    result = CliRunner().invoke(translations, ["update", "--folder", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    load_languages.cache_clear()
+    after = load_languages(str(tmp_path))["es"]
+    assert after.services == before.services and after.synonyms == before.synonyms
+    assert len(after.services) >= 20 and (tmp_path / "messages.pot").exists()
