@@ -4,8 +4,9 @@ The built-in catalogues live in conversations/locales/<code>.po; a city adds a l
 changes any wording, by putting its own <code>.po in LOCALE_DIR (its entries win). Besides the
 texts (msgid: the English text of conversations/texts.py), a catalogue holds entries in these
 contexts: "language" (msgid "name": the language's own name), "service" (a catalogue service
-name -> the name shown), "words" (a word group -> its words separated by "|"), and "synonyms"
-(catalogue words -> phrases residents use for them, separated by "|").
+name -> the name shown), "words" (a word group -> its words separated by "|"), "synonyms"
+(catalogue words -> phrases residents use for them, separated by "|") and "dates" (an English
+moment such as "yesterday" -> the language's ways to say it, separated by "|").
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from babel.messages.pofile import read_po
 
 import conversations
 from conversations import texts
-from conversations.language import ENGLISH, WORD_GROUPS, Language
+from conversations.language import DATE_PHRASES, ENGLISH, WORD_GROUPS, Language
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def load_languages(locale_dir: str | None = None) -> dict[str, Language]:
 
 def _language(code: str, paths: list[Path]) -> Language:
     """One language from its catalogues, later ones overriding earlier ones."""
-    name, messages, services, words, synonyms = "", {}, {}, {}, {}
+    name, messages, services, words, synonyms, dates = "", {}, {}, {}, {}, {}
     for path in paths:
         with path.open("rb") as file:
             catalog: Catalog = read_po(file)
@@ -77,8 +78,10 @@ def _language(code: str, paths: list[Path]) -> Language:
                 words[msgid] = _split(msgstr)
             elif context == "synonyms":
                 synonyms.update((phrase, msgid) for phrase in _split(msgstr))
+            elif context == "dates":
+                dates.update((phrase, msgid) for phrase in _split(msgstr))
     return Language(code=code, name=name or code, messages=messages, services=services,
-                    words=words, synonyms=synonyms)
+                    words=words, synonyms=synonyms, dates=dates)
 
 
 def _split(listed: str) -> tuple[str, ...]:
@@ -94,4 +97,7 @@ def template() -> Catalog:
         catalog.add(text, auto_comments=[name])
     for group in WORD_GROUPS:
         catalog.add(group, context="words", auto_comments=["Words that mean this, separated by |"])
+    for phrase in DATE_PHRASES:
+        catalog.add(phrase, context="dates",
+                    auto_comments=["Ways to say this moment, separated by |"])
     return catalog

@@ -10,6 +10,7 @@ and parts of the day stand for a typical hour. Dates are month/day as written in
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -121,9 +122,32 @@ def parse_datetime(text: str, at: datetime, timezone: str) -> datetime | None:
     return _moment(found, now, zone)
 
 
+# Rough answers people give, said the way the parser reads them.
+_ROUGH = (
+    (re.compile(r"\blast week\b"), "a week ago"),
+    (re.compile(r"\b(?:a )?couple (?:of )?days ago\b"), "2 days ago"),
+    (re.compile(r"\b(?:a )?few days ago\b"), "3 days ago"),
+    (re.compile(r"\bthe other day\b"), "2 days ago"),
+    (re.compile(r"\bearlier today\b"), "today"),
+)
+
+
+def in_english(text: str, phrases: Mapping[str, str]) -> str:
+    """The text with a language's date phrases ("ayer", "hôm qua") replaced by English ones."""
+    said = " ".join(text.casefold().split())
+    for phrase in sorted(phrases, key=len, reverse=True):
+        if any("\u3400" <= c <= "\u9fff" for c in phrase):
+            said = said.replace(phrase, f" {phrases[phrase]} ")
+        else:
+            said = re.sub(rf"(?<!\w){re.escape(phrase)}(?!\w)", phrases[phrase], said)
+    return " ".join(said.split())
+
+
 def _normal(text: str) -> str:
     """Lowercased, a.m./p.m. written am/pm, punctuation that carries nothing made spaces."""
     text = text.casefold()
+    for rough, plain in _ROUGH:
+        text = rough.sub(plain, text)
     text = re.sub(r"\b([ap])\.\s?m\b\.?", r"\1m", text)
     text = re.sub(r"[,!?;()~\"]|-ish\b", " ", text)
     text = re.sub(r"\.(?=\s|$)", " ", text)

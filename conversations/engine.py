@@ -413,6 +413,20 @@ def _offer_resume(state: State, text: str, context: Context) -> Turn:
     return Turn(state, (question(state, context),))
 
 
+def _yes_no(state: State, text: str, context: Context) -> bool | None:
+    """YES or NO in the resident's language, or another's (which then becomes theirs)."""
+    answer = yes_or_no(text, _say(state, context))
+    if answer is not None:
+        return answer
+    for code, language in context.languages.items():
+        answer = yes_or_no(text, language)
+        if answer is not None:
+            if not state.language_chosen and code != "en":
+                state.language = code
+            return answer
+    return None
+
+
 def _says_resume(text: str, say: Language) -> bool:
     word = normal(text)
     return word in RESUME_WORDS or say.has("resume", word)
@@ -420,7 +434,7 @@ def _says_resume(text: str, say: Language) -> bool:
 
 def _resume_state(state: State, text: str, context: Context) -> Turn:
     """YES brings the report back; NO drops it and reads the message that came after it."""
-    answer = yes_or_no(text, _say(state, context))
+    answer = _yes_no(state, text, context)
     if answer is None and _says_resume(text, _say(state, context)):
         answer = True
     if answer:
@@ -586,11 +600,11 @@ def _describe(draft: dict, text: str) -> None:
 
 
 def _location(state: State, text: str, context: Context) -> Turn:
-    """Any text is an address to look up."""
+    """Any text is an address to look up ("sorry, 120 Main St": just the address)."""
     if not text:
         say = _say(state, context)
         return Turn(state, (Reply(say(texts.ASK_LOCATION_EMPTY), expects="location"),))
-    return _geocode(state, text)
+    return _geocode(state, find_address(text)[0] or text)
 
 
 def _geocode(state: State, query: str) -> Turn:
@@ -604,8 +618,8 @@ def _geocode(state: State, query: str) -> Turn:
 
 def _location_confirm(state: State, text: str, context: Context) -> Turn:
     """YES goes on, NO asks again, a new address is looked up."""
+    answer = _yes_no(state, text, context)
     say = _say(state, context)
-    answer = yes_or_no(text, say)
     if answer:
         return _after_location(state, context)
     if answer is False:
@@ -646,9 +660,9 @@ def _description(state: State, text: str, context: Context) -> Turn:
 
 def _consent(state: State, text: str, context: Context) -> Turn:
     """Asked once per resident: may the city contact them? Then the summary."""
-    say = _say(state, context)
-    answer = yes_or_no(text, say)
+    answer = _yes_no(state, text, context)
     if answer is None:
+        say = _say(state, context)
         return Turn(state, (Reply(say(texts.ASK_YES_NO), expects="yes_no"),))
     state.consent = answer
     return asking.ask_next(state, context)
@@ -656,8 +670,8 @@ def _consent(state: State, text: str, context: Context) -> Turn:
 
 def _confirm(state: State, text: str, context: Context) -> Turn:
     """YES files the report, NO cancels, a number or "change ..." edits one field."""
+    answer = _yes_no(state, text, context)
     say = _say(state, context)
-    answer = yes_or_no(text, say)
     if answer is False:
         return Turn(state.fresh(), (Reply(say(texts.CANCELLED)),))
     if answer:

@@ -13,6 +13,14 @@ WORD_GROUPS = (
 )
 
 
+# Moments a language says its own way, for answers to "when?" questions.
+DATE_PHRASES = (
+    "now", "today", "yesterday", "the day before yesterday", "this morning", "this afternoon",
+    "this evening", "tonight", "last night", "last week", "an hour ago", "2 hours ago",
+    "2 days ago", "3 days ago",
+)
+
+
 @dataclass(frozen=True, eq=False)
 class Language:
     """Translations of the English texts, service names, word lists and phrases for matching.
@@ -28,6 +36,7 @@ class Language:
     services: Mapping[str, str] = field(default_factory=dict)
     words: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     synonyms: Mapping[str, str] = field(default_factory=dict)
+    dates: Mapping[str, str] = field(default_factory=dict)  # "ayer" -> "yesterday"
 
     def __call__(self, text: str) -> str:
         """The text in this language (the English text when it has no translation)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import texts
-from .fitting import cut, fit
+from .fitting import MOST, cut, fit
 from .language import ENGLISH, Language
 from .plaintext import render
 from .prompts import sentence
@@ -22,6 +22,7 @@ DETAIL_ROOM = 60  # characters of a datatype description kept in a question
 # Option names are cut to the first room that fits while keeping that much of the question.
 OPTION_ROOMS = ((40, 80), (24, 80), (24, 40), (12, 20))
 QUESTION_BUDGET, LIST_BUDGET = 1, 2
+QUESTION_KEEP = 100  # characters of the city's question kept whole in another language
 _HINTS = {
     SINGLE: texts.HINT_CHOICE,
     MULTI: texts.HINT_CHOICES,
@@ -53,13 +54,18 @@ def ask_attribute(attribute: Attribute, say: Language = ENGLISH) -> Reply:
         return " ".join(part for part in (sentence(description), detail, hint) if part)
 
     if kind not in _EXPECTS:
-        text = fit(build, attribute.description, budgets=(QUESTION_BUDGET,))
+        if say.english:
+            text = fit(build, attribute.description, budgets=(QUESTION_BUDGET,))
+        else:  # a translated hint makes the text UCS-2 more often: keep the city's question
+            keep = min(len(attribute.description), QUESTION_KEEP)
+            text = fit(build, attribute.description, budgets=(QUESTION_BUDGET, MOST), keep=keep)
         return Reply(text, expects=expects)
+    budgets = (QUESTION_BUDGET, LIST_BUDGET) if say.english else (QUESTION_BUDGET, MOST)
     reply = Reply("")
     for room, keep in OPTION_ROOMS:
         options = tuple(cut(choice.name, room) for choice in attribute.values)
-        reply = _with_options(build, attribute.description, options, expects, keep)
-        if segments(render(reply)) <= LIST_BUDGET:
+        reply = _with_options(build, attribute.description, options, expects, keep, budgets)
+        if segments(render(reply)) <= budgets[-1]:
             break
     return reply
 
@@ -70,11 +76,12 @@ def _with_options(
     options: tuple[str, ...],
     expects: str,
     keep: int,
+    budgets: tuple[int, ...],
 ) -> Reply:
     """The reply whose text, followed by its numbered options, fits the list budget if it can."""
     lines = render(Reply("", options))
     rendered = fit(lambda value: build(value) + lines, description,
-                   budgets=(QUESTION_BUDGET, LIST_BUDGET), keep=keep)
+                   budgets=budgets, keep=keep)
     return Reply(rendered[: len(rendered) - len(lines)], options, expects)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .choices import parse_choice, parse_choices
-from .datetimes import parse_datetime
+from .datetimes import in_english, parse_datetime
 from .language import ENGLISH, Language
 from .numbers import parse_number
 from .types import Attribute
@@ -42,7 +42,7 @@ def read_answer(
     if kind == NUMBER:
         return parse_number(text)
     if kind == DATETIME:
-        moment = parse_datetime(text, at, timezone)
+        moment = parse_datetime(in_english(text, say.dates), at, timezone)
         return moment.isoformat() if moment else None
     if kind == TEXT:
         return text[:TEXT_LIMIT]
