@@ -75,7 +75,7 @@ def _language(code: str, paths: list[Path]) -> Language:
             elif context == "service":
                 services[msgid] = msgstr.strip()
             elif context == "words" and msgid in WORD_GROUPS:
-                words[msgid] = _split(msgstr)
+                words[msgid] = frozenset(_split(msgstr))
             elif context == "synonyms":
                 synonyms.update((phrase, msgid) for phrase in _split(msgstr))
             elif context == "dates":

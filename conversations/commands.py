@@ -59,27 +59,49 @@ def normal(text: str) -> str:
 def parse_command(text: str, say: Language = ENGLISH) -> Command | None:
     """The command the message is, or None when it is an ordinary message."""
     bare = normal(text)
-    word = _WORDS.get(bare) or next(
-        (name for group, name in _GROUPS.items() if say.has(group, bare)), None
-    )
+    if not bare or len(bare) > MAX_COMMAND:
+        return None
+    words, prefixed, names = _grammar(say)
+    word = words.get(bare)
     if word:
         return Command(word)
-    stripped = " ".join(text.strip(_EDGES).split())
-    for prefix, name in _prefixed(say):
-        found = re.fullmatch(
-            rf"{re.escape(prefix)}(?:\s+|\b|(?=\d))(?P<rest>.*)", stripped, re.IGNORECASE
-        )
-        if found:
-            return _with_argument(name, found["rest"])
+    found = prefixed.fullmatch(" ".join(text.strip(_EDGES).split()))
+    if found:
+        return _with_argument(names[found["word"].casefold()], found["rest"])
     return None
 
 
-def _prefixed(say: Language) -> list[tuple[str, str]]:
-    """Words that take an argument (STATUS 123, LANGUAGE es), English and the language's."""
-    words = [("status", STATUS), ("language", LANGUAGE)]
-    words += [(w, STATUS) for w in say.words.get("status", ())]
-    words += [(w, LANGUAGE) for w in say.words.get("language", ())]
-    return words
+MAX_COMMAND = 60  # longer messages are never commands ("status" inside a sentence is not one)
+_NAMES = {"status": STATUS, "language": LANGUAGE}
+_GRAMMARS: dict[int, tuple[Language, dict, re.Pattern, dict]] = {}
+
+
+def _prefix_names(say: Language) -> dict[str, str]:
+    names = dict(_NAMES)
+    names.update((w, STATUS) for w in say.words.get("status", ()))
+    names.update((w, LANGUAGE) for w in say.words.get("language", ()))
+    return names
+
+
+def _grammar(say: Language) -> tuple[dict[str, str], re.Pattern, dict[str, str]]:
+    """The language's command words, its "word argument" pattern and what each word names,
+    built once per language."""
+    kept = _GRAMMARS.get(id(say))
+    if kept is not None and kept[0] is say:
+        return kept[1], kept[2], kept[3]
+    words = dict(_WORDS)
+    for group, name in _GROUPS.items():
+        words.update((w, name) for w in say.words.get(group, ()))
+    names = _prefix_names(say)
+    prefixes = sorted(names, key=len, reverse=True)
+    pattern = re.compile(
+        rf"(?P<word>{'|'.join(re.escape(p) for p in prefixes)})(?:\s+|\b|(?=\d))(?P<rest>.*)",
+        re.IGNORECASE,
+    )
+    if len(_GRAMMARS) > 32:
+        _GRAMMARS.clear()
+    _GRAMMARS[id(say)] = (say, words, pattern, names)  # kept: the id stays unique
+    return words, pattern, names
 
 
 def _with_argument(name: str, rest: str) -> Command:

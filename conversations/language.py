@@ -34,7 +34,7 @@ class Language:
     name: str = "English"
     messages: Mapping[str, str] = field(default_factory=dict)
     services: Mapping[str, str] = field(default_factory=dict)
-    words: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    words: Mapping[str, frozenset[str] | tuple[str, ...]] = field(default_factory=dict)
     synonyms: Mapping[str, str] = field(default_factory=dict)
     dates: Mapping[str, str] = field(default_factory=dict)  # "ayer" -> "yesterday"
 
