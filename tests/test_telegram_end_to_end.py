@@ -182,7 +182,8 @@ def test_commands_work_as_telegram_commands(chat):
     assert buttons(languages)[:2] == ["English", "Espa\u00f1ol"]
     spanish = load_languages()["es"]
     switched = chat.tap("Espa\u00f1ol")
-    assert switched[0]["text"].startswith(spanish(texts.LANGUAGE_SET))
+    said = spanish(texts.LANGUAGE_SET).format(language=spanish.name)
+    assert switched[0]["text"].startswith(said)
     [read_back] = chat.say("bache en 120 Main St")
     assert buttons(read_back) == [spanish(texts.YES_BUTTON), spanish(texts.NO_BUTTON)]
     assert spanish(texts.YES_BUTTON) != texts.YES_BUTTON
