@@ -162,3 +162,14 @@ def _age_conversation(minutes: int) -> None:
 def _only(model):
     with session_scope() as session:
         return session.exec(select(model)).one()
+
+
+def test_language_is_chosen_by_text_and_kept_for_the_contact(phone):
+    [menu] = phone.text("LANGUAGE")
+    assert "1 English" in menu and "3 \u4e2d\u6587" in menu
+    chinese = load_languages()["zh"]
+    switched = phone.text("3")
+    assert switched[0].startswith(chinese(texts.LANGUAGE_SET).format(language="\u4e2d\u6587"))
+    assert _only(Contact).language == "zh"
+    [help_text] = phone.text("HELP")[:1]  # English commands still work, answered in Chinese
+    assert help_text == chinese(texts.HELP)
