@@ -278,6 +278,13 @@ def test_stop_then_start_turns_messages_back_on(chat, word):
     assert "Pothole in Street" in buttons(menu)
 
 
+def test_yes_also_turns_messages_back_on(chat):
+    chat.say("STOP")
+    assert chat.say("pothole") == []
+    [menu] = chat.say("yes")
+    assert "Pothole in Street" in buttons(menu)
+
+
 def test_a_button_from_an_earlier_question_is_not_taken_as_an_answer(chat):
     [menu] = chat.say("/start")
     chat.tap("Pothole in Street")

@@ -43,7 +43,7 @@ OPT_OUT_WORDS = frozenset(
     {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "CANCEL", "OPTOUT", "STOP ALL"}
 )
 MY_REPORTS_SHOWN = 3
-OPT_IN_WORDS = frozenset({"START", "UNSTOP"})
+OPT_IN_WORDS = frozenset({"START", "UNSTOP", "YES"})
 
 
 def run_turn(conversation_id: int) -> int:
