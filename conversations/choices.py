@@ -8,6 +8,8 @@ from rapidfuzz import fuzz, process, utils
 
 from .answers import number, yes_or_no
 from .language import ENGLISH, Language
+from .matching import STOPWORDS, stem
+from .synonyms import expand
 from .types import Choice
 
 FUZZY_CUTOFF = 80  # similarity (ratio) a typed name needs to be taken for a value's name
@@ -21,12 +23,17 @@ _NUMBERS_ONLY = re.compile(
 _ALL = frozenset({"all", "all of them", "all of the above", "everything", "all of these"})
 
 
-def parse_choice(text: str, values: tuple[Choice, ...], say: Language = ENGLISH) -> str | None:
-    """The key of the value picked by number or name; None when unclear or out of range."""
+def parse_choice(
+    text: str, values: tuple[Choice, ...], say: Language = ENGLISH, loose: bool = True
+) -> str | None:
+    """The key of the value picked by number or name; None when unclear or out of range.
+
+    `loose` also takes the one value sharing a word with the answer ("trash bags").
+    """
     picked = number(text)
     if picked is not None:
         return values[picked - 1].key if 1 <= picked <= len(values) else None
-    return _by_name(text, values, say)
+    return _by_name(text, values, say, loose)
 
 
 def parse_choices(
@@ -35,7 +42,7 @@ def parse_choices(
     """The keys of the values picked, in the list's order (ALL: every one); None when unclear."""
     if " ".join(text.casefold().strip(" .!").split()) in _ALL:
         return [value.key for value in values] or None
-    whole = parse_choice(text, values, say)
+    whole = parse_choice(text, values, say, loose=False)  # a part may share a word by chance
     if whole is not None:
         return [whole]
     if _NUMBERS_ONLY.fullmatch(text):
@@ -55,7 +62,7 @@ def parse_choices(
     return [values[i].key for i in sorted(indexes)] or None
 
 
-def _by_name(text: str, values: tuple[Choice, ...], say: Language) -> str | None:
+def _by_name(text: str, values: tuple[Choice, ...], say: Language, loose: bool) -> str | None:
     """The value whose name the text says: exactly, as a unique start, a yes/no, or fuzzily."""
     said = utils.default_process(text)
     if not said:
@@ -76,8 +83,20 @@ def _by_name(text: str, values: tuple[Choice, ...], say: Language) -> str | None
         text, [value.name for value in values], scorer=fuzz.ratio,
         processor=utils.default_process, limit=2,
     )
-    if not scored or scored[0][1] < FUZZY_CUTOFF:
+    if scored and scored[0][1] >= FUZZY_CUTOFF and (
+        len(scored) == 1 or scored[0][1] - scored[1][1] >= FUZZY_MARGIN
+    ):
+        return values[scored[0][2]].key
+    return _by_words(said, values, say) if loose else None
+
+
+def _by_words(said: str, values: tuple[Choice, ...], say: Language) -> str | None:
+    """The one value sharing a word with the answer, everyday words first put in catalogue
+    terms ("a bunch of trash bags" -> Bags of trash, "couch" -> Furniture...)."""
+    said = f"{said} {expand(said, say.synonyms)}"  # both: "garbage" is also "trash"
+    words = {stem(w) for w in said.split() if w not in STOPWORDS}
+    if not words:
         return None
-    if len(scored) > 1 and scored[0][1] - scored[1][1] < FUZZY_MARGIN:
-        return None
-    return values[scored[0][2]].key
+    matches = [value for value in values
+               if words & {stem(w) for w in utils.default_process(value.name).split()}]
+    return matches[0].key if len(matches) == 1 else None

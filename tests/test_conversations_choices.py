@@ -72,3 +72,19 @@ def test_parse_choice(text, values, key):
 )
 def test_parse_choices(text, keys):
     assert parse_choices(text, KINDS) == keys
+
+
+@pytest.mark.parametrize(
+    ("text", "keys"),
+    [
+        ("couch, old tv, and a bunch of trash bags", ["1", "4", "5"]),
+        ("tires and furniture", ["1", "2"]),
+        ("a fridge", ["5"]),
+        ("the stuff", None),
+    ],
+)
+def test_list_answers_in_everyday_words(text, keys):
+    dumped = tuple(Choice(str(n), name) for n, name in enumerate(
+        ("Furniture or mattresses", "Tires", "Construction debris", "Bags of trash",
+         "Appliances", "Something else"), start=1))
+    assert parse_choices(text, dumped) == keys
