@@ -63,7 +63,7 @@ def ask_attribute(attribute: Attribute, say: Language = ENGLISH) -> Reply:
     budgets = (QUESTION_BUDGET, LIST_BUDGET) if say.english else (QUESTION_BUDGET, MOST)
     reply = Reply("")
     for room, keep in OPTION_ROOMS:
-        options = tuple(cut(choice.name, room) for choice in attribute.values)
+        options = tuple(cut(say.service(choice.name), room) for choice in attribute.values)
         reply = _with_options(build, attribute.description, options, expects, keep, budgets)
         if segments(render(reply)) <= budgets[-1]:
             break

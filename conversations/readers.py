@@ -8,7 +8,7 @@ from .choices import parse_choice, parse_choices
 from .datetimes import in_english, parse_datetime
 from .language import ENGLISH, Language
 from .numbers import parse_number
-from .types import Attribute
+from .types import Attribute, Choice
 
 STRING_LIMIT = 255
 TEXT_LIMIT = 2000
@@ -35,10 +35,13 @@ def read_answer(
     if not text:
         return None
     kind = kind_of(attribute)
-    if kind == SINGLE:
-        return parse_choice(text, attribute.values, say)
-    if kind == MULTI:
-        return parse_choices(text, attribute.values, say)
+    if kind in (SINGLE, MULTI):
+        parse = parse_choice if kind == SINGLE else parse_choices
+        shown = tuple(Choice(v.key, say.service(v.name)) for v in attribute.values)
+        # By the names shown in the resident's language, then by the city's own.
+        found = parse(text, shown, say)
+        return found if found is not None or shown == attribute.values else parse(
+            text, attribute.values, say)
     if kind == NUMBER:
         return parse_number(text)
     if kind == DATETIME:
