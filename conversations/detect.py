@@ -33,7 +33,7 @@ def detect(text: str, languages: Mapping[str, Language]) -> str | None:
         return "zh" if "zh" in languages else None
     if _VIETNAMESE.search(text) and "vi" in languages:
         return "vi"
-    words = [w for w in _WORD.findall(text.casefold())]
+    words = _WORD.findall(text.casefold())
     if not words:
         return None
     folded = " ".join(words)

@@ -195,11 +195,6 @@ def ask_resume(service_name: str, say: Language = ENGLISH) -> Reply:
     return Reply(say(texts.ASK_RESUME).format(service=service), expects="yes_no")
 
 
-def say_text(text: str, say: Language = ENGLISH, expects: str = "text") -> Reply:
-    """A fixed text of texts.py, in the language."""
-    return Reply(say(text), expects=expects)
-
-
 def with_lead(lead: str, reply: Reply) -> tuple[Reply, ...]:
     """The lead sentence put in front of the reply when that costs no extra segment."""
     joined = Reply(f"{lead} {reply.text}", reply.options, reply.expects)
