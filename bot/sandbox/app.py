@@ -29,6 +29,9 @@ Nominatim-compatible geocoder:
   GET  {n}/reverse?lat=39.8&lon=-89.64&format=json
 Sandbox only (not part of the spec):
   POST /admin/requests/<service_request_id>/status   status=open|closed, status_notes=...
+  POST /admin/faults   JSON {{"mode": "none|500|timeout|errors200", "rate": 1.0,
+                             "seconds": N, "delay": 30}}   (Open311 routes fail on purpose)
+  GET  /admin/faults   the current fault
 """
 
 

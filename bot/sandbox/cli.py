@@ -11,6 +11,7 @@ import click
 import httpx
 
 from bot.sandbox.app import NOMINATIM_PREFIX, OPEN311_PREFIX, create_sandbox_app
+from bot.sandbox.faults import DEFAULT_DELAY, MODES
 
 DEFAULT_URL = "http://127.0.0.1:8311"
 
@@ -66,6 +67,7 @@ def sandbox(ctx, host, port, db_path, api_key, catalog_path, token_mode, token_d
     click.echo(f"Open311 endpoint:  {base}{OPEN311_PREFIX}/")
     click.echo(f"Geocoder domain:   {server.host}:{server.port}{NOMINATIM_PREFIX}  (scheme http)")
     click.echo(f"Admin:             POST {base}/admin/requests/<id>/status")
+    click.echo(f"Faults:            POST {base}/admin/faults  (intake311 sandbox faults)")
     click.echo(f"Database:          {db_path}" + ("  (token mode)" if token_mode else ""))
     switches = [k.replace("_", "-") for k, v in quirks.items() if v and k != "definitions_path"]
     if switches:
@@ -107,3 +109,35 @@ def set_status(service_request_id, status, notes, url):
         click.echo(f"Failed (HTTP {response.status_code}): {detail}", err=True)
         sys.exit(1)
     click.echo(json.dumps(body[0], indent=2))
+
+
+@sandbox.command("faults")
+@click.argument("mode", type=click.Choice(list(MODES), case_sensitive=False))
+@click.option("--rate", default=1.0, show_default=True, type=click.FloatRange(0.0, 1.0),
+              help="Probability that a request is hit.")
+@click.option("--seconds", default=None, type=click.FloatRange(min=0.0, min_open=True),
+              help="Turn the fault off by itself after this many seconds.")
+@click.option("--delay", default=DEFAULT_DELAY, show_default=True, type=float,
+              help="Seconds a timeout fault holds the answer.")
+@click.option("--url", default=DEFAULT_URL, show_default=True, help="The running sandbox.")
+def faults(mode, rate, seconds, delay, url):
+    """Make a running sandbox's Open311 answers fail: 500, timeout, errors200, or none."""
+    payload = {"mode": mode.lower(), "rate": rate, "delay": delay}
+    if seconds is not None:
+        payload["seconds"] = seconds
+    target = f"{url.rstrip('/')}/admin/faults"
+    try:
+        response = httpx.post(target, json=payload, timeout=5.0)
+    except httpx.HTTPError as exc:
+        click.echo(f"Cannot reach the sandbox at {url} ({type(exc).__name__}): is it running?",
+                   err=True)
+        sys.exit(2)
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code != 200 or not isinstance(body, dict):
+        detail = body[0].get("description") if isinstance(body, list) and body else response.text
+        click.echo(f"Failed (HTTP {response.status_code}): {detail}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(body, indent=2))

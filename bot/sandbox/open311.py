@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, g, request
 
 from bot.sandbox.answers import answer, error_answer
 from bot.sandbox.attributes import attribute_problems, read_attributes
+from bot.sandbox.faults import FaultError, Faults
 from bot.sandbox.gazetteer import default_gazetteer
 from bot.sandbox.store import SandboxStore, parse_iso
 
@@ -40,6 +41,7 @@ class SandboxConfig:
     require_jurisdiction: str = ""
     drop_empty: bool = False
     updates: bool = False
+    faults: Faults = field(default_factory=Faults)
     services: dict = field(init=False)
 
     def __post_init__(self) -> None:
@@ -92,6 +94,19 @@ def _quirks_before() -> Response | None:
     _, fmt = _split(request.path.rsplit("/", 1)[-1])
     if fmt in config.formats:
         g.open311_format = fmt
+    fault = config.faults.draw()
+    if fault is not None:
+        if fault.mode == "500":
+            return error_answer(500, "Internal server error (sandbox fault)", _fmt())
+        if fault.mode == "errors200":
+            return error_answer(
+                500, "Internal server error (sandbox fault)", _fmt(), with_200=True
+            )
+        if fault.mode == "timeout":
+            if request.method == "POST":
+                g.fault_delay = fault.delay  # stored as normal, then answered late
+            else:
+                time.sleep(fault.delay)
     if config.slow:
         time.sleep(config.slow)
     if config.require_jurisdiction:
@@ -101,6 +116,15 @@ def _quirks_before() -> Response | None:
         if given != config.require_jurisdiction:
             return _error(404, f"jurisdiction_id {given} not found")
     return None
+
+
+@bp.after_request
+def _fault_after(response: Response) -> Response:
+    """A timeout fault on a POST: the request is stored, the answer comes `delay` s late."""
+    delay = g.pop("fault_delay", None)
+    if delay:
+        time.sleep(delay)
+    return response
 
 
 @bp.get("/discovery.<fmt>")
@@ -359,3 +383,28 @@ def set_status(rid: str) -> Response:
     if updated is None:
         return error_answer(404, f"service_request_id {rid} not found", "json")
     return answer([updated], "json", "service_requests")
+
+
+@admin_bp.get("/admin/faults")
+def get_faults() -> Response:
+    """Sandbox only: the current fault (mode, rate, delay, seconds_left, hits by mode)."""
+    return answer(_config().faults.state(), "json", "faults")
+
+
+@admin_bp.post("/admin/faults")
+def set_faults() -> Response:
+    """Sandbox only: switch a fault on or off (JSON or form: mode, rate, seconds, delay)."""
+    g.open311_format = "json"
+    data = request.get_json(silent=True) if request.is_json else request.form
+    data = data or {}
+    faults = _config().faults
+    try:
+        state = faults.set(
+            data.get("mode", ""),
+            rate=data.get("rate", 1.0) if data.get("rate") not in (None, "") else 1.0,
+            seconds=data.get("seconds"),
+            delay=data.get("delay") if data.get("delay") not in (None, "") else 30.0,
+        )
+    except FaultError as exc:
+        return error_answer(400, str(exc), "json")
+    return answer(state, "json", "faults")
