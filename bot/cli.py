@@ -1,4 +1,4 @@
-"""The `intake311` command: web, worker, cron, sandbox, chat, demo, migrate, telegram."""
+"""The `intake311` command: web, worker, cron, failures, sandbox, chat, demo, migrate, telegram."""
 
 from __future__ import annotations
 
@@ -44,13 +44,14 @@ def web(host: str, port: int, workers: int) -> None:
 
 @main.command()
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
-def worker(burst: bool) -> None:
+@click.option("--simple", is_flag=True, help="Run jobs in this process instead of a fork each.")
+def worker(burst: bool, simple: bool) -> None:
     """Run the jobs (turns, sends, filings), with rq's scheduler for retries."""
     from bot.migrate import upgrade
     from bot.worker import run_worker
 
     upgrade()
-    run_worker(burst=burst)
+    run_worker(burst=burst, simple=simple)
 
 
 @main.command()
@@ -79,6 +80,36 @@ def chat(name: str, timeout: float) -> None:
     settled = chat.settle(timeout) and settled
     if not settled:
         raise click.ClickException("the bot did not answer in time (is a worker running?)")
+
+
+@main.command()
+@click.argument("action", required=False, type=click.Choice(["retry"]))
+@click.argument("names", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="With retry: every failure.")
+def failures(action: str | None, names: tuple[str, ...], every: bool) -> None:
+    """List work given up on (reports, sends, turns); `retry NAME...` or `retry --all`."""
+    from bot.failures import list_failures, retry, retry_all
+
+    if action is None:
+        found = list_failures()
+        for failure in found:
+            click.echo(f"{failure.name:<14} {failure.at:%Y-%m-%d %H:%M}  {failure.what}"
+                       + (f"\n{'':<14} {failure.error}" if failure.error else ""))
+        click.echo(f"{len(found)} failure(s)" + ("; retry with: intake311 failures retry NAME"
+                                                  if found else ""))
+        return
+    if every == bool(names):
+        raise click.UsageError("retry takes failure names or --all, not both")
+    if every:
+        retried = retry_all()
+    else:
+        try:
+            retried = [name for name in names if retry(name)]
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from exc
+    skipped = sorted(set(names) - set(retried))
+    click.echo(f"{len(retried)} sent back in line" + (f"; not failed: {', '.join(skipped)}"
+                                                      if skipped else ""))
 
 
 main.add_command(sandbox)

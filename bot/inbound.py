@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -11,8 +12,12 @@ from sqlmodel import Session, select
 from bot import queue
 from bot.db import session_scope
 from bot.models import Contact, Conversation, Message
+from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+
+# A channel without message ids that sends the same words twice this quickly is redelivering.
+REDELIVERY_WINDOW = timedelta(seconds=10)
 
 
 class MalformedInbound(ValueError):
@@ -99,17 +104,32 @@ def _store(inbound: Inbound) -> Received:
 
 
 def _existing(inbound: Inbound) -> Received | None:
-    if inbound.external_id is None:
-        return None
+    """The stored copy of `inbound`: same provider id, or, where the channel gives none, the
+    same words and media from the same sender within REDELIVERY_WINDOW."""
     with session_scope() as session:
-        message = session.exec(
-            select(Message).where(
+        if inbound.external_id is not None:
+            query = select(Message).where(
                 Message.channel == inbound.channel, Message.external_id == inbound.external_id
             )
-        ).first()
-        if message is None:
-            return None
-        return Received(message.id, message.conversation_id, duplicate=True)
+        else:
+            query = (
+                select(Message)
+                .join(Contact, Contact.id == Message.contact_id)
+                .where(
+                    Contact.address == inbound.address,
+                    Message.direction == "in",
+                    Message.external_id.is_(None),
+                    Message.text == inbound.text,
+                    Message.created_at > utcnow() - REDELIVERY_WINDOW,
+                )
+                .order_by(Message.id.desc())
+            )
+        for message in session.exec(query).all():
+            if inbound.external_id is not None or (
+                list((message.payload or {}).get("media") or []) == list(inbound.media)
+            ):
+                return Received(message.id, message.conversation_id, duplicate=True)
+        return None
 
 
 def conversation_for(session: Session, channel: str, address: str) -> Conversation:

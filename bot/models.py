@@ -77,13 +77,23 @@ class Report(SQLModel, table=True):
     address: str = Field(default="", sa_type=Text)
     lat: float | None = None
     lon: float | None = None
-    # pending -> submitting -> submitted, or awaiting_number (token) -> submitted, or failed;
+    # pending -> submitting -> submitted, or awaiting_number (token) -> submitted; rejected (the
+    # city refused it; the resident was told); failed (given up: our setup or a long outage) and
+    # unconfirmed (maybe filed, the city cannot be searched) wait for staff (bot/failures.py).
     # next_attempt_at says when a pending or awaiting_number report is due again.
     state: str = Field(default="pending", max_length=16, index=True)
     attempts: int = 0
     next_attempt_at: datetime | None = _maybe_when()
     last_error: str | None = Field(default=None, sa_type=Text)
     delay_notice_sent: bool = False
+    # Our reference, sent with the report (device_id, description suffix) so that after a POST
+    # whose answer was lost the city's requests can be searched before filing again.
+    marker: str | None = Field(default=None, max_length=32, index=True)
+    first_posted_at: datetime | None = _maybe_when()
+    # A POST may have reached the city without our hearing back: search before posting again.
+    check_before_post: bool = False
+    # When staff last sent a given-up report back in line (the give-up clock restarts there).
+    retried_at: datetime | None = _maybe_when()
     service_request_id: str | None = Field(default=None, max_length=128, index=True)
     token: str | None = Field(default=None, max_length=128)
     attributes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False,

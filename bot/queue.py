@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import timedelta
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue
 
 from bot.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 _connections: dict[tuple[int, str], Redis] = {}
 
@@ -27,10 +31,20 @@ def get_queue() -> Queue:
     return Queue(get_settings().queue_name, connection=get_redis())
 
 
-def enqueue(func: str, *args, delay: float = 0) -> None:
-    """Queue `func` (a dotted path in bot.jobs) with id arguments, now or after `delay` seconds."""
-    queue = get_queue()
-    if delay > 0:
-        queue.enqueue_in(timedelta(seconds=delay), func, *args, job_timeout=300)
-    else:
-        queue.enqueue(func, *args, job_timeout=300)
+def enqueue(func: str, *args, delay: float = 0) -> bool:
+    """Queue `func` (a dotted path in bot.jobs) with id arguments, now or after `delay` seconds.
+
+    Work is queued after the database committed it, so a Redis that is down only delays it:
+    the reconciler queues it again. False when it could not be queued now.
+    """
+    try:
+        queue = get_queue()
+        if delay > 0:
+            queue.enqueue_in(timedelta(seconds=delay), func, *args, job_timeout=300)
+        else:
+            queue.enqueue(func, *args, job_timeout=300)
+    except RedisError as exc:
+        log.warning("could not queue %s%s (%s); the reconciler will", func, args,
+                    type(exc).__name__)
+        return False
+    return True

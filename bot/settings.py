@@ -52,6 +52,19 @@ class Settings(BaseSettings):
     synonyms_file: str = ""
     emergency_number: str = "911"
     conversation_idle_minutes: int = 30
+    # Delivery guarantees (RELIABILITY.md): how often the reconciler runs and when work counts as
+    # lost from the queue (grace) or abandoned by a dead worker (stuck_after), in seconds; how
+    # Open311 retries back off, and after how long an unfiled report is given up for staff.
+    reconcile_interval: int = 60
+    reconcile_grace: int = 120
+    stuck_after: int = 900
+    lock_timeout: int = 300
+    retry_base_seconds: float = 30.0
+    retry_cap_seconds: float = 3600.0
+    report_give_up_hours: float = 72.0
+    send_max_attempts: int = 6
+    # Staff pages (/admin): a bearer token; unset keeps them closed.
+    admin_token: str = Field(default="", repr=False)
 
     @field_validator("geocoder")
     @classmethod

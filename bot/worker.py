@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rq import Worker
+from rq import SimpleWorker, Worker
 from rq.cron import CronScheduler
 
 from bot import jobs
@@ -10,10 +10,14 @@ from bot.queue import get_queue, get_redis
 from bot.settings import get_settings
 
 
-def run_worker(burst: bool = False) -> bool:
-    """Work the queue, with rq's scheduler for delayed retries."""
+def run_worker(burst: bool = False, simple: bool = False) -> bool:
+    """Work the queue, with rq's scheduler for delayed retries.
+
+    rq forks a child per job (a job that crashes the interpreter leaves the worker up);
+    `simple` runs jobs in the worker itself, faster where each job is short.
+    """
     queue = get_queue()
-    worker = Worker([queue], connection=queue.connection)
+    worker = (SimpleWorker if simple else Worker)([queue], connection=queue.connection)
     return worker.work(burst=burst, with_scheduler=True)
 
 
@@ -24,6 +28,7 @@ def run_cron() -> None:
     # A city's whole list of open requests can take longer than rq's default 180 s.
     cron.register(jobs.track, settings.queue_name, interval=settings.track_interval,
                   job_timeout=3600)
-    cron.register(jobs.reconcile, settings.queue_name, interval=60, job_timeout=600)
+    cron.register(jobs.reconcile, settings.queue_name, interval=settings.reconcile_interval,
+                  job_timeout=600)
     cron.register(jobs.close_idle, settings.queue_name, interval=60, job_timeout=600)
     cron.start()

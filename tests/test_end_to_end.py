@@ -7,6 +7,8 @@ the twilio Client sending to the Twilio Messages API stand-in.
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from sqlmodel import select
@@ -83,6 +85,15 @@ def set_city_status(number: str, status: str, notes: str) -> None:
     ).raise_for_status()
 
 
+def sent_messages() -> list[Message]:
+    """Our outbound messages that were sent, in order."""
+    with session_scope() as session:
+        return list(session.exec(
+            select(Message).where(Message.direction == "out", Message.external_id.is_not(None))
+            .order_by(Message.id)
+        ).all())
+
+
 def only_report() -> Report:
     with session_scope() as session:
         [report] = session.exec(select(Report)).all()
@@ -126,15 +137,20 @@ def test_report_filed_step_by_step_and_status_update_delivered(phone, twilio_api
     assert report.attributes == {"WHEREIS": "CROSSWALK", "HOWDEEP": "6"}
     filed = city_request(report.service_request_id)
     assert filed["service_code"] == POTHOLE
-    assert filed["description"] == "Deep hole in the right lane, cars swerving"
+    # Our marker ends the description, so a lost answer can be looked for before refiling.
+    assert re.fullmatch(r"311-[A-Z2-7]{8}", report.marker)
+    assert filed["description"] == (
+        f"Deep hole in the right lane, cars swerving [ref {report.marker}]"
+    )
     assert filed["address"] == "120 Main Street, Springfield"
     assert float(filed["lat"]) == pytest.approx(report.lat) and report.lat is not None
 
     sends = twilio_api.config["SENT"]
     assert {s["form"]["From"][0] for s in sends} == {TWILIO_FROM}
-    assert {s["form"]["StatusCallback"][0] for s in sends} == {
-        PUBLIC_BASE_URL + "/webhooks/twilio/status"
-    }
+    # Each send's status callback names our message, so statuses and doubles trace to it.
+    assert [s["form"]["StatusCallback"][0] for s in sends] == [
+        f"{PUBLIC_BASE_URL}/webhooks/twilio/status?m={m.id}" for m in sent_messages()
+    ]
 
     # Nothing changed at the city: no text.
     jobs.track()
@@ -266,7 +282,7 @@ def test_city_refusing_the_report_tells_the_resident_why(phone, jurisdictional_c
     assert texts[1].startswith("Sorry, the city could not accept your report:")
     assert "jurisdiction" in texts[1]
     report = only_report()
-    assert report.state == "failed" and report.service_request_id is None
+    assert report.state == "rejected" and report.service_request_id is None
     assert run_jobs(include_delayed=True) == 0
 
 

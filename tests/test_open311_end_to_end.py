@@ -120,7 +120,7 @@ def test_city_answering_errors_with_200_is_understood(city, monkeypatch):
     phone.text("skip")
     texts = phone.text("yes")
     assert texts[-1].startswith("Sorry, the city could not accept your report:")
-    assert the_report().state == "failed"
+    assert the_report().state == "rejected"
 
 
 def test_slow_city_delays_the_report_then_files_it(city, monkeypatch):

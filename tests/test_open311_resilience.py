@@ -10,6 +10,7 @@ import pytest
 from bot import jobs
 from bot.catalog import fetch_catalog, store_catalog, to_services
 from bot.db import session_scope
+from bot.failures import list_failures, retry, retry_all
 from bot.open311.client import Open311Client
 from bot.queue import get_queue
 from bot.sandbox.server import serve
@@ -41,39 +42,78 @@ def test_each_update_in_the_feed_is_told_once(city, tmp_path):
     assert len(texts) == 2 and texts[-1].endswith("open. Waiting for a truck.")
 
 
-def test_an_answer_we_cannot_read_leaves_the_report_for_staff_not_refiled(city, monkeypatch):
-    app, phone = city("sandbox")
+def _file_against_garbled_city(phone, monkeypatch) -> list[str]:
+    """File a report with a city whose answer to the POST cannot be read."""
     garbled = serve(Canned("201 Created", b"<html>ok</html"))
+    real = get_settings().open311_endpoint
     try:
         endpoint = f"{garbled.url}/open311/v2/"
-        with Open311Client(get_settings().open311_endpoint) as real, session_scope() as session:
-            store_catalog(session, endpoint, fetch_catalog(real))
+        with Open311Client(real) as client, session_scope() as session:
+            store_catalog(session, endpoint, fetch_catalog(client))
         monkeypatch.setenv("OPEN311_ENDPOINT", endpoint)
         get_settings.cache_clear()
-        texts = file_dumping_report(phone)
+        return file_dumping_report(phone)
     finally:
         garbled.stop()
+        monkeypatch.setenv("OPEN311_ENDPOINT", real)
+        get_settings.cache_clear()
+
+
+def test_an_answer_we_cannot_read_is_looked_for_before_filing_again(city, monkeypatch):
+    app, phone = city("sandbox")
+    texts = _file_against_garbled_city(phone, monkeypatch)
     assert texts[-1].startswith("The city's system is not answering. Your report is saved")
     report = the_report()
+    assert report.state == "pending" and report.check_before_post
+    assert "not valid" in report.last_error
+    # The garbled city stored nothing: the search finds nothing, and the report is filed once.
+    run_jobs(include_delayed=True)
+    report = the_report()
+    assert report.state == "submitted" and not report.check_before_post
+    with Open311Client(get_settings().open311_endpoint) as client:
+        found = client.requests_query(service_code=report.service_code)
+    assert [r["service_request_id"] for r in found if report.marker in r["description"]] == [
+        report.service_request_id
+    ]
+    assert "Request number" in phone.inbox()[-1]
+
+
+def test_where_the_city_cannot_be_searched_a_lost_answer_waits_for_staff(
+    city, monkeypatch, tmp_path
+):
+    profile = Path(tmp_path / "blind.toml")
+    profile.write_text('name = "blind"\nformat = "json"\nmarker_search = false\n')
+    app, phone = city(str(profile))
+    texts = _file_against_garbled_city(phone, monkeypatch)
+    assert texts[-1].startswith("The city's system is not answering. Your report is saved")
+    report = the_report()  # no second POST: staff decide
     assert report.state == "unconfirmed" and "not valid" in report.last_error
     assert get_queue().scheduled_job_registry.get_job_ids() == []
+    assert [f.name for f in list_failures()] == [f"report:{report.id}"]
     assert jobs.reconcile() == 0
+    assert retry(f"report:{report.id}")  # staff checked the city: file it
+    run_jobs()
+    assert the_report().state == "submitted"
 
 
-def test_a_wrong_api_key_delays_reports_without_blaming_the_resident(city, monkeypatch):
+def test_a_wrong_api_key_fails_at_once_for_staff_without_blaming_the_resident(city, monkeypatch):
     app, phone = city("sandbox", api_key="the-right-key")
     monkeypatch.setenv("OPEN311_API_KEY", "an-old-key")
     get_settings.cache_clear()
     texts = file_dumping_report(phone)
     assert texts[-1].startswith("The city's system is not answering. Your report is saved")
     assert "api_key" not in " ".join(texts)
-    assert the_report().state == "pending"
+    report = the_report()
+    assert report.state == "failed" and "api_key" in report.last_error
+    assert get_queue().scheduled_job_registry.get_job_ids() == []  # no blind retries
 
     monkeypatch.setenv("OPEN311_API_KEY", "the-right-key")
     get_settings.cache_clear()
-    run_jobs(include_delayed=True)
+    assert retry_all() == [f"report:{report.id}"]
+    run_jobs()
     assert the_report().state == "submitted"
     assert "Request number" in phone.inbox()[-1]
+    assert list_failures() == []
 
 
 def test_a_city_that_needs_coordinates_gets_them_even_if_the_geocoder_was_down(

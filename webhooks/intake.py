@@ -1,11 +1,8 @@
-"""What every channel's webhook does alike: refuse, answer a malformed call, store and queue."""
+"""What every channel's webhook does alike: refuse a forged call, answer a malformed one."""
 
 from __future__ import annotations
 
 from flask import Response, current_app, request
-from redis.exceptions import RedisError
-
-from bot.inbound import Inbound, receive
 
 
 def refusal(provider: str, reason: str | None) -> Response | None:
@@ -21,12 +18,3 @@ def malformed(provider: str, problem: Exception) -> Response:
     """A 400 that says what is wrong with the call, never a 500."""
     current_app.logger.warning("malformed %s webhook: %s", provider, problem)
     return Response(f"malformed webhook: {problem}", status=400, mimetype="text/plain")
-
-
-def store_and_queue(inbound: Inbound) -> None:
-    """Store the message (committed before we answer) and queue its turn."""
-    try:
-        receive(inbound)
-    except RedisError:
-        # Stored but not queued: the reconciler queues it once Redis is back.
-        current_app.logger.error("queue unavailable; message stored for later")

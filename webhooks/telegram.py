@@ -14,8 +14,8 @@ import hmac
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from bot.channels import telegram
-from bot.inbound import MalformedInbound
-from webhooks.intake import malformed, refusal, store_and_queue
+from bot.inbound import MalformedInbound, receive
+from webhooks.intake import malformed, refusal
 
 bp = Blueprint("telegram", __name__, url_prefix=telegram.WEBHOOK_PATH)
 
@@ -50,7 +50,7 @@ def incoming():
     if parsed.membership is not None:
         telegram.record_membership(parsed.membership)
     if parsed.inbound is not None:
-        store_and_queue(parsed.inbound)
+        receive(parsed.inbound)
     elif parsed.ignored:
         current_app.logger.info("Telegram update %s ignored: %s", data["update_id"],
                                 parsed.ignored)

@@ -7,8 +7,8 @@ from twilio.request_validator import RequestValidator
 
 from bot import jobs
 from bot.channels import sms
-from bot.inbound import MalformedInbound
-from webhooks.intake import malformed, refusal, store_and_queue
+from bot.inbound import MalformedInbound, receive
+from webhooks.intake import malformed, refusal
 
 bp = Blueprint("twilio", __name__, url_prefix="/webhooks/twilio")
 
@@ -48,7 +48,7 @@ def incoming():
         inbound = sms.parse_inbound(request.form)
     except MalformedInbound as exc:
         return malformed("Twilio", exc)
-    store_and_queue(inbound)
+    receive(inbound)
     return Response(EMPTY_TWIML, mimetype="text/xml")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
@@ -15,6 +16,7 @@ from bot.settings import Settings
 
 NAME = "sms"
 STATUS_PATH = "/webhooks/twilio/status"
+LOOKUP_SLACK = timedelta(seconds=2)
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +114,10 @@ def send(out: Outgoing, settings: Settings) -> str:
     else:
         params["from_"] = settings.twilio_from_number
     if settings.public_base_url:
-        params["status_callback"] = settings.public_base_url.rstrip("/") + STATUS_PATH
+        # Our id rides along, so a status (or a doubled send) is traced to one message of ours.
+        params["status_callback"] = (
+            f"{settings.public_base_url.rstrip('/')}{STATUS_PATH}?m={out.message_id}"
+        )
     try:
         message = client.messages.create(**params)
     except TwilioRestException as exc:
@@ -122,6 +127,32 @@ def send(out: Outgoing, settings: Settings) -> str:
     except OSError as exc:
         raise SendError(f"Twilio unreachable: {exc}", retryable=True) from exc
     return message.sid
+
+
+def find_sent(out: Outgoing, since: datetime, settings: Settings) -> str | None:
+    """The SID of `out` if Twilio accepted it at or after `since` (a send whose answer was lost).
+
+    Twilio's Messages list, newest first, filtered by recipient: our text to them, created
+    since we began that send. Raises SendError when Twilio cannot be asked.
+    """
+    client = make_client(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        api_base=settings.twilio_api_base or None,
+    )
+    since = since - LOOKUP_SLACK  # Twilio's dates have whole seconds
+    try:
+        for message in client.messages.list(to=out.address.removeprefix("tel:"), limit=50):
+            created = message.date_created
+            if created is not None and created < since:
+                break
+            if message.body == out.text and message.direction == "outbound-api":
+                return message.sid
+    except TwilioRestException as exc:
+        raise _send_error(exc) from exc
+    except (TwilioException, OSError) as exc:
+        raise SendError(f"Twilio unreachable: {exc}", retryable=True) from exc
+    return None
 
 
 def _send_error(exc: TwilioRestException) -> SendError:

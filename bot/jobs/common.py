@@ -15,13 +15,10 @@ from bot.languages import load_languages
 from bot.models import Contact, Conversation, Message, Report
 from bot.open311.client import Open311Client
 from bot.open311.profile import Profile, load_profile
-from bot.settings import Settings
+from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
 from conversations import Reply, plaintext
 from conversations.language import ENGLISH, Language
-
-# A job that holds a lock longer than this is presumed dead and loses it.
-LOCK_TIMEOUT = 300
 
 
 def backoff(attempts: int, base: float = 30, cap: float = 3600) -> float:
@@ -36,8 +33,10 @@ def due_after(seconds: float) -> datetime:
 
 def redis_lock(name: str, wait: float | None = 120) -> Lock:
     """A Redis lock shared by every worker, released by itself if its holder dies."""
+    # A holder that keeps it longer than LOCK_TIMEOUT is presumed dead and loses it; the
+    # database's own checks (claims, row locks) keep a late holder from doing work twice.
     return queue.get_redis().lock(
-        f"intake311:lock:{name}", timeout=LOCK_TIMEOUT, blocking_timeout=wait
+        f"intake311:lock:{name}", timeout=get_settings().lock_timeout, blocking_timeout=wait
     )
 
 

@@ -17,8 +17,8 @@ from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_SEND_ATTEMPTS = 6
 SEND_BACKOFF_BASE = 5
+UNSENT = ("pending", "sending")
 
 # How far along an outbound message is; a late or repeated status never moves it back.
 PROGRESS = {
@@ -33,10 +33,12 @@ PROGRESS = {
 
 
 def deliver(message_id: int) -> int:
-    """Send the pending messages of `message_id`'s contact, oldest first; return how many.
+    """Send the unsent messages of `message_id`'s contact, oldest first; return how many.
 
     A message waiting out a failed send holds back the ones behind it, so a resident reads
-    them in order; only its own scheduled job (deliver of its id) sends it early.
+    them in order; only its own scheduled job (deliver of its id) sends it early. A message
+    left "sending" by a worker that died is looked up with the provider where it can be, so
+    it is sent once.
     """
     settings = get_settings()
     with session_scope() as session:
@@ -53,28 +55,37 @@ def deliver(message_id: int) -> int:
                     .where(
                         Message.contact_id == contact_id,
                         Message.direction == "out",
-                        Message.status == "pending",
+                        Message.status.in_(UNSENT),
                     )
                     .order_by(Message.id)
                 ).first()
                 if message is None:
                     return sent
                 waiting = message.next_attempt_at and message.next_attempt_at > utcnow()
-                if waiting and message.id != message_id:
+                if message.status == "pending" and waiting and message.id != message_id:
                     return sent
                 contact = session.get(Contact, contact_id)
                 if contact.opted_out and not (message.payload or {}).get("opt_out_notice"):
                     message.status = "suppressed"
                     continue
+                # An earlier attempt may have reached the provider: one left "sending" by a
+                # dead worker (we hold the contact's lock), or one whose answer was lost.
+                tried_before = message.attempts > 0
                 message.status = "sending"
                 message.attempts += 1
                 message.updated_at = utcnow()
                 out = Outgoing(message.id, contact.address, message.text, message.payload)
-                attempts = message.attempts
+                attempts, created_at = message.attempts, message.created_at
+            channel = channel_for(contact.channel)
             try:
-                external_id = channel_for(contact.channel).send(out, settings)
+                external_id = None
+                if tried_before and hasattr(channel, "find_sent"):
+                    external_id = channel.find_sent(out, created_at, settings)
+                    if external_id:
+                        log.info("message %s was sent by an earlier attempt", out.message_id)
+                external_id = external_id or channel.send(out, settings)
             except SendError as exc:
-                delay = _send_failed(out.message_id, exc, attempts)
+                delay = _send_failed(out.message_id, exc, attempts, settings)
                 if delay is not None:
                     queue.enqueue("bot.jobs.deliver", out.message_id, delay=delay)
                     return sent
@@ -88,7 +99,7 @@ def deliver(message_id: int) -> int:
             sent += 1
 
 
-def _send_failed(message_id: int, exc: SendError, attempts: int) -> float | None:
+def _send_failed(message_id: int, exc: SendError, attempts: int, settings) -> float | None:
     """Record a failed send; the seconds until its retry, or None when it is given up."""
     log.warning("send of message %s failed: %s", message_id, exc)
     with session_scope() as session:
@@ -97,7 +108,8 @@ def _send_failed(message_id: int, exc: SendError, attempts: int) -> float | None
         message.updated_at = utcnow()
         if exc.opted_out:
             session.get(Contact, message.contact_id).opted_out = True
-        if exc.retryable and (attempts < MAX_SEND_ATTEMPTS or exc.retry_after is not None):
+        if exc.retryable and (attempts < settings.send_max_attempts
+                              or exc.retry_after is not None):
             delay = max(backoff(attempts, base=SEND_BACKOFF_BASE), exc.retry_after or 0)
             message.status = "pending"
             message.next_attempt_at = due_after(delay)

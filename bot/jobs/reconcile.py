@@ -11,20 +11,23 @@ from sqlmodel import func, or_, select
 from bot import queue
 from bot.db import session_scope
 from bot.models import Message, Report
+from bot.settings import get_settings
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-# Work untouched this long is presumed lost from the queue.
-GRACE = timedelta(minutes=2)
-# A send or a filing "in flight" this long belongs to a worker that died.
-STUCK = timedelta(minutes=15)
-
 
 def reconcile() -> int:
-    """Re-queue lost turns, sends, filings and token polls; return how many jobs were queued."""
+    """Re-queue lost turns, sends, filings and token polls; return how many jobs were queued.
+
+    Work untouched for RECONCILE_GRACE is presumed lost from the queue; a filing in flight for
+    STUCK_AFTER belongs to a worker that died.
+    """
+    settings = get_settings()
     now = utcnow()
-    jobs = [("bot.jobs.submit", report_id) for report_id in _release_stuck(now)]
+    grace = timedelta(seconds=settings.reconcile_grace)
+    jobs = [("bot.jobs.submit", report_id)
+            for report_id in _release_stuck(now - timedelta(seconds=settings.stuck_after))]
     with session_scope() as session:
         jobs += [
             ("bot.jobs.run_turn", conversation_id)
@@ -33,7 +36,7 @@ def reconcile() -> int:
                 .where(
                     Message.direction == "in",
                     Message.status == "pending",
-                    Message.created_at < now - GRACE,
+                    Message.created_at < now - grace,
                 )
                 .distinct()
             ).all()
@@ -44,9 +47,9 @@ def reconcile() -> int:
                 select(func.min(Message.id))
                 .where(
                     Message.direction == "out",
-                    Message.status == "pending",
-                    Message.updated_at < now - GRACE,
-                    or_(Message.next_attempt_at.is_(None), Message.next_attempt_at < now - GRACE),
+                    Message.status.in_(("pending", "sending")),
+                    Message.updated_at < now - grace,
+                    or_(Message.next_attempt_at.is_(None), Message.next_attempt_at < now - grace),
                 )
                 .group_by(Message.contact_id)
             ).all()
@@ -54,8 +57,8 @@ def reconcile() -> int:
         for report_id, state in session.exec(
             select(Report.id, Report.state).where(
                 Report.state.in_(("pending", "awaiting_number")),
-                Report.updated_at < now - GRACE,
-                or_(Report.next_attempt_at.is_(None), Report.next_attempt_at < now - GRACE),
+                Report.updated_at < now - grace,
+                or_(Report.next_attempt_at.is_(None), Report.next_attempt_at < now - grace),
             )
         ).all():
             jobs.append(("bot.jobs.submit" if state == "pending" else "bot.jobs.resolve_token",
@@ -65,30 +68,22 @@ def reconcile() -> int:
     return len(jobs)
 
 
-def _release_stuck(now) -> list[int]:
-    """Put work whose worker died mid-flight back in line; return the reports released.
+def _release_stuck(before) -> list[int]:
+    """Put filings whose worker died mid-flight back in line; return the reports released.
 
-    Window: if the worker died after the city (or Twilio) accepted the call but before we
-    stored the answer, the retry files (or sends) it a second time. ARCHITECTURE.md tells.
+    They keep check_before_post, so the city is searched for them before any second POST; a
+    send left "sending" is settled by deliver itself (it looks the message up first).
     """
     with session_scope() as session:
         reports = session.exec(
-            select(Report.id).where(
-                Report.state == "submitting", Report.updated_at < now - STUCK
-            )
+            select(Report.id).where(Report.state == "submitting", Report.updated_at < before)
         ).all()
         if reports:
             session.execute(
                 update(Report)
                 .where(Report.id.in_(reports), Report.state == "submitting")
-                .values(state="pending", next_attempt_at=None, updated_at=now)
+                .values(state="pending", next_attempt_at=None, updated_at=utcnow())
             )
-        messages = session.execute(
-            update(Message)
-            .where(Message.status == "sending", Message.updated_at < now - STUCK)
-            .values(status="pending", next_attempt_at=None, updated_at=now)
-        ).rowcount
-    if reports or messages:
-        log.warning("released %s report(s) and %s message(s) stuck in flight", len(reports),
-                    messages)
+    if reports:
+        log.warning("released %s report(s) stuck in flight", len(reports))
     return list(reports)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import logging
+import secrets
+from datetime import timedelta
 
 from sqlalchemy import update
 from sqlmodel import Session
@@ -27,26 +30,41 @@ log = logging.getLogger(__name__)
 PHONE_SCHEMES = ("tel", "whatsapp")  # contact addresses that are the resident's phone number
 
 TOKEN_BACKOFF_BASE = 5
+# How far before our first POST the city's clock may place the request, for the marker search.
+SEARCH_SLACK = timedelta(hours=1)
 
 
 def submit(report_id: int) -> str:
-    """File a pending report with the city; returns the report's new state."""
-    report = _claimed(report_id, "pending", "submitting")
-    if isinstance(report, str):
-        return report
+    """File a pending report with the city once; returns the report's new state.
+
+    Before a second POST of a report whose first one may have reached the city, the city's
+    recent requests are searched for the report's marker (RELIABILITY.md tells the window).
+    """
+    claimed = _claimed_for_posting(report_id)
+    if isinstance(claimed, str):
+        return claimed
+    report, search_first = claimed
     settings = get_settings()
-    fields, attributes = request_fields(report, settings), dict(report.attributes or {})
     client = open311_client(settings)
+    posted = False
     try:
-        answer = client.create_request(fields, attributes)
+        number = _find_filed(client, report) if search_first else None
+        if number is None:
+            fields, attributes = request_fields(report, settings), dict(report.attributes or {})
+            posted = True
+            answer = client.create_request(fields, attributes)
+            number = answer.get("service_request_id")
+        else:
+            log.info("report %s was already filed as %s; not filed again", report_id, number)
+            answer = {}
     except Open311Error as exc:
-        return _submit_failed(report_id, exc)
+        return _submit_failed(report_id, exc, posted)
     finally:
         client.close()
-    number = answer.get("service_request_id")
     with session_scope() as session:
         report = session.get(Report, report_id)
         report.updated_at = utcnow()
+        report.check_before_post = False
         if number:
             notice = _mark_submitted(session, report, str(number))
         else:
@@ -58,6 +76,44 @@ def submit(report_id: int) -> str:
         return "submitted"
     queue.enqueue("bot.jobs.resolve_token", report_id, delay=TOKEN_BACKOFF_BASE)
     return "awaiting_number"
+
+
+def new_marker() -> str:
+    """A fresh reference for a report, e.g. "311-K7Q2M4XA" (40 random bits, base32)."""
+    return "311-" + base64.b32encode(secrets.token_bytes(5)).decode()
+
+
+def _claimed_for_posting(report_id: int) -> tuple[Report, bool] | str:
+    """Claim a pending report and, committed before any POST, note that one may be under way.
+
+    Returns the report and whether an earlier POST may have reached the city (search first);
+    else the state that made the claim fail.
+    """
+    with session_scope() as session:
+        if not claim(session, report_id, "pending", "submitting"):
+            report = session.get(Report, report_id)
+            return report.state if report else "missing"
+        report = session.get(Report, report_id)
+        search_first = report.check_before_post
+        report.marker = report.marker or new_marker()
+        report.first_posted_at = report.first_posted_at or utcnow()
+        report.check_before_post = True
+        return report, search_first
+
+
+def _find_filed(client, report: Report) -> str | None:
+    """The city's number for `report` if an earlier POST of it was stored, found by marker."""
+    if not open311_profile(get_settings()).marker_search:
+        raise Open311Error(
+            "an earlier POST may have filed this report and the city's requests cannot be "
+            "searched for it", retryable=False, uncertain=True,
+        )
+    since = (report.first_posted_at or report.created_at) - SEARCH_SLACK
+    for found in client.requests_query(service_code=report.service_code, start_date=since):
+        text = str(found.get("description") or "")
+        if report.marker in text or str(found.get("device_id") or "") == report.marker:
+            return str(found["service_request_id"])
+    return None
 
 
 def resolve_token(report_id: int) -> str:
@@ -116,6 +172,8 @@ def request_fields(report: Report, settings: Settings) -> dict:
     reports taken while the geocoder was down.
     """
     fields = {"service_code": report.service_code, "description": report.description}
+    if report.marker:
+        fields["marker"] = report.marker  # the client ends the description with it
     if report.lat is None and report.address and _needs_coordinates(settings):
         found = geocoding.lookup(report.address, settings)
         located = [p for p in found.places if p.lat is not None]
@@ -161,39 +219,53 @@ def _mark_submitted(session: Session, report: Report, number: str):
     ))
 
 
-def _submit_failed(report_id: int, exc: Open311Error) -> str:
-    """Decide what a failed POST means for the report and its resident; return the new state.
+def _submit_failed(report_id: int, exc: Open311Error, posted: bool) -> str:
+    """Decide what a failed filing means for the report and its resident; return the new state.
 
-    - the city refused the report itself: failed, and the resident hears the city's reason;
-    - the city may have stored it but we cannot read its answer: unconfirmed, for staff to check
-      (sending it again could file it twice);
-    - anything else (down, slow, our key or endpoint refused): pending, retried with backoff,
-      and the resident hears once that it is saved. Our setup's errors are logged as errors and
-      never texted to residents.
+    - the city refused the report itself: rejected, and the resident hears the city's reason;
+    - the city may have stored it (the answer was lost): pending, searched for before the next
+      POST; unconfirmed, for staff, where the city's requests cannot be searched;
+    - our key or endpoint refused: failed at once, for staff to fix and retry (a dead letter);
+    - down, slow or erroring: pending, retried with backoff until REPORT_GIVE_UP_HOURS.
+    In every case but the first the resident hears once that the report is saved; our setup's
+    errors are logged as errors and never texted to residents.
     """
-    if exc.uncertain:
-        state = "unconfirmed"
-        log.error("report %s: the city's answer could not be read; it may be filed: %s",
-                  report_id, exc)
-    elif exc.operator_error:
-        state = "pending"
-        log.error("report %s: the city refused our credentials or endpoint: %s", report_id, exc)
-    elif exc.retryable:
-        state = "pending"
-        log.warning("report %s not filed yet: %s", report_id, exc)
-    else:
-        state = "failed"
-        log.warning("report %s refused by the city: %s", report_id, exc)
-    notice = None
+    settings = get_settings()
     with session_scope() as session:
         report = session.get(Report, report_id)
-        report.state = state
+        given_up = (utcnow() - (report.retried_at or report.created_at)
+                    > timedelta(hours=settings.report_give_up_hours))
+        if exc.uncertain and open311_profile(settings).marker_search:
+            state = "pending"
+            log.warning("report %s: the city's answer was lost; it will be looked for before "
+                        "it is filed again: %s", report_id, exc)
+        elif exc.uncertain:
+            state = "unconfirmed"
+            log.error("report %s: the city's answer was lost; it may be filed: %s",
+                      report_id, exc)
+        elif exc.operator_error:
+            state = "failed"
+            log.error("report %s: the city refused our credentials or endpoint: %s",
+                      report_id, exc)
+        elif exc.retryable:
+            state = "failed" if given_up else "pending"
+            log.log(logging.ERROR if given_up else logging.WARNING,
+                    "report %s not filed%s: %s", report_id,
+                    " and given up for staff" if given_up else " yet", exc)
+        else:
+            state = "rejected"
+            log.warning("report %s refused by the city: %s", report_id, exc)
+        final = report.state = state
         report.last_error = str(exc)[:2000]
         report.updated_at = utcnow()
-        delay = backoff(report.attempts)
-        if state == "failed":
+        if posted and not exc.uncertain:
+            report.check_before_post = False  # the city answered: it did not store this POST
+        delay = backoff(report.attempts, base=settings.retry_base_seconds,
+                        cap=settings.retry_cap_seconds)
+        notice = None
+        if state == "rejected":
             notice = add_notice(session, report, notices.report_rejected(
-                _reason(exc), language_of(session, report, get_settings())
+                _reason(exc), language_of(session, report, settings)
             ))
         else:
             if state == "pending":
@@ -201,13 +273,13 @@ def _submit_failed(report_id: int, exc: Open311Error) -> str:
             if not report.delay_notice_sent:
                 report.delay_notice_sent = True
                 notice = add_notice(session, report, notices.report_delayed(
-                    language_of(session, report, get_settings())
+                    language_of(session, report, settings)
                 ))
     if notice is not None:
         queue.enqueue("bot.jobs.deliver", notice.id)
     if state == "pending":
         queue.enqueue("bot.jobs.submit", report_id, delay=delay)
-    return state
+    return final
 
 
 def _reason(exc: Open311Error) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from bot import geocoding, queue
@@ -53,8 +54,8 @@ def run_turn(conversation_id: int) -> int:
     with locked(f"conversation:{conversation_id}"):
         client = open311_client(settings)
         try:
-            while (message_id := _next_pending(conversation_id)) is not None:
-                for job, job_id in _handle_safely(message_id, client, settings):
+            while (jobs := _handle_next(conversation_id, client, settings)) is not None:
+                for job, job_id in jobs:
                     queue.enqueue(job, job_id)
                 handled += 1
         finally:
@@ -62,33 +63,69 @@ def run_turn(conversation_id: int) -> int:
     return handled
 
 
-def _next_pending(conversation_id: int) -> int | None:
-    with session_scope() as session:
-        return session.exec(
-            select(Message.id)
-            .where(
-                Message.conversation_id == conversation_id,
-                Message.direction == "in",
-                Message.status == "pending",
-            )
-            .order_by(Message.id)
-        ).first()
+class _HandledElsewhere(Exception):
+    """Another worker's turn for this message committed first (its lock had lapsed)."""
 
 
-def _handle_safely(message_id: int, client: Open311Client, settings: Settings) -> list:
-    """Handle one message; if that fails, set it aside so the messages behind it still flow."""
+def _handle_next(conversation_id: int, client: Open311Client, settings: Settings):
+    """Handle the oldest unprocessed message; the jobs it queues, or None when none is left.
+
+    The turn is one transaction that holds the conversation's row, so turns of one resident
+    never interleave, and it commits only if it is the one to mark the message processed: a
+    worker whose Redis lock lapsed cannot answer a message twice. A message that fails is set
+    aside, so the messages behind it still flow.
+    """
+    context = _context(client, settings)
+    message_id = None
     try:
-        context = _context(client, settings)
         with session_scope() as session, session.no_autoflush:
-            return _handle(session, session.get(Message, message_id), client, context, settings)
-    except Exception:
+            conversation = session.exec(
+                select(Conversation).where(Conversation.id == conversation_id).with_for_update()
+            ).first()
+            message = _oldest_pending(session, conversation_id) if conversation else None
+            if message is None:
+                return None
+            message_id = message.id
+            jobs = _handle(session, conversation, message, client, context, settings)
+            if not _mark(session, message_id, "processed"):
+                raise _HandledElsewhere
+            return jobs
+    except _HandledElsewhere:
+        log.warning("message %s was answered by another worker; this turn is dropped",
+                    message_id)
+        return []
+    except Exception as exc:
+        if message_id is None:
+            raise
         # Only the id is logged: the exception may carry the resident's words.
         log.exception("message %s could not be handled; set aside as failed", message_id)
         with session_scope() as session:
-            message = session.get(Message, message_id)
-            message.status = "failed"
-            message.updated_at = utcnow()
+            _mark(session, message_id, "failed", error=type(exc).__name__)
         return []
+
+
+def _oldest_pending(session: Session, conversation_id: int) -> Message | None:
+    return session.exec(
+        select(Message)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.direction == "in",
+            Message.status == "pending",
+        )
+        .order_by(Message.id)
+    ).first()
+
+
+def _mark(session: Session, message_id: int, status: str, error: str | None = None) -> bool:
+    """Move an inbound message out of pending; False if it already was."""
+    values = {"status": status, "updated_at": utcnow()}
+    if error:
+        values["error_code"] = error[:32]
+    result = session.execute(
+        update(Message).where(Message.id == message_id, Message.status == "pending")
+        .values(**values)
+    )
+    return result.rowcount == 1
 
 
 def _context(client: Open311Client, settings: Settings) -> Context:
@@ -129,12 +166,12 @@ def keep_state(conversation: Conversation, contact: Contact, state: State) -> No
 
 def _handle(
     session: Session,
+    conversation: Conversation,
     message: Message,
     client: Open311Client,
     context: Context,
     settings: Settings,
 ) -> list[tuple[str, int]]:
-    conversation = session.get(Conversation, message.conversation_id)
     contact = session.get(Contact, conversation.contact_id)
     switched = _switches_messages(contact, conversation, message.text)
     if switched or contact.opted_out:
@@ -152,8 +189,7 @@ def _handle(
         )
         keep_state(conversation, contact, state)
         reports = [_new_report(conversation, a) for a in actions if isinstance(a, FileReport)]
-    message.status = "processed"
-    message.updated_at = conversation.updated_at = utcnow()
+    conversation.updated_at = utcnow()
     session.add_all(reports)
     outgoing = [queue_reply(session, conversation, reply) for reply in replies]
     if switched == "out":

@@ -90,12 +90,14 @@ class Open311Client:
             response = self._http.request(
                 method, path, params=query or None, content=content, headers=headers
             )
-        except httpx.TimeoutException as exc:
-            raise Open311Error(f"{where}: timed out", retryable=True) from exc
         except httpx.TransportError as exc:
-            raise Open311Error(
-                f"{where}: cannot reach the server ({type(exc).__name__})", retryable=True
-            ) from exc
+            # Once a POST is sent, a timeout or a dropped connection leaves us not knowing
+            # whether the city stored the report; a refused connection does not.
+            sent = method == "POST" and not isinstance(exc, (httpx.ConnectError, httpx.PoolTimeout,
+                                                             httpx.ConnectTimeout))
+            what = "timed out" if isinstance(exc, httpx.TimeoutException) else (
+                f"cannot reach the server ({type(exc).__name__})")
+            raise Open311Error(f"{where}: {what}", retryable=True, uncertain=sent) from exc
         except httpx.HTTPError as exc:  # e.g. a body that fails to decode: it did answer
             raise Open311Error(
                 f"{where}: unreadable answer ({type(exc).__name__})",

@@ -25,6 +25,11 @@ def form_value(value: Any) -> str:
     return str(value)
 
 
+def marker_suffix(marker: str) -> str:
+    """What ends a report's description so the report can be found again: " [ref 311-…]"."""
+    return f" [ref {marker}]"
+
+
 def cut_description(text: str, limit: int) -> str:
     """`text` cut to at most `limit` characters, on a word boundary, ending with "…"."""
     if len(text) <= limit:
@@ -97,8 +102,14 @@ def request_form(
     """The POST requests form (without api_key and jurisdiction_id) as ordered pairs."""
     shaped = {k: v for k, v in fields.items() if v is not None}
     shaped = apply_location(shaped, profile)
-    if isinstance(shaped.get("description"), str):
-        shaped["description"] = cut_description(shaped["description"], profile.description_limit)
+    marker = shaped.pop("marker", None)
+    suffix = marker_suffix(marker) if marker else ""
+    if isinstance(shaped.get("description"), str) or suffix:
+        text = cut_description(shaped.get("description") or "", profile.description_limit
+                               - len(suffix))
+        shaped["description"] = (text + suffix).strip()
+    if marker:
+        shaped["device_id"] = marker
     form: Form = []
     for key, value in shaped.items():
         if isinstance(value, (list, tuple)):

@@ -46,6 +46,9 @@ class Profile:
     description_limit: int = 4000
     updates: bool = False
     updated_after: bool = False
+    # GET requests by service_code and start_date lists new requests with their description, so
+    # a POST whose answer was lost can be looked for (by our marker) before filing again.
+    marker_search: bool = True
     params: dict[str, str] = field(default_factory=dict)
     paths: dict[str, str] = field(default_factory=dict)
 
@@ -89,7 +92,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "name": (str,), "format": (str,), "jurisdiction_id": (str,), "date_style": (str,),
     "batch_size": (int,), "page_size": (int,), "multi_value_style": (str,), "location": (str,),
     "description_limit": (int,), "updates": (bool,), "updated_after": (bool,),
-    "params": (dict,), "paths": (dict,),
+    "marker_search": (bool,), "params": (dict,), "paths": (dict,),
 }
 
 

@@ -10,6 +10,8 @@ tests/fixtures/twilio/SOURCES.md). Knobs in ``app.config``, all safe to change w
 - ``REQUESTS``: ``(method, path)`` of every request that reached an account route, failed or not.
 - ``FAIL_TO``: ``{"+15005550009": 21610}``: sends to that recipient get Twilio's 400 error JSON.
 - ``FAIL_NEXT``: ``[500, 503]``: the next requests answer those statuses (one each, in order).
+- ``LOSE_ANSWERS``: how many of the next accepted sends lose their answer (the message is
+  stored and listed, the client gets a 500 as if the answer never came).
 - ``DELAY``: seconds to sleep before answering any account route (for timeout tests).
 
 ``reset_twilio_api(app)`` clears all of these, so one served fake can be shared across tests.
@@ -104,7 +106,7 @@ def reset_twilio_api(app: Flask) -> None:
         app.config["SENT"].clear()
         app.config["MESSAGES"].clear()
         app.config["REQUESTS"].clear()
-        app.config.update(FAIL_TO={}, FAIL_NEXT=[], DELAY=0.0)
+        app.config.update(FAIL_TO={}, FAIL_NEXT=[], DELAY=0.0, LOSE_ANSWERS=0)
 
 
 def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
@@ -112,7 +114,7 @@ def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
     app = Flask(__name__)
     lock = threading.Lock()
     app.config.update(LOCK=lock, SENT=[], MESSAGES={}, REQUESTS=[])
-    app.config.update(FAIL_TO={}, FAIL_NEXT=[], DELAY=0.0)
+    app.config.update(FAIL_TO={}, FAIL_NEXT=[], DELAY=0.0, LOSE_ANSWERS=0)
 
     def error(code: int, **fields: str):
         body, status = error_body(code, **fields)
@@ -208,9 +210,34 @@ def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
         with lock:
             app.config["MESSAGES"][message_sid] = message
             app.config["SENT"].append({"sid": message_sid, "account_sid": sid, "form": form})
+            lose = app.config.get("LOSE_ANSWERS", 0) > 0
+            if lose:
+                app.config["LOSE_ANSWERS"] -= 1
+        if lose:
+            return error(20500)
         response = jsonify(message)
         response.status_code = 201
         return response
+
+    @app.get(f"/{API_VERSION}/Accounts/<sid>/Messages.json")
+    def list_messages(sid: str):
+        # Twilio's Message list: newest first, filtered by To and From, paged by PageSize.
+        refused = gate(sid)
+        if refused is not None:
+            return refused
+        to, sender = request.args.get("To"), request.args.get("From")
+        size = min(int(request.args.get("PageSize", 50)), 1000)
+        with lock:
+            found = [
+                m for m in reversed(list(app.config["MESSAGES"].values()))
+                if (not to or m["to"] == to) and (not sender or m["from"] == sender)
+            ][:size]
+        uri = f"/{API_VERSION}/Accounts/{sid}/Messages.json?PageSize={size}&Page=0"
+        return jsonify({
+            "messages": found, "end": max(0, len(found) - 1), "first_page_uri": uri,
+            "next_page_uri": None, "page": 0, "page_size": size, "previous_page_uri": None,
+            "start": 0, "uri": uri,
+        })
 
     @app.get(f"/{API_VERSION}/Accounts/<sid>/Messages/<message_sid>.json")
     def fetch_message(sid: str, message_sid: str):

@@ -1,0 +1,100 @@
+"""Dead letters: work given up on (reports, sends, turns), listed for staff and retried by hand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import select
+
+from bot import queue
+from bot.db import session_scope
+from bot.models import Contact, Message, Report
+from bot.timeutil import utcnow
+
+# Report states that wait for a person: refused our setup or given up after a long outage
+# (failed), or possibly filed where the city's requests cannot be searched (unconfirmed).
+REPORT_STATES = ("failed", "unconfirmed")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One piece of work given up on: "report:12", "send:40" or "turn:7", and why."""
+
+    name: str
+    what: str
+    error: str
+    at: datetime
+
+
+def list_failures(limit: int = 200) -> list[Failure]:
+    """What waits for staff, newest first (the resident's words are never shown)."""
+    found: list[Failure] = []
+    with session_scope() as session:
+        for report in session.exec(
+            select(Report).where(Report.state.in_(REPORT_STATES))
+            .order_by(Report.updated_at.desc()).limit(limit)
+        ).all():
+            found.append(Failure(
+                f"report:{report.id}",
+                f"{report.state} report {report.marker or ''} ({report.service_name})".strip(),
+                report.last_error or "", report.updated_at,
+            ))
+        for message in session.exec(
+            select(Message).where(Message.status == "failed")
+            .order_by(Message.updated_at.desc()).limit(limit)
+        ).all():
+            contact = session.get(Contact, message.contact_id)
+            kind = "send" if message.direction == "out" else "turn"
+            found.append(Failure(
+                f"{kind}:{message.id}",
+                f"{'reply to' if kind == 'send' else 'message from'} {_masked(contact)} "
+                f"on {message.channel}",
+                message.error_code or "", message.updated_at,
+            ))
+    return sorted(found, key=lambda f: f.at, reverse=True)[:limit]
+
+
+def _masked(contact: Contact | None) -> str:
+    """A contact's address with all but its last four characters hidden."""
+    address = contact.address if contact else "?"
+    scheme, _, rest = address.rpartition(":")
+    return f"{scheme}:…{rest[-4:]}" if scheme else f"…{rest[-4:]}"
+
+
+def retry(name: str) -> bool:
+    """Send one failure ("report:12", "send:40", "turn:7") back in line; False if not failed."""
+    kind, _, number = name.partition(":")
+    if not number.isdigit() or kind not in ("report", "send", "turn"):
+        raise ValueError(f"not a failure's name: {name!r} (report:N, send:N or turn:N)")
+    job = None
+    with session_scope() as session:
+        if kind == "report":
+            report = session.get(Report, int(number))
+            if report is None or report.state not in REPORT_STATES:
+                return False
+            if report.state == "unconfirmed":
+                report.check_before_post = False  # staff checked the city: file it
+            report.state = "pending"
+            report.attempts = 0
+            report.next_attempt_at = None
+            report.retried_at = report.updated_at = utcnow()
+            job = ("bot.jobs.submit", report.id)
+        else:
+            message = session.get(Message, int(number))
+            direction = "out" if kind == "send" else "in"
+            if message is None or message.status != "failed" or message.direction != direction:
+                return False
+            message.status = "pending"
+            message.attempts = 0
+            message.next_attempt_at = None
+            message.updated_at = utcnow()
+            job = (("bot.jobs.deliver", message.id) if kind == "send"
+                   else ("bot.jobs.run_turn", message.conversation_id))
+    queue.enqueue(*job)
+    return True
+
+
+def retry_all() -> list[str]:
+    """Send every failure back in line; the names of those retried."""
+    return [f.name for f in list_failures(limit=10_000) if retry(f.name)]
