@@ -1,0 +1,98 @@
+"""Each reply reaches the resident once and in order, when Twilio's answer is lost, a worker
+dies mid-send or a send has to wait for a retry.
+
+Twilio is tests/fakes/twilio_api.py: its LOSE_ANSWERS knob stores a message and answers 500,
+as when Twilio accepted a send whose answer never reached us.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from bot import jobs
+from bot.db import session_scope
+from bot.jobs.common import queue_reply
+from bot.models import Conversation, Message
+from conversations import Reply
+from tests.conftest import run_jobs
+from tests.test_end_to_end import RESIDENT
+from tests.test_jobs import _age, phone
+from tests.twilio_webhooks import post_signed, sms_form
+
+__all__ = ["phone"]
+
+
+def outbound() -> list[Message]:
+    with session_scope() as session:
+        return list(session.exec(
+            select(Message).where(Message.direction == "out").order_by(Message.id)
+        ).all())
+
+
+def sends_to(twilio_api, number: str = RESIDENT) -> list[dict]:
+    return [s for s in twilio_api.config["SENT"] if s["form"]["To"] == [number]]
+
+
+def test_a_send_whose_answer_was_lost_is_looked_up_not_sent_again(phone, twilio_api):
+    twilio_api.config["LOSE_ANSWERS"] = 1
+    phone.text("hi")
+    [menu] = outbound()
+    assert menu.status == "pending" and menu.attempts == 1  # Twilio took it; we heard a 500
+    run_jobs(include_delayed=True)
+    [menu] = outbound()
+    [sent] = sends_to(twilio_api)
+    assert menu.status == "sent" and menu.external_id == sent["sid"]
+
+
+def test_a_send_left_in_flight_by_a_dead_worker_is_settled_once(phone, twilio_api):
+    phone.text("hi")
+    [menu] = outbound()
+    sid = menu.external_id
+    with session_scope() as session:  # as a worker killed after Twilio's answer leaves it
+        row = session.get(Message, menu.id)
+        row.status, row.external_id = "sending", None
+    assert jobs.reconcile() == 0  # it may still be in flight
+    _age(Message, direction="out")
+    assert jobs.reconcile() == 1
+    run_jobs()
+    [menu] = outbound()
+    assert menu.status == "sent" and menu.external_id == sid
+    assert len(sends_to(twilio_api)) == 1
+
+
+def test_a_send_the_dead_worker_never_made_is_made_once(phone, twilio_api, redis_conn):
+    phone.returning = False
+    post_signed(phone.client, "/webhooks/twilio", sms_form("hi", phone.number))
+    with session_scope() as session:
+        conversation_id = session.exec(select(Conversation.id)).one()
+    jobs.run_turn(conversation_id)
+    redis_conn.flushdb()  # the deliver job is lost...
+    with session_scope() as session:  # ...and its worker had marked the message in flight
+        row = session.exec(select(Message).where(Message.direction == "out")).one()
+        row.status, row.attempts = "sending", 1
+    _age(Message, direction="out")
+    assert jobs.reconcile() == 1
+    run_jobs()
+    [message] = outbound()
+    assert message.status == "sent"
+    assert len(sends_to(twilio_api)) == 1
+
+
+def test_replies_wait_behind_one_that_is_retried_and_arrive_in_order(phone, twilio_api):
+    phone.text("hi")
+    with session_scope() as session:
+        conversation = session.exec(select(Conversation)).one()
+        ids = []
+        for text in ("first", "second", "third"):
+            message = queue_reply(session, conversation, Reply(text))
+            session.flush()
+            ids.append(message.id)
+    twilio_api.config["FAIL_NEXT"] = [503]
+    assert jobs.deliver(ids[0]) == 0  # Twilio is down for a moment: retried later
+    assert jobs.deliver(ids[1]) == 0  # and the second waits behind the first
+    assert [m.status for m in outbound()[1:]] == ["pending"] * 3
+    run_jobs(include_delayed=True)
+    assert [s["form"]["Body"][0] for s in sends_to(twilio_api)][1:] == [
+        "first", "second", "third"
+    ]
+    assert [m.status for m in outbound()] == ["sent"] * 4
