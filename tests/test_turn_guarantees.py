@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from datetime import timedelta
@@ -22,6 +23,7 @@ from bot.timeutil import utcnow
 from tests.conftest import run_jobs
 from tests.test_jobs import phone
 from tests.twilio_webhooks import post_signed, sms_form
+from webhooks import create_app
 
 __all__ = ["phone"]
 
@@ -128,5 +130,36 @@ def test_a_turn_that_crashed_is_a_failure_staff_can_retry(phone, monkeypatch):
     assert "turn:" in listed.output and "RuntimeError" in listed.output
     monkeypatch.setattr(turns, "step", real_step)  # the bug is fixed and deployed
     assert "1 sent back in line" in runner.invoke(main, ["failures", "retry", "--all"]).output
+    run_jobs()
+    assert "1 Pothole in Street" in phone.inbox()[0]
+
+
+def test_the_staff_page_lists_failures_and_retries_them_with_the_token(phone, twilio_api,
+                                                                       monkeypatch):
+    twilio_api.config["FAIL_TO"] = {phone.number: 21408}
+    phone.text("hi")
+    closed = phone.client.get("/admin/failures")
+    assert closed.status_code == 404  # no ADMIN_TOKEN: no staff pages at all
+
+    monkeypatch.setenv("ADMIN_TOKEN", "staff-secret")
+    get_settings.cache_clear()
+    client = create_app({"TESTING": True}).test_client()
+    assert client.get("/admin/failures").status_code == 401
+    assert client.get("/admin/failures",
+                      headers={"Authorization": "Bearer wrong"}).status_code == 401
+    basic = "Basic " + base64.b64encode(b"staff:staff-secret").decode()
+    page = client.get("/admin/failures", headers={"Authorization": basic})
+    assert page.status_code == 200 and b"send:" in page.data and b"21408" in page.data
+    listed = client.get("/admin/failures?format=json",
+                        headers={"Authorization": "Bearer staff-secret"}).get_json()
+    [name] = [f["name"] for f in listed["failures"]]
+
+    twilio_api.config["FAIL_TO"] = {}
+    # A browser signed in with Basic cannot be made to retry; the bearer token can.
+    assert client.post("/admin/failures/retry", json={"all": True},
+                       headers={"Authorization": basic}).status_code == 401
+    done = client.post("/admin/failures/retry", json={"names": [name]},
+                       headers={"Authorization": "Bearer staff-secret"})
+    assert done.get_json() == {"retried": [name], "not_failed": []}
     run_jobs()
     assert "1 Pothole in Street" in phone.inbox()[0]

@@ -20,11 +20,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["SETTINGS"] is None:
         app.config["SETTINGS"] = get_settings()
 
-    from webhooks import health, telegram, twilio
+    from webhooks import admin, health, telegram, twilio
 
     app.register_blueprint(twilio.bp)
     app.register_blueprint(telegram.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(admin.bp)
     _init_errors(app)
     logging.basicConfig(level=logging.INFO)
     return app

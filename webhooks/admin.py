@@ -1,0 +1,90 @@
+"""Staff pages: work given up on (dead letters), to read and send back in line.
+
+Closed unless ADMIN_TOKEN is set. Reading takes the token as a bearer token or as the password
+of HTTP Basic (so a browser can open the page); retrying takes the bearer token only, which a
+browser never adds on its own, so no other site can make a signed-in browser retry work.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+
+from flask import Blueprint, Response, abort, current_app, render_template_string, request
+
+from bot.failures import list_failures, retry, retry_all
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>intake311: failures</title>
+<style>body{font-family:sans-serif;margin:2em}td,th{padding:.3em .8em;text-align:left}
+tr:nth-child(even){background:#f3f3f3}</style></head><body>
+<h1>Work given up on ({{ failures|length }})</h1>
+{% if failures %}<table><tr><th>name</th><th>when (UTC)</th><th>what</th><th>why</th></tr>
+{% for f in failures %}<tr><td>{{ f.name }}</td><td>{{ f.at.strftime("%Y-%m-%d %H:%M") }}</td>
+<td>{{ f.what }}</td><td>{{ f.error }}</td></tr>{% endfor %}</table>
+<p>Send one back in line with <code>intake311 failures retry NAME</code>, every one with
+<code>intake311 failures retry --all</code>, or POST /admin/failures/retry.</p>
+{% else %}<p>Nothing waits for staff.</p>{% endif %}</body></html>"""
+
+
+def _given_token(allow_basic: bool) -> str:
+    kind, _, value = request.headers.get("Authorization", "").partition(" ")
+    if kind.lower() == "bearer":
+        return value.strip()
+    if kind.lower() == "basic" and allow_basic:
+        try:
+            return base64.b64decode(value, validate=True).decode().partition(":")[2]
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+    return ""
+
+
+def _check(allow_basic: bool) -> Response | None:
+    token = current_app.config["SETTINGS"].admin_token
+    if not token:
+        abort(404)
+    given = _given_token(allow_basic)
+    if given and hmac.compare_digest(given.encode(), token.encode()):
+        return None
+    response = Response("sign in with the ADMIN_TOKEN", status=401, mimetype="text/plain")
+    if allow_basic:
+        response.headers["WWW-Authenticate"] = 'Basic realm="intake311 staff"'
+    return response
+
+
+@bp.get("/failures")
+def failures():
+    """The dead letters, as a page for people or JSON for tools."""
+    refused = _check(allow_basic=True)
+    if refused:
+        return refused
+    found = list_failures()
+    if request.accept_mimetypes.best == "application/json" or request.args.get("format") == \
+            "json":
+        return {"failures": [
+            {"name": f.name, "what": f.what, "error": f.error, "at": f.at.isoformat()}
+            for f in found
+        ]}
+    return render_template_string(PAGE, failures=found)
+
+
+@bp.post("/failures/retry")
+def retry_failures():
+    """Send failures back in line: JSON {"names": [...]} or {"all": true}."""
+    refused = _check(allow_basic=False)
+    if refused:
+        return refused
+    body = request.get_json(silent=True) or {}
+    if body.get("all") is True:
+        return {"retried": retry_all()}
+    names = body.get("names")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return {"error": 'send {"names": ["report:12", ...]} or {"all": true}'}, 400
+    try:
+        retried = [name for name in names if retry(name)]
+    except ValueError as exc:
+        return {"error": str(exc)}, 400
+    return {"retried": retried, "not_failed": sorted(set(names) - set(retried))}
