@@ -1,0 +1,367 @@
+"""The whole bot as real processes on loopback, for the fault-injection suite.
+
+Its own redis-server and PostgreSQL cluster (so both can be flushed and restarted without
+touching the machine's), gunicorn on `webhooks:create_app()`, `intake311 worker` processes (each
+in its own process group, so `kill -9` takes its rq work-horse too), `intake311 cron`, and in
+threads of the test process: the Open311 sandbox and the fake Twilio API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from bot.sandbox.app import create_sandbox_app
+from bot.sandbox.server import serve
+from tests.conftest import PUBLIC_BASE_URL, TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN
+from tests.fakes.twilio_api import create_twilio_api_app
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+PG_DB = "intake311_faults"
+
+
+class StackError(RuntimeError):
+    """The stack could not be brought up (a process died, a port never answered)."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return f"({path.name}: no log)"
+    return f"--- {path.name} (last {lines} lines) ---\n" + "\n".join(text[-lines:])
+
+
+def wait_port(port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise StackError(f"process exited with {proc.returncode} before port {port} opened")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.05)
+    raise StackError(f"nothing answered on port {port} within {timeout} s")
+
+
+class Proc:
+    """One child process in its own process group, its output in a log file."""
+
+    def __init__(self, name: str, argv: list[str], env: dict, logdir: Path):
+        self.name, self.argv, self.env = name, argv, env
+        self.log = logdir / f"{name}.log"
+        self.popen: subprocess.Popen | None = None
+        self.starts = 0
+
+    def start(self) -> Proc:
+        with open(self.log, "ab") as out:
+            out.write(f"\n=== start {self.starts + 1} at {time.time():.3f}: "
+                      f"{' '.join(self.argv)}\n".encode())
+            out.flush()
+            self.popen = subprocess.Popen(
+                self.argv, env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        self.starts += 1
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def kill9(self) -> None:
+        """SIGKILL the whole process group (the process and any child it forked)."""
+        if self.popen is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout=10)
+
+    def stop(self, timeout: float = 8.0) -> None:
+        """SIGTERM the group, then SIGKILL whatever is left."""
+        if self.popen is None:
+            return
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.popen.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout=timeout)
+        self.kill9()
+
+
+class RedisServer:
+    """A redis-server of the suite's own: no snapshots, no append-only file."""
+
+    def __init__(self, logdir: Path):
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise StackError("redis-server is not installed")
+        self.port = free_port()
+        self.dir = logdir / "redis"
+        self.dir.mkdir(exist_ok=True)
+        self.proc = Proc(
+            "redis",
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.dir)],
+            dict(os.environ), logdir,
+        )
+        self.proc.start()
+        wait_port(self.port, 10, self.proc.popen)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def flushall(self) -> None:
+        import redis
+
+        conn = redis.Redis(host="127.0.0.1", port=self.port)
+        try:
+            conn.flushall()
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+def pg_bin() -> Path | None:
+    """The newest PostgreSQL server binaries' folder, or None."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
+                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    return found[-1].parent if found else None
+
+
+def pg_unavailable() -> str | None:
+    """Why the suite cannot run a PostgreSQL cluster of its own, or None when it can."""
+    if os.geteuid() != 0:
+        return "the suite runs its own PostgreSQL cluster with runuser, which needs root"
+    if pg_bin() is None:
+        return "no PostgreSQL server binaries under /usr/lib/postgresql/*/bin"
+    if shutil.which("runuser") is None:
+        return "runuser is not installed"
+    try:
+        subprocess.run(["id", "postgres"], check=True, capture_output=True)
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return "there is no postgres user to run the cluster as"
+    return None
+
+
+class PgCluster:
+    """A throw-away PostgreSQL cluster owned by user postgres, trust auth on 127.0.0.1."""
+
+    def __init__(self, logdir: Path):
+        reason = pg_unavailable()
+        if reason:
+            raise StackError(reason)
+        self.bin = pg_bin()
+        self.dir = Path(tempfile.mkdtemp(prefix="intake311-faults-pg-"))
+        shutil.chown(self.dir, "postgres", "postgres")
+        os.chmod(self.dir, 0o700)
+        self.data = self.dir / "data"
+        self.port = free_port()
+        self.logdir = logdir
+        self.restarts = 0
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                  "--no-sync", "-E", "UTF8")
+        self.start()
+
+    @property
+    def log(self) -> Path:
+        return self.dir / "postgres.log"
+
+    def _run(self, tool: str, *args: str, timeout: float = 120) -> None:
+        argv = ["runuser", "-u", "postgres", "--", str(self.bin / tool), *args]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              cwd=self.dir)
+        if done.returncode != 0:
+            raise StackError(f"{tool} failed ({done.returncode}): {done.stdout}{done.stderr}")
+
+    def start(self) -> None:
+        # fsync=off is safe here: a crash of PostgreSQL (stop -m immediate) keeps what it wrote
+        # to the OS; synchronous_commit stays on, or an acknowledged commit could be lost.
+        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c full_page_writes=off -c max_connections=200")
+        self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.log),
+                  "start", "-w", "-t", "60")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "stop", "-m", mode, "-w", "-t", "60")
+
+    def restart(self, down_for: float = 0.0) -> None:
+        """Stop at once (`immediate`: connections cut, no checkpoint), wait, start again."""
+        self.stop("immediate")
+        time.sleep(down_for)
+        self.start()
+        self.restarts += 1
+
+    def admin_dsn(self) -> str:
+        return f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres"
+
+    def url(self, dbname: str = PG_DB) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def dsn(self, dbname: str = PG_DB) -> str:
+        return f"host=127.0.0.1 port={self.port} user=postgres dbname={dbname}"
+
+    def fresh_database(self, dbname: str = PG_DB) -> None:
+        with psycopg.connect(self.admin_dsn(), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {dbname}")
+
+    def destroy(self) -> None:
+        with contextlib.suppress(Exception):
+            self.stop("immediate")
+        shutil.copy(self.log, self.logdir / "postgres.log") if self.log.exists() else None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def worker_argv() -> list[str]:
+    """`intake311 worker`, with --simple (no fork per job) when this checkout has it."""
+    argv = [str(BIN / "intake311"), "worker"]
+    helptext = subprocess.run(argv + ["--help"], capture_output=True, text=True, cwd=ROOT).stdout
+    if "--simple" in helptext:
+        argv.append("--simple")
+    return argv
+
+
+class Stack:
+    """The web app, workers and cron over the suite's Redis and PostgreSQL, with a fresh
+    database, a fresh Redis and a fresh sandbox city for each scenario."""
+
+    WORKERS = 3
+
+    def __init__(self, redis: RedisServer, pg: PgCluster, logdir: Path, worker_cmd: list[str]):
+        self.redis, self.pg, self.worker_cmd = redis, pg, worker_cmd
+        self.base, self.logdir = logdir, logdir
+        self.twilio = serve(create_twilio_api_app(TWILIO_SID, TWILIO_TOKEN))
+        self.sandbox = None
+        self.web: Proc | None = None
+        self.workers: list[Proc] = []
+        self.cron: Proc | None = None
+        self.web_port = 0
+        self.scenario = ""
+
+    @property
+    def twilio_app(self):
+        return self.twilio._server.app
+
+    @property
+    def sandbox_app(self):
+        return self.sandbox._server.app
+
+    def env(self) -> dict:
+        env = dict(os.environ)
+        env.update({
+            "DATABASE_URL": self.pg.url(),
+            "REDIS_URL": self.redis.url,
+            "QUEUE_NAME": "intake311-faults",
+            "OPEN311_ENDPOINT": f"{self.sandbox.url}/open311/v2/",
+            "OPEN311_API_KEY": "",
+            "OPEN311_PROFILE": "sandbox",
+            "OPEN311_TIMEOUT": "2",
+            "GEOCODER": "nominatim",
+            "GEOCODER_DOMAIN": f"127.0.0.1:{self.sandbox.port}/nominatim",
+            "GEOCODER_SCHEME": "http",
+            "GEOCODER_TIMEOUT": "3",
+            "CITY_NAME": "Springfield",
+            "CITY_BOUNDS": "",
+            "TWILIO_ACCOUNT_SID": TWILIO_SID,
+            "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+            "TWILIO_FROM_NUMBER": TWILIO_FROM,
+            "TWILIO_MESSAGING_SERVICE_SID": "",
+            "TWILIO_API_BASE": self.twilio.url,
+            "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+            "TELEGRAM_BOT_TOKEN": "",
+            "CONVERSATION_IDLE_MINUTES": "0",
+            "TRACK_INTERVAL": "3600",
+            "RECONCILE_INTERVAL": "2",
+            "RECONCILE_GRACE": "3",
+            "STUCK_AFTER": "10",
+            "RETRY_BASE_SECONDS": "1",
+            "RETRY_CAP_SECONDS": "4",
+            "LOCK_TIMEOUT": "15",
+            "PYTHONUNBUFFERED": "1",
+        })
+        for key in ("INTAKE311_TEST_REDIS_DB", "INTAKE311_TEST_PG_DATABASE"):
+            env.pop(key, None)
+        return env
+
+    def start_scenario(self, name: str) -> None:
+        """Fresh database, Redis, sandbox and Twilio log; then web, workers and cron."""
+        self.stop_processes()
+        self.scenario = name
+        self.logdir = self.base / name
+        self.logdir.mkdir(parents=True, exist_ok=True)
+        if self.sandbox is not None:
+            self.sandbox.stop()
+        self.sandbox = serve(create_sandbox_app(str(self.logdir / "sandbox.sqlite3")))
+        from tests.fakes.twilio_api import reset_twilio_api
+
+        reset_twilio_api(self.twilio_app)
+        self.redis.flushall()
+        self.pg.fresh_database()
+        env = self.env()
+        migrate = subprocess.run([str(BIN / "intake311"), "migrate"], env=env, cwd=ROOT,
+                                 capture_output=True, text=True, timeout=120)
+        if migrate.returncode != 0:
+            raise StackError(f"intake311 migrate failed: {migrate.stdout}{migrate.stderr}")
+        self.web_port = free_port()
+        self.web = Proc(
+            "web",
+            [str(BIN / "python"), "-m", "gunicorn", "--bind", f"127.0.0.1:{self.web_port}",
+             "--workers", "2", "--timeout", "60", "webhooks:create_app()"],
+            env, self.logdir,
+        ).start()
+        self.workers = [Proc(f"worker{i}", self.worker_cmd, env, self.logdir).start()
+                        for i in range(self.WORKERS)]
+        self.cron = Proc("cron", [str(BIN / "intake311"), "cron"], env, self.logdir).start()
+        wait_port(self.web_port, 30, self.web.popen)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.web_url}/healthz", timeout=2).status_code < 500:
+                    break
+            time.sleep(0.2)
+        for proc in (*self.workers, self.cron):
+            if not proc.alive:
+                raise StackError(f"{proc.name} exited at start\n{tail(proc.log)}")
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def processes(self) -> list[Proc]:
+        return [p for p in (self.web, *self.workers, self.cron) if p is not None]
+
+    def logs(self, lines: int = 30) -> str:
+        return "\n".join(tail(p.log, lines) for p in self.processes())
+
+    def stop_processes(self) -> None:
+        for proc in self.processes():
+            proc.stop()
+        self.web, self.workers, self.cron = None, [], None
+
+    def close(self) -> None:
+        self.stop_processes()
+        if self.sandbox is not None:
+            self.sandbox.stop()
+        self.twilio.stop()
