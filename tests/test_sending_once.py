@@ -96,3 +96,39 @@ def test_replies_wait_behind_one_that_is_retried_and_arrive_in_order(phone, twil
         "first", "second", "third"
     ]
     assert [m.status for m in outbound()] == ["sent"] * 4
+
+
+def test_a_message_another_worker_is_sending_is_left_to_it(phone, twilio_api, redis_conn):
+    phone.returning = False
+    post_signed(phone.client, "/webhooks/twilio", sms_form("hi", phone.number))
+    with session_scope() as session:
+        conversation_id = session.exec(select(Conversation.id)).one()
+    jobs.run_turn(conversation_id)
+    redis_conn.flushdb()  # the contact's lock is gone with Redis...
+    with session_scope() as session:  # ...while a worker is mid-send
+        row = session.exec(select(Message).where(Message.direction == "out")).one()
+        row.status, row.attempts = "sending", 1
+        message_id = row.id
+    assert jobs.deliver(message_id) == 0
+    assert sends_to(twilio_api) == []
+    assert jobs.reconcile() == 0  # nor queued again while it may be on its way
+
+
+def test_only_one_worker_claims_a_message(env):
+    from bot.jobs.delivery import _claim
+
+    with session_scope() as session:
+        conversation = _conversation(session)
+        message = queue_reply(session, conversation, Reply("hello"))
+        session.flush()
+        seen = Message(id=message.id, status="pending", attempts=0)
+    with session_scope() as session:
+        assert _claim(session, seen)
+    with session_scope() as session:
+        assert not _claim(session, seen)  # it read the message before the first claim
+
+
+def _conversation(session) -> Conversation:
+    from bot.inbound import conversation_for
+
+    return conversation_for(session, "sms", "tel:+13125550111")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
+from sqlalchemy import update
 from sqlmodel import select
 
 from bot import queue
@@ -19,6 +21,9 @@ log = logging.getLogger(__name__)
 
 SEND_BACKOFF_BASE = 5
 UNSENT = ("pending", "sending")
+# Longer than any channel's send takes (Twilio's client gives up after 10 s): a message
+# "sending" for less may still be on its way.
+IN_FLIGHT = timedelta(seconds=60)
 
 # How far along an outbound message is; a late or repeated status never moves it back.
 PROGRESS = {
@@ -68,14 +73,17 @@ def deliver(message_id: int) -> int:
                 if contact.opted_out and not (message.payload or {}).get("opt_out_notice"):
                     message.status = "suppressed"
                     continue
+                if message.status == "sending" and message.updated_at > utcnow() - IN_FLIGHT:
+                    # Another worker is sending it (the lock lapsed or Redis lost it): it
+                    # carries on with the rest; reconcile looks again if it died.
+                    return sent
                 # An earlier attempt may have reached the provider: one left "sending" by a
-                # dead worker (we hold the contact's lock), or one whose answer was lost.
+                # dead worker, or one whose answer was lost.
                 tried_before = message.attempts > 0
-                message.status = "sending"
-                message.attempts += 1
-                message.updated_at = utcnow()
+                if not _claim(session, message):
+                    return sent  # another worker claimed it first
                 out = Outgoing(message.id, contact.address, message.text, message.payload)
-                attempts, created_at = message.attempts, message.created_at
+                attempts, created_at = message.attempts + 1, message.created_at
             channel = channel_for(contact.channel)
             try:
                 external_id = None
@@ -97,6 +105,17 @@ def deliver(message_id: int) -> int:
                 message.next_attempt_at = None
                 message.updated_at = utcnow()
             sent += 1
+
+
+def _claim(session, message: Message) -> bool:
+    """Mark `message` sending, only if no other worker has touched it since we read it."""
+    result = session.execute(
+        update(Message)
+        .where(Message.id == message.id, Message.status == message.status,
+               Message.attempts == message.attempts)
+        .values(status="sending", attempts=Message.attempts + 1, updated_at=utcnow())
+    )
+    return result.rowcount == 1
 
 
 def _send_failed(message_id: int, exc: SendError, attempts: int, settings) -> float | None:
