@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from bot.settings import get_settings
@@ -33,6 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _init_errors(app: Flask) -> None:
     @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
     def database_down(exc):
         # The provider retries a 503: the message is delayed, not lost.
         app.logger.error("database unavailable: %s", type(exc).__name__)
