@@ -105,7 +105,8 @@ def test_timeout_stores_the_request_though_the_client_gives_up(sandbox, faults):
         file(sandbox, tag, timeout=0.5)
     assert time.monotonic() - started < 1.9
     assert "timed out" in str(caught.value)
-    faults(mode="none")
+    hits = faults(mode="none")["hits"]
+    assert hits["timeout POST"] >= 1
     stored = stored_with(sandbox, tag)
     assert len(stored) == 1 and stored[0]["service_request_id"]
 
@@ -143,7 +144,7 @@ def test_rate_hits_about_that_share():
     faults.set("500", rate=0.3)
     hits = sum(faults.draw() is not None for _ in range(4000))
     assert 1000 < hits < 1400
-    assert faults.state()["hits"]["500"] == hits
+    assert faults.state()["hits"]["500"] == hits == faults.state()["hits"]["500 GET"]
 
 
 def test_admin_routes_are_never_hit(sandbox, faults):

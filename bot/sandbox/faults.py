@@ -100,13 +100,15 @@ class Faults:
             "hits": hits,
         }
 
-    def draw(self) -> FaultSetting | None:
-        """The fault hitting this request, or None (drawn with probability `rate`)."""
+    def draw(self, method: str = "GET") -> FaultSetting | None:
+        """The fault hitting this request, or None (drawn with probability `rate`). Hits are
+        counted by mode (`hits["500"]`) and by mode and method (`hits["500 POST"]`)."""
         setting = self._current()
         if setting.mode == "none" or setting.rate <= 0.0:
             return None
         if setting.rate < 1.0 and random.random() >= setting.rate:
             return None
         with self._lock:
-            self.hits[setting.mode] = self.hits.get(setting.mode, 0) + 1
+            for key in (setting.mode, f"{setting.mode} {method.upper()}"):
+                self.hits[key] = self.hits.get(key, 0) + 1
         return setting

@@ -94,7 +94,7 @@ def _quirks_before() -> Response | None:
     _, fmt = _split(request.path.rsplit("/", 1)[-1])
     if fmt in config.formats:
         g.open311_format = fmt
-    fault = config.faults.draw()
+    fault = config.faults.draw(request.method)
     if fault is not None:
         if fault.mode == "500":
             return error_answer(500, "Internal server error (sandbox fault)", _fmt())

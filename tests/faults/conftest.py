@@ -26,6 +26,7 @@ from tests.faults.stack import (
 ROOT = Path(__file__).resolve().parents[2]
 RELIABILITY = ROOT / "RELIABILITY.md"
 FIGURES: list[dict] = []
+FIGURES_FILE: list[Path] = []
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +71,8 @@ def figures(fault_dir):
     yield FIGURES
     if not FIGURES:
         return
-    (fault_dir / "figures.json").write_text(json.dumps(FIGURES, indent=2, default=str))
+    FIGURES_FILE.append(fault_dir / "figures.json")
+    FIGURES_FILE[0].write_text(json.dumps(FIGURES, indent=2, default=str))
     if os.environ.get("INTAKE311_WRITE_FIGURES") == "1":
         write_reliability(FIGURES)
 
@@ -118,6 +120,8 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_sep("=", "fault-injection figures")
     for line in table(FIGURES).splitlines():
         terminalreporter.write_line(line)
+    for path in FIGURES_FILE:
+        terminalreporter.write_line(f"all figures: {path}")
     for row in FIGURES:
         problems = row.get("details", {})
         if problems.get("lost") or problems.get("doubled"):

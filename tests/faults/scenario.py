@@ -39,6 +39,8 @@ class Injector:
 
     def __init__(self, stack: Stack, progress: Progress, stop: threading.Event):
         self.stack, self.progress, self.stop = stack, progress, stop
+        self.traffic_done = threading.Event()
+        self.traffic_done_at = 0.0
         self.counts: Counter = Counter()
         self.notes: list[str] = []
         self.error: BaseException | None = None
@@ -207,6 +209,7 @@ def count(stack: Stack, inbox: Inbox, residents: list[Resident]) -> dict:
         "inbound": inbound,
         "outbound": outbound,
         "report_states": dict(Counter(rep[3] for rep in reports)),
+        "reports_retried": sum(1 for rep in reports if (rep[5] or 0) > 1),
         "doubled_filings": sum(len(rs) - 1 for rs in doubled_markers.values()),
         "extra_reports_per_resident": extra_reports,
         "doubled_replies": doubled_sends + repeats,
@@ -236,6 +239,8 @@ def run(stack: Stack, name: str, index: int, injector_cls: type[Injector] | None
     try:
         run_residents(residents, provider, inbox, progress, CONCURRENCY)
         traffic_seconds = time.monotonic() - started
+        injector.traffic_done_at = time.monotonic()
+        injector.traffic_done.set()
         quiet = wait_quiet(stack, inbox, residents, quiet_timeout)
     finally:
         stop.set()
@@ -272,11 +277,18 @@ def run(stack: Stack, name: str, index: int, injector_cls: type[Injector] | None
 
 
 class KillWorkers(Injector):
-    """kill -9 a random worker's process group every 1-3 s, and start it again at once."""
+    """kill -9 a random worker's process group every 1-3 s, and start it again at once; from
+    the first resident until KILL_AFTER_TRAFFIC seconds after the last one has confirmed (the
+    filings and notices still in flight then are hit too)."""
+
+    KILL_AFTER_TRAFFIC = 15.0
 
     def run(self) -> None:
         rng = random.Random(2)
         while not self.stop.wait(rng.uniform(1.0, 3.0)):
+            if (self.traffic_done.is_set()
+                    and time.monotonic() - self.traffic_done_at > self.KILL_AFTER_TRAFFIC):
+                return
             proc = rng.choice(self.stack.workers)
             proc.kill9()
             proc.start()
@@ -311,23 +323,29 @@ class RestartPostgres(Injector):
 
 
 def open311_fault(mode: str, seconds: float, rate: float, delay: float = 3.0) -> type[Injector]:
-    """An injector turning the sandbox's `mode` fault on for `seconds` once residents talk."""
+    """An injector turning the sandbox's `mode` fault on from the bot's first reply until
+    `seconds` have passed and every resident has confirmed (so reports' first POSTs meet the
+    fault), but never longer than 2 x `seconds`; then off."""
 
     class Open311Fault(Injector):
         def run(self) -> None:
             while not self.progress.first_reply.wait(0.2):
                 if self.stop.is_set():
                     return
-            body = {"mode": mode, "rate": rate, "seconds": seconds, "delay": delay}
-            httpx.post(f"{self.stack.sandbox.url}/admin/faults", json=body, timeout=5)
+            url = f"{self.stack.sandbox.url}/admin/faults"
+            body = {"mode": mode, "rate": rate, "delay": delay}
+            httpx.post(url, json=body, timeout=5).raise_for_status()
             on = time.monotonic()
-            self.stop.wait(seconds)
+            while not self.stop.wait(0.2):
+                elapsed = time.monotonic() - on
+                if elapsed >= seconds and (self.traffic_done.is_set() or elapsed >= 2 * seconds):
+                    break
             with contextlib.suppress(httpx.HTTPError):
-                httpx.post(f"{self.stack.sandbox.url}/admin/faults", json={"mode": "none"},
-                           timeout=5)
-            state = self.stack.sandbox_app.extensions["sandbox"].faults.state()
+                httpx.post(url, json={"mode": "none"}, timeout=5)
+            hits = self.stack.sandbox_app.extensions["sandbox"].faults.state()["hits"]
             self.counts[f"{mode} seconds"] = round(time.monotonic() - on, 1)
-            self.counts[f"{mode} answers"] = state["hits"].get(mode, 0)
+            self.counts[f"{mode} answers"] = hits.get(mode, 0)
+            self.counts[f"{mode} POSTs"] = hits.get(f"{mode} POST", 0)
 
     Open311Fault.__name__ = f"Open311Fault_{mode}"
     return Open311Fault

@@ -19,6 +19,7 @@ from tests.faults.stack import tail
 pytestmark = pytest.mark.faults
 
 OPEN311_SECONDS = float(os.environ.get("INTAKE311_FAULT_OPEN311_SECONDS", "60"))
+TIMEOUT_RATE = float(os.environ.get("INTAKE311_FAULT_TIMEOUT_RATE", "0.5"))
 
 SCENARIOS = {
     "duplicates": None,
@@ -26,7 +27,8 @@ SCENARIOS = {
     "flush-redis": scenario.FlushRedis,
     "restart-postgres": scenario.RestartPostgres,
     "open311-500": scenario.open311_fault("500", OPEN311_SECONDS, rate=1.0),
-    "open311-timeout": scenario.open311_fault("timeout", OPEN311_SECONDS, rate=0.5, delay=3.0),
+    "open311-timeout": scenario.open311_fault("timeout", OPEN311_SECONDS, rate=TIMEOUT_RATE,
+                                              delay=3.0),
     "open311-errors200": scenario.open311_fault("errors200", OPEN311_SECONDS, rate=1.0),
 }
 

@@ -31,7 +31,7 @@ SCRIPT: list[tuple[str, str | None]] = [
     ("yes", None),  # confirmed: the filing notice with the number comes when the city has it
 ]
 NOTICE = re.compile(r"Request number: (\S+?)\.(?:\s|$)")
-STEP_TIMEOUT = 90.0
+STEP_TIMEOUT = 150.0
 POST_DEADLINE = 120.0
 
 
