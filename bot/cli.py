@@ -45,13 +45,16 @@ def web(host: str, port: int, workers: int) -> None:
 @main.command()
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 @click.option("--simple", is_flag=True, help="Run jobs in this process instead of a fork each.")
-def worker(burst: bool, simple: bool) -> None:
+@click.option("--queue", "kinds", multiple=True, type=click.Choice(["residents", "city"]),
+              help="Serve only these queues (default both, residents first): give the city's "
+                   "Open311 calls workers of their own so a hanging city never slows a reply.")
+def worker(burst: bool, simple: bool, kinds: tuple[str, ...]) -> None:
     """Run the jobs (turns, sends, filings), with rq's scheduler for retries."""
     from bot.migrate import upgrade
     from bot.worker import run_worker
 
     upgrade()
-    run_worker(burst=burst, simple=simple)
+    run_worker(burst=burst, simple=simple, kinds=kinds or ("residents", "city"))
 
 
 @main.command()

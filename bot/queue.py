@@ -26,9 +26,29 @@ def get_redis(url: str | None = None) -> Redis:
     return _connections[key]
 
 
-def get_queue() -> Queue:
-    """The work queue."""
-    return Queue(get_settings().queue_name, connection=get_redis())
+# Jobs that talk to the city's Open311 server ride their own queue, so a city that hangs
+# holds only the workers serving it and residents' turns and replies keep flowing.
+CITY_JOBS = frozenset({"bot.jobs.submit", "bot.jobs.resolve_token", "bot.jobs.track",
+                       "bot.jobs.refresh_catalog"})
+KINDS = ("residents", "city")
+
+
+def queue_name(kind: str = "residents") -> str:
+    """The rq queue's name for `kind`: QUEUE_NAME for residents, QUEUE_NAME-city for the city."""
+    if kind not in KINDS:
+        raise ValueError(f"queue kind must be one of {', '.join(KINDS)}")
+    base = get_settings().queue_name
+    return base if kind == "residents" else f"{base}-city"
+
+
+def get_queue(kind: str = "residents") -> Queue:
+    """The work queue of `kind` (residents: turns, replies, upkeep; city: Open311 calls)."""
+    return Queue(queue_name(kind), connection=get_redis())
+
+
+def queue_for(func: str) -> Queue:
+    """The queue that carries `func`."""
+    return get_queue("city" if func in CITY_JOBS else "residents")
 
 
 def enqueue(func: str, *args, delay: float = 0) -> bool:
@@ -38,7 +58,7 @@ def enqueue(func: str, *args, delay: float = 0) -> bool:
     the reconciler queues it again. False when it could not be queued now.
     """
     try:
-        queue = get_queue()
+        queue = queue_for(func)
         if delay > 0:
             queue.enqueue_in(timedelta(seconds=delay), func, *args, job_timeout=300)
         else:

@@ -172,20 +172,22 @@ def sqlite_env(monkeypatch, tmp_path, sqlite_template, redis_conn, sandbox, twil
 
 
 def run_jobs(include_delayed: bool = False, rounds: int = 20) -> int:
-    """Run queued jobs in this process until the queue is empty; return how many ran.
+    """Run queued jobs (both queues) in this process until they are empty; return how many ran.
 
     With include_delayed, jobs scheduled for later (retries) are released first, as
     rq's scheduler would once their time came.
     """
-    queue = bot_queue.get_queue()
+    queues = [bot_queue.get_queue(kind) for kind in bot_queue.KINDS]
     ran = 0
     for _ in range(rounds):
         if include_delayed:
-            release_delayed(queue)
-        if queue.count == 0:
+            for queue in queues:
+                release_delayed(queue)
+        waiting = sum(queue.count for queue in queues)
+        if waiting == 0:
             return ran
-        ran += queue.count
-        SimpleWorker([queue], connection=queue.connection).work(burst=True)
+        ran += waiting
+        SimpleWorker(queues, connection=queues[0].connection).work(burst=True)
     return ran
 
 
@@ -198,14 +200,3 @@ def release_delayed(queue: Queue) -> int:
         registry.remove(job)
         queue.enqueue_job(job)
     return len(ids)
-
-
-def pytest_terminal_summary(terminalreporter):
-    """The scenario corpus's figures, when tests/conversations/test_corpus.py ran."""
-    import sys
-
-    corpus = sys.modules.get("tests.conversations.corpus")
-    if corpus is not None and corpus.SUMMARY:
-        terminalreporter.write_sep("=", "scenario corpus figures")
-        for line in corpus.SUMMARY:
-            terminalreporter.write_line(line)

@@ -141,7 +141,7 @@ def test_a_report_is_filed_once_even_if_its_job_runs_twice(phone):
     run_jobs()
     with session_scope() as session:
         report = session.exec(select(Report)).one()
-    get_queue().enqueue("bot.jobs.submit", report.id)  # and a redundant submission
+    get_queue("city").enqueue("bot.jobs.submit", report.id)  # and a redundant submission
     run_jobs()
     assert jobs.submit(report.id) == "submitted"
 
@@ -169,7 +169,7 @@ def test_token_only_answer_is_resolved_by_a_later_job(phone, token_city):
     with session_scope() as session:
         report = session.exec(select(Report)).one()
     assert report.state == "awaiting_number" and report.token
-    assert len(get_queue().scheduled_job_registry.get_job_ids()) == 1
+    assert len(get_queue("city").scheduled_job_registry.get_job_ids()) == 1
 
     run_jobs(include_delayed=True)
     with session_scope() as session:

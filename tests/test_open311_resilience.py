@@ -88,7 +88,7 @@ def test_where_the_city_cannot_be_searched_a_lost_answer_waits_for_staff(
     assert texts[-1].startswith("The city's system is not answering. Your report is saved")
     report = the_report()  # no second POST: staff decide
     assert report.state == "unconfirmed" and "not valid" in report.last_error
-    assert get_queue().scheduled_job_registry.get_job_ids() == []
+    assert get_queue("city").scheduled_job_registry.get_job_ids() == []
     assert [f.name for f in list_failures()] == [f"report:{report.id}"]
     assert jobs.reconcile() == 0
     assert retry(f"report:{report.id}")  # staff checked the city: file it
@@ -105,7 +105,7 @@ def test_a_wrong_api_key_fails_at_once_for_staff_without_blaming_the_resident(ci
     assert "api_key" not in " ".join(texts)
     report = the_report()
     assert report.state == "failed" and "api_key" in report.last_error
-    assert get_queue().scheduled_job_registry.get_job_ids() == []  # no blind retries
+    assert get_queue("city").scheduled_job_registry.get_job_ids() == []  # no blind retries
 
     monkeypatch.setenv("OPEN311_API_KEY", "the-right-key")
     get_settings.cache_clear()

@@ -21,7 +21,7 @@ from bot.models import Conversation, Message
 from bot.settings import get_settings
 from bot.timeutil import utcnow
 from tests.conftest import run_jobs
-from tests.test_jobs import phone
+from tests.test_jobs import _confirm_pothole, phone
 from tests.twilio_webhooks import post_signed, sms_form
 from webhooks import create_app
 
@@ -163,3 +163,24 @@ def test_the_staff_page_lists_failures_and_retries_them_with_the_token(phone, tw
     assert done.get_json() == {"retried": [name], "not_failed": []}
     run_jobs()
     assert "1 Pothole in Street" in phone.inbox()[0]
+
+
+def test_the_citys_calls_ride_their_own_queue_so_a_hanging_city_never_holds_a_reply(
+    phone, twilio_api
+):
+    from rq import SimpleWorker
+
+    from bot.queue import get_queue, queue_for
+
+    assert queue_for("bot.jobs.submit").name == "intake311-test-city"
+    assert queue_for("bot.jobs.run_turn").name == "intake311-test"
+    _confirm_pothole(phone)
+    post_signed(phone.client, "/webhooks/twilio", sms_form("yes", phone.number))
+    residents = get_queue("residents")
+    # Only residents' workers run: the city's queue waits, the resident still hears back.
+    for _ in range(5):
+        SimpleWorker([residents], connection=residents.connection).work(burst=True)
+    assert [job.func_name for job in get_queue("city").jobs] == ["bot.jobs.submit"]
+    assert phone.inbox()  # the reply to "yes" went out without the city
+    run_jobs()
+    assert get_queue("city").count == 0

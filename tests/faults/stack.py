@@ -235,19 +235,19 @@ class PgCluster:
 
 
 def worker_argv() -> list[str]:
-    """`intake311 worker`, with --simple (no fork per job) when this checkout has it."""
-    argv = [str(BIN / "intake311"), "worker"]
-    helptext = subprocess.run(argv + ["--help"], capture_output=True, text=True, cwd=ROOT).stdout
-    if "--simple" in helptext:
-        argv.append("--simple")
-    return argv
+    """`intake311 worker --simple` (no fork per job: a kill -9 hits the job itself)."""
+    return [str(BIN / "intake311"), "worker", "--simple"]
+
+
+# As the Procfile deploys them: residents' workers, and one for the city's Open311 calls.
+WORKER_QUEUES = ("residents", "residents", "city")
 
 
 class Stack:
     """The web app, workers and cron over the suite's Redis and PostgreSQL, with a fresh
     database, a fresh Redis and a fresh sandbox city for each scenario."""
 
-    WORKERS = 3
+    WORKERS = len(WORKER_QUEUES)
 
     def __init__(self, redis: RedisServer, pg: PgCluster, logdir: Path, worker_cmd: list[str]):
         self.redis, self.pg, self.worker_cmd = redis, pg, worker_cmd
@@ -331,8 +331,10 @@ class Stack:
              "--workers", "2", "--timeout", "60", "webhooks:create_app()"],
             env, self.logdir,
         ).start()
-        self.workers = [Proc(f"worker{i}", self.worker_cmd, env, self.logdir).start()
-                        for i in range(self.WORKERS)]
+        self.workers = [
+            Proc(f"worker{i}", [*self.worker_cmd, "--queue", kind], env, self.logdir).start()
+            for i, kind in enumerate(WORKER_QUEUES)
+        ]
         self.cron = Proc("cron", [str(BIN / "intake311"), "cron"], env, self.logdir).start()
         wait_port(self.web_port, 30, self.web.popen)
         deadline = time.monotonic() + 30
