@@ -160,3 +160,63 @@ def test_a_post_that_times_out_is_uncertain_but_a_refused_connection_is_not(sand
     with client, pytest.raises(Open311Error) as refused:
         client.create_request(report)
     assert refused.value.retryable and not refused.value.uncertain
+
+
+def _with_city_answering(canned, monkeypatch):
+    """Point the settings at a stand-in that answers every call the same way."""
+    from bot.sandbox.server import serve
+
+    server = serve(canned)
+    monkeypatch.setenv("OPEN311_ENDPOINT", f"{server.url}/open311/v2/")
+    get_settings.cache_clear()
+    return server
+
+
+def test_a_search_the_city_refuses_never_rejects_the_report(phone, monkeypatch):
+    from tests.test_open311_client import Canned
+
+    _confirm_pothole(phone)
+    phone.text("yes")
+    report = the_report()
+    with session_scope() as session:  # as after a POST whose answer was lost
+        row = session.get(Report, report.id)
+        row.state, row.service_request_id, row.check_before_post = "pending", None, True
+    canned = Canned("400 Bad Request",
+                    b'[{"code": 400, "description": "start_date is not supported"}]')
+    server = _with_city_answering(canned, monkeypatch)
+    try:
+        assert jobs.submit(report.id) == "pending"
+    finally:
+        server.stop()
+    assert [c["method"] for c in canned.calls] == ["GET"]  # searched; nothing posted blind
+    assert the_report().check_before_post
+    assert not any("start_date" in text for text in phone.inbox())  # not the resident's problem
+
+
+def test_a_gateway_timeout_to_a_post_is_uncertain(monkeypatch, sqlite_env):
+    from tests.test_open311_client import Canned
+
+    for status in ("502 Bad Gateway", "504 Gateway Timeout"):
+        server = _with_city_answering(Canned(status, b"<html>gateway</html>", "text/html"),
+                                      monkeypatch)
+        client = Open311Client(get_settings().open311_endpoint)
+        try:
+            with client, pytest.raises(Open311Error) as info:
+                client.create_request({"service_code": "001", "description": "x",
+                                       "lat": "39.8", "long": "-89.6"})
+        finally:
+            server.stop()
+        assert info.value.uncertain, status
+
+
+def test_a_filing_handed_to_another_attempt_drops_its_result(phone):
+    from bot.jobs.submission import _still_ours
+
+    _confirm_pothole(phone)
+    phone.text("yes")
+    report = the_report()
+    with session_scope() as session:
+        session.get(Report, report.id).state = "submitting"
+    with session_scope() as session:
+        assert not _still_ours(session, report.id, report.attempts - 1)  # a stale claim
+        assert _still_ours(session, report.id, report.attempts)

@@ -132,3 +132,32 @@ def _conversation(session) -> Conversation:
     from bot.inbound import conversation_for
 
     return conversation_for(session, "sms", "tel:+13125550111")
+
+
+def test_a_staff_retry_of_a_send_looks_it_up_first(phone, twilio_api, monkeypatch):
+    from bot.failures import retry
+    from bot.settings import get_settings
+
+    monkeypatch.setenv("SEND_MAX_ATTEMPTS", "1")
+    get_settings.cache_clear()
+    twilio_api.config["LOSE_ANSWERS"] = 1
+    phone.text("hi")
+    [menu] = outbound()
+    assert menu.status == "failed"  # its one try got a 500, though Twilio took it
+    assert retry(f"send:{menu.id}")
+    run_jobs()
+    [menu] = outbound()
+    assert menu.status == "sent" and len(sends_to(twilio_api)) == 1
+
+
+def test_a_look_up_never_takes_another_messages_send(phone, twilio_api):
+    from bot.channels.base import Outgoing
+    from bot.channels.sms import find_sent
+    from bot.settings import get_settings
+
+    phone.text("hi")
+    [menu] = outbound()
+    again = Outgoing(menu.id + 1, f"tel:{RESIDENT}", menu.text, {})
+    since = menu.created_at
+    assert find_sent(again, since, get_settings()) == menu.external_id  # same words...
+    assert find_sent(again, since, get_settings(), {menu.external_id}) is None  # ...not ours

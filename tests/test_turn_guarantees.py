@@ -184,3 +184,18 @@ def test_the_citys_calls_ride_their_own_queue_so_a_hanging_city_never_holds_a_re
     assert phone.inbox()  # the reply to "yes" went out without the city
     run_jobs()
     assert get_queue("city").count == 0
+
+
+def test_a_database_error_mid_turn_leaves_the_message_for_the_next_job(phone, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def database_gone(*args):
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(turns, "_handle", database_gone)
+    phone.returning = False
+    post_signed(phone.client, "/webhooks/twilio", sms_form("hi", phone.number))
+    run_jobs()  # the job fails (rq keeps it as failed); the message is not set aside
+    with session_scope() as session:
+        [message] = session.exec(select(Message).where(Message.direction == "in")).all()
+    assert message.status == "pending"

@@ -129,11 +129,13 @@ def send(out: Outgoing, settings: Settings) -> str:
     return message.sid
 
 
-def find_sent(out: Outgoing, since: datetime, settings: Settings) -> str | None:
+def find_sent(out: Outgoing, since: datetime, settings: Settings,
+              taken: set[str] = frozenset()) -> str | None:
     """The SID of `out` if Twilio accepted it at or after `since` (a send whose answer was lost).
 
     Twilio's Messages list, newest first, filtered by recipient: our text to them, created
-    since we began that send. Raises SendError when Twilio cannot be asked.
+    since the message was, and not already the SID of another message of ours (`taken`).
+    Raises SendError when Twilio cannot be asked.
     """
     client = make_client(
         settings.twilio_account_sid,
@@ -146,7 +148,8 @@ def find_sent(out: Outgoing, since: datetime, settings: Settings) -> str | None:
             created = message.date_created
             if created is not None and created < since:
                 break
-            if message.body == out.text and message.direction == "outbound-api":
+            if (message.body == out.text and message.direction == "outbound-api"
+                    and message.sid not in taken):
                 return message.sid
     except TwilioRestException as exc:
         raise _send_error(exc) from exc

@@ -79,7 +79,8 @@ def deliver(message_id: int) -> int:
                     return sent
                 # An earlier attempt may have reached the provider: one left "sending" by a
                 # dead worker, or one whose answer was lost.
-                tried_before = message.attempts > 0
+                # (A staff retry resets the attempts but keeps the last error.)
+                tried_before = message.attempts > 0 or message.error_code is not None
                 if not _claim(session, message):
                     return sent  # another worker claimed it first
                 out = Outgoing(message.id, contact.address, message.text, message.payload)
@@ -88,7 +89,8 @@ def deliver(message_id: int) -> int:
             try:
                 external_id = None
                 if tried_before and hasattr(channel, "find_sent"):
-                    external_id = channel.find_sent(out, created_at, settings)
+                    external_id = channel.find_sent(out, created_at, settings,
+                                                    _sids_taken(contact_id, created_at))
                     if external_id:
                         log.info("message %s was sent by an earlier attempt", out.message_id)
                 external_id = external_id or channel.send(out, settings)
@@ -105,6 +107,18 @@ def deliver(message_id: int) -> int:
                 message.next_attempt_at = None
                 message.updated_at = utcnow()
             sent += 1
+
+
+def _sids_taken(contact_id: int, since) -> set[str]:
+    """Provider ids already stored on the contact's messages, so a look-up never takes one
+    message's send for another's."""
+    with session_scope() as session:
+        return set(session.exec(
+            select(Message.external_id).where(
+                Message.contact_id == contact_id, Message.direction == "out",
+                Message.external_id.is_not(None), Message.created_at >= since - IN_FLIGHT,
+            )
+        ).all())
 
 
 def _claim(session, message: Message) -> bool:

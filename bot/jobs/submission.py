@@ -44,6 +44,7 @@ def submit(report_id: int) -> str:
     if isinstance(claimed, str):
         return claimed
     report, search_first = claimed
+    attempt = report.attempts
     settings = get_settings()
     client = open311_client(settings)
     posted = False
@@ -57,11 +58,17 @@ def submit(report_id: int) -> str:
         else:
             log.info("report %s was already filed as %s; not filed again", report_id, number)
             answer = {}
-    except Open311Error as exc:
-        return _submit_failed(report_id, exc, posted)
+    except Exception as exc:  # noqa: BLE001 - whatever went wrong, the report is not stuck
+        if not isinstance(exc, Open311Error):
+            log.exception("report %s: filing failed unexpectedly", report_id)
+            exc = Open311Error(f"{type(exc).__name__} while filing", retryable=True,
+                               uncertain=posted)
+        return _submit_failed(report_id, exc, posted, search_first, attempt)
     finally:
         client.close()
     with session_scope() as session:
+        if not _still_ours(session, report_id, attempt):
+            return "released"
         report = session.get(Report, report_id)
         report.updated_at = utcnow()
         report.check_before_post = False
@@ -76,6 +83,20 @@ def submit(report_id: int) -> str:
         return "submitted"
     queue.enqueue("bot.jobs.resolve_token", report_id, delay=TOKEN_BACKOFF_BASE)
     return "awaiting_number"
+
+
+def _still_ours(session: Session, report_id: int, attempt: int) -> bool:
+    """True if this job's claim on the report stands (the reconciler did not hand it on)."""
+    result = session.execute(
+        update(Report)
+        .where(Report.id == report_id, Report.state == "submitting",
+               Report.attempts == attempt)
+        .values(updated_at=utcnow())
+    )
+    if result.rowcount != 1:
+        log.warning("report %s was handed to another attempt; this one's result is dropped",
+                    report_id)
+    return result.rowcount == 1
 
 
 def new_marker() -> str:
@@ -219,19 +240,23 @@ def _mark_submitted(session: Session, report: Report, number: str):
     ))
 
 
-def _submit_failed(report_id: int, exc: Open311Error, posted: bool) -> str:
+def _submit_failed(report_id: int, exc: Open311Error, posted: bool, search_first: bool,
+                   attempt: int) -> str:
     """Decide what a failed filing means for the report and its resident; return the new state.
 
     - the city refused the report itself: rejected, and the resident hears the city's reason;
     - the city may have stored it (the answer was lost): pending, searched for before the next
       POST; unconfirmed, for staff, where the city's requests cannot be searched;
     - our key or endpoint refused: failed at once, for staff to fix and retry (a dead letter);
-    - down, slow or erroring: pending, retried with backoff until REPORT_GIVE_UP_HOURS.
+    - down, slow or erroring (or the search before a second POST failed): pending, retried
+      with backoff until REPORT_GIVE_UP_HOURS.
     In every case but the first the resident hears once that the report is saved; our setup's
     errors are logged as errors and never texted to residents.
     """
     settings = get_settings()
     with session_scope() as session:
+        if not _still_ours(session, report_id, attempt):
+            return "released"
         report = session.get(Report, report_id)
         given_up = (utcnow() - (report.retried_at or report.created_at)
                     > timedelta(hours=settings.report_give_up_hours))
@@ -247,7 +272,7 @@ def _submit_failed(report_id: int, exc: Open311Error, posted: bool) -> str:
             state = "failed"
             log.error("report %s: the city refused our credentials or endpoint: %s",
                       report_id, exc)
-        elif exc.retryable:
+        elif exc.retryable or not posted:  # a failed search says nothing about the report
             state = "failed" if given_up else "pending"
             log.log(logging.ERROR if given_up else logging.WARNING,
                     "report %s not filed%s: %s", report_id,
@@ -258,8 +283,10 @@ def _submit_failed(report_id: int, exc: Open311Error, posted: bool) -> str:
         final = report.state = state
         report.last_error = str(exc)[:2000]
         report.updated_at = utcnow()
-        if posted and not exc.uncertain:
-            report.check_before_post = False  # the city answered: it did not store this POST
+        if posted and not exc.uncertain and not search_first:
+            # The city answered the only POST so far: it did not store it. (After a search the
+            # earlier POST may still show up later, so every retry searches.)
+            report.check_before_post = False
         delay = backoff(report.attempts, base=settings.retry_base_seconds,
                         cap=settings.retry_cap_seconds)
         notice = None

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from zoneinfo import ZoneInfo
 
+from redis.exceptions import RedisError
 from sqlalchemy import update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, select
 
 from bot import geocoding, queue
@@ -94,6 +96,10 @@ def _handle_next(conversation_id: int, client: Open311Client, settings: Settings
         log.warning("message %s was answered by another worker; this turn is dropped",
                     message_id)
         return []
+    except (OperationalError, InterfaceError, RedisError):
+        # The database or Redis failed, not the message: it stays pending for the next job
+        # (the reconciler queues one), rather than being set aside.
+        raise
     except Exception as exc:
         if message_id is None:
             raise

@@ -141,6 +141,9 @@ class Open311Client:
                 retryable=retryable_status(status),
                 status_code=status,
                 errors=errors,
+                # A gateway that gave up on the city (502, 504) says nothing of whether the
+                # city stored the report.
+                uncertain=posted and status in (502, 504),
             )
         if malformed:
             raise Open311Error(
