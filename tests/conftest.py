@@ -115,11 +115,9 @@ def redis_conn():
     conn.flushdb()
 
 
-def _configure(monkeypatch, database_url: str, sandbox, twilio_server, telegram_server) -> None:
-    env = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": TEST_REDIS_URL,
-        "QUEUE_NAME": "intake311-test",
+def service_env(sandbox, twilio_url: str) -> dict[str, str]:
+    """Settings that point a process at the loopback city, geocoder and Twilio stand-in."""
+    return {
         "OPEN311_ENDPOINT": f"{sandbox.url}/open311/v2/",
         "OPEN311_API_KEY": "",
         "GEOCODER": "nominatim",
@@ -132,8 +130,17 @@ def _configure(monkeypatch, database_url: str, sandbox, twilio_server, telegram_
         "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
         "TWILIO_FROM_NUMBER": TWILIO_FROM,
         "TWILIO_MESSAGING_SERVICE_SID": "",
-        "TWILIO_API_BASE": twilio_server.url,
+        "TWILIO_API_BASE": twilio_url,
         "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+    }
+
+
+def _configure(monkeypatch, database_url: str, sandbox, twilio_server, telegram_server) -> None:
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": TEST_REDIS_URL,
+        "QUEUE_NAME": "intake311-test",
+        **service_env(sandbox, twilio_server.url),
         "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
         "TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET,
         "TELEGRAM_API_BASE": telegram_server.url,

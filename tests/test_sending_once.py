@@ -33,6 +33,21 @@ def sends_to(twilio_api, number: str = RESIDENT) -> list[dict]:
     return [s for s in twilio_api.config["SENT"] if s["form"]["To"] == [number]]
 
 
+def _reply_in_flight_and_redis_flushed(phone, redis_conn) -> int:
+    """A turn's reply marked "sending" by a worker, then Redis flushed (its jobs and locks);
+    the reply's id."""
+    phone.returning = False
+    post_signed(phone.client, "/webhooks/twilio", sms_form("hi", phone.number))
+    with session_scope() as session:
+        conversation_id = session.exec(select(Conversation.id)).one()
+    jobs.run_turn(conversation_id)
+    redis_conn.flushdb()
+    with session_scope() as session:
+        row = session.exec(select(Message).where(Message.direction == "out")).one()
+        row.status, row.attempts = "sending", 1
+        return row.id
+
+
 def test_a_send_whose_answer_was_lost_is_looked_up_not_sent_again(phone, twilio_api):
     twilio_api.config["LOSE_ANSWERS"] = 1
     phone.text("hi")
@@ -61,15 +76,7 @@ def test_a_send_left_in_flight_by_a_dead_worker_is_settled_once(phone, twilio_ap
 
 
 def test_a_send_the_dead_worker_never_made_is_made_once(phone, twilio_api, redis_conn):
-    phone.returning = False
-    post_signed(phone.client, "/webhooks/twilio", sms_form("hi", phone.number))
-    with session_scope() as session:
-        conversation_id = session.exec(select(Conversation.id)).one()
-    jobs.run_turn(conversation_id)
-    redis_conn.flushdb()  # the deliver job is lost...
-    with session_scope() as session:  # ...and its worker had marked the message in flight
-        row = session.exec(select(Message).where(Message.direction == "out")).one()
-        row.status, row.attempts = "sending", 1
+    _reply_in_flight_and_redis_flushed(phone, redis_conn)  # the deliver job is lost too
     _age(Message, direction="out")
     assert jobs.reconcile() == 1
     run_jobs()
@@ -99,16 +106,7 @@ def test_replies_wait_behind_one_that_is_retried_and_arrive_in_order(phone, twil
 
 
 def test_a_message_another_worker_is_sending_is_left_to_it(phone, twilio_api, redis_conn):
-    phone.returning = False
-    post_signed(phone.client, "/webhooks/twilio", sms_form("hi", phone.number))
-    with session_scope() as session:
-        conversation_id = session.exec(select(Conversation.id)).one()
-    jobs.run_turn(conversation_id)
-    redis_conn.flushdb()  # the contact's lock is gone with Redis...
-    with session_scope() as session:  # ...while a worker is mid-send
-        row = session.exec(select(Message).where(Message.direction == "out")).one()
-        row.status, row.attempts = "sending", 1
-        message_id = row.id
+    message_id = _reply_in_flight_and_redis_flushed(phone, redis_conn)  # the lock is gone
     assert jobs.deliver(message_id) == 0
     assert sends_to(twilio_api) == []
     assert jobs.reconcile() == 0  # nor queued again while it may be on its way

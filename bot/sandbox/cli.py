@@ -93,21 +93,7 @@ def set_status(service_request_id, status, notes, url):
     data = {"status": status.lower()}
     if notes is not None:
         data["status_notes"] = notes
-    target = f"{url.rstrip('/')}/admin/requests/{service_request_id}/status"
-    try:
-        response = httpx.post(target, data=data, timeout=5.0)
-    except httpx.HTTPError as exc:
-        click.echo(f"Cannot reach the sandbox at {url} ({type(exc).__name__}): is it running?",
-                   err=True)
-        sys.exit(2)
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if response.status_code != 200 or not isinstance(body, list) or not body:
-        detail = body[0].get("description") if isinstance(body, list) and body else response.text
-        click.echo(f"Failed (HTTP {response.status_code}): {detail}", err=True)
-        sys.exit(1)
+    body = _post_admin(url, f"admin/requests/{service_request_id}/status", list, data=data)
     click.echo(json.dumps(body[0], indent=2))
 
 
@@ -125,9 +111,14 @@ def faults(mode, rate, seconds, delay, url):
     payload = {"mode": mode.lower(), "rate": rate, "delay": delay}
     if seconds is not None:
         payload["seconds"] = seconds
-    target = f"{url.rstrip('/')}/admin/faults"
+    click.echo(json.dumps(_post_admin(url, "admin/faults", dict, json=payload), indent=2))
+
+
+def _post_admin(url: str, path: str, shape: type, **send):
+    """POST to a running sandbox's admin route; its JSON answer (a non-empty `shape`), or exit
+    with the sandbox's own words (2: unreachable, 1: refused)."""
     try:
-        response = httpx.post(target, json=payload, timeout=5.0)
+        response = httpx.post(f"{url.rstrip('/')}/{path}", timeout=5.0, **send)
     except httpx.HTTPError as exc:
         click.echo(f"Cannot reach the sandbox at {url} ({type(exc).__name__}): is it running?",
                    err=True)
@@ -136,8 +127,8 @@ def faults(mode, rate, seconds, delay, url):
         body = response.json()
     except ValueError:
         body = None
-    if response.status_code != 200 or not isinstance(body, dict):
+    if response.status_code != 200 or not isinstance(body, shape) or not body:
         detail = body[0].get("description") if isinstance(body, list) and body else response.text
         click.echo(f"Failed (HTTP {response.status_code}): {detail}", err=True)
         sys.exit(1)
-    click.echo(json.dumps(body, indent=2))
+    return body

@@ -24,7 +24,7 @@ import psycopg
 
 from bot.sandbox.app import create_sandbox_app
 from bot.sandbox.server import serve
-from tests.conftest import PUBLIC_BASE_URL, TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN
+from tests.conftest import TWILIO_SID, TWILIO_TOKEN, service_env
 from tests.fakes.twilio_api import create_twilio_api_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -274,22 +274,9 @@ class Stack:
             "DATABASE_URL": self.pg.url(),
             "REDIS_URL": self.redis.url,
             "QUEUE_NAME": "intake311-faults",
-            "OPEN311_ENDPOINT": f"{self.sandbox.url}/open311/v2/",
-            "OPEN311_API_KEY": "",
+            **service_env(self.sandbox, self.twilio.url),
             "OPEN311_PROFILE": "sandbox",
             "OPEN311_TIMEOUT": "2",
-            "GEOCODER": "nominatim",
-            "GEOCODER_DOMAIN": f"127.0.0.1:{self.sandbox.port}/nominatim",
-            "GEOCODER_SCHEME": "http",
-            "GEOCODER_TIMEOUT": "3",
-            "CITY_NAME": "Springfield",
-            "CITY_BOUNDS": "",
-            "TWILIO_ACCOUNT_SID": TWILIO_SID,
-            "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
-            "TWILIO_FROM_NUMBER": TWILIO_FROM,
-            "TWILIO_MESSAGING_SERVICE_SID": "",
-            "TWILIO_API_BASE": self.twilio.url,
-            "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
             "TELEGRAM_BOT_TOKEN": "",
             "CONVERSATION_IDLE_MINUTES": "0",
             "TRACK_INTERVAL": "3600",
