@@ -6,15 +6,33 @@ import getpass
 import os
 import sys
 
+import importlib
+
 import click
 
-from bot.demo import demo
-from bot.sandbox.cli import sandbox
-from bot.telegram_cli import telegram_group
-from bot.translations_cli import translations
+# Commands whose modules load only when named, so `intake311 worker` starts without them.
+LAZY_COMMANDS = {
+    "demo": "bot.demo:demo",
+    "sandbox": "bot.sandbox.cli:sandbox",
+    "telegram": "bot.telegram_cli:telegram_group",
+    "translations": "bot.translations_cli:translations",
+}
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose LAZY_COMMANDS are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            module, _, attr = LAZY_COMMANDS[cmd_name].partition(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup)
 def main() -> None:
     """intake311: 311 reports by SMS and chat, filed with the city's Open311 server."""
 
@@ -49,11 +67,11 @@ def web(host: str, port: int, workers: int) -> None:
               help="Serve only these queues (default both, residents first): give the city's "
                    "Open311 calls workers of their own so a hanging city never slows a reply.")
 def worker(burst: bool, simple: bool, kinds: tuple[str, ...]) -> None:
-    """Run the jobs (turns, sends, filings), with rq's scheduler for retries."""
-    from bot.migrate import upgrade
+    """Run the jobs (turns, sends, filings), with rq's scheduler for retries.
+
+    The database must be migrated first (`intake311 migrate`, the release step)."""
     from bot.worker import run_worker
 
-    upgrade()
     run_worker(burst=burst, simple=simple, kinds=kinds or ("residents", "city"))
 
 
@@ -113,12 +131,6 @@ def failures(action: str | None, names: tuple[str, ...], every: bool) -> None:
     skipped = sorted(set(names) - set(retried))
     click.echo(f"{len(retried)} sent back in line" + (f"; not failed: {', '.join(skipped)}"
                                                       if skipped else ""))
-
-
-main.add_command(sandbox)
-main.add_command(demo)
-main.add_command(telegram_group)
-main.add_command(translations)
 
 
 if __name__ == "__main__":

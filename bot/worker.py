@@ -1,13 +1,58 @@
-"""Running the jobs: the rq worker and the periodic scheduler."""
+"""Running the jobs: the rq worker and the periodic scheduler.
+
+Imports only rq, Redis and the settings, so a worker is listening a fraction of a second after
+it starts; the jobs' own modules load with the first job (the forking worker loads them once,
+before its first fork, so each job's work-horse inherits them). Migrations are the release step
+(`intake311 migrate`), never the worker's.
+"""
 
 from __future__ import annotations
+
+import importlib
 
 from rq import SimpleWorker, Worker
 from rq.cron import CronScheduler
 
-from bot import jobs
 from bot.queue import KINDS, get_queue, get_redis, queue_name
 from bot.settings import get_settings
+
+# How long rq's command listener (the pubsub thread) waits for a message before it looks at
+# its stop flag. rq asks for 60 s; redis-py 8 joins that thread when a worker stops, so every
+# worker (and every burst run) would take a minute to quit. 1 s keeps `rq` commands working.
+PUBSUB_WAIT = 1.0
+
+
+class _QuickToStop:
+    """A worker whose command listener stops within PUBSUB_WAIT, with any redis-py."""
+
+    listens_for_commands = True
+
+    def subscribe(self) -> None:
+        if not self.listens_for_commands:
+            return
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=PUBSUB_WAIT, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
+
+
+class ForkingWorker(_QuickToStop, Worker):
+    """rq's worker (a work-horse forked per job), with the jobs loaded once before the forks."""
+
+    def execute_job(self, job, queue):
+        importlib.import_module("bot.jobs")
+        return super().execute_job(job, queue)
+
+
+class InProcessWorker(_QuickToStop, SimpleWorker):
+    """rq's worker that runs each job in the worker's own process (no fork)."""
+
+
+class BurstWorker(InProcessWorker):
+    """Runs what is queued now, in this process, and returns: no command listener to stop."""
+
+    listens_for_commands = False
 
 
 def run_worker(burst: bool = False, simple: bool = False, kinds: tuple[str, ...] = KINDS) -> bool:
@@ -17,12 +62,20 @@ def run_worker(burst: bool = False, simple: bool = False, kinds: tuple[str, ...]
     `simple` runs jobs in the worker itself, faster where each job is short.
     """
     queues = [get_queue(kind) for kind in kinds]
-    worker = (SimpleWorker if simple else Worker)(queues, connection=queues[0].connection)
+    worker = (InProcessWorker if simple else ForkingWorker)(queues, connection=queues[0].connection)
     return worker.work(burst=burst, with_scheduler=True)
+
+
+def run_burst(kinds: tuple[str, ...] = KINDS) -> bool:
+    """Run the jobs queued now on `kinds` in this process, then return."""
+    queues = [get_queue(kind) for kind in kinds]
+    return BurstWorker(queues, connection=queues[0].connection).work(burst=True)
 
 
 def run_cron() -> None:
     """Queue the status check, the reconciler and idle conversations' end, forever."""
+    from bot import jobs
+
     settings = get_settings()
     cron = CronScheduler(connection=get_redis())
     # A city's whole list of open requests can take longer than rq's default 180 s.

@@ -12,7 +12,7 @@ import shutil
 
 import psycopg
 import pytest
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.job import Job
 
 from bot import db as bot_db
@@ -21,6 +21,7 @@ from bot.migrate import upgrade
 from bot.sandbox.app import create_sandbox_app
 from bot.sandbox.server import serve
 from bot.settings import get_settings
+from bot.worker import run_burst
 from tests.fakes.telegram_api import create_telegram_api_app, reset_telegram_api
 from tests.fakes.twilio_api import create_twilio_api_app, reset_twilio_api
 
@@ -194,7 +195,7 @@ def run_jobs(include_delayed: bool = False, rounds: int = 20) -> int:
         if waiting == 0:
             return ran
         ran += waiting
-        SimpleWorker(queues, connection=queues[0].connection).work(burst=True)
+        run_burst()
     return ran
 
 

@@ -168,18 +168,16 @@ def test_the_staff_page_lists_failures_and_retries_them_with_the_token(phone, tw
 def test_the_citys_calls_ride_their_own_queue_so_a_hanging_city_never_holds_a_reply(
     phone, twilio_api
 ):
-    from rq import SimpleWorker
-
     from bot.queue import get_queue, queue_for
+    from bot.worker import run_burst
 
     assert queue_for("bot.jobs.submit").name == "intake311-test-city"
     assert queue_for("bot.jobs.run_turn").name == "intake311-test"
     _confirm_pothole(phone)
     post_signed(phone.client, "/webhooks/twilio", sms_form("yes", phone.number))
-    residents = get_queue("residents")
     # Only residents' workers run: the city's queue waits, the resident still hears back.
     for _ in range(5):
-        SimpleWorker([residents], connection=residents.connection).work(burst=True)
+        run_burst(("residents",))
     assert [job.func_name for job in get_queue("city").jobs] == ["bot.jobs.submit"]
     assert phone.inbox()  # the reply to "yes" went out without the city
     run_jobs()
