@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import getpass
+import importlib
 import os
 import sys
-
-import importlib
 
 import click
 
