@@ -109,17 +109,25 @@ def main(argv: list[str] | None = None) -> int:
     ordered = sorted(times)
     rate = len(times) / wall
     per_round = len(times) // args.rounds
-    print(f"engine steps: {len(recorded)} scenarios, {per_round} steps a round, "
-          f"{args.rounds} rounds, {where}, Python {platform.python_version()}")
+    print(
+        f"engine steps: {len(recorded)} scenarios, {per_round} steps a round, "
+        f"{args.rounds} rounds, {where}, Python {platform.python_version()}"
+    )
     print(f"  languages loaded: {', '.join(context.languages)}")
     print(f"  {rate:,.0f} steps/s (target {args.target:,.0f})")
-    print(f"  per step: mean {statistics.fmean(times) / 1000:.1f} us, "
-          f"p50 {percentile(ordered, 0.50) / 1000:.1f} us, "
-          f"p99 {percentile(ordered, 0.99) / 1000:.1f} us, max {ordered[-1] / 1000:.1f} us")
+    print(
+        f"  per step: mean {statistics.fmean(times) / 1000:.1f} us, "
+        f"p50 {percentile(ordered, 0.50) / 1000:.1f} us, "
+        f"p99 {percentile(ordered, 0.99) / 1000:.1f} us, max {ordered[-1] / 1000:.1f} us"
+    )
     slowest = sorted(by_scenario.items(), key=lambda item: -item[1])[:3]
     steps_of = {name: len(events) for name, events, _ in recorded}
-    print("  slowest scenarios (us per step): " + ", ".join(
-        f"{name} {spent / args.rounds / steps_of[name] / 1000:.0f}" for name, spent in slowest))
+    print(
+        "  slowest scenarios (us per step): "
+        + ", ".join(
+            f"{name} {spent / args.rounds / steps_of[name] / 1000:.0f}" for name, spent in slowest
+        )
+    )
     if rate < args.target:
         print(f"FAIL: {rate:,.0f} steps/s is under the target of {args.target:,.0f}")
         return 1

@@ -47,24 +47,40 @@ def migrate() -> None:
 
 @main.command()
 @click.option("--host", default="0.0.0.0", show_default=True)
-@click.option("--port", default=lambda: int(os.environ.get("PORT", 8000)),
-              show_default="$PORT or 8000")
+@click.option(
+    "--port", default=lambda: int(os.environ.get("PORT", 8000)), show_default="$PORT or 8000"
+)
 @click.option("--workers", default=2, show_default=True)
 def web(host: str, port: int, workers: int) -> None:
     """Serve the webhooks with gunicorn."""
     os.execvp(
         sys.executable,
-        [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
-         "--access-logfile", "-", "webhooks:create_app()"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            str(workers),
+            "--access-logfile",
+            "-",
+            "webhooks:create_app()",
+        ],
     )
 
 
 @main.command()
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 @click.option("--simple", is_flag=True, help="Run jobs in this process instead of a fork each.")
-@click.option("--queue", "kinds", multiple=True, type=click.Choice(["residents", "city"]),
-              help="Serve only these queues (default both, residents first): give the city's "
-                   "Open311 calls workers of their own so a hanging city never slows a reply.")
+@click.option(
+    "--queue",
+    "kinds",
+    multiple=True,
+    type=click.Choice(["residents", "city"]),
+    help="Serve only these queues (default both, residents first): give the city's "
+    "Open311 calls workers of their own so a hanging city never slows a reply.",
+)
 def worker(burst: bool, simple: bool, kinds: tuple[str, ...]) -> None:
     """Run the jobs (turns, sends, filings), with rq's scheduler for retries.
 
@@ -84,8 +100,12 @@ def cron() -> None:
 
 @main.command()
 @click.option("--name", default=lambda: getpass.getuser(), help="Who you are on the console.")
-@click.option("--timeout", default=30.0, show_default=True,
-              help="Seconds to wait for the bot after each scripted line.")
+@click.option(
+    "--timeout",
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for the bot after each scripted line.",
+)
 def chat(name: str, timeout: float) -> None:
     """Text the bot from the terminal; with piped input, one reply per output line."""
     from bot.chat import ConsoleChat, run_interactive, run_script, terminal_line
@@ -113,10 +133,14 @@ def failures(action: str | None, names: tuple[str, ...], every: bool) -> None:
     if action is None:
         found = list_failures()
         for failure in found:
-            click.echo(f"{failure.name:<14} {failure.at:%Y-%m-%d %H:%M}  {failure.what}"
-                       + (f"\n{'':<14} {failure.error}" if failure.error else ""))
-        click.echo(f"{len(found)} failure(s)" + ("; retry with: intake311 failures retry NAME"
-                                                  if found else ""))
+            click.echo(
+                f"{failure.name:<14} {failure.at:%Y-%m-%d %H:%M}  {failure.what}"
+                + (f"\n{'':<14} {failure.error}" if failure.error else "")
+            )
+        click.echo(
+            f"{len(found)} failure(s)"
+            + ("; retry with: intake311 failures retry NAME" if found else "")
+        )
         return
     if every == bool(names):
         raise click.UsageError("retry takes failure names or --all, not both")
@@ -128,8 +152,10 @@ def failures(action: str | None, names: tuple[str, ...], every: bool) -> None:
         except ValueError as exc:
             raise click.UsageError(str(exc)) from exc
     skipped = sorted(set(names) - set(retried))
-    click.echo(f"{len(retried)} sent back in line" + (f"; not failed: {', '.join(skipped)}"
-                                                      if skipped else ""))
+    click.echo(
+        f"{len(retried)} sent back in line"
+        + (f"; not failed: {', '.join(skipped)}" if skipped else "")
+    )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,19 @@ def ensure_redis(url: str) -> None:
         raise click.ClickException(f"no Redis at {url} and redis-server is not installed")
     port = redis.connection.parse_url(url).get("port", 6379)
     subprocess.run(
-        [server, "--daemonize", "yes", "--bind", "127.0.0.1", "--port", str(port),
-         "--save", "", "--appendonly", "no"],
+        [
+            server,
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
         check=True,
     )
     for _ in range(50):
@@ -95,9 +106,13 @@ def _close_filed_requests(sandbox_url: str, address: str) -> int:
 @click.option("--name", default="demo-resident", show_default=True, help="The console resident.")
 @click.option("--sandbox-port", default=8311, show_default=True)
 @click.option("--web-port", default=8000, show_default=True)
-@click.option("--script", type=click.File("r"), default=None,
-              help="Send these lines instead of reading the terminal, then close the filed "
-                   "requests in the sandbox and show the status update.")
+@click.option(
+    "--script",
+    type=click.File("r"),
+    default=None,
+    help="Send these lines instead of reading the terminal, then close the filed "
+    "requests in the sandbox and show the status update.",
+)
 def demo(name: str, sandbox_port: int, web_port: int, script) -> None:
     """Run sandbox, web, worker and scheduler locally and chat with the bot in this terminal."""
     from bot.chat import ConsoleChat, run_interactive, run_script, terminal_line
@@ -122,8 +137,11 @@ def demo(name: str, sandbox_port: int, web_port: int, script) -> None:
         children.append(subprocess.Popen(me + ["worker"], stdout=logs, stderr=logs))
         children.append(subprocess.Popen(me + ["cron"], stdout=logs, stderr=logs))
         children.append(
-            subprocess.Popen(me + ["web", "--host", "127.0.0.1", "--port", str(web_port),
-                                   "--workers", "1"], stdout=logs, stderr=logs)
+            subprocess.Popen(
+                me + ["web", "--host", "127.0.0.1", "--port", str(web_port), "--workers", "1"],
+                stdout=logs,
+                stderr=logs,
+            )
         )
         _wait_for(f"http://127.0.0.1:{web_port}/healthz", "web app", children[-1])
         click.echo(

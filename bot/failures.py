@@ -32,26 +32,36 @@ def list_failures(limit: int = 200) -> list[Failure]:
     found: list[Failure] = []
     with session_scope() as session:
         for report in session.exec(
-            select(Report).where(Report.state.in_(REPORT_STATES))
-            .order_by(Report.updated_at.desc()).limit(limit)
+            select(Report)
+            .where(Report.state.in_(REPORT_STATES))
+            .order_by(Report.updated_at.desc())
+            .limit(limit)
         ).all():
-            found.append(Failure(
-                f"report:{report.id}",
-                f"{report.state} report {report.marker or ''} ({report.service_name})".strip(),
-                report.last_error or "", report.updated_at,
-            ))
+            found.append(
+                Failure(
+                    f"report:{report.id}",
+                    f"{report.state} report {report.marker or ''} ({report.service_name})".strip(),
+                    report.last_error or "",
+                    report.updated_at,
+                )
+            )
         for message in session.exec(
-            select(Message).where(Message.status == "failed")
-            .order_by(Message.updated_at.desc()).limit(limit)
+            select(Message)
+            .where(Message.status == "failed")
+            .order_by(Message.updated_at.desc())
+            .limit(limit)
         ).all():
             contact = session.get(Contact, message.contact_id)
             kind = "send" if message.direction == "out" else "turn"
-            found.append(Failure(
-                f"{kind}:{message.id}",
-                f"{'reply to' if kind == 'send' else 'message from'} {_masked(contact)} "
-                f"on {message.channel}",
-                message.error_code or "", message.updated_at,
-            ))
+            found.append(
+                Failure(
+                    f"{kind}:{message.id}",
+                    f"{'reply to' if kind == 'send' else 'message from'} {_masked(contact)} "
+                    f"on {message.channel}",
+                    message.error_code or "",
+                    message.updated_at,
+                )
+            )
     return sorted(found, key=lambda f: f.at, reverse=True)[:limit]
 
 
@@ -89,8 +99,11 @@ def retry(name: str) -> bool:
             message.attempts = 0
             message.next_attempt_at = None
             message.updated_at = utcnow()
-            job = (("bot.jobs.deliver", message.id) if kind == "send"
-                   else ("bot.jobs.run_turn", message.conversation_id))
+            job = (
+                ("bot.jobs.deliver", message.id)
+                if kind == "send"
+                else ("bot.jobs.run_turn", message.conversation_id)
+            )
     queue.enqueue(*job)
     return True
 

@@ -31,8 +31,11 @@ ORDER = ("en", "es", "zh", "vi", "tl")  # LANGUAGE offers them in this order, th
 
 def english_texts() -> dict[str, str]:
     """The English texts residents see, by constant name."""
-    return {name: value for name, value in vars(texts).items()
-            if name.isupper() and isinstance(value, str)}
+    return {
+        name: value
+        for name, value in vars(texts).items()
+        if name.isupper() and isinstance(value, str)
+    }
 
 
 def placeholders(text: str) -> set[str]:
@@ -66,8 +69,9 @@ def _language(code: str, paths: list[Path]) -> Language:
             msgid, msgstr, context = str(message.id), str(message.string), message.context
             if context is None:
                 if placeholders(msgid) != placeholders(msgstr):
-                    log.warning("%s: %r keeps English: its placeholders differ", path.name,
-                                msgid[:40])
+                    log.warning(
+                        "%s: %r keeps English: its placeholders differ", path.name, msgid[:40]
+                    )
                     continue
                 messages[msgid] = msgstr
             elif context == "language" and msgid == "name":
@@ -80,8 +84,15 @@ def _language(code: str, paths: list[Path]) -> Language:
                 synonyms.update((phrase, msgid) for phrase in _split(msgstr))
             elif context == "dates":
                 dates.update((phrase, msgid) for phrase in _split(msgstr))
-    return Language(code=code, name=name or code, messages=messages, services=services,
-                    words=words, synonyms=synonyms, dates=dates)
+    return Language(
+        code=code,
+        name=name or code,
+        messages=messages,
+        services=services,
+        words=words,
+        synonyms=synonyms,
+        dates=dates,
+    )
 
 
 def _split(listed: str) -> tuple[str, ...]:
@@ -98,6 +109,7 @@ def template() -> Catalog:
     for group in WORD_GROUPS:
         catalog.add(group, context="words", auto_comments=["Words that mean this, separated by |"])
     for phrase in DATE_PHRASES:
-        catalog.add(phrase, context="dates",
-                    auto_comments=["Ways to say this moment, separated by |"])
+        catalog.add(
+            phrase, context="dates", auto_comments=["Ways to say this moment, separated by |"]
+        )
     return catalog

@@ -96,12 +96,14 @@ class Report(SQLModel, table=True):
     retried_at: datetime | None = _maybe_when()
     service_request_id: str | None = Field(default=None, max_length=128, index=True)
     token: str | None = Field(default=None, max_length=128)
-    attributes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False,
-                                                                    server_default="{}"))
+    attributes: dict = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
     # The resident's photos as channel references (e.g. "telegram-file:<file_id>"); they reach
     # the city as media_url once they are re-hosted (the media issue).
-    media: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False,
-                                                               server_default="[]"))
+    media: list = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     # Contact details for the city, kept only when the resident agreed (contact_ok).
     contact_ok: bool = False
     phone: str | None = Field(default=None, max_length=64)

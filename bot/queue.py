@@ -28,8 +28,9 @@ def get_redis(url: str | None = None) -> Redis:
 
 # Jobs that talk to the city's Open311 server ride their own queue, so a city that hangs
 # holds only the workers serving it and residents' turns and replies keep flowing.
-CITY_JOBS = frozenset({"bot.jobs.submit", "bot.jobs.resolve_token", "bot.jobs.track",
-                       "bot.jobs.refresh_catalog"})
+CITY_JOBS = frozenset(
+    {"bot.jobs.submit", "bot.jobs.resolve_token", "bot.jobs.track", "bot.jobs.refresh_catalog"}
+)
 KINDS = ("residents", "city")
 
 
@@ -64,7 +65,8 @@ def enqueue(func: str, *args, delay: float = 0) -> bool:
         else:
             queue.enqueue(func, *args, job_timeout=300)
     except RedisError as exc:
-        log.warning("could not queue %s%s (%s); the reconciler will", func, args,
-                    type(exc).__name__)
+        log.warning(
+            "could not queue %s%s (%s); the reconciler will", func, args, type(exc).__name__
+        )
         return False
     return True

@@ -18,8 +18,13 @@ def translations() -> None:
 
 
 @translations.command("update")
-@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), default=BUILT_IN,
-              show_default=True, help="Where messages.pot and the <code>.po files are.")
+@click.option(
+    "--folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=BUILT_IN,
+    show_default=True,
+    help="Where messages.pot and the <code>.po files are.",
+)
 def update(folder: Path) -> None:
     """Write messages.pot and add new texts (untranslated) to every catalogue in the folder."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -32,8 +37,12 @@ def update(folder: Path) -> None:
         catalog.update(pot, no_fuzzy_matching=True, update_header_comment=False)
         for message in list(catalog.obsolete.values()):
             if message.context in KEPT_CONTEXTS:  # the catalogue's own entries, not the template's
-                catalog.add(message.id, message.string, context=message.context,
-                            auto_comments=message.auto_comments)
+                catalog.add(
+                    message.id,
+                    message.string,
+                    context=message.context,
+                    auto_comments=message.auto_comments,
+                )
         catalog.obsolete.clear()
         with path.open("wb") as file:
             write_po(file, catalog, width=100)
@@ -41,12 +50,18 @@ def update(folder: Path) -> None:
 
 
 @translations.command("list")
-@click.option("--folder", type=click.Path(file_okay=False), default=None,
-              help="The city's own catalogues (LOCALE_DIR), if any.")
+@click.option(
+    "--folder",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="The city's own catalogues (LOCALE_DIR), if any.",
+)
 def list_languages(folder: str | None) -> None:
     """The languages the bot speaks and how much of each is translated."""
     wanted = {str(m.id) for m in template() if m.id and m.context is None}
     for code, language in load_languages(folder).items():
         done = len(wanted & set(language.messages)) if code != "en" else len(wanted)
-        click.echo(f"{code}\t{language.name}\t{done}/{len(wanted)} texts, "
-                   f"{len(language.services)} service names, {len(language.synonyms)} phrases")
+        click.echo(
+            f"{code}\t{language.name}\t{done}/{len(wanted)} texts, "
+            f"{len(language.services)} service names, {len(language.synonyms)} phrases"
+        )

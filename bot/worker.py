@@ -79,9 +79,11 @@ def run_cron() -> None:
     settings = get_settings()
     cron = CronScheduler(connection=get_redis())
     # A city's whole list of open requests can take longer than rq's default 180 s.
-    cron.register(jobs.track, queue_name("city"), interval=settings.track_interval,
-                  job_timeout=3600)
-    cron.register(jobs.reconcile, queue_name(), interval=settings.reconcile_interval,
-                  job_timeout=600)
+    cron.register(
+        jobs.track, queue_name("city"), interval=settings.track_interval, job_timeout=3600
+    )
+    cron.register(
+        jobs.reconcile, queue_name(), interval=settings.reconcile_interval, job_timeout=600
+    )
     cron.register(jobs.close_idle, queue_name(), interval=60, job_timeout=600)
     cron.start()

@@ -8,10 +8,37 @@ import string
 from .language import ENGLISH, Language
 
 _YES = frozenset(
-    {"yes", "y", "yeah", "yep", "yup", "ya", "correct", "right", "ok", "okay", "k", "sure",
-     "yes please", "yes it is", "thats right", "that's right", "send it", "yes send it", "send",
-     "yes send", "go ahead", "submit", "yes submit", "looks good", "all good", "correct yes",
-     "\U0001f44d", "\u2714", "\u2705"}
+    {
+        "yes",
+        "y",
+        "yeah",
+        "yep",
+        "yup",
+        "ya",
+        "correct",
+        "right",
+        "ok",
+        "okay",
+        "k",
+        "sure",
+        "yes please",
+        "yes it is",
+        "thats right",
+        "that's right",
+        "send it",
+        "yes send it",
+        "send",
+        "yes send",
+        "go ahead",
+        "submit",
+        "yes submit",
+        "looks good",
+        "all good",
+        "correct yes",
+        "\U0001f44d",
+        "\u2714",
+        "\u2705",
+    }
 )
 _NO = frozenset({"no", "n", "nope", "nah", "wrong", "incorrect", "no thanks", "not right"})
 # ASCII and Chinese punctuation, and Spanish opening marks: "¡Sí!", "是的。"

@@ -80,11 +80,16 @@ def _by_name(text: str, values: tuple[Choice, ...], say: Language, loose: bool) 
         if len(matches) == 1:
             return values[matches[0]].key
     scored = process.extract(
-        text, [value.name for value in values], scorer=fuzz.ratio,
-        processor=utils.default_process, limit=2,
+        text,
+        [value.name for value in values],
+        scorer=fuzz.ratio,
+        processor=utils.default_process,
+        limit=2,
     )
-    if scored and scored[0][1] >= FUZZY_CUTOFF and (
-        len(scored) == 1 or scored[0][1] - scored[1][1] >= FUZZY_MARGIN
+    if (
+        scored
+        and scored[0][1] >= FUZZY_CUTOFF
+        and (len(scored) == 1 or scored[0][1] - scored[1][1] >= FUZZY_MARGIN)
     ):
         return values[scored[0][2]].key
     return _by_words(said, values, say) if loose else None
@@ -97,6 +102,9 @@ def _by_words(said: str, values: tuple[Choice, ...], say: Language) -> str | Non
     words = {stem(w) for w in said.split() if w not in STOPWORDS}
     if not words:
         return None
-    matches = [value for value in values
-               if words & {stem(w) for w in utils.default_process(value.name).split()}]
+    matches = [
+        value
+        for value in values
+        if words & {stem(w) for w in utils.default_process(value.name).split()}
+    ]
     return matches[0].key if len(matches) == 1 else None

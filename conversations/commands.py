@@ -37,8 +37,13 @@ _WORDS = {
     "lang": LANGUAGE,
 }
 # The language's word groups that name the same commands.
-_GROUPS = {"help": HELP, "restart": RESTART, "back": BACK, "my reports": MY_REPORTS,
-           "language": LANGUAGE}
+_GROUPS = {
+    "help": HELP,
+    "restart": RESTART,
+    "back": BACK,
+    "my reports": MY_REPORTS,
+    "language": LANGUAGE,
+}
 _EDGES = string.whitespace + string.punctuation + "\u3002\uff01\uff1f"
 _NUMBER_EDGES = "#:.,;!?()[]\"'"
 

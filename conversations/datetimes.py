@@ -69,8 +69,27 @@ _CLOCKS = (
     re.compile(r"\b(?P<word>noon|midday|midnight)\b"),
 )
 _FILLERS = frozenset(
-    {"at", "on", "around", "about", "approx", "approximately", "roughly", "ish", "the", "it",
-     "was", "since", "sometime", "maybe", "or", "so", "@", "-", "in"}
+    {
+        "at",
+        "on",
+        "around",
+        "about",
+        "approx",
+        "approximately",
+        "roughly",
+        "ish",
+        "the",
+        "it",
+        "was",
+        "since",
+        "sometime",
+        "maybe",
+        "or",
+        "so",
+        "@",
+        "-",
+        "in",
+    }
 )
 
 

@@ -14,7 +14,8 @@ from .language import Language
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _VIETNAMESE = re.compile(
-    "[\u0103\u01b0\u01a1\u0111\u1ea0-\u1ef9]", re.IGNORECASE  # ă ư ơ đ and the toned letters
+    "[\u0103\u01b0\u01a1\u0111\u1ea0-\u1ef9]",
+    re.IGNORECASE,  # ă ư ơ đ and the toned letters
 )
 _SPANISH = re.compile("[\u00f1\u00bf\u00a1]")  # ñ ¿ ¡
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")

@@ -59,8 +59,11 @@ def _phrases(languages: Mapping[str, Language]) -> re.Pattern | None:
     kept = _COMPILED.get(id(languages))
     if kept is not None and kept[0] is languages:
         return kept[1]
-    phrases = sorted({p for language in languages.values()
-                      for p in language.words.get("emergency", ())}, key=len, reverse=True)
+    phrases = sorted(
+        {p for language in languages.values() for p in language.words.get("emergency", ())},
+        key=len,
+        reverse=True,
+    )
     pattern = re.compile("|".join(_alternative(p) for p in phrases)) if phrases else None
     if len(_COMPILED) > 16:
         _COMPILED.clear()

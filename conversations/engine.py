@@ -59,16 +59,45 @@ MORE_WORDS = frozenset({"more", "next", "more please"})
 OTHER_WORDS = frozenset({"other", "others", "something else", "none of these", "none", "all"})
 RESUME_WORDS = frozenset({"resume", "continue"})
 EDIT_WORDS = {
-    1: ("change type", "change service", "change category", "change the type", "wrong type",
-        "wrong service", "change problem"),
-    2: ("change location", "change address", "change the address", "change the location",
-        "wrong address", "wrong location", "change place"),
-    3: ("change description", "change the description", "change details", "edit description",
-        "change words"),
+    1: (
+        "change type",
+        "change service",
+        "change category",
+        "change the type",
+        "wrong type",
+        "wrong service",
+        "change problem",
+    ),
+    2: (
+        "change location",
+        "change address",
+        "change the address",
+        "change the location",
+        "wrong address",
+        "wrong location",
+        "change place",
+    ),
+    3: (
+        "change description",
+        "change the description",
+        "change details",
+        "edit description",
+        "change words",
+    ),
 }
 EDIT_GROUPS = {1: "edit service", 2: "edit location", 3: "edit description"}
-ENGLISH_NAMES = frozenset({"english", "en", "ingles", "ingl\u00e9s", "\u82f1\u8bed",
-                           "\u82f1\u6587", "ti\u1ebfng anh", "tieng anh"})
+ENGLISH_NAMES = frozenset(
+    {
+        "english",
+        "en",
+        "ingles",
+        "ingl\u00e9s",
+        "\u82f1\u8bed",
+        "\u82f1\u6587",
+        "ti\u1ebfng anh",
+        "tieng anh",
+    }
+)
 DESCRIBING_WORDS = 3  # a message with at least this many words also serves as the description
 DESCRIBING_CHARACTERS = 5  # or this many Chinese characters
 REPORT_STATES = frozenset(
@@ -116,8 +145,13 @@ def question(state: State, context: Context) -> Reply | None:
         offered = _services(state.offered, context)
         if "page" in draft or len(offered) != len(state.offered) or not offered:
             listed = _listed(state, context)
-            return prompts.menu(listed, draft.get("page", 0), texts.MENU_ASK, say,
-                                groups=_has_groups(context) and "group" not in draft)
+            return prompts.menu(
+                listed,
+                draft.get("page", 0),
+                texts.MENU_ASK,
+                say,
+                groups=_has_groups(context) and "group" not in draft,
+            )
         return prompts.shortlist(offered, say)
     if state.name == LOCATION:
         return prompts.ask_location(say)
@@ -132,8 +166,9 @@ def question(state: State, context: Context) -> Reply | None:
     if state.name == CONFIRM:
         return prompts.confirm(draft, say)
     if state.name == RESUME:
-        return prompts.ask_resume(draft.get("held", {}).get("draft", {}).get("service_name", ""),
-                                  say)
+        return prompts.ask_resume(
+            draft.get("held", {}).get("draft", {}).get("service_name", ""), say
+        )
     if state.name == CHOOSING_LANGUAGE:
         return prompts.language_menu(_language_names(state.offered, context), say)
     return None
@@ -351,8 +386,10 @@ def _language_menu(state: State, context: Context) -> Turn:
     """Offer the languages, coming back to the current question once one is chosen."""
     saved = state.to_dict() if state.name != CHOOSING_LANGUAGE else state.draft.get("back_to")
     menu = state.fresh()
-    menu.name, menu.draft, menu.offered = CHOOSING_LANGUAGE, {"back_to": saved}, list(
-        context.languages
+    menu.name, menu.draft, menu.offered = (
+        CHOOSING_LANGUAGE,
+        {"back_to": saved},
+        list(context.languages),
     )
     return Turn(menu, (question(menu, context),))
 
@@ -396,8 +433,11 @@ def _on_timed_out(state: State, context: Context) -> Turn:
     if state.name not in REPORT_STATES:
         return Turn(state)
     idle = state.fresh()
-    draft = {k: v for k, v in state.draft.items() if k not in ("geocode_query", "status_number",
-                                                                "listing")}
+    draft = {
+        k: v
+        for k, v in state.draft.items()
+        if k not in ("geocode_query", "status_number", "listing")
+    }
     if not any(draft.get(key) for key in ("service_code", "address", "description", "media")):
         return Turn(idle, (Reply(say(texts.CLOSED)),))
     idle.draft["held"] = {"name": state.name, "draft": draft, "offered": state.offered}
@@ -535,8 +575,9 @@ def _menu_state(state: State) -> State:
     new = state.fresh()
     new.name = SERVICE
     if state.draft.get("editing"):
-        new.draft = {k: v for k, v in state.draft.items()
-                     if k not in ("page", "said", "group", "groups")}
+        new.draft = {
+            k: v for k, v in state.draft.items() if k not in ("page", "said", "group", "groups")
+        }
     return new
 
 
@@ -551,8 +592,9 @@ def _show_menu(
     page %= prompts.pages(services)
     new.draft["page"] = page
     new.offered = [service.code for service in prompts.page_of(services, page)]
-    reply = prompts.menu(services, page, lead, _say(state, context),
-                         groups=_has_groups(context) and not group)
+    reply = prompts.menu(
+        services, page, lead, _say(state, context), groups=_has_groups(context) and not group
+    )
     return Turn(new, (reply,))
 
 
@@ -592,8 +634,10 @@ def _describe(draft: dict, text: str) -> None:
     masked, phones, emails = mask_contacts(text[:DESCRIPTION_LIMIT])
     draft["description"] = masked
     if phones or emails:
-        draft["contact"] = {"phone": phones[0] if phones else "",
-                            "email": emails[0] if emails else ""}
+        draft["contact"] = {
+            "phone": phones[0] if phones else "",
+            "email": emails[0] if emails else "",
+        }
 
 
 # --- location and description -------------------------------------------------------------
@@ -789,8 +833,9 @@ def _on_status_found(state: State, event: StatusFound, context: Context) -> Turn
     elif event.status is None:
         reply = Reply(say(texts.STATUS_NOT_FOUND).format(number=event.number))
     else:
-        reply = prompts.status_found(event.number, event.status, event.notes,
-                                     event.service_name, say)
+        reply = prompts.status_found(
+            event.number, event.status, event.notes, event.service_name, say
+        )
     return _again(state, context, reply)
 
 

@@ -7,17 +7,44 @@ from dataclasses import dataclass, field
 
 # Word groups a language lists (in its catalogue, context "words"); English ones live in code.
 WORD_GROUPS = (
-    "yes", "no", "skip", "more", "other", "help", "restart", "back", "status", "my reports",
-    "language", "resume", "edit", "edit service", "edit location", "edit description",
-    "emergency", "detect", "names",
+    "yes",
+    "no",
+    "skip",
+    "more",
+    "other",
+    "help",
+    "restart",
+    "back",
+    "status",
+    "my reports",
+    "language",
+    "resume",
+    "edit",
+    "edit service",
+    "edit location",
+    "edit description",
+    "emergency",
+    "detect",
+    "names",
 )
 
 
 # Moments a language says its own way, for answers to "when?" questions.
 DATE_PHRASES = (
-    "now", "today", "yesterday", "the day before yesterday", "this morning", "this afternoon",
-    "this evening", "tonight", "last night", "last week", "an hour ago", "2 hours ago",
-    "2 days ago", "3 days ago",
+    "now",
+    "today",
+    "yesterday",
+    "the day before yesterday",
+    "this morning",
+    "this afternoon",
+    "this evening",
+    "tonight",
+    "last night",
+    "last week",
+    "an hour ago",
+    "2 hours ago",
+    "2 days ago",
+    "3 days ago",
 )
 
 

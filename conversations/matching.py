@@ -90,9 +90,7 @@ def meaningful_words(text: str) -> list[str]:
 
 def _content(processed: str) -> list[str]:
     """The processed words, with stopwords and bare numbers replaced by ""."""
-    return [
-        "" if word in STOPWORDS or word.isdigit() else word for word in processed.split()
-    ]
+    return ["" if word in STOPWORDS or word.isdigit() else word for word in processed.split()]
 
 
 def _key(words: list[str]) -> str:

@@ -46,9 +46,10 @@ def status_changed(
 
     def build(value: str) -> str:
         extra = " " + sentence(value) if value else ""
-        return template.format(
-            number=number, service=service, status=sentence(status), notes=extra
-        ) + when
+        return (
+            template.format(number=number, service=service, status=sentence(status), notes=extra)
+            + when
+        )
 
     return fit(build, notes.strip(), keep=0)
 

@@ -58,8 +58,9 @@ def listing(text: str, options: Sequence[str], say: Language = ENGLISH) -> Reply
     for room in OPTION_ROOMS:
         if segments(render(reply)) <= budget:
             break
-        reply = Reply(text, options=tuple(cut(option, room) for option in options),
-                      expects="choice")
+        reply = Reply(
+            text, options=tuple(cut(option, room) for option in options), expects="choice"
+        )
     return reply
 
 
@@ -144,8 +145,7 @@ def status_found(
 
     def build(value: str) -> str:
         extra = " " + sentence(value) if value else ""
-        return template.format(number=number, service=service, status=sentence(status),
-                               notes=extra)
+        return template.format(number=number, service=service, status=sentence(status), notes=extra)
 
     return Reply(fit(build, notes.strip(), keep=0))
 

@@ -80,8 +80,7 @@ def _with_options(
 ) -> Reply:
     """The reply whose text, followed by its numbered options, fits the list budget if it can."""
     lines = render(Reply("", options))
-    rendered = fit(lambda value: build(value) + lines, description,
-                   budgets=budgets, keep=keep)
+    rendered = fit(lambda value: build(value) + lines, description, budgets=budgets, keep=keep)
     return Reply(rendered[: len(rendered) - len(lines)], options, expects)
 
 

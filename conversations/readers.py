@@ -40,8 +40,11 @@ def read_answer(
         shown = tuple(Choice(v.key, say.service(v.name)) for v in attribute.values)
         # By the names shown in the resident's language, then by the city's own.
         found = parse(text, shown, say)
-        return found if found is not None or shown == attribute.values else parse(
-            text, attribute.values, say)
+        return (
+            found
+            if found is not None or shown == attribute.values
+            else parse(text, attribute.values, say)
+        )
     if kind == NUMBER:
         return parse_number(text)
     if kind == DATETIME:

@@ -70,9 +70,7 @@ BAD_NUMBER = "Please reply with a number"
 BAD_DATETIME = "Please reply with a day and time, e.g. today 5pm or 11/20 3pm"
 
 # --- asking once whether the city may contact them ---------------------------------------
-ASK_CONSENT = (
-    "May the city contact you about your reports if they need details? Reply YES or NO."
-)
+ASK_CONSENT = "May the city contact you about your reports if they need details? Reply YES or NO."
 
 # --- commands ----------------------------------------------------------------------------
 HELP = (
@@ -92,8 +90,7 @@ OPTED_OUT = "You will get no more messages from us. Send START to come back."
 LANGUAGE_ASK = "Which language? Reply with a number."
 LANGUAGE_SET = "OK, I will write in {language}."
 EMERGENCY = (
-    "If this is an emergency, call {number} now. This service is only for non-emergency "
-    "problems."
+    "If this is an emergency, call {number} now. This service is only for non-emergency problems."
 )
 MY_REPORTS = "Your reports:"
 MY_REPORTS_NONE = "You have no reports with us yet."

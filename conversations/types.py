@@ -242,8 +242,9 @@ class State:
 
     def fresh(self) -> State:
         """An idle state that keeps what belongs to the resident, not to one report."""
-        return State(language=self.language, language_chosen=self.language_chosen,
-                     consent=self.consent)
+        return State(
+            language=self.language, language_chosen=self.language_chosen, consent=self.consent
+        )
 
 
 def _plain(value):

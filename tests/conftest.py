@@ -152,8 +152,16 @@ def _configure(monkeypatch, database_url: str, sandbox, twilio_server, telegram_
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def env(request, monkeypatch, tmp_path, sqlite_template, redis_conn, sandbox, twilio_server,
-        telegram_server):
+def env(
+    request,
+    monkeypatch,
+    tmp_path,
+    sqlite_template,
+    redis_conn,
+    sandbox,
+    twilio_server,
+    telegram_server,
+):
     """A configured process on SQLite and on PostgreSQL in turn: settings, database, Redis."""
     if request.param == "sqlite":
         path = tmp_path / "intake311.sqlite3"
@@ -168,8 +176,9 @@ def env(request, monkeypatch, tmp_path, sqlite_template, redis_conn, sandbox, tw
 
 
 @pytest.fixture
-def sqlite_env(monkeypatch, tmp_path, sqlite_template, redis_conn, sandbox, twilio_server,
-               telegram_server):
+def sqlite_env(
+    monkeypatch, tmp_path, sqlite_template, redis_conn, sandbox, twilio_server, telegram_server
+):
     """A configured process on SQLite only, for tests where the database does not matter."""
     path = tmp_path / "intake311.sqlite3"
     shutil.copy(sqlite_template, path)

@@ -9,8 +9,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 OURS = {"bot", "conversations", "webhooks"}
-ALLOWED = {"conversations": {"conversations"}, "bot": {"bot", "conversations"},
-           "webhooks": {"webhooks", "bot", "conversations"}}
+ALLOWED = {
+    "conversations": {"conversations"},
+    "bot": {"bot", "conversations"},
+    "webhooks": {"webhooks", "bot", "conversations"},
+}
 
 
 def imported_packages(path: Path) -> set[str]:

@@ -60,7 +60,8 @@ def cli_env(tmp_path, sandbox):
     conn = redis.Redis.from_url(CLI_REDIS_URL)
     conn.flushdb()
     env = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if not key.startswith(("OPEN311_", "GEOCODER", "TWILIO_", "CITY_", "DATABASE_URL"))
     }
     env.update(
@@ -82,13 +83,22 @@ def test_chat_reads_lines_and_prints_one_reply_per_line(cli_env, sandbox, tmp_pa
         GEOCODER_DOMAIN=f"127.0.0.1:{sandbox.port}/nominatim",
         GEOCODER_SCHEME="http",
     )
-    worker = subprocess.Popen(_intake311("worker"), env=cli_env, cwd=tmp_path,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        _intake311("worker"),
+        env=cli_env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         result = subprocess.run(
             _intake311("chat", "--name", "scripted", "--timeout", "20"),
             input="hi\n1\n120 Main St\n",
-            env=cli_env, cwd=tmp_path, capture_output=True, text=True, timeout=90,
+            env=cli_env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=90,
         )
     finally:
         worker.terminate()
@@ -103,9 +113,20 @@ def test_chat_reads_lines_and_prints_one_reply_per_line(cli_env, sandbox, tmp_pa
 
 def test_demo_files_a_report_and_shows_its_status_update(cli_env, tmp_path):
     result = subprocess.run(
-        _intake311("demo", "--script", str(ROOT / "examples" / "pothole.txt"),
-                   "--sandbox-port", str(_free_port()), "--web-port", str(_free_port())),
-        env=cli_env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        _intake311(
+            "demo",
+            "--script",
+            str(ROOT / "examples" / "pothole.txt"),
+            "--sandbox-port",
+            str(_free_port()),
+            "--web-port",
+            str(_free_port()),
+        ),
+        env=cli_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout

@@ -74,8 +74,14 @@ def test_step_by_step_by_number_files_the_report():
 
     sent = chat.send("YES")
     assert sent.actions == (
-        FileReport("PTH-001", "Pothole", "Deep hole in the right lane",
-                   "120 Main St, Springfield", 39.78, -89.65),
+        FileReport(
+            "PTH-001",
+            "Pothole",
+            "Deep hole in the right lane",
+            "120 Main St, Springfield",
+            39.78,
+            -89.65,
+        ),
     )
     assert sent.replies[0].text == texts.SENDING
     assert chat.state == ANSWERED
@@ -164,7 +170,11 @@ def test_more_pages_the_menu_and_wraps_around():
     chat.send("hello")
     second = chat.send("MORE")
     assert second.replies[0].options == (
-        "Damaged Sign", "Sidewalk Repair", "Fallen Tree", "Noise Complaint", "Water Leak",
+        "Damaged Sign",
+        "Sidewalk Repair",
+        "Fallen Tree",
+        "Noise Complaint",
+        "Water Leak",
     )
     assert chat.state.offered == ["SGN-007", "SWK-008", "TRE-009", "NOI-010", "WTR-011"]
     chat.send("5")

@@ -31,8 +31,9 @@ from tests.test_conversations_catalogue import (
 )
 
 MAIN = Place("120 Main St, Springfield", 39.78, -89.65)
-LANE, WIDTH, SEEN = (next(a for a in QUESTIONS["PTH-001"] if a.code == code)
-                     for code in ("LANE", "WIDTH", "SEEN"))
+LANE, WIDTH, SEEN = (
+    next(a for a in QUESTIONS["PTH-001"] if a.code == code) for code in ("LANE", "WIDTH", "SEEN")
+)
 KIND, DUE, OUT = QUESTIONS["TRS-004"]
 MAKE, PLATE, DAYS, NOTES = QUESTIONS["VEH-006"]
 
@@ -84,10 +85,15 @@ def test_pothole_questions_in_order_then_summary_then_report():
     )
     sent = chat.send("yes")
     assert sent.actions == (
-        FileReport("PTH-001", "Pothole", "Deep hole in the right lane",
-                   "120 Main St, Springfield", 39.78, -89.65,
-                   attributes={"LANE": "BIKE", "WIDTH": "14",
-                               "SEEN": "2026-11-20T17:00:00-06:00"}),
+        FileReport(
+            "PTH-001",
+            "Pothole",
+            "Deep hole in the right lane",
+            "120 Main St, Springfield",
+            39.78,
+            -89.65,
+            attributes={"LANE": "BIKE", "WIDTH": "14", "SEEN": "2026-11-20T17:00:00-06:00"},
+        ),
     )
     assert chat.state == ANSWERED
 
@@ -121,11 +127,19 @@ def test_skip_is_refused_on_a_required_question(word):
         ("pothole", [], "7", "Please reply with a number from 1 to 4."),
         ("pothole", [], "the middle", "Please reply with a number from 1 to 4."),
         ("pothole", ["1"], "pretty wide", "Please reply with a number, or SKIP."),
-        ("pothole", ["1", "2"], "a while back",
-         "Please reply with a day and time, e.g. today 5pm or 11/20 3pm, or SKIP."),
+        (
+            "pothole",
+            ["1", "2"],
+            "a while back",
+            "Please reply with a day and time, e.g. today 5pm or 11/20 3pm, or SKIP.",
+        ),
         ("trash", [], "1 9", "Please reply with one or more numbers from 1 to 4, e.g. 1 3."),
-        ("trash", ["1"], "whenever", "Please reply with a day and time, e.g. today 5pm or "
-         "11/20 3pm."),
+        (
+            "trash",
+            ["1"],
+            "whenever",
+            "Please reply with a day and time, e.g. today 5pm or 11/20 3pm.",
+        ),
         ("abandoned car", ["Blue Ford", "skip"], "ages", "Please reply with a number."),
     ],
 )
@@ -163,7 +177,9 @@ def test_missed_pickup_multivalue_datetime_and_yes_no_list():
     chat.send("yep")
     sent = chat.send("yes")
     assert sent.actions[0].attributes == {
-        "KIND": ["GARB", "RECY", "BULK"], "DUE": "2026-11-20T06:00:00-06:00", "OUT": "true",
+        "KIND": ["GARB", "RECY", "BULK"],
+        "DUE": "2026-11-20T06:00:00-06:00",
+        "OUT": "true",
     }
 
 
@@ -263,7 +279,8 @@ def test_status_during_questions_answers_then_asks_again():
     assert asked.actions == (LookupStatus("14-01100669"),) and asked.replies == ()
     answered = chat.feed(StatusFound("14-01100669", "Open", "", "Pothole"))
     assert texts_of(answered) == [
-        "Request 14-01100669 (Pothole): Open.", render(ask_attribute(DUE))
+        "Request 14-01100669 (Pothole): Open.",
+        render(ask_attribute(DUE)),
     ]
     assert chat.state == before
     chat.send("today")
@@ -272,8 +289,9 @@ def test_status_during_questions_answers_then_asks_again():
 
 def with_pothole_questions(*attributes: Attribute) -> Context:
     """The asking catalogue with the pothole's questions replaced."""
-    services = tuple(replace(s, attributes=attributes) if s.code == "PTH-001" else s
-                     for s in ASKING)
+    services = tuple(
+        replace(s, attributes=attributes) if s.code == "PTH-001" else s for s in ASKING
+    )
     return replace(ASKING_CONTEXT, services=services)
 
 
@@ -302,8 +320,7 @@ def test_help_after_the_question_was_dropped_asks_the_next_one():
 def test_a_service_dropped_from_the_catalogue_goes_to_the_summary_with_its_answers():
     chat = chat_at("pothole")
     chat.send("1")
-    chat.context = replace(ASKING_CONTEXT,
-                           services=tuple(s for s in ASKING if s.code != "PTH-001"))
+    chat.context = replace(ASKING_CONTEXT, services=tuple(s for s in ASKING if s.code != "PTH-001"))
     turn = chat.send("12")
     assert chat.state.name == "confirm"
     assert turn.replies[0].text.startswith("Ready to send:\n1 Pothole")
@@ -339,9 +356,16 @@ def test_an_empty_catalogue_during_questions_keeps_the_answers():
 
 
 def test_a_stored_questions_state_without_answers_still_works():
-    state = State("questions", {"service_code": "PTH-001", "service_name": "Pothole",
-                                "description": "hole", "address": "1 Main St",
-                                "question": "LANE"})
+    state = State(
+        "questions",
+        {
+            "service_code": "PTH-001",
+            "service_name": "Pothole",
+            "description": "hole",
+            "address": "1 Main St",
+            "question": "LANE",
+        },
+    )
     chat = Chat(ASKING_CONTEXT, state=state, at=ASKING_AT)
     chat.send("bike lane")
     assert chat.state.draft["answers"] == {"LANE": "BIKE"}
@@ -353,4 +377,7 @@ def test_required_attributes_are_all_answered_before_the_summary():
         chat.send(answer)
     assert chat.state.name == "confirm"
     assert chat.state.draft["answers"] == {
-        "KIND": ["RECY"], "DUE": "2026-11-20T12:00:00-06:00", "OUT": None}
+        "KIND": ["RECY"],
+        "DUE": "2026-11-20T12:00:00-06:00",
+        "OUT": None,
+    }

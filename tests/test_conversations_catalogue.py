@@ -98,42 +98,77 @@ YES_NO = (Choice("true", "Yes"), Choice("false", "No"))
 QUESTIONS = {
     "PTH-001": (
         Attribute("SEEN", "datetime", "When did you first notice it?", order=3),
-        Attribute("NOTE", "string", "Potholes are usually filled within 7 days.", order=0,
-                  variable=False),
-        Attribute("LANE", "singlevaluelist", "Where is the pothole?", required=True, order=1,
-                  values=(Choice("TRAVEL", "Traffic lane"), Choice("BIKE", "Bike lane"),
-                          Choice("XWALK", "Crosswalk"), Choice("CURB", "Curb lane"))),
-        Attribute("WIDTH", "number", "About how wide is it?", order=2,
-                  datatype_description="In inches"),
+        Attribute(
+            "NOTE", "string", "Potholes are usually filled within 7 days.", order=0, variable=False
+        ),
+        Attribute(
+            "LANE",
+            "singlevaluelist",
+            "Where is the pothole?",
+            required=True,
+            order=1,
+            values=(
+                Choice("TRAVEL", "Traffic lane"),
+                Choice("BIKE", "Bike lane"),
+                Choice("XWALK", "Crosswalk"),
+                Choice("CURB", "Curb lane"),
+            ),
+        ),
+        Attribute(
+            "WIDTH", "number", "About how wide is it?", order=2, datatype_description="In inches"
+        ),
     ),
     "TRS-004": (
-        Attribute("KIND", "multivaluelist", "What was not collected?", required=True, order=1,
-                  values=(Choice("GARB", "Garbage"), Choice("RECY", "Recycling"),
-                          Choice("YARD", "Yard waste"), Choice("BULK", "Bulk item"))),
+        Attribute(
+            "KIND",
+            "multivaluelist",
+            "What was not collected?",
+            required=True,
+            order=1,
+            values=(
+                Choice("GARB", "Garbage"),
+                Choice("RECY", "Recycling"),
+                Choice("YARD", "Yard waste"),
+                Choice("BULK", "Bulk item"),
+            ),
+        ),
         Attribute("DUE", "datetime", "When was it due to be collected?", required=True, order=2),
-        Attribute("OUT", "singlevaluelist", "Was it at the curb by 6am?", order=3,
-                  values=YES_NO),
+        Attribute("OUT", "singlevaluelist", "Was it at the curb by 6am?", order=3, values=YES_NO),
     ),
     "VEH-006": (
         Attribute("MAKE", "string", "Make and color of the vehicle?", required=True, order=1),
         Attribute("PLATE", "string", "License plate, if you can see it?", order=2),
-        Attribute("DAYS", "number", "How many days has it been parked there?", required=True,
-                  order=3),
+        Attribute(
+            "DAYS", "number", "How many days has it been parked there?", required=True, order=3
+        ),
         Attribute("NOTES", "text", "Anything else the crew should know?", order=4),
     ),
     "TRE-009": (
         Attribute(
-            "BLOCK", "singlevaluelist",
+            "BLOCK",
+            "singlevaluelist",
             "Is the fallen tree or branch blocking any part of the public right of way, such as "
             "a traffic lane, a bike lane, a sidewalk, a bus stop or an alley, or touching any "
             "overhead wires or street lights?",
-            required=True, order=1,
-            values=tuple(Choice(f"B{n}", f"It is blocking {what} completely or partly")
-                         for n, what in enumerate(("a traffic lane", "a bike lane",
-                                                   "the sidewalk", "a bus stop or shelter",
-                                                   "an alley or driveway", "nothing at all")))),
+            required=True,
+            order=1,
+            values=tuple(
+                Choice(f"B{n}", f"It is blocking {what} completely or partly")
+                for n, what in enumerate(
+                    (
+                        "a traffic lane",
+                        "a bike lane",
+                        "the sidewalk",
+                        "a bus stop or shelter",
+                        "an alley or driveway",
+                        "nothing at all",
+                    )
+                )
+            ),
+        ),
         Attribute(
-            "SIZE", "text",
+            "SIZE",
+            "text",
             "Please tell us roughly how big the tree or branch is, for example the diameter of "
             "the trunk or limb, how long it is, and whether a crew will need a chipper or a "
             "truck to take it away.",
@@ -201,7 +236,13 @@ def test_chat_round_trips_state_between_events():
 def test_asking_catalogue_has_every_datatype_and_kind_of_question():
     attributes = [a for service in ASKING for a in service.attributes]
     assert {a.datatype for a in attributes} == {
-        "singlevaluelist", "multivaluelist", "number", "datetime", "string", "text"}
+        "singlevaluelist",
+        "multivaluelist",
+        "number",
+        "datetime",
+        "string",
+        "text",
+    }
     assert any(a.required for a in attributes) and any(not a.required for a in attributes)
     assert [a.code for a in attributes if not a.variable] == ["NOTE"]
     assert [s.code for s in ASKING] == [s.code for s in CATALOGUE]

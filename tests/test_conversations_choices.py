@@ -7,10 +7,18 @@ import pytest
 from conversations import Choice
 from conversations.choices import parse_choice, parse_choices
 
-LANES = (Choice("TRAVEL", "Traffic lane"), Choice("BIKE", "Bike lane"),
-         Choice("XWALK", "Crosswalk"), Choice("CURB", "Curb lane"))
-KINDS = (Choice("GARB", "Garbage"), Choice("RECY", "Recycling"),
-         Choice("YARD", "Yard waste"), Choice("BULK", "Bulk item"))
+LANES = (
+    Choice("TRAVEL", "Traffic lane"),
+    Choice("BIKE", "Bike lane"),
+    Choice("XWALK", "Crosswalk"),
+    Choice("CURB", "Curb lane"),
+)
+KINDS = (
+    Choice("GARB", "Garbage"),
+    Choice("RECY", "Recycling"),
+    Choice("YARD", "Yard waste"),
+    Choice("BULK", "Bulk item"),
+)
 YES_NO = (Choice("true", "Yes"), Choice("false", "No"))
 NUMBERED = (Choice("10", "Ten"), Choice("20", "Twenty"))
 
@@ -84,7 +92,18 @@ def test_parse_choices(text, keys):
     ],
 )
 def test_list_answers_in_everyday_words(text, keys):
-    dumped = tuple(Choice(str(n), name) for n, name in enumerate(
-        ("Furniture or mattresses", "Tires", "Construction debris", "Bags of trash",
-         "Appliances", "Something else"), start=1))
+    dumped = tuple(
+        Choice(str(n), name)
+        for n, name in enumerate(
+            (
+                "Furniture or mattresses",
+                "Tires",
+                "Construction debris",
+                "Bags of trash",
+                "Appliances",
+                "Something else",
+            ),
+            start=1,
+        )
+    )
     assert parse_choices(text, dumped) == keys

@@ -166,9 +166,16 @@ def test_contact_details_are_masked_and_kept_apart(text, masked, phones, emails)
 
 @pytest.mark.parametrize(
     "text",
-    ["There's a fire in the building next door", "I smell gas on Oak Ave", "someone is hurt",
-     "a man is bleeding on the sidewalk", "shots fired near the park", "gas leak!!",
-     "power lines down across the street", "my neighbor is unconscious"],
+    [
+        "There's a fire in the building next door",
+        "I smell gas on Oak Ave",
+        "someone is hurt",
+        "a man is bleeding on the sidewalk",
+        "shots fired near the park",
+        "gas leak!!",
+        "power lines down across the street",
+        "my neighbor is unconscious",
+    ],
 )
 def test_an_emergency_gets_911_at_once_in_any_state(text):
     for chat in (Chat(), at_summary()):
@@ -180,9 +187,15 @@ def test_an_emergency_gets_911_at_once_in_any_state(text):
 
 @pytest.mark.parametrize(
     "text",
-    ["fire hydrant leaking", "the fire lane is blocked by a car", "overgrown brush is a fire "
-     "hazard", "kids could get hurt on this broken sidewalk", "gas station dumpster overflowing",
-     "not an emergency but the light is out", "this is a non-emergency"],
+    [
+        "fire hydrant leaking",
+        "the fire lane is blocked by a car",
+        "overgrown brush is a fire hazard",
+        "kids could get hurt on this broken sidewalk",
+        "gas station dumpster overflowing",
+        "not an emergency but the light is out",
+        "this is a non-emergency",
+    ],
 )
 def test_everyday_reports_with_alarming_words_are_not_deflected(text):
     turn = Chat().send(text)
@@ -201,8 +214,10 @@ def test_my_reports_asks_the_worker_then_tells_and_asks_the_question_again():
     chat = at_summary()
     turn = chat.send("my reports")
     assert turn.actions == (ListReports(),) and turn.replies == ()
-    lines = (ReportLine("2026-000123", "Pothole", "open", "11/20"),
-             ReportLine("", "Graffiti Removal", "", "11/21"))
+    lines = (
+        ReportLine("2026-000123", "Pothole", "open", "11/20"),
+        ReportLine("", "Graffiti Removal", "", "11/21"),
+    )
     told = chat.feed(ReportsListed(lines))
     assert told.replies[0].text == (
         "Your reports:\n2026-000123 Pothole: open (11/20)\n"
@@ -229,10 +244,13 @@ def test_other_lists_the_groups_then_a_groups_services():
 # --- languages ----------------------------------------------------------------------------
 
 PIG = Language(
-    code="pg", name="Pig Latin",
-    messages={texts.GREETING: "Ellohay! Atwhay ouldway ouyay ikelay otay eportray?",
-              texts.LANGUAGE_SET: "Okay, Igpay Atinlay omfray ownay.",
-              texts.ASK_YES_NO: "Easeplay eplyray ESYAY or ONAY."},
+    code="pg",
+    name="Pig Latin",
+    messages={
+        texts.GREETING: "Ellohay! Atwhay ouldway ouyay ikelay otay eportray?",
+        texts.LANGUAGE_SET: "Okay, Igpay Atinlay omfray ownay.",
+        texts.ASK_YES_NO: "Easeplay eplyray ESYAY or ONAY.",
+    },
     words={"yes": ("esyay",), "names": ("igpay atinlay",), "detect": ("ellohay", "atwhay")},
 )
 PIG_CONTEXT = replace(CONTEXT, languages={"en": CONTEXT.language("en"), "pg": PIG})
@@ -280,9 +298,7 @@ def test_an_address_is_never_taken_for_a_language():
 def test_a_quiet_report_is_put_aside_then_resumed_with_yes():
     chat = at_summary()
     paused = chat.feed(TimedOut(AT))
-    assert texts_of(paused) == [
-        "I've saved your Pothole report. Text us any time to finish it."
-    ]
+    assert texts_of(paused) == ["I've saved your Pothole report. Text us any time to finish it."]
     assert chat.state.name == "idle" and chat.state.draft["held"]["name"] == "confirm"
     offer = chat.send("hello?")
     assert offer.replies[0].text.startswith("You have an unfinished Pothole report.")

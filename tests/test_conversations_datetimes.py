@@ -71,9 +71,24 @@ def test_parse_datetime_in_chicago(text, expected):
 
 @pytest.mark.parametrize(
     "text",
-    ["", "blue", "5", "at 5", "whenever", "13/40", "2/30", "25:00", "13pm", "5:75pm",
-     "5pm 6pm", "yesterday today", "2 hours ago yesterday", "yesterday 5pm or so blue",
-     "a while ago", "since forever"],
+    [
+        "",
+        "blue",
+        "5",
+        "at 5",
+        "whenever",
+        "13/40",
+        "2/30",
+        "25:00",
+        "13pm",
+        "5:75pm",
+        "5pm 6pm",
+        "yesterday today",
+        "2 hours ago yesterday",
+        "yesterday 5pm or so blue",
+        "a while ago",
+        "since forever",
+    ],
 )
 def test_unclear_moments_are_none(text):
     assert parse_datetime(text, SATURDAY, CHICAGO) is None

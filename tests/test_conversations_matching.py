@@ -94,8 +94,16 @@ def test_empty_catalogue_matches_nothing():
 
 @pytest.mark.parametrize(
     ("word", "stemmed"),
-    [("potholes", "pothole"), ("dumped", "dump"), ("dumping", "dump"), ("lights", "light"),
-     ("bus", "bus"), ("glass", "glass"), ("bushes", "bush"), ("ring", "ring")],
+    [
+        ("potholes", "pothole"),
+        ("dumped", "dump"),
+        ("dumping", "dump"),
+        ("lights", "light"),
+        ("bus", "bus"),
+        ("glass", "glass"),
+        ("bushes", "bush"),
+        ("ring", "ring"),
+    ],
 )
 def test_stem(word, stemmed):
     assert stem(word) == stemmed

@@ -45,8 +45,16 @@ def test_parse_number(text, value):
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("one", 1), ("Twelve", 12), ("twenty  one", 21), ("ninety-nine", 99), ("a couple", 2),
-     ("2", None), ("one two", None), ("won", None)],
+    [
+        ("one", 1),
+        ("Twelve", 12),
+        ("twenty  one", 21),
+        ("ninety-nine", 99),
+        ("a couple", 2),
+        ("2", None),
+        ("one two", None),
+        ("won", None),
+    ],
 )
 def test_word_number(text, value):
     assert word_number(text) == value

@@ -59,10 +59,23 @@ def test_parse_command(text, command):
 @pytest.mark.parametrize(
     ("text", "answer"),
     [
-        ("yes", True), ("Y", True), ("Yeah!", True), ("yep", True), ("correct", True),
-        ("right", True), ("OK", True), ("\U0001f44d", True), ("\U0001f44d\U0001f3fd", True),
-        ("no", False), ("N", False), ("nope", False), ("Wrong.", False),
-        ("maybe", None), ("yes no", None), ("", None), ("120 Main St", None),
+        ("yes", True),
+        ("Y", True),
+        ("Yeah!", True),
+        ("yep", True),
+        ("correct", True),
+        ("right", True),
+        ("OK", True),
+        ("\U0001f44d", True),
+        ("\U0001f44d\U0001f3fd", True),
+        ("no", False),
+        ("N", False),
+        ("nope", False),
+        ("Wrong.", False),
+        ("maybe", None),
+        ("yes no", None),
+        ("", None),
+        ("120 Main St", None),
     ],
 )
 def test_yes_or_no(text, answer):
@@ -71,8 +84,18 @@ def test_yes_or_no(text, answer):
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("1", 1), (" 2 ", 2), ("#3", 3), ("4.", 4), ("5)", 5), ("12", 12),
-     ("one", None), ("1 2", None), ("120 Main St", None), ("", None)],
+    [
+        ("1", 1),
+        (" 2 ", 2),
+        ("#3", 3),
+        ("4.", 4),
+        ("5)", 5),
+        ("12", 12),
+        ("one", None),
+        ("1 2", None),
+        ("120 Main St", None),
+        ("", None),
+    ],
 )
 def test_number(text, value):
     assert number(text) == value
@@ -80,8 +103,16 @@ def test_number(text, value):
 
 @pytest.mark.parametrize(
     ("text", "skip"),
-    [("SKIP", True), ("skip", True), (" Skip it. ", True), ("skip this one", True),
-     ("skipping", False), ("don't skip", False), ("no", False), ("", False)],
+    [
+        ("SKIP", True),
+        ("skip", True),
+        (" Skip it. ", True),
+        ("skip this one", True),
+        ("skipping", False),
+        ("don't skip", False),
+        ("no", False),
+        ("", False),
+    ],
 )
 def test_is_skip(text, skip):
     assert is_skip(text) is skip

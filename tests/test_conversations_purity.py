@@ -9,8 +9,19 @@ from pathlib import Path
 import conversations
 
 PACKAGE = Path(conversations.__file__).parent
-FORBIDDEN = {"bot", "webhooks", "flask", "sqlalchemy", "sqlmodel", "redis", "rq", "httpx",
-             "requests", "geopy", "twilio"}
+FORBIDDEN = {
+    "bot",
+    "webhooks",
+    "flask",
+    "sqlalchemy",
+    "sqlmodel",
+    "redis",
+    "rq",
+    "httpx",
+    "requests",
+    "geopy",
+    "twilio",
+}
 ALLOWED_THIRD_PARTY = {"rapidfuzz"}
 CLOCK_CALLS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter"}
 

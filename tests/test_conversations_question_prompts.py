@@ -11,8 +11,9 @@ from conversations.segments import is_gsm7, segments
 from tests.test_conversations_catalogue import ASKING
 
 ALL_QUESTIONS = [a for service in ASKING for a in service.attributes]
-MANY = tuple(Choice(f"K{n}", f"A rather long option name, number {n} of the list")
-             for n in range(12))
+MANY = tuple(
+    Choice(f"K{n}", f"A rather long option name, number {n} of the list") for n in range(12)
+)
 
 
 @pytest.mark.parametrize("attribute", ALL_QUESTIONS, ids=lambda a: a.code)
@@ -31,10 +32,15 @@ def test_only_optional_questions_offer_skip(attribute):
 
 @pytest.mark.parametrize(
     ("datatype", "values", "expects"),
-    [("singlevaluelist", (Choice("a", "A"),), "choice"),
-     ("multivaluelist", (Choice("a", "A"),), "choices"),
-     ("singlevaluelist", (), "text"), ("number", (), "text"), ("datetime", (), "text"),
-     ("string", (), "text"), ("text", (), "text")],
+    [
+        ("singlevaluelist", (Choice("a", "A"),), "choice"),
+        ("multivaluelist", (Choice("a", "A"),), "choices"),
+        ("singlevaluelist", (), "text"),
+        ("number", (), "text"),
+        ("datetime", (), "text"),
+        ("string", (), "text"),
+        ("text", (), "text"),
+    ],
 )
 def test_what_each_question_expects(datatype, values, expects):
     reply = ask_attribute(Attribute("X", datatype, "Which?", values=values))
@@ -51,8 +57,13 @@ def test_a_long_question_is_cut_but_keeps_its_hint():
 
 
 def test_a_long_list_cuts_option_names_but_keeps_every_option():
-    attribute = Attribute("MANY", "singlevaluelist", "Which one of these best describes it?",
-                          required=True, values=MANY)
+    attribute = Attribute(
+        "MANY",
+        "singlevaluelist",
+        "Which one of these best describes it?",
+        required=True,
+        values=MANY,
+    )
     reply = ask_attribute(attribute)
     assert len(reply.options) == 12
     assert reply.text == "Which one of these best describes it? Reply with a number."
@@ -68,15 +79,20 @@ def test_the_datatype_description_helps_a_number_question():
 @pytest.mark.parametrize(
     ("attribute", "hint"),
     [
-        (Attribute("L", "singlevaluelist", "?", True, values=MANY[:3]),
-         "Please reply with a number from 1 to 3."),
-        (Attribute("M", "multivaluelist", "?", False, values=MANY[:5]),
-         "Please reply with one or more numbers from 1 to 5, e.g. 1 3, or SKIP."),
+        (
+            Attribute("L", "singlevaluelist", "?", True, values=MANY[:3]),
+            "Please reply with a number from 1 to 3.",
+        ),
+        (
+            Attribute("M", "multivaluelist", "?", False, values=MANY[:5]),
+            "Please reply with one or more numbers from 1 to 5, e.g. 1 3, or SKIP.",
+        ),
         (Attribute("N", "number", "?", True), "Please reply with a number."),
-        (Attribute("D", "datetime", "?", False),
-         "Please reply with a day and time, e.g. today 5pm or 11/20 3pm, or SKIP."),
+        (
+            Attribute("D", "datetime", "?", False),
+            "Please reply with a day and time, e.g. today 5pm or 11/20 3pm, or SKIP.",
+        ),
     ],
 )
 def test_bad_answer_hints(attribute, hint):
     assert bad_answer(attribute).text == hint
-

@@ -88,10 +88,13 @@ def set_city_status(number: str, status: str, notes: str) -> None:
 def sent_messages() -> list[Message]:
     """Our outbound messages that were sent, in order."""
     with session_scope() as session:
-        return list(session.exec(
-            select(Message).where(Message.direction == "out", Message.external_id.is_not(None))
-            .order_by(Message.id)
-        ).all())
+        return list(
+            session.exec(
+                select(Message)
+                .where(Message.direction == "out", Message.external_id.is_not(None))
+                .order_by(Message.id)
+            ).all()
+        )
 
 
 def only_report() -> Report:
@@ -259,8 +262,9 @@ def test_city_down_delays_the_report_and_tells_the_resident_once(phone, monkeypa
 @pytest.fixture
 def jurisdictional_city(tmp_path, monkeypatch):
     """A city whose server requires a jurisdiction_id we were not configured with."""
-    server = serve(create_sandbox_app(str(tmp_path / "j.sqlite3"),
-                                      require_jurisdiction="springfield.gov"))
+    server = serve(
+        create_sandbox_app(str(tmp_path / "j.sqlite3"), require_jurisdiction="springfield.gov")
+    )
     monkeypatch.setenv("OPEN311_ENDPOINT", f"{server.url}/open311/v2/")
     get_settings.cache_clear()
     yield server

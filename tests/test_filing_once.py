@@ -29,8 +29,9 @@ def faults(sandbox):
     """Set the sandbox city's fault; cleared after the test."""
 
     def set_fault(mode: str, **options) -> None:
-        httpx.post(f"{sandbox.url}/admin/faults", json={"mode": mode, **options},
-                   timeout=5).raise_for_status()
+        httpx.post(
+            f"{sandbox.url}/admin/faults", json={"mode": mode, **options}, timeout=5
+        ).raise_for_status()
 
     yield set_fault
     set_fault("none")
@@ -136,16 +137,28 @@ def test_a_long_outage_gives_the_report_up_for_staff(phone, faults, monkeypatch)
 def test_the_marker_survives_a_city_that_cuts_descriptions():
     marker = new_marker()
     profile = Profile(name="short", description_limit=40)
-    form = dict(request_form({"service_code": "1", "description": "word " * 30,
-                              "marker": marker, "lat": "1", "long": "2"}, None, profile))
+    form = dict(
+        request_form(
+            {
+                "service_code": "1",
+                "description": "word " * 30,
+                "marker": marker,
+                "lat": "1",
+                "long": "2",
+            },
+            None,
+            profile,
+        )
+    )
     assert len(form["description"]) <= 40
     assert form["description"].endswith(f"[ref {marker}]")
     assert form["device_id"] == marker
 
 
 def test_request_fields_carry_the_marker(sqlite_env):
-    report = Report(conversation_id=1, contact_id=1, service_code="1", description="hole",
-                    marker="311-AAAAAAAA")
+    report = Report(
+        conversation_id=1, contact_id=1, service_code="1", description="hole", marker="311-AAAAAAAA"
+    )
     assert request_fields(report, sqlite_env)["marker"] == "311-AAAAAAAA"
 
 
@@ -181,8 +194,9 @@ def test_a_search_the_city_refuses_never_rejects_the_report(phone, monkeypatch):
     with session_scope() as session:  # as after a POST whose answer was lost
         row = session.get(Report, report.id)
         row.state, row.service_request_id, row.check_before_post = "pending", None, True
-    canned = Canned("400 Bad Request",
-                    b'[{"code": 400, "description": "start_date is not supported"}]')
+    canned = Canned(
+        "400 Bad Request", b'[{"code": 400, "description": "start_date is not supported"}]'
+    )
     server = _with_city_answering(canned, monkeypatch)
     try:
         assert jobs.submit(report.id) == "pending"
@@ -197,13 +211,15 @@ def test_a_gateway_timeout_to_a_post_is_uncertain(monkeypatch, sqlite_env):
     from tests.test_open311_client import Canned
 
     for status in ("502 Bad Gateway", "504 Gateway Timeout"):
-        server = _with_city_answering(Canned(status, b"<html>gateway</html>", "text/html"),
-                                      monkeypatch)
+        server = _with_city_answering(
+            Canned(status, b"<html>gateway</html>", "text/html"), monkeypatch
+        )
         client = Open311Client(get_settings().open311_endpoint)
         try:
             with client, pytest.raises(Open311Error) as info:
-                client.create_request({"service_code": "001", "description": "x",
-                                       "lat": "39.8", "long": "-89.6"})
+                client.create_request(
+                    {"service_code": "001", "description": "x", "lat": "39.8", "long": "-89.6"}
+                )
         finally:
             server.stop()
         assert info.value.uncertain, status

@@ -153,8 +153,9 @@ def test_a_report_is_filed_once_even_if_its_job_runs_twice(phone):
 @pytest.fixture
 def token_city(tmp_path, monkeypatch):
     """A city that answers a new request with a token only (as Chicago's does)."""
-    server = serve(create_sandbox_app(str(tmp_path / "t.sqlite3"), token_mode=True,
-                                      token_delay=0.0))
+    server = serve(
+        create_sandbox_app(str(tmp_path / "t.sqlite3"), token_mode=True, token_delay=0.0)
+    )
     monkeypatch.setenv("OPEN311_ENDPOINT", f"{server.url}/open311/v2/")
     get_settings.cache_clear()
     yield server
@@ -164,8 +165,9 @@ def token_city(tmp_path, monkeypatch):
 def test_token_only_answer_is_resolved_by_a_later_job(phone, token_city):
     _confirm_pothole(phone)
     texts = phone.text("yes")
-    assert texts == ["Thanks! Sending your report to the city now. We'll text you the request "
-                     "number."]
+    assert texts == [
+        "Thanks! Sending your report to the city now. We'll text you the request number."
+    ]
     with session_scope() as session:
         report = session.exec(select(Report)).one()
     assert report.state == "awaiting_number" and report.token
@@ -210,8 +212,11 @@ def _filed_report(phone) -> Report:
 
 def test_two_status_checks_at_once_text_the_resident_once(phone):
     report = _filed_report(phone)
-    entry = {"service_request_id": report.service_request_id, "status": "closed",
-             "status_notes": "Filled."}
+    entry = {
+        "service_request_id": report.service_request_id,
+        "status": "closed",
+        "status_notes": "Filled.",
+    }
     results = [jobs.receive_status(report.id, entry), jobs.receive_status(report.id, entry)]
     assert results == [True, False]
     run_jobs()
@@ -235,8 +240,11 @@ def test_a_status_check_already_running_is_not_doubled(phone, redis_conn):
 
 def test_a_new_expected_date_is_news_but_the_same_date_spelled_otherwise_is_not(phone):
     report = _filed_report(phone)
-    entry = {"service_request_id": report.service_request_id, "status": "open",
-             "expected_datetime": "2026-11-25T17:00:00-06:00"}
+    entry = {
+        "service_request_id": report.service_request_id,
+        "status": "open",
+        "expected_datetime": "2026-11-25T17:00:00-06:00",
+    }
     assert jobs.receive_status(report.id, entry)
     assert not jobs.receive_status(report.id, entry | {"expected_datetime": "2026-11-25T23:00:00Z"})
     run_jobs()

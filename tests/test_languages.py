@@ -54,37 +54,109 @@ MOST = 3  # segments no reply may take, in any language (conversations.fitting.M
 
 # The word the texts tell residents to type for each command (HELP is never shown in a text).
 COMMANDS = {
-    "es": {"yes": "SÍ", "no": "NO", "skip": "OMITIR", "status": "ESTADO", "help": "AYUDA",
-           "restart": "REINICIAR", "back": "ATRÁS", "my reports": "MIS REPORTES",
-           "language": "IDIOMA", "more": "MÁS", "other": "OTRO"},
-    "zh": {"yes": "是", "no": "否", "skip": "跳过", "status": "查询", "help": "帮助",
-           "restart": "重新开始", "back": "返回", "my reports": "我的报告", "language": "语言",
-           "more": "更多", "other": "其他"},
-    "vi": {"yes": "CÓ", "no": "KHÔNG", "skip": "BỎ QUA", "status": "TRẠNG THÁI", "help": "GIÚP",
-           "restart": "LÀM LẠI", "back": "QUAY LẠI", "my reports": "BÁO CÁO CỦA TÔI",
-           "language": "NGÔN NGỮ", "more": "THÊM", "other": "KHÁC"},
-    "tl": {"yes": "OO", "no": "HINDI", "skip": "LAKTAW", "status": "STATUS", "help": "TULONG",
-           "restart": "ULITIN", "back": "BALIK", "my reports": "MGA ULAT KO", "language": "WIKA",
-           "more": "SUSUNOD", "other": "IBA"},
+    "es": {
+        "yes": "SÍ",
+        "no": "NO",
+        "skip": "OMITIR",
+        "status": "ESTADO",
+        "help": "AYUDA",
+        "restart": "REINICIAR",
+        "back": "ATRÁS",
+        "my reports": "MIS REPORTES",
+        "language": "IDIOMA",
+        "more": "MÁS",
+        "other": "OTRO",
+    },
+    "zh": {
+        "yes": "是",
+        "no": "否",
+        "skip": "跳过",
+        "status": "查询",
+        "help": "帮助",
+        "restart": "重新开始",
+        "back": "返回",
+        "my reports": "我的报告",
+        "language": "语言",
+        "more": "更多",
+        "other": "其他",
+    },
+    "vi": {
+        "yes": "CÓ",
+        "no": "KHÔNG",
+        "skip": "BỎ QUA",
+        "status": "TRẠNG THÁI",
+        "help": "GIÚP",
+        "restart": "LÀM LẠI",
+        "back": "QUAY LẠI",
+        "my reports": "BÁO CÁO CỦA TÔI",
+        "language": "NGÔN NGỮ",
+        "more": "THÊM",
+        "other": "KHÁC",
+    },
+    "tl": {
+        "yes": "OO",
+        "no": "HINDI",
+        "skip": "LAKTAW",
+        "status": "STATUS",
+        "help": "TULONG",
+        "restart": "ULITIN",
+        "back": "BALIK",
+        "my reports": "MGA ULAT KO",
+        "language": "WIKA",
+        "more": "SUSUNOD",
+        "other": "IBA",
+    },
 }
 # The same commands as typed on a phone: unaccented, lower case, the way people say them.
 VARIANTS = {
-    "es": {"yes": ("si", "claro", "está bien"), "no": ("no", "negativo"),
-           "skip": ("omitir", "no sé", "saltar"), "back": ("atras", "regresar"),
-           "more": ("mas",), "other": ("otra", "ninguno"), "help": ("ayuda",),
-           "restart": ("empezar de nuevo",), "my reports": ("mis reportes",),
-           "language": ("idioma",)},
-    "zh": {"yes": ("是的", "对", "好的"), "no": ("不是", "不对"), "skip": ("跳過", "不知道"),
-           "back": ("上一步",), "more": ("下一页",), "other": ("其它",), "help": ("幫助",),
-           "restart": ("重来",), "my reports": ("我的報告",), "language": ("語言",)},
-    "vi": {"yes": ("co", "dạ", "đúng", "dung roi"), "no": ("khong", "ko", "sai"),
-           "skip": ("bo qua",), "back": ("quay lai",), "more": ("them",), "other": ("khac",),
-           "help": ("giup", "trợ giúp"), "restart": ("lam lai",),
-           "my reports": ("bao cao cua toi",), "language": ("ngon ngu",)},
-    "tl": {"yes": ("opo", "oo po", "sige"), "no": ("hindi po", "hinde"),
-           "skip": ("laktawan", "hindi ko alam"), "back": ("bumalik",), "more": ("susunod po",),
-           "other": ("iba po", "wala rito"), "help": ("tulong po",), "restart": ("ulitin",),
-           "my reports": ("ulat ko",), "language": ("wika",)},
+    "es": {
+        "yes": ("si", "claro", "está bien"),
+        "no": ("no", "negativo"),
+        "skip": ("omitir", "no sé", "saltar"),
+        "back": ("atras", "regresar"),
+        "more": ("mas",),
+        "other": ("otra", "ninguno"),
+        "help": ("ayuda",),
+        "restart": ("empezar de nuevo",),
+        "my reports": ("mis reportes",),
+        "language": ("idioma",),
+    },
+    "zh": {
+        "yes": ("是的", "对", "好的"),
+        "no": ("不是", "不对"),
+        "skip": ("跳過", "不知道"),
+        "back": ("上一步",),
+        "more": ("下一页",),
+        "other": ("其它",),
+        "help": ("幫助",),
+        "restart": ("重来",),
+        "my reports": ("我的報告",),
+        "language": ("語言",),
+    },
+    "vi": {
+        "yes": ("co", "dạ", "đúng", "dung roi"),
+        "no": ("khong", "ko", "sai"),
+        "skip": ("bo qua",),
+        "back": ("quay lai",),
+        "more": ("them",),
+        "other": ("khac",),
+        "help": ("giup", "trợ giúp"),
+        "restart": ("lam lai",),
+        "my reports": ("bao cao cua toi",),
+        "language": ("ngon ngu",),
+    },
+    "tl": {
+        "yes": ("opo", "oo po", "sige"),
+        "no": ("hindi po", "hinde"),
+        "skip": ("laktawan", "hindi ko alam"),
+        "back": ("bumalik",),
+        "more": ("susunod po",),
+        "other": ("iba po", "wala rito"),
+        "help": ("tulong po",),
+        "restart": ("ulitin",),
+        "my reports": ("ulat ko",),
+        "language": ("wika",),
+    },
 }
 # What residents write: a long description, and an emergency, in each language.
 DESCRIPTIONS = {
@@ -94,21 +166,43 @@ DESCRIPTIONS = {
     "tl": "Malalim ang lubak at palaki nang palaki araw-araw, umiiwas dito ang mga kotse. ",
 }
 EMERGENCIES = {
-    "es": ("hay un incendio en el edificio de al lado", "huele a gas en la cocina",
-           "hay un señor inconsciente en la banqueta", "están disparando en la esquina",
-           "me están robando ahora mismo", "atropellaron a un niño"),
-    "zh": ("隔壁着火了！", "厨房有煤气味", "有人受伤了，一直在流血", "外面有人开枪",
-           "有人在抢劫"),
-    "vi": ("cháy nhà bên cạnh!", "có mùi ga trong bếp", "có người bị thương chảy máu nhiều",
-           "nghe tiếng súng ngoài đường", "chay nha ben canh", "co nguoi bat tinh"),
-    "tl": ("may sunog sa kapitbahay", "amoy gas sa kusina", "may sugatan sa kanto",
-           "may binaril sa tapat namin", "hinoholdap ang tindahan"),
+    "es": (
+        "hay un incendio en el edificio de al lado",
+        "huele a gas en la cocina",
+        "hay un señor inconsciente en la banqueta",
+        "están disparando en la esquina",
+        "me están robando ahora mismo",
+        "atropellaron a un niño",
+    ),
+    "zh": ("隔壁着火了！", "厨房有煤气味", "有人受伤了，一直在流血", "外面有人开枪", "有人在抢劫"),
+    "vi": (
+        "cháy nhà bên cạnh!",
+        "có mùi ga trong bếp",
+        "có người bị thương chảy máu nhiều",
+        "nghe tiếng súng ngoài đường",
+        "chay nha ben canh",
+        "co nguoi bat tinh",
+    ),
+    "tl": (
+        "may sunog sa kapitbahay",
+        "amoy gas sa kusina",
+        "may sugatan sa kanto",
+        "may binaril sa tapat namin",
+        "hinoholdap ang tindahan",
+    ),
 }
 NOT_EMERGENCIES = (
-    "boca de incendios rota", "la boca de incendio en la esquina tiene fuga de agua",
-    "se quemó el foco del poste", "fire hydrant leaking", "消防栓漏水", "路灯坏了",
-    "vòi chữa cháy bị rò rỉ nước", "bóng đèn đường bị cháy", "pundido ang ilaw sa poste",
-    "may tagas ang fire hydrant", "hay un bache enorme",
+    "boca de incendios rota",
+    "la boca de incendio en la esquina tiene fuga de agua",
+    "se quemó el foco del poste",
+    "fire hydrant leaking",
+    "消防栓漏水",
+    "路灯坏了",
+    "vòi chữa cháy bị rò rỉ nước",
+    "bóng đèn đường bị cháy",
+    "pundido ang ilaw sa poste",
+    "may tagas ang fire hydrant",
+    "hay un bache enorme",
 )
 LONG_ADDRESS = (
     "1200, West Martin Luther King Junior Boulevard, Near North Side, Springfield, "
@@ -124,8 +218,13 @@ ASKING = replace(ASKING_CONTEXT, languages=LANGUAGES)
 def sandbox_services() -> tuple[Service, ...]:
     """The bundled sandbox city's services (their names and groups are in every catalogue)."""
     return tuple(
-        Service(s["service_code"], s["service_name"], s.get("description", ""),
-                (s.get("keywords", ""),), s.get("group", ""))
+        Service(
+            s["service_code"],
+            s["service_name"],
+            s.get("description", ""),
+            (s.get("keywords", ""),),
+            s.get("group", ""),
+        )
         for s in load_catalog()["services"]
     )
 
@@ -212,13 +311,15 @@ def test_words_the_texts_show_are_the_words_the_engine_takes(code):
                 assert command is not None and command.name == group, typed
     status = parse_command(f"{COMMANDS[code]['status']} 12345", language)
     assert (status.name, status.argument) == ("status", "12345")
-    assert parse_command(f"{COMMANDS[code]['status'].lower()} #2026-000123", language).argument \
+    assert (
+        parse_command(f"{COMMANDS[code]['status'].lower()} #2026-000123", language).argument
         == "2026-000123"
+    )
 
 
 # --- a city's own catalogues --------------------------------------------------------------------
 
-FRENCH = r'''msgid ""
+FRENCH = r"""msgid ""
 msgstr ""
 "Language: fr\n"
 "Content-Type: text/plain; charset=utf-8\n"
@@ -251,9 +352,9 @@ msgstr "Nid-de-poule"
 msgctxt "synonyms"
 msgid "pothole"
 msgstr "nid-de-poule|nid de poule|trou dans la chaussée"
-'''
+"""
 
-CITY_SPANISH = r'''msgid ""
+CITY_SPANISH = r"""msgid ""
 msgstr ""
 "Language: es\n"
 "Content-Type: text/plain; charset=utf-8\n"
@@ -267,7 +368,7 @@ msgstr "Responda con un número del 1 al {cuantos}."
 msgctxt "service"
 msgid "Pothole"
 msgstr "Hoyo en la calle"
-'''
+"""
 
 
 @pytest.fixture
@@ -331,22 +432,54 @@ def walk(code: str) -> tuple[Reply, ...]:
     assert replies[0].text.startswith(say(texts.GREETING))
     assert replies[0].options[0] == say.service(CATALOGUE[0].name)
     run(resident, word["more"], word["other"], "1", "zzzz", "99", ends_in="service")
-    shortlisted = State(name="service", offered=["PTH-001", "SLT-002", "SWK-008"],
-                        draft={"said": "broken"}, language=code, language_chosen=True,
-                        consent=False)
+    shortlisted = State(
+        name="service",
+        offered=["PTH-001", "SLT-002", "SWK-008"],
+        draft={"said": "broken"},
+        language=code,
+        language_chosen=True,
+        consent=False,
+    )
     resident = run(Chat(CONTEXT, shortlisted), word["help"], ends_in="service")
     assert replies[-1].text == say(texts.SHORTLIST)
-    run(resident, "1", "120 Main St", FOUND, "maybe", word["no"], "120 Main St", FOUND,
-        word["yes"], "", ends_in="description")
+    run(
+        resident,
+        "1",
+        "120 Main St",
+        FOUND,
+        "maybe",
+        word["no"],
+        "120 Main St",
+        FOUND,
+        word["yes"],
+        "",
+        ends_in="description",
+    )
     run(resident, long_description, ends_in="confirm")
     assert replies[-1].text.startswith(say(texts.CONFIRM).split("\n")[0])
-    run(resident, "what", "9", word["help"], word["status"], f"{word['status']} 2026-000123",
+    run(
+        resident,
+        "what",
+        "9",
+        word["help"],
+        word["status"],
+        f"{word['status']} 2026-000123",
         StatusFound("2026-000123", "In progress", LONG_NOTES, "Pothole"),
-        f"{word['status']} 1", StatusFound("1", None), f"{word['status']} 2",
-        StatusFound("2", failed=True), word["my reports"],
-        ReportsListed(tuple(ReportLine(f"2026-00012{n}", service.name, "Open", "11/20")
-                            for n, service in enumerate(CATALOGUE[:8]))),
-        word["my reports"], ReportsListed(()), ends_in="confirm")
+        f"{word['status']} 1",
+        StatusFound("1", None),
+        f"{word['status']} 2",
+        StatusFound("2", failed=True),
+        word["my reports"],
+        ReportsListed(
+            tuple(
+                ReportLine(f"2026-00012{n}", service.name, "Open", "11/20")
+                for n, service in enumerate(CATALOGUE[:8])
+            )
+        ),
+        word["my reports"],
+        ReportsListed(()),
+        ends_in="confirm",
+    )
     run(resident, word["language"], "9", str(list(LANGUAGES).index(code) + 1), ends_in="confirm")
     run(resident, word["back"], ends_in="description")
     run(resident, TimedOut(AT), "hola", ends_in="resume")
@@ -357,30 +490,91 @@ def walk(code: str) -> tuple[Reply, ...]:
     # Pins, photos, addresses not found or not checked, the catalogue down.
     run(chat(code), Message("", AT, location=Place("", 39.8, -89.6)), ends_in="service")
     run(chat(code), Message("", AT, media=("photo-1",)), "pothole", ends_in="location")
-    run(chat(code), "pothole", Message("", AT, location=Place("", 39.8, -89.6)),
-        ends_in="description")
+    run(
+        chat(code),
+        "pothole",
+        Message("", AT, location=Place("", 39.8, -89.6)),
+        ends_in="description",
+    )
     wide = replace(CONTEXT, city="Springfield-on-the-Long-River-Name")
-    run(chat(code, wide), "pothole", "120 Main St", Geocoded("120 Main St", ()), "",
-        ends_in="location")
+    run(
+        chat(code, wide),
+        "pothole",
+        "120 Main St",
+        Geocoded("120 Main St", ()),
+        "",
+        ends_in="location",
+    )
     run(chat(code), "pothole", "120 Main St", UNCHECKED, ends_in="description")
     run(chat(code, replace(CONTEXT, services=())), "hello", ends_in="idle")
     # The service's questions, the consent question (asked once), the report sent.
-    run(chat(code, ASKING, consent=None, at=ASKING_AT), "pothole", "120 Main St", FOUND,
-        word["yes"], long_description, word["skip"], "9", "2", "wide", "12", "whenever",
-        "11/20 3pm", ends_in="consent")
+    run(
+        chat(code, ASKING, consent=None, at=ASKING_AT),
+        "pothole",
+        "120 Main St",
+        FOUND,
+        word["yes"],
+        long_description,
+        word["skip"],
+        "9",
+        "2",
+        "wide",
+        "12",
+        "whenever",
+        "11/20 3pm",
+        ends_in="consent",
+    )
     assert replies[-1].text == say(texts.ASK_CONSENT)
-    resident = run(chat(code, ASKING, consent=None, at=ASKING_AT), "pothole", "120 Main St",
-                   FOUND, word["yes"], "deep", "1", word["skip"], word["skip"], "maybe",
-                   word["no"], ends_in="confirm")
+    resident = run(
+        chat(code, ASKING, consent=None, at=ASKING_AT),
+        "pothole",
+        "120 Main St",
+        FOUND,
+        word["yes"],
+        "deep",
+        "1",
+        word["skip"],
+        word["skip"],
+        "maybe",
+        word["no"],
+        ends_in="confirm",
+    )
     sent = resident.send(word["yes"])
     replies.extend(sent.replies)
     assert isinstance(sent.actions[0], FileReport) and sent.actions[0].language == code
-    run(chat(code, ASKING, at=ASKING_AT), "trash", "120 Main St", UNCHECKED, "desc", "x",
-        "1 3", "soon", "today", ends_in="questions")
-    run(chat(code, ASKING, at=ASKING_AT), "fallen tree at 120 Main St", UNCHECKED, "8", "1",
-        word["help"], ends_in="questions")
-    run(chat(code, ASKING, at=ASKING_AT), "abandoned car", "120 Main St", UNCHECKED, "desc",
-        word["skip"], "blue ford", word["skip"], "ages", ends_in="questions")
+    run(
+        chat(code, ASKING, at=ASKING_AT),
+        "trash",
+        "120 Main St",
+        UNCHECKED,
+        "desc",
+        "x",
+        "1 3",
+        "soon",
+        "today",
+        ends_in="questions",
+    )
+    run(
+        chat(code, ASKING, at=ASKING_AT),
+        "fallen tree at 120 Main St",
+        UNCHECKED,
+        "8",
+        "1",
+        word["help"],
+        ends_in="questions",
+    )
+    run(
+        chat(code, ASKING, at=ASKING_AT),
+        "abandoned car",
+        "120 Main St",
+        UNCHECKED,
+        "desc",
+        word["skip"],
+        "blue ford",
+        word["skip"],
+        "ages",
+        ends_in="questions",
+    )
     return tuple(replies)
 
 
@@ -392,17 +586,55 @@ def test_every_reply_fits_three_segments(code):
 
 
 SHOWN = (
-    texts.GREETING, texts.MENU_HOW, texts.MENU_MORE, texts.MENU_OTHER, texts.GROUPS_ASK,
-    texts.MENU_AGAIN, texts.SHORTLIST, texts.NUMBER_RANGE, texts.SERVICE_TAKEN, texts.ASK_LOCATION,
-    texts.ADDRESS_FOUND, texts.ASK_YES_NO, texts.ASK_DESCRIPTION, texts.CONFIRM_HOW,
-    texts.EDIT_WHICH, texts.HELP, texts.STATUS_WHICH, texts.STATUS_FOUND, texts.STATUS_NOT_FOUND,
-    texts.STATUS_UNAVAILABLE, texts.MY_REPORTS, texts.MY_REPORTS_NONE, texts.LANGUAGE_ASK,
-    texts.LANGUAGE_SET, texts.PAUSED, texts.ASK_RESUME, texts.CANCELLED, texts.BACK_NONE,
-    texts.CLOSED, texts.EMERGENCY, texts.PIN_FIRST, texts.PHOTO_FIRST, texts.PIN_TAKEN,
-    texts.ADDRESS_NOT_FOUND, texts.ASK_LOCATION_EMPTY, texts.ADDRESS_UNCHECKED,
-    texts.CATALOGUE_DOWN, texts.ANSWER_NEEDED, texts.HINT_CHOICE, texts.HINT_CHOICES,
-    texts.HINT_DATETIME, texts.OR_SKIP, texts.SKIP_ONLY, texts.BAD_CHOICE, texts.BAD_CHOICES,
-    texts.BAD_NUMBER, texts.BAD_DATETIME, texts.ASK_CONSENT, texts.SENDING,
+    texts.GREETING,
+    texts.MENU_HOW,
+    texts.MENU_MORE,
+    texts.MENU_OTHER,
+    texts.GROUPS_ASK,
+    texts.MENU_AGAIN,
+    texts.SHORTLIST,
+    texts.NUMBER_RANGE,
+    texts.SERVICE_TAKEN,
+    texts.ASK_LOCATION,
+    texts.ADDRESS_FOUND,
+    texts.ASK_YES_NO,
+    texts.ASK_DESCRIPTION,
+    texts.CONFIRM_HOW,
+    texts.EDIT_WHICH,
+    texts.HELP,
+    texts.STATUS_WHICH,
+    texts.STATUS_FOUND,
+    texts.STATUS_NOT_FOUND,
+    texts.STATUS_UNAVAILABLE,
+    texts.MY_REPORTS,
+    texts.MY_REPORTS_NONE,
+    texts.LANGUAGE_ASK,
+    texts.LANGUAGE_SET,
+    texts.PAUSED,
+    texts.ASK_RESUME,
+    texts.CANCELLED,
+    texts.BACK_NONE,
+    texts.CLOSED,
+    texts.EMERGENCY,
+    texts.PIN_FIRST,
+    texts.PHOTO_FIRST,
+    texts.PIN_TAKEN,
+    texts.ADDRESS_NOT_FOUND,
+    texts.ASK_LOCATION_EMPTY,
+    texts.ADDRESS_UNCHECKED,
+    texts.CATALOGUE_DOWN,
+    texts.ANSWER_NEEDED,
+    texts.HINT_CHOICE,
+    texts.HINT_CHOICES,
+    texts.HINT_DATETIME,
+    texts.OR_SKIP,
+    texts.SKIP_ONLY,
+    texts.BAD_CHOICE,
+    texts.BAD_CHOICES,
+    texts.BAD_NUMBER,
+    texts.BAD_DATETIME,
+    texts.ASK_CONSENT,
+    texts.SENDING,
 )
 
 
@@ -422,8 +654,12 @@ def test_replies_are_in_the_language(code):
 @pytest.mark.parametrize("code", CODES)
 def test_menus_of_the_sandbox_city_fit_with_every_lead(code):
     say = LANGUAGES[code]
-    for lead in ("hello", "zzzz", Message("", AT, location=Place("", 39.8, -89.6)),
-                 Message("", AT, media=("photo-1",))):
+    for lead in (
+        "hello",
+        "zzzz",
+        Message("", AT, location=Place("", 39.8, -89.6)),
+        Message("", AT, media=("photo-1",)),
+    ):
         resident = chat(code, SANDBOX)
         first = resident.send(lead) if isinstance(lead, str) else resident.feed(lead)
         more = resident.send(COMMANDS[code]["more"])
@@ -442,8 +678,14 @@ def test_notices_fit_three_segments(code):
         report_filed("2026-000124", "", say=say),
         report_delayed(say=say),
         report_rejected("The location is outside the service area of this city. " * 4, say=say),
-        status_changed("2026-000123", "Closed", LONG_NOTES, "Missed Trash Pickup",
-                       datetime(2026, 11, 25), say=say),
+        status_changed(
+            "2026-000123",
+            "Closed",
+            LONG_NOTES,
+            "Missed Trash Pickup",
+            datetime(2026, 11, 25),
+            say=say,
+        ),
         status_changed("2026-000123", "In progress", "", "", None, say=say),
     )
     for text in notices:
@@ -482,17 +724,34 @@ def test_first_messages_are_read_in_their_language(text, code):
 
 
 ONE_SHOT = {
-    "es": (("hay un bache enorme", "PTH-001"), ("no recogieron la basura", "TRS-004"),
-           ("la luz de la calle no funciona", "SLT-002"), ("arbol caido en la banqueta", "TRE-009"),
-           ("tiraron un colchón en la esquina", "DMP-005")),
-    "zh": (("路上有个大坑", "PTH-001"), ("垃圾没人收", "TRS-004"), ("路灯坏了", "SLT-002"),
-           ("墙上有涂鸦", "GRF-003"), ("邻居太吵了", "NOI-010")),
-    "vi": (("có ổ gà trước nhà tôi", "PTH-001"), ("hôm nay không lấy rác", "TRS-004"),
-           ("đèn đường bị hư", "SLT-002"), ("co o ga truoc nha toi", "PTH-001"),
-           ("cay do nam giua duong", "TRE-009")),
-    "tl": (("may lubak sa kalsada namin", "PTH-001"), ("hindi kinuha ang basura namin", "TRS-004"),
-           ("patay ang ilaw sa poste namin", "SLT-002"), ("maingay ang kapitbahay", "NOI-010"),
-           ("may tagas ng tubig sa kalye", "WTR-011")),
+    "es": (
+        ("hay un bache enorme", "PTH-001"),
+        ("no recogieron la basura", "TRS-004"),
+        ("la luz de la calle no funciona", "SLT-002"),
+        ("arbol caido en la banqueta", "TRE-009"),
+        ("tiraron un colchón en la esquina", "DMP-005"),
+    ),
+    "zh": (
+        ("路上有个大坑", "PTH-001"),
+        ("垃圾没人收", "TRS-004"),
+        ("路灯坏了", "SLT-002"),
+        ("墙上有涂鸦", "GRF-003"),
+        ("邻居太吵了", "NOI-010"),
+    ),
+    "vi": (
+        ("có ổ gà trước nhà tôi", "PTH-001"),
+        ("hôm nay không lấy rác", "TRS-004"),
+        ("đèn đường bị hư", "SLT-002"),
+        ("co o ga truoc nha toi", "PTH-001"),
+        ("cay do nam giua duong", "TRE-009"),
+    ),
+    "tl": (
+        ("may lubak sa kalsada namin", "PTH-001"),
+        ("hindi kinuha ang basura namin", "TRS-004"),
+        ("patay ang ilaw sa poste namin", "SLT-002"),
+        ("maingay ang kapitbahay", "NOI-010"),
+        ("may tagas ng tubig sa kalye", "WTR-011"),
+    ),
 }
 
 
@@ -524,7 +783,8 @@ def test_emergencies_are_spotted_and_answered_in_the_language(code, text):
     resident = chat(code)
     turn = resident.send(text)
     assert [reply.text for reply in turn.replies] == [
-        LANGUAGES[code](texts.EMERGENCY).format(number="911")]
+        LANGUAGES[code](texts.EMERGENCY).format(number="911")
+    ]
     assert resident.state.name == "idle" and not turn.actions
 
 
@@ -536,7 +796,9 @@ def test_things_311_takes_are_not_emergencies(text):
 def test_a_language_without_its_own_switch_text_names_itself(tmp_path):
     (tmp_path / "fr.po").write_text(
         'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
-        'msgctxt "language"\nmsgid "name"\nmsgstr "Fran\u00e7ais"\n', encoding="utf-8")
+        'msgctxt "language"\nmsgid "name"\nmsgstr "Fran\u00e7ais"\n',
+        encoding="utf-8",
+    )
     languages = load_languages(str(tmp_path))
     resident = Chat(replace(CONTEXT, languages=languages))
     assert resident.send("Fran\u00e7ais").replies[0].text == "OK, I will write in Fran\u00e7ais."

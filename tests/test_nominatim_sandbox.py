@@ -21,8 +21,10 @@ def server(sandbox):
 @pytest.fixture
 def geocoder(server):
     return Nominatim(
-        domain=f"127.0.0.1:{server.port}/nominatim", scheme="http",
-        user_agent="intake311-tests", timeout=5,
+        domain=f"127.0.0.1:{server.port}/nominatim",
+        scheme="http",
+        user_agent="intake311-tests",
+        timeout=5,
     )
 
 

@@ -208,8 +208,9 @@ def test_missing_location_is_refused_before_sending(client):
 
 
 def test_missing_location_is_a_permanent_400_from_the_server(sandbox):
-    answer = httpx.post(f"{sandbox.url}/open311/v2/requests.json",
-                        data={"api_key": API_KEY, "service_code": "001"})
+    answer = httpx.post(
+        f"{sandbox.url}/open311/v2/requests.json", data={"api_key": API_KEY, "service_code": "001"}
+    )
     assert answer.status_code == 400 and "location" in answer.json()[0]["description"]
 
 

@@ -89,8 +89,10 @@ def test_xml_with_a_bom_or_in_utf16_is_read(answering, body):
 
 
 def test_entities_are_refused_however_deep(answering):
-    body = (b"<?xml version='1.0'?>" + b"<!--" + b"x" * 4000 + b"-->"
-            b"<!DOCTYPE s [<!ENTITY a 'AAAA'>]><services>&a;</services>")
+    body = (
+        b"<?xml version='1.0'?>" + b"<!--" + b"x" * 4000 + b"-->"
+        b"<!DOCTYPE s [<!ENTITY a 'AAAA'>]><services>&a;</services>"
+    )
     client = answering(Canned("200 OK", body, "text/xml"), profile="sandbox_xml")
     with pytest.raises(Open311Error) as info:
         client.services()
@@ -100,5 +102,7 @@ def test_entities_are_refused_however_deep(answering):
 @pytest.mark.parametrize("status, operator", [(403, True), (401, True), (404, True), (400, False)])
 def test_refusals_of_our_setup_are_told_apart_from_refusals_of_a_report(status, operator):
     errors = [{"code": str(status), "description": "x"}]
-    assert Open311Error("x", retryable=False, status_code=status,
-                        errors=errors).operator_error is operator
+    assert (
+        Open311Error("x", retryable=False, status_code=status, errors=errors).operator_error
+        is operator
+    )

@@ -69,8 +69,11 @@ def the_report() -> Report:
 
 def close_in_city(number: str, notes: str) -> None:
     base = get_settings().open311_endpoint.split("/open311/")[0]
-    httpx.post(f"{base}/admin/requests/{number}/status",
-               data={"status": "closed", "status_notes": notes}, timeout=5).raise_for_status()
+    httpx.post(
+        f"{base}/admin/requests/{number}/status",
+        data={"status": "closed", "status_notes": notes},
+        timeout=5,
+    ).raise_for_status()
 
 
 @pytest.mark.parametrize("profile, formats", [("sandbox", "json,xml"), ("sandbox_xml", "xml")])
@@ -93,8 +96,9 @@ def test_report_with_answers_filed_in_json_and_xml(city, profile, formats):
 def test_token_only_city_files_with_answers_and_the_number_follows(city):
     app, phone = city("sandbox", token_mode=True, token_delay=0.0)
     texts = file_dumping_report(phone)
-    assert texts == ["Thanks! Sending your report to the city now. We'll text you the request "
-                     "number."]
+    assert texts == [
+        "Thanks! Sending your report to the city now. We'll text you the request number."
+    ]
     assert the_report().state == "awaiting_number"
     run_jobs(include_delayed=True)
     report = the_report()

@@ -32,12 +32,14 @@ class Recorded:
 
     def __call__(self, environ, start_response):
         length = int(environ.get("CONTENT_LENGTH") or 0)
-        self.calls.append({
-            "method": environ["REQUEST_METHOD"],
-            "path": environ["PATH_INFO"],
-            "query": parse_qs(environ.get("QUERY_STRING", "")),
-            "form": parse_qs(environ["wsgi.input"].read(length).decode()) if length else {},
-        })
+        self.calls.append(
+            {
+                "method": environ["REQUEST_METHOD"],
+                "path": environ["PATH_INFO"],
+                "query": parse_qs(environ.get("QUERY_STRING", "")),
+                "form": parse_qs(environ["wsgi.input"].read(length).decode()) if length else {},
+            }
+        )
         status, body, content_type = self.answer
         start_response(status, [("Content-Type", content_type)])
         return [body]
@@ -152,9 +154,11 @@ def test_dates_keep_their_zone():
 
 
 def test_chicago_ids_stay_strings_in_xml_too(city):
-    body = (b"<service_requests><request><service_request_id>14-01100669</service_request_id>"
-            b"<service_code>001</service_code><attributes><WHATISTH>X</WHATISTH></attributes>"
-            b"</request></service_requests>")
+    body = (
+        b"<service_requests><request><service_request_id>14-01100669</service_request_id>"
+        b"<service_code>001</service_code><attributes><WHATISTH>X</WHATISTH></attributes>"
+        b"</request></service_requests>"
+    )
     _, client = city("200 OK", body)
     [found] = client.requests(["14-01100669"])
     assert found["service_request_id"] == "14-01100669" and found["service_code"] == "001"
@@ -177,8 +181,9 @@ def test_requests_without_an_id_yet_are_skipped(city):
 
 def test_mysociety_updates_xml(city):
     profile = Profile(name="fms", format="xml", updates=True)
-    app, client = city("200 OK", fixture("mysociety_servicerequestupdates.xml"), profile,
-                       api_key="upd-key")
+    app, client = city(
+        "200 OK", fixture("mysociety_servicerequestupdates.xml"), profile, api_key="upd-key"
+    )
     since = datetime(2025, 12, 2, 9, 0, tzinfo=timezone(timedelta(hours=1)))
     updates = client.service_request_updates(since)
     assert [u["update_id"] for u in updates] == ["FMS-01_14", "FMS-03_12"]
@@ -207,12 +212,14 @@ def test_updates_need_the_extension(city):
 
 
 def test_discovery_xml(city):
-    body = (b'<?xml version="1.0" encoding="utf-8"?><discovery><changeset>2011-04-05T17:48:34Z'
-            b"</changeset><contact>You can email or call for assistance</contact><endpoints>"
-            b"<endpoint><specification>http://wiki.open311.org/GeoReport_v2</specification>"
-            b"<url>https://open311.sfgov.org/v2</url><changeset>2011-04-20T17:48:34Z</changeset>"
-            b"<type>production</type><formats><format>text/xml</format></formats></endpoint>"
-            b"</endpoints></discovery>")
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?><discovery><changeset>2011-04-05T17:48:34Z'
+        b"</changeset><contact>You can email or call for assistance</contact><endpoints>"
+        b"<endpoint><specification>http://wiki.open311.org/GeoReport_v2</specification>"
+        b"<url>https://open311.sfgov.org/v2</url><changeset>2011-04-20T17:48:34Z</changeset>"
+        b"<type>production</type><formats><format>text/xml</format></formats></endpoint>"
+        b"</endpoints></discovery>"
+    )
     app, client = city("200 OK", body)
     found = client.discovery()
     assert app.calls[0]["path"] == "/v2/discovery.xml"
@@ -235,10 +242,10 @@ def test_spec_403_is_permanent_and_read(city, profile):
 
 ERROR_400 = {
     "xml": b"<errors><error><code>400</code><description>service_code missing</description>"
-           b"</error><error><code>400</code><description>lat out of range</description>"
-           b"</error></errors>",
+    b"</error><error><code>400</code><description>lat out of range</description>"
+    b"</error></errors>",
     "json": b'[{"code":400,"description":"service_code missing"},'
-            b'{"code":400,"description":"lat out of range"}]',
+    b'{"code":400,"description":"lat out of range"}]',
 }
 ERROR_500 = {
     "xml": b"<errors><error><code>500</code><description>CRM down</description></error></errors>",
@@ -254,7 +261,8 @@ def test_error_lists_with_200_are_errors(city, fmt):
         client.services()
     assert info.value.status_code == 200 and info.value.retryable is False
     assert [e["description"] for e in info.value.errors] == [
-        "service_code missing", "lat out of range"
+        "service_code missing",
+        "lat out of range",
     ]
     _, client = city("200 OK", ERROR_500[fmt], profile)
     with pytest.raises(Open311Error) as info:
@@ -264,8 +272,13 @@ def test_error_lists_with_200_are_errors(city, fmt):
 
 @pytest.mark.parametrize(
     ("status", "retryable"),
-    [("400 Bad Request", False), ("404 Not Found", False), ("429 Too Many Requests", True),
-     ("500 Internal Server Error", True), ("502 Bad Gateway", True)],
+    [
+        ("400 Bad Request", False),
+        ("404 Not Found", False),
+        ("429 Too Many Requests", True),
+        ("500 Internal Server Error", True),
+        ("502 Bad Gateway", True),
+    ],
 )
 @pytest.mark.parametrize("fmt", ["xml", "json"])
 def test_statuses_with_error_lists(city, fmt, status, retryable):
@@ -279,10 +292,12 @@ def test_statuses_with_error_lists(city, fmt, status, retryable):
 
 @pytest.mark.parametrize(
     ("profile", "body"),
-    [(XML, b"<service_requests><request><service_request_id>1</request>"),
-     (JSON, b'[{"service_request_id": "1",'),
-     (XML, b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><r>&a;</r>'),
-     (XML, b"")],
+    [
+        (XML, b"<service_requests><request><service_request_id>1</request>"),
+        (JSON, b'[{"service_request_id": "1",'),
+        (XML, b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><r>&a;</r>'),
+        (XML, b""),
+    ],
     ids=["broken-xml", "broken-json", "doctype", "empty"],
 )
 def test_malformed_bodies_are_retryable(city, profile, body):

@@ -24,8 +24,11 @@ __all__ = ["city"]  # the fixture, shared with the end-to-end file
 
 def set_notes(number: str, notes: str) -> None:
     base = get_settings().open311_endpoint.split("/open311/")[0]
-    httpx.post(f"{base}/admin/requests/{number}/status",
-               data={"status": "open", "status_notes": notes}, timeout=5).raise_for_status()
+    httpx.post(
+        f"{base}/admin/requests/{number}/status",
+        data={"status": "open", "status_notes": notes},
+        timeout=5,
+    ).raise_for_status()
 
 
 def test_each_update_in_the_feed_is_told_once(city, tmp_path):
@@ -140,8 +143,9 @@ def test_a_city_that_needs_coordinates_gets_them_even_if_the_geocoder_was_down(
 
 def test_an_empty_catalogue_answer_does_not_wipe_the_cached_one(env):
     with session_scope() as session:
-        store_catalog(session, "http://city.test/", [{"service_code": "001",
-                                                      "service_name": "Pothole"}])
+        store_catalog(
+            session, "http://city.test/", [{"service_code": "001", "service_name": "Pothole"}]
+        )
         kept = store_catalog(session, "http://city.test/", [])
     assert [s.code for s in to_services(kept)] == ["001"]
 
@@ -160,9 +164,14 @@ def test_status_checks_go_on_past_a_batch_the_city_refuses(city, monkeypatch, tm
         report = the_report()
         from bot.models import Report
 
-        ghost = Report(conversation_id=report.conversation_id, contact_id=report.contact_id,
-                       service_code="002", state="submitted", status="open",
-                       service_request_id="bad id/../x")
+        ghost = Report(
+            conversation_id=report.conversation_id,
+            contact_id=report.contact_id,
+            service_code="002",
+            state="submitted",
+            status="open",
+            service_request_id="bad id/../x",
+        )
         session.add(ghost)
     monkeypatch.setenv("OPEN311_BATCH_SIZE", "1")
     get_settings.cache_clear()

@@ -41,8 +41,11 @@ def city(tmp_path, servers):
     clients = []
 
     def start(profile: Profile = SANDBOX, **switches):
-        server = serve(create_sandbox_app(str(tmp_path / f"{len(clients)}-{time.time()}.sqlite3"),
-                                          api_key=KEY, **switches))
+        server = serve(
+            create_sandbox_app(
+                str(tmp_path / f"{len(clients)}-{time.time()}.sqlite3"), api_key=KEY, **switches
+            )
+        )
         servers.append(server)
 
         def client(p: Profile = profile, **kwargs) -> Open311Client:
@@ -59,8 +62,13 @@ def city(tmp_path, servers):
 
 
 def pothole_fields() -> dict:
-    return {"service_code": POTHOLE, "lat": "39.8", "long": "-89.645",
-            "description": "Deep hole", "address_string": "120 Main St"}
+    return {
+        "service_code": POTHOLE,
+        "lat": "39.8",
+        "long": "-89.645",
+        "description": "Deep hole",
+        "address_string": "120 Main St",
+    }
 
 
 def every_datatype() -> dict:
@@ -79,7 +87,9 @@ def test_post_with_every_datatype(city, profile):
     server, make = city(profile)
     client = make()
     assert {a["datatype"] for a in client.service_definition(POTHOLE)["attributes"]} == {
-        "singlevaluelist", "number", "datetime"
+        "singlevaluelist",
+        "number",
+        "datetime",
     }
     filed = client.create_request(pothole_fields(), attributes=every_datatype())
     rid = filed["service_request_id"]
@@ -109,7 +119,8 @@ def test_multivaluelist_both_styles(city, style, fmt):
         attributes={"DUMPED": ["TIRES", "FURNITURE"], "AMOUNT": "SMALL"},
     )
     assert stored(server, filed["service_request_id"])["attributes"] == {
-        "DUMPED": ["TIRES", "FURNITURE"], "AMOUNT": "SMALL"
+        "DUMPED": ["TIRES", "FURNITURE"],
+        "AMOUNT": "SMALL",
     }
 
 
@@ -125,8 +136,9 @@ def test_multivaluelist_both_styles(city, style, fmt):
 def test_bad_attributes_are_permanent_400s(city, profile, attributes, words):
     _, make = city(profile)
     with pytest.raises(Open311Error) as info:
-        make().create_request({"service_code": DUMPING, "lat": 39.8, "long": -89.645},
-                              attributes=attributes)
+        make().create_request(
+            {"service_code": DUMPING, "lat": 39.8, "long": -89.645}, attributes=attributes
+        )
     err = info.value
     assert err.status_code == 400 and err.retryable is False
     assert any(words in e["description"] for e in err.errors)
@@ -163,8 +175,10 @@ def test_string_attribute_refuses_line_breaks(city):
 def test_description_is_cut_on_a_word_boundary(city):
     server, make = city()
     client = make(replace(SANDBOX, description_limit=20))
-    filed = client.create_request({**pothole_fields(), "description": "A very deep pothole in "
-                                   "the right lane of Main Street"}, {"WHEREIS": "TRAFFIC"})
+    filed = client.create_request(
+        {**pothole_fields(), "description": "A very deep pothole in the right lane of Main Street"},
+        {"WHEREIS": "TRAFFIC"},
+    )
     text = client.request(filed["service_request_id"])["description"]
     assert text == "A very deep pothole…" and len(text) <= 20
 
@@ -175,17 +189,35 @@ def test_location_styles(city):
     with pytest.raises(Open311Error, match="needs lat/long and address_string") as info:
         both.create_request({"service_code": "001", "lat": 39.8, "long": -89.645})
     assert info.value.retryable is False
-    rid = both.create_request({"service_code": "001", "lat": 39.8001, "long": -89.645,
-                               "address_string": "Corner of Main and Oak"})["service_request_id"]
+    rid = both.create_request(
+        {
+            "service_code": "001",
+            "lat": 39.8001,
+            "long": -89.645,
+            "address_string": "Corner of Main and Oak",
+        }
+    )["service_request_id"]
     assert both.request(rid)["address"] == "Corner of Main and Oak"
     anywhere = make()
-    filed = anywhere.create_request({"service_code": "001", "lat": 39.8001, "long": -89.645,
-                                     "address_string": "Corner of Main and Oak"})
+    filed = anywhere.create_request(
+        {
+            "service_code": "001",
+            "lat": 39.8001,
+            "long": -89.645,
+            "address_string": "Corner of Main and Oak",
+        }
+    )
     rid = filed["service_request_id"]
     assert anywhere.request(rid)["address"] == "Corner of Main and Oak"  # whatever we know is sent
     latlong = make(replace(SANDBOX, location="latlong"))
-    rid = latlong.create_request({"service_code": "001", "lat": 39.8001, "long": -89.645,
-                                  "address_string": "Corner of Main and Oak"})["service_request_id"]
+    rid = latlong.create_request(
+        {
+            "service_code": "001",
+            "lat": 39.8001,
+            "long": -89.645,
+            "address_string": "Corner of Main and Oak",
+        }
+    )["service_request_id"]
     assert latlong.request(rid)["address"].endswith("Main Street")  # lat/long only: city's text
     address = make(replace(SANDBOX, location="address"))
     with pytest.raises(Open311Error, match="needs address_string or address_id"):
@@ -215,8 +247,12 @@ def test_token_path(city, profile):
 def test_paging(city, fmt):
     _, make = city(replace(SANDBOX, format=fmt, page_size=2), page_size=2)
     client = make()
-    ids = [client.create_request({"service_code": "001", "lat": 39.8, "long": -89.645})
-           ["service_request_id"] for _ in range(5)]
+    ids = [
+        client.create_request({"service_code": "001", "lat": 39.8, "long": -89.645})[
+            "service_request_id"
+        ]
+        for _ in range(5)
+    ]
     assert sorted(r["service_request_id"] for r in client.requests(ids)) == sorted(ids)
     assert len(client.requests_query(status="open")) == 5
     unpaged = make(SANDBOX)
@@ -294,11 +330,14 @@ def test_service_request_updates(city, fmt):
     ]
     assert client.service_request_updates(since) == []
     for status, notes in (("closed", "Picked up"), ("open", None)):
-        httpx.post(f"{server.url}/admin/requests/{rid}/status",
-                   data={"status": status, **({"status_notes": notes} if notes else {})})
+        httpx.post(
+            f"{server.url}/admin/requests/{rid}/status",
+            data={"status": status, **({"status_notes": notes} if notes else {})},
+        )
     updates = client.service_request_updates(since, datetime.now(UTC) + timedelta(minutes=1))
     assert [(u["service_request_id"], u["status"]) for u in updates] == [
-        (rid, "closed"), (rid, "open")
+        (rid, "closed"),
+        (rid, "open"),
     ]
     assert updates[0]["description"] == "Picked up" and updates[1]["description"] is None
     assert len({u["update_id"] for u in updates}) == 2
@@ -321,14 +360,21 @@ def test_query_filters_and_date_styles(city):
         "service_request_id"
     ]
     now = datetime.now(UTC)
-    found = client.requests_query(status=["open", "closed"], service_code="001",
-                                  start_date=now - timedelta(hours=1),
-                                  end_date=now + timedelta(minutes=1))
+    found = client.requests_query(
+        status=["open", "closed"],
+        service_code="001",
+        start_date=now - timedelta(hours=1),
+        end_date=now + timedelta(minutes=1),
+    )
     assert [r["service_request_id"] for r in found] == [rid]
     assert client.requests_query(service_code=["003"]) == []
     no_z = make(replace(SANDBOX, date_style="no_z"))
-    assert no_z.requests_query(start_date=now - timedelta(days=400),
-                               end_date=now - timedelta(days=399)) == []
+    assert (
+        no_z.requests_query(
+            start_date=now - timedelta(days=400), end_date=now - timedelta(days=399)
+        )
+        == []
+    )
     with pytest.raises(Open311Error, match="updated_after"):
         client.requests_query(updated_after=now)
     with pytest.raises(ValueError, match="timezone-aware"):

@@ -12,8 +12,11 @@ def test_a_citys_phrases_file_maps_its_residents_words_to_services(tmp_path):
     path = tmp_path / "phrases.toml"
     path.write_text('pothole = ["road crater thing", "bump hole"]\ngraffiti = "wall art"\n')
     phrases = load_synonyms(str(path))
-    assert phrases == {"road crater thing": "pothole", "bump hole": "pothole",
-                       "wall art": "graffiti"}
+    assert phrases == {
+        "road crater thing": "pothole",
+        "bump hole": "pothole",
+        "wall art": "graffiti",
+    }
     without, with_city = Chat(), Chat(replace(CONTEXT, synonyms=phrases))
     without.send("unwanted wall art")
     with_city.send("unwanted wall art")

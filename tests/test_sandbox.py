@@ -53,15 +53,17 @@ def test_catalogue_is_realistic():
     assert all(keys <= set(s) and s["type"] == "realtime" for s in services)
     with_metadata = [s["service_code"] for s in services if s["metadata"]]
     assert sorted(with_metadata) == sorted(catalog["definitions"])
-    datatypes = {
-        a["datatype"] for d in catalog["definitions"].values() for a in d["attributes"]
-    }
+    datatypes = {a["datatype"] for d in catalog["definitions"].values() for a in d["attributes"]}
     assert datatypes == {
-        "singlevaluelist", "multivaluelist", "string", "number", "datetime", "text"
+        "singlevaluelist",
+        "multivaluelist",
+        "string",
+        "number",
+        "datetime",
+        "text",
     }
     required = {
-        a["code"] for d in catalog["definitions"].values() for a in d["attributes"]
-        if a["required"]
+        a["code"] for d in catalog["definitions"].values() for a in d["attributes"] if a["required"]
     }
     assert required == {"WHEREIS", "LIGHTISS", "SURFACE", "DUMPED"}
 
@@ -100,8 +102,12 @@ def test_definition_of_a_service_without_metadata_is_empty(web):
         ({"service_code": POTHOLE, **LOC}, 400, "WHEREIS"),
         ({"service_code": POTHOLE, **LOC, "attribute[WHEREIS]": "SKY"}, 400, "one of"),
         (
-            {"service_code": POTHOLE, **LOC, "attribute[WHEREIS]": "BIKE",
-             "attribute[HOWDEEP]": "very"},
+            {
+                "service_code": POTHOLE,
+                **LOC,
+                "attribute[WHEREIS]": "BIKE",
+                "attribute[HOWDEEP]": "very",
+            },
             400,
             "number",
         ),
@@ -138,8 +144,13 @@ def test_no_key_configured_accepts_any(tmp_path):
 
 def test_post_answers_like_the_spec_and_stores_every_field(web, app):
     answer = post(
-        web, service_code=GRAFFITI, address_string="45 Oak Ave", description="Tag on wall",
-        media_url="https://example.org/p.jpg", email="a@example.org", first_name="Ann",
+        web,
+        service_code=GRAFFITI,
+        address_string="45 Oak Ave",
+        description="Tag on wall",
+        media_url="https://example.org/p.jpg",
+        email="a@example.org",
+        first_name="Ann",
         **{"attribute[SURFACE]": "BRICK", "attribute[DETAILS]": "north wall"},
     )
     assert answer.status_code == 200
@@ -150,10 +161,23 @@ def test_post_answers_like_the_spec_and_stores_every_field(web, app):
     assert len(rid) == 11 and rid[:4].isdigit() and rid[5:].isdigit()
     [got] = web.get(f"/open311/v2/requests/{rid}.json").json
     assert list(got) == [
-        "service_request_id", "status", "status_notes", "service_name", "service_code",
-        "description", "agency_responsible", "service_notice", "requested_datetime",
-        "updated_datetime", "expected_datetime", "address", "address_id", "zipcode", "lat",
-        "long", "media_url",
+        "service_request_id",
+        "status",
+        "status_notes",
+        "service_name",
+        "service_code",
+        "description",
+        "agency_responsible",
+        "service_notice",
+        "requested_datetime",
+        "updated_datetime",
+        "expected_datetime",
+        "address",
+        "address_id",
+        "zipcode",
+        "lat",
+        "long",
+        "media_url",
     ]
     assert got["address"] == "45 Oak Ave" and got["zipcode"] == "62702"
     assert got["lat"] == pytest.approx(39.8036) and -89.665 < got["long"] < -89.66
@@ -283,15 +307,35 @@ def test_cli_help_lists_the_options():
 
 def test_catalog_from_a_bare_services_list_and_definitions(tmp_path):
     services = tmp_path / "services.json"
-    services.write_text(json.dumps([
-        {"service_code": 7, "service_name": "Rats", "metadata": "true"},
-        {"service_code": "008", "service_name": "Bins", "metadata": False},
-    ]))
+    services.write_text(
+        json.dumps(
+            [
+                {"service_code": 7, "service_name": "Rats", "metadata": "true"},
+                {"service_code": "008", "service_name": "Bins", "metadata": False},
+            ]
+        )
+    )
     mapping = tmp_path / "definitions.json"
-    mapping.write_text(json.dumps({"7": {"service_code": 7, "attributes": [
-        {"code": 1, "datatype": "multivaluelist", "required": "true", "variable": "true",
-         "order": 1, "description": "Where?", "values": [{"key": 10, "name": "Yard"},
-                                                          {"key": 11, "name": "Alley"}]}]}}))
+    mapping.write_text(
+        json.dumps(
+            {
+                "7": {
+                    "service_code": 7,
+                    "attributes": [
+                        {
+                            "code": 1,
+                            "datatype": "multivaluelist",
+                            "required": "true",
+                            "variable": "true",
+                            "order": 1,
+                            "description": "Where?",
+                            "values": [{"key": 10, "name": "Yard"}, {"key": 11, "name": "Alley"}],
+                        }
+                    ],
+                }
+            }
+        )
+    )
     catalog = load_catalog(services, mapping)
     assert [s["service_code"] for s in catalog["services"]] == ["7", "008"]
     [attr] = catalog["definitions"]["7"]["attributes"]
@@ -300,13 +344,15 @@ def test_catalog_from_a_bare_services_list_and_definitions(tmp_path):
     as_list = tmp_path / "definitions-list.json"
     as_list.write_text(json.dumps([{"service_code": 7, "attributes": []}]))
     assert load_catalog(services, as_list)["definitions"]["7"]["attributes"] == []
-    web = create_sandbox_app(str(tmp_path / "c.sqlite3"), catalog_path=str(services),
-                             definitions_path=str(mapping)).test_client()
+    web = create_sandbox_app(
+        str(tmp_path / "c.sqlite3"), catalog_path=str(services), definitions_path=str(mapping)
+    ).test_client()
     refused = web.post("/open311/v2/requests.json", data={"service_code": "7", **LOC})
     assert refused.status_code == 400
     assert "attribute[1] is required" in refused.json[0]["description"]
-    accepted = web.post("/open311/v2/requests.json",
-                        data={"service_code": "7", **LOC, "attribute[1]": ["10", "11"]})
+    accepted = web.post(
+        "/open311/v2/requests.json", data={"service_code": "7", **LOC, "attribute[1]": ["10", "11"]}
+    )
     assert accepted.status_code == 200
 
 
@@ -320,20 +366,32 @@ def test_xml_answers_and_errors(web):
     assert missing.status_code == 404
     error = ElementTree.fromstring(missing.data)
     assert error.tag == "errors" and error.find("error/code").text == "404"
-    refused = web.post("/open311/v2/requests.xml", data={"api_key": "key1", "service_code": POTHOLE,
-                                                         **LOC, "attribute[HOWDEEP]": "x"})
+    refused = web.post(
+        "/open311/v2/requests.xml",
+        data={"api_key": "key1", "service_code": POTHOLE, **LOC, "attribute[HOWDEEP]": "x"},
+    )
     codes = [e.find("description").text for e in ElementTree.fromstring(refused.data)]
     assert refused.status_code == 400 and len(codes) == 2
     definition = ElementTree.fromstring(web.get(f"/open311/v2/services/{POTHOLE}.xml").data)
     assert [a.find("code").text for a in definition.find("attributes")] == [
-        "WHEREIS", "HOWDEEP", "NOTICED"
+        "WHEREIS",
+        "HOWDEEP",
+        "NOTICED",
     ]
 
 
 def test_cli_passes_the_quirk_switches(tmp_path):
     done = CliRunner().invoke(sandbox_cli, ["--help"])
-    for option in ("--page-size", "--errors-with-200", "--formats", "--slow",
-                   "--require-jurisdiction", "--drop-empty", "--updates", "--definitions"):
+    for option in (
+        "--page-size",
+        "--errors-with-200",
+        "--formats",
+        "--slow",
+        "--require-jurisdiction",
+        "--drop-empty",
+        "--updates",
+        "--definitions",
+    ):
         assert option in done.output
     with pytest.raises(ValueError, match="formats"):
         create_sandbox_app(str(tmp_path / "f.sqlite3"), formats="yaml")

@@ -59,8 +59,12 @@ def test_get_faults_answers_the_current_setting(sandbox, faults):
 
 @pytest.mark.parametrize(
     "body",
-    [{"mode": "boom"}, {"mode": "500", "rate": 2}, {"mode": "500", "seconds": -1},
-     {"mode": "timeout", "delay": "soon"}],
+    [
+        {"mode": "boom"},
+        {"mode": "500", "rate": 2},
+        {"mode": "500", "seconds": -1},
+        {"mode": "timeout", "delay": "soon"},
+    ],
 )
 def test_bad_fault_settings_are_refused(sandbox, faults, body):
     answer = httpx.post(f"{sandbox.url}/admin/faults", json=body, timeout=5)
@@ -75,8 +79,11 @@ def test_500_answers_the_spec_error_and_stores_nothing(sandbox, faults):
     with pytest.raises(Open311Error) as caught:
         file(sandbox, tag)
     assert caught.value.retryable
-    raw = httpx.post(f"{sandbox.url}/open311/v2/requests.json",
-                     data={"service_code": TREE, "address_string": "1 Main St"}, timeout=5)
+    raw = httpx.post(
+        f"{sandbox.url}/open311/v2/requests.json",
+        data={"service_code": TREE, "address_string": "1 Main St"},
+        timeout=5,
+    )
     assert raw.status_code == 500 and raw.json()[0]["code"] == 500
     assert httpx.get(f"{sandbox.url}/open311/v2/services.json", timeout=5).status_code == 500
     faults(mode="none")
@@ -86,9 +93,11 @@ def test_500_answers_the_spec_error_and_stores_nothing(sandbox, faults):
 def test_errors200_answers_an_error_list_with_200_and_stores_nothing(sandbox, faults):
     faults(mode="errors200")
     tag = f"fault-errors200 {uuid.uuid4().hex}"
-    raw = httpx.post(f"{sandbox.url}/open311/v2/requests.json",
-                     data={"service_code": TREE, "address_string": "1 Main St",
-                           "description": tag}, timeout=5)
+    raw = httpx.post(
+        f"{sandbox.url}/open311/v2/requests.json",
+        data={"service_code": TREE, "address_string": "1 Main St", "description": tag},
+        timeout=5,
+    )
     assert raw.status_code == 200
     assert raw.json() == [{"code": 500, "description": raw.json()[0]["description"]}]
     with pytest.raises(Open311Error):
@@ -150,15 +159,27 @@ def test_rate_hits_about_that_share():
 def test_admin_routes_are_never_hit(sandbox, faults):
     faults(mode="500")
     assert httpx.get(f"{sandbox.url}/admin/faults", timeout=5).status_code == 200
-    search = httpx.get(f"{sandbox.url}/nominatim/search",
-                       params={"q": "120 Main St", "format": "json"}, timeout=5)
+    search = httpx.get(
+        f"{sandbox.url}/nominatim/search", params={"q": "120 Main St", "format": "json"}, timeout=5
+    )
     assert search.status_code == 200
 
 
 def test_cli_sets_a_running_sandboxs_fault(sandbox, faults):
     result = CliRunner().invoke(
-        sandbox_cli, ["faults", "timeout", "--rate", "0.25", "--seconds", "60", "--delay", "3",
-                      "--url", sandbox.url],
+        sandbox_cli,
+        [
+            "faults",
+            "timeout",
+            "--rate",
+            "0.25",
+            "--seconds",
+            "60",
+            "--delay",
+            "3",
+            "--url",
+            sandbox.url,
+        ],
     )
     assert result.exit_code == 0, result.output
     state = httpx.get(f"{sandbox.url}/admin/faults", timeout=5).json()

@@ -44,8 +44,15 @@ def test_segments(text, count):
 
 @pytest.mark.parametrize(
     ("text", "gsm"),
-    [("Hello, 120 Main St!", True), ("caf\u00e9 \u00a35 \u20ac", True), ("{[~]}|^\\", True),
-     ("\u201cquote\u201d", False), ("em\u2014dash", False), ("\U0001f44d", False), ("ç", False)],
+    [
+        ("Hello, 120 Main St!", True),
+        ("caf\u00e9 \u00a35 \u20ac", True),
+        ("{[~]}|^\\", True),
+        ("\u201cquote\u201d", False),
+        ("em\u2014dash", False),
+        ("\U0001f44d", False),
+        ("ç", False),
+    ],
 )
 def test_is_gsm7(text, gsm):
     assert is_gsm7(text) == gsm
@@ -72,27 +79,110 @@ def all_prompts() -> list[tuple[Reply, int]]:
 
     found = Geocoded("120 Main St", (Place(LONG_ADDRESS, 39.8, -89.6),))
     long_text = "The hole is deep and getting bigger every day, cars swerve around it. " * 20
-    run("hello", "MORE", "MORE", "99", "zzzz", "street", "1", "help", "", "120 Main St", found,
-        "maybe", "no", "120 Main St", found, "yes", "", long_text, "what", "help", "yes")
-    run("hi", "2", "120 Main St", Geocoded("120 Main St", ()), "status",
-        "status 2026-000123", StatusFound("2026-000123", "In progress", "x " * 200, "Pothole"),
-        "status 1", StatusFound("1", None), "status 2", StatusFound("2", failed=True),
-        "cancel", context=wide)
+    run(
+        "hello",
+        "MORE",
+        "MORE",
+        "99",
+        "zzzz",
+        "street",
+        "1",
+        "help",
+        "",
+        "120 Main St",
+        found,
+        "maybe",
+        "no",
+        "120 Main St",
+        found,
+        "yes",
+        "",
+        long_text,
+        "what",
+        "help",
+        "yes",
+    )
+    run(
+        "hi",
+        "2",
+        "120 Main St",
+        Geocoded("120 Main St", ()),
+        "status",
+        "status 2026-000123",
+        StatusFound("2026-000123", "In progress", "x " * 200, "Pothole"),
+        "status 1",
+        StatusFound("1", None),
+        "status 2",
+        StatusFound("2", failed=True),
+        "cancel",
+        context=wide,
+    )
     run("big pothole outside 120 Main St", Geocoded("120 Main St", failed=True), "no")
     run("pothole", "120 Main St", Geocoded("120 Main St", (Place("120 Main St"),)), "ok")
     run("pothole", "help")
     run("hello", context=Context(services=()))
     # the service's questions: every datatype, SKIP refused, bad answers, HELP and STATUS
-    run("pothole", "120 Main St", found, "yes", long_text, "skip", "9", "bike", "wide", "help",
-        "12", "status 5", StatusFound("5", "Open"), "whenever", "yesterday 5pm", "yes",
-        context=ASKING_CONTEXT)
-    run("trash", "120 Main St", Geocoded("120 Main St", failed=True), "x", "1 9", "1 3",
-        "skip", "soon", "today", "maybe", "yes", context=ASKING_CONTEXT)
-    run("abandoned car", "120 Main St", Geocoded("120 Main St", ()), "120 Main St",
-        Geocoded("120 Main St", failed=True), "parked here for weeks", "", "skip", "blue ford",
-        "skip", "ages", "3", long_text, "yes", context=ASKING_CONTEXT)
-    run("fallen tree at 120 Main St", Geocoded("120 Main St", failed=True), "skip", "8", "1",
-        "help", long_text, "no", context=ASKING_CONTEXT)
+    run(
+        "pothole",
+        "120 Main St",
+        found,
+        "yes",
+        long_text,
+        "skip",
+        "9",
+        "bike",
+        "wide",
+        "help",
+        "12",
+        "status 5",
+        StatusFound("5", "Open"),
+        "whenever",
+        "yesterday 5pm",
+        "yes",
+        context=ASKING_CONTEXT,
+    )
+    run(
+        "trash",
+        "120 Main St",
+        Geocoded("120 Main St", failed=True),
+        "x",
+        "1 9",
+        "1 3",
+        "skip",
+        "soon",
+        "today",
+        "maybe",
+        "yes",
+        context=ASKING_CONTEXT,
+    )
+    run(
+        "abandoned car",
+        "120 Main St",
+        Geocoded("120 Main St", ()),
+        "120 Main St",
+        Geocoded("120 Main St", failed=True),
+        "parked here for weeks",
+        "",
+        "skip",
+        "blue ford",
+        "skip",
+        "ages",
+        "3",
+        long_text,
+        "yes",
+        context=ASKING_CONTEXT,
+    )
+    run(
+        "fallen tree at 120 Main St",
+        Geocoded("120 Main St", failed=True),
+        "skip",
+        "8",
+        "1",
+        "help",
+        long_text,
+        "no",
+        context=ASKING_CONTEXT,
+    )
     return [(reply, budget_of(reply)) for reply in collected]
 
 
@@ -104,16 +194,38 @@ def budget_of(reply: Reply) -> int:
 
 def test_walk_covers_every_kind_of_prompt():
     seen = {reply.text.split(".")[0] for reply, _ in all_prompts()}
-    for text in (texts.SHORTLIST, texts.ASK_LOCATION, texts.ASK_YES_NO, texts.SENDING,
-                 texts.CANCELLED, texts.CATALOGUE_DOWN, texts.STATUS_WHICH,
-                 texts.STATUS_UNAVAILABLE, texts.ASK_DESCRIPTION, texts.ADDRESS_UNCHECKED):
+    for text in (
+        texts.SHORTLIST,
+        texts.ASK_LOCATION,
+        texts.ASK_YES_NO,
+        texts.SENDING,
+        texts.CANCELLED,
+        texts.CATALOGUE_DOWN,
+        texts.STATUS_WHICH,
+        texts.STATUS_UNAVAILABLE,
+        texts.ASK_DESCRIPTION,
+        texts.ADDRESS_UNCHECKED,
+    ):
         assert text.split(".")[0] in seen, text
     everything = "\n".join(render(reply) for reply, _ in all_prompts())
-    for text in (texts.ANSWER_NEEDED, texts.BAD_NUMBER, texts.BAD_DATETIME,
-                 texts.BAD_CHOICE.format(count=6), texts.BAD_CHOICES.format(count=4),
-                 "Where is the pothole?", "What was not collected?", "When was it due",
-                 "Make and color", "License plate", "How many days", "Anything else",
-                 "Is the fallen tree", "Please tell us roughly", "or SKIP.", "Or reply SKIP."):
+    for text in (
+        texts.ANSWER_NEEDED,
+        texts.BAD_NUMBER,
+        texts.BAD_DATETIME,
+        texts.BAD_CHOICE.format(count=6),
+        texts.BAD_CHOICES.format(count=4),
+        "Where is the pothole?",
+        "What was not collected?",
+        "When was it due",
+        "Make and color",
+        "License plate",
+        "How many days",
+        "Anything else",
+        "Is the fallen tree",
+        "Please tell us roughly",
+        "or SKIP.",
+        "Or reply SKIP.",
+    ):
         assert text in everything, text
 
 
@@ -129,16 +241,18 @@ def test_notices_fit_one_segment():
         report_filed("2026-000123", "Missed Trash Pickup"),
         report_delayed(),
         report_rejected("The location is outside the service area of this city " * 3),
-        status_changed("2026-000123", "Closed", "The crew repaired the pothole. " * 10,
-                       "Missed Trash Pickup"),
+        status_changed(
+            "2026-000123", "Closed", "The crew repaired the pothole. " * 10, "Missed Trash Pickup"
+        ),
     ):
         assert is_gsm7(text), text
         assert segments(text) == 1, text
 
 
 def test_every_text_template_is_gsm7():
-    strings = [value for name, value in vars(texts).items()
-               if name.isupper() and isinstance(value, str)]
+    strings = [
+        value for name, value in vars(texts).items() if name.isupper() and isinstance(value, str)
+    ]
     assert len(strings) > 20
     assert all(is_gsm7(value) for value in strings)
 
@@ -154,8 +268,10 @@ def test_a_menu_of_long_service_names_is_cut_to_two_segments():
     from conversations import Service
     from conversations.prompts import menu
 
-    services = [Service(str(n), f"Very long service name number {n} with extra words here")
-                for n in range(6)]
+    services = [
+        Service(str(n), f"Very long service name number {n} with extra words here")
+        for n in range(6)
+    ]
     reply = menu(services, 0)
     assert segments(render(reply)) == 2
     assert reply.options[0].startswith("Very long") and reply.options[0].endswith("...")

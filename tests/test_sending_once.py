@@ -24,9 +24,11 @@ __all__ = ["phone"]
 
 def outbound() -> list[Message]:
     with session_scope() as session:
-        return list(session.exec(
-            select(Message).where(Message.direction == "out").order_by(Message.id)
-        ).all())
+        return list(
+            session.exec(
+                select(Message).where(Message.direction == "out").order_by(Message.id)
+            ).all()
+        )
 
 
 def sends_to(twilio_api, number: str = RESIDENT) -> list[dict]:
@@ -99,9 +101,7 @@ def test_replies_wait_behind_one_that_is_retried_and_arrive_in_order(phone, twil
     assert jobs.deliver(ids[1]) == 0  # and the second waits behind the first
     assert [m.status for m in outbound()[1:]] == ["pending"] * 3
     run_jobs(include_delayed=True)
-    assert [s["form"]["Body"][0] for s in sends_to(twilio_api)][1:] == [
-        "first", "second", "third"
-    ]
+    assert [s["form"]["Body"][0] for s in sends_to(twilio_api)][1:] == ["first", "second", "third"]
     assert [m.status for m in outbound()] == ["sent"] * 4
 
 

@@ -15,8 +15,14 @@ from bot.models import Conversation, Message
 
 def test_migrations_create_every_table(env):
     tables = set(inspect(get_engine()).get_table_names())
-    assert {"contact", "conversation", "message", "report", "catalogcache",
-            "alembic_version"} <= tables
+    assert {
+        "contact",
+        "conversation",
+        "message",
+        "report",
+        "catalogcache",
+        "alembic_version",
+    } <= tables
 
 
 def test_provider_ids_are_unique_per_channel(env):

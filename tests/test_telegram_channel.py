@@ -42,10 +42,12 @@ def test_choice_becomes_one_inline_button_per_option(settings, telegram_api):
     assert call["params"] == {
         "chat_id": str(CHAT_ID),
         "text": "What would you like to report?",
-        "reply_markup": {"inline_keyboard": [
-            [{"text": "Pothole in Street", "callback_data": "1"}],
-            [{"text": "Graffiti", "callback_data": "2"}],
-        ]},
+        "reply_markup": {
+            "inline_keyboard": [
+                [{"text": "Pothole in Street", "callback_data": "1"}],
+                [{"text": "Graffiti", "callback_data": "2"}],
+            ]
+        },
     }
     assert provider_id == f"{CHAT_ID}:1001"
 
@@ -54,7 +56,8 @@ def test_multiple_choices_show_their_numbers_for_typing_several(settings, telegr
     telegram.send(outgoing("Which sides?", ["North", "South"], "choices"), settings)
     [params] = sent(telegram_api)
     assert [row[0]["text"] for row in params["reply_markup"]["inline_keyboard"]] == [
-        "1. North", "2. South"
+        "1. North",
+        "2. South",
     ]
 
 
@@ -62,9 +65,11 @@ def test_yes_no_becomes_yes_and_no_buttons(settings, telegram_api):
     telegram.send(outgoing("Is that right?", expects="yes_no"), settings)
     [params] = sent(telegram_api)
     assert params["text"] == "Is that right?"
-    assert params["reply_markup"] == {"inline_keyboard": [[
-        {"text": "Yes", "callback_data": "yes"}, {"text": "No", "callback_data": "no"}
-    ]]}
+    assert params["reply_markup"] == {
+        "inline_keyboard": [
+            [{"text": "Yes", "callback_data": "yes"}, {"text": "No", "callback_data": "no"}]
+        ]
+    }
 
 
 def test_location_request_offers_a_share_location_keyboard(settings, telegram_api):
@@ -93,8 +98,11 @@ def test_status_update_with_the_citys_photo_is_sent_as_a_photo(settings, telegra
     url = "https://city.example.gov/media/after.jpg"
     telegram.send(outgoing("Update: closed.", media_url=url), settings)
     [params] = sent(telegram_api)
-    assert (params["method"], params["photo"], params["caption"]) == ("sendPhoto", url,
-                                                                      "Update: closed.")
+    assert (params["method"], params["photo"], params["caption"]) == (
+        "sendPhoto",
+        url,
+        "Update: closed.",
+    )
 
 
 def test_blocked_bot_is_an_opt_out(settings, telegram_api):
@@ -111,7 +119,10 @@ def test_unknown_chat_is_permanent(settings, telegram_api):
     with pytest.raises(SendError) as caught:
         telegram.send(outgoing("hi"), settings)
     assert (caught.value.retryable, caught.value.opted_out, caught.value.code) == (
-        False, False, "400")
+        False,
+        False,
+        "400",
+    )
     assert "chat not found" in str(caught.value).lower()
 
 
@@ -178,8 +189,7 @@ def test_settings_repr_hides_the_tokens(settings):
     assert settings.telegram_secret_token not in shown
 
 
-def test_more_options_than_telegram_allows_buttons_for_go_as_numbered_lines(settings,
-                                                                            telegram_api):
+def test_more_options_than_telegram_allows_buttons_for_go_as_numbered_lines(settings, telegram_api):
     options = [f"Choice {n}" for n in range(1, 121)]
     telegram.send(outgoing("Which one?", options, "choice"), settings)
     [params] = sent(telegram_api)

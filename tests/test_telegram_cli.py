@@ -88,7 +88,13 @@ def test_set_webhook_sets_the_command_menu_in_every_language(run, telegram_api):
     menus = telegram_api.config["COMMANDS"]
     assert set(menus) == {"", "es", "zh", "vi", "tl"}
     assert [c["command"] for c in menus[""]] == [
-        "help", "restart", "back", "status", "myreports", "language"]
+        "help",
+        "restart",
+        "back",
+        "status",
+        "myreports",
+        "language",
+    ]
     english = {c["command"]: c["description"] for c in menus[""]}
     spanish = {c["command"]: c["description"] for c in menus["es"]}
     assert english["myreports"] == texts.COMMAND_MY_REPORTS

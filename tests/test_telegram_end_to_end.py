@@ -52,8 +52,12 @@ class TelegramChat:
             for row in (params.get("reply_markup") or {}).get("inline_keyboard", []):
                 for button in row:
                     if button["text"] == label:
-                        shown = {"message_id": params["message_id"], "date": 0,
-                                 "text": params["text"], "reply_markup": params["reply_markup"]}
+                        shown = {
+                            "message_id": params["message_id"],
+                            "date": 0,
+                            "text": params["text"],
+                            "reply_markup": params["reply_markup"],
+                        }
                         update = callback_update(self.chat_id, button["callback_data"], shown)
                         messages = self.post(update)
                         assert self.answer == {
@@ -226,14 +230,16 @@ def test_report_filed_with_a_pin_a_photo_and_taps(chat):
     assert ask_where["reply_markup"]["keyboard"][0][0]["request_location"] is True
 
     # The resident taps "Share location": Telegram sends the pin as a message.
-    [taken] = chat.post(message_update(CHAT_ID, location={"latitude": 39.8001,
-                                                          "longitude": -89.6455}))
+    [taken] = chat.post(
+        message_update(CHAT_ID, location={"latitude": 39.8001, "longitude": -89.6455})
+    )
     assert taken["text"].startswith("Thanks, I have the location.")
     assert "describe the problem" in taken["text"]
 
     photo = fixture("photo")["message"]
-    [where_exactly] = chat.post(message_update(CHAT_ID, photo=photo["photo"],
-                                               caption="Deep hole, see photo"))
+    [where_exactly] = chat.post(
+        message_update(CHAT_ID, photo=photo["photo"], caption="Deep hole, see photo")
+    )
     assert where_exactly["text"].startswith("Where is the pothole?")
     chat.tap("Next to the curb")
     chat.say("skip")
@@ -242,8 +248,10 @@ def test_report_filed_with_a_pin_a_photo_and_taps(chat):
 
     thanks, filed = chat.tap("Yes")
     report = only_report()
-    assert report.state == "submitted" and f"Request number: {report.service_request_id}" in (
-        filed["text"])
+    assert (
+        report.state == "submitted"
+        and f"Request number: {report.service_request_id}" in (filed["text"])
+    )
     assert (report.lat, report.lon) == (39.8001, -89.6455)
     largest = max(photo["photo"], key=lambda size: size["width"] * size["height"])
     assert report.media == [f"telegram-file:{largest['file_id']}"]
@@ -290,8 +298,12 @@ def test_a_button_from_an_earlier_question_is_not_taken_as_an_answer(chat):
     chat.tap("Pothole in Street")
     chat.say("120 main st")
     chat.tap("Yes")
-    old_menu_graffiti = next(b for row in menu["reply_markup"]["inline_keyboard"] for b in row
-                             if b["text"] == "Graffiti Removal")
+    old_menu_graffiti = next(
+        b
+        for row in menu["reply_markup"]["inline_keyboard"]
+        for b in row
+        if b["text"] == "Graffiti Removal"
+    )
     chat.last = [menu]  # the resident scrolls up and taps the first menu
     [old, again] = chat.tap("Graffiti Removal")
     assert old["text"] == "That button is from an earlier message."
@@ -318,15 +330,21 @@ def test_a_long_flood_wait_is_honoured_and_does_not_use_up_the_tries(chat, teleg
 
 @pytest.mark.parametrize(
     "media_url, method",
-    [("https://311.springfield.example/photos/after.jpg", "sendPhoto"),
-     ("https://photos.invalid/after.jpg", "sendMessage")],
+    [
+        ("https://311.springfield.example/photos/after.jpg", "sendPhoto"),
+        ("https://photos.invalid/after.jpg", "sendMessage"),
+    ],
     ids=["photo shown", "unfetchable photo: the words still go"],
 )
 def test_a_status_update_with_the_citys_photo(chat, media_url, method):
     file_pothole_by_taps(chat)
     report = only_report()
-    entry = {"service_request_id": report.service_request_id, "status": "closed",
-             "status_notes": "Filled.", "media_url": media_url}
+    entry = {
+        "service_request_id": report.service_request_id,
+        "status": "closed",
+        "status_notes": "Filled.",
+        "media_url": media_url,
+    }
     assert jobs.receive_status(report.id, entry)
     run_jobs()
     [update] = chat.inbox()

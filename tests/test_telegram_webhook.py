@@ -47,7 +47,8 @@ def test_text_update_is_stored_queued_and_answered_200(client):
     [message] = _inbound()
     chat_message = update["message"]
     assert (message.channel, message.external_id) == (
-        "telegram", f"msg:{chat_message['chat']['id']}:{chat_message['message_id']}"
+        "telegram",
+        f"msg:{chat_message['chat']['id']}:{chat_message['message_id']}",
     )
     assert message.text == update["message"]["text"]
     assert message.payload["raw"] == update
@@ -71,8 +72,9 @@ def test_text_update_is_stored_queued_and_answered_200(client):
         ("callback_query", "yes", [], None, ""),
     ],
 )
-def test_each_recorded_update_becomes_the_right_message(client, name, text, media, location,
-                                                        place_name):
+def test_each_recorded_update_becomes_the_right_message(
+    client, name, text, media, location, place_name
+):
     update = fixture(name)
     assert post_update(client, update, TELEGRAM_SECRET).status_code == 200
     [message] = _inbound()
@@ -197,8 +199,10 @@ def test_malformed_update_gets_a_400_not_a_500(client, body):
     response = client.post(
         "/webhooks/telegram",
         data=body,
-        headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET,
-                 "Content-Type": "application/json"},
+        headers={
+            "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET,
+            "Content-Type": "application/json",
+        },
     )
     assert response.status_code == 400
     assert _inbound() == []
@@ -206,9 +210,16 @@ def test_malformed_update_gets_a_400_not_a_500(client, body):
 
 def test_update_type_we_do_not_handle_is_acknowledged(client):
     channel = {"id": -1001234567890, "title": "Springfield News", "type": "channel"}
-    update = {"update_id": 861239999, "channel_post": {"message_id": 7, "sender_chat": channel,
-                                                       "chat": channel, "date": 1767614400,
-                                                       "text": "Road closed on Main St"}}
+    update = {
+        "update_id": 861239999,
+        "channel_post": {
+            "message_id": 7,
+            "sender_chat": channel,
+            "chat": channel,
+            "date": 1767614400,
+            "text": "Road closed on Main St",
+        },
+    }
     assert post_update(client, update, TELEGRAM_SECRET).status_code == 200
     assert _inbound() == []
 

@@ -72,8 +72,9 @@ def test_messages_are_answered_in_the_order_they_arrived(phone):
     run_jobs()
     with session_scope() as session:
         ins = session.exec(
-            select(Message).where(Message.direction == "in").order_by(Message.updated_at,
-                                                                      Message.id)
+            select(Message)
+            .where(Message.direction == "in")
+            .order_by(Message.updated_at, Message.id)
         ).all()
     assert [m.text for m in ins] == ["hi", "pothole at 120 Main St", "yes"]
     assert all(m.status == "processed" for m in ins)
@@ -108,8 +109,9 @@ def test_failures_are_listed_and_retried_by_hand(phone, twilio_api, monkeypatch)
 
     twilio_api.config["FAIL_TO"] = {}  # the city enabled the region
     retried = runner.invoke(main, ["failures", "retry", f"send:{failed.id}", "send:999999"])
-    assert retried.exit_code == 0 and "1 sent back in line; not failed: send:999999" in \
-        retried.output
+    assert (
+        retried.exit_code == 0 and "1 sent back in line; not failed: send:999999" in retried.output
+    )
     run_jobs()
     assert "1 Pothole in Street" in phone.inbox()[0]
     assert "0 failure(s)" in runner.invoke(main, ["failures"]).output
@@ -134,8 +136,9 @@ def test_a_turn_that_crashed_is_a_failure_staff_can_retry(phone, monkeypatch):
     assert "1 Pothole in Street" in phone.inbox()[0]
 
 
-def test_the_staff_page_lists_failures_and_retries_them_with_the_token(phone, twilio_api,
-                                                                       monkeypatch):
+def test_the_staff_page_lists_failures_and_retries_them_with_the_token(
+    phone, twilio_api, monkeypatch
+):
     twilio_api.config["FAIL_TO"] = {phone.number: 21408}
     phone.text("hi")
     closed = phone.client.get("/admin/failures")
@@ -145,21 +148,30 @@ def test_the_staff_page_lists_failures_and_retries_them_with_the_token(phone, tw
     get_settings.cache_clear()
     client = create_app({"TESTING": True}).test_client()
     assert client.get("/admin/failures").status_code == 401
-    assert client.get("/admin/failures",
-                      headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert (
+        client.get("/admin/failures", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    )
     basic = "Basic " + base64.b64encode(b"staff:staff-secret").decode()
     page = client.get("/admin/failures", headers={"Authorization": basic})
     assert page.status_code == 200 and b"send:" in page.data and b"21408" in page.data
-    listed = client.get("/admin/failures?format=json",
-                        headers={"Authorization": "Bearer staff-secret"}).get_json()
+    listed = client.get(
+        "/admin/failures?format=json", headers={"Authorization": "Bearer staff-secret"}
+    ).get_json()
     [name] = [f["name"] for f in listed["failures"]]
 
     twilio_api.config["FAIL_TO"] = {}
     # A browser signed in with Basic cannot be made to retry; the bearer token can.
-    assert client.post("/admin/failures/retry", json={"all": True},
-                       headers={"Authorization": basic}).status_code == 401
-    done = client.post("/admin/failures/retry", json={"names": [name]},
-                       headers={"Authorization": "Bearer staff-secret"})
+    assert (
+        client.post(
+            "/admin/failures/retry", json={"all": True}, headers={"Authorization": basic}
+        ).status_code
+        == 401
+    )
+    done = client.post(
+        "/admin/failures/retry",
+        json={"names": [name]},
+        headers={"Authorization": "Bearer staff-secret"},
+    )
     assert done.get_json() == {"retried": [name], "not_failed": []}
     run_jobs()
     assert "1 Pothole in Street" in phone.inbox()[0]

@@ -17,17 +17,28 @@ ADDRESS = "console:pin-tester"
 def say(text: str = "", location=None, media=(), place_name: str = "") -> list[str]:
     """Send a console message with the given extras; run the jobs; the replies it produced."""
     before = _replies()
-    receive(Inbound("console", ADDRESS, uuid.uuid4().hex, text, media=tuple(media),
-                    location=location, place_name=place_name))
+    receive(
+        Inbound(
+            "console",
+            ADDRESS,
+            uuid.uuid4().hex,
+            text,
+            media=tuple(media),
+            location=location,
+            place_name=place_name,
+        )
+    )
     run_jobs()
-    return _replies()[len(before):]
+    return _replies()[len(before) :]
 
 
 def _replies() -> list[str]:
     with session_scope() as session:
-        return list(session.exec(
-            select(Message.text).where(Message.direction == "out").order_by(Message.id)
-        ).all())
+        return list(
+            session.exec(
+                select(Message.text).where(Message.direction == "out").order_by(Message.id)
+            ).all()
+        )
 
 
 def test_a_pin_is_named_by_reverse_geocoding_and_filed_with_photos(sqlite_env):

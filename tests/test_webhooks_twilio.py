@@ -113,8 +113,10 @@ def test_status_callback_records_delivery(client):
     with session_scope() as session:
         sent = session.exec(select(Message).where(Message.direction == "out")).first()
     assert sent.status == "sent"
-    form = fixture("status_delivered") | {"MessageSid": sent.external_id,
-                                           "SmsSid": sent.external_id}
+    form = fixture("status_delivered") | {
+        "MessageSid": sent.external_id,
+        "SmsSid": sent.external_id,
+    }
 
     response = post_signed(client, "/webhooks/twilio/status", form)
 
@@ -128,8 +130,10 @@ def test_undelivered_status_keeps_the_error_code(client):
     run_jobs()
     with session_scope() as session:
         sent = session.exec(select(Message).where(Message.direction == "out")).first()
-    form = fixture("status_undelivered") | {"MessageSid": sent.external_id,
-                                             "SmsSid": sent.external_id}
+    form = fixture("status_undelivered") | {
+        "MessageSid": sent.external_id,
+        "SmsSid": sent.external_id,
+    }
     assert post_signed(client, "/webhooks/twilio/status", form).status_code == 204
     with session_scope() as session:
         message = session.get(Message, sent.id)
@@ -159,9 +163,13 @@ def _sent_message(client):
 
 
 def _status(client, sent, status: str, **extra):
-    form = fixture("status_delivered") | {"MessageSid": sent.external_id,
-                                           "SmsSid": sent.external_id,
-                                           "MessageStatus": status, "SmsStatus": status, **extra}
+    form = fixture("status_delivered") | {
+        "MessageSid": sent.external_id,
+        "SmsSid": sent.external_id,
+        "MessageStatus": status,
+        "SmsStatus": status,
+        **extra,
+    }
     assert post_signed(client, "/webhooks/twilio/status", form).status_code == 204
     with session_scope() as session:
         return session.get(Message, sent.id).status
@@ -186,7 +194,9 @@ def test_opt_out_callback_for_a_message_not_yet_recorded_still_counts(client):
     sent = _sent_message(client)
     unknown_sid = "SM" + "f" * 32
     form = fixture("status_undelivered") | {
-        "MessageSid": unknown_sid, "SmsSid": unknown_sid, "ErrorCode": "21610"
+        "MessageSid": unknown_sid,
+        "SmsSid": unknown_sid,
+        "ErrorCode": "21610",
     }
     with session_scope() as session:
         form["To"] = session.get(Contact, sent.contact_id).address.removeprefix("tel:")

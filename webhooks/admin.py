@@ -62,12 +62,13 @@ def failures():
     if refused:
         return refused
     found = list_failures()
-    if request.accept_mimetypes.best == "application/json" or request.args.get("format") == \
-            "json":
-        return {"failures": [
-            {"name": f.name, "what": f.what, "error": f.error, "at": f.at.isoformat()}
-            for f in found
-        ]}
+    if request.accept_mimetypes.best == "application/json" or request.args.get("format") == "json":
+        return {
+            "failures": [
+                {"name": f.name, "what": f.what, "error": f.error, "at": f.at.isoformat()}
+                for f in found
+            ]
+        }
     return render_template_string(PAGE, failures=found)
 
 

@@ -9,8 +9,9 @@ def refusal(provider: str, reason: str | None) -> Response | None:
     """A 403 (and a log line saying why) when `reason` is given, else None."""
     if reason is None:
         return None
-    current_app.logger.warning("refused %s webhook from %s: %s", provider, request.remote_addr,
-                               reason)
+    current_app.logger.warning(
+        "refused %s webhook from %s: %s", provider, request.remote_addr, reason
+    )
     return Response("forbidden", status=403, mimetype="text/plain")
 
 

@@ -52,8 +52,7 @@ def incoming():
     if parsed.inbound is not None:
         receive(parsed.inbound)
     elif parsed.ignored:
-        current_app.logger.info("Telegram update %s ignored: %s", data["update_id"],
-                                parsed.ignored)
+        current_app.logger.info("Telegram update %s ignored: %s", data["update_id"], parsed.ignored)
     if parsed.callback_query_id is not None:
         return jsonify(method="answerCallbackQuery", callback_query_id=parsed.callback_query_id)
     return Response("", status=200)

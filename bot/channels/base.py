@@ -12,8 +12,15 @@ class SendError(Exception):
     `retry_after` is a wait the provider asked for; such a rate limit never uses up the tries.
     """
 
-    def __init__(self, message: str, *, retryable: bool, code: str | None = None,
-                 opted_out: bool = False, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        code: str | None = None,
+        opted_out: bool = False,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.retryable = retryable and not opted_out
         self.code = code

@@ -7,7 +7,9 @@ from types import ModuleType
 from bot.channels import console, sms, telegram
 
 CHANNELS: dict[str, ModuleType] = {
-    sms.NAME: sms, console.NAME: console, telegram.NAME: telegram,
+    sms.NAME: sms,
+    console.NAME: console,
+    telegram.NAME: telegram,
 }
 
 

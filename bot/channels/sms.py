@@ -129,8 +129,9 @@ def send(out: Outgoing, settings: Settings) -> str:
     return message.sid
 
 
-def find_sent(out: Outgoing, since: datetime, settings: Settings,
-              taken: set[str] = frozenset()) -> str | None:
+def find_sent(
+    out: Outgoing, since: datetime, settings: Settings, taken: set[str] = frozenset()
+) -> str | None:
     """The SID of `out` if Twilio accepted it at or after `since` (a send whose answer was lost).
 
     Twilio's Messages list, newest first, filtered by recipient: our text to them, created
@@ -148,8 +149,11 @@ def find_sent(out: Outgoing, since: datetime, settings: Settings,
             created = message.date_created
             if created is not None and created < since:
                 break
-            if (message.body == out.text and message.direction == "outbound-api"
-                    and message.sid not in taken):
+            if (
+                message.body == out.text
+                and message.direction == "outbound-api"
+                and message.sid not in taken
+            ):
                 return message.sid
     except TwilioRestException as exc:
         raise _send_error(exc) from exc

@@ -156,8 +156,9 @@ def _from_message(message: Message, external_id: str, raw: dict) -> Parsed:
         location = (message.location.latitude, message.location.longitude)
     media = ()
     if message.photo:
-        largest = max(message.photo, key=lambda size: (size.width * size.height,
-                                                       size.file_size or 0))
+        largest = max(
+            message.photo, key=lambda size: (size.width * size.height, size.file_size or 0)
+        )
         media = (MEDIA_PREFIX + largest.file_id,)
     elif message.document and (message.document.mime_type or "").startswith("image/"):
         media = (MEDIA_PREFIX + message.document.file_id,)  # a photo sent "as a file"
@@ -221,14 +222,15 @@ def record_membership(membership: Membership) -> bool:
     False when we have never heard from that chat (nothing to record).
     """
     with session_scope() as session:
-        contact = session.exec(
-            select(Contact).where(Contact.address == membership.address)
-        ).first()
+        contact = session.exec(select(Contact).where(Contact.address == membership.address)).first()
         if contact is None:
             return False
         contact.opted_out = membership.blocked
-    log.info("telegram contact %s %s the bot", contact.id,
-             "blocked" if membership.blocked else "restarted")
+    log.info(
+        "telegram contact %s %s the bot",
+        contact.id,
+        "blocked" if membership.blocked else "restarted",
+    )
     return True
 
 
@@ -248,8 +250,11 @@ def keyboard_for(reply: Mapping, say: Language = ENGLISH) -> Markup:
         # "choices" takes several numbers ("1 3"), typed: the labels show them.
         numbered = expects == "choices"
         rows = [
-            [InlineKeyboardButton(f"{n}. {label}" if numbered else label,
-                                  callback_data=_callback_data(str(n)))]
+            [
+                InlineKeyboardButton(
+                    f"{n}. {label}" if numbered else label, callback_data=_callback_data(str(n))
+                )
+            ]
             for n, label in enumerate(options, start=1)
         ]
         return InlineKeyboardMarkup(rows)
@@ -350,8 +355,8 @@ def set_webhook(settings: Settings) -> str:
         commands = [BotCommand(name, say(text)[:256]) for name, text in COMMANDS]
         language = None if code == "en" else code  # English for everyone else
         telegram_api.call(
-            settings, lambda bot, c=commands, lang=language: bot.set_my_commands(
-                c, language_code=lang)
+            settings,
+            lambda bot, c=commands, lang=language: bot.set_my_commands(c, language_code=lang),
         )
     return url
 

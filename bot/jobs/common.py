@@ -81,9 +81,13 @@ def queue_reply(session: Session, conversation: Conversation, reply: Reply) -> M
         direction="out",
         text=plaintext.render(reply),
         payload={
-            "reply": {"text": reply.text, "options": list(reply.options), "expects": reply.expects,
-                      # for the channel's own words (button labels) in the resident's language
-                      "language": (conversation.state or {}).get("language") or ""}
+            "reply": {
+                "text": reply.text,
+                "options": list(reply.options),
+                "expects": reply.expects,
+                # for the channel's own words (button labels) in the resident's language
+                "language": (conversation.state or {}).get("language") or "",
+            }
         },
     )
     session.add(message)

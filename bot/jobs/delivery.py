@@ -89,8 +89,9 @@ def deliver(message_id: int) -> int:
             try:
                 external_id = None
                 if tried_before and hasattr(channel, "find_sent"):
-                    external_id = channel.find_sent(out, created_at, settings,
-                                                    _sids_taken(contact_id, created_at))
+                    external_id = channel.find_sent(
+                        out, created_at, settings, _sids_taken(contact_id, created_at)
+                    )
                     if external_id:
                         log.info("message %s was sent by an earlier attempt", out.message_id)
                 external_id = external_id or channel.send(out, settings)
@@ -113,20 +114,27 @@ def _sids_taken(contact_id: int, since) -> set[str]:
     """Provider ids already stored on the contact's messages, so a look-up never takes one
     message's send for another's."""
     with session_scope() as session:
-        return set(session.exec(
-            select(Message.external_id).where(
-                Message.contact_id == contact_id, Message.direction == "out",
-                Message.external_id.is_not(None), Message.created_at >= since - IN_FLIGHT,
-            )
-        ).all())
+        return set(
+            session.exec(
+                select(Message.external_id).where(
+                    Message.contact_id == contact_id,
+                    Message.direction == "out",
+                    Message.external_id.is_not(None),
+                    Message.created_at >= since - IN_FLIGHT,
+                )
+            ).all()
+        )
 
 
 def _claim(session, message: Message) -> bool:
     """Mark `message` sending, only if no other worker has touched it since we read it."""
     result = session.execute(
         update(Message)
-        .where(Message.id == message.id, Message.status == message.status,
-               Message.attempts == message.attempts)
+        .where(
+            Message.id == message.id,
+            Message.status == message.status,
+            Message.attempts == message.attempts,
+        )
         .values(status="sending", attempts=Message.attempts + 1, updated_at=utcnow())
     )
     return result.rowcount == 1
@@ -141,8 +149,7 @@ def _send_failed(message_id: int, exc: SendError, attempts: int, settings) -> fl
         message.updated_at = utcnow()
         if exc.opted_out:
             session.get(Contact, message.contact_id).opted_out = True
-        if exc.retryable and (attempts < settings.send_max_attempts
-                              or exc.retry_after is not None):
+        if exc.retryable and (attempts < settings.send_max_attempts or exc.retry_after is not None):
             delay = max(backoff(attempts, base=SEND_BACKOFF_BASE), exc.retry_after or 0)
             message.status = "pending"
             message.next_attempt_at = due_after(delay)

@@ -28,8 +28,9 @@ def close_idle() -> int:
     with session_scope() as session:
         due = session.exec(
             select(Conversation.id)
-            .where(Conversation.updated_at < cutoff,
-                   Conversation.state["name"].as_string() != "idle")
+            .where(
+                Conversation.updated_at < cutoff, Conversation.state["name"].as_string() != "idle"
+            )
             .order_by(Conversation.updated_at)
             .limit(BATCH)
         ).all()
@@ -46,8 +47,11 @@ def time_out(conversation_id: int) -> bool:
         conversation = session.get(Conversation, conversation_id)
         contact = session.get(Contact, conversation.contact_id)
         waiting = session.exec(
-            select(Message.id).where(Message.conversation_id == conversation_id,
-                                     Message.direction == "in", Message.status == "pending")
+            select(Message.id).where(
+                Message.conversation_id == conversation_id,
+                Message.direction == "in",
+                Message.status == "pending",
+            )
         ).first()
         if conversation.updated_at >= cutoff or waiting is not None or contact.opted_out:
             return False

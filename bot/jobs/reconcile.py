@@ -26,8 +26,10 @@ def reconcile() -> int:
     settings = get_settings()
     now = utcnow()
     grace = timedelta(seconds=settings.reconcile_grace)
-    jobs = [("bot.jobs.submit", report_id)
-            for report_id in _release_stuck(now - timedelta(seconds=settings.stuck_after))]
+    jobs = [
+        ("bot.jobs.submit", report_id)
+        for report_id in _release_stuck(now - timedelta(seconds=settings.stuck_after))
+    ]
     with session_scope() as session:
         jobs += [
             ("bot.jobs.run_turn", conversation_id)
@@ -61,8 +63,9 @@ def reconcile() -> int:
                 or_(Report.next_attempt_at.is_(None), Report.next_attempt_at < now - grace),
             )
         ).all():
-            jobs.append(("bot.jobs.submit" if state == "pending" else "bot.jobs.resolve_token",
-                         report_id))
+            jobs.append(
+                ("bot.jobs.submit" if state == "pending" else "bot.jobs.resolve_token", report_id)
+            )
     for job, job_id in jobs:
         queue.enqueue(job, job_id)
     return len(jobs)

@@ -61,8 +61,9 @@ def submit(report_id: int) -> str:
     except Exception as exc:  # noqa: BLE001 - whatever went wrong, the report is not stuck
         if not isinstance(exc, Open311Error):
             log.exception("report %s: filing failed unexpectedly", report_id)
-            exc = Open311Error(f"{type(exc).__name__} while filing", retryable=True,
-                               uncertain=posted)
+            exc = Open311Error(
+                f"{type(exc).__name__} while filing", retryable=True, uncertain=posted
+            )
         return _submit_failed(report_id, exc, posted, search_first, attempt)
     finally:
         client.close()
@@ -89,13 +90,13 @@ def _still_ours(session: Session, report_id: int, attempt: int) -> bool:
     """True if this job's claim on the report stands (the reconciler did not hand it on)."""
     result = session.execute(
         update(Report)
-        .where(Report.id == report_id, Report.state == "submitting",
-               Report.attempts == attempt)
+        .where(Report.id == report_id, Report.state == "submitting", Report.attempts == attempt)
         .values(updated_at=utcnow())
     )
     if result.rowcount != 1:
-        log.warning("report %s was handed to another attempt; this one's result is dropped",
-                    report_id)
+        log.warning(
+            "report %s was handed to another attempt; this one's result is dropped", report_id
+        )
     return result.rowcount == 1
 
 
@@ -127,7 +128,9 @@ def _find_filed(client, report: Report) -> str | None:
     if not open311_profile(get_settings()).marker_search:
         raise Open311Error(
             "an earlier POST may have filed this report and the city's requests cannot be "
-            "searched for it", retryable=False, uncertain=True,
+            "searched for it",
+            retryable=False,
+            uncertain=True,
         )
     since = (report.first_posted_at or report.created_at) - SEARCH_SLACK
     for found in client.requests_query(service_code=report.service_code, start_date=since):
@@ -235,13 +238,18 @@ def _mark_submitted(session: Session, report: Report, number: str):
     report.status = "open"
     report.next_attempt_at = None
     report.submitted_at = report.status_changed_at = utcnow()
-    return add_notice(session, report, notices.report_filed(
-        number, report.service_name, language_of(session, report, get_settings())
-    ))
+    return add_notice(
+        session,
+        report,
+        notices.report_filed(
+            number, report.service_name, language_of(session, report, get_settings())
+        ),
+    )
 
 
-def _submit_failed(report_id: int, exc: Open311Error, posted: bool, search_first: bool,
-                   attempt: int) -> str:
+def _submit_failed(
+    report_id: int, exc: Open311Error, posted: bool, search_first: bool, attempt: int
+) -> str:
     """Decide what a failed filing means for the report and its resident; return the new state.
 
     - the city refused the report itself: rejected, and the resident hears the city's reason;
@@ -258,25 +266,32 @@ def _submit_failed(report_id: int, exc: Open311Error, posted: bool, search_first
         if not _still_ours(session, report_id, attempt):
             return "released"
         report = session.get(Report, report_id)
-        given_up = (utcnow() - (report.retried_at or report.created_at)
-                    > timedelta(hours=settings.report_give_up_hours))
+        given_up = utcnow() - (report.retried_at or report.created_at) > timedelta(
+            hours=settings.report_give_up_hours
+        )
         if exc.uncertain and open311_profile(settings).marker_search:
             state = "pending"
-            log.warning("report %s: the city's answer was lost; it will be looked for before "
-                        "it is filed again: %s", report_id, exc)
+            log.warning(
+                "report %s: the city's answer was lost; it will be looked for before "
+                "it is filed again: %s",
+                report_id,
+                exc,
+            )
         elif exc.uncertain:
             state = "unconfirmed"
-            log.error("report %s: the city's answer was lost; it may be filed: %s",
-                      report_id, exc)
+            log.error("report %s: the city's answer was lost; it may be filed: %s", report_id, exc)
         elif exc.operator_error:
             state = "failed"
-            log.error("report %s: the city refused our credentials or endpoint: %s",
-                      report_id, exc)
+            log.error("report %s: the city refused our credentials or endpoint: %s", report_id, exc)
         elif exc.retryable or not posted:  # a failed search says nothing about the report
             state = "failed" if given_up else "pending"
-            log.log(logging.ERROR if given_up else logging.WARNING,
-                    "report %s not filed%s: %s", report_id,
-                    " and given up for staff" if given_up else " yet", exc)
+            log.log(
+                logging.ERROR if given_up else logging.WARNING,
+                "report %s not filed%s: %s",
+                report_id,
+                " and given up for staff" if given_up else " yet",
+                exc,
+            )
         else:
             state = "rejected"
             log.warning("report %s refused by the city: %s", report_id, exc)
@@ -287,21 +302,24 @@ def _submit_failed(report_id: int, exc: Open311Error, posted: bool, search_first
             # The city answered the only POST so far: it did not store it. (After a search the
             # earlier POST may still show up later, so every retry searches.)
             report.check_before_post = False
-        delay = backoff(report.attempts, base=settings.retry_base_seconds,
-                        cap=settings.retry_cap_seconds)
+        delay = backoff(
+            report.attempts, base=settings.retry_base_seconds, cap=settings.retry_cap_seconds
+        )
         notice = None
         if state == "rejected":
-            notice = add_notice(session, report, notices.report_rejected(
-                _reason(exc), language_of(session, report, settings)
-            ))
+            notice = add_notice(
+                session,
+                report,
+                notices.report_rejected(_reason(exc), language_of(session, report, settings)),
+            )
         else:
             if state == "pending":
                 report.next_attempt_at = due_after(delay)
             if not report.delay_notice_sent:
                 report.delay_notice_sent = True
-                notice = add_notice(session, report, notices.report_delayed(
-                    language_of(session, report, settings)
-                ))
+                notice = add_notice(
+                    session, report, notices.report_delayed(language_of(session, report, settings))
+                )
     if notice is not None:
         queue.enqueue("bot.jobs.deliver", notice.id)
     if state == "pending":

@@ -96,8 +96,11 @@ def _track_updates(client: Open311Client) -> int:
     for _when, update_ in sorted((d for d in dated if d[0]), key=lambda d: d[0]):
         number = str(update_.get("service_request_id"))
         report_id = ids.get(number)
-        entry = {"status": update_.get("status"), "status_notes": update_.get("description"),
-                 "media_url": update_.get("media_url")}
+        entry = {
+            "status": update_.get("status"),
+            "status_notes": update_.get("description"),
+            "media_url": update_.get("media_url"),
+        }
         key = f"{number}#{update_.get('update_id') or update_.get('updated_datetime')}"
         if report_id is not None and receive_status(report_id, entry, update_key=key):
             changed += 1
@@ -158,8 +161,9 @@ def receive_status(report_id: int, entry: dict, update_key: str | None = None) -
             say=language_of(session, report, settings),
         )
         media_url = str(entry.get("media_url") or "").strip()
-        notice = add_notice(session, report, text,
-                            media_url=media_url if media_url.startswith("https://") else None)
+        notice = add_notice(
+            session, report, text, media_url=media_url if media_url.startswith("https://") else None
+        )
     queue.enqueue("bot.jobs.deliver", notice.id)
     return True
 

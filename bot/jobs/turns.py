@@ -93,8 +93,7 @@ def _handle_next(conversation_id: int, client: Open311Client, settings: Settings
                 raise _HandledElsewhere
             return jobs
     except _HandledElsewhere:
-        log.warning("message %s was answered by another worker; this turn is dropped",
-                    message_id)
+        log.warning("message %s was answered by another worker; this turn is dropped", message_id)
         return []
     except (OperationalError, InterfaceError, RedisError):
         # The database or Redis failed, not the message: it stays pending for the next job
@@ -128,7 +127,8 @@ def _mark(session: Session, message_id: int, status: str, error: str | None = No
     if error:
         values["error_code"] = error[:32]
     result = session.execute(
-        update(Message).where(Message.id == message_id, Message.status == "pending")
+        update(Message)
+        .where(Message.id == message_id, Message.status == "pending")
         .values(**values)
     )
     return result.rowcount == 1
@@ -216,8 +216,11 @@ def _stale_tap(session: Session, contact_id: int, reply_to: str | None) -> bool:
         return False
     recent = session.exec(
         select(Message)
-        .where(Message.contact_id == contact_id, Message.direction == "out",
-               Message.external_id.is_not(None))
+        .where(
+            Message.contact_id == contact_id,
+            Message.direction == "out",
+            Message.external_id.is_not(None),
+        )
         .order_by(Message.id.desc())
         .limit(20)
     ).all()
@@ -304,18 +307,22 @@ def list_reports(session: Session, contact_id: int, settings: Settings) -> Repor
     """The resident's latest reports, newest first, for MY REPORTS."""
     zone = ZoneInfo(settings.city_timezone)
     reports = session.exec(
-        select(Report).where(Report.contact_id == contact_id).order_by(Report.id.desc())
+        select(Report)
+        .where(Report.contact_id == contact_id)
+        .order_by(Report.id.desc())
         .limit(MY_REPORTS_SHOWN)
     ).all()
-    return ReportsListed(tuple(
-        ReportLine(
-            number=report.service_request_id or "",
-            service_name=report.service_name,
-            status=report.status or "",
-            filed_on=_day(report.created_at.astimezone(zone)),
+    return ReportsListed(
+        tuple(
+            ReportLine(
+                number=report.service_request_id or "",
+                service_name=report.service_name,
+                status=report.status or "",
+                filed_on=_day(report.created_at.astimezone(zone)),
+            )
+            for report in reports
         )
-        for report in reports
-    ))
+    )
 
 
 def _day(moment) -> str:

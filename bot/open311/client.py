@@ -93,10 +93,14 @@ class Open311Client:
         except httpx.TransportError as exc:
             # Once a POST is sent, a timeout or a dropped connection leaves us not knowing
             # whether the city stored the report; a refused connection does not.
-            sent = method == "POST" and not isinstance(exc, (httpx.ConnectError, httpx.PoolTimeout,
-                                                             httpx.ConnectTimeout))
-            what = "timed out" if isinstance(exc, httpx.TimeoutException) else (
-                f"cannot reach the server ({type(exc).__name__})")
+            sent = method == "POST" and not isinstance(
+                exc, (httpx.ConnectError, httpx.PoolTimeout, httpx.ConnectTimeout)
+            )
+            what = (
+                "timed out"
+                if isinstance(exc, httpx.TimeoutException)
+                else (f"cannot reach the server ({type(exc).__name__})")
+            )
             raise Open311Error(f"{where}: {what}", retryable=True, uncertain=sent) from exc
         except httpx.HTTPError as exc:  # e.g. a body that fails to decode: it did answer
             raise Open311Error(
@@ -190,9 +194,7 @@ class Open311Client:
 
     def service_definition(self, code: str) -> dict:
         """GET services/{code}: the attributes, sorted by order, flags as bools, keys as strings."""
-        return records.definition(
-            self._call("GET", "service_definition", service_code=str(code))
-        )
+        return records.definition(self._call("GET", "service_definition", service_code=str(code)))
 
     def create_request(
         self, fields: Mapping[str, Any], attributes: Mapping[str, Any] | None = None

@@ -105,8 +105,9 @@ def request_form(
     marker = shaped.pop("marker", None)
     suffix = marker_suffix(marker) if marker else ""
     if isinstance(shaped.get("description"), str) or suffix:
-        text = cut_description(shaped.get("description") or "", profile.description_limit
-                               - len(suffix))
+        text = cut_description(
+            shaped.get("description") or "", profile.description_limit - len(suffix)
+        )
         shaped["description"] = (text + suffix).strip()
     if marker:
         shaped["device_id"] = marker

@@ -68,8 +68,9 @@ def error_list(body: Any) -> list[dict] | None:
         return None
     if any("service_request_id" in e or "token" in e or "service_code" in e for e in body):
         return None
-    return [{"code": _code_text(e["code"]), "description": str(e["description"] or "")}
-            for e in body]
+    return [
+        {"code": _code_text(e["code"]), "description": str(e["description"] or "")} for e in body
+    ]
 
 
 def retryable_status(status: int) -> bool:

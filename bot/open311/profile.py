@@ -62,7 +62,8 @@ class Profile:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ProfileError(f"profile {self.name!r}: {key} must be a positive integer")
         if self.page_size is not None and (
-            not isinstance(self.page_size, int) or isinstance(self.page_size, bool)
+            not isinstance(self.page_size, int)
+            or isinstance(self.page_size, bool)
             or self.page_size < 1
         ):
             raise ProfileError(f"profile {self.name!r}: page_size must be a positive integer")
@@ -89,10 +90,20 @@ def _check_choice(profile: Profile, key: str, choices: tuple[str, ...]) -> None:
 
 _KEYS = {f.name for f in fields(Profile)}
 _TYPES: dict[str, tuple[type, ...]] = {
-    "name": (str,), "format": (str,), "jurisdiction_id": (str,), "date_style": (str,),
-    "batch_size": (int,), "page_size": (int,), "multi_value_style": (str,), "location": (str,),
-    "description_limit": (int,), "updates": (bool,), "updated_after": (bool,),
-    "marker_search": (bool,), "params": (dict,), "paths": (dict,),
+    "name": (str,),
+    "format": (str,),
+    "jurisdiction_id": (str,),
+    "date_style": (str,),
+    "batch_size": (int,),
+    "page_size": (int,),
+    "multi_value_style": (str,),
+    "location": (str,),
+    "description_limit": (int,),
+    "updates": (bool,),
+    "updated_after": (bool,),
+    "marker_search": (bool,),
+    "params": (dict,),
+    "paths": (dict,),
 }
 
 

@@ -8,7 +8,12 @@ from bot.open311.errors import Open311Error
 
 # Fields that are identifiers: always strings, whatever the server sent ("001" stays "001").
 ID_FIELDS = (
-    "service_request_id", "service_code", "token", "address_id", "account_id", "zipcode",
+    "service_request_id",
+    "service_code",
+    "token",
+    "address_id",
+    "account_id",
+    "zipcode",
     "update_id",
 )
 _FLOAT_FIELDS = ("lat", "long")

@@ -16,9 +16,7 @@ def drop_empty(body: Any) -> Any:
     if isinstance(body, list):
         return [drop_empty(item) for item in body]
     if isinstance(body, dict):
-        return {
-            k: drop_empty(v) for k, v in body.items() if v is not None and v != "" and v != []
-        }
+        return {k: drop_empty(v) for k, v in body.items() if v is not None and v != "" and v != []}
     return body
 
 

@@ -27,9 +27,7 @@ def _definition(code: str, raw: dict) -> dict:
                 "code": str(attr["code"]),
                 "variable": _flag(attr.get("variable"), True),
                 "required": _flag(attr.get("required"), False),
-                "values": [
-                    {**v, "key": str(v["key"])} for v in (attr.get("values") or [])
-                ],
+                "values": [{**v, "key": str(v["key"])} for v in (attr.get("values") or [])],
             }
         )
     return {**raw, "service_code": code, "attributes": attributes}

@@ -20,36 +20,65 @@ DEFAULT_URL = "http://127.0.0.1:8311"
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8311, show_default=True, type=int, help="Port to listen on.")
 @click.option(
-    "--db", "db_path", default="./var/sandbox.sqlite3", show_default=True,
+    "--db",
+    "db_path",
+    default="./var/sandbox.sqlite3",
+    show_default=True,
     help="SQLite file for the sandbox's requests (its folder is created).",
 )
 @click.option("--api-key", default="", help="Require this api_key on POST requests.")
 @click.option(
-    "--catalog", "catalog_path", default=None, type=click.Path(exists=True, dir_okay=False),
+    "--catalog",
+    "catalog_path",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
     help="A services catalogue JSON file instead of the bundled one.",
 )
 @click.option("--token-mode", is_flag=True, help="Answer POSTs with a token, the id comes later.")
 @click.option(
-    "--token-delay", default=3.0, show_default=True, type=float,
+    "--token-delay",
+    default=3.0,
+    show_default=True,
+    type=float,
     help="Seconds before a token resolves to an id (with --token-mode).",
 )
 @click.option(
-    "--definitions", "definitions_path", default=None,
+    "--definitions",
+    "definitions_path",
+    default=None,
     type=click.Path(exists=True, dir_okay=False),
     help="Service definitions JSON (a mapping by service_code, or a list) for --catalog.",
 )
-@click.option("--page-size", default=0, type=int,
-              help="Page GET requests (page, page_size) with this many per page.")
-@click.option("--errors-with-200", is_flag=True,
-              help="Answer errors with HTTP 200 and the error list as the body.")
-@click.option("--formats", default="json,xml", show_default=True,
-              help='Formats served: "json,xml", or "xml" for an XML-only server.')
+@click.option(
+    "--page-size",
+    default=0,
+    type=int,
+    help="Page GET requests (page, page_size) with this many per page.",
+)
+@click.option(
+    "--errors-with-200",
+    is_flag=True,
+    help="Answer errors with HTTP 200 and the error list as the body.",
+)
+@click.option(
+    "--formats",
+    default="json,xml",
+    show_default=True,
+    help='Formats served: "json,xml", or "xml" for an XML-only server.',
+)
 @click.option("--slow", default=0.0, type=float, help="Seconds to wait before every answer.")
-@click.option("--require-jurisdiction", default="", metavar="ID",
-              help="Refuse calls without jurisdiction_id=ID (400 missing, 404 wrong).")
+@click.option(
+    "--require-jurisdiction",
+    default="",
+    metavar="ID",
+    help="Refuse calls without jurisdiction_id=ID (400 missing, 404 wrong).",
+)
 @click.option("--drop-empty", is_flag=True, help="Leave null and empty fields out of answers.")
-@click.option("--updates", is_flag=True,
-              help="Serve servicerequestupdates (mySociety) from admin status changes.")
+@click.option(
+    "--updates",
+    is_flag=True,
+    help="Serve servicerequestupdates (mySociety) from admin status changes.",
+)
 @click.pass_context
 def sandbox(ctx, host, port, db_path, api_key, catalog_path, token_mode, token_delay, **quirks):
     """Run a local GeoReport v2 server and Nominatim geocoder (no internet needed)."""
@@ -59,8 +88,12 @@ def sandbox(ctx, host, port, db_path, api_key, catalog_path, token_mode, token_d
 
     Path(db_path).parent.mkdir(parents=True, exist_ok=True)
     app = create_sandbox_app(
-        db_path, api_key=api_key, catalog_path=catalog_path,
-        token_mode=token_mode, token_delay=token_delay, **quirks,
+        db_path,
+        api_key=api_key,
+        catalog_path=catalog_path,
+        token_mode=token_mode,
+        token_delay=token_delay,
+        **quirks,
     )
     server = ServerThread(app, host, port)
     base = server.url
@@ -99,12 +132,26 @@ def set_status(service_request_id, status, notes, url):
 
 @sandbox.command("faults")
 @click.argument("mode", type=click.Choice(list(MODES), case_sensitive=False))
-@click.option("--rate", default=1.0, show_default=True, type=click.FloatRange(0.0, 1.0),
-              help="Probability that a request is hit.")
-@click.option("--seconds", default=None, type=click.FloatRange(min=0.0, min_open=True),
-              help="Turn the fault off by itself after this many seconds.")
-@click.option("--delay", default=DEFAULT_DELAY, show_default=True, type=float,
-              help="Seconds a timeout fault holds the answer.")
+@click.option(
+    "--rate",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0),
+    help="Probability that a request is hit.",
+)
+@click.option(
+    "--seconds",
+    default=None,
+    type=click.FloatRange(min=0.0, min_open=True),
+    help="Turn the fault off by itself after this many seconds.",
+)
+@click.option(
+    "--delay",
+    default=DEFAULT_DELAY,
+    show_default=True,
+    type=float,
+    help="Seconds a timeout fault holds the answer.",
+)
 @click.option("--url", default=DEFAULT_URL, show_default=True, help="The running sandbox.")
 def faults(mode, rate, seconds, delay, url):
     """Make a running sandbox's Open311 answers fail: 500, timeout, errors200, or none."""
@@ -120,8 +167,9 @@ def _post_admin(url: str, path: str, shape: type, **send):
     try:
         response = httpx.post(f"{url.rstrip('/')}/{path}", timeout=5.0, **send)
     except httpx.HTTPError as exc:
-        click.echo(f"Cannot reach the sandbox at {url} ({type(exc).__name__}): is it running?",
-                   err=True)
+        click.echo(
+            f"Cannot reach the sandbox at {url} ({type(exc).__name__}): is it running?", err=True
+        )
         sys.exit(2)
     try:
         body = response.json()

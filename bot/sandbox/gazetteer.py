@@ -12,10 +12,25 @@ GAZETTEER_PATH = Path(__file__).with_name("gazetteer.json")
 
 # Street-type abbreviations and their full forms (lower case, as normalised).
 SUFFIXES = {
-    "st": "street", "str": "street", "ave": "avenue", "av": "avenue", "avn": "avenue",
-    "rd": "road", "blvd": "boulevard", "blv": "boulevard", "boul": "boulevard", "dr": "drive",
-    "drv": "drive", "ln": "lane", "ter": "terrace", "terr": "terrace", "pkwy": "parkway",
-    "ct": "court", "pl": "place", "hwy": "highway", "sq": "square",
+    "st": "street",
+    "str": "street",
+    "ave": "avenue",
+    "av": "avenue",
+    "avn": "avenue",
+    "rd": "road",
+    "blvd": "boulevard",
+    "blv": "boulevard",
+    "boul": "boulevard",
+    "dr": "drive",
+    "drv": "drive",
+    "ln": "lane",
+    "ter": "terrace",
+    "terr": "terrace",
+    "pkwy": "parkway",
+    "ct": "court",
+    "pl": "place",
+    "hwy": "highway",
+    "sq": "square",
 }
 _HOUSE = re.compile(r"^(\d+)[a-z]?\s+(.+)$")
 
@@ -97,8 +112,14 @@ class Gazetteer:
         self.town_words.add(normalize(self.town["city"]))
         self.streets = [
             Street(
-                s["name"], s["osm_id"], tuple(s["from"]), tuple(s["to"]), s["first"], s["last"],
-                s["postcode"], s["suburb"],
+                s["name"],
+                s["osm_id"],
+                tuple(s["from"]),
+                tuple(s["to"]),
+                s["first"],
+                s["last"],
+                s["postcode"],
+                s["suburb"],
             )
             for s in data["streets"]
         ]
@@ -171,19 +192,40 @@ class Gazetteer:
 
     def _house(self, street: Street, number: int) -> Place:
         lat, lon = street.point_at(number)
-        address = self._address(street.name, street.suburb, street.postcode,
-                                house_number=str(number))
+        address = self._address(
+            street.name, street.suburb, street.postcode, house_number=str(number)
+        )
         return Place(
-            lat, lon, "way", street.osm_id + 900_000_000, "place", "house", 30, "place", "",
-            address, (lat - 0.00005, lat + 0.00005, lon - 0.00005, lon + 0.00005), 0.00001,
+            lat,
+            lon,
+            "way",
+            street.osm_id + 900_000_000,
+            "place",
+            "house",
+            30,
+            "place",
+            "",
+            address,
+            (lat - 0.00005, lat + 0.00005, lon - 0.00005, lon + 0.00005),
+            0.00001,
         )
 
     def _street(self, street: Street) -> Place:
         lat, lon = street.point_at((street.first + street.last) // 2)
         address = self._address(street.name, street.suburb, street.postcode)
         return Place(
-            lat, lon, "way", street.osm_id, "highway", "residential", 26, "road", street.name,
-            address, street.bbox(), 0.0533,
+            lat,
+            lon,
+            "way",
+            street.osm_id,
+            "highway",
+            "residential",
+            26,
+            "road",
+            street.name,
+            address,
+            street.bbox(),
+            0.0533,
         )
 
     def _landmark(self, item: dict) -> Place:
@@ -196,9 +238,18 @@ class Gazetteer:
         e = item.get("extent", 0.0003)
         lat, lon = item["lat"], item["lon"]
         return Place(
-            lat, lon, item["osm_type"], item["osm_id"], item["class"], item["type"], 30,
-            item["class"], item["name"],
-            address, (lat - e, lat + e, lon - e, lon + e), 0.2501,
+            lat,
+            lon,
+            item["osm_type"],
+            item["osm_id"],
+            item["class"],
+            item["type"],
+            30,
+            item["class"],
+            item["name"],
+            address,
+            (lat - e, lat + e, lon - e, lon + e),
+            0.2501,
         )
 
 

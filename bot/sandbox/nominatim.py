@@ -9,8 +9,17 @@ from bot.sandbox.gazetteer import Gazetteer, Place, default_gazetteer
 LICENCE = "Data © OpenStreetMap contributors, ODbL 1.0. http://osm.org/copyright"
 # Address parts shown in display_name, in Nominatim's order (most specific first).
 _DISPLAY_ORDER = (
-    "amenity", "leisure", "railway", "house_number", "road", "suburb", "city", "county",
-    "state", "postcode", "country",
+    "amenity",
+    "leisure",
+    "railway",
+    "house_number",
+    "road",
+    "suburb",
+    "city",
+    "county",
+    "state",
+    "postcode",
+    "country",
 )
 
 bp = Blueprint("nominatim", __name__)
@@ -88,7 +97,15 @@ def search() -> Response:
     """GET /search?q=...: matching places as a JSON list ([] when none)."""
     fmt = _format()
     if fmt is None:
-        return _answer({"error": {"code": 400, "message": "Parameter 'format' must be json or jsonv2 in this sandbox."}}, 400)  # noqa: E501
+        return _answer(
+            {
+                "error": {
+                    "code": 400,
+                    "message": "Parameter 'format' must be json or jsonv2 in this sandbox.",
+                }
+            },
+            400,
+        )  # noqa: E501
     query = request.args.get("q", "").strip()
     if not query:
         parts = [request.args.get(k, "") for k in ("street", "city", "state", "postalcode")]
@@ -116,11 +133,21 @@ def reverse() -> Response:
     """GET /reverse?lat=..&lon=..: the nearest address, or {"error": "Unable to geocode"}."""
     fmt = _format()
     if fmt is None:
-        return _answer({"error": {"code": 400, "message": "Parameter 'format' must be json or jsonv2 in this sandbox."}}, 400)  # noqa: E501
+        return _answer(
+            {
+                "error": {
+                    "code": 400,
+                    "message": "Parameter 'format' must be json or jsonv2 in this sandbox.",
+                }
+            },
+            400,
+        )  # noqa: E501
     try:
         lat, lon = float(request.args["lat"]), float(request.args["lon"])
     except (KeyError, ValueError):
-        return _answer({"error": {"code": 400, "message": "Need coordinates or OSM object to lookup."}}, 400)  # noqa: E501
+        return _answer(
+            {"error": {"code": 400, "message": "Need coordinates or OSM object to lookup."}}, 400
+        )  # noqa: E501
     place = _gazetteer().reverse(lat, lon)
     if place is None:
         return _answer({"error": "Unable to geocode"})

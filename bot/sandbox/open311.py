@@ -99,9 +99,7 @@ def _quirks_before() -> Response | None:
         if fault.mode == "500":
             return error_answer(500, "Internal server error (sandbox fault)", _fmt())
         if fault.mode == "errors200":
-            return error_answer(
-                500, "Internal server error (sandbox fault)", _fmt(), with_200=True
-            )
+            return error_answer(500, "Internal server error (sandbox fault)", _fmt(), with_200=True)
         if fault.mode == "timeout":
             if request.method == "POST":
                 g.fault_delay = fault.delay  # stored as normal, then answered late
@@ -241,10 +239,18 @@ def create_request(fmt: str) -> Response:
         "long": lon_f,
         "media_url": form.get("media_url") or None,
         "attributes": attributes,
-        **{k: form.get(k) or None for k in (
-            "email", "phone", "first_name", "last_name", "device_id", "account_id",
-            "jurisdiction_id",
-        )},
+        **{
+            k: form.get(k) or None
+            for k in (
+                "email",
+                "phone",
+                "first_name",
+                "last_name",
+                "device_id",
+                "account_id",
+                "jurisdiction_id",
+            )
+        },
     }
     delay = config.token_delay if config.token_mode else 0.0
     filed = config.store.create(record, delay=delay, token=config.token_mode)
@@ -331,7 +337,10 @@ def list_requests(fmt: str) -> Response:
         end = start + DEFAULT_DAYS * 86400
     found = _page(
         store.find(
-            service_codes=_csv("service_code"), statuses=statuses, start=start, end=end,
+            service_codes=_csv("service_code"),
+            statuses=statuses,
+            start=start,
+            end=end,
             limit=MAX_RESULTS,
         )
     )

@@ -13,13 +13,32 @@ from datetime import datetime, timedelta, timezone
 TOWN_TZ = timezone(timedelta(hours=-6))
 
 FIELDS = (
-    "service_request_id", "status", "status_notes", "service_name", "service_code",
-    "description", "agency_responsible", "service_notice", "requested_datetime",
-    "updated_datetime", "expected_datetime", "address", "address_id", "zipcode", "lat", "long",
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
     "media_url",
 )
 _PRIVATE = (
-    "email", "phone", "first_name", "last_name", "device_id", "account_id", "jurisdiction_id",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "device_id",
+    "account_id",
+    "jurisdiction_id",
 )
 
 _SCHEMA = f"""
@@ -147,7 +166,9 @@ class SandboxStore:
         """Visible requests matching every filter given, newest first, at most `limit`."""
         where, args = ["visible_ts <= ?"], [time.time()]
         for column, values in (
-            ("service_request_id", ids), ("service_code", service_codes), ("status", statuses)
+            ("service_request_id", ids),
+            ("service_code", service_codes),
+            ("status", statuses),
         ):
             if values:
                 where.append(f"{column} IN ({', '.join('?' for _ in values)})")

@@ -62,8 +62,20 @@ GEOCODER_LIMIT = 3  # bot.geocoding.lookup asks Nominatim for three results
 MAX_SEGMENTS = 3  # no reply, in any language, may take more (conversations.fitting.MOST)
 FIGURES_ENV = "INTAKE311_WRITE_FIGURES"
 FIGURES_PATH = HERE / "FIGURES.md"
-EXPECT_KEYS = frozenset({"filed", "service", "address", "description", "phone", "email",
-                         "masked", "reply", "language", "emergency"})
+EXPECT_KEYS = frozenset(
+    {
+        "filed",
+        "service",
+        "address",
+        "description",
+        "phone",
+        "email",
+        "masked",
+        "reply",
+        "language",
+        "emergency",
+    }
+)
 EVENT_KEYS = frozenset({"timeout", "status", "found", "notes", "service", "failed", "reports"})
 TOP_KEYS = frozenset({"language", "messages", "expect", "known_issue"})
 
@@ -92,8 +104,9 @@ def sandbox_services() -> tuple[Service, ...]:
 
 def make_context() -> Context:
     """The context every scenario runs in: the sandbox catalogue and the built-in languages."""
-    return Context(services=sandbox_services(), city=CITY, timezone=TIMEZONE,
-                   languages=load_languages())
+    return Context(
+        services=sandbox_services(), city=CITY, timezone=TIMEZONE, languages=load_languages()
+    )
 
 
 @lru_cache(maxsize=1024)
@@ -107,8 +120,9 @@ def geocode(query: str) -> Geocoded:
     places = []
     for place in found:
         raw = json.loads(json.dumps(place_json(place, "json", True)))
-        places.append(Place(address=short_address(raw), lat=float(raw["lat"]),
-                            lon=float(raw["lon"])))
+        places.append(
+            Place(address=short_address(raw), lat=float(raw["lat"]), lon=float(raw["lon"]))
+        )
     return Geocoded(query, tuple(places))
 
 
@@ -141,8 +155,9 @@ def load_scenario(path: Path) -> Scenario:
     """One scenario file; raises ValueError when it is malformed."""
     text = path.read_text(encoding="utf-8")
     data = tomllib.loads(text)
-    about = " ".join(line.lstrip("# ").strip() for line in text.splitlines()
-                     if line.startswith("#")).strip()
+    about = " ".join(
+        line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#")
+    ).strip()
     problems = []
     if not set(data) <= TOP_KEYS:
         problems.append(f"unknown keys {sorted(set(data) - TOP_KEYS)}")
@@ -169,8 +184,14 @@ def load_scenario(path: Path) -> Scenario:
         problems.append("a filed report needs expect.service and expect.address")
     if problems:
         raise ValueError(f"{path.name}: " + "; ".join(problems))
-    return Scenario(path.stem, data["language"], tuple(messages), expect, about,
-                    str(data.get("known_issue", "")))
+    return Scenario(
+        path.stem,
+        data["language"],
+        tuple(messages),
+        expect,
+        about,
+        str(data.get("known_issue", "")),
+    )
 
 
 # --- running a scenario -----------------------------------------------------------------------
@@ -217,19 +238,31 @@ def _event(entry, at: datetime) -> Event:
     if entry.get("timeout"):
         return TimedOut(at)
     if "status" in entry:
-        return StatusFound(str(entry["status"]), entry.get("found"), entry.get("notes", ""),
-                           entry.get("service", ""), bool(entry.get("failed")))
+        return StatusFound(
+            str(entry["status"]),
+            entry.get("found"),
+            entry.get("notes", ""),
+            entry.get("service", ""),
+            bool(entry.get("failed")),
+        )
     if "reports" in entry:
-        return ReportsListed(tuple(
-            ReportLine(str(r.get("number", "")), r.get("service", ""), r.get("status", ""),
-                       r.get("filed_on", ""))
-            for r in entry["reports"]
-        ))
+        return ReportsListed(
+            tuple(
+                ReportLine(
+                    str(r.get("number", "")),
+                    r.get("service", ""),
+                    r.get("status", ""),
+                    r.get("filed_on", ""),
+                )
+                for r in entry["reports"]
+            )
+        )
     raise ValueError(f"unknown event {entry!r}")
 
 
-def run(scenario: Scenario, context: Context,
-        record: Callable[[State, Event], None] | None = None) -> Outcome:
+def run(
+    scenario: Scenario, context: Context, record: Callable[[State, Event], None] | None = None
+) -> Outcome:
     """Play the resident's script; `record` sees every (state, event) given to step()."""
     outcome = Outcome(scenario)
     stored = json.dumps(State().to_dict())
@@ -298,26 +331,30 @@ def safety_problems(outcome: Outcome, context: Context) -> list[str]:
         problems.append(f"an emergency never got the 'call {context.emergency_number}' reply")
     for report in outcome.filed:
         for alarm in outcome.alarms:
-            if alarm in report.description or alarm in json.dumps(report.attributes,
-                                                                  ensure_ascii=False):
+            if alarm in report.description or alarm in json.dumps(
+                report.attributes, ensure_ascii=False
+            ):
                 problems.append(f"the emergency {alarm!r} went into the filed report")
         for kind in ("phone", "email"):
             value = expect.get(kind)
             if value and value in report.description:
                 problems.append(f"the {kind} {value!r} is left in the filed description")
-        if outcome.state.consent is not True and (report.phone or report.email
-                                                  or report.contact_ok):
-            problems.append(f"contact details sent without consent: {report.phone!r} "
-                            f"{report.email!r} contact_ok={report.contact_ok}")
+        if outcome.state.consent is not True and (
+            report.phone or report.email or report.contact_ok
+        ):
+            problems.append(
+                f"contact details sent without consent: {report.phone!r} "
+                f"{report.email!r} contact_ok={report.contact_ok}"
+            )
         for mask in _masks(expect):
             if mask not in report.description:
-                problems.append(f"{mask} missing from the filed description "
-                                f"{report.description!r}")
+                problems.append(f"{mask} missing from the filed description {report.description!r}")
         if outcome.state.consent is True:
             for kind in ("phone", "email"):
                 if kind in expect and getattr(report, kind) != expect[kind]:
-                    problems.append(f"FileReport.{kind} is {getattr(report, kind)!r}, "
-                                    f"expected {expect[kind]!r}")
+                    problems.append(
+                        f"FileReport.{kind} is {getattr(report, kind)!r}, expected {expect[kind]!r}"
+                    )
     for said in outcome.said:
         count = said.segments
         if count > MAX_SEGMENTS:
@@ -336,23 +373,30 @@ def expectation_problems(outcome: Outcome) -> list[str]:
     """Where the resident did not get what the scenario expects (counted in the figures)."""
     expect, report, problems = outcome.scenario.expect, outcome.report, list(outcome.notes)
     if expect["filed"] and report is None:
-        problems.append(f"not filed: first reply {_reply(outcome, 0)!r}, ended in "
-                        f"{outcome.state.name!r} after {_reply(outcome, -1)!r}")
+        problems.append(
+            f"not filed: first reply {_reply(outcome, 0)!r}, ended in "
+            f"{outcome.state.name!r} after {_reply(outcome, -1)!r}"
+        )
     if report is not None and expect["filed"]:
         if report.service_code != expect["service"]:
-            problems.append(f"service {report.service_code} ({report.service_name}), "
-                            f"expected {expect['service']}")
+            problems.append(
+                f"service {report.service_code} ({report.service_name}), "
+                f"expected {expect['service']}"
+            )
         if not _contains(report.address, expect["address"]):
             problems.append(f"address {report.address!r}, expected {expect['address']!r}")
         if "description" in expect and not _contains(report.description, expect["description"]):
-            problems.append(f"description {report.description!r}, "
-                            f"expected {expect['description']!r}")
+            problems.append(
+                f"description {report.description!r}, expected {expect['description']!r}"
+            )
     if "reply" in expect and not any(_contains(s.text, expect["reply"]) for s in outcome.said):
         problems.append(f"no reply contains {expect['reply']!r}")
     language = outcome.state.language or "en"
     if language != expect.get("language", outcome.scenario.language):
-        problems.append(f"ended in language {language!r}, expected "
-                        f"{expect.get('language', outcome.scenario.language)!r}")
+        problems.append(
+            f"ended in language {language!r}, expected "
+            f"{expect.get('language', outcome.scenario.language)!r}"
+        )
     return problems
 
 
@@ -397,11 +441,14 @@ def _figures(outcomes: list[Outcome]) -> dict:
         "meant_to_file": len(meant),
         "completed": _share(len(done), len(meant)),
         "median_messages": _number(statistics.median([o.scenario.sent for o in done]))
-        if done else None,
-        "correct_service": _share(sum(o.report.service_code == o.scenario.expect["service"]
-                                      for o in done), len(done)),
-        "correct_location": _share(sum(_contains(o.report.address, o.scenario.expect["address"])
-                                       for o in done), len(done)),
+        if done
+        else None,
+        "correct_service": _share(
+            sum(o.report.service_code == o.scenario.expect["service"] for o in done), len(done)
+        ),
+        "correct_location": _share(
+            sum(_contains(o.report.address, o.scenario.expect["address"]) for o in done), len(done)
+        ),
         "replies": len(said),
         "segments_mean": round(statistics.fmean(sizes), 2) if sizes else None,
         "segments_max": max(sizes) if sizes else None,
@@ -432,8 +479,10 @@ COLUMNS = (
 def figures_table(table: dict, loaded: Iterable[str] = ()) -> str:
     """The figures as a Markdown table, one row per language ("all" first)."""
     loaded = set(loaded)
-    lines = ["| language | " + " | ".join(label for _, label in COLUMNS) + " |",
-             "|---" * (len(COLUMNS) + 1) + "|"]
+    lines = [
+        "| language | " + " | ".join(label for _, label in COLUMNS) + " |",
+        "|---" * (len(COLUMNS) + 1) + "|",
+    ]
     for name, row in table.items():
         label = name if name in ("all", "en") or name in loaded else f"{name} (no catalogue)"
         cells = [_cell(key, row[key]) for key, _ in COLUMNS]

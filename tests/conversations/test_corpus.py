@@ -45,10 +45,10 @@ def loaded(language: str) -> bool:
 
 def test_corpus_is_large_and_varied():
     assert len(SCENARIOS) >= MIN_SCENARIOS
-    by_language = {code: [s for s in SCENARIOS if s.language == code]
-                   for code in corpus.LANGUAGES}
+    by_language = {code: [s for s in SCENARIOS if s.language == code] for code in corpus.LANGUAGES}
     assert all(len(found) >= MIN_PER_LANGUAGE for found in by_language.values()), {
-        code: len(found) for code, found in by_language.items()}
+        code: len(found) for code, found in by_language.items()
+    }
     services = {s.expect.get("service") for s in SCENARIOS if s.expect["filed"]}
     assert services >= {service.code for service in CONTEXT.services}
     assert any(s.expect.get("emergency") for s in SCENARIOS)
@@ -96,40 +96,65 @@ def test_figures_stay_above_their_floors():
     languages = [code for code in corpus.LANGUAGES if loaded(code)]
     corpus.SUMMARY[:] = [corpus.figures_table(table, languages)]
     if failures:
-        corpus.SUMMARY.append(f"{len(failures)} scenario(s) not as expected: "
-                              + ", ".join(sorted(failures)))
+        corpus.SUMMARY.append(
+            f"{len(failures)} scenario(s) not as expected: " + ", ".join(sorted(failures))
+        )
     corpus.write_figures(corpus.figures_markdown(table, failures, languages))
     low = [
         f"{code} {key}: {table[code][key]} < floor {floor}"
-        for code, floors in FLOORS.items() if loaded(code) and code in table
+        for code, floors in FLOORS.items()
+        if loaded(code) and code in table
         for key, floor in floors.items()
         if table[code][key] is None or table[code][key] < floor
     ]
-    detail = "\n".join(f"  {name}: " + "; ".join(problems)
-                       for name, problems in sorted(failures.items()))
+    detail = "\n".join(
+        f"  {name}: " + "; ".join(problems) for name, problems in sorted(failures.items())
+    )
     assert not low, "figures below their floors:\n" + "\n".join(low) + "\n" + detail
 
 
 def test_safety_rules_catch_what_they_guard():
-    scenario = corpus.Scenario("made-up", "en", ("x",), {
-        "filed": False, "emergency": True, "phone": "312-555-0142", "masked": ["[phone]"]})
-    leaked = corpus.FileReport("001", "Missed Trash Pickup", "call 312-555-0142", "1 Main St",
-                               phone="312-555-0142")
-    outcome = corpus.Outcome(scenario, said=[
-        corpus.Said(corpus.Reply("x" * 161), "en"),  # two segments, budget one
-        corpus.Said(corpus.Reply("\u00e1" * 300), "es"),  # five segments
-    ], filed=[leaked], state=corpus.State(consent=False))
+    scenario = corpus.Scenario(
+        "made-up",
+        "en",
+        ("x",),
+        {"filed": False, "emergency": True, "phone": "312-555-0142", "masked": ["[phone]"]},
+    )
+    leaked = corpus.FileReport(
+        "001", "Missed Trash Pickup", "call 312-555-0142", "1 Main St", phone="312-555-0142"
+    )
+    outcome = corpus.Outcome(
+        scenario,
+        said=[
+            corpus.Said(corpus.Reply("x" * 161), "en"),  # two segments, budget one
+            corpus.Said(corpus.Reply("\u00e1" * 300), "es"),  # five segments
+        ],
+        filed=[leaked],
+        state=corpus.State(consent=False),
+    )
     problems = "\n".join(corpus.safety_problems(outcome, CONTEXT))
-    for expected in ("filed although", "call 911", "left in the filed description",
-                     "without consent", "[phone] missing", "budget 1", "5 segments"):
+    for expected in (
+        "filed although",
+        "call 911",
+        "left in the filed description",
+        "without consent",
+        "[phone] missing",
+        "budget 1",
+        "5 segments",
+    ):
         assert expected in problems, expected
 
 
 def test_figures_count_what_they_say():
-    done = corpus.Scenario("a", "en", ("hi", "yes", {"timeout": True}),
-                           {"filed": True, "service": "001", "address": "Main"})
-    missed = corpus.Scenario("b", "es", ("hola",), {"filed": True, "service": "001",
-                                                   "address": "Main"})
+    done = corpus.Scenario(
+        "a",
+        "en",
+        ("hi", "yes", {"timeout": True}),
+        {"filed": True, "service": "001", "address": "Main"},
+    )
+    missed = corpus.Scenario(
+        "b", "es", ("hola",), {"filed": True, "service": "001", "address": "Main"}
+    )
     report = corpus.FileReport("002", "Illegal Dumping", "", "12 Main Street")
     table = corpus.figures([corpus.Outcome(done, filed=[report]), corpus.Outcome(missed)])
     assert table["all"]["completed"] == 0.5 and table["all"]["median_messages"] == 2

@@ -35,8 +35,14 @@ from flask import Flask, jsonify, request
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "telegram"
 BOT_ID = 6000000001
 BOT_USERNAME = "springfield311_bot"
-JSON_PARAMS = {"reply_markup", "allowed_updates", "entities", "caption_entities",
-               "link_preview_options", "reply_parameters"}
+JSON_PARAMS = {
+    "reply_markup",
+    "allowed_updates",
+    "entities",
+    "caption_entities",
+    "link_preview_options",
+    "reply_parameters",
+}
 SEND_METHODS = {"sendMessage", "sendPhoto"}
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
@@ -58,18 +64,24 @@ def reset_telegram_api(app: Flask) -> None:
     """Forget calls, injected failures and the webhook."""
     with app.config["LOCK"]:
         app.config["CALLS"].clear()
-        app.config.update(BLOCKED=set(), UNKNOWN_CHATS=set(), RETRY_AFTER={}, FAIL_NEXT=[],
-                          WEBHOOK={}, COMMANDS={})
+        app.config.update(
+            BLOCKED=set(),
+            UNKNOWN_CHATS=set(),
+            RETRY_AFTER={},
+            FAIL_NEXT=[],
+            WEBHOOK={},
+            COMMANDS={},
+        )
 
 
 def sent(app: Flask, chat_id: int | None = None) -> list[dict]:
     """The parameters of every accepted sendMessage/sendPhoto (to `chat_id` if given), with
     the `message_id` the fake gave the sent message."""
     return [
-        call["params"] | {"method": call["method"],
-                          "message_id": call["result"].get("message_id")}
+        call["params"] | {"method": call["method"], "message_id": call["result"].get("message_id")}
         for call in app.config["CALLS"]
-        if call["method"] in SEND_METHODS and call.get("ok")
+        if call["method"] in SEND_METHODS
+        and call.get("ok")
         and (chat_id is None or int(call["params"]["chat_id"]) == chat_id)
     ]
 
@@ -113,17 +125,22 @@ def create_telegram_api_app(token: str) -> Flask:
     app = Flask(__name__)
     lock = threading.Lock()
     app.config.update(LOCK=lock, CALLS=[])
-    app.config.update(BLOCKED=set(), UNKNOWN_CHATS=set(), RETRY_AFTER={}, FAIL_NEXT=[],
-                      WEBHOOK={}, COMMANDS={})
+    app.config.update(
+        BLOCKED=set(), UNKNOWN_CHATS=set(), RETRY_AFTER={}, FAIL_NEXT=[], WEBHOOK={}, COMMANDS={}
+    )
     message_ids: dict[int, itertools.count] = {}
 
     def next_message(chat_id: int, **content) -> dict:
         with lock:
             counter = message_ids.setdefault(chat_id, itertools.count(1001))
             message_id = next(counter)
-        return {"message_id": message_id, "from": {k: BOT_USER[k] for k in
-                                                   ("id", "is_bot", "first_name", "username")},
-                "chat": {"id": chat_id, "type": "private"}, "date": int(time.time()), **content}
+        return {
+            "message_id": message_id,
+            "from": {k: BOT_USER[k] for k in ("id", "is_bot", "first_name", "username")},
+            "chat": {"id": chat_id, "type": "private"},
+            "date": int(time.time()),
+            **content,
+        }
 
     def send_refusal(chat_id: int):
         if chat_id in app.config["BLOCKED"]:
@@ -133,8 +150,9 @@ def create_telegram_api_app(token: str) -> Flask:
         with lock:
             retry_after = app.config["RETRY_AFTER"].pop(chat_id, None)
         if retry_after is not None:
-            return _error(429, f"Too Many Requests: retry after {retry_after}",
-                          retry_after=retry_after)
+            return _error(
+                429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
+            )
         return None
 
     def send_message(params: dict):
@@ -155,8 +173,16 @@ def create_telegram_api_app(token: str) -> Flask:
             return _error(400, "Bad Request: there is no photo in the request")
         if ".invalid/" in str(photo):  # a URL Telegram's servers cannot fetch
             return _error(400, "Bad Request: wrong file identifier/HTTP URL specified")
-        sizes = [{"file_id": f"AgACAgEAAxkDAAI{n}fake", "file_unique_id": f"AQAD{n}",
-                  "file_size": 1000 * n, "width": 90 * n, "height": 68 * n} for n in (1, 4)]
+        sizes = [
+            {
+                "file_id": f"AgACAgEAAxkDAAI{n}fake",
+                "file_unique_id": f"AQAD{n}",
+                "file_size": 1000 * n,
+                "width": 90 * n,
+                "height": 68 * n,
+            }
+            for n in (1, 4)
+        ]
         content = {"photo": sizes}
         if params.get("caption"):
             content["caption"] = params["caption"]
@@ -164,11 +190,15 @@ def create_telegram_api_app(token: str) -> Flask:
 
     def webhook_info(_params: dict):
         hook = app.config["WEBHOOK"]
-        info = {"url": hook.get("url", ""), "has_custom_certificate": False,
-                "pending_update_count": 0}
+        info = {
+            "url": hook.get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": 0,
+        }
         if hook.get("url"):
-            info.update(max_connections=hook.get("max_connections", 40),
-                        ip_address="149.154.167.220")
+            info.update(
+                max_connections=hook.get("max_connections", 40), ip_address="149.154.167.220"
+            )
             if "allowed_updates" in hook:
                 info["allowed_updates"] = hook["allowed_updates"]
         return info
@@ -176,8 +206,9 @@ def create_telegram_api_app(token: str) -> Flask:
     def set_webhook(params: dict):
         url = params.get("url", "")
         if url and not url.startswith("https://"):
-            return _error(400, "Bad Request: bad webhook: An HTTPS URL must be provided for "
-                               "webhook")
+            return _error(
+                400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+            )
         with lock:
             app.config["WEBHOOK"] = {k: v for k, v in params.items() if k != "secret_token"}
             app.config["WEBHOOK"]["has_secret"] = bool(params.get("secret_token"))
@@ -207,9 +238,14 @@ def create_telegram_api_app(token: str) -> Flask:
         "getMe": lambda _params: dict(BOT_USER),
         "sendMessage": send_message,
         "sendPhoto": send_photo,
-        "answerCallbackQuery": lambda params: True if params.get("callback_query_id") else
-        _error(400, "Bad Request: query is too old and response timeout expired or query ID "
-                    "is invalid"),
+        "answerCallbackQuery": lambda params: (
+            True
+            if params.get("callback_query_id")
+            else _error(
+                400,
+                "Bad Request: query is too old and response timeout expired or query ID is invalid",
+            )
+        ),
         "setWebhook": set_webhook,
         "getWebhookInfo": webhook_info,
         "deleteWebhook": delete_webhook,

@@ -229,15 +229,24 @@ def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
         size = min(int(request.args.get("PageSize", 50)), 1000)
         with lock:
             found = [
-                m for m in reversed(list(app.config["MESSAGES"].values()))
+                m
+                for m in reversed(list(app.config["MESSAGES"].values()))
                 if (not to or m["to"] == to) and (not sender or m["from"] == sender)
             ][:size]
         uri = f"/{API_VERSION}/Accounts/{sid}/Messages.json?PageSize={size}&Page=0"
-        return jsonify({
-            "messages": found, "end": max(0, len(found) - 1), "first_page_uri": uri,
-            "next_page_uri": None, "page": 0, "page_size": size, "previous_page_uri": None,
-            "start": 0, "uri": uri,
-        })
+        return jsonify(
+            {
+                "messages": found,
+                "end": max(0, len(found) - 1),
+                "first_page_uri": uri,
+                "next_page_uri": None,
+                "page": 0,
+                "page_size": size,
+                "previous_page_uri": None,
+                "start": 0,
+                "uri": uri,
+            }
+        )
 
     @app.get(f"/{API_VERSION}/Accounts/<sid>/Messages/<message_sid>.json")
     def fetch_message(sid: str, message_sid: str):

@@ -71,7 +71,8 @@ def work_left(stack: Stack) -> dict:
     """Work the database still owns: inbound not handled, replies not sent, reports unfiled."""
     with _db(stack) as conn:
         inbound = conn.execute(
-            "SELECT count(*) FROM message WHERE direction='in' AND status='pending'").fetchone()[0]
+            "SELECT count(*) FROM message WHERE direction='in' AND status='pending'"
+        ).fetchone()[0]
         outbound = conn.execute(
             "SELECT count(*) FROM message WHERE direction='out' AND status IN ('pending','sending')"
         ).fetchone()[0]
@@ -90,7 +91,9 @@ def wait_quiet(stack: Stack, inbox: Inbox, residents: list[Resident], timeout: f
     left: dict = {}
     while time.monotonic() < deadline:
         noticed = sum(
-            1 for r in residents if r.confirmed_at is not None
+            1
+            for r in residents
+            if r.confirmed_at is not None
             and any(NOTICE.search(x.body) for x in inbox.by_to[r.phone])
         )
         confirmed = sum(1 for r in residents if r.confirmed_at is not None)
@@ -110,8 +113,12 @@ def sandbox_rows(stack: Stack) -> list[dict]:
     db = sqlite3.connect(stack.sandbox_app.extensions["sandbox"].store.path, timeout=10)
     db.row_factory = sqlite3.Row
     try:
-        return [dict(r) for r in db.execute(
-            "SELECT service_request_id, description, device_id, requested_ts FROM requests")]
+        return [
+            dict(r)
+            for r in db.execute(
+                "SELECT service_request_id, description, device_id, requested_ts FROM requests"
+            )
+        ]
     finally:
         db.close()
 
@@ -138,13 +145,18 @@ def count(stack: Stack, inbox: Inbox, residents: list[Resident]) -> dict:
     with _db(stack) as conn:
         reports = conn.execute(
             "SELECT r.id, c.address, r.marker, r.state, r.service_request_id, r.attempts, "
-            "r.last_error FROM report r JOIN contact c ON c.id = r.contact_id").fetchall()
-        inbound = dict(conn.execute(
-            "SELECT status, count(*) FROM message WHERE direction='in' GROUP BY status"
-        ).fetchall())
-        outbound = dict(conn.execute(
-            "SELECT status, count(*) FROM message WHERE direction='out' GROUP BY status"
-        ).fetchall())
+            "r.last_error FROM report r JOIN contact c ON c.id = r.contact_id"
+        ).fetchall()
+        inbound = dict(
+            conn.execute(
+                "SELECT status, count(*) FROM message WHERE direction='in' GROUP BY status"
+            ).fetchall()
+        )
+        outbound = dict(
+            conn.execute(
+                "SELECT status, count(*) FROM message WHERE direction='out' GROUP BY status"
+            ).fetchall()
+        )
     reports_of: dict[str, list[tuple]] = defaultdict(list)
     for report in reports:
         reports_of[report[1].removeprefix("tel:")].append(report)
@@ -152,8 +164,10 @@ def count(stack: Stack, inbox: Inbox, residents: list[Resident]) -> dict:
     lost_details: list[str] = []
     stalled = [r for r in residents if r.stalled]
     for r in stalled:
-        lost_details.append(f"{r.phone} stalled at step {r.step}: {r.stalled}; "
-                            f"off-script replies {r.off_script[-3:]}")
+        lost_details.append(
+            f"{r.phone} stalled at step {r.step}: {r.stalled}; "
+            f"off-script replies {r.off_script[-3:]}"
+        )
     not_filed = no_notice = 0
     doubled_notices = 0
     for r in residents:
@@ -161,16 +175,16 @@ def count(stack: Stack, inbox: Inbox, residents: list[Resident]) -> dict:
             continue
         mine = reports_of.get(r.phone, [])
         filed = [rep for rep in mine if rep[2] and rep[2] in by_marker]
-        notices = Counter(m.group(1) for x in inbox.by_to[r.phone]
-                          if (m := NOTICE.search(x.body)))
+        notices = Counter(m.group(1) for x in inbox.by_to[r.phone] if (m := NOTICE.search(x.body)))
         doubled_notices += sum(n - 1 for n in notices.values() if n > 1)
         if not filed:
             not_filed += 1
             lost_details.append(f"{r.phone} confirmed, not at the city: reports {mine}")
         elif not notices:
             no_notice += 1
-            lost_details.append(f"{r.phone} filed ({[rep[4] for rep in filed]}), no notice; "
-                                f"reports {mine}")
+            lost_details.append(
+                f"{r.phone} filed ({[rep[4] for rep in filed]}), no notice; reports {mine}"
+            )
 
     doubled_markers = {m: rs for m, rs in by_marker.items() if len(rs) > 1}
     by_marker_report = {rep[2]: rep for rep in reports if rep[2]}
@@ -220,9 +234,15 @@ def count(stack: Stack, inbox: Inbox, residents: list[Resident]) -> dict:
     }
 
 
-def run(stack: Stack, name: str, index: int, injector_cls: type[Injector] | None,
-        residents_n: int = RESIDENTS, quiet_timeout: float = QUIET_TIMEOUT,
-        before: Callable[[Stack], None] | None = None) -> dict:
+def run(
+    stack: Stack,
+    name: str,
+    index: int,
+    injector_cls: type[Injector] | None,
+    residents_n: int = RESIDENTS,
+    quiet_timeout: float = QUIET_TIMEOUT,
+    before: Callable[[Stack], None] | None = None,
+) -> dict:
     """Start the stack afresh, run the residents with the injector, wait, count."""
     stack.start_scenario(name)
     if before is not None:
@@ -251,24 +271,26 @@ def run(stack: Stack, name: str, index: int, injector_cls: type[Injector] | None
     quiet2 = wait_quiet(stack, inbox, residents, 30)
     figures = count(stack, inbox, residents)
     stats = provider.stats
-    figures.update({
-        "scenario": name,
-        "injected": dict(injector.counts),
-        "injector_notes": injector.notes,
-        "injector_error": repr(injector.error) if injector.error else None,
-        "webhooks": stats.webhooks,
-        "duplicates_posted": stats.duplicates,
-        "duplicates_concurrent": stats.duplicates_concurrent,
-        "posts": stats.posts,
-        "provider_retries": stats.retried,
-        "non_2xx": dict(stats.non_2xx),
-        "never_accepted": stats.never_accepted,
-        "traffic_seconds": round(traffic_seconds, 1),
-        "quiet": quiet,
-        "quiet_after_stop": quiet2,
-        "seconds": round(time.monotonic() - started, 1),
-        "workers_restarted": sum(p.starts - 1 for p in stack.workers),
-    })
+    figures.update(
+        {
+            "scenario": name,
+            "injected": dict(injector.counts),
+            "injector_notes": injector.notes,
+            "injector_error": repr(injector.error) if injector.error else None,
+            "webhooks": stats.webhooks,
+            "duplicates_posted": stats.duplicates,
+            "duplicates_concurrent": stats.duplicates_concurrent,
+            "posts": stats.posts,
+            "provider_retries": stats.retried,
+            "non_2xx": dict(stats.non_2xx),
+            "never_accepted": stats.never_accepted,
+            "traffic_seconds": round(traffic_seconds, 1),
+            "quiet": quiet,
+            "quiet_after_stop": quiet2,
+            "seconds": round(time.monotonic() - started, 1),
+            "workers_restarted": sum(p.starts - 1 for p in stack.workers),
+        }
+    )
     figures["lost"] += stats.never_accepted
     return figures
 
@@ -286,8 +308,10 @@ class KillWorkers(Injector):
     def run(self) -> None:
         rng = random.Random(2)
         while not self.stop.wait(rng.uniform(1.0, 3.0)):
-            if (self.traffic_done.is_set()
-                    and time.monotonic() - self.traffic_done_at > self.KILL_AFTER_TRAFFIC):
+            if (
+                self.traffic_done.is_set()
+                and time.monotonic() - self.traffic_done_at > self.KILL_AFTER_TRAFFIC
+            ):
                 return
             proc = rng.choice(self.stack.workers)
             proc.kill9()

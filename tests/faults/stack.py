@@ -72,12 +72,19 @@ class Proc:
 
     def start(self) -> Proc:
         with open(self.log, "ab") as out:
-            out.write(f"\n=== start {self.starts + 1} at {time.time():.3f}: "
-                      f"{' '.join(self.argv)}\n".encode())
+            out.write(
+                f"\n=== start {self.starts + 1} at {time.time():.3f}: "
+                f"{' '.join(self.argv)}\n".encode()
+            )
             out.flush()
             self.popen = subprocess.Popen(
-                self.argv, env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                self.argv,
+                env=self.env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         self.starts += 1
         return self
@@ -119,9 +126,21 @@ class RedisServer:
         self.dir.mkdir(exist_ok=True)
         self.proc = Proc(
             "redis",
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)],
-            dict(os.environ), logdir,
+            [
+                exe,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
+            dict(os.environ),
+            logdir,
         )
         self.proc.start()
         wait_port(self.port, 10, self.proc.popen)
@@ -145,8 +164,10 @@ class RedisServer:
 
 def pg_bin() -> Path | None:
     """The newest PostgreSQL server binaries' folder, or None."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
-                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
     return found[-1].parent if found else None
 
 
@@ -180,8 +201,18 @@ class PgCluster:
         self.port = free_port()
         self.logdir = logdir
         self.restarts = 0
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                  "--no-sync", "-E", "UTF8")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
         self.start()
 
     @property
@@ -190,18 +221,30 @@ class PgCluster:
 
     def _run(self, tool: str, *args: str, timeout: float = 120) -> None:
         argv = ["runuser", "-u", "postgres", "--", str(self.bin / tool), *args]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                              cwd=self.dir)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=self.dir)
         if done.returncode != 0:
             raise StackError(f"{tool} failed ({done.returncode}): {done.stdout}{done.stderr}")
 
     def start(self) -> None:
         # fsync=off is safe here: a crash of PostgreSQL (stop -m immediate) keeps what it wrote
         # to the OS; synchronous_commit stays on, or an acknowledged commit could be lost.
-        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c full_page_writes=off -c max_connections=200")
-        self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.log),
-                  "start", "-w", "-t", "60")
+        opts = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c full_page_writes=off -c max_connections=200"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            opts,
+            "-l",
+            str(self.log),
+            "start",
+            "-w",
+            "-t",
+            "60",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.data), "stop", "-m", mode, "-w", "-t", "60")
@@ -270,24 +313,26 @@ class Stack:
 
     def env(self) -> dict:
         env = dict(os.environ)
-        env.update({
-            "DATABASE_URL": self.pg.url(),
-            "REDIS_URL": self.redis.url,
-            "QUEUE_NAME": "intake311-faults",
-            **service_env(self.sandbox, self.twilio.url),
-            "OPEN311_PROFILE": "sandbox",
-            "OPEN311_TIMEOUT": "2",
-            "TELEGRAM_BOT_TOKEN": "",
-            "CONVERSATION_IDLE_MINUTES": "0",
-            "TRACK_INTERVAL": "3600",
-            "RECONCILE_INTERVAL": "2",
-            "RECONCILE_GRACE": "3",
-            "STUCK_AFTER": "10",
-            "RETRY_BASE_SECONDS": "1",
-            "RETRY_CAP_SECONDS": "4",
-            "LOCK_TIMEOUT": "15",
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "DATABASE_URL": self.pg.url(),
+                "REDIS_URL": self.redis.url,
+                "QUEUE_NAME": "intake311-faults",
+                **service_env(self.sandbox, self.twilio.url),
+                "OPEN311_PROFILE": "sandbox",
+                "OPEN311_TIMEOUT": "2",
+                "TELEGRAM_BOT_TOKEN": "",
+                "CONVERSATION_IDLE_MINUTES": "0",
+                "TRACK_INTERVAL": "3600",
+                "RECONCILE_INTERVAL": "2",
+                "RECONCILE_GRACE": "3",
+                "STUCK_AFTER": "10",
+                "RETRY_BASE_SECONDS": "1",
+                "RETRY_CAP_SECONDS": "4",
+                "LOCK_TIMEOUT": "15",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         for key in ("INTAKE311_TEST_REDIS_DB", "INTAKE311_TEST_PG_DATABASE"):
             env.pop(key, None)
         return env
@@ -307,16 +352,33 @@ class Stack:
         self.redis.flushall()
         self.pg.fresh_database()
         env = self.env()
-        migrate = subprocess.run([str(BIN / "intake311"), "migrate"], env=env, cwd=ROOT,
-                                 capture_output=True, text=True, timeout=120)
+        migrate = subprocess.run(
+            [str(BIN / "intake311"), "migrate"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if migrate.returncode != 0:
             raise StackError(f"intake311 migrate failed: {migrate.stdout}{migrate.stderr}")
         self.web_port = free_port()
         self.web = Proc(
             "web",
-            [str(BIN / "python"), "-m", "gunicorn", "--bind", f"127.0.0.1:{self.web_port}",
-             "--workers", "2", "--timeout", "60", "webhooks:create_app()"],
-            env, self.logdir,
+            [
+                str(BIN / "python"),
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"127.0.0.1:{self.web_port}",
+                "--workers",
+                "2",
+                "--timeout",
+                "60",
+                "webhooks:create_app()",
+            ],
+            env,
+            self.logdir,
         ).start()
         self.workers = [
             Proc(f"worker{i}", [*self.worker_cmd, "--queue", kind], env, self.logdir).start()

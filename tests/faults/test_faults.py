@@ -27,16 +27,23 @@ SCENARIOS = {
     "flush-redis": scenario.FlushRedis,
     "restart-postgres": scenario.RestartPostgres,
     "open311-500": scenario.open311_fault("500", OPEN311_SECONDS, rate=1.0),
-    "open311-timeout": scenario.open311_fault("timeout", OPEN311_SECONDS, rate=TIMEOUT_RATE,
-                                              delay=3.0),
+    "open311-timeout": scenario.open311_fault(
+        "timeout", OPEN311_SECONDS, rate=TIMEOUT_RATE, delay=3.0
+    ),
     "open311-errors200": scenario.open311_fault("errors200", OPEN311_SECONDS, rate=1.0),
 }
 
 
 def _verdict(row: dict) -> list[str]:
     problems = []
-    for key in ("lost", "inbound_unprocessed", "doubled_filings", "doubled_replies",
-                "doubled_notices", "extra_reports_per_resident"):
+    for key in (
+        "lost",
+        "inbound_unprocessed",
+        "doubled_filings",
+        "doubled_replies",
+        "doubled_notices",
+        "extra_reports_per_resident",
+    ):
         if row.get(key):
             problems.append(f"{key}={row[key]}")
     if row.get("injector_error"):

@@ -67,7 +67,7 @@ class Inbox:
 
     def poll(self) -> None:
         with self.app.config["LOCK"]:
-            new = self.app.config["SENT"][self._seen:]
+            new = self.app.config["SENT"][self._seen :]
             self._seen += len(new)
         if not new:
             return
@@ -135,8 +135,9 @@ class Provider:
         self.duplicate_rate = duplicate_rate
         self.rng = random.Random(seed)
         self.rng_lock = threading.Lock()
-        self.http = httpx.Client(timeout=15, limits=httpx.Limits(max_connections=200,
-                                                                  max_keepalive_connections=50))
+        self.http = httpx.Client(
+            timeout=15, limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        )
         self.extra = ThreadPoolExecutor(max_workers=32, thread_name_prefix="dupe")
         self.stats = Stats()
         self.pending: list = []
@@ -155,8 +156,9 @@ class Provider:
                 self.stats.add("retried")
             first = False
             try:
-                answer = self.http.post(self.url, data=form,
-                                        headers={"X-Twilio-Signature": signature})
+                answer = self.http.post(
+                    self.url, data=form, headers={"X-Twilio-Signature": signature}
+                )
                 if 200 <= answer.status_code < 300:
                     return True
                 with self.stats.lock:
@@ -178,9 +180,17 @@ class Provider:
         """Deliver one inbound SMS (perhaps twice); return its MessageSid."""
         sid = "SM" + secrets.token_hex(16)
         form = {
-            "MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid, "AccountSid": TWILIO_SID,
-            "From": sender, "To": TWILIO_FROM, "Body": body, "NumMedia": "0",
-            "NumSegments": "1", "SmsStatus": "received", "ApiVersion": "2010-04-01",
+            "MessageSid": sid,
+            "SmsMessageSid": sid,
+            "SmsSid": sid,
+            "AccountSid": TWILIO_SID,
+            "From": sender,
+            "To": TWILIO_FROM,
+            "Body": body,
+            "NumMedia": "0",
+            "NumSegments": "1",
+            "SmsStatus": "received",
+            "ApiVersion": "2010-04-01",
         }
         signature = sign(self.signed_url, form, TWILIO_TOKEN)
         self.stats.add("webhooks")
@@ -212,8 +222,7 @@ class Resident:
     started_at: float = 0.0
 
 
-def converse(resident: Resident, provider: Provider, inbox: Inbox,
-             progress: Progress) -> Resident:
+def converse(resident: Resident, provider: Provider, inbox: Inbox, progress: Progress) -> Resident:
     """Text the script one line at a time, each after the bot's expected answer."""
     resident.started_at = time.monotonic()
     for index, (line, expect) in enumerate(SCRIPT):
@@ -259,8 +268,13 @@ class Progress:
         return self.confirmed / self.total if self.total else 1.0
 
 
-def run_residents(residents: list[Resident], provider: Provider, inbox: Inbox,
-                  progress: Progress, concurrency: int) -> None:
+def run_residents(
+    residents: list[Resident],
+    provider: Provider,
+    inbox: Inbox,
+    progress: Progress,
+    concurrency: int,
+) -> None:
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="resident") as pool:
         futures = [pool.submit(converse, r, provider, inbox, progress) for r in residents]
         for future in futures:
