@@ -1,17 +1,32 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `locked` installs exactly requirements.lock (hashes checked); `latest` the newest versions
+# pyproject.toml allows (the drift check, `make test-latest`).
+RESOLVE ?= locked
+PYTEST_WORKERS ?= auto
+# The fault suite inside `make test` runs every scenario at a small scale; `make faults` at full.
+SMALL_FAULTS := INTAKE311_FAULT_RESIDENTS=25 INTAKE311_FAULT_OPEN311_SECONDS=6 INTAKE311_FAULT_KILL_EVERY=8
+FULL_FAULTS := INTAKE311_FAULT_RESIDENTS=500 INTAKE311_FAULT_OPEN311_SECONDS=60 INTAKE311_FAULT_KILL_EVERY=20
 
-.PHONY: install services demo demo-script test lint clean
+.PHONY: install services demo demo-script test check unit faults-small faults test-latest lock lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "intake311 needs Python 3.11 or newer (PYTHON=$(PYTHON))"; exit 1; }
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
+ifeq ($(RESOLVE),latest)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --upgrade --upgrade-strategy eager -e '.[dev]'
+	$(BIN)/pip freeze --exclude-editable > $(VENV)/resolved.txt
+	@echo "newest allowed versions: $(VENV)/resolved.txt"
+else
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+endif
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,12 +40,38 @@ demo-script: $(STAMP)
 services:
 	scripts/start-services
 
-test: $(STAMP) services
-	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+# Lint, formatting and types, then the suite (in parallel), then every fault scenario, small.
+test: $(STAMP) services check unit faults-small
 
-lint: $(STAMP)
+check: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+unit: $(STAMP) services
+	$(BIN)/pytest -q -m "not faults" -n $(PYTEST_WORKERS)
+
+faults-small: $(STAMP) services
+	$(SMALL_FAULTS) $(BIN)/pytest -q -m faults tests/faults
+
+# The full fault suite (7 scenarios x 500 residents) whose figures RELIABILITY.md quotes.
+faults: $(STAMP) services
+	$(FULL_FAULTS) $(BIN)/pytest -q -m faults tests/faults
+
+# The drift check: the newest versions pyproject.toml allows, in a venv of their own.
+test-latest:
+	$(MAKE) test VENV=.venv-latest RESOLVE=latest
+
+# Write requirements.lock anew from pyproject.toml (pip-tools, in a venv of its own);
+# `make lock LOCK_ARGS=--upgrade` moves every pin to the newest version allowed.
+lock:
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet pip-tools
+	.venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --all-build-deps \
+		--extra dev --strip-extras --no-emit-index-url --no-emit-find-links \
+		$(LOCK_ARGS) --output-file requirements.lock pyproject.toml
+
+lint: check
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-latest .venv-lock var .pytest_cache .ruff_cache .mypy_cache

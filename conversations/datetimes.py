@@ -224,8 +224,8 @@ def _date(match: re.Match, today: date) -> date | None:
     if match["year"]:
         year = int(match["year"])
         return _valid(year + 2000 if year < 100 else year, month, day)
-    candidates = [_valid(year, month, day) for year in (today.year - 1, today.year, today.year + 1)]
-    candidates = [c for c in candidates if c is not None]
+    years = (today.year - 1, today.year, today.year + 1)
+    candidates = [c for c in (_valid(year, month, day) for year in years) if c is not None]
     if not candidates:
         return None
     return min(candidates, key=lambda c: (abs((c - today).days), c))
@@ -272,6 +272,7 @@ def _clock(match: re.Match) -> time | None:
 def _ago(match: re.Match, now: datetime, zone: tzinfo) -> datetime | None:
     """The moment an "N units ago" match names (days and weeks on the wall clock)."""
     amount = match["amount"]
+    count: float | None
     if amount[0].isdigit():
         count = float(amount)
     elif amount.startswith("half"):

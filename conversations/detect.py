@@ -52,7 +52,7 @@ def detect(text: str, languages: Mapping[str, Language]) -> str | None:
             scores[code] = score
     if not scores:
         return "en" if english >= 2 and "en" in languages else None
-    best = max(scores, key=scores.get)
+    best = max(scores, key=lambda code: scores[code])
     ranked = sorted(scores.values(), reverse=True)
     if scores[best] > english and (len(ranked) == 1 or ranked[0] > ranked[1]):
         return best

@@ -136,6 +136,12 @@ def stale_tap(state: State, context: Context) -> Turn:
     return Turn(state, (lead,) + ((again,) if again else ()))
 
 
+def asked(state: State, context: Context) -> tuple[Reply, ...]:
+    """The question the conversation is waiting on, as a turn's replies (none when idle)."""
+    found = question(state, context)
+    return (found,) if found is not None else ()
+
+
 def question(state: State, context: Context) -> Reply | None:
     """The question the conversation is waiting on, asked again (None when idle)."""
     draft, say = state.draft, _say(state, context)
@@ -391,7 +397,7 @@ def _language_menu(state: State, context: Context) -> Turn:
         {"back_to": saved},
         list(context.languages),
     )
-    return Turn(menu, (question(menu, context),))
+    return Turn(menu, asked(menu, context))
 
 
 def _choose_language(state: State, text: str, context: Context) -> Turn:
@@ -450,7 +456,7 @@ def _offer_resume(state: State, text: str, context: Context) -> Turn:
         return _resume(state, context)
     state.name = RESUME
     state.draft["said"] = text
-    return Turn(state, (question(state, context),))
+    return Turn(state, asked(state, context))
 
 
 def _yes_no(state: State, text: str, context: Context) -> bool | None:

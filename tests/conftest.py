@@ -8,6 +8,7 @@ tests/fakes/telegram_api.py Telegram's Bot API.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 
 import psycopg
@@ -24,14 +25,14 @@ from bot.settings import get_settings
 from bot.worker import run_burst
 from tests.fakes.telegram_api import create_telegram_api_app, reset_telegram_api
 from tests.fakes.twilio_api import create_twilio_api_app, reset_twilio_api
+from tests.processes import RedisServer
 
-# A second checkout on the same machine can run its suite alongside: set INTAKE311_TEST_REDIS_DB
-# and INTAKE311_TEST_PG_DATABASE to its own values.
-TEST_REDIS_DB = int(os.environ.get("INTAKE311_TEST_REDIS_DB", "15"))
-TEST_REDIS_URL = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
-PG_DATABASE = os.environ.get("INTAKE311_TEST_PG_DATABASE", "intake311_test")
-PG_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DATABASE}"
+# Each test run (and each pytest-xdist worker) has a redis-server and a PostgreSQL database of its
+# own, so two checkouts, or CI and a developer, can test on one machine at once.
+# INTAKE311_TEST_REDIS_URL uses an existing Redis instead (its database is flushed);
+# INTAKE311_TEST_PG ("host=... port=... user=... dbname=...") another PostgreSQL server.
+PG_ADMIN = os.environ.get("INTAKE311_TEST_PG", "host=127.0.0.1 port=5432 user=postgres dbname=test")
+PG_PREFIX = "intake311_test_"
 TABLES = "contact, conversation, message, report, catalogcache, cursor, appliedupdate"
 
 TWILIO_SID = "AC" + "0" * 31 + "1"
@@ -52,14 +53,48 @@ def sqlite_template(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def test_redis_url(tmp_path_factory):
+    """The run's own redis-server (or INTAKE311_TEST_REDIS_URL), stopped at the end."""
+    given = os.environ.get("INTAKE311_TEST_REDIS_URL")
+    if given:
+        yield given
+        return
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server.url
+    server.stop()
+
+
+def _pg_url(dbname: str) -> str:
+    params = dict(part.split("=", 1) for part in PG_ADMIN.split())
+    user, host, port = params.get("user", "postgres"), params["host"], params.get("port", "5432")
+    return f"postgresql+psycopg://{user}@{host}:{port}/{dbname}"
+
+
+def _drop_abandoned(conn: psycopg.Connection) -> None:
+    """Drop the databases of earlier runs on this machine whose process is gone (a killed run)."""
+    names = conn.execute(
+        "SELECT datname FROM pg_database WHERE datname LIKE %s", (PG_PREFIX + "%",)
+    ).fetchall()
+    for (name,) in names:
+        pid = name.removeprefix(PG_PREFIX).split("_")[0]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
 def postgres_ready():
-    """A PostgreSQL database of the suite's own, made afresh and migrated once per run."""
+    """A PostgreSQL database of this run's own, made and migrated once, dropped at the end."""
+    dbname = f"{PG_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {PG_DATABASE}")
-    upgrade(PG_URL)
+        _drop_abandoned(conn)
+        conn.execute(f"CREATE DATABASE {dbname}")
+    url = _pg_url(dbname)
+    upgrade(url)
     bot_db.dispose_engines()
-    return PG_URL
+    yield url
+    bot_db.dispose_engines()
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
 
 
 def _fresh_postgres(url: str) -> str:
@@ -108,9 +143,9 @@ def telegram_api(telegram_server):
 
 
 @pytest.fixture
-def redis_conn():
-    """The real Redis, the suite's own database, flushed before and after the test."""
-    conn = bot_queue.get_redis(TEST_REDIS_URL)
+def redis_conn(test_redis_url):
+    """The real Redis, the run's own, flushed before and after the test."""
+    conn = bot_queue.get_redis(test_redis_url)
     conn.flushdb()
     yield conn
     conn.flushdb()
@@ -136,10 +171,12 @@ def service_env(sandbox, twilio_url: str) -> dict[str, str]:
     }
 
 
-def _configure(monkeypatch, database_url: str, sandbox, twilio_server, telegram_server) -> None:
+def _configure(
+    monkeypatch, database_url: str, redis_url: str, sandbox, twilio_server, telegram_server
+) -> None:
     env = {
         "DATABASE_URL": database_url,
-        "REDIS_URL": TEST_REDIS_URL,
+        "REDIS_URL": redis_url,
         "QUEUE_NAME": "intake311-test",
         **service_env(sandbox, twilio_server.url),
         "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
@@ -157,6 +194,7 @@ def env(
     monkeypatch,
     tmp_path,
     sqlite_template,
+    test_redis_url,
     redis_conn,
     sandbox,
     twilio_server,
@@ -169,7 +207,7 @@ def env(
         url = f"sqlite:///{path}"
     else:
         url = _fresh_postgres(request.getfixturevalue("postgres_ready"))
-    _configure(monkeypatch, url, sandbox, twilio_server, telegram_server)
+    _configure(monkeypatch, url, test_redis_url, sandbox, twilio_server, telegram_server)
     yield get_settings()
     bot_db.dispose_engines()
     get_settings.cache_clear()
@@ -177,12 +215,21 @@ def env(
 
 @pytest.fixture
 def sqlite_env(
-    monkeypatch, tmp_path, sqlite_template, redis_conn, sandbox, twilio_server, telegram_server
+    monkeypatch,
+    tmp_path,
+    sqlite_template,
+    test_redis_url,
+    redis_conn,
+    sandbox,
+    twilio_server,
+    telegram_server,
 ):
     """A configured process on SQLite only, for tests where the database does not matter."""
     path = tmp_path / "intake311.sqlite3"
     shutil.copy(sqlite_template, path)
-    _configure(monkeypatch, f"sqlite:///{path}", sandbox, twilio_server, telegram_server)
+    _configure(
+        monkeypatch, f"sqlite:///{path}", test_redis_url, sandbox, twilio_server, telegram_server
+    )
     yield get_settings()
     bot_db.dispose_engines()
     get_settings.cache_clear()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -13,10 +12,10 @@ import pytest
 import redis
 
 from bot.chat import ConsoleChat
-from tests.conftest import TEST_REDIS_DB, run_jobs
+from tests.conftest import run_jobs
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-CLI_REDIS_URL = f"redis://127.0.0.1:6379/{TEST_REDIS_DB - 1}"
 
 
 def test_console_chat_prints_each_reply_on_one_line(sqlite_env):
@@ -48,16 +47,11 @@ def test_console_residents_are_separate(sqlite_env):
     assert len(said["ana"]) == 1 and said["ben"] == []
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def cli_env(tmp_path, sandbox):
+def cli_env(tmp_path, sandbox, test_redis_url):
     """Environment for the CLI in a subprocess: its own database, Redis db and queue."""
-    conn = redis.Redis.from_url(CLI_REDIS_URL)
+    cli_redis_url = test_redis_url.rsplit("/", 1)[0] + "/1"
+    conn = redis.Redis.from_url(cli_redis_url)
     conn.flushdb()
     env = {
         key: value
@@ -66,7 +60,7 @@ def cli_env(tmp_path, sandbox):
     }
     env.update(
         DATABASE_URL=f"sqlite:///{tmp_path / 'cli.sqlite3'}",
-        REDIS_URL=CLI_REDIS_URL,
+        REDIS_URL=cli_redis_url,
         QUEUE_NAME=f"cli-{uuid.uuid4().hex[:8]}",
     )
     yield env
@@ -118,9 +112,9 @@ def test_demo_files_a_report_and_shows_its_status_update(cli_env, tmp_path):
             "--script",
             str(ROOT / "examples" / "pothole.txt"),
             "--sandbox-port",
-            str(_free_port()),
+            str(free_port()),
             "--web-port",
-            str(_free_port()),
+            str(free_port()),
         ),
         env=cli_env,
         cwd=tmp_path,

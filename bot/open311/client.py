@@ -75,10 +75,10 @@ class Open311Client:
         resource: str,
         params: Mapping[str, Any] | None = None,
         data: list[tuple[str, str]] | None = None,
-        **segments: str,
+        segments: Mapping[str, str] | None = None,
     ) -> Any:
         """Send one request for `resource` (a profile path name) and return the parsed body."""
-        path = self.profile.path(resource, **{k: _segment(v) for k, v in segments.items()})
+        path = self.profile.path(resource, **{k: _segment(v) for k, v in (segments or {}).items()})
         query = dict(self.profile.params) if method == "GET" else {}
         query.update(params or {})
         if self.jurisdiction_id and data is None:
@@ -194,7 +194,9 @@ class Open311Client:
 
     def service_definition(self, code: str) -> dict:
         """GET services/{code}: the attributes, sorted by order, flags as bools, keys as strings."""
-        return records.definition(self._call("GET", "service_definition", service_code=str(code)))
+        return records.definition(
+            self._call("GET", "service_definition", segments={"service_code": str(code)})
+        )
 
     def create_request(
         self, fields: Mapping[str, Any], attributes: Mapping[str, Any] | None = None
@@ -307,7 +309,7 @@ class Open311Client:
     def _first_or_none(self, resource: str, **segments: str) -> dict | None:
         """GET one record; None when the server answers the spec's 404 for it."""
         try:
-            body = self._call("GET", resource, **segments)
+            body = self._call("GET", resource, segments=segments)
         except Open311Error as exc:
             if _not_found(exc):
                 return None

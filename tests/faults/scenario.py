@@ -299,24 +299,41 @@ def run(
 
 
 class KillWorkers(Injector):
-    """kill -9 a random worker's process group every 1-3 s, and start it again at once; from
-    the first resident until KILL_AFTER_TRAFFIC seconds after the last one has confirmed (the
-    filings and notices still in flight then are hit too)."""
+    """kill -9 a random worker's process group each time the bot has sent KILL_EVERY more texts
+    (then a random 0-1 s more, so kills land anywhere in a job), and start it again at once;
+    from the first resident until KILL_AFTER_TRAFFIC seconds after the last one has confirmed
+    (the filings and notices still in flight then are hit too).
 
+    The rate follows the bot's progress, not the clock: on a busy machine, where a restarted
+    worker takes longer to come back, the workers are not killed faster than they can work, and
+    every kill still lands on work in flight."""
+
+    KILL_EVERY = int(os.environ.get("INTAKE311_FAULT_KILL_EVERY", "20"))
     KILL_AFTER_TRAFFIC = 15.0
+
+    def sent(self) -> int:
+        app = self.stack.twilio_app
+        with app.config["LOCK"]:
+            return len(app.config["SENT"])
 
     def run(self) -> None:
         rng = random.Random(2)
-        while not self.stop.wait(rng.uniform(1.0, 3.0)):
+        mark = self.sent()
+        while not self.stop.wait(0.05):
             if (
                 self.traffic_done.is_set()
                 and time.monotonic() - self.traffic_done_at > self.KILL_AFTER_TRAFFIC
             ):
                 return
+            if self.sent() - mark < self.KILL_EVERY:
+                continue
+            if self.stop.wait(rng.uniform(0.0, 1.0)):
+                return
             proc = rng.choice(self.stack.workers)
             proc.kill9()
             proc.start()
             self.counts["kill -9"] += 1
+            mark = self.sent()
 
 
 class FlushRedis(Injector):

@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,140 +24,18 @@ from bot.sandbox.app import create_sandbox_app
 from bot.sandbox.server import serve
 from tests.conftest import TWILIO_SID, TWILIO_TOKEN, service_env
 from tests.fakes.twilio_api import create_twilio_api_app
+from tests.processes import (  # noqa: F401  (re-exported for the fault suite's modules)
+    ROOT,
+    Proc,
+    RedisServer,
+    StackError,
+    free_port,
+    tail,
+    wait_port,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PG_DB = "intake311_faults"
-
-
-class StackError(RuntimeError):
-    """The stack could not be brought up (a process died, a port never answered)."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return f"({path.name}: no log)"
-    return f"--- {path.name} (last {lines} lines) ---\n" + "\n".join(text[-lines:])
-
-
-def wait_port(port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise StackError(f"process exited with {proc.returncode} before port {port} opened")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.05)
-    raise StackError(f"nothing answered on port {port} within {timeout} s")
-
-
-class Proc:
-    """One child process in its own process group, its output in a log file."""
-
-    def __init__(self, name: str, argv: list[str], env: dict, logdir: Path):
-        self.name, self.argv, self.env = name, argv, env
-        self.log = logdir / f"{name}.log"
-        self.popen: subprocess.Popen | None = None
-        self.starts = 0
-
-    def start(self) -> Proc:
-        with open(self.log, "ab") as out:
-            out.write(
-                f"\n=== start {self.starts + 1} at {time.time():.3f}: "
-                f"{' '.join(self.argv)}\n".encode()
-            )
-            out.flush()
-            self.popen = subprocess.Popen(
-                self.argv,
-                env=self.env,
-                cwd=ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        self.starts += 1
-        return self
-
-    @property
-    def alive(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
-
-    def kill9(self) -> None:
-        """SIGKILL the whole process group (the process and any child it forked)."""
-        if self.popen is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(timeout=10)
-
-    def stop(self, timeout: float = 8.0) -> None:
-        """SIGTERM the group, then SIGKILL whatever is left."""
-        if self.popen is None:
-            return
-        if self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.popen.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.popen.wait(timeout=timeout)
-        self.kill9()
-
-
-class RedisServer:
-    """A redis-server of the suite's own: no snapshots, no append-only file."""
-
-    def __init__(self, logdir: Path):
-        exe = shutil.which("redis-server")
-        if exe is None:
-            raise StackError("redis-server is not installed")
-        self.port = free_port()
-        self.dir = logdir / "redis"
-        self.dir.mkdir(exist_ok=True)
-        self.proc = Proc(
-            "redis",
-            [
-                exe,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.dir),
-            ],
-            dict(os.environ),
-            logdir,
-        )
-        self.proc.start()
-        wait_port(self.port, 10, self.proc.popen)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def flushall(self) -> None:
-        import redis
-
-        conn = redis.Redis(host="127.0.0.1", port=self.port)
-        try:
-            conn.flushall()
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        self.proc.stop()
 
 
 def pg_bin() -> Path | None:
@@ -333,7 +209,7 @@ class Stack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        for key in ("INTAKE311_TEST_REDIS_DB", "INTAKE311_TEST_PG_DATABASE"):
+        for key in ("INTAKE311_TEST_REDIS_URL", "INTAKE311_TEST_PG"):
             env.pop(key, None)
         return env
 
