@@ -26,6 +26,7 @@ from telegram import Bot
 from telegram.request import HTTPXRequest
 
 from bot.settings import Settings
+from bot.tls import tls_context
 
 T = TypeVar("T")
 
@@ -67,6 +68,7 @@ async def _call(settings: Settings, action: Callable[[Bot], Awaitable[T]]) -> T:
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,
         write_timeout=READ_TIMEOUT,
+        httpx_kwargs={"verify": tls_context()},
     )
     bot = Bot(
         settings.telegram_bot_token,

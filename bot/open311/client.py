@@ -24,6 +24,7 @@ from bot.open311.errors import (
 )
 from bot.open311.profile import Profile, load_profile
 from bot.open311.records import normalize_ids
+from bot.tls import tls_context
 
 __all__ = ["Open311Client", "Open311Error", "normalize_ids", "parse_datetime"]
 
@@ -56,6 +57,7 @@ class Open311Client:
             base_url=self.endpoint,
             timeout=timeout,
             transport=transport,
+            verify=tls_context(),
             headers={"Accept": _ACCEPT[self.profile.format], "User-Agent": "intake311"},
         )
 

@@ -34,8 +34,22 @@ SCENARIOS = {
 }
 
 
+# What each fault must have hit for its scenario to prove anything (a run the fault missed fails).
+MUST_HIT = {
+    "kill-workers": "kill -9",
+    "flush-redis": "FLUSHALL",
+    "restart-postgres": "PostgreSQL restart",
+    "open311-500": "500 POSTs",
+    "open311-timeout": "timeout POSTs",
+    "open311-errors200": "errors200 POSTs",
+}
+
+
 def _verdict(row: dict) -> list[str]:
     problems = []
+    hit = MUST_HIT.get(row["scenario"])
+    if hit and not row["injected"].get(hit):
+        problems.append(f"the fault never hit anything ({hit}: 0)")
     for key in (
         "lost",
         "inbound_unprocessed",
