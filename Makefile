@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 RESOLVE ?= locked
 PYTEST_WORKERS ?= auto
 # The fault suite inside `make test` runs every scenario at a small scale; `make faults` at full.
-SMALL_FAULTS := INTAKE311_FAULT_RESIDENTS=25 INTAKE311_FAULT_OPEN311_SECONDS=6 INTAKE311_FAULT_KILL_EVERY=8
+SMALL_FAULTS := INTAKE311_FAULT_RESIDENTS=25 INTAKE311_FAULT_OPEN311_SECONDS=10 INTAKE311_FAULT_KILL_EVERY=8
 FULL_FAULTS := INTAKE311_FAULT_RESIDENTS=500 INTAKE311_FAULT_OPEN311_SECONDS=60 INTAKE311_FAULT_KILL_EVERY=20
 
 .PHONY: install services demo demo-script test check unit faults-small faults test-latest lock lint clean
@@ -52,7 +52,7 @@ unit: $(STAMP) services
 	$(BIN)/pytest -q -m "not faults" -n $(PYTEST_WORKERS)
 
 faults-small: $(STAMP) services
-	$(SMALL_FAULTS) $(BIN)/pytest -q -m faults tests/faults
+	$(SMALL_FAULTS) $(BIN)/pytest -q -m faults -n 2 tests/faults
 
 # The full fault suite (7 scenarios x 500 residents) whose figures RELIABILITY.md quotes.
 faults: $(STAMP) services

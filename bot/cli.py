@@ -65,6 +65,9 @@ def web(host: str, port: int, workers: int) -> None:
             str(workers),
             "--access-logfile",
             "-",
+            # gunicorn 27's control socket is one path per user ($HOME/.gunicorn/gunicorn.ctl):
+            # a second server on the machine (another app, a test run) would take it over.
+            "--no-control-socket",
             "webhooks:create_app()",
         ],
     )

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     retry_cap_seconds: float = 3600.0
     report_give_up_hours: float = 72.0
     send_max_attempts: int = 6
+    # A text "sending" for less than this may still be on its way (no look-up, no resend yet).
+    send_in_flight: int = Field(60, ge=1)
     # Staff pages (/admin): a bearer token; unset keeps them closed.
     admin_token: str = Field(default="", repr=False)
 

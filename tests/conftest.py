@@ -188,48 +188,40 @@ def _configure(
     get_settings.cache_clear()
 
 
+@pytest.fixture
+def services(test_redis_url, redis_conn, sandbox, twilio_server, telegram_server) -> dict:
+    """What a configured process talks to: the run's Redis (flushed) and the loopback fakes."""
+    return {
+        "redis_url": test_redis_url,
+        "sandbox": sandbox,
+        "twilio_server": twilio_server,
+        "telegram_server": telegram_server,
+    }
+
+
+def _sqlite_copy(tmp_path, sqlite_template) -> str:
+    path = tmp_path / "intake311.sqlite3"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def env(
-    request,
-    monkeypatch,
-    tmp_path,
-    sqlite_template,
-    test_redis_url,
-    redis_conn,
-    sandbox,
-    twilio_server,
-    telegram_server,
-):
+def env(request, monkeypatch, tmp_path, sqlite_template, services):
     """A configured process on SQLite and on PostgreSQL in turn: settings, database, Redis."""
     if request.param == "sqlite":
-        path = tmp_path / "intake311.sqlite3"
-        shutil.copy(sqlite_template, path)
-        url = f"sqlite:///{path}"
+        url = _sqlite_copy(tmp_path, sqlite_template)
     else:
         url = _fresh_postgres(request.getfixturevalue("postgres_ready"))
-    _configure(monkeypatch, url, test_redis_url, sandbox, twilio_server, telegram_server)
+    _configure(monkeypatch, url, **services)
     yield get_settings()
     bot_db.dispose_engines()
     get_settings.cache_clear()
 
 
 @pytest.fixture
-def sqlite_env(
-    monkeypatch,
-    tmp_path,
-    sqlite_template,
-    test_redis_url,
-    redis_conn,
-    sandbox,
-    twilio_server,
-    telegram_server,
-):
+def sqlite_env(monkeypatch, tmp_path, sqlite_template, services):
     """A configured process on SQLite only, for tests where the database does not matter."""
-    path = tmp_path / "intake311.sqlite3"
-    shutil.copy(sqlite_template, path)
-    _configure(
-        monkeypatch, f"sqlite:///{path}", test_redis_url, sandbox, twilio_server, telegram_server
-    )
+    _configure(monkeypatch, _sqlite_copy(tmp_path, sqlite_template), **services)
     yield get_settings()
     bot_db.dispose_engines()
     get_settings.cache_clear()

@@ -7,12 +7,16 @@ as when Twilio accepted a send whose answer never reached us.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
 from sqlmodel import select
 
 from bot import jobs
 from bot.db import session_scope
 from bot.jobs.common import queue_reply
 from bot.models import Conversation, Message
+from bot.settings import get_settings
 from conversations import Reply
 from tests.conftest import run_jobs
 from tests.test_end_to_end import RESIDENT
@@ -159,3 +163,17 @@ def test_a_look_up_never_takes_another_messages_send(phone, twilio_api):
     since = menu.created_at
     assert find_sent(again, since, get_settings()) == menu.external_id  # same words...
     assert find_sent(again, since, get_settings(), {menu.external_id}) is None  # ...not ours
+
+
+@pytest.mark.parametrize("in_flight, sends", [("60", 0), ("3", 1)])
+def test_send_in_flight_sets_how_long_a_sending_message_is_left_to_its_worker(
+    phone, twilio_api, redis_conn, monkeypatch, in_flight, sends
+):
+    message_id = _reply_in_flight_and_redis_flushed(phone, redis_conn)
+    with session_scope() as session:  # the worker marked it "sending" 10 s ago, then died
+        row = session.get(Message, message_id)
+        row.updated_at = row.updated_at - timedelta(seconds=10)
+    monkeypatch.setenv("SEND_IN_FLIGHT", in_flight)
+    get_settings.cache_clear()
+    assert jobs.deliver(message_id) == sends
+    assert len(sends_to(twilio_api)) == sends

@@ -21,9 +21,6 @@ log = logging.getLogger(__name__)
 
 SEND_BACKOFF_BASE = 5
 UNSENT = ("pending", "sending")
-# Longer than any channel's send takes (Twilio's client gives up after 10 s): a message
-# "sending" for less may still be on its way.
-IN_FLIGHT = timedelta(seconds=60)
 
 # How far along an outbound message is; a late or repeated status never moves it back.
 PROGRESS = {
@@ -73,7 +70,8 @@ def deliver(message_id: int) -> int:
                 if contact.opted_out and not (message.payload or {}).get("opt_out_notice"):
                     message.status = "suppressed"
                     continue
-                if message.status == "sending" and message.updated_at > utcnow() - IN_FLIGHT:
+                in_flight = timedelta(seconds=settings.send_in_flight)
+                if message.status == "sending" and message.updated_at > utcnow() - in_flight:
                     # Another worker is sending it (the lock lapsed or Redis lost it): it
                     # carries on with the rest; reconcile looks again if it died.
                     return sent
@@ -90,7 +88,10 @@ def deliver(message_id: int) -> int:
                 external_id = None
                 if tried_before and hasattr(channel, "find_sent"):
                     external_id = channel.find_sent(
-                        out, created_at, settings, _sids_taken(contact_id, created_at)
+                        out,
+                        created_at,
+                        settings,
+                        _sids_taken(contact_id, created_at, settings.send_in_flight),
                     )
                     if external_id:
                         log.info("message %s was sent by an earlier attempt", out.message_id)
@@ -110,7 +111,7 @@ def deliver(message_id: int) -> int:
             sent += 1
 
 
-def _sids_taken(contact_id: int, since) -> set[str]:
+def _sids_taken(contact_id: int, since, in_flight_seconds: int) -> set[str]:
     """Provider ids already stored on the contact's messages, so a look-up never takes one
     message's send for another's."""
     with session_scope() as session:
@@ -120,7 +121,7 @@ def _sids_taken(contact_id: int, since) -> set[str]:
                     Message.contact_id == contact_id,
                     Message.direction == "out",
                     Message.external_id.is_not(None),
-                    Message.created_at >= since - IN_FLIGHT,
+                    Message.created_at >= since - timedelta(seconds=in_flight_seconds),
                 )
             ).all()
         )

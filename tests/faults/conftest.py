@@ -10,6 +10,7 @@ import atexit
 import json
 import os
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,6 @@ from tests.faults.stack import (
 ROOT = Path(__file__).resolve().parents[2]
 RELIABILITY = ROOT / "RELIABILITY.md"
 FIGURES: list[dict] = []
-FIGURES_FILE: list[Path] = []
 
 
 @pytest.fixture(scope="session")
@@ -64,17 +64,29 @@ def stack(fault_dir, fault_redis, fault_pg):
     the_stack.close()
 
 
+def pytest_configure(config):
+    """One folder for every process's figures (pytest-xdist runs scenarios in several)."""
+    if not hasattr(config, "workerinput"):
+        os.environ["INTAKE311_FAULT_FIGURES_DIR"] = tempfile.mkdtemp(prefix="intake311-figures-")
+
+
 @pytest.fixture(scope="session")
-def figures(fault_dir):
-    """Collects each scenario's figures; written to figures.json (and RELIABILITY.md when
-    INTAKE311_WRITE_FIGURES=1) at the end of the session."""
+def figures():
+    """Collects each scenario's figures; each row is also written to the run's figures folder,
+    read back by the summary (and written into RELIABILITY.md when INTAKE311_WRITE_FIGURES=1)."""
     yield FIGURES
-    if not FIGURES:
-        return
-    FIGURES_FILE.append(fault_dir / "figures.json")
-    FIGURES_FILE[0].write_text(json.dumps(FIGURES, indent=2, default=str))
-    if os.environ.get("INTAKE311_WRITE_FIGURES") == "1":
-        write_reliability(FIGURES)
+    folder = Path(os.environ["INTAKE311_FAULT_FIGURES_DIR"])
+    for row in FIGURES:
+        (folder / f"{row['scenario']}.json").write_text(json.dumps(row, indent=2, default=str))
+
+
+def collected_rows() -> list[dict]:
+    """Every scenario's figures of this run, in the order the suite lists them."""
+    from tests.faults.test_faults import SCENARIOS
+
+    folder = Path(os.environ.get("INTAKE311_FAULT_FIGURES_DIR", "/nonexistent"))
+    rows = [json.loads(path.read_text()) for path in folder.glob("*.json")]
+    return sorted(rows, key=lambda row: list(SCENARIOS).index(row["scenario"]))
 
 
 COLUMNS = [
@@ -115,14 +127,18 @@ def write_reliability(rows: list[dict]) -> None:
 
 
 def pytest_terminal_summary(terminalreporter):
-    if not FIGURES:
+    if hasattr(terminalreporter.config, "workerinput"):
+        return
+    rows = collected_rows()
+    if not rows:
         return
     terminalreporter.write_sep("=", "fault-injection figures")
-    for line in table(FIGURES).splitlines():
+    for line in table(rows).splitlines():
         terminalreporter.write_line(line)
-    for path in FIGURES_FILE:
-        terminalreporter.write_line(f"all figures: {path}")
-    for row in FIGURES:
+    terminalreporter.write_line(f"all figures: {os.environ['INTAKE311_FAULT_FIGURES_DIR']}")
+    for row in rows:
         problems = row.get("details", {})
         if problems.get("lost") or problems.get("doubled"):
             terminalreporter.write_line(f"{row['scenario']}: {json.dumps(problems)[:3000]}")
+    if os.environ.get("INTAKE311_WRITE_FIGURES") == "1":
+        write_reliability(rows)

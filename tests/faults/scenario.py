@@ -83,9 +83,16 @@ def work_left(stack: Stack) -> dict:
     return {"inbound": inbound, "outbound": outbound, "reports": reports}
 
 
-def wait_quiet(stack: Stack, inbox: Inbox, residents: list[Resident], timeout: float) -> dict:
+def wait_quiet(
+    stack: Stack,
+    inbox: Inbox,
+    residents: list[Resident],
+    timeout: float,
+    quiet_since: float | None = None,
+) -> dict:
     """Until every confirmed resident has its notice and the database owns no work (then 3 s
-    with no send), or the deadline; returns what was left and how long it took."""
+    with no send since `quiet_since`, default now), or the deadline; returns what was left and
+    how long it took."""
     started = time.monotonic()
     deadline = started + timeout
     left: dict = {}
@@ -101,7 +108,7 @@ def wait_quiet(stack: Stack, inbox: Inbox, residents: list[Resident], timeout: f
             left = work_left(stack)
         except psycopg.Error as exc:
             left = {"error": type(exc).__name__}
-        idle = time.monotonic() - max(inbox.last_at(), started) >= 3
+        idle = time.monotonic() - max(inbox.last_at(), quiet_since or started) >= 3
         if noticed == confirmed and left and not any(left.values()) and idle:
             break
         time.sleep(0.5)
@@ -261,6 +268,7 @@ def run(
         traffic_seconds = time.monotonic() - started
         injector.traffic_done_at = time.monotonic()
         injector.traffic_done.set()
+        quiet_from = time.monotonic()
         quiet = wait_quiet(stack, inbox, residents, quiet_timeout)
     finally:
         stop.set()
@@ -268,7 +276,7 @@ def run(
         provider.close()
         inbox.stop()
     # Late work after the injector stopped (a restarted worker finishing) may still send.
-    quiet2 = wait_quiet(stack, inbox, residents, 30)
+    quiet2 = wait_quiet(stack, inbox, residents, 30, quiet_since=quiet_from)
     figures = count(stack, inbox, residents)
     stats = provider.stats
     figures.update(

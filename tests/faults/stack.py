@@ -206,6 +206,7 @@ class Stack:
                 "RETRY_BASE_SECONDS": "1",
                 "RETRY_CAP_SECONDS": "4",
                 "LOCK_TIMEOUT": "15",
+                "SEND_IN_FLIGHT": "8",
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -251,6 +252,7 @@ class Stack:
                 "2",
                 "--timeout",
                 "60",
+                "--no-control-socket",
                 "webhooks:create_app()",
             ],
             env,
