@@ -52,7 +52,7 @@ check: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP) services
-	$(BIN)/pytest -q -m "not faults" -n $(PYTEST_WORKERS)
+	$(BIN)/pytest -q -m "not faults" -n $(PYTEST_WORKERS) --dist worksteal
 
 faults-small: $(STAMP) services
 	$(SMALL_FAULTS) $(BIN)/pytest -q -m faults -n 2 tests/faults

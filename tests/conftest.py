@@ -205,9 +205,18 @@ def _sqlite_copy(tmp_path, sqlite_template) -> str:
     return f"sqlite:///{path}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+def pytest_generate_tests(metafunc):
+    """`env` on SQLite and PostgreSQL in turn, or on SQLite alone in modules marked sqlite_only."""
+    if "env" in metafunc.fixturenames:
+        sqlite_only = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        databases = ["sqlite"] if sqlite_only else ["sqlite", "postgresql"]
+        metafunc.parametrize("env", databases, indirect=True)
+
+
+@pytest.fixture
 def env(request, monkeypatch, tmp_path, sqlite_template, services):
-    """A configured process on SQLite and on PostgreSQL in turn: settings, database, Redis."""
+    """A configured process on SQLite or PostgreSQL (see pytest_generate_tests): settings,
+    database, Redis."""
     if request.param == "sqlite":
         url = _sqlite_copy(tmp_path, sqlite_template)
     else:

@@ -23,6 +23,10 @@ from tests.conftest import run_jobs
 from tests.test_end_to_end import Phone
 from webhooks import create_app
 
+# What residents and cities see, end to end: PostgreSQL adds nothing here that the storage,
+# job and guarantee modules do not already prove on it.
+pytestmark = pytest.mark.sqlite_only
+
 ILLEGAL_DUMPING = "002"
 
 

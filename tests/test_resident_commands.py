@@ -17,6 +17,10 @@ from tests.conftest import run_jobs
 from tests.test_end_to_end import RESIDENT, Phone, set_city_status
 from webhooks import create_app
 
+# What residents and cities see, end to end: PostgreSQL adds nothing here that the storage,
+# job and guarantee modules do not already prove on it.
+pytestmark = pytest.mark.sqlite_only
+
 DUMPING = "someone dumped a couch at 120 Main St, call me at 312-555-0199 or ana@example.org"
 
 

@@ -20,6 +20,10 @@ from tests.fakes.telegram_api import callback_update, message_update, post_updat
 from tests.test_end_to_end import POTHOLE, city_request, returning_resident, set_city_status
 from webhooks import create_app
 
+# What residents and cities see, end to end: PostgreSQL adds nothing here that the storage,
+# job and guarantee modules do not already prove on it.
+pytestmark = pytest.mark.sqlite_only
+
 CHAT_ID = 412345678
 
 

@@ -36,6 +36,7 @@ from tests.processes import (  # noqa: F401  (re-exported for the fault suite's 
 
 BIN = Path(sys.executable).parent
 PG_DB = "intake311_faults"
+PG_TEMPLATE = "intake311_faults_template"
 
 
 def pg_bin() -> Path | None:
@@ -141,10 +142,12 @@ class PgCluster:
     def dsn(self, dbname: str = PG_DB) -> str:
         return f"host=127.0.0.1 port={self.port} user=postgres dbname={dbname}"
 
-    def fresh_database(self, dbname: str = PG_DB) -> None:
+    def fresh_database(self, dbname: str = PG_DB, template: str | None = None) -> None:
+        """Drop `dbname` and make it anew (a copy of `template`, when given)."""
+        copy = f" TEMPLATE {template}" if template else ""
         with psycopg.connect(self.admin_dsn(), autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {dbname}")
+            conn.execute(f"CREATE DATABASE {dbname}{copy}")
 
     def destroy(self) -> None:
         with contextlib.suppress(Exception):
@@ -178,6 +181,7 @@ class Stack:
         self.cron: Proc | None = None
         self.web_port = 0
         self.scenario = ""
+        self.migrated = False
 
     @property
     def twilio_app(self):
@@ -227,18 +231,10 @@ class Stack:
 
         reset_twilio_api(self.twilio_app)
         self.redis.flushall()
-        self.pg.fresh_database()
+        if not self.migrated:
+            self._migrate_template()
+        self.pg.fresh_database(template=PG_TEMPLATE)
         env = self.env()
-        migrate = subprocess.run(
-            [str(BIN / "intake311"), "migrate"],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if migrate.returncode != 0:
-            raise StackError(f"intake311 migrate failed: {migrate.stdout}{migrate.stderr}")
         self.web_port = free_port()
         self.web = Proc(
             "web",
@@ -273,6 +269,23 @@ class Stack:
         for proc in (*self.workers, self.cron):
             if not proc.alive:
                 raise StackError(f"{proc.name} exited at start\n{tail(proc.log)}")
+
+    def _migrate_template(self) -> None:
+        """`intake311 migrate` (the release step, as deployed) once, into the database every
+        scenario's is copied from."""
+        self.pg.fresh_database(PG_TEMPLATE)
+        env = {**self.env(), "DATABASE_URL": self.pg.url(PG_TEMPLATE)}
+        migrate = subprocess.run(
+            [str(BIN / "intake311"), "migrate"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if migrate.returncode != 0:
+            raise StackError(f"intake311 migrate failed: {migrate.stdout}{migrate.stderr}")
+        self.migrated = True
 
     @property
     def web_url(self) -> str:
