@@ -13,9 +13,11 @@ PYTEST_WORKERS ?= auto
 SMALL_FAULTS := INTAKE311_FAULT_RESIDENTS=25 INTAKE311_FAULT_OPEN311_SECONDS=10 INTAKE311_FAULT_KILL_EVERY=8
 FULL_FAULTS := INTAKE311_FAULT_RESIDENTS=500 INTAKE311_FAULT_OPEN311_SECONDS=60 INTAKE311_FAULT_KILL_EVERY=20
 
-.PHONY: install services demo demo-script test check unit faults-small faults test-latest lock lint clean
+.PHONY: install services bytecode demo demo-script test check unit faults-small faults test-latest lock lint clean
 
 # uv installs (about 10 s where pip took 50); it comes pinned, with hashes, from requirements-uv.lock.
+# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set (as on CI machines), every process would
+# otherwise compile every module it imports, every time (5 s to start the web app instead of 1).
 $(STAMP): requirements.lock requirements-uv.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "intake311 needs Python 3.11 or newer (PYTHON=$(PYTHON))"; exit 1; }
@@ -23,12 +25,12 @@ $(STAMP): requirements.lock requirements-uv.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-uv.lock
 ifeq ($(RESOLVE),latest)
-	$(UV) pip install $(UV_VENV) --quiet --upgrade -e '.[dev]'
+	$(UV) pip install $(UV_VENV) --quiet --compile-bytecode --upgrade -e '.[dev]'
 	$(UV) pip freeze $(UV_VENV) --exclude-editable > $(VENV)/resolved.txt
 	@echo "newest allowed versions: $(VENV)/resolved.txt"
 else
-	$(UV) pip install $(UV_VENV) --quiet --require-hashes --no-deps -r requirements.lock
-	$(UV) pip install $(UV_VENV) --quiet --no-deps --no-build-isolation -e .
+	$(UV) pip install $(UV_VENV) --quiet --compile-bytecode --require-hashes --no-deps -r requirements.lock
+	$(UV) pip install $(UV_VENV) --quiet --compile-bytecode --no-deps --no-build-isolation -e .
 endif
 	touch $(STAMP)
 
@@ -46,19 +48,24 @@ services:
 # Lint, formatting and types, then the suite (in parallel), then every fault scenario, small.
 test: $(STAMP) services check unit faults-small
 
+# Our own modules' bytecode, written now: the suite starts the bot as many processes, and where
+# PYTHONDONTWRITEBYTECODE is set each would compile them again.
+bytecode: $(STAMP)
+	$(BIN)/python -m compileall -q bot conversations webhooks tests
+
 check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-unit: $(STAMP) services
+unit: $(STAMP) services bytecode
 	$(BIN)/pytest -q -m "not faults" -n $(PYTEST_WORKERS) --dist worksteal
 
-faults-small: $(STAMP) services
+faults-small: $(STAMP) services bytecode
 	$(SMALL_FAULTS) $(BIN)/pytest -q -m faults -n 2 tests/faults
 
 # The full fault suite (7 scenarios x 500 residents) whose figures RELIABILITY.md quotes.
-faults: $(STAMP) services
+faults: $(STAMP) services bytecode
 	$(FULL_FAULTS) $(BIN)/pytest -q -m faults tests/faults
 
 # The drift check: the newest versions pyproject.toml allows, in a venv of their own.
