@@ -15,14 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.stack import (
-    PgCluster,
-    RedisServer,
-    Stack,
-    StackError,
-    pg_unavailable,
-    worker_argv,
-)
+from tests.faults.stack import PgCluster, Stack, pg_unavailable, worker_argv
+from tests.processes import RedisServer, StackError
 
 ROOT = Path(__file__).resolve().parents[2]
 RELIABILITY = ROOT / "RELIABILITY.md"

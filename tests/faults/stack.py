@@ -24,15 +24,7 @@ from bot.sandbox.app import create_sandbox_app
 from bot.sandbox.server import serve
 from tests.conftest import TWILIO_SID, TWILIO_TOKEN, service_env
 from tests.fakes.twilio_api import create_twilio_api_app
-from tests.processes import (  # noqa: F401  (re-exported for the fault suite's modules)
-    ROOT,
-    Proc,
-    RedisServer,
-    StackError,
-    free_port,
-    tail,
-    wait_port,
-)
+from tests.processes import ROOT, Proc, RedisServer, StackError, free_port, tail, wait_port
 
 BIN = Path(sys.executable).parent
 PG_DB = "intake311_faults"

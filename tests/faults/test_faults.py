@@ -14,7 +14,7 @@ import os
 import pytest
 
 from tests.faults import scenario
-from tests.faults.stack import tail
+from tests.processes import tail
 
 pytestmark = pytest.mark.faults
 
