@@ -19,6 +19,7 @@ from bot.open311.errors import (
     Open311Error,
     describe,
     error_list,
+    reasons,
     retryable_code,
     retryable_status,
 )
@@ -32,7 +33,10 @@ log = logging.getLogger(__name__)
 
 MAX_PAGES = 200
 _FORM = "application/x-www-form-urlencoded; charset=utf-8"
-_ACCEPT = {"json": "application/json", "xml": "text/xml"}
+# Both XML media types: servers offer one or the other (Django REST framework: application/xml
+# only, and 406 for text/xml alone).
+_ACCEPT = {"json": "application/json", "xml": "application/xml, text/xml;q=0.9"}
+_OTHER = {"json": "xml", "xml": "json"}
 
 
 class Open311Client:
@@ -53,18 +57,20 @@ class Open311Client:
         self.endpoint = endpoint.rstrip("/") + "/"
         self.jurisdiction_id = jurisdiction_id or self.profile.jurisdiction_id
         self._api_key = api_key
+        self._format = self.profile.format
+        self.format_switched = False
         self._http = httpx.Client(
             base_url=self.endpoint,
             timeout=timeout,
             transport=transport,
             verify=tls_context(),
-            headers={"Accept": _ACCEPT[self.profile.format], "User-Agent": "intake311"},
+            headers={"User-Agent": "intake311"},
         )
 
     @property
     def format(self) -> str:
-        """The answer format asked for: "json" or "xml"."""
-        return self.profile.format
+        """The answer format asked for: "json" or "xml" (the other one after a 406)."""
+        return self._format
 
     def __repr__(self) -> str:
         return f"Open311Client({self.endpoint!r}, profile={self.profile.name!r})"
@@ -79,17 +85,50 @@ class Open311Client:
         data: list[tuple[str, str]] | None = None,
         segments: Mapping[str, str] | None = None,
     ) -> Any:
-        """Send one request for `resource` (a profile path name) and return the parsed body."""
-        path = self.profile.path(resource, **{k: _segment(v) for k, v in (segments or {}).items()})
+        """Send one request for `resource` (a profile path name) and return the parsed body.
+
+        A 406 (the server does not offer the format asked for) is tried once in the other
+        format, which this client then keeps.
+        """
+        response = self._send(method, resource, params, data, segments)
+        if response.status_code == 406 and not self.format_switched:
+            log.warning(
+                "open311 %s %s: the server does not offer %s (HTTP 406); trying %s: set "
+                'format = "%s" in the profile',
+                method,
+                resource,
+                self._format.upper(),
+                _OTHER[self._format].upper(),
+                _OTHER[self._format],
+            )
+            self._format, self.format_switched = _OTHER[self._format], True
+            response = self._send(method, resource, params, data, segments)
+        where = f"{method} {response.url.path.removeprefix(self._http.base_url.path)}"
+        return self._parse(where, response, posted=method == "POST")
+
+    def _send(
+        self,
+        method: str,
+        resource: str,
+        params: Mapping[str, Any] | None,
+        data: list[tuple[str, str]] | None,
+        segments: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        """One HTTP exchange; transport failures become Open311Error (uncertain once sent)."""
+        path = self.profile.path(
+            resource, fmt=self._format, **{k: _segment(v) for k, v in (segments or {}).items()}
+        )
         query = dict(self.profile.params) if method == "GET" else {}
         query.update(params or {})
         if self.jurisdiction_id and data is None:
             query.setdefault("jurisdiction_id", self.jurisdiction_id)
         where = f"{method} {path}"
         content = urlencode(data).encode("utf-8") if data is not None else None
-        headers = {"Content-Type": _FORM} if data is not None else None
+        headers = {"Accept": _ACCEPT[self._format]}
+        if data is not None:
+            headers["Content-Type"] = _FORM
         try:
-            response = self._http.request(
+            return self._http.request(
                 method, path, params=query or None, content=content, headers=headers
             )
         except httpx.TransportError as exc:
@@ -110,7 +149,6 @@ class Open311Client:
                 retryable=True,
                 uncertain=method == "POST",
             ) from exc
-        return self._parse(where, response, posted=method == "POST")
 
     def _decode(self, response: httpx.Response) -> Any:
         """The body as lists and dicts, read as XML or JSON by its first character."""
@@ -120,6 +158,11 @@ class Open311Client:
         text = text.removeprefix(b"\xef\xbb\xbf").lstrip()
         if not text:
             raise ValueError("empty body")
+        if "html" in response.headers.get("content-type", "") or text[:5].lower() in (
+            b"<!doc",
+            b"<html",
+        ):
+            raise ValueError("a web page, not an Open311 answer")
         if text[:1] == b"<":
             return georeport_xml.loads(text)
         return json.loads(text)
@@ -135,30 +178,32 @@ class Open311Client:
                 status_code=status,
             )
         try:
-            body, malformed = self._decode(response), False
-        except (ValueError, UnicodeDecodeError):
-            body, malformed = None, True
-        errors = None if malformed else error_list(body)
+            body, malformed, why = self._decode(response), False, ""
+        except (ValueError, UnicodeDecodeError) as exc:
+            body, malformed, why = None, True, str(exc)[:200]
         if status >= 400:
-            detail = describe(errors) if errors else response.reason_phrase
+            found = self._masked(reasons(body, response.text if malformed else "", status))
+            detail = describe(found) if found else response.reason_phrase
             log.info("open311 %s answered HTTP %s", where, status)
             raise Open311Error(
                 f"{where}: HTTP {status}: {detail}",
                 retryable=retryable_status(status),
                 status_code=status,
-                errors=errors,
+                errors=found,
                 # A gateway that gave up on the city (502, 504) says nothing of whether the
                 # city stored the report.
                 uncertain=posted and status in (502, 504),
+                structured=not malformed,
             )
         if malformed:
             raise Open311Error(
                 f"{where}: the server answered HTTP {status} with a body that is not valid "
-                f"{self.format.upper()} (nor {'XML' if self.format == 'json' else 'JSON'})",
+                f"JSON or XML ({why})",
                 retryable=True,
                 status_code=status,
                 uncertain=posted,
             )
+        errors = self._masked(error_list(body) or [])
         if errors:
             raise Open311Error(
                 f"{where}: error list in a HTTP {status} answer: {describe(errors)}",
@@ -167,6 +212,13 @@ class Open311Client:
                 errors=errors,
             )
         return body
+
+    def _masked(self, errors: list[dict]) -> list[dict]:
+        """The city's reasons with our API key blanked, should a server echo it back."""
+        key = self._api_key
+        if len(key) < 4:
+            return errors
+        return [{**e, "description": e["description"].replace(key, "[api key]")} for e in errors]
 
     # -- the spec's methods -----------------------------------------------------------------
 
@@ -264,14 +316,23 @@ class Open311Client:
 
     def _paged(self, params: dict[str, str]) -> list[dict]:
         """GET requests, following page=1,2,... while full pages come back (if the profile
-        pages); duplicates and records without a service_request_id are dropped."""
+        pages), until an empty or short page or an error past the last page; duplicates and
+        records without a service_request_id are dropped."""
         size = self.profile.page_size
         found: dict[str, dict] = {}
         for page in range(1, MAX_PAGES + 1):
             query = dict(params)
             if size:
                 query.update(page=str(page), page_size=str(size))
-            body = self._call("GET", "requests", params=query)
+            try:
+                body = self._call("GET", "requests", params=query)
+            except Open311Error as exc:
+                # Past the last page some servers answer 404 or 400 ("Invalid page"): what was
+                # read stands.
+                if page > 1 and exc.status_code in (400, 404):
+                    log.info("open311 paging stopped at page %s: %s", page, exc)
+                    break
+                raise
             batch = [normalize_ids(r) for r in records.as_list(body, "service_requests", "request")]
             new = 0
             for record in batch:
@@ -331,10 +392,10 @@ class Open311Client:
 
 
 def _not_found(exc: Open311Error) -> bool:
-    """A spec-shaped 404 (the server answered, the thing is unknown), not a wrong endpoint;
-    also a 404 error list answered with HTTP 200."""
+    """A 404 from the Open311 application (JSON or XML: the thing is unknown), not a web
+    server's page for a wrong endpoint; also a 404 error list answered with HTTP 200."""
     if exc.status_code == 404:
-        return bool(exc.errors)
+        return exc.structured
     return exc.status_code == 200 and any(e["code"] == "404" for e in exc.errors)
 
 

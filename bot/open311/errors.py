@@ -1,15 +1,28 @@
-"""Open311Error and the spec's error list, read from any answer (JSON or XML, any status)."""
+"""Open311Error, and the city's reasons read from every error shape real servers send."""
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
+
+# Statuses that are about how we call the server (key, method, format), never about a report.
+SETUP_STATUSES = frozenset({401, 403, 404, 405, 406, 407, 410, 415})
+# Words of a reason that is about our setup whatever its status ("400: Invalid API key").
+_SETUP_WORDS = re.compile(
+    r"api[ _-]?key|jurisdiction|credential|authenticat|unauthori[sz]ed|forbidden|permission|"
+    r"access denied|not allowed",
+    re.IGNORECASE,
+)
+MAX_REASON = 500
 
 
 class Open311Error(Exception):
     """A failed Open311 call. `retryable` says whether trying again later may succeed.
 
     `uncertain` means the server answered a POST but we cannot read the answer: it may have
-    stored the report, so sending it again could file it twice.
+    stored the report, so sending it again could file it twice. `structured` means the error
+    came as JSON or XML from the Open311 application itself (not a web server's error page).
     """
 
     def __init__(
@@ -20,6 +33,7 @@ class Open311Error(Exception):
         status_code: int | None = None,
         errors: list[dict] | None = None,
         uncertain: bool = False,
+        structured: bool = True,
     ):
         super().__init__(message)
         self.message = message
@@ -27,22 +41,35 @@ class Open311Error(Exception):
         self.status_code = status_code
         self.errors = errors or []
         self.uncertain = uncertain
+        self.structured = structured
 
     @property
     def operator_error(self) -> bool:
-        """A refusal that is about our setup (key, endpoint), not about the report."""
-        return self.status_code in (401, 403, 404, 405) and not self.errors_about_report
+        """A refusal that is about our setup (key, jurisdiction, endpoint), not the report."""
+        codes = {self.status_code} | {_int(e.get("code")) for e in self.errors}
+        if codes & SETUP_STATUSES:
+            return True
+        refused = self.status_code is not None and 400 <= self.status_code < 500
+        refused = refused or any(400 <= (_int(e.get("code")) or 0) < 500 for e in self.errors)
+        return refused and any(_SETUP_WORDS.search(e["description"]) for e in self.errors)
 
     @property
-    def errors_about_report(self) -> bool:
-        """The server's error list names a 400-type problem with the report itself."""
-        return any(str(e.get("code")) == "400" for e in self.errors)
+    def reason(self) -> str:
+        """The city's own words for the failure, or "" when it gave none."""
+        return describe(self.errors)
 
     def __repr__(self) -> str:
         return (
             f"Open311Error({self.message!r}, retryable={self.retryable}, "
             f"status_code={self.status_code}, errors={self.errors!r})"
         )
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
 
 
 def _code_text(value: Any) -> str:
@@ -71,6 +98,77 @@ def error_list(body: Any) -> list[dict] | None:
     return [
         {"code": _code_text(e["code"]), "description": str(e["description"] or "")} for e in body
     ]
+
+
+def _words(value: Any) -> str:
+    """An error value (text, list of texts, nested dict) as one line."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return "; ".join(w for w in (_words(v) for v in value) if w)
+    if isinstance(value, dict):
+        return "; ".join(_field_words(k, v) for k, v in value.items() if _words(v))
+    return " ".join(str(value).split())
+
+
+def _field_words(field: str, value: Any) -> str:
+    words = _words(value)
+    return (
+        words
+        if field in ("non_field_errors", "detail", "message", "error")
+        else f"{field}: {words}"
+    )
+
+
+_MESSAGE_KEYS = ("detail", "message", "error_description", "error", "errors", "title")
+
+
+def _from_object(body: dict, status: int) -> list[dict] | None:
+    """{"detail"}, {"code","detail"}, {"message"}, {"error"} or a field-error dict."""
+    code = _code_text(body.get("code")) if _int(body.get("code")) else str(status)
+    for key in _MESSAGE_KEYS:
+        if key in body and _words(body[key]):
+            return [{"code": code, "description": _words(body[key])}]
+    if body and all(isinstance(v, (str, list, dict)) for v in body.values()):
+        words = _words(body)
+        if words:
+            return [{"code": str(status), "description": words}]
+    return None
+
+
+_TITLE = re.compile(r"<(title|h1)[^>]*>(.*?)</\1>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+_SCRIPT = re.compile(r"<(script|style)[^>]*>.*?</\1>", re.IGNORECASE | re.DOTALL)
+
+
+def _from_text(text: str, status: int) -> list[dict] | None:
+    """A plain-text or HTML error page's gist: its title or heading, else its first words."""
+    found = _TITLE.search(text)
+    words = found.group(2) if found else _TAG.sub(" ", _SCRIPT.sub(" ", text))
+    words = " ".join(html.unescape(_TAG.sub(" ", words)).split())
+    return [{"code": str(status), "description": words}] if words else None
+
+
+def reasons(body: Any, text: str, status: int) -> list[dict]:
+    """The city's reasons for a failed answer, in every shape real servers send them: the
+    spec's error list, DRF's {"detail"}, {"code","detail"} and field errors, {"message"},
+    a list of texts, plain text or an HTML page (`text`, when the body is neither JSON nor XML).
+    """
+    found = error_list(body)
+    if found is None and isinstance(body, dict):
+        found = _from_object(body, status)
+    elif found is None and isinstance(body, list) and body:
+        words = _words(body)
+        found = [{"code": str(status), "description": words}] if words else None
+    elif found is None and isinstance(body, str) and body.strip():
+        found = [{"code": str(status), "description": _words(body)}]
+    if found is None and text:
+        found = _from_text(text, status)
+    return [{"code": e["code"], "description": _cut(e["description"])} for e in (found or [])]
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
 
 def retryable_status(status: int) -> bool:

@@ -74,10 +74,11 @@ class Profile:
                 f"known: {', '.join(DEFAULT_PATHS)}"
             )
 
-    def path(self, name: str, **segments: str) -> str:
-        """The relative URL of resource `name` (e.g. "request") with its segments filled in."""
+    def path(self, name: str, fmt: str | None = None, **segments: str) -> str:
+        """The relative URL of resource `name` (e.g. "request") with its segments filled in,
+        in the profile's format or `fmt`."""
         template = self.paths.get(name, DEFAULT_PATHS[name])
-        return template.format(format=self.format, **segments)
+        return template.format(format=fmt or self.format, **segments)
 
 
 def _check_choice(profile: Profile, key: str, choices: tuple[str, ...]) -> None:

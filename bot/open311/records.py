@@ -58,8 +58,20 @@ def normalize_ids(record: dict) -> dict:
     return out
 
 
+# Keys under which servers wrap a JSON list in an object (Django REST framework pages,
+# {"requests": [...]}, ...).
+WRAPPERS = ("results", "data", "items", "records")
+_RECORD_KEYS = ("service_request_id", "token", "service_code", "update_id")
+
+
 def as_list(body: Any, outer: str, inner: str) -> list[dict]:
-    """The records in `body`: a bare list, or wrapped as {outer: [...]}/{outer: {inner: ...}}."""
+    """The records in `body`: a bare list, or wrapped as {outer: [...]}/{outer: {inner: ...}},
+    or as {"requests": [...]}, {"results": [...]} and the like."""
+    if isinstance(body, dict) and outer not in body and not any(k in body for k in _RECORD_KEYS):
+        for key in (f"{inner}s", *WRAPPERS):
+            if isinstance(body.get(key), list):
+                body = body[key]
+                break
     if isinstance(body, dict) and outer in body:
         body = body[outer]
         if isinstance(body, dict) and inner in body:

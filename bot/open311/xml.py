@@ -19,6 +19,9 @@ LISTS = {
     "formats": "format",
     "service_request_updates": "request_update",
 }
+# Records that only ever come in lists: an element holding nothing but these is a list whatever
+# it is called (<requests>, <root>); "list-item" is Django REST framework's XML list item.
+ITEMS = frozenset({"request", "service", "error", "request_update", "list-item"})
 
 
 class XMLBodyError(ValueError):
@@ -34,6 +37,8 @@ def _convert(element: ET.Element) -> Any:
     children = list(element)
     name = _tag(element)
     item = LISTS.get(name)
+    if item is None and children and _tag(children[0]) in ITEMS and _tag(children[0]) != name:
+        item = _tag(children[0])
     is_list = item is not None and all(_tag(c) == item for c in children)
     if is_list and (children or not (element.text or "").strip()):
         return [_convert(c) for c in children]
