@@ -7,6 +7,8 @@ from typing import Any
 
 from bot.open311.xml import LISTS as ITEMS  # the spec's container -> item nesting
 
+DRF_ITEM = "list-item"  # Django REST framework's XML renderer names list items so
+
 
 def _text(value: Any) -> str | None:
     if value is None:
@@ -18,22 +20,23 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _fill(element: ET.Element, value: Any) -> None:
-    name = element.tag
+def _fill(element: ET.Element, value: Any, item: str | None = None) -> None:
+    nested = item if item == DRF_ITEM else None  # DRF names every list's items alike
     if isinstance(value, list):
-        item = ITEMS.get(name, "item")
+        name = item or ITEMS.get(element.tag, "item")
         for entry in value:
-            _fill(ET.SubElement(element, item), entry)
+            _fill(ET.SubElement(element, name), entry, nested)
     elif isinstance(value, dict):
         for key, entry in value.items():
-            _fill(ET.SubElement(element, str(key)), entry)
+            _fill(ET.SubElement(element, str(key)), entry, nested)
     else:
         element.text = _text(value)
 
 
-def render_xml(root: str, body: Any) -> bytes:
-    """`body` (lists and dicts) as a UTF-8 XML document whose root element is `root`."""
+def render_xml(root: str, body: Any, item: str | None = None) -> bytes:
+    """`body` (lists and dicts) as a UTF-8 XML document whose root element is `root`; a list
+    right under it holds `item` elements (the spec's name by default; DRF_ITEM: every list)."""
     element = ET.Element(root)
-    _fill(element, body)
+    _fill(element, body, item)
     ET.indent(element)
     return ET.tostring(element, encoding="utf-8", xml_declaration=True)
