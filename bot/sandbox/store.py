@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import sqlite3
+import string
 import threading
 import time
 from datetime import datetime, timedelta, timezone
+
+ID_STYLES = ("dashed", "letters", "digits")
+UNTIL_MODERATED = math.inf  # a `hidden_for` that lasts until moderate() is called
 
 # The demo town's clock: US Central standard time, a fixed offset so output is predictable.
 TOWN_TZ = timezone(timedelta(hours=-6))
@@ -103,15 +108,40 @@ class SandboxStore:
             finally:
                 db.close()
 
-    def create(self, record: dict, *, delay: float = 0.0, token: bool = False) -> dict:
-        """Store a new request; return {"service_request_id", "token"?, ...} as filed."""
+    @staticmethod
+    def _new_id(db: sqlite3.Connection, style: str, seq: int, now: float) -> str:
+        """A new service_request_id in `style`: 2026-000123 (dashed), 123 or "nnxoxfvi"."""
+        if style == "digits":
+            return str(seq)
+        if style == "dashed":
+            return f"{datetime.fromtimestamp(now, TOWN_TZ).year}-{seq:06d}"
+        while True:
+            rid = "".join(secrets.choice(string.ascii_lowercase) for _ in range(8))
+            taken = "SELECT 1 FROM requests WHERE service_request_id = ?"
+            if db.execute(taken, (rid,)).fetchone() is None:
+                return rid
+
+    def create(
+        self,
+        record: dict,
+        *,
+        delay: float = 0.0,
+        token: bool = False,
+        hidden_for: float = 0.0,
+        id_style: str = "dashed",
+    ) -> dict:
+        """Store a new request; return {"service_request_id", "token"?, ...} as filed. A token
+        resolves after `delay` s; the request is listed after `delay` and `hidden_for` s
+        (UNTIL_MODERATED: only once moderate() is called); ids in `id_style` (ID_STYLES)."""
+        if id_style not in ID_STYLES:
+            raise ValueError(f"id_style must be one of {', '.join(ID_STYLES)}")
         now = time.time()
         visible = now + delay
 
         def insert(db: sqlite3.Connection) -> dict:
             row = {k: record.get(k) for k in (*FIELDS, *_PRIVATE)}
             row["attributes"] = json.dumps(record.get("attributes") or {})
-            row.update(status="open", requested_ts=now, visible_ts=visible)
+            row.update(status="open", requested_ts=now, visible_ts=now + max(delay, hidden_for))
             row["requested_datetime"] = row["updated_datetime"] = iso(now)
             row["service_request_id"] = "pending-" + secrets.token_hex(8)
             cols = ", ".join(row)
@@ -119,8 +149,7 @@ class SandboxStore:
                 f"INSERT INTO requests ({cols}) VALUES ({', '.join('?' for _ in row)})",
                 list(row.values()),
             )
-            year = datetime.fromtimestamp(now, TOWN_TZ).year
-            rid = f"{year}-{cur.lastrowid:06d}"
+            rid = self._new_id(db, id_style, cur.lastrowid, now)
             db.execute(
                 "UPDATE requests SET service_request_id = ? WHERE seq = ?", (rid, cur.lastrowid)
             )
@@ -134,6 +163,18 @@ class SandboxStore:
             return out
 
         return self._run(insert)
+
+    def moderate(self, service_request_id: str) -> dict | None:
+        """Publish a hidden request now (a moderator's approval); the request, or None."""
+        now = time.time()
+        sql = "UPDATE requests SET visible_ts = ? WHERE service_request_id = ? AND visible_ts > ?"
+        self._run(lambda db: db.execute(sql, (now, service_request_id, now)))
+        row = self._run(
+            lambda db: db.execute(
+                "SELECT * FROM requests WHERE service_request_id = ?", (service_request_id,)
+            ).fetchone()
+        )
+        return None if row is None else {f: row[f] for f in FIELDS}
 
     def token(self, token: str) -> dict | None:
         """{"token", "service_request_id"} (id None until it is ready), or None if unknown."""
