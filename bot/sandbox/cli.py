@@ -10,8 +10,11 @@ from pathlib import Path
 import click
 import httpx
 
-from bot.sandbox.app import NOMINATIM_PREFIX, OPEN311_PREFIX, create_sandbox_app
+from bot.sandbox.answers import ERROR_SHAPES
+from bot.sandbox.app import NOMINATIM_PREFIX, OPEN311_PREFIX, create_sandbox_app, switches_on
 from bot.sandbox.faults import DEFAULT_DELAY, MODES
+from bot.sandbox.open311 import PAGE_PAST_END
+from bot.sandbox.store import ID_STYLES
 
 DEFAULT_URL = "http://127.0.0.1:8311"
 
@@ -79,6 +82,71 @@ DEFAULT_URL = "http://127.0.0.1:8311"
     is_flag=True,
     help="Serve servicerequestupdates (mySociety) from admin status changes.",
 )
+@click.option(
+    "--accept-only",
+    default="",
+    metavar="TYPE",
+    help="Answer that format with this media type and 406 (DRF) when Accept does not allow it.",
+)
+@click.option("--list-root", default="", metavar="NAME", help="Root of XML request lists.")
+@click.option(
+    "--json-wrap", default="", metavar="KEY", help='JSON request lists as {"KEY": [...]}.'
+)
+@click.option(
+    "--error-shape",
+    default="spec",
+    show_default=True,
+    type=click.Choice(ERROR_SHAPES),
+    help="Body of errors: the spec's list, DRF's, field errors, message, text or HTML.",
+)
+@click.option(
+    "--page-past-end",
+    default="empty",
+    show_default=True,
+    type=click.Choice(PAGE_PAST_END),
+    help='A page past the last (with --page-size): empty, or 404 {"detail": "Invalid page."}.',
+)
+@click.option(
+    "--id-style",
+    default="dashed",
+    show_default=True,
+    type=click.Choice(ID_STYLES),
+    help="New ids: 2026-000123, 8 lowercase letters or plain digits.",
+)
+@click.option(
+    "--expected-on-create",
+    default=0.0,
+    type=click.FloatRange(min=0.0),
+    metavar="HOURS",
+    help="Set expected_datetime to creation + HOURS on every new request.",
+)
+@click.option("--moderated", is_flag=True, help="Hide new requests until moderated (admin).")
+@click.option(
+    "--moderate-after",
+    default=0.0,
+    type=click.FloatRange(min=0.0),
+    metavar="SECONDS",
+    help="Hide new requests for SECONDS, then publish them by themselves.",
+)
+@click.option(
+    "--store-delay",
+    default=0.0,
+    type=click.FloatRange(min=0.0),
+    metavar="SECONDS",
+    help="Store a POST's request only after SECONDS, then answer it.",
+)
+@click.option(
+    "--ignore-address",
+    is_flag=True,
+    help="Do not read address_string: a POST without lat/long is an HTTP 500.",
+)
+@click.option(
+    "--address-field",
+    default="address_string",
+    show_default=True,
+    metavar="NAME",
+    help="The form field the typed address is read from.",
+)
 @click.pass_context
 def sandbox(ctx, host, port, db_path, api_key, catalog_path, token_mode, token_delay, **quirks):
     """Run a local GeoReport v2 server and Nominatim geocoder (no internet needed)."""
@@ -100,9 +168,11 @@ def sandbox(ctx, host, port, db_path, api_key, catalog_path, token_mode, token_d
     click.echo(f"Open311 endpoint:  {base}{OPEN311_PREFIX}/")
     click.echo(f"Geocoder domain:   {server.host}:{server.port}{NOMINATIM_PREFIX}  (scheme http)")
     click.echo(f"Admin:             POST {base}/admin/requests/<id>/status")
+    click.echo(f"                   POST {base}/admin/requests/<id>/moderate")
+    click.echo(f"POSTs received:    GET {base}/admin/posts")
     click.echo(f"Faults:            POST {base}/admin/faults  (intake311 sandbox faults)")
     click.echo(f"Database:          {db_path}" + ("  (token mode)" if token_mode else ""))
-    switches = [k.replace("_", "-") for k, v in quirks.items() if v and k != "definitions_path"]
+    switches = switches_on(app.extensions["sandbox"])
     if switches:
         click.echo(f"Quirks:            {', '.join(switches)}")
     click.echo("Press Ctrl+C to stop.")
@@ -127,6 +197,15 @@ def set_status(service_request_id, status, notes, url):
     if notes is not None:
         data["status_notes"] = notes
     body = _post_admin(url, f"admin/requests/{service_request_id}/status", list, data=data)
+    click.echo(json.dumps(body[0], indent=2))
+
+
+@sandbox.command("moderate")
+@click.argument("service_request_id")
+@click.option("--url", default=DEFAULT_URL, show_default=True, help="The running sandbox.")
+def moderate(service_request_id, url):
+    """Publish a request hidden by --moderated (as a city moderator would)."""
+    body = _post_admin(url, f"admin/requests/{service_request_id}/moderate", list)
     click.echo(json.dumps(body[0], indent=2))
 
 
