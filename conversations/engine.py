@@ -835,13 +835,20 @@ def _on_status_found(state: State, event: StatusFound, context: Context) -> Turn
     state = asking.settle(state, context)
     say = _say(state, context)
     if event.failed:
-        reply = Reply(say(texts.STATUS_UNAVAILABLE))
-    elif event.status is None:
-        reply = Reply(say(texts.STATUS_NOT_FOUND).format(number=event.number))
-    else:
-        reply = prompts.status_found(
-            event.number, event.status, event.notes, event.service_name, say
+        return _again(state, context, Reply(say(texts.STATUS_UNAVAILABLE)))
+    if event.status is None:
+        return _again(
+            state, context, Reply(say(texts.STATUS_NOT_FOUND).format(number=event.number))
         )
+    reply = prompts.status_found(
+        event.number,
+        event.status,
+        event.notes,
+        event.service_name,
+        say,
+        expected=event.expected,
+        zone=context.timezone,
+    )
     return _again(state, context, reply)
 
 
@@ -850,4 +857,5 @@ def _on_reports_listed(state: State, event: ReportsListed, context: Context) -> 
     if not state.draft.pop("listing", None):
         return Turn(state)
     state = asking.settle(state, context)
-    return _again(state, context, prompts.my_reports(event.reports, _say(state, context)))
+    reply = prompts.my_reports(event.reports, _say(state, context), context.timezone)
+    return _again(state, context, reply)

@@ -11,7 +11,7 @@ from datetime import datetime
 from . import texts
 from .fitting import cut, fit
 from .language import ENGLISH, Language
-from .prompts import SERVICE_ROOM, sentence
+from .prompts import SERVICE_ROOM, expected_by, sentence
 
 
 def report_filed(number: str, service_name: str, say: Language = ENGLISH) -> str:
@@ -39,10 +39,13 @@ def status_changed(
     expected: datetime | None = None,
     say: Language = ENGLISH,
 ) -> str:
-    """A tracked request changed status (or notes, or the date the city expects to finish)."""
+    """A tracked request changed status (or notes, or the date the city expects to finish).
+
+    `expected` is shown on its own clock (the caller puts it on the city's); never once closed.
+    """
     template = say(texts.STATUS_CHANGED if service_name else texts.STATUS_CHANGED_BARE)
     service = cut(say.service(service_name), SERVICE_ROOM)
-    when = say(texts.EXPECTED).format(date=_day(expected, say)) if expected else ""
+    when = expected_by(status, expected, say)
 
     def build(value: str) -> str:
         extra = " " + sentence(value) if value else ""
@@ -52,8 +55,3 @@ def status_changed(
         )
 
     return fit(build, notes.strip(), keep=0)
-
-
-def _day(moment: datetime, say: Language) -> str:
-    """A day as "Nov 25" in English, "11/25" in other languages (no month names to translate)."""
-    return f"{moment:%b} {moment.day}" if say.english else f"{moment.month}/{moment.day}"

@@ -7,8 +7,9 @@ two); a translation may take more, but never more than three segments (fitting.M
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from . import texts
+from . import dates, texts
 from .fitting import MOST, cut, fit
 from .language import ENGLISH, Language
 from .plaintext import render
@@ -137,21 +138,43 @@ def sentence(text: str) -> str:
 
 
 def status_found(
-    number: str, status: str, notes: str, service_name: str, say: Language = ENGLISH
+    number: str,
+    status: str,
+    notes: str,
+    service_name: str,
+    say: Language = ENGLISH,
+    expected: datetime | None = None,
+    zone: str = "",
 ) -> Reply:
-    """A request's status, with the city's notes cut to fit."""
+    """A request's status, with the city's notes cut to fit and the day it expects to finish
+    (on `zone`'s calendar)."""
     template = say(texts.STATUS_FOUND if service_name else texts.STATUS_FOUND_BARE)
     service = cut(say.service(service_name), SERVICE_ROOM)
+    when = expected_by(status, expected, say, zone)
 
     def build(value: str) -> str:
         extra = " " + sentence(value) if value else ""
-        return template.format(number=number, service=service, status=sentence(status), notes=extra)
+        said = sentence(status)
+        return template.format(number=number, service=service, status=said, notes=extra) + when
 
     return Reply(fit(build, notes.strip(), keep=0))
 
 
-def my_reports(reports: Sequence[ReportLine], say: Language = ENGLISH) -> Reply:
-    """The resident's latest reports, one line each, as many as fit two segments."""
+def expected_by(status: str, expected: datetime | None, say: Language, zone: str = "") -> str:
+    """The " Expected by <day>." sentence, or "" without a date or once the request is closed."""
+    if expected is None or is_closed(status):
+        return ""
+    return say(texts.EXPECTED).format(date=dates.day(expected, say, zone or None))
+
+
+def is_closed(status: str) -> bool:
+    """Whether the city's status is GeoReport v2's closed (whatever its case)."""
+    return status.strip().rstrip(".").casefold() == "closed"
+
+
+def my_reports(reports: Sequence[ReportLine], say: Language = ENGLISH, zone: str = "") -> Reply:
+    """The resident's latest reports, one line each with the day filed (on `zone`'s calendar),
+    as many as fit two segments."""
     if not reports:
         return Reply(say(texts.MY_REPORTS_NONE))
     lines = [say(texts.MY_REPORTS)]
@@ -161,8 +184,8 @@ def my_reports(reports: Sequence[ReportLine], say: Language = ENGLISH) -> Reply:
             service=cut(say.service(report.service_name), 24),
             status=report.status or say(texts.MY_REPORT_PENDING),
         )
-        if report.filed_on:
-            line += f" ({report.filed_on})"
+        if report.filed_at:
+            line += f" ({dates.day(report.filed_at, say, zone or None)})"
         if segments("\n".join(lines + [line])) > 2 and len(lines) > 1:
             break
         lines.append(line)

@@ -108,6 +108,7 @@ class StatusFound:
     notes: str = ""
     service_name: str = ""
     failed: bool = False
+    expected: datetime | None = None  # when the city expects to finish (expected_datetime)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ class ReportLine:
     number: str
     service_name: str
     status: str
-    filed_on: str = ""  # e.g. "Nov 20", on the city's calendar
+    filed_at: datetime | None = None  # when it was filed (shown as a day on the city's calendar)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,14 @@
-"""The engine's commands and safeguards: BACK, LANGUAGE, MY REPORTS, OTHER, editing at the
-summary, consent, masked contact details, emergencies, and a quiet conversation resumed."""
+"""The engine's commands and safeguards: BACK, LANGUAGE, MY REPORTS, STATUS, OTHER, editing at
+the summary, consent, masked contact details, emergencies, and a quiet conversation resumed."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
-from conversations import FileReport, Geocoded, Place, State, texts
+from conversations import FileReport, Geocoded, Place, State, StatusFound, texts
 from conversations.language import Language
 from conversations.privacy import mask_contacts
 from conversations.types import ListReports, ReportLine, ReportsListed, TimedOut
@@ -215,13 +216,13 @@ def test_my_reports_asks_the_worker_then_tells_and_asks_the_question_again():
     turn = chat.send("my reports")
     assert turn.actions == (ListReports(),) and turn.replies == ()
     lines = (
-        ReportLine("2026-000123", "Pothole", "open", "11/20"),
-        ReportLine("", "Graffiti Removal", "", "11/21"),
+        ReportLine("2026-000123", "Pothole", "open", datetime(2026, 11, 20, 15, tzinfo=UTC)),
+        ReportLine("", "Graffiti Removal", "", datetime(2026, 11, 21, 9, tzinfo=UTC)),
     )
     told = chat.feed(ReportsListed(lines))
     assert told.replies[0].text == (
-        "Your reports:\n2026-000123 Pothole: open (11/20)\n"
-        "(no number yet) Graffiti Removal: not sent yet (11/21)"
+        "Your reports:\n2026-000123 Pothole: open (Nov 20)\n"
+        "(no number yet) Graffiti Removal: not sent yet (Nov 21)"
     )
     assert told.replies[1].text.startswith("Ready to send")
     assert chat.feed(ReportsListed(lines)).replies == ()  # an answer nobody waits for
@@ -358,3 +359,59 @@ def test_contact_details_in_a_free_text_answer_are_masked_too():
     answers = chat.state.draft["answers"]
     assert "bob@example.org" not in str(answers) and "[email]" in str(answers)
     assert chat.state.draft["contact"]["email"] == "bob@example.org"
+
+
+# --- STATUS and MY REPORTS: dates on the city's calendar ------------------------------------
+
+# 03:00 UTC on Dec 5 is still Dec 4 in Springfield (America/Chicago).
+PAST_MIDNIGHT_UTC = datetime(2026, 12, 5, 3, tzinfo=UTC)
+
+
+def city_chat(language: str = "") -> Chat:
+    """A resident of a city in America/Chicago speaking every built-in language."""
+    from bot.languages import load_languages
+
+    context = replace(CONTEXT, languages=load_languages(), timezone="America/Chicago")
+    return Chat(context, state=State(consent=False, language=language))
+
+
+@pytest.mark.parametrize(
+    ("language", "told"),
+    [
+        ("", "Request 2026-000123 (Pothole): open. Expected by Dec 4."),
+        ("es", "Solicitud 2026-000123 (Bache): open. Fecha prevista: 4 dic."),
+    ],
+)
+def test_status_tells_the_expected_day_on_the_citys_calendar(language, told):
+    chat = city_chat(language)
+    chat.send("STATUS 2026-000123")
+    found = StatusFound("2026-000123", "open", "", "Pothole", expected=PAST_MIDNIGHT_UTC)
+    assert texts_of(chat.feed(found)) == [told]
+
+
+@pytest.mark.parametrize(
+    ("language", "told"),
+    [
+        ("", "Request 12345678 (Pothole): Closed. Filled."),
+        ("es", "Solicitud 12345678 (Bache): Closed. Filled."),
+    ],
+)
+def test_a_closed_request_has_no_expected_date(language, told):
+    chat = city_chat(language)
+    chat.send("status 12345678")
+    found = StatusFound("12345678", "Closed", "Filled", "Pothole", expected=PAST_MIDNIGHT_UTC)
+    assert texts_of(chat.feed(found)) == [told]
+
+
+@pytest.mark.parametrize(
+    ("language", "told"),
+    [
+        ("", "Your reports:\nnnxoxfvi Pothole: open (Dec 4)"),
+        ("es", "Sus reportes:\nnnxoxfvi Bache: open (4 dic)"),
+    ],
+)
+def test_my_reports_days_are_on_the_citys_calendar_in_the_residents_language(language, told):
+    chat = city_chat(language)
+    chat.send("my reports")
+    listed = ReportsListed((ReportLine("nnxoxfvi", "Pothole", "open", PAST_MIDNIGHT_UTC),))
+    assert texts_of(chat.feed(listed)) == [told]

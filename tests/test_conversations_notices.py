@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 from conversations import Reply
 from conversations.notices import report_delayed, report_filed, report_rejected, status_changed
 from conversations.plaintext import render
@@ -52,3 +55,37 @@ def test_status_change_tells_the_expected_date_in_the_citys_offset():
     text = status_changed("2026-000001", "open", "Crew assigned", "Pothole", expected)
     assert text.endswith("open. Crew assigned. Expected by Nov 25.")
     assert segments(text) == 1
+
+
+def test_status_change_days_are_in_the_residents_language():
+    from bot.languages import load_languages
+
+    languages = load_languages()
+    expected = datetime(2026, 12, 5, 15, tzinfo=UTC)
+    assert status_changed("nnxoxfvi", "open", "", "Pothole", expected) == (
+        "Update on request nnxoxfvi (Pothole): open. Expected by Dec 5."
+    )
+    assert status_changed("nnxoxfvi", "open", "", "Pothole", expected, languages["es"]) == (
+        "Novedad en la solicitud nnxoxfvi (Bache): open. Fecha prevista: 5 dic."
+    )
+    chinese = status_changed("nnxoxfvi", "open", "", "", expected, languages["zh"])
+    assert chinese.endswith("12月5日。")
+
+
+def test_a_closed_request_is_never_expected():
+    expected = datetime(2026, 12, 5, 15, tzinfo=UTC)
+    assert status_changed("123", "closed", "Filled", "Pothole", expected) == (
+        "Update on request 123 (Pothole): closed. Filled."
+    )
+
+
+def test_a_day_is_on_the_given_zones_calendar():
+    from bot.languages import load_languages
+    from conversations.dates import day
+
+    spanish = load_languages()["es"]
+    moment = datetime(2026, 12, 5, 3, tzinfo=UTC)  # Dec 4, 9 PM in Chicago
+    assert day(moment, spanish) == "5 dic"
+    assert day(moment, spanish, "America/Chicago") == "4 dic"
+    assert day(datetime(2026, 12, 5, 3), spanish, "America/Chicago") == "4 dic"  # naive: UTC
+    assert day(moment, replace(spanish, code="xx")) == "Dec 5"  # Babel has no such locale

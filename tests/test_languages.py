@@ -472,7 +472,7 @@ def walk(code: str) -> tuple[Reply, ...]:
         word["my reports"],
         ReportsListed(
             tuple(
-                ReportLine(f"2026-00012{n}", service.name, "Open", "11/20")
+                ReportLine(f"2026-00012{n}", service.name, "Open", AT)
                 for n, service in enumerate(CATALOGUE[:8])
             )
         ),
@@ -680,7 +680,7 @@ def test_notices_fit_three_segments(code):
         report_rejected("The location is outside the service area of this city. " * 4, say=say),
         status_changed(
             "2026-000123",
-            "Closed",
+            "In progress",
             LONG_NOTES,
             "Missed Trash Pickup",
             datetime(2026, 11, 25),
@@ -692,7 +692,7 @@ def test_notices_fit_three_segments(code):
         assert segments(text) <= MOST, (code, segments(text), text)
     assert say.service("Tree Trimming / Fallen Tree") in notices[0]
     assert literal_parts(say(texts.REPORT_DELAYED))[0] == notices[2]
-    assert "11/25" in notices[4]
+    assert {"es": "25 nov", "zh": "11月25日", "vi": "25 thg 11", "tl": "Nob 25"}[code] in notices[4]
 
 
 # --- detection, matching, emergencies ----------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from zoneinfo import ZoneInfo
 
 from redis.exceptions import RedisError
 from sqlalchemy import update
@@ -17,7 +16,7 @@ from bot.db import session_scope
 from bot.jobs.common import locked, open311_client, queue_reply
 from bot.languages import load_languages
 from bot.models import Contact, Conversation, Message, Report
-from bot.open311.client import Open311Client, Open311Error
+from bot.open311.client import Open311Client, Open311Error, parse_datetime
 from bot.phrases import load_synonyms
 from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
@@ -263,7 +262,7 @@ def _run_engine(session, conversation, contact, message, context, client, settin
             elif isinstance(action, LookupStatus):
                 events.append(lookup_status(client, action.number))
             elif isinstance(action, ListReports):
-                events.append(list_reports(session, contact.id, settings))
+                events.append(list_reports(session, contact.id))
             else:
                 actions.append(action)
     return state, replies, actions
@@ -303,9 +302,9 @@ def _new_report(conversation: Conversation, action: FileReport) -> Report:
     )
 
 
-def list_reports(session: Session, contact_id: int, settings: Settings) -> ReportsListed:
-    """The resident's latest reports, newest first, for MY REPORTS."""
-    zone = ZoneInfo(settings.city_timezone)
+def list_reports(session: Session, contact_id: int) -> ReportsListed:
+    """The resident's latest reports, newest first, for MY REPORTS (the engine shows the day
+    each was filed on the city's calendar)."""
     reports = session.exec(
         select(Report)
         .where(Report.contact_id == contact_id)
@@ -318,15 +317,11 @@ def list_reports(session: Session, contact_id: int, settings: Settings) -> Repor
                 number=report.service_request_id or "",
                 service_name=report.service_name,
                 status=report.status or "",
-                filed_on=_day(report.created_at.astimezone(zone)),
+                filed_at=report.created_at,
             )
             for report in reports
         )
     )
-
-
-def _day(moment) -> str:
-    return f"{moment.month}/{moment.day}"
 
 
 def lookup_status(client: Open311Client, number: str) -> StatusFound:
@@ -342,4 +337,5 @@ def lookup_status(client: Open311Client, number: str) -> StatusFound:
         status=str(found.get("status") or "open"),
         notes=str(found.get("status_notes") or ""),
         service_name=str(found.get("service_name") or ""),
+        expected=parse_datetime(found.get("expected_datetime")),
     )

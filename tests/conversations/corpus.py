@@ -252,7 +252,7 @@ def _event(entry, at: datetime) -> Event:
                     str(r.get("number", "")),
                     r.get("service", ""),
                     r.get("status", ""),
-                    r.get("filed_on", ""),
+                    r.get("filed_at"),
                 )
                 for r in entry["reports"]
             )
