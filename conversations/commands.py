@@ -45,7 +45,24 @@ _GROUPS = {
     "language": LANGUAGE,
 }
 _EDGES = string.whitespace + string.punctuation + "\u3002\uff01\uff1f"
-_NUMBER_EDGES = "#:.,;!?()[]\"'"
+_NUMBER_EDGES = "#:.,;!?()[]\"'\u3002\uff01\uff03\uff0c\uff1a\uff1f"
+# A request number without digits: letters, maybe joined by - _ or . (as the city issued it).
+_LETTERS_ID = re.compile(r"[A-Za-z][A-Za-z_.-]*[A-Za-z]")
+SHORTEST_LETTERS_ID = 3
+# Words said around a request number, never taken for one (besides the language's command
+# words): by language code, English ones in every language. Only ASCII words matter (a number
+# without digits is ASCII letters), so Vietnamese is listed without its diacritics.
+_NOT_NUMBERS = {
+    "en": "a about again an and any check checking for hello hey hi id info is it latest me my "
+    "no num number of on open our please pls plz report reports request requests see show "
+    "thank thanks the this thx ticket update updates what whats with you",
+    "es": "caso cual de del el es estado favor folio gracias hola la las los mi mis numero para "
+    "por porfa que queja reporte reportes revisar saber sobre solicitud solicitudes su un una "
+    "ver y",
+    "vi": "bao cam cao cho cua don hoi kiem la ma on phan anh so toi tra vui long xem xin yeu cau",
+    "tl": "aking ang ano ba ko kahilingan mga na ng numero paki pakitingnan po reklamo sa "
+    "salamat tingnan ulat yung",
+}
 
 
 @dataclass(frozen=True)
@@ -72,13 +89,14 @@ def parse_command(text: str, say: Language = ENGLISH) -> Command | None:
         return Command(word)
     found = prefixed.fullmatch(" ".join(text.strip(_EDGES).split()))
     if found:
-        return _with_argument(names[found["word"].casefold()], found["rest"])
+        return _with_argument(names[found["word"].casefold()], found["rest"], _not_numbers(say))
     return None
 
 
 MAX_COMMAND = 60  # longer messages are never commands ("status" inside a sentence is not one)
 _NAMES = {"status": STATUS, "language": LANGUAGE}
 _GRAMMARS: dict[int, tuple[Language, dict, re.Pattern, dict]] = {}
+_STOPS: dict[int, tuple[Language, frozenset[str]]] = {}
 
 
 def _prefix_names(say: Language) -> dict[str, str]:
@@ -100,7 +118,8 @@ def _grammar(say: Language) -> tuple[dict[str, str], re.Pattern, dict[str, str]]
     names = _prefix_names(say)
     prefixes = sorted(names, key=len, reverse=True)
     pattern = re.compile(
-        rf"(?P<word>{'|'.join(re.escape(p) for p in prefixes)})(?:\s+|\b|(?=\d))(?P<rest>.*)",
+        rf"(?P<word>{'|'.join(re.escape(p) for p in prefixes)})"
+        r"(?:\s+|\b|(?=\d)|(?<=[^\x00-\x7f])(?=[A-Za-z#]))(?P<rest>.*)",
         re.IGNORECASE,
     )
     if len(_GRAMMARS) > 32:
@@ -109,11 +128,42 @@ def _grammar(say: Language) -> tuple[dict[str, str], re.Pattern, dict[str, str]]
     return words, pattern, names
 
 
-def _with_argument(name: str, rest: str) -> Command:
+def _with_argument(name: str, rest: str, stops: frozenset[str]) -> Command:
     if name == LANGUAGE:
         return Command(LANGUAGE, rest.strip(_EDGES) or None)
-    for token in rest.split():
-        token = token.strip(_NUMBER_EDGES)
-        if any(c.isdigit() for c in token):
-            return Command(STATUS, token)
-    return Command(STATUS)
+    return Command(STATUS, request_number(rest, stops))
+
+
+def request_number(rest: str, stops: frozenset[str] = frozenset()) -> str | None:
+    """The request number in the words after STATUS, as typed (its case kept).
+
+    The first word with a digit; else the one word left that is not a word of the language
+    (`stops`) and looks like a number without digits ("nnxoxfvi", "ABC-DEF"); else None.
+    """
+    tokens = [t for t in (token.strip(_NUMBER_EDGES) for token in rest.split()) if t]
+    digits = [t for t in tokens if any(c.isdigit() for c in t)]
+    if digits:
+        return digits[0]
+    left = [t for t in tokens if t.casefold() not in stops]
+    if len(left) == 1 and _looks_like_letters_id(left[0]):
+        return left[0]
+    return None
+
+
+def _looks_like_letters_id(token: str) -> bool:
+    """ASCII letters (maybe joined by - _ .), long enough not to be a stray letter or two."""
+    return len(token) >= SHORTEST_LETTERS_ID and bool(_LETTERS_ID.fullmatch(token))
+
+
+def _not_numbers(say: Language) -> frozenset[str]:
+    """Words never taken for a request number in this language, built once per language."""
+    kept = _STOPS.get(id(say))
+    if kept is not None and kept[0] is say:
+        return kept[1]
+    phrases = [*_WORDS, *_NAMES, _NOT_NUMBERS["en"], _NOT_NUMBERS.get(say.code, "")]
+    phrases += [word for group in say.words.values() for word in group]
+    stops = frozenset(w.strip(_NUMBER_EDGES) for p in phrases for w in p.casefold().split())
+    if len(_STOPS) > 32:
+        _STOPS.clear()
+    _STOPS[id(say)] = (say, stops)  # kept: the id stays unique
+    return stops

@@ -14,6 +14,7 @@ from .commands import (
     MY_REPORTS,
     RESTART,
     START,
+    STATUS,
     Command,
     normal,
     parse_command,
@@ -47,6 +48,7 @@ from .types import (
     Message,
     Place,
     Reply,
+    ReportLine,
     ReportsListed,
     Service,
     State,
@@ -348,6 +350,9 @@ def _on_command(state: State, command: Command, context: Context) -> Turn:
     if command.argument is None:
         return Turn(state, (Reply(say(texts.STATUS_WHICH)),))
     state.draft["status_number"] = command.argument
+    if any(c.isalpha() for c in command.argument):
+        state.draft["listing"] = STATUS  # their own reports first: the city's spelling of it
+        return Turn(state, actions=(ListReports(),))
     return Turn(state, actions=(LookupStatus(command.argument),))
 
 
@@ -837,9 +842,7 @@ def _on_status_found(state: State, event: StatusFound, context: Context) -> Turn
     if event.failed:
         return _again(state, context, Reply(say(texts.STATUS_UNAVAILABLE)))
     if event.status is None:
-        return _again(
-            state, context, Reply(say(texts.STATUS_NOT_FOUND).format(number=event.number))
-        )
+        return _again(state, context, *_not_found(event.number, say))
     reply = prompts.status_found(
         event.number,
         event.status,
@@ -852,10 +855,30 @@ def _on_status_found(state: State, event: StatusFound, context: Context) -> Turn
     return _again(state, context, reply)
 
 
+def _not_found(number: str, say: Language) -> tuple[Reply, ...]:
+    """No such request; a number without digits may have been a word: how to ask follows."""
+    missing = say(texts.STATUS_NOT_FOUND).format(number=number)
+    if any(c.isdigit() for c in number):
+        return (Reply(missing),)
+    return prompts.with_lead(missing, Reply(say(texts.STATUS_WHICH)))
+
+
 def _on_reports_listed(state: State, event: ReportsListed, context: Context) -> Turn:
-    """Tell the resident their latest reports, then repeat the current question."""
-    if not state.draft.pop("listing", None):
+    """Tell the resident their latest reports, then repeat the current question; or, for
+    STATUS, look up the request named as the city spells it."""
+    listing = state.draft.pop("listing", None)
+    if listing == STATUS and "status_number" in state.draft:
+        number = own_number(state.draft["status_number"], event.reports)
+        state.draft["status_number"] = number
+        return Turn(state, actions=(LookupStatus(number),))
+    if not listing:
         return Turn(state)
     state = asking.settle(state, context)
     reply = prompts.my_reports(event.reports, _say(state, context), context.timezone)
     return _again(state, context, reply)
+
+
+def own_number(typed: str, reports: tuple[ReportLine, ...]) -> str:
+    """The resident's report number the typed one names whatever its case, or it as typed."""
+    wanted = typed.casefold()
+    return next((r.number for r in reports if r.number.casefold() == wanted), typed)

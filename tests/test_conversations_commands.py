@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from conversations import FileReport, Geocoded, Place, State, StatusFound, texts
+from conversations import FileReport, Geocoded, LookupStatus, Place, State, StatusFound, texts
+from conversations.commands import parse_command
 from conversations.language import Language
 from conversations.privacy import mask_contacts
 from conversations.types import ListReports, ReportLine, ReportsListed, TimedOut
@@ -361,7 +362,7 @@ def test_contact_details_in_a_free_text_answer_are_masked_too():
     assert chat.state.draft["contact"]["email"] == "bob@example.org"
 
 
-# --- STATUS and MY REPORTS: dates on the city's calendar ------------------------------------
+# --- STATUS: request numbers with or without digits, dates on the city's calendar ------------
 
 # 03:00 UTC on Dec 5 is still Dec 4 in Springfield (America/Chicago).
 PAST_MIDNIGHT_UTC = datetime(2026, 12, 5, 3, tzinfo=UTC)
@@ -373,6 +374,77 @@ def city_chat(language: str = "") -> Chat:
 
     context = replace(CONTEXT, languages=load_languages(), timezone="America/Chicago")
     return Chat(context, state=State(consent=False, language=language))
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "number"),
+    [
+        ("STATUS nnxoxfvi", "en", "nnxoxfvi"),
+        ("STATUS #nnxoxfvi", "en", "nnxoxfvi"),
+        ("status: ABC-123", "en", "ABC-123"),
+        ("status nnxoxfvi please", "en", "nnxoxfvi"),
+        ("status of request NNXOXFVI", "en", "NNXOXFVI"),
+        ("/status nnxoxfvi", "en", "nnxoxfvi"),
+        ("STATUS 2026-000123", "en", "2026-000123"),
+        ("status please check 42", "en", "42"),
+        ("status please", "en", None),
+        ("status of my report", "en", None),
+        ("status update please", "en", None),
+        ("status ok", "en", None),
+        ("status nnxoxfvi abcdefgh", "en", None),  # two candidates: ask which
+        ("estado nnxoxfvi por favor", "es", "nnxoxfvi"),
+        ("estado de mi reporte", "es", None),
+        ("查询nnxoxfvi", "zh", "nnxoxfvi"),
+        ("状态：nnxoxfvi", "zh", "nnxoxfvi"),
+        ("trang thai bao cao cua toi", "vi", None),
+        ("katayuan nnxoxfvi po", "tl", "nnxoxfvi"),
+    ],
+)
+def test_status_reads_request_numbers_with_or_without_digits(text, code, number):
+    from bot.languages import load_languages
+
+    command = parse_command(text, load_languages()[code])
+    assert command is not None and command.name == "status"
+    assert command.argument == number
+
+
+def test_only_numbers_with_letters_are_sought_among_the_residents_reports_first():
+    assert city_chat().send("status abc-123").actions == (ListReports(),)
+    assert city_chat().send("STATUS 2026-000123").actions == (LookupStatus("2026-000123"),)
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "told"),
+    [
+        (
+            "",
+            "STATUS NNXOXFVI please",
+            "Request nnxoxfvi (Pothole): open. Crew assigned. Expected by Dec 4.",
+        ),
+        (
+            "es",
+            "estado NNXOXFVI por favor",
+            "Solicitud nnxoxfvi (Bache): open. Crew assigned. Fecha prevista: 4 dic.",
+        ),
+    ],
+)
+def test_a_number_without_digits_is_the_residents_report_as_the_city_spells_it(
+    language, text, told
+):
+    chat = city_chat(language)
+    assert chat.send(text).actions == (ListReports(),)
+    mine = (ReportLine("nnxoxfvi", "Pothole", "open", AT), ReportLine("2026-000001", "", "", AT))
+    looked = chat.feed(ReportsListed(mine))
+    assert looked.actions == (LookupStatus("nnxoxfvi"),) and looked.replies == ()
+    found = StatusFound("nnxoxfvi", "open", "Crew assigned", "Pothole", expected=PAST_MIDNIGHT_UTC)
+    assert texts_of(chat.feed(found)) == [told]
+    assert "status_number" not in chat.state.draft and "listing" not in chat.state.draft
+
+
+def test_a_number_not_among_the_residents_reports_is_looked_up_as_typed():
+    chat = city_chat()
+    chat.send("STATUS QWERTYUI")
+    assert chat.feed(ReportsListed(())).actions == (LookupStatus("QWERTYUI"),)
 
 
 @pytest.mark.parametrize(
@@ -401,6 +473,28 @@ def test_a_closed_request_has_no_expected_date(language, told):
     chat.send("status 12345678")
     found = StatusFound("12345678", "Closed", "Filled", "Pothole", expected=PAST_MIDNIGHT_UTC)
     assert texts_of(chat.feed(found)) == [told]
+
+
+@pytest.mark.parametrize(
+    ("language", "told"),
+    [
+        (
+            "",
+            "I couldn't find request pothole. "
+            "Which request? Text STATUS and the request number, e.g. STATUS 12345.",
+        ),
+        (
+            "es",
+            "No encontré la solicitud pothole. "
+            "¿Qué solicitud? Escriba ESTADO y el número de solicitud, p. ej. ESTADO 12345.",
+        ),
+    ],
+)
+def test_a_word_taken_for_a_number_and_not_found_says_how_to_ask(language, told):
+    chat = city_chat(language)
+    chat.send("status pothole")
+    chat.feed(ReportsListed(()))
+    assert texts_of(chat.feed(StatusFound("pothole"))) == [told]
 
 
 @pytest.mark.parametrize(

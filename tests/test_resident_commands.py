@@ -12,6 +12,7 @@ from bot import jobs
 from bot.db import session_scope
 from bot.languages import load_languages
 from bot.models import Contact, Conversation, Report
+from bot.settings import get_settings
 from conversations import texts
 from tests.conftest import run_jobs
 from tests.test_end_to_end import RESIDENT, Phone, set_city_status
@@ -155,6 +156,42 @@ def test_a_resident_writing_spanish_gets_every_text_in_spanish(phone, sandbox):
     [update] = phone.inbox()
     assert update.startswith(say(texts.STATUS_CHANGED).split("{")[0])
     assert "Reparado." in update  # the city's own words, untranslated
+
+
+def test_a_request_number_without_digits_works_in_status_my_reports_and_updates(
+    phone, sandbox, monkeypatch
+):
+    monkeypatch.setattr(sandbox._server.app.extensions["sandbox"], "id_style", "letters")
+    monkeypatch.setenv("CITY_TIMEZONE", "America/Chicago")
+    get_settings.cache_clear()
+    file_dumping(phone, "yes")
+    report = _only(Report)
+    number = report.service_request_id
+    assert number.isalpha() and number.islower()  # the city's id, e.g. "nnxoxfvi"
+    set_city_status(number, "open", "Crew assigned.")
+    [told] = phone.text(f"STATUS #{number.upper()} please")  # found among their reports
+    assert told == f"Request {number} (Illegal Dumping): open. Crew assigned."
+    [mine] = phone.text("my reports")
+    assert mine.startswith(f"Your reports:\n{number} Illegal Dumping: ")
+    jobs.track()  # the city's first answer about it (maybe kept silently as a baseline)
+    run_jobs()
+    phone.inbox()
+    # 03:00 UTC on Dec 5 is Dec 4 in the city.
+    entry = {
+        "status": "open",
+        "status_notes": "Crew assigned.",
+        "expected_datetime": "2026-12-05T03:00:00Z",
+    }
+    assert jobs.receive_status(report.id, entry)
+    run_jobs()
+    [update] = phone.inbox()
+    assert update == (
+        f"Update on request {number} (Illegal Dumping): open. Crew assigned. Expected by Dec 4."
+    )
+    set_city_status(number, "closed", "Picked up.")
+    assert jobs.track() == 1  # the tracker finds the letters-only id
+    run_jobs()
+    assert phone.inbox() == [f"Update on request {number} (Illegal Dumping): closed. Picked up."]
 
 
 def _age_conversation(minutes: int) -> None:
