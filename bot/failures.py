@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import select
+from sqlmodel import or_, select
 
 from bot import queue
 from bot.db import session_scope
@@ -13,8 +13,9 @@ from bot.models import Contact, Message, Report
 from bot.timeutil import utcnow
 
 # Report states that wait for a person: refused our setup or given up after a long outage
-# (failed), or possibly filed where the city's requests cannot be searched (unconfirmed).
-REPORT_STATES = ("failed", "unconfirmed")
+# (failed), possibly filed where the city's requests cannot be searched (unconfirmed), or
+# refused by the city for the report's own sake (rejected: retried once staff fixed the cause).
+REPORT_STATES = ("failed", "unconfirmed", "rejected")
 
 
 @dataclass(frozen=True)
@@ -33,15 +34,16 @@ def list_failures(limit: int = 200) -> list[Failure]:
     with session_scope() as session:
         for report in session.exec(
             select(Report)
-            .where(Report.state.in_(REPORT_STATES))
+            .where(or_(Report.state.in_(REPORT_STATES), Report.staff_note.is_not(None)))
             .order_by(Report.updated_at.desc())
             .limit(limit)
         ).all():
+            number = f" filed as {report.service_request_id}" if report.service_request_id else ""
             found.append(
                 Failure(
                     f"report:{report.id}",
-                    f"{report.state} report {report.marker or ''} ({report.service_name})".strip(),
-                    report.last_error or "",
+                    f"{report.state} report {report.marker or ''}{number} ({report.service_name})",
+                    report.staff_note or report.last_error or "",
                     report.updated_at,
                 )
             )

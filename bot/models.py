@@ -90,6 +90,11 @@ class Report(SQLModel, table=True):
     # whose answer was lost the city's requests can be searched before filing again.
     marker: str | None = Field(default=None, max_length=32, index=True)
     first_posted_at: datetime | None = _maybe_when()
+    # When the latest POST was sent: no second POST until a search made long enough after it
+    # (a slow city may still be storing the first) has not found the report.
+    last_posted_at: datetime | None = _maybe_when()
+    # What staff must look at although the report is filed (e.g. the city holds it twice).
+    staff_note: str | None = Field(default=None, sa_type=Text)
     # A POST may have reached the city without our hearing back: search before posting again.
     check_before_post: bool = False
     # When staff last sent a given-up report back in line (the give-up clock restarts there).
@@ -114,6 +119,9 @@ class Report(SQLModel, table=True):
     created_at: datetime = _when()
     submitted_at: datetime | None = _maybe_when()
     status_changed_at: datetime | None = _maybe_when()
+    # When the city was last asked about the report: its first answer is the baseline, news only
+    # if the status differs from the one filed.
+    last_checked_at: datetime | None = _maybe_when()
     updated_at: datetime = _when()
 
 

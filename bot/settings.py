@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -99,6 +99,19 @@ class Settings(BaseSettings):
         if value.strip():
             parse_bounds(value)
         return value.strip()
+
+    @model_validator(mode="after")
+    def _coordinates_can_be_found(self) -> Settings:
+        from bot.open311.profile import load_profile
+
+        profile = load_profile(self.open311_profile)
+        if self.geocoder == "none" and profile.needs_coordinates:
+            raise ValueError(
+                f"the {profile.name} Open311 profile needs coordinates in every report "
+                f"(location = {profile.location!r}); GEOCODER=none cannot place typed addresses: "
+                "set GEOCODER=nominatim"
+            )
+        return self
 
     def bounds(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
         """CITY_BOUNDS as ((south, west), (north, east)), or None when unset."""

@@ -256,6 +256,20 @@ def run_jobs(include_delayed: bool = False, rounds: int = 20) -> int:
     return ran
 
 
+def settle_posts(seconds: float = 3600) -> None:
+    """Move every report's last POST `seconds` into the past, as if the wait before a search
+    for it (bot.jobs.submission.settle_seconds) had passed."""
+    from datetime import timedelta
+
+    from sqlmodel import select
+
+    from bot.models import Report
+
+    with bot_db.session_scope() as session:
+        for report in session.exec(select(Report).where(Report.last_posted_at.is_not(None))):
+            report.last_posted_at -= timedelta(seconds=seconds)
+
+
 def release_delayed(queue: Queue) -> int:
     """Move every scheduled job onto its queue now."""
     registry = queue.scheduled_job_registry

@@ -271,7 +271,9 @@ def jurisdictional_city(tmp_path, monkeypatch):
     server.stop()
 
 
-def test_city_refusing_the_report_tells_the_resident_why(phone, jurisdictional_city, monkeypatch):
+def test_a_wrong_jurisdiction_waits_for_staff_and_is_never_called_refused(
+    phone, jurisdictional_city, monkeypatch
+):
     from bot.catalog import store_catalog
 
     # The catalogue was fetched while the city was configured right (cached, as in production).
@@ -283,10 +285,11 @@ def test_city_refusing_the_report_tells_the_resident_why(phone, jurisdictional_c
     phone.text("yes")
     texts = phone.text("yes")
     assert texts[0].startswith("Thanks! Sending")
-    assert texts[1].startswith("Sorry, the city could not accept your report:")
-    assert "jurisdiction" in texts[1]
+    # Our jurisdiction is wrong: staff's to fix, and the resident is never told "refused".
+    assert texts[1].startswith("The city's system is not answering. Your report is saved")
     report = only_report()
-    assert report.state == "rejected" and report.service_request_id is None
+    assert report.state == "failed" and report.service_request_id is None
+    assert "jurisdiction_id was not provided" in report.last_error
     assert run_jobs(include_delayed=True) == 0
 
 

@@ -245,6 +245,7 @@ def test_a_new_expected_date_is_news_but_the_same_date_spelled_otherwise_is_not(
         "status": "open",
         "expected_datetime": "2026-11-25T17:00:00-06:00",
     }
+    assert not jobs.receive_status(report.id, entry | {"expected_datetime": None})  # baseline
     assert jobs.receive_status(report.id, entry)
     assert not jobs.receive_status(report.id, entry | {"expected_datetime": "2026-11-25T23:00:00Z"})
     run_jobs()

@@ -15,11 +15,12 @@ from sqlmodel import select
 
 from bot import jobs
 from bot.db import session_scope
+from bot.failures import list_failures
 from bot.models import Report
 from bot.sandbox.app import create_sandbox_app
 from bot.sandbox.server import serve
 from bot.settings import get_settings
-from tests.conftest import run_jobs
+from tests.conftest import run_jobs, settle_posts
 from tests.test_end_to_end import Phone
 from webhooks import create_app
 
@@ -127,8 +128,14 @@ def test_city_answering_errors_with_200_is_understood(city, monkeypatch):
     phone.text("skip")
     phone.text("skip")
     texts = phone.text("yes")
-    assert texts[-1].startswith("Sorry, the city could not accept your report:")
-    assert the_report().state == "rejected"
+    # A wrong jurisdiction is our setup, not the resident's report: it waits for staff.
+    assert texts[-1].startswith("The city's system is not answering. Your report is saved")
+    report = the_report()
+    assert (
+        report.state == "failed" and "jurisdiction_id wrong.example not found" in report.last_error
+    )
+    [failure] = list_failures()
+    assert failure.name == f"report:{report.id}" and "wrong.example" in failure.error
 
 
 def test_slow_city_delays_the_report_then_files_it(city, monkeypatch):
@@ -146,6 +153,7 @@ def test_slow_city_delays_the_report_then_files_it(city, monkeypatch):
     assert the_report().state == "pending"
 
     app.extensions["sandbox"].slow = 0.0
+    settle_posts()
     run_jobs(include_delayed=True)
     report = the_report()
     assert report.state == "submitted"

@@ -15,7 +15,7 @@ from bot.open311.client import Open311Client
 from bot.queue import get_queue
 from bot.sandbox.server import serve
 from bot.settings import Settings, get_settings
-from tests.conftest import run_jobs
+from tests.conftest import run_jobs, settle_posts
 from tests.test_open311_client import Canned
 from tests.test_open311_end_to_end import city, close_in_city, file_dumping_report, the_report
 
@@ -70,6 +70,7 @@ def test_an_answer_we_cannot_read_is_looked_for_before_filing_again(city, monkey
     assert report.state == "pending" and report.check_before_post
     assert "not valid" in report.last_error
     # The garbled city stored nothing: the search finds nothing, and the report is filed once.
+    settle_posts()
     run_jobs(include_delayed=True)
     report = the_report()
     assert report.state == "submitted" and not report.check_before_post

@@ -46,3 +46,11 @@ def test_secrets_stay_out_of_repr():
 
 def test_parse_bounds_orders_corners():
     assert parse_bounds("1,2,3,4") == ((1.0, 2.0), (3.0, 4.0))
+
+
+def test_a_city_that_needs_coordinates_refuses_to_start_without_a_geocoder():
+    with pytest.raises(ValidationError) as info:
+        Settings(_env_file=None, geocoder="none", open311_profile="chicago")
+    assert "needs coordinates" in str(info.value) and "GEOCODER" in str(info.value)
+    assert Settings(_env_file=None, geocoder="nominatim", open311_profile="chicago")
+    assert Settings(_env_file=None, geocoder="none", open311_profile="generic")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from redis.lock import Lock
 from sqlmodel import Session
@@ -14,6 +14,7 @@ from bot import queue
 from bot.languages import load_languages
 from bot.models import Contact, Conversation, Message, Report
 from bot.open311.client import Open311Client
+from bot.open311.dates import parse_datetime
 from bot.open311.profile import Profile, load_profile
 from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
@@ -24,6 +25,14 @@ from conversations.language import ENGLISH, Language
 def backoff(attempts: int, base: float = 30, cap: float = 3600) -> float:
     """Seconds to wait before attempt number `attempts` + 1: doubling, capped."""
     return min(cap, base * 2 ** max(0, attempts - 1))
+
+
+def expected_text(value: object) -> str | None:
+    """An expected_datetime as UTC text, so one instant spelled two ways compares equal."""
+    when = parse_datetime(value)
+    if when is not None:
+        return when.astimezone(UTC).isoformat()
+    return str(value or "").strip() or None
 
 
 def due_after(seconds: float) -> datetime:

@@ -16,6 +16,7 @@ from bot.jobs.common import (
     add_notice,
     backoff,
     due_after,
+    expected_text,
     language_of,
     open311_client,
     open311_profile,
@@ -38,7 +39,9 @@ def submit(report_id: int) -> str:
     """File a pending report with the city once; returns the report's new state.
 
     Before a second POST of a report whose first one may have reached the city, the city's
-    recent requests are searched for the report's marker (RELIABILITY.md tells the window).
+    recent requests are searched for the report's marker, by a search made at least
+    settle_seconds() after the last POST; after a second POST they are searched again, and two
+    requests holding the marker are flagged to staff (RELIABILITY.md tells the window).
     """
     claimed = _claimed_for_posting(report_id)
     if isinstance(claimed, str):
@@ -48,16 +51,23 @@ def submit(report_id: int) -> str:
     settings = get_settings()
     client = open311_client(settings)
     posted = False
+    doubles: list[str] = []
     try:
-        number = _find_filed(client, report) if search_first else None
-        if number is None:
+        found = _find_filed(client, report) if search_first else []
+        if not found and search_first and (wait := _unsettled(report, settings)) > 0:
+            return _search_later(report_id, attempt, wait)
+        if found:
+            log.info("report %s was already filed as %s; not filed again", report_id, found[0])
+            number, answer = found[0], {}
+            doubles = found
+        else:
             fields, attributes = request_fields(report, settings), dict(report.attributes or {})
+            _note_posting(report_id, attempt)
             posted = True
             answer = client.create_request(fields, attributes)
             number = answer.get("service_request_id")
-        else:
-            log.info("report %s was already filed as %s; not filed again", report_id, number)
-            answer = {}
+            if search_first:
+                doubles = _filed_twice(client, report)
     except Exception as exc:  # noqa: BLE001 - whatever went wrong, the report is not stuck
         if not isinstance(exc, Open311Error):
             log.exception("report %s: filing failed unexpectedly", report_id)
@@ -73,8 +83,13 @@ def submit(report_id: int) -> str:
         report = session.get(Report, report_id)
         report.updated_at = utcnow()
         report.check_before_post = False
+        if len(doubles) > 1:
+            report.staff_note = f"the city holds this report {len(doubles)} times: " + ", ".join(
+                doubles
+            )
+            log.error("report %s: %s", report_id, report.staff_note)
         if number:
-            notice = _mark_submitted(session, report, str(number))
+            notice = _mark_submitted(session, report, str(number), answer)
         else:
             report.state = "awaiting_number"
             report.token = str(answer.get("token"))
@@ -84,6 +99,52 @@ def submit(report_id: int) -> str:
         return "submitted"
     queue.enqueue("bot.jobs.resolve_token", report_id, delay=TOKEN_BACKOFF_BASE)
     return "awaiting_number"
+
+
+def settle_seconds(settings: Settings) -> float:
+    """How long after a POST a search for it is trusted: a server may store a POST well
+    after our client stopped waiting (OPEN311_TIMEOUT), so twice that."""
+    return 2 * settings.open311_timeout
+
+
+def _unsettled(report: Report, settings: Settings) -> float:
+    """Seconds until a search for the report's last POST can be trusted (0 if it can now)."""
+    if report.last_posted_at is None:
+        return 0.0
+    settled_at = report.last_posted_at + timedelta(seconds=settle_seconds(settings))
+    return max(0.0, (settled_at - utcnow()).total_seconds())
+
+
+def _search_later(report_id: int, attempt: int, wait: float) -> str:
+    """Put the report back in line to be searched for again once its last POST settled."""
+    with session_scope() as session:
+        if not _still_ours(session, report_id, attempt):
+            return "released"
+        report = session.get(Report, report_id)
+        report.state = "pending"
+        report.next_attempt_at = due_after(wait)
+    log.info("report %s: not found at the city yet; searching again in %.0f s", report_id, wait)
+    queue.enqueue("bot.jobs.submit", report_id, delay=wait)
+    return "pending"
+
+
+def _note_posting(report_id: int, attempt: int) -> None:
+    """Record, committed before it is sent, when this POST goes out."""
+    with session_scope() as session:
+        session.execute(
+            update(Report)
+            .where(Report.id == report_id, Report.attempts == attempt)
+            .values(last_posted_at=utcnow())
+        )
+
+
+def _filed_twice(client, report: Report) -> list[str]:
+    """After a second POST: the city's requests holding the report's marker (best effort)."""
+    try:
+        return _find_filed(client, report)
+    except Open311Error as exc:
+        log.warning("report %s: the search after a second POST failed: %s", report.id, exc)
+        return []
 
 
 def _still_ours(session: Session, report_id: int, attempt: int) -> bool:
@@ -123,8 +184,8 @@ def _claimed_for_posting(report_id: int) -> tuple[Report, bool] | str:
         return report, search_first
 
 
-def _find_filed(client, report: Report) -> str | None:
-    """The city's number for `report` if an earlier POST of it was stored, found by marker."""
+def _find_filed(client, report: Report) -> list[str]:
+    """The city's numbers for `report` where an earlier POST of it was stored, by marker."""
     if not open311_profile(get_settings()).marker_search:
         raise Open311Error(
             "an earlier POST may have filed this report and the city's requests cannot be "
@@ -133,11 +194,12 @@ def _find_filed(client, report: Report) -> str | None:
             uncertain=True,
         )
     since = (report.first_posted_at or report.created_at) - SEARCH_SLACK
-    for found in client.requests_query(service_code=report.service_code, start_date=since):
-        text = str(found.get("description") or "")
-        if report.marker in text or str(found.get("device_id") or "") == report.marker:
-            return str(found["service_request_id"])
-    return None
+    return [
+        str(found["service_request_id"])
+        for found in client.requests_query(service_code=report.service_code, start_date=since)
+        if report.marker in str(found.get("description") or "")
+        or str(found.get("device_id") or "") == report.marker
+    ]
 
 
 def resolve_token(report_id: int) -> str:
@@ -198,11 +260,8 @@ def request_fields(report: Report, settings: Settings) -> dict:
     fields = {"service_code": report.service_code, "description": report.description}
     if report.marker:
         fields["marker"] = report.marker  # the client ends the description with it
-    if report.lat is None and report.address and _needs_coordinates(settings):
-        found = geocoding.lookup(report.address, settings)
-        located = [p for p in found.places if p.lat is not None]
-        if located:
-            report.lat, report.lon = located[0].lat, located[0].lon
+    if report.lat is None and _needs_coordinates(settings):
+        _place(report, settings)
     if report.lat is not None and report.lon is not None:
         fields["lat"] = f"{report.lat:.6f}"
         fields["long"] = f"{report.lon:.6f}"
@@ -211,6 +270,23 @@ def request_fields(report: Report, settings: Settings) -> dict:
     if report.contact_ok:  # only with the resident's consent
         fields.update(_contact_fields(report))
     return fields
+
+
+def _place(report: Report, settings: Settings) -> None:
+    """Look the typed address up once more for a city that needs coordinates; until it is
+    placed the report waits (retried with backoff), never posted without them."""
+    try:
+        found = geocoding.lookup(report.address, settings) if report.address else None
+    except Exception as exc:  # noqa: BLE001 - a geocoder failure only delays the report
+        log.warning("report %s: the geocoder failed: %s", report.id, type(exc).__name__)
+        found = None
+    located = [p for p in (found.places if found else ()) if p.lat is not None]
+    if not located:
+        raise Open311Error(
+            "the city needs coordinates and the geocoder could not place the address yet",
+            retryable=True,
+        )
+    report.lat, report.lon = located[0].lat, located[0].lon
 
 
 def _contact_fields(report: Report) -> dict:
@@ -229,13 +305,17 @@ def _contact_fields(report: Report) -> dict:
 
 
 def _needs_coordinates(settings: Settings) -> bool:
-    return open311_profile(settings).location in ("both", "latlong")
+    return open311_profile(settings).needs_coordinates
 
 
-def _mark_submitted(session: Session, report: Report, number: str):
+def _mark_submitted(session: Session, report: Report, number: str, answer: dict | None = None):
+    """The report filed as `number`; what the city's answer says of it is the baseline."""
+    answer = answer or {}
     report.state = "submitted"
     report.service_request_id = number
-    report.status = "open"
+    report.status = str(answer.get("status") or "open").strip().lower()
+    report.status_notes = str(answer.get("status_notes") or "").strip() or None
+    report.expected_datetime = expected_text(answer.get("expected_datetime"))
     report.next_attempt_at = None
     report.submitted_at = report.status_changed_at = utcnow()
     return add_notice(

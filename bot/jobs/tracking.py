@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, update
@@ -12,7 +12,13 @@ from sqlmodel import Session, func, select
 
 from bot import queue
 from bot.db import session_scope
-from bot.jobs.common import add_notice, language_of, open311_client, redis_lock
+from bot.jobs.common import (
+    add_notice,
+    expected_text,
+    language_of,
+    open311_client,
+    redis_lock,
+)
 from bot.models import AppliedUpdate, Cursor, Report
 from bot.open311.client import Open311Client, Open311Error, parse_datetime
 from bot.settings import get_settings
@@ -121,13 +127,15 @@ def receive_status(report_id: int, entry: dict, update_key: str | None = None) -
     status = str(entry.get("status") or "").strip().lower() or None
     notes = str(entry.get("status_notes") or "").strip() or None
     expected_at = parse_datetime(str(entry.get("expected_datetime") or "")) or None
-    expected = _expected(entry.get("expected_datetime"), expected_at)
+    expected = expected_text(entry.get("expected_datetime"))
     if status is None:
         return False
     with session_scope() as session:
         if update_key and not _first_time(session, update_key):
             return False
         now = utcnow()
+        if update_key is None and _baseline(session, report_id, status, notes, expected, now):
+            return False
         result = session.execute(
             update(Report)
             .where(
@@ -168,11 +176,25 @@ def receive_status(report_id: int, entry: dict, update_key: str | None = None) -
     return True
 
 
-def _expected(value, when) -> str | None:
-    """An expected_datetime as UTC text, so one instant spelled two ways compares equal."""
-    if when is not None:
-        return when.astimezone(UTC).isoformat()
-    return str(value or "").strip() or None
+def _baseline(
+    session: Session, report_id: int, status: str, notes: str | None, expected: str | None, now
+) -> bool:
+    """On the city's first answer about a report since it was filed, keep its notes and
+    expected time silently when its status is still the one filed (no unprompted "update");
+    True if it was so kept."""
+    first = session.execute(
+        update(Report)
+        .where(Report.id == report_id, Report.last_checked_at.is_(None))
+        .values(last_checked_at=now)
+    )
+    if first.rowcount != 1:
+        return False
+    report = session.get(Report, report_id)
+    if report is None or (report.status or "open") != status:
+        return False
+    report.status, report.status_notes, report.expected_datetime = status, notes, expected
+    report.updated_at = now
+    return True
 
 
 def _first_time(session: Session, key: str) -> bool:

@@ -94,6 +94,18 @@ def apply_location(fields: dict[str, Any], profile: Profile) -> dict[str, Any]:
     return out
 
 
+def renamed(fields: dict[str, Any], profile: Profile) -> dict[str, Any]:
+    """`fields` under the names the server uses, with the profile's static fields added."""
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        name = profile.fields.get(key, key)
+        if name:
+            out[name] = value
+    for key, value in profile.extra_fields.items():
+        out.setdefault(key, value)
+    return out
+
+
 def request_form(
     fields: Mapping[str, Any],
     attributes: Mapping[str, Any] | None,
@@ -103,7 +115,7 @@ def request_form(
     shaped = {k: v for k, v in fields.items() if v is not None}
     shaped = apply_location(shaped, profile)
     marker = shaped.pop("marker", None)
-    suffix = marker_suffix(marker) if marker else ""
+    suffix = marker_suffix(marker) if marker and profile.marker_in == "description" else ""
     if isinstance(shaped.get("description"), str) or suffix:
         text = cut_description(
             shaped.get("description") or "", profile.description_limit - len(suffix)
@@ -111,6 +123,7 @@ def request_form(
         shaped["description"] = (text + suffix).strip()
     if marker:
         shaped["device_id"] = marker
+    shaped = renamed(shaped, profile)
     form: Form = []
     for key, value in shaped.items():
         if isinstance(value, (list, tuple)):

@@ -14,6 +14,22 @@ FORMATS = ("json", "xml")
 DATE_STYLES = ("iso", "no_z")
 MULTI_VALUE_STYLES = ("brackets", "repeat")
 LOCATIONS = ("any", "both", "latlong", "address")
+MARKER_PLACES = ("description", "device_id")
+# The POST fields the bot fills, which a profile's `fields` may rename (or leave out with "").
+POST_FIELDS = (
+    "service_code",
+    "description",
+    "lat",
+    "long",
+    "address_string",
+    "address_id",
+    "device_id",
+    "phone",
+    "email",
+    "first_name",
+    "last_name",
+    "media_url",
+)
 
 # The spec's resource paths; "{format}" is the profile's format, the others are path segments.
 DEFAULT_PATHS = {
@@ -49,14 +65,35 @@ class Profile:
     # GET requests by service_code and start_date lists new requests with their description, so
     # a POST whose answer was lost can be looked for (by our marker) before filing again.
     marker_search: bool = True
+    # Where our marker goes: "description" (ends the description, and device_id) or "device_id"
+    # alone, for servers known to keep device_id and list it (the description stays clean).
+    marker_in: str = "description"
     params: dict[str, str] = field(default_factory=dict)
     paths: dict[str, str] = field(default_factory=dict)
+    # POST field names the server uses instead of the spec's (address_string = "address"; ""
+    # leaves a field out), and fields sent with every report (static values).
+    fields: dict[str, str] = field(default_factory=dict)
+    extra_fields: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def needs_coordinates(self) -> bool:
+        """Whether every report must carry lat/long."""
+        return self.location in ("both", "latlong")
 
     def __post_init__(self) -> None:
         _check_choice(self, "format", FORMATS)
         _check_choice(self, "date_style", DATE_STYLES)
         _check_choice(self, "multi_value_style", MULTI_VALUE_STYLES)
         _check_choice(self, "location", LOCATIONS)
+        _check_choice(self, "marker_in", MARKER_PLACES)
+        unknown_fields = sorted(set(self.fields) - set(POST_FIELDS))
+        if unknown_fields:
+            raise ProfileError(
+                f"profile {self.name!r}: fields renames unknown field(s) "
+                f"{', '.join(unknown_fields)}; known: {', '.join(POST_FIELDS)}"
+            )
+        if self.marker_in == "device_id" and self.fields.get("device_id") == "":
+            raise ProfileError(f"profile {self.name!r}: marker_in is device_id, which is left out")
         for key in ("batch_size", "description_limit"):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -103,8 +140,11 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "updates": (bool,),
     "updated_after": (bool,),
     "marker_search": (bool,),
+    "marker_in": (str,),
     "params": (dict,),
     "paths": (dict,),
+    "fields": (dict,),
+    "extra_fields": (dict,),
 }
 
 
@@ -132,7 +172,7 @@ def profile_from_dict(data: dict[str, Any], *, name: str = "generic") -> Profile
             )
     if values.get("page_size") == 0:
         values["page_size"] = None
-    for key in ("params", "paths"):
+    for key in ("params", "paths", "fields", "extra_fields"):
         values[key] = {str(k): str(v) for k, v in values.get(key, {}).items()}
     return Profile(**values)
 
