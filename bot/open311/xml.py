@@ -21,7 +21,10 @@ LISTS = {
 }
 # Records that only ever come in lists: an element holding nothing but these is a list whatever
 # it is called (<requests>, <root>); "list-item" is Django REST framework's XML list item.
-ITEMS = frozenset({"request", "service", "error", "request_update", "list-item"})
+# (open311-api names its items <service_request>.)
+ITEMS = frozenset(
+    {"request", "service_request", "service", "error", "request_update", "list-item"}
+)
 
 
 class XMLBodyError(ValueError):
@@ -37,7 +40,7 @@ def _convert(element: ET.Element) -> Any:
     children = list(element)
     name = _tag(element)
     item = LISTS.get(name)
-    if item is None and children and _tag(children[0]) in ITEMS and _tag(children[0]) != name:
+    if children and _tag(children[0]) in ITEMS and _tag(children[0]) != name:
         item = _tag(children[0])
     is_list = item is not None and all(_tag(c) == item for c in children)
     if is_list and (children or not (element.text or "").strip()):
