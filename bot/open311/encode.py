@@ -86,8 +86,8 @@ def apply_location(fields: dict[str, Any], profile: Profile) -> dict[str, Any]:
             f"this one has no {' and no '.join(missing)}",
             retryable=False,
         )
-    if wanted == "latlong":
-        out.pop("address_string", None)
+    if wanted == "latlong" and not profile.fields.get("address_string"):
+        out.pop("address_string", None)  # kept where the server reads it under its own name
     elif wanted == "address":
         out.pop("lat", None)
         out.pop("long", None)
