@@ -1,0 +1,229 @@
+"""Residents' reports end to end against the sandbox city behaving as real servers do.
+
+Each sandbox switch reproduces what a real GeoReport v2 server does (docs/open311-servers.md):
+DRF's content negotiation and error shapes, other list roots, pages that end in a 404, ids
+without digits, an expected time set at creation, requests hidden until moderated, stores that
+finish after the client gave up, and servers that ignore address_string.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlmodel import select
+
+from bot import jobs
+from bot.db import session_scope
+from bot.failures import list_failures, retry
+from bot.models import Report
+from bot.settings import get_settings
+from tests.conftest import run_jobs
+from tests.test_end_to_end import answer_pothole_questions
+from tests.test_jobs import _confirm_pothole
+from tests.test_open311_end_to_end import city, close_in_city, file_dumping_report, the_report
+
+__all__ = ["city"]
+
+pytestmark = pytest.mark.sqlite_only
+
+
+def posts(app) -> list[dict]:
+    """The POSTs the sandbox city received."""
+    return app.test_client().get("/admin/posts").get_json()
+
+
+def profile_file(tmp_path, name: str, text: str) -> str:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(f'name = "{name}"\n{text}')
+    return str(path)
+
+
+def test_a_drf_city_speaking_only_application_xml_files_closes_and_looks_up(city):
+    app, phone = city(
+        "generic",
+        formats="xml",
+        accept_only="application/xml",
+        list_root="requests",
+        error_shape="drf",
+    )
+    texts = file_dumping_report(phone)
+    report = the_report()
+    assert report.state == "submitted", report.last_error
+    number = report.service_request_id
+    assert f"Request number: {number}" in texts[-1]
+    close_in_city(number, "Hauled away.")
+    assert jobs.track() == 1
+    run_jobs()
+    [update] = phone.inbox()
+    assert update.endswith("closed. Hauled away.")
+    [status] = phone.text(f"STATUS {number}")
+    assert number in status and "closed" in status
+
+
+def test_a_refused_key_waits_for_staff_with_the_citys_words_then_is_filed_once(city, monkeypatch):
+    app, phone = city("sandbox", api_key="the-right-key", error_shape="drf-code")
+    monkeypatch.setenv("OPEN311_API_KEY", "a-wrong-key")
+    get_settings.cache_clear()
+    texts = file_dumping_report(phone)
+    assert texts[-1].startswith("The city's system is not answering. Your report is saved")
+    report = the_report()
+    assert report.state == "failed"
+    [failure] = list_failures()
+    assert failure.name == f"report:{report.id}" and "Invalid api_key" in failure.error
+    assert "a-wrong-key" not in failure.error
+    assert run_jobs(include_delayed=True) == 0  # nothing retries a refused key by itself
+
+    monkeypatch.setenv("OPEN311_API_KEY", "the-right-key")
+    get_settings.cache_clear()
+    assert retry(failure.name)
+    run_jobs()
+    report = the_report()
+    assert report.state == "submitted"
+    assert f"Request number: {report.service_request_id}" in phone.inbox()[-1]
+    assert [p["service_request_id"] is not None for p in posts(app)] == [False, True]
+
+
+def test_a_refused_report_is_told_to_the_resident_and_listed_for_staff(city, monkeypatch):
+    app, phone = city("sandbox", error_shape="fields")
+    _confirm_pothole(phone)
+    # The cached catalogue still offers a service the city has just dropped.
+    app.extensions["sandbox"].services.pop(the_service_code(phone), None)
+    texts = phone.text("yes")
+    assert texts[-1].startswith("Sorry, the city could not accept your report:")
+    assert "is not a valid choice" in texts[-1]
+    report = the_report()
+    assert report.state == "rejected"
+    assert [f.name for f in list_failures()] == [f"report:{report.id}"]
+
+
+def the_service_code(phone) -> str:
+    with session_scope() as session:
+        from bot.models import Conversation
+
+        conversation = session.exec(select(Conversation)).one()
+        return str(conversation.state["draft"]["service_code"])
+
+
+def test_paging_that_ends_in_a_404_still_finds_a_lost_post(city, tmp_path, monkeypatch):
+    profile = profile_file(tmp_path, "paged", 'format = "json"\npage_size = 2\n')
+    app, phone = city(profile, page_size=2, page_past_end="404", json_wrap="results")
+    for _ in range(3):  # other residents' requests fill pages before ours
+        _file_direct(app)
+    _confirm_pothole(phone)
+    monkeypatch.setenv("OPEN311_TIMEOUT", "0.3")
+    get_settings.cache_clear()
+    app.extensions["sandbox"].faults.set("timeout", delay=1.0)
+    phone.text("yes")
+    app.extensions["sandbox"].faults.set("none")
+    time.sleep(1.0)
+    run_jobs(include_delayed=True)
+    report = the_report()
+    assert report.state == "submitted", report.last_error
+    assert len([p for p in posts(app) if p["service_request_id"]]) == 4  # 3 others + ours once
+
+
+def _file_direct(app) -> None:
+    answer = app.test_client().post(
+        "/open311/v2/requests.json",
+        data={"service_code": "001", "lat": "39.8", "long": "-89.64", "description": "other"},
+    )
+    assert answer.status_code in (200, 201), answer.get_data(as_text=True)
+
+
+def test_an_expected_time_set_at_creation_is_no_news(city):
+    app, phone = city("sandbox", expected_on_create=48)
+    file_dumping_report(phone)
+    report = the_report()
+    assert report.expected_datetime  # from the POST answer
+    assert jobs.track() == 0
+    run_jobs()
+    assert phone.inbox() == []
+    close_in_city(report.service_request_id, "Done.")
+    assert jobs.track() == 1
+    run_jobs()
+    [update] = phone.inbox()
+    assert update.endswith("closed. Done.") and "Expected" not in update
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_slow_stores_that_finish_after_our_timeout_are_never_filed_twice(
+    city, monkeypatch, twilio_api, round_
+):
+    """Several residents at once, each POST stored after the client stopped waiting."""
+    from tests.test_end_to_end import Phone
+    from webhooks import create_app
+
+    app, _ = city("sandbox", store_delay=0.8)
+    monkeypatch.setenv("OPEN311_TIMEOUT", "0.5")
+    get_settings.cache_clear()
+    phones = [
+        Phone(create_app({"TESTING": True}).test_client(), twilio_api, number=f"+1312555{n:04d}")
+        for n in range(4)
+    ]
+    for phone in phones:
+        _confirm_pothole(phone)
+        phone.text("yes")
+    with session_scope() as session:
+        states = [r.state for r in session.exec(select(Report)).all()]
+    assert states == ["pending"] * 4  # every answer was lost
+    run_jobs(include_delayed=True)  # found at once, or searched again once it settled
+    time.sleep(1.1)
+    run_jobs(include_delayed=True)
+    with session_scope() as session:
+        reports = session.exec(select(Report)).all()
+    assert [r.state for r in reports] == ["submitted"] * 4
+    stored = [p for p in posts(app) if p["service_request_id"]]
+    assert len(stored) == 4, "a report was filed twice"
+    assert sorted(p["service_request_id"] for p in stored) == sorted(
+        r.service_request_id for r in reports
+    )
+    assert all(r.staff_note is None for r in reports)
+
+
+def test_a_moderated_city_that_lost_an_answer_waits_for_staff_not_a_second_post(
+    city, tmp_path, monkeypatch
+):
+    profile = profile_file(tmp_path, "moderated", 'format = "json"\nmarker_search = false\n')
+    app, phone = city(profile, moderated=True)
+    _confirm_pothole(phone)
+    monkeypatch.setenv("OPEN311_TIMEOUT", "0.3")
+    get_settings.cache_clear()
+    app.extensions["sandbox"].faults.set("timeout", delay=1.0)
+    texts = phone.text("yes")
+    app.extensions["sandbox"].faults.set("none")
+    assert texts[-1].startswith("The city's system is not answering. Your report is saved")
+    time.sleep(1.0)
+    run_jobs(include_delayed=True)
+    report = the_report()
+    assert report.state == "unconfirmed"
+    assert len(posts(app)) == 1
+    assert [f.name for f in list_failures()] == [f"report:{report.id}"]
+
+
+def test_a_city_that_needs_coordinates_gets_none_without_them(city, tmp_path, monkeypatch):
+    profile = profile_file(
+        tmp_path,
+        "coords",
+        'format = "json"\nlocation = "latlong"\n[fields]\naddress_string = "address"\n',
+    )
+    app, phone = city(profile, ignore_address=True, address_field="address")
+    geocoder = get_settings().geocoder_domain
+    monkeypatch.setenv("GEOCODER_DOMAIN", "127.0.0.1:9")  # the geocoder is down all along
+    get_settings.cache_clear()
+    [as_typed, _] = phone.text("pothole at 120 Main St, deep and wide")
+    assert as_typed.startswith("I can't check addresses right now")
+    assert answer_pothole_questions(phone).startswith("Ready to send")
+    texts = phone.text("yes")
+    report = the_report()
+    assert report.lat is None and report.state == "pending", report.last_error
+    assert texts[-1].startswith("The city's system is not answering. Your report is saved")
+    assert posts(app) == []  # never posted without coordinates
+    monkeypatch.setenv("GEOCODER_DOMAIN", geocoder)
+    get_settings.cache_clear()
+    run_jobs(include_delayed=True)
+    report = the_report()
+    assert report.state == "submitted", report.last_error
+    [posted] = posts(app)
+    assert posted["form"]["lat"] and posted["form"]["address"].startswith("120 Main")
+    assert "address_string" not in posted["form"]
