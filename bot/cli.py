@@ -1,4 +1,5 @@
-"""The `intake311` command: web, worker, cron, failures, sandbox, chat, demo, migrate, telegram."""
+"""The `intake311` command: web, worker, cron, failures, sandbox, chat, demo, migrate, telegram,
+open311."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import click
 # Commands whose modules load only when named, so `intake311 worker` starts without them.
 LAZY_COMMANDS = {
     "demo": "bot.demo:demo",
+    "open311": "bot.open311_cli:open311_group",
     "sandbox": "bot.sandbox.cli:sandbox",
     "telegram": "bot.telegram_cli:telegram_group",
     "translations": "bot.translations_cli:translations",

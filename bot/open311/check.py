@@ -1,0 +1,682 @@
+"""`intake311 open311 check`: probe a city's GeoReport v2 server, suggest a profile.
+
+Nothing here files a report: the only POST (with `post=True`) has no service_code and no
+location, so a server that validates at all refuses it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from bot.open311.client import Open311Client
+from bot.open311.dates import parse_datetime
+from bot.open311.errors import Open311Error
+from bot.open311.profile import Profile
+from bot.tls import tls_context
+
+UNKNOWN_ID = "intake311-check-does-not-exist"
+RECENT_DAYS = 30
+PAGE_SIZE = 50
+FAR_PAGE = 10_000
+PROBE_DESCRIPTION = "intake311 check: a test of the error answer (no service, no place)"
+LEVELS = ("ok", "warn", "fail", "skip")
+_PAGING_HEADERS = ("x-page-count", "x-result-count", "x-next-page-url", "link")
+_SERVICE_CODE_WORDS = re.compile(r"service[ _-]?code", re.IGNORECASE)
+_XML_ROOT = re.compile(rb"<([A-Za-z_][\w.-]*)[\s/>]")
+_FORMAT_NAMES = {"json": "JSON", "xml": "XML"}
+_OTHER = {"json": "xml", "xml": "json"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One checked thing: "ok", "warn", "fail" or "skip" (not tried), with what was seen."""
+
+    level: str
+    what: str
+    detail: str = ""
+
+    def line(self) -> str:
+        """The finding as one printed line: "ok    services (JSON)  (11 services)"."""
+        return f"{self.level:<5} {self.what}" + (f"  ({self.detail})" if self.detail else "")
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP request and answer as seen on the wire (the body cut to 64 kB)."""
+
+    method: str
+    url: str
+    accept: str
+    status: int
+    content_type: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Recorder(httpx.BaseTransport):
+    """A transport that keeps every exchange, so answers' raw shapes can be reported."""
+
+    def __init__(self, inner: httpx.BaseTransport | None = None):
+        self._inner = inner or httpx.HTTPTransport(verify=tls_context())
+        self.exchanges: list[Exchange] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send `request` through the inner transport and record the exchange."""
+        response = self._inner.handle_request(request)
+        response.read()
+        self.exchanges.append(
+            Exchange(
+                method=request.method,
+                url=str(request.url),
+                accept=request.headers.get("accept", ""),
+                status=response.status_code,
+                content_type=response.headers.get("content-type", ""),
+                headers={k.lower(): v for k, v in response.headers.items()},
+                body=response.content[:65536],
+            )
+        )
+        return response
+
+    def close(self) -> None:
+        """Close the inner transport."""
+        self._inner.close()
+
+
+@dataclass
+class CheckOptions:
+    """What to check and how: the endpoint, key, jurisdiction, starting profile and switches."""
+
+    endpoint: str
+    profile: Profile
+    api_key: str = ""
+    jurisdiction_id: str = ""
+    post: bool = False
+    service: str = ""
+    timeout: float = 10.0
+    now: datetime | None = None
+
+
+@dataclass
+class CheckResult:
+    """The findings, and the profile they suggest (with why each key was changed)."""
+
+    findings: list[Finding]
+    profile: Profile
+    reasons: dict[str, str]
+    start: str
+
+    @property
+    def failed(self) -> bool:
+        """Whether any finding is a fail."""
+        return any(f.level == "fail" for f in self.findings)
+
+    def toml(self) -> str:
+        """The suggested profile as TOML: keys that differ from the spec's defaults, with why."""
+        return profile_toml(self.profile, self.reasons, self.start)
+
+
+@dataclass
+class Probe:
+    """The state one check builds up: the HTTP recorder, the profile so far, what was seen."""
+
+    options: CheckOptions
+    recorder: Recorder
+    profile: Profile
+    reasons: dict[str, str] = field(default_factory=dict)
+    clients: list[Open311Client] = field(default_factory=list)
+    since: datetime = field(default_factory=lambda: datetime.now(UTC))
+    services: list[dict] = field(default_factory=list)
+    recent: list[dict] | None = None
+    lookup: Exchange | None = None
+
+    def client(self, **changes: Any) -> Open311Client:
+        """A client on the recorder with the profile so far, `changes` applied to it."""
+        client = Open311Client(
+            self.options.endpoint,
+            api_key=self.options.api_key,
+            jurisdiction_id=self.options.jurisdiction_id,
+            timeout=self.options.timeout,
+            transport=self.recorder,
+            profile=replace(self.profile, **changes),
+        )
+        self.clients.append(client)
+        return client
+
+    def suggest(self, key: str, value: Any, why: str) -> None:
+        """Change `key` of the suggested profile to `value`, for the reason `why`."""
+        self.profile = replace(self.profile, **{key: value})
+        self.reasons[key] = why
+
+    def last(self) -> Exchange | None:
+        """The latest exchange on the wire, if the recorder saw it."""
+        return self.recorder.exchanges[-1] if self.recorder.exchanges else None
+
+    def mark(self) -> int:
+        """A position in the exchanges, to read what one call sent from there on."""
+        return len(self.recorder.exchanges)
+
+    def since_mark(self, mark: int) -> list[Exchange]:
+        """The exchanges after `mark`."""
+        return self.recorder.exchanges[mark:]
+
+
+Step = Callable[[Probe], list[Finding]]
+
+
+def run_check(options: CheckOptions, transport: httpx.BaseTransport | None = None) -> CheckResult:
+    """Probe the server step by step (later steps need the format found by the services one)."""
+    recorder = Recorder(transport)
+    now = options.now or datetime.now(UTC)
+    probe = Probe(options, recorder, options.profile, since=now - timedelta(days=RECENT_DAYS))
+    findings: list[Finding] = []
+    if options.jurisdiction_id and options.jurisdiction_id != options.profile.jurisdiction_id:
+        probe.suggest("jurisdiction_id", options.jurisdiction_id, "given with --jurisdiction")
+    try:
+        findings += check_discovery(probe)
+        services = check_services(probe)
+        findings += services
+        if any(f.level == "fail" for f in services):
+            findings.append(Finding("skip", "the other checks", "no service list to go on"))
+        else:
+            for step in (
+                check_definition,
+                check_lookup,
+                check_unknown_id,
+                check_paging,
+                check_updates,
+                check_post,
+            ):
+                findings += step(probe)
+    finally:
+        for client in probe.clients:
+            client.close()
+        recorder.close()
+    return CheckResult(findings, probe.profile, probe.reasons, options.profile.name)
+
+
+# -- the steps --------------------------------------------------------------------------------
+
+
+def check_discovery(probe: Probe) -> list[Finding]:
+    """GET discovery (optional in the spec: a 404 is a warning) and the formats it lists; in the
+    profile's format, else in the other one."""
+    first: Open311Error | None = None
+    for fmt in (probe.profile.format, _OTHER[probe.profile.format]):
+        try:
+            found = probe.client(format=fmt).discovery()
+        except Open311Error as exc:
+            first = first or exc
+            continue
+        endpoints = found.get("endpoints") or []
+        formats = sorted({str(f) for e in endpoints for f in e.get("formats") or []})
+        listed = ", ".join(formats) or "none listed"
+        detail = f"{len(endpoints)} endpoint(s); formats: {listed}"
+        return [Finding("ok", "discovery", f"{detail} (read as {_FORMAT_NAMES[fmt]})")]
+    assert first is not None
+    if first.status_code == 404:
+        return [Finding("warn", "discovery", "none: HTTP 404 (optional in the spec)")]
+    return [Finding("warn", "discovery", failure(first))]
+
+
+def check_services(probe: Probe) -> list[Finding]:
+    """GET services in JSON and in XML with the client's Accept headers; suggest `format`."""
+    findings: list[Finding] = []
+    working: list[str] = []
+    for fmt in ("json", "xml"):
+        finding, services = _services_in(probe, fmt)
+        findings.append(finding)
+        if services is not None:
+            working.append(fmt)
+            probe.services = probe.services or services
+    if not working:
+        findings.append(Finding("fail", "format", "the service list came in neither JSON nor XML"))
+        return findings
+    start = probe.profile.format
+    chosen = start if start in working else working[0]
+    if chosen == start and len(working) == 2:
+        why = (
+            f"both JSON and XML work; {_FORMAT_NAMES[start]} as in the {probe.profile.name} profile"
+        )
+    elif chosen == start:
+        why = f"only {_FORMAT_NAMES[chosen]} works"
+    else:
+        why = f"{_FORMAT_NAMES[start]} does not work here; {_FORMAT_NAMES[chosen]} does"
+    probe.suggest("format", chosen, why)
+    findings.append(Finding("ok", "format", f'format = "{chosen}": {why}'))
+    return findings
+
+
+def _services_in(probe: Probe, fmt: str) -> tuple[Finding, list[dict] | None]:
+    """GET services in `fmt`: the finding and the services (None when that format fails)."""
+    what = f"services ({_FORMAT_NAMES[fmt]})"
+    client = probe.client(format=fmt)
+    mark = probe.mark()
+    try:
+        services = client.services()
+    except Open311Error as exc:
+        return Finding("warn", what, failure(exc)), None
+    sent = probe.since_mark(mark)
+    if client.format_switched:
+        refused = sent[0] if sent else None
+        accept = refused.accept if refused else "the client's"
+        detail = f"HTTP 406 for Accept: {accept}"
+        if refused:
+            detail += f" ({_gist(refused)})"
+        return Finding("warn", what, f"{detail}: the server does not offer it"), None
+    media = sent[-1].content_type if sent else "?"
+    with_metadata = sum(1 for s in services if s.get("metadata"))
+    detail = f"{len(services)} services, {with_metadata} with metadata; answered as {media}"
+    if sent and fmt not in sent[-1].content_type and _looks(sent[-1]) != fmt:
+        return Finding("warn", what, f"asked for {fmt}, answered as {media}"), services
+    return Finding("ok", what, detail), services
+
+
+def check_definition(probe: Probe) -> list[Finding]:
+    """GET services/{code} of --service or of the first metadata=true service."""
+    code = probe.options.service or next(
+        (str(s["service_code"]) for s in probe.services if s.get("metadata")), ""
+    )
+    if not code:
+        return [Finding("ok", "service definition", "no service has metadata=true: none to read")]
+    try:
+        found = probe.client().service_definition(code)
+    except Open311Error as exc:
+        return [Finding("warn", f"service definition {code}", failure(exc))]
+    attributes = found.get("attributes") or []
+    required = sum(1 for a in attributes if a.get("required"))
+    kinds = sorted({str(a.get("datatype")) for a in attributes if a.get("datatype")})
+    detail = f"{len(attributes)} attribute(s), {required} required"
+    if kinds:
+        detail += f"; datatypes {', '.join(kinds)}"
+    return [Finding("ok", f"service definition {code}", detail)]
+
+
+def check_lookup(probe: Probe) -> list[Finding]:
+    """GET requests since RECENT_DAYS ago: ids, list shape, dates and fields of the records."""
+    what = f"requests of the last {RECENT_DAYS} days"
+    try:
+        found = probe.client(page_size=None).requests_query(start_date=probe.since)
+    except Open311Error as exc:
+        probe.suggest(
+            "marker_search", False, "GET requests by start_date failed: a lost POST can't be found"
+        )
+        return [Finding("warn", what, failure(exc) + "; marker_search = false")]
+    probe.recent, probe.lookup = found, probe.last()
+    shape = list_shape(probe.lookup)
+    if not found:
+        return [
+            Finding(
+                "warn",
+                what,
+                f"none listed ({shape}): ids, fields and paging can't be seen; a server that "
+                "hides new requests until staff approve them looks the same (ask the city)",
+            )
+        ]
+    findings = [Finding("ok", what, f"{len(found)} listed ({shape})")]
+    findings.append(Finding("ok", "request ids", id_shapes(r["service_request_id"] for r in found)))
+    findings += _record_fields(probe, found)
+    return findings
+
+
+def _record_fields(probe: Probe, found: list[dict]) -> list[Finding]:
+    """What the listed records carry: expected_datetime, device_id, address fields, dates."""
+    total = len(found)
+    expected = _count_set(found, "expected_datetime")
+    devices = _count_set(found, "device_id")
+    places = [k for k in ("address", "address_string", "lat", "long") if _count_set(found, k)]
+    out = [
+        Finding("ok", "expected_datetime", f"set in {expected} of {total} records"),
+        Finding("ok", "address fields", ", ".join(places) or "none set in any record"),
+    ]
+    if devices:
+        probe.suggest(
+            "marker_in",
+            "device_id",
+            f"records list device_id ({devices} of {total}): the marker can go there alone",
+        )
+        out.append(
+            Finding("ok", "device_id", f'listed in {devices} of {total}: marker_in = "device_id"')
+        )
+    else:
+        out.append(Finding("ok", "device_id", "not listed: the marker stays in the description"))
+    older = [r for r in found if _before(r.get("requested_datetime"), probe.since)]
+    if older:
+        probe.suggest(
+            "marker_search", False, "start_date is not honoured: a lost POST can't be found by date"
+        )
+        out.append(
+            Finding(
+                "warn",
+                "start_date",
+                f"{len(older)} record(s) older than start_date came back: marker_search = false",
+            )
+        )
+    return out
+
+
+def check_unknown_id(probe: Probe) -> list[Finding]:
+    """GET requests/{an id nobody has}: must be "no such request", not a page or a 500."""
+    what = "unknown request id"
+    try:
+        found = probe.client().request(UNKNOWN_ID)
+    except Open311Error as exc:
+        return [
+            Finding(
+                "warn",
+                what,
+                failure(exc) + ": not the spec's 404, so a STATUS for a "
+                "wrong number is answered as a city failure",
+            )
+        ]
+    if found is not None:
+        return [Finding("warn", what, f"a record came back for {UNKNOWN_ID}: {found}")]
+    last = probe.last()
+    status = f"HTTP {last.status}" if last else "an answer"
+    return [Finding("ok", what, f"no such request ({status})")]
+
+
+def check_paging(probe: Probe) -> list[Finding]:
+    """Whether GET requests pages (page_size changes the count, or a wrapper with next/count),
+    what it answers past the last page; suggest page_size."""
+    what = "paging"
+    recent = probe.recent
+    if recent is None:
+        return [Finding("skip", what, "GET requests failed")]
+    one = _page(probe, 1, 1)
+    if isinstance(one, Open311Error):
+        return _no_paging(probe, f"page=1&page_size=1 failed: {failure(one)}")
+    hint = _paging_hint(probe.last()) or _paging_hint(probe.lookup)
+    if not (len(one) == 1 and len(recent) > 1) and not hint:
+        if len(recent) < 2:
+            return [Finding("warn", what, "can't tell with fewer than 2 recent requests")]
+        return _no_paging(probe, f"page_size=1 still gave {len(one)} records")
+    first = _page(probe, 1, PAGE_SIZE)
+    if isinstance(first, Open311Error):
+        return _no_paging(probe, f"page_size={PAGE_SIZE} failed: {failure(first)}")
+    size, findings = _page_size(probe, first)
+    past = _page(probe, 2 if len(first) < size else FAR_PAGE, size)
+    findings.append(_past_end(past, first))
+    return findings
+
+
+def _page_size(probe: Probe, first: list[dict]) -> tuple[int, list[Finding]]:
+    """The page size to use: PAGE_SIZE, or less when the server caps the pages below it."""
+    reason = hint_text = f"the server pages ({len(first)} on page 1 of page_size={PAGE_SIZE})"
+    size = PAGE_SIZE
+    if len(first) < PAGE_SIZE:
+        second = _page(probe, 2, PAGE_SIZE)
+        seen = {r["service_request_id"] for r in first}
+        if isinstance(second, list) and any(r["service_request_id"] not in seen for r in second):
+            size = len(first)
+            reason = f"the server pages and gives at most {size} records a page"
+    if probe.profile.page_size != size:
+        probe.suggest("page_size", size, reason)
+    return size, [Finding("ok", "paging", f"{hint_text}: page_size = {size}")]
+
+
+def _past_end(past: list[dict] | Open311Error, first: list[dict]) -> Finding:
+    """What the server answered for a page after the last one."""
+    what = "past the last page"
+    if isinstance(past, Open311Error):
+        if past.status_code in (400, 404):
+            return Finding("ok", what, f"{failure(past)}: the client stops there")
+        return Finding("warn", what, f"{failure(past)}: a status cycle would fail there")
+    if not past:
+        return Finding("ok", what, "an empty list")
+    seen = {r["service_request_id"] for r in first}
+    if all(r["service_request_id"] in seen for r in past):
+        return Finding("warn", what, "page 1 again: the page parameter seems ignored")
+    return Finding("warn", what, f"{len(past)} records no earlier page had")
+
+
+def _no_paging(probe: Probe, why: str) -> list[Finding]:
+    """The finding for a server that does not page; page_size unset if the profile set one."""
+    if probe.profile.page_size is not None:
+        probe.suggest("page_size", None, f"the server does not page ({why})")
+    return [Finding("ok", "paging", f"does not page: {why}; leave page_size unset")]
+
+
+def _page(probe: Probe, page: int, size: int) -> list[dict] | Open311Error:
+    """One page of recent requests, asked with page and page_size, or the error."""
+    params = {**probe.profile.params, "page": str(page), "page_size": str(size)}
+    try:
+        return probe.client(page_size=None, params=params).requests_query(start_date=probe.since)
+    except Open311Error as exc:
+        return exc
+
+
+def check_updates(probe: Probe) -> list[Finding]:
+    """GET servicerequestupdates (mySociety's extension): suggest updates = true if served."""
+    what = "servicerequestupdates"
+    try:
+        found = probe.client(updates=True).service_request_updates(probe.since)
+    except Open311Error as exc:
+        if exc.status_code in (400, 404):
+            return [Finding("ok", what, f"not offered ({failure(exc)})")]
+        return [Finding("warn", what, failure(exc))]
+    probe.suggest("updates", True, "the server answers GET servicerequestupdates")
+    return [Finding("ok", what, f"offered ({len(found)} updates listed): updates = true")]
+
+
+def check_post(probe: Probe) -> list[Finding]:
+    """With --post: one POST with no service_code and no location, for the error's shape and
+    whether the key is refused; an address-only POST is never tried (it could be stored)."""
+    if not probe.options.post:
+        return [Finding("skip", "POST", "not tried: add --post to send one incomplete POST")]
+    return [
+        _incomplete_post(probe),
+        Finding(
+            "skip",
+            "address-only POST",
+            "not tried: a POST complete enough to show whether address_string alone is enough "
+            "could be stored as a real report; if the city needs coordinates, set "
+            'location = "latlong"',
+        ),
+    ]
+
+
+def _incomplete_post(probe: Probe) -> Finding:
+    """POST requests with a description only: the refusal's status, shape and reason."""
+    what = "incomplete POST"
+    client = probe.client()
+    form = [("description", PROBE_DESCRIPTION), ("api_key", probe.options.api_key)]
+    if client.jurisdiction_id:
+        form.append(("jurisdiction_id", client.jurisdiction_id))
+    mark = probe.mark()
+    try:
+        # The client's own seam (parsing, error typing); its create_request would refuse to
+        # send a report without a location, which is the point here.
+        body = client._call("POST", "requests", data=form)
+    except Open311Error as exc:
+        sent = probe.since_mark(mark)
+        shape = error_shape(sent[-1]) if sent else "unknown shape"
+        return _refusal(exc, shape)
+    return Finding(
+        "warn",
+        what,
+        f"accepted without service_code or location ({json.dumps(body)[:200]}): if something "
+        "was stored, ask the city to remove it",
+    )
+
+
+def _refusal(exc: Open311Error, shape: str) -> Finding:
+    """The finding for the incomplete POST's refusal: a refused key fails the check."""
+    what = "incomplete POST"
+    status = exc.status_code
+    reason = exc.reason or str(exc)
+    if exc.operator_error and not _SERVICE_CODE_WORDS.search(reason):
+        return Finding("fail", "api key", f"the city refused our setup: HTTP {status}, {reason}")
+    if status is None:
+        return Finding("warn", what, failure(exc))
+    if status >= 500:
+        return Finding("warn", what, f"HTTP {status} ({shape}) instead of a refusal: {reason}")
+    with_200 = "; errors come with HTTP 200" if status == 200 else ""
+    return Finding(
+        "ok",
+        what,
+        f"refused: HTTP {status}, {shape}: {reason}; the key was not refused{with_200}",
+    )
+
+
+# -- reading raw answers ----------------------------------------------------------------------
+
+
+def failure(exc: Open311Error) -> str:
+    """An error as a short detail: "HTTP 404: 404: Not Found" or the client's message."""
+    if exc.status_code is None:
+        return exc.message
+    page = "" if exc.structured else " (a web page, not an Open311 answer)"
+    return f"HTTP {exc.status_code}{page}: {exc.reason or 'no reason given'}"
+
+
+def _looks(exchange: Exchange) -> str:
+    """ "xml" or "json" by the body's first character."""
+    return "xml" if exchange.body.lstrip()[:1] == b"<" else "json"
+
+
+def _gist(exchange: Exchange) -> str:
+    """The first words of an answer's body, on one line."""
+    text = " ".join(exchange.body[:300].decode("utf-8", "replace").split())
+    return text[:120] or "empty body"
+
+
+def list_shape(exchange: Exchange | None) -> str:
+    """How a request list came: a bare JSON list, wrapped in an object, or its XML root."""
+    if exchange is None:
+        return "shape not seen"
+    if _looks(exchange) == "xml":
+        root = _xml_root(exchange.body)
+        if root == "service_requests":
+            return "XML <service_requests>, as the spec"
+        return f"XML <{root}>, not the spec's <service_requests>; the client reads it"
+    try:
+        body = json.loads(exchange.body)
+    except ValueError:
+        return "JSON that could not be read"
+    if isinstance(body, list):
+        return "a bare JSON list, as the spec"
+    if isinstance(body, dict):
+        keys = ", ".join(f'"{k}"' for k in list(body)[:5])
+        return f"a JSON object with {keys}; the client reads it"
+    return f"JSON {type(body).__name__}"
+
+
+def _xml_root(body: bytes) -> str:
+    """The name of an XML document's root element."""
+    text = re.sub(rb"<\?.*?\?>|<!--.*?-->", b"", body, flags=re.DOTALL)
+    found = _XML_ROOT.search(text)
+    return found.group(1).decode("ascii", "replace") if found else "?"
+
+
+def error_shape(exchange: Exchange) -> str:
+    """The shape of an error answer: the spec's list, DRF's objects, plain text, a web page."""
+    text = exchange.body.lstrip()
+    if "html" in exchange.content_type or text[:5].lower() in (b"<!doc", b"<html"):
+        return "an HTML page"
+    if text[:1] == b"<":
+        root = _xml_root(text)
+        return "the spec's XML <errors>" if root == "errors" else f"XML <{root}>"
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return "plain text"
+    if isinstance(body, list):
+        spec = all(isinstance(e, dict) and {"code", "description"} <= set(e) for e in body)
+        return 'the spec\'s [{"code", "description"}]' if spec else "a JSON list"
+    if isinstance(body, dict):
+        keys = sorted(body)
+        if set(keys) <= {"code", "detail"} and "detail" in keys:
+            return "{" + ", ".join(f'"{k}"' for k in keys) + "}" + " (Django REST framework)"
+        return "{" + ", ".join(f'"{k}"' for k in keys[:5]) + "}"
+    return "JSON"
+
+
+def _paging_hint(exchange: Exchange | None) -> str:
+    """Signs of paging in an answer: a wrapper with next/count, or paging headers."""
+    if exchange is None:
+        return ""
+    headers = [h for h in _PAGING_HEADERS if h in exchange.headers]
+    if headers:
+        return f"headers {', '.join(headers)}"
+    if _looks(exchange) == "json":
+        try:
+            body = json.loads(exchange.body)
+        except ValueError:
+            return ""
+        if isinstance(body, dict) and ({"next", "count"} & set(body)):
+            return "a wrapper with next/count"
+    return ""
+
+
+def id_shapes(ids: Iterable[Any]) -> str:
+    """What the ids look like: digits, dashed, letters only, or letters and digits."""
+    kinds: dict[str, str] = {}
+    for rid in ids:
+        text = str(rid)
+        kinds.setdefault(id_kind(text), text)
+    return "; ".join(f"{kind} (e.g. {example})" for kind, example in kinds.items())
+
+
+def id_kind(text: str) -> str:
+    """One id's kind: "digits", "dashed", "letters (no digits)" or "letters and digits"."""
+    if text.isdigit():
+        return "digits"
+    if re.search(r"[-_./ ]", text):
+        return "dashed"
+    if not re.search(r"\d", text):
+        return "letters (no digits)"
+    return "letters and digits"
+
+
+def _count_set(records: list[dict], key: str) -> int:
+    return sum(1 for r in records if r.get(key) not in (None, "", []))
+
+
+def _before(value: Any, since: datetime) -> bool:
+    """Whether a record's datetime is clearly before `since` (a day's slack)."""
+    if not value:
+        return False
+    try:
+        when = parse_datetime(str(value))
+    except (TypeError, ValueError):
+        return False
+    return when is not None and when < since - timedelta(days=1)
+
+
+# -- the suggested profile --------------------------------------------------------------------
+
+
+def profile_toml(profile: Profile, reasons: dict[str, str], start: str) -> str:
+    """`profile` as TOML: `format` and every key that differs from the spec's defaults, each
+    with a comment saying why (a reason found, or the starting profile's)."""
+    defaults = Profile()
+    lines = ["# Suggested by `intake311 open311 check`; keys left out keep the spec's defaults."]
+    tables: list[str] = []
+    for item in fields(Profile):
+        key = item.name
+        value = getattr(profile, key)
+        if key == "name" or value is None or (key != "format" and value == getattr(defaults, key)):
+            continue
+        why = " ".join((reasons.get(key) or f"from the {start} profile").split())
+        if isinstance(value, dict):
+            tables += ["", f"# {why}", f"[{key}]"]
+            tables += [f"{toml_value(k)} = {toml_value(v)}" for k, v in value.items()]
+        else:
+            lines += [f"# {why}", f"{key} = {toml_value(value)}"]
+    return "\n".join(lines + tables) + "\n"
+
+
+def toml_value(value: Any) -> str:
+    """A TOML literal for a string, bool or int."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(str(value), ensure_ascii=False)
