@@ -22,9 +22,7 @@ LISTS = {
 # Records that only ever come in lists: an element holding nothing but these is a list whatever
 # it is called (<requests>, <root>); "list-item" is Django REST framework's XML list item.
 # (open311-api names its items <service_request>.)
-ITEMS = frozenset(
-    {"request", "service_request", "service", "error", "request_update", "list-item"}
-)
+ITEMS = frozenset({"request", "service_request", "service", "error", "request_update", "list-item"})
 
 
 class XMLBodyError(ValueError):
