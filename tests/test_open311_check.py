@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -283,3 +284,30 @@ def test_error_shapes():
     assert shape(b"<errors><error/></errors>", "text/xml") == "the spec's XML <errors>"
     assert shape(b"<!doctype html><h1>x</h1>", "text/html") == "an HTML page"
     assert shape(b"Bad request", "text/plain") == "plain text"
+
+
+def _backwards_dates(request: httpx.Request) -> httpx.Response:
+    """open311-api's date filter (docs/open311-servers.md): start_date=X lists requests *before*
+    X, so "since a month ago" is empty while the undated list holds today's requests."""
+    path = request.url.path
+    if path.endswith("/services.json"):
+        return httpx.Response(200, json=[{"service_code": 5, "service_name": "Noise"}])
+    if path.endswith("/requests.json"):
+        if "start_date" in request.url.params:
+            return httpx.Response(200, json=[])
+        now = datetime.now(UTC).replace(microsecond=0).isoformat()
+        return httpx.Response(
+            200, json=[{"service_request_id": 11, "status": "open", "requested_datetime": now}]
+        )
+    return httpx.Response(404, json={"message": "GET endpoint not available"})
+
+
+def test_a_date_filter_that_runs_backwards_turns_the_marker_search_off():
+    result = run_check(
+        CheckOptions(endpoint="http://city.test/v2/", profile=load_profile("sandbox")),
+        transport=httpx.MockTransport(_backwards_dates),
+    )
+    lines = "\n".join(f.line() for f in result.findings)
+    assert "none listed with start_date, but 1 newer listed without it" in lines
+    assert result.profile.marker_search is False
+    assert "request ids  (digits" in lines

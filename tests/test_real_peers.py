@@ -22,7 +22,9 @@ from bot import jobs
 from bot.db import session_scope
 from bot.failures import list_failures, retry
 from bot.models import Report
+from bot.open311.check import CheckOptions, run_check
 from bot.open311.client import Open311Client
+from bot.open311.profile import load_profile
 from bot.settings import get_settings
 from tests.conftest import run_jobs
 from tests.test_end_to_end import Phone
@@ -43,11 +45,16 @@ PROFILES = {
     "open311-api": "open311_api",
     "open311-api-generic": "generic",
 }
+# "-suggested": the profile `intake311 open311 check` suggests for the running server.
 SAYS = {
     "issue-reporting": "big pothole outside 120 Main St",
     "open311-api": "loud noise all night at 120 Main St",
 }
-VARIANTS = ("-moderated", "-generic")  # a server's moderation setting, or the generic profile
+VARIANTS = (
+    "-moderated",
+    "-generic",
+    "-suggested",
+)  # a server's moderation setting, or the generic profile
 
 
 def _peers() -> list[tuple[str, int]]:
@@ -61,7 +68,7 @@ PEERS = _peers()
 @pytest.fixture(
     params=PEERS or [pytest.param(None, marks=pytest.mark.skip("INTAKE311_PEERS unset"))]
 )
-def peer(request, env, twilio_api, monkeypatch):
+def peer(request, env, twilio_api, monkeypatch, tmp_path):
     """The bot pointed at one running peer server; (name, kind, port, phone)."""
     name, port = request.param
     kind = name
@@ -69,10 +76,28 @@ def peer(request, env, twilio_api, monkeypatch):
         kind = kind.removesuffix(variant)
     monkeypatch.setenv("OPEN311_ENDPOINT", f"http://127.0.0.1:{port}{ROOTS[kind]}")
     monkeypatch.setenv("OPEN311_API_KEY", KEYS[kind])
-    monkeypatch.setenv("OPEN311_PROFILE", PROFILES[name])
+    if name.endswith("-suggested"):
+        monkeypatch.setenv("OPEN311_PROFILE", _suggested(kind, port, tmp_path))
+    else:
+        monkeypatch.setenv("OPEN311_PROFILE", PROFILES[name])
     get_settings.cache_clear()
     phone = Phone(create_app({"TESTING": True}).test_client(), twilio_api, number=_new_number())
     return name, kind, port, phone
+
+
+def _suggested(kind: str, port: int, folder: Path) -> str:
+    """The profile `intake311 open311 check` suggests for the server, as a file."""
+    result = run_check(
+        CheckOptions(
+            endpoint=f"http://127.0.0.1:{port}{ROOTS[kind]}",
+            profile=load_profile("generic"),
+            api_key=KEYS[kind],
+        )
+    )
+    assert not result.failed, [f.line() for f in result.findings]
+    path = folder / f"{kind}.toml"
+    path.write_text(result.toml(), encoding="utf-8")
+    return str(path)
 
 
 def _new_number() -> str:

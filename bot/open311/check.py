@@ -311,18 +311,45 @@ def check_lookup(probe: Probe) -> list[Finding]:
     probe.recent, probe.lookup = found, probe.last()
     shape = list_shape(probe.lookup)
     if not found:
-        return [
-            Finding(
-                "warn",
-                what,
-                f"none listed ({shape}): ids, fields and paging can't be seen; a server that "
-                "hides new requests until staff approve them looks the same (ask the city)",
-            )
-        ]
+        return _none_since(probe, what, shape)
     findings = [Finding("ok", what, f"{len(found)} listed ({shape})")]
     findings.append(Finding("ok", "request ids", id_shapes(r["service_request_id"] for r in found)))
     findings += _record_fields(probe, found)
     return findings
+
+
+def _none_since(probe: Probe, what: str, shape: str) -> list[Finding]:
+    """Nothing listed since start_date: is the list empty, or does start_date filter wrongly?"""
+    try:
+        undated = probe.client(page_size=None).requests_query()
+    except Open311Error:
+        undated = []
+    newer = [r for r in undated if _after(r.get("requested_datetime"), probe.since)]
+    if newer:
+        probe.suggest(
+            "marker_search",
+            False,
+            "start_date hides recent requests: a lost POST can't be found by date",
+        )
+        probe.recent = undated
+        findings = [
+            Finding(
+                "warn",
+                what,
+                f"none listed with start_date, but {len(newer)} newer listed without it: the "
+                "date filter is wrong; marker_search = false",
+            ),
+            Finding("ok", "request ids", id_shapes(r["service_request_id"] for r in undated)),
+        ]
+        return findings + _record_fields(probe, undated)
+    return [
+        Finding(
+            "warn",
+            what,
+            f"none listed ({shape}): ids, fields and paging can't be seen; a server that "
+            "hides new requests until staff approve them looks the same (ask the city)",
+        )
+    ]
 
 
 def _record_fields(probe: Probe, found: list[dict]) -> list[Finding]:
@@ -648,6 +675,12 @@ def _before(value: Any, since: datetime) -> bool:
     except (TypeError, ValueError):
         return False
     return when is not None and when < since - timedelta(days=1)
+
+
+def _after(value: Any, since: datetime) -> bool:
+    """Whether a record's datetime is clearly after `since` (a day's slack)."""
+    when = parse_datetime(value) if value else None
+    return when is not None and when > since + timedelta(days=1)
 
 
 # -- the suggested profile --------------------------------------------------------------------
