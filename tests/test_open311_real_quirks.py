@@ -181,8 +181,9 @@ def test_slow_stores_that_finish_after_our_timeout_are_never_filed_twice(
     assert all(r.staff_note is None for r in reports)
 
 
+@pytest.mark.parametrize("round_", range(3))
 def test_a_moderated_city_that_lost_an_answer_waits_for_staff_not_a_second_post(
-    city, tmp_path, monkeypatch
+    city, tmp_path, monkeypatch, round_
 ):
     profile = profile_file(tmp_path, "moderated", 'format = "json"\nmarker_search = false\n')
     app, phone = city(profile, moderated=True)

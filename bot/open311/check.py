@@ -513,14 +513,9 @@ def _incomplete_post(probe: Probe) -> Finding:
     """POST requests with a description only: the refusal's status, shape and reason."""
     what = "incomplete POST"
     client = probe.client()
-    form = [("description", PROBE_DESCRIPTION), ("api_key", probe.options.api_key)]
-    if client.jurisdiction_id:
-        form.append(("jurisdiction_id", client.jurisdiction_id))
     mark = probe.mark()
     try:
-        # The client's own seam (parsing, error typing); its create_request would refuse to
-        # send a report without a location, which is the point here.
-        body = client._call("POST", "requests", data=form)
+        body = client.post_form([("description", PROBE_DESCRIPTION)])
     except Open311Error as exc:
         sent = probe.since_mark(mark)
         shape = error_shape(sent[-1]) if sent else "unknown shape"

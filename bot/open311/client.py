@@ -274,6 +274,14 @@ class Open311Client:
             )
         return first
 
+    def post_form(self, form: list[tuple[str, str]]) -> Any:
+        """POST requests with exactly `form` (plus the key and jurisdiction): for probing a
+        server with a deliberately incomplete report (`intake311 open311 check --post`)."""
+        form = [*form, ("api_key", self._api_key)]
+        if self.jurisdiction_id:
+            form.append(("jurisdiction_id", self.jurisdiction_id))
+        return self._call("POST", "requests", data=form)
+
     def token(self, token: str) -> dict | None:
         """GET tokens/{token}: the token's record (with service_request_id once known) or None."""
         return self._first_or_none("token", token=str(token))
