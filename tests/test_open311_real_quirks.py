@@ -228,3 +228,29 @@ def test_a_city_that_needs_coordinates_gets_none_without_them(city, tmp_path, mo
     [posted] = posts(app)
     assert posted["form"]["lat"] and posted["form"]["address"].startswith("120 Main")
     assert "address_string" not in posted["form"]
+
+
+def test_a_city_that_stores_later_than_we_wait_is_flagged_when_it_holds_a_report_twice(
+    city, monkeypatch
+):
+    """The remaining window (RELIABILITY.md): a store slower than 2 x OPEN311_TIMEOUT. The
+    second filing cannot be prevented, but staff are told which two requests are one report."""
+    app, phone = city("sandbox", store_delay=3.0)
+    monkeypatch.setenv("OPEN311_TIMEOUT", "0.3")
+    get_settings.cache_clear()
+    _confirm_pothole(phone)
+    phone.text("yes")  # the first POST: answered after our timeout, stored 3 s after it
+    time.sleep(0.7)  # past 2 x OPEN311_TIMEOUT: the search is trusted, finds nothing yet
+    run_jobs(include_delayed=True)  # so a second POST goes out (its answer lost again)
+    assert the_report().state == "pending"
+    time.sleep(3.5)
+    run_jobs(include_delayed=True)
+    report = the_report()
+    stored = sorted(p["service_request_id"] for p in posts(app) if p["service_request_id"])
+    assert len(stored) == 2
+    assert report.state == "submitted" and report.service_request_id in stored
+    assert report.staff_note.startswith("the city holds this report 2 times: ")
+    assert sorted(report.staff_note.split(": ")[1].split(", ")) == stored
+    [failure] = list_failures()
+    assert failure.name == f"report:{report.id}" and "holds this report 2 times" in failure.error
+    assert f"filed as {report.service_request_id}" in failure.what
