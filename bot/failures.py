@@ -75,7 +75,8 @@ def _masked(contact: Contact | None) -> str:
 
 
 def retry(name: str) -> bool:
-    """Send one failure ("report:12", "send:40", "turn:7") back in line; False if not failed."""
+    """Send one failure ("report:12", "send:40", "turn:7") back in line (a filed report's
+    staff note is acknowledged instead); False if not failed."""
     kind, _, number = name.partition(":")
     if not number.isdigit() or kind not in ("report", "send", "turn"):
         raise ValueError(f"not a failure's name: {name!r} (report:N, send:N or turn:N)")
@@ -83,6 +84,10 @@ def retry(name: str) -> bool:
     with session_scope() as session:
         if kind == "report":
             report = session.get(Report, int(number))
+            if report is not None and report.staff_note and report.state not in REPORT_STATES:
+                report.staff_note = None  # a filed report's note, seen: acknowledged
+                report.updated_at = utcnow()
+                return True
             if report is None or report.state not in REPORT_STATES:
                 return False
             if report.state == "unconfirmed":

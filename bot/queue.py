@@ -29,7 +29,13 @@ def get_redis(url: str | None = None) -> Redis:
 # Jobs that talk to the city's Open311 server ride their own queue, so a city that hangs
 # holds only the workers serving it and residents' turns and replies keep flowing.
 CITY_JOBS = frozenset(
-    {"bot.jobs.submit", "bot.jobs.resolve_token", "bot.jobs.track", "bot.jobs.refresh_catalog"}
+    {
+        "bot.jobs.submit",
+        "bot.jobs.resolve_token",
+        "bot.jobs.check_filed_once",
+        "bot.jobs.track",
+        "bot.jobs.refresh_catalog",
+    }
 )
 KINDS = ("residents", "city")
 

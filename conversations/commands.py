@@ -45,7 +45,10 @@ _GROUPS = {
     "language": LANGUAGE,
 }
 _EDGES = string.whitespace + string.punctuation + "\u3002\uff01\uff1f"
-_NUMBER_EDGES = "#:.,;!?()[]\"'\u3002\uff01\uff03\uff0c\uff1a\uff1f"
+_NUMBER_EDGES = (
+    "#:.,;!?()[]\"'\u3002\uff01\uff03\uff0c\uff1a\uff1f"
+    "\u2014\u2013\u00ab\u00bb\u201c\u201d\u2018\u2019"  # dashes, guillemets, curly quotes
+)
 # A request number without digits: letters, maybe joined by - _ or . (as the city issued it).
 _LETTERS_ID = re.compile(r"[A-Za-z][A-Za-z_.-]*[A-Za-z]")
 SHORTEST_LETTERS_ID = 3
@@ -53,9 +56,10 @@ SHORTEST_LETTERS_ID = 3
 # words): by language code, English ones in every language. Only ASCII words matter (a number
 # without digits is ASCII letters), so Vietnamese is listed without its diacritics.
 _NOT_NUMBERS = {
-    "en": "a about again an and any check checking for hello hey hi id info is it latest me my "
-    "no num number of on open our please pls plz report reports request requests see show "
-    "thank thanks the this thx ticket update updates what whats with you",
+    "en": "a about again all an and any check checking closed done english for hello hey hi id "
+    "info is it last latest me menu mine my no nope num number of ok okay on open our please "
+    "pls plz report reports request requests see show thank thanks the this thx ticket today "
+    "update updates what whats with yeah yes you",
     "es": "caso cual de del el es estado favor folio gracias hola la las los mi mis numero para "
     "por porfa que queja reporte reportes revisar saber sobre solicitud solicitudes su un una "
     "ver y",

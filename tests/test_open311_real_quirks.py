@@ -14,11 +14,12 @@ import pytest
 from sqlmodel import select
 
 from bot import jobs
+from bot import queue as bot_queue
 from bot.db import session_scope
 from bot.failures import list_failures, retry
 from bot.models import Report
 from bot.settings import get_settings
-from tests.conftest import run_jobs
+from tests.conftest import release_delayed, run_jobs
 from tests.test_end_to_end import answer_pothole_questions
 from tests.test_jobs import _confirm_pothole
 from tests.test_open311_end_to_end import city, close_in_city, file_dumping_report, the_report
@@ -254,3 +255,76 @@ def test_a_city_that_stores_later_than_we_wait_is_flagged_when_it_holds_a_report
     [failure] = list_failures()
     assert failure.name == f"report:{report.id}" and "holds this report 2 times" in failure.error
     assert f"filed as {report.service_request_id}" in failure.what
+
+
+def test_a_second_post_answered_before_the_first_is_listed_is_still_flagged(city, monkeypatch):
+    app, phone = city("sandbox", store_delay=2.0)
+    monkeypatch.setenv("OPEN311_TIMEOUT", "0.3")
+    get_settings.cache_clear()
+    _confirm_pothole(phone)
+    phone.text("yes")  # lost answer; the city stores it 2 s later
+    app.extensions["sandbox"].store_delay = 0.0
+    time.sleep(0.7)
+    run_jobs()  # nothing queued yet but the delayed retry
+    for kind in bot_queue.KINDS:  # the retry, not the later check
+        release_delayed(bot_queue.get_queue(kind))
+    run_jobs()  # searched (nothing yet), second POST answered at once: filed
+    report = the_report()
+    assert report.state == "submitted" and report.staff_note is None
+    time.sleep(2.0)
+    run_jobs(include_delayed=True)  # check_filed_once, after the settle time
+    report = the_report()
+    stored = sorted(p["service_request_id"] for p in posts(app) if p["service_request_id"])
+    assert len(stored) == 2
+    assert report.staff_note == "the city holds this report 2 times: " + ", ".join(stored)
+    [failure] = list_failures()
+    assert retry(failure.name)  # staff saw it: acknowledged
+    assert list_failures() == [] and the_report().staff_note is None
+
+
+def test_a_city_needing_coordinates_without_a_marker_search_waits_then_files(
+    city, tmp_path, monkeypatch
+):
+    profile = profile_file(
+        tmp_path, "coords", 'format = "json"\nlocation = "latlong"\nmarker_search = false\n'
+    )
+    app, phone = city(profile, ignore_address=True)
+    geocoder = get_settings().geocoder_domain
+    monkeypatch.setenv("GEOCODER_DOMAIN", "127.0.0.1:9")
+    get_settings.cache_clear()
+    phone.text("pothole at 120 Main St, deep and wide")
+    answer_pothole_questions(phone)
+    phone.text("yes")
+    assert the_report().state == "pending" and not the_report().check_before_post
+    monkeypatch.setenv("GEOCODER_DOMAIN", geocoder)
+    get_settings.cache_clear()
+    run_jobs(include_delayed=True)
+    report = the_report()
+    # Nothing was sent while it waited: nothing to be unsure of.
+    assert report.state == "submitted" and report.lat is not None
+    assert len(posts(app)) == 1
+
+
+@pytest.mark.parametrize(
+    "expected, shown",
+    [
+        ("2026-12-05", "Dec 5"),  # a date alone is the city's day, not midnight UTC
+        ("2026-12-05T03:00:00Z", "Dec 4"),  # an instant: the city's calendar (Chicago)
+        ("9999-12-31T23:59:59-05:00", None),  # out of range: no date, no crash
+    ],
+)
+def test_expected_dates_are_the_citys_days(city, monkeypatch, expected, shown):
+    app, phone = city("sandbox")
+    monkeypatch.setenv("CITY_TIMEZONE", "America/Chicago")
+    get_settings.cache_clear()
+    file_dumping_report(phone)
+    report = the_report()
+    assert jobs.track() == 0  # the baseline
+    entry = {"service_request_id": report.service_request_id, "status": "open"}
+    assert jobs.receive_status(report.id, entry | {"expected_datetime": expected})
+    run_jobs()
+    [update] = phone.inbox()
+    if shown:
+        assert update.endswith(f"Expected by {shown}.")
+    else:
+        assert "Expected" not in update

@@ -267,3 +267,106 @@ def test_a_failure_on_the_first_page_is_still_an_error(server):
     )
     with pytest.raises(Open311Error):
         client.requests_query(service_code="1")
+
+
+def test_json_labelled_as_html_is_still_read(server):
+    body = b'[{"service_request_id": "42", "status": "open"}]'
+    _, client = server(lambda call: ("200 OK", "text/html; charset=utf-8", body))
+    assert client.request("42") == {"service_request_id": "42", "status": "open"}
+    assert client.create_request({"service_code": "1", "lat": 1, "long": 2}) == {
+        "service_request_id": "42",
+        "status": "open",
+    }
+
+
+def test_a_post_refused_with_406_is_not_posted_again_blind(server):
+    def handler(call):
+        if call["path"].endswith(".json"):
+            return "406 Not Acceptable", "application/json", {"detail": "Not acceptable"}
+        return "201 Created", "application/xml", XML_REQUESTS
+
+    app, client = server(handler)
+    with pytest.raises(Open311Error) as info:
+        client.create_request({"service_code": "1", "lat": 1, "long": 2})
+    # Some servers store before they refuse the format: the report is searched for first.
+    assert info.value.uncertain and info.value.status_code == 406
+    assert [c["method"] for c in app.calls] == ["POST"]
+    # The next client for this endpoint in this process starts in the other format.
+    again = Open311Client(client.endpoint, api_key=KEY, timeout=3)
+    try:
+        assert again.format == "xml"
+        assert again.create_request({"service_code": "1", "lat": 1, "long": 2})
+    finally:
+        again.close()
+
+
+@pytest.mark.parametrize(
+    "status, description, setup",
+    [
+        ("400 Bad Request", "The location is outside the city jurisdiction", False),
+        ("400 Bad Request", "Profanity is not allowed in the description", False),
+        (
+            "422 Unprocessable Entity",
+            "You do not have permission to report on private property",
+            False,
+        ),
+        ("429 Too Many Requests", "Rate limit exceeded for this API key", False),
+        ("400 Bad Request", "jurisdiction_id was not provided", True),
+        ("400 Bad Request", "Unknown jurisdiction", True),
+        ("302 Found", "moved", True),
+    ],
+)
+def test_only_our_setup_is_a_setup_failure(server, status, description, setup):
+    body = {"detail": description}
+    _, client = server(lambda call: (status, "application/json", body))
+    with pytest.raises(Open311Error) as info:
+        client.create_request({"service_code": "1", "lat": 1, "long": 2})
+    assert info.value.operator_error is setup
+
+
+def test_a_record_with_a_field_named_like_a_record_stays_a_record(server):
+    body = (
+        b"<requests><request><service_request_id>3</service_request_id>"
+        b"<service>Roads</service></request></requests>"
+    )
+    _, client = server(lambda call: ("200 OK", "application/xml", body), "generic")
+    assert client.request("3") == {"service_request_id": "3", "service": "Roads"}
+
+
+@pytest.mark.parametrize(
+    "body, ids",
+    [
+        (
+            b"<response><request><service_request_id>1</service_request_id></request>"
+            b"<request><service_request_id>2</service_request_id></request><total>2</total>"
+            b"</response>",
+            ["1", "2"],
+        ),
+        (b"<root><count>0</count><next></next><results></results></root>", []),
+    ],
+)
+def test_xml_wrappers_with_counts_are_read(server, body, ids):
+    _, client = server(lambda call: ("200 OK", "application/xml", body), "generic")
+    assert [r["service_request_id"] for r in client.requests(["1", "2"])] == ids
+
+
+def test_an_empty_drf_page_is_no_such_request(server):
+    body = {"count": 0, "next": None, "previous": None, "results": []}
+    _, client = server(lambda call: ("200 OK", "application/json", body))
+    assert client.request("1") is None
+
+
+def test_a_web_page_past_the_first_page_is_an_error_not_the_end(server):
+    from bot.open311.profile import Profile
+
+    # A proxy's page is no word from the city that the list ended: a marker search must not
+    # conclude from half a list that a report is not there.
+    _, client = server(_html_on_page_2, Profile(name="paged", page_size=3))
+    with pytest.raises(Open311Error):
+        client.requests_query(service_code="1")
+
+
+def _html_on_page_2(call):
+    if call["query"].get("page") == ["2"]:
+        return "404 Not Found", "text/html", b"<!DOCTYPE html><title>Not Found</title>"
+    return "200 OK", "application/json", [{"service_request_id": f"r{i}"} for i in range(3)]

@@ -8,12 +8,13 @@ from bot.jobs.delivery import deliver, record_delivery
 from bot.jobs.idle import close_idle, time_out
 from bot.jobs.reconcile import reconcile
 from bot.jobs.refresh import refresh_catalog
-from bot.jobs.submission import resolve_token, submit
+from bot.jobs.submission import check_filed_once, resolve_token, submit
 from bot.jobs.tracking import receive_status, track
 from bot.jobs.turns import run_turn
 
 __all__ = [
     "backoff",
+    "check_filed_once",
     "close_idle",
     "deliver",
     "reconcile",

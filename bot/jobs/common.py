@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from redis.lock import Lock
 from sqlmodel import Session
@@ -27,9 +28,20 @@ def backoff(attempts: int, base: float = 30, cap: float = 3600) -> float:
     return min(cap, base * 2 ** max(0, attempts - 1))
 
 
-def expected_text(value: object) -> str | None:
+def city_zone(settings: Settings) -> ZoneInfo:
+    """The city's time zone (CITY_TIMEZONE)."""
+    return ZoneInfo(settings.city_timezone)
+
+
+def expected_at(value: object, settings: Settings) -> datetime | None:
+    """An expected_datetime as an aware datetime; one without a zone is the city's own time
+    (a date alone is that day in the city, not midnight UTC)."""
+    return parse_datetime(value, naive_zone=city_zone(settings))
+
+
+def expected_text(value: object, settings: Settings) -> str | None:
     """An expected_datetime as UTC text, so one instant spelled two ways compares equal."""
-    when = parse_datetime(value)
+    when = expected_at(value, settings)
     if when is not None:
         return when.astimezone(UTC).isoformat()
     return str(value or "").strip() or None

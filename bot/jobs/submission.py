@@ -23,6 +23,7 @@ from bot.jobs.common import (
 )
 from bot.models import Contact, Report
 from bot.open311.client import Open311Error
+from bot.open311.encode import request_form
 from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
 from conversations import notices
@@ -51,7 +52,7 @@ def submit(report_id: int) -> str:
     settings = get_settings()
     client = open311_client(settings)
     posted = False
-    doubles: list[str] = []
+    found: list[str] = []
     try:
         found = _find_filed(client, report) if search_first else []
         if not found and search_first and (wait := _unsettled(report, settings)) > 0:
@@ -59,15 +60,16 @@ def submit(report_id: int) -> str:
         if found:
             log.info("report %s was already filed as %s; not filed again", report_id, found[0])
             number, answer = found[0], {}
-            doubles = found
         else:
             fields, attributes = request_fields(report, settings), dict(report.attributes or {})
-            _note_posting(report_id, attempt)
+            request_form(fields, attributes, client.profile)  # a form we cannot make: not sent
+            if not _note_posting(report_id, attempt):
+                return "released"
             posted = True
             answer = client.create_request(fields, attributes)
             number = answer.get("service_request_id")
             if search_first:
-                doubles = _filed_twice(client, report)
+                found = _filed_twice(client, report)
     except Exception as exc:  # noqa: BLE001 - whatever went wrong, the report is not stuck
         if not isinstance(exc, Open311Error):
             log.exception("report %s: filing failed unexpectedly", report_id)
@@ -80,25 +82,60 @@ def submit(report_id: int) -> str:
     with session_scope() as session:
         if not _still_ours(session, report_id, attempt):
             return "released"
-        report = session.get(Report, report_id)
-        report.updated_at = utcnow()
-        report.check_before_post = False
-        if len(doubles) > 1:
-            report.staff_note = f"the city holds this report {len(doubles)} times: " + ", ".join(
-                doubles
-            )
-            log.error("report %s: %s", report_id, report.staff_note)
+        row = session.get(Report, report_id)
+        row.updated_at = utcnow()
+        row.check_before_post = False
+        if row.lat is None and report.lat is not None:  # placed at filing (_place)
+            row.lat, row.lon = report.lat, report.lon
+        _flag_if_held_twice(row, [*found, *([str(number)] if number and posted else [])])
         if number:
-            notice = _mark_submitted(session, report, str(number), answer)
+            notice = _mark_submitted(session, row, str(number), answer)
         else:
-            report.state = "awaiting_number"
-            report.token = str(answer.get("token"))
-            report.next_attempt_at = due_after(TOKEN_BACKOFF_BASE)
+            row.state = "awaiting_number"
+            row.token = str(answer.get("token"))
+            row.next_attempt_at = due_after(TOKEN_BACKOFF_BASE)
+    if posted and search_first:
+        # The earlier POST may still be stored after this one: look once more, later.
+        queue.enqueue("bot.jobs.check_filed_once", report_id, delay=settle_seconds(settings))
     if number:
         queue.enqueue("bot.jobs.deliver", notice.id)
         return "submitted"
     queue.enqueue("bot.jobs.resolve_token", report_id, delay=TOKEN_BACKOFF_BASE)
     return "awaiting_number"
+
+
+def _flag_if_held_twice(report: Report, numbers: list[str]) -> None:
+    """Note for staff when the city holds the report under more than one request number."""
+    distinct = sorted(set(numbers))
+    if len(distinct) > 1:
+        report.staff_note = f"the city holds this report {len(distinct)} times: " + ", ".join(
+            distinct
+        )
+        log.error("report %s: %s", report.id, report.staff_note)
+
+
+def check_filed_once(report_id: int) -> int:
+    """After a second POST, once it has settled: search the city for the report's marker and
+    flag it to staff if the city holds it twice; returns how many requests hold it."""
+    with session_scope() as session:
+        report = session.get(Report, report_id)
+        if report is None or not report.marker:
+            return 0
+        session.expunge(report)
+    client = open311_client(get_settings())
+    try:
+        found = _find_filed(client, report)
+    except Open311Error as exc:
+        log.warning("report %s: the check for a double filing failed: %s", report_id, exc)
+        return 0
+    finally:
+        client.close()
+    with session_scope() as session:
+        row = session.get(Report, report_id)
+        _flag_if_held_twice(
+            row, [*found, *([row.service_request_id] if row.service_request_id else [])]
+        )
+    return len(set(found))
 
 
 def settle_seconds(settings: Settings) -> float:
@@ -128,21 +165,25 @@ def _search_later(report_id: int, attempt: int, wait: float) -> str:
     return "pending"
 
 
-def _note_posting(report_id: int, attempt: int) -> None:
-    """Record, committed before it is sent, when this POST goes out."""
+def _note_posting(report_id: int, attempt: int) -> bool:
+    """Record, committed before it is sent, when this POST goes out; False (and no POST) if
+    the report was handed to another attempt meanwhile."""
     with session_scope() as session:
-        session.execute(
+        result = session.execute(
             update(Report)
-            .where(Report.id == report_id, Report.attempts == attempt)
+            .where(Report.id == report_id, Report.state == "submitting", Report.attempts == attempt)
             .values(last_posted_at=utcnow())
         )
+    if result.rowcount != 1:
+        log.warning("report %s was handed to another attempt; not posted by this one", report_id)
+    return result.rowcount == 1
 
 
 def _filed_twice(client, report: Report) -> list[str]:
     """After a second POST: the city's requests holding the report's marker (best effort)."""
     try:
         return _find_filed(client, report)
-    except Open311Error as exc:
+    except Exception as exc:  # noqa: BLE001 - the report is filed; this is only a check
         log.warning("report %s: the search after a second POST failed: %s", report.id, exc)
         return []
 
@@ -194,11 +235,12 @@ def _find_filed(client, report: Report) -> list[str]:
             uncertain=True,
         )
     since = (report.first_posted_at or report.created_at) - SEARCH_SLACK
+    device_field = client.profile.fields.get("device_id") or "device_id"
     return [
         str(found["service_request_id"])
         for found in client.requests_query(service_code=report.service_code, start_date=since)
         if report.marker in str(found.get("description") or "")
-        or str(found.get("device_id") or "") == report.marker
+        or report.marker in (str(found.get(device_field) or ""), str(found.get("device_id") or ""))
     ]
 
 
@@ -315,7 +357,7 @@ def _mark_submitted(session: Session, report: Report, number: str, answer: dict 
     report.service_request_id = number
     report.status = str(answer.get("status") or "open").strip().lower()
     report.status_notes = str(answer.get("status_notes") or "").strip() or None
-    report.expected_datetime = expected_text(answer.get("expected_datetime"))
+    report.expected_datetime = expected_text(answer.get("expected_datetime"), get_settings())
     report.next_attempt_at = None
     report.submitted_at = report.status_changed_at = utcnow()
     return add_notice(
@@ -362,7 +404,7 @@ def _submit_failed(
             log.error("report %s: the city's answer was lost; it may be filed: %s", report_id, exc)
         elif exc.operator_error:
             state = "failed"
-            log.error("report %s: the city refused our credentials or endpoint: %s", report_id, exc)
+            log.error("report %s: the city refused our setup (key, endpoint): %s", report_id, exc)
         elif exc.retryable or not posted:  # a failed search says nothing about the report
             state = "failed" if given_up else "pending"
             log.log(
@@ -378,9 +420,9 @@ def _submit_failed(
         final = report.state = state
         report.last_error = str(exc)[:2000]
         report.updated_at = utcnow()
-        if posted and not exc.uncertain and not search_first:
-            # The city answered the only POST so far: it did not store it. (After a search the
-            # earlier POST may still show up later, so every retry searches.)
+        if not exc.uncertain and not search_first:
+            # The city answered the only POST so far, or none was sent: nothing is stored.
+            # (After a search the earlier POST may still show up later: every retry searches.)
             report.check_before_post = False
         delay = backoff(
             report.attempts, base=settings.retry_base_seconds, cap=settings.retry_cap_seconds

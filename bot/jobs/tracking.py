@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +13,8 @@ from bot import queue
 from bot.db import session_scope
 from bot.jobs.common import (
     add_notice,
+    city_zone,
+    expected_at,
     expected_text,
     language_of,
     open311_client,
@@ -80,7 +81,7 @@ def _track_requests(client: Open311Client, batch_size: int) -> int:
             continue  # this batch upsets it (a merged or deleted id?): the others still count
         for entry in found:
             report_id = ids.get(str(entry.get("service_request_id")))
-            if report_id is not None and receive_status(report_id, entry):
+            if report_id is not None and _received(report_id, entry):
                 changed += 1
     return changed
 
@@ -108,13 +109,22 @@ def _track_updates(client: Open311Client) -> int:
             "media_url": update_.get("media_url"),
         }
         key = f"{number}#{update_.get('update_id') or update_.get('updated_datetime')}"
-        if report_id is not None and receive_status(report_id, entry, update_key=key):
+        if report_id is not None and _received(report_id, entry, update_key=key):
             changed += 1
     with session_scope() as session:
         cursor = session.get(Cursor, UPDATES_CURSOR) or Cursor(name=UPDATES_CURSOR)
         cursor.at = now
         session.add(cursor)
     return changed
+
+
+def _received(report_id: int, entry: dict, update_key: str | None = None) -> bool:
+    """receive_status, where one odd answer does not stop the check of every other report."""
+    try:
+        return receive_status(report_id, entry, update_key)
+    except Exception:  # noqa: BLE001 - logged; the next round tries again
+        log.exception("report %s: the city's answer could not be taken in", report_id)
+        return False
 
 
 def receive_status(report_id: int, entry: dict, update_key: str | None = None) -> bool:
@@ -124,10 +134,11 @@ def receive_status(report_id: int, entry: dict, update_key: str | None = None) -
     this safe to run twice at once: only one of them texts. `update_key` names an update of the
     city's feed: one already applied is no news, even when the feed is read again.
     """
+    settings = get_settings()
     status = str(entry.get("status") or "").strip().lower() or None
     notes = str(entry.get("status_notes") or "").strip() or None
-    expected_at = parse_datetime(str(entry.get("expected_datetime") or "")) or None
-    expected = expected_text(entry.get("expected_datetime"))
+    expected_when = expected_at(entry.get("expected_datetime"), settings)
+    expected = expected_text(entry.get("expected_datetime"), settings)
     if status is None:
         return False
     with session_scope() as session:
@@ -157,15 +168,12 @@ def receive_status(report_id: int, entry: dict, update_key: str | None = None) -
         if result.rowcount != 1:
             return False
         report = session.get(Report, report_id)
-        settings = get_settings()
         text = notices.status_changed(
             report.service_request_id,
             status,
             notes or "",
             report.service_name,
-            expected=expected_at.astimezone(ZoneInfo(settings.city_timezone))
-            if expected_at
-            else None,
+            expected=expected_when.astimezone(city_zone(settings)) if expected_when else None,
             say=language_of(session, report, settings),
         )
         media_url = str(entry.get("media_url") or "").strip()

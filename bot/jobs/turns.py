@@ -13,10 +13,10 @@ from bot import geocoding, queue
 from bot.catalog import load_services
 from bot.channels.registry import channel_for
 from bot.db import session_scope
-from bot.jobs.common import locked, open311_client, queue_reply
+from bot.jobs.common import expected_at, locked, open311_client, queue_reply
 from bot.languages import load_languages
 from bot.models import Contact, Conversation, Message, Report
-from bot.open311.client import Open311Client, Open311Error, parse_datetime
+from bot.open311.client import Open311Client, Open311Error
 from bot.phrases import load_synonyms
 from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
@@ -337,5 +337,5 @@ def lookup_status(client: Open311Client, number: str) -> StatusFound:
         status=str(found.get("status") or "open"),
         notes=str(found.get("status_notes") or ""),
         service_name=str(found.get("service_name") or ""),
-        expected=parse_datetime(found.get("expected_datetime")),
+        expected=expected_at(found.get("expected_datetime"), get_settings()),
     )

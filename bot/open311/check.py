@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from bot.open311.client import Open311Client
+from bot.open311.client import Open311Client, forget_format
 from bot.open311.dates import parse_datetime
 from bot.open311.errors import Open311Error
 from bot.open311.profile import Profile
@@ -137,7 +137,9 @@ class Probe:
     lookup: Exchange | None = None
 
     def client(self, **changes: Any) -> Open311Client:
-        """A client on the recorder with the profile so far, `changes` applied to it."""
+        """A client on the recorder with the profile so far, `changes` applied to it (each
+        starts in its profile's format: a 406 seen by an earlier one is not carried over)."""
+        forget_format(self.options.endpoint)
         client = Open311Client(
             self.options.endpoint,
             api_key=self.options.api_key,

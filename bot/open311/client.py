@@ -37,6 +37,15 @@ _FORM = "application/x-www-form-urlencoded; charset=utf-8"
 # only, and 406 for text/xml alone).
 _ACCEPT = {"json": "application/json", "xml": "application/xml, text/xml;q=0.9"}
 _OTHER = {"json": "xml", "xml": "json"}
+# (endpoint, profile format) -> the format a 406 made this process use instead.
+_SWITCHED: dict[tuple[str, str], str] = {}
+
+
+def forget_format(endpoint: str) -> None:
+    """Forget the formats 406s made this process use for `endpoint` (to probe it afresh)."""
+    base = endpoint.rstrip("/") + "/"
+    for key in [k for k in _SWITCHED if k[0] == base]:
+        del _SWITCHED[key]
 
 
 class Open311Client:
@@ -57,8 +66,9 @@ class Open311Client:
         self.endpoint = endpoint.rstrip("/") + "/"
         self.jurisdiction_id = jurisdiction_id or self.profile.jurisdiction_id
         self._api_key = api_key
-        self._format = self.profile.format
-        self.format_switched = False
+        switched = _SWITCHED.get((self.endpoint, self.profile.format))
+        self._format = switched or self.profile.format
+        self.format_switched = switched is not None
         self._http = httpx.Client(
             base_url=self.endpoint,
             timeout=timeout,
@@ -87,24 +97,40 @@ class Open311Client:
     ) -> Any:
         """Send one request for `resource` (a profile path name) and return the parsed body.
 
-        A 406 (the server does not offer the format asked for) is tried once in the other
-        format, which this client then keeps.
+        A 406 (the server does not offer the format asked for) switches to the other format
+        for this endpoint in this process; a GET is then asked again, a POST is not (it is
+        uncertain: searched for before it is filed again).
         """
         response = self._send(method, resource, params, data, segments)
         if response.status_code == 406 and not self.format_switched:
-            log.warning(
-                "open311 %s %s: the server does not offer %s (HTTP 406); trying %s: set "
-                'format = "%s" in the profile',
-                method,
-                resource,
-                self._format.upper(),
-                _OTHER[self._format].upper(),
-                _OTHER[self._format],
-            )
-            self._format, self.format_switched = _OTHER[self._format], True
+            self._switch_format(method, resource)
+            if method == "POST":
+                # Some servers store a POST before they refuse its format: never post again
+                # blind. The report is searched for first, and filed in the other format then.
+                raise Open311Error(
+                    f"POST {resource}: HTTP 406: the server does not offer this format",
+                    retryable=True,
+                    status_code=406,
+                    uncertain=True,
+                )
             response = self._send(method, resource, params, data, segments)
         where = f"{method} {response.url.path.removeprefix(self._http.base_url.path)}"
         return self._parse(where, response, posted=method == "POST")
+
+    def _switch_format(self, method: str, resource: str) -> None:
+        """Use the other format from now on, in this process, for this endpoint."""
+        other = _OTHER[self._format]
+        log.warning(
+            'open311 %s %s: the server does not offer %s (HTTP 406); using %s: set format = "%s" '
+            "in the profile",
+            method,
+            resource,
+            self._format.upper(),
+            other.upper(),
+            other,
+        )
+        self._format, self.format_switched = other, True
+        _SWITCHED[(self.endpoint, self.profile.format)] = other
 
     def _send(
         self,
@@ -158,9 +184,12 @@ class Open311Client:
         text = text.removeprefix(b"\xef\xbb\xbf").lstrip()
         if not text:
             raise ValueError("empty body")
-        if "html" in response.headers.get("content-type", "") or text[:5].lower() in (
-            b"<!doc",
-            b"<html",
+        page = text[:5].lower() in (b"<!doc", b"<html")
+        # JSON or XML labelled text/html (as some PHP servers answer) is read; a page is not.
+        if page or (
+            "html" in response.headers.get("content-type", "")
+            and text[:1] == b"<"
+            and not text.startswith(b"<?xml")
         ):
             raise ValueError("a web page, not an Open311 answer")
         if text[:1] == b"<":
@@ -337,7 +366,7 @@ class Open311Client:
             except Open311Error as exc:
                 # Past the last page some servers answer 404 or 400 ("Invalid page"): what was
                 # read stands.
-                if page > 1 and exc.status_code in (400, 404):
+                if page > 1 and exc.status_code in (400, 404) and exc.structured:
                     log.info("open311 paging stopped at page %s: %s", page, exc)
                     break
                 raise

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 _OFFSET_WITHOUT_COLON = re.compile(r"([+-]\d{2})(\d{2})$")
 
 
-def parse_datetime(text: object) -> datetime | None:
-    """An answer's date as an aware datetime with its own zone; None if absent or unreadable.
+def parse_datetime(text: object, naive_zone: tzinfo = UTC) -> datetime | None:
+    """An answer's date as an aware datetime with its own zone; None if absent, unreadable or
+    out of range.
 
-    A date without a zone (which the spec forbids but servers send) is taken as UTC.
+    A date without a zone (which the spec forbids but servers send) is taken in `naive_zone`:
+    UTC unless the caller knows better (an expected date is the city's own day).
     """
     if isinstance(text, datetime):
-        return text if text.tzinfo else text.replace(tzinfo=UTC)
+        return _in_range(text if text.tzinfo else text.replace(tzinfo=naive_zone))
     if not isinstance(text, str) or not text.strip():
         return None
     value = text.strip().replace(" ", "T", 1) if "T" not in text else text.strip()
@@ -25,7 +27,16 @@ def parse_datetime(text: object) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return _in_range(parsed if parsed.tzinfo else parsed.replace(tzinfo=naive_zone))
+
+
+def _in_range(moment: datetime) -> datetime | None:
+    """`moment`, or None when it cannot be told in UTC (year 1 or 9999 with an offset)."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return None
+    return moment
 
 
 def format_datetime(value: datetime, style: str = "iso") -> str:

@@ -8,10 +8,11 @@ from typing import Any
 
 # Statuses that are about how we call the server (key, method, format), never about a report.
 SETUP_STATUSES = frozenset({401, 403, 404, 405, 406, 407, 410, 415})
-# Words of a reason that is about our setup whatever its status ("400: Invalid API key").
+# Words of a reason that is about our setup whatever its 4xx ("400: Invalid API key",
+# "jurisdiction_id was not provided"); a report's own problem never names our key.
 _SETUP_WORDS = re.compile(
-    r"api[ _-]?key|jurisdiction|credential|authenticat|unauthori[sz]ed|forbidden|permission|"
-    r"access denied|not allowed",
+    r"api[ _-]?key|jurisdiction[ _]id|(invalid|missing|unknown|wrong|no)\W+(jurisdiction|"
+    r"credentials?|token)|credential|authenticat|unauthori[sz]ed",
     re.IGNORECASE,
 )
 MAX_REASON = 500
@@ -45,12 +46,14 @@ class Open311Error(Exception):
 
     @property
     def operator_error(self) -> bool:
-        """A refusal that is about our setup (key, jurisdiction, endpoint), not the report."""
-        codes = {self.status_code} | {_int(e.get("code")) for e in self.errors}
-        if codes & SETUP_STATUSES:
+        """A refusal that is about our setup (key, jurisdiction, endpoint, a redirect), not
+        the report; a throttle or a server error is neither (it is retried)."""
+        status = self.status_code or 0
+        # An error list answered with HTTP 200 carries its statuses in its codes.
+        statuses = [_int(e.get("code")) or 0 for e in self.errors] if status == 200 else [status]
+        if any(s in SETUP_STATUSES or 300 <= s < 400 for s in statuses):
             return True
-        refused = self.status_code is not None and 400 <= self.status_code < 500
-        refused = refused or any(400 <= (_int(e.get("code")) or 0) < 500 for e in self.errors)
+        refused = any(400 <= s < 500 and not retryable_status(s) for s in statuses)
         return refused and any(_SETUP_WORDS.search(e["description"]) for e in self.errors)
 
     @property

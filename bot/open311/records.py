@@ -68,8 +68,9 @@ def as_list(body: Any, outer: str, inner: str) -> list[dict]:
     """The records in `body`: a bare list, or wrapped as {outer: [...]}/{outer: {inner: ...}},
     or as {"requests": [...]}, {"results": [...]} and the like."""
     if isinstance(body, dict) and outer not in body and not any(k in body for k in _RECORD_KEYS):
-        for key in (f"{inner}s", *WRAPPERS):
-            if isinstance(body.get(key), list):
+        for key in (inner, f"{inner}s", *WRAPPERS):
+            # A wrapper holds a list, one record, or nothing at all (an empty XML element).
+            if key in body and (body[key] is None or isinstance(body[key], (list, dict))):
                 body = body[key]
                 break
     if isinstance(body, dict) and outer in body:

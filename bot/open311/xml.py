@@ -38,7 +38,8 @@ def _convert(element: ET.Element) -> Any:
     children = list(element)
     name = _tag(element)
     item = LISTS.get(name)
-    if children and _tag(children[0]) in ITEMS and _tag(children[0]) != name:
+    # Inside a record (<request>, ...) a child is a field, even one named like a record.
+    if children and _tag(children[0]) in ITEMS and name not in ITEMS:
         item = _tag(children[0])
     is_list = item is not None and all(_tag(c) == item for c in children)
     if is_list and (children or not (element.text or "").strip()):

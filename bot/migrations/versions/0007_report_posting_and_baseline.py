@@ -25,6 +25,8 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("last_checked_at", bot.timeutil.UTCDateTime(timezone=True), nullable=True)
         )
+    # Reports filed before this revision have had their first look-up: no baseline to take.
+    op.execute("UPDATE report SET last_checked_at = updated_at WHERE state = 'submitted'")
 
 
 def downgrade() -> None:
