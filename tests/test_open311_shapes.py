@@ -176,8 +176,8 @@ def test_a_refused_report_keeps_the_citys_reason(server, body, reason):
         ),
         (
             "text/html",
-            b"<html><body><h1>Server &amp; Error</h1><p>x</p></body></html>",
-            "Server & Error",
+            b"<html><body><h1>400 Bad Request</h1><p>jurisdiction_id &amp; key</p></body></html>",
+            "400 Bad Request: jurisdiction_id & key",
         ),
     ],
 )

@@ -140,15 +140,29 @@ def _from_object(body: dict, status: int) -> list[dict] | None:
 
 
 _TITLE = re.compile(r"<(title|h1)[^>]*>(.*?)</\1>", re.IGNORECASE | re.DOTALL)
+_PARAGRAPH = re.compile(r"<p[^>]*>(.*?)</p>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 _SCRIPT = re.compile(r"<(script|style)[^>]*>.*?</\1>", re.IGNORECASE | re.DOTALL)
 
 
+def _plain(fragment: str) -> str:
+    return " ".join(html.unescape(_TAG.sub(" ", fragment)).split())
+
+
 def _from_text(text: str, status: int) -> list[dict] | None:
-    """A plain-text or HTML error page's gist: its title or heading, else its first words."""
-    found = _TITLE.search(text)
-    words = found.group(2) if found else _TAG.sub(" ", _SCRIPT.sub(" ", text))
-    words = " ".join(html.unescape(_TAG.sub(" ", words)).split())
+    """A plain-text or HTML error page's gist: its heading (or title) and first paragraph,
+    else its first words."""
+    text = _SCRIPT.sub(" ", text)
+    heading = _TITLE.search(text)
+    if heading:
+        words = _plain(heading.group(2))
+        paragraph = _PARAGRAPH.search(text, heading.end())
+        if paragraph and _plain(paragraph.group(1)):
+            words = (
+                f"{words}: {_plain(paragraph.group(1))}" if words else _plain(paragraph.group(1))
+            )
+    else:
+        words = _plain(text)
     return [{"code": str(status), "description": words}] if words else None
 
 
