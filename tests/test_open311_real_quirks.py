@@ -20,7 +20,7 @@ from bot.failures import list_failures, retry
 from bot.models import Report
 from bot.settings import get_settings
 from tests.conftest import release_delayed, run_jobs
-from tests.test_end_to_end import answer_pothole_questions
+from tests.test_end_to_end import SAVED, answer_pothole_questions
 from tests.test_jobs import _confirm_pothole
 from tests.test_open311_end_to_end import city, close_in_city, file_dumping_report, the_report
 
@@ -67,7 +67,7 @@ def test_a_refused_key_waits_for_staff_with_the_citys_words_then_is_filed_once(c
     monkeypatch.setenv("OPEN311_API_KEY", "a-wrong-key")
     get_settings.cache_clear()
     texts = file_dumping_report(phone)
-    assert texts[-1].startswith("The city's system is not answering. Your report is saved")
+    assert texts[-1] == SAVED
     report = the_report()
     assert report.state == "failed"
     [failure] = list_failures()
@@ -194,7 +194,7 @@ def test_a_moderated_city_that_lost_an_answer_waits_for_staff_not_a_second_post(
     app.extensions["sandbox"].faults.set("timeout", delay=1.0)
     texts = phone.text("yes")
     app.extensions["sandbox"].faults.set("none")
-    assert texts[-1].startswith("The city's system is not answering. Your report is saved")
+    assert texts[-1] == SAVED
     time.sleep(1.0)
     run_jobs(include_delayed=True)
     report = the_report()
@@ -328,3 +328,22 @@ def test_expected_dates_are_the_citys_days(city, monkeypatch, expected, shown):
         assert update.endswith(f"Expected by {shown}.")
     else:
         assert "Expected" not in update
+
+
+def test_a_request_the_city_reopens_is_news_and_listed_open(city):
+    app, phone = city("sandbox")
+    file_dumping_report(phone)
+    number = the_report().service_request_id
+    close_in_city(number, "Hauled away.")
+    assert jobs.track() == 1
+    run_jobs()
+    phone.inbox()
+    app.extensions["sandbox"].store.set_status(number, "open", "Reopened: more bags dumped.")
+    assert jobs.track() == 1
+    run_jobs()
+    [update] = phone.inbox()
+    assert number in update and update.endswith("open. Reopened: more bags dumped.")
+    assert the_report().status == "open"
+    [listing] = phone.text("MY REPORTS")
+    assert number in listing and "open" in listing
+    assert jobs.track() == 0

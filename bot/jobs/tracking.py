@@ -32,6 +32,8 @@ UPDATES_CURSOR = "servicerequestupdates"
 # Where the updates feed starts the first time, and how far back each read overlaps the last.
 FIRST_LOOK_BACK = timedelta(days=1)
 OVERLAP = timedelta(minutes=5)
+# How long a closed report is still checked: cities reopen requests closed in error.
+REOPEN_WATCH = timedelta(days=30)
 
 
 def track() -> int:
@@ -57,10 +59,20 @@ def track() -> int:
 
 
 def _open_reports() -> dict[str, int]:
+    """Filed reports still open, and those closed within REOPEN_WATCH (a city may reopen
+    them), by the city's request number."""
+    recently = utcnow() - REOPEN_WATCH
     with session_scope() as session:
         rows = session.exec(
             select(Report.id, Report.service_request_id)
-            .where(Report.state == "submitted", func.lower(Report.status) != "closed")
+            .where(
+                Report.state == "submitted",
+                or_(
+                    func.lower(Report.status) != "closed",
+                    Report.status.is_(None),
+                    Report.status_changed_at > recently,
+                ),
+            )
             .order_by(Report.id)
         ).all()
     return {str(number): report_id for report_id, number in rows}
