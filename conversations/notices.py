@@ -1,4 +1,5 @@
-"""Texts the worker sends outside a turn: a report filed, delayed or rejected, a status change.
+"""Texts the worker sends outside a turn: a report filed, delayed, saved or rejected, a status
+change.
 
 Each is in the resident's language (`say`); the city's own words (notes, reasons) are not
 translated.
@@ -23,6 +24,11 @@ def report_filed(number: str, service_name: str, say: Language = ENGLISH) -> str
 def report_delayed(say: Language = ENGLISH) -> str:
     """The city's system is not answering; the report is saved and will be forwarded."""
     return say(texts.REPORT_DELAYED)
+
+
+def report_saved(say: Language = ENGLISH) -> str:
+    """Not sent yet though the city is not down (it waits for staff); it will be forwarded."""
+    return say(texts.REPORT_SAVED)
 
 
 def report_rejected(reason: str, say: Language = ENGLISH) -> str:

@@ -110,6 +110,10 @@ STATUS_WHICH = "Which request? Text STATUS and the request number, e.g. STATUS 1
 STATUS_FOUND = "Request {number} ({service}): {status}{notes}"
 STATUS_FOUND_BARE = "Request {number}: {status}{notes}"
 STATUS_NOT_FOUND = "I couldn't find request {number}."
+# The resident's own filed report, which the city does not show yet (it moderates new ones).
+STATUS_NOT_PUBLISHED = (
+    "Request {number} is with the city but not published yet; I'll text you when it changes."
+)
 STATUS_UNAVAILABLE = "I can't reach the city's system right now; please try again later."
 
 # --- notices sent outside a turn ---------------------------------------------------------
@@ -120,6 +124,10 @@ REPORT_FILED = (
 REPORT_DELAYED = (
     "The city's system is not answering. Your report is saved and will be sent when it is "
     "back; we'll text you the request number."
+)
+# Not sent yet for another reason than the city being down (it waits for staff).
+REPORT_SAVED = (
+    "Your report is saved and will be sent to the city shortly; we'll text you the request number."
 )
 REPORT_REJECTED = (
     "Sorry, the city could not accept your report: {reason} Text us to start a new one."

@@ -6,7 +6,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from conversations import Reply
-from conversations.notices import report_delayed, report_filed, report_rejected, status_changed
+from conversations.notices import (
+    report_delayed,
+    report_filed,
+    report_rejected,
+    report_saved,
+    status_changed,
+)
 from conversations.plaintext import render
 from conversations.segments import is_gsm7, segments
 
@@ -22,6 +28,21 @@ def test_report_delayed_says_saved_and_number_to_come():
     text = report_delayed()
     assert "saved" in text and "request number" in text
     assert segments(text) == 1 and is_gsm7(text)
+
+
+def test_report_saved_says_saved_without_blaming_the_city():
+    text = report_saved()
+    assert text == (
+        "Your report is saved and will be sent to the city shortly; we'll text you the request "
+        "number."
+    )
+    assert segments(text) == 1 and is_gsm7(text)
+    from bot.languages import load_languages
+
+    assert report_saved(load_languages()["es"]) == (
+        "Su reporte está guardado y se enviará a la ciudad en breve; le mandaremos el número de "
+        "solicitud."
+    )
 
 
 def test_report_rejected_cuts_a_long_reason_to_one_segment():

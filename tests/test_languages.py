@@ -35,7 +35,13 @@ from conversations.commands import normal, parse_command
 from conversations.detect import detect
 from conversations.emergency import is_emergency
 from conversations.language import WORD_GROUPS
-from conversations.notices import report_delayed, report_filed, report_rejected, status_changed
+from conversations.notices import (
+    report_delayed,
+    report_filed,
+    report_rejected,
+    report_saved,
+    status_changed,
+)
 from conversations.plaintext import render
 from conversations.segments import segments
 from conversations.types import ReportLine, ReportsListed, TimedOut
@@ -687,11 +693,13 @@ def test_notices_fit_three_segments(code):
             say=say,
         ),
         status_changed("2026-000123", "In progress", "", "", None, say=say),
+        report_saved(say=say),
     )
     for text in notices:
         assert segments(text) <= MOST, (code, segments(text), text)
     assert say.service("Tree Trimming / Fallen Tree") in notices[0]
     assert literal_parts(say(texts.REPORT_DELAYED))[0] == notices[2]
+    assert literal_parts(say(texts.REPORT_SAVED))[0] == notices[-1] != notices[2]
     assert {"es": "25 nov", "zh": "11月25日", "vi": "25 thg 11", "tl": "Nob 25"}[code] in notices[4]
 
 

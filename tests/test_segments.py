@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from conversations import Context, Geocoded, Place, Reply, StatusFound, texts
-from conversations.notices import report_delayed, report_filed, report_rejected, status_changed
+from conversations.notices import (
+    report_delayed,
+    report_filed,
+    report_rejected,
+    report_saved,
+    status_changed,
+)
 from conversations.plaintext import render
 from conversations.segments import is_gsm7, segments
 from tests.test_conversations_catalogue import ASKING_CONTEXT, CATALOGUE, Chat
@@ -240,6 +246,7 @@ def test_notices_fit_one_segment():
     for text in (
         report_filed("2026-000123", "Missed Trash Pickup"),
         report_delayed(),
+        report_saved(),
         report_rejected("The location is outside the service area of this city " * 3),
         status_changed(
             "2026-000123", "Closed", "The crew repaired the pothole. " * 10, "Missed Trash Pickup"

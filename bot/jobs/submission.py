@@ -380,8 +380,9 @@ def _submit_failed(
     - our key or endpoint refused: failed at once, for staff to fix and retry (a dead letter);
     - down, slow or erroring (or the search before a second POST failed): pending, retried
       with backoff until REPORT_GIVE_UP_HOURS.
-    In every case but the first the resident hears once that the report is saved; our setup's
-    errors are logged as errors and never texted to residents.
+    In every case but the first the resident hears once that the report is saved (that the
+    city is not answering only while it is retried for that); our setup's errors are logged as
+    errors and never texted to residents.
     """
     settings = get_settings()
     with session_scope() as session:
@@ -439,9 +440,12 @@ def _submit_failed(
                 report.next_attempt_at = due_after(delay)
             if not report.delay_notice_sent:
                 report.delay_notice_sent = True
-                notice = add_notice(
-                    session, report, notices.report_delayed(language_of(session, report, settings))
-                )
+                # "Not answering" only while retried because the city is down, slow or erroring
+                # (a timeout, a 5xx); a report that waits for staff is only "saved".
+                status = exc.status_code or 500
+                down = state == "pending" and (exc.retryable or (exc.uncertain and status >= 500))
+                saved = notices.report_delayed if down else notices.report_saved
+                notice = add_notice(session, report, saved(language_of(session, report, settings)))
     if notice is not None:
         queue.enqueue("bot.jobs.deliver", notice.id)
     if state == "pending":
