@@ -128,12 +128,13 @@ def chat(name: str, timeout: float) -> None:
 
 
 @main.command()
-@click.argument("action", required=False, type=click.Choice(["retry"]))
+@click.argument("action", required=False, type=click.Choice(["retry", "filed"]))
 @click.argument("names", nargs=-1)
 @click.option("--all", "every", is_flag=True, help="With retry: every failure.")
 def failures(action: str | None, names: tuple[str, ...], every: bool) -> None:
-    """List work given up on (reports, sends, turns); `retry NAME...` or `retry --all`."""
-    from bot.failures import list_failures, retry, retry_all
+    """List work given up on (reports, sends, turns); `retry NAME...` or `retry --all`;
+    `filed report:N REQUEST_ID` when staff found a waiting report at the city."""
+    from bot.failures import list_failures, mark_filed, retry, retry_all
 
     if action is None:
         found = list_failures()
@@ -141,11 +142,23 @@ def failures(action: str | None, names: tuple[str, ...], every: bool) -> None:
             click.echo(
                 f"{failure.name:<14} {failure.at:%Y-%m-%d %H:%M}  {failure.what}"
                 + (f"\n{'':<14} {failure.error}" if failure.error else "")
+                + (f"\n{'':<14} → {failure.hint}" if failure.hint else "")
             )
         click.echo(
             f"{len(found)} failure(s)"
             + ("; retry with: intake311 failures retry NAME" if found else "")
         )
+        return
+    if action == "filed":
+        if len(names) != 2 or every:
+            raise click.UsageError("filed takes a report's name and the city's request number")
+        try:
+            done = mark_filed(names[0], names[1])
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from exc
+        if not done:
+            raise click.ClickException(f"{names[0]} does not wait for staff")
+        click.echo(f"{names[0]} is filed as {names[1]}; the resident gets the number")
         return
     if every == bool(names):
         raise click.UsageError("retry takes failure names or --all, not both")

@@ -26,6 +26,7 @@ class Failure:
     what: str
     error: str
     at: datetime
+    hint: str = ""
 
 
 def list_failures(limit: int = 200) -> list[Failure]:
@@ -45,6 +46,7 @@ def list_failures(limit: int = 200) -> list[Failure]:
                     f"{report.state} report {report.marker or ''}{number} ({report.service_name})",
                     report.staff_note or report.last_error or "",
                     report.updated_at,
+                    _hint(report),
                 )
             )
         for message in session.exec(
@@ -65,6 +67,20 @@ def list_failures(limit: int = 200) -> list[Failure]:
                 )
             )
     return sorted(found, key=lambda f: f.at, reverse=True)[:limit]
+
+
+def _hint(report: Report) -> str:
+    """What staff should do about a report that waits for them."""
+    name = f"report:{report.id}"
+    if report.state == "unconfirmed":
+        return (
+            f"it may be at the city already: look for {report.marker} in the city's requests; "
+            f"found: intake311 failures filed {name} REQUEST_ID; not there: "
+            f"intake311 failures retry {name}"
+        )
+    if report.staff_note:
+        return f"seen to at the city: intake311 failures retry {name} (acknowledges it)"
+    return ""
 
 
 def _masked(contact: Contact | None) -> str:
@@ -116,5 +132,24 @@ def retry(name: str) -> bool:
 
 
 def retry_all() -> list[str]:
-    """Send every failure back in line; the names of those retried."""
-    return [f.name for f in list_failures(limit=10_000) if retry(f.name)]
+    """Send every failure back in line but unconfirmed reports (which may be at the city
+    already: each needs a look first); the names of those retried."""
+    return [
+        f.name
+        for f in list_failures(limit=10_000)
+        if not f.what.startswith("unconfirmed") and retry(f.name)
+    ]
+
+
+def mark_filed(name: str, service_request_id: str) -> bool:
+    """Record that staff found a waiting report at the city as `service_request_id`: it is
+    submitted, and the resident gets the number; False if the report does not wait."""
+    from bot.jobs.submission import mark_found_by_staff
+
+    kind, _, number = name.partition(":")
+    if kind != "report" or not number.isdigit():
+        raise ValueError(f"not a report's name: {name!r} (report:N)")
+    request_id = service_request_id.strip()
+    if not request_id or len(request_id) > 128:
+        raise ValueError("give the request number the city shows for it")
+    return mark_found_by_staff(int(number), request_id)

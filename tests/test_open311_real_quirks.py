@@ -347,3 +347,37 @@ def test_a_request_the_city_reopens_is_news_and_listed_open(city):
     [listing] = phone.text("MY REPORTS")
     assert number in listing and "open" in listing
     assert jobs.track() == 0
+
+
+def test_staff_who_find_an_unconfirmed_report_at_the_city_give_the_resident_its_number(
+    city, tmp_path, monkeypatch
+):
+    from click.testing import CliRunner
+
+    from bot.cli import main
+    from bot.failures import retry_all
+
+    profile = profile_file(tmp_path, "moderated", 'format = "json"\nmarker_search = false\n')
+    app, phone = city(profile, moderated=True)
+    _confirm_pothole(phone)
+    monkeypatch.setenv("OPEN311_TIMEOUT", "0.3")
+    get_settings.cache_clear()
+    app.extensions["sandbox"].faults.set("timeout", delay=1.0)
+    phone.text("yes")
+    app.extensions["sandbox"].faults.set("none")
+    time.sleep(1.0)
+    report = the_report()
+    assert report.state == "unconfirmed"
+    listed = CliRunner().invoke(main, ["failures"]).output
+    assert f"look for {report.marker}" in listed and f"failures filed report:{report.id}" in listed
+    assert retry_all() == []  # never re-posted blind, not even by retry --all
+    [held] = [p["service_request_id"] for p in posts(app)]
+    done = CliRunner().invoke(main, ["failures", "filed", f"report:{report.id}", held])
+    assert done.exit_code == 0, done.output
+    run_jobs()
+    report = the_report()
+    assert report.state == "submitted" and report.service_request_id == held
+    assert f"Request number: {held}" in phone.inbox()[-1]
+    assert list_failures() == [] and len(posts(app)) == 1
+    again = CliRunner().invoke(main, ["failures", "filed", f"report:{report.id}", held])
+    assert again.exit_code == 1 and "does not wait for staff" in again.output

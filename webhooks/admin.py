@@ -24,7 +24,8 @@ tr:nth-child(even){background:#f3f3f3}</style></head><body>
 <h1>Work given up on ({{ failures|length }})</h1>
 {% if failures %}<table><tr><th>name</th><th>when (UTC)</th><th>what</th><th>why</th></tr>
 {% for f in failures %}<tr><td>{{ f.name }}</td><td>{{ f.at.strftime("%Y-%m-%d %H:%M") }}</td>
-<td>{{ f.what }}</td><td>{{ f.error }}</td></tr>{% endfor %}</table>
+<td>{{ f.what }}</td><td>{{ f.error }}{% if f.hint %}<br><em>{{ f.hint }}</em>{% endif %}</td></tr>
+{% endfor %}</table>
 <p>Send one back in line with <code>intake311 failures retry NAME</code>, every one with
 <code>intake311 failures retry --all</code>, or POST /admin/failures/retry.</p>
 {% else %}<p>Nothing waits for staff.</p>{% endif %}</body></html>"""
@@ -65,7 +66,13 @@ def failures():
     if request.accept_mimetypes.best == "application/json" or request.args.get("format") == "json":
         return {
             "failures": [
-                {"name": f.name, "what": f.what, "error": f.error, "at": f.at.isoformat()}
+                {
+                    "name": f.name,
+                    "what": f.what,
+                    "error": f.error,
+                    "hint": f.hint,
+                    "at": f.at.isoformat(),
+                }
                 for f in found
             ]
         }

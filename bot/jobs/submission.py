@@ -272,6 +272,23 @@ def resolve_token(report_id: int) -> str:
     return "submitted"
 
 
+def mark_found_by_staff(report_id: int, number: str) -> bool:
+    """A report waiting for staff (unconfirmed or failed) that staff found at the city as
+    `number`: submitted, and the resident is texted the number. False if it does not wait."""
+    with session_scope() as session:
+        for state in ("unconfirmed", "failed"):
+            if claim(session, report_id, state, "submitted"):
+                break
+        else:
+            return False
+        report = session.get(Report, report_id)
+        report.check_before_post = False
+        notice = _mark_submitted(session, report, number)
+    log.info("report %s: found at the city by staff as %s", report_id, number)
+    queue.enqueue("bot.jobs.deliver", notice.id)
+    return True
+
+
 def claim(session: Session, report_id: int, from_state: str, to_state: str) -> bool:
     """Move a report between states only if it is still in `from_state` (one winner per race)."""
     result = session.execute(
