@@ -33,7 +33,14 @@ def load_services(
         try:
             return to_services(store_catalog(session, endpoint, fetch_catalog(client)))
         except Open311Error as exc:
-            log.warning("catalogue unavailable: %s", exc)
+            if exc.operator_error:
+                log.error(
+                    "catalogue unavailable: the city refused our setup (check OPEN311_ENDPOINT, "
+                    "OPEN311_API_KEY, OPEN311_JURISDICTION_ID; `intake311 open311 check`): %s",
+                    exc,
+                )
+            else:
+                log.warning("catalogue unavailable: %s", exc)
             return ()
     if utcnow() - cache.fetched_at >= timedelta(seconds=ttl):
         _request_refresh(ttl)

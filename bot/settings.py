@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     open311_api_key: str = Field(default="", repr=False)
     open311_jurisdiction_id: str = ""
     open311_profile: str = "sandbox"
-    open311_timeout: float = 10.0
+    open311_timeout: float = Field(10.0, gt=0, le=600)
     open311_batch_size: int | None = None
     catalog_ttl: int = 3600
     track_interval: int = 300

@@ -54,3 +54,10 @@ def test_a_city_that_needs_coordinates_refuses_to_start_without_a_geocoder():
     assert "needs coordinates" in str(info.value) and "GEOCODER" in str(info.value)
     assert Settings(_env_file=None, geocoder="nominatim", open311_profile="chicago")
     assert Settings(_env_file=None, geocoder="none", open311_profile="generic")
+
+
+@pytest.mark.parametrize("timeout", ["0", "-5", "inf", "nan", "601"])
+def test_an_open311_timeout_that_makes_no_sense_is_refused(monkeypatch, timeout):
+    monkeypatch.setenv("OPEN311_TIMEOUT", timeout)
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)
