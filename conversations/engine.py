@@ -841,6 +841,9 @@ def _on_status_found(state: State, event: StatusFound, context: Context) -> Turn
     say = _say(state, context)
     if event.failed:
         return _again(state, context, Reply(say(texts.STATUS_UNAVAILABLE)))
+    if event.status is None and event.own:
+        hidden = say(texts.STATUS_NOT_PUBLISHED).format(number=event.number)
+        return _again(state, context, Reply(hidden))
     if event.status is None:
         return _again(state, context, *_not_found(event.number, say))
     reply = prompts.status_found(

@@ -109,6 +109,9 @@ class StatusFound:
     service_name: str = ""
     failed: bool = False
     expected: datetime | None = None  # when the city expects to finish (expected_datetime)
+    # Not found, but one of the resident's own filed reports (a city that hides new requests
+    # until its staff moderate them).
+    own: bool = False
 
 
 @dataclass(frozen=True)

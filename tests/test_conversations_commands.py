@@ -450,6 +450,40 @@ def test_a_number_not_among_the_residents_reports_is_looked_up_as_typed():
 @pytest.mark.parametrize(
     ("language", "told"),
     [
+        (
+            "",
+            "Request {number} is with the city but not published yet; "
+            "I'll text you when it changes.",
+        ),
+        (
+            "es",
+            "La solicitud {number} ya está en la ciudad pero aún no se ha publicado; "
+            "le escribiré cuando cambie.",
+        ),
+    ],
+)
+@pytest.mark.parametrize(
+    ("typed", "number"), [("2026-000123", "2026-000123"), ("9INWQWH8", "9inwqwh8")]
+)
+def test_an_own_report_the_city_does_not_show_yet_is_with_the_city(language, told, typed, number):
+    chat = city_chat(language)
+    asked = chat.send(f"STATUS {typed}")
+    if asked.actions == (ListReports(),):  # letters: their own reports first
+        asked = chat.feed(ReportsListed((ReportLine(number, "Pothole", "open", AT),)))
+    assert asked.actions == (LookupStatus(number),)
+    assert texts_of(chat.feed(StatusFound(number, own=True))) == [told.format(number=number)]
+    assert "status_number" not in chat.state.draft
+    # Not theirs (the worker found no report of theirs so numbered): not found, as before.
+    chat.send(f"STATUS {typed}")
+    if "listing" in chat.state.draft:
+        chat.feed(ReportsListed(()))
+    [missing] = texts_of(chat.feed(StatusFound(typed)))
+    assert missing.startswith(("I couldn't find request", "No encontré la solicitud"))
+
+
+@pytest.mark.parametrize(
+    ("language", "told"),
+    [
         ("", "Request 2026-000123 (Pothole): open. Expected by Dec 4."),
         ("es", "Solicitud 2026-000123 (Bache): open. Fecha prevista: 4 dic."),
     ],

@@ -475,6 +475,8 @@ def walk(code: str) -> tuple[Reply, ...]:
         StatusFound("1", None),
         f"{word['status']} 2",
         StatusFound("2", failed=True),
+        f"{word['status']} 2026-000124",
+        StatusFound("2026-000124", own=True),
         word["my reports"],
         ReportsListed(
             tuple(

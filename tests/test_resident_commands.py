@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlmodel import select
 
@@ -192,6 +193,30 @@ def test_a_request_number_without_digits_works_in_status_my_reports_and_updates(
     assert jobs.track() == 1  # the tracker finds the letters-only id
     run_jobs()
     assert phone.inbox() == [f"Update on request {number} (Illegal Dumping): closed. Picked up."]
+
+
+@pytest.mark.parametrize("id_style", ["letters", "dashed"])
+def test_status_of_an_own_report_the_city_has_not_published_yet_says_it_is_with_the_city(
+    phone, sandbox, monkeypatch, id_style
+):
+    city = sandbox._server.app.extensions["sandbox"]
+    monkeypatch.setattr(city, "moderated", True)  # new requests hidden until staff moderate
+    monkeypatch.setattr(city, "id_style", id_style)
+    file_dumping(phone, "yes")
+    number = _only(Report).service_request_id
+    [mine] = phone.text("MY REPORTS")
+    assert number in mine
+    [told] = phone.text(f"STATUS {number.upper()}")  # letters: found among their reports
+    assert told == (
+        f"Request {number} is with the city but not published yet; I'll text you when it changes."
+    )
+    # Someone else's number, or one that does not exist, is still not found.
+    [other] = phone.text("STATUS 2026-999999")
+    assert other == "I couldn't find request 2026-999999."
+    base = get_settings().open311_endpoint.split("/open311/")[0]
+    httpx.post(f"{base}/admin/requests/{number}/moderate", timeout=5).raise_for_status()
+    [published] = phone.text(f"STATUS {number}")
+    assert published.startswith(f"Request {number} (Illegal Dumping): open")
 
 
 def _age_conversation(minutes: int) -> None:

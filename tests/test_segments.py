@@ -120,6 +120,8 @@ def all_prompts() -> list[tuple[Reply, int]]:
         StatusFound("1", None),
         "status 2",
         StatusFound("2", failed=True),
+        "status 2026-000124",
+        StatusFound("2026-000124", own=True),
         "cancel",
         context=wide,
     )

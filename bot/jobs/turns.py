@@ -260,7 +260,7 @@ def _run_engine(session, conversation, contact, message, context, client, settin
             if isinstance(action, Geocode):
                 events.append(geocoding.lookup(action.query, settings))
             elif isinstance(action, LookupStatus):
-                events.append(lookup_status(client, action.number))
+                events.append(lookup_status(client, action.number, session, contact.id))
             elif isinstance(action, ListReports):
                 events.append(list_reports(session, contact.id))
             else:
@@ -324,18 +324,38 @@ def list_reports(session: Session, contact_id: int) -> ReportsListed:
     )
 
 
-def lookup_status(client: Open311Client, number: str) -> StatusFound:
-    """Ask the city about request `number` for a resident's STATUS command."""
+def lookup_status(
+    client: Open311Client,
+    number: str,
+    session: Session | None = None,
+    contact_id: int | None = None,
+) -> StatusFound:
+    """Ask the city about request `number` for a resident's STATUS command; one the city says
+    it does not have is looked for among the contact's filed reports (a city may hide new
+    requests until its staff moderate them)."""
     try:
         found = client.request(number)
     except Open311Error:
         return StatusFound(number, failed=True)
     if not found:
-        return StatusFound(number)
+        own = session is not None and filed_by(session, contact_id, number)
+        return StatusFound(number, own=own)
     return StatusFound(
         number,
         status=str(found.get("status") or "open"),
         notes=str(found.get("status_notes") or ""),
         service_name=str(found.get("service_name") or ""),
         expected=expected_at(found.get("expected_datetime"), get_settings()),
+    )
+
+
+def filed_by(session: Session, contact_id: int | None, number: str) -> bool:
+    """Whether the contact has a report the city numbered `number`."""
+    return (
+        session.exec(
+            select(Report.id).where(
+                Report.contact_id == contact_id, Report.service_request_id == number
+            )
+        ).first()
+        is not None
     )
