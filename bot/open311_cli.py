@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import click
+from pydantic import ValidationError
 
-from bot.open311.check import CheckOptions, CheckResult, run_check
+from bot.open311.check import (
+    MAX_TIMEOUT,
+    MIN_TIMEOUT,
+    CheckOptions,
+    CheckResult,
+    endpoint_problem,
+    run_check,
+    timeout_problem,
+)
 from bot.open311.profile import Profile, ProfileError, load_profile
+
+
+class Seconds(click.FloatRange):
+    """Seconds in a range; unlike click.FloatRange, "nan" is refused too."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if isinstance(seconds, float) and math.isnan(seconds):
+            self.fail(f"{value!r} is not a number of seconds.", param, ctx)
+        return seconds
 
 
 @click.group("open311")
@@ -36,7 +59,10 @@ def open311_group() -> None:
 )
 @click.option("--service", default="", help="Read this service's definition.")
 @click.option(
-    "--timeout", default=None, type=float, help="Seconds per call (default OPEN311_TIMEOUT)."
+    "--timeout",
+    default=None,
+    type=Seconds(min=MIN_TIMEOUT, max=MAX_TIMEOUT),
+    help="Seconds per call (default OPEN311_TIMEOUT).",
 )
 @click.option(
     "--write",
@@ -57,13 +83,14 @@ def check(
 ) -> None:
     """Probe ENDPOINT (default OPEN311_ENDPOINT) without filing anything; suggest a profile.
 
-    Exits 1 when a check fails."""
+    Exits 1 when a check fails (with no profile when nothing could be read) or the profile
+    cannot be written."""
     options = _options(endpoint, api_key, jurisdiction, profile_name, timeout)
     options.post, options.service = post, service
     click.echo(f"checking {options.endpoint} (starting from the {options.profile.name} profile)")
     result = run_check(options)
-    _report(result, write_to)
-    if result.failed:
+    written = _report(result, write_to)
+    if result.failed or not written:
         raise SystemExit(1)
 
 
@@ -80,13 +107,21 @@ def _options(
     try:
         settings = get_settings()
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise click.UsageError(f"the settings cannot be read: {exc}") from exc
+        raise click.UsageError(f"the settings cannot be read: {_settings_error(exc)}") from exc
     if profile_name is None:
         chosen = "open311_profile" in settings.model_fields_set
         profile_name = settings.open311_profile if chosen else "generic"
+    endpoint = endpoint or settings.open311_endpoint
+    problem = endpoint_problem(endpoint)
+    if problem:
+        raise click.UsageError(problem)
+    if timeout is None:
+        timeout = settings.open311_timeout
+        if timeout_problem(timeout):
+            raise click.UsageError(f"the setting OPEN311_TIMEOUT: {timeout_problem(timeout)}")
     profile = _profile(profile_name)
     return CheckOptions(
-        endpoint=endpoint or settings.open311_endpoint,
+        endpoint=endpoint,
         profile=profile,
         api_key=settings.open311_api_key if api_key is None else api_key,
         jurisdiction_id=(
@@ -94,7 +129,18 @@ def _options(
             if jurisdiction is None
             else jurisdiction
         ),
-        timeout=settings.open311_timeout if timeout is None else timeout,
+        timeout=timeout,
+    )
+
+
+def _settings_error(exc: ValueError) -> str:
+    """A settings error on one line, naming each variable (its value left out: it could be a
+    key): "OPEN311_TIMEOUT: Input should be greater than 0"."""
+    if not isinstance(exc, ValidationError):
+        return " ".join(str(exc).split())
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']).upper() or 'settings'}: {error['msg']}"
+        for error in exc.errors()
     )
 
 
@@ -106,17 +152,28 @@ def _profile(name: str) -> Profile:
         raise click.UsageError(str(exc)) from exc
 
 
-def _report(result: CheckResult, write_to: str | None) -> None:
-    """Print the findings and the suggested profile; save it with --write."""
+def _report(result: CheckResult, write_to: str | None) -> bool:
+    """Print the findings and the suggested profile; save it with --write. False when the
+    file could not be written (the profile is printed all the same)."""
     for finding in result.findings:
         click.echo(finding.line())
     counts = {
         level: sum(1 for f in result.findings if f.level == level) for level in ("warn", "fail")
     }
     click.echo(f"\n{counts['fail']} fail(s), {counts['warn']} warning(s)\n")
+    if result.unread:
+        click.echo("no suggested profile: nothing could be read from the server (see the fail)")
+        if write_to:
+            click.echo(f"nothing written to {write_to}")
+        return True
     text = result.toml()
     click.echo("suggested profile (OPEN311_PROFILE=/path/to/city.toml):\n")
     click.echo(text)
     if write_to:
-        Path(write_to).write_text(text, encoding="utf-8")
+        try:
+            Path(write_to).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            click.echo(f"error: cannot write {write_to}: {exc.strerror or exc}", err=True)
+            return False
         click.echo(f"written to {write_to}")
+    return True

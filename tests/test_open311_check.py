@@ -3,6 +3,7 @@ scripted server (httpx.MockTransport) for what the sandbox never does."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import tomllib
@@ -206,13 +207,169 @@ def test_defaults_come_from_the_settings(city, tmp_path, monkeypatch):
     assert 'format = "xml"' in result.output
 
 
-def test_unreachable_server_fails(tmp_path):
+def _free_port() -> int:
+    """A loopback port nothing listens on (bound, then closed)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _unread(endpoint: str, tmp_path: Path, *args: str) -> Result:
+    """Run the command on a server that cannot be read: a verdict, no profile, exit 1."""
+    out = tmp_path / "city.toml"
     result = CliRunner().invoke(
-        main, ["open311", "check", "http://127.0.0.1:9/open311/v2/", "--timeout", "2"]
+        main, ["open311", "check", endpoint, "--profile", "sandbox", *args, "--write", str(out)]
     )
-    assert result.exit_code == 1
-    assert "fail  format" in result.output
+    assert isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code == 1, result.output
     assert "skip  the other checks" in result.output
+    assert "no suggested profile: nothing could be read" in result.output
+    assert "format =" not in result.output and not out.exists()
+    assert "note  moderation" not in result.output
+    return result
+
+
+def test_unreachable_server_fails_with_connection_refused(tmp_path):
+    endpoint = f"http://127.0.0.1:{_free_port()}/open311/v2/"
+    result = _unread(endpoint, tmp_path, "--timeout", "2")
+    assert f"fail  server  (GET {endpoint}discovery.json: connection refused)" in result.output
+
+
+def test_unknown_host_is_host_not_found(tmp_path):
+    result = _unread("http://intake311-check.invalid/v2/", tmp_path, "--timeout", "2")
+    assert "intake311-check.invalid/v2/discovery.json: host not found (DNS)" in result.output
+
+
+def test_https_to_a_plain_http_server_is_a_tls_error(city, tmp_path):
+    endpoint = city(seed=0).replace("http://", "https://")
+    result = _unread(endpoint, tmp_path, "--timeout", "2")
+    assert "TLS error (is it http:// rather than https://?)" in result.output
+
+
+def test_a_server_that_never_answers_times_out(tmp_path):
+    with socket.socket() as sock:  # listens, never accepts: connects, then no answer
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        endpoint = f"http://127.0.0.1:{sock.getsockname()[1]}/v2/"
+        result = _unread(endpoint, tmp_path, "--timeout", "0.2")
+    assert (
+        f"fail  service list  (GET {endpoint}services.json: timed out after 0.2 s "
+        "(raise --timeout?))"
+    ) in result.output
+
+
+def test_a_wrong_path_has_no_service_list(city, tmp_path):
+    endpoint = city(seed=0).replace("/open311/v2/", "/open311/v3/")
+    result = _unread(endpoint, tmp_path)
+    assert (
+        f"fail  service list  (no Open311 service list at {endpoint}services.json (HTTP 404): "
+        "check the path)"
+    ) in result.output
+
+
+def test_an_endpoint_without_a_scheme_asks_for_one(tmp_path):
+    result = CliRunner().invoke(main, ["open311", "check", "127.0.0.1:8421/api/v2/"])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert "add http:// or https://" in result.output
+    found = run_check(CheckOptions(endpoint="city.test/v2/", profile=load_profile("generic")))
+    assert found.unread.endswith("add http:// or https://") and found.failed
+
+
+def test_an_endpoint_with_a_query_is_refused_unechoed(tmp_path):
+    endpoint = "http://127.0.0.1:8421/api/v2/?api_key=URLSECRET"
+    result = CliRunner().invoke(main, ["open311", "check", endpoint])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert "URLSECRET" not in result.output and "checking" not in result.output
+    assert "http://127.0.0.1:8421/api/v2/ is followed by a query string" in result.output
+    assert "--api-key" in result.output
+    found = run_check(CheckOptions(endpoint=endpoint + "#x", profile=load_profile("generic")))
+    assert found.failed and "URLSECRET" not in found.unread
+
+
+@pytest.mark.parametrize("timeout", ["-1", "inf", "nan", "0", "601", "soon"])
+def test_bad_timeouts_are_usage_errors(timeout):
+    result = CliRunner().invoke(
+        main, ["open311", "check", "http://127.0.0.1:9/v2/", "--timeout", timeout]
+    )
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert "Invalid value for '--timeout'" in result.output
+    assert "checking" not in result.output
+
+
+@pytest.mark.parametrize("setting", ["-5", "nan", "inf"])
+def test_a_bad_timeout_setting_is_a_clean_error(setting, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPEN311_TIMEOUT", setting)
+    monkeypatch.chdir(tmp_path)  # no .env file
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["open311", "check", "http://127.0.0.1:9/v2/"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert "Error: the settings cannot be read: OPEN311_TIMEOUT: " in result.output
+    assert "pydantic" not in result.output and "checking" not in result.output
+
+
+def test_an_unwritable_write_path_still_prints_the_profile(city, tmp_path):
+    endpoint = city(seed=0)
+    out = tmp_path / "no-such-dir" / "city.toml"
+    result = CliRunner().invoke(
+        main, ["open311", "check", endpoint, "--profile", "sandbox", "--write", str(out)]
+    )
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert 'format = "json"' in result.output
+    assert f"error: cannot write {out}: No such file or directory" in result.output
+    assert "written to" not in result.output and not out.exists()
+
+
+def test_an_html_error_page_keeps_its_reason_and_asks_for_the_jurisdiction(city, tmp_path):
+    endpoint = city(seed=0, error_shape="html", require_jurisdiction="j1")
+    result = _unread(endpoint, tmp_path)
+    assert "fail  service list  (GET " in result.output
+    assert "was refused: HTTP 400" in result.output
+    assert "jurisdiction_id was not provided" in result.output
+    assert "note  jurisdiction_id" in result.output and "--jurisdiction" in result.output
+    wrong = _unread(endpoint, tmp_path, "--jurisdiction", "j2")
+    assert "jurisdiction_id j2 not found" in wrong.output
+    assert "check the jurisdiction_id given (j2)" in wrong.output
+    assert "check the path" not in wrong.output
+    right, profile, _ = check(endpoint, tmp_path, "--profile", "sandbox", "--jurisdiction", "j1")
+    assert right.exit_code == 0, right.output
+    assert profile.jurisdiction_id == "j1"
+    assert "note  jurisdiction_id" not in right.output
+
+
+def test_a_server_paging_by_default_has_its_lookup_called_one_page(city, tmp_path):
+    endpoint = city(page_size=2)
+    result, _, _ = check(endpoint, tmp_path, "--profile", "sandbox")
+    assert result.exit_code == 0, result.output
+    assert (
+        "requests of the last 30 days  (2 listed: one page (the server pages by default; "
+        "page_size=50 gave 3 on page 1) (a bare JSON list"
+    ) in result.output
+    assert "(3 on page 1 of page_size=50)" in result.output
+
+
+def test_moderation_note_always_and_issue_reporting_signs(city, tmp_path):
+    endpoint = city(
+        id_style="letters",
+        list_root="requests",
+        page_size=2,
+        page_past_end="404",
+        error_shape="drf-code",
+    )
+    result, _, _ = check(endpoint, tmp_path, "--profile", "sandbox_xml")
+    assert result.exit_code == 0, result.output
+    assert (
+        "note  moderation  (if the city's server hides new requests until staff approve them, "
+        "set marker_search = false)"
+    ) in result.output
+    assert (
+        "note  server  (looks like 6aika/issue-reporting: try --profile issue_reporting (it "
+        'needs location = "latlong" and the address as `address`))'
+    ) in result.output
+    plain, _, _ = check(city(), tmp_path, "--profile", "sandbox")
+    assert "note  moderation" in plain.output and "looks like" not in plain.output
 
 
 # -- a scripted server for what the sandbox never does ---------------------------------------
@@ -311,3 +468,53 @@ def test_a_date_filter_that_runs_backwards_turns_the_marker_search_off():
     assert "none listed with start_date, but 1 newer listed without it" in lines
     assert result.profile.marker_search is False
     assert "request ids  (digits" in lines
+
+
+_O311_RECORDS = b"""<?xml version='1.0'?>
+<service_requests>
+  <service_request><service_request_id>2</service_request_id><status>open</status>
+  <requested_datetime>REQUESTED</requested_datetime></service_request>
+  <service_request><service_request_id>1</service_request_id><status>open</status>
+  <requested_datetime>REQUESTED</requested_datetime></service_request>
+</service_requests>"""
+
+
+def _open311_api_like(request: httpx.Request) -> httpx.Response:
+    """codefornl/open311-api as recorded (docs/open311-servers.md): <service_request> items,
+    200 with an empty list for an unknown id, a 400 SequelizeDatabaseError for any page."""
+    path, params = request.url.path, request.url.params
+    xml = {"content-type": "text/xml; charset=utf-8"}
+    if path.endswith("/services.xml") or path.endswith("/services.json"):
+        return httpx.Response(
+            200,
+            content=b"<services><service><service_code>5</service_code><metadata>false"
+            b"</metadata></service></services>",
+            headers=xml,
+        )
+    if "page" in params:
+        return httpx.Response(
+            400,
+            content=b"<errors><error><code>400</code><description>SequelizeDatabaseError -- "
+            b"ER_BAD_FIELD_ERROR</description></error></errors>",
+            headers=xml,
+        )
+    if path.endswith("/requests.xml"):
+        now = datetime.now(UTC).replace(microsecond=0).isoformat().encode()
+        return httpx.Response(200, content=_O311_RECORDS.replace(b"REQUESTED", now), headers=xml)
+    if "/requests/" in path:
+        return httpx.Response(200, content=b"<service_requests/>", headers=xml)
+    return httpx.Response(404, json={"message": "GET endpoint not available"})
+
+
+def test_open311_api_signs_suggest_its_profile():
+    def lines(profile: str) -> str:
+        result = run_check(
+            CheckOptions(endpoint="http://city.test/api/v2/", profile=load_profile(profile)),
+            transport=httpx.MockTransport(_open311_api_like),
+        )
+        return "\n".join(f.line() for f in result.findings)
+
+    generic = lines("generic")
+    assert "note  server  (looks like codefornl/open311-api: try --profile open311_api)" in generic
+    assert "note  moderation" in generic
+    assert "looks like" not in lines("open311_api")

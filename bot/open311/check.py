@@ -6,8 +6,12 @@ location, so a server that validates at all refuses it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import re
+import socket
+import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -26,17 +30,28 @@ RECENT_DAYS = 30
 PAGE_SIZE = 50
 FAR_PAGE = 10_000
 PROBE_DESCRIPTION = "intake311 check: a test of the error answer (no service, no place)"
-LEVELS = ("ok", "warn", "fail", "skip")
+LEVELS = ("ok", "warn", "fail", "skip", "note")
+MIN_TIMEOUT, MAX_TIMEOUT = 0.1, 600.0
+MODERATION_NOTE = (
+    "if the city's server hides new requests until staff approve them, set marker_search = false"
+)
 _PAGING_HEADERS = ("x-page-count", "x-result-count", "x-next-page-url", "link")
 _SERVICE_CODE_WORDS = re.compile(r"service[ _-]?code", re.IGNORECASE)
 _XML_ROOT = re.compile(rb"<([A-Za-z_][\w.-]*)[\s/>]")
 _FORMAT_NAMES = {"json": "JSON", "xml": "XML"}
 _OTHER = {"json": "xml", "xml": "json"}
+_JURISDICTION = re.compile(r"jurisdiction[ _]?id", re.IGNORECASE)
+_IR_ID = re.compile(r"[a-z0-9]{8}")
+_EMPTY_XML_LIST = re.compile(rb"<service_requests\s*/>")
+# No connection at all: the other calls would fail the same way (a read timeout is not here:
+# one slow path does not make the others slow).
+_NO_CONNECTION = (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol)
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One checked thing: "ok", "warn", "fail" or "skip" (not tried), with what was seen."""
+    """One checked thing: "ok", "warn", "fail", "skip" (not tried) or "note" (advice), with what
+    was seen."""
 
     level: str
     what: str
@@ -105,12 +120,14 @@ class CheckOptions:
 
 @dataclass
 class CheckResult:
-    """The findings, and the profile they suggest (with why each key was changed)."""
+    """The findings, and the profile they suggest (with why each key was changed). `unread`
+    says why nothing could be read from the server (then there is no profile to suggest)."""
 
     findings: list[Finding]
     profile: Profile
     reasons: dict[str, str]
     start: str
+    unread: str = ""
 
     @property
     def failed(self) -> bool:
@@ -135,6 +152,7 @@ class Probe:
     services: list[dict] = field(default_factory=list)
     recent: list[dict] | None = None
     lookup: Exchange | None = None
+    default_page: int | None = None
 
     def client(self, **changes: Any) -> Open311Client:
         """A client on the recorder with the profile so far, `changes` applied to it (each
@@ -173,19 +191,31 @@ Step = Callable[[Probe], list[Finding]]
 
 
 def run_check(options: CheckOptions, transport: httpx.BaseTransport | None = None) -> CheckResult:
-    """Probe the server step by step (later steps need the format found by the services one)."""
+    """Probe the server step by step (later steps need the format found by the services one).
+
+    When nothing can be read (a bad endpoint, no connection, no service list), the result's
+    `unread` says why, and there is no profile to suggest."""
+    start = options.profile.name
+    problem = endpoint_problem(options.endpoint)
+    if problem:
+        return CheckResult(
+            [Finding("fail", "endpoint", problem)], options.profile, {}, start, problem
+        )
     recorder = Recorder(transport)
     now = options.now or datetime.now(UTC)
     probe = Probe(options, recorder, options.profile, since=now - timedelta(days=RECENT_DAYS))
     findings: list[Finding] = []
+    unread = ""
     if options.jurisdiction_id and options.jurisdiction_id != options.profile.jurisdiction_id:
         probe.suggest("jurisdiction_id", options.jurisdiction_id, "given with --jurisdiction")
     try:
-        findings += check_discovery(probe)
-        services = check_services(probe)
-        findings += services
-        if any(f.level == "fail" for f in services):
-            findings.append(Finding("skip", "the other checks", "no service list to go on"))
+        for first in (check_discovery, check_services):
+            found = first(probe)
+            findings += found
+            unread = next((f.detail for f in found if f.level == "fail"), "")
+            if unread:
+                findings.append(Finding("skip", "the other checks", "no service list to go on"))
+                break
         else:
             for step in (
                 check_definition,
@@ -196,11 +226,49 @@ def run_check(options: CheckOptions, transport: httpx.BaseTransport | None = Non
                 check_post,
             ):
                 findings += step(probe)
+            findings = _one_page(probe, findings)
     finally:
         for client in probe.clients:
             client.close()
         recorder.close()
-    return CheckResult(findings, probe.profile, probe.reasons, options.profile.name)
+    findings += notes(probe, findings, readable=not unread)
+    return CheckResult(findings, probe.profile, probe.reasons, start, unread)
+
+
+def endpoint_problem(endpoint: str) -> str:
+    """Why `endpoint` cannot be an Open311 endpoint, or "". A query string or a fragment is
+    refused (not stripped): the client joins its paths after the endpoint, and a query is
+    where a key gets pasted, so it is never shown."""
+    text = endpoint.strip()
+    shown = re.split(r"[?#]", text, maxsplit=1)[0]
+    if shown != text:
+        return (
+            f"{shown} is followed by a query string or fragment (not shown: it may hold a key): "
+            "give the endpoint without it, the key with --api-key (OPEN311_API_KEY), other "
+            "parameters in a profile's [params]"
+        )
+    scheme, sep, _ = text.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return f"{text or 'the endpoint'} is not a web address: add http:// or https://"
+    try:
+        url = httpx.URL(text)
+    except httpx.InvalidURL as exc:
+        return f"{text} is not a valid address: {exc}"
+    if not url.host:
+        return f"{text} has no host name"
+    if url.port is not None and not 0 < url.port < 65536:
+        return f"{text} is not a valid address: port {url.port}"
+    return ""
+
+
+def timeout_problem(seconds: float) -> str:
+    """Why `seconds` is no usable timeout, or ""."""
+    if math.isnan(seconds) or not MIN_TIMEOUT <= seconds <= MAX_TIMEOUT:
+        return (
+            f"{seconds:g} is not a usable timeout: give seconds from {MIN_TIMEOUT:g} to "
+            f"{MAX_TIMEOUT:g}"
+        )
+    return ""
 
 
 # -- the steps --------------------------------------------------------------------------------
@@ -214,7 +282,11 @@ def check_discovery(probe: Probe) -> list[Finding]:
         try:
             found = probe.client(format=fmt).discovery()
         except Open311Error as exc:
+            if isinstance(exc.__cause__, _NO_CONNECTION):
+                return [Finding("fail", "server", unread_verdict(probe, exc, None))]
             first = first or exc
+            if isinstance(exc.__cause__, httpx.TimeoutException):
+                break  # the other format would wait as long
             continue
         endpoints = found.get("endpoints") or []
         formats = sorted({str(f) for e in endpoints for f in e.get("formats") or []})
@@ -231,14 +303,26 @@ def check_services(probe: Probe) -> list[Finding]:
     """GET services in JSON and in XML with the client's Accept headers; suggest `format`."""
     findings: list[Finding] = []
     working: list[str] = []
+    failed: dict[str, tuple[Open311Error, Exchange | None]] = {}
     for fmt in ("json", "xml"):
-        finding, services = _services_in(probe, fmt)
+        finding, services, error = _services_in(probe, fmt)
         findings.append(finding)
         if services is not None:
             working.append(fmt)
             probe.services = probe.services or services
+        elif error is not None:
+            failed[fmt] = error
     if not working:
-        findings.append(Finding("fail", "format", "the service list came in neither JSON nor XML"))
+        # The starting profile's format tells most, unless it was refused with a 406.
+        order = (probe.profile.format, _OTHER[probe.profile.format])
+        errors = [failed[f] for f in order if f in failed]
+        errors.sort(key=lambda e: e[0].status_code == 406)
+        verdict = (
+            unread_verdict(probe, *errors[0])
+            if errors
+            else "the service list came in neither JSON nor XML"
+        )
+        findings.append(Finding("fail", "service list", verdict))
         return findings
     start = probe.profile.format
     chosen = start if start in working else working[0]
@@ -255,15 +339,19 @@ def check_services(probe: Probe) -> list[Finding]:
     return findings
 
 
-def _services_in(probe: Probe, fmt: str) -> tuple[Finding, list[dict] | None]:
-    """GET services in `fmt`: the finding and the services (None when that format fails)."""
+def _services_in(
+    probe: Probe, fmt: str
+) -> tuple[Finding, list[dict] | None, tuple[Open311Error, Exchange | None] | None]:
+    """GET services in `fmt`: the finding, the services (None when that format fails) and the
+    error with its exchange (None unless it failed)."""
     what = f"services ({_FORMAT_NAMES[fmt]})"
     client = probe.client(format=fmt)
     mark = probe.mark()
     try:
         services = client.services()
     except Open311Error as exc:
-        return Finding("warn", what, failure(exc)), None
+        sent = probe.since_mark(mark)
+        return Finding("warn", what, failure(exc)), None, (exc, sent[-1] if sent else None)
     sent = probe.since_mark(mark)
     if client.format_switched:
         refused = sent[0] if sent else None
@@ -271,13 +359,13 @@ def _services_in(probe: Probe, fmt: str) -> tuple[Finding, list[dict] | None]:
         detail = f"HTTP 406 for Accept: {accept}"
         if refused:
             detail += f" ({_gist(refused)})"
-        return Finding("warn", what, f"{detail}: the server does not offer it"), None
+        return Finding("warn", what, f"{detail}: the server does not offer it"), None, None
     media = sent[-1].content_type if sent else "?"
     with_metadata = sum(1 for s in services if s.get("metadata"))
     detail = f"{len(services)} services, {with_metadata} with metadata; answered as {media}"
     if sent and fmt not in sent[-1].content_type and _looks(sent[-1]) != fmt:
-        return Finding("warn", what, f"asked for {fmt}, answered as {media}"), services
-    return Finding("ok", what, detail), services
+        return Finding("warn", what, f"asked for {fmt}, answered as {media}"), services, None
+    return Finding("ok", what, detail), services, None
 
 
 def check_definition(probe: Probe) -> list[Finding]:
@@ -430,6 +518,8 @@ def check_paging(probe: Probe) -> list[Finding]:
     if isinstance(first, Open311Error):
         return _no_paging(probe, f"page_size={PAGE_SIZE} failed: {failure(first)}")
     size, findings = _page_size(probe, first)
+    if len(recent) < len(first) or size < PAGE_SIZE:
+        probe.default_page = len(first)
     past = _page(probe, 2 if len(first) < size else FAR_PAGE, size)
     findings.append(_past_end(past, first))
     return findings
@@ -547,6 +637,165 @@ def _refusal(exc: Open311Error, shape: str) -> Finding:
         what,
         f"refused: HTTP {status}, {shape}: {reason}; the key was not refused{with_200}",
     )
+
+
+# -- verdicts and notes -----------------------------------------------------------------------
+
+
+def unread_verdict(probe: Probe, exc: Open311Error, answer: Exchange | None) -> str:
+    """Why nothing could be read, in plain words, with the URL asked (an api_key in it
+    masked): no answer at all, no service list there, a redirect, or the city's refusal."""
+    url = answer.url if answer else ""
+    if exc.status_code is None:
+        cause = exc.__cause__
+        if isinstance(cause, httpx.RequestError):
+            with contextlib.suppress(RuntimeError):  # an error raised without its request
+                url = str(cause.request.url)
+            return f"GET {_shown_url(url)}: {no_answer(exc, probe.options.timeout)}"
+        return f"GET {_shown_url(url)}: {exc.message}"
+    status, shown = exc.status_code, _shown_url(url)
+    if 300 <= status < 400:
+        where = answer.headers.get("location", "elsewhere") if answer else "elsewhere"
+        return f"GET {shown} is redirected (HTTP {status}) to {where}: check the endpoint"
+    if _JURISDICTION.search(exc.reason):
+        return f"GET {shown} was refused: {failure(exc)}"
+    if status == 404:
+        return f"no Open311 service list at {shown} (HTTP 404): check the path"
+    if status < 400 and not exc.errors:
+        shape = error_shape(answer) if answer else "an answer"
+        return f"no Open311 service list at {shown} (HTTP {status}, {shape}): check the path"
+    return f"GET {shown} was refused: {failure(exc)}"
+
+
+def no_answer(exc: BaseException, timeout: float) -> str:
+    """Why a call got no answer, from the root causes httpx wraps (its exception's
+    __cause__/__context__ chain): refused, DNS, TLS, a timeout."""
+    chain = list(_causes(exc))
+    for link in chain:
+        if isinstance(link, ssl.SSLCertVerificationError):
+            return f"TLS certificate not accepted ({link.verify_message or link.reason})"
+        if isinstance(link, ssl.SSLError):
+            return "TLS error (is it http:// rather than https://?)"
+        if isinstance(link, socket.gaierror):
+            return "host not found (DNS)"
+        if isinstance(link, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(link, (httpx.TimeoutException, TimeoutError)):
+            return f"timed out after {timeout:g} s (raise --timeout?)"
+        if isinstance(link, httpx.UnsupportedProtocol):
+            return "add http:// or https://"
+        if isinstance(link, httpx.RemoteProtocolError):
+            return f"the server hung up without answering ({link}): is it https://?"
+    root = chain[-1]
+    return f"no answer ({type(root).__name__}: {root})"
+
+
+def _causes(exc: BaseException) -> Iterable[BaseException]:
+    """`exc` and the exceptions it was raised from or during, outermost first."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        yield link
+        link = link.__cause__ or link.__context__
+
+
+def _shown_url(url: str) -> str:
+    """A URL as printed: an api_key's value masked."""
+    return re.sub(r"(?i)(api_key=)[^&#]*", r"\1[api key]", url) or "the endpoint"
+
+
+def notes(probe: Probe, findings: list[Finding], *, readable: bool) -> list[Finding]:
+    """Advice after the checks: --jurisdiction when the city's errors name jurisdiction_id;
+    with a service list read, the moderation caveat and a bundled profile the server's signs
+    match."""
+    out: list[Finding] = []
+    if any(f.level in ("warn", "fail") and _JURISDICTION.search(f.detail) for f in findings):
+        given = probe.options.jurisdiction_id
+        advice = (
+            f"check the jurisdiction_id given ({given}) with --jurisdiction"
+            if given
+            else "give the city's with --jurisdiction (or OPEN311_JURISDICTION_ID)"
+        )
+        out.append(Finding("note", "jurisdiction_id", f"the server's errors name it: {advice}"))
+    if not readable:
+        return out
+    out.append(Finding("note", "moderation", MODERATION_NOTE))
+    like = looks_like(probe)
+    if like:
+        out.append(Finding("note", "server", like))
+    return out
+
+
+_BUNDLED = {
+    "issue_reporting": (
+        "looks like 6aika/issue-reporting: try --profile issue_reporting (it needs location = "
+        '"latlong" and the address as `address`)'
+    ),
+    "open311_api": "looks like codefornl/open311-api: try --profile open311_api",
+}
+
+
+def looks_like(probe: Probe) -> str:
+    """A bundled profile for a server whose answers show at least 2 of its known signs (see
+    docs/open311-servers.md), unless the check started from it; else ""."""
+    seen = probe.recorder.exchanges
+    errors = [e for e in seen if e.status >= 400]
+    recent = probe.recent or []
+    signs = {
+        "issue_reporting": [
+            any(_json_keys(e) == {"code", "detail"} for e in errors),
+            any(_looks(e) == "xml" and _xml_root(e.body) == "requests" for e in seen),
+            any(e.status == 404 and b"Invalid page." in e.body for e in seen),
+            bool(recent)
+            and all(_IR_ID.fullmatch(str(r.get("service_request_id"))) for r in recent),
+        ],
+        "open311_api": [
+            any(_json_keys(e) == {"type", "code", "message"} for e in errors),
+            any(_looks(e) == "xml" and b"<service_request>" in e.body for e in seen),
+            any(
+                UNKNOWN_ID in e.url
+                and e.status == 200
+                and (e.body.strip() == b"[]" or _EMPTY_XML_LIST.search(e.body))
+                for e in seen
+            ),
+            any(e.status == 400 and b"SequelizeDatabaseError" in e.body for e in errors),
+        ],
+    }
+    count, name = max((sum(found), name) for name, found in signs.items())
+    if count < 2 or name == probe.options.profile.name:
+        return ""
+    return _BUNDLED[name]
+
+
+def _json_keys(exchange: Exchange) -> set[str]:
+    """The keys of a JSON object answer, or an empty set."""
+    try:
+        body = json.loads(exchange.body)
+    except ValueError:
+        return set()
+    return set(body) if isinstance(body, dict) else set()
+
+
+def _one_page(probe: Probe, findings: list[Finding]) -> list[Finding]:
+    """Say so when the recent requests counted were one page of a server that pages unasked."""
+    if probe.default_page is None or probe.recent is None:
+        return findings
+    listed = f"{len(probe.recent)} listed"
+    if probe.default_page > len(probe.recent):
+        page = (
+            f"{listed}: one page (the server pages by default; page_size={PAGE_SIZE} gave "
+            f"{probe.default_page} on page 1)"
+        )
+    else:
+        page = f"{listed}: one page (the server pages, at most {probe.default_page} a page)"
+    what = f"requests of the last {RECENT_DAYS} days"
+    return [
+        replace(f, detail=page + f.detail.removeprefix(listed))
+        if f.what == what and f.detail.startswith(listed)
+        else f
+        for f in findings
+    ]
 
 
 # -- reading raw answers ----------------------------------------------------------------------
