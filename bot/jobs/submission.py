@@ -331,6 +331,10 @@ def request_fields(report: Report, settings: Settings) -> dict:
     return fields
 
 
+class NotPlacedYet(Open311Error):
+    """A city that needs coordinates, and an address the geocoder cannot place yet."""
+
+
 def _place(report: Report, settings: Settings) -> None:
     """Look the typed address up once more for a city that needs coordinates; until it is
     placed the report waits (retried with backoff), never posted without them."""
@@ -341,7 +345,7 @@ def _place(report: Report, settings: Settings) -> None:
         found = None
     located = [p for p in (found.places if found else ()) if p.lat is not None]
     if not located:
-        raise Open311Error(
+        raise NotPlacedYet(
             "the city needs coordinates and the geocoder could not place the address yet",
             retryable=True,
         )
@@ -461,6 +465,7 @@ def _submit_failed(
                 # (a timeout, a 5xx); a report that waits for staff is only "saved".
                 status = exc.status_code or 500
                 down = state == "pending" and (exc.retryable or (exc.uncertain and status >= 500))
+                down = down and not isinstance(exc, NotPlacedYet)
                 saved = notices.report_delayed if down else notices.report_saved
                 notice = add_notice(session, report, saved(language_of(session, report, settings)))
     if notice is not None:
