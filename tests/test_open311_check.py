@@ -4,7 +4,6 @@ scripted server (httpx.MockTransport) for what the sandbox never does."""
 from __future__ import annotations
 
 import socket
-import threading
 import time
 import tomllib
 from datetime import UTC, datetime
@@ -23,18 +22,6 @@ from bot.sandbox.server import serve
 from bot.settings import get_settings
 
 STREET_SWEEPING = "001"  # metadata false: no attributes needed to seed requests
-
-
-@pytest.fixture(scope="module")
-def servers():
-    """Every sandbox this module starts, stopped together at its end (a stop takes 0.5 s)."""
-    running: list = []
-    yield running
-    stopping = [threading.Thread(target=s.stop) for s in running]
-    for thread in stopping:
-        thread.start()
-    for thread in stopping:
-        thread.join()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ both multi-value styles, tokens, paging, updates and each quirk switch."""
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -21,18 +20,6 @@ DUMPING = "002"
 KEY = "quirk-key"
 SANDBOX = load_profile("sandbox")
 SANDBOX_XML = load_profile("sandbox_xml")
-
-
-@pytest.fixture(scope="module")
-def servers():
-    """Every sandbox started by this module, stopped together at its end (a stop takes 0.5 s)."""
-    running: list = []
-    yield running
-    stopping = [threading.Thread(target=s.stop) for s in running]
-    for thread in stopping:
-        thread.start()
-    for thread in stopping:
-        thread.join()
 
 
 @pytest.fixture
