@@ -1,0 +1,1 @@
+"""Real residents' texts played through the conversation engine (see README.md)."""

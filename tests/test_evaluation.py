@@ -1,0 +1,101 @@
+"""Real residents' texts (tests/evaluation, TUNING split only) played through the engine.
+
+A regression guard on how well the bot understands real residents: every resident completes
+(or was told to call 911), a filed report takes the text and a YES at least, the median stays
+short, and "right at the first suggestion" stays above a floor a little under today's figure.
+Run with the model from bot.understanding when it gives one, and with fuzzy matching only.
+The heldout split is never run here: see tests/evaluation/README.md.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from tests.evaluation.simulate import (
+    MAX_TEXTS,
+    Played,
+    evaluation_services,
+    figures,
+    load_residents,
+    load_similar,
+    make_context,
+    play_all,
+)
+
+# Measured on the tuning split (141 residents) with fuzzy matching: right at the first
+# suggestion 46.8%, median 3 texts per filed report, every resident filed but one told to
+# call 911 ("power line down"). The floors sit a little under, so a change that makes the bot
+# understand residents worse fails here; raise them when it gets better.
+RIGHT_FIRST_FLOOR = 0.42
+IN_SHORTLIST_FLOOR = 0.62
+FILED_RIGHT_FLOOR = 0.60
+MEDIAN_TEXTS_CEILING = 4
+MEAN_TEXTS_CEILING = 4.2
+MOST_TOLD_TO_CALL_911 = 2
+
+
+@pytest.fixture(scope="module", params=["fuzzy", "model"])
+def played(request) -> list[Played]:
+    similar = None
+    if request.param == "model":
+        similar, matcher = load_similar(evaluation_services())
+        if similar is None:
+            pytest.skip(f"no model: {matcher}")
+    return play_all(load_residents("tuning"), make_context(similar))
+
+
+def test_the_tuning_split_is_there():
+    residents = load_residents("tuning")
+    assert len(residents) > 100
+    assert {r.split for r in residents} == {"tuning"}
+    codes = {s.code for s in evaluation_services()}
+    assert {r.service_code for r in residents} <= codes
+
+
+def test_every_resident_completes_or_is_counted(played):
+    table = figures(played)["all"]
+    done = [p for p in played if p.completed]
+    assert len(done) + table["not_completed"] == table["residents"] == len(played)
+    left = [p for p in played if not p.completed]
+    # Nobody gives up or gets stuck: the only ones not filed were told to call 911.
+    assert [p.stuck for p in left if not p.emergency] == []
+    assert all(p.stuck for p in left)
+    assert len(left) <= MOST_TOLD_TO_CALL_911
+    assert all(len(p.texts) <= MAX_TEXTS for p in played)
+
+
+def test_completion_is_total_apart_from_emergencies(played):
+    meant = [p for p in played if not p.emergency]
+    assert all(p.completed for p in meant), [p.resident.id for p in meant if not p.completed]
+
+
+def test_a_filed_report_takes_few_texts(played):
+    texts = [len(p.texts) for p in played if p.completed]
+    assert min(texts) >= 2  # the text, then YES at the summary
+    assert statistics.median(texts) <= MEDIAN_TEXTS_CEILING
+    assert statistics.fmean(texts) <= MEAN_TEXTS_CEILING
+
+
+def test_one_shot_residents_file_in_two_or_three(played):
+    one_shot = [len(p.texts) for p in played if p.completed and p.one_shot]
+    assert one_shot, "the tuning split has residents whose first text holds an address"
+    assert min(one_shot) == 2  # text with the address, then YES
+    assert statistics.median(one_shot) <= 3
+
+
+def test_understanding_does_not_regress(played):
+    table = figures(played)["all"]
+    assert table["right_first"] >= RIGHT_FIRST_FLOOR, table
+    assert table["in_shortlist"] >= IN_SHORTLIST_FLOOR, table
+    assert table["filed_right"] >= FILED_RIGHT_FLOOR, table
+    assert table["in_shortlist"] >= table["right_first"]
+
+
+def test_the_heldout_split_is_refused_for_failures(capsys):
+    from tests.evaluation.simulate import main
+
+    with pytest.raises(SystemExit):
+        main(["--split", "heldout", "--failures"])
+    assert "tuning split only" in capsys.readouterr().err
