@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 
 from geopy.adapters import RequestsAdapter
 from geopy.exc import GeopyError
@@ -33,10 +34,44 @@ def lookup(query: str, settings: Settings) -> Geocoded:
     except GeopyError as exc:
         log.warning("geocoder failed for a lookup: %s", type(exc).__name__)
         return Geocoded(query, failed=True)
-    places = tuple(
-        Place(address=short_address(r.raw), lat=r.latitude, lon=r.longitude) for r in results or ()
-    )
+    city, bounded = settings.city_name, bounds is not None
+    places = tuple(place_of(r.raw, query, city, bounded) for r in results or ())
     return Geocoded(query, places)
+
+
+_HOUSE_NUMBER = re.compile(r"\b\d+[a-z]?\b", re.IGNORECASE)
+# Words of a street's name that do not tell one street from another.
+_STREET_WORDS_TEXT = """
+street st avenue ave road rd boulevard blvd drive dr lane ln way court ct place pl terrace
+parkway pkwy highway hwy north south east west n s e w the
+"""
+_STREET_WORDS = frozenset(_STREET_WORDS_TEXT.split())
+
+
+def place_of(raw: dict, query: str, city: str = "", bounded: bool = False) -> Place:
+    """A Nominatim result as a place; exact when it is the house number and street typed, in
+    the city (inside CITY_BOUNDS when those bound the search, else named as the city)."""
+    return Place(
+        address=short_address(raw),
+        lat=float(raw["lat"]),
+        lon=float(raw["lon"]),
+        exact=is_exact(raw, query, city, bounded),
+    )
+
+
+def is_exact(raw: dict, query: str, city: str = "", bounded: bool = False) -> bool:
+    """Whether the result has the house number the query typed, on a street it named."""
+    parts = raw.get("address") or {}
+    house, road = str(parts.get("house_number") or ""), str(parts.get("road") or "")
+    typed = {number.casefold() for number in _HOUSE_NUMBER.findall(query)}
+    if not house or not road or house.casefold() not in typed:
+        return False
+    said = set(re.findall(r"\w+", query.casefold()))
+    names = set(re.findall(r"\w+", road.casefold())) - _STREET_WORDS
+    if not names or not names <= said:
+        return False
+    town = parts.get("city") or parts.get("town") or parts.get("village") or ""
+    return bounded or bool(city) and str(town).casefold() == city.casefold()
 
 
 def short_address(raw: dict) -> str:

@@ -1,9 +1,11 @@
 """Asking the chosen service's questions one by one, in `order`, and keeping the answers.
 
-The draft holds `question` (the code being asked) and `answers` (code -> answer, None for a
-skipped one). The next question is always the first asked attribute without an answer, so a
-catalogue that changes between turns never loses or repeats an answer: a question that is gone
-is skipped, a new one is asked.
+The required questions are always asked; the optional ones only for the services the city
+lists in `Context.ask_optional`, or once the resident asks to add details from the summary
+(`details` in the draft). The draft holds `question` (the code being asked) and `answers`
+(code -> answer, None for a skipped one). The next question is always the first asked
+attribute without an answer, so a catalogue that changes between turns never loses or repeats
+an answer: a question that is gone is skipped, a new one is asked.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from .answers import is_skip
 from .privacy import mask_contacts
 from .question_prompts import ask_attribute, bad_answer
 from .readers import STRING, TEXT, kind_of, read_answer
-from .states import CONFIRM, CONSENT, QUESTIONS
+from .states import CONFIRM, QUESTIONS
 from .types import Attribute, Context, Reply, Service, State, Turn
 
 
@@ -32,11 +34,31 @@ def questions_of(service: Service | None) -> tuple[Attribute, ...]:
     return tuple(sorted((a for a in service.attributes if a.variable), key=lambda a: a.order))
 
 
+def asks_all(service: Service, context: Context) -> bool:
+    """Whether the city wants this service's optional questions asked one by one."""
+    return "*" in context.ask_optional or service.code in context.ask_optional
+
+
+def _to_ask(state: State, context: Context) -> tuple[Attribute, ...]:
+    """The questions asked one by one now: the required ones, or all when wanted."""
+    service = service_of(state.draft, context)
+    if service is None:
+        return ()
+    every = asks_all(service, context) or bool(state.draft.get("details"))
+    return tuple(a for a in questions_of(service) if a.required or every)
+
+
 def pending(state: State, context: Context) -> Attribute | None:
-    """The first question of the draft's service not answered (or skipped) yet."""
+    """The first question to ask now that is not answered (or skipped) yet."""
+    answers = state.draft.get("answers") or {}
+    return next((a for a in _to_ask(state, context) if a.code not in answers), None)
+
+
+def optional_left(state: State, context: Context) -> bool:
+    """Whether the summary may offer optional questions nobody has answered or skipped."""
     answers = state.draft.get("answers") or {}
     service = service_of(state.draft, context)
-    return next((a for a in questions_of(service) if a.code not in answers), None)
+    return any(a.code not in answers for a in questions_of(service))
 
 
 def current(state: State, context: Context) -> Attribute | None:
@@ -53,16 +75,13 @@ def given(draft: dict) -> dict:
 
 
 def ask_next(state: State, context: Context) -> Turn:
-    """Ask the next unanswered question, then (once per resident) consent, then the summary."""
-    say = context.language(state.language)
+    """Ask the next unanswered question, then the summary."""
     attribute = pending(state, context)
     if attribute is None:
         state.draft.pop("question", None)
-        if state.consent is None:
-            state.name = CONSENT
-            return Turn(state, (prompts.ask_consent(say),))
         state.name = CONFIRM
-        return Turn(state, (prompts.confirm(state.draft, say),))
+        return Turn(state, summary(state, context))
+    say = context.language(state.language)
     state.name = QUESTIONS
     state.draft.setdefault("answers", {})
     state.draft["question"] = attribute.code
@@ -76,13 +95,22 @@ def settle(state: State, context: Context) -> State:
     return state
 
 
+def summary(state: State, context: Context) -> tuple[Reply, ...]:
+    """The report to confirm: optional questions offered while some are left, and whether
+    the city may contact the resident until they have answered that once."""
+    say, details = context.language(state.language), optional_left(state, context)
+    if state.consent is None:
+        return prompts.confirm_asking_consent(state.draft, say, details)
+    return (prompts.confirm(state.draft, say, details),)
+
+
 def ask_again(state: State, context: Context) -> Reply:
     """The question being asked, again."""
     say = context.language(state.language)
     if not context.services:
         return Reply(say(texts.CATALOGUE_DOWN))
     attribute = current(state, context) or pending(state, context)
-    return ask_attribute(attribute, say) if attribute else prompts.confirm(state.draft, say)
+    return ask_attribute(attribute, say) if attribute else summary(state, context)[-1]
 
 
 def answer(state: State, text: str, at: datetime, context: Context) -> Turn:

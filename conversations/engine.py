@@ -88,6 +88,30 @@ EDIT_WORDS = {
     ),
 }
 EDIT_GROUPS = {1: "edit service", 2: "edit location", 3: "edit description"}
+DETAILS = 4  # in the summary: answer the service's optional questions
+DETAILS_WORDS = frozenset({"details", "add details", "more details", "add more details", "add"})
+PRIVATE_WORDS = frozenset(
+    {
+        "private",
+        "privately",
+        "send private",
+        "send privately",
+        "yes private",
+        "private please",
+        "anonymous",
+        "anonymously",
+        "send anonymously",
+        "yes anonymous",
+        "no contact",
+        "send without",
+        "send without contact",
+        "dont contact me",
+        "don't contact me",
+        "do not contact me",
+        "yes but dont contact me",
+        "yes but don't contact me",
+    }
+)
 ENGLISH_NAMES = frozenset(
     {
         "english",
@@ -133,19 +157,21 @@ def _say(state: State, context: Context) -> Language:
 
 def stale_tap(state: State, context: Context) -> Turn:
     """A button from an earlier message was tapped: say so and ask the current question."""
-    again = question(state, context)
     lead = Reply(_say(state, context)(texts.OLD_BUTTON))
-    return Turn(state, (lead,) + ((again,) if again else ()))
+    return Turn(state, (lead,) + asked(state, context))
 
 
 def asked(state: State, context: Context) -> tuple[Reply, ...]:
     """The question the conversation is waiting on, as a turn's replies (none when idle)."""
+    if state.name in (CONFIRM, CONSENT):
+        return asking.summary(state, context)
     found = question(state, context)
     return (found,) if found is not None else ()
 
 
 def question(state: State, context: Context) -> Reply | None:
-    """The question the conversation is waiting on, asked again (None when idle)."""
+    """The question the conversation is waiting on, asked again (None when idle); of the
+    first summary, its last message."""
     draft, say = state.draft, _say(state, context)
     if state.name == SERVICE:
         if "groups" in draft:
@@ -169,10 +195,8 @@ def question(state: State, context: Context) -> Reply | None:
         return prompts.ask_description(say)
     if state.name == QUESTIONS:
         return asking.ask_again(state, context)
-    if state.name == CONSENT:
-        return prompts.ask_consent(say)
-    if state.name == CONFIRM:
-        return prompts.confirm(draft, say)
+    if state.name in (CONFIRM, CONSENT):
+        return asking.summary(state, context)[-1]
     if state.name == RESUME:
         return prompts.ask_resume(
             draft.get("held", {}).get("draft", {}).get("service_name", ""), say
@@ -190,8 +214,7 @@ def _services(codes: list[str], context: Context) -> tuple[Service, ...]:
 
 def _again(state: State, context: Context, *lead: Reply) -> Turn:
     """The lead replies, then the current question (if any) asked again."""
-    again = question(state, context)
-    return Turn(state, lead + ((again,) if again else ()))
+    return Turn(state, lead + asked(state, context))
 
 
 # --- messages -----------------------------------------------------------------------------
@@ -551,7 +574,8 @@ def _choose(state: State, text: str, context: Context) -> Turn | None:
     address, rest = find_address(text)
     if address and not rest:
         return None
-    pick = pick_service(rest if address else text, context.services, _synonyms(state, context))
+    said = rest if address else text
+    pick = pick_service(said, context.services, _synonyms(state, context), context.similar)
     if pick.winner:
         return _take(pick.winner, text, state, context)
     if pick.shortlist:
@@ -714,26 +738,33 @@ def _description(state: State, text: str, context: Context) -> Turn:
 
 
 def _consent(state: State, text: str, context: Context) -> Turn:
-    """Asked once per resident: may the city contact them? Then the summary."""
+    """A state stored by an earlier version, which asked consent on its own: take a yes or
+    no, then the summary."""
     answer = _yes_no(state, text, context)
-    if answer is None:
-        say = _say(state, context)
-        return Turn(state, (Reply(say(texts.ASK_YES_NO), expects="yes_no"),))
-    state.consent = answer
+    if answer is not None:
+        state.consent = answer
     return asking.ask_next(state, context)
 
 
 def _confirm(state: State, text: str, context: Context) -> Turn:
-    """YES files the report, NO cancels, a number or "change ..." edits one field."""
-    answer = _yes_no(state, text, context)
+    """YES files the report (PRIVATE too, without the resident's contact details, when the
+    summary asked), NO cancels, a number or "change ..." edits one field, 4 adds details."""
     say = _say(state, context)
+    private = state.consent is None and _says_private(text, say)
+    answer = True if private else _yes_no(state, text, context)
     if answer is False:
         return Turn(state.fresh(), (Reply(say(texts.CANCELLED)),))
     if answer:
         if asking.pending(state, context):  # the catalogue added a question meanwhile
             return asking.ask_next(state, context)
+        if state.consent is None:
+            state.consent = not private
         return _file(state, context)
-    field = _field_to_change(text, say)
+    details = asking.optional_left(state, context)
+    field = _field_to_change(text, say, details)
+    if field == DETAILS:
+        state.draft["details"] = True
+        return asking.ask_next(state, context)
     if field is not None:
         return _change(state, field, context)
     address = find_address(text)[0]
@@ -742,12 +773,22 @@ def _confirm(state: State, text: str, context: Context) -> Turn:
     return Turn(state, (Reply(say(texts.CONFIRM_HOW), expects="yes_no"),))
 
 
-def _field_to_change(text: str, say: Language) -> int | None:
-    """1 (type), 2 (location), 3 (description), 0 (asked which), or None (not an edit)."""
-    picked = number(text)
-    if picked is not None:
-        return picked if 1 <= picked <= 3 else 0
+def _says_private(text: str, say: Language) -> bool:
+    """Whether the resident asks to send the report without their contact details."""
     said = normal(text)
+    return said in PRIVATE_WORDS or say.has("private", said)
+
+
+def _field_to_change(text: str, say: Language, details: bool = False) -> int | None:
+    """1 (type), 2 (location), 3 (description), DETAILS (the optional questions, when
+    offered), 0 (asked which), or None (not an edit)."""
+    picked = number(text)
+    last = DETAILS if details else 3
+    if picked is not None:
+        return picked if 1 <= picked <= last else 0
+    said = normal(text)
+    if details and (said in DETAILS_WORDS or say.has("details", said)):
+        return DETAILS
     for field, words in EDIT_WORDS.items():
         if said in words or say.has(EDIT_GROUPS[field], said):
             return field
@@ -825,11 +866,22 @@ def _on_geocoded(state: State, event: Geocoded, context: Context) -> Turn:
     if located:
         place = located[0]
         state.draft.update(address=place.address, lat=place.lat, lon=place.lon)
+        if place.exact and len({p.address for p in located}) == 1:
+            return _found_for_sure(state, place.address, context)
         state.name = LOCATION_CONFIRM
         return Turn(state, (prompts.address_found(place.address, say),))
     if event.places:
         return _accept(state, event.places[0].address or query, context)
     return Turn(state, (prompts.address_not_found(context.city, say),))
+
+
+def _found_for_sure(state: State, address: str, context: Context) -> Turn:
+    """One exact match: no question of its own; the summary shows it (2 changes it)."""
+    turn = _after_location(state, context)
+    if turn.state.name == CONFIRM:
+        return turn
+    lead = prompts.address_taken(address, _say(state, context))
+    return Turn(turn.state, prompts.with_lead(lead, turn.replies[0]), turn.actions)
 
 
 def _on_status_found(state: State, event: StatusFound, context: Context) -> Turn:

@@ -23,6 +23,8 @@ WORD_GROUPS = (
     "edit service",
     "edit location",
     "edit description",
+    "details",
+    "private",
     "emergency",
     "detect",
     "names",

@@ -97,6 +97,11 @@ def address_found(address: str, say: Language = ENGLISH) -> Reply:
     return Reply(fit(lambda value: build(address=value), address, keep=keep), expects="yes_no")
 
 
+def address_taken(address: str, say: Language = ENGLISH) -> str:
+    """Says which address was found, before the next question."""
+    return say(texts.ADDRESS_TAKEN).format(address=cut(address, ADDRESS_ROOM))
+
+
 def address_not_found(city: str, say: Language = ENGLISH) -> Reply:
     """Says the address was not found in the city."""
     build = say(texts.ADDRESS_NOT_FOUND).format
@@ -109,17 +114,13 @@ def ask_description(say: Language = ENGLISH) -> Reply:
     return Reply(say(texts.ASK_DESCRIPTION))
 
 
-def ask_consent(say: Language = ENGLISH) -> Reply:
-    """Asks once whether the city may contact the resident."""
-    return Reply(say(texts.ASK_CONSENT), expects="yes_no")
-
-
-def confirm(draft: dict, say: Language = ENGLISH) -> Reply:
-    """The numbered summary to send, change or cancel."""
+def confirm(draft: dict, say: Language = ENGLISH, details: bool = False) -> Reply:
+    """The numbered summary to send, change or cancel; `details` offers the optional
+    questions (4)."""
     service = cut(say.service(draft.get("service_name", "")), SERVICE_ROOM)
     shared = say(texts.SHARED_LOCATION) if draft.get("lat") is not None else ""
     address = cut(draft.get("address") or shared, ADDRESS_ROOM)
-    how = say(texts.CONFIRM_HOW)
+    how = say(texts.CONFIRM_HOW_DETAILS if details else texts.CONFIRM_HOW)
 
     def build(description: str) -> str:
         summary = say(texts.CONFIRM).format(
@@ -216,6 +217,19 @@ def ask_resume(service_name: str, say: Language = ENGLISH) -> Reply:
         return Reply(say(texts.ASK_RESUME_PLAIN), expects="yes_no")
     service = cut(say.service(service_name), SERVICE_ROOM)
     return Reply(say(texts.ASK_RESUME).format(service=service), expects="yes_no")
+
+
+def confirm_asking_consent(
+    draft: dict, say: Language = ENGLISH, details: bool = False
+) -> tuple[Reply, ...]:
+    """The first summary: with it, whether the city may contact the resident (YES), or not
+    (PRIVATE); in one message when that costs no extra segment."""
+    summary = confirm(draft, say, details)
+    tail = say(texts.CONFIRM_CONSENT)
+    joined = Reply(f"{summary.text}\n{tail}", summary.options, summary.expects)
+    if segments(render(joined)) <= segments(render(summary)):
+        return (joined,)
+    return (Reply(summary.text, summary.options), Reply(tail, expects=summary.expects))
 
 
 def with_lead(lead: str, reply: Reply) -> tuple[Reply, ...]:

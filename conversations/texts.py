@@ -40,6 +40,7 @@ SHARE_LOCATION_BUTTON = "Share location"
 # --- location ----------------------------------------------------------------------------
 ASK_LOCATION = "Where is it? Send the street address (e.g. 120 Main St)."
 ADDRESS_FOUND = "I found: {address}. Is that right? Reply YES or NO."
+ADDRESS_TAKEN = "Found: {address}."
 ADDRESS_NOT_FOUND = (
     "I couldn't find that address in {city}. "
     "Please send a street address with a house number, or a cross street."
@@ -52,6 +53,12 @@ ASK_YES_NO = "Please reply YES or NO."
 ASK_DESCRIPTION = "Please describe the problem in a few words."
 CONFIRM = 'Ready to send:\n1 {service}\n2 {address}\n3 "{description}"'
 CONFIRM_HOW = "Reply YES to send, 1-3 to change, or NO to cancel."
+CONFIRM_HOW_DETAILS = "Reply YES to send, 1-3 to change, 4 to add details, or NO to cancel."
+# Asked in the first summary only: the answer is kept for every later report.
+CONFIRM_CONSENT = (
+    "With YES the city may contact you about your reports; PRIVATE sends it without your "
+    "contact details."
+)
 EDIT_WHICH = "Reply 1 to change the type, 2 the location or 3 the description."
 SENDING = "Thanks! Sending your report to the city now. We'll text you the request number."
 CANCELLED = "Report cancelled. Text us any time to start a new one."
@@ -68,9 +75,6 @@ BAD_CHOICE = "Please reply with a number from 1 to {count}"
 BAD_CHOICES = "Please reply with one or more numbers from 1 to {count}, e.g. 1 3"
 BAD_NUMBER = "Please reply with a number"
 BAD_DATETIME = "Please reply with a day and time, e.g. today 5pm or 11/20 3pm"
-
-# --- asking once whether the city may contact them ---------------------------------------
-ASK_CONSENT = "May the city contact you about your reports if they need details? Reply YES or NO."
 
 # --- commands ----------------------------------------------------------------------------
 HELP = (

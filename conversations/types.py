@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -53,11 +53,16 @@ class Service:
 
 @dataclass(frozen=True)
 class Place:
-    """A geocoded location; lat/lon are None when only the typed address is known."""
+    """A geocoded location; lat/lon are None when only the typed address is known.
+
+    `exact` means the geocoder found the very house number and street the resident typed, so
+    a lone exact place is read back only in the summary, not by a question of its own.
+    """
 
     address: str
     lat: float | None = None
     lon: float | None = None
+    exact: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,12 @@ class Context:
     languages: Mapping[str, Language] = field(default_factory=lambda: {"en": ENGLISH})
     emergency_number: str = "911"
     synonyms: Mapping[str, str] = field(default_factory=dict)  # the city's phrase -> words
+    # Services whose optional questions are asked one by one ("*": every service); the others
+    # ask only the required ones and offer the optional ones in the summary.
+    ask_optional: frozenset[str] = frozenset()
+    # How close a text is in meaning to each service (code -> cosine similarity), from a
+    # sentence-embedding model the worker loaded; None where no model is installed.
+    similar: Callable[[str], Mapping[str, float]] | None = None
 
     def language(self, code: str) -> Language:
         """The language with this code, English when it is unknown or unset."""

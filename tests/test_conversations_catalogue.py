@@ -179,7 +179,11 @@ QUESTIONS = {
     ),
 }
 ASKING = tuple(replace(s, attributes=QUESTIONS.get(s.code, ())) for s in CATALOGUE)
-ASKING_CONTEXT = Context(services=ASKING, city="Springfield", timezone="America/Chicago")
+# A city that wants every optional question asked one by one (ASK_OPTIONAL_QUESTIONS=*); the
+# default, optional questions offered in the summary, is tested in test_shorter_reports.py.
+ASKING_CONTEXT = Context(
+    services=ASKING, city="Springfield", timezone="America/Chicago", ask_optional=frozenset("*")
+)
 ASKING_AT = datetime(2026, 11, 21, 15, 10, tzinfo=UTC)  # 9:10 in Springfield (CST, -06:00)
 
 

@@ -3,6 +3,7 @@ the summary, consent, masked contact details, emergencies, and a quiet conversat
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -115,16 +116,17 @@ def test_change_alone_asks_which_field():
 # --- consent and masked contact details ---------------------------------------------------
 
 
-def test_consent_is_asked_once_before_the_first_summary():
+def test_consent_is_asked_in_the_first_summary_and_never_again():
     chat = Chat(state=State())
     chat.send("pothole")
     chat.send("120 Main St")
     chat.feed(Geocoded("120 Main St", (MAIN,)))
     chat.send("yes")
-    asked = chat.send("Deep hole, text me at (312) 555-0142")
-    assert asked.replies[0].text == texts.ASK_CONSENT and chat.state.name == "consent"
-    summary = chat.send("yes")
-    assert '"Deep hole, text me at [phone]"' in summary.replies[0].text
+    summary = chat.send("Deep hole, text me at (312) 555-0142")
+    joined = " ".join(texts_of(summary))
+    assert chat.state.name == "confirm" and joined.startswith("Ready to send")
+    assert '"Deep hole, text me at [phone]"' in joined
+    assert texts.CONFIRM_CONSENT in joined
     [report] = chat.send("yes").actions
     assert report.contact_ok and report.phone == "(312) 555-0142"
     assert report.description == "Deep hole, text me at [phone]"
@@ -133,18 +135,47 @@ def test_consent_is_asked_once_before_the_first_summary():
     chat.send("120 Main St")
     chat.feed(Geocoded("120 Main St", (MAIN,)))
     chat.send("yes")
-    assert chat.send("Another one").replies[0].text.startswith("Ready to send")
+    again = " ".join(texts_of(chat.send("Another one")))
+    assert again.startswith("Ready to send") and texts.CONFIRM_CONSENT not in again
 
 
-def test_without_consent_no_contact_details_are_filed():
+@pytest.mark.parametrize("word", ["private", "PRIVATE", "send anonymously", "don't contact me"])
+def test_private_in_the_first_summary_files_without_contact_details(word):
     chat = Chat(state=State())
     chat.send("graffiti at 120 Main St, email me at ana@example.org")
     chat.feed(Geocoded("120 Main St", (MAIN,)))
     chat.send("yes")
-    chat.send("no")
-    [report] = chat.send("yes").actions
+    [report] = chat.send(word).actions
     assert not report.contact_ok and report.email == "" and report.phone == ""
     assert "ana@example.org" not in report.description and "[email]" in report.description
+    assert chat.state.consent is False  # kept: later summaries do not ask again
+
+
+def test_private_once_consent_is_given_is_not_a_yes():
+    chat = Chat(state=State(consent=True))
+    chat.send("graffiti at 120 Main St")
+    chat.feed(Geocoded("120 Main St", (MAIN,)))
+    chat.send("yes")
+    chat.send("tags on the wall")
+    turn = chat.send("private")
+    assert not turn.actions and chat.state.name == "confirm"
+    assert texts_of(turn) == [texts.CONFIRM_HOW]
+
+
+def test_a_state_stored_while_consent_was_asked_on_its_own_goes_on_to_the_summary():
+    chat = Chat(state=State())
+    chat.send("graffiti at 120 Main St")
+    chat.feed(Geocoded("120 Main St", (MAIN,)))
+    chat.send("yes")
+    chat.send("tags on the wall")
+    stored = chat.state
+    stored.name = "consent"  # an earlier version's own question, stored before an upgrade
+    chat.stored = json.dumps(stored.to_dict())
+    summary = chat.send("no")
+    assert chat.state.name == "confirm" and chat.state.consent is False
+    assert texts_of(summary)[0].startswith("Ready to send")
+    [report] = chat.send("yes").actions
+    assert not report.contact_ok
 
 
 @pytest.mark.parametrize(

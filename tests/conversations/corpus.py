@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from bot.catalog import to_services
-from bot.geocoding import short_address
+from bot.geocoding import place_of
 from bot.languages import load_languages
 from bot.open311 import records
 from bot.sandbox.catalog import load_catalog
@@ -39,7 +39,6 @@ from conversations import (
     Geocode,
     Geocoded,
     Message,
-    Place,
     Reply,
     Service,
     State,
@@ -117,13 +116,8 @@ def geocode(query: str) -> Geocoded:
     """
     query = query.strip()
     found = default_gazetteer().search(query)[:GEOCODER_LIMIT]
-    places = []
-    for place in found:
-        raw = json.loads(json.dumps(place_json(place, "json", True)))
-        places.append(
-            Place(address=short_address(raw), lat=float(raw["lat"]), lon=float(raw["lon"]))
-        )
-    return Geocoded(query, tuple(places))
+    raws = (json.loads(json.dumps(place_json(place, "json", True))) for place in found)
+    return Geocoded(query, tuple(place_of(raw, query, CITY) for raw in raws))
 
 
 # --- scenarios --------------------------------------------------------------------------------
