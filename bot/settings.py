@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     synonyms_file: str = ""
     emergency_number: str = "911"
     conversation_idle_minutes: int = 30
+    # Services whose optional questions are asked one by one, comma-separated codes or "*" for
+    # all; the others ask only the required questions and offer the optional ones in the summary.
+    ask_optional_questions: str = ""
+    # How free text is matched to services: "model" adds the bundled sentence-embedding model
+    # (bot.understanding) to rapidfuzz and the synonyms; "fuzzy" uses those alone.
+    understanding: str = "model"
     # Delivery guarantees (RELIABILITY.md): how often the reconciler runs and when work counts as
     # lost from the queue (grace) or abandoned by a dead worker (stuck_after), in seconds; how
     # Open311 retries back off, and after how long an unfiled report is given up for staff.
@@ -74,6 +80,14 @@ class Settings(BaseSettings):
         value = value.strip().lower()
         if value not in {"nominatim", "none"}:
             raise ValueError("GEOCODER must be 'nominatim' or 'none'")
+        return value
+
+    @field_validator("understanding")
+    @classmethod
+    def _known_understanding(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in {"model", "fuzzy"}:
+            raise ValueError("UNDERSTANDING must be 'model' or 'fuzzy'")
         return value
 
     @field_validator("city_timezone")
@@ -112,6 +126,10 @@ class Settings(BaseSettings):
                 "set GEOCODER=nominatim"
             )
         return self
+
+    def optional_questions(self) -> frozenset[str]:
+        """The service codes whose optional questions are asked one by one ("*": all)."""
+        return frozenset(c.strip() for c in self.ask_optional_questions.split(",") if c.strip())
 
     def bounds(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
         """CITY_BOUNDS as ((south, west), (north, east)), or None when unset."""

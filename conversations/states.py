@@ -15,6 +15,7 @@ Draft keys, all JSON-safe:
     contact                     phone/email found in the description (masked there), for the city
     history                     earlier states of this report, for BACK (newest last)
     editing                     set while a field is changed from the summary
+    details                     set once the resident asked (4) to answer the optional questions
     group                       in service: the catalogue group whose services are listed
     groups                      in service: the groups offered by OTHER
     listing                     set while waiting for the ReportsListed answer

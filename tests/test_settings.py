@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from bot.jobs.turns import engine_context
 from bot.settings import Settings, parse_bounds
 
 
@@ -61,3 +62,13 @@ def test_an_open311_timeout_that_makes_no_sense_is_refused(monkeypatch, timeout)
     monkeypatch.setenv("OPEN311_TIMEOUT", timeout)
     with pytest.raises(ValidationError):
         Settings(_env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("value", "codes"),
+    [("", frozenset()), ("*", frozenset("*")), (" 001, PTH-7 ,", frozenset({"001", "PTH-7"}))],
+)
+def test_ask_optional_questions_reaches_the_engine(value, codes):
+    settings = Settings(_env_file=None, ask_optional_questions=value)
+    assert settings.optional_questions() == codes
+    assert engine_context((), settings).ask_optional == codes

@@ -149,6 +149,7 @@ def engine_context(services: tuple, settings: Settings) -> Context:
         languages=load_languages(settings.locale_dir or None),
         emergency_number=settings.emergency_number,
         synonyms=load_synonyms(settings.synonyms_file),
+        ask_optional=settings.optional_questions(),
     )
 
 
