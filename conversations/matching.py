@@ -6,12 +6,21 @@ the message is cut into windows of one to three content words. A service scores
 those matched by any service, that its own terms matched), so "street light out" prefers
 Streetlight Out (every word matched) over Pothole (only "street"). Words are compared
 lightly stemmed ("potholes", "dumped") and without spaces ("pot hole", "street light").
+
+With a sentence-embedding model (`similar`: text -> {service code: cosine similarity}, from
+bot.understanding) the two are combined. A winner by words stands when the model ranks it first
+too, or, for a sure one (SURE: a name or keyword matched), unless the model puts it more than
+VETO behind its own best. A shortlist by words whose first the model also puts first, by PROMOTE
+or more, becomes the winner. Otherwise the resident gets a shortlist: the words' own, in its
+order, then the services either one finds close, by fuzzy score plus MEANING points per unit of
+cosine behind the model's best. The model alone (no words matched) only ever offers a shortlist,
+and only for a text with a meaningful word (it cannot tell a greeting from a report).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -55,6 +64,13 @@ _PLACE = re.compile(
     r"(?:street|road|block|corner|sidewalk|curb|alley|lawn|yard|house|building|driveway|"
     r"neighborhood|area|home|apartment|parking lot)\b"
 )
+# With the model (tuned on tests/evaluation's tuning split and the scenario corpus; see
+# bench/README.md): its cosines for a catalogue sit within a few hundredths of each other.
+SURE = 95.0  # a winner by words scoring this (a name or keyword, nearly) is taken unless...
+VETO = 0.03  # ...the model has it this far behind its best; one scoring less, if the model agrees
+PROMOTE = 0.02  # a shortlist's first is taken when the model also puts it first by this much
+NEAR = 0.03  # the model suggests the services within this of its best
+MEANING = 300.0  # shortlist order: fuzzy score + this x (cosine - the model's best cosine)
 FIRST = 5.0  # residents lead with the problem: a service matching the first meaningful word
 WEAK = 80.0  # the most a service matched only by GENERIC words scores
 
@@ -200,10 +216,42 @@ def pick_service(
     text: str,
     services: tuple[Service, ...] | list[Service],
     synonyms: Mapping[str, str] | None = None,
+    similar: Callable[[str], Mapping[str, float]] | None = None,
 ) -> Pick:
     """A clear winner for the text, or else a shortlist of close candidates (max 4)."""
     matches = match_services(text, services, synonyms)
     matches = [(service, score) for service, score in matches if score >= FLOOR]
+    by_words = _by_words(matches)
+    if similar is None or (not matches and not meaningful_words(text)):
+        return by_words
+    known = {service.code: service for service in services}
+    sims = {code: cosine for code, cosine in similar(text).items() if code in known}
+    if not sims:
+        return by_words
+    ranked = sorted(sims, key=lambda code: -sims[code])
+    best = sims[ranked[0]]
+    runner_up = sims[ranked[1]] if len(ranked) > 1 else best - PROMOTE
+    if by_words.winner:
+        behind = best - sims.get(by_words.winner.code, best)
+        if behind <= (VETO if matches[0][1] >= SURE else 0.0):
+            return by_words
+    first = by_words.shortlist[0].code if by_words.shortlist else None
+    if first == ranked[0] and best - runner_up >= PROMOTE:
+        return Pick(known[first])
+    fuzzy = {service.code: score for service, score in matches}
+
+    def combined(code: str) -> float:
+        return fuzzy.get(code, 0.0) + MEANING * (sims.get(code, best - NEAR) - best)
+
+    # The words' shortlist keeps its order (residents answer by number); the rest, by both.
+    head = [service.code for service in by_words.shortlist]
+    near = (code for code in ranked if sims[code] >= best - NEAR)
+    rest = sorted({*fuzzy, *near} - set(head), key=lambda code: (-combined(code), code))
+    return Pick(None, tuple(known[code] for code in [*head, *rest][:SHORTLIST_SIZE]))
+
+
+def _by_words(matches: list[tuple[Service, float]]) -> Pick:
+    """The pick by fuzzy scores alone (those at FLOOR or above, best first)."""
     if not matches:
         return Pick(None)
     top = matches[0][1]

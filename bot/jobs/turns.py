@@ -20,6 +20,7 @@ from bot.open311.client import Open311Client, Open311Error
 from bot.phrases import load_synonyms
 from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
+from bot.understanding import similarity_for
 from conversations import (
     Context,
     FileReport,
@@ -150,6 +151,7 @@ def engine_context(services: tuple, settings: Settings) -> Context:
         emergency_number=settings.emergency_number,
         synonyms=load_synonyms(settings.synonyms_file),
         ask_optional=settings.optional_questions(),
+        similar=similarity_for(services, settings),
     )
 
 
