@@ -45,7 +45,8 @@ _failed = False
 _catalogues: OrderedDict[str, tuple[tuple[str, ...], Any]] = OrderedDict()
 _texts: OrderedDict[str, Any] = OrderedDict()
 _small_talk: Any = None
-embedded_services = 0  # how many service texts this process has embedded (for the tests)
+embedded_services = 0  # service texts this process has embedded (for the tests and the bench)
+embedded_texts = 0  # residents' texts this process has embedded
 
 
 def describe(service: Service) -> str:
@@ -111,6 +112,7 @@ def _catalogue(services: tuple[Service, ...], e5: Any) -> tuple[tuple[str, ...],
 
 def _text_vector(text: str, e5: Any) -> Any:
     """The text's embedding, from the LRU when it was seen lately."""
+    global embedded_texts
     text = " ".join(text.split())[:PREFIX_CHARS]
     with _lock:
         if text in _texts:
@@ -118,6 +120,7 @@ def _text_vector(text: str, e5: Any) -> Any:
             return _texts[text]
     vector = e5.query(text)
     with _lock:
+        embedded_texts += 1
         _texts[text] = vector
         while len(_texts) > TEXT_CACHE:
             _texts.popitem(last=False)

