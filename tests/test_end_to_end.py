@@ -34,7 +34,8 @@ POTHOLE = "4fd3b656e750846c53000004"
 
 
 def returning_resident(address: str, channel: str) -> None:
-    """A contact who already answered the one-time contact question (no), as most are."""
+    """A contact who already answered whether the city may contact them (no: PRIVATE in their
+    first summary), as most are."""
     with session_scope() as session:
         if not session.exec(select(Contact).where(Contact.address == address)).first():
             session.add(Contact(address=address, channel=channel, contact_consent=False))
@@ -43,7 +44,8 @@ def returning_resident(address: str, channel: str) -> None:
 class Phone:
     """A resident's phone: texts go in as signed webhooks, the bot's texts come out of Twilio.
 
-    `returning` residents have answered the contact question before; new ones are asked it.
+    `returning` residents have answered the contact question before; new ones are asked it in
+    their first summary.
     """
 
     def __init__(self, client, twilio_api, number: str = RESIDENT, returning: bool = True):
@@ -118,20 +120,26 @@ def test_report_filed_step_by_step_and_status_update_delivered(phone, twilio_api
     [not_found] = phone.text("999 Nowhere Blvd")
     assert "couldn't find that address" in not_found
 
-    [read_back] = phone.text("120 main st")
-    assert read_back.startswith("I found: 120 Main Street") and "YES or NO" in read_back
+    # The house typed was found in the city: no question of its own, the next one follows.
+    [ask_what] = phone.text("120 main st")
+    assert ask_what.startswith("Found: 120 Main Street, Springfield.")
+    assert "describe the problem" in ask_what and "YES or NO" not in ask_what
 
-    [ask_what] = phone.text("yes")
-    assert "describe the problem" in ask_what
-
+    # The one required question is asked on its own, without SKIP.
     [where_exactly] = phone.text("Deep hole in the right lane, cars swerving")
     assert where_exactly.startswith("Where is the pothole?") and "2 Crosswalk" in where_exactly
-    [how_deep] = phone.text("crosswalk")
+    assert "SKIP" not in where_exactly
+    # The optional ones wait in the summary, which shows the address found.
+    [offered] = phone.text("crosswalk")
+    assert offered.startswith("Ready to send:\n1 Pothole in Street\n2 120 Main Street, Springfield")
+    assert offered.endswith("Reply YES to send, 1-3 to change, 4 to add details, or NO to cancel.")
+    [how_deep] = phone.text("4")
     assert how_deep.startswith("How deep is it") and "SKIP" in how_deep
     [noticed] = phone.text("about 6 inches")
-    assert noticed.startswith("When did you notice it?")
+    assert noticed.startswith("When did you notice it?") and "SKIP" in noticed
     [summary] = phone.text("skip")
     assert "Pothole in Street" in summary and "Deep hole in the right lane" in summary
+    assert summary.endswith("Reply YES to send, 1-3 to change, or NO to cancel.")
 
     texts = phone.text("YES")
     assert texts[0].startswith("Thanks! Sending your report")
@@ -181,16 +189,17 @@ def test_report_filed_step_by_step_and_status_update_delivered(phone, twilio_api
 
 
 def answer_pothole_questions(phone) -> str:
-    """Answer the sandbox city's pothole questions; return the summary that follows."""
-    phone.text("1")
-    phone.text("skip")
-    [summary] = phone.text("skip")
+    """Answer the sandbox city's required pothole question (where); return the summary that
+    follows, which offers the optional ones."""
+    [summary] = phone.text("1")
+    assert "4 to add details" in summary
     return summary
 
 
 def test_one_shot_report_and_status_command(phone):
-    phone.text("there is a big pothole outside 120 Main St, two feet wide")
-    assert phone.text("yes")[0].startswith("Where is the pothole?")
+    # Service, address and description in one text; the sure address is not read back.
+    [where] = phone.text("there is a big pothole outside 120 Main St, two feet wide")
+    assert where.startswith("Found: 120 Main Street, Springfield. Where is the pothole?")
     assert answer_pothole_questions(phone).startswith("Ready to send:\n1 Pothole in Street")
     phone.text("yes")
     number = only_report().service_request_id
@@ -239,7 +248,6 @@ def test_unknown_service_number_gets_a_clear_answer(phone):
 
 def test_city_down_delays_the_report_and_tells_the_resident_once(phone, monkeypatch):
     phone.text("pothole at 120 Main St, deep and wide")
-    phone.text("yes")
     answer_pothole_questions(phone)
     dead = "http://127.0.0.1:9/open311/v2/"
     endpoint = get_settings().open311_endpoint
@@ -286,8 +294,8 @@ def test_a_wrong_jurisdiction_waits_for_staff_and_is_never_called_refused(
         entries = c.services()
     with session_scope() as session:
         store_catalog(session, get_settings().open311_endpoint, entries)
-    phone.text("missed trash pickup at 120 Main St, bins full since Monday")
-    phone.text("yes")
+    [summary] = phone.text("missed trash pickup at 120 Main St, bins full since Monday")
+    assert summary.startswith("Ready to send:\n1 Missed Trash Pickup")
     texts = phone.text("yes")
     assert texts[0].startswith("Thanks! Sending")
     # Our jurisdiction is wrong: staff's to fix, and the resident is never told "refused".
@@ -307,7 +315,7 @@ def test_messages_are_handled_in_arrival_order_by_one_turn(env, twilio_api):
     texts = phone.inbox()
     assert "1 Pothole in Street" in texts[0]
     assert "Where is it?" in texts[1]
-    assert texts[2].startswith("I found: 120 Main Street")
+    assert texts[2].startswith("Found: 120 Main Street, Springfield. Please describe")
     with session_scope() as session:
         statuses = session.exec(select(Message.status).where(Message.direction == "in")).all()
     assert statuses == ["processed"] * 3
@@ -345,4 +353,4 @@ def test_twilio_outage_is_retried_and_later_texts_wait_their_turn(phone, twilio_
     assert phone.text("120 Main St") == []
     run_jobs(include_delayed=True)
     texts = phone.inbox()
-    assert "Where is it?" in texts[0] and texts[1].startswith("I found: 120 Main Street")
+    assert "Where is it?" in texts[0] and texts[1].startswith("Found: 120 Main Street")
