@@ -51,15 +51,18 @@ def city(env, tmp_path, monkeypatch, twilio_api):
 
 
 def file_dumping_report(phone: Phone) -> list[str]:
-    """A resident reports dumped furniture and bags, answering both questions; the last texts."""
-    [read_back] = phone.text("someone dumped a couch and trash bags at 120 Main St last night")
-    assert read_back.startswith("I found: 120 Main Street")
-    [what] = phone.text("yes")
-    assert what.startswith("What was dumped?") and "1 Furniture" in what
-    [how_much] = phone.text("1 and 4")
-    assert "SKIP" in how_much
+    """A resident reports dumped furniture and bags, answering both questions (the optional
+    one after 4 in the summary); the last texts."""
+    [what] = phone.text("someone dumped a couch and trash bags at 120 Main St last night")
+    assert what.startswith("Found: 120 Main Street, Springfield. What was dumped?")
+    assert "1 Furniture" in what
+    [offered] = phone.text("1 and 4")
+    assert offered.startswith("Ready to send:\n1 Illegal Dumping") and "4 to add details" in offered
+    [how_much] = phone.text("4")
+    assert how_much.startswith("How much is there?") and "SKIP" in how_much
     [summary] = phone.text("3")
     assert summary.startswith("Ready to send:\n1 Illegal Dumping")
+    assert "4 to add details" not in summary
     return phone.text("yes")
 
 
@@ -122,11 +125,9 @@ def test_city_answering_errors_with_200_is_understood(city, monkeypatch):
     get_settings.cache_clear()
     phone.text("1")
     phone.text("120 Main St")
-    phone.text("yes")
     phone.text("deep hole near the curb")
-    phone.text("4")
-    phone.text("skip")
-    phone.text("skip")
+    [summary] = phone.text("4")
+    assert summary.startswith("Ready to send:\n1 Pothole in Street")
     texts = phone.text("yes")
     # A wrong jurisdiction is our setup, not the resident's report: it waits for staff.
     assert texts[-1] == SAVED
@@ -141,9 +142,8 @@ def test_city_answering_errors_with_200_is_understood(city, monkeypatch):
 def test_slow_city_delays_the_report_then_files_it(city, monkeypatch):
     app, phone = city("sandbox")
     phone.text("someone dumped a couch and trash bags at 120 Main St last night")
-    phone.text("yes")
-    phone.text("1")
-    phone.text("skip")
+    [summary] = phone.text("1")
+    assert summary.startswith("Ready to send:\n1 Illegal Dumping")
     # The city slows past our timeout just as the resident confirms.
     app.extensions["sandbox"].slow = 2.0
     monkeypatch.setenv("OPEN311_TIMEOUT", "0.5")
