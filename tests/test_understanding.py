@@ -154,3 +154,17 @@ assert understanding.similarity_for(services, Settings()) is None
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.startswith("bot.understanding")]
     assert len(lines) == 1 and "no sentence model" in lines[0], done.stderr
+
+
+def test_the_scenario_corpus_passes_with_the_model(similar):
+    """Every scenario of tests/conversations, its context given the model: same outcomes."""
+    from tests.conversations import corpus
+
+    context = dataclasses.replace(corpus.make_context(), similar=similar)
+    problems = {}
+    for scenario in corpus.load_scenarios():
+        outcome = corpus.run(scenario, context)
+        found = corpus.expectation_problems(outcome) + corpus.safety_problems(outcome, context)
+        if found:
+            problems[scenario.name] = found
+    assert problems == {}
