@@ -213,8 +213,9 @@ def test_a_city_that_needs_coordinates_gets_none_without_them(city, tmp_path, mo
     geocoder = get_settings().geocoder_domain
     monkeypatch.setenv("GEOCODER_DOMAIN", "127.0.0.1:9")  # the geocoder is down all along
     get_settings.cache_clear()
-    [as_typed, _] = phone.text("pothole at 120 Main St, deep and wide")
+    [as_typed, where] = phone.text("pothole at 120 Main St, deep and wide")
     assert as_typed.startswith("I can't check addresses right now")
+    assert where.startswith("Where is the pothole?")
     assert answer_pothole_questions(phone).startswith("Ready to send")
     texts = phone.text("yes")
     report = the_report()

@@ -130,9 +130,11 @@ def test_a_city_that_needs_coordinates_gets_them_even_if_the_geocoder_was_down(
     geocoder = get_settings().geocoder_domain
     monkeypatch.setenv("GEOCODER_DOMAIN", "127.0.0.1:9")
     get_settings.cache_clear()
-    phone.text("someone dumped a couch and trash bags at 120 Main St last night")
-    phone.text("1")  # the address was taken as typed; now the question
-    phone.text("skip")
+    # The address is taken as typed, then the required question; the optional one is not asked.
+    [what] = phone.text("someone dumped a couch and trash bags at 120 Main St last night")
+    assert what.startswith("I can't check addresses right now") and "What was dumped?" in what
+    [summary] = phone.text("1")
+    assert summary.startswith("Ready to send:\n1 Illegal Dumping\n2 120 Main St\n3 ")
     monkeypatch.setenv("GEOCODER_DOMAIN", geocoder)
     get_settings.cache_clear()
     phone.text("yes")
