@@ -226,10 +226,10 @@ def confirm_asking_consent(
     (PRIVATE); in one message when that costs no extra segment."""
     summary = confirm(draft, say, details)
     tail = say(texts.CONFIRM_CONSENT)
-    joined = Reply(f"{summary.text}\n{tail}", summary.options, summary.expects)
+    joined = Reply(f"{summary.text}\n{tail}", summary.options, "yes_no_private")
     if segments(render(joined)) <= segments(render(summary)):
         return (joined,)
-    return (Reply(summary.text, summary.options), Reply(tail, expects=summary.expects))
+    return (Reply(summary.text, summary.options), Reply(tail, expects="yes_no_private"))
 
 
 def with_lead(lead: str, reply: Reply) -> tuple[Reply, ...]:

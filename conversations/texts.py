@@ -35,6 +35,7 @@ OLD_BUTTON = "That button is from an earlier message."
 # Button labels, on channels that show buttons.
 YES_BUTTON = "Yes"
 NO_BUTTON = "No"
+PRIVATE_BUTTON = "Private"  # send without the resident's contact details
 SHARE_LOCATION_BUTTON = "Share location"
 
 # --- location ----------------------------------------------------------------------------

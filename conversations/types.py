@@ -159,7 +159,8 @@ Event = Message | Geocoded | StatusFound | ReportsListed | TimedOut
 class Reply:
     """Something to tell the resident.
 
-    `expects` says what answer we want ("text", "choice", "choices", "yes_no", "location");
+    `expects` says what answer we want ("text", "choice", "choices", "yes_no", "location", or
+    "yes_no_private": yes, no, or PRIVATE for yes without the resident's contact details);
     `options` are the labels of a choice, answered by their 1-based number ("choices": one or
     more numbers, e.g. "1 3").
     Channels render these their own way (numbered lines on SMS, buttons elsewhere).

@@ -72,6 +72,20 @@ def test_yes_no_becomes_yes_and_no_buttons(settings, telegram_api):
     }
 
 
+def test_the_first_summary_offers_yes_private_and_no(settings, telegram_api):
+    telegram.send(outgoing("Ready to send: ...", expects="yes_no_private"), settings)
+    [params] = sent(telegram_api)
+    assert params["reply_markup"] == {
+        "inline_keyboard": [
+            [
+                {"text": "Yes", "callback_data": "yes"},
+                {"text": "Private", "callback_data": "private"},
+                {"text": "No", "callback_data": "no"},
+            ]
+        ]
+    }
+
+
 def test_location_request_offers_a_share_location_keyboard(settings, telegram_api):
     telegram.send(outgoing("Where is it?", expects="location"), settings)
     [params] = sent(telegram_api)

@@ -64,6 +64,7 @@ MEDIA_PREFIX = "telegram-file:"
 # The update types we handle, as registered by `intake311 telegram set-webhook`.
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
 YES_NO = ((texts.YES_BUTTON, "yes"), (texts.NO_BUTTON, "no"))
+YES_PRIVATE_NO = ((texts.YES_BUTTON, "yes"), (texts.PRIVATE_BUTTON, "private"), YES_NO[1])
 # The "/" menu: command -> its description (the engine reads "/myreports" as MY REPORTS).
 COMMANDS = (
     ("help", texts.COMMAND_HELP),
@@ -258,9 +259,10 @@ def keyboard_for(reply: Mapping, say: Language = ENGLISH) -> Markup:
             for n, label in enumerate(options, start=1)
         ]
         return InlineKeyboardMarkup(rows)
-    if expects == "yes_no":
+    if expects in ("yes_no", "yes_no_private"):
+        labels = YES_NO if expects == "yes_no" else YES_PRIVATE_NO
         return InlineKeyboardMarkup(
-            [[InlineKeyboardButton(say(label), callback_data=data) for label, data in YES_NO]]
+            [[InlineKeyboardButton(say(label), callback_data=data) for label, data in labels]]
         )
     if expects == "location":
         return ReplyKeyboardMarkup(

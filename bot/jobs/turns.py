@@ -209,7 +209,7 @@ def _handle(
     ]
 
 
-QUESTION_KINDS = ("choice", "choices", "yes_no", "location")
+QUESTION_KINDS = ("choice", "choices", "yes_no", "yes_no_private", "location")
 
 
 def _stale_tap(session: Session, contact_id: int, reply_to: str | None) -> bool:
