@@ -28,13 +28,14 @@ DUMPING = "someone dumped a couch at 120 Main St, call me at 312-555-0199 or ana
 
 @pytest.fixture
 def phone(env, twilio_api):
-    """A resident who has answered the contact question before (no)."""
+    """A resident who has answered the contact question before (PRIVATE)."""
     return Phone(create_app({"TESTING": True}).test_client(), twilio_api)
 
 
 @pytest.fixture
 def new_phone(env, twilio_api):
-    """A resident texting for the first time: the contact question is still to be asked."""
+    """A resident texting for the first time: their first summary asks whether the city may
+    contact them."""
     return Phone(create_app({"TESTING": True}).test_client(), twilio_api, returning=False)
 
 
@@ -43,43 +44,72 @@ def city_private(sandbox, number: str) -> dict:
     return sandbox._server.app.extensions["sandbox"].store.private(number)
 
 
-def file_dumping(phone, consent: str) -> list[str]:
-    """A one-shot dumping report with contact details typed in it; returns the last texts."""
-    phone.text(DUMPING)
-    phone.text("yes")  # the address read back
-    phone.text("1")  # what was dumped
-    phone.text("skip")  # how much (optional)
-    return phone.text(consent)
+def dumping_summary(phone, said: str = DUMPING) -> str:
+    """A one-shot dumping report (the sure address is not read back): what was dumped, then
+    the summary; returns the summary's texts joined (the consent sentence may come apart)."""
+    [what] = phone.text(said)
+    assert what.startswith("Found: 120 Main Street, Springfield. What was dumped?")
+    return "\n".join(phone.text("1"))  # how much (optional) waits behind 4 in the summary
+
+
+def file_dumping(phone, answer: str) -> list[str]:
+    """A one-shot dumping report with contact details typed in it, answered `answer` at the
+    summary; returns the last texts."""
+    dumping_summary(phone)
+    return phone.text(answer)
 
 
 def test_consent_yes_sends_the_phone_and_email_but_the_description_is_masked(new_phone, sandbox):
-    asked = file_dumping(new_phone, "maybe")  # not an answer: asked for YES or NO
-    assert asked == [texts.ASK_YES_NO]
-    [summary] = new_phone.text("yes")
+    summary = dumping_summary(new_phone)
     assert "call me at [phone] or [email]" in summary
-    new_phone.text("yes")
+    assert summary.endswith(texts.CONFIRM_CONSENT)  # asked in the first summary
+    unclear = new_phone.text("maybe")  # not an answer: nothing is sent, nothing decided
+    assert len(unclear) == 1 and unclear[0].startswith("Reply YES to send")
+    assert _only(Contact).contact_consent is None
+    with session_scope() as session:
+        assert session.exec(select(Report)).all() == []
+    sending = new_phone.text("yes")
+    assert sending[0] == texts.SENDING
     report = _only(Report)
     assert report.description.endswith("call me at [phone] or [email]")
     private = city_private(sandbox, report.service_request_id)
     assert private["phone"] == RESIDENT  # the number they text from
     assert private["email"] == "ana@example.org"
     assert _only(Contact).contact_consent is True
+    # Kept: the next summary does not ask again.
+    assert texts.CONFIRM_CONSENT not in dumping_summary(new_phone)
 
 
-def test_consent_no_sends_nothing_and_is_not_asked_again(new_phone, sandbox):
-    [summary] = file_dumping(new_phone, "no")
-    assert summary.startswith("Ready to send:")
-    new_phone.text("yes")
+@pytest.mark.parametrize("private", ["PRIVATE", "send anonymously", "don't contact me"])
+def test_consent_no_sends_nothing_and_is_not_asked_again(new_phone, sandbox, private):
+    """PRIVATE (or its everyday words) at the first summary sends the report without the
+    resident's contact details, and is remembered."""
+    assert dumping_summary(new_phone).endswith(texts.CONFIRM_CONSENT)
+    sending = new_phone.text(private)
+    assert sending[0] == texts.SENDING  # PRIVATE sends: no second question
     first = _only(Report)
-    private = city_private(sandbox, first.service_request_id)
-    assert private["phone"] is None and private["email"] is None
+    assert first.state == "submitted"
+    private_details = city_private(sandbox, first.service_request_id)
+    assert private_details["phone"] is None and private_details["email"] is None
     assert "312-555-0199" not in first.description
-    # The second report goes straight from the questions to the summary.
-    new_phone.text(DUMPING)
+    assert _only(Contact).contact_consent is False
+    # The second report's summary does not ask again; YES sends it, still without them.
+    summary = dumping_summary(new_phone)
+    assert summary.startswith("Ready to send:") and texts.CONFIRM_CONSENT not in summary
     new_phone.text("yes")
-    new_phone.text("1")
-    [summary] = new_phone.text("skip")
-    assert summary.startswith("Ready to send:")
+    with session_scope() as session:
+        second = session.exec(select(Report).where(Report.id != first.id)).one()
+    assert city_private(sandbox, second.service_request_id)["phone"] is None
+
+
+def test_no_at_the_first_summary_cancels_and_consent_is_asked_next_time(new_phone):
+    """NO at the first summary cancels the report; it does not answer the contact question."""
+    assert dumping_summary(new_phone).endswith(texts.CONFIRM_CONSENT)
+    assert new_phone.text("no") == [texts.CANCELLED]
+    assert _only(Contact).contact_consent is None
+    with session_scope() as session:
+        assert session.exec(select(Report)).all() == []
+    assert dumping_summary(new_phone).endswith(texts.CONFIRM_CONSENT)
 
 
 def test_my_reports_lists_the_residents_reports_with_their_status(phone):
@@ -115,8 +145,8 @@ def test_an_emergency_is_sent_to_911_and_not_filed(phone):
 
 
 def test_a_quiet_conversation_is_put_aside_and_resumed(phone, monkeypatch):
-    phone.text("pothole at 120 Main St")
-    phone.text("yes")
+    [asked] = phone.text("pothole at 120 Main St")
+    assert asked == "Found: 120 Main Street, Springfield. " + texts.ASK_DESCRIPTION
     _age_conversation(minutes=31)
     assert jobs.close_idle() == 1
     run_jobs()
@@ -139,12 +169,20 @@ def test_a_resident_writing_spanish_gets_every_text_in_spanish(phone, sandbox):
     say = load_languages()["es"]
     [menu] = phone.text("hola, tengo un problema")
     assert menu.startswith(say(texts.GREETING)) and say(texts.GREETING) != texts.GREETING
-    phone.text("hay un bache enorme en 120 Main St")
-    phone.text("si")  # the address read back
-    phone.text("1")
+    found, where = phone.text("hay un bache enorme en 120 Main St")
+    assert found == say(texts.ADDRESS_TAKEN).format(address="120 Main Street, Springfield")
+    assert say(texts.ADDRESS_TAKEN) != texts.ADDRESS_TAKEN
+    assert where.startswith("Where is the pothole?")  # the city's own question
+    assert say(texts.HINT_CHOICE) in where  # the hint in Spanish
+    [offered] = phone.text("1")
+    assert offered.startswith(say(texts.CONFIRM).split("\n")[0])
+    assert offered.endswith(say(texts.CONFIRM_HOW_DETAILS))
+    [how_deep] = phone.text("4")
+    assert how_deep.startswith("How deep is it") and "OMITIR" in how_deep
     phone.text("omitir")
     [summary] = phone.text("omitir")
     assert summary.startswith(say(texts.CONFIRM).split("\n")[0])
+    assert summary.endswith(say(texts.CONFIRM_HOW))
     sending, filed = phone.text("si")
     assert sending == say(texts.SENDING)
     report = _only(Report)
@@ -157,6 +195,22 @@ def test_a_resident_writing_spanish_gets_every_text_in_spanish(phone, sandbox):
     [update] = phone.inbox()
     assert update.startswith(say(texts.STATUS_CHANGED).split("{")[0])
     assert "Reparado." in update  # the city's own words, untranslated
+
+
+def test_a_new_resident_writing_spanish_is_asked_consent_in_spanish_and_privado_sends(
+    new_phone, sandbox
+):
+    say = load_languages()["es"]
+    new_phone.text("hay un bache enorme en 120 Main St, llámenme al 312-555-0199")
+    summary = new_phone.text("1")
+    assert summary[0].startswith(say(texts.CONFIRM).split("\n")[0])
+    assert summary[-1].endswith(say(texts.CONFIRM_CONSENT))
+    assert say(texts.CONFIRM_CONSENT) != texts.CONFIRM_CONSENT
+    sending, _ = new_phone.text("privado")
+    assert sending == say(texts.SENDING)
+    report = _only(Report)
+    assert city_private(sandbox, report.service_request_id)["phone"] is None
+    assert _only(Contact).contact_consent is False
 
 
 def test_a_request_number_without_digits_works_in_status_my_reports_and_updates(
