@@ -92,15 +92,13 @@ def chat(env, telegram_api):
 
 
 def file_pothole_by_taps(chat) -> None:
-    """File a pothole report from the menu, mostly by tapping buttons."""
+    """File a pothole report from the menu, mostly by tapping buttons (the sure address is not
+    read back; the optional questions are left in the summary)."""
     chat.say("/start")
     chat.tap("Pothole in Street")
     chat.say("120 Main St")
-    chat.tap("Yes")
     chat.say("Deep hole in the right lane")
     chat.tap("Crosswalk")
-    chat.say("skip")
-    chat.say("skip")
     chat.tap("Yes")
 
 
@@ -124,22 +122,26 @@ def test_report_filed_with_buttons_and_status_update_delivered(chat):
     ]
     assert ask_where["reply_markup"]["one_time_keyboard"] is True
 
-    [read_back] = chat.say("120 main st")
-    assert read_back["text"].startswith("I found: 120 Main Street")
-    assert buttons(read_back) == ["Yes", "No"]
-
-    [ask_what] = chat.tap("Yes")
+    # The house typed was found: no Yes/No read-back, the next question at once, and the
+    # "Share location" keyboard goes away.
+    [ask_what] = chat.say("120 main st")
+    assert ask_what["text"].startswith("Found: 120 Main Street, Springfield.")
     assert "describe the problem" in ask_what["text"]
     assert ask_what["reply_markup"] == {"remove_keyboard": True}
 
     [where_exactly] = chat.say("Deep hole in the right lane, cars swerving")
     assert where_exactly["text"].startswith("Where is the pothole?")
     assert "Crosswalk" in buttons(where_exactly)
-    [how_deep] = chat.tap("Crosswalk")
+    [offered] = chat.tap("Crosswalk")
+    assert "2 120 Main Street, Springfield" in offered["text"]
+    assert "4 to add details" in offered["text"]
+    assert buttons(offered) == ["Yes", "No"]  # a returning resident: no Private button
+    [how_deep] = chat.say("4")
     assert how_deep["text"].startswith("How deep is it")
     chat.say("about 6 inches")
     [summary] = chat.say("skip")
     assert "Deep hole in the right lane" in summary["text"]
+    assert "4 to add details" not in summary["text"]
     assert buttons(summary) == ["Yes", "No"]
 
     thanks, filed = chat.tap("Yes")
@@ -169,6 +171,42 @@ def test_report_filed_with_buttons_and_status_update_delivered(chat):
     )
 
 
+def test_a_doubtful_address_is_read_back_with_yes_and_no_buttons(chat):
+    chat.say("/start")
+    chat.tap("Pothole in Street")
+    [read_back] = chat.say("Main St")  # a street, no house number: not sure
+    assert read_back["text"].startswith("I found: Main Street, Springfield.")
+    assert buttons(read_back) == ["Yes", "No"]
+    [ask_what] = chat.tap("Yes")
+    assert "describe the problem" in ask_what["text"]
+    assert ask_what["reply_markup"] == {"remove_keyboard": True}
+
+
+def test_a_new_residents_first_summary_offers_yes_private_and_no(env, telegram_api):
+    """Consent is asked once, in the first summary: a Private button sends without the
+    resident's contact details, and is remembered."""
+    chat = TelegramChat(create_app({"TESTING": True}).test_client(), telegram_api, returning=False)
+    chat.say("/start")
+    chat.tap("Pothole in Street")
+    chat.say("120 Main St")
+    chat.say("Deep hole in the right lane")
+    first = chat.tap("Crosswalk")
+    assert first[0]["text"].startswith("Ready to send:")
+    assert first[-1]["text"].endswith(texts.CONFIRM_CONSENT)
+    assert buttons(first[-1]) == ["Yes", "Private", "No"]
+    thanks, filed = chat.tap("Private")
+    assert thanks["text"] == texts.SENDING
+    report = only_report()
+    assert f"Request number: {report.service_request_id}" in filed["text"]
+    with session_scope() as session:
+        assert session.exec(select(Contact)).one().contact_consent is False
+
+    chat.say("pothole at 120 Main St, deep hole in the right lane")
+    [summary] = chat.tap("Crosswalk")
+    assert texts.CONFIRM_CONSENT not in summary["text"]
+    assert buttons(summary) == ["Yes", "No"]
+
+
 def test_deep_link_payload_starts_the_report(chat):
     [ask_where] = chat.say("/start pothole")
     assert ask_where["text"].startswith("Got it: Pothole in Street. Where is it?")
@@ -192,12 +230,17 @@ def test_commands_work_as_telegram_commands(chat):
     switched = chat.tap("Espa\u00f1ol")
     said = spanish(texts.LANGUAGE_SET).format(language=spanish.name)
     assert switched[0]["text"].startswith(said)
-    [read_back] = chat.say("bache en 120 Main St")
-    assert buttons(read_back) == [spanish(texts.YES_BUTTON), spanish(texts.NO_BUTTON)]
-    assert spanish(texts.YES_BUTTON) != texts.YES_BUTTON
+    found, _ = chat.say("bache en 120 Main St")  # a sure address: no read-back
+    assert found["text"] == spanish(texts.ADDRESS_TAKEN).format(
+        address="120 Main Street, Springfield"
+    )
     [menu] = chat.say("/back")  # the menu it was answering, in Spanish
     assert menu["text"].startswith(spanish(texts.MENU_ASK))
     assert spanish.service("Pothole in Street") in buttons(menu)
+    chat.tap(spanish.service("Pothole in Street"))
+    [read_back] = chat.say("Main St")  # a street without a house: read back, in Spanish
+    assert buttons(read_back) == [spanish(texts.YES_BUTTON), spanish(texts.NO_BUTTON)]
+    assert spanish(texts.YES_BUTTON) != texts.YES_BUTTON
 
 
 def test_blocked_bot_marks_the_contact_stopped_without_retries(chat, telegram_api):
@@ -245,10 +288,9 @@ def test_report_filed_with_a_pin_a_photo_and_taps(chat):
         message_update(CHAT_ID, photo=photo["photo"], caption="Deep hole, see photo")
     )
     assert where_exactly["text"].startswith("Where is the pothole?")
-    chat.tap("Next to the curb")
-    chat.say("skip")
-    [summary] = chat.say("skip")
+    [summary] = chat.tap("Next to the curb")
     assert "Main Street" in summary["text"]  # the pin, named by reverse geocoding
+    assert buttons(summary) == ["Yes", "No"]
 
     thanks, filed = chat.tap("Yes")
     report = only_report()
@@ -300,8 +342,7 @@ def test_yes_also_turns_messages_back_on(chat):
 def test_a_button_from_an_earlier_question_is_not_taken_as_an_answer(chat):
     [menu] = chat.say("/start")
     chat.tap("Pothole in Street")
-    chat.say("120 main st")
-    chat.tap("Yes")
+    chat.say("120 main st")  # a sure address: the description is asked next
     old_menu_graffiti = next(
         b
         for row in menu["reply_markup"]["inline_keyboard"]
