@@ -9,6 +9,7 @@ from sqlmodel import select
 from bot.db import session_scope
 from bot.inbound import Inbound, receive
 from bot.models import Message, Report
+from conversations import texts
 from tests.conftest import run_jobs
 
 ADDRESS = "console:pin-tester"
@@ -47,16 +48,14 @@ def test_a_pin_is_named_by_reverse_geocoding_and_filed_with_photos(sqlite_env):
     assert taken.startswith("Thanks, I have the location.")
     say(media=["console-file:photo-1"])
     say("Deep hole by the gate, near the curb")
-    say("4")  # WHEREIS: next to the curb
-    say("skip")
-    [asked] = say("skip")
-    assert asked.startswith("May the city contact you")  # asked once: a new resident
-    [summary] = say("no")
+    summary = "\n".join(say("4"))  # WHEREIS: next to the curb; the optional ones are offered
+    assert summary.startswith("Ready to send:")
     assert "Main Street" in summary  # the sandbox geocoder named the pin
-    say("yes")
+    assert summary.endswith(texts.CONFIRM_CONSENT)  # asked once: a new resident
+    say("private")
     with session_scope() as session:
         report = session.exec(select(Report)).one()
-    assert report.state == "submitted"
+    assert report.state == "submitted" and not report.contact_ok
     assert (report.lat, report.lon) == (39.8001, -89.6455)
     assert report.address.endswith("Main Street, Springfield")
     assert report.media == ["console-file:photo-1"]
@@ -66,8 +65,5 @@ def test_a_venue_keeps_its_own_name(sqlite_env):
     say("pothole")
     say(location=(39.7981, -89.6502), place_name="Central Park")
     say("Deep hole by the gate, near the curb")
-    say("1")
-    say("skip")
-    say("skip")
-    [summary] = say("no")
+    summary = say("1")[0]
     assert "\n2 Central Park\n" in summary
