@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # How free text is matched to services: "model" adds the bundled sentence-embedding model
     # (bot.understanding) to rapidfuzz and the synonyms; "fuzzy" uses those alone.
     understanding: str = "model"
+    # The city's past reports (JSONL of {"service_code", "text"}, `intake311 understanding
+    # learn`): the model also asks which services residents' closest past texts were filed under.
+    examples_file: str = ""
     # Delivery guarantees (RELIABILITY.md): how often the reconciler runs and when work counts as
     # lost from the queue (grace) or abandoned by a dead worker (stuck_after), in seconds; how
     # Open311 retries back off, and after how long an unfiled report is given up for staff.

@@ -7,16 +7,24 @@ OpenMP thread unless OMP_NUM_THREADS says otherwise: a steady latency on a share
 no thread pool for a later fork to inherit. Each catalogue is embedded once (cached by its
 content), each text once (a small LRU). Without the package, or with UNDERSTANDING=fuzzy,
 `similarity_for` gives None and conversations.matching uses rapidfuzz and the synonyms alone.
+
+With examples (the city's past reports: (service code, resident's text), from EXAMPLES_FILE,
+written by `intake311 understanding learn`), a service's similarity also counts the vote of
+the K past texts closest to the resident's: cos(text, service) + WEIGHT x the service's share
+of those K, each weighted exp((cos - 1) / TEMP). Residents write like residents, catalogues
+like clerks: past reports match the words residents use. Without examples it is the cosine.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from bot.settings import Settings, get_settings
@@ -38,6 +46,17 @@ SMALL_TALK = (
     *("kumusta", "magandang umaga po", "salamat po", "oo"),
 )
 SMALL_TALK_BY = 0.09  # cosine: greetings measured 0.12 to 0.21 closer, reports at most 0.06
+# The vote of past reports (chosen by leave-one-out on tests/evaluation's tuning split, the
+# engine's first suggestion through pick_service; see README.md): the K closest past texts,
+# each weighted exp((cos - 1) / TEMP), give each service a share; WEIGHT x that share is added
+# to its cosine (WEIGHT is on the cosine scale that SURE/VETO/PROMOTE/NEAR expect).
+K = 7
+TEMP = 0.03
+WEIGHT = 0.08
+EXAMPLE_SETS = 4  # sets of examples kept stacked (leave-one-out runs make one per resident)
+EXAMPLE_TEXTS = 20000  # examples' texts kept embedded
+
+Example = tuple[str, str]  # (service code, a resident's text)
 
 _lock = threading.Lock()
 _model: Any = None
@@ -45,6 +64,10 @@ _failed = False
 _catalogues: OrderedDict[str, tuple[tuple[str, ...], Any]] = OrderedDict()
 _texts: OrderedDict[str, Any] = OrderedDict()
 _small_talk: Any = None
+_example_texts: OrderedDict[str, Any] = OrderedDict()
+_example_sets: OrderedDict[str, Any] = OrderedDict()
+_files: dict[str, tuple[tuple[float, int], tuple[Example, ...]]] = {}
+embedded_examples = 0  # examples' texts this process has embedded
 embedded_services = 0  # service texts this process has embedded (for the tests and the bench)
 embedded_texts = 0  # residents' texts this process has embedded
 
@@ -113,7 +136,7 @@ def _catalogue(services: tuple[Service, ...], e5: Any) -> tuple[tuple[str, ...],
 def _text_vector(text: str, e5: Any) -> Any:
     """The text's embedding, from the LRU when it was seen lately."""
     global embedded_texts
-    text = " ".join(text.split())[:PREFIX_CHARS]
+    text = _clean(text)
     with _lock:
         if text in _texts:
             _texts.move_to_end(text)
@@ -135,10 +158,159 @@ def _small_talk_vectors(e5: Any) -> Any:
     return _small_talk
 
 
+def _clean(text: str) -> str:
+    """A text as it is embedded: whitespace collapsed, its first PREFIX_CHARS characters."""
+    return " ".join(text.split())[:PREFIX_CHARS]
+
+
+def read_examples(path: str | Path) -> tuple[Example, ...]:
+    """The (service code, text) pairs of a JSONL examples file; raises OSError or ValueError."""
+    found: list[Example] = []
+    text = Path(path).read_text(encoding="utf-8")
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            code, said = str(row["service_code"]), row["text"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"line {number} is not {{service_code, text}}: {exc}") from exc
+        if not isinstance(said, str):
+            raise ValueError(f"line {number}: text is not a string")
+        found.append((code, said))
+    return tuple(found)
+
+
+def file_examples(path: str) -> tuple[Example, ...]:
+    """The examples of EXAMPLES_FILE, read again when the file changes; none (and a warning)
+    when it is missing or broken."""
+    try:
+        stat = os.stat(path)
+        stamp = (stat.st_mtime, stat.st_size)
+    except OSError as exc:
+        stamp = (-1.0, -1)
+        problem: Exception | None = exc
+    else:
+        problem = None
+    with _lock:
+        cached = _files.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    examples: tuple[Example, ...] = ()
+    if problem is None:
+        try:
+            examples = read_examples(path)
+        except (OSError, ValueError) as exc:
+            problem = exc
+    if problem is not None:
+        reason = problem.strerror if isinstance(problem, OSError) else problem
+        log.warning("no examples from EXAMPLES_FILE %s (%s): services by their texts", path, reason)
+    with _lock:
+        _files[path] = (stamp, examples)
+    return examples
+
+
+def vectors_path(examples_file: str | Path) -> Path:
+    """Where the embeddings of an examples file are kept: beside it (a forked work-horse
+    reads them instead of embedding thousands of texts again)."""
+    path = Path(examples_file)
+    return path.with_name(path.name + ".vectors.npz")
+
+
+def _example_vectors(texts: Sequence[str], e5: Any, store: Path | None = None) -> Any:
+    """The texts' embeddings stacked (one row each); each text embedded once per process,
+    and, with `store`, kept in that file for the next process."""
+    global embedded_examples
+    import numpy as np
+
+    digest = hashlib.sha256("\x00".join(texts).encode()).hexdigest()
+    with _lock:
+        if digest in _example_sets:
+            _example_sets.move_to_end(digest)
+            return _example_sets[digest]
+    stored = _load_vectors(store, digest) if store else None
+    if stored is not None:
+        with _lock:
+            _example_sets[digest] = stored
+            while len(_example_sets) > EXAMPLE_SETS:
+                _example_sets.popitem(last=False)
+        return stored
+    with _lock:
+        missing = list(dict.fromkeys(t for t in texts if t not in _example_texts))
+    if missing:
+        vectors = e5.query(missing)
+        with _lock:
+            embedded_examples += len(missing)
+            _example_texts.update(zip(missing, vectors, strict=True))
+            while len(_example_texts) > max(EXAMPLE_TEXTS, len(texts)):
+                _example_texts.popitem(last=False)
+    with _lock:
+        stacked = np.stack([_example_texts[t] for t in texts])
+        _example_sets[digest] = stacked
+        while len(_example_sets) > EXAMPLE_SETS:
+            _example_sets.popitem(last=False)
+    if store:
+        _save_vectors(store, digest, stacked)
+    return stacked
+
+
+def _load_vectors(store: Path, digest: str) -> Any:
+    """The stored embeddings when they are of these very texts, else None."""
+    import numpy as np
+
+    try:
+        with np.load(store) as saved:
+            if str(saved["digest"]) == digest:
+                return saved["vectors"]
+    except FileNotFoundError:
+        pass
+    except Exception as exc:  # a partial or foreign file: embedded again, and written anew
+        log.warning("examples' embeddings %s unreadable (%s): embedding them again", store, exc)
+    return None
+
+
+def _save_vectors(store: Path, digest: str, vectors: Any) -> None:
+    """Write the embeddings beside the examples (atomically); a read-only place is no error."""
+    import numpy as np
+
+    partial = store.with_name(f".{store.name}.{os.getpid()}.tmp")
+    try:
+        with open(partial, "wb") as out:
+            np.savez(out, digest=np.array(digest), vectors=vectors)
+        os.replace(partial, store)
+    except OSError as exc:
+        log.info("examples' embeddings not kept in %s: %s", store, exc)
+        partial.unlink(missing_ok=True)
+
+
+def vote(sims: Any, codes: Sequence[str], k: int = K, temp: float = TEMP) -> dict[str, float]:
+    """Each service's share of the k examples closest (cosines `sims`, the examples' `codes`),
+    each weighted exp((cos - 1) / temp)."""
+    import numpy as np
+
+    k = min(k, len(codes))
+    if k <= 0:
+        return {}
+    nearest = np.argpartition(-sims, k - 1)[:k]
+    weights = np.exp((sims[nearest] - 1.0) / temp)
+    total = float(weights.sum())
+    shares: dict[str, float] = {}
+    for index, weight in zip(nearest, weights, strict=True):
+        code = codes[int(index)]
+        shares[code] = shares.get(code, 0.0) + float(weight) / total
+    return shares
+
+
 def similarity_for(
-    services: Iterable[Service], settings: Settings | None = None
+    services: Iterable[Service],
+    settings: Settings | None = None,
+    examples: Sequence[Example] | None = None,
 ) -> Callable[[str], dict[str, float]] | None:
-    """text -> {service code: cosine similarity} for this catalogue; None without a model."""
+    """text -> {service code: similarity} for this catalogue; None without a model.
+
+    The similarity is the cosine, plus WEIGHT x the vote of the K closest `examples` (by
+    default EXAMPLES_FILE's) whose service is in the catalogue.
+    """
     settings = settings or get_settings()
     services = tuple(services)
     if settings.understanding != "model" or not services:
@@ -146,6 +318,15 @@ def similarity_for(
     e5 = model()
     if e5 is None:
         return None
+    store = None
+    if examples is None:
+        examples = file_examples(settings.examples_file) if settings.examples_file else ()
+        store = vectors_path(settings.examples_file) if examples else None
+    known = {service.code for service in services}
+    kept = [(code, _clean(text)) for code, text in examples if code in known]
+    kept = [(code, text) for code, text in kept if text]
+    example_codes = tuple(code for code, _ in kept)
+    example_texts = tuple(text for _, text in kept)
 
     def similar(text: str) -> dict[str, float]:
         if not text.strip():
@@ -155,11 +336,19 @@ def similarity_for(
             vector = _text_vector(text, e5)
             scores = vectors @ vector
             small_talk = float((_small_talk_vectors(e5) @ vector).max())
+            shares = (
+                vote(_example_vectors(example_texts, e5, store) @ vector, example_codes)
+                if example_texts
+                else {}
+            )
         except Exception:  # a model that fails mid-way leaves the words to decide
             log.exception("the sentence model failed; matching by words alone")
             return {}
         if small_talk - float(scores.max()) > SMALL_TALK_BY:
             return {}
-        return {code: float(score) for code, score in zip(codes, scores, strict=True)}
+        return {
+            code: float(score) + WEIGHT * shares.get(code, 0.0)
+            for code, score in zip(codes, scores, strict=True)
+        }
 
     return similar
