@@ -142,17 +142,52 @@ class Counted:
         return self.similar(text)
 
 
-def load_similar(services: tuple[Service, ...]) -> tuple[Counted | None, str]:
+def load_similar(
+    services: tuple[Service, ...], examples: list[Resident] | None = None
+) -> tuple[Counted | None, str]:
     """The sentence-embedding similarity from bot.understanding (counting its calls), and
-    the matcher's name; (None, why) when that module or its model is not there."""
+    the matcher's name; (None, why) when that module or its model is not there.
+
+    With `examples` (rows standing for the city's past reports) the similarity votes with
+    them; a resident among them is left out of the examples their own text is matched with
+    (leave-one-out): bot.understanding embeds each example's text once, whatever the set."""
     try:
         from bot.understanding import similarity_for
     except ImportError:
         return None, "fuzzy (bot.understanding not importable)"
-    similar = similarity_for(services)
+    similar = similarity_for(services, examples=() if examples is not None else None)
     if similar is None:
         return None, "fuzzy (bot.understanding gives no model)"
-    return Counted(similar), "model (bot.understanding.similarity_for)"
+    if examples is None:
+        return Counted(similar), "model (bot.understanding.similarity_for)"
+    return Counted(LeaveOneOut(services, examples)), "model with examples"
+
+
+class LeaveOneOut:
+    """A similarity whose examples are `examples` minus the row whose text is asked about.
+
+    Rows are told apart by their text (the engine passes the resident's words, not an id):
+    every row with that exact text is left out, so a duplicate cannot give its own answer."""
+
+    def __init__(self, services: tuple[Service, ...], examples: list[Resident]) -> None:
+        from bot.understanding import similarity_for
+
+        self.make = lambda pairs: similarity_for(services, examples=pairs)
+        self.examples = [(row.service_code, row.text) for row in examples]
+        self.texts = {" ".join(row.text.split()) for row in examples}
+        self.every = self.make(self.examples)
+        self.cache: dict[str, Similar | None] = {}
+
+    def __call__(self, text: str) -> Mapping[str, float]:
+        said = " ".join(text.split())
+        if said not in self.texts:
+            similar = self.every
+        else:
+            if said not in self.cache:
+                kept = [(c, t) for c, t in self.examples if " ".join(t.split()) != said]
+                self.cache[said] = self.make(kept)
+            similar = self.cache[said]
+        return similar(text) if similar is not None else {}
 
 
 def matcher_note(matcher: str, similar: Counted | None) -> str:
@@ -508,6 +543,13 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--model", action="store_true", help="use bot.understanding's model")
     which.add_argument("--fuzzy", action="store_true", help="fuzzy matching only (the default)")
     parser.add_argument(
+        "--examples",
+        choices=("tuning",),
+        default=None,
+        help="with --model: the tuning rows stand for the city's past reports (each tuning "
+        "resident's own row left out)",
+    )
+    parser.add_argument(
         "--failures", action="store_true", help="list rows not right at the first suggestion"
     )
     parser.add_argument(
@@ -516,13 +558,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.failures and args.split != "tuning":
         parser.error("--failures is for the tuning split only: heldout rows are not looked at")
+    if args.examples and not args.model:
+        parser.error("--examples needs --model")
     similar, matcher = (None, "fuzzy")
+    examples = load_residents(args.examples) if args.examples else None
     if args.model:
-        similar, matcher = load_similar(evaluation_services())
+        similar, matcher = load_similar(evaluation_services(), examples)
     context = make_context(similar)
     played = play_all(load_residents(args.split), context)
     table = figures(played)
-    print(f"{args.split} split, matcher: {matcher_note(matcher, similar)}\n")
+    print(f"{args.split} split, matcher: {matcher_note(matcher, similar)}")
+    if examples is not None:
+        print(
+            f"examples: the {args.examples} split's {len(examples)} rows as past reports"
+            + (", each resident's own left out" if args.examples == args.split else "")
+        )
+    print()
     print(figures_table(table))
     if args.failures:
         lines = failures(played, context)
