@@ -124,6 +124,13 @@ def test_demo_files_a_report_and_shows_its_status_update(cli_env, tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
+    # The scripted resident walks the shorter flow: the sure address is not read back, the
+    # optional questions come after 4 in the summary, and PRIVATE answers the consent question.
+    assert "bot> Found: 120 Main Street, Springfield. Where is the pothole?" in out
+    assert "I found:" not in out
+    assert "4 to add details" in out and "bot> How deep is it" in out
+    assert "PRIVATE sends it without your contact details." in out
+    assert "bot> Thanks! Sending your report" in out
     assert "bot> Your Pothole in Street report was received by the city. Request number:" in out
     number = out.split("Request number: ")[1].split(".")[0]
     assert f"bot> Update on request {number} (Pothole in Street): closed." in out
