@@ -63,6 +63,7 @@ COMMANDS = {
     "es": {
         "yes": "SÍ",
         "no": "NO",
+        "private": "PRIVADO",
         "skip": "OMITIR",
         "status": "ESTADO",
         "help": "AYUDA",
@@ -76,6 +77,7 @@ COMMANDS = {
     "zh": {
         "yes": "是",
         "no": "否",
+        "private": "匿名",
         "skip": "跳过",
         "status": "查询",
         "help": "帮助",
@@ -89,6 +91,7 @@ COMMANDS = {
     "vi": {
         "yes": "CÓ",
         "no": "KHÔNG",
+        "private": "RIÊNG TƯ",
         "skip": "BỎ QUA",
         "status": "TRẠNG THÁI",
         "help": "GIÚP",
@@ -102,6 +105,7 @@ COMMANDS = {
     "tl": {
         "yes": "OO",
         "no": "HINDI",
+        "private": "PRIBADO",
         "skip": "LAKTAW",
         "status": "STATUS",
         "help": "TULONG",
@@ -118,6 +122,7 @@ VARIANTS = {
     "es": {
         "yes": ("si", "claro", "está bien"),
         "no": ("no", "negativo"),
+        "private": ("privado", "anonimo", "no me contacten"),
         "skip": ("omitir", "no sé", "saltar"),
         "back": ("atras", "regresar"),
         "more": ("mas",),
@@ -130,6 +135,7 @@ VARIANTS = {
     "zh": {
         "yes": ("是的", "对", "好的"),
         "no": ("不是", "不对"),
+        "private": ("不要联系我", "私密"),
         "skip": ("跳過", "不知道"),
         "back": ("上一步",),
         "more": ("下一页",),
@@ -142,6 +148,7 @@ VARIANTS = {
     "vi": {
         "yes": ("co", "dạ", "đúng", "dung roi"),
         "no": ("khong", "ko", "sai"),
+        "private": ("rieng tu", "an danh", "đừng liên lạc"),
         "skip": ("bo qua",),
         "back": ("quay lai",),
         "more": ("them",),
@@ -154,6 +161,7 @@ VARIANTS = {
     "tl": {
         "yes": ("opo", "oo po", "sige"),
         "no": ("hindi po", "hinde"),
+        "private": ("pribado", "huwag akong kontakin"),
         "skip": ("laktawan", "hindi ko alam"),
         "back": ("bumalik",),
         "more": ("susunod po",),
@@ -216,9 +224,12 @@ LONG_ADDRESS = (
 )
 LONG_NOTES = "The crew inspected the site and scheduled the repair for next week. " * 6
 FOUND = Geocoded("120 Main St", (Place(LONG_ADDRESS, 39.8, -89.6),))
+SURE = Geocoded("120 Main St", (Place(LONG_ADDRESS, 39.8, -89.6, exact=True),))
 UNCHECKED = Geocoded("120 Main St", failed=True)
 CONTEXT = Context(services=CATALOGUE, city="Springfield", languages=LANGUAGES)
 ASKING = replace(ASKING_CONTEXT, languages=LANGUAGES)
+# The default: required questions asked, optional ones offered in the summary (4).
+SHORT = replace(ASKING, ask_optional=frozenset())
 
 
 def sandbox_services() -> tuple[Service, ...]:
@@ -310,7 +321,7 @@ def test_words_the_texts_show_are_the_words_the_engine_takes(code):
                 assert yes_or_no(typed, language) is False, typed
             elif group == "skip":
                 assert is_skip(typed, language), typed
-            elif group in ("more", "other"):
+            elif group in ("more", "other", "private"):
                 assert language.has(group, normal(typed)), typed
             else:
                 command = parse_command(typed, language)
@@ -515,7 +526,8 @@ def walk(code: str) -> tuple[Reply, ...]:
     )
     run(chat(code), "pothole", "120 Main St", UNCHECKED, ends_in="description")
     run(chat(code, replace(CONTEXT, services=())), "hello", ends_in="idle")
-    # The service's questions, the consent question (asked once), the report sent.
+    # The service's questions (every one asked, as a city may want), the first summary asking
+    # whether the city may contact them (once), the report sent PRIVATE.
     run(
         chat(code, ASKING, consent=None, at=ASKING_AT),
         "pothole",
@@ -530,9 +542,9 @@ def walk(code: str) -> tuple[Reply, ...]:
         "12",
         "whenever",
         "11/20 3pm",
-        ends_in="consent",
+        ends_in="confirm",
     )
-    assert replies[-1].text == say(texts.ASK_CONSENT)
+    assert replies[-1].text.endswith(say(texts.CONFIRM_CONSENT))
     resident = run(
         chat(code, ASKING, consent=None, at=ASKING_AT),
         "pothole",
@@ -544,12 +556,33 @@ def walk(code: str) -> tuple[Reply, ...]:
         word["skip"],
         word["skip"],
         "maybe",
-        word["no"],
         ends_in="confirm",
     )
-    sent = resident.send(word["yes"])
+    sent = resident.send(word["private"])
     replies.extend(sent.replies)
     assert isinstance(sent.actions[0], FileReport) and sent.actions[0].language == code
+    assert not sent.actions[0].contact_ok and resident.state.consent is False
+    # The default, shorter flow: a sure address only led in, the optional questions offered
+    # in the summary (4), consent in the first summary, the report sent with YES.
+    resident = run(
+        chat(code, SHORT, consent=None, at=ASKING_AT),
+        "pothole",
+        "120 Main St",
+        SURE,
+        ends_in="description",
+    )
+    lead = literal_parts(say(texts.ADDRESS_TAKEN))[0]  # "Found: ", in their language
+    assert replies[-2].text.startswith(lead) or replies[-1].text.startswith(lead)
+    assert replies[-1].text.endswith(say(texts.ASK_DESCRIPTION))
+    run(resident, long_description, ends_in="questions")
+    run(resident, "1", ends_in="confirm")
+    assert replies[-1].text.endswith(say(texts.CONFIRM_CONSENT))
+    run(resident, "4", ends_in="questions")
+    assert replies[-1].text.startswith("About how wide is it?")
+    run(resident, word["skip"], word["skip"], ends_in="confirm")
+    sent = resident.send(word["yes"])
+    replies.extend(sent.replies)
+    assert isinstance(sent.actions[0], FileReport) and sent.actions[0].contact_ok
     run(
         chat(code, ASKING, at=ASKING_AT),
         "trash",
@@ -641,7 +674,9 @@ SHOWN = (
     texts.BAD_CHOICES,
     texts.BAD_NUMBER,
     texts.BAD_DATETIME,
-    texts.ASK_CONSENT,
+    texts.ADDRESS_TAKEN,
+    texts.CONFIRM_HOW_DETAILS,
+    texts.CONFIRM_CONSENT,
     texts.SENDING,
 )
 
