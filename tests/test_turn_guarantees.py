@@ -67,7 +67,8 @@ def test_two_workers_on_one_message_answer_it_once(phone, monkeypatch, twilio_ap
 
 def test_messages_are_answered_in_the_order_they_arrived(phone):
     phone.returning = False
-    for body in ("hi", "pothole at 120 Main St", "yes"):
+    said = ("hi", "pothole at 120 Main St", "deep hole in the right lane")
+    for body in said:
         post_signed(phone.client, "/webhooks/twilio", sms_form(body, phone.number))
     run_jobs()
     with session_scope() as session:
@@ -76,8 +77,14 @@ def test_messages_are_answered_in_the_order_they_arrived(phone):
             .where(Message.direction == "in")
             .order_by(Message.updated_at, Message.id)
         ).all()
-    assert [m.text for m in ins] == ["hi", "pothole at 120 Main St", "yes"]
+    assert [m.text for m in ins] == list(said)
     assert all(m.status == "processed" for m in ins)
+    # Each answer follows the one before: the menu, the sure address and the description
+    # asked, the description taken and the next question asked.
+    menu, found, where = phone.inbox()
+    assert "1 Pothole in Street" in menu
+    assert found.startswith("Found: 120 Main Street, Springfield. Please describe")
+    assert where.startswith("Where is the pothole?")
 
 
 def console_says(text: str) -> Inbound:
