@@ -67,6 +67,7 @@ _small_talk: Any = None
 _example_texts: OrderedDict[str, Any] = OrderedDict()
 _example_sets: OrderedDict[str, Any] = OrderedDict()
 _files: dict[str, tuple[tuple[float, int], tuple[Example, ...]]] = {}
+_stored: set[tuple[str, str]] = set()  # (file, digest): embeddings already kept in that file
 embedded_examples = 0  # examples' texts this process has embedded
 embedded_services = 0  # service texts this process has embedded (for the tests and the bench)
 embedded_texts = 0  # residents' texts this process has embedded
@@ -225,12 +226,18 @@ def _example_vectors(texts: Sequence[str], e5: Any, store: Path | None = None) -
 
     digest = hashlib.sha256("\x00".join(texts).encode()).hexdigest()
     with _lock:
-        if digest in _example_sets:
+        known = _example_sets.get(digest)
+        if known is not None:
             _example_sets.move_to_end(digest)
-            return _example_sets[digest]
+            if not store or ((str(store), digest) in _stored and store.exists()):
+                return known
+    if known is not None and store:  # embedded here for another caller: kept in the file too
+        _save_vectors(store, digest, known)
+        return known
     stored = _load_vectors(store, digest) if store else None
     if stored is not None:
         with _lock:
+            _stored.add((str(store), digest))
             _example_sets[digest] = stored
             while len(_example_sets) > EXAMPLE_SETS:
                 _example_sets.popitem(last=False)
@@ -278,6 +285,8 @@ def _save_vectors(store: Path, digest: str, vectors: Any) -> None:
         with open(partial, "wb") as out:
             np.savez(out, digest=np.array(digest), vectors=vectors)
         os.replace(partial, store)
+        with _lock:
+            _stored.add((str(store), digest))
     except OSError as exc:
         log.info("examples' embeddings not kept in %s: %s", store, exc)
         partial.unlink(missing_ok=True)
