@@ -1,5 +1,5 @@
 """The `intake311` command: web, worker, cron, failures, sandbox, chat, demo, migrate, telegram,
-open311."""
+open311, understanding."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ LAZY_COMMANDS = {
     "sandbox": "bot.sandbox.cli:sandbox",
     "telegram": "bot.telegram_cli:telegram_group",
     "translations": "bot.translations_cli:translations",
+    "understanding": "bot.understanding_cli:understanding_group",
 }
 
 
