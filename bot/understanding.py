@@ -18,6 +18,7 @@ like clerks: past reports match the words residents use. Without examples it is 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.queue import get_redis
 from bot.settings import Settings, get_settings
 from conversations.types import Service
 
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 PREFIX_CHARS = 1000  # a text's first characters say what it is about (and e5 reads 512 tokens)
 TEXT_CACHE = 256  # texts kept embedded (a resident's text is matched again on "back", "edit")
 CATALOGUES = 4  # catalogues kept embedded (a city's changes now and then)
+SHARED_PREFIX = "intake311:catalogue-vectors:"  # Redis keys of catalogues' embeddings
+SHARED_SECONDS = 86400
 # The model scores a greeting about as close to every service as a report: a text much closer
 # to one of these than to any service is small talk, and the model says nothing about it.
 SMALL_TALK = (
@@ -112,7 +116,9 @@ def _catalogue_key(services: Iterable[Service]) -> str:
     return digest.hexdigest()
 
 
-def _catalogue(services: tuple[Service, ...], e5: Any) -> tuple[tuple[str, ...], Any]:
+def _catalogue(
+    services: tuple[Service, ...], e5: Any, redis_url: str = ""
+) -> tuple[tuple[str, ...], Any]:
     """The services' codes and their embeddings (one row each), embedded once per content.
 
     A service's row is the mean of two: its name alone, and `describe(service)`.
@@ -123,15 +129,72 @@ def _catalogue(services: tuple[Service, ...], e5: Any) -> tuple[tuple[str, ...],
         if key in _catalogues:
             _catalogues.move_to_end(key)
             return _catalogues[key]
-    names = e5.query([service.name for service in services])
-    vectors = (names + e5.query([describe(service) for service in services])) / 2
+    vectors = _shared_vectors(key, redis_url) if redis_url else None
+    if vectors is None:
+        names = e5.query([service.name for service in services])
+        vectors = (names + e5.query([describe(service) for service in services])) / 2
+        if redis_url:
+            _share_vectors(key, vectors, redis_url)
+        with _lock:
+            embedded_services += len(services)
     entry = (tuple(service.code for service in services), vectors)
     with _lock:
-        embedded_services += len(services)
         _catalogues[key] = entry
         while len(_catalogues) > CATALOGUES:
             _catalogues.popitem(last=False)
     return entry
+
+
+def _shared_vectors(key: str, redis_url: str) -> Any:
+    """A catalogue's embeddings as another process of this city left them in Redis, or None.
+
+    rq's forking worker runs every turn in a new work-horse, which would otherwise embed the
+    catalogue again (about 15 ms a text) for each resident's message."""
+    import numpy as np
+
+    try:
+        raw = get_redis(redis_url).get(SHARED_PREFIX + key)
+        if raw is None:
+            return None
+        with np.load(io.BytesIO(raw)) as saved:
+            return saved["vectors"]
+    except Exception as exc:  # Redis away or a foreign value: embedded here instead
+        log.info("catalogue embeddings not read from Redis: %s", type(exc).__name__)
+        return None
+
+
+def _share_vectors(key: str, vectors: Any, redis_url: str) -> None:
+    """Leave a catalogue's embeddings in Redis for the next work-horse (a day at most)."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    try:
+        np.savez(buffer, vectors=vectors)
+        get_redis(redis_url).set(SHARED_PREFIX + key, buffer.getvalue(), ex=SHARED_SECONDS)
+    except Exception as exc:  # no Redis: each process embeds its own
+        log.info("catalogue embeddings not kept in Redis: %s", type(exc).__name__)
+
+
+def warm(settings: Settings | None = None) -> bool:
+    """Load the model, the small-talk phrases and the city's examples in this process, so the
+    work-horses forked from it inherit them; False when there is no model to warm, or when
+    OMP_NUM_THREADS asks for threads (an OpenMP thread pool must not cross a fork)."""
+    settings = settings or get_settings()
+    if settings.understanding != "model" or os.environ.get("OMP_NUM_THREADS", "1") != "1":
+        return False
+    e5 = model()
+    if e5 is None:
+        return False
+    try:
+        _small_talk_vectors(e5)
+        examples = file_examples(settings.examples_file) if settings.examples_file else ()
+        texts = tuple(text for text in (_clean(said) for _, said in examples) if text)
+        if texts:
+            _example_vectors(texts, e5, vectors_path(settings.examples_file))
+    except Exception:  # the work-horses will try again on their own
+        log.exception("the sentence model could not be warmed before the forks")
+        return False
+    return True
 
 
 def _text_vector(text: str, e5: Any) -> Any:
@@ -332,24 +395,25 @@ def similarity_for(
         examples = file_examples(settings.examples_file) if settings.examples_file else ()
         store = vectors_path(settings.examples_file) if examples else None
     known = {service.code for service in services}
-    kept = [(code, _clean(text)) for code, text in examples if code in known]
-    kept = [(code, text) for code, text in kept if text]
-    example_codes = tuple(code for code, _ in kept)
-    example_texts = tuple(text for _, text in kept)
+    # Every example is embedded (one set per file, whatever the catalogue: what warm() loads
+    # before the worker forks); those of services the catalogue has are kept.
+    cleaned = [(code, text) for code, text in ((c, _clean(t)) for c, t in examples) if text]
+    example_texts = tuple(text for _, text in cleaned)
+    rows = [row for row, (code, _) in enumerate(cleaned) if code in known]
+    example_codes = tuple(cleaned[row][0] for row in rows)
+
+    def example_vectors() -> Any:
+        return _example_vectors(example_texts, e5, store)[rows]
 
     def similar(text: str) -> dict[str, float]:
         if not text.strip():
             return {}
         try:
-            codes, vectors = _catalogue(services, e5)
+            codes, vectors = _catalogue(services, e5, settings.redis_url)
             vector = _text_vector(text, e5)
             scores = vectors @ vector
             small_talk = float((_small_talk_vectors(e5) @ vector).max())
-            shares = (
-                vote(_example_vectors(example_texts, e5, store) @ vector, example_codes)
-                if example_texts
-                else {}
-            )
+            shares = vote(example_vectors() @ vector, example_codes) if example_codes else {}
         except Exception:  # a model that fails mid-way leaves the words to decide
             log.exception("the sentence model failed; matching by words alone")
             return {}

@@ -38,10 +38,16 @@ class _QuickToStop:
 
 
 class ForkingWorker(_QuickToStop, Worker):
-    """rq's worker (a work-horse forked per job), with the jobs loaded once before the forks."""
+    """rq's worker (a work-horse forked per job), with the jobs and the sentence model loaded
+    once before the forks."""
+
+    warmed = False
 
     def execute_job(self, job, queue):
         importlib.import_module("bot.jobs")
+        if not self.warmed:
+            importlib.import_module("bot.understanding").warm()
+            self.warmed = True
         return super().execute_job(job, queue)
 
 

@@ -24,26 +24,39 @@ from tests.evaluation.simulate import (
     play_all,
 )
 
-# Measured on the tuning split (141 residents) with fuzzy matching: right at the first
-# suggestion 46.8%, median 3 texts per filed report, every resident filed but one told to
-# call 911 ("power line down"). The floors sit a little under, so a change that makes the bot
-# understand residents worse fails here; raise them when it gets better.
-RIGHT_FIRST_FLOOR = 0.42
-IN_SHORTLIST_FLOOR = 0.62
-FILED_RIGHT_FLOOR = 0.60
+# Measured on the tuning split (141 residents), right at the first suggestion / in the first
+# reply's options / filed under the right service: fuzzy matching alone 46.8% / 68.8% / 66.7%
+# (a resident who gets the whole menu picks the right service from it); with the model
+# 51.1% / 72.3% / 51.1% (it always has a first suggestion, which the resident takes); with the
+# model and the other tuning residents as the city's past reports (leave-one-out) 57.4% /
+# 77.3% / 57.4%. The floors sit a little under, so a change that makes the bot understand
+# residents worse fails here; raise them when it gets better.
+FLOORS = {
+    "fuzzy": {"right_first": 0.42, "in_shortlist": 0.62, "filed_right": 0.60},
+    "model": {"right_first": 0.48, "in_shortlist": 0.68, "filed_right": 0.48},
+    "examples": {"right_first": 0.54, "in_shortlist": 0.73, "filed_right": 0.54},
+}
 MEDIAN_TEXTS_CEILING = 4
 MEAN_TEXTS_CEILING = 4.2
 MOST_TOLD_TO_CALL_911 = 2
 
 
-@pytest.fixture(scope="module", params=["fuzzy", "model"])
-def played(request) -> list[Played]:
+@pytest.fixture(scope="module", params=list(FLOORS))
+def matcher(request) -> str:
+    """Fuzzy matching alone, the model, or the model with the city's past reports."""
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def played(matcher) -> list[Played]:
     similar = None
-    if request.param == "model":
-        similar, matcher = load_similar(evaluation_services())
+    residents = load_residents("tuning")
+    if matcher != "fuzzy":
+        examples = residents if matcher == "examples" else None
+        similar, why = load_similar(evaluation_services(), examples)
         if similar is None:
-            pytest.skip(f"no model: {matcher}")
-    return play_all(load_residents("tuning"), make_context(similar))
+            pytest.skip(f"no model: {why}")
+    return play_all(residents, make_context(similar))
 
 
 def test_the_tuning_split_is_there():
@@ -85,11 +98,10 @@ def test_one_shot_residents_file_in_two_or_three(played):
     assert statistics.median(one_shot) <= 3
 
 
-def test_understanding_does_not_regress(played):
+def test_understanding_does_not_regress(played, matcher):
     table = figures(played)["all"]
-    assert table["right_first"] >= RIGHT_FIRST_FLOOR, table
-    assert table["in_shortlist"] >= IN_SHORTLIST_FLOOR, table
-    assert table["filed_right"] >= FILED_RIGHT_FLOOR, table
+    for figure, floor in FLOORS[matcher].items():
+        assert table[figure] >= floor, (figure, table)
     assert table["in_shortlist"] >= table["right_first"]
 
 

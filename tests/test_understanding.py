@@ -17,7 +17,7 @@ from tests.conversations.corpus import sandbox_services
 
 SERVICES = sandbox_services()
 BY_NAME = {service.name: service for service in SERVICES}
-MODEL = Settings(understanding="model")
+MODEL = Settings(understanding="model", redis_url="")  # no Redis: each test process embeds
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +168,58 @@ def test_the_scenario_corpus_passes_with_the_model(similar):
         if found:
             problems[scenario.name] = found
     assert problems == {}
+
+
+# --- forked work-horses: warmed before the fork, the catalogue shared through Redis ----------
+
+
+def test_a_new_process_reads_the_catalogues_embeddings_from_redis(redis_conn, test_redis_url):
+    settings = Settings(understanding="model", redis_url=test_redis_url)
+    services = tuple(dataclasses.replace(s, name=s.name + " (Redis)") for s in SERVICES)
+    understanding.similarity_for(services, settings)("the street light is out")
+    assert list(redis_conn.scan_iter(understanding.SHARED_PREFIX + "*"))
+    understanding._catalogues.clear()  # what a freshly forked work-horse has
+    before = understanding.embedded_services
+    scores = understanding.similarity_for(services, settings)("the street light is out")
+    assert understanding.embedded_services == before  # read, not embedded again
+    assert BY_NAME["Street Light Out"].code == best(scores)
+
+
+def test_without_redis_each_process_embeds_its_own():
+    settings = Settings(understanding="model", redis_url="redis://127.0.0.1:9/0")
+    services = tuple(dataclasses.replace(s, name=s.name + " (no Redis)") for s in SERVICES)
+    before = understanding.embedded_services
+    scores = understanding.similarity_for(services, settings)("graffiti on the wall")
+    assert understanding.embedded_services == before + len(services)
+    assert BY_NAME["Graffiti Removal"].code == best(scores)
+
+
+@pytest.mark.parametrize(
+    ("setting", "threads", "warmed"),
+    [("model", None, True), ("model", "1", True), ("model", "2", False), ("fuzzy", None, False)],
+)
+def test_warm_loads_the_model_only_where_a_fork_can_inherit_it(
+    monkeypatch, setting, threads, warmed
+):
+    if threads is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", threads)
+    assert understanding.warm(Settings(understanding=setting)) is warmed
+
+
+def test_a_work_horse_forked_after_warming_matches_services():
+    """Warmed in the parent (one OpenMP thread), the model works in a forked child."""
+    assert understanding.warm(MODEL)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the work-horse
+        try:
+            scores = understanding.similarity_for(SERVICES, MODEL)("a big pothole on my street")
+            os.write(write, best(scores).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert os.read(read, 200).decode() == BY_NAME["Pothole in Street"].code

@@ -20,7 +20,7 @@ from bot.settings import Settings, get_settings
 from conversations.matching import pick_service
 from conversations.types import Service
 
-MODEL = Settings(understanding="model")
+MODEL = Settings(understanding="model", redis_url="")  # no Redis: each test process embeds
 # A catalogue in a clerk's words: nothing in it says "lawn" or "grass".
 SERVICES = (
     Service(

@@ -30,6 +30,7 @@ from bot.catalog import to_services
 from bot.languages import load_languages
 from bot.open311 import records
 from bot.sandbox.catalog import load_catalog
+from bot.settings import Settings
 from conversations import (
     Context,
     FileReport,
@@ -55,6 +56,8 @@ CITY = "Bloomington"
 TIMEZONE = "America/Indiana/Indianapolis"
 SPLITS = ("tuning", "heldout")
 MAX_TEXTS = 15  # a resident gives up after this many texts
+# The model as a measurement sees it: no environment, no shared Redis, no EXAMPLES_FILE.
+MEASURING = Settings(_env_file=None, understanding="model", redis_url="", examples_file="")
 ADDRESS = "120 Main St"  # the resident's answer to "where is it?" when their text had none
 WHERE = (39.1653, -86.5264)  # every geocoded place (downtown Bloomington)
 # The resident's answer to a service question, by datatype ("1": the first option).
@@ -155,7 +158,7 @@ def load_similar(
         from bot.understanding import similarity_for
     except ImportError:
         return None, "fuzzy (bot.understanding not importable)"
-    similar = similarity_for(services, examples=() if examples is not None else None)
+    similar = similarity_for(services, MEASURING, examples=())
     if similar is None:
         return None, "fuzzy (bot.understanding gives no model)"
     if examples is None:
@@ -172,7 +175,7 @@ class LeaveOneOut:
     def __init__(self, services: tuple[Service, ...], examples: list[Resident]) -> None:
         from bot.understanding import similarity_for
 
-        self.make = lambda pairs: similarity_for(services, examples=pairs)
+        self.make = lambda pairs: similarity_for(services, MEASURING, examples=pairs)
         self.examples = [(row.service_code, row.text) for row in examples]
         self.texts = {" ".join(row.text.split()) for row in examples}
         self.every = self.make(self.examples)
