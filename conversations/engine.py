@@ -770,7 +770,11 @@ def _confirm(state: State, text: str, context: Context) -> Turn:
     address = find_address(text)[0]
     if address:
         return _geocode(state, address)
-    return Turn(state, (Reply(say(texts.CONFIRM_HOW), expects="yes_no"),))
+    how = Reply(say(texts.CONFIRM_HOW_DETAILS if details else texts.CONFIRM_HOW), expects="yes_no")
+    if state.consent is None:  # the choice still open: said again, with its own buttons
+        consent = Reply(say(texts.CONFIRM_CONSENT), expects="yes_no_private")
+        return Turn(state, (Reply(how.text), consent))
+    return Turn(state, (how,))
 
 
 def _says_private(text: str, say: Language) -> bool:

@@ -48,6 +48,10 @@ across corner block and or but so has have had just very really big huge large s
 someone somebody something anything please hi hello hey thanks thank want wanted need needs like
 would could can will report reporting problem issue t s not no yes still again today yesterday
 since day days week weeks now get got problems issues problema problemas
+hola buenas buenos dias tardes noches tengo tiene hay quiero quisiera reportar reporte un una
+unos unas el la los las de del en con mi mis por favor que es esta gracias ayuda
+kumusta po may ako ko gusto mag report salamat ang ng sa
+xin chao toi co mot van de muon bao cao cam on chào tôi có một vấn đề muốn báo cáo cảm ơn
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 # Words that say where, not what: never evidence for a service on their own (they still count

@@ -98,8 +98,11 @@ def address_found(address: str, say: Language = ENGLISH) -> Reply:
 
 
 def address_taken(address: str, say: Language = ENGLISH) -> str:
-    """Says which address was found, before the next question."""
-    return say(texts.ADDRESS_TAKEN).format(address=cut(address, ADDRESS_ROOM))
+    """Says which address was found, before the next question (in one segment, up to
+    ADDRESS_ROOM of it kept whole)."""
+    build = say(texts.ADDRESS_TAKEN).format
+    short = cut(address, ADDRESS_ROOM)
+    return fit(lambda value: build(address=value), short, budgets=(1,), keep=len(short))
 
 
 def address_not_found(city: str, say: Language = ENGLISH) -> Reply:

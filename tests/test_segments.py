@@ -300,11 +300,6 @@ def test_a_cut_value_does_not_get_a_second_full_stop():
     assert not any("...." in text for text in cut_ones)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="prompts.address_taken cuts the address with cut(), not fit(): a cut address "
-    "ends '...' and the lead's own full stop follows ('Near Nort....')",
-)
 def test_a_cut_address_in_the_found_lead_does_not_get_a_second_full_stop():
     chat = Chat(replace(ASKING_CONTEXT, ask_optional=frozenset()), State(consent=False))
     chat.send("pothole")

@@ -187,3 +187,23 @@ def nominatim(house: str = "120", road: str = "Main Street", city: str = "Spring
 )
 def test_exact_means_the_house_and_street_typed_in_the_city(query, raw, city, bounded, exact):
     assert is_exact(raw, query, city, bounded) is exact
+
+
+@pytest.mark.parametrize(
+    ("consent", "answers", "expected"),
+    [
+        (False, ["pothole", "deep hole in the right lane", "1"], [texts.CONFIRM_HOW_DETAILS]),
+        (False, ["loud party music every night"], [texts.CONFIRM_HOW]),
+        (None, ["pothole", "deep hole", "1"], [texts.CONFIRM_HOW_DETAILS, texts.CONFIRM_CONSENT]),
+    ],
+)
+def test_an_unclear_answer_to_the_summary_says_every_choice_it_has(consent, answers, expected):
+    talk = chat(consent=consent)
+    talk.send(answers[0])
+    talk.send("120 Main St")
+    talk.feed(Geocoded("120 Main St", (SURE,)))
+    for answer in answers[1:]:
+        talk.send(answer)
+    assert talk.state.name == "confirm"
+    turn = talk.send("maybe")
+    assert texts_of(turn) == expected and not turn.actions
