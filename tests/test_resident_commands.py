@@ -64,7 +64,8 @@ def test_consent_yes_sends_the_phone_and_email_but_the_description_is_masked(new
     assert "call me at [phone] or [email]" in summary
     assert summary.endswith(texts.CONFIRM_CONSENT)  # asked in the first summary
     unclear = new_phone.text("maybe")  # not an answer: nothing is sent, nothing decided
-    assert len(unclear) == 1 and unclear[0].startswith("Reply YES to send")
+    assert len(unclear) == 2 and unclear[0].startswith("Reply YES to send")
+    assert unclear[1].startswith("With YES the city may contact you")  # the choice still open
     assert _only(Contact).contact_consent is None
     with session_scope() as session:
         assert session.exec(select(Report)).all() == []

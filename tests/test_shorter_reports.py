@@ -9,7 +9,17 @@ from dataclasses import replace
 import pytest
 
 from bot.geocoding import is_exact
-from conversations import Context, FileReport, Geocode, Geocoded, Place, State, texts
+from conversations import (
+    Context,
+    FileReport,
+    Geocode,
+    Geocoded,
+    Message,
+    Place,
+    State,
+    step,
+    texts,
+)
 from conversations.plaintext import render
 from tests.test_conversations_catalogue import ASKING, ASKING_AT, Chat
 
@@ -183,6 +193,19 @@ def nominatim(house: str = "120", road: str = "Main Street", city: str = "Spring
         ("120 Main St", nominatim(city="Shelbyville"), "Springfield", False, False),
         ("120 Main St", nominatim(city="Shelbyville"), "", False, False),  # where unknown
         ("120 Main St", {"address": {}}, "Springfield", True, False),
+        ("120 Main", nominatim(), "Springfield", False, True),  # the type left out
+        ("120 main st, springfield", nominatim(), "Springfield", False, True),
+        ("120 Main St", nominatim(road="Main Avenue"), "Springfield", False, False),
+        ("120 W Main St", nominatim(road="East Main Street"), "Springfield", False, False),
+        ("120 Main St", nominatim(road="North Main Street"), "Springfield", False, False),
+        ("120 Old Main St", nominatim(), "Springfield", False, False),
+        ("Apt 12, 300 Main St", nominatim(house="12"), "Springfield", False, False),
+        ("5th Ave and 120 Main", nominatim(road="5th Avenue"), "Springfield", False, False),
+        ("12B Main St", nominatim(house="12B"), "Springfield", False, True),
+        ("12 Main St", nominatim(house="12B"), "Springfield", False, False),
+        ("120 Main St", nominatim(city="Shelbyville"), "Springfield", True, False),  # in the box
+        ("120 Main St", nominatim(road="Street"), "Springfield", False, False),
+        ("120 Main St", {"address": "120 Main St"}, "Springfield", True, False),
     ],
 )
 def test_exact_means_the_house_and_street_typed_in_the_city(query, raw, city, bounded, exact):
@@ -207,3 +230,49 @@ def test_an_unclear_answer_to_the_summary_says_every_choice_it_has(consent, answ
     assert talk.state.name == "confirm"
     turn = talk.send("maybe")
     assert texts_of(turn) == expected and not turn.actions
+
+
+# --- consent is never taken without being asked ----------------------------------------------
+
+
+def test_every_first_summary_in_the_corpus_asks_for_consent(monkeypatch):
+    """Whatever leads into it (a pin, an edit, a geocoder down, a sure address), a turn that
+    shows a summary while the resident has not answered the contact question asks it."""
+    from tests.conversations import corpus
+
+    shown = []
+
+    def checked(state, event, context):
+        turn = step(state, event, context)
+        if turn.state.name == "confirm" and turn.state.consent is None and turn.replies:
+            shown.append([reply.expects for reply in turn.replies])
+        return turn
+
+    monkeypatch.setattr(corpus, "step", checked)
+    context = corpus.make_context()
+    for scenario in corpus.load_scenarios():
+        corpus.run(scenario, context)
+    assert len(shown) > 50
+    assert all("yes_no_private" in expects for expects in shown), shown
+
+
+@pytest.mark.parametrize(
+    "lead_in",
+    ["pin", "geocoder down", "edited service"],
+)
+def test_a_lead_sentence_never_drops_the_consent_question(lead_in):
+    talk = chat(consent=None)
+    if lead_in == "pin":
+        talk.send("loud party music every night, call me 312-555-0142")
+        turn = talk.feed(Message("", ASKING_AT, location=SURE))
+    elif lead_in == "geocoder down":
+        talk.send("loud party music every night at 120 Main St, call me 312-555-0142")
+        turn = talk.feed(Geocoded("120 Main St", failed=True))
+    else:
+        talk.send("graffiti at 120 Main St, call me 312-555-0142")
+        talk.feed(Geocoded("120 Main St", (SURE,)))
+        talk.send("3")  # SURFACE
+        talk.send("1")  # change the type
+        turn = talk.send("noise")
+    assert talk.state.name == "confirm"
+    assert [r for r in turn.replies if r.expects == "yes_no_private"], texts_of(turn)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from bot import understanding
+from bot import problems, understanding
 from bot.cli import main
 from bot.sandbox.app import create_sandbox_app
 from bot.sandbox.server import serve
@@ -60,12 +60,18 @@ def first(text: str, similar) -> str | None:
 
 
 def plain_cosines(text: str) -> dict[str, float]:
-    """The cosines as bot.understanding computed them before examples: each service's row
-    the mean of its name's and its description's embeddings, against the text's."""
+    """The similarities as bot.understanding computes them without examples: each service's
+    row the mean of its name's and its description's embeddings, against the text's, or the
+    closest text of the common problems (bot/problems.py) that belong to it when closer."""
+    import numpy as np
+
     e5 = understanding.model()
     names = e5.query([s.name for s in SERVICES])
     rows = (names + e5.query([understanding.describe(s) for s in SERVICES])) / 2
-    scores = rows @ e5.query(text)
+    vector = e5.query(text)
+    bank = e5.query(problems.texts()[0])
+    owners = problems.owners_of(bank, rows)
+    scores = np.maximum(rows @ vector, problems.closest(bank @ vector, owners, len(SERVICES)))
     return {s.code: float(score) for s, score in zip(SERVICES, scores, strict=True)}
 
 
