@@ -75,11 +75,13 @@ def examples_from(records: list[dict], known: set[str], limit: int) -> list[dict
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> None:
-    """Write the rows as JSONL, atomically (a reader sees the old file or the new one)."""
+    """Write the rows as JSONL, atomically (a reader sees the old file or the new one), readable
+    by this user only: residents' words, even masked, are personal data."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(partial, "w", encoding="utf-8") as out:
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(descriptor, "w", encoding="utf-8") as out:
             for row in rows:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
         os.replace(partial, path)

@@ -104,13 +104,13 @@ def summary(state: State, context: Context) -> tuple[Reply, ...]:
     return (prompts.confirm(state.draft, say, details),)
 
 
-def ask_again(state: State, context: Context) -> Reply:
-    """The question being asked, again."""
+def ask_again(state: State, context: Context) -> tuple[Reply, ...]:
+    """The question being asked, again (the summary, whole, when none is left)."""
     say = context.language(state.language)
     if not context.services:
-        return Reply(say(texts.CATALOGUE_DOWN))
+        return (Reply(say(texts.CATALOGUE_DOWN)),)
     attribute = current(state, context) or pending(state, context)
-    return ask_attribute(attribute, say) if attribute else summary(state, context)[-1]
+    return (ask_attribute(attribute, say),) if attribute else summary(state, context)
 
 
 def answer(state: State, text: str, at: datetime, context: Context) -> Turn:

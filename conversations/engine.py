@@ -165,13 +165,15 @@ def asked(state: State, context: Context) -> tuple[Reply, ...]:
     """The question the conversation is waiting on, as a turn's replies (none when idle)."""
     if state.name in (CONFIRM, CONSENT):
         return asking.summary(state, context)
+    if state.name == QUESTIONS:
+        return asking.ask_again(state, context)
     found = question(state, context)
     return (found,) if found is not None else ()
 
 
 def question(state: State, context: Context) -> Reply | None:
-    """The question the conversation is waiting on, asked again (None when idle); of the
-    first summary, its last message."""
+    """The one-message question of a state other than the service's questions and the summary
+    (which `asked` gives whole), asked again; None when idle."""
     draft, say = state.draft, _say(state, context)
     if state.name == SERVICE:
         if "groups" in draft:
@@ -193,10 +195,6 @@ def question(state: State, context: Context) -> Reply | None:
         return prompts.address_found(draft.get("address", ""), say)
     if state.name == DESCRIPTION:
         return prompts.ask_description(say)
-    if state.name == QUESTIONS:
-        return asking.ask_again(state, context)
-    if state.name in (CONFIRM, CONSENT):
-        return asking.summary(state, context)[-1]
     if state.name == RESUME:
         return prompts.ask_resume(
             draft.get("held", {}).get("draft", {}).get("service_name", ""), say

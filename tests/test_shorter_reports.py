@@ -276,3 +276,24 @@ def test_a_lead_sentence_never_drops_the_consent_question(lead_in):
         turn = talk.send("noise")
     assert talk.state.name == "confirm"
     assert [r for r in turn.replies if r.expects == "yes_no_private"], texts_of(turn)
+
+
+def test_a_question_gone_from_the_catalogue_gives_the_whole_first_summary():
+    """After 4, the city drops its optional questions: asking again shows the summary with
+    the consent question, not one without the other."""
+    from conversations.engine import asked
+
+    talk = chat(consent=None)
+    talk.send("pothole")
+    talk.send("120 Main St")
+    talk.feed(Geocoded("120 Main St", (SURE,)))
+    talk.send("deep hole")
+    talk.send("1")
+    talk.send("4")
+    assert talk.state.draft["question"] == "WIDTH"
+    only_required = tuple(
+        replace(s, attributes=tuple(a for a in s.attributes if a.required)) for s in ASKING
+    )
+    again = asked(talk.state, replace(SHORT, services=only_required))
+    assert [r.expects for r in again][-1] == "yes_no_private"
+    assert render(again[0]).startswith("Ready to send:")

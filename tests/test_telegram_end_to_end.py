@@ -182,6 +182,27 @@ def test_a_doubtful_address_is_read_back_with_yes_and_no_buttons(chat):
     assert ask_what["reply_markup"] == {"remove_keyboard": True}
 
 
+def test_a_double_tap_on_yes_at_a_read_back_never_answers_the_summary_after_it(env, telegram_api):
+    """Both taps reach us before the summary is delivered: the second is from an earlier
+    message, so it neither files the report nor gives consent."""
+    chat = TelegramChat(create_app({"TESTING": True}).test_client(), telegram_api, returning=False)
+    chat.say("an abandoned car has been parked here for weeks")
+    [read_back] = chat.say("Main St")  # a street only: read back with Yes and No
+    yes = next(b for row in read_back["reply_markup"]["inline_keyboard"] for b in row)
+    shown = {"message_id": read_back["message_id"], "date": 0, "text": read_back["text"]}
+    for _ in range(2):  # the double tap, both in before any job runs
+        update = callback_update(CHAT_ID, yes["callback_data"], shown)
+        assert post_update(chat.client, update, TELEGRAM_SECRET).status_code == 200
+    run_jobs()
+    said = [message["text"] for message in chat.inbox()]
+    assert any(text.startswith("Ready to send:") for text in said)
+    assert "That button is from an earlier message." in said
+    with session_scope() as session:
+        assert session.exec(select(Report)).all() == []
+        contact = session.exec(select(Contact)).one()
+        assert contact.contact_consent is None
+
+
 def test_a_new_residents_first_summary_offers_yes_private_and_no(env, telegram_api):
     """Consent is asked once, in the first summary: a Private button sends without the
     resident's contact details, and is remembered."""

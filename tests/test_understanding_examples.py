@@ -196,6 +196,7 @@ def test_learn_writes_masked_deduplicated_examples_from_the_citys_requests(city,
     assert "3  in all, 3 service(s)" in done.output
     assert KEY not in done.output
     assert understanding.vectors_path(path).exists()
+    assert path.stat().st_mode & 0o777 == 0o600  # residents' words: this user's only
 
     shown = CliRunner().invoke(main, ["understanding", "show"])
     assert shown.exit_code == 0, shown.output

@@ -213,16 +213,14 @@ QUESTION_KINDS = ("choice", "choices", "yes_no", "yes_no_private", "location")
 
 
 def _stale_tap(session: Session, contact_id: int, reply_to: str | None) -> bool:
-    """True when a button tap answers an earlier question than the one last asked."""
+    """True when a button tap answers an earlier question than the one last asked (also one
+    asked but not delivered yet: a double tap on YES at an address read-back must not answer
+    the summary that follows it, which files the report)."""
     if not reply_to:
         return False
     recent = session.exec(
         select(Message)
-        .where(
-            Message.contact_id == contact_id,
-            Message.direction == "out",
-            Message.external_id.is_not(None),
-        )
+        .where(Message.contact_id == contact_id, Message.direction == "out")
         .order_by(Message.id.desc())
         .limit(20)
     ).all()
