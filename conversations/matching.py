@@ -11,10 +11,13 @@ With a sentence-embedding model (`similar`: text -> {service code: cosine simila
 bot.understanding) the two are combined. A winner by words stands when the model ranks it first
 too, or, for a sure one (SURE: a name or keyword matched), unless the model puts it more than
 VETO behind its own best. A shortlist by words whose first the model also puts first, by PROMOTE
-or more, becomes the winner. Otherwise the resident gets a shortlist: the words' own, in its
-order, then the services either one finds close, by fuzzy score plus MEANING points per unit of
-cosine behind the model's best. The model alone (no words matched) only ever offers a shortlist,
-and only for a text with a meaningful word (it cannot tell a greeting from a report).
+or more (and matched by more than where it is), becomes the winner. Otherwise the resident
+gets a shortlist: the words' own and the services the model finds close, ordered by fuzzy score
+plus MEANING points per unit of cosine behind the model's best (the first is the bot's best
+guess, which most residents take). The model alone (no words matched) only ever offers a
+shortlist, and only for a text with a meaningful word (it cannot tell a greeting from a report).
+The model's similarity also holds the city's past reports and the common problems of
+bot/problems.py (see bot/understanding.py).
 """
 
 from __future__ import annotations
@@ -250,11 +253,10 @@ def pick_service(
     def combined(code: str) -> float:
         return fuzzy.get(code, 0.0) + MEANING * (sims.get(code, best - NEAR) - best)
 
-    # The words' shortlist keeps its order (residents answer by number); the rest, by both.
     head = list(dict.fromkeys(service.code for service in by_words.shortlist))
     near = (code for code in ranked if sims[code] >= best - NEAR)
-    rest = sorted({*fuzzy, *near} - set(head), key=lambda code: (-combined(code), code))
-    return Pick(None, tuple(known[code] for code in [*head, *rest][:SHORTLIST_SIZE]))
+    every = sorted({*head, *fuzzy, *near}, key=lambda code: (-combined(code), code))
+    return Pick(None, tuple(known[code] for code in every[:SHORTLIST_SIZE]))
 
 
 def _by_words(matches: list[tuple[Service, float]]) -> Pick:

@@ -197,9 +197,11 @@ def test_the_scenario_corpus_passes_with_the_model(similar):
         found = corpus.expectation_problems(outcome) + corpus.safety_problems(outcome, context)
         wanted = names.get(scenario.expect.get("service", ""), "")
         first = outcome.said[0].text if outcome.said else ""
-        if found and wanted and f"1 {wanted}" in first and "Did you mean" not in first:
-            sooner.append(scenario.name)  # the model took the right service at once, where
-            continue  # the script answers the shortlist the words alone would have offered
+        if found and wanted and f"1 {wanted}" in first:
+            # The model took the right service at once, or put it first in the shortlist,
+            # where the script answers what the words alone offered.
+            sooner.append(scenario.name)
+            continue
         if found:
             problems[scenario.name] = found
     assert problems == {}
