@@ -523,17 +523,40 @@ def run_split(split: str, similar: Similar | None) -> dict[str, dict]:
     return figures(play_all(load_residents(split), make_context(similar)))
 
 
-def figures_markdown(tables: dict[str, dict[str, dict]], matcher: str, day: date) -> str:
+MATCHERS = ("fuzzy", "model", "model with the city's past reports")
+
+
+def every_figure() -> tuple[dict[str, dict[str, dict]], dict[str, str]]:
+    """Both splits' figures with each matcher (fuzzy, the model, the model with the tuning
+    rows as the city's past reports), and how each matcher was found."""
+    services = evaluation_services()
+    tables: dict[str, dict[str, dict]] = {}
+    notes: dict[str, str] = {}
+    for name in MATCHERS:
+        similar, found = None, "fuzzy"
+        if name != "fuzzy":
+            examples = load_residents("tuning") if "past" in name else None
+            similar, found = load_similar(services, examples)
+        tables[name] = {split: run_split(split, similar) for split in SPLITS}
+        notes[name] = matcher_note(found, similar)  # counted over both splits
+    return tables, notes
+
+
+def figures_markdown(tables: dict[str, dict[str, dict]], notes: dict[str, str], day: date) -> str:
+    """FIGURES.md: per matcher, each split's table."""
     lines = [
         "# Evaluation figures: real residents' texts through the engine",
         "",
-        f"Written by `.venv/bin/python -m tests.evaluation.simulate --write` on {day.isoformat()}; "
-        f"matcher: **{matcher}**. See README.md here for how a resident is played and what each "
-        "figure means. Shares are of all residents of the split.",
+        f"Written by `.venv/bin/python -m tests.evaluation.simulate --write` on {day.isoformat()}. "
+        "See README.md here for how a resident is played and what each figure means. Shares "
+        "are of all residents of the split. With the city's past reports, the tuning rows "
+        "stand for them (a tuning resident's own row left out).",
         "",
     ]
-    for split, table in tables.items():
-        lines += [f"## {split}", "", figures_table(table), ""]
+    for name, by_split in tables.items():
+        lines += [f"## {name}", "", f"Matcher: {notes[name]}.", ""]
+        for split, table in by_split.items():
+            lines += [f"### {split}", "", figures_table(table), ""]
     return "\n".join(lines)
 
 
@@ -556,7 +579,9 @@ def main(argv: list[str] | None = None) -> int:
         "--failures", action="store_true", help="list rows not right at the first suggestion"
     )
     parser.add_argument(
-        "--write", action="store_true", help="write FIGURES.md (both splits' tables)"
+        "--write",
+        action="store_true",
+        help="write FIGURES.md: both splits with every matcher (whatever --split and --model)",
     )
     args = parser.parse_args(argv)
     if args.failures and args.split != "tuning":
@@ -583,13 +608,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{len(lines)} not right at the first suggestion:\n")
         print("\n".join(lines))
     if args.write:
-        tables = {args.split: table}
-        for other in SPLITS:
-            if other != args.split:
-                tables[other] = run_split(other, similar)
-        ordered = {split: tables[split] for split in SPLITS}
-        note = matcher_note(matcher, similar)
-        FIGURES_PATH.write_text(figures_markdown(ordered, note, date.today()), "utf-8")
+        tables, notes = every_figure()
+        FIGURES_PATH.write_text(figures_markdown(tables, notes, date.today()), "utf-8")
         print(f"\nwrote {FIGURES_PATH.relative_to(HERE.parent.parent)}")
     return 0
 
