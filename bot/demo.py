@@ -23,6 +23,8 @@ def demo_env(sandbox_port: int) -> dict[str, str]:
         "GEOCODER_DOMAIN": f"127.0.0.1:{sandbox_port}/nominatim",
         "GEOCODER_SCHEME": "http",
         "CITY_NAME": "Springfield",
+        # The sandbox town keeps Central time: "today 8am" is 8am there, not in UTC.
+        "CITY_TIMEZONE": "America/Chicago",
         "TRACK_INTERVAL": "5",
         "CATALOG_TTL": "60",
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 
 from .language import ENGLISH, Language
 
@@ -50,8 +51,12 @@ _NUMBER = re.compile(r"#?\s*(\d{1,3})\s*[.)]?")
 
 
 def _normal(text: str) -> str:
-    """Lowercased, modifiers removed, punctuation trimmed from both ends, spaces collapsed."""
-    text = _MODIFIERS.sub("", text).casefold().strip(_EDGES)
+    """Lowercased, modifiers removed (and emoji beside words: "yes 👍"), punctuation trimmed
+    from both ends, spaces collapsed."""
+    text = _MODIFIERS.sub("", text)
+    if any(c.isalnum() for c in text):
+        text = "".join(c for c in text if unicodedata.category(c) != "So")
+    text = text.casefold().strip(_EDGES)
     return " ".join(text.split())
 
 

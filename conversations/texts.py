@@ -53,8 +53,9 @@ ASK_YES_NO = "Please reply YES or NO."
 # --- description and confirmation --------------------------------------------------------
 ASK_DESCRIPTION = "Please describe the problem in a few words."
 CONFIRM = 'Ready to send:\n1 {service}\n2 {address}\n3 "{description}"'
-CONFIRM_HOW = "Reply YES to send, 1-3 to change, or NO to cancel."
-CONFIRM_HOW_DETAILS = "Reply YES to send, 1-3 to change, 4 to add details, or NO to cancel."
+# Not "cancel": CANCEL is an opt-out word (carriers and we stop every message on it).
+CONFIRM_HOW = "Reply YES to send, 1-3 to change, or NO to drop it."
+CONFIRM_HOW_DETAILS = "Reply YES to send, 1-3 to change, 4 to add details, or NO to drop it."
 # Asked in the first summary only: the answer is kept for every later report.
 CONFIRM_CONSENT = (
     "With YES the city may contact you about your reports; PRIVATE sends it without your "

@@ -135,3 +135,15 @@ def test_demo_files_a_report_and_shows_its_status_update(cli_env, tmp_path):
     number = out.split("Request number: ")[1].split(".")[0]
     assert f"bot> Update on request {number} (Pothole in Street): closed." in out
     assert (tmp_path / "var" / "demo.log").exists()
+
+
+def test_the_demo_reads_times_on_the_sandbox_towns_clock():
+    """ "today 8am" in the demo is 8am in Springfield, whose requests the sandbox stamps -06:00."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.demo import demo_env
+    from bot.sandbox.store import TOWN_TZ
+
+    zone = ZoneInfo(demo_env(8410)["CITY_TIMEZONE"])
+    assert zone.utcoffset(datetime(2026, 12, 5)) == TOWN_TZ.utcoffset(None)

@@ -68,7 +68,7 @@ def test_step_by_step_by_number_files_the_report():
     assert chat.state.name == "confirm"
     assert confirm.replies[0].text == (
         'Ready to send:\n1 Pothole\n2 120 Main St, Springfield\n3 "Deep hole in the right lane"'
-        "\nReply YES to send, 1-3 to change, or NO to cancel."
+        "\nReply YES to send, 1-3 to change, or NO to drop it."
     )
     assert confirm.replies[0].expects == "yes_no"
 

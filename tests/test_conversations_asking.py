@@ -81,7 +81,7 @@ def test_pothole_questions_in_order_then_summary_then_report():
     assert chat.state.name == "confirm" and "question" not in chat.state.draft
     assert confirm.replies[0].text == (
         'Ready to send:\n1 Pothole\n2 120 Main St, Springfield\n3 "Deep hole in the right lane"'
-        "\nReply YES to send, 1-3 to change, or NO to cancel."
+        "\nReply YES to send, 1-3 to change, or NO to drop it."
     )
     sent = chat.send("yes")
     assert sent.actions == (

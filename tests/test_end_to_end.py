@@ -132,14 +132,14 @@ def test_report_filed_step_by_step_and_status_update_delivered(phone, twilio_api
     # The optional ones wait in the summary, which shows the address found.
     [offered] = phone.text("crosswalk")
     assert offered.startswith("Ready to send:\n1 Pothole in Street\n2 120 Main Street, Springfield")
-    assert offered.endswith("Reply YES to send, 1-3 to change, 4 to add details, or NO to cancel.")
+    assert offered.endswith("Reply YES to send, 1-3 to change, 4 to add details, or NO to drop it.")
     [how_deep] = phone.text("4")
     assert how_deep.startswith("How deep is it") and "SKIP" in how_deep
     [noticed] = phone.text("about 6 inches")
     assert noticed.startswith("When did you notice it?") and "SKIP" in noticed
     [summary] = phone.text("skip")
     assert "Pothole in Street" in summary and "Deep hole in the right lane" in summary
-    assert summary.endswith("Reply YES to send, 1-3 to change, or NO to cancel.")
+    assert summary.endswith("Reply YES to send, 1-3 to change, or NO to drop it.")
 
     texts = phone.text("YES")
     assert texts[0].startswith("Thanks! Sending your report")
