@@ -42,29 +42,33 @@ def how_to_answer(hint: str, required: bool, say: Language = ENGLISH) -> str:
 def ask_attribute(attribute: Attribute, say: Language = ENGLISH) -> Reply:
     """The question, with its options when it is a list, cut to fit.
 
-    The question's own words are the city's (its catalogue's language); the hint is translated.
+    The question's own words are the city's, shown in the resident's language where the
+    language's catalogue translates them (`msgctxt "service"`, like service names); the hint is
+    translated.
     """
     kind = kind_of(attribute)
     expects = _EXPECTS.get(kind, "text")
     hint = _HINTS.get(kind, "")
     hint = how_to_answer(say(hint) if hint else "", attribute.required, say)
-    detail = "" if kind in _EXPECTS else sentence(cut(attribute.datatype_description, DETAIL_ROOM))
+    own = say.service(attribute.datatype_description) if attribute.datatype_description else ""
+    detail = "" if kind in _EXPECTS else sentence(cut(own, DETAIL_ROOM))
+    question = say.service(attribute.description)
 
     def build(description: str) -> str:
         return " ".join(part for part in (sentence(description), detail, hint) if part)
 
     if kind not in _EXPECTS:
         if say.english:
-            text = fit(build, attribute.description, budgets=(QUESTION_BUDGET,))
+            text = fit(build, question, budgets=(QUESTION_BUDGET,))
         else:  # a translated hint makes the text UCS-2 more often: keep the city's question
-            keep = min(len(attribute.description), QUESTION_KEEP)
-            text = fit(build, attribute.description, budgets=(QUESTION_BUDGET, MOST), keep=keep)
+            keep = min(len(question), QUESTION_KEEP)
+            text = fit(build, question, budgets=(QUESTION_BUDGET, MOST), keep=keep)
         return Reply(text, expects=expects)
     budgets = (QUESTION_BUDGET, LIST_BUDGET) if say.english else (QUESTION_BUDGET, MOST)
     reply = Reply("")
     for room, keep in OPTION_ROOMS:
         options = tuple(cut(say.service(choice.name), room) for choice in attribute.values)
-        reply = _with_options(build, attribute.description, options, expects, keep, budgets)
+        reply = _with_options(build, question, options, expects, keep, budgets)
         if segments(render(reply)) <= budgets[-1]:
             break
     return reply

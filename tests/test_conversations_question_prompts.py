@@ -96,3 +96,25 @@ def test_the_datatype_description_helps_a_number_question():
 )
 def test_bad_answer_hints(attribute, hint):
     assert bad_answer(attribute).text == hint
+
+
+def test_the_citys_question_is_shown_in_the_residents_language_where_translated():
+    from bot.languages import load_languages
+    from conversations import Attribute, Choice
+
+    spanish = load_languages()["es"]
+    where = Attribute(
+        "WHEREIS", "singlevaluelist", "Where is the pothole?", True, 1, (Choice("X", "Crosswalk"),)
+    )
+    assert ask_attribute(where, spanish).text.startswith("¿Dónde está el bache?")
+    untranslated = Attribute("KIND", "string", "What colour is the car?", True, 1)
+    assert ask_attribute(untranslated, spanish).text.startswith("What colour is the car?")
+    deep = Attribute(
+        "D",
+        "number",
+        "How deep is it (inches)?",
+        False,
+        2,
+        datatype_description="Approximate depth in inches",
+    )
+    assert "Profundidad aproximada en pulgadas" in ask_attribute(deep, spanish).text
