@@ -17,6 +17,7 @@ from conversations import (
     Message,
     Place,
     State,
+    Turn,
     step,
     texts,
 )
@@ -36,6 +37,14 @@ def texts_of(turn) -> list[str]:
 
 def chat(context: Context = SHORT, consent: bool | None = False) -> Chat:
     return Chat(context, state=State(consent=consent), at=ASKING_AT)
+
+
+def pothole_in_the_lane(talk: Chat, description: str = "deep hole in the right lane") -> Turn:
+    """A pothole at a sure 120 Main St, described; the turn that asks where in the street."""
+    talk.send("pothole")
+    talk.send("120 Main St")
+    talk.feed(Geocoded("120 Main St", (SURE,)))
+    return talk.send(description)
 
 
 def test_a_sure_address_is_shown_in_the_summary_not_asked_about():
@@ -91,10 +100,7 @@ def test_a_one_shot_report_goes_straight_to_the_summary_and_files_with_one_more_
 
 def test_optional_questions_are_offered_in_the_summary_and_skipped_by_sending():
     talk = chat()
-    talk.send("pothole")
-    talk.send("120 Main St")
-    talk.feed(Geocoded("120 Main St", (SURE,)))
-    lane = talk.send("deep hole in the right lane")
+    lane = pothole_in_the_lane(talk)
     assert talk.state.draft["question"] == "LANE"  # required: asked on its own
     assert "SKIP" not in texts_of(lane)[0]
     summary = talk.send("1")
@@ -106,10 +112,7 @@ def test_optional_questions_are_offered_in_the_summary_and_skipped_by_sending():
 
 def test_four_in_the_summary_asks_the_optional_questions_then_sums_up_again():
     talk = chat()
-    talk.send("pothole")
-    talk.send("120 Main St")
-    talk.feed(Geocoded("120 Main St", (SURE,)))
-    talk.send("deep hole in the right lane")
+    pothole_in_the_lane(talk)
     talk.send("1")
     width = talk.send("4")
     assert texts_of(width)[0].startswith("About how wide is it?")
@@ -124,10 +127,7 @@ def test_four_in_the_summary_asks_the_optional_questions_then_sums_up_again():
 
 def test_add_details_in_words_works_too_and_five_is_out_of_range():
     talk = chat()
-    talk.send("pothole")
-    talk.send("120 Main St")
-    talk.feed(Geocoded("120 Main St", (SURE,)))
-    talk.send("deep hole in the right lane")
+    pothole_in_the_lane(talk)
     talk.send("1")
     assert texts_of(talk.send("5")) == [texts.EDIT_WHICH]
     assert texts_of(talk.send("add details"))[0].startswith("About how wide is it?")
@@ -144,20 +144,14 @@ def test_without_optional_questions_four_is_not_offered():
 @pytest.mark.parametrize("wanted", [frozenset({"PTH-001"}), frozenset("*")])
 def test_a_city_can_want_every_optional_question_asked(wanted):
     talk = chat(replace(SHORT, ask_optional=wanted))
-    talk.send("pothole")
-    talk.send("120 Main St")
-    talk.feed(Geocoded("120 Main St", (SURE,)))
-    talk.send("deep hole in the right lane")
+    pothole_in_the_lane(talk)
     width = talk.send("1")
     assert texts_of(width)[0].startswith("About how wide is it?")
 
 
 def test_another_services_setting_leaves_this_one_short():
     talk = chat(replace(SHORT, ask_optional=frozenset({"TRS-004"})))
-    talk.send("pothole")
-    talk.send("120 Main St")
-    talk.feed(Geocoded("120 Main St", (SURE,)))
-    talk.send("deep hole in the right lane")
+    pothole_in_the_lane(talk)
     talk.send("1")
     assert talk.state.name == "confirm"
 
@@ -284,10 +278,7 @@ def test_a_question_gone_from_the_catalogue_gives_the_whole_first_summary():
     from conversations.engine import asked
 
     talk = chat(consent=None)
-    talk.send("pothole")
-    talk.send("120 Main St")
-    talk.feed(Geocoded("120 Main St", (SURE,)))
-    talk.send("deep hole")
+    pothole_in_the_lane(talk, "deep hole")
     talk.send("1")
     talk.send("4")
     assert talk.state.draft["question"] == "WIDTH"

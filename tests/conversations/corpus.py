@@ -83,12 +83,15 @@ TOP_KEYS = frozenset({"language", "messages", "expect", "known_issue"})
 
 @lru_cache(maxsize=1)
 def sandbox_services() -> tuple[Service, ...]:
-    """The sandbox city's catalogue as the worker builds it (bot.catalog.fetch_catalog).
+    """The sandbox city's catalogue as the worker builds it (bot.catalog.fetch_catalog)."""
+    return catalogue_services()
 
-    The service list and each metadata service's definition go through the Open311 client's
-    record normalisation, through JSON as the sandbox serves them, then bot.catalog.to_services.
-    """
-    catalog = load_catalog()
+
+def catalogue_services(path: Path | None = None) -> tuple[Service, ...]:
+    """A catalogue file (the sandbox's by default) as the worker builds it: the service list
+    and each metadata service's definition go through the Open311 client's record
+    normalisation, through JSON as a server serves them, then bot.catalog.to_services."""
+    catalog = load_catalog(path)
     served = json.loads(json.dumps(catalog["services"]))
     entries = [records.service(s) for s in records.as_list(served, "services", "service")]
     for entry in entries:

@@ -26,10 +26,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from bot.catalog import to_services
 from bot.languages import load_languages
-from bot.open311 import records
-from bot.sandbox.catalog import load_catalog
 from bot.settings import Settings
 from conversations import (
     Context,
@@ -46,7 +43,7 @@ from conversations import (
 )
 from conversations import states as names
 from conversations.plaintext import render
-from tests.conversations.corpus import GAP, START
+from tests.conversations.corpus import GAP, START, catalogue_services
 
 HERE = Path(__file__).parent
 RESIDENTS_PATH = HERE / "residents.jsonl"
@@ -114,20 +111,9 @@ def load_residents(split: str | None = None) -> list[Resident]:
 
 @lru_cache(maxsize=1)
 def evaluation_services() -> tuple[Service, ...]:
-    """catalog.json as the worker builds a catalogue: the same path as
-    tests.conversations.corpus.sandbox_services (records normalisation, through JSON,
-    then bot.catalog.to_services), from this folder's file."""
-    catalog = load_catalog(CATALOG_PATH)
-    served = json.loads(json.dumps(catalog["services"]))
-    entries = [records.service(s) for s in records.as_list(served, "services", "service")]
-    for entry in entries:
-        if not entry.get("metadata"):
-            continue
-        code = entry["service_code"]
-        body = catalog["definitions"].get(code) or {"service_code": code, "attributes": []}
-        definition = records.definition(json.loads(json.dumps(body)))
-        entry["attributes"] = definition.get("attributes") or []
-    return to_services(entries)
+    """catalog.json as the worker builds a catalogue (as the scenario corpus builds the
+    sandbox's)."""
+    return catalogue_services(CATALOG_PATH)
 
 
 Similar = Callable[[str], Mapping[str, float]]
