@@ -8,11 +8,12 @@ no thread pool for a later fork to inherit. Each catalogue is embedded once (cac
 content), each text once (a small LRU). Without the package, or with UNDERSTANDING=fuzzy,
 `similarity_for` gives None and conversations.matching uses rapidfuzz and the synonyms alone.
 
-With examples (the city's past reports: (service code, resident's text), from EXAMPLES_FILE,
-written by `intake311 understanding learn`), a service's similarity also counts the vote of
-the K past texts closest to the resident's: cos(text, service) + WEIGHT x the service's share
-of those K, each weighted exp((cos - 1) / TEMP). Residents write like residents, catalogues
-like clerks: past reports match the words residents use. Without examples it is the cosine.
+A service's similarity to a text is the larger of its cosine and that of the closest common
+problem belonging to it (bot/problems.py), plus, with the city's past reports (bot/past_reports,
+EXAMPLES_FILE), WEIGHT x their vote. Residents write like residents, catalogues like clerks:
+the problems and the past reports hold the words residents use. The forking worker warms all
+of it before its forks (`warm`); a catalogue's and the bank's embeddings are shared through
+Redis, keyed by the model's identity, so a work-horse embeds only the resident's text.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import io
-import json
 import logging
 import os
 import threading
@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import problems
+from bot.past_reports import Example, file_examples, load_vectors, save_vectors, vectors_path, vote
 from bot.queue import get_redis
 from bot.settings import Settings, get_settings
 from conversations.types import Service
@@ -54,17 +55,13 @@ SMALL_TALK = (
     *("kumusta", "magandang umaga po", "salamat po", "oo"),
 )
 SMALL_TALK_BY = 0.09  # cosine: greetings measured 0.12 to 0.21 closer, reports at most 0.06
-# The vote of past reports (chosen by leave-one-out on tests/evaluation's tuning split, the
-# engine's first suggestion through pick_service; see README.md): the K closest past texts,
-# each weighted exp((cos - 1) / TEMP), give each service a share; WEIGHT x that share is added
-# to its cosine (WEIGHT is on the cosine scale that SURE/VETO/PROMOTE/NEAR expect).
-K = 7
-TEMP = 0.03
+# The vote of past reports (bot.past_reports.vote) is added to a service's cosine times WEIGHT,
+# on the cosine scale that SURE/VETO/PROMOTE/NEAR expect (chosen by leave-one-out on
+# tests/evaluation's tuning split, the engine's first suggestion through pick_service).
 WEIGHT = 0.08
 EXAMPLE_SETS = 4  # sets of examples kept stacked (leave-one-out runs make one per resident)
 EXAMPLE_TEXTS = 20000  # examples' texts kept embedded
 
-Example = tuple[str, str]  # (service code, a resident's text)
 
 _lock = threading.Lock()
 _model: Any = None
@@ -75,7 +72,6 @@ _small_talk: Any = None
 _bank: Any = None
 _example_texts: OrderedDict[str, Any] = OrderedDict()
 _example_sets: OrderedDict[str, Any] = OrderedDict()
-_files: dict[str, tuple[tuple[float, int], tuple[Example, ...]]] = {}
 _stored: set[tuple[str, str]] = set()  # (file, digest): embeddings already kept in that file
 embedded_examples = 0  # examples' texts this process has embedded
 embedded_services = 0  # service texts this process has embedded (for the tests and the bench)
@@ -273,60 +269,6 @@ def _clean(text: str) -> str:
     return " ".join(text.split())[:PREFIX_CHARS]
 
 
-def read_examples(path: str | Path) -> tuple[Example, ...]:
-    """The (service code, text) pairs of a JSONL examples file; raises OSError or ValueError."""
-    found: list[Example] = []
-    text = Path(path).read_text(encoding="utf-8")
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            code, said = str(row["service_code"]), row["text"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"line {number} is not {{service_code, text}}: {exc}") from exc
-        if not isinstance(said, str):
-            raise ValueError(f"line {number}: text is not a string")
-        found.append((code, said))
-    return tuple(found)
-
-
-def file_examples(path: str) -> tuple[Example, ...]:
-    """The examples of EXAMPLES_FILE, read again when the file changes; none (and a warning)
-    when it is missing or broken."""
-    try:
-        stat = os.stat(path)
-        stamp = (stat.st_mtime, stat.st_size)
-    except OSError as exc:
-        stamp = (-1.0, -1)
-        problem: Exception | None = exc
-    else:
-        problem = None
-    with _lock:
-        cached = _files.get(path)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    examples: tuple[Example, ...] = ()
-    if problem is None:
-        try:
-            examples = read_examples(path)
-        except (OSError, ValueError) as exc:
-            problem = exc
-    if problem is not None:
-        reason = problem.strerror if isinstance(problem, OSError) else problem
-        log.warning("no examples from EXAMPLES_FILE %s (%s): services by their texts", path, reason)
-    with _lock:
-        _files[path] = (stamp, examples)
-    return examples
-
-
-def vectors_path(examples_file: str | Path) -> Path:
-    """Where the embeddings of an examples file are kept: beside it (a forked work-horse
-    reads them instead of embedding thousands of texts again)."""
-    path = Path(examples_file)
-    return path.with_name(path.name + ".vectors.npz")
-
-
 def _example_vectors(texts: Sequence[str], e5: Any, store: Path | None = None) -> Any:
     """The texts' embeddings stacked (one row each); each text embedded once per process,
     and, with `store`, kept in that file for the next process."""
@@ -341,9 +283,9 @@ def _example_vectors(texts: Sequence[str], e5: Any, store: Path | None = None) -
             if not store or ((str(store), digest) in _stored and store.exists()):
                 return known
     if known is not None and store:  # embedded here for another caller: kept in the file too
-        _save_vectors(store, digest, known)
+        _keep(store, digest, known)
         return known
-    stored = _load_vectors(store, digest) if store else None
+    stored = load_vectors(store, digest) if store else None
     if stored is not None:
         with _lock:
             _stored.add((str(store), digest))
@@ -366,57 +308,15 @@ def _example_vectors(texts: Sequence[str], e5: Any, store: Path | None = None) -
         while len(_example_sets) > EXAMPLE_SETS:
             _example_sets.popitem(last=False)
     if store:
-        _save_vectors(store, digest, stacked)
+        _keep(store, digest, stacked)
     return stacked
 
 
-def _load_vectors(store: Path, digest: str) -> Any:
-    """The stored embeddings when they are of these very texts, else None."""
-    import numpy as np
-
-    try:
-        with np.load(store) as saved:
-            if str(saved["digest"]) == digest:
-                return saved["vectors"]
-    except FileNotFoundError:
-        pass
-    except Exception as exc:  # a partial or foreign file: embedded again, and written anew
-        log.warning("examples' embeddings %s unreadable (%s): embedding them again", store, exc)
-    return None
-
-
-def _save_vectors(store: Path, digest: str, vectors: Any) -> None:
-    """Write the embeddings beside the examples (atomically); a read-only place is no error."""
-    import numpy as np
-
-    partial = store.with_name(f".{store.name}.{os.getpid()}.tmp")
-    try:
-        with open(partial, "wb") as out:
-            np.savez(out, digest=np.array(digest), vectors=vectors)
-        os.replace(partial, store)
+def _keep(store: Path, digest: str, vectors: Any) -> None:
+    """Save the embeddings beside their examples, remembered as saved when they were."""
+    if save_vectors(store, digest, vectors):
         with _lock:
             _stored.add((str(store), digest))
-    except OSError as exc:
-        log.info("examples' embeddings not kept in %s: %s", store, exc)
-        partial.unlink(missing_ok=True)
-
-
-def vote(sims: Any, codes: Sequence[str], k: int = K, temp: float = TEMP) -> dict[str, float]:
-    """Each service's share of the k examples closest (cosines `sims`, the examples' `codes`),
-    each weighted exp((cos - 1) / temp)."""
-    import numpy as np
-
-    k = min(k, len(codes))
-    if k <= 0:
-        return {}
-    nearest = np.argpartition(-sims, k - 1)[:k]
-    weights = np.exp((sims[nearest] - 1.0) / temp)
-    total = float(weights.sum())
-    shares: dict[str, float] = {}
-    for index, weight in zip(nearest, weights, strict=True):
-        code = codes[int(index)]
-        shares[code] = shares.get(code, 0.0) + float(weight) / total
-    return shares
 
 
 def similarity_for(

@@ -144,17 +144,17 @@ def learn(days: int, limit: int, out: str | None) -> None:
 
 def _embed(path: Path, settings) -> None:
     """Embed the examples now (kept beside the file), so the bot's first turn need not."""
-    from bot import understanding
+    from bot import past_reports, understanding
 
     if settings.understanding != "model" or understanding.model() is None:
         return
-    examples = understanding.read_examples(path)
+    examples = past_reports.read_examples(path)
     texts = [understanding._clean(text) for _, text in examples]
     if texts:
         understanding._example_vectors(
-            texts, understanding.model(), understanding.vectors_path(path)
+            texts, understanding.model(), past_reports.vectors_path(path)
         )
-        click.echo(f"embedded into {understanding.vectors_path(path)}")
+        click.echo(f"embedded into {past_reports.vectors_path(path)}")
 
 
 @understanding_group.command("show")
@@ -167,7 +167,7 @@ def _embed(path: Path, settings) -> None:
 )
 def show(file_: str | None) -> None:
     """How many examples each service has."""
-    from bot.understanding import read_examples
+    from bot.past_reports import read_examples
 
     path = Path(file_ or _settings().examples_file or DEFAULT_OUT)
     try:

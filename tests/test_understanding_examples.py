@@ -12,7 +12,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from bot import problems, understanding
+from bot import past_reports, problems, understanding
 from bot.cli import main
 from bot.sandbox.app import create_sandbox_app
 from bot.sandbox.server import serve
@@ -121,7 +121,7 @@ def test_examples_from_the_file_are_read_and_their_embeddings_kept(tmp_path):
     settings = Settings(understanding="model", examples_file=str(path))
     similar = understanding.similarity_for(SERVICES, settings)
     assert first(LAWN, similar) == "CE-1"
-    assert understanding.vectors_path(path).exists()
+    assert past_reports.vectors_path(path).exists()
     # A changed file is read again: without the lawn examples the lawn is no longer theirs.
     time.sleep(0.01)
     path.write_text("\n".join(lines[3:]) + "\n", encoding="utf-8")
@@ -195,7 +195,7 @@ def test_learn_writes_masked_deduplicated_examples_from_the_citys_requests(city,
     assert len(by_code[WATER]) <= 500 and "  " not in by_code[WATER]
     assert "3  in all, 3 service(s)" in done.output
     assert KEY not in done.output
-    assert understanding.vectors_path(path).exists()
+    assert past_reports.vectors_path(path).exists()
     assert path.stat().st_mode & 0o777 == 0o600  # residents' words: this user's only
 
     shown = CliRunner().invoke(main, ["understanding", "show"])
