@@ -751,8 +751,8 @@ def _consent(state: State, text: str, context: Context) -> Turn:
 
 
 def _confirm(state: State, text: str, context: Context) -> Turn:
-    """YES files the report (PRIVATE too, without the resident's contact details, when the
-    summary asked), NO cancels, a number or "change ..." edits one field, 4 adds details."""
+    """YES files the report (PRIVATE too, without the resident's contact details, and kept
+    for later reports), NO drops it, a number or "change ..." edits one field, 4 adds details."""
     say = _say(state, context)
     private = _says_private(text, say)  # at any summary: a consent given once is withdrawn
     answer = True if private else _yes_no(state, text, context)
