@@ -125,41 +125,60 @@ def _catalogue(
 
     A service's row is the mean of two: its name alone, and `describe(service)`.
     """
-    global embedded_services
     key = _catalogue_key(services)
-    with _lock:
-        if key in _catalogues:
-            _catalogues.move_to_end(key)
-            return _catalogues[key]
-    vectors = _shared_vectors(key, redis_url, len(services)) if redis_url else None
-    if vectors is None:
+    entry = _recall(_catalogues, key)
+    if entry is not None:
+        return entry
+
+    def embed() -> Any:
+        global embedded_services
         names = e5.query([service.name for service in services])
-        vectors = (names + e5.query([describe(service) for service in services])) / 2
-        if redis_url:
-            _share_vectors(key, vectors, redis_url)
         with _lock:
             embedded_services += len(services)
+        return (names + e5.query([describe(service) for service in services])) / 2
+
+    vectors = _shared_or_embedded(key, redis_url, len(services), embed)
     owners = problems.owners_of(_bank_vectors(e5, redis_url), vectors)
     entry = (tuple(service.code for service in services), vectors, owners)
-    with _lock:
-        _catalogues[key] = entry
-        while len(_catalogues) > CATALOGUES:
-            _catalogues.popitem(last=False)
+    _remember(_catalogues, key, entry, CATALOGUES)
     return entry
+
+
+def _recall(cache: OrderedDict, key: str) -> Any:
+    """A cache's entry (now the most recent), or None."""
+    with _lock:
+        if key not in cache:
+            return None
+        cache.move_to_end(key)
+        return cache[key]
+
+
+def _remember(cache: OrderedDict, key: str, value: Any, size: int) -> None:
+    """Keep an entry, dropping the least recent beyond `size`."""
+    with _lock:
+        cache[key] = value
+        cache.move_to_end(key)
+        while len(cache) > size:
+            cache.popitem(last=False)
+
+
+def _shared_or_embedded(key: str, redis_url: str, rows: int, embed: Callable[[], Any]) -> Any:
+    """Embeddings another process left in Redis under `key`, else embedded here and left there."""
+    vectors = _shared_vectors(key, redis_url, rows) if redis_url else None
+    if vectors is None:
+        vectors = embed()
+        if redis_url:
+            _share_vectors(key, vectors, redis_url)
+    return vectors
 
 
 def _bank_vectors(e5: Any, redis_url: str = "") -> Any:
     """The problem bank's texts embedded (bot/problems.py), once per process."""
     global _bank
     if _bank is None:
+        texts = problems.texts()[0]
         key = "bank:" + problems.bank_key()
-        count = len(problems.texts()[0])
-        vectors = _shared_vectors(key, redis_url, count) if redis_url else None
-        if vectors is None:
-            vectors = e5.query(problems.texts()[0])
-            if redis_url:
-                _share_vectors(key, vectors, redis_url)
-        _bank = vectors
+        _bank = _shared_or_embedded(key, redis_url, len(texts), lambda: e5.query(texts))
     return _bank
 
 
@@ -243,16 +262,12 @@ def _text_vector(text: str, e5: Any) -> Any:
     """The text's embedding, from the LRU when it was seen lately."""
     global embedded_texts
     text = _clean(text)
-    with _lock:
-        if text in _texts:
-            _texts.move_to_end(text)
-            return _texts[text]
-    vector = e5.query(text)
-    with _lock:
-        embedded_texts += 1
-        _texts[text] = vector
-        while len(_texts) > TEXT_CACHE:
-            _texts.popitem(last=False)
+    vector = _recall(_texts, text)
+    if vector is None:
+        vector = e5.query(text)
+        with _lock:
+            embedded_texts += 1
+        _remember(_texts, text, vector, TEXT_CACHE)
     return vector
 
 
@@ -276,12 +291,12 @@ def _example_vectors(texts: Sequence[str], e5: Any, store: Path | None = None) -
     import numpy as np
 
     digest = hashlib.sha256("\x00".join((model_id(), *texts)).encode()).hexdigest()
-    with _lock:
-        known = _example_sets.get(digest)
-        if known is not None:
-            _example_sets.move_to_end(digest)
-            if not store or ((str(store), digest) in _stored and store.exists()):
-                return known
+    known = _recall(_example_sets, digest)
+    if known is not None:
+        with _lock:
+            kept = (str(store), digest) in _stored
+        if not store or (kept and store.exists()):
+            return known
     if known is not None and store:  # embedded here for another caller: kept in the file too
         _keep(store, digest, known)
         return known
@@ -289,9 +304,7 @@ def _example_vectors(texts: Sequence[str], e5: Any, store: Path | None = None) -
     if stored is not None:
         with _lock:
             _stored.add((str(store), digest))
-            _example_sets[digest] = stored
-            while len(_example_sets) > EXAMPLE_SETS:
-                _example_sets.popitem(last=False)
+        _remember(_example_sets, digest, stored, EXAMPLE_SETS)
         return stored
     with _lock:
         missing = list(dict.fromkeys(t for t in texts if t not in _example_texts))
@@ -304,9 +317,7 @@ def _example_vectors(texts: Sequence[str], e5: Any, store: Path | None = None) -
                 _example_texts.popitem(last=False)
     with _lock:
         stacked = np.stack([_example_texts[t] for t in texts])
-        _example_sets[digest] = stacked
-        while len(_example_sets) > EXAMPLE_SETS:
-            _example_sets.popitem(last=False)
+    _remember(_example_sets, digest, stacked, EXAMPLE_SETS)
     if store:
         _keep(store, digest, stacked)
     return stacked
