@@ -114,7 +114,7 @@ def evaluation_services() -> tuple:
     """tests/evaluation/catalog.json as the worker builds services (see corpus.sandbox_services)."""
     from bot.catalog import to_services
     from bot.open311 import records
-    from bot.sandbox.catalog import load_catalog
+    from sandbox.catalog import load_catalog
 
     catalog = load_catalog(ROOT / "tests" / "evaluation" / "catalog.json")
     served = json.loads(json.dumps(catalog["services"]))

@@ -1,6 +1,6 @@
 """Shared fixtures: real Redis, SQLite and PostgreSQL, the sandbox city, Twilio and Telegram fakes.
 
-Outside services run on loopback: the Open311 sandbox (bot/sandbox) also serves a
+Outside services run on loopback: the Open311 sandbox (sandbox) also serves a
 Nominatim-compatible geocoder, tests/fakes/twilio_api.py speaks Twilio's Messages API and
 tests/fakes/telegram_api.py Telegram's Bot API.
 """
@@ -20,8 +20,8 @@ from rq.job import Job
 from bot import db as bot_db
 from bot import queue as bot_queue
 from bot.migrate import upgrade
-from bot.sandbox.app import create_sandbox_app
-from bot.sandbox.server import serve
+from sandbox.app import create_sandbox_app
+from sandbox.server import serve
 from bot.settings import get_settings
 from bot.worker import run_burst
 from tests.fakes.telegram_api import create_telegram_api_app, reset_telegram_api

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from bot.chat import ConsoleChat
+from bot.cli.chat import ConsoleChat
 from tests.conftest import run_jobs
 from tests.processes import free_port
 
@@ -142,8 +142,8 @@ def test_the_demo_reads_times_on_the_sandbox_towns_clock():
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from bot.demo import demo_env
-    from bot.sandbox.store import TOWN_TZ
+    from bot.cli.demo import demo_env
+    from sandbox.store import TOWN_TZ
 
     zone = ZoneInfo(demo_env(8410)["CITY_TIMEZONE"])
     assert zone.utcoffset(datetime(2026, 12, 5)) == TOWN_TZ.utcoffset(None)

@@ -180,7 +180,7 @@ def test_a_post_that_times_out_is_uncertain_but_a_refused_connection_is_not(sand
 
 def _with_city_answering(canned, monkeypatch):
     """Point the settings at a stand-in that answers every call the same way."""
-    from bot.sandbox.server import serve
+    from sandbox.server import serve
 
     server = serve(canned)
     monkeypatch.setenv("OPEN311_ENDPOINT", f"{server.url}/open311/v2/")

@@ -13,8 +13,8 @@ from bot import jobs
 from bot.db import session_scope
 from bot.models import Message, Report
 from bot.queue import get_queue
-from bot.sandbox.app import create_sandbox_app
-from bot.sandbox.server import serve
+from sandbox.app import create_sandbox_app
+from sandbox.server import serve
 from bot.settings import get_settings
 from bot.timeutil import utcnow
 from tests.conftest import run_jobs

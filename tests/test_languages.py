@@ -17,7 +17,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from bot.languages import BUILT_IN, english_texts, load_languages, placeholders, template
-from bot.sandbox.catalog import load_catalog
+from sandbox.catalog import load_catalog
 from conversations import (
     Context,
     FileReport,
@@ -854,7 +854,7 @@ def test_updating_the_catalogues_keeps_their_service_names_and_phrases(tmp_path)
 
     from click.testing import CliRunner
 
-    from bot.translations_cli import translations
+    from bot.cli.translations import translations
 
     shutil.copy(BUILT_IN / "es.po", tmp_path / "es.po")
     before = load_languages(str(tmp_path))["es"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from geopy.geocoders import Nominatim
 
-from bot.sandbox.app import create_sandbox_app
-from bot.sandbox.gazetteer import normalize
+from sandbox.app import create_sandbox_app
+from sandbox.gazetteer import normalize
 
 MAIN_LAT = 39.8000  # Main Street runs east-west along this latitude
 MAIN_WEST, MAIN_EAST = -89.6650, -89.6270

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from bot.open311.client import Open311Client, Open311Error
-from bot.sandbox.app import create_sandbox_app
-from bot.sandbox.server import ServerThread, serve
+from sandbox.app import create_sandbox_app
+from sandbox.server import ServerThread, serve
 
 FIXTURES = Path(__file__).parent / "fixtures" / "open311"
 API_KEY = "s3cret-key-123"

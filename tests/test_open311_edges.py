@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.open311.client import Open311Client, Open311Error
-from bot.sandbox.server import serve
+from sandbox.server import serve
 from tests.test_open311_client import Canned
 
 SERVICES_XML = (

@@ -16,7 +16,7 @@ import pytest
 
 from bot.open311.client import Open311Client, Open311Error
 from bot.open311.profile import Profile
-from bot.sandbox.server import serve
+from sandbox.server import serve
 
 REAL = Path(__file__).parent / "fixtures" / "open311" / "real"
 DRF = "6aika-issue-reporting"

@@ -11,7 +11,7 @@ import pytest
 
 from bot.open311.client import Open311Client, Open311Error, parse_datetime
 from bot.open311.profile import Profile
-from bot.sandbox.server import serve
+from sandbox.server import serve
 
 FIXTURES = Path(__file__).parent / "fixtures" / "open311"
 XML = Profile(name="xmlcity", format="xml")

@@ -12,8 +12,8 @@ import pytest
 
 from bot.open311.client import Open311Client, Open311Error
 from bot.open311.profile import Profile, load_profile
-from bot.sandbox.app import create_sandbox_app
-from bot.sandbox.server import serve
+from sandbox.app import create_sandbox_app
+from sandbox.server import serve
 
 POTHOLE = "4fd3b656e750846c53000004"
 DUMPING = "002"

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from bot.open311.client import Open311Client, Open311Error
-from bot.sandbox.server import serve
+from sandbox.server import serve
 
 KEY = "k3y-that-must-not-leak"
 

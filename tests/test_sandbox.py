@@ -13,10 +13,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from bot.sandbox.app import create_sandbox_app, load_catalog
-from bot.sandbox.cli import sandbox as sandbox_cli
-from bot.sandbox.server import serve
-from bot.sandbox.store import SandboxStore
+from sandbox.app import create_sandbox_app, load_catalog
+from sandbox.cli import sandbox as sandbox_cli
+from sandbox.server import serve
+from sandbox.store import SandboxStore
 
 POTHOLE = "4fd3b656e750846c53000004"
 GRAFFITI = "4fd3b167e750846744000005"

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from bot.open311.client import Open311Client
 from bot.open311.errors import Open311Error
-from bot.sandbox.cli import sandbox as sandbox_cli
-from bot.sandbox.faults import Faults
+from sandbox.cli import sandbox as sandbox_cli
+from sandbox.faults import Faults
 
 POTHOLE = "4fd3b656e750846c53000004"
 TREE = "4fd3bbf8e750846c53000069"

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from bot.sandbox import cli
-from bot.sandbox.app import create_sandbox_app
-from bot.sandbox.server import ServerThread
-from bot.sandbox.store import parse_iso
+from sandbox import cli
+from sandbox.app import create_sandbox_app
+from sandbox.server import ServerThread
+from sandbox.store import parse_iso
 
 POTHOLE = "4fd3b656e750846c53000004"
 GRAFFITI = "4fd3b167e750846744000005"
@@ -469,7 +469,7 @@ def test_cli_options_reach_the_sandbox(monkeypatch, tmp_path):
         def start(self):
             raise _Captured
 
-    monkeypatch.setattr("bot.sandbox.server.ServerThread", FakeServer)
+    monkeypatch.setattr("sandbox.server.ServerThread", FakeServer)
     args = ["--db", str(tmp_path / "s.sqlite3"), "--accept-only", "application/xml"]
     args += ["--list-root", "requests", "--json-wrap", "results", "--error-shape", "drf-code"]
     args += ["--page-past-end", "404", "--id-style", "letters", "--expected-on-create", "72"]

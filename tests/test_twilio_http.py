@@ -14,7 +14,7 @@ from twilio.rest import Client
 from werkzeug.datastructures import MultiDict
 
 from bot.channels.twilio_http import RedirectingHttpClient, make_client
-from bot.sandbox.server import serve
+from sandbox.server import serve
 from tests.fakes.twilio_api import count_segments, create_twilio_api_app, reset_twilio_api
 from tests.twilio_signing import sign
 

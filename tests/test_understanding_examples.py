@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from bot import past_reports, problems, understanding
 from bot.cli import main
-from bot.sandbox.app import create_sandbox_app
-from bot.sandbox.server import serve
+from sandbox.app import create_sandbox_app
+from sandbox.server import serve
 from bot.settings import Settings, get_settings
 from conversations.matching import pick_service
 from conversations.types import Service

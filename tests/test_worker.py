@@ -17,7 +17,7 @@ from bot.queue import get_queue
 from bot.worker import PUBSUB_WAIT, BurstWorker, ForkingWorker, InProcessWorker, run_burst
 from tests.conftest import run_jobs
 
-HEAVY = ("bot.demo", "bot.sandbox.cli", "bot.telegram_cli", "bot.jobs", "alembic", "telegram")
+HEAVY = ("bot.cli.demo", "sandbox.cli", "bot.cli.telegram", "bot.jobs", "alembic", "telegram")
 
 
 def test_the_worker_command_loads_neither_the_jobs_nor_the_rest_of_the_cli():

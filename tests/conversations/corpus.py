@@ -29,9 +29,9 @@ from bot.catalog import to_services
 from bot.geocoding import place_of
 from bot.languages import load_languages
 from bot.open311 import records
-from bot.sandbox.catalog import load_catalog
-from bot.sandbox.gazetteer import default_gazetteer
-from bot.sandbox.nominatim import place_json
+from sandbox.catalog import load_catalog
+from sandbox.gazetteer import default_gazetteer
+from sandbox.nominatim import place_json
 from conversations import (
     Context,
     Event,

@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from bot.sandbox.app import create_sandbox_app
-from bot.sandbox.server import serve
+from sandbox.app import create_sandbox_app
+from sandbox.server import serve
 from tests.conftest import TWILIO_SID, TWILIO_TOKEN, service_env
 from tests.fakes.twilio_api import create_twilio_api_app
 from tests.processes import ROOT, Proc, RedisServer, StackError, free_port, tail, wait_port

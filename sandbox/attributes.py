@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 
-from bot.sandbox.store import parse_iso
+from sandbox.store import parse_iso
 
 _ATTRIBUTE = re.compile(r"^attribute\[([^\]]+)\](\[\])?$")
 

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint, Response, current_app, g, request
 
-from bot.sandbox.answers import ERROR_SHAPES, MIMETYPES, answer, error_answer
-from bot.sandbox.attributes import attribute_problems, read_attributes
-from bot.sandbox.faults import FaultError, Faults
-from bot.sandbox.gazetteer import default_gazetteer
-from bot.sandbox.posts import PostLog
-from bot.sandbox.store import ID_STYLES, UNTIL_MODERATED, SandboxStore, iso, parse_iso
+from sandbox.answers import ERROR_SHAPES, MIMETYPES, answer, error_answer
+from sandbox.attributes import attribute_problems, read_attributes
+from sandbox.faults import FaultError, Faults
+from sandbox.gazetteer import default_gazetteer
+from sandbox.posts import PostLog
+from sandbox.store import ID_STYLES, UNTIL_MODERATED, SandboxStore, iso, parse_iso
 
 __all__ = ["SandboxConfig", "SandboxStore", "admin_bp", "bp"]
 

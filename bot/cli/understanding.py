@@ -33,7 +33,7 @@ def _settings():
     try:
         return get_settings()
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        from bot.open311_cli import _settings_error
+        from bot.cli.open311 import _settings_error
 
         _fail(f"the settings cannot be read: {_settings_error(exc)}")
 

@@ -12,12 +12,12 @@ import click
 
 # Commands whose modules load only when named, so `intake311 worker` starts without them.
 LAZY_COMMANDS = {
-    "demo": "bot.demo:demo",
-    "open311": "bot.open311_cli:open311_group",
-    "sandbox": "bot.sandbox.cli:sandbox",
-    "telegram": "bot.telegram_cli:telegram_group",
-    "translations": "bot.translations_cli:translations",
-    "understanding": "bot.understanding_cli:understanding_group",
+    "demo": "bot.cli.demo:demo",
+    "open311": "bot.cli.open311:open311_group",
+    "sandbox": "sandbox.cli:sandbox",
+    "telegram": "bot.cli.telegram:telegram_group",
+    "translations": "bot.cli.translations:translations",
+    "understanding": "bot.cli.understanding:understanding_group",
 }
 
 
@@ -114,7 +114,7 @@ def cron() -> None:
 )
 def chat(name: str, timeout: float) -> None:
     """Text the bot from the terminal; with piped input, one reply per output line."""
-    from bot.chat import ConsoleChat, run_interactive, run_script, terminal_line
+    from bot.cli.chat import ConsoleChat, run_interactive, run_script, terminal_line
     from bot.migrate import upgrade
 
     upgrade()
@@ -175,7 +175,3 @@ def failures(action: str | None, names: tuple[str, ...], every: bool) -> None:
         f"{len(retried)} sent back in line"
         + (f"; not failed: {', '.join(skipped)}" if skipped else "")
     )
-
-
-if __name__ == "__main__":
-    main()

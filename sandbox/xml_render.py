@@ -1,11 +1,22 @@
-"""GeoReport v2 answers written as the spec's XML (the server side of bot.open311.xml)."""
+"""GeoReport v2 answers written as the spec's XML (the server side of what the bot reads)."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from bot.open311.xml import LISTS as ITEMS  # the spec's container -> item nesting
+# The spec's list elements and the item each holds (written from the spec, not the bot's
+# reader: the sandbox stands in for a city and shares no code with the client it tests).
+ITEMS = {
+    "services": "service",
+    "service_requests": "request",
+    "errors": "error",
+    "attributes": "attribute",
+    "values": "value",
+    "endpoints": "endpoint",
+    "formats": "format",
+    "service_request_updates": "request_update",
+}
 
 DRF_ITEM = "list-item"  # Django REST framework's XML renderer names list items so
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Response, json
 
-from bot.sandbox.xml_render import DRF_ITEM, render_xml
+from sandbox.xml_render import DRF_ITEM, render_xml
 
 MIMETYPES = {"json": "application/json", "xml": "text/xml"}
 ERROR_SHAPES = ("spec", "drf", "drf-code", "fields", "message", "text", "html")

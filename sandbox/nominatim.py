@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, json, request
 
-from bot.sandbox.gazetteer import Gazetteer, Place, default_gazetteer
+from sandbox.gazetteer import Gazetteer, Place, default_gazetteer
 
 LICENCE = "Data © OpenStreetMap contributors, ODbL 1.0. http://osm.org/copyright"
 # Address parts shown in display_name, in Nominatim's order (most specific first).

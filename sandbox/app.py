@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Flask, Response
 
-from bot.sandbox import nominatim, open311
-from bot.sandbox.catalog import CATALOG_PATH, load_catalog
-from bot.sandbox.store import SandboxStore
+from sandbox import nominatim, open311
+from sandbox.catalog import CATALOG_PATH, load_catalog
+from sandbox.store import SandboxStore
 
 __all__ = ["CATALOG_PATH", "create_sandbox_app", "load_catalog"]
 

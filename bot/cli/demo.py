@@ -117,7 +117,7 @@ def _close_filed_requests(sandbox_url: str, address: str) -> int:
 )
 def demo(name: str, sandbox_port: int, web_port: int, script) -> None:
     """Run sandbox, web, worker and scheduler locally and chat with the bot in this terminal."""
-    from bot.chat import ConsoleChat, run_interactive, run_script, terminal_line
+    from bot.cli.chat import ConsoleChat, run_interactive, run_script, terminal_line
     from bot.migrate import upgrade
     from bot.settings import get_settings
 

@@ -6,7 +6,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from bot.sandbox.store import iso
+from sandbox.store import iso
 
 MASK = "***"
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import click
 import httpx
 
-from bot.sandbox.answers import ERROR_SHAPES
-from bot.sandbox.app import NOMINATIM_PREFIX, OPEN311_PREFIX, create_sandbox_app, switches_on
-from bot.sandbox.faults import DEFAULT_DELAY, MODES
-from bot.sandbox.open311 import PAGE_PAST_END
-from bot.sandbox.store import ID_STYLES
+from sandbox.answers import ERROR_SHAPES
+from sandbox.app import NOMINATIM_PREFIX, OPEN311_PREFIX, create_sandbox_app, switches_on
+from sandbox.faults import DEFAULT_DELAY, MODES
+from sandbox.open311 import PAGE_PAST_END
+from sandbox.store import ID_STYLES
 
 DEFAULT_URL = "http://127.0.0.1:8311"
 
@@ -152,7 +152,7 @@ def sandbox(ctx, host, port, db_path, api_key, catalog_path, token_mode, token_d
     """Run a local GeoReport v2 server and Nominatim geocoder (no internet needed)."""
     if ctx.invoked_subcommand is not None:
         return
-    from bot.sandbox.server import ServerThread
+    from sandbox.server import ServerThread
 
     Path(db_path).parent.mkdir(parents=True, exist_ok=True)
     app = create_sandbox_app(

@@ -1,0 +1,5 @@
+"""`python -m bot.cli`: the `intake311` command."""
+
+from bot.cli import main
+
+main()
