@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     telegram_secret_token: str = Field(default="", repr=False)
     telegram_api_base: str = "https://api.telegram.org"
 
+    # Signs web chat session tokens; unset, the web chat channel is off.
+    webchat_secret: str = Field(default="", repr=False)
+
     geocoder: str = "nominatim"
     geocoder_domain: str = "nominatim.openstreetmap.org"
     geocoder_scheme: str = "https"

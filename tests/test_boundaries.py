@@ -1,4 +1,10 @@
-"""Package boundaries: conversations imports no other package of ours; nothing imports webhooks."""
+"""Package boundaries, and the rules inside them.
+
+Between packages: `conversations` imports no other package of ours; nothing imports `webhooks`;
+the sandbox (a stand-in city) imports nothing of ours and only the command line and the tests
+import it. Inside `bot` and `webhooks`: channels own a wire format and touch no storage or jobs;
+webhooks store what a channel parsed through `bot.intake` and never call a job.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +14,46 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = {"bot", "conversations", "webhooks"}
+OURS = {"bot", "conversations", "webhooks", "sandbox"}
 ALLOWED = {
     "conversations": {"conversations"},
     "bot": {"bot", "conversations"},
     "webhooks": {"webhooks", "bot", "conversations"},
+    "sandbox": {"sandbox"},
 }
+# (files, modules they must not import, why)
+INNER_RULES = [
+    (
+        "bot/channels/*.py",
+        {"bot.db", "bot.models", "bot.inbound", "bot.intake", "bot.jobs", "bot.queue"},
+        "a channel speaks its wire format; storing and queueing are bot.intake's",
+    ),
+    ("webhooks/*.py", {"bot.jobs"}, "a webhook stores and queues; it never runs a job"),
+    ("bot/**/*.py", {"sandbox"}, "only the command line (bot/cli/) and tests use the sandbox"),
+]
+# Where an inner rule does not apply.
+EXCEPT = {"bot/**/*.py": "bot/cli/"}
 
 
-def imported_packages(path: Path) -> set[str]:
-    """Our top-level packages that a source file imports."""
-    found = set()
+def imported_modules(path: Path) -> set[str]:
+    """Every module a source file imports, by its full dotted name (and each parent)."""
+    found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
         else:
             continue
-        found |= {name.split(".")[0] for name in names} & OURS
+        for name in names:
+            parts = name.split(".")
+            found |= {".".join(parts[: i + 1]) for i in range(len(parts))}
     return found
+
+
+def imported_packages(path: Path) -> set[str]:
+    """Our top-level packages that a source file imports."""
+    return {name for name in imported_modules(path) if "." not in name} & OURS
 
 
 @pytest.mark.parametrize("package", sorted(ALLOWED))
@@ -39,7 +65,22 @@ def test_package_imports_only_what_it_may(package):
         assert not wrong, f"{path.relative_to(ROOT)} imports {sorted(wrong)}"
 
 
+@pytest.mark.parametrize(("pattern", "forbidden", "why"), INNER_RULES)
+def test_inner_rules(pattern, forbidden, why):
+    files = sorted(ROOT.glob(pattern))
+    assert files
+    skip = EXCEPT.get(pattern)
+    for path in files:
+        relative = path.relative_to(ROOT).as_posix()
+        if skip and relative.startswith(skip):
+            continue
+        wrong = imported_modules(path) & forbidden
+        assert not wrong, f"{relative} imports {sorted(wrong)}: {why}"
+
+
 def test_the_check_sees_imports(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text("import bot.jobs\nfrom webhooks import create_app\nimport os\n")
     assert imported_packages(sample) == {"bot", "webhooks"}
+    sample.write_text("from bot import jobs\nfrom bot.db import session_scope\n")
+    assert {"bot.jobs", "bot.db", "bot.db.session_scope"} <= imported_modules(sample)

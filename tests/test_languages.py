@@ -17,7 +17,6 @@ import pytest
 from babel.messages.pofile import read_po
 
 from bot.languages import BUILT_IN, english_texts, load_languages, placeholders, template
-from sandbox.catalog import load_catalog
 from conversations import (
     Context,
     FileReport,
@@ -45,6 +44,7 @@ from conversations.notices import (
 from conversations.plaintext import render
 from conversations.segments import segments
 from conversations.types import ReportLine, ReportsListed, TimedOut
+from sandbox.catalog import load_catalog
 from tests.test_conversations_catalogue import (
     ASKING_AT,
     ASKING_CONTEXT,

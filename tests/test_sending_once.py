@@ -131,7 +131,7 @@ def test_only_one_worker_claims_a_message(env):
 
 
 def _conversation(session) -> Conversation:
-    from bot.inbound import conversation_for
+    from bot.intake import conversation_for
 
     return conversation_for(session, "sms", "tel:+13125550111")
 
@@ -154,15 +154,15 @@ def test_a_staff_retry_of_a_send_looks_it_up_first(phone, twilio_api, monkeypatc
 
 def test_a_look_up_never_takes_another_messages_send(phone, twilio_api):
     from bot.channels.base import Outgoing
-    from bot.channels.sms import find_sent
+    from bot.channels.sms import CHANNEL
     from bot.settings import get_settings
 
     phone.text("hi")
     [menu] = outbound()
-    again = Outgoing(menu.id + 1, f"tel:{RESIDENT}", menu.text, {})
+    again = Outgoing(menu.id + 1, f"tel:{RESIDENT}", menu.text)
     since = menu.created_at
-    assert find_sent(again, since, get_settings()) == menu.external_id  # same words...
-    assert find_sent(again, since, get_settings(), {menu.external_id}) is None  # ...not ours
+    assert CHANNEL.find_sent(again, since, get_settings(), set()) == menu.external_id  # same words
+    assert CHANNEL.find_sent(again, since, get_settings(), {menu.external_id}) is None  # not ours
 
 
 @pytest.mark.parametrize("in_flight, sends", [("60", 0), ("3", 1)])

@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from bot.db import get_engine, normalise_url, session_scope
-from bot.inbound import conversation_for
+from bot.intake import conversation_for
 from bot.models import Conversation, Message
 
 

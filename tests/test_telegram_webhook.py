@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from bot.db import session_scope
-from bot.inbound import conversation_for
+from bot.intake import conversation_for
 from bot.models import Contact, Message
 from bot.queue import get_queue
 from tests.conftest import TELEGRAM_SECRET

@@ -13,9 +13,10 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 import bot.jobs.turns as turns
+from bot.channels.base import Inbound
 from bot.cli import main
 from bot.db import session_scope
-from bot.inbound import Inbound, receive
+from bot.intake import receive
 from bot.jobs.common import open311_client
 from bot.models import Conversation, Message
 from bot.settings import get_settings

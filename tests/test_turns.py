@@ -6,8 +6,10 @@ import uuid
 
 from sqlmodel import select
 
+from bot.channels.base import Inbound
+from bot.payloads import InboundPayload
 from bot.db import session_scope
-from bot.inbound import Inbound, receive
+from bot.intake import receive
 from bot.models import Message, Report
 from conversations import texts
 from tests.conftest import run_jobs
@@ -24,9 +26,7 @@ def say(text: str = "", location=None, media=(), place_name: str = "") -> list[s
             ADDRESS,
             uuid.uuid4().hex,
             text,
-            media=tuple(media),
-            location=location,
-            place_name=place_name,
+            InboundPayload(media=tuple(media), location=location, place_name=place_name),
         )
     )
     run_jobs()

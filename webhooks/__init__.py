@@ -20,10 +20,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["SETTINGS"] is None:
         app.config["SETTINGS"] = get_settings()
 
-    from webhooks import admin, health, telegram, twilio
+    from webhooks import admin, channels, health
 
-    app.register_blueprint(twilio.bp)
-    app.register_blueprint(telegram.bp)
+    channels.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(admin.bp)
     _init_errors(app)

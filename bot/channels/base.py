@@ -1,8 +1,27 @@
-"""What every channel shares: the send error type and the outbound contract."""
+"""The contract every channel keeps, and the typed events its webhooks become.
+
+A channel owns its wire format both ways and nothing else: it checks that a webhook call is
+genuine (`verify`), reads it into typed events (`parse`), answers it (`answer`, `serve`), and
+sends one stored message (`send`, and `find_sent` where the provider can be asked whether an
+earlier attempt went out). What it can do is declared in `abilities`, never found by probing.
+Storing, queueing and jobs are not a channel's business (`bot/intake.py` stores its events;
+`tests/test_boundaries.py` enforces it); no web framework reaches below `WebRequest`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from bot.payloads import InboundPayload, OutboundPayload, ReplyIntent
+from bot.settings import Settings
+
+
+class MalformedInbound(ValueError):
+    """A webhook payload that lacks what we need; answered with 400, never a 500."""
 
 
 class SendError(Exception):
@@ -28,11 +47,189 @@ class SendError(Exception):
         self.retry_after = retry_after  # the provider asked us to wait this long (rate limit)
 
 
+# --- what a webhook call becomes ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message from a resident, whatever the channel.
+
+    `address` is URN-like ('tel:+15551234567', 'telegram:12345'); `external_id` is the
+    provider's message id (None where the channel has none: a redelivery is then the same
+    words from the same sender within seconds).
+    """
+
+    channel: str
+    address: str
+    external_id: str | None
+    text: str
+    payload: InboundPayload = field(default_factory=InboundPayload)
+
+
+@dataclass(frozen=True)
+class DeliveryStatus:
+    """A provider's report on a message we sent: our status word (None: nothing new), the
+    provider's error code, and the recipient when the provider says they opted out."""
+
+    channel: str
+    external_id: str
+    status: str | None
+    error_code: str | None = None
+    opted_out_address: str | None = None
+
+
+@dataclass(frozen=True)
+class Membership:
+    """The resident blocked the channel's bot (`blocked`) or started it again."""
+
+    address: str
+    blocked: bool
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A call that asks nothing of us (an edit, a group chat), and why."""
+
+    reason: str
+
+
+Event = Inbound | DeliveryStatus | Membership | Ignored
+
+
+@dataclass(frozen=True)
+class WebRequest:
+    """A provider's HTTP call as a channel reads it.
+
+    `url` is the URL we were called at, `path` and `query_string` its parts; `subpath` what
+    follows the channel's webhook path ("" or "/status"); `headers` has lower-case names;
+    `form` keeps repeated fields as the web framework gave them (Twilio signs them all).
+    """
+
+    method: str
+    url: str
+    path: str
+    query_string: str
+    subpath: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    form: Mapping[str, str]
+    body: bytes
+
+    def header(self, name: str) -> str:
+        """A header's value, "" when absent."""
+        return self.headers.get(name.lower(), "")
+
+    def json(self) -> Any:
+        """The body as JSON; None when it is not JSON (or nests too deep to read)."""
+        try:
+            return json.loads(self.body)
+        except (ValueError, RecursionError):
+            return None
+
+
+@dataclass(frozen=True)
+class WebReply:
+    """What a webhook answers the provider."""
+
+    status: int = 200
+    body: str = ""
+    content_type: str = "text/plain"
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Outgoing:
-    """A message ready for a channel: who, what (as the engine's reply intent) and our id."""
+    """A message ready for a channel: our id, who, its plain-text rendering (numbered options
+    as lines) and what the channel may render natively."""
 
     message_id: int
     address: str
     text: str
-    reply: dict
+    payload: OutboundPayload = field(default_factory=OutboundPayload)
+
+    @property
+    def reply(self) -> ReplyIntent | None:
+        """The engine's reply intent, if the message carries one."""
+        return self.payload.reply
+
+
+@dataclass(frozen=True)
+class Abilities:
+    """What a channel can do, declared once.
+
+    `carrier_keywords`: the carrier itself answers the opt-out and opt-in words (Twilio's
+    Advanced Opt-Out), so we record them but send nothing; otherwise the bot confirms an
+    opt-out once and greets an opt-in. `buttons`: options and yes/no can be tapped;
+    `location_requests`: a "share location" button; `media`: photos in and out;
+    `text_budget`: how long one message may be, in SMS segments when `budget_unit` is
+    "segments" or in characters; `reply_window`: after this long without a message from the
+    resident the provider restricts what may be sent (None: no such rule).
+    """
+
+    opt_out_words: frozenset[str]
+    opt_in_words: frozenset[str]
+    carrier_keywords: bool = False
+    buttons: bool = False
+    location_requests: bool = False
+    media: bool = False
+    text_budget: int = 3
+    budget_unit: str = "segments"
+    reply_window: timedelta | None = None
+    finds_sent: bool = False
+
+
+# Words that switch every message off or on, on channels without carrier keywords of their own.
+# CANCEL is one of them, as on SMS (carriers treat it as STOP): dropping a report is RESTART.
+OPT_OUT_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "CANCEL", "OPTOUT", "STOP ALL"}
+)
+OPT_IN_WORDS = frozenset({"START", "UNSTOP", "YES"})
+
+
+class Channel:
+    """One channel: its name, its addresses, its webhooks and its sends.
+
+    Subclasses set the class attributes and implement `verify`, `parse` and `send`; the rest
+    has defaults that suit a channel without them.
+    """
+
+    name: ClassVar[str]
+    scheme: ClassVar[str]  # the address prefix: 'tel' in 'tel:+15551234567'
+    # Where the provider calls us ("/webhooks/twilio", and below it "/status"); None: no webhook.
+    webhook_path: ClassVar[str | None] = None
+    # The provider's name in logs ("Twilio"), where it differs from the channel's.
+    provider: ClassVar[str] = ""
+    abilities: ClassVar[Abilities] = Abilities(OPT_OUT_WORDS, OPT_IN_WORDS)
+
+    def address_for(self, identity: object) -> str:
+        """The contact address of this channel's user `identity`."""
+        return f"{self.scheme}:{identity}"
+
+    def verify(self, request: WebRequest, settings: Settings) -> str | None:
+        """Why the call is refused (a forged or unsigned call), or None when it is genuine."""
+        return "this channel takes no webhooks"
+
+    def parse(self, request: WebRequest) -> list[Event]:
+        """The events a genuine call carries; MalformedInbound when it cannot be read."""
+        raise MalformedInbound("this channel takes no webhooks")
+
+    def answer(self, request: WebRequest, events: list[Event]) -> WebReply:
+        """The HTTP answer to a call whose events are stored."""
+        return WebReply()
+
+    def serve(self, request: WebRequest, settings: Settings) -> WebReply | None:
+        """The answer to a GET (a provider's handshake, a page's poll); None: not allowed."""
+        return None
+
+    def send(self, out: Outgoing, settings: Settings) -> str:
+        """Transmit one message; its provider id. Raises SendError."""
+        raise NotImplementedError
+
+    def find_sent(
+        self, out: Outgoing, since: datetime, settings: Settings, taken: set[str]
+    ) -> str | None:
+        """The provider id of `out` if an earlier attempt reached the provider (asked only
+        where `abilities.finds_sent`); None when it did not."""
+        return None

@@ -1,21 +1,24 @@
-"""Which module speaks for which channel."""
+"""Every channel the bot speaks, by name."""
 
 from __future__ import annotations
 
-from types import ModuleType
+from bot.channels import console, sms, telegram, webchat
+from bot.channels.base import Channel
 
-from bot.channels import console, sms, telegram
-
-CHANNELS: dict[str, ModuleType] = {
-    sms.NAME: sms,
-    console.NAME: console,
-    telegram.NAME: telegram,
+CHANNELS: dict[str, Channel] = {
+    channel.name: channel
+    for channel in (sms.CHANNEL, telegram.CHANNEL, webchat.CHANNEL, console.CHANNEL)
 }
 
 
-def channel_for(name: str) -> ModuleType:
-    """The module that sends on channel `name`."""
+def channel_for(name: str) -> Channel:
+    """The channel named `name`."""
     try:
         return CHANNELS[name]
     except KeyError:
         raise LookupError(f"no channel named {name!r}") from None
+
+
+def with_webhooks() -> list[Channel]:
+    """The channels a provider (or a web page) calls, each at its own webhook path."""
+    return [channel for channel in CHANNELS.values() if channel.webhook_path]

@@ -1,21 +1,37 @@
-"""SMS through Twilio: the webhook's form in, Messages API sends out."""
+"""SMS through Twilio: the webhook's form in (messages and delivery statuses, signed with the
+account's auth token), the Messages API out."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.request_validator import RequestValidator
 
-from bot.channels.base import Outgoing, SendError
+from bot.channels.base import (
+    Abilities,
+    Channel,
+    DeliveryStatus,
+    Event,
+    Ignored,
+    Inbound,
+    MalformedInbound,
+    Outgoing,
+    SendError,
+    WebReply,
+    WebRequest,
+)
 from bot.channels.twilio_http import make_client
-from bot.inbound import Inbound, MalformedInbound
+from bot.payloads import InboundPayload
 from bot.settings import Settings
 
 NAME = "sms"
-STATUS_PATH = "/webhooks/twilio/status"
+WEBHOOK_PATH = "/webhooks/twilio"
+STATUS_PATH = WEBHOOK_PATH + "/status"
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+SIGNATURE_HEADER = "X-Twilio-Signature"
 LOOKUP_SLACK = timedelta(seconds=2)
 
 log = logging.getLogger(__name__)
@@ -46,22 +62,6 @@ OPTED_OUT = {"21610"}
 PERMANENT = {"21211", "21408", "21612", "21614", "21606", "21603", "21604", "21617", "30006"}
 
 
-@dataclass(frozen=True)
-class DeliveryStatus:
-    """A status callback: which message, its status in our words (None: nothing new),
-    Twilio's error code if any, and the recipient's address."""
-
-    sid: str
-    status: str | None
-    error_code: str | None
-    address: str | None
-
-    @property
-    def opted_out(self) -> bool:
-        """True when Twilio says the recipient has opted out."""
-        return self.error_code in OPTED_OUT
-
-
 def parse_inbound(form: Mapping[str, str]) -> Inbound:
     """Normalise an incoming-message webhook's form; MalformedInbound if it lacks a field."""
     sid = (form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
@@ -79,8 +79,7 @@ def parse_inbound(form: Mapping[str, str]) -> Inbound:
         address=f"tel:{sender}",
         external_id=sid,
         text=form.get("Body") or "",
-        media=media,
-        raw=dict(form),
+        payload=InboundPayload(media=media, raw=dict(form)),
     )
 
 
@@ -91,15 +90,18 @@ def parse_status(form: Mapping[str, str]) -> DeliveryStatus:
     if not sid or not status:
         raise MalformedInbound("missing MessageSid or MessageStatus")
     to = (form.get("To") or "").strip()
+    error_code = (form.get("ErrorCode") or "").strip() or None
+    opted_out = error_code in OPTED_OUT
     return DeliveryStatus(
+        NAME,
         sid,
-        STATUSES.get(status),
-        (form.get("ErrorCode") or "").strip() or None,
-        f"tel:{to}" if to else None,
+        STATUSES.get(status) or ("failed" if opted_out else None),
+        error_code,
+        opted_out_address=f"tel:{to}" if to and opted_out else None,
     )
 
 
-def send(out: Outgoing, settings: Settings) -> str:
+def _send(out: Outgoing, settings: Settings) -> str:
     """Send one text through Twilio and return its message SID."""
     if not (settings.twilio_account_sid and settings.twilio_auth_token):
         raise SendError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set", retryable=False)
@@ -129,9 +131,7 @@ def send(out: Outgoing, settings: Settings) -> str:
     return message.sid
 
 
-def find_sent(
-    out: Outgoing, since: datetime, settings: Settings, taken: set[str] = frozenset()
-) -> str | None:
+def _find_sent(out: Outgoing, since: datetime, settings: Settings, taken: set[str]) -> str | None:
     """The SID of `out` if Twilio accepted it at or after `since` (a send whose answer was lost).
 
     Twilio's Messages list, newest first, filtered by recipient: our text to them, created
@@ -171,3 +171,74 @@ def _send_error(exc: TwilioRestException) -> SendError:
         return SendError(text, retryable=False, code=code)
     retryable = exc.status is None or exc.status >= 500 or exc.status == 429
     return SendError(text, retryable=retryable, code=code)
+
+
+def signed_url(request: WebRequest, settings: Settings) -> str:
+    """The URL Twilio signed: PUBLIC_BASE_URL + path when set, else the URL we were called at."""
+    base = settings.public_base_url
+    if not base:
+        return request.url
+    query = request.query_string
+    return base.rstrip("/") + request.path + (f"?{query}" if query else "")
+
+
+class Sms(Channel):
+    """SMS through Twilio."""
+
+    name = NAME
+    scheme = "tel"
+    webhook_path = WEBHOOK_PATH
+    provider = "Twilio"
+    abilities = Abilities(
+        opt_out_words=OPT_OUT_WORDS,
+        opt_in_words=OPT_IN_WORDS,
+        carrier_keywords=True,
+        media=True,
+        text_budget=3,
+        budget_unit="segments",
+        finds_sent=True,
+    )
+
+    def verify(self, request: WebRequest, settings: Settings) -> str | None:
+        """Refuse a call not signed with our account's auth token (checked in constant time
+        by Twilio's validator)."""
+        token = settings.twilio_auth_token
+        signature = request.header(SIGNATURE_HEADER)
+        if not token:
+            return "TWILIO_AUTH_TOKEN is not set"
+        if not signature:
+            return f"no {SIGNATURE_HEADER} header"
+        url = signed_url(request, settings)
+        if not RequestValidator(token).validate(url, request.form, signature):
+            return f"signature does not match {url} (is PUBLIC_BASE_URL right?)"
+        return None
+
+    def parse(self, request: WebRequest) -> list[Event]:
+        """An incoming message, or (at /status) a delivery status."""
+        if request.subpath == "":
+            return [parse_inbound(request.form)]
+        if request.subpath == "/status":
+            update = parse_status(request.form)
+            if update.status is None:
+                return [Ignored("status with nothing new")]
+            return [update]
+        raise MalformedInbound(f"no Twilio webhook at {request.subpath!r}")
+
+    def answer(self, request: WebRequest, events: list[Event]) -> WebReply:
+        """Empty TwiML for a message (the replies go out through the API); 204 for a status."""
+        if request.subpath == "/status":
+            return WebReply(status=204)
+        return WebReply(body=EMPTY_TWIML, content_type="text/xml")
+
+    def send(self, out: Outgoing, settings: Settings) -> str:
+        """Send one text through Twilio and return its message SID."""
+        return _send(out, settings)
+
+    def find_sent(
+        self, out: Outgoing, since: datetime, settings: Settings, taken: set[str]
+    ) -> str | None:
+        """Look the message up in Twilio's Messages list (a send whose answer was lost)."""
+        return _find_sent(out, since, settings, taken)
+
+
+CHANNEL = Sms()

@@ -7,11 +7,11 @@ Inbound, per Update (all deduplicated on `update_id`, stored as `str(update_id)`
   pin). Commands pass through as typed (`/start <deep-link payload>`, `/help`, `/cancel`,
   `/status N`): the engine reads them like HELP, CANCEL and STATUS; `@botname` is dropped.
 - `callback_query` (a button tapped): the button's callback data is the text, and the
-  webhook answers the query in its HTTP response (see webhooks/telegram.py).
+  webhook answers the query in its HTTP response (see `Telegram.answer`).
 - `edited_message`: ignored. An edit arrives after the engine has acted on the original, so
   applying it would answer a question already moved past; the resident can send it again.
 - `my_chat_member`: the resident blocked the bot ("kicked": the contact is opted out) or
-  unblocked it ("member": opted in again). No message is stored.
+  unblocked it ("member": opted in again): a `Membership` event, no message.
 Anything else, and anything from a group or channel chat, is acknowledged and ignored.
 
 Outbound: the engine's channel-neutral reply rendered natively: a choice as inline buttons
@@ -22,11 +22,11 @@ See telegram_api.py for how the async `Bot` is called from rq's sync jobs.
 
 from __future__ import annotations
 
+import hmac
+import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from sqlmodel import select
 from telegram import (
     Bot,
     BotCommand,
@@ -49,17 +49,31 @@ from telegram.error import (
 )
 
 from bot.channels import telegram_api
-from bot.channels.base import Outgoing, SendError
-from bot.db import session_scope
-from bot.inbound import Inbound, MalformedInbound
+from bot.channels.base import (
+    OPT_IN_WORDS,
+    OPT_OUT_WORDS,
+    Abilities,
+    Channel,
+    Event,
+    Ignored,
+    Inbound,
+    MalformedInbound,
+    Membership,
+    Outgoing,
+    SendError,
+    WebReply,
+    WebRequest,
+)
 from bot.languages import load_languages
-from bot.models import Contact
+from bot.payloads import InboundPayload, ReplyIntent
 from bot.settings import Settings
 from conversations import texts
 from conversations.language import ENGLISH, Language
 
 NAME = "telegram"
 WEBHOOK_PATH = "/webhooks/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_TEXT = 4096  # characters in one message, Telegram's limit
 MEDIA_PREFIX = "telegram-file:"
 # The update types we handle, as registered by `intake311 telegram set-webhook`.
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
@@ -81,25 +95,6 @@ log = logging.getLogger(__name__)
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
 
-@dataclass(frozen=True)
-class Membership:
-    """The resident blocked the bot (`blocked`) or started it again."""
-
-    address: str
-    blocked: bool
-
-
-@dataclass(frozen=True)
-class Parsed:
-    """What one Update asks of us: a message to store, a button tap to answer, a block to
-    record; `ignored` says why there is nothing to do."""
-
-    inbound: Inbound | None = None
-    callback_query_id: str | None = None
-    membership: Membership | None = None
-    ignored: str = ""
-
-
 def address_for(chat_id: int | str) -> str:
     """The contact address of a Telegram chat."""
     return f"{NAME}:{chat_id}"
@@ -119,7 +114,7 @@ def chat_id_of(address: str) -> int:
 # --- inbound ----------------------------------------------------------------------------------
 
 
-def parse_update(data: Mapping) -> Parsed:
+def parse_update(data: object) -> list[Event]:
     """Read one webhook Update; MalformedInbound if it is not an Update we can read."""
     if not isinstance(data, Mapping) or not isinstance(data.get("update_id"), int):
         raise MalformedInbound("not a Telegram Update (no integer update_id)")
@@ -133,21 +128,29 @@ def parse_update(data: Mapping) -> Parsed:
             message = update.message
             # Update ids restart after a quiet week or a new token; chat + message id do not.
             external_id = f"msg:{message.chat.id}:{message.message_id}"
-            return _from_message(message, external_id, raw)
+            return [_from_message(message, external_id, raw)]
         if update.callback_query is not None:
-            return _from_callback(update, f"cbq:{update.callback_query.id}", raw)
+            return [_from_callback(update, f"cbq:{update.callback_query.id}", raw)]
         if update.my_chat_member is not None:
-            return _from_membership(update)
+            return [_from_membership(update)]
     except AttributeError as exc:  # a part every real Update has is missing
         raise MalformedInbound(f"incomplete Update: {exc}") from exc
     if update.edited_message is not None:
-        return Parsed(ignored="edited message (edits are not applied)")
-    return Parsed(ignored="update type not handled")
+        return [Ignored("edited message (edits are not applied)")]
+    return [Ignored("update type not handled")]
 
 
-def _from_message(message: Message, external_id: str, raw: dict) -> Parsed:
+def callback_query_id(data: object) -> str | None:
+    """The id of the button tap an Update carries, which its webhook answer must name."""
+    if isinstance(data, Mapping) and isinstance(data.get("callback_query"), Mapping):
+        query_id = data["callback_query"].get("id")
+        return str(query_id) if query_id is not None else None
+    return None
+
+
+def _from_message(message: Message, external_id: str, raw: dict) -> Event:
     if message.chat.type != "private":
-        return Parsed(ignored=f"message in a {message.chat.type} chat")
+        return Ignored(f"message in a {message.chat.type} chat")
     location, place_name = None, ""
     if message.venue is not None:
         venue = message.venue
@@ -155,7 +158,7 @@ def _from_message(message: Message, external_id: str, raw: dict) -> Parsed:
         place_name = venue.title or ""
     elif message.location is not None:
         location = (message.location.latitude, message.location.longitude)
-    media = ()
+    media: tuple[str, ...] = ()
     if message.photo:
         largest = max(
             message.photo, key=lambda size: (size.width * size.height, size.file_size or 0)
@@ -163,18 +166,13 @@ def _from_message(message: Message, external_id: str, raw: dict) -> Parsed:
         media = (MEDIA_PREFIX + largest.file_id,)
     elif message.document and (message.document.mime_type or "").startswith("image/"):
         media = (MEDIA_PREFIX + message.document.file_id,)  # a photo sent "as a file"
-    text = _without_bot_name(message.text or message.caption or "")
-    inbound = Inbound(
+    return Inbound(
         channel=NAME,
         address=address_for(message.chat.id),
         external_id=external_id,
-        text=text,
-        media=media,
-        raw=raw,
-        location=location,
-        place_name=place_name,
+        text=_without_bot_name(message.text or message.caption or ""),
+        payload=InboundPayload(media=media, location=location, place_name=place_name, raw=raw),
     )
-    return Parsed(inbound=inbound)
 
 
 def _without_bot_name(text: str) -> str:
@@ -185,54 +183,36 @@ def _without_bot_name(text: str) -> str:
     return command.split("@", 1)[0] + space + rest
 
 
-def _from_callback(update: Update, external_id: str, raw: dict) -> Parsed:
+def _from_callback(update: Update, external_id: str, raw: dict) -> Event:
     query = update.callback_query
     chat = query.message.chat if query.message is not None else None
     if chat is not None and chat.type != "private":
-        return Parsed(callback_query_id=query.id, ignored=f"button in a {chat.type} chat")
+        return Ignored(f"button in a {chat.type} chat")
     if query.data is None:
-        return Parsed(callback_query_id=query.id, ignored="button without callback data")
+        return Ignored("button without callback data")
     # In a private chat the chat id is the user's id, so a button on a message too old to be
     # included still reaches the right conversation.
     chat_id = chat.id if chat is not None else query.from_user.id
     tapped = query.message.message_id if query.message is not None else None
-    inbound = Inbound(
+    return Inbound(
         channel=NAME,
         address=address_for(chat_id),
         external_id=external_id,
         text=query.data,
-        raw=raw,
-        reply_to=f"{chat_id}:{tapped}" if tapped is not None else None,
+        payload=InboundPayload(
+            raw=raw, reply_to=f"{chat_id}:{tapped}" if tapped is not None else None
+        ),
     )
-    return Parsed(inbound=inbound, callback_query_id=query.id)
 
 
-def _from_membership(update: Update) -> Parsed:
+def _from_membership(update: Update) -> Event:
     change = update.my_chat_member
     if change.chat.type != "private":
-        return Parsed(ignored=f"membership change in a {change.chat.type} chat")
+        return Ignored(f"membership change in a {change.chat.type} chat")
     status = change.new_chat_member.status
     if status not in ("kicked", "member"):
-        return Parsed(ignored=f"membership status {status}")
-    return Parsed(membership=Membership(address_for(change.chat.id), blocked=status == "kicked"))
-
-
-def record_membership(membership: Membership) -> bool:
-    """Opt the contact out when it blocked the bot, in when it started it again.
-
-    False when we have never heard from that chat (nothing to record).
-    """
-    with session_scope() as session:
-        contact = session.exec(select(Contact).where(Contact.address == membership.address)).first()
-        if contact is None:
-            return False
-        contact.opted_out = membership.blocked
-    log.info(
-        "telegram contact %s %s the bot",
-        contact.id,
-        "blocked" if membership.blocked else "restarted",
-    )
-    return True
+        return Ignored(f"membership status {status}")
+    return Membership(address_for(change.chat.id), blocked=status == "kicked")
 
 
 # --- outbound ---------------------------------------------------------------------------------
@@ -243,10 +223,10 @@ MAX_BUTTONS = 100
 MAX_CAPTION = 1024
 
 
-def keyboard_for(reply: Mapping, say: Language = ENGLISH) -> Markup:
+def keyboard_for(reply: ReplyIntent | None, say: Language = ENGLISH) -> Markup:
     """The buttons that answer the engine's reply: its `expects` rendered for Telegram."""
-    expects = reply.get("expects") or "text"
-    options = list(reply.get("options") or ())
+    expects = reply.expects if reply else "text"
+    options = list(reply.options) if reply else []
     if expects in ("choice", "choices") and options:
         # "choices" takes several numbers ("1 3"), typed: the labels show them.
         numbered = expects == "choices"
@@ -279,7 +259,7 @@ def _callback_data(data: str) -> str:
     return data
 
 
-def send(out: Outgoing, settings: Settings) -> str:
+def _send(out: Outgoing, settings: Settings) -> str:
     """Send one reply through the Bot API; return '<chat_id>:<message_id>'.
 
     Telegram's message ids count per chat, and provider ids are unique per channel, so the
@@ -288,13 +268,13 @@ def send(out: Outgoing, settings: Settings) -> str:
     if not settings.telegram_bot_token:
         raise SendError("TELEGRAM_BOT_TOKEN is not set", retryable=False)
     chat_id = chat_id_of(out.address)
-    reply = out.reply.get("reply", out.reply) if out.reply else {}
-    text = reply.get("text") or out.text
+    reply = out.reply
+    text = (reply.text if reply else "") or out.text
     languages = load_languages(settings.locale_dir or None)
-    markup = keyboard_for(reply, languages.get(reply.get("language") or "en", ENGLISH))
-    if len(reply.get("options") or ()) > MAX_BUTTONS:
-        text, markup = out.text, keyboard_for({})  # too many for buttons: the numbered lines
-    photo = out.reply.get("media_url") if out.reply else None
+    markup = keyboard_for(reply, languages.get(reply.language if reply else "en", ENGLISH))
+    if reply and len(reply.options) > MAX_BUTTONS:
+        text, markup = out.text, keyboard_for(None)  # too many for buttons: the numbered lines
+    photo = out.payload.media_url
 
     async def transmit(bot: Bot) -> Message:
         if photo and len(text) <= MAX_CAPTION:
@@ -369,3 +349,59 @@ def webhook_info(settings: Settings) -> dict:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     info = telegram_api.call(settings, lambda bot: bot.get_webhook_info())
     return info.to_dict()
+
+
+class Telegram(Channel):
+    """A Telegram bot through the Bot API."""
+
+    name = NAME
+    scheme = NAME
+    webhook_path = WEBHOOK_PATH
+    provider = "Telegram"
+    abilities = Abilities(
+        opt_out_words=OPT_OUT_WORDS,
+        opt_in_words=OPT_IN_WORDS,
+        buttons=True,
+        location_requests=True,
+        media=True,
+        text_budget=MAX_TEXT,
+        budget_unit="characters",
+    )
+
+    def verify(self, request: WebRequest, settings: Settings) -> str | None:
+        """Refuse a call without our secret token (compared in constant time)."""
+        secret = settings.telegram_secret_token
+        given = request.header(SECRET_HEADER)
+        if not secret:
+            return "TELEGRAM_SECRET_TOKEN is not set"
+        if not given:
+            return f"no {SECRET_HEADER} header"
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            return f"{SECRET_HEADER} does not match TELEGRAM_SECRET_TOKEN"
+        return None
+
+    def parse(self, request: WebRequest) -> list[Event]:
+        """One Update per call."""
+        if request.subpath:
+            raise MalformedInbound(f"no Telegram webhook at {request.subpath!r}")
+        return parse_update(request.json())
+
+    def answer(self, request: WebRequest, events: list[Event]) -> WebReply:
+        """A button tap is answered in this response (`answerCallbackQuery`), which the Bot API
+        accepts from a webhook ("Making requests when getting updates"): no extra request, no
+        token in the web process, and the spinner stops even when the turn is slow. Telegram
+        does not say whether that answer worked; a failed one costs a spinner that times out."""
+        query_id = callback_query_id(request.json())
+        if query_id is None:
+            return WebReply()
+        return WebReply(
+            body=json.dumps({"method": "answerCallbackQuery", "callback_query_id": query_id}),
+            content_type="application/json",
+        )
+
+    def send(self, out: Outgoing, settings: Settings) -> str:
+        """Send one reply, with its buttons, through the Bot API."""
+        return _send(out, settings)
+
+
+CHANNEL = Telegram()

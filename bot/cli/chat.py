@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterable
 from sqlmodel import select
 
 from bot.channels import console
+from bot.channels.base import Inbound
 from bot.db import session_scope
-from bot.inbound import Inbound, receive
+from bot.intake import receive
 from bot.models import Contact, Message, Report
 
 BUSY_REPORT_STATES = ("pending", "submitting", "awaiting_number")

@@ -4,7 +4,7 @@ Queued by dotted path (`bot.jobs.run_turn`); each module holds one job and its h
 """
 
 from bot.jobs.common import backoff
-from bot.jobs.delivery import deliver, record_delivery
+from bot.jobs.delivery import deliver
 from bot.jobs.idle import close_idle, time_out
 from bot.jobs.reconcile import reconcile
 from bot.jobs.refresh import refresh_catalog
@@ -19,7 +19,6 @@ __all__ = [
     "deliver",
     "reconcile",
     "receive_status",
-    "record_delivery",
     "refresh_catalog",
     "resolve_token",
     "run_turn",

@@ -17,6 +17,7 @@ from bot.models import Contact, Conversation, Message, Report
 from bot.open311.client import Open311Client
 from bot.open311.dates import parse_datetime
 from bot.open311.profile import Profile, load_profile
+from bot.payloads import OutboundPayload, ReplyIntent
 from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
 from conversations import Reply, plaintext
@@ -101,15 +102,15 @@ def queue_reply(session: Session, conversation: Conversation, reply: Reply) -> M
         channel=contact.channel,
         direction="out",
         text=plaintext.render(reply),
-        payload={
-            "reply": {
-                "text": reply.text,
-                "options": list(reply.options),
-                "expects": reply.expects,
+        payload=OutboundPayload(
+            ReplyIntent(
+                reply.text,
+                tuple(reply.options),
+                reply.expects,
                 # for the channel's own words (button labels) in the resident's language
-                "language": (conversation.state or {}).get("language") or "",
-            }
-        },
+                language=(conversation.state or {}).get("language") or "",
+            )
+        ).to_dict(),
     )
     session.add(message)
     return message
@@ -125,7 +126,8 @@ def add_notice(
     conversation = session.get(Conversation, report.conversation_id)
     message = queue_reply(session, conversation, Reply(text))
     if media_url:
-        message.payload = {**message.payload, "media_url": media_url}
+        with_photo = replace(OutboundPayload.from_dict(message.payload), media_url=media_url)
+        message.payload = with_photo.to_dict()
     session.flush()
     return message
 

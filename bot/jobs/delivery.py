@@ -1,4 +1,4 @@
-"""deliver: a contact's pending messages, oldest first, through its channel; and their statuses."""
+"""deliver: a contact's pending messages, oldest first, through its channel."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from bot.channels.registry import channel_for
 from bot.db import session_scope
 from bot.jobs.common import backoff, due_after, locked
 from bot.models import Contact, Message
+from bot.payloads import OutboundPayload
 from bot.settings import get_settings
 from bot.timeutil import utcnow
 
@@ -21,17 +22,6 @@ log = logging.getLogger(__name__)
 
 SEND_BACKOFF_BASE = 5
 UNSENT = ("pending", "sending")
-
-# How far along an outbound message is; a late or repeated status never moves it back.
-PROGRESS = {
-    "pending": 0,
-    "sending": 1,
-    "sent": 2,
-    "delivered": 3,
-    "undelivered": 3,
-    "failed": 3,
-    "read": 4,
-}
 
 
 def deliver(message_id: int) -> int:
@@ -67,7 +57,8 @@ def deliver(message_id: int) -> int:
                 if message.status == "pending" and waiting and message.id != message_id:
                     return sent
                 contact = session.get(Contact, contact_id)
-                if contact.opted_out and not (message.payload or {}).get("opt_out_notice"):
+                payload = OutboundPayload.from_dict(message.payload)
+                if contact.opted_out and not payload.opt_out_notice:
                     message.status = "suppressed"
                     continue
                 in_flight = timedelta(seconds=settings.send_in_flight)
@@ -81,12 +72,12 @@ def deliver(message_id: int) -> int:
                 tried_before = message.attempts > 0 or message.error_code is not None
                 if not _claim(session, message):
                     return sent  # another worker claimed it first
-                out = Outgoing(message.id, contact.address, message.text, message.payload)
+                out = Outgoing(message.id, contact.address, message.text, payload)
                 attempts, created_at = message.attempts + 1, message.created_at
             channel = channel_for(contact.channel)
             try:
                 external_id = None
-                if tried_before and hasattr(channel, "find_sent"):
+                if tried_before and channel.abilities.finds_sent:
                     external_id = channel.find_sent(
                         out,
                         created_at,
@@ -158,38 +149,3 @@ def _send_failed(message_id: int, exc: SendError, attempts: int, settings) -> fl
         message.status = "failed"
         message.next_attempt_at = None
         return None
-
-
-def record_delivery(
-    channel: str,
-    external_id: str,
-    status: str,
-    error_code: str | None,
-    opted_out_address: str | None = None,
-) -> bool:
-    """Store a provider's delivery status (already in our words) for a message we sent.
-
-    `opted_out_address` names a recipient the provider reports as opted out; it is marked so
-    even when the status outruns our record of the message. False if the message is unknown.
-    """
-    with session_scope() as session:
-        if opted_out_address:
-            contact = session.exec(
-                select(Contact).where(Contact.address == opted_out_address)
-            ).first()
-            if contact is not None:
-                contact.opted_out = True
-        message = session.exec(
-            select(Message).where(
-                Message.channel == channel,
-                Message.external_id == external_id,
-                Message.direction == "out",
-            )
-        ).first()
-        if message is None:
-            return False
-        if PROGRESS.get(status, -1) > PROGRESS.get(message.status, 0):
-            message.status = status
-            message.error_code = error_code
-            message.updated_at = utcnow()
-        return True

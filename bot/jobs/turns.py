@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from redis.exceptions import RedisError
 from sqlalchemy import update
@@ -17,6 +18,7 @@ from bot.jobs.common import expected_at, locked, open311_client, queue_reply
 from bot.languages import load_languages
 from bot.models import Contact, Conversation, Message, Report
 from bot.open311.client import Open311Client, Open311Error
+from bot.payloads import InboundPayload, OutboundPayload
 from bot.phrases import load_synonyms
 from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
@@ -40,13 +42,7 @@ from conversations.types import ListReports, ReportLine, ReportsListed
 log = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_MESSAGE = 10
-# Words that switch every message off or on, on channels without carrier keywords of their own.
-# CANCEL is one of them, as on SMS (carriers treat it as STOP): dropping a report is RESTART.
-OPT_OUT_WORDS = frozenset(
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "CANCEL", "OPTOUT", "STOP ALL"}
-)
 MY_REPORTS_SHOWN = 3
-OPT_IN_WORDS = frozenset({"START", "UNSTOP", "YES"})
 
 
 def run_turn(conversation_id: int) -> int:
@@ -184,11 +180,11 @@ def _handle(
     switched = _switches_messages(contact, conversation, message.text)
     if switched or contact.opted_out:
         replies, reports = [], []
-        if switched == "out" and not hasattr(channel_for(contact.channel), "OPT_OUT_WORDS"):
+        if switched == "out" and not channel_for(contact.channel).abilities.carrier_keywords:
             # Channels without carrier keywords confirm the opt-out themselves, once.
             say = context.language(contact.language or "")
             replies = [Reply(say(texts.OPTED_OUT))]
-    elif _stale_tap(session, contact.id, (message.payload or {}).get("reply_to")):
+    elif _stale_tap(session, contact.id, InboundPayload.from_dict(message.payload).reply_to):
         replies = list(stale_tap(resident_state(conversation, contact), context).replies)
         reports = []
     else:
@@ -202,14 +198,12 @@ def _handle(
     outgoing = [queue_reply(session, conversation, reply) for reply in replies]
     if switched == "out":
         for sent in outgoing:
-            sent.payload = {**sent.payload, "opt_out_notice": True}
+            notice = replace(OutboundPayload.from_dict(sent.payload), opt_out_notice=True)
+            sent.payload = notice.to_dict()
     session.flush()
     return [("bot.jobs.deliver", m.id) for m in outgoing] + [
         ("bot.jobs.submit", r.id) for r in reports
     ]
-
-
-QUESTION_KINDS = ("choice", "choices", "yes_no", "yes_no_private", "location")
 
 
 def _stale_tap(session: Session, contact_id: int, reply_to: str | None) -> bool:
@@ -225,23 +219,24 @@ def _stale_tap(session: Session, contact_id: int, reply_to: str | None) -> bool:
         .limit(20)
     ).all()
     for sent in recent:
-        if (sent.payload.get("reply") or {}).get("expects") in QUESTION_KINDS:
+        reply = OutboundPayload.from_dict(sent.payload).reply
+        if reply is not None and reply.is_question:
             return sent.external_id != reply_to
     return False
 
 
 def _switches_messages(contact: Contact, conversation: Conversation, text: str) -> str | None:
     """Apply an opt-out or opt-in keyword: "out", "in" (nothing more to answer), or None."""
-    channel = channel_for(contact.channel)
+    abilities = channel_for(contact.channel).abilities
     word = " ".join(text.split()).upper().strip("./! ")  # Telegram's /start is START
-    if word in getattr(channel, "OPT_OUT_WORDS", OPT_OUT_WORDS):
+    if word in abilities.opt_out_words:
         contact.opted_out = True
         conversation.state = State().to_dict()  # a half-made report is dropped with the texts
         return "out"
-    if contact.opted_out and word in getattr(channel, "OPT_IN_WORDS", OPT_IN_WORDS):
+    if contact.opted_out and word in abilities.opt_in_words:
         contact.opted_out = False
         # A carrier (Twilio) confirms the opt-in itself; elsewhere the engine greets them.
-        return "in" if hasattr(channel, "OPT_IN_WORDS") else None
+        return "in" if abilities.carrier_keywords else None
     return None
 
 
@@ -271,17 +266,14 @@ def _run_engine(session, conversation, contact, message, context, client, settin
 
 def _message_event(message: Message, settings: Settings) -> MessageEvent:
     """The stored message as the engine's event, a shared pin named by reverse geocoding."""
-    payload = message.payload or {}
+    payload = InboundPayload.from_dict(message.payload)
     place = None
-    if payload.get("location"):
-        lat, lon = payload["location"]
-        name = payload.get("place_name") or geocoding.reverse(lat, lon, settings)
+    if payload.location:
+        lat, lon = payload.location
+        name = payload.place_name or geocoding.reverse(lat, lon, settings)
         place = Place(address=name, lat=lat, lon=lon)
     return MessageEvent(
-        text=message.text,
-        at=message.created_at,
-        location=place,
-        media=tuple(payload.get("media") or ()),
+        text=message.text, at=message.created_at, location=place, media=payload.media
     )
 
 

@@ -1,17 +1,20 @@
-"""Every channel's inbound message, normalised, stored once and handed to the worker."""
+"""What a channel's webhook parsed, stored: a resident's message once (then its turn queued), a
+delivery status, a blocked or restarted bot."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot import queue
+from bot.channels.base import DeliveryStatus, Event, Ignored, Inbound, Membership
 from bot.db import session_scope
 from bot.models import Contact, Conversation, Message
+from bot.payloads import InboundPayload
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -20,30 +23,17 @@ log = logging.getLogger(__name__)
 REDELIVERY_WINDOW = timedelta(seconds=10)
 
 
-class MalformedInbound(ValueError):
-    """A webhook payload that lacks what we need; answered with 400, never a 500."""
-
-
-@dataclass(frozen=True)
-class Inbound:
-    """One message from a resident, whatever the channel.
-
-    `address` is URN-like ('tel:+15551234567', 'telegram:12345'); `external_id` is the
-    provider's message id; `media` are references the channel can fetch later (never a URL
-    carrying a secret, such as Telegram's file URLs with the bot token).
-    """
-
-    channel: str
-    address: str
-    external_id: str | None
-    text: str
-    media: tuple[str, ...] = ()
-    raw: dict = field(default_factory=dict)
-    # A shared location pin (latitude, longitude), and the name of the place if it has one.
-    location: tuple[float, float] | None = None
-    place_name: str = ""
-    # For a button tap: the provider id of our message whose button was tapped.
-    reply_to: str | None = None
+def accept(event: Event) -> None:
+    """Store one event a channel's webhook parsed (a redelivery is recognised and dropped)."""
+    if isinstance(event, Inbound):
+        receive(event)
+    elif isinstance(event, DeliveryStatus):
+        if not record_delivery(event):
+            log.info("status for unknown %s message %s", event.channel, event.external_id)
+    elif isinstance(event, Membership):
+        record_membership(event)
+    elif isinstance(event, Ignored):
+        log.info("webhook call ignored: %s", event.reason)
 
 
 @dataclass(frozen=True)
@@ -73,8 +63,11 @@ def receive(inbound: Inbound) -> Received:
 
 def _without_nul(inbound: Inbound) -> Inbound:
     """Drop NUL characters, which PostgreSQL text refuses and no resident means."""
-    raw = {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in inbound.raw.items()}
-    return replace(inbound, text=inbound.text.replace("\x00", ""), raw=raw)
+    payload = inbound.payload
+    raw = {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in payload.raw.items()}
+    return replace(
+        inbound, text=inbound.text.replace("\x00", ""), payload=replace(payload, raw=raw)
+    )
 
 
 def _store(inbound: Inbound) -> Received:
@@ -90,13 +83,7 @@ def _store(inbound: Inbound) -> Received:
             direction="in",
             external_id=inbound.external_id,
             text=inbound.text,
-            payload={
-                "media": list(inbound.media),
-                "location": list(inbound.location) if inbound.location else None,
-                "place_name": inbound.place_name,
-                "reply_to": inbound.reply_to,
-                "raw": inbound.raw,
-            },
+            payload=inbound.payload.to_dict(),
         )
         session.add(message)
         session.flush()
@@ -126,7 +113,7 @@ def _existing(inbound: Inbound) -> Received | None:
             )
         for message in session.exec(query).all():
             if inbound.external_id is not None or (
-                list((message.payload or {}).get("media") or []) == list(inbound.media)
+                InboundPayload.from_dict(message.payload).media == inbound.payload.media
             ):
                 return Received(message.id, message.conversation_id, duplicate=True)
         return None
@@ -147,3 +134,59 @@ def conversation_for(session: Session, channel: str, address: str) -> Conversati
         session.add(conversation)
         session.flush()
     return conversation
+
+
+# How far along an outbound message is; a late or repeated status never moves it back.
+PROGRESS = {
+    "pending": 0,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "undelivered": 3,
+    "failed": 3,
+    "read": 4,
+}
+
+
+def record_delivery(status: DeliveryStatus) -> bool:
+    """Store a provider's delivery status (already in our words) for a message we sent.
+
+    A recipient the provider reports as opted out is marked so even when the status outruns
+    our record of the message. False if the message is unknown.
+    """
+    with session_scope() as session:
+        if status.opted_out_address:
+            contact = session.exec(
+                select(Contact).where(Contact.address == status.opted_out_address)
+            ).first()
+            if contact is not None:
+                contact.opted_out = True
+        message = session.exec(
+            select(Message).where(
+                Message.channel == status.channel,
+                Message.external_id == status.external_id,
+                Message.direction == "out",
+            )
+        ).first()
+        if message is None:
+            return False
+        if status.status and PROGRESS.get(status.status, -1) > PROGRESS.get(message.status, 0):
+            message.status = status.status
+            message.error_code = status.error_code
+            message.updated_at = utcnow()
+        return True
+
+
+def record_membership(membership: Membership) -> bool:
+    """Opt the contact out when it blocked the bot, in when it started it again.
+
+    False when we have never heard from that address (nothing to record).
+    """
+    with session_scope() as session:
+        contact = session.exec(select(Contact).where(Contact.address == membership.address)).first()
+        if contact is None:
+            return False
+        contact.opted_out = membership.blocked
+        contact_id = contact.id
+    log.info("contact %s %s the bot", contact_id, "blocked" if membership.blocked else "restarted")
+    return True

@@ -1,0 +1,244 @@
+"""Web chat: a chat box a city's website embeds (or links to), speaking plain JSON.
+
+The page (served at `/webhooks/webchat/`, `webchat.html`) asks for a session, then posts what
+the resident types and polls for the bot's replies:
+- `POST /webhooks/webchat/session` -> `{"token": "<session>.<signature>"}`: a new session; the
+  signature is an HMAC of the session id with `WEBCHAT_SECRET`, so a token cannot be forged
+  and the server keeps no table of sessions.
+- `POST /webhooks/webchat` with `Authorization: Bearer <token>` and
+  `{"id": "<the page's id for this message>", "text": "...", "reply_to": "<id of the reply
+  whose button was tapped>"}`: one message (the page's id makes a resent one a redelivery).
+- `GET /webhooks/webchat/messages?after=N` with the same header -> `{"messages": [{"seq": n,
+  "id": ..., "text": ..., "options": [...], "expects": ...}]}`: the replies after `seq` N.
+
+Replies wait for the page in a Redis list per session (this channel's "provider"), kept for
+MAILBOX_HOURS after the last one and trimmed to MAILBOX_SIZE: a resident who closes the page
+loses nothing the bot said in the meantime, and nothing is kept for long.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from datetime import datetime
+from functools import lru_cache
+from importlib import resources
+
+import redis
+
+from bot.channels.base import (
+    OPT_IN_WORDS,
+    OPT_OUT_WORDS,
+    Abilities,
+    Channel,
+    Event,
+    Inbound,
+    MalformedInbound,
+    Outgoing,
+    SendError,
+    WebReply,
+    WebRequest,
+)
+from bot.languages import load_languages
+from bot.payloads import InboundPayload, ReplyIntent
+from bot.settings import Settings
+from conversations import texts
+from conversations.language import ENGLISH
+
+NAME = "webchat"
+WEBHOOK_PATH = "/webhooks/webchat"
+MAX_TEXT = 2000  # characters the page accepts in one message, and the bot's budget per reply
+MAILBOX_HOURS = 24
+MAILBOX_SIZE = 200
+SESSION_BYTES = 16
+
+
+def _signature(session: str, secret: str) -> str:
+    digest = hmac.new(secret.encode(), session.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def new_token(secret: str) -> str:
+    """A new session's token: its id and the id's signature."""
+    session = secrets.token_urlsafe(SESSION_BYTES)
+    return f"{session}.{_signature(session, secret)}"
+
+
+def session_of(token: str, secret: str) -> str | None:
+    """The session a token names, or None when its signature is not ours."""
+    session, dot, signature = token.partition(".")
+    if not dot or not session or not secret:
+        return None
+    if not hmac.compare_digest(signature.encode(), _signature(session, secret).encode()):
+        return None
+    return session
+
+
+def _bearer(request: WebRequest) -> str:
+    scheme, _, token = request.header("Authorization").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+@lru_cache(maxsize=4)
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=5)
+
+
+def _mailbox(session: str) -> str:
+    return f"intake311:webchat:{session}"
+
+
+def _json(body: object, status: int = 200) -> WebReply:
+    return WebReply(status=status, body=json.dumps(body), content_type="application/json")
+
+
+def buttons_for(reply: ReplyIntent | None, settings: Settings) -> list[list[str]]:
+    """The page's buttons for a reply, as [label, what a tap sends], in its language."""
+    if reply is None:
+        return []
+    if reply.expects == "choice":
+        return [[label, str(n)] for n, label in enumerate(reply.options, start=1)]
+    if reply.expects in ("yes_no", "yes_no_private"):
+        say = load_languages(settings.locale_dir or None).get(reply.language or "en", ENGLISH)
+        labels = [(texts.YES_BUTTON, "yes"), (texts.NO_BUTTON, "no")]
+        if reply.expects == "yes_no_private":
+            labels.insert(1, (texts.PRIVATE_BUTTON, "private"))
+        return [[say(label), value] for label, value in labels]
+    return []
+
+
+def page() -> str:
+    """The chat page (HTML with its script; every text is set as text, never as HTML)."""
+    return resources.files("bot.channels").joinpath("webchat.html").read_text(encoding="utf-8")
+
+
+class WebChat(Channel):
+    """A chat box on the city's website."""
+
+    name = NAME
+    scheme = NAME
+    webhook_path = WEBHOOK_PATH
+    provider = "Web chat"
+    abilities = Abilities(
+        opt_out_words=OPT_OUT_WORDS,
+        opt_in_words=OPT_IN_WORDS,
+        buttons=True,
+        text_budget=MAX_TEXT,
+        budget_unit="characters",
+        finds_sent=True,
+    )
+
+    def verify(self, request: WebRequest, settings: Settings) -> str | None:
+        """Refuse a message without a session token we signed."""
+        if not settings.webchat_secret:
+            return "WEBCHAT_SECRET is not set"
+        token = _bearer(request)
+        if not token:
+            return "no bearer token"
+        if session_of(token, settings.webchat_secret) is None:
+            return "the token's signature does not match WEBCHAT_SECRET"
+        return None
+
+    def parse(self, request: WebRequest) -> list[Event]:
+        """One message from the page."""
+        if request.subpath not in ("", "/"):
+            raise MalformedInbound(f"no web chat webhook at {request.subpath!r}")
+        data = request.json()
+        if not isinstance(data, dict) or not isinstance(data.get("text"), str):
+            raise MalformedInbound('not a web chat message (no "text")')
+        message_id = data.get("id")
+        if message_id is not None and (not isinstance(message_id, str) or len(message_id) > 64):
+            raise MalformedInbound('"id" must be a string of at most 64 characters')
+        reply_to = data.get("reply_to")
+        session = _bearer(request).partition(".")[0]
+        return [
+            Inbound(
+                channel=NAME,
+                address=self.address_for(session),
+                external_id=f"{session}:{message_id}" if message_id else None,
+                text=data["text"][:MAX_TEXT],
+                payload=InboundPayload(
+                    reply_to=reply_to if isinstance(reply_to, str) else None,
+                    raw={"id": message_id},
+                ),
+            )
+        ]
+
+    def answer(self, request: WebRequest, events: list[Event]) -> WebReply:
+        """The page needs only to know the message is kept."""
+        return _json({"ok": True})
+
+    def serve(self, request: WebRequest, settings: Settings) -> WebReply | None:
+        """The page itself, a new session, and the replies waiting for a session."""
+        path = request.subpath.rstrip("/")
+        if not settings.webchat_secret:
+            return _json({"error": "web chat is off (WEBCHAT_SECRET is not set)"}, 404)
+        if request.method == "GET" and path == "":
+            return WebReply(body=page(), content_type="text/html; charset=utf-8")
+        if request.method == "POST" and path == "/session":
+            return _json({"token": new_token(settings.webchat_secret)})
+        if request.method == "GET" and path == "/messages":
+            session = session_of(_bearer(request), settings.webchat_secret)
+            if session is None:
+                return _json({"error": "no valid session token"}, 403)
+            try:
+                after = int(request.query.get("after") or 0)
+            except ValueError:
+                return _json({"error": "after must be a number"}, 400)
+            return _json({"messages": self.waiting(session, after, settings)})
+        return None
+
+    def waiting(self, session: str, after: int, settings: Settings) -> list[dict]:
+        """The replies for `session` numbered after `after`, oldest first."""
+        entries = _redis(settings.redis_url).lrange(_mailbox(session), 0, -1)
+        replies = [json.loads(entry) for entry in entries]
+        return [reply for reply in replies if reply["seq"] > after]
+
+    def send(self, out: Outgoing, settings: Settings) -> str:
+        """Put the reply in the session's mailbox; its provider id is '<session>:<our id>'."""
+        session = out.address.removeprefix(f"{NAME}:")
+        key = _mailbox(session)
+        reply = out.reply
+        try:
+            connection = _redis(settings.redis_url)
+            seq = connection.incr(key + ":seq")
+            entry = {
+                "seq": seq,
+                "id": f"{session}:{out.message_id}",
+                "message_id": out.message_id,
+                "text": (reply.text if reply else "") or out.text,
+                "options": list(reply.options) if reply else [],
+                "expects": reply.expects if reply else "text",
+                "buttons": buttons_for(reply, settings),
+                "media_url": out.payload.media_url,
+            }
+            pipe = connection.pipeline()
+            pipe.rpush(key, json.dumps(entry))
+            pipe.ltrim(key, -MAILBOX_SIZE, -1)
+            for name in (key, key + ":seq"):
+                pipe.expire(name, MAILBOX_HOURS * 3600)
+            pipe.execute()
+        except redis.RedisError as exc:
+            raise SendError(f"web chat mailbox unavailable: {exc}", retryable=True) from exc
+        return entry["id"]
+
+    def find_sent(
+        self, out: Outgoing, since: datetime, settings: Settings, taken: set[str]
+    ) -> str | None:
+        """The reply's id if an earlier attempt put it in the mailbox."""
+        session = out.address.removeprefix(f"{NAME}:")
+        try:
+            entries = _redis(settings.redis_url).lrange(_mailbox(session), 0, -1)
+        except redis.RedisError as exc:
+            raise SendError(f"web chat mailbox unavailable: {exc}", retryable=True) from exc
+        for entry in entries:
+            reply = json.loads(entry)
+            if reply.get("message_id") == out.message_id:
+                return reply["id"]
+        return None
+
+
+CHANNEL = WebChat()

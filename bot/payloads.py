@@ -1,0 +1,118 @@
+"""The typed payloads of stored messages: what an inbound message carries beside its text, and
+what an outbound one carries for its channel (the engine's reply intent, a photo, a flag).
+
+Stored as JSON in `Message.payload`; `from_dict` reads what `to_dict` wrote, and older rows
+that lack a key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class InboundPayload:
+    """What a resident's message carries beside its words.
+
+    `media` are references the channel can fetch later (never a URL carrying a secret);
+    `location` a shared pin and `place_name` its name if it has one; `reply_to` the provider
+    id of our message whose button was tapped; `raw` the provider's payload as received.
+    """
+
+    media: tuple[str, ...] = ()
+    location: tuple[float, float] | None = None
+    place_name: str = ""
+    reply_to: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form stored in `Message.payload`."""
+        return {
+            "media": list(self.media),
+            "location": list(self.location) if self.location else None,
+            "place_name": self.place_name,
+            "reply_to": self.reply_to,
+            "raw": self.raw,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> InboundPayload:
+        """Read a stored payload (None or missing keys: the defaults)."""
+        data = data or {}
+        location = data.get("location")
+        return cls(
+            media=tuple(data.get("media") or ()),
+            location=(float(location[0]), float(location[1])) if location else None,
+            place_name=str(data.get("place_name") or ""),
+            reply_to=data.get("reply_to"),
+            raw=dict(data.get("raw") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class ReplyIntent:
+    """The engine's reply, channel-neutral: its words, the options it offers, what answer it
+    expects ("text", "choice", "choices", "yes_no", "yes_no_private", "location") and the
+    resident's language (for a channel's own words, such as button labels)."""
+
+    text: str
+    options: tuple[str, ...] = ()
+    expects: str = "text"
+    language: str = ""
+
+    @property
+    def is_question(self) -> bool:
+        """True when the reply asks something a button or a number answers."""
+        return self.expects in QUESTION_KINDS
+
+
+QUESTION_KINDS = frozenset({"choice", "choices", "yes_no", "yes_no_private", "location"})
+
+
+@dataclass(frozen=True)
+class OutboundPayload:
+    """What an outbound message carries for its channel.
+
+    `reply` is the engine's intent (None for a message with words only); `media_url` a photo
+    the city published with a status update; `opt_out_notice` marks the one confirmation an
+    opted-out contact still gets.
+    """
+
+    reply: ReplyIntent | None = None
+    media_url: str | None = None
+    opt_out_notice: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form stored in `Message.payload`."""
+        data: dict[str, Any] = {}
+        if self.reply is not None:
+            data["reply"] = {
+                "text": self.reply.text,
+                "options": list(self.reply.options),
+                "expects": self.reply.expects,
+                "language": self.reply.language,
+            }
+        if self.media_url:
+            data["media_url"] = self.media_url
+        if self.opt_out_notice:
+            data["opt_out_notice"] = True
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> OutboundPayload:
+        """Read a stored payload (None or missing keys: the defaults)."""
+        data = data or {}
+        reply = data.get("reply")
+        return cls(
+            reply=ReplyIntent(
+                text=str(reply.get("text") or ""),
+                options=tuple(str(option) for option in reply.get("options") or ()),
+                expects=str(reply.get("expects") or "text"),
+                language=str(reply.get("language") or ""),
+            )
+            if isinstance(reply, dict)
+            else None,
+            media_url=data.get("media_url") or None,
+            opt_out_notice=bool(data.get("opt_out_notice")),
+        )

@@ -1,0 +1,76 @@
+"""Every channel's webhook, one route per channel registered from the registry.
+
+A call is checked (`channel.verify`: 403 when forged), read (`channel.parse`: 400 when
+malformed, never a 500), stored (`bot.intake.accept`, which queues a message's turn) and then
+answered (`channel.answer`): a provider is told 200 only once what it sent is committed. A GET,
+or a call the channel answers by itself (a handshake, a page's poll), goes to `channel.serve`.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, current_app, request
+
+from bot.channels.base import Channel, MalformedInbound, WebReply, WebRequest
+from bot.channels.registry import with_webhooks
+from bot.intake import accept
+
+METHODS = ["GET", "POST"]
+
+
+def register(app: Flask) -> None:
+    """Add a webhook route for every channel that has one."""
+    for channel in with_webhooks():
+        bp = Blueprint(f"channel_{channel.name}", __name__, url_prefix=channel.webhook_path)
+        view = _view(channel)
+        bp.add_url_rule("", f"{channel.name}_root", view, methods=METHODS, strict_slashes=False)
+        bp.add_url_rule("/<path:subpath>", channel.name, view, methods=METHODS)
+        app.register_blueprint(bp)
+
+
+def _view(channel: Channel):
+    def handle(subpath: str = "") -> Response:
+        settings = current_app.config["SETTINGS"]
+        call = _web_request(subpath)
+        served = channel.serve(call, settings)
+        if served is not None:
+            return _response(served)
+        if call.method != "POST":
+            return Response("method not allowed", status=405, mimetype="text/plain")
+        reason = channel.verify(call, settings)
+        if reason is not None:
+            current_app.logger.warning(
+                "refused %s webhook from %s: %s", _provider(channel), request.remote_addr, reason
+            )
+            return Response("forbidden", status=403, mimetype="text/plain")
+        try:
+            events = channel.parse(call)
+        except MalformedInbound as problem:
+            current_app.logger.warning("malformed %s webhook: %s", _provider(channel), problem)
+            return Response(f"malformed webhook: {problem}", status=400, mimetype="text/plain")
+        for event in events:
+            accept(event)
+        return _response(channel.answer(call, events))
+
+    return handle
+
+
+def _provider(channel: Channel) -> str:
+    return channel.provider or channel.name
+
+
+def _web_request(subpath: str) -> WebRequest:
+    return WebRequest(
+        method=request.method,
+        url=request.url,
+        path=request.path,
+        query_string=request.query_string.decode(errors="replace"),
+        subpath=f"/{subpath}" if subpath else "",
+        query=request.args,
+        headers={name.lower(): value for name, value in request.headers.items()},
+        form=request.form,
+        body=request.get_data(cache=True),
+    )
+
+
+def _response(reply: WebReply) -> Response:
+    return Response(reply.body, status=reply.status, content_type=reply.content_type)
