@@ -59,7 +59,12 @@ def load_languages(locale_dir: str | None = None) -> dict[str, Language]:
 
 def _language(code: str, paths: list[Path]) -> Language:
     """One language from its catalogues, later ones overriding earlier ones."""
-    name, messages, services, words, synonyms, dates = "", {}, {}, {}, {}, {}
+    name = ""
+    messages: dict[str, str] = {}
+    services: dict[str, str] = {}
+    words: dict[str, frozenset[str]] = {}
+    synonyms: dict[str, str] = {}
+    dates: dict[str, str] = {}
     for path in paths:
         with path.open("rb") as file:
             catalog: Catalog = read_po(file)

@@ -7,10 +7,10 @@ import uuid
 from sqlmodel import select
 
 from bot.channels.base import Inbound
-from bot.payloads import InboundPayload
 from bot.db import session_scope
 from bot.intake import receive
 from bot.models import Message, Report
+from bot.payloads import InboundPayload
 from conversations import texts
 from tests.conftest import run_jobs
 

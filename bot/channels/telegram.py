@@ -26,10 +26,13 @@ import hmac
 import json
 import logging
 from collections.abc import Mapping
+from functools import partial
 
 from telegram import (
     Bot,
     BotCommand,
+    CallbackQuery,
+    ChatMemberUpdated,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -130,9 +133,10 @@ def parse_update(data: object) -> list[Event]:
             external_id = f"msg:{message.chat.id}:{message.message_id}"
             return [_from_message(message, external_id, raw)]
         if update.callback_query is not None:
-            return [_from_callback(update, f"cbq:{update.callback_query.id}", raw)]
+            query = update.callback_query
+            return [_from_callback(query, f"cbq:{query.id}", raw)]
         if update.my_chat_member is not None:
-            return [_from_membership(update)]
+            return [_from_membership(update.my_chat_member)]
     except AttributeError as exc:  # a part every real Update has is missing
         raise MalformedInbound(f"incomplete Update: {exc}") from exc
     if update.edited_message is not None:
@@ -183,8 +187,7 @@ def _without_bot_name(text: str) -> str:
     return command.split("@", 1)[0] + space + rest
 
 
-def _from_callback(update: Update, external_id: str, raw: dict) -> Event:
-    query = update.callback_query
+def _from_callback(query: CallbackQuery, external_id: str, raw: dict) -> Event:
     chat = query.message.chat if query.message is not None else None
     if chat is not None and chat.type != "private":
         return Ignored(f"button in a {chat.type} chat")
@@ -205,8 +208,7 @@ def _from_callback(update: Update, external_id: str, raw: dict) -> Event:
     )
 
 
-def _from_membership(update: Update) -> Event:
-    change = update.my_chat_member
+def _from_membership(change: ChatMemberUpdated) -> Event:
     if change.chat.type != "private":
         return Ignored(f"membership change in a {change.chat.type} chat")
     status = change.new_chat_member.status
@@ -336,11 +338,12 @@ def set_webhook(settings: Settings) -> str:
     for code, say in load_languages(settings.locale_dir or None).items():
         commands = [BotCommand(name, say(text)[:256]) for name, text in COMMANDS]
         language = None if code == "en" else code  # English for everyone else
-        telegram_api.call(
-            settings,
-            lambda bot, c=commands, lang=language: bot.set_my_commands(c, language_code=lang),
-        )
+        telegram_api.call(settings, partial(_set_commands, commands=commands, language=language))
     return url
+
+
+async def _set_commands(bot: Bot, commands: list[BotCommand], language: str | None) -> bool:
+    return await bot.set_my_commands(commands, language_code=language)
 
 
 def webhook_info(settings: Settings) -> dict:

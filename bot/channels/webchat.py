@@ -205,9 +205,10 @@ class WebChat(Channel):
         try:
             connection = _redis(settings.redis_url)
             seq = connection.incr(key + ":seq")
+            provider_id = f"{session}:{out.message_id}"
             entry = {
                 "seq": seq,
-                "id": f"{session}:{out.message_id}",
+                "id": provider_id,
                 "message_id": out.message_id,
                 "text": (reply.text if reply else "") or out.text,
                 "options": list(reply.options) if reply else [],
@@ -223,7 +224,7 @@ class WebChat(Channel):
             pipe.execute()
         except redis.RedisError as exc:
             raise SendError(f"web chat mailbox unavailable: {exc}", retryable=True) from exc
-        return entry["id"]
+        return provider_id
 
     def find_sent(
         self, out: Outgoing, since: datetime, settings: Settings, taken: set[str]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,8 @@ def demo_env(sandbox_port: int) -> dict[str, str]:
         "CITY_TIMEZONE": "America/Chicago",
         "TRACK_INTERVAL": "5",
         "CATALOG_TTL": "60",
+        # The web chat channel's page, for trying the bot in a browser (a new secret per demo).
+        "WEBCHAT_SECRET": secrets.token_urlsafe(24),
     }
 
 
@@ -149,6 +152,7 @@ def demo(name: str, sandbox_port: int, web_port: int, script) -> None:
         click.echo(
             "intake311 demo: sandbox city 'Springfield' at "
             f"{sandbox_url}, webhooks at http://127.0.0.1:{web_port}, logs in var/demo.log\n"
+            f"The web chat page: http://127.0.0.1:{web_port}/webhooks/webchat/\n"
         )
         if script is None:
             click.echo(

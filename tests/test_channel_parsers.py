@@ -1,0 +1,268 @@
+"""Every channel's parser on recorded payloads, with no web server or database: table-driven.
+
+The fixtures are the recorded calls in tests/fixtures/<provider>/ (their sources are in each
+folder's SOURCES.md); the HTTP tests (test_webhooks_twilio.py, test_telegram_webhook.py,
+test_webchat.py) post the same payloads through Flask.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.channels import sms, telegram, webchat
+from bot.channels.base import (
+    Channel,
+    DeliveryStatus,
+    Ignored,
+    Inbound,
+    MalformedInbound,
+    Membership,
+    WebRequest,
+)
+from bot.channels.registry import CHANNELS, channel_for, with_webhooks
+from bot.payloads import InboundPayload
+from bot.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CHAT = "telegram:412345678"
+PHOTO = "telegram-file:AgACAgEAAxkBAAIBaWd4Tm9wSG9sZUxhcmdlAlKsMRsm1OBHxQABBAADAgADeQADNgQ"
+MMS_URL = (
+    "https://api.twilio.com/2010-04-01/Accounts/AC5f3c7a2e9b1d4086a7e2c9f4b1d30e68/Messages/"
+    "MM3d9f1b7e5c2a4d6f8b0c1d2e3f4a5b6c/Media/ME8c2e4a6b0d1f3e5a7c9b1d3f5e7a9c0b"
+)
+
+
+def call(subpath: str = "", *, form=None, body: bytes = b"", headers=None, query=None):
+    """A webhook call as the generic route hands it to a channel."""
+    return WebRequest(
+        method="POST",
+        url="http://127.0.0.1/webhooks/x" + subpath,
+        path="/webhooks/x" + subpath,
+        query_string="",
+        subpath=subpath,
+        query=query or {},
+        headers={k.lower(): v for k, v in (headers or {}).items()},
+        form=form or {},
+        body=body,
+    )
+
+
+def recorded(provider: str, name: str) -> dict:
+    return json.loads((FIXTURES / provider / f"{name}.json").read_text())
+
+
+TELEGRAM = [
+    ("text", ("msg:412345678:101", "There's a big pothole outside 120 Main St", (), None, "")),
+    ("start_deep_link", ("msg:412345678:100", "/start pothole", (), None, "")),
+    (
+        "photo",
+        ("msg:412345678:105", "Deep hole in the right lane, cars swerving", (PHOTO,), None, ""),
+    ),
+    ("location", ("msg:412345678:103", "", (), (39.781721, -89.650148), "")),
+    (
+        "venue",
+        ("msg:412345678:104", "", (), (39.798352, -89.654432), "Springfield Public Library"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), TELEGRAM)
+def test_telegram_messages(name, expected):
+    [event] = telegram.CHANNEL.parse(call(body=json.dumps(recorded("telegram", name)).encode()))
+    external_id, text, media, location, place_name = expected
+    assert event == Inbound(
+        "telegram",
+        CHAT,
+        external_id,
+        text,
+        InboundPayload(
+            media=media,
+            location=location,
+            place_name=place_name,
+            raw=recorded("telegram", name),
+        ),
+    )
+
+
+def test_telegram_button_tap_names_the_message_it_answers():
+    data = recorded("telegram", "callback_query")
+    request = call(body=json.dumps(data).encode())
+    [event] = telegram.CHANNEL.parse(request)
+    assert (event.text, event.external_id, event.payload.reply_to) == (
+        "yes",
+        "cbq:1771009442785214371",
+        "412345678:106",
+    )
+    answer = telegram.CHANNEL.answer(request, [event])
+    assert json.loads(answer.body) == {
+        "method": "answerCallbackQuery",
+        "callback_query_id": "1771009442785214371",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("my_chat_member_kicked", Membership(CHAT, blocked=True)),
+        ("my_chat_member_member", Membership(CHAT, blocked=False)),
+        ("edited_message", Ignored("edited message (edits are not applied)")),
+    ],
+)
+def test_telegram_other_updates(name, expected):
+    request = call(body=json.dumps(recorded("telegram", name)).encode())
+    assert telegram.CHANNEL.parse(request) == [expected]
+    assert telegram.CHANNEL.answer(request, [expected]).body == ""  # no button to answer
+
+
+@pytest.mark.parametrize(
+    "body", [b"", b"not json", b"[1, 2]", b'{"update_id": "7"}', b"[" * 100_000]
+)
+def test_telegram_unreadable_calls_are_malformed(body):
+    with pytest.raises(MalformedInbound):
+        telegram.CHANNEL.parse(call(body=body))
+
+
+@pytest.mark.parametrize(
+    ("name", "sid", "text", "media"),
+    [
+        (
+            "inbound_sms",
+            "SM7a1c3e5f9b2d4c6e8a0b1c2d3e4f5a6b",
+            "There's a big pothole in front of 1200 W Fullerton Ave",
+            (),
+        ),
+        ("inbound_mms", "MM3d9f1b7e5c2a4d6f8b0c1d2e3f4a5b6c", "Here is a photo of it", (MMS_URL,)),
+    ],
+)
+def test_sms_messages(name, sid, text, media):
+    form = recorded("twilio", name)
+    [event] = sms.CHANNEL.parse(call(form=form))
+    assert event == Inbound("sms", "tel:+13125550142", sid, text, InboundPayload(media, raw=form))
+    assert sms.CHANNEL.answer(call(form=form), [event]).content_type == "text/xml"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "status_delivered",
+            DeliveryStatus("sms", "SM4e6a8c0b2d4f6a8c0e2b4d6f8a0c2e4b", "delivered"),
+        ),
+        (
+            "status_undelivered",
+            DeliveryStatus("sms", "SM9b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a", "undelivered", "30003"),
+        ),
+    ],
+)
+def test_sms_statuses(name, expected):
+    request = call("/status", form=recorded("twilio", name))
+    assert sms.CHANNEL.parse(request) == [expected]
+    assert sms.CHANNEL.answer(request, [expected]).status == 204
+
+
+def test_sms_opted_out_status_names_the_recipient_even_without_news():
+    form = {**recorded("twilio", "status_undelivered"), "ErrorCode": "21610"}
+    form["MessageStatus"] = form["SmsStatus"] = "sending"  # not news by itself
+    [event] = sms.CHANNEL.parse(call("/status", form=form))
+    assert event.status == "failed" and event.opted_out_address == "tel:+13125550143"
+
+
+def test_sms_status_with_nothing_new_is_ignored():
+    form = {**recorded("twilio", "status_delivered"), "MessageStatus": "queued"}
+    assert sms.CHANNEL.parse(call("/status", form=form)) == [Ignored("status with nothing new")]
+
+
+@pytest.mark.parametrize(
+    ("subpath", "form"),
+    [
+        ("", {"Body": "hi", "From": "+13125550142"}),  # no MessageSid
+        ("", {"Body": "hi", "MessageSid": "SM1"}),  # no From
+        ("", {"MessageSid": "SM1", "From": "+1312", "NumMedia": "lots"}),
+        ("/status", {"MessageSid": "SM1"}),
+        ("/elsewhere", {"MessageSid": "SM1", "From": "+1312"}),
+    ],
+)
+def test_sms_unreadable_calls_are_malformed(subpath, form):
+    with pytest.raises(MalformedInbound):
+        sms.CHANNEL.parse(call(subpath, form=form))
+
+
+def test_webchat_message_carries_the_sessions_address_and_the_pages_id():
+    token = webchat.new_token("s3cret")
+    session = token.partition(".")[0]
+    body = json.dumps({"id": "m-1", "text": "pothole on Elm", "reply_to": f"{session}:9"})
+    request = call(body=body.encode(), headers={"Authorization": f"Bearer {token}"})
+    assert webchat.CHANNEL.verify(request, Settings(webchat_secret="s3cret")) is None
+    [event] = webchat.CHANNEL.parse(request)
+    assert event == Inbound(
+        "webchat",
+        f"webchat:{session}",
+        f"{session}:m-1",
+        "pothole on Elm",
+        InboundPayload(reply_to=f"{session}:9", raw={"id": "m-1"}),
+    )
+
+
+@pytest.mark.parametrize("body", [b"{}", b'{"text": 5}', b"[]", b"nope", b'{"text": "x", "id": 7}'])
+def test_webchat_unreadable_calls_are_malformed(body):
+    with pytest.raises(MalformedInbound):
+        webchat.CHANNEL.parse(call(body=body))
+
+
+# --- verification, per channel, with no server ---------------------------------------------
+
+
+def test_webchat_refuses_tokens_it_did_not_sign():
+    settings = Settings(webchat_secret="s3cret")
+    forged = webchat.new_token("another-secret")
+    for header in ({}, {"Authorization": f"Bearer {forged}"}, {"Authorization": "Bearer x.y"}):
+        assert webchat.CHANNEL.verify(call(headers=header), settings) is not None
+    good = {"Authorization": f"Bearer {webchat.new_token('s3cret')}"}
+    assert webchat.CHANNEL.verify(call(headers=good), Settings(webchat_secret="")) is not None
+
+
+def test_telegram_refuses_a_wrong_or_missing_secret():
+    settings = Settings(telegram_secret_token="right")
+    header = "X-Telegram-Bot-Api-Secret-Token"
+    assert telegram.CHANNEL.verify(call(headers={header: "right"}), settings) is None
+    assert telegram.CHANNEL.verify(call(headers={header: "wrong"}), settings) is not None
+    assert telegram.CHANNEL.verify(call(), settings) is not None
+
+
+def test_sms_refuses_an_unsigned_or_wrongly_signed_form():
+    from tests.twilio_signing import sign
+
+    form = recorded("twilio", "inbound_sms")
+    settings = Settings(twilio_auth_token="tok", public_base_url="https://city.example")
+    signature = sign("https://city.example/webhooks/x", form, "tok")
+    signed = {"X-Twilio-Signature": signature}
+    assert sms.CHANNEL.verify(call(form=form, headers=signed), settings) is None
+    assert sms.CHANNEL.verify(call(form={**form, "Body": "x"}, headers=signed), settings)
+    assert sms.CHANNEL.verify(call(form=form), settings) is not None
+
+
+# --- the contract -----------------------------------------------------------------------------
+
+
+def test_every_channel_keeps_the_contract():
+    assert set(CHANNELS) == {"sms", "telegram", "webchat", "console"}
+    for name, channel in CHANNELS.items():
+        assert isinstance(channel, Channel) and channel.name == name
+        assert channel_for(name) is channel
+        assert channel.address_for("x") == f"{channel.scheme}:x"
+        assert channel.abilities.text_budget > 0 and channel.abilities.opt_out_words
+    assert {c.name for c in with_webhooks()} == {"sms", "telegram", "webchat"}
+    # Only a carrier that answers keywords itself is trusted to confirm an opt-out.
+    assert [c.name for c in CHANNELS.values() if c.abilities.carrier_keywords] == ["sms"]
+
+
+def test_every_webhook_channel_has_a_route():
+    from webhooks import create_app
+
+    app = create_app({"SETTINGS": Settings()})
+    rules = {rule.rule for rule in app.url_map.iter_rules()}
+    for channel in with_webhooks():
+        assert channel.webhook_path in rules and f"{channel.webhook_path}/<path:subpath>" in rules

@@ -1,0 +1,157 @@
+"""The web chat channel end to end: the page, a session, a report from "hi" to the request
+number, through the real Flask app, Redis, the database and the Open311 sandbox.
+
+The "provider" is the page's own script (bot/channels/webchat.html); these calls are the ones
+it makes, and `test_the_page_speaks_the_api_these_tests_use` keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlmodel import select
+
+from bot.channels import webchat
+from bot.db import session_scope
+from bot.models import Message, Report
+from bot.settings import get_settings
+from tests.conftest import run_jobs
+from webhooks import create_app
+
+SECRET = "webchat-test-secret"
+
+
+@pytest.fixture
+def chat(env, monkeypatch):
+    monkeypatch.setenv("WEBCHAT_SECRET", SECRET)
+    get_settings.cache_clear()
+    return WebChatPage(create_app({"TESTING": True}).test_client())
+
+
+class WebChatPage:
+    """What the page's script does: take a session, post lines, poll for replies."""
+
+    def __init__(self, client):
+        self.client = client
+        answer = client.post("/webhooks/webchat/session")
+        assert answer.status_code == 200
+        self.token = answer.get_json()["token"]
+        self.after = 0
+        self.sent = 0
+
+    @property
+    def headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def post(self, text: str, message_id: str | None = None, reply_to: str | None = None):
+        self.sent += 1
+        body = {"id": message_id or f"m{self.sent}", "text": text, "reply_to": reply_to}
+        return self.client.post("/webhooks/webchat", json=body, headers=self.headers)
+
+    def say(self, text: str, **extra) -> list[dict]:
+        assert self.post(text, **extra).get_json() == {"ok": True}
+        run_jobs()
+        return self.poll()
+
+    def poll(self) -> list[dict]:
+        answer = self.client.get(
+            f"/webhooks/webchat/messages?after={self.after}", headers=self.headers
+        )
+        assert answer.status_code == 200
+        replies = answer.get_json()["messages"]
+        if replies:
+            self.after = replies[-1]["seq"]
+        return replies
+
+
+def test_a_resident_reports_by_web_chat_and_gets_the_request_number(chat):
+    [greeting] = chat.say("hi")
+    assert "report" in greeting["text"].lower() and greeting["expects"] == "choice"
+    assert greeting["buttons"][0] == [greeting["options"][0], "1"]
+    replies = chat.say("pothole")
+    replies += chat.say("120 Main St")
+    [question] = chat.say("deep hole in the right lane")
+    assert question["expects"] == "choice" and question["buttons"][0][1] == "1"
+    replies += chat.say(question["buttons"][0][1], reply_to=question["id"])  # a tap
+    texts = " ".join(reply["text"] for reply in replies)
+    assert "Main" in texts
+    summary = replies[-1]
+    # The first summary asks for consent: Yes / Private / No buttons in the resident's words.
+    assert [value for _, value in summary["buttons"]] == ["yes", "private", "no"]
+    after_yes = chat.say("yes", reply_to=summary["id"])
+    run_jobs()
+    after_yes += chat.poll()
+    with session_scope() as session:
+        [report] = session.exec(select(Report)).all()
+        assert report.service_request_id, [reply["text"] for reply in after_yes]
+        number = report.service_request_id
+    assert any(number in reply["text"] for reply in after_yes), after_yes
+
+
+def test_a_message_posted_twice_is_handled_once(chat):
+    assert chat.post("hi", message_id="same").status_code == 200
+    assert chat.post("hi", message_id="same").status_code == 200
+    run_jobs()
+    with session_scope() as session:
+        assert len(session.exec(select(Message).where(Message.direction == "in")).all()) == 1
+    assert len(chat.poll()) == 1
+
+
+def test_a_poll_returns_only_what_is_new(chat):
+    first = chat.say("hi")
+    assert first and chat.poll() == []
+    chat.after = 0
+    assert [reply["seq"] for reply in chat.poll()] == [reply["seq"] for reply in first]
+
+
+def test_forged_or_missing_tokens_are_refused(chat):
+    forged = webchat.new_token("not-our-secret")
+    for headers in ({}, {"Authorization": f"Bearer {forged}"}):
+        posted = chat.client.post("/webhooks/webchat", json={"text": "hi"}, headers=headers)
+        assert posted.status_code == 403
+    polled = chat.client.get("/webhooks/webchat/messages", headers={"Authorization": "Bearer x"})
+    assert polled.status_code == 403
+    run_jobs()
+    with session_scope() as session:
+        assert session.exec(select(Message)).all() == []
+
+
+def test_malformed_messages_get_a_400_and_nothing_is_stored(chat):
+    for body in ("not json", '{"text": 1}', "[]"):
+        answer = chat.client.post(
+            "/webhooks/webchat",
+            data=body,
+            headers={**chat.headers, "Content-Type": "application/json"},
+        )
+        assert answer.status_code == 400
+    assert (
+        chat.client.get("/webhooks/webchat/messages?after=x", headers=chat.headers).status_code
+        == 400
+    )
+    with session_scope() as session:
+        assert session.exec(select(Message)).all() == []
+
+
+def test_stop_confirms_once_and_then_nothing_is_sent(chat):
+    chat.say("hi")
+    [confirmation] = chat.say("STOP")
+    assert "STOP" not in confirmation["text"] or "START" in confirmation["text"]
+    assert chat.say("pothole") == []
+
+
+def test_the_page_is_served_and_speaks_the_api_these_tests_use(chat):
+    page = chat.client.get("/webhooks/webchat/")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    script = page.get_data(as_text=True)
+    for used in ('"/session"', '"/messages?after="', '"Authorization"', "reply_to", "seq"):
+        assert used in script
+    assert "innerHTML" not in script  # the bot's words are set as text, never as HTML
+    assert re.search(r'maxlength="2000"', script)
+
+
+def test_without_a_secret_the_channel_is_off(env):
+    client = create_app({"TESTING": True}).test_client()
+    assert client.post("/webhooks/webchat/session").status_code == 404
+    assert client.get("/webhooks/webchat/").status_code == 404
+    assert client.post("/webhooks/webchat", json={"text": "hi"}).status_code == 404
