@@ -10,7 +10,7 @@ such states as JSON, so each is read back from JSON here, as the worker reads it
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
 import pytest
@@ -29,7 +29,17 @@ from conversations import (
     StatusFound,
     step,
 )
-from conversations.types import Action, ListReports, ReportLine, ReportsListed, TimedOut
+from conversations.states import StateName
+from conversations.types import (
+    Action,
+    ContactDetails,
+    Draft,
+    ListReports,
+    ReportLine,
+    ReportsListed,
+    Snapshot,
+    TimedOut,
+)
 from tests.test_conversations_catalogue import ASKING, CONTEXT
 
 CORPUS = "corpus"  # the scenario corpus's context (the sandbox catalogue, every language)
@@ -1690,16 +1700,148 @@ def test_a_state_stored_earlier_behaves_as_it_did(example):
     assert turn.state == State.from_dict(stored_json(example.after))
 
 
+KEYS = {"name", "draft", "offered", "language", "language_chosen", "consent"}
+# Every key the engine has written in a draft.
+DRAFT_KEYS = {
+    "service_code",
+    "service_name",
+    "description",
+    "contact",
+    "address",
+    "lat",
+    "lon",
+    "pin",
+    "media",
+    "question",
+    "answers",
+    "details",
+    "editing",
+    "said",
+    "page",
+    "group",
+    "groups",
+    "geocode_query",
+    "status_number",
+    "listing",
+    "history",
+    "held",
+    "back_to",
+}
+
+
+def written_now(draft: dict) -> dict:
+    """A stored draft as this version writes it back: the same keys and values, but for an
+    empty `answers` (the untyped draft kept one once the questions began; both read as no
+    answers) and keys no version wrote (dropped)."""
+    kept = {k: v for k, v in draft.items() if k in DRAFT_KEYS and (k != "answers" or v)}
+    for key in ("held", "back_to"):
+        if kept.get(key):
+            kept[key] = {**kept[key], "draft": written_now(kept[key]["draft"])}
+    if "history" in kept:
+        kept["history"] = [{**h, "draft": written_now(h["draft"])} for h in kept["history"]]
+    return kept
+
+
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: f"{(e.state or {}).get('name')}")
 def test_a_state_stored_earlier_is_stored_again_with_the_same_keys(example):
     for data in (example.state, example.after):
-        if data is None or set(data) != {
-            "name",
-            "draft",
-            "offered",
-            "language",
-            "language_chosen",
-            "consent",
-        }:
+        if data is None or set(data) != KEYS:
             continue  # written by a version before the language keys
-        assert State.from_dict(stored_json(data)).to_dict() == data
+        assert State.from_dict(stored_json(data)).to_dict() == {
+            **data,
+            "draft": written_now(data["draft"]),
+        }
+
+
+def test_a_stored_draft_reads_as_typed_fields():
+    stored = {
+        "name": "location",
+        "draft": {
+            "service_code": "PTH-001",
+            "service_name": "Pothole",
+            "description": "deep hole, call [phone]",
+            "contact": {"phone": "217-555-0188", "email": ""},
+            "address": "120 Main St",
+            "lat": None,
+            "lon": None,
+            "pin": {"address": "", "lat": 39.78, "lon": -89.65},
+            "media": ["photo-1"],
+            "answers": {"LANE": "BIKE", "KIND": ["GARB"], "WIDTH": None},
+            "page": 0,
+            "listing": "status",
+            "status_number": "abc-123",
+            "history": [{"name": "service", "draft": {"page": 0}, "offered": ["PTH-001"]}],
+            "held": {"name": "confirm", "draft": {"service_code": "SLT-002"}, "offered": []},
+            "back_to": {"name": "idle", "draft": {}, "offered": []},
+        },
+        "offered": [],
+    }
+    state = State.from_dict(stored)
+    draft = state.draft
+    assert state.name is StateName.LOCATION
+    assert draft.contact == ContactDetails("217-555-0188", "")
+    assert draft.place == Place("120 Main St") and draft.pin == Place("", 39.78, -89.65)
+    assert draft.media == ["photo-1"] and draft.answers["KIND"] == ["GARB"]
+    assert draft.page == 0 and draft.group == "" and draft.groups == []
+    assert draft.listing == "status" and draft.status_number == "abc-123"
+    assert draft.history == [Snapshot(StateName.SERVICE, Draft(page=0), ["PTH-001"])]
+    assert draft.held == Snapshot(StateName.CONFIRM, Draft(service_code="SLT-002"))
+    assert draft.back_to == State()
+    assert draft.geocode_query is None and draft.question is None and not draft.editing
+    written = state.to_dict()
+    assert written["draft"]["back_to"] == State().to_dict()
+    assert {**written, "draft": {**written["draft"], "back_to": stored["draft"]["back_to"]}} == {
+        **stored,
+        "language": "",
+        "language_chosen": False,
+        "consent": None,
+    }
+
+
+def test_a_state_name_this_version_does_not_know_is_kept_as_stored():
+    state = State.from_dict({"name": "photo", "draft": {"x": 1}})
+    assert state.name == "photo" and state.draft == Draft()
+    assert state.to_dict()["name"] == "photo"
+
+
+def test_a_copy_of_a_state_is_equal_and_shares_nothing_mutable():
+    held = Snapshot(StateName.CONFIRM, Draft(service_code="SLT-002", media=["photo-2"]))
+    draft = Draft(
+        service_code="PTH-001",
+        service_name="Pothole",
+        description="deep hole",
+        contact=ContactDetails("217-555-0188", "ana@example.com"),
+        place=Place("120 Main St", 39.78, -89.65),
+        pin=Place("", 39.7, -89.6),
+        media=["photo-1"],
+        question="KIND",
+        answers={"KIND": ["GARB"], "LANE": "BIKE"},
+        details=True,
+        editing=True,
+        said="broken",
+        page=0,
+        group="Sanitation",
+        groups=["Sanitation", "Water"],
+        geocode_query="120 Main St",
+        status_number="abc-123",
+        listing="status",
+        history=[Snapshot(StateName.SERVICE, Draft(page=0), ["PTH-001"])],
+        held=held,
+        back_to=State(StateName.IDLE, Draft(held=held), language="es"),
+    )
+    unset = Draft()
+    assert all(getattr(draft, f.name) != getattr(unset, f.name) for f in fields(Draft))
+    state = State(StateName.LOCATION, draft, ["PTH-001"], "es", True, True)
+    stored = state.to_dict()
+    assert State.from_dict(json.loads(json.dumps(stored))) == state
+    copy = state.copy()
+    assert copy == state and copy.to_dict() == stored
+    copy.draft.contact.phone = ""
+    copy.draft.media.append("photo-3")
+    copy.draft.answers["KIND"].append("RECY")
+    copy.draft.groups.append("Parks")
+    copy.draft.history[0].offered.append("SLT-002")
+    copy.draft.held.draft.media.append("photo-4")
+    copy.draft.back_to.draft.held.draft.media.append("photo-5")
+    copy.offered.append("SLT-002")
+    assert state.to_dict() == stored
