@@ -2,7 +2,7 @@
 
 The required questions are always asked; the optional ones only for the services the city
 lists in `Context.ask_optional`, or once the resident asks to add details from the summary
-(`details` in the draft). The draft holds `question` (the code being asked) and `answers`
+(the draft's `details`). The draft holds `question` (the code being asked) and `answers`
 (code -> answer, None for a skipped one). The next question is always the first asked
 attribute without an answer, so a catalogue that changes between turns never loses or repeats
 an answer: a question that is gone is skipped, a new one is asked.
@@ -17,13 +17,13 @@ from .answers import is_skip
 from .privacy import mask_contacts
 from .question_prompts import ask_attribute, bad_answer
 from .readers import STRING, TEXT, kind_of, read_answer
-from .states import CONFIRM, QUESTIONS
-from .types import Attribute, Context, Reply, Service, State, Turn
+from .states import StateName
+from .types import Answer, Attribute, ContactDetails, Context, Draft, Reply, Service, State, Turn
 
 
-def service_of(draft: dict, context: Context) -> Service | None:
+def service_of(draft: Draft, context: Context) -> Service | None:
     """The draft's service as the catalogue has it now (None when it is gone)."""
-    code = draft.get("service_code")
+    code = draft.service_code
     return next((service for service in context.services if service.code == code), None)
 
 
@@ -44,53 +44,51 @@ def _to_ask(state: State, context: Context) -> tuple[Attribute, ...]:
     service = service_of(state.draft, context)
     if service is None:
         return ()
-    every = asks_all(service, context) or bool(state.draft.get("details"))
+    every = asks_all(service, context) or state.draft.details
     return tuple(a for a in questions_of(service) if a.required or every)
 
 
 def pending(state: State, context: Context) -> Attribute | None:
     """The first question to ask now that is not answered (or skipped) yet."""
-    answers = state.draft.get("answers") or {}
+    answers = state.draft.answers
     return next((a for a in _to_ask(state, context) if a.code not in answers), None)
 
 
 def optional_left(state: State, context: Context) -> bool:
     """Whether the summary may offer optional questions nobody has answered or skipped."""
-    answers = state.draft.get("answers") or {}
+    answers = state.draft.answers
     service = service_of(state.draft, context)
     return any(a.code not in answers for a in questions_of(service))
 
 
 def current(state: State, context: Context) -> Attribute | None:
     """The question being asked, as the catalogue has it now (None when it is gone)."""
-    code = state.draft.get("question")
+    code = state.draft.question
     service = service_of(state.draft, context)
     return next((a for a in questions_of(service) if a.code == code), None)
 
 
-def given(draft: dict) -> dict:
+def given(draft: Draft) -> dict[str, Answer]:
     """The answers to send to the city: skipped questions left out."""
-    answers = draft.get("answers") or {}
-    return {code: value for code, value in answers.items() if value is not None}
+    return {code: value for code, value in draft.answers.items() if value is not None}
 
 
 def ask_next(state: State, context: Context) -> Turn:
     """Ask the next unanswered question, then the summary."""
     attribute = pending(state, context)
     if attribute is None:
-        state.draft.pop("question", None)
-        state.name = CONFIRM
+        state.draft.question = None
+        state.name = StateName.CONFIRM
         return Turn(state, summary(state, context))
     say = context.language(state.language)
-    state.name = QUESTIONS
-    state.draft.setdefault("answers", {})
-    state.draft["question"] = attribute.code
+    state.name = StateName.QUESTIONS
+    state.draft.question = attribute.code
     return Turn(state, (ask_attribute(attribute, say),))
 
 
 def settle(state: State, context: Context) -> State:
     """Move past a question the catalogue no longer has, so it is not asked again."""
-    if state.name == QUESTIONS and context.services and current(state, context) is None:
+    if state.name == StateName.QUESTIONS and context.services and current(state, context) is None:
         state = ask_next(state, context).state
     return state
 
@@ -121,7 +119,7 @@ def answer(state: State, text: str, at: datetime, context: Context) -> Turn:
     attribute = current(state, context)
     if attribute is None:  # the catalogue changed under us: skip the question safely
         return ask_next(state, context)
-    answers = state.draft.setdefault("answers", {})
+    answers = state.draft.answers
     if is_skip(text, say):
         if attribute.required:
             lead = say(texts.ANSWER_NEEDED)
@@ -137,11 +135,13 @@ def answer(state: State, text: str, at: datetime, context: Context) -> Turn:
     return ask_next(state, context)
 
 
-def _masked(draft: dict, text: str) -> str:
+def _masked(draft: Draft, text: str) -> str:
     """A free-text answer with phones and emails masked; the first ones found kept apart."""
     masked, phones, emails = mask_contacts(text)
     if phones or emails:
-        contact = draft.setdefault("contact", {"phone": "", "email": ""})
-        contact["phone"] = contact.get("phone") or (phones[0] if phones else "")
-        contact["email"] = contact.get("email") or (emails[0] if emails else "")
+        if draft.contact is None:
+            draft.contact = ContactDetails()
+        contact = draft.contact
+        contact.phone = contact.phone or (phones[0] if phones else "")
+        contact.email = contact.email or (emails[0] if emails else "")
     return masked

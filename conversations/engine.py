@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from . import asking, history, prompts, texts
 from .addresses import find_address
@@ -24,21 +25,11 @@ from .emergency import is_emergency
 from .language import Language
 from .matching import meaningful_words, pick_service
 from .privacy import mask_contacts
-from .states import (
-    CONFIRM,
-    CONSENT,
-    DESCRIPTION,
-    DESCRIPTION_LIMIT,
-    IDLE,
-    LOCATION,
-    LOCATION_CONFIRM,
-    QUESTIONS,
-    RESUME,
-    SERVICE,
-)
-from .states import LANGUAGE as CHOOSING_LANGUAGE
+from .states import DESCRIPTION_LIMIT, StateName
 from .types import (
+    ContactDetails,
     Context,
+    Draft,
     Event,
     FileReport,
     Geocode,
@@ -51,6 +42,7 @@ from .types import (
     ReportLine,
     ReportsListed,
     Service,
+    Snapshot,
     State,
     StatusFound,
     TimedOut,
@@ -127,14 +119,21 @@ ENGLISH_NAMES = frozenset(
 DESCRIBING_WORDS = 3  # a message with at least this many words also serves as the description
 DESCRIBING_CHARACTERS = 5  # or this many Chinese characters
 REPORT_STATES = frozenset(
-    {SERVICE, LOCATION, LOCATION_CONFIRM, DESCRIPTION, QUESTIONS, CONSENT, CONFIRM}
+    {
+        StateName.SERVICE,
+        StateName.LOCATION,
+        StateName.LOCATION_CONFIRM,
+        StateName.DESCRIPTION,
+        StateName.QUESTIONS,
+        StateName.CONSENT,
+        StateName.CONFIRM,
+    }
 )
-KEPT_ON_EDIT = ("address", "lat", "lon", "description", "contact", "media", "pin", "history")
 
 
 def step(state: State, event: Event, context: Context) -> Turn:
     """Advance one conversation by one event; never mutates the given state."""
-    state = State.from_dict(state.to_dict())
+    state = state.copy()
     if isinstance(event, Message):
         return _on_message(state, event, context)
     if isinstance(event, Geocoded):
@@ -163,9 +162,9 @@ def stale_tap(state: State, context: Context) -> Turn:
 
 def asked(state: State, context: Context) -> tuple[Reply, ...]:
     """The question the conversation is waiting on, as a turn's replies (none when idle)."""
-    if state.name in (CONFIRM, CONSENT):
+    if state.name in (StateName.CONFIRM, StateName.CONSENT):
         return asking.summary(state, context)
-    if state.name == QUESTIONS:
+    if state.name == StateName.QUESTIONS:
         return asking.ask_again(state, context)
     found = question(state, context)
     return (found,) if found is not None else ()
@@ -175,31 +174,29 @@ def question(state: State, context: Context) -> Reply | None:
     """The one-message question of a state other than the service's questions and the summary
     (which `asked` gives whole), asked again; None when idle."""
     draft, say = state.draft, _say(state, context)
-    if state.name == SERVICE:
-        if "groups" in draft:
-            return prompts.group_menu(draft["groups"], say)
+    if state.name == StateName.SERVICE:
+        if draft.groups:
+            return prompts.group_menu(draft.groups, say)
         offered = _services(state.offered, context)
-        if "page" in draft or len(offered) != len(state.offered) or not offered:
+        if draft.page is not None or len(offered) != len(state.offered) or not offered:
             listed = _listed(state, context)
             return prompts.menu(
                 listed,
-                draft.get("page", 0),
+                draft.page or 0,
                 texts.MENU_ASK,
                 say,
-                groups=_has_groups(context) and "group" not in draft,
+                groups=_has_groups(context) and not draft.group,
             )
         return prompts.shortlist(offered, say)
-    if state.name == LOCATION:
+    if state.name == StateName.LOCATION:
         return prompts.ask_location(say)
-    if state.name == LOCATION_CONFIRM:
-        return prompts.address_found(draft.get("address", ""), say)
-    if state.name == DESCRIPTION:
+    if state.name == StateName.LOCATION_CONFIRM:
+        return prompts.address_found(draft.place.address if draft.place else "", say)
+    if state.name == StateName.DESCRIPTION:
         return prompts.ask_description(say)
-    if state.name == RESUME:
-        return prompts.ask_resume(
-            draft.get("held", {}).get("draft", {}).get("service_name", ""), say
-        )
-    if state.name == CHOOSING_LANGUAGE:
+    if state.name == StateName.RESUME:
+        return prompts.ask_resume(draft.held.draft.service_name if draft.held else "", say)
+    if state.name == StateName.LANGUAGE:
         return prompts.language_menu(_language_names(state.offered, context), say)
     return None
 
@@ -228,7 +225,8 @@ def _again(state: State, context: Context, *lead: Reply) -> Turn:
 def _on_message(state: State, message: Message, context: Context) -> Turn:
     """Commands, languages and emergencies first, then pins and photos, then the state."""
     text = (message.text or "").strip()
-    if message.media and state.name != IDLE:  # kept whatever the words do (even YES, HELP)
+    # Photos are kept whatever the words do (even YES, HELP).
+    if message.media and state.name != StateName.IDLE:
         _add_media(state, message.media)
     command = _command(state, text, context)
     if command:
@@ -239,14 +237,14 @@ def _on_message(state: State, message: Message, context: Context) -> Turn:
     _follow_language(state, text, context)
     if text and is_emergency(text, context.languages):
         return Turn(state, (prompts.emergency(context.emergency_number, _say(state, context)),))
-    if state.name == IDLE and "held" in state.draft:
+    if state.name == StateName.IDLE and state.draft.held is not None:
         return _offer_resume(state, text, context)
-    before = State.from_dict(state.to_dict())
+    before = state.copy()
     if message.location is not None:
         turn = _on_pin(state, message.location, context)
     elif message.media and not text:
         turn = _on_photo(state, context)
-    elif state.name == QUESTIONS:  # the one handler that needs the time: "yesterday 5pm"
+    elif state.name == StateName.QUESTIONS:  # the one handler that needs the time: "yesterday 5pm"
         turn = asking.answer(state, text, message.at, context)
     elif state.name in _HANDLERS:
         turn = _HANDLERS[state.name](state, text, context)
@@ -275,7 +273,8 @@ def _command(state: State, text: str, context: Context) -> Command | None:
 
 def _follow_language(state: State, text: str, context: Context) -> None:
     """Switch to the language the resident writes in, unless they chose one with LANGUAGE."""
-    if state.language_chosen or not text or state.name in (LOCATION, LOCATION_CONFIRM):
+    locating = state.name in (StateName.LOCATION, StateName.LOCATION_CONFIRM)
+    if state.language_chosen or not text or locating:
         return
     words = find_address(text)[1]
     found = detect(words, context.languages)
@@ -285,69 +284,66 @@ def _follow_language(state: State, text: str, context: Context) -> None:
 
 # --- pins and photos ------------------------------------------------------------------------
 
-CARRIED = ("pin", "media")  # draft keys that live as long as the report being made
-
 
 def _carry(before: State, turn: Turn, media: tuple[str, ...]) -> Turn:
-    """Keep the pin and photos of the report in progress in whatever draft comes next."""
+    """Keep the pin and photos of the report in progress in whatever draft comes next: they
+    live as long as the report being made."""
     draft = turn.state.draft
-    if turn.state.name == IDLE:
+    if turn.state.name == StateName.IDLE:
         return turn
-    for key in CARRIED:
-        if key in before.draft and key not in draft:
-            draft[key] = before.draft[key]
+    if before.draft.pin is not None and draft.pin is None:
+        draft.pin = before.draft.pin
+    if before.draft.media and not draft.media:
+        draft.media = before.draft.media
     _add_media(turn.state, media)
     return turn
 
 
 def _add_media(state: State, media: tuple[str, ...]) -> None:
-    known = list(state.draft.get("media", []))
+    known = list(state.draft.media)
     fresh = [m for m in media if m not in known]
     if fresh:
-        state.draft["media"] = known + fresh
+        state.draft.media = known + fresh
 
 
 def _on_pin(state: State, place: Place, context: Context) -> Turn:
     """A shared location: exact, so it is taken without reading it back."""
     say = _say(state, context)
-    pin = {"address": place.address, "lat": place.lat, "lon": place.lon}
-    if state.name == SERVICE:  # keep the menu or shortlist the resident is looking at
-        state.draft["pin"] = pin
+    pin = Place(place.address, place.lat, place.lon)
+    if state.name == StateName.SERVICE:  # keep the menu or shortlist the resident is looking at
+        state.draft.pin = pin
         return _again(state, context, Reply(say(texts.PIN_TAKEN)))
-    if state.name == IDLE:
+    if state.name == StateName.IDLE:
         if not context.services:
             return Turn(state.fresh(), (Reply(say(texts.CATALOGUE_DOWN)),))
         turn = _show_menu(state.fresh(), context, 0, texts.PIN_FIRST)
-        turn.state.draft["pin"] = pin
+        turn.state.draft.pin = pin
         return turn
-    if state.name in (LOCATION, LOCATION_CONFIRM):
-        state.name = LOCATION
-        state.draft["pin"] = pin
+    if state.name in (StateName.LOCATION, StateName.LOCATION_CONFIRM):
+        state.name = StateName.LOCATION
+        state.draft.pin = pin
         return Turn(state)
-    for key in ("address", "lat", "lon"):
-        state.draft[key] = pin[key]
+    state.draft.place = pin
     return _again(state, context, Reply(say(texts.PIN_UPDATED)))
 
 
 def _use_pin(turn: Turn, context: Context) -> Turn:
     """When the location is wanted and a pin was shared, use the pin instead of asking."""
     state, draft = turn.state, turn.state.draft
-    if state.name != LOCATION or "pin" not in draft:
+    if state.name != StateName.LOCATION or draft.pin is None:
         return turn
     say = _say(state, context)
-    pin = draft.pop("pin")
-    draft.pop("geocode_query", None)
-    draft.update(pin)
+    draft.place, draft.pin, draft.geocode_query = draft.pin, None, None
     after = _after_location(state, context)
     lead = say(texts.PIN_TAKEN)
-    if turn.replies and draft.get("service_name"):
-        lead = prompts.service_taken(draft["service_name"], say) + " " + lead
+    if turn.replies and draft.service_name:
+        lead = prompts.service_taken(draft.service_name, say) + " " + lead
     return _led(lead, after)
 
 
 def _on_photo(state: State, context: Context) -> Turn:
     """A photo without words: kept for the report; the question stands."""
-    if state.name == IDLE:
+    if state.name == StateName.IDLE:
         if not context.services:
             return Turn(state.fresh(), (Reply(_say(state, context)(texts.CATALOGUE_DOWN)),))
         return _show_menu(state.fresh(), context, 0, texts.PHOTO_FIRST)
@@ -370,35 +366,36 @@ def _on_command(state: State, command: Command, context: Context) -> Turn:
     if command.name == BACK:
         return _back(state, context)
     if command.name == MY_REPORTS:
-        state.draft["listing"] = True
+        state.draft.listing = True
         return Turn(state, actions=(ListReports(),))
     if command.name == LANGUAGE:
         chosen = _language_named(command.argument or "", context)
         return _set_language(state, chosen, context) if chosen else _language_menu(state, context)
     if command.argument is None:
         return Turn(state, (Reply(say(texts.STATUS_WHICH)),))
-    state.draft["status_number"] = command.argument
+    state.draft.status_number = command.argument
     if any(c.isalpha() for c in command.argument):
-        state.draft["listing"] = STATUS  # their own reports first: the city's spelling of it
+        state.draft.listing = STATUS  # their own reports first: the city's spelling of it
         return Turn(state, actions=(ListReports(),))
     return Turn(state, actions=(LookupStatus(command.argument),))
 
 
 def _back(state: State, context: Context) -> Turn:
     """The previous question of the report, or a note that there is none."""
-    if state.name == CHOOSING_LANGUAGE:
-        return _again(_restore(state.draft.get("back_to"), state), context)
+    if state.name == StateName.LANGUAGE:
+        return _again(_restore(state.draft.back_to, state), context)
     earlier = history.back(state) if state.name in REPORT_STATES else None
     if earlier is None:
         return _again(state, context, Reply(_say(state, context)(texts.BACK_NONE)))
     return _again(earlier, context)
 
 
-def _restore(saved: dict | None, state: State) -> State:
-    """A state saved with to_dict, keeping the resident's language and consent."""
-    restored = State.from_dict(saved)
-    restored.language, restored.language_chosen = state.language, state.language_chosen
-    restored.consent = state.consent
+def _restore(saved: Snapshot | State | None, state: State) -> State:
+    """A state kept for later (none: idle), with the resident's language and consent."""
+    restored = state.fresh()
+    if saved is not None:
+        restored.name, restored.draft = saved.name, replace(saved.draft)
+        restored.offered = list(saved.offered)
     return restored
 
 
@@ -423,11 +420,11 @@ def _language_names(codes: list[str], context: Context) -> list[str]:
 
 def _language_menu(state: State, context: Context) -> Turn:
     """Offer the languages, coming back to the current question once one is chosen."""
-    saved = state.to_dict() if state.name != CHOOSING_LANGUAGE else state.draft.get("back_to")
+    saved = state.copy() if state.name != StateName.LANGUAGE else state.draft.back_to
     menu = state.fresh()
     menu.name, menu.draft, menu.offered = (
-        CHOOSING_LANGUAGE,
-        {"back_to": saved},
+        StateName.LANGUAGE,
+        Draft(back_to=saved),
         list(context.languages),
     )
     return Turn(menu, asked(menu, context))
@@ -444,12 +441,12 @@ def _choose_language(state: State, text: str, context: Context) -> Turn:
 
 def _set_language(state: State, code: str, context: Context) -> Turn:
     """Speak this language from now on, and ask the current question again in it."""
-    if state.name == CHOOSING_LANGUAGE:
-        state = _restore(state.draft.get("back_to"), state)
+    if state.name == StateName.LANGUAGE:
+        state = _restore(state.draft.back_to, state)
     state.language, state.language_chosen = ("" if code == "en" else code), True
     say = _say(state, context)
     done = Reply(say(texts.LANGUAGE_SET).format(language=say.name))
-    if state.name == IDLE and "held" not in state.draft:
+    if state.name == StateName.IDLE and state.draft.held is None:
         if not context.services:
             return Turn(state, (done,))
         menu = _show_menu(state, context, 0, texts.MENU_ASK)
@@ -463,32 +460,29 @@ def _set_language(state: State, code: str, context: Context) -> Turn:
 def _on_timed_out(state: State, context: Context) -> Turn:
     """The resident went quiet: end politely, keeping a report worth finishing for later."""
     say = _say(state, context)
-    if state.name == CHOOSING_LANGUAGE:
-        state = _restore(state.draft.get("back_to"), state)
-    if state.name == RESUME:
+    if state.name == StateName.LANGUAGE:
+        state = _restore(state.draft.back_to, state)
+    if state.name == StateName.RESUME:
         idle = state.fresh()
-        idle.draft["held"] = state.draft["held"]
+        idle.draft.held = state.draft.held
         return Turn(idle)
     if state.name not in REPORT_STATES:
         return Turn(state)
     idle = state.fresh()
-    draft = {
-        k: v
-        for k, v in state.draft.items()
-        if k not in ("geocode_query", "status_number", "listing")
-    }
-    if not any(draft.get(key) for key in ("service_code", "address", "description", "media")):
+    draft = replace(state.draft, geocode_query=None, status_number=None, listing=False)
+    address = draft.place.address if draft.place else ""
+    if not (draft.service_code or address or draft.description or draft.media):
         return Turn(idle, (Reply(say(texts.CLOSED)),))
-    idle.draft["held"] = {"name": state.name, "draft": draft, "offered": state.offered}
-    return Turn(idle, (prompts.paused(draft.get("service_name", ""), say),))
+    idle.draft.held = Snapshot(state.name, draft, state.offered)
+    return Turn(idle, (prompts.paused(draft.service_name, say),))
 
 
 def _offer_resume(state: State, text: str, context: Context) -> Turn:
     """A message after a report was put aside: offer to finish it first."""
     if _says_resume(text, _say(state, context)):
         return _resume(state, context)
-    state.name = RESUME
-    state.draft["said"] = text
+    state.name = StateName.RESUME
+    state.draft.said = text
     return Turn(state, asked(state, context))
 
 
@@ -519,14 +513,13 @@ def _resume_state(state: State, text: str, context: Context) -> Turn:
     if answer:
         return _resume(state, context)
     if answer is False:
-        said = state.draft.get("said", "")
-        return _idle(state.fresh(), said, context)
+        return _idle(state.fresh(), state.draft.said, context)
     return Turn(state, (Reply(_say(state, context)(texts.ASK_YES_NO), expects="yes_no"),))
 
 
 def _resume(state: State, context: Context) -> Turn:
     """The report put aside, back where it was, its question asked again."""
-    return _again(_restore(state.draft["held"], state), context)
+    return _again(_restore(state.draft.held, state), context)
 
 
 # --- choosing a service ---------------------------------------------------------------------
@@ -546,8 +539,8 @@ def _service(state: State, text: str, context: Context) -> Turn:
     if not context.services:
         return Turn(state.fresh(), (Reply(say(texts.CATALOGUE_DOWN)),))
     chosen = number(text)
-    if chosen is not None and "groups" in state.draft:
-        groups = state.draft["groups"]
+    if chosen is not None and state.draft.groups:
+        groups = state.draft.groups
         if not 1 <= chosen <= len(groups):
             return Turn(state, (prompts.number_range(len(groups), say),))
         return _show_menu(state, context, 0, texts.MENU_ASK, group=groups[chosen - 1])
@@ -557,11 +550,11 @@ def _service(state: State, text: str, context: Context) -> Turn:
             return _show_menu(state, context, 0, texts.MENU_AGAIN)
         if not 1 <= chosen <= len(offered):
             return Turn(state, (prompts.number_range(len(offered), say),))
-        return _take(offered[chosen - 1], state.draft.get("said", ""), state, context)
+        return _take(offered[chosen - 1], state.draft.said, state, context)
     word = normal(text)
     if word in MORE_WORDS or say.has("more", word):
-        page = state.draft.get("page", -1) + 1
-        return _show_menu(state, context, page, texts.MENU_ASK, group=state.draft.get("group"))
+        page = (state.draft.page if state.draft.page is not None else -1) + 1
+        return _show_menu(state, context, page, texts.MENU_ASK, group=state.draft.group)
     if word in OTHER_WORDS or say.has("other", word):
         return _show_groups(state, context)
     if not text:
@@ -585,7 +578,7 @@ def _choose(state: State, text: str, context: Context) -> Turn | None:
         return _take(pick.winner, text, state, context)
     if pick.shortlist:
         new = _menu_state(state)
-        new.draft["said"] = text
+        new.draft.said = text
         new.offered = [service.code for service in pick.shortlist]
         return Turn(new, (prompts.shortlist(pick.shortlist, _say(state, context)),))
     return None
@@ -605,7 +598,7 @@ def _has_groups(context: Context) -> bool:
 
 def _listed(state: State, context: Context) -> tuple[Service, ...]:
     """The services the menu lists: one group's, or the whole catalogue."""
-    group = state.draft.get("group")
+    group = state.draft.group
     in_group = tuple(s for s in context.services if group and s.group == group)
     return in_group or context.services
 
@@ -613,11 +606,9 @@ def _listed(state: State, context: Context) -> tuple[Service, ...]:
 def _menu_state(state: State) -> State:
     """A service-choosing state; while a field is changed from the summary, the draft stays."""
     new = state.fresh()
-    new.name = SERVICE
-    if state.draft.get("editing"):
-        new.draft = {
-            k: v for k, v in state.draft.items() if k not in ("page", "said", "group", "groups")
-        }
+    new.name = StateName.SERVICE
+    if state.draft.editing:
+        new.draft = replace(state.draft, page=None, said="", group="", groups=[])
     return new
 
 
@@ -627,10 +618,10 @@ def _show_menu(
     """Offer one page of the menu (of one group's services when `group` is given)."""
     new = _menu_state(state)
     if group:
-        new.draft["group"] = group
+        new.draft.group = group
     services = _listed(new, context)
     page %= prompts.pages(services)
-    new.draft["page"] = page
+    new.draft.page = page
     new.offered = [service.code for service in prompts.page_of(services, page)]
     reply = prompts.menu(
         services, page, lead, _say(state, context), groups=_has_groups(context) and not group
@@ -644,7 +635,7 @@ def _show_groups(state: State, context: Context) -> Turn:
         return _show_menu(state, context, 0, texts.MENU_ASK)
     groups = list(dict.fromkeys(s.group for s in context.services if s.group))
     new = _menu_state(state)
-    new.draft["groups"] = groups
+    new.draft.groups = groups
     return Turn(new, (prompts.group_menu(groups, _say(state, context)),))
 
 
@@ -652,31 +643,39 @@ def _take(service: Service, said: str, state: State, context: Context) -> Turn:
     """Start a draft for the service from what the resident said (maybe an address too)."""
     say = _say(state, context)
     lead = prompts.service_taken(service.name, say)
-    new = state.fresh()
-    new.draft = {"service_code": service.code, "service_name": service.name}
-    if state.draft.get("editing"):  # changing the type from the summary keeps the rest
-        new.draft.update({k: state.draft[k] for k in KEPT_ON_EDIT if k in state.draft})
+    new, kept = state.fresh(), state.draft
+    if kept.editing:  # changing the type from the summary keeps the rest
+        new.draft = Draft(
+            service_code=service.code,
+            service_name=service.name,
+            description=kept.description,
+            contact=kept.contact,
+            place=kept.place,
+            pin=kept.pin,
+            media=kept.media,
+            history=kept.history,
+        )
         return _led(lead, asking.ask_next(new, context))
+    new.draft = Draft(service_code=service.code, service_name=service.name)
     address, rest = find_address(said)
     if _describes(rest):
         _describe(new.draft, said)
-    new.name = LOCATION
+    new.name = StateName.LOCATION
     if address:  # BACK from the address read back asks where it is
-        new.draft["history"] = [{"name": LOCATION, "draft": dict(new.draft), "offered": []}]
-        new.draft["geocode_query"] = address
+        new.draft.history = [Snapshot(StateName.LOCATION, replace(new.draft))]
+        new.draft.geocode_query = address
         return Turn(new, actions=(Geocode(address),))
     return Turn(new, prompts.with_lead(lead, prompts.ask_location(say)))
 
 
-def _describe(draft: dict, text: str) -> None:
+def _describe(draft: Draft, text: str) -> None:
     """Keep the resident's words as the description, phone numbers and emails masked."""
     masked, phones, emails = mask_contacts(text[:DESCRIPTION_LIMIT])
-    draft["description"] = masked
+    draft.description = masked
     if phones or emails:
-        draft["contact"] = {
-            "phone": phones[0] if phones else "",
-            "email": emails[0] if emails else "",
-        }
+        draft.contact = ContactDetails(
+            phone=phones[0] if phones else "", email=emails[0] if emails else ""
+        )
 
 
 # --- location and description -------------------------------------------------------------
@@ -692,10 +691,9 @@ def _location(state: State, text: str, context: Context) -> Turn:
 
 def _geocode(state: State, query: str) -> Turn:
     """Ask the worker to look the query up; the answer comes back as a Geocoded event."""
-    for key in ("address", "lat", "lon"):
-        state.draft.pop(key, None)
-    state.name = LOCATION
-    state.draft["geocode_query"] = query
+    state.draft.place = None
+    state.name = StateName.LOCATION
+    state.draft.geocode_query = query
     return Turn(state, actions=(Geocode(query),))
 
 
@@ -706,9 +704,8 @@ def _location_confirm(state: State, text: str, context: Context) -> Turn:
     if answer:
         return _after_location(state, context)
     if answer is False:
-        for key in ("address", "lat", "lon"):
-            state.draft.pop(key, None)
-        state.name = LOCATION
+        state.draft.place = None
+        state.name = StateName.LOCATION
         return Turn(state, (prompts.ask_location(say),))
     address = find_address(text)[0]
     if address:  # "no, it's 122 Main St": look the new address up
@@ -718,15 +715,15 @@ def _location_confirm(state: State, text: str, context: Context) -> Turn:
 
 def _after_location(state: State, context: Context) -> Turn:
     """On to the description, or straight to the questions when we already have one."""
-    if state.draft.get("description"):
+    if state.draft.description:
         return asking.ask_next(state, context)
-    state.name = DESCRIPTION
+    state.name = StateName.DESCRIPTION
     return _again(state, context)
 
 
 def _accept(state: State, address: str, context: Context) -> Turn:
     """Keep the address as typed, without coordinates, and move on."""
-    state.draft.update(address=address, lat=None, lon=None)
+    state.draft.place = Place(address)
     return _after_location(state, context)
 
 
@@ -767,7 +764,7 @@ def _confirm(state: State, text: str, context: Context) -> Turn:
     details = asking.optional_left(state, context)
     field = _field_to_change(text, say, details)
     if field == DETAILS:
-        state.draft["details"] = True
+        state.draft.details = True
         return asking.ask_next(state, context)
     if field is not None:
         return _change(state, field, context)
@@ -810,51 +807,51 @@ def _change(state: State, field: int, context: Context) -> Turn:
     say = _say(state, context)
     if field == 0:
         return Turn(state, (Reply(say(texts.EDIT_WHICH)),))
-    state.draft["editing"] = True
+    state.draft.editing = True
     if field == 1:
         return _show_menu(state, context, 0, texts.MENU_ASK)
     if field == 2:
-        for key in ("address", "lat", "lon"):
-            state.draft.pop(key, None)
-        state.name = LOCATION
+        state.draft.place = None
+        state.name = StateName.LOCATION
         return Turn(state, (prompts.ask_location(say),))
-    state.draft.pop("description", None)
-    state.name = DESCRIPTION
+    state.draft.description = ""
+    state.name = StateName.DESCRIPTION
     return Turn(state, (prompts.ask_description(say),))
 
 
 def _file(state: State, context: Context) -> Turn:
     """The confirmed report, for the worker to file."""
     draft = state.draft
-    contact = draft.get("contact") or {}
+    place = draft.place or Place("")
+    contact = draft.contact or ContactDetails()
     allowed = state.consent is True
     report = FileReport(
-        service_code=draft.get("service_code", ""),
-        service_name=draft.get("service_name", ""),
-        description=draft.get("description", ""),
-        address=draft.get("address", ""),
-        lat=draft.get("lat"),
-        lon=draft.get("lon"),
+        service_code=draft.service_code,
+        service_name=draft.service_name,
+        description=draft.description,
+        address=place.address,
+        lat=place.lat,
+        lon=place.lon,
         attributes=asking.given(draft),
-        media=tuple(draft.get("media", ())),
+        media=tuple(draft.media),
         contact_ok=allowed,
-        phone=contact.get("phone", "") if allowed else "",
-        email=contact.get("email", "") if allowed else "",
+        phone=contact.phone if allowed else "",
+        email=contact.email if allowed else "",
         language=state.language or "en",
     )
     return Turn(state.fresh(), (Reply(_say(state, context)(texts.SENDING)),), (report,))
 
 
 _HANDLERS: dict[str, Callable[[State, str, Context], Turn]] = {
-    IDLE: _idle,
-    SERVICE: _service,
-    LOCATION: _location,
-    LOCATION_CONFIRM: _location_confirm,
-    DESCRIPTION: _description,
-    CONSENT: _consent,
-    CONFIRM: _confirm,
-    RESUME: _resume_state,
-    CHOOSING_LANGUAGE: _choose_language,
+    StateName.IDLE: _idle,
+    StateName.SERVICE: _service,
+    StateName.LOCATION: _location,
+    StateName.LOCATION_CONFIRM: _location_confirm,
+    StateName.DESCRIPTION: _description,
+    StateName.CONSENT: _consent,
+    StateName.CONFIRM: _confirm,
+    StateName.RESUME: _resume_state,
+    StateName.LANGUAGE: _choose_language,
 }
 
 
@@ -863,19 +860,19 @@ _HANDLERS: dict[str, Callable[[State, str, Context], Turn]] = {
 
 def _on_geocoded(state: State, event: Geocoded, context: Context) -> Turn:
     """Read a found address back, accept an unchecked one, or ask again."""
-    if state.name != LOCATION or state.draft.get("geocode_query") != event.query:
+    if state.name != StateName.LOCATION or state.draft.geocode_query != event.query:
         return Turn(state)
     say = _say(state, context)
-    query = state.draft.pop("geocode_query")
+    query, state.draft.geocode_query = event.query, None
     if event.failed:
         return _led(say(texts.ADDRESS_UNCHECKED), _accept(state, query, context))
     located = [p for p in event.places if p.lat is not None and p.lon is not None]
     if located:
         place = located[0]
-        state.draft.update(address=place.address, lat=place.lat, lon=place.lon)
+        state.draft.place = Place(place.address, place.lat, place.lon)
         if place.exact and len({p.address for p in located}) == 1:
             return _found_for_sure(state, place.address, context)
-        state.name = LOCATION_CONFIRM
+        state.name = StateName.LOCATION_CONFIRM
         return Turn(state, (prompts.address_found(place.address, say),))
     if event.places:
         return _accept(state, event.places[0].address or query, context)
@@ -885,16 +882,16 @@ def _on_geocoded(state: State, event: Geocoded, context: Context) -> Turn:
 def _found_for_sure(state: State, address: str, context: Context) -> Turn:
     """One exact match: no question of its own; the summary shows it (2 changes it)."""
     turn = _after_location(state, context)
-    if turn.state.name == CONFIRM:
+    if turn.state.name == StateName.CONFIRM:
         return turn
     return _led(prompts.address_taken(address, _say(state, context)), turn)
 
 
 def _on_status_found(state: State, event: StatusFound, context: Context) -> Turn:
     """Tell the resident the status, then repeat the question of a report in progress."""
-    if state.draft.get("status_number") != event.number:
+    if state.draft.status_number != event.number:
         return Turn(state)
-    del state.draft["status_number"]
+    state.draft.status_number = None
     state = asking.settle(state, context)
     say = _say(state, context)
     if event.failed:
@@ -927,10 +924,10 @@ def _not_found(number: str, say: Language) -> tuple[Reply, ...]:
 def _on_reports_listed(state: State, event: ReportsListed, context: Context) -> Turn:
     """Tell the resident their latest reports, then repeat the current question; or, for
     STATUS, look up the request named as the city spells it."""
-    listing = state.draft.pop("listing", None)
-    if listing == STATUS and "status_number" in state.draft:
-        number = own_number(state.draft["status_number"], event.reports)
-        state.draft["status_number"] = number
+    listing, state.draft.listing = state.draft.listing, False
+    if listing == STATUS and state.draft.status_number is not None:
+        number = own_number(state.draft.status_number, event.reports)
+        state.draft.status_number = number
         return Turn(state, actions=(LookupStatus(number),))
     if not listing:
         return Turn(state)

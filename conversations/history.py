@@ -2,46 +2,56 @@
 
 from __future__ import annotations
 
-from .types import State
+from dataclasses import replace
+
+from .types import Snapshot, State
 
 LIMIT = 10  # states kept: enough to walk back through a whole report
-# Draft keys that are not part of the question being asked (kept whatever BACK does).
-_ASIDE = ("history", "media", "pin", "geocode_query", "status_number", "listing")
 
 
-def _question(state: State) -> tuple:
-    draft = {k: v for k, v in state.draft.items() if k not in _ASIDE}
-    return state.name, draft, list(state.offered)
+def _question(state: State) -> Snapshot:
+    """The question the state asks: its draft without what is not part of it (the history,
+    photos, a pin, and the answers waited for), kept whatever BACK does."""
+    draft = replace(
+        state.draft,
+        history=[],
+        media=[],
+        pin=None,
+        geocode_query=None,
+        status_number=None,
+        listing=False,
+    )
+    return Snapshot(state.name, draft, list(state.offered))
 
 
 def _moved(before: State, after: State) -> bool:
     """Whether the message answered the question (a lookup started counts: it moves on)."""
-    waiting = after.draft.get("geocode_query") and not before.draft.get("geocode_query")
+    waiting = after.draft.geocode_query and not before.draft.geocode_query
     return bool(waiting) or _question(before) != _question(after)
 
 
 def record(before: State, after: State) -> None:
     """Remember `before` in `after`'s history when the message moved the report on."""
-    history = list(before.draft.get("history", []))
+    history = list(before.draft.history)
     if _moved(before, after):
-        name, draft, offered = _question(before)
-        history = (history + [{"name": name, "draft": draft, "offered": offered}])[-LIMIT:]
+        history = (history + [_question(before)])[-LIMIT:]
     if history:
-        after.draft["history"] = history
+        after.draft.history = history
 
 
 def back(state: State) -> State | None:
     """The state before the last step, keeping photos and a pin; None when there is none."""
-    history = list(state.draft.get("history", []))
+    history = list(state.draft.history)
     if not history:
         return None
     last = history.pop()
-    draft = dict(last["draft"])
-    for key in ("media", "pin"):
-        if key in state.draft:
-            draft[key] = state.draft[key]
+    draft = replace(last.draft)
+    if state.draft.media:
+        draft.media = state.draft.media
+    if state.draft.pin is not None:
+        draft.pin = state.draft.pin
     if history:
-        draft["history"] = history
+        draft.history = history
     restored = state.fresh()
-    restored.name, restored.draft, restored.offered = last["name"], draft, list(last["offered"])
+    restored.name, restored.draft, restored.offered = last.name, draft, list(last.offered)
     return restored

@@ -14,7 +14,7 @@ from .fitting import MOST, cut, fit
 from .language import ENGLISH, Language
 from .plaintext import render
 from .segments import segments
-from .types import Reply, ReportLine, Service
+from .types import Draft, Place, Reply, ReportLine, Service
 
 PAGE_SIZE = 6
 ADDRESS_ROOM = 60  # characters of an address kept inside a longer sentence
@@ -117,12 +117,13 @@ def ask_description(say: Language = ENGLISH) -> Reply:
     return Reply(say(texts.ASK_DESCRIPTION))
 
 
-def confirm(draft: dict, say: Language = ENGLISH, details: bool = False) -> Reply:
+def confirm(draft: Draft, say: Language = ENGLISH, details: bool = False) -> Reply:
     """The numbered summary to send, change or cancel; `details` offers the optional
     questions (4)."""
-    service = cut(say.service(draft.get("service_name", "")), SERVICE_ROOM)
-    shared = say(texts.SHARED_LOCATION) if draft.get("lat") is not None else ""
-    address = cut(draft.get("address") or shared, ADDRESS_ROOM)
+    service = cut(say.service(draft.service_name), SERVICE_ROOM)
+    place = draft.place or Place("")
+    shared = say(texts.SHARED_LOCATION) if place.lat is not None else ""
+    address = cut(place.address or shared, ADDRESS_ROOM)
     how = say(texts.CONFIRM_HOW_DETAILS if details else texts.CONFIRM_HOW)
 
     def build(description: str) -> str:
@@ -131,7 +132,7 @@ def confirm(draft: dict, say: Language = ENGLISH, details: bool = False) -> Repl
         )
         return f"{summary}\n{how}"
 
-    text = fit(build, draft.get("description") or "", budgets=(SUMMARY_BUDGET,))
+    text = fit(build, draft.description, budgets=(SUMMARY_BUDGET,))
     return Reply(text, expects="yes_no")
 
 
@@ -223,7 +224,7 @@ def ask_resume(service_name: str, say: Language = ENGLISH) -> Reply:
 
 
 def confirm_asking_consent(
-    draft: dict, say: Language = ENGLISH, details: bool = False
+    draft: Draft, say: Language = ENGLISH, details: bool = False
 ) -> tuple[Reply, ...]:
     """The first summary: with it, whether the city may contact the resident (YES), or not
     (PRIVATE); in one message when that costs no extra segment."""

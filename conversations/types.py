@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .language import ENGLISH, Language
+from .states import StateName
 
 
 @dataclass(frozen=True)
@@ -220,13 +221,188 @@ Action = Geocode | LookupStatus | ListReports | FileReport
 
 # --- state ------------------------------------------------------------------------------
 
+Answer = str | list[str] | None  # an answer: text, a list's keys, or None (skipped)
+
+
+@dataclass
+class ContactDetails:
+    """A phone and an email found in the resident's words (masked there), for the city."""
+
+    phone: str = ""
+    email: str = ""
+
+
+@dataclass
+class Draft:
+    """The report being made, and what the conversation is waiting for.
+
+    Stored (`State.to_dict`) as the JSON object the engine has always written: the same keys,
+    each only when it is set; the place as `address`, `lat` and `lon`.
+    """
+
+    service_code: str = ""  # the chosen service
+    service_name: str = ""
+    description: str = ""  # the resident's words, at most 1000 characters, contacts masked
+    contact: ContactDetails | None = None  # found in the description, sent only with consent
+    place: Place | None = None  # the location; lat/lon None when unchecked (never `exact`)
+    pin: Place | None = None  # a shared location, kept until the location is asked
+    media: list[str] = field(default_factory=list)  # the resident's photos (channel references)
+    question: str | None = None  # in questions: the code of the attribute being asked
+    answers: dict[str, Answer] = field(default_factory=dict)  # the service's questions so far
+    details: bool = False  # the resident asked (4) to answer the optional questions too
+    editing: bool = False  # a field is being changed from the summary
+    said: str = ""  # a message that produced a shortlist (or came while a report was held)
+    page: int | None = None  # the menu page shown (None while a shortlist is offered)
+    group: str = ""  # in service: the catalogue group whose services are listed
+    groups: list[str] = field(default_factory=list)  # in service: the groups offered by OTHER
+    geocode_query: str | None = None  # waiting for the Geocoded answer to this query
+    status_number: str | None = None  # waiting for the StatusFound answer for this number
+    # Waiting for ReportsListed: True for MY REPORTS, "status" while STATUS seeks its number.
+    listing: bool | str = False
+    history: list[Snapshot] = field(default_factory=list)  # earlier states, for BACK
+    held: Snapshot | None = None  # in idle and resume: a report put aside when it went quiet
+    back_to: State | None = None  # in language: where to go back to once one is chosen
+
+    def to_dict(self) -> dict:
+        """A JSON-safe copy (nothing shared with this draft)."""
+        data = {key: getattr(self, key) for key, unset in _PLAIN if getattr(self, key) != unset}
+        if self.contact is not None:
+            data["contact"] = {"phone": self.contact.phone, "email": self.contact.email}
+        if self.place is not None:
+            data.update(address=self.place.address, lat=self.place.lat, lon=self.place.lon)
+        if self.pin is not None:
+            data["pin"] = {"address": self.pin.address, "lat": self.pin.lat, "lon": self.pin.lon}
+        if self.media:
+            data["media"] = list(self.media)
+        if self.answers:
+            data["answers"] = {code: _copied(value) for code, value in self.answers.items()}
+        if self.groups:
+            data["groups"] = list(self.groups)
+        if self.history:
+            data["history"] = [earlier.to_dict() for earlier in self.history]
+        if self.held is not None:
+            data["held"] = self.held.to_dict()
+        if self.back_to is not None:
+            data["back_to"] = self.back_to.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Draft:
+        """Read a draft stored with to_dict (keys it does not know are dropped)."""
+        draft = cls(**{key: data[key] for key, _ in _PLAIN if key in data})
+        contact = data.get("contact")
+        if contact is not None:
+            draft.contact = ContactDetails(contact.get("phone", ""), contact.get("email", ""))
+        if "address" in data or "lat" in data or "lon" in data:
+            draft.place = _place(data)
+        if data.get("pin") is not None:
+            draft.pin = _place(data["pin"])
+        draft.media = list(data.get("media") or [])
+        answers = data.get("answers") or {}
+        draft.answers = {code: _copied(value) for code, value in answers.items()}
+        draft.groups = list(data.get("groups") or [])
+        draft.history = [Snapshot.from_dict(earlier) for earlier in data.get("history") or []]
+        if data.get("held") is not None:
+            draft.held = Snapshot.from_dict(data["held"])
+        if data.get("back_to"):
+            draft.back_to = State.from_dict(data["back_to"])
+        return draft
+
+    def copy(self) -> Draft:
+        """A copy sharing nothing mutable with this draft (places are frozen)."""
+        contact = self.contact
+        return Draft(
+            service_code=self.service_code,
+            service_name=self.service_name,
+            description=self.description,
+            contact=ContactDetails(contact.phone, contact.email) if contact is not None else None,
+            place=self.place,
+            pin=self.pin,
+            media=list(self.media),
+            question=self.question,
+            answers={code: _copied(value) for code, value in self.answers.items()},
+            details=self.details,
+            editing=self.editing,
+            said=self.said,
+            page=self.page,
+            group=self.group,
+            groups=list(self.groups),
+            geocode_query=self.geocode_query,
+            status_number=self.status_number,
+            listing=self.listing,
+            history=[earlier.copy() for earlier in self.history],
+            held=self.held.copy() if self.held is not None else None,
+            back_to=self.back_to.copy() if self.back_to is not None else None,
+        )
+
+
+# The draft's fields stored as they are, with the value that means "not set" (not stored).
+_PLAIN = (
+    ("service_code", ""),
+    ("service_name", ""),
+    ("description", ""),
+    ("question", None),
+    ("details", False),
+    ("editing", False),
+    ("said", ""),
+    ("page", None),
+    ("group", ""),
+    ("geocode_query", None),
+    ("status_number", None),
+    ("listing", False),
+)
+
+
+def _place(data: dict) -> Place:
+    return Place(data.get("address", ""), data.get("lat"), data.get("lon"))
+
+
+def _copied(answer: Answer) -> Answer:
+    return list(answer) if isinstance(answer, list) else answer
+
+
+def _state_name(name: str) -> str:
+    """The StateName of a stored name; a name this version does not know is kept as it is."""
+    return StateName(name) if name in _STATE_NAMES else name
+
+
+_STATE_NAMES = frozenset(StateName)
+
+
+@dataclass
+class Snapshot:
+    """A state of the report kept for later: an earlier question (BACK) or the report put
+    aside when the chat went quiet. Stored as {"name", "draft", "offered"}."""
+
+    name: str
+    draft: Draft = field(default_factory=Draft)
+    offered: list[str] = field(default_factory=list)
+
+    def copy(self) -> Snapshot:
+        """A copy sharing nothing with this snapshot."""
+        return Snapshot(self.name, self.draft.copy(), list(self.offered))
+
+    def to_dict(self) -> dict:
+        """A JSON-safe copy (nothing shared with this snapshot)."""
+        return {"name": self.name, "draft": self.draft.to_dict(), "offered": list(self.offered)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Snapshot:
+        """Read a snapshot stored with to_dict."""
+        return cls(
+            name=_state_name(data.get("name", StateName.IDLE)),
+            draft=Draft.from_dict(data.get("draft") or {}),
+            offered=list(data.get("offered") or []),
+        )
+
 
 @dataclass
 class State:
     """Where a conversation stands; stored as JSON between messages."""
 
-    name: str = "idle"
-    draft: dict = field(default_factory=dict)
+    # A StateName; a name stored by another version is kept as it is (a message starts afresh).
+    name: str = StateName.IDLE
+    draft: Draft = field(default_factory=Draft)
     offered: list[str] = field(default_factory=list)
     language: str = ""  # the resident's language code ("" until known: the city's default)
     language_chosen: bool = False  # chosen with LANGUAGE: never changed by detection
@@ -235,8 +411,8 @@ class State:
     def to_dict(self) -> dict:
         """A JSON-safe copy (nothing shared with this state)."""
         return {
-            "name": self.name,
-            "draft": _plain(self.draft),
+            "name": str(self.name),
+            "draft": self.draft.to_dict(),
             "offered": list(self.offered),
             "language": self.language,
             "language_chosen": self.language_chosen,
@@ -245,15 +421,27 @@ class State:
 
     @classmethod
     def from_dict(cls, data: dict | None) -> State:
-        """Rebuild a state stored with to_dict (None gives a fresh one)."""
+        """Rebuild a state stored with to_dict (None gives a fresh one); states stored by
+        earlier versions (without the language keys, or the consent state) read too."""
         data = data or {}
         return cls(
-            name=data.get("name", "idle"),
-            draft=dict(data.get("draft") or {}),
+            name=_state_name(data.get("name", StateName.IDLE)),
+            draft=Draft.from_dict(data.get("draft") or {}),
             offered=list(data.get("offered") or []),
             language=str(data.get("language") or ""),
             language_chosen=bool(data.get("language_chosen")),
             consent=data.get("consent"),
+        )
+
+    def copy(self) -> State:
+        """A copy sharing nothing with this state."""
+        return State(
+            name=self.name,
+            draft=self.draft.copy(),
+            offered=list(self.offered),
+            language=self.language,
+            language_chosen=self.language_chosen,
+            consent=self.consent,
         )
 
     def fresh(self) -> State:
@@ -261,15 +449,6 @@ class State:
         return State(
             language=self.language, language_chosen=self.language_chosen, consent=self.consent
         )
-
-
-def _plain(value):
-    """A copy of JSON-like data (dicts, lists, scalars); faster than copy.deepcopy."""
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value
 
 
 @dataclass(frozen=True)

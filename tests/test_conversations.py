@@ -6,6 +6,7 @@ import pytest
 
 from conversations import (
     Context,
+    Draft,
     FileReport,
     Geocode,
     Geocoded,
@@ -58,7 +59,7 @@ def test_step_by_step_by_number_files_the_report():
     found = chat.feed(Geocoded("120 Main St", (MAIN,)))
     assert chat.state.name == "location_confirm"
     assert texts_of(found) == ["I found: 120 Main St, Springfield. Is that right? Reply YES or NO."]
-    assert chat.state.draft["lat"] == 39.78
+    assert chat.state.draft.place.lat == 39.78
 
     described = chat.send("yes")
     assert chat.state.name == "description"
@@ -111,7 +112,7 @@ def test_free_text_at_the_menu_takes_the_named_service(message, code):
     chat.send("hi")
     turn = chat.send(message)
     assert chat.state.name == "location"
-    assert chat.state.draft["service_code"] == code
+    assert chat.state.draft.service_code == code
     assert turn.replies[0].expects == "location"
 
 
@@ -119,8 +120,8 @@ def test_first_message_naming_a_service_skips_the_menu():
     chat = Chat()
     turn = chat.send("Streetlight")
     assert chat.state.name == "location"
-    assert chat.state.draft["service_name"] == "Streetlight Out"
-    assert "description" not in chat.state.draft  # one word is not a description
+    assert chat.state.draft.service_name == "Streetlight Out"
+    assert chat.state.draft.description == ""  # one word is not a description
     assert turn.replies[0].text.startswith("Got it: Streetlight Out.")
 
 
@@ -129,7 +130,7 @@ def test_one_shot_message_with_address_goes_straight_to_geocode_and_skips_descri
     turn = chat.send("big pothole outside 120 Main St")
     assert turn.actions == (Geocode("120 Main St"),)
     assert turn.replies == ()
-    assert chat.state.draft["description"] == "big pothole outside 120 Main St"
+    assert chat.state.draft.description == "big pothole outside 120 Main St"
     chat.feed(Geocoded("120 Main St", (MAIN,)))
     confirm = chat.send("yep")
     assert chat.state.name == "confirm"
@@ -143,7 +144,7 @@ def test_one_shot_message_without_address_keeps_description_and_asks_location():
     chat = Chat()
     chat.send("someone dumped a couch in the alley")
     assert chat.state.name == "location"
-    assert chat.state.draft["description"] == "someone dumped a couch in the alley"
+    assert chat.state.draft.description == "someone dumped a couch in the alley"
 
 
 def test_unknown_service_number_asks_for_a_number_in_range():
@@ -153,7 +154,7 @@ def test_unknown_service_number_asks_for_a_number_in_range():
     assert texts_of(turn) == ["Please reply with a number from 1 to 6."]
     assert chat.state.name == "service"
     chat.send("2")
-    assert chat.state.draft["service_code"] == "SLT-002"
+    assert chat.state.draft.service_code == "SLT-002"
 
 
 def test_unclear_text_says_sorry_and_shows_the_menu_again():
@@ -178,7 +179,7 @@ def test_more_pages_the_menu_and_wraps_around():
     )
     assert chat.state.offered == ["SGN-007", "SWK-008", "TRE-009", "NOI-010", "WTR-011"]
     chat.send("5")
-    assert chat.state.draft["service_code"] == "WTR-011"
+    assert chat.state.draft.service_code == "WTR-011"
     chat.send("restart")
     chat.send("hi")
     chat.send("more")
@@ -198,7 +199,7 @@ def test_several_close_services_are_offered_as_a_shortlist():
     assert [names[code] for code in chat.state.offered] == list(reply.options)
     number = reply.options.index("Streetlight Out") + 1
     chat.send(str(number))
-    assert chat.state.draft["service_code"] == "SLT-002"
+    assert chat.state.draft.service_code == "SLT-002"
 
 
 def test_shortlist_pick_reuses_the_first_message_as_description_and_address():
@@ -208,7 +209,7 @@ def test_shortlist_pick_reuses_the_first_message_as_description_and_address():
     number = turn.replies[0].options.index("Pothole") + 1
     picked = chat.send(str(number))
     assert picked.actions == (Geocode("120 Main St"),)
-    assert chat.state.draft["description"] == "the street is wrecked at 120 Main St"
+    assert chat.state.draft.description == "the street is wrecked at 120 Main St"
 
 
 def test_empty_catalogue_says_the_list_is_unavailable_and_stays_idle():
@@ -227,11 +228,11 @@ def test_address_not_found_then_found():
         "I couldn't find that address in Springfield. Please send a street address with a "
         "house number, or a cross street."
     ]
-    assert chat.state.name == "location" and "geocode_query" not in chat.state.draft
+    assert chat.state.name == "location" and chat.state.draft.geocode_query is None
     chat.send("120 Main St")
     chat.feed(Geocoded("120 Main St", (MAIN,)))
     assert chat.state.name == "location_confirm"
-    assert chat.state.draft["address"] == "120 Main St, Springfield"
+    assert chat.state.draft.place.address == "120 Main St, Springfield"
 
 
 def test_address_not_found_without_city_name_says_the_city():
@@ -250,7 +251,7 @@ def test_geocoder_failure_accepts_the_typed_address():
     assert texts.ADDRESS_UNCHECKED in texts_of(turn)[0]
     assert turn.replies[-1].text.endswith(texts.ASK_DESCRIPTION)
     assert chat.state.name == "description"
-    assert chat.state.draft["address"] == "120 Main St" and chat.state.draft["lat"] is None
+    assert chat.state.draft.place == Place("120 Main St")
     chat.send("deep")
     sent = chat.send("yes")
     assert sent.actions[0].address == "120 Main St" and sent.actions[0].lon is None
@@ -263,7 +264,7 @@ def test_place_without_coordinates_is_accepted_as_typed():
     turn = chat.feed(Geocoded("120 main", (Place("120 main"),)))
     assert chat.state.name == "description"
     assert texts_of(turn) == [texts.ASK_DESCRIPTION]
-    assert chat.state.draft["address"] == "120 main"
+    assert chat.state.draft.place.address == "120 main"
 
 
 def test_no_at_location_confirm_asks_again():
@@ -274,7 +275,7 @@ def test_no_at_location_confirm_asks_again():
     turn = chat.send("Nope")
     assert chat.state.name == "location"
     assert texts_of(turn) == [texts.ASK_LOCATION]
-    assert "address" not in chat.state.draft
+    assert chat.state.draft.place is None
 
 
 def test_new_address_at_location_confirm_is_looked_up():
@@ -311,7 +312,7 @@ def test_description_is_capped_at_1000_characters():
     chat.feed(Geocoded("120 Main St", (MAIN,)))
     chat.send("yes")
     turn = chat.send("x" * 1500)
-    assert len(chat.state.draft["description"]) == 1000
+    assert len(chat.state.draft.description) == 1000
     assert len(render(turn.replies[0])) <= 306  # the summary: two segments
 
 
@@ -418,18 +419,18 @@ def test_stale_geocode_answer_for_another_query_is_ignored():
     chat.send("pothole")
     chat.send("12 Elm St")
     turn = chat.feed(Geocoded("120 Main St", (MAIN,)))
-    assert turn.replies == () and chat.state.draft["geocode_query"] == "12 Elm St"
+    assert turn.replies == () and chat.state.draft.geocode_query == "12 Elm St"
 
 
 def test_unknown_state_name_starts_afresh():
-    chat = Chat(state=State(name="photo", draft={"x": 1}))
+    chat = Chat(state=State.from_dict({"name": "photo", "draft": {"x": 1}}))
     turn = chat.send("pothole")
-    assert chat.state.name == "location" and "x" not in chat.state.draft
+    assert chat.state.name == "location" and "x" not in chat.state.to_dict()["draft"]
     assert turn.replies[0].expects == "location"
 
 
 def test_step_does_not_mutate_its_input():
-    state = State("service", {"page": 0}, ["PTH-001"])
+    state = State("service", Draft(page=0), ["PTH-001"])
     turn = step(state, Message("1", AT), CONTEXT)
     assert turn.state.name == "location"
-    assert state == State("service", {"page": 0}, ["PTH-001"])
+    assert state == State("service", Draft(page=0), ["PTH-001"])

@@ -63,7 +63,7 @@ def test_pothole_questions_in_order_then_summary_then_report():
     asked = chat.send("Deep hole in the right lane")
     # The informational NOTE (order 0, variable false) is never asked; LANE (order 1) is first.
     assert chat.state.name == "questions"
-    assert chat.state.draft["question"] == "LANE" and chat.state.draft["answers"] == {}
+    assert chat.state.draft.question == "LANE" and chat.state.draft.answers == {}
     reply = asked.replies[0]
     assert reply.text == "Where is the pothole? Reply with a number."
     assert reply.options == ("Traffic lane", "Bike lane", "Crosswalk", "Curb lane")
@@ -71,14 +71,14 @@ def test_pothole_questions_in_order_then_summary_then_report():
 
     width = chat.send("2")
     assert width.replies[0].text == "About how wide is it? In inches. Reply with a number, or SKIP."
-    assert chat.state.draft["answers"] == {"LANE": "BIKE"}
+    assert chat.state.draft.answers == {"LANE": "BIKE"}
 
     seen = chat.send("about 14 inches")
     assert seen.replies[0].text == (
         "When did you first notice it? Reply e.g. today 5pm or 11/20 3pm, or SKIP."
     )
     confirm = chat.send("yesterday 5pm")
-    assert chat.state.name == "confirm" and "question" not in chat.state.draft
+    assert chat.state.name == "confirm" and chat.state.draft.question is None
     assert confirm.replies[0].text == (
         'Ready to send:\n1 Pothole\n2 120 Main St, Springfield\n3 "Deep hole in the right lane"'
         "\nReply YES to send, 1-3 to change, or NO to drop it."
@@ -102,7 +102,7 @@ def test_skipped_optional_answers_are_left_out_of_the_report():
     chat = chat_at("pothole")
     chat.send("crosswalk")
     chat.send("SKIP")
-    assert chat.state.draft["answers"] == {"LANE": "XWALK", "WIDTH": None}
+    assert chat.state.draft.answers == {"LANE": "XWALK", "WIDTH": None}
     chat.send("skip")
     assert chat.state.name == "confirm"
     sent = chat.send("yes")
@@ -159,15 +159,15 @@ def test_an_empty_answer_to_a_text_question_asks_it_again():
     chat = chat_at("abandoned car")
     turn = chat.send("   ")
     assert turn.replies == (ask_attribute(MAKE),)
-    assert chat.state.draft["question"] == "MAKE"
+    assert chat.state.draft.question == "MAKE"
 
 
 def test_missed_pickup_multivalue_datetime_and_yes_no_list():
     chat = chat_at("trash")
     asked = chat.state
-    assert asked.draft["question"] == "KIND"
+    assert asked.draft.question == "KIND"
     turn = chat.send("1, 2 & 4")
-    assert chat.state.draft["answers"] == {"KIND": ["GARB", "RECY", "BULK"]}
+    assert chat.state.draft.answers == {"KIND": ["GARB", "RECY", "BULK"]}
     assert turn.replies[0].text == (
         "When was it due to be collected? Reply e.g. today 5pm or 11/20 3pm."
     )
@@ -186,14 +186,14 @@ def test_missed_pickup_multivalue_datetime_and_yes_no_list():
 def test_multivalue_by_names():
     chat = chat_at("trash")
     turn = chat.send("recycling and yard waste")
-    assert chat.state.draft["answers"]["KIND"] == ["RECY", "YARD"]
-    assert chat.state.draft["question"] == "DUE"
+    assert chat.state.draft.answers["KIND"] == ["RECY", "YARD"]
+    assert chat.state.draft.question == "DUE"
     assert turn.replies[0].expects == "text"
 
 
 def test_abandoned_vehicle_strings_numbers_and_text():
     chat = chat_at("abandoned car")
-    assert chat.state.draft["question"] == "MAKE"
+    assert chat.state.draft.question == "MAKE"
     chat.send("  Blue   Ford Focus ")
     chat.send("skip")
     chat.send("twelve days I think")  # one number, in words
@@ -212,7 +212,7 @@ def test_abandoned_vehicle_strings_numbers_and_text():
 def test_a_service_without_questions_goes_from_description_to_summary():
     chat = chat_at("streetlight out")
     assert chat.state.name == "confirm"
-    assert "answers" not in chat.state.draft and "question" not in chat.state.draft
+    assert chat.state.draft.answers == {} and chat.state.draft.question is None
     sent = chat.send("yes")
     assert sent.actions[0].attributes == {}
 
@@ -223,7 +223,7 @@ def test_one_shot_message_asks_the_questions_after_the_location():
     assert turn.actions == (Geocode("120 Main St"),)
     chat.feed(Geocoded("120 Main St", (MAIN,)))
     asked = chat.send("yes")
-    assert chat.state.name == "questions" and chat.state.draft["question"] == "LANE"
+    assert chat.state.name == "questions" and chat.state.draft.question == "LANE"
     assert asked.replies[0].options[0] == "Traffic lane"
     for answer in ("1", "skip", "skip"):
         chat.send(answer)
@@ -240,7 +240,7 @@ def test_shortlist_pick_then_questions():
     assert picked.actions == (Geocode("120 Main St"),)
     chat.feed(Geocoded("120 Main St", (MAIN,)))
     chat.send("yes")
-    assert chat.state.name == "questions" and chat.state.draft["question"] == "LANE"
+    assert chat.state.name == "questions" and chat.state.draft.question == "LANE"
 
 
 def test_unchecked_address_leads_into_the_first_question():
@@ -284,7 +284,7 @@ def test_status_during_questions_answers_then_asks_again():
     ]
     assert chat.state == before
     chat.send("today")
-    assert chat.state.draft["answers"]["DUE"] == "2026-11-21T09:10:00-06:00"
+    assert chat.state.draft.answers["DUE"] == "2026-11-21T09:10:00-06:00"
 
 
 def with_pothole_questions(*attributes: Attribute) -> Context:
@@ -298,11 +298,11 @@ def with_pothole_questions(*attributes: Attribute) -> Context:
 def test_a_question_dropped_from_the_catalogue_is_skipped_safely():
     chat = chat_at("pothole")
     chat.send("1")
-    assert chat.state.draft["question"] == "WIDTH"
+    assert chat.state.draft.question == "WIDTH"
     chat.context = with_pothole_questions(LANE, SEEN)  # WIDTH gone between turns
     turn = chat.send("12")
-    assert chat.state.draft["question"] == "SEEN"
-    assert chat.state.draft["answers"] == {"LANE": "TRAVEL"}  # "12" was not taken for SEEN
+    assert chat.state.draft.question == "SEEN"
+    assert chat.state.draft.answers == {"LANE": "TRAVEL"}  # "12" was not taken for SEEN
     assert turn.replies == (ask_attribute(SEEN),)
 
 
@@ -312,9 +312,9 @@ def test_help_after_the_question_was_dropped_asks_the_next_one():
     chat.context = with_pothole_questions(LANE, SEEN)
     turn = chat.send("help")
     assert turn.replies[1] == ask_attribute(SEEN)
-    assert chat.state.draft["question"] == "SEEN"
+    assert chat.state.draft.question == "SEEN"
     chat.send("now")
-    assert chat.state.draft["answers"]["SEEN"] == "2026-11-21T09:10:00-06:00"
+    assert chat.state.draft.answers["SEEN"] == "2026-11-21T09:10:00-06:00"
 
 
 def test_a_service_dropped_from_the_catalogue_goes_to_the_summary_with_its_answers():
@@ -352,23 +352,25 @@ def test_an_empty_catalogue_during_questions_keeps_the_answers():
     assert chat.state == before
     chat.context = ASKING_CONTEXT
     chat.send("12")
-    assert chat.state.draft["answers"] == {"LANE": "TRAVEL", "WIDTH": "12"}
+    assert chat.state.draft.answers == {"LANE": "TRAVEL", "WIDTH": "12"}
 
 
 def test_a_stored_questions_state_without_answers_still_works():
-    state = State(
-        "questions",
+    state = State.from_dict(
         {
-            "service_code": "PTH-001",
-            "service_name": "Pothole",
-            "description": "hole",
-            "address": "1 Main St",
-            "question": "LANE",
-        },
+            "name": "questions",
+            "draft": {
+                "service_code": "PTH-001",
+                "service_name": "Pothole",
+                "description": "hole",
+                "address": "1 Main St",
+                "question": "LANE",
+            },
+        }
     )
     chat = Chat(ASKING_CONTEXT, state=state, at=ASKING_AT)
     chat.send("bike lane")
-    assert chat.state.draft["answers"] == {"LANE": "BIKE"}
+    assert chat.state.draft.answers == {"LANE": "BIKE"}
 
 
 def test_required_attributes_are_all_answered_before_the_summary():
@@ -376,7 +378,7 @@ def test_required_attributes_are_all_answered_before_the_summary():
     for answer in ("skip", "skip", "2", "skip", "yesterday", "skip"):
         chat.send(answer)
     assert chat.state.name == "confirm"
-    assert chat.state.draft["answers"] == {
+    assert chat.state.draft.answers == {
         "KIND": ["RECY"],
         "DUE": "2026-11-20T12:00:00-06:00",
         "OUT": None,

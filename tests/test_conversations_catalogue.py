@@ -234,7 +234,7 @@ def test_chat_round_trips_state_between_events():
     chat = Chat()
     chat.send("pothole")
     assert chat.state.name == "location"
-    assert chat.state.draft["service_code"] == "PTH-001"
+    assert chat.state.draft.service_code == "PTH-001"
 
 
 def test_asking_catalogue_has_every_datatype_and_kind_of_question():

@@ -46,7 +46,7 @@ def test_back_walks_back_question_by_question_keeping_the_answers_before():
     assert chat.state.name == "description"
     assert chat.send("back").replies[0].text.startswith("I found: 120 Main St")
     assert chat.send("BACK").replies[0].expects == "location"
-    assert "service_code" in chat.state.draft
+    assert chat.state.draft.service_code
     menu = chat.send("back")
     assert chat.state.name == "service" and "Pothole" in menu.replies[0].options
     turn = chat.send("back")
@@ -70,7 +70,7 @@ def test_back_in_idle_says_there_is_nothing_to_go_back_to():
 def test_a_number_at_the_summary_changes_that_field_and_comes_back():
     chat = at_summary()
     asked = chat.send("2")
-    assert asked.replies[0].expects == "location" and chat.state.draft["editing"]
+    assert asked.replies[0].expects == "location" and chat.state.draft.editing
     chat.send("5 Oak Ave")
     chat.feed(Geocoded("5 Oak Ave", (OAK,)))
     summary = chat.send("yes")
@@ -333,7 +333,7 @@ def test_a_quiet_report_is_put_aside_then_resumed_with_yes():
     chat = at_summary()
     paused = chat.feed(TimedOut(AT))
     assert texts_of(paused) == ["I've saved your Pothole report. Text us any time to finish it."]
-    assert chat.state.name == "idle" and chat.state.draft["held"]["name"] == "confirm"
+    assert chat.state.name == "idle" and chat.state.draft.held.name == "confirm"
     offer = chat.send("hello?")
     assert offer.replies[0].text.startswith("You have an unfinished Pothole report.")
     back = chat.send("yes")
@@ -346,7 +346,7 @@ def test_no_drops_the_old_report_and_reads_the_new_message():
     chat.feed(TimedOut(AT))
     chat.send("graffiti on my fence")
     chat.send("no")
-    assert chat.state.name == "location" and chat.state.draft["service_code"] == "GRF-003"
+    assert chat.state.name == "location" and chat.state.draft.service_code == "GRF-003"
 
 
 def test_resume_brings_it_back_at_once():
@@ -359,7 +359,7 @@ def test_a_menu_left_unanswered_just_closes():
     chat = Chat()
     chat.send("hi")
     assert texts_of(chat.feed(TimedOut(AT))) == [texts.CLOSED]
-    assert chat.state.name == "idle" and "held" not in chat.state.draft
+    assert chat.state.name == "idle" and chat.state.draft.held is None
     assert chat.feed(TimedOut(AT)).replies == ()  # idle: nothing to end
 
 
@@ -367,7 +367,7 @@ def test_a_vague_first_message_is_not_kept_as_the_description():
     chat = Chat()
     chat.send("there is a problem on my street")
     chat.send("graffiti")
-    assert "description" not in chat.state.draft
+    assert chat.state.draft.description == ""
 
 
 def test_a_few_chinese_characters_describe_the_problem():
@@ -375,8 +375,8 @@ def test_a_few_chinese_characters_describe_the_problem():
 
     chat = Chat(replace(CONTEXT, languages=load_languages()), state=State(consent=False))
     chat.send("路上有个大坑，很危险")
-    assert chat.state.language == "zh" and chat.state.draft["service_code"] == "PTH-001"
-    assert chat.state.draft.get("description") == "路上有个大坑，很危险"
+    assert chat.state.language == "zh" and chat.state.draft.service_code == "PTH-001"
+    assert chat.state.draft.description == "路上有个大坑，很危险"
 
 
 def test_contact_details_in_a_free_text_answer_are_masked_too():
@@ -389,9 +389,9 @@ def test_contact_details_in_a_free_text_answer_are_masked_too():
     chat.send("yes")
     chat.send("parked here for weeks")
     chat.send("blue ford, owner is at bob@example.org")
-    answers = chat.state.draft["answers"]
+    answers = chat.state.draft.answers
     assert "bob@example.org" not in str(answers) and "[email]" in str(answers)
-    assert chat.state.draft["contact"]["email"] == "bob@example.org"
+    assert chat.state.draft.contact.email == "bob@example.org"
 
 
 # --- STATUS: request numbers with or without digits, dates on the city's calendar ------------
@@ -470,7 +470,7 @@ def test_a_number_without_digits_is_the_residents_report_as_the_city_spells_it(
     assert looked.actions == (LookupStatus("nnxoxfvi"),) and looked.replies == ()
     found = StatusFound("nnxoxfvi", "open", "Crew assigned", "Pothole", expected=PAST_MIDNIGHT_UTC)
     assert texts_of(chat.feed(found)) == [told]
-    assert "status_number" not in chat.state.draft and "listing" not in chat.state.draft
+    assert chat.state.draft.status_number is None and not chat.state.draft.listing
 
 
 def test_a_number_not_among_the_residents_reports_is_looked_up_as_typed():
@@ -504,10 +504,10 @@ def test_an_own_report_the_city_does_not_show_yet_is_with_the_city(language, tol
         asked = chat.feed(ReportsListed((ReportLine(number, "Pothole", "open", AT),)))
     assert asked.actions == (LookupStatus(number),)
     assert texts_of(chat.feed(StatusFound(number, own=True))) == [told.format(number=number)]
-    assert "status_number" not in chat.state.draft
+    assert chat.state.draft.status_number is None
     # Not theirs (the worker found no report of theirs so numbered): not found, as before.
     chat.send(f"STATUS {typed}")
-    if "listing" in chat.state.draft:
+    if chat.state.draft.listing:
         chat.feed(ReportsListed(()))
     [missing] = texts_of(chat.feed(StatusFound(typed)))
     assert missing.startswith(("I couldn't find request", "No encontré la solicitud"))

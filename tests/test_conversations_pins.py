@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conversations import FileReport, Message, Place, texts
+from conversations import Draft, FileReport, Message, Place, texts
 from tests.test_conversations_catalogue import AT, CATALOGUE, Chat
 
 PIN = Place(address="", lat=39.8001, lon=-89.6455)
@@ -28,7 +28,7 @@ def test_pin_at_the_location_question_is_taken_without_reading_back():
     turn = pin(chat)
     assert chat.state.name == "description"
     assert texts_of(turn)[0].startswith(texts.PIN_TAKEN)
-    assert (chat.state.draft["lat"], chat.state.draft["lon"]) == (PIN.lat, PIN.lon)
+    assert (chat.state.draft.place.lat, chat.state.draft.place.lon) == (PIN.lat, PIN.lon)
     assert turn.actions == ()
 
 
@@ -51,10 +51,10 @@ def test_pin_replaces_a_typed_address_being_confirmed():
     chat = Chat()
     chat.send("pothole")
     chat.send("120 Main St")
-    assert chat.state.draft.get("geocode_query") == "120 Main St"
+    assert chat.state.draft.geocode_query == "120 Main St"
     pin(chat)
     assert chat.state.name == "description"
-    assert "geocode_query" not in chat.state.draft and chat.state.draft["lat"] == PIN.lat
+    assert chat.state.draft.geocode_query is None and chat.state.draft.place.lat == PIN.lat
 
 
 def test_pin_late_in_the_report_updates_the_location_and_asks_again():
@@ -63,7 +63,7 @@ def test_pin_late_in_the_report_updates_the_location_and_asks_again():
     pin(chat)
     turn = pin(chat, VENUE)
     assert texts_of(turn)[0] == texts.PIN_UPDATED
-    assert chat.state.name == "description" and chat.state.draft["address"] == "Central Park"
+    assert chat.state.name == "description" and chat.state.draft.place.address == "Central Park"
 
 
 def test_summary_names_a_pin_without_an_address():
@@ -100,9 +100,9 @@ def test_cancel_drops_pin_and_photos():
     pin(chat)
     photo(chat)
     chat.send("restart")
-    assert chat.state.draft == {}
+    assert chat.state.draft == Draft()
     chat.send("pothole")
-    assert "pin" not in chat.state.draft and "media" not in chat.state.draft
+    assert chat.state.draft.pin is None and not chat.state.draft.media
 
 
 def test_a_photo_sent_with_the_final_yes_goes_with_the_report():
@@ -120,5 +120,5 @@ def test_a_pin_while_a_shortlist_shows_keeps_the_shortlist():
     shortlist = chat.state
     assert shortlist.name == "service" and shortlist.offered
     turn = pin(chat)
-    assert chat.state.offered == shortlist.offered and chat.state.draft.get("said")
+    assert chat.state.offered == shortlist.offered and chat.state.draft.said
     assert texts_of(turn)[0] == texts.PIN_TAKEN

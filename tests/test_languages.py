@@ -19,6 +19,7 @@ from babel.messages.pofile import read_po
 from bot.languages import BUILT_IN, english_texts, load_languages, placeholders, template
 from conversations import (
     Context,
+    Draft,
     FileReport,
     Geocoded,
     Message,
@@ -408,7 +409,7 @@ def test_a_city_adds_a_language_without_code(city_languages):
     assert resident.state.language == "fr"
     resident.send("il y a un nid de poule")
     assert resident.state.name == "location"
-    assert resident.state.draft["service_code"] == "PTH-001"
+    assert resident.state.draft.service_code == "PTH-001"
 
 
 def test_a_city_entry_overrides_the_built_in_wording(city_languages):
@@ -452,7 +453,7 @@ def walk(code: str) -> tuple[Reply, ...]:
     shortlisted = State(
         name="service",
         offered=["PTH-001", "SLT-002", "SWK-008"],
-        draft={"said": "broken"},
+        draft=Draft(said="broken"),
         language=code,
         language_chosen=True,
         consent=False,
@@ -808,7 +809,7 @@ def test_a_one_shot_message_picks_the_service(code, text, service):
     resident = chat(code)
     turn = resident.send(text)
     assert resident.state.name == "location", render(turn.replies[0])
-    assert resident.state.draft["service_code"] == service
+    assert resident.state.draft.service_code == service
     assert turn.replies[0].text.startswith(LANGUAGES[code](texts.SERVICE_TAKEN).split("{")[0])
 
 
@@ -817,7 +818,7 @@ def test_a_service_name_typed_back_picks_that_service(code):
     for service in CATALOGUE:
         resident = chat(code)
         resident.send(LANGUAGES[code].service(service.name))
-        assert resident.state.draft.get("service_code") == service.code, (code, service.name)
+        assert resident.state.draft.service_code == service.code, (code, service.name)
 
 
 @pytest.mark.parametrize(

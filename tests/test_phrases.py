@@ -20,8 +20,8 @@ def test_a_citys_phrases_file_maps_its_residents_words_to_services(tmp_path):
     without, with_city = Chat(), Chat(replace(CONTEXT, synonyms=phrases))
     without.send("unwanted wall art")
     with_city.send("unwanted wall art")
-    assert with_city.state.draft.get("service_code") == "GRF-003"
-    assert without.state.draft.get("service_code") != "GRF-003"
+    assert with_city.state.draft.service_code == "GRF-003"
+    assert without.state.draft.service_code != "GRF-003"
 
 
 def test_no_file_means_no_extra_phrases():

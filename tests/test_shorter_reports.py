@@ -101,7 +101,7 @@ def test_a_one_shot_report_goes_straight_to_the_summary_and_files_with_one_more_
 def test_optional_questions_are_offered_in_the_summary_and_skipped_by_sending():
     talk = chat()
     lane = pothole_in_the_lane(talk)
-    assert talk.state.draft["question"] == "LANE"  # required: asked on its own
+    assert talk.state.draft.question == "LANE"  # required: asked on its own
     assert "SKIP" not in texts_of(lane)[0]
     summary = talk.send("1")
     assert talk.state.name == "confirm"
@@ -281,7 +281,7 @@ def test_a_question_gone_from_the_catalogue_gives_the_whole_first_summary():
     pothole_in_the_lane(talk, "deep hole")
     talk.send("1")
     talk.send("4")
-    assert talk.state.draft["question"] == "WIDTH"
+    assert talk.state.draft.question == "WIDTH"
     only_required = tuple(
         replace(s, attributes=tuple(a for a in s.attributes if a.required)) for s in ASKING
     )

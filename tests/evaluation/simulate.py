@@ -41,8 +41,8 @@ from conversations import (
     prompts,
     step,
 )
-from conversations import states as names
 from conversations.plaintext import render
+from conversations.states import StateName
 from tests.conversations.corpus import GAP, START, catalogue_services
 
 HERE = Path(__file__).parent
@@ -270,8 +270,9 @@ class Played:
 def _is_menu(state: State) -> bool:
     """The service state shows the full menu (a page, a group's page, or the groups), not a
     shortlist of the bot's suggestions."""
-    return state.name == names.SERVICE and any(
-        key in state.draft for key in ("page", "groups", "group")
+    draft = state.draft
+    return state.name == StateName.SERVICE and (
+        draft.page is not None or bool(draft.groups) or bool(draft.group)
     )
 
 
@@ -322,9 +323,9 @@ def _first(played: Played, state: State, replies: list[Reply]) -> None:
     played.first_reply = " / ".join(render(r).replace("\n", " | ") for r in replies)
     if played.filed is not None:
         played.first_taken = played.filed.service_code
-    elif state.draft.get("service_code"):
-        played.first_taken = state.draft["service_code"]
-    elif state.name == names.SERVICE:
+    elif state.draft.service_code:
+        played.first_taken = state.draft.service_code
+    elif state.name == StateName.SERVICE:
         played.first_offered = list(state.offered)
         played.first_menu = _is_menu(state)
 
@@ -337,17 +338,17 @@ def _answer(played: Played, state: State, replies: list[Reply], context: Context
     if played.emergency:  # the bot said to call 911: a resident does that, not text on
         played.stuck = f"told to call {context.emergency_number}"
         return None
-    if name == names.SERVICE:
+    if name == StateName.SERVICE:
         return _pick_service(played, state, context)
-    if name == names.LOCATION or expects == "location":
+    if name == StateName.LOCATION or expects == "location":
         return house_address(played.resident.text) or ADDRESS
-    if name == names.DESCRIPTION:
+    if name == StateName.DESCRIPTION:
         return played.resident.text
-    if name == names.QUESTIONS:
+    if name == StateName.QUESTIONS:
         return _attribute_answer(state, context)
-    if name in (names.LOCATION_CONFIRM, names.CONFIRM, names.CONSENT, names.RESUME):
+    if name in (StateName.LOCATION_CONFIRM, StateName.CONFIRM, StateName.CONSENT, StateName.RESUME):
         return "yes"
-    if name == names.LANGUAGE:
+    if name == StateName.LANGUAGE:
         return "1"
     if expects == "yes_no":
         return "yes"
@@ -366,18 +367,18 @@ def _pick_service(played: Played, state: State, context: Context) -> str:
     if true in state.offered:
         return str(state.offered.index(true) + 1)
     played.menu_texts += 1
-    groups = state.draft.get("groups")
+    groups = state.draft.groups
     if groups:
         group = next((s.group for s in context.services if s.code == true), "")
         return str(groups.index(group) + 1) if group in groups else "1"
-    if played.menu_texts > 3 and "group" not in state.draft:
+    if played.menu_texts > 3 and not state.draft.group:
         return "OTHER"
     return "MORE"
 
 
 def _attribute_answer(state: State, context: Context) -> str:
     """A valid answer to the service question being asked, by its datatype."""
-    code, service = state.draft.get("question"), state.draft.get("service_code")
+    code, service = state.draft.question, state.draft.service_code
     for candidate in context.services:
         if candidate.code != service:
             continue
