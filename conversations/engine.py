@@ -25,6 +25,7 @@ from .emergency import is_emergency
 from .language import Language
 from .matching import meaningful_words, pick_service
 from .privacy import mask_contacts
+from .segments import measured_in
 from .states import DESCRIPTION_LIMIT, StateName
 from .types import (
     ContactDetails,
@@ -133,7 +134,11 @@ REPORT_STATES = frozenset(
 
 def step(state: State, event: Event, context: Context) -> Turn:
     """Advance one conversation by one event; never mutates the given state."""
-    state = state.copy()
+    with measured_in(context.message_chars):
+        return _step(state.copy(), event, context)
+
+
+def _step(state: State, event: Event, context: Context) -> Turn:
     if isinstance(event, Message):
         return _on_message(state, event, context)
     if isinstance(event, Geocoded):
@@ -157,7 +162,8 @@ def _say(state: State, context: Context) -> Language:
 def stale_tap(state: State, context: Context) -> Turn:
     """A button from an earlier message was tapped: say so and ask the current question."""
     lead = Reply(_say(state, context)(texts.OLD_BUTTON))
-    return Turn(state, (lead,) + asked(state, context))
+    with measured_in(context.message_chars):
+        return Turn(state, (lead,) + asked(state, context))
 
 
 def asked(state: State, context: Context) -> tuple[Reply, ...]:

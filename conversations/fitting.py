@@ -1,10 +1,11 @@
-"""Shortening a value inside a text so the whole text fits a number of SMS segments."""
+"""Shortening a value inside a text so the whole text fits a budget: SMS segments, or messages
+on a channel with a length of its own (segments.cost)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from .segments import segments
+from .segments import cost
 from .texts import ELLIPSIS
 
 
@@ -26,11 +27,11 @@ def _built(build: Callable[[str], str], value: str) -> str:
 def _longest(build: Callable[[str], str], value: str, budget: int, keep: int) -> int | None:
     """The longest cut of value (at least `keep` long) whose text fits budget, or None."""
     low, high = min(keep, len(value)), len(value)
-    if segments(_built(build, cut(value, low))) > budget:
+    if cost(_built(build, cut(value, low))) > budget:
         return None
     while low < high:
         middle = (low + high + 1) // 2
-        if segments(_built(build, cut(value, middle))) <= budget:
+        if cost(_built(build, cut(value, middle))) <= budget:
             low = middle
         else:
             high = middle - 1

@@ -13,7 +13,7 @@ from . import dates, texts
 from .fitting import MOST, cut, fit
 from .language import ENGLISH, Language
 from .plaintext import render
-from .segments import segments
+from .segments import cost
 from .types import Draft, Place, Reply, ReportLine, Service
 
 PAGE_SIZE = 6
@@ -57,7 +57,7 @@ def listing(text: str, options: Sequence[str], say: Language = ENGLISH) -> Reply
     budget = LIST_BUDGET if say.english else MOST
     reply = Reply(text, options=tuple(options), expects="choice")
     for room in OPTION_ROOMS:
-        if segments(render(reply)) <= budget:
+        if cost(render(reply)) <= budget:
             break
         reply = Reply(
             text, options=tuple(cut(option, room) for option in options), expects="choice"
@@ -191,7 +191,7 @@ def my_reports(reports: Sequence[ReportLine], say: Language = ENGLISH, zone: str
         )
         if report.filed_at:
             line += f" ({dates.day(report.filed_at, say, zone or None)})"
-        if segments("\n".join(lines + [line])) > 2 and len(lines) > 1:
+        if cost("\n".join(lines + [line])) > 2 and len(lines) > 1:
             break
         lines.append(line)
     return Reply("\n".join(lines))
@@ -231,7 +231,7 @@ def confirm_asking_consent(
     summary = confirm(draft, say, details)
     tail = say(texts.CONFIRM_CONSENT)
     joined = Reply(f"{summary.text}\n{tail}", summary.options, "yes_no_private")
-    if segments(render(joined)) <= segments(render(summary)):
+    if cost(render(joined)) <= cost(render(summary)):
         return (joined,)
     return (Reply(summary.text, summary.options), Reply(tail, expects="yes_no_private"))
 
@@ -239,6 +239,6 @@ def confirm_asking_consent(
 def with_lead(lead: str, reply: Reply) -> tuple[Reply, ...]:
     """The lead sentence put in front of the reply when that costs no extra segment."""
     joined = Reply(f"{lead} {reply.text}", reply.options, reply.expects)
-    if segments(render(joined)) <= segments(render(reply)):
+    if cost(render(joined)) <= cost(render(reply)):
         return (joined,)
     return (Reply(lead), reply)

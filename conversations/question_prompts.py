@@ -15,7 +15,7 @@ from .language import ENGLISH, Language
 from .plaintext import render
 from .prompts import sentence
 from .readers import DATETIME, MULTI, NUMBER, SINGLE, kind_of
-from .segments import segments
+from .segments import cost
 from .types import Attribute, Reply
 
 DETAIL_ROOM = 60  # characters of a datatype description kept in a question
@@ -69,7 +69,7 @@ def ask_attribute(attribute: Attribute, say: Language = ENGLISH) -> Reply:
     for room, keep in OPTION_ROOMS:
         options = tuple(cut(say.service(choice.name), room) for choice in attribute.values)
         reply = _with_options(build, question, options, expects, keep, budgets)
-        if segments(render(reply)) <= budgets[-1]:
+        if cost(render(reply)) <= budgets[-1]:
             break
     return reply
 

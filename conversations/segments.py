@@ -1,6 +1,13 @@
-"""SMS segment counting: GSM-7 (with its extension table) or UCS-2."""
+"""SMS segment counting (GSM-7 with its extension table, or UCS-2), and what a text costs on
+the resident's channel: the engine's budgets ("one message", "two", at most three) count SMS
+segments on SMS, and whole messages on a channel that declares a length in characters.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 # GSM 03.38 basic character set (the escape code 0x1B is not a character of its own).
 GSM7_BASIC = frozenset(
@@ -24,6 +31,30 @@ def _units(text: str) -> list[int]:
     if is_gsm7(text):
         return [2 if c in GSM7_EXTENSION else 1 for c in text]
     return [2 if ord(c) > 0xFFFF else 1 for c in text]
+
+
+# Characters per message on the channel of the step under way; None: SMS segments. Set by
+# `engine.step` from `Context.message_chars` for the step's duration (one value per thread).
+_MESSAGE_CHARS: ContextVar[int | None] = ContextVar("message_chars", default=None)
+
+
+@contextmanager
+def measured_in(message_chars: int | None) -> Iterator[None]:
+    """Count `cost` in messages of `message_chars` characters (None: SMS segments) within."""
+    token = _MESSAGE_CHARS.set(message_chars)
+    try:
+        yield
+    finally:
+        _MESSAGE_CHARS.reset(token)
+
+
+def cost(text: str) -> int:
+    """What the text costs against a reply's budget: its SMS segments, or the messages it
+    takes on a channel with a length in characters (where any text within it costs one)."""
+    chars = _MESSAGE_CHARS.get()
+    if chars is None:
+        return segments(text)
+    return max(1, -(-len(text) // chars))
 
 
 def segments(text: str) -> int:

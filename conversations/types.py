@@ -83,6 +83,9 @@ class Context:
     # How close a text is in meaning to each service (code -> cosine similarity), from a
     # sentence-embedding model the worker loaded; None where no model is installed.
     similar: Callable[[str], Mapping[str, float]] | None = None
+    # How long one message may be on the resident's channel, in characters; None: SMS, where
+    # replies are fitted to SMS segments (see segments.cost).
+    message_chars: int | None = None
 
     def language(self, code: str) -> Language:
         """The language with this code, English when it is unknown or unset."""
