@@ -96,7 +96,9 @@ def _existing(inbound: Inbound) -> Received | None:
     with session_scope() as session:
         if inbound.external_id is not None:
             query = select(Message).where(
-                Message.channel == inbound.channel, Message.external_id == inbound.external_id
+                Message.channel == inbound.channel,
+                Message.external_id == inbound.external_id,
+                Message.direction == "in",
             )
         else:
             query = (

@@ -170,9 +170,9 @@ def test_sms_opted_out_status_names_the_recipient_even_without_news():
     assert event.status == "failed" and event.opted_out_address == "tel:+13125550143"
 
 
-def test_sms_status_with_nothing_new_is_ignored():
+def test_sms_status_with_nothing_new_asks_nothing():
     form = {**recorded("twilio", "status_delivered"), "MessageStatus": "queued"}
-    assert sms.CHANNEL.parse(call("/status", form=form)) == [Ignored("status with nothing new")]
+    assert sms.CHANNEL.parse(call("/status", form=form)) == []
 
 
 @pytest.mark.parametrize(
@@ -200,7 +200,7 @@ def test_webchat_message_carries_the_sessions_address_and_the_pages_id():
     assert event == Inbound(
         "webchat",
         f"webchat:{session}",
-        f"{session}:m-1",
+        f"in:{session}:m-1",
         "pothole on Elm",
         InboundPayload(reply_to=f"{session}:9", raw={"id": "m-1"}),
     )

@@ -98,6 +98,57 @@ def test_a_message_posted_twice_is_handled_once(chat):
     assert len(chat.poll()) == 1
 
 
+def test_a_multiple_choice_question_shows_its_options_as_lines(chat, redis_conn):
+    from bot.channels.base import Outgoing
+    from bot.payloads import OutboundPayload, ReplyIntent
+
+    session = chat.token.partition(".")[0]
+    reply = ReplyIntent("Which sides?", ("North", "South"), "choices")
+    out = Outgoing(
+        99, f"webchat:{session}", "Which sides?\n1 North\n2 South", OutboundPayload(reply)
+    )
+    webchat.CHANNEL.send(out, get_settings())
+    [shown] = chat.poll()
+    assert shown["buttons"] == [] and "1 North" in shown["text"] and "2 South" in shown["text"]
+
+
+def test_a_mailbox_that_expired_begins_again_and_the_page_is_told(chat, redis_conn):
+    chat.say("hi")
+    chat.say("pothole")
+    high = chat.after
+    assert high > 1
+    redis_conn.flushdb()  # a day of silence: the mailbox and its counter expired
+    chat.post("hi again")
+    run_jobs()
+    answer = chat.client.get(f"/webhooks/webchat/messages?after={high}", headers=chat.headers)
+    assert answer.get_json()["last"] < high  # so the page starts again from 0
+    chat.after = 0
+    assert chat.poll()
+
+
+def test_a_page_id_like_one_of_our_reply_ids_is_not_a_redelivery(chat):
+    [greeting] = chat.say("hi")
+    ours = greeting["id"].rpartition(":")[2]
+    chat.post("pothole", message_id=ours)
+    chat.post("pothole", message_id=ours)  # the page resending is still one message
+    with session_scope() as session:
+        inbound = session.exec(select(Message).where(Message.direction == "in")).all()
+    assert [m.text for m in inbound] == ["hi", "pothole"]
+
+
+def test_a_reply_id_longer_than_any_of_ours_is_not_kept(chat):
+    chat.post("1", reply_to="x" * 5000)
+    with session_scope() as session:
+        [message] = session.exec(select(Message).where(Message.direction == "in")).all()
+    assert message.payload["reply_to"] is None
+
+
+def test_a_body_larger_than_any_provider_sends_is_refused(chat):
+    huge = "x" * (2 * 1024 * 1024)
+    answer = chat.client.post("/webhooks/webchat", json={"text": huge}, headers=chat.headers)
+    assert answer.status_code == 413
+
+
 def test_a_poll_returns_only_what_is_new(chat):
     first = chat.say("hi")
     assert first and chat.poll() == []

@@ -10,11 +10,15 @@ from werkzeug.exceptions import HTTPException
 
 from bot.settings import get_settings
 
+MAX_BODY_BYTES = 1024 * 1024
+
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the Flask app; `test_config` may carry a SETTINGS object and Flask options."""
     app = Flask(__name__)
-    app.config.from_mapping(SETTINGS=None)
+    # No provider sends more than this in one call (Twilio's forms and Telegram's Updates are a
+    # few kB; media arrive as links): a larger body is refused (413) before it is read.
+    app.config.from_mapping(SETTINGS=None, MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     if test_config:
         app.config.update(test_config)
     if app.config["SETTINGS"] is None:

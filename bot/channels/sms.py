@@ -15,7 +15,6 @@ from bot.channels.base import (
     Channel,
     DeliveryStatus,
     Event,
-    Ignored,
     Inbound,
     MalformedInbound,
     Outgoing,
@@ -219,9 +218,7 @@ class Sms(Channel):
             return [parse_inbound(request.form)]
         if request.subpath == "/status":
             update = parse_status(request.form)
-            if update.status is None:
-                return [Ignored("status with nothing new")]
-            return [update]
+            return [update] if update.status is not None else []  # queued, sending: not news
         raise MalformedInbound(f"no Twilio webhook at {request.subpath!r}")
 
     def answer(self, request: WebRequest, events: list[Event]) -> WebReply:

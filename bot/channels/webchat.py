@@ -54,6 +54,7 @@ MAX_TEXT = 2000  # characters the page accepts in one message, and the bot's bud
 MAILBOX_HOURS = 24
 MAILBOX_SIZE = 200
 SESSION_BYTES = 16
+MAX_ID = 128  # characters of a reply id the page may name (a provider id's column width)
 
 
 def _signature(session: str, secret: str) -> str:
@@ -153,17 +154,16 @@ class WebChat(Channel):
         if message_id is not None and (not isinstance(message_id, str) or len(message_id) > 64):
             raise MalformedInbound('"id" must be a string of at most 64 characters')
         reply_to = data.get("reply_to")
+        if not isinstance(reply_to, str) or len(reply_to) > MAX_ID:
+            reply_to = None  # not one of our ids: the tap is read as typed words
         session = _bearer(request).partition(".")[0]
         return [
             Inbound(
                 channel=NAME,
                 address=self.address_for(session),
-                external_id=f"{session}:{message_id}" if message_id else None,
+                external_id=f"in:{session}:{message_id}" if message_id else None,
                 text=data["text"][:MAX_TEXT],
-                payload=InboundPayload(
-                    reply_to=reply_to if isinstance(reply_to, str) else None,
-                    raw={"id": message_id},
-                ),
+                payload=InboundPayload(reply_to=reply_to, raw={"id": message_id}),
             )
         ]
 
@@ -188,14 +188,21 @@ class WebChat(Channel):
                 after = int(request.query.get("after") or 0)
             except ValueError:
                 return _json({"error": "after must be a number"}, 400)
-            return _json({"messages": self.waiting(session, after, settings)})
+            try:
+                replies, last = self.waiting(session, after, settings)
+            except redis.RedisError:
+                return _json({"error": "temporarily unavailable"}, 503)
+            return _json({"messages": replies, "last": last})
         return None
 
-    def waiting(self, session: str, after: int, settings: Settings) -> list[dict]:
-        """The replies for `session` numbered after `after`, oldest first."""
-        entries = _redis(settings.redis_url).lrange(_mailbox(session), 0, -1)
+    def waiting(self, session: str, after: int, settings: Settings) -> tuple[list[dict], int]:
+        """The replies for `session` numbered after `after`, oldest first, and the number of
+        the newest reply (lower than `after` once an idle mailbox expired and began again)."""
+        connection = _redis(settings.redis_url)
+        entries = connection.lrange(_mailbox(session), 0, -1)
+        last = int(connection.get(_mailbox(session) + ":seq") or 0)
         replies = [json.loads(entry) for entry in entries]
-        return [reply for reply in replies if reply["seq"] > after]
+        return [reply for reply in replies if reply["seq"] > after], last
 
     def send(self, out: Outgoing, settings: Settings) -> str:
         """Put the reply in the session's mailbox; its provider id is '<session>:<our id>'."""
@@ -203,6 +210,7 @@ class WebChat(Channel):
         key = _mailbox(session)
         reply = out.reply
         try:
+            buttons = buttons_for(reply, settings)
             connection = _redis(settings.redis_url)
             seq = connection.incr(key + ":seq")
             provider_id = f"{session}:{out.message_id}"
@@ -210,10 +218,12 @@ class WebChat(Channel):
                 "seq": seq,
                 "id": provider_id,
                 "message_id": out.message_id,
-                "text": (reply.text if reply else "") or out.text,
+                # The engine's words alone where buttons offer the options; else the plain
+                # text, with the options as numbered lines.
+                "text": (reply.text if reply and buttons else "") or out.text,
                 "options": list(reply.options) if reply else [],
                 "expects": reply.expects if reply else "text",
-                "buttons": buttons_for(reply, settings),
+                "buttons": buttons,
                 "media_url": out.payload.media_url,
             }
             pipe = connection.pipeline()
