@@ -9,7 +9,7 @@ from sqlmodel import select
 from bot import queue
 from bot.db import session_scope
 from bot.jobs.common import locked, queue_reply
-from bot.jobs.turns import engine_context, keep_state, resident_state
+from bot.jobs.turn_state import engine_context, keep_state, resident_state
 from bot.models import Contact, Conversation, Message
 from bot.settings import get_settings
 from bot.timeutil import utcnow

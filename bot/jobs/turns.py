@@ -13,40 +13,27 @@ from bot import geocoding, queue
 from bot.catalog import load_services
 from bot.channels.registry import channel_for
 from bot.db import session_scope
-from bot.jobs.common import expected_at, locked, open311_client, queue_reply
-from bot.languages import load_languages
-from bot.models import Contact, Conversation, Message, Report
-from bot.open311.client import Open311Client, Open311Error
-from bot.phrases import load_synonyms
+from bot.jobs.common import locked, open311_client, queue_reply
+from bot.jobs.turn_actions import list_reports, lookup_status, new_report
+from bot.jobs.turn_state import (
+    _message_event,
+    _stale_tap,
+    _switches_messages,
+    engine_context,
+    keep_state,
+    resident_state,
+)
+from bot.models import Contact, Conversation, Message
+from bot.open311.client import Open311Client
 from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
-from bot.understanding import similarity_for
-from conversations import (
-    Context,
-    FileReport,
-    Geocode,
-    LookupStatus,
-    Place,
-    Reply,
-    State,
-    StatusFound,
-    step,
-    texts,
-)
-from conversations import Message as MessageEvent
+from conversations import Context, FileReport, Geocode, LookupStatus, Reply, step, texts
 from conversations.engine import stale_tap
-from conversations.types import ListReports, ReportLine, ReportsListed
+from conversations.types import ListReports
 
 log = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_MESSAGE = 10
-# Words that switch every message off or on, on channels without carrier keywords of their own.
-# CANCEL is one of them, as on SMS (carriers treat it as STOP): dropping a report is RESTART.
-OPT_OUT_WORDS = frozenset(
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "CANCEL", "OPTOUT", "STOP ALL"}
-)
-MY_REPORTS_SHOWN = 3
-OPT_IN_WORDS = frozenset({"START", "UNSTOP", "YES"})
 
 
 def run_turn(conversation_id: int) -> int:
@@ -141,37 +128,6 @@ def _context(client: Open311Client, settings: Settings) -> Context:
     return engine_context(services, settings)
 
 
-def engine_context(services: tuple, settings: Settings) -> Context:
-    """What the engine may know: the catalogue, the city, its languages and phrases."""
-    return Context(
-        services=services,
-        city=settings.city_name,
-        timezone=settings.city_timezone,
-        languages=load_languages(settings.locale_dir or None),
-        emergency_number=settings.emergency_number,
-        synonyms=load_synonyms(settings.synonyms_file),
-        ask_optional=settings.optional_questions(),
-        similar=similarity_for(services, settings),
-    )
-
-
-def resident_state(conversation: Conversation, contact: Contact) -> State:
-    """The stored state, with what the contact keeps across reports (language, consent)."""
-    state = State.from_dict(conversation.state)
-    if not state.language and contact.language and not state.language_chosen:
-        state.language = contact.language
-    if state.consent is None:
-        state.consent = contact.contact_consent
-    return state
-
-
-def keep_state(conversation: Conversation, contact: Contact, state: State) -> None:
-    """Store the state, and on the contact what outlives it (language for later notices)."""
-    conversation.state = state.to_dict()
-    contact.language = state.language or None
-    contact.contact_consent = state.consent
-
-
 def _handle(
     session: Session,
     conversation: Conversation,
@@ -196,7 +152,7 @@ def _handle(
             session, conversation, contact, message, context, client, settings
         )
         keep_state(conversation, contact, state)
-        reports = [_new_report(conversation, a) for a in actions if isinstance(a, FileReport)]
+        reports = [new_report(conversation, a) for a in actions if isinstance(a, FileReport)]
     conversation.updated_at = utcnow()
     session.add_all(reports)
     outgoing = [queue_reply(session, conversation, reply) for reply in replies]
@@ -207,42 +163,6 @@ def _handle(
     return [("bot.jobs.deliver", m.id) for m in outgoing] + [
         ("bot.jobs.submit", r.id) for r in reports
     ]
-
-
-QUESTION_KINDS = ("choice", "choices", "yes_no", "yes_no_private", "location")
-
-
-def _stale_tap(session: Session, contact_id: int, reply_to: str | None) -> bool:
-    """True when a button tap answers an earlier question than the one last asked (also one
-    asked but not delivered yet: a double tap on YES at an address read-back must not answer
-    the summary that follows it, which files the report)."""
-    if not reply_to:
-        return False
-    recent = session.exec(
-        select(Message)
-        .where(Message.contact_id == contact_id, Message.direction == "out")
-        .order_by(Message.id.desc())
-        .limit(20)
-    ).all()
-    for sent in recent:
-        if (sent.payload.get("reply") or {}).get("expects") in QUESTION_KINDS:
-            return sent.external_id != reply_to
-    return False
-
-
-def _switches_messages(contact: Contact, conversation: Conversation, text: str) -> str | None:
-    """Apply an opt-out or opt-in keyword: "out", "in" (nothing more to answer), or None."""
-    channel = channel_for(contact.channel)
-    word = " ".join(text.split()).upper().strip("./! ")  # Telegram's /start is START
-    if word in getattr(channel, "OPT_OUT_WORDS", OPT_OUT_WORDS):
-        contact.opted_out = True
-        conversation.state = State().to_dict()  # a half-made report is dropped with the texts
-        return "out"
-    if contact.opted_out and word in getattr(channel, "OPT_IN_WORDS", OPT_IN_WORDS):
-        contact.opted_out = False
-        # A carrier (Twilio) confirms the opt-in itself; elsewhere the engine greets them.
-        return "in" if hasattr(channel, "OPT_IN_WORDS") else None
-    return None
 
 
 def _run_engine(session, conversation, contact, message, context, client, settings):
@@ -267,96 +187,3 @@ def _run_engine(session, conversation, contact, message, context, client, settin
             else:
                 actions.append(action)
     return state, replies, actions
-
-
-def _message_event(message: Message, settings: Settings) -> MessageEvent:
-    """The stored message as the engine's event, a shared pin named by reverse geocoding."""
-    payload = message.payload or {}
-    place = None
-    if payload.get("location"):
-        lat, lon = payload["location"]
-        name = payload.get("place_name") or geocoding.reverse(lat, lon, settings)
-        place = Place(address=name, lat=lat, lon=lon)
-    return MessageEvent(
-        text=message.text,
-        at=message.created_at,
-        location=place,
-        media=tuple(payload.get("media") or ()),
-    )
-
-
-def _new_report(conversation: Conversation, action: FileReport) -> Report:
-    return Report(
-        conversation_id=conversation.id,
-        contact_id=conversation.contact_id,
-        service_code=action.service_code,
-        service_name=action.service_name,
-        description=action.description,
-        address=action.address,
-        lat=action.lat,
-        lon=action.lon,
-        attributes=dict(action.attributes),
-        media=list(action.media),
-        phone=action.phone or None,
-        email=action.email or None,
-        contact_ok=action.contact_ok,
-    )
-
-
-def list_reports(session: Session, contact_id: int) -> ReportsListed:
-    """The resident's latest reports, newest first, for MY REPORTS (the engine shows the day
-    each was filed on the city's calendar)."""
-    reports = session.exec(
-        select(Report)
-        .where(Report.contact_id == contact_id)
-        .order_by(Report.id.desc())
-        .limit(MY_REPORTS_SHOWN)
-    ).all()
-    return ReportsListed(
-        tuple(
-            ReportLine(
-                number=report.service_request_id or "",
-                service_name=report.service_name,
-                status=report.status or "",
-                filed_at=report.created_at,
-            )
-            for report in reports
-        )
-    )
-
-
-def lookup_status(
-    client: Open311Client,
-    number: str,
-    session: Session | None = None,
-    contact_id: int | None = None,
-) -> StatusFound:
-    """Ask the city about request `number` for a resident's STATUS command; one the city says
-    it does not have is looked for among the contact's filed reports (a city may hide new
-    requests until its staff moderate them)."""
-    try:
-        found = client.request(number)
-    except Open311Error:
-        return StatusFound(number, failed=True)
-    if not found:
-        own = session is not None and filed_by(session, contact_id, number)
-        return StatusFound(number, own=own)
-    return StatusFound(
-        number,
-        status=str(found.get("status") or "open"),
-        notes=str(found.get("status_notes") or ""),
-        service_name=str(found.get("service_name") or ""),
-        expected=expected_at(found.get("expected_datetime"), get_settings()),
-    )
-
-
-def filed_by(session: Session, contact_id: int | None, number: str) -> bool:
-    """Whether the contact has a report the city numbered `number`."""
-    return (
-        session.exec(
-            select(Report.id).where(
-                Report.contact_id == contact_id, Report.service_request_id == number
-            )
-        ).first()
-        is not None
-    )
