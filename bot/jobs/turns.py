@@ -122,9 +122,8 @@ def _mark(session: Session, message_id: int, status: str, error: str | None = No
 
 
 def _context(client: Open311Client, settings: Settings) -> Context:
-    # Its own short transaction: a slow city must not hold a write lock on the database.
-    with session_scope() as session:
-        services = load_services(session, client, settings.open311_endpoint, settings.catalog_ttl)
+    # No transaction is open while the city is asked for a catalogue the cache lacks.
+    services = load_services(client, settings.open311_endpoint, settings.catalog_ttl)
     return engine_context(services, settings)
 
 
