@@ -53,7 +53,12 @@ def time_out(conversation_id: int) -> bool:
                 Message.status == "pending",
             )
         ).first()
-        if conversation.updated_at >= cutoff or waiting is not None or contact.opted_out:
+        if (
+            conversation.updated_at >= cutoff
+            or waiting is not None
+            or conversation.followup is not None  # a look-up still to answer comes first
+            or contact.opted_out
+        ):
             return False
         state = resident_state(conversation, contact)
         turn = step(state, TimedOut(utcnow()), engine_context((), settings))

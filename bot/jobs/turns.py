@@ -1,20 +1,37 @@
-"""run_turn: a conversation's unread messages, one at a time, through the engine."""
+"""run_turn: a conversation's unread messages, one at a time, through the engine.
+
+A turn holds the conversation's row only while it steps the engine and stores what came of it;
+nothing goes over the network while the row is held or any transaction is open. When the
+engine asks for something only the network can answer (an address looked up, a request's
+status asked of the city), the turn stores it as the conversation's follow-up
+(`turn_actions.Followup`) and commits; the worker then performs it and answers it in a turn of
+its own, before the conversation's next message. A shared pin is named and the catalogue read
+(or fetched) before the turn that needs them.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 from sqlalchemy import update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, select
 
-from bot import geocoding, queue
+from bot import queue
 from bot.catalog import load_services
 from bot.channels.registry import channel_for
 from bot.db import session_scope
 from bot.jobs.common import locked, open311_client, queue_reply
-from bot.jobs.turn_actions import list_reports, lookup_status, new_report
+from bot.jobs.turn_actions import (
+    ANSWERABLE,
+    Followup,
+    list_reports,
+    new_report,
+    perform,
+    with_own,
+)
 from bot.jobs.turn_state import (
     _message_event,
     _stale_tap,
@@ -23,11 +40,12 @@ from bot.jobs.turn_state import (
     keep_state,
     resident_state,
 )
-from bot.models import Contact, Conversation, Message
+from bot.models import Contact, Conversation, Message, Report
 from bot.open311.client import Open311Client
 from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
-from conversations import Context, FileReport, Geocode, LookupStatus, Reply, step, texts
+from conversations import Context, FileReport, Reply, State, StatusFound, step, texts
+from conversations import Message as MessageEvent
 from conversations.engine import stale_tap
 from conversations.types import ListReports
 
@@ -35,47 +53,123 @@ log = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_MESSAGE = 10
 
+Jobs = list[tuple[str, int]]
+
 
 def run_turn(conversation_id: int) -> int:
     """Handle the conversation's unprocessed messages in arrival order; return how many."""
     settings = get_settings()
-    handled = 0
     with locked(f"conversation:{conversation_id}"):
         client = open311_client(settings)
         try:
-            while (jobs := _handle_next(conversation_id, client, settings)) is not None:
-                for job, job_id in jobs:
-                    queue.enqueue(job, job_id)
-                handled += 1
+            return _drain(conversation_id, client, settings)
         finally:
             client.close()
-    return handled
 
 
 class _HandledElsewhere(Exception):
-    """Another worker's turn for this message committed first (its lock had lapsed)."""
+    """Another worker's turn for this message or follow-up committed first (its lock lapsed)."""
 
 
-def _handle_next(conversation_id: int, client: Open311Client, settings: Settings):
-    """Handle the oldest unprocessed message; the jobs it queues, or None when none is left.
+def _drain(conversation_id: int, client: Open311Client, settings: Settings) -> int:
+    """Take the conversation's work in order until none is left: a waiting follow-up first (its
+    message came before every pending one), then the oldest pending message; return how many
+    messages were handled."""
+    handled = 0
+    last = None
+    while (work := _next_work(conversation_id)) is not None:
+        key = work.token if isinstance(work, Followup) else work.id
+        if key == last:
+            # The same work again: it did not move (a bug, or a race we cannot win). Leave it
+            # to the next job rather than spin.
+            log.error("conversation %s: its next work did not move; stopping", conversation_id)
+            break
+        last = key
+        context = _context(client, settings)
+        if isinstance(work, Followup):
+            jobs = _follow_up(conversation_id, work, client, context, settings)
+        else:
+            jobs = _handle_next(conversation_id, work, context, settings)
+            handled += jobs is not None
+        for job, job_id in jobs or ():
+            queue.enqueue(job, job_id)
+    return handled
 
-    The turn is one transaction that holds the conversation's row, so turns of one resident
-    never interleave, and it commits only if it is the one to mark the message processed: a
-    worker whose Redis lock lapsed cannot answer a message twice. A message that fails is set
-    aside, so the messages behind it still flow.
+
+def _next_work(conversation_id: int) -> Followup | Message | None:
+    """What the conversation has waiting, read in a short transaction: its follow-up, or else
+    its oldest pending message; None when neither."""
+    with session_scope() as session:
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is None:
+            return None
+        if conversation.followup is not None:
+            try:
+                return Followup.from_dict(conversation.followup)
+            except ValueError:
+                # Unreadable (written by another version?): it would block the resident for
+                # good. Drop it and set its message aside for staff.
+                log.exception("conversation %s: unreadable follow-up dropped", conversation_id)
+                stored = conversation.followup
+                if isinstance(stored, dict):
+                    _fail(session, stored.get("message_id"), "UnreadableFollowup")
+                conversation.followup = None
+        return _oldest_pending(session, conversation_id)
+
+
+def _context(client: Open311Client, settings: Settings) -> Context:
+    # No transaction is open while the city is asked for a catalogue the cache lacks.
+    services = load_services(client, settings.open311_endpoint, settings.catalog_ttl)
+    return engine_context(services, settings)
+
+
+def _hold(session: Session, conversation_id: int, token: str | None = None) -> bool:
+    """Hold the conversation's row for this transaction, provided its follow-up is the one with
+    `token` (None: provided it has none), and clear that follow-up.
+
+    The first statement of a turn, and a write, so that it holds on both databases: PostgreSQL
+    locks the row until the commit and SQLite begins its single write transaction (it ignores
+    SELECT ... FOR UPDATE), so what the turn reads next is current. False when the conversation
+    has a different follow-up (or is gone): a lapsed worker's follow-up is not answered twice,
+    and no message is taken while a follow-up waits.
     """
-    context = _context(client, settings)
-    message_id = None
+    expected = (
+        Conversation.followup.is_(None)
+        if token is None
+        else Conversation.followup["token"].as_string() == token
+    )
+    result = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, expected)
+        .values(followup=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _handle_next(
+    conversation_id: int, message: Message, context: Context, settings: Settings
+) -> Jobs | None:
+    """Handle `message`, read as the oldest pending one; the jobs it queues, or None when it is
+    no longer next (another worker handled it, or stored a follow-up that comes first).
+
+    A shared pin is named (reverse geocoded) first, with no transaction open. The turn is then
+    one transaction that holds the conversation's row, so turns of one resident never
+    interleave, and it commits only if it is the one to mark the message processed: a worker
+    whose Redis lock lapsed cannot answer a message twice. A message that fails is set aside,
+    so the messages behind it still flow.
+    """
+    message_id = message.id
     try:
+        event = _message_event(message, settings)
         with session_scope() as session, session.no_autoflush:
-            conversation = session.exec(
-                select(Conversation).where(Conversation.id == conversation_id).with_for_update()
-            ).first()
-            message = _oldest_pending(session, conversation_id) if conversation else None
-            if message is None:
+            if not _hold(session, conversation_id):
                 return None
-            message_id = message.id
-            jobs = _handle(session, conversation, message, client, context, settings)
+            message = _oldest_pending(session, conversation_id)
+            if message is None or message.id != message_id:
+                return None
+            conversation = session.get(Conversation, conversation_id)
+            jobs = _handle(session, conversation, message, event, context)
             if not _mark(session, message_id, "processed"):
                 raise _HandledElsewhere
             return jobs
@@ -87,12 +181,67 @@ def _handle_next(conversation_id: int, client: Open311Client, settings: Settings
         # (the reconciler queues one), rather than being set aside.
         raise
     except Exception as exc:
-        if message_id is None:
-            raise
         # Only the id is logged: the exception may carry the resident's words.
         log.exception("message %s could not be handled; set aside as failed", message_id)
         with session_scope() as session:
             _mark(session, message_id, "failed", error=type(exc).__name__)
+        return []
+
+
+def _follow_up(
+    conversation_id: int,
+    followup: Followup,
+    client: Open311Client,
+    context: Context,
+    settings: Settings,
+) -> Jobs:
+    """Perform the follow-up's network actions with no transaction open, then answer them in a
+    transaction that holds the conversation's row; the jobs it queues.
+
+    The answer is applied only by the turn that clears this very follow-up (its token): a
+    worker whose lock lapsed while it waited for the city drops its late answer. A database or
+    Redis failure leaves the follow-up for the next job; a crash sets its message aside.
+    """
+    try:
+        answers = perform(followup, client, settings)
+        with session_scope() as session, session.no_autoflush:
+            if not _hold(session, conversation_id, followup.token):
+                raise _HandledElsewhere
+            conversation = session.get(Conversation, conversation_id)
+            contact = session.get(Contact, conversation.contact_id)
+            answers = [
+                with_own(session, contact.id, a) if isinstance(a, StatusFound) else a
+                for a in answers
+            ]
+            stepped = _run_engine(
+                session,
+                contact.id,
+                resident_state(conversation, contact),
+                None,
+                followup.actions,
+                answers,
+                followup.steps,
+                context,
+            )
+            keep_state(conversation, contact, stepped.state)
+            conversation.followup = stepped.followup(followup.message_id)
+            return _store(session, conversation, stepped.replies, stepped.reports(conversation))
+    except _HandledElsewhere:
+        log.warning(
+            "the follow-up of message %s was answered by another worker; this answer is dropped",
+            followup.message_id,
+        )
+        return []
+    except (OperationalError, InterfaceError, RedisError):
+        raise  # the follow-up stays stored: the next job (or the reconciler's) performs it
+    except Exception as exc:
+        log.exception(
+            "the follow-up of message %s could not be handled; set aside as failed",
+            followup.message_id,
+        )
+        with session_scope() as session:
+            if _hold(session, conversation_id, followup.token):
+                _fail(session, followup.message_id, type(exc).__name__)
         return []
 
 
@@ -121,20 +270,23 @@ def _mark(session: Session, message_id: int, status: str, error: str | None = No
     return result.rowcount == 1
 
 
-def _context(client: Open311Client, settings: Settings) -> Context:
-    # No transaction is open while the city is asked for a catalogue the cache lacks.
-    services = load_services(client, settings.open311_endpoint, settings.catalog_ttl)
-    return engine_context(services, settings)
+def _fail(session: Session, message_id: object, error: str) -> None:
+    """Set aside an inbound message already processed whose follow-up could not be answered."""
+    if isinstance(message_id, int):
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.direction == "in")
+            .values(status="failed", error_code=error[:32], updated_at=utcnow())
+        )
 
 
 def _handle(
     session: Session,
     conversation: Conversation,
     message: Message,
-    client: Open311Client,
+    event: MessageEvent,
     context: Context,
-    settings: Settings,
-) -> list[tuple[str, int]]:
+) -> Jobs:
     contact = session.get(Contact, conversation.contact_id)
     switched = _switches_messages(contact, conversation, message.text)
     if switched or contact.opted_out:
@@ -147,11 +299,24 @@ def _handle(
         replies = list(stale_tap(resident_state(conversation, contact), context).replies)
         reports = []
     else:
-        state, replies, actions = _run_engine(
-            session, conversation, contact, message, context, client, settings
+        stepped = _run_engine(
+            session, contact.id, resident_state(conversation, contact), event, (), (), 0, context
         )
-        keep_state(conversation, contact, state)
-        reports = [new_report(conversation, a) for a in actions if isinstance(a, FileReport)]
+        keep_state(conversation, contact, stepped.state)
+        conversation.followup = stepped.followup(message.id)
+        replies, reports = stepped.replies, stepped.reports(conversation)
+    return _store(session, conversation, replies, reports, switched)
+
+
+def _store(
+    session: Session,
+    conversation: Conversation,
+    replies: list[Reply],
+    reports: list[Report],
+    switched: str | None = None,
+) -> Jobs:
+    """Store the turn's replies (pending outbound messages) and reports; the jobs to queue
+    after the commit."""
     conversation.updated_at = utcnow()
     session.add_all(reports)
     outgoing = [queue_reply(session, conversation, reply) for reply in replies]
@@ -164,25 +329,62 @@ def _handle(
     ]
 
 
-def _run_engine(session, conversation, contact, message, context, client, settings):
-    """Step the engine through the message and the answers to its inline actions."""
-    state = resident_state(conversation, contact)
-    events = [_message_event(message, settings)]
+@dataclass
+class _Stepped:
+    """Where the engine got to in one transaction."""
+
+    state: State
+    replies: list[Reply]
+    actions: list  # to carry out after the engine is done (FileReport)
+    waiting: tuple  # actions left to answer: the first needs the network
+    steps: int  # engine steps taken for the message so far
+
+    def followup(self, message_id: int) -> dict | None:
+        """The follow-up to store on the conversation (None: nothing left to answer)."""
+        if not self.waiting:
+            return None
+        return Followup(message_id, self.waiting, self.steps).to_dict()
+
+    def reports(self, conversation: Conversation) -> list[Report]:
+        return [new_report(conversation, a) for a in self.actions if isinstance(a, FileReport)]
+
+
+def _run_engine(
+    session: Session,
+    contact_id: int,
+    state: State,
+    event,
+    waiting,
+    answers,
+    steps: int,
+    context: Context,
+) -> _Stepped:
+    """Step the engine from `event` (None: from the answers to the `waiting` actions, the first
+    of which are answered by `answers`) through every answer the turn can give itself
+    (ListReports, from the database). It stops at the first action that needs the network,
+    left waiting with the actions asked after it, or after MAX_EVENTS_PER_MESSAGE steps for
+    the message (what is left then is dropped)."""
+    waiting, answers = list(waiting), list(answers)
     replies: list[Reply] = []
     actions = []
-    for _ in range(MAX_EVENTS_PER_MESSAGE):
-        if not events:
-            break
-        turn = step(state, events.pop(0), context)
+    while steps < MAX_EVENTS_PER_MESSAGE:
+        if event is None:
+            if not waiting:
+                break
+            event = answers[0] if answers else None
+            if event is None and isinstance(waiting[0], ListReports):
+                event = list_reports(session, contact_id)
+            if event is None:
+                break  # it needs the network: a follow-up
+            waiting.pop(0)
+            if answers:
+                answers.pop(0)
+        turn = step(state, event, context)
+        steps += 1
+        event = None
         state = turn.state
         replies.extend(turn.replies)
         for action in turn.actions:
-            if isinstance(action, Geocode):
-                events.append(geocoding.lookup(action.query, settings))
-            elif isinstance(action, LookupStatus):
-                events.append(lookup_status(client, action.number, session, contact.id))
-            elif isinstance(action, ListReports):
-                events.append(list_reports(session, contact.id))
-            else:
-                actions.append(action)
-    return state, replies, actions
+            (waiting if isinstance(action, ANSWERABLE) else actions).append(action)
+    left = tuple(waiting) if steps < MAX_EVENTS_PER_MESSAGE else ()
+    return _Stepped(state, replies, actions, left, steps)
