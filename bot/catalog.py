@@ -1,7 +1,7 @@
 """The city's service catalogue (services and their questions), cached in the database.
 
 A turn reads the cache, stale or not, and a stale cache is refreshed by a background job; only
-when there is no cache at all does a turn wait for the city.
+when there is no cache at all does a turn wait for the city, with no transaction open.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot import queue
+from bot.db import session_scope
 from bot.models import CatalogCache
 from bot.open311.client import Open311Client, Open311Error
 from bot.timeutil import utcnow
@@ -24,14 +25,18 @@ log = logging.getLogger(__name__)
 REFRESH_KEY = "intake311:catalog-refresh-queued"
 
 
-def load_services(
-    session: Session, client: Open311Client, endpoint: str, ttl: int
-) -> tuple[Service, ...]:
-    """The catalogue for a turn: the cache (refreshed in the background when stale) or fetched."""
-    cache = _cached(session, endpoint)
-    if cache is None:
+def load_services(client: Open311Client, endpoint: str, ttl: int) -> tuple[Service, ...]:
+    """The catalogue for a turn: the cache (refreshed in the background when stale) or fetched.
+
+    No transaction is open while the city is asked: the cache is read in one short
+    transaction and a fetched catalogue stored in another.
+    """
+    with session_scope() as session:
+        cache = _cached(session, endpoint)
+        entries, fetched_at = (cache.services, cache.fetched_at) if cache else (None, None)
+    if entries is None:
         try:
-            return to_services(store_catalog(session, endpoint, fetch_catalog(client)))
+            fetched = fetch_catalog(client)
         except Open311Error as exc:
             if exc.operator_error:
                 log.error(
@@ -42,9 +47,11 @@ def load_services(
             else:
                 log.warning("catalogue unavailable: %s", exc)
             return ()
-    if utcnow() - cache.fetched_at >= timedelta(seconds=ttl):
+        with session_scope() as session:
+            return to_services(store_catalog(session, endpoint, fetched))
+    if utcnow() - fetched_at >= timedelta(seconds=ttl):
         _request_refresh(ttl)
-    return to_services(cache.services)
+    return to_services(entries)
 
 
 def fetch_catalog(client: Open311Client) -> list[dict]:

@@ -38,6 +38,13 @@ class Conversation(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int = Field(foreign_key="contact.id", unique=True, index=True)
     state: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The network actions the engine asked for and has not had answered yet (an address to look
+    # up, a request's status to ask the city), as bot.jobs.turn_actions.Followup.to_dict();
+    # None (SQL NULL) when there are none. Performed with no transaction open, then answered
+    # in a turn of their own before the conversation's next message.
+    followup: dict | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )
     created_at: datetime = _when()
     updated_at: datetime = _when()
 

@@ -180,7 +180,7 @@ class Reply:
 
 @dataclass(frozen=True)
 class Geocode:
-    """Look the query up; the worker answers with a Geocoded event in the same turn."""
+    """Look the query up; the worker answers with a Geocoded event before the next message."""
 
     query: str
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from bot.jobs.turns import engine_context
+from bot.jobs.turn_state import engine_context
 from bot.settings import Settings, parse_bounds
 
 

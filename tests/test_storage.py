@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import inspect
+from alembic import command
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError, StatementError
+from sqlmodel import select
 
 from bot.db import get_engine, normalise_url, session_scope
 from bot.intake import conversation_for
+from bot.migrate import alembic_config
 from bot.models import Conversation, Message
 
 
@@ -70,6 +73,59 @@ def test_conversation_state_is_saved_when_reassigned(env):
         conversation_id = conversation.id
     with session_scope() as session:
         assert session.get(Conversation, conversation_id).state["draft"] == {"service_code": "001"}
+
+
+def test_a_conversation_without_a_followup_holds_sql_null(env):
+    """The follow-up column is NULL, not JSON null, when there is none (the reconciler and
+    the turn's conditional updates ask `followup IS NULL`), and its token can be matched."""
+    with session_scope() as session:
+        conversation_id = conversation_for(session, "sms", "tel:+13125550142").id
+    waiting = {"token": "ab12", "message_id": 1, "steps": 1, "actions": [{"kind": "reports"}]}
+
+    def without() -> list[int]:
+        with session_scope() as session:
+            return session.exec(
+                select(Conversation.id).where(Conversation.followup.is_(None))
+            ).all()
+
+    assert without() == [conversation_id]
+    with session_scope() as session:
+        session.get(Conversation, conversation_id).followup = waiting
+    assert without() == []
+    with session_scope() as session:
+        token = Conversation.followup["token"].as_string()
+        assert session.exec(select(Conversation.id).where(token == "ab12")).all() == [
+            conversation_id
+        ]
+        session.get(Conversation, conversation_id).followup = None
+    assert without() == [conversation_id]
+
+
+def test_migration_0008_adds_the_followup_column_to_existing_conversations(env):
+    def columns() -> set[str]:
+        return {c["name"] for c in inspect(get_engine()).get_columns("conversation")}
+
+    command.downgrade(alembic_config(), "0007")
+    assert "followup" not in columns()
+    with get_engine().begin() as connection:  # a conversation stored before the upgrade
+        connection.execute(
+            text(
+                "INSERT INTO contact (address, channel, opted_out, created_at) VALUES "
+                "('tel:+13125550142', 'sms', false, CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO conversation (contact_id, state, created_at, updated_at) "
+                "SELECT id, '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM contact"
+            )
+        )
+    command.upgrade(alembic_config(), "head")
+    assert "followup" in columns()
+    with session_scope() as session:
+        [conversation] = session.exec(select(Conversation)).all()
+        found = session.exec(select(Conversation.id).where(Conversation.followup.is_(None)))
+        assert conversation.followup is None and found.all() == [conversation.id]
 
 
 @pytest.mark.parametrize(

@@ -251,10 +251,13 @@ def test_commands_work_as_telegram_commands(chat):
     switched = chat.tap("Espa\u00f1ol")
     said = spanish(texts.LANGUAGE_SET).format(language=spanish.name)
     assert switched[0]["text"].startswith(said)
-    found, _ = chat.say("bache en 120 Main St")  # a sure address: no read-back
-    assert found["text"] == spanish(texts.ADDRESS_TAKEN).format(
-        address="120 Main Street, Springfield"
+    # A sure address: no read-back, and the next question in the same message (a Telegram
+    # message holds what takes two SMS).
+    [found] = chat.say("bache en 120 Main St")
+    assert found["text"].startswith(
+        spanish(texts.ADDRESS_TAKEN).format(address="120 Main Street, Springfield")
     )
+    assert spanish(texts.ASK_DESCRIPTION) in found["text"]
     [menu] = chat.say("/back")  # the menu it was answering, in Spanish
     assert menu["text"].startswith(spanish(texts.MENU_ASK))
     assert spanish.service("Pothole in Street") in buttons(menu)

@@ -43,13 +43,20 @@ def test_two_workers_on_one_message_answer_it_once(phone, monkeypatch, twilio_ap
         return real_handle(*args)
 
     monkeypatch.setattr(turns, "_handle", slow_handle)
-    settings = get_settings()
+    real_handle_next = turns._handle_next
     results = []
+
+    def handle_next(*args):
+        results.append(real_handle_next(*args))
+        return results[-1]
+
+    monkeypatch.setattr(turns, "_handle_next", handle_next)
+    settings = get_settings()
 
     def worker():
         client = open311_client(settings)
         try:
-            results.append(turns._handle_next(conversation_id, client, settings))
+            turns._drain(conversation_id, client, settings)
         finally:
             client.close()
 

@@ -9,7 +9,7 @@ from sqlmodel import select
 from bot import queue
 from bot.db import session_scope
 from bot.jobs.common import locked, queue_reply
-from bot.jobs.turns import engine_context, keep_state, resident_state
+from bot.jobs.turn_state import engine_context, keep_state, resident_state
 from bot.models import Contact, Conversation, Message
 from bot.settings import get_settings
 from bot.timeutil import utcnow
@@ -53,7 +53,12 @@ def time_out(conversation_id: int) -> bool:
                 Message.status == "pending",
             )
         ).first()
-        if conversation.updated_at >= cutoff or waiting is not None or contact.opted_out:
+        if (
+            conversation.updated_at >= cutoff
+            or waiting is not None
+            or conversation.followup is not None  # a look-up still to answer comes first
+            or contact.opted_out
+        ):
             return False
         state = resident_state(conversation, contact)
         turn = step(state, TimedOut(utcnow()), engine_context((), settings))

@@ -10,7 +10,7 @@ from sqlmodel import func, or_, select
 
 from bot import queue
 from bot.db import session_scope
-from bot.models import Message, Report
+from bot.models import Conversation, Message, Report
 from bot.settings import get_settings
 from bot.timeutil import utcnow
 
@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 
 
 def reconcile() -> int:
-    """Re-queue lost turns, sends, filings and token polls; return how many jobs were queued.
+    """Re-queue lost turns (and follow-ups), sends, filings and token polls; return how many
+    jobs were queued.
 
     Work untouched for RECONCILE_GRACE is presumed lost from the queue; a filing in flight for
     STUCK_AFTER belongs to a worker that died.
@@ -31,17 +32,25 @@ def reconcile() -> int:
         for report_id in _release_stuck(now - timedelta(seconds=settings.stuck_after))
     ]
     with session_scope() as session:
+        waiting = session.exec(
+            select(Message.conversation_id)
+            .where(
+                Message.direction == "in",
+                Message.status == "pending",
+                Message.created_at < now - grace,
+            )
+            .distinct()
+        ).all()
+        # A follow-up (a look-up the turn left to the worker) whose worker died or whose job
+        # was lost: the next run_turn performs it before any pending message.
+        followed = session.exec(
+            select(Conversation.id).where(
+                Conversation.followup.is_not(None), Conversation.updated_at < now - grace
+            )
+        ).all()
         jobs += [
             ("bot.jobs.run_turn", conversation_id)
-            for conversation_id in session.exec(
-                select(Message.conversation_id)
-                .where(
-                    Message.direction == "in",
-                    Message.status == "pending",
-                    Message.created_at < now - grace,
-                )
-                .distinct()
-            ).all()
+            for conversation_id in dict.fromkeys([*waiting, *followed])
         ]
         jobs += [
             ("bot.jobs.deliver", message_id)

@@ -1,90 +1,189 @@
-"""run_turn: a conversation's unread messages, one at a time, through the engine."""
+"""run_turn: a conversation's unread messages, one at a time, through the engine.
+
+A turn holds the conversation's row only while it steps the engine and stores what came of it;
+nothing goes over the network while the row is held or any transaction is open. When the
+engine asks for something only the network can answer (an address looked up, a request's
+status asked of the city), the turn stores it as the conversation's follow-up
+(`turn_actions.Followup`) and commits; the worker then performs it and answers it in a turn of
+its own, before the conversation's next message. A shared pin is named and the catalogue read
+(or fetched) before the turn that needs them.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from redis.exceptions import RedisError
 from sqlalchemy import update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, select
 
-from bot import geocoding, queue
+from bot import queue
 from bot.catalog import load_services
 from bot.channels.registry import channel_for
 from bot.db import session_scope
-from bot.jobs.common import expected_at, locked, open311_client, queue_reply
-from bot.languages import load_languages
+from bot.jobs.common import locked, open311_client, queue_reply
+from bot.jobs.turn_actions import (
+    ANSWERABLE,
+    Followup,
+    list_reports,
+    new_report,
+    perform,
+    with_own,
+)
+from bot.jobs.turn_state import (
+    _message_event,
+    _stale_tap,
+    _switches_messages,
+    engine_context,
+    for_channel,
+    keep_state,
+    resident_state,
+)
 from bot.models import Contact, Conversation, Message, Report
-from bot.open311.client import Open311Client, Open311Error
+from bot.open311.client import Open311Client
 from bot.payloads import InboundPayload, OutboundPayload
-from bot.phrases import load_synonyms
 from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
-from bot.understanding import similarity_for
-from conversations import (
-    Context,
-    FileReport,
-    Geocode,
-    LookupStatus,
-    Place,
-    Reply,
-    State,
-    StatusFound,
-    step,
-    texts,
-)
+from conversations import Context, FileReport, Reply, State, StatusFound, step, texts
 from conversations import Message as MessageEvent
 from conversations.engine import stale_tap
-from conversations.types import ListReports, ReportLine, ReportsListed
+from conversations.types import ListReports
 
 log = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_MESSAGE = 10
-MY_REPORTS_SHOWN = 3
+
+Jobs = list[tuple[str, int]]
 
 
 def run_turn(conversation_id: int) -> int:
     """Handle the conversation's unprocessed messages in arrival order; return how many."""
     settings = get_settings()
-    handled = 0
     with locked(f"conversation:{conversation_id}"):
         client = open311_client(settings)
         try:
-            while (jobs := _handle_next(conversation_id, client, settings)) is not None:
-                for job, job_id in jobs:
-                    queue.enqueue(job, job_id)
-                handled += 1
+            return _drain(conversation_id, client, settings)
         finally:
             client.close()
-    return handled
 
 
 class _HandledElsewhere(Exception):
-    """Another worker's turn for this message committed first (its lock had lapsed)."""
+    """Another worker's turn for this message or follow-up committed first (its lock lapsed)."""
 
 
-def _handle_next(conversation_id: int, client: Open311Client, settings: Settings):
-    """Handle the oldest unprocessed message; the jobs it queues, or None when none is left.
+def _drain(conversation_id: int, client: Open311Client, settings: Settings) -> int:
+    """Take the conversation's work in order until none is left: a waiting follow-up first (its
+    message came before every pending one), then the oldest pending message; return how many
+    messages were handled."""
+    handled = 0
+    last = None
+    channel = _channel_of(conversation_id)
+    while (work := _next_work(conversation_id)) is not None:
+        key = work.token if isinstance(work, Followup) else work.id
+        if key == last:
+            # The same work again: it did not move (a bug, or a race we cannot win). Leave it
+            # to the next job rather than spin.
+            log.error("conversation %s: its next work did not move; stopping", conversation_id)
+            break
+        last = key
+        context = for_channel(_context(client, settings), channel)
+        if isinstance(work, Followup):
+            jobs = _follow_up(conversation_id, work, client, context, settings)
+        else:
+            jobs = _handle_next(conversation_id, work, context, settings)
+            handled += jobs is not None
+        for job, job_id in jobs or ():
+            queue.enqueue(job, job_id)
+    return handled
 
-    The turn is one transaction that holds the conversation's row, so turns of one resident
-    never interleave, and it commits only if it is the one to mark the message processed: a
-    worker whose Redis lock lapsed cannot answer a message twice. A message that fails is set
-    aside, so the messages behind it still flow.
+
+def _channel_of(conversation_id: int) -> str:
+    """The channel of the conversation's resident (SMS when the conversation is gone)."""
+    with session_scope() as session:
+        found = session.exec(
+            select(Contact.channel)
+            .join(Conversation, Conversation.contact_id == Contact.id)
+            .where(Conversation.id == conversation_id)
+        ).first()
+    return found or "sms"
+
+
+def _next_work(conversation_id: int) -> Followup | Message | None:
+    """What the conversation has waiting, read in a short transaction: its follow-up, or else
+    its oldest pending message; None when neither."""
+    with session_scope() as session:
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is None:
+            return None
+        if conversation.followup is not None:
+            try:
+                return Followup.from_dict(conversation.followup)
+            except ValueError:
+                # Unreadable (written by another version?): it would block the resident for
+                # good. Drop it and set its message aside for staff.
+                log.exception("conversation %s: unreadable follow-up dropped", conversation_id)
+                stored = conversation.followup
+                if isinstance(stored, dict):
+                    _fail(session, stored.get("message_id"), "UnreadableFollowup")
+                conversation.followup = None
+        return _oldest_pending(session, conversation_id)
+
+
+def _context(client: Open311Client, settings: Settings) -> Context:
+    # No transaction is open while the city is asked for a catalogue the cache lacks.
+    services = load_services(client, settings.open311_endpoint, settings.catalog_ttl)
+    return engine_context(services, settings)
+
+
+def _hold(session: Session, conversation_id: int, token: str | None = None) -> bool:
+    """Hold the conversation's row for this transaction, provided its follow-up is the one with
+    `token` (None: provided it has none), and clear that follow-up.
+
+    The first statement of a turn, and a write, so that it holds on both databases: PostgreSQL
+    locks the row until the commit and SQLite begins its single write transaction (it ignores
+    SELECT ... FOR UPDATE), so what the turn reads next is current. False when the conversation
+    has a different follow-up (or is gone): a lapsed worker's follow-up is not answered twice,
+    and no message is taken while a follow-up waits.
     """
-    context = _context(client, settings)
-    message_id = None
+    expected = (
+        Conversation.followup.is_(None)
+        if token is None
+        else Conversation.followup["token"].as_string() == token
+    )
+    result = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, expected)
+        .values(followup=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _handle_next(
+    conversation_id: int, message: Message, context: Context, settings: Settings
+) -> Jobs | None:
+    """Handle `message`, read as the oldest pending one; the jobs it queues, or None when it is
+    no longer next (another worker handled it, or stored a follow-up that comes first).
+
+    A shared pin is named (reverse geocoded) first, with no transaction open. The turn is then
+    one transaction that holds the conversation's row, so turns of one resident never
+    interleave, and it commits only if it is the one to mark the message processed: a worker
+    whose Redis lock lapsed cannot answer a message twice. A message that fails is set aside,
+    so the messages behind it still flow.
+    """
+    message_id = message.id
     try:
+        event = _message_event(message, settings)
         with session_scope() as session, session.no_autoflush:
-            conversation = session.exec(
-                select(Conversation).where(Conversation.id == conversation_id).with_for_update()
-            ).first()
-            message = _oldest_pending(session, conversation_id) if conversation else None
-            if message is None:
+            if not _hold(session, conversation_id):
                 return None
-            message_id = message.id
-            jobs = _handle(session, conversation, message, client, context, settings)
+            message = _oldest_pending(session, conversation_id)
+            if message is None or message.id != message_id:
+                return None
+            conversation = session.get(Conversation, conversation_id)
+            jobs = _handle(session, conversation, message, event, context)
             if not _mark(session, message_id, "processed"):
                 raise _HandledElsewhere
             return jobs
@@ -96,12 +195,67 @@ def _handle_next(conversation_id: int, client: Open311Client, settings: Settings
         # (the reconciler queues one), rather than being set aside.
         raise
     except Exception as exc:
-        if message_id is None:
-            raise
         # Only the id is logged: the exception may carry the resident's words.
         log.exception("message %s could not be handled; set aside as failed", message_id)
         with session_scope() as session:
             _mark(session, message_id, "failed", error=type(exc).__name__)
+        return []
+
+
+def _follow_up(
+    conversation_id: int,
+    followup: Followup,
+    client: Open311Client,
+    context: Context,
+    settings: Settings,
+) -> Jobs:
+    """Perform the follow-up's network actions with no transaction open, then answer them in a
+    transaction that holds the conversation's row; the jobs it queues.
+
+    The answer is applied only by the turn that clears this very follow-up (its token): a
+    worker whose lock lapsed while it waited for the city drops its late answer. A database or
+    Redis failure leaves the follow-up for the next job; a crash sets its message aside.
+    """
+    try:
+        answers = perform(followup, client, settings)
+        with session_scope() as session, session.no_autoflush:
+            if not _hold(session, conversation_id, followup.token):
+                raise _HandledElsewhere
+            conversation = session.get(Conversation, conversation_id)
+            contact = session.get(Contact, conversation.contact_id)
+            answers = [
+                with_own(session, contact.id, a) if isinstance(a, StatusFound) else a
+                for a in answers
+            ]
+            stepped = _run_engine(
+                session,
+                contact.id,
+                resident_state(conversation, contact),
+                None,
+                followup.actions,
+                answers,
+                followup.steps,
+                context,
+            )
+            keep_state(conversation, contact, stepped.state)
+            conversation.followup = stepped.followup(followup.message_id)
+            return _store(session, conversation, stepped.replies, stepped.reports(conversation))
+    except _HandledElsewhere:
+        log.warning(
+            "the follow-up of message %s was answered by another worker; this answer is dropped",
+            followup.message_id,
+        )
+        return []
+    except (OperationalError, InterfaceError, RedisError):
+        raise  # the follow-up stays stored: the next job (or the reconciler's) performs it
+    except Exception as exc:
+        log.exception(
+            "the follow-up of message %s could not be handled; set aside as failed",
+            followup.message_id,
+        )
+        with session_scope() as session:
+            if _hold(session, conversation_id, followup.token):
+                _fail(session, followup.message_id, type(exc).__name__)
         return []
 
 
@@ -130,52 +284,23 @@ def _mark(session: Session, message_id: int, status: str, error: str | None = No
     return result.rowcount == 1
 
 
-def _context(client: Open311Client, settings: Settings) -> Context:
-    # Its own short transaction: a slow city must not hold a write lock on the database.
-    with session_scope() as session:
-        services = load_services(session, client, settings.open311_endpoint, settings.catalog_ttl)
-    return engine_context(services, settings)
-
-
-def engine_context(services: tuple, settings: Settings) -> Context:
-    """What the engine may know: the catalogue, the city, its languages and phrases."""
-    return Context(
-        services=services,
-        city=settings.city_name,
-        timezone=settings.city_timezone,
-        languages=load_languages(settings.locale_dir or None),
-        emergency_number=settings.emergency_number,
-        synonyms=load_synonyms(settings.synonyms_file),
-        ask_optional=settings.optional_questions(),
-        similar=similarity_for(services, settings),
-    )
-
-
-def resident_state(conversation: Conversation, contact: Contact) -> State:
-    """The stored state, with what the contact keeps across reports (language, consent)."""
-    state = State.from_dict(conversation.state)
-    if not state.language and contact.language and not state.language_chosen:
-        state.language = contact.language
-    if state.consent is None:
-        state.consent = contact.contact_consent
-    return state
-
-
-def keep_state(conversation: Conversation, contact: Contact, state: State) -> None:
-    """Store the state, and on the contact what outlives it (language for later notices)."""
-    conversation.state = state.to_dict()
-    contact.language = state.language or None
-    contact.contact_consent = state.consent
+def _fail(session: Session, message_id: object, error: str) -> None:
+    """Set aside an inbound message already processed whose follow-up could not be answered."""
+    if isinstance(message_id, int):
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.direction == "in")
+            .values(status="failed", error_code=error[:32], updated_at=utcnow())
+        )
 
 
 def _handle(
     session: Session,
     conversation: Conversation,
     message: Message,
-    client: Open311Client,
+    event: MessageEvent,
     context: Context,
-    settings: Settings,
-) -> list[tuple[str, int]]:
+) -> Jobs:
     contact = session.get(Contact, conversation.contact_id)
     switched = _switches_messages(contact, conversation, message.text)
     if switched or contact.opted_out:
@@ -188,11 +313,24 @@ def _handle(
         replies = list(stale_tap(resident_state(conversation, contact), context).replies)
         reports = []
     else:
-        state, replies, actions = _run_engine(
-            session, conversation, contact, message, context, client, settings
+        stepped = _run_engine(
+            session, contact.id, resident_state(conversation, contact), event, (), (), 0, context
         )
-        keep_state(conversation, contact, state)
-        reports = [_new_report(conversation, a) for a in actions if isinstance(a, FileReport)]
+        keep_state(conversation, contact, stepped.state)
+        conversation.followup = stepped.followup(message.id)
+        replies, reports = stepped.replies, stepped.reports(conversation)
+    return _store(session, conversation, replies, reports, switched)
+
+
+def _store(
+    session: Session,
+    conversation: Conversation,
+    replies: list[Reply],
+    reports: list[Report],
+    switched: str | None = None,
+) -> Jobs:
+    """Store the turn's replies (pending outbound messages) and reports; the jobs to queue
+    after the commit."""
     conversation.updated_at = utcnow()
     session.add_all(reports)
     outgoing = [queue_reply(session, conversation, reply) for reply in replies]
@@ -206,149 +344,62 @@ def _handle(
     ]
 
 
-def _stale_tap(session: Session, contact_id: int, reply_to: str | None) -> bool:
-    """True when a button tap answers an earlier question than the one last asked (also one
-    asked but not delivered yet: a double tap on YES at an address read-back must not answer
-    the summary that follows it, which files the report)."""
-    if not reply_to:
-        return False
-    recent = session.exec(
-        select(Message)
-        .where(Message.contact_id == contact_id, Message.direction == "out")
-        .order_by(Message.id.desc())
-        .limit(20)
-    ).all()
-    for sent in recent:
-        reply = OutboundPayload.from_dict(sent.payload).reply
-        if reply is not None and reply.is_question:
-            return sent.external_id != reply_to
-    return False
+@dataclass
+class _Stepped:
+    """Where the engine got to in one transaction."""
+
+    state: State
+    replies: list[Reply]
+    actions: list  # to carry out after the engine is done (FileReport)
+    waiting: tuple  # actions left to answer: the first needs the network
+    steps: int  # engine steps taken for the message so far
+
+    def followup(self, message_id: int) -> dict | None:
+        """The follow-up to store on the conversation (None: nothing left to answer)."""
+        if not self.waiting:
+            return None
+        return Followup(message_id, self.waiting, self.steps).to_dict()
+
+    def reports(self, conversation: Conversation) -> list[Report]:
+        return [new_report(conversation, a) for a in self.actions if isinstance(a, FileReport)]
 
 
-def _switches_messages(contact: Contact, conversation: Conversation, text: str) -> str | None:
-    """Apply an opt-out or opt-in keyword: "out", "in" (nothing more to answer), or None."""
-    abilities = channel_for(contact.channel).abilities
-    word = " ".join(text.split()).upper().strip("./! ")  # Telegram's /start is START
-    if word in abilities.opt_out_words:
-        contact.opted_out = True
-        conversation.state = State().to_dict()  # a half-made report is dropped with the texts
-        return "out"
-    if contact.opted_out and word in abilities.opt_in_words:
-        contact.opted_out = False
-        # A carrier (Twilio) confirms the opt-in itself; elsewhere the engine greets them.
-        return "in" if abilities.carrier_keywords else None
-    return None
-
-
-def _run_engine(session, conversation, contact, message, context, client, settings):
-    """Step the engine through the message and the answers to its inline actions."""
-    state = resident_state(conversation, contact)
-    events = [_message_event(message, settings)]
+def _run_engine(
+    session: Session,
+    contact_id: int,
+    state: State,
+    event,
+    waiting,
+    answers,
+    steps: int,
+    context: Context,
+) -> _Stepped:
+    """Step the engine from `event` (None: from the answers to the `waiting` actions, the first
+    of which are answered by `answers`) through every answer the turn can give itself
+    (ListReports, from the database). It stops at the first action that needs the network,
+    left waiting with the actions asked after it, or after MAX_EVENTS_PER_MESSAGE steps for
+    the message (what is left then is dropped)."""
+    waiting, answers = list(waiting), list(answers)
     replies: list[Reply] = []
     actions = []
-    for _ in range(MAX_EVENTS_PER_MESSAGE):
-        if not events:
-            break
-        turn = step(state, events.pop(0), context)
+    while steps < MAX_EVENTS_PER_MESSAGE:
+        if event is None:
+            if not waiting:
+                break
+            event = answers[0] if answers else None
+            if event is None and isinstance(waiting[0], ListReports):
+                event = list_reports(session, contact_id)
+            if event is None:
+                break  # it needs the network: a follow-up
+            waiting.pop(0)
+            if answers:
+                answers.pop(0)
+        turn = step(state, event, context)
+        steps += 1
+        event = None
         state = turn.state
         replies.extend(turn.replies)
         for action in turn.actions:
-            if isinstance(action, Geocode):
-                events.append(geocoding.lookup(action.query, settings))
-            elif isinstance(action, LookupStatus):
-                events.append(lookup_status(client, action.number, session, contact.id))
-            elif isinstance(action, ListReports):
-                events.append(list_reports(session, contact.id))
-            else:
-                actions.append(action)
-    return state, replies, actions
-
-
-def _message_event(message: Message, settings: Settings) -> MessageEvent:
-    """The stored message as the engine's event, a shared pin named by reverse geocoding."""
-    payload = InboundPayload.from_dict(message.payload)
-    place = None
-    if payload.location:
-        lat, lon = payload.location
-        name = payload.place_name or geocoding.reverse(lat, lon, settings)
-        place = Place(address=name, lat=lat, lon=lon)
-    return MessageEvent(
-        text=message.text, at=message.created_at, location=place, media=payload.media
-    )
-
-
-def _new_report(conversation: Conversation, action: FileReport) -> Report:
-    return Report(
-        conversation_id=conversation.id,
-        contact_id=conversation.contact_id,
-        service_code=action.service_code,
-        service_name=action.service_name,
-        description=action.description,
-        address=action.address,
-        lat=action.lat,
-        lon=action.lon,
-        attributes=dict(action.attributes),
-        media=list(action.media),
-        phone=action.phone or None,
-        email=action.email or None,
-        contact_ok=action.contact_ok,
-    )
-
-
-def list_reports(session: Session, contact_id: int) -> ReportsListed:
-    """The resident's latest reports, newest first, for MY REPORTS (the engine shows the day
-    each was filed on the city's calendar)."""
-    reports = session.exec(
-        select(Report)
-        .where(Report.contact_id == contact_id)
-        .order_by(Report.id.desc())
-        .limit(MY_REPORTS_SHOWN)
-    ).all()
-    return ReportsListed(
-        tuple(
-            ReportLine(
-                number=report.service_request_id or "",
-                service_name=report.service_name,
-                status=report.status or "",
-                filed_at=report.created_at,
-            )
-            for report in reports
-        )
-    )
-
-
-def lookup_status(
-    client: Open311Client,
-    number: str,
-    session: Session | None = None,
-    contact_id: int | None = None,
-) -> StatusFound:
-    """Ask the city about request `number` for a resident's STATUS command; one the city says
-    it does not have is looked for among the contact's filed reports (a city may hide new
-    requests until its staff moderate them)."""
-    try:
-        found = client.request(number)
-    except Open311Error:
-        return StatusFound(number, failed=True)
-    if not found:
-        own = session is not None and filed_by(session, contact_id, number)
-        return StatusFound(number, own=own)
-    return StatusFound(
-        number,
-        status=str(found.get("status") or "open"),
-        notes=str(found.get("status_notes") or ""),
-        service_name=str(found.get("service_name") or ""),
-        expected=expected_at(found.get("expected_datetime"), get_settings()),
-    )
-
-
-def filed_by(session: Session, contact_id: int | None, number: str) -> bool:
-    """Whether the contact has a report the city numbered `number`."""
-    return (
-        session.exec(
-            select(Report.id).where(
-                Report.contact_id == contact_id, Report.service_request_id == number
-            )
-        ).first()
-        is not None
-    )
+            (waiting if isinstance(action, ANSWERABLE) else actions).append(action)
+    left = tuple(waiting) if steps < MAX_EVENTS_PER_MESSAGE else ()
+    return _Stepped(state, replies, actions, left, steps)

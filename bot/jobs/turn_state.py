@@ -1,0 +1,105 @@
+"""What a turn keeps and reads about a conversation: the resident's state, the engine's
+context, the stored message as the engine's event, button taps on earlier questions, and the
+channel's words that switch every message off or on."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlmodel import Session, select
+
+from bot import geocoding
+from bot.channels.registry import channel_for
+from bot.languages import load_languages
+from bot.models import Contact, Conversation, Message
+from bot.payloads import InboundPayload, OutboundPayload
+from bot.phrases import load_synonyms
+from bot.settings import Settings
+from bot.understanding import similarity_for
+from conversations import Context, Place, State
+from conversations import Message as MessageEvent
+
+
+def engine_context(services: tuple, settings: Settings) -> Context:
+    """What the engine may know: the catalogue, the city, its languages and phrases."""
+    return Context(
+        services=services,
+        city=settings.city_name,
+        timezone=settings.city_timezone,
+        languages=load_languages(settings.locale_dir or None),
+        emergency_number=settings.emergency_number,
+        synonyms=load_synonyms(settings.synonyms_file),
+        ask_optional=settings.optional_questions(),
+        similar=similarity_for(services, settings),
+    )
+
+
+def for_channel(context: Context, channel: str) -> Context:
+    """The context for a resident on `channel`: its replies fitted to that channel's messages."""
+    abilities = channel_for(channel).abilities
+    chars = abilities.text_budget if abilities.budget_unit == "characters" else None
+    return replace(context, message_chars=chars)
+
+
+def resident_state(conversation: Conversation, contact: Contact) -> State:
+    """The stored state, with what the contact keeps across reports (language, consent)."""
+    state = State.from_dict(conversation.state)
+    if not state.language and contact.language and not state.language_chosen:
+        state.language = contact.language
+    if state.consent is None:
+        state.consent = contact.contact_consent
+    return state
+
+
+def keep_state(conversation: Conversation, contact: Contact, state: State) -> None:
+    """Store the state, and on the contact what outlives it (language for later notices)."""
+    conversation.state = state.to_dict()
+    contact.language = state.language or None
+    contact.contact_consent = state.consent
+
+
+def _stale_tap(session: Session, contact_id: int, reply_to: str | None) -> bool:
+    """True when a button tap answers an earlier question than the one last asked (also one
+    asked but not delivered yet: a double tap on YES at an address read-back must not answer
+    the summary that follows it, which files the report)."""
+    if not reply_to:
+        return False
+    recent = session.exec(
+        select(Message)
+        .where(Message.contact_id == contact_id, Message.direction == "out")
+        .order_by(Message.id.desc())
+        .limit(20)
+    ).all()
+    for sent in recent:
+        reply = OutboundPayload.from_dict(sent.payload).reply
+        if reply is not None and reply.is_question:
+            return sent.external_id != reply_to
+    return False
+
+
+def _switches_messages(contact: Contact, conversation: Conversation, text: str) -> str | None:
+    """Apply an opt-out or opt-in keyword: "out", "in" (nothing more to answer), or None."""
+    abilities = channel_for(contact.channel).abilities
+    word = " ".join(text.split()).upper().strip("./! ")  # Telegram's /start is START
+    if word in abilities.opt_out_words:
+        contact.opted_out = True
+        conversation.state = State().to_dict()  # a half-made report is dropped with the texts
+        return "out"
+    if contact.opted_out and word in abilities.opt_in_words:
+        contact.opted_out = False
+        # A carrier (Twilio) confirms the opt-in itself; elsewhere the engine greets them.
+        return "in" if abilities.carrier_keywords else None
+    return None
+
+
+def _message_event(message: Message, settings: Settings) -> MessageEvent:
+    """The stored message as the engine's event, a shared pin named by reverse geocoding."""
+    payload = InboundPayload.from_dict(message.payload)
+    place = None
+    if payload.location:
+        lat, lon = payload.location
+        name = payload.place_name or geocoding.reverse(lat, lon, settings)
+        place = Place(address=name, lat=lat, lon=lon)
+    return MessageEvent(
+        text=message.text, at=message.created_at, location=place, media=payload.media
+    )
