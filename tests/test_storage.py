@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from bot.db import get_engine, normalise_url, session_scope
 from bot.inbound import conversation_for
-from bot.models import Conversation, Message
+from bot.models import Conversation, Direction, Message, MessageStatus, Report, ReportState
 
 
 def test_migrations_create_every_table(env):
@@ -70,6 +70,37 @@ def test_conversation_state_is_saved_when_reassigned(env):
         conversation_id = conversation.id
     with session_scope() as session:
         assert session.get(Conversation, conversation_id).state["draft"] == {"service_code": "001"}
+
+
+def test_states_are_stored_as_their_strings_and_read_back_as_enums(env):
+    with session_scope() as session:
+        conversation = conversation_for(session, "sms", "tel:+13125550142")
+        ids = dict(conversation_id=conversation.id, contact_id=conversation.contact_id)
+        message = Message(channel="sms", direction="out", status=MessageStatus.SENT, **ids)
+        report = Report(service_code="001", state=ReportState.AWAITING_NUMBER, **ids)
+        session.add_all([message, report])
+        session.flush()
+        message_id, report_id = message.id, report.id
+    with session_scope() as session:
+        stored = session.execute(
+            text("SELECT direction, status FROM message WHERE id = :id"), {"id": message_id}
+        ).one()
+        assert tuple(stored) == ("out", "sent") and type(stored[0]) is str
+        assert session.execute(text("SELECT state FROM report")).scalar() == "awaiting_number"
+        message = session.get(Message, message_id)
+        assert message.direction is Direction.OUT and message.status is MessageStatus.SENT
+        assert session.get(Report, report_id).state is ReportState.AWAITING_NUMBER
+        # A state written by another version is read as the string it is.
+        session.execute(text("UPDATE report SET state = 'archived'"))
+        session.expire_all()
+        assert session.get(Report, report_id).state == "archived"
+
+
+def test_a_state_that_is_not_one_is_refused(env):
+    with pytest.raises(StatementError), session_scope() as session:
+        conversation = conversation_for(session, "sms", "tel:+13125550142")
+        ids = dict(conversation_id=conversation.id, contact_id=conversation.contact_id)
+        session.add(Report(service_code="001", state="sumbitted", **ids))
 
 
 @pytest.mark.parametrize(

@@ -83,7 +83,7 @@ def _close_filed_requests(sandbox_url: str, address: str) -> int:
     from sqlmodel import select
 
     from bot.db import session_scope
-    from bot.models import Contact, Report
+    from bot.models import Contact, Report, ReportState
 
     with session_scope() as session:
         numbers = session.exec(
@@ -91,7 +91,7 @@ def _close_filed_requests(sandbox_url: str, address: str) -> int:
             .join(Contact, Contact.id == Report.contact_id)
             .where(
                 Contact.address == address,
-                Report.state == "submitted",
+                Report.state == ReportState.SUBMITTED,
                 Report.status != "closed",
             )
         ).all()

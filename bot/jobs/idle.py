@@ -10,7 +10,7 @@ from bot import queue
 from bot.db import session_scope
 from bot.jobs.common import locked, queue_reply
 from bot.jobs.turns import engine_context, keep_state, resident_state
-from bot.models import Contact, Conversation, Message
+from bot.models import Contact, Conversation, Direction, Message, MessageStatus
 from bot.settings import get_settings
 from bot.timeutil import utcnow
 from conversations import step
@@ -49,8 +49,8 @@ def time_out(conversation_id: int) -> bool:
         waiting = session.exec(
             select(Message.id).where(
                 Message.conversation_id == conversation_id,
-                Message.direction == "in",
-                Message.status == "pending",
+                Message.direction == Direction.IN,
+                Message.status == MessageStatus.PENDING,
             )
         ).first()
         if conversation.updated_at >= cutoff or waiting is not None or contact.opted_out:

@@ -20,7 +20,7 @@ from bot.jobs.common import (
     open311_client,
     redis_lock,
 )
-from bot.models import AppliedUpdate, Cursor, Report
+from bot.models import AppliedUpdate, Cursor, Report, ReportState
 from bot.open311.client import Open311Client, Open311Error, parse_datetime
 from bot.settings import get_settings
 from bot.timeutil import utcnow
@@ -66,7 +66,7 @@ def _open_reports() -> dict[str, int]:
         rows = session.exec(
             select(Report.id, Report.service_request_id)
             .where(
-                Report.state == "submitted",
+                Report.state == ReportState.SUBMITTED,
                 or_(
                     func.lower(Report.status) != "closed",
                     Report.status.is_(None),
