@@ -185,7 +185,8 @@ class Report(SQLModel, table=True):
     contact_ok: bool = False
     phone: str | None = Field(default=None, max_length=64)
     email: str | None = Field(default=None, max_length=255)
-    status: str | None = Field(default=None, max_length=32)
+    # The city's status of the request ("open", "closed", ...): theirs, not our `state`.
+    city_status: str | None = Field(default=None, max_length=32)
     status_notes: str | None = Field(default=None, sa_type=Text)
     expected_datetime: str | None = Field(default=None, max_length=64)
     created_at: datetime = _when()
@@ -195,6 +196,11 @@ class Report(SQLModel, table=True):
     # if the status differs from the one filed.
     last_checked_at: datetime | None = _maybe_when()
     updated_at: datetime = _when()
+
+    @property
+    def status(self) -> str | None:
+        """Read-only, for code not renamed yet (bot/jobs/turns.py): use `city_status`."""
+        return self.city_status
 
 
 class CatalogCache(SQLModel, table=True):

@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError, StatementError
+from sqlmodel import select
 
 from bot.db import get_engine, normalise_url, session_scope
 from bot.inbound import conversation_for
+from bot.migrate import alembic_config
 from bot.models import Conversation, Direction, Message, MessageStatus, Report, ReportState
 
 
@@ -101,6 +105,20 @@ def test_a_state_that_is_not_one_is_refused(env):
         conversation = conversation_for(session, "sms", "tel:+13125550142")
         ids = dict(conversation_id=conversation.id, contact_id=conversation.contact_id)
         session.add(Report(service_code="001", state="sumbitted", **ids))
+
+
+def test_the_citys_status_moves_to_city_status_and_back(env):
+    before = ScriptDirectory.from_config(alembic_config()).get_revision("0009").down_revision
+    with session_scope() as session:
+        conversation = conversation_for(session, "sms", "tel:+13125550142")
+        ids = dict(conversation_id=conversation.id, contact_id=conversation.contact_id)
+        session.add(Report(service_code="001", city_status="in progress", **ids))
+    command.downgrade(alembic_config(), before)
+    with session_scope() as session:
+        assert session.execute(text("SELECT status FROM report")).scalar() == "in progress"
+    command.upgrade(alembic_config(), "head")
+    with session_scope() as session:
+        assert session.exec(select(Report)).one().city_status == "in progress"
 
 
 @pytest.mark.parametrize(

@@ -92,7 +92,7 @@ def _close_filed_requests(sandbox_url: str, address: str) -> int:
             .where(
                 Contact.address == address,
                 Report.state == ReportState.SUBMITTED,
-                Report.status != "closed",
+                Report.city_status != "closed",
             )
         ).all()
     for number in numbers:

@@ -384,7 +384,7 @@ def _mark_submitted(session: Session, report: Report, number: str, answer: dict 
     answer = answer or {}
     report.state = ReportState.SUBMITTED
     report.service_request_id = number
-    report.status = str(answer.get("status") or "open").strip().lower()
+    report.city_status = str(answer.get("status") or "open").strip().lower()
     report.status_notes = str(answer.get("status_notes") or "").strip() or None
     report.expected_datetime = expected_text(answer.get("expected_datetime"), get_settings())
     report.next_attempt_at = None
