@@ -1,26 +1,5 @@
-"""The city's own phrases for matching services (SYNONYMS_FILE), read once per process.
+"""Renamed bot/city_synonyms.py; this name stays only until bot/jobs/turns.py imports that."""
 
-A TOML file mapping catalogue words to what residents say, e.g.::
+from bot.city_synonyms import load_synonyms
 
-    pothole = ["hole in the road", "bache"]
-    "street light out" = ["lamp is dark"]
-"""
-
-from __future__ import annotations
-
-import tomllib
-from functools import lru_cache
-from pathlib import Path
-
-
-@lru_cache(maxsize=4)
-def load_synonyms(path: str) -> dict[str, str]:
-    """Phrase -> catalogue words from the city's file ({} without one)."""
-    if not path:
-        return {}
-    table = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    phrases: dict[str, str] = {}
-    for words, said in table.items():
-        for phrase in [said] if isinstance(said, str) else said:
-            phrases[str(phrase)] = str(words)
-    return phrases
+__all__ = ["load_synonyms"]
