@@ -20,10 +20,10 @@ from rq.job import Job
 from bot import db as bot_db
 from bot import queue as bot_queue
 from bot.migrate import upgrade
-from sandbox.app import create_sandbox_app
-from sandbox.server import serve
 from bot.settings import get_settings
 from bot.worker import run_burst
+from sandbox.app import create_sandbox_app
+from sandbox.server import serve
 from tests.fakes.telegram_api import create_telegram_api_app, reset_telegram_api
 from tests.fakes.twilio_api import create_twilio_api_app, reset_twilio_api
 from tests.processes import RedisServer

@@ -17,9 +17,9 @@ from bot import jobs
 from bot.db import session_scope
 from bot.models import Contact, Conversation, Message, Report
 from bot.open311.client import Open311Client
+from bot.settings import get_settings
 from sandbox.app import create_sandbox_app
 from sandbox.server import serve
-from bot.settings import get_settings
 from tests.conftest import PUBLIC_BASE_URL, TWILIO_FROM, run_jobs
 from tests.twilio_webhooks import post_signed, sms_form
 from webhooks import create_app

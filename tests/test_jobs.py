@@ -13,10 +13,10 @@ from bot import jobs
 from bot.db import session_scope
 from bot.models import Message, Report
 from bot.queue import get_queue
-from sandbox.app import create_sandbox_app
-from sandbox.server import serve
 from bot.settings import get_settings
 from bot.timeutil import utcnow
+from sandbox.app import create_sandbox_app
+from sandbox.server import serve
 from tests.conftest import run_jobs
 from tests.test_end_to_end import Phone, answer_pothole_questions
 from tests.twilio_webhooks import post_signed, sms_form

@@ -17,9 +17,9 @@ from bot.cli import main
 from bot.open311.check import CheckOptions, error_shape, id_kind, run_check
 from bot.open311.client import Open311Client
 from bot.open311.profile import Profile, load_profile, profile_from_dict
+from bot.settings import get_settings
 from sandbox.app import create_sandbox_app
 from sandbox.server import serve
-from bot.settings import get_settings
 
 STREET_SWEEPING = "001"  # metadata false: no attributes needed to seed requests
 

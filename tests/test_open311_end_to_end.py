@@ -17,9 +17,9 @@ from bot import jobs
 from bot.db import session_scope
 from bot.failures import list_failures
 from bot.models import Report
+from bot.settings import get_settings
 from sandbox.app import create_sandbox_app
 from sandbox.server import serve
-from bot.settings import get_settings
 from tests.conftest import run_jobs, settle_posts
 from tests.test_end_to_end import SAVED, Phone
 from webhooks import create_app

@@ -13,8 +13,8 @@ from bot.db import session_scope
 from bot.failures import list_failures, retry, retry_all
 from bot.open311.client import Open311Client
 from bot.queue import get_queue
-from sandbox.server import serve
 from bot.settings import Settings, get_settings
+from sandbox.server import serve
 from tests.conftest import run_jobs, settle_posts
 from tests.test_end_to_end import SAVED
 from tests.test_open311_client import Canned

@@ -14,11 +14,11 @@ from click.testing import CliRunner
 
 from bot import past_reports, problems, understanding
 from bot.cli import main
-from sandbox.app import create_sandbox_app
-from sandbox.server import serve
 from bot.settings import Settings, get_settings
 from conversations.matching import pick_service
 from conversations.types import Service
+from sandbox.app import create_sandbox_app
+from sandbox.server import serve
 
 MODEL = Settings(understanding="model", redis_url="")  # no Redis: each test process embeds
 # A catalogue in a clerk's words: nothing in it says "lawn" or "grass".

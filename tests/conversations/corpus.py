@@ -29,9 +29,6 @@ from bot.catalog import to_services
 from bot.geocoding import place_of
 from bot.languages import load_languages
 from bot.open311 import records
-from sandbox.catalog import load_catalog
-from sandbox.gazetteer import default_gazetteer
-from sandbox.nominatim import place_json
 from conversations import (
     Context,
     Event,
@@ -48,6 +45,9 @@ from conversations import (
 from conversations.plaintext import render
 from conversations.segments import segments
 from conversations.types import ListReports, LookupStatus, ReportLine, ReportsListed, TimedOut
+from sandbox.catalog import load_catalog
+from sandbox.gazetteer import default_gazetteer
+from sandbox.nominatim import place_json
 
 HERE = Path(__file__).parent
 CITY = "Springfield"
