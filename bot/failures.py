@@ -9,13 +9,13 @@ from sqlmodel import or_, select
 
 from bot import queue
 from bot.db import session_scope
-from bot.models import Contact, Message, Report
+from bot.models import Contact, Direction, Message, MessageStatus, Report, ReportState
 from bot.timeutil import utcnow
 
 # Report states that wait for a person: refused our setup or given up after a long outage
 # (failed), possibly filed where the city's requests cannot be searched (unconfirmed), or
 # refused by the city for the report's own sake (rejected: retried once staff fixed the cause).
-REPORT_STATES = ("failed", "unconfirmed", "rejected")
+REPORT_STATES = (ReportState.FAILED, ReportState.UNCONFIRMED, ReportState.REJECTED)
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,12 @@ def list_failures(limit: int = 200) -> list[Failure]:
             )
         for message in session.exec(
             select(Message)
-            .where(Message.status == "failed")
+            .where(Message.status == MessageStatus.FAILED)
             .order_by(Message.updated_at.desc())
             .limit(limit)
         ).all():
             contact = session.get(Contact, message.contact_id)
-            kind = "send" if message.direction == "out" else "turn"
+            kind = "send" if message.direction == Direction.OUT else "turn"
             found.append(
                 Failure(
                     f"{kind}:{message.id}",
@@ -72,7 +72,7 @@ def list_failures(limit: int = 200) -> list[Failure]:
 def _hint(report: Report) -> str:
     """What staff should do about a report that waits for them."""
     name = f"report:{report.id}"
-    if report.state == "unconfirmed":
+    if report.state == ReportState.UNCONFIRMED:
         return (
             f"it may be at the city already: look for {report.marker} in the city's requests; "
             f"found: intake311 failures filed {name} REQUEST_ID; not there: "
@@ -106,19 +106,20 @@ def retry(name: str) -> bool:
                 return True
             if report is None or report.state not in REPORT_STATES:
                 return False
-            if report.state == "unconfirmed":
+            if report.state == ReportState.UNCONFIRMED:
                 report.check_before_post = False  # staff checked the city: file it
-            report.state = "pending"
+            report.state = ReportState.PENDING
             report.attempts = 0
             report.next_attempt_at = None
             report.retried_at = report.updated_at = utcnow()
             job = ("bot.jobs.submit", report.id)
         else:
             message = session.get(Message, int(number))
-            direction = "out" if kind == "send" else "in"
-            if message is None or message.status != "failed" or message.direction != direction:
+            direction = Direction.OUT if kind == "send" else Direction.IN
+            failed = message is not None and message.status == MessageStatus.FAILED
+            if message is None or not failed or message.direction != direction:
                 return False
-            message.status = "pending"
+            message.status = MessageStatus.PENDING
             message.attempts = 0
             message.next_attempt_at = None
             message.updated_at = utcnow()
@@ -137,7 +138,7 @@ def retry_all() -> list[str]:
     return [
         f.name
         for f in list_failures(limit=10_000)
-        if not f.what.startswith("unconfirmed") and retry(f.name)
+        if not f.what.startswith(ReportState.UNCONFIRMED) and retry(f.name)
     ]
 
 

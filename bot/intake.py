@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from bot import queue
 from bot.channels.base import DeliveryStatus, Event, Ignored, Inbound, Membership
 from bot.db import session_scope
-from bot.models import Contact, Conversation, Message
+from bot.models import Contact, Conversation, Direction, Message
 from bot.payloads import InboundPayload
 from bot.timeutil import utcnow
 
@@ -80,7 +80,7 @@ def _store(inbound: Inbound) -> Received:
             conversation_id=conversation.id,
             contact_id=conversation.contact_id,
             channel=inbound.channel,
-            direction="in",
+            direction=Direction.IN,
             external_id=inbound.external_id,
             text=inbound.text,
             payload=inbound.payload.to_dict(),
@@ -98,7 +98,7 @@ def _existing(inbound: Inbound) -> Received | None:
             query = select(Message).where(
                 Message.channel == inbound.channel,
                 Message.external_id == inbound.external_id,
-                Message.direction == "in",
+                Message.direction == Direction.IN,
             )
         else:
             query = (
@@ -106,7 +106,7 @@ def _existing(inbound: Inbound) -> Received | None:
                 .join(Contact, Contact.id == Message.contact_id)
                 .where(
                     Contact.address == inbound.address,
-                    Message.direction == "in",
+                    Message.direction == Direction.IN,
                     Message.external_id.is_(None),
                     Message.text == inbound.text,
                     Message.created_at > utcnow() - REDELIVERY_WINDOW,
@@ -167,7 +167,7 @@ def record_delivery(status: DeliveryStatus) -> bool:
             select(Message).where(
                 Message.channel == status.channel,
                 Message.external_id == status.external_id,
-                Message.direction == "out",
+                Message.direction == Direction.OUT,
             )
         ).first()
         if message is None:

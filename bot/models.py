@@ -3,11 +3,83 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, String, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from bot.timeutil import UTCDateTime, utcnow
+
+
+class Direction(StrEnum):
+    """Which way a message goes: from the resident (in) or to them (out)."""
+
+    IN = "in"
+    OUT = "out"
+
+
+class MessageStatus(StrEnum):
+    """Where a message stands.
+
+    in: pending -> processed | failed;
+    out: pending -> sending -> sent -> delivered | read | undelivered | failed, or suppressed
+    (an opted-out contact).
+    """
+
+    PENDING = "pending"
+    PROCESSED = "processed"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+
+
+class ReportState(StrEnum):
+    """Our pipeline's state of a report (the city's own status is `Report.city_status`).
+
+    pending -> submitting -> submitted, or awaiting_number (a token) -> submitted; rejected (the
+    city refused it; the resident was told); failed (given up: our setup or a long outage) and
+    unconfirmed (maybe filed, the city cannot be searched) wait for staff (bot/failures.py).
+    """
+
+    PENDING = "pending"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    AWAITING_NUMBER = "awaiting_number"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    UNCONFIRMED = "unconfirmed"
+
+
+class StoredEnum(TypeDecorator):
+    """A StrEnum in a string column, stored as its value (the strings stored before the enum).
+
+    Only the enum's values are written; a value read back is the enum's member, or the string
+    as stored where this version does not know it.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+        self.length = length
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        try:
+            return self.enum(value)
+        except ValueError:
+            return value
 
 
 def _when(**kwargs):
@@ -58,13 +130,13 @@ class Message(SQLModel, table=True):
     conversation_id: int = Field(foreign_key="conversation.id", index=True)
     contact_id: int = Field(foreign_key="contact.id", index=True)
     channel: str = Field(max_length=32)
-    direction: str = Field(max_length=3)  # "in" or "out"
+    direction: Direction = Field(sa_type=StoredEnum(Direction, 3))
     external_id: str | None = Field(default=None, max_length=128)
     text: str = Field(default="", sa_type=Text)
     payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    # in: pending -> processed | failed;
-    # out: pending -> sending -> sent -> delivered | read | undelivered | failed, or suppressed
-    status: str = Field(default="pending", max_length=16, index=True)
+    status: MessageStatus = Field(
+        default=MessageStatus.PENDING, sa_type=StoredEnum(MessageStatus, 16), index=True
+    )
     error_code: str | None = Field(default=None, max_length=32)
     attempts: int = 0
     next_attempt_at: datetime | None = _maybe_when()
@@ -84,11 +156,11 @@ class Report(SQLModel, table=True):
     address: str = Field(default="", sa_type=Text)
     lat: float | None = None
     lon: float | None = None
-    # pending -> submitting -> submitted, or awaiting_number (token) -> submitted; rejected (the
-    # city refused it; the resident was told); failed (given up: our setup or a long outage) and
-    # unconfirmed (maybe filed, the city cannot be searched) wait for staff (bot/failures.py).
-    # next_attempt_at says when a pending or awaiting_number report is due again.
-    state: str = Field(default="pending", max_length=16, index=True)
+    # Our pipeline's state (ReportState); next_attempt_at says when a pending or
+    # awaiting_number report is due again.
+    state: ReportState = Field(
+        default=ReportState.PENDING, sa_type=StoredEnum(ReportState, 16), index=True
+    )
     attempts: int = 0
     next_attempt_at: datetime | None = _maybe_when()
     last_error: str | None = Field(default=None, sa_type=Text)
@@ -120,7 +192,8 @@ class Report(SQLModel, table=True):
     contact_ok: bool = False
     phone: str | None = Field(default=None, max_length=64)
     email: str | None = Field(default=None, max_length=255)
-    status: str | None = Field(default=None, max_length=32)
+    # The city's status of the request ("open", "closed", ...): theirs, not our `state`.
+    city_status: str | None = Field(default=None, max_length=32)
     status_notes: str | None = Field(default=None, sa_type=Text)
     expected_datetime: str | None = Field(default=None, max_length=64)
     created_at: datetime = _when()

@@ -185,7 +185,7 @@ def test_report_filed_step_by_step_and_status_update_delivered(phone, twilio_api
     assert jobs.track() == 0
     run_jobs()
     assert phone.inbox() == []
-    assert only_report().status == "closed"
+    assert only_report().city_status == "closed"
 
 
 def answer_pothole_questions(phone) -> str:

@@ -76,7 +76,7 @@ def test_a_filing_whose_worker_died_after_the_post_is_found_not_refiled(phone, r
     with session_scope() as session:
         row = session.get(Report, report.id)
         row.state, row.service_request_id, row.check_before_post = "submitting", None, True
-        row.status = None
+        row.city_status = None
     assert jobs.reconcile() == 0  # it may still be in flight
     _age(Report)
     assert jobs.reconcile() >= 1

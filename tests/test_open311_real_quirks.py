@@ -347,7 +347,7 @@ def test_a_request_the_city_reopens_is_news_and_listed_open(city):
     run_jobs()
     [update] = phone.inbox()
     assert number in update and update.endswith("open. Reopened: more bags dumped.")
-    assert the_report().status == "open"
+    assert the_report().city_status == "open"
     [listing] = phone.text("MY REPORTS")
     assert number in listing and "open" in listing
     assert jobs.track() == 0

@@ -173,7 +173,7 @@ def test_status_checks_go_on_past_a_batch_the_city_refuses(city, monkeypatch, tm
             contact_id=report.contact_id,
             service_code="002",
             state="submitted",
-            status="open",
+            city_status="open",
             service_request_id="bad id/../x",
         )
         session.add(ghost)

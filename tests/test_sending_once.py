@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from bot import jobs
 from bot.db import session_scope
-from bot.jobs.common import queue_reply
+from bot.jobs.common import store_reply
 from bot.models import Conversation, Message
 from bot.settings import get_settings
 from conversations import Reply
@@ -97,7 +97,7 @@ def test_replies_wait_behind_one_that_is_retried_and_arrive_in_order(phone, twil
         conversation = session.exec(select(Conversation)).one()
         ids = []
         for text in ("first", "second", "third"):
-            message = queue_reply(session, conversation, Reply(text))
+            message = store_reply(session, conversation, Reply(text))
             session.flush()
             ids.append(message.id)
     twilio_api.config["FAIL_NEXT"] = [503]
@@ -121,7 +121,7 @@ def test_only_one_worker_claims_a_message(env):
 
     with session_scope() as session:
         conversation = _conversation(session)
-        message = queue_reply(session, conversation, Reply("hello"))
+        message = store_reply(session, conversation, Reply("hello"))
         session.flush()
         seen = Message(id=message.id, status="pending", attempts=0)
     with session_scope() as session:

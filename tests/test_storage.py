@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import select
@@ -13,7 +14,7 @@ from sqlmodel import select
 from bot.db import get_engine, normalise_url, session_scope
 from bot.intake import conversation_for
 from bot.migrate import alembic_config
-from bot.models import Conversation, Message
+from bot.models import Conversation, Direction, Message, MessageStatus, Report, ReportState
 
 
 def test_migrations_create_every_table(env):
@@ -126,6 +127,51 @@ def test_migration_0008_adds_the_followup_column_to_existing_conversations(env):
         [conversation] = session.exec(select(Conversation)).all()
         found = session.exec(select(Conversation.id).where(Conversation.followup.is_(None)))
         assert conversation.followup is None and found.all() == [conversation.id]
+
+
+def test_states_are_stored_as_their_strings_and_read_back_as_enums(env):
+    with session_scope() as session:
+        conversation = conversation_for(session, "sms", "tel:+13125550142")
+        ids = dict(conversation_id=conversation.id, contact_id=conversation.contact_id)
+        message = Message(channel="sms", direction="out", status=MessageStatus.SENT, **ids)
+        report = Report(service_code="001", state=ReportState.AWAITING_NUMBER, **ids)
+        session.add_all([message, report])
+        session.flush()
+        message_id, report_id = message.id, report.id
+    with session_scope() as session:
+        stored = session.execute(
+            text("SELECT direction, status FROM message WHERE id = :id"), {"id": message_id}
+        ).one()
+        assert tuple(stored) == ("out", "sent") and type(stored[0]) is str
+        assert session.execute(text("SELECT state FROM report")).scalar() == "awaiting_number"
+        message = session.get(Message, message_id)
+        assert message.direction is Direction.OUT and message.status is MessageStatus.SENT
+        assert session.get(Report, report_id).state is ReportState.AWAITING_NUMBER
+        # A state written by another version is read as the string it is.
+        session.execute(text("UPDATE report SET state = 'archived'"))
+        session.expire_all()
+        assert session.get(Report, report_id).state == "archived"
+
+
+def test_a_state_that_is_not_one_is_refused(env):
+    with pytest.raises(StatementError), session_scope() as session:
+        conversation = conversation_for(session, "sms", "tel:+13125550142")
+        ids = dict(conversation_id=conversation.id, contact_id=conversation.contact_id)
+        session.add(Report(service_code="001", state="sumbitted", **ids))
+
+
+def test_the_citys_status_moves_to_city_status_and_back(env):
+    before = ScriptDirectory.from_config(alembic_config()).get_revision("0009").down_revision
+    with session_scope() as session:
+        conversation = conversation_for(session, "sms", "tel:+13125550142")
+        ids = dict(conversation_id=conversation.id, contact_id=conversation.contact_id)
+        session.add(Report(service_code="001", city_status="in progress", **ids))
+    command.downgrade(alembic_config(), before)
+    with session_scope() as session:
+        assert session.execute(text("SELECT status FROM report")).scalar() == "in progress"
+    command.upgrade(alembic_config(), "head")
+    with session_scope() as session:
+        assert session.exec(select(Report)).one().city_status == "in progress"
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,9 @@ from bot.channels import console
 from bot.channels.base import Inbound
 from bot.db import session_scope
 from bot.intake import receive
-from bot.models import Contact, Message, Report
+from bot.models import Contact, Direction, Message, MessageStatus, Report, ReportState
 
-BUSY_REPORT_STATES = ("pending", "submitting", "awaiting_number")
+BUSY_REPORT_STATES = (ReportState.PENDING, ReportState.SUBMITTING, ReportState.AWAITING_NUMBER)
 
 
 class ConsoleChat:
@@ -52,8 +52,8 @@ class ConsoleChat:
                 .join(Contact, Contact.id == Message.contact_id)
                 .where(
                     Contact.address == self.address,
-                    Message.direction == "out",
-                    Message.status.in_(("sent", "delivered")),
+                    Message.direction == Direction.OUT,
+                    Message.status.in_((MessageStatus.SENT, MessageStatus.DELIVERED)),
                     Message.id > self.last_seen,
                 )
                 .order_by(Message.id)
@@ -72,7 +72,7 @@ class ConsoleChat:
             waiting = session.exec(
                 select(Message.id).where(
                     Message.contact_id == contact.id,
-                    Message.status.in_(("pending", "sending")),
+                    Message.status.in_((MessageStatus.PENDING, MessageStatus.SENDING)),
                 )
             ).first()
             filing = session.exec(
@@ -99,7 +99,7 @@ class ConsoleChat:
             newest = session.exec(
                 select(Message.id)
                 .join(Contact, Contact.id == Message.contact_id)
-                .where(Contact.address == self.address, Message.direction == "out")
+                .where(Contact.address == self.address, Message.direction == Direction.OUT)
                 .order_by(Message.id.desc())
             ).first()
         return newest or 0

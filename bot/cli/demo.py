@@ -86,7 +86,7 @@ def _close_filed_requests(sandbox_url: str, address: str) -> int:
     from sqlmodel import select
 
     from bot.db import session_scope
-    from bot.models import Contact, Report
+    from bot.models import Contact, Report, ReportState
 
     with session_scope() as session:
         numbers = session.exec(
@@ -94,8 +94,8 @@ def _close_filed_requests(sandbox_url: str, address: str) -> int:
             .join(Contact, Contact.id == Report.contact_id)
             .where(
                 Contact.address == address,
-                Report.state == "submitted",
-                Report.status != "closed",
+                Report.state == ReportState.SUBMITTED,
+                Report.city_status != "closed",
             )
         ).all()
     for number in numbers:

@@ -1,4 +1,4 @@
-"""What the jobs share: backoff, Redis locks, the Open311 client and queued replies."""
+"""What the jobs share: backoff, Redis locks, the Open311 client and stored replies."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from bot import queue
 from bot.languages import load_languages
-from bot.models import Contact, Conversation, Message, Report
+from bot.models import Contact, Conversation, Direction, Message, Report
 from bot.open311.client import Open311Client
 from bot.open311.dates import parse_datetime
 from bot.open311.profile import Profile, load_profile
@@ -93,14 +93,14 @@ def open311_client(settings: Settings) -> Open311Client:
     )
 
 
-def queue_reply(session: Session, conversation: Conversation, reply: Reply) -> Message:
+def store_reply(session: Session, conversation: Conversation, reply: Reply) -> Message:
     """Store a reply as a pending outbound message (the caller queues its delivery)."""
     contact = session.get(Contact, conversation.contact_id)
     message = Message(
         conversation_id=conversation.id,
         contact_id=conversation.contact_id,
         channel=contact.channel,
-        direction="out",
+        direction=Direction.OUT,
         text=plaintext.render(reply),
         payload=OutboundPayload(
             ReplyIntent(
@@ -124,7 +124,7 @@ def add_notice(
     `media_url` is a photo the city published (a status update's), for channels that show one.
     """
     conversation = session.get(Conversation, report.conversation_id)
-    message = queue_reply(session, conversation, Reply(text))
+    message = store_reply(session, conversation, Reply(text))
     if media_url:
         with_photo = replace(OutboundPayload.from_dict(message.payload), media_url=media_url)
         message.payload = with_photo.to_dict()

@@ -13,7 +13,7 @@ from bot.channels.base import Outgoing, SendError
 from bot.channels.registry import channel_for
 from bot.db import session_scope
 from bot.jobs.common import backoff, due_after, locked
-from bot.models import Contact, Message
+from bot.models import Contact, Direction, Message, MessageStatus
 from bot.payloads import OutboundPayload
 from bot.settings import get_settings
 from bot.timeutil import utcnow
@@ -46,7 +46,7 @@ def deliver(message_id: int) -> int:
                     select(Message)
                     .where(
                         Message.contact_id == contact_id,
-                        Message.direction == "out",
+                        Message.direction == Direction.OUT,
                         Message.status.in_(UNSENT),
                     )
                     .order_by(Message.id)
@@ -54,15 +54,18 @@ def deliver(message_id: int) -> int:
                 if message is None:
                     return sent
                 waiting = message.next_attempt_at and message.next_attempt_at > utcnow()
-                if message.status == "pending" and waiting and message.id != message_id:
+                if message.status == MessageStatus.PENDING and waiting and message.id != message_id:
                     return sent
                 contact = session.get(Contact, contact_id)
                 payload = OutboundPayload.from_dict(message.payload)
                 if contact.opted_out and not payload.opt_out_notice:
-                    message.status = "suppressed"
+                    message.status = MessageStatus.SUPPRESSED
                     continue
                 in_flight = timedelta(seconds=settings.send_in_flight)
-                if message.status == "sending" and message.updated_at > utcnow() - in_flight:
+                if (
+                    message.status == MessageStatus.SENDING
+                    and message.updated_at > utcnow() - in_flight
+                ):
                     # Another worker is sending it (the lock lapsed or Redis lost it): it
                     # carries on with the rest; reconcile looks again if it died.
                     return sent
@@ -95,7 +98,7 @@ def deliver(message_id: int) -> int:
                 continue
             with session_scope() as session:
                 message = session.get(Message, out.message_id)
-                message.status = "sent"
+                message.status = MessageStatus.SENT
                 message.external_id = external_id
                 message.next_attempt_at = None
                 message.updated_at = utcnow()
@@ -110,7 +113,7 @@ def _sids_taken(contact_id: int, since, in_flight_seconds: int) -> set[str]:
             session.exec(
                 select(Message.external_id).where(
                     Message.contact_id == contact_id,
-                    Message.direction == "out",
+                    Message.direction == Direction.OUT,
                     Message.external_id.is_not(None),
                     Message.created_at >= since - timedelta(seconds=in_flight_seconds),
                 )
@@ -127,7 +130,7 @@ def _claim(session, message: Message) -> bool:
             Message.status == message.status,
             Message.attempts == message.attempts,
         )
-        .values(status="sending", attempts=Message.attempts + 1, updated_at=utcnow())
+        .values(status=MessageStatus.SENDING, attempts=Message.attempts + 1, updated_at=utcnow())
     )
     return result.rowcount == 1
 
@@ -143,9 +146,9 @@ def _send_failed(message_id: int, exc: SendError, attempts: int, settings) -> fl
             session.get(Contact, message.contact_id).opted_out = True
         if exc.retryable and (attempts < settings.send_max_attempts or exc.retry_after is not None):
             delay = max(backoff(attempts, base=SEND_BACKOFF_BASE), exc.retry_after or 0)
-            message.status = "pending"
+            message.status = MessageStatus.PENDING
             message.next_attempt_at = due_after(delay)
             return delay
-        message.status = "failed"
+        message.status = MessageStatus.FAILED
         message.next_attempt_at = None
         return None

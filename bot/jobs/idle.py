@@ -8,9 +8,9 @@ from sqlmodel import select
 
 from bot import queue
 from bot.db import session_scope
-from bot.jobs.common import locked, queue_reply
+from bot.jobs.common import locked, store_reply
 from bot.jobs.turn_state import engine_context, keep_state, resident_state
-from bot.models import Contact, Conversation, Message
+from bot.models import Contact, Conversation, Direction, Message, MessageStatus
 from bot.settings import get_settings
 from bot.timeutil import utcnow
 from conversations import step
@@ -49,8 +49,8 @@ def time_out(conversation_id: int) -> bool:
         waiting = session.exec(
             select(Message.id).where(
                 Message.conversation_id == conversation_id,
-                Message.direction == "in",
-                Message.status == "pending",
+                Message.direction == Direction.IN,
+                Message.status == MessageStatus.PENDING,
             )
         ).first()
         if (
@@ -64,7 +64,7 @@ def time_out(conversation_id: int) -> bool:
         turn = step(state, TimedOut(utcnow()), engine_context((), settings))
         keep_state(conversation, contact, turn.state)
         conversation.updated_at = utcnow()
-        outgoing = [queue_reply(session, conversation, reply) for reply in turn.replies]
+        outgoing = [store_reply(session, conversation, reply) for reply in turn.replies]
         session.flush()
         ids = [message.id for message in outgoing]
     for message_id in ids:

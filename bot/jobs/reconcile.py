@@ -10,7 +10,7 @@ from sqlmodel import func, or_, select
 
 from bot import queue
 from bot.db import session_scope
-from bot.models import Conversation, Message, Report
+from bot.models import Conversation, Direction, Message, MessageStatus, Report, ReportState
 from bot.settings import get_settings
 from bot.timeutil import utcnow
 
@@ -35,8 +35,8 @@ def reconcile() -> int:
         waiting = session.exec(
             select(Message.conversation_id)
             .where(
-                Message.direction == "in",
-                Message.status == "pending",
+                Message.direction == Direction.IN,
+                Message.status == MessageStatus.PENDING,
                 Message.created_at < now - grace,
             )
             .distinct()
@@ -57,7 +57,7 @@ def reconcile() -> int:
             for message_id in session.exec(
                 select(func.min(Message.id))
                 .where(
-                    Message.direction == "out",
+                    Message.direction == Direction.OUT,
                     Message.status.in_(("pending", "sending")),
                     Message.updated_at < now - grace,
                     or_(Message.next_attempt_at.is_(None), Message.next_attempt_at < now - grace),
@@ -88,13 +88,15 @@ def _release_stuck(before) -> list[int]:
     """
     with session_scope() as session:
         reports = session.exec(
-            select(Report.id).where(Report.state == "submitting", Report.updated_at < before)
+            select(Report.id).where(
+                Report.state == ReportState.SUBMITTING, Report.updated_at < before
+            )
         ).all()
         if reports:
             session.execute(
                 update(Report)
-                .where(Report.id.in_(reports), Report.state == "submitting")
-                .values(state="pending", next_attempt_at=None, updated_at=utcnow())
+                .where(Report.id.in_(reports), Report.state == ReportState.SUBMITTING)
+                .values(state=ReportState.PENDING, next_attempt_at=None, updated_at=utcnow())
             )
     if reports:
         log.warning("released %s report(s) stuck in flight", len(reports))

@@ -21,7 +21,7 @@ from bot.jobs.common import (
     open311_client,
     open311_profile,
 )
-from bot.models import Contact, Report
+from bot.models import Contact, Report, ReportState
 from bot.open311.client import Open311Error
 from bot.open311.encode import request_form
 from bot.settings import Settings, get_settings
@@ -91,7 +91,7 @@ def submit(report_id: int) -> str:
         if number:
             notice = _mark_submitted(session, row, str(number), answer)
         else:
-            row.state = "awaiting_number"
+            row.state = ReportState.AWAITING_NUMBER
             row.token = str(answer.get("token"))
             row.next_attempt_at = due_after(TOKEN_BACKOFF_BASE)
     if posted and search_first:
@@ -99,9 +99,9 @@ def submit(report_id: int) -> str:
         queue.enqueue("bot.jobs.check_filed_once", report_id, delay=settle_seconds(settings))
     if number:
         queue.enqueue("bot.jobs.deliver", notice.id)
-        return "submitted"
+        return ReportState.SUBMITTED
     queue.enqueue("bot.jobs.resolve_token", report_id, delay=TOKEN_BACKOFF_BASE)
-    return "awaiting_number"
+    return ReportState.AWAITING_NUMBER
 
 
 def _flag_if_held_twice(report: Report, numbers: list[str]) -> None:
@@ -158,11 +158,11 @@ def _search_later(report_id: int, attempt: int, wait: float) -> str:
         if not _still_ours(session, report_id, attempt):
             return "released"
         report = session.get(Report, report_id)
-        report.state = "pending"
+        report.state = ReportState.PENDING
         report.next_attempt_at = due_after(wait)
     log.info("report %s: not found at the city yet; searching again in %.0f s", report_id, wait)
     queue.enqueue("bot.jobs.submit", report_id, delay=wait)
-    return "pending"
+    return ReportState.PENDING
 
 
 def _note_posting(report_id: int, attempt: int) -> bool:
@@ -171,7 +171,11 @@ def _note_posting(report_id: int, attempt: int) -> bool:
     with session_scope() as session:
         result = session.execute(
             update(Report)
-            .where(Report.id == report_id, Report.state == "submitting", Report.attempts == attempt)
+            .where(
+                Report.id == report_id,
+                Report.state == ReportState.SUBMITTING,
+                Report.attempts == attempt,
+            )
             .values(last_posted_at=utcnow())
         )
     if result.rowcount != 1:
@@ -192,7 +196,11 @@ def _still_ours(session: Session, report_id: int, attempt: int) -> bool:
     """True if this job's claim on the report stands (the reconciler did not hand it on)."""
     result = session.execute(
         update(Report)
-        .where(Report.id == report_id, Report.state == "submitting", Report.attempts == attempt)
+        .where(
+            Report.id == report_id,
+            Report.state == ReportState.SUBMITTING,
+            Report.attempts == attempt,
+        )
         .values(updated_at=utcnow())
     )
     if result.rowcount != 1:
@@ -214,7 +222,7 @@ def _claimed_for_posting(report_id: int) -> tuple[Report, bool] | str:
     else the state that made the claim fail.
     """
     with session_scope() as session:
-        if not claim(session, report_id, "pending", "submitting"):
+        if not claim(session, report_id, ReportState.PENDING, ReportState.SUBMITTING):
             report = session.get(Report, report_id)
             return report.state if report else "missing"
         report = session.get(Report, report_id)
@@ -246,7 +254,7 @@ def _find_filed(client, report: Report) -> list[str]:
 
 def resolve_token(report_id: int) -> str:
     """Turn a report's token into the city's request number, polling with backoff."""
-    report = _claimed(report_id, "awaiting_number", "awaiting_number")
+    report = _claimed(report_id, ReportState.AWAITING_NUMBER, ReportState.AWAITING_NUMBER)
     if isinstance(report, str):
         return report
     client = open311_client(get_settings())
@@ -263,21 +271,21 @@ def resolve_token(report_id: int) -> str:
         with session_scope() as session:
             session.get(Report, report_id).next_attempt_at = due_after(delay)
         queue.enqueue("bot.jobs.resolve_token", report_id, delay=delay)
-        return "awaiting_number"
+        return ReportState.AWAITING_NUMBER
     with session_scope() as session:
-        if not claim(session, report_id, "awaiting_number", "submitted"):
-            return "submitted"
+        if not claim(session, report_id, ReportState.AWAITING_NUMBER, ReportState.SUBMITTED):
+            return ReportState.SUBMITTED
         notice = _mark_submitted(session, session.get(Report, report_id), str(number))
     queue.enqueue("bot.jobs.deliver", notice.id)
-    return "submitted"
+    return ReportState.SUBMITTED
 
 
 def mark_found_by_staff(report_id: int, number: str) -> bool:
     """A report waiting for staff (unconfirmed or failed) that staff found at the city as
     `number`: submitted, and the resident is texted the number. False if it does not wait."""
     with session_scope() as session:
-        for state in ("unconfirmed", "failed"):
-            if claim(session, report_id, state, "submitted"):
+        for state in (ReportState.UNCONFIRMED, ReportState.FAILED):
+            if claim(session, report_id, state, ReportState.SUBMITTED):
                 break
         else:
             return False
@@ -289,7 +297,7 @@ def mark_found_by_staff(report_id: int, number: str) -> bool:
     return True
 
 
-def claim(session: Session, report_id: int, from_state: str, to_state: str) -> bool:
+def claim(session: Session, report_id: int, from_state: ReportState, to_state: ReportState) -> bool:
     """Move a report between states only if it is still in `from_state` (one winner per race)."""
     result = session.execute(
         update(Report)
@@ -299,7 +307,7 @@ def claim(session: Session, report_id: int, from_state: str, to_state: str) -> b
     return result.rowcount == 1
 
 
-def _claimed(report_id: int, from_state: str, to_state: str) -> Report | str:
+def _claimed(report_id: int, from_state: ReportState, to_state: ReportState) -> Report | str:
     """The report, claimed for this job; else the state that made the claim fail."""
     with session_scope() as session:
         claimed = claim(session, report_id, from_state, to_state)
@@ -374,9 +382,9 @@ def _needs_coordinates(settings: Settings) -> bool:
 def _mark_submitted(session: Session, report: Report, number: str, answer: dict | None = None):
     """The report filed as `number`; what the city's answer says of it is the baseline."""
     answer = answer or {}
-    report.state = "submitted"
+    report.state = ReportState.SUBMITTED
     report.service_request_id = number
-    report.status = str(answer.get("status") or "open").strip().lower()
+    report.city_status = str(answer.get("status") or "open").strip().lower()
     report.status_notes = str(answer.get("status_notes") or "").strip() or None
     report.expected_datetime = expected_text(answer.get("expected_datetime"), get_settings())
     report.next_attempt_at = None
@@ -414,7 +422,7 @@ def _submit_failed(
             hours=settings.report_give_up_hours
         )
         if exc.uncertain and open311_profile(settings).marker_search:
-            state = "pending"
+            state = ReportState.PENDING
             log.warning(
                 "report %s: the city's answer was lost; it will be looked for before "
                 "it is filed again: %s",
@@ -422,13 +430,13 @@ def _submit_failed(
                 exc,
             )
         elif exc.uncertain:
-            state = "unconfirmed"
+            state = ReportState.UNCONFIRMED
             log.error("report %s: the city's answer was lost; it may be filed: %s", report_id, exc)
         elif exc.operator_error:
-            state = "failed"
+            state = ReportState.FAILED
             log.error("report %s: the city refused our setup (key, endpoint): %s", report_id, exc)
         elif exc.retryable or not posted:  # a failed search says nothing about the report
-            state = "failed" if given_up else "pending"
+            state = ReportState.FAILED if given_up else ReportState.PENDING
             log.log(
                 logging.ERROR if given_up else logging.WARNING,
                 "report %s not filed%s: %s",
@@ -437,7 +445,7 @@ def _submit_failed(
                 exc,
             )
         else:
-            state = "rejected"
+            state = ReportState.REJECTED
             log.warning("report %s refused by the city: %s", report_id, exc)
         final = report.state = state
         report.last_error = str(exc)[:2000]
@@ -450,27 +458,29 @@ def _submit_failed(
             report.attempts, base=settings.retry_base_seconds, cap=settings.retry_cap_seconds
         )
         notice = None
-        if state == "rejected":
+        if state == ReportState.REJECTED:
             notice = add_notice(
                 session,
                 report,
                 notices.report_rejected(_reason(exc), language_of(session, report, settings)),
             )
         else:
-            if state == "pending":
+            if state == ReportState.PENDING:
                 report.next_attempt_at = due_after(delay)
             if not report.delay_notice_sent:
                 report.delay_notice_sent = True
                 # "Not answering" only while retried because the city is down, slow or erroring
                 # (a timeout, a 5xx); a report that waits for staff is only "saved".
                 status = exc.status_code or 500
-                down = state == "pending" and (exc.retryable or (exc.uncertain and status >= 500))
+                down = state == ReportState.PENDING and (
+                    exc.retryable or (exc.uncertain and status >= 500)
+                )
                 down = down and not isinstance(exc, NotPlacedYet)
                 saved = notices.report_delayed if down else notices.report_saved
                 notice = add_notice(session, report, saved(language_of(session, report, settings)))
     if notice is not None:
         queue.enqueue("bot.jobs.deliver", notice.id)
-    if state == "pending":
+    if state == ReportState.PENDING:
         queue.enqueue("bot.jobs.submit", report_id, delay=delay)
     return final
 

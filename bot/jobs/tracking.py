@@ -20,7 +20,7 @@ from bot.jobs.common import (
     open311_client,
     redis_lock,
 )
-from bot.models import AppliedUpdate, Cursor, Report
+from bot.models import AppliedUpdate, Cursor, Report, ReportState
 from bot.open311.client import Open311Client, Open311Error, parse_datetime
 from bot.settings import get_settings
 from bot.timeutil import utcnow
@@ -66,10 +66,10 @@ def _open_reports() -> dict[str, int]:
         rows = session.exec(
             select(Report.id, Report.service_request_id)
             .where(
-                Report.state == "submitted",
+                Report.state == ReportState.SUBMITTED,
                 or_(
-                    func.lower(Report.status) != "closed",
-                    Report.status.is_(None),
+                    func.lower(Report.city_status) != "closed",
+                    Report.city_status.is_(None),
                     Report.status_changed_at > recently,
                 ),
             )
@@ -164,13 +164,13 @@ def receive_status(report_id: int, entry: dict, update_key: str | None = None) -
             .where(
                 Report.id == report_id,
                 or_(
-                    _differs(Report.status, status),
+                    _differs(Report.city_status, status),
                     _differs(Report.status_notes, notes),
                     _differs(Report.expected_datetime, expected),
                 ),
             )
             .values(
-                status=status,
+                city_status=status,
                 status_notes=notes,
                 expected_datetime=expected,
                 status_changed_at=now,
@@ -210,9 +210,10 @@ def _baseline(
     if first.rowcount != 1:
         return False
     report = session.get(Report, report_id)
-    if report is None or (report.status or "open") != status:
+    if report is None or (report.city_status or "open") != status:
         return False
-    report.status, report.status_notes, report.expected_datetime = status, notes, expected
+    report.city_status, report.status_notes = status, notes
+    report.expected_datetime = expected
     report.updated_at = now
     return True
 

@@ -135,7 +135,7 @@ def list_reports(session: Session, contact_id: int) -> ReportsListed:
             ReportLine(
                 number=report.service_request_id or "",
                 service_name=report.service_name,
-                status=report.status or "",
+                status=report.city_status or "",
                 filed_at=report.created_at,
             )
             for report in reports

@@ -10,10 +10,10 @@ from sqlmodel import Session, select
 
 from bot import geocoding
 from bot.channels.registry import channel_for
+from bot.city_synonyms import load_synonyms
 from bot.languages import load_languages
-from bot.models import Contact, Conversation, Message
+from bot.models import Contact, Conversation, Direction, Message
 from bot.payloads import InboundPayload, OutboundPayload
-from bot.phrases import load_synonyms
 from bot.settings import Settings
 from bot.understanding import similarity_for
 from conversations import Context, Place, State
@@ -66,7 +66,7 @@ def _stale_tap(session: Session, contact_id: int, reply_to: str | None) -> bool:
         return False
     recent = session.exec(
         select(Message)
-        .where(Message.contact_id == contact_id, Message.direction == "out")
+        .where(Message.contact_id == contact_id, Message.direction == Direction.OUT)
         .order_by(Message.id.desc())
         .limit(20)
     ).all()

@@ -23,7 +23,7 @@ from bot import queue
 from bot.catalog import load_services
 from bot.channels.registry import channel_for
 from bot.db import session_scope
-from bot.jobs.common import locked, open311_client, queue_reply
+from bot.jobs.common import locked, open311_client, store_reply
 from bot.jobs.turn_actions import (
     ANSWERABLE,
     Followup,
@@ -41,7 +41,7 @@ from bot.jobs.turn_state import (
     keep_state,
     resident_state,
 )
-from bot.models import Contact, Conversation, Message, Report
+from bot.models import Contact, Conversation, Direction, Message, MessageStatus, Report
 from bot.open311.client import Open311Client
 from bot.payloads import InboundPayload, OutboundPayload
 from bot.settings import Settings, get_settings
@@ -264,8 +264,8 @@ def _oldest_pending(session: Session, conversation_id: int) -> Message | None:
         select(Message)
         .where(
             Message.conversation_id == conversation_id,
-            Message.direction == "in",
-            Message.status == "pending",
+            Message.direction == Direction.IN,
+            Message.status == MessageStatus.PENDING,
         )
         .order_by(Message.id)
     ).first()
@@ -278,7 +278,7 @@ def _mark(session: Session, message_id: int, status: str, error: str | None = No
         values["error_code"] = error[:32]
     result = session.execute(
         update(Message)
-        .where(Message.id == message_id, Message.status == "pending")
+        .where(Message.id == message_id, Message.status == MessageStatus.PENDING)
         .values(**values)
     )
     return result.rowcount == 1
@@ -289,8 +289,8 @@ def _fail(session: Session, message_id: object, error: str) -> None:
     if isinstance(message_id, int):
         session.execute(
             update(Message)
-            .where(Message.id == message_id, Message.direction == "in")
-            .values(status="failed", error_code=error[:32], updated_at=utcnow())
+            .where(Message.id == message_id, Message.direction == Direction.IN)
+            .values(status=MessageStatus.FAILED, error_code=error[:32], updated_at=utcnow())
         )
 
 
@@ -333,7 +333,7 @@ def _store(
     after the commit."""
     conversation.updated_at = utcnow()
     session.add_all(reports)
-    outgoing = [queue_reply(session, conversation, reply) for reply in replies]
+    outgoing = [store_reply(session, conversation, reply) for reply in replies]
     if switched == "out":
         for sent in outgoing:
             notice = replace(OutboundPayload.from_dict(sent.payload), opt_out_notice=True)

@@ -1,10 +1,10 @@
-"""A city's own phrases (SYNONYMS_FILE) reach the engine's matching."""
+"""A city's own synonyms (SYNONYMS_FILE) reach the engine's matching."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.phrases import load_synonyms
+from bot.city_synonyms import load_synonyms
 from tests.test_conversations_catalogue import CONTEXT, Chat
 
 

@@ -1,4 +1,5 @@
-"""The city's own phrases for matching services (SYNONYMS_FILE), read once per process.
+"""The city's own synonyms for its services (SYNONYMS_FILE), read once per process; they
+extend the engine's built-in ones (conversations/synonyms.py).
 
 A TOML file mapping catalogue words to what residents say, e.g.::
 
