@@ -422,3 +422,16 @@ def test_a_status_update_with_the_citys_photo(chat, media_url, method):
     assert text.endswith("closed. Filled.")
     if method == "sendPhoto":
         assert update["photo"] == media_url
+
+
+def test_the_citys_long_notes_arrive_whole_on_telegram(chat):
+    """An SMS notice cuts the city's notes to fit its segments; a Telegram message holds them."""
+    file_pothole_by_taps(chat)
+    number = only_report().service_request_id
+    notes = " ".join(["The crew patched the hole and will return to resurface the lane."] * 9)
+    assert len(notes) > 3 * 160  # more than any SMS notice may take
+    set_city_status(number, "closed", notes)
+    jobs.track()
+    run_jobs()
+    [update] = chat.inbox()
+    assert update["text"].endswith(f"closed. {notes}")

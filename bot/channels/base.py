@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from bot.payloads import InboundPayload, OutboundPayload, ReplyIntent
 from bot.settings import Settings
@@ -175,7 +175,7 @@ class Abilities:
     location_requests: bool = False
     media: bool = False
     text_budget: int = 3
-    budget_unit: str = "segments"
+    budget_unit: Literal["segments", "characters"] = "segments"
     reply_window: timedelta | None = None
     finds_sent: bool = False
 
@@ -192,7 +192,15 @@ class Channel:
     """One channel: its name, its addresses, its webhooks and its sends.
 
     Subclasses set the class attributes and implement `verify`, `parse` and `send`; the rest
-    has defaults that suit a channel without them.
+    has defaults that suit a channel without them. The route asks `serve` first, for every
+    call (a GET, or a call the channel answers by itself); then, for a POST it did not serve,
+    `verify`, `parse` and, once the events are stored, `answer`.
+
+    Provider ids are unique per channel across both directions (`Message`'s unique
+    `(channel, external_id)`, at most 128 characters): where the provider's ids for inbound
+    and outbound messages could meet, prefix them (web chat's `in:`; Telegram's `msg:`,
+    `cbq:`). `send` returns the provider's id for what it sent, or one of its own making
+    (e.g. from `out.message_id`) when the provider names none.
     """
 
     name: ClassVar[str]
@@ -224,12 +232,14 @@ class Channel:
         return None
 
     def send(self, out: Outgoing, settings: Settings) -> str:
-        """Transmit one message; its provider id. Raises SendError."""
+        """Transmit one message; its provider id. Raises SendError (retryable or not)."""
         raise NotImplementedError
 
     def find_sent(
         self, out: Outgoing, since: datetime, settings: Settings, taken: set[str]
     ) -> str | None:
         """The provider id of `out` if an earlier attempt reached the provider (asked only
-        where `abilities.finds_sent`); None when it did not."""
+        where `abilities.finds_sent`); None when it did not. Without it, a send whose answer
+        was lost (a timeout, a worker killed mid-send) is sent again: at least once, not
+        exactly once."""
         return None

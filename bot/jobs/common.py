@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -12,6 +12,7 @@ from redis.lock import Lock
 from sqlmodel import Session
 
 from bot import queue
+from bot.channels.registry import channel_for
 from bot.languages import load_languages
 from bot.models import Contact, Conversation, Direction, Message, Report
 from bot.open311.client import Open311Client
@@ -22,6 +23,7 @@ from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
 from conversations import Reply, plaintext
 from conversations.language import ENGLISH, Language
+from conversations.segments import measured_in
 
 
 def backoff(attempts: int, base: float = 30, cap: float = 3600) -> float:
@@ -130,6 +132,20 @@ def add_notice(
         message.payload = with_photo.to_dict()
     session.flush()
     return message
+
+
+def message_chars(channel: str) -> int | None:
+    """How long one message may be on `channel`, in characters; None where replies are fitted
+    to SMS segments (the engine's `Context.message_chars`)."""
+    abilities = channel_for(channel).abilities
+    return abilities.text_budget if abilities.budget_unit == "characters" else None
+
+
+def fitted_for(session: Session, report: Report) -> AbstractContextManager[None]:
+    """Within it, notices about `report` (a city's notes, a refusal's reason) are cut to fit
+    its resident's channel: SMS segments, or a whole message elsewhere."""
+    contact = session.get(Contact, report.contact_id)
+    return measured_in(message_chars(contact.channel) if contact else None)
 
 
 def language_of(session: Session, report: Report, settings: Settings) -> Language:

@@ -17,6 +17,7 @@ from bot.jobs.common import (
     backoff,
     due_after,
     expected_text,
+    fitted_for,
     language_of,
     open311_client,
     open311_profile,
@@ -459,11 +460,9 @@ def _submit_failed(
         )
         notice = None
         if state == ReportState.REJECTED:
-            notice = add_notice(
-                session,
-                report,
-                notices.report_rejected(_reason(exc), language_of(session, report, settings)),
-            )
+            with fitted_for(session, report):
+                text = notices.report_rejected(_reason(exc), language_of(session, report, settings))
+            notice = add_notice(session, report, text)
         else:
             if state == ReportState.PENDING:
                 report.next_attempt_at = due_after(delay)

@@ -16,6 +16,7 @@ from bot.jobs.common import (
     city_zone,
     expected_at,
     expected_text,
+    fitted_for,
     language_of,
     open311_client,
     redis_lock,
@@ -180,14 +181,15 @@ def receive_status(report_id: int, entry: dict, update_key: str | None = None) -
         if result.rowcount != 1:
             return False
         report = session.get(Report, report_id)
-        text = notices.status_changed(
-            report.service_request_id,
-            status,
-            notes or "",
-            report.service_name,
-            expected=expected_when.astimezone(city_zone(settings)) if expected_when else None,
-            say=language_of(session, report, settings),
-        )
+        with fitted_for(session, report):
+            text = notices.status_changed(
+                report.service_request_id,
+                status,
+                notes or "",
+                report.service_name,
+                expected=expected_when.astimezone(city_zone(settings)) if expected_when else None,
+                say=language_of(session, report, settings),
+            )
         media_url = str(entry.get("media_url") or "").strip()
         notice = add_notice(
             session, report, text, media_url=media_url if media_url.startswith("https://") else None

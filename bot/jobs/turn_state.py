@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from bot import geocoding
 from bot.channels.registry import channel_for
 from bot.city_synonyms import load_synonyms
+from bot.jobs.common import message_chars
 from bot.languages import load_languages
 from bot.models import Contact, Conversation, Direction, Message
 from bot.payloads import InboundPayload, OutboundPayload
@@ -36,9 +37,7 @@ def engine_context(services: tuple, settings: Settings) -> Context:
 
 def for_channel(context: Context, channel: str) -> Context:
     """The context for a resident on `channel`: its replies fitted to that channel's messages."""
-    abilities = channel_for(channel).abilities
-    chars = abilities.text_budget if abilities.budget_unit == "characters" else None
-    return replace(context, message_chars=chars)
+    return replace(context, message_chars=message_chars(channel))
 
 
 def resident_state(conversation: Conversation, contact: Contact) -> State:
