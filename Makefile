@@ -51,7 +51,7 @@ test: $(STAMP) services check unit faults-small
 # Our own modules' bytecode, written now: the suite starts the bot as many processes, and where
 # PYTHONDONTWRITEBYTECODE is set each would compile them again.
 bytecode: $(STAMP)
-	$(BIN)/python -m compileall -q bot conversations webhooks tests
+	$(BIN)/python -m compileall -q bot conversations webhooks sandbox tests
 
 check: $(STAMP)
 	$(BIN)/ruff check .
