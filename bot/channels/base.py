@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, ClassVar, Literal
 
 from bot.payloads import InboundPayload, OutboundPayload, ReplyIntent
@@ -119,8 +120,10 @@ class WebRequest:
         """A header's value, "" when absent."""
         return self.headers.get(name.lower(), "")
 
+    @cached_property
     def json(self) -> Any:
-        """The body as JSON; None when it is not JSON (or nests too deep to read)."""
+        """The body as JSON, read once per call; None when it is not JSON (or nests too deep
+        to read)."""
         try:
             return json.loads(self.body)
         except (ValueError, RecursionError):

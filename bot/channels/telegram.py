@@ -387,14 +387,14 @@ class Telegram(Channel):
         """One Update per call."""
         if request.subpath:
             raise MalformedInbound(f"no Telegram webhook at {request.subpath!r}")
-        return parse_update(request.json())
+        return parse_update(request.json)
 
     def answer(self, request: WebRequest, events: list[Event]) -> WebReply:
         """A button tap is answered in this response (`answerCallbackQuery`), which the Bot API
         accepts from a webhook ("Making requests when getting updates"): no extra request, no
         token in the web process, and the spinner stops even when the turn is slow. Telegram
         does not say whether that answer worked; a failed one costs a spinner that times out."""
-        query_id = callback_query_id(request.json())
+        query_id = callback_query_id(request.json)
         if query_id is None:
             return WebReply()
         return WebReply(

@@ -147,7 +147,7 @@ class WebChat(Channel):
         """One message from the page."""
         if request.subpath not in ("", "/"):
             raise MalformedInbound(f"no web chat webhook at {request.subpath!r}")
-        data = request.json()
+        data = request.json
         if not isinstance(data, dict) or not isinstance(data.get("text"), str):
             raise MalformedInbound('not a web chat message (no "text")')
         message_id = data.get("id")
