@@ -80,6 +80,16 @@ class Settings(BaseSettings):
     # Staff pages (/admin): a bearer token; unset keeps them closed.
     admin_token: str = Field(default="", repr=False)
 
+    # "production" fails closed (bot.production): every enabled channel signed, HTTPS, keys set.
+    env: str = "development"
+    # Residents' data at rest (bot.personal_data, SECURITY.md): Fernet keys, newest first, for
+    # the addresses and contact details we keep; the key of the keyed hashes that find a
+    # contact by address and name it in logs. Unset in development: a fixed key, said loudly.
+    encryption_keys: str = Field(default="", repr=False)
+    lookup_key: str = Field(default="", repr=False)
+    # Days a transcript, a raw payload and a closed report's personal data are kept.
+    retention_days: int = Field(90, ge=1)
+
     @field_validator("geocoder")
     @classmethod
     def _known_geocoder(cls, value: str) -> str:
