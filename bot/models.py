@@ -229,3 +229,17 @@ class AppliedUpdate(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=255)
     applied_at: datetime = _when()
+
+
+class StaffAction(SQLModel, table=True):
+    """One thing staff did (a retry, a forgotten resident): who, what, from where, when."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when(index=True)
+    # Who: the signed-in staff member, or "admin-token" / "cli:<os user>" until staff accounts.
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=64)
+    # What it acted on ("report:12", "contact c-3f2a9b0c1d"): never a resident's address.
+    target: str = Field(default="", max_length=255)
+    detail: str = Field(default="", sa_type=Text)
+    remote_addr: str | None = Field(default=None, max_length=64)

@@ -34,7 +34,7 @@ from tests.processes import RedisServer
 # INTAKE311_TEST_PG ("host=... port=... user=... dbname=...") another PostgreSQL server.
 PG_ADMIN = os.environ.get("INTAKE311_TEST_PG", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 PG_PREFIX = "intake311_test_"
-TABLES = "contact, conversation, message, report, catalogcache, cursor, appliedupdate"
+TABLES = "contact, conversation, message, report, catalogcache, cursor, appliedupdate, staffaction"
 
 TWILIO_SID = "AC" + "0" * 31 + "1"
 TWILIO_TOKEN = "test-auth-token-0123456789abcdef"
