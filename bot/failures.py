@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -90,16 +91,31 @@ def _masked(contact: Contact | None) -> str:
     return f"{scheme}:…{rest[-4:]}" if scheme else f"…{rest[-4:]}"
 
 
+KINDS = ("report", "send", "turn")
+MAX_ID = 2**31 - 1  # the largest id a row of ours has (an INTEGER column)
+_NAME = re.compile(r"([a-z]+):([0-9]{1,10})")
+
+
+def parse_name(name: object, kinds: tuple[str, ...] = KINDS) -> tuple[str, int]:
+    """A failure's name ("report:12") as its kind and row id; ValueError unless it is one of
+    `kinds`, a colon and an id written in ASCII digits within a row id's range (not
+    "report:٣", nor 400 nines)."""
+    found = _NAME.fullmatch(name) if isinstance(name, str) else None
+    if found is None or found[1] not in kinds or not 0 < int(found[2]) <= MAX_ID:
+        shown = repr(name)[:40] if isinstance(name, str) else type(name).__name__
+        spelled = " or ".join(", ".join(f"{kind}:N" for kind in kinds).rsplit(", ", 1))
+        raise ValueError(f"not a failure's name: {shown} ({spelled})")
+    return found[1], int(found[2])
+
+
 def retry(name: str) -> bool:
     """Send one failure ("report:12", "send:40", "turn:7") back in line (a filed report's
     staff note is acknowledged instead); False if not failed."""
-    kind, _, number = name.partition(":")
-    if not number.isdigit() or kind not in ("report", "send", "turn"):
-        raise ValueError(f"not a failure's name: {name!r} (report:N, send:N or turn:N)")
+    kind, number = parse_name(name)
     job = None
     with session_scope() as session:
         if kind == "report":
-            report = session.get(Report, int(number))
+            report = session.get(Report, number)
             if report is not None and report.staff_note and report.state not in REPORT_STATES:
                 report.staff_note = None  # a filed report's note, seen: acknowledged
                 report.updated_at = utcnow()
@@ -114,7 +130,7 @@ def retry(name: str) -> bool:
             report.retried_at = report.updated_at = utcnow()
             job = ("bot.jobs.submit", report.id)
         else:
-            message = session.get(Message, int(number))
+            message = session.get(Message, number)
             direction = Direction.OUT if kind == "send" else Direction.IN
             failed = message is not None and message.status == MessageStatus.FAILED
             if message is None or not failed or message.direction != direction:
@@ -147,10 +163,8 @@ def mark_filed(name: str, service_request_id: str) -> bool:
     submitted, and the resident gets the number; False if the report does not wait."""
     from bot.jobs.submission import mark_found_by_staff
 
-    kind, _, number = name.partition(":")
-    if kind != "report" or not number.isdigit():
-        raise ValueError(f"not a report's name: {name!r} (report:N)")
+    kind, number = parse_name(name, kinds=("report",))
     request_id = service_request_id.strip()
-    if not request_id or len(request_id) > 128:
+    if not request_id or len(request_id) > 128 or not request_id.isprintable():
         raise ValueError("give the request number the city shows for it")
-    return mark_found_by_staff(int(number), request_id)
+    return mark_found_by_staff(number, request_id)

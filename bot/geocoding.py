@@ -10,10 +10,12 @@ from geopy.adapters import RequestsAdapter
 from geopy.exc import GeopyError
 from geopy.geocoders import Nominatim
 
+from bot.channels.fields import point
 from bot.settings import Settings
 from conversations import Geocoded, Place
 
 log = logging.getLogger(__name__)
+MAX_QUERY = 255  # characters of an address sent to the geocoder (no address is longer)
 
 
 def lookup(query: str, settings: Settings) -> Geocoded:
@@ -24,14 +26,14 @@ def lookup(query: str, settings: Settings) -> Geocoded:
     bounds = settings.bounds()
     try:
         results = _nominatim(settings).geocode(
-            query,
+            query[:MAX_QUERY],
             exactly_one=False,
             limit=3,
             addressdetails=True,
             viewbox=bounds,
             bounded=bounds is not None,
         )
-    except GeopyError as exc:
+    except (GeopyError, ValueError) as exc:  # ValueError: geopy refuses the query or bounds
         log.warning("geocoder failed for a lookup: %s", type(exc).__name__)
         return Geocoded(query, failed=True)
     city, bounded = settings.city_name, bounds is not None
@@ -145,12 +147,17 @@ def _nominatim(settings: Settings) -> Nominatim:
 
 
 def reverse(lat: float, lon: float, settings: Settings) -> str:
-    """A short address for a shared pin, or "" when unknown or the geocoder is unavailable."""
+    """A short address for a shared pin, or "" when unknown, not a point on the globe (a
+    latitude of 999, NaN, a string) or the geocoder is unavailable."""
     if settings.geocoder == "none":
         return ""
+    found_point = point(lat, lon)
+    if found_point is None:
+        log.warning("reverse geocoding skipped: the pin is not a point on the globe")
+        return ""
     try:
-        found = _nominatim(settings).reverse((lat, lon), exactly_one=True, addressdetails=True)
-    except GeopyError as exc:
+        found = _nominatim(settings).reverse(found_point, exactly_one=True, addressdetails=True)
+    except (GeopyError, ValueError) as exc:  # geopy checks the point itself with ValueError
         log.warning("reverse geocoding failed: %s", type(exc).__name__)
         return ""
     return short_address(found.raw) if found else ""

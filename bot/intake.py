@@ -4,7 +4,7 @@ delivery status, a blocked or restarted bot."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from bot import queue
 from bot.channels.base import DeliveryStatus, Event, Ignored, Inbound, Membership
+from bot.channels.fields import bounded_inbound
 from bot.db import session_scope
 from bot.models import Contact, Conversation, Direction, Message
 from bot.payloads import InboundPayload
@@ -47,7 +48,7 @@ class Received:
 
 def receive(inbound: Inbound) -> Received:
     """Store `inbound` (once per provider id), then queue its conversation's turn."""
-    inbound = _without_nul(inbound)
+    inbound = bounded_inbound(inbound)  # NUL, surrogates, lengths: what the database holds
     try:
         received = _store(inbound)
     except IntegrityError:
@@ -59,15 +60,6 @@ def receive(inbound: Inbound) -> Received:
     else:
         log.info("redelivery of %s message %s ignored", inbound.channel, inbound.external_id)
     return received
-
-
-def _without_nul(inbound: Inbound) -> Inbound:
-    """Drop NUL characters, which PostgreSQL text refuses and no resident means."""
-    payload = inbound.payload
-    raw = {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in payload.raw.items()}
-    return replace(
-        inbound, text=inbound.text.replace("\x00", ""), payload=replace(payload, raw=raw)
-    )
 
 
 def _store(inbound: Inbound) -> Received:

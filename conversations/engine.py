@@ -26,7 +26,7 @@ from .language import Language
 from .matching import meaningful_words, pick_service
 from .privacy import mask_contacts
 from .segments import measured_in
-from .states import DESCRIPTION_LIMIT, StateName
+from .states import DESCRIPTION_LIMIT, READ_LIMIT, StateName
 from .types import (
     ContactDetails,
     Context,
@@ -230,7 +230,8 @@ def _again(state: State, context: Context, *lead: Reply) -> Turn:
 
 def _on_message(state: State, message: Message, context: Context) -> Turn:
     """Commands, languages and emergencies first, then pins and photos, then the state."""
-    text = (message.text or "").strip()
+    # The words read are bounded (READ_LIMIT): a turn costs the same for a megabyte.
+    text = (message.text or "").strip()[:READ_LIMIT].rstrip()
     # Photos are kept whatever the words do (even YES, HELP).
     if message.media and state.name != StateName.IDLE:
         _add_media(state, message.media)

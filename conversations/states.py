@@ -20,3 +20,7 @@ class StateName(StrEnum):
 
 
 DESCRIPTION_LIMIT = 1000
+# Characters of a message the engine reads (commands, languages, emergencies, services,
+# addresses, the description): its cost grows with the text, so a megabyte costs what this
+# costs. More than any description keeps (DESCRIPTION_LIMIT), so the city loses nothing.
+READ_LIMIT = 4000

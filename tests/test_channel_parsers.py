@@ -180,7 +180,7 @@ def test_sms_status_with_nothing_new_asks_nothing():
     [
         ("", {"Body": "hi", "From": "+13125550142"}),  # no MessageSid
         ("", {"Body": "hi", "MessageSid": "SM1"}),  # no From
-        ("", {"MessageSid": "SM1", "From": "+1312", "NumMedia": "lots"}),
+        ("", {"MessageSid": "SM1", "From": "+1312\x00"}),  # no one's number
         ("/status", {"MessageSid": "SM1"}),
         ("/elsewhere", {"MessageSid": "SM1", "From": "+1312"}),
     ],

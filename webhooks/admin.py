@@ -13,7 +13,7 @@ import hmac
 
 from flask import Blueprint, Response, abort, current_app, render_template_string, request
 
-from bot.failures import list_failures, retry, retry_all
+from bot.failures import list_failures, parse_name, retry, retry_all
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -85,14 +85,31 @@ def retry_failures():
     refused = _check(allow_basic=False)
     if refused:
         return refused
-    body = request.get_json(silent=True) or {}
-    if body.get("all") is True:
-        return {"retried": retry_all()}
-    names = body.get("names")
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        return {"error": 'send {"names": ["report:12", ...]} or {"all": true}'}, 400
     try:
-        retried = [name for name in names if retry(name)]
+        names = _retry_request()
     except ValueError as exc:
         return {"error": str(exc)}, 400
+    if names is None:
+        return {"retried": retry_all()}
+    retried = [name for name in names if retry(name)]
     return {"retried": retried, "not_failed": sorted(set(names) - set(retried))}
+
+
+MAX_RETRY_NAMES = 200  # names in one retry request (the page lists at most 200 failures)
+RETRY_USAGE = 'send {"names": ["report:12", ...]} (at most 200) or {"all": true}'
+
+
+def _retry_request() -> list[str] | None:
+    """The failures a retry request names, every one of them checked (None: all of them);
+    ValueError, said for staff, when the body is not one."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValueError(RETRY_USAGE)
+    if body.get("all") is True:
+        return None
+    names = body.get("names")
+    if not isinstance(names, list) or len(names) > MAX_RETRY_NAMES:
+        raise ValueError(RETRY_USAGE)
+    for name in names:
+        parse_name(name)  # ValueError naming the first malformed one
+    return names

@@ -1,16 +1,24 @@
 """Every channel's webhook, one route per channel registered from the registry.
 
 A call is checked (`channel.verify`: 403 when forged), read (`channel.parse`: 400 when
-malformed, never a 500), stored (`bot.intake.accept`, which queues a message's turn) and then
-answered (`channel.answer`): a provider is told 200 only once what it sent is committed. A GET,
-or a call the channel answers by itself (a handshake, a page's poll), goes to `channel.serve`.
+malformed, never a 500), bounded (`bot.channels.fields.bounded`), stored (`bot.intake.accept`,
+which queues a message's turn) and then answered (`channel.answer`): a provider is told 200 only
+once what it sent is committed. A GET, or a call the channel answers by itself (a handshake, a
+page's poll), goes to `channel.serve`.
+
+A body larger than the channel's `max_request_bytes` is refused (413) before it is read. A value
+the database still refuses (a DataError: something the parser and the bounds let through) is
+answered by `channel.unstorable`: a 400, or a 200 where the provider would redeliver it for
+ever (Telegram); never a 500.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, request
+from sqlalchemy.exc import DataError, StatementError
 
 from bot.channels.base import Channel, MalformedInbound, WebReply, WebRequest
+from bot.channels.fields import bounded
 from bot.channels.registry import with_webhooks
 from bot.intake import accept
 
@@ -30,6 +38,9 @@ def register(app: Flask) -> None:
 def _view(channel: Channel):
     def handle(subpath: str = "") -> Response:
         settings = current_app.config["SETTINGS"]
+        # Below the app's MAX_CONTENT_LENGTH, never above it.
+        limit = current_app.config.get("MAX_CONTENT_LENGTH") or channel.max_request_bytes
+        request.max_content_length = min(limit, channel.max_request_bytes)
         call = _web_request(subpath)
         served = channel.serve(call, settings)
         if served is not None:
@@ -43,15 +54,36 @@ def _view(channel: Channel):
             )
             return Response("forbidden", status=403, mimetype="text/plain")
         try:
-            events = channel.parse(call)
+            events = [bounded(event) for event in channel.parse(call)]
         except MalformedInbound as problem:
             current_app.logger.warning("malformed %s webhook: %s", _provider(channel), problem)
             return Response(f"malformed webhook: {problem}", status=400, mimetype="text/plain")
-        for event in events:
-            accept(event)
+        except Exception as exc:  # a parser's bug: the call cannot be read; never a 500
+            current_app.logger.exception(
+                "unreadable %s webhook (%s)", _provider(channel), type(exc).__name__
+            )
+            return Response("malformed webhook", status=400, mimetype="text/plain")
+        try:
+            for event in events:
+                accept(event)
+        except (StatementError, UnicodeError, OverflowError) as exc:
+            if not _unstorable(exc):
+                raise  # the database is down (503, app-wide), or another failure of ours
+            cause = exc.orig if isinstance(exc, StatementError) else exc
+            problem = f"a value the database refuses ({type(cause).__name__})"
+            current_app.logger.warning("%s webhook set aside: %s", _provider(channel), problem)
+            return _response(channel.unstorable(call, problem))
         return _response(channel.answer(call, events))
 
     return handle
+
+
+def _unstorable(exc: Exception) -> bool:
+    """Whether the database (or its driver) refused a value: too long, NUL, out of range, not
+    encodable; not a database that is down, nor a duplicate."""
+    if isinstance(exc, StatementError) and not isinstance(exc, DataError):
+        return isinstance(exc.orig, (UnicodeError, OverflowError))
+    return True
 
 
 def _provider(channel: Channel) -> str:

@@ -20,6 +20,28 @@ from typing import Any, ClassVar, Literal
 from bot.payloads import InboundPayload, OutboundPayload, ReplyIntent
 from bot.settings import Settings
 
+# No provider's call nests deeper (a Telegram Update nests about 10 deep).
+MAX_JSON_DEPTH = 32
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _depth_within(data: Any, most: int) -> bool:
+    """Whether parsed JSON nests at most `most` containers deep (walked without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        elif not isinstance(value, list):
+            continue
+        if depth > most:
+            return False
+        stack.extend((item, depth + 1) for item in value if isinstance(item, (dict, list)))
+    return True
+
 
 class MalformedInbound(ValueError):
     """A webhook payload that lacks what we need; answered with 400, never a 500."""
@@ -122,12 +144,14 @@ class WebRequest:
 
     @cached_property
     def json(self) -> Any:
-        """The body as JSON, read once per call; None when it is not JSON (or nests too deep
-        to read)."""
+        """The body as JSON, read once per call; None when it is not JSON, nests deeper than
+        MAX_JSON_DEPTH (a depth that exhausts the parser's stack included) or holds NaN or
+        Infinity (which JSON has not, and no database column takes)."""
         try:
-            return json.loads(self.body)
+            data = json.loads(self.body, parse_constant=_no_constant)
         except (ValueError, RecursionError):
             return None
+        return data if _depth_within(data, MAX_JSON_DEPTH) else None
 
 
 @dataclass(frozen=True)
@@ -213,6 +237,8 @@ class Channel:
     # The provider's name in logs ("Twilio"), where it differs from the channel's.
     provider: ClassVar[str] = ""
     abilities: ClassVar[Abilities] = Abilities(OPT_OUT_WORDS, OPT_IN_WORDS)
+    # The largest call the provider makes, in bytes: a larger body is refused (413) unread.
+    max_request_bytes: ClassVar[int] = 1024 * 1024
 
     def address_for(self, identity: object) -> str:
         """The contact address of this channel's user `identity`."""
@@ -229,6 +255,13 @@ class Channel:
     def answer(self, request: WebRequest, events: list[Event]) -> WebReply:
         """The HTTP answer to a call whose events are stored."""
         return WebReply()
+
+    def unstorable(self, request: WebRequest, problem: str) -> WebReply:
+        """The answer to a genuine, readable call that holds a value the database refuses
+        (which the parser and `fields.bounded` should have caught). A 400 by default; a
+        provider that redelivers every call not answered 2xx, holding up the calls behind it,
+        is answered 200 instead, and the call is set aside (logged, not stored)."""
+        return WebReply(status=400, body=f"malformed webhook: {problem}")
 
     def serve(self, request: WebRequest, settings: Settings) -> WebReply | None:
         """The answer to a GET (a provider's handshake, a page's poll); None: not allowed."""

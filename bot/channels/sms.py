@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.request_validator import RequestValidator
 
+from bot.channels import fields
 from bot.channels.base import (
     Abilities,
     Channel,
@@ -32,6 +33,12 @@ STATUS_PATH = WEBHOOK_PATH + "/status"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 SIGNATURE_HEADER = "X-Twilio-Signature"
 LOOKUP_SLACK = timedelta(seconds=2)
+MAX_BODY = 1600  # characters: Twilio's limit for one message's body (longer ones are cut)
+MAX_MEDIA = 10  # Twilio attaches at most 10 media to one message
+MAX_SENDER = fields.MAX_ADDRESS - len("tel:")
+# Twilio's forms are a few kB (a 1600-character body, ten media links): a body larger than this
+# is refused (413) before it is read.
+MAX_REQUEST_BYTES = 64 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -62,34 +69,47 @@ PERMANENT = {"21211", "21408", "21612", "21614", "21606", "21603", "21604", "216
 
 
 def parse_inbound(form: Mapping[str, str]) -> Inbound:
-    """Normalise an incoming-message webhook's form; MalformedInbound if it lacks a field."""
-    sid = (form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
-    sender = (form.get("From") or "").strip()
-    missing = [name for name, value in (("MessageSid", sid), ("From", sender)) if not value]
-    if missing:
-        raise MalformedInbound(f"missing {', '.join(missing)}")
-    try:
-        count = int(form.get("NumMedia") or 0)
-    except ValueError as exc:
-        raise MalformedInbound("NumMedia is not a number") from exc
-    media = tuple(form[f"MediaUrl{i}"] for i in range(count) if form.get(f"MediaUrl{i}"))
+    """Normalise an incoming-message webhook's form; MalformedInbound if the sender or the
+    message id is missing or not well formed (no cutting: a cut number is someone else's).
+
+    The words are cleaned and cut to MAX_BODY; the photos are the MediaUrl<n> fields present,
+    at most MAX_MEDIA of them whatever NumMedia says (a count that is not a small number is
+    read as "what is there"), each a web link or left out.
+    """
+    sid = fields.identifier(
+        form.get("MessageSid") or form.get("SmsMessageSid") or "",
+        fields.MAX_ID,
+        "MessageSid",
+        ascii_only=True,
+    )
+    # A phone number, or a channel's address ("whatsapp:+1..."): ASCII, as Twilio writes them.
+    sender = fields.identifier(form.get("From") or "", MAX_SENDER, "From", ascii_only=True)
+    count = fields.count(form.get("NumMedia"), MAX_MEDIA)
+    found = (fields.url(form.get(f"MediaUrl{i}")) for i in range(count))
+    body = fields.text(form.get("Body") or "", MAX_BODY)
+    raw = dict(form)
+    if "Body" in raw:
+        raw["Body"] = body
     return Inbound(
         channel=NAME,
         address=f"tel:{sender}",
         external_id=sid,
-        text=form.get("Body") or "",
-        payload=InboundPayload(media=media, raw=dict(form)),
+        text=body,
+        payload=InboundPayload(media=tuple(url for url in found if url), raw=raw),
     )
 
 
 def parse_status(form: Mapping[str, str]) -> DeliveryStatus:
-    """Read a status callback's form; MalformedInbound if it lacks the sid or status."""
-    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
-    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
-    if not sid or not status:
-        raise MalformedInbound("missing MessageSid or MessageStatus")
-    to = (form.get("To") or "").strip()
-    error_code = (form.get("ErrorCode") or "").strip() or None
+    """Read a status callback's form; MalformedInbound if it lacks the sid or status, or the
+    sid is not well formed. An error code or recipient that is not well formed is left out."""
+    sid = fields.identifier(
+        form.get("MessageSid") or form.get("SmsSid") or "", fields.MAX_ID, "MessageSid"
+    )
+    status = fields.line(form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
+    if not status:
+        raise MalformedInbound("missing MessageStatus")
+    to = fields.optional_identifier(form.get("To") or "", MAX_SENDER)
+    error_code = fields.optional_identifier(form.get("ErrorCode") or "", fields.MAX_ERROR_CODE)
     opted_out = error_code in OPTED_OUT
     return DeliveryStatus(
         NAME,
@@ -188,6 +208,7 @@ class Sms(Channel):
     scheme = "tel"
     webhook_path = WEBHOOK_PATH
     provider = "Twilio"
+    max_request_bytes = MAX_REQUEST_BYTES
     abilities = Abilities(
         opt_out_words=OPT_OUT_WORDS,
         opt_in_words=OPT_IN_WORDS,

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 
 from telegram import (
@@ -37,6 +37,7 @@ from telegram import (
     InlineKeyboardMarkup,
     KeyboardButton,
     Message,
+    PhotoSize,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
@@ -51,7 +52,7 @@ from telegram.error import (
     TelegramError,
 )
 
-from bot.channels import telegram_api
+from bot.channels import fields, telegram_api
 from bot.channels.base import (
     OPT_IN_WORDS,
     OPT_OUT_WORDS,
@@ -92,6 +93,11 @@ COMMANDS = (
     ("language", texts.COMMAND_LANGUAGE),
 )
 MAX_CALLBACK_DATA = 64  # bytes, Telegram's limit
+MAX_QUERY_ID = fields.MAX_ID - len("cbq:")  # a button tap's id, kept as "cbq:<id>"
+MAX_FILE_ID = fields.MAX_LINE - len(MEDIA_PREFIX)
+# An Update is a few kB (a 4096-character text, the message it replies to): a body larger than
+# this is refused (413) before it is read.
+MAX_REQUEST_BYTES = 256 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -118,23 +124,40 @@ def chat_id_of(address: str) -> int:
 
 
 def parse_update(data: object) -> list[Event]:
-    """Read one webhook Update; MalformedInbound if it is not an Update we can read."""
+    """Read one webhook Update; MalformedInbound if it is not an Update we can read.
+
+    Every field is checked against the Bot API's types before anything is kept: chat, user and
+    message ids are 64-bit integers, the words are strings (cleaned and cut to MAX_TEXT), a
+    pin is on the globe (or left out, the rest of the message kept). Telegram sends nothing
+    else, so what fails these is refused with a 400 (see `Telegram.unstorable` for a value
+    that passes them and the database still refuses).
+    """
     if not isinstance(data, Mapping) or not isinstance(data.get("update_id"), int):
         raise MalformedInbound("not a Telegram Update (no integer update_id)")
     raw = dict(data)
     try:
         update = Update.de_json(dict(data), bot=None)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        OverflowError,  # a date beyond any datetime (10**20)
+        OSError,  # a date the platform's clock cannot convert
+        RecursionError,
+    ) as exc:
         raise MalformedInbound(f"unreadable Update: {type(exc).__name__}") from exc
     try:
         if update.message is not None:
             message = update.message
             # Update ids restart after a quiet week or a new token; chat + message id do not.
-            external_id = f"msg:{message.chat.id}:{message.message_id}"
-            return [_from_message(message, external_id, raw)]
+            chat_id = fields.integer(message.chat.id, "chat id")
+            message_id = fields.integer(message.message_id, "message id")
+            return [_from_message(message, f"msg:{chat_id}:{message_id}", raw)]
         if update.callback_query is not None:
             query = update.callback_query
-            return [_from_callback(query, f"cbq:{query.id}", raw)]
+            query_id = fields.identifier(query.id, MAX_QUERY_ID, "callback query id")
+            return [_from_callback(query, f"cbq:{query_id}", raw)]
         if update.my_chat_member is not None:
             return [_from_membership(update.my_chat_member)]
     except AttributeError as exc:  # a part every real Update has is missing
@@ -152,31 +175,64 @@ def callback_query_id(data: object) -> str | None:
     return None
 
 
+def _words(value: object, name: str) -> str:
+    """A message's text, caption or callback data: a string (cleaned, cut to MAX_TEXT) or
+    none; MalformedInbound for any other type."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise MalformedInbound(f"{name} is not text")
+    return fields.text(value, MAX_TEXT)
+
+
 def _from_message(message: Message, external_id: str, raw: dict) -> Event:
     if message.chat.type != "private":
         return Ignored(f"message in a {message.chat.type} chat")
     location, place_name = None, ""
     if message.venue is not None:
         venue = message.venue
-        location = (venue.location.latitude, venue.location.longitude)
-        place_name = venue.title or ""
+        location = fields.point(venue.location.latitude, venue.location.longitude)
+        place_name = fields.line(venue.title)
     elif message.location is not None:
-        location = (message.location.latitude, message.location.longitude)
+        location = fields.point(message.location.latitude, message.location.longitude)
     media: tuple[str, ...] = ()
     if message.photo:
-        largest = max(
-            message.photo, key=lambda size: (size.width * size.height, size.file_size or 0)
-        )
-        media = (MEDIA_PREFIX + largest.file_id,)
-    elif message.document and (message.document.mime_type or "").startswith("image/"):
-        media = (MEDIA_PREFIX + message.document.file_id,)  # a photo sent "as a file"
+        largest = _largest(message.photo)
+        media = (MEDIA_PREFIX + largest,) if largest else ()
+    elif message.document and _is_image(message.document.mime_type):
+        file_id = fields.optional_identifier(message.document.file_id, MAX_FILE_ID)
+        media = (MEDIA_PREFIX + file_id,) if file_id else ()  # a photo sent "as a file"
+    text = _words(message.text, "text") or _words(message.caption, "caption")
     return Inbound(
         channel=NAME,
         address=address_for(message.chat.id),
         external_id=external_id,
-        text=_without_bot_name(message.text or message.caption or ""),
-        payload=InboundPayload(media=media, location=location, place_name=place_name, raw=raw),
+        text=_without_bot_name(text),
+        payload=InboundPayload(
+            media=media,
+            location=location,
+            place_name=place_name if location else "",
+            raw=raw,
+        ),
     )
+
+
+def _size(value: object) -> int:
+    return value if type(value) is int and 0 <= value < 2**31 else 0
+
+
+def _largest(photo: Sequence[PhotoSize]) -> str | None:
+    """The file id of the largest size of a photo (None when no size has a readable id)."""
+    sizes = [
+        (_size(size.width) * _size(size.height), _size(size.file_size), file_id)
+        for size in photo
+        if (file_id := fields.optional_identifier(size.file_id, MAX_FILE_ID))
+    ]
+    return max(sizes)[2] if sizes else None
+
+
+def _is_image(mime_type: object) -> bool:
+    return isinstance(mime_type, str) and mime_type.startswith("image/")
 
 
 def _without_bot_name(text: str) -> str:
@@ -193,15 +249,18 @@ def _from_callback(query: CallbackQuery, external_id: str, raw: dict) -> Event:
         return Ignored(f"button in a {chat.type} chat")
     if query.data is None:
         return Ignored("button without callback data")
+    data = _words(query.data, "callback data")
     # In a private chat the chat id is the user's id, so a button on a message too old to be
     # included still reaches the right conversation.
-    chat_id = chat.id if chat is not None else query.from_user.id
+    chat_id = fields.integer(chat.id if chat is not None else query.from_user.id, "chat id")
     tapped = query.message.message_id if query.message is not None else None
+    if tapped is not None:
+        tapped = fields.integer(tapped, "message id")
     return Inbound(
         channel=NAME,
         address=address_for(chat_id),
         external_id=external_id,
-        text=query.data,
+        text=data,
         payload=InboundPayload(
             raw=raw, reply_to=f"{chat_id}:{tapped}" if tapped is not None else None
         ),
@@ -214,7 +273,9 @@ def _from_membership(change: ChatMemberUpdated) -> Event:
     status = change.new_chat_member.status
     if status not in ("kicked", "member"):
         return Ignored(f"membership status {status}")
-    return Membership(address_for(change.chat.id), blocked=status == "kicked")
+    return Membership(
+        address_for(fields.integer(change.chat.id, "chat id")), blocked=status == "kicked"
+    )
 
 
 # --- outbound ---------------------------------------------------------------------------------
@@ -361,6 +422,7 @@ class Telegram(Channel):
     scheme = NAME
     webhook_path = WEBHOOK_PATH
     provider = "Telegram"
+    max_request_bytes = MAX_REQUEST_BYTES
     abilities = Abilities(
         opt_out_words=OPT_OUT_WORDS,
         opt_in_words=OPT_IN_WORDS,
@@ -401,6 +463,13 @@ class Telegram(Channel):
             body=json.dumps({"method": "answerCallbackQuery", "callback_query_id": query_id}),
             content_type="application/json",
         )
+
+    def unstorable(self, request: WebRequest, problem: str) -> WebReply:
+        """200, and the Update set aside: Telegram redelivers an Update it did not get a 2xx
+        for, again and again, and holds the bot's later Updates meanwhile, so one Update we
+        cannot store would keep every resident waiting. (An Update the parser refuses is a
+        400: it is not one Telegram sends.)"""
+        return WebReply()
 
     def send(self, out: Outgoing, settings: Settings) -> str:
         """Send one reply, with its buttons, through the Bot API."""

@@ -26,9 +26,11 @@ import secrets
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
+from typing import cast
 
 import redis
 
+from bot.channels import fields
 from bot.channels.base import (
     OPT_IN_WORDS,
     OPT_OUT_WORDS,
@@ -55,6 +57,10 @@ MAILBOX_HOURS = 24
 MAILBOX_SIZE = 200
 SESSION_BYTES = 16
 MAX_ID = 128  # characters of a reply id the page may name (a provider id's column width)
+MAX_PAGE_ID = 64  # characters of the page's own id for a message
+# The page posts one message of MAX_TEXT characters (at most 6 bytes each as JSON) and two ids:
+# a body larger than this is refused (413) before it is read.
+MAX_REQUEST_BYTES = 32 * 1024
 
 
 def _signature(session: str, secret: str) -> str:
@@ -123,6 +129,7 @@ class WebChat(Channel):
     scheme = NAME
     webhook_path = WEBHOOK_PATH
     provider = "Web chat"
+    max_request_bytes = MAX_REQUEST_BYTES
     abilities = Abilities(
         opt_out_words=OPT_OUT_WORDS,
         opt_in_words=OPT_IN_WORDS,
@@ -151,18 +158,17 @@ class WebChat(Channel):
         if not isinstance(data, dict) or not isinstance(data.get("text"), str):
             raise MalformedInbound('not a web chat message (no "text")')
         message_id = data.get("id")
-        if message_id is not None and (not isinstance(message_id, str) or len(message_id) > 64):
-            raise MalformedInbound('"id" must be a string of at most 64 characters')
-        reply_to = data.get("reply_to")
-        if not isinstance(reply_to, str) or len(reply_to) > MAX_ID:
-            reply_to = None  # not one of our ids: the tap is read as typed words
+        if message_id is not None and message_id != "":
+            message_id = fields.identifier(message_id, MAX_PAGE_ID, '"id"')
+        # Not one of our ids: the tap is read as typed words.
+        reply_to = fields.optional_identifier(data.get("reply_to"), MAX_ID)
         session = _bearer(request).partition(".")[0]
         return [
             Inbound(
                 channel=NAME,
                 address=self.address_for(session),
                 external_id=f"in:{session}:{message_id}" if message_id else None,
-                text=data["text"][:MAX_TEXT],
+                text=fields.text(data["text"], MAX_TEXT),
                 payload=InboundPayload(reply_to=reply_to, raw={"id": message_id}),
             )
         ]
@@ -199,8 +205,9 @@ class WebChat(Channel):
         """The replies for `session` numbered after `after`, oldest first, and the number of
         the newest reply (lower than `after` once an idle mailbox expired and began again)."""
         connection = _redis(settings.redis_url)
-        entries = connection.lrange(_mailbox(session), 0, -1)
-        last = int(connection.get(_mailbox(session) + ":seq") or 0)
+        # A sync client: redis-py types its answers as maybe awaitable.
+        entries = cast(list[bytes], connection.lrange(_mailbox(session), 0, -1))
+        last = int(cast(bytes | None, connection.get(_mailbox(session) + ":seq")) or 0)
         replies = [json.loads(entry) for entry in entries]
         return [reply for reply in replies if reply["seq"] > after], last
 
@@ -242,7 +249,7 @@ class WebChat(Channel):
         """The reply's id if an earlier attempt put it in the mailbox."""
         session = out.address.removeprefix(f"{NAME}:")
         try:
-            entries = _redis(settings.redis_url).lrange(_mailbox(session), 0, -1)
+            entries = cast(list[bytes], _redis(settings.redis_url).lrange(_mailbox(session), 0, -1))
         except redis.RedisError as exc:
             raise SendError(f"web chat mailbox unavailable: {exc}", retryable=True) from exc
         for entry in entries:

@@ -95,7 +95,7 @@ def _message_event(message: Message, settings: Settings) -> MessageEvent:
     """The stored message as the engine's event, a shared pin named by reverse geocoding."""
     payload = InboundPayload.from_dict(message.payload)
     place = None
-    if payload.location:
+    if payload.location and geocoding.point(*payload.location):  # a pin on the globe
         lat, lon = payload.location
         name = payload.place_name or geocoding.reverse(lat, lon, settings)
         place = Place(address=name, lat=lat, lon=lon)
