@@ -26,6 +26,11 @@ from sandbox.app import create_sandbox_app
 from sandbox.server import serve
 from tests.fakes.telegram_api import create_telegram_api_app, reset_telegram_api
 from tests.fakes.twilio_api import create_twilio_api_app, reset_twilio_api
+from tests.fuzzing import (  # noqa: F401  the fuzzers' figures, printed at the end of the run
+    pytest_configure,
+    pytest_terminal_summary,
+    pytest_unconfigure,
+)
 from tests.processes import RedisServer
 
 # Each test run (and each pytest-xdist worker) has a redis-server and a PostgreSQL database of its

@@ -1,0 +1,272 @@
+"""Fuzzing every channel's parser (issue #15): `verify`, `parse`, `answer` and `serve` over
+hostile WebRequests, with no web server or database.
+
+Properties: nothing but MalformedInbound is ever raised; whatever is parsed passes
+`fields.bounded` (or is refused by it as malformed) and is then within every column's bounds,
+free of NUL and lone surrogates; a resident's message is addressed to the very sender the call
+names; each input is handled within tests.fuzzing.SLOWEST_ALLOWED.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.channels import fields, sms, telegram, webchat
+from bot.channels.base import (
+    DeliveryStatus,
+    Event,
+    Ignored,
+    Inbound,
+    MalformedInbound,
+    Membership,
+    WebReply,
+    WebRequest,
+)
+from bot.channels.registry import with_webhooks
+from bot.settings import Settings
+from tests.conftest import TELEGRAM_SECRET, TWILIO_TOKEN
+from tests.fuzzing import figures, fuzz_settings, hostile_text, json_values, mutated
+from tests.test_channel_parsers import recorded
+
+WEBCHAT_SECRET = "fuzz-webchat-secret"
+SETTINGS = Settings(
+    twilio_auth_token=TWILIO_TOKEN,
+    telegram_secret_token=TELEGRAM_SECRET,
+    webchat_secret=WEBCHAT_SECRET,
+    redis_url="redis://127.0.0.1:1/0",  # nothing listens: the mailbox is "unavailable"
+)
+TWILIO_FORMS = ["inbound_sms", "inbound_mms", "status_delivered", "status_undelivered"]
+TELEGRAM_UPDATES = [
+    "text",
+    "start_deep_link",
+    "photo",
+    "location",
+    "venue",
+    "callback_query",
+    "edited_message",
+    "my_chat_member_kicked",
+    "my_chat_member_member",
+]
+
+
+def request(
+    *,
+    subpath: str = "",
+    form: dict | None = None,
+    body: bytes = b"",
+    headers: dict | None = None,
+    method: str = "POST",
+    query: dict | None = None,
+) -> WebRequest:
+    return WebRequest(
+        method=method,
+        url="https://intake.example.org/webhooks/x" + subpath,
+        path="/webhooks/x" + subpath,
+        query_string="",
+        subpath=subpath,
+        query=query or {},
+        headers={k.lower(): v for k, v in (headers or {}).items()},
+        form=form or {},
+        body=body,
+    )
+
+
+def strings_in(value: Any) -> list[str]:
+    """Every string in a value (dict keys included), walked without recursion."""
+    found, stack = [], [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif hasattr(item, "__dataclass_fields__"):
+            stack.extend(getattr(item, name) for name in item.__dataclass_fields__)
+    return found
+
+
+def check_bounded(event: Event) -> Event | None:
+    """The event as stored, checked within bounds; None when `bounded` refuses it."""
+    assert isinstance(event, (Inbound, DeliveryStatus, Membership, Ignored))
+    try:
+        kept = fields.bounded(event)
+    except MalformedInbound:
+        return None
+    for text in strings_in(kept):
+        assert "\x00" not in text
+        assert not any("\ud800" <= c <= "\udfff" for c in text), "a lone surrogate is kept"
+        text.encode("utf-8")
+    if isinstance(kept, Inbound):
+        assert len(kept.address) <= fields.MAX_ADDRESS
+        assert kept.external_id is None or len(kept.external_id) <= fields.MAX_ID
+        assert len(kept.text) <= fields.MAX_TEXT
+        assert len(kept.payload.media) <= fields.MAX_MEDIA
+        if kept.payload.location is not None:
+            lat, lon = kept.payload.location
+            assert -90 <= lat <= 90 and -180 <= lon <= 180
+        json.dumps(kept.payload.to_dict(), allow_nan=False)
+    if isinstance(kept, DeliveryStatus):
+        assert len(kept.external_id) <= fields.MAX_ID
+        assert kept.error_code is None or len(kept.error_code) <= fields.MAX_ERROR_CODE
+    if isinstance(kept, Membership):
+        assert len(kept.address) <= fields.MAX_ADDRESS
+    return kept
+
+
+def exercise(channel, call: WebRequest) -> tuple[bool, list[Event]]:
+    """Every entry of the channel's contract a webhook call reaches (parse even when `verify`
+    refuses the call); whether it is genuine, and the events kept."""
+    served = channel.serve(call, SETTINGS)
+    assert served is None or isinstance(served, WebReply)
+    reason = channel.verify(call, SETTINGS)
+    assert reason is None or isinstance(reason, str)
+    try:
+        events = channel.parse(call)
+    except MalformedInbound:
+        return reason is None, []
+    assert isinstance(events, list)
+    assert isinstance(channel.answer(call, events), WebReply)
+    kept = [kept for kept in (check_bounded(event) for event in events) if kept is not None]
+    return reason is None, kept
+
+
+# --- Twilio -----------------------------------------------------------------------------------
+
+TWILIO_FIELDS = ["From", "To", "Body", "MessageSid", "SmsMessageSid", "SmsSid", "NumMedia"]
+TWILIO_FIELDS += ["MediaUrl0", "MediaUrl1", "MediaUrl9", "MediaUrl10", "MessageStatus"]
+TWILIO_FIELDS += ["SmsStatus", "ErrorCode"]
+
+
+@st.composite
+def twilio_calls(draw, form_only: bool = False) -> tuple[str, dict[str, str]]:
+    """A Twilio webhook's subpath and form: a recorded one with hostile fields, or any."""
+    form = dict(recorded("twilio", draw(st.sampled_from(TWILIO_FORMS))))
+    for name in draw(st.lists(st.sampled_from(TWILIO_FIELDS), max_size=5)):
+        if draw(st.booleans()):
+            form[name] = draw(hostile_text(form=form_only))
+        else:
+            form.pop(name, None)
+    extra = st.dictionaries(hostile_text(form=form_only, max_size=12), hostile_text(form=form_only))
+    form.update(draw(extra))
+    subpath = draw(st.sampled_from(["", "", "/status", "/other", "/status/x"]))
+    return subpath, form
+
+
+def test_fuzz_twilio_parser():
+    with figures("parser: Twilio (sms)") as kept:
+
+        @fuzz_settings(600)
+        @given(call=twilio_calls())
+        def one(call):
+            subpath, form = call
+            with kept.trying():
+                _, events = exercise(sms.CHANNEL, request(subpath=subpath, form=form))
+                for event in events:
+                    if isinstance(event, Inbound):
+                        assert event.address == "tel:" + form["From"].strip()
+
+        one()
+
+
+# --- Telegram ---------------------------------------------------------------------------------
+
+
+def telegram_senders(update: Any) -> set[str]:
+    """The addresses an Update may name as its sender: its chats' and users' ids."""
+    found: set[str] = set()
+    if not isinstance(update, dict):
+        return found
+    for part in ("message", "callback_query", "my_chat_member", "edited_message"):
+        item = update.get(part)
+        if not isinstance(item, dict):
+            continue
+        for holder in (item, item.get("message")):
+            if not isinstance(holder, dict):
+                continue
+            for key in ("chat", "from"):
+                inner = holder.get(key)
+                if isinstance(inner, dict) and type(inner.get("id")) is int:
+                    found.add(telegram.address_for(inner["id"]))
+    return found
+
+
+@st.composite
+def telegram_bodies(draw) -> tuple[Any, bytes]:
+    """A Telegram webhook body: a recorded Update with hostile parts, any JSON, or any bytes."""
+    kind = draw(st.sampled_from(["mutated"] * 6 + ["json", "bytes", "deep"]))
+    if kind == "mutated":
+        update = mutated(recorded("telegram", draw(st.sampled_from(TELEGRAM_UPDATES))), draw)
+        return update, json.dumps(update).encode()
+    if kind == "json":
+        value = draw(json_values())
+        return value, json.dumps(value).encode()
+    if kind == "deep":
+        depth = draw(st.integers(20, 3000))
+        inner = b"[" * depth + b"]" * depth
+        return None, b'{"update_id": 1, "message": ' + inner + b"}"
+    return None, draw(st.binary(max_size=200))
+
+
+def test_fuzz_telegram_parser():
+    with figures("parser: Telegram") as kept:
+
+        @fuzz_settings(600)
+        @given(body=telegram_bodies(), subpath=st.sampled_from(["", "", "/x"]))
+        def one(body, subpath):
+            update, raw = body
+            headers = {telegram.SECRET_HEADER: TELEGRAM_SECRET}
+            with kept.trying():
+                call = request(subpath=subpath, body=raw, headers=headers)
+                _, events = exercise(telegram.CHANNEL, call)
+                for event in events:
+                    if isinstance(event, (Inbound, Membership)):
+                        assert event.address in telegram_senders(update)
+
+        one()
+
+
+# --- web chat ---------------------------------------------------------------------------------
+
+
+@st.composite
+def webchat_calls(draw) -> tuple[str, WebRequest]:
+    """A web chat call: a session's message (hostile fields), a poll, a session, any body."""
+    session = draw(st.sampled_from(["sessionA", "sessionB", "s" * 22]))
+    token = f"{session}.{webchat._signature(session, WEBCHAT_SECRET)}"
+    if draw(st.integers(0, 9)) == 0:
+        token = draw(hostile_text(form=True))
+    headers = {"Authorization": f"Bearer {token}"}
+    message = {"id": "m1", "text": "pothole on Elm", "reply_to": f"{session}:9"}
+    body = mutated(message, draw, changes=3)
+    raw = json.dumps(body).encode() if draw(st.integers(0, 5)) else draw(st.binary(max_size=100))
+    method = draw(st.sampled_from(["POST", "POST", "GET"]))
+    subpath = draw(st.sampled_from(["", "/", "/session", "/messages", "/other"]))
+    query = {"after": draw(hostile_text(form=True))} if subpath == "/messages" else {}
+    return session, request(method=method, subpath=subpath, body=raw, headers=headers, query=query)
+
+
+def test_fuzz_webchat_parser():
+    with figures("parser: web chat") as kept:
+
+        @fuzz_settings(500)
+        @given(call=webchat_calls())
+        def one(call):
+            session, web_request = call
+            with kept.trying():
+                genuine, events = exercise(webchat.CHANNEL, web_request)
+                for event in events:
+                    if genuine and isinstance(event, Inbound):
+                        assert event.address == webchat.CHANNEL.address_for(session)
+
+        one()
+
+
+def test_every_channel_with_a_webhook_is_fuzzed():
+    assert {channel.name for channel in with_webhooks()} == {"sms", "telegram", "webchat"}
