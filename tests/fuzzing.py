@@ -99,6 +99,36 @@ SPECIAL_STRINGS = [
     "\U0001f600" * 50,
     "\u706b\u707e",  # 火灾
 ]
+# What residents say, so that fuzzed conversations go somewhere (menus, addresses, summaries).
+WORDS = [
+    "hi",
+    "1",
+    "2",
+    "3",
+    "4",
+    "yes",
+    "no",
+    "120 Main St",
+    "pothole",
+    "streetlight out on Elm",
+    "deep hole in the right lane",
+    "HELP",
+    "STATUS 1",
+    "STATUS PTH-001",
+    "MY REPORTS",
+    "BACK",
+    "RESTART",
+    "STOP",
+    "START",
+    "LANGUAGE",
+    "espa\u00f1ol",
+    "MORE",
+    "OTHER",
+    "PRIVATE",
+    "gas leak",
+    "/start",
+    "/help@springfield311_bot",
+]
 SPECIAL_INTS = [0, -1, 1, 2**31, 2**63, -(2**63) - 1, 10**20, 10**400, 412345678]
 SPECIAL_FLOATS = [0.0, -0.0, 1.5, 999.0, -999.0, 91.0, 1e308, -1e308, 39.78, -89.65]
 
@@ -120,6 +150,18 @@ def hostile_text(form: bool = False, max_size: int = 60) -> st.SearchStrategy[st
             lambda s, n: s * n, st.sampled_from(["a", "9", "\x00 ", "fire "]), st.integers(1, 3000)
         ),
     )
+
+
+@functools.cache
+def header_text(max_size: int = 40) -> st.SearchStrategy[str]:
+    """A header's value: Latin-1 (what HTTP headers carry), no line breaks."""
+    return st.text(st.characters(codec="latin-1", exclude_characters="\r\n"), max_size=max_size)
+
+
+@functools.cache
+def said(form: bool = False) -> st.SearchStrategy[str]:
+    """What a resident says: mostly words that move a conversation on, some hostile text."""
+    return st.one_of(st.sampled_from(WORDS), st.sampled_from(WORDS), hostile_text(form=form))
 
 
 @functools.cache
@@ -198,6 +240,12 @@ class Figures:
         self.tried = 0
         self.failed = 0
         self.slowest = 0.0
+        self.outcomes: dict[str, int] = {}
+
+    def outcome(self, what: object, times: int = 1) -> None:
+        """Count an outcome (an input's HTTP status, the jobs its turns took), shown in the
+        figures."""
+        self.outcomes[str(what)] = self.outcomes.get(str(what), 0) + times
 
     @contextmanager
     def trying(self) -> Iterator[None]:
@@ -226,6 +274,7 @@ class Figures:
             "tried": self.tried,
             "failed": self.failed,
             "slowest": self.slowest,
+            "outcomes": self.outcomes,
         }
         with open(Path(folder) / f"{os.getpid()}.jsonl", "a", encoding="utf-8") as out:
             out.write(json.dumps(record) + "\n")
@@ -280,6 +329,10 @@ def pytest_unconfigure(config) -> None:
         os.environ.pop(FIGURES_ENV, None)
 
 
+def _outcomes(counts: dict[str, int]) -> str:
+    return ", ".join(f"{what}: {n}" for what, n in sorted(counts.items()))
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     """Print each fuzzer's figures, summed over the processes that ran it."""
     folder = getattr(config, "_intake311_fuzz_figures", None)
@@ -290,8 +343,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         for line in path.read_text(encoding="utf-8").splitlines():
             record = json.loads(line)
             kept = totals.setdefault(
-                record["name"], {"tried": 0, "failed": 0, "slowest": 0.0, "runs": 0}
+                record["name"],
+                {"tried": 0, "failed": 0, "slowest": 0.0, "runs": 0, "outcomes": {}},
             )
+            for what, n in record.get("outcomes", {}).items():
+                kept["outcomes"][what] = kept["outcomes"].get(what, 0) + n
             kept["tried"] += record["tried"]
             kept["failed"] += record["failed"]
             kept["slowest"] = max(kept["slowest"], record["slowest"])
@@ -304,6 +360,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         terminalreporter.write_line(
             f"{name:<{width}}  {kept['tried']:>6} inputs  {kept['failed']:>3} failed  "
             f"slowest {kept['slowest'] * 1000:>6.0f} ms"
+            + (f"  ({outcomes})" if (outcomes := _outcomes(kept["outcomes"])) else "")
         )
     tried = sum(k["tried"] for k in totals.values())
     failed = sum(k["failed"] for k in totals.values())

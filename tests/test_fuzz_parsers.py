@@ -9,6 +9,7 @@ names; each input is handled within tests.fuzzing.SLOWEST_ALLOWED.
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -29,7 +30,7 @@ from bot.channels.base import (
 from bot.channels.registry import with_webhooks
 from bot.settings import Settings
 from tests.conftest import TELEGRAM_SECRET, TWILIO_TOKEN
-from tests.fuzzing import figures, fuzz_settings, hostile_text, json_values, mutated
+from tests.fuzzing import figures, fuzz_settings, hostile_text, json_values, mutated, said
 from tests.test_channel_parsers import recorded
 
 WEBCHAT_SECRET = "fuzz-webchat-secret"
@@ -144,10 +145,19 @@ TWILIO_FIELDS += ["MediaUrl0", "MediaUrl1", "MediaUrl9", "MediaUrl10", "MessageS
 TWILIO_FIELDS += ["SmsStatus", "ErrorCode"]
 
 
+SENDERS = ["+13125550142", "+13125550143", "+447700900123"]
+_sids = itertools.count(1)
+
+
 @st.composite
 def twilio_calls(draw, form_only: bool = False) -> tuple[str, dict[str, str]]:
-    """A Twilio webhook's subpath and form: a recorded one with hostile fields, or any."""
+    """A Twilio webhook's subpath and form: a recorded one with hostile fields, or any. Each
+    message is new (its own MessageSid), from one of a few senders, saying something."""
     form = dict(recorded("twilio", draw(st.sampled_from(TWILIO_FORMS))))
+    if "Body" in form:
+        sid = f"SM{next(_sids):032x}"
+        form.update(MessageSid=sid, SmsMessageSid=sid, SmsSid=sid)
+        form.update(From=draw(st.sampled_from(SENDERS)), Body=draw(said(form=form_only)))
     for name in draw(st.lists(st.sampled_from(TWILIO_FIELDS), max_size=5)):
         if draw(st.booleans()):
             form[name] = draw(hostile_text(form=form_only))
@@ -197,12 +207,40 @@ def telegram_senders(update: Any) -> set[str]:
     return found
 
 
+CHATS = [412345678, 412345679, 7000000001]
+_updates = itertools.count(900000001)
+
+
+def _fresh(update: dict, draw) -> dict:
+    """A recorded Update made new (its own ids), from one of a few chats, saying something."""
+    update["update_id"] = next(_updates)
+    chat = draw(st.sampled_from(CHATS))
+    for part in ("message", "edited_message", "callback_query", "my_chat_member"):
+        item = update.get(part)
+        if not isinstance(item, dict):
+            continue
+        for holder in (item, item.get("message")):
+            if isinstance(holder, dict):
+                for key in ("chat", "from"):
+                    if isinstance(holder.get(key), dict) and holder[key].get("is_bot") is not True:
+                        holder[key]["id"] = chat
+        if "message_id" in item:
+            item["message_id"] = update["update_id"] % 1_000_000
+        if part == "callback_query":
+            item["id"] = str(update["update_id"])
+            item["data"] = draw(said())
+        elif "text" in item:
+            item["text"] = draw(said())
+    return update
+
+
 @st.composite
 def telegram_bodies(draw) -> tuple[Any, bytes]:
     """A Telegram webhook body: a recorded Update with hostile parts, any JSON, or any bytes."""
     kind = draw(st.sampled_from(["mutated"] * 6 + ["json", "bytes", "deep"]))
     if kind == "mutated":
-        update = mutated(recorded("telegram", draw(st.sampled_from(TELEGRAM_UPDATES))), draw)
+        update = _fresh(recorded("telegram", draw(st.sampled_from(TELEGRAM_UPDATES))), draw)
+        update = mutated(update, draw)
         return update, json.dumps(update).encode()
     if kind == "json":
         value = draw(json_values())
@@ -241,7 +279,7 @@ def webchat_calls(draw) -> tuple[str, WebRequest]:
     session = draw(st.sampled_from(["sessionA", "sessionB", "s" * 22]))
     token = f"{session}.{webchat._signature(session, WEBCHAT_SECRET)}"
     if draw(st.integers(0, 9)) == 0:
-        token = draw(hostile_text(form=True))
+        token = draw(hostile_text(max_size=30))
     headers = {"Authorization": f"Bearer {token}"}
     message = {"id": "m1", "text": "pothole on Elm", "reply_to": f"{session}:9"}
     body = mutated(message, draw, changes=3)
