@@ -257,6 +257,30 @@ def test_json_nested_deeper_than_any_update_is_refused(client, depth):
     assert _inbound() == []
 
 
+def test_a_telegram_body_larger_than_any_update_is_refused_with_413(client):
+    update = message_update(CHAT_ID, "hi", entities=[{"type": "bold"}] * 40_000)
+    assert post_update(client, update, TELEGRAM_SECRET).status_code == 413
+    assert _inbound() == []
+
+
+@pytest.mark.parametrize(
+    "body, readable",
+    [
+        (b"[" * 100_000 + b"]" * 100_000, False),  # beyond the parser's stack: RecursionError
+        (b"[" * 33 + b"]" * 33, False),  # deeper than any provider's call
+        (b"[" * 32 + b"]" * 32, True),
+        (b'{"a": NaN}', False),
+        (b'{"a": -Infinity}', False),
+        (b'{"a": 1e999}', False),  # a float beyond a float is an infinity too
+        (b'{"a": 10000000000000000000000000}', True),  # an integer is read whole
+    ],
+    ids=["100,000 deep", "33 deep", "32 deep", "NaN", "Infinity", "1e999", "big integer"],
+)
+def test_json_is_read_only_within_depth_and_without_constants(body, readable):
+    call = WebRequest("POST", "u", "/p", "", "", {}, {}, {}, body)
+    assert (call.json is not None) is readable
+
+
 @pytest.mark.parametrize("chat_id", ["abc", "412345678", 1.5, True, None, 10**400, -(2**70)])
 def test_a_chat_id_that_is_not_a_telegram_integer_is_refused_at_parse(client, chat_id):
     update = message_update(CHAT_ID, "hi")
@@ -434,7 +458,7 @@ def admin(env, monkeypatch):
         json.dumps({"names": ["send:-1"]}).encode(),
         json.dumps({"names": ["turn:" + "9" * 12]}).encode(),
         json.dumps({"names": ["report:1\x00"]}).encode(),
-        json.dumps({"names": ["report:1"] * 10_000}).encode(),
+        json.dumps({"names": ["report:1"] * 201}).encode(),
         json.dumps({"all": "yes"}).encode(),
     ],
     ids=[
@@ -460,6 +484,12 @@ def test_a_malformed_retry_request_is_a_clear_400(admin, body):
     )
     assert response.status_code == 400
     assert "error" in response.get_json()
+
+
+def test_a_retry_request_larger_than_any_list_of_names_is_refused_with_413(admin):
+    client, headers = admin
+    body = {"names": ["report:1"] * 10_000}
+    assert client.post("/admin/failures/retry", json=body, headers=headers).status_code == 413
 
 
 def test_failure_names_take_ascii_digits_only():

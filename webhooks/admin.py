@@ -96,12 +96,15 @@ def retry_failures():
 
 
 MAX_RETRY_NAMES = 200  # names in one retry request (the page lists at most 200 failures)
+MAX_RETRY_BYTES = 16 * 1024
 RETRY_USAGE = 'send {"names": ["report:12", ...]} (at most 200) or {"all": true}'
 
 
 def _retry_request() -> list[str] | None:
     """The failures a retry request names, every one of them checked (None: all of them);
-    ValueError, said for staff, when the body is not one."""
+    ValueError, said for staff, when the body is not one (and 413 when it is larger than
+    any list of MAX_RETRY_NAMES names)."""
+    request.max_content_length = MAX_RETRY_BYTES
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ValueError(RETRY_USAGE)

@@ -11,6 +11,7 @@ Storing, queueing and jobs are not a channel's business (`bot/intake.py` stores 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +27,13 @@ MAX_JSON_DEPTH = 32
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is beyond a float")
+    return value
 
 
 def _depth_within(data: Any, most: int) -> bool:
@@ -146,9 +154,9 @@ class WebRequest:
     def json(self) -> Any:
         """The body as JSON, read once per call; None when it is not JSON, nests deeper than
         MAX_JSON_DEPTH (a depth that exhausts the parser's stack included) or holds NaN or
-        Infinity (which JSON has not, and no database column takes)."""
+        an infinity ("Infinity", 1e999: which JSON has not, and no database column takes)."""
         try:
-            data = json.loads(self.body, parse_constant=_no_constant)
+            data = json.loads(self.body, parse_constant=_no_constant, parse_float=_finite)
         except (ValueError, RecursionError):
             return None
         return data if _depth_within(data, MAX_JSON_DEPTH) else None
