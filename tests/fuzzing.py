@@ -129,7 +129,7 @@ WORDS = [
     "/start",
     "/help@springfield311_bot",
 ]
-SPECIAL_INTS = [0, -1, 1, 2**31, 2**63, -(2**63) - 1, 10**20, 10**400, 412345678]
+SPECIAL_INTS = [0, -1, 1, 2**31, 2**63, -(2**63) - 1, 10**20, 10**400, 512345678]
 SPECIAL_FLOATS = [0.0, -0.0, 1.5, 999.0, -999.0, 91.0, 1e308, -1e308, 39.78, -89.65]
 
 # Any character, lone surrogates and control characters included.

@@ -207,7 +207,7 @@ def telegram_senders(update: Any) -> set[str]:
     return found
 
 
-CHATS = [412345678, 412345679, 7000000001]
+CHATS = [512345678, 512345679, 7000000001]  # chats no other module sends to
 _updates = itertools.count(900000001)
 
 

@@ -30,7 +30,7 @@ from tests.twilio_signing import sign
 from tests.twilio_webhooks import fixture, post_signed, sms_form
 from webhooks import create_app
 
-CHAT_ID = 412345678
+CHAT_ID = 512345601  # a chat no other module sends to (the fake numbers messages per chat)
 
 
 @pytest.fixture
