@@ -233,11 +233,13 @@ def mutated(data: Any, draw: Callable[[st.SearchStrategy[Any]], Any], changes: i
 
 
 class Figures:
-    """One fuzzer's figures: inputs tried, inputs that failed its properties, the slowest."""
+    """One fuzzer's figures: inputs tried, the distinct failures hypothesis found (each shrunk
+    to its simplest input), the inputs that failed on the way, the slowest input."""
 
     def __init__(self, name: str):
         self.name = name
         self.tried = 0
+        self.found = 0
         self.failed = 0
         self.slowest = 0.0
         self.outcomes: dict[str, int] = {}
@@ -272,6 +274,7 @@ class Figures:
         record = {
             "name": self.name,
             "tried": self.tried,
+            "found": self.found,
             "failed": self.failed,
             "slowest": self.slowest,
             "outcomes": self.outcomes,
@@ -306,6 +309,12 @@ def figures(name: str) -> Iterator[Figures]:
     kept = Figures(name)
     try:
         yield kept
+    except BaseExceptionGroup as failures:  # hypothesis found several distinct failures
+        kept.found = len(failures.exceptions)
+        raise
+    except BaseException:
+        kept.found = 1
+        raise
     finally:
         kept.save()
 
@@ -344,27 +353,27 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
             record = json.loads(line)
             kept = totals.setdefault(
                 record["name"],
-                {"tried": 0, "failed": 0, "slowest": 0.0, "runs": 0, "outcomes": {}},
+                {"tried": 0, "found": 0, "failed": 0, "slowest": 0.0, "outcomes": {}},
             )
             for what, n in record.get("outcomes", {}).items():
                 kept["outcomes"][what] = kept["outcomes"].get(what, 0) + n
             kept["tried"] += record["tried"]
+            kept["found"] += record["found"]
             kept["failed"] += record["failed"]
             kept["slowest"] = max(kept["slowest"], record["slowest"])
-            kept["runs"] += 1
     if not totals:
         return
     terminalreporter.write_sep("-", "fuzzing (hypothesis): inputs tried, failures found")
     width = max(len(name) for name in totals)
     for name, kept in sorted(totals.items()):
         terminalreporter.write_line(
-            f"{name:<{width}}  {kept['tried']:>6} inputs  {kept['failed']:>3} failed  "
-            f"slowest {kept['slowest'] * 1000:>6.0f} ms"
+            f"{name:<{width}}  {kept['tried']:>6} inputs  {kept['found']:>2} failures "
+            f"({kept['failed']} failing inputs)  slowest {kept['slowest'] * 1000:.0f} ms"
             + (f"  ({outcomes})" if (outcomes := _outcomes(kept["outcomes"])) else "")
         )
     tried = sum(k["tried"] for k in totals.values())
-    failed = sum(k["failed"] for k in totals.values())
+    found = sum(k["found"] for k in totals.values())
     terminalreporter.write_line(
-        f"{'all fuzzers':<{width}}  {tried:>6} inputs  {failed:>3} failed"
-        f"  ({EXAMPLES_ENV}=N for more)"
+        f"{'all fuzzers':<{width}}  {tried:>6} inputs  {found:>2} failures"
+        f"  ({EXAMPLES_ENV}=N for more inputs)"
     )

@@ -382,17 +382,39 @@ def test_web_chat_refuses_a_body_larger_than_the_page_sends(chat):
 # --- whatever the database still refuses is an answer, never a 500 ------------------------------
 
 
-def test_a_value_the_database_refuses_is_answered_per_channel_not_a_500(client, monkeypatch):
-    from sqlalchemy.exc import DataError
+def _refusals():
+    from sqlalchemy.exc import DataError, StatementError
 
+    encode = UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+    return [
+        DataError("INSERT ...", {}, Exception("value too long for type character varying(128)")),
+        StatementError("INSERT ...", "INSERT ...", {}, encode),
+        encode,
+        OverflowError("Python int too large to convert to SQLite INTEGER"),
+    ]
+
+
+@pytest.mark.parametrize("error", _refusals(), ids=["DataError", "wrapped", "encode", "overflow"])
+def test_a_value_the_database_refuses_is_answered_per_channel_not_a_500(client, monkeypatch, error):
     def refuse(event):
-        raise DataError("INSERT ...", {}, Exception("value too long"))
+        raise error
 
     monkeypatch.setattr("webhooks.channels.accept", refuse)
     # Twilio does not redeliver a message webhook answered 4xx: a clear 400.
     assert post_signed(client, "/webhooks/twilio", sms_form("hi")).status_code == 400
     # Telegram redelivers until it gets a 2xx, holding the bot's later updates: set aside.
     assert post_update(client, message_update(CHAT_ID, "hi"), TELEGRAM_SECRET).status_code == 200
+
+
+def test_a_database_that_is_down_is_still_a_503_for_the_provider_to_retry(client, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def down(event):
+        raise OperationalError("INSERT ...", {}, Exception("connection refused"))
+
+    monkeypatch.setattr("webhooks.channels.accept", down)
+    assert post_signed(client, "/webhooks/twilio", sms_form("hi")).status_code == 503
+    assert post_update(client, message_update(CHAT_ID, "hi"), TELEGRAM_SECRET).status_code == 503
 
 
 # --- geocoding --------------------------------------------------------------------------------
