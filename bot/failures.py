@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import or_, select
 
-from bot import queue
+from bot import audit, queue
 from bot.db import session_scope
 from bot.models import Contact, Direction, Message, MessageStatus, Report, ReportState
 from bot.timeutil import utcnow
@@ -92,7 +92,8 @@ def _masked(contact: Contact | None) -> str:
 
 def retry(name: str) -> bool:
     """Send one failure ("report:12", "send:40", "turn:7") back in line (a filed report's
-    staff note is acknowledged instead); False if not failed."""
+    staff note is acknowledged instead); False if not failed. Each retry is a staff action
+    (bot.audit), recorded with the change."""
     kind, _, number = name.partition(":")
     if not number.isdigit() or kind not in ("report", "send", "turn"):
         raise ValueError(f"not a failure's name: {name!r} (report:N, send:N or turn:N)")
@@ -103,6 +104,7 @@ def retry(name: str) -> bool:
             if report is not None and report.staff_note and report.state not in REPORT_STATES:
                 report.staff_note = None  # a filed report's note, seen: acknowledged
                 report.updated_at = utcnow()
+                audit.record(session, "retry", name, "staff note acknowledged")
                 return True
             if report is None or report.state not in REPORT_STATES:
                 return False
@@ -113,6 +115,7 @@ def retry(name: str) -> bool:
             report.next_attempt_at = None
             report.retried_at = report.updated_at = utcnow()
             job = ("bot.jobs.submit", report.id)
+            audit.record(session, "retry", name, "report sent back in line")
         else:
             message = session.get(Message, int(number))
             direction = Direction.OUT if kind == "send" else Direction.IN
@@ -128,6 +131,7 @@ def retry(name: str) -> bool:
                 if kind == "send"
                 else ("bot.jobs.run_turn", message.conversation_id)
             )
+            audit.record(session, "retry", name, f"{kind} sent back in line")
     queue.enqueue(*job)
     return True
 

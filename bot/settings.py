@@ -90,6 +90,14 @@ class Settings(BaseSettings):
     # Days a transcript, a raw payload and a closed report's personal data are kept.
     retention_days: int = Field(90, ge=1)
 
+    # --- issue 15, fail closed (bot.production, webhooks.security) ---
+    # Proxies in front of the web app whose X-Forwarded-For/-Proto are believed (werkzeug's
+    # ProxyFix): 0 believes none, so a request is HTTPS only if it reached us over TLS.
+    trust_proxy: int = Field(0, ge=0, le=5)
+    # Sites that may show the web chat page in an <iframe> (CSP frame-ancestors, space-separated
+    # origins: "https://www.city.gov"); empty: none may.
+    webchat_frame_ancestors: str = ""
+
     @field_validator("geocoder")
     @classmethod
     def _known_geocoder(cls, value: str) -> str:

@@ -13,8 +13,10 @@ from bot.channels.base import Outgoing, SendError
 from bot.channels.registry import channel_for
 from bot.db import session_scope
 from bot.jobs.common import backoff, due_after, locked
+from bot.logs import scrub
 from bot.models import Contact, Direction, Message, MessageStatus
 from bot.payloads import OutboundPayload
+from bot.personal_data import pseudonym
 from bot.settings import get_settings
 from bot.timeutil import utcnow
 
@@ -91,6 +93,14 @@ def deliver(message_id: int) -> int:
                         log.info("message %s was sent by an earlier attempt", out.message_id)
                 external_id = external_id or channel.send(out, settings)
             except SendError as exc:
+                # A provider's text may name the recipient (Twilio's does): scrubbed, and the
+                # resident named by pseudonym.
+                log.warning(
+                    "send of message %s to %s failed: %s",
+                    out.message_id,
+                    pseudonym(out.address),
+                    scrub(str(exc)),
+                )
                 delay = _send_failed(out.message_id, exc, attempts, settings)
                 if delay is not None:
                     queue.enqueue("bot.jobs.deliver", out.message_id, delay=delay)
@@ -137,7 +147,6 @@ def _claim(session, message: Message) -> bool:
 
 def _send_failed(message_id: int, exc: SendError, attempts: int, settings) -> float | None:
     """Record a failed send; the seconds until its retry, or None when it is given up."""
-    log.warning("send of message %s failed: %s", message_id, exc)
     with session_scope() as session:
         message = session.get(Message, message_id)
         message.error_code = exc.code
