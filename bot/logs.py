@@ -109,6 +109,22 @@ class _Escaped:
         return escape_controls(repr(self.value))
 
 
+class _EscapedMapping(Mapping):
+    """Mapping arguments (%(name)s), each escaped when read (gunicorn's atoms compute theirs)."""
+
+    def __init__(self, given: Mapping):
+        self.given = given
+
+    def __getitem__(self, key):
+        return _escaped(self.given[key])
+
+    def __iter__(self):
+        return iter(self.given)
+
+    def __len__(self) -> int:
+        return len(self.given)
+
+
 def _escaped(value: object) -> object:
     if value is None or isinstance(value, (bool, int, float)):
         return value  # numbers keep their %d and %.1f
@@ -124,7 +140,7 @@ def _scrubbed_record(*args, **kwargs) -> logging.LogRecord:
     # A message given without arguments is escaped whole.
     given = record.args
     if isinstance(given, Mapping):
-        record.args = {key: _escaped(value) for key, value in given.items()}
+        record.args = _EscapedMapping(given)
     elif given:
         record.args = tuple(_escaped(value) for value in given)
     try:

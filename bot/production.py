@@ -11,9 +11,6 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from cryptography.fernet import Fernet
-from sqlalchemy.engine import make_url
-
 from bot.logs import log_block
 from bot.settings import Settings
 
@@ -91,6 +88,8 @@ def problems(settings: Settings, dotenv: Mapping[str, str | None] | None = None)
 
 
 def _key_problems(settings: Settings) -> list[str]:
+    from cryptography.fernet import Fernet  # here: `intake311 worker` starts without it
+
     found = []
     keys = [k.strip() for k in settings.encryption_keys.split(",") if k.strip()]
     if not keys:
@@ -115,7 +114,7 @@ def _key_problems(settings: Settings) -> list[str]:
 def cautions(settings: Settings) -> list[str]:
     """What is allowed in production but worth saying at start (never a refusal)."""
     said = []
-    if make_url(settings.database_url).get_backend_name() == "sqlite":
+    if settings.database_url.strip().lower().startswith("sqlite"):
         said.append(
             "the database is SQLite: one machine, no network encryption or roles; "
             "PostgreSQL is what production is tested on"
