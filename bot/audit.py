@@ -11,7 +11,7 @@ import logging
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.db import session_scope
 from bot.models import StaffAction
@@ -69,7 +69,7 @@ def latest(limit: int = 20) -> list[StaffAction]:
         return list(
             session.exec(
                 select(StaffAction)
-                .order_by(StaffAction.at.desc(), StaffAction.id.desc())
+                .order_by(col(StaffAction.at).desc(), col(StaffAction.id).desc())
                 .limit(limit)
             ).all()
         )

@@ -95,7 +95,7 @@ def _key_problems(settings: Settings) -> list[str]:
     if not keys:
         found.append(
             "ENCRYPTION_KEYS is not set: residents' addresses would be encrypted with the "
-            "development key (make one: intake311 keys new)"
+            "development key"
         )
     for number, key in enumerate(keys, 1):
         try:
@@ -116,8 +116,8 @@ def cautions(settings: Settings) -> list[str]:
     said = []
     if settings.database_url.strip().lower().startswith("sqlite"):
         said.append(
-            "the database is SQLite: one machine, no network encryption or roles; "
-            "PostgreSQL is what production is tested on"
+            "the database is SQLite: one machine, no roles, no encryption on the wire; "
+            "use PostgreSQL for a city's traffic"
         )
     return said
 
@@ -137,10 +137,8 @@ def check_startup(settings: Settings, process: str) -> None:
     global _warned
     found = problems(settings, dotenv_variables())
     if is_production(settings):
-        if found:
-            error = RefusedToStart(process, found)
-            log_block(log, logging.CRITICAL, f"intake311 {process} refuses to start", found)
-            raise error
+        if found:  # the caller shows it: the CLI on stderr, gunicorn with its traceback
+            raise RefusedToStart(process, found)
         if cautions(settings) and not _warned:
             log_block(log, logging.WARNING, "production, with a caution:", cautions(settings))
         _warned = True
