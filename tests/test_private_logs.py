@@ -31,6 +31,7 @@ from webhooks import create_app
 RESIDENT = "+13125550142"
 UNREACHABLE = "+13125550177"
 CHAT_ID = 418273645
+BLOCKED_CHAT_ID = 418273699
 DESCRIPTION = "Crater beside the bakery swallowing bicycle wheels"
 TELEGRAM_DESCRIPTION = "Sinkhole opening under the laundromat sign"
 ADMIN_TOKEN = "admin-token-for-the-log-test-0123456789abcdef"
@@ -111,6 +112,9 @@ def test_a_whole_run_logs_no_personal_data_and_no_secret(env, twilio_api, telegr
     run_jobs()
     assert phone.inbox()[-1].startswith(f"Update on request {report.service_request_id}")
 
+    # Raw control characters from a resident never reach a log line as they are.
+    phone.text("thanks\x1b[2J\u202e\x00 bye")
+
     # Another's reply fails: Twilio's error text names their number.
     twilio_api.config["FAIL_TO"] = {UNREACHABLE: 21211}
     Phone(client, twilio_api, UNREACHABLE).text("hi")
@@ -137,6 +141,9 @@ def test_a_whole_run_logs_no_personal_data_and_no_secret(env, twilio_api, telegr
     chat.tap("Crosswalk")
     chat.tap("Yes")
     run_jobs()
+    # And one who blocked the bot: the send fails, the contact is marked.
+    telegram_api.config["BLOCKED"] = {BLOCKED_CHAT_ID}
+    TelegramChat(client, telegram_api, chat_id=BLOCKED_CHAT_ID).say("/start")
 
     text = captured.text
     assert len(captured.lines) > 100  # the run was logged, SQL and jobs included
@@ -144,6 +151,10 @@ def test_a_whole_run_logs_no_personal_data_and_no_secret(env, twilio_api, telegr
     leaks = [
         *(form for number in (RESIDENT, UNREACHABLE) for form in phone_forms(number)),
         str(CHAT_ID),
+        str(BLOCKED_CHAT_ID),
+        "\x1b",
+        "\u202e",
+        "\x00",
         DESCRIPTION,
         TELEGRAM_DESCRIPTION,
         TWILIO_TOKEN,
@@ -158,6 +169,7 @@ def test_a_whole_run_logs_no_personal_data_and_no_secret(env, twilio_api, telegr
     assert found == [], [line for line in captured.lines if any(f in line for f in found)][:5]
     # The failed send is logged, by message and by the resident's pseudonym, without the number.
     assert pseudonym(f"tel:{UNREACHABLE}") in text
+    assert pseudonym(f"telegram:{BLOCKED_CHAT_ID}") in text
     assert "is not a valid phone number" in text
     # The retry is a staff action: a row and a log line.
     with session_scope() as session:
