@@ -74,7 +74,11 @@ def migrate() -> None:
 @click.option("--workers", default=2, show_default=True)
 def web(host: str, port: int, workers: int) -> None:
     """Serve the webhooks with gunicorn."""
-    _start("web")  # refused here at once, rather than by each gunicorn worker
+    from bot.production import is_production
+    from bot.settings import get_settings
+
+    if is_production(get_settings()):
+        _start("web")  # refused here at once, rather than by each gunicorn worker
     os.execvp(
         sys.executable,
         [
