@@ -64,8 +64,13 @@ def erase_contact(session: Session, contact: Contact, keep_opt_out: bool = False
     conversation = session.exec(
         select(Conversation).where(Conversation.contact_id == contact.id)
     ).first()
-    if conversation is not None:
-        conversation.state = State().to_dict()
+    fresh = State().to_dict()
+    if conversation is not None and (
+        conversation.state != fresh
+        or conversation.followup is not None
+        or conversation.forget_asked_at is not None
+    ):
+        conversation.state = fresh
         conversation.followup = None
         conversation.forget_asked_at = None
         conversation.updated_at = utcnow()
@@ -89,6 +94,8 @@ def finish_erasing(session: Session, contact_id: int) -> bool:
         return False  # not erased (or back after START)
     if _unsent(session, contact_id):
         return False
+    # An opt-out the provider reported (or one from before 0011) is erased here.
+    erase_contact(session, contact, keep_opt_out=contact.address_key is not None)
     session.execute(delete(Message).where(Message.contact_id == contact_id))
     contact.address = None
     if contact.address_key is None and not _has_reports(session, contact_id):
@@ -146,6 +153,10 @@ def _erase_reports(session: Session, contact_id: int) -> tuple[int, int]:
     kept = dropped = 0
     now = utcnow()
     for report in session.exec(select(Report).where(Report.contact_id == contact_id)).all():
+        if report.erased_at is not None:
+            if report.state in SETTLED_REPORTS and report.description:
+                blank_report(report)  # forgotten on its way; the city has it now
+            continue
         if (
             report.state in UNSENT_REPORTS
             and report.first_posted_at is None

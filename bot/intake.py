@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from bot import queue
 from bot.channels.base import DeliveryStatus, Event, Ignored, Inbound, Membership
 from bot.db import session_scope
-from bot.forget import erase_contact, finish_erasing
+from bot.forget import finish_erasing
 from bot.models import Contact, Conversation, Direction, Message
 from bot.payloads import InboundPayload
 from bot.personal_data import address_key
@@ -168,8 +168,9 @@ def record_delivery(status: DeliveryStatus) -> bool:
                 select(Contact).where(Contact.address_key == address_key(status.opted_out_address))
             ).first()
             if contact is not None:
-                # The provider stops our texts (STOP at the carrier): keep only the opt-out.
-                erase_contact(session, contact, keep_opt_out=True)
+                # The provider stops our texts (STOP at the carrier): only the opt-out is
+                # kept, once this status is stored (bot.forget.finish_erasing, the purge).
+                contact.opted_out = True
         message = session.exec(
             select(Message).where(
                 Message.channel == status.channel,
@@ -199,8 +200,8 @@ def record_membership(membership: Membership) -> bool:
         if contact is None:
             return False
         contact_id = contact.id
-        if membership.blocked:
-            erase_contact(session, contact, keep_opt_out=True)
+        if membership.blocked:  # only the opt-out is kept
+            contact.opted_out = True
             finish_erasing(session, contact_id)
         else:
             contact.opted_out = False

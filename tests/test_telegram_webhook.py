@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -10,6 +11,7 @@ from sqlmodel import select
 from bot.db import session_scope
 from bot.intake import conversation_for
 from bot.models import Contact, Message
+from bot.personal_data import address_key
 from bot.queue import get_queue
 from tests.conftest import TELEGRAM_SECRET
 from tests.fakes.telegram_api import fixture, message_update, post_update
@@ -31,7 +33,9 @@ def _inbound() -> list[Message]:
 
 def _contact() -> Contact | None:
     with session_scope() as session:
-        return session.exec(select(Contact).where(Contact.address == ADDRESS)).first()
+        return session.exec(
+            select(Contact).where(Contact.address_key == address_key(ADDRESS))
+        ).first()
 
 
 def _make_contact() -> None:
@@ -51,7 +55,15 @@ def test_text_update_is_stored_queued_and_answered_200(client):
         f"msg:{chat_message['chat']['id']}:{chat_message['message_id']}",
     )
     assert message.text == update["message"]["text"]
-    assert message.payload["raw"] == update
+    # Only ids are kept of the Update: not the chat id, the sender's name or username.
+    assert message.payload["raw"] == {
+        "update_id": update["update_id"],
+        "kind": "message",
+        "message_id": chat_message["message_id"],
+    }
+    stored = json.dumps(message.payload)
+    for private in (str(chat_message["chat"]["id"]), chat_message["from"]["first_name"]):
+        assert private not in stored
     assert _contact().channel == "telegram"
     assert [job.func_name for job in get_queue().jobs] == ["bot.jobs.run_turn"]
 
