@@ -18,7 +18,7 @@ from bot.forget import erase_contact
 from bot.jobs.turn_state import resident_state
 from bot.models import Contact, Conversation
 from bot.timeutil import utcnow
-from conversations import Context, Reply, texts
+from conversations import Context, Reply, prompts, texts
 from conversations.answers import yes_or_no
 from conversations.commands import forget_language
 from conversations.engine import asked
@@ -57,7 +57,10 @@ def forget_turn(
         if answer is False:
             with measured_in(context.message_chars):
                 again = asked(state, context)
-            return Forgetting((Reply(language(texts.FORGET_KEPT)), *again))
+                kept = language(texts.FORGET_KEPT)
+                if again:  # the question the conversation waits on, asked again
+                    return Forgetting(prompts.with_lead(kept, again[0]) + again[1:])
+            return Forgetting((Reply(kept),))
     code = forget_language(text, context.languages)
     if code is None:
         return None

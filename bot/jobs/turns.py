@@ -318,7 +318,9 @@ def _handle(
         else forget_turn(session, conversation, contact, message.text, context)
     )
     erase = False
-    if switched or contact.opted_out:
+    if forgetting is not None:
+        replies, reports, erase = list(forgetting.replies), [], forgetting.erased
+    elif switched or contact.opted_out:
         replies, reports = [], []
         if switched == "out" and not channel_for(contact.channel).abilities.carrier_keywords:
             # Channels without carrier keywords confirm the opt-out themselves, once.
@@ -327,8 +329,6 @@ def _handle(
         if contact.opted_out:  # STOP keeps only the opt-out (bot.forget)
             erase_contact(session, contact, keep_opt_out=True)
             erase = True
-    elif forgetting is not None:
-        replies, reports, erase = list(forgetting.replies), [], forgetting.erased
     elif _stale_tap(session, contact.id, InboundPayload.from_dict(message.payload).reply_to):
         replies = list(stale_tap(resident_state(conversation, contact), context).replies)
         reports = []
