@@ -13,7 +13,7 @@ from bot.intake import conversation_for
 from bot.models import Contact, Message
 from bot.personal_data import address_key
 from bot.queue import get_queue
-from tests.conftest import TELEGRAM_SECRET
+from tests.conftest import TELEGRAM_SECRET, run_jobs
 from tests.fakes.telegram_api import fixture, message_update, post_update
 from webhooks import create_app
 
@@ -151,13 +151,20 @@ def test_message_in_a_group_is_ignored(client):
 
 
 def test_blocking_the_bot_opts_the_contact_out_and_restarting_opts_in(client):
-    _make_contact()
+    assert post_update(client, fixture("text"), TELEGRAM_SECRET).status_code == 200
+    run_jobs()  # read and answered
+    with session_scope() as session:
+        contact = session.exec(select(Contact)).one()
+        contact.language = "es"
     assert post_update(client, fixture("my_chat_member_kicked"), TELEGRAM_SECRET).status_code == 200
-    assert _contact().opted_out
-    assert _inbound() == []
+    # Blocked: only the keyed hash and the opt-out are kept (no chat id, no words, no language).
+    blocked = _contact()
+    assert blocked.opted_out and blocked.address is None and blocked.language is None
+    with session_scope() as session:
+        assert session.exec(select(Message)).all() == []
 
     assert post_update(client, fixture("my_chat_member_member"), TELEGRAM_SECRET).status_code == 200
-    assert not _contact().opted_out
+    assert not _contact().opted_out and _contact().address == ADDRESS
 
 
 def test_block_from_an_unknown_chat_is_acknowledged(client):
