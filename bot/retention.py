@@ -105,8 +105,17 @@ def _old_reports(session: Session, cutoff: datetime) -> int:
 
 def _old_states(session: Session, cutoff: datetime) -> None:
     """A conversation quiet since the cutoff drops its half-made report (its words)."""
+    state = Conversation.state
     for conversation in session.exec(
-        select(Conversation).where(Conversation.updated_at < cutoff)
+        select(Conversation).where(
+            Conversation.updated_at < cutoff,
+            # only those holding more than a fresh state does (cheap on both databases)
+            or_(
+                state["name"].as_string() != "idle",
+                state["draft"].as_string() != "{}",
+                state["offered"].as_string() != "[]",
+            ),
+        )
     ).all():
         fresh = State.from_dict(conversation.state).fresh().to_dict()
         if conversation.state != fresh:

@@ -124,6 +124,9 @@ def test_purge_deletes_old_transcripts_blanks_finished_reports_and_forgets_quiet
     # Quiet, but the city still has their request open: kept, so the update reaches them.
     tracked = resident("+13125550103")
     tracked_report = report(tracked, city_status="in progress", service_request_id="2026-3")
+    with session_scope() as session:  # a report they left half-made, 100 days ago
+        held = {"name": "description", "draft": {"service_code": "001", "description": "my car"}}
+        session.get(Conversation, tracked[1]).state = held | {"language": "es"}
     # A reply still waiting to be sent is never purged, however old.
     waiting = resident("+13125550104", aged=False)
     unsent = message(waiting, "your number is", OLD, direction=Direction.OUT, status="pending")
@@ -146,6 +149,9 @@ def test_purge_deletes_old_transcripts_blanks_finished_reports_and_forgets_quiet
     assert personal(active_report) == BLANK and personal(tracked_report) == BLANK
     assert found("+13125550102").address == "tel:+13125550102"
     assert found("+13125550103").address == "tel:+13125550103"  # still tracked
+    with session_scope() as session:  # the half-made report is gone, their language kept
+        state = session.get(Conversation, tracked[1]).state
+    assert state["name"] == "idle" and state["draft"] == {} and state["language"] == "es"
     assert personal(on_its_way)[0] == "Deep hole outside my house"
     stopped = found("+13125550106")
     assert stopped.opted_out and stopped.address is None and stopped.language is None
