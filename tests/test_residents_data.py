@@ -240,3 +240,21 @@ def test_stop_keeps_only_the_opt_out(phone):
     [menu] = phone.text("hi")
     assert "1 Pothole in Street" in menu
     assert contact_row().address == ADDRESS
+
+
+def test_delete_my_data_on_telegram_by_tapping_yes(env, telegram_api):
+    """The question comes with Yes/No buttons; a tap on Yes erases; the chat id is kept
+    nowhere afterwards (not in a payload, an external id or a contact)."""
+    from tests.test_telegram_end_to_end import CHAT_ID, TelegramChat, buttons, file_pothole_by_taps
+
+    chat = TelegramChat(create_app({"TESTING": True}).test_client(), telegram_api)
+    file_pothole_by_taps(chat)
+    [asked] = chat.say("delete my data")
+    assert asked["text"].startswith("Delete everything") and buttons(asked) == ["Yes", "No"]
+    [done] = chat.tap("Yes")
+    assert done["text"].startswith("Deleted: ")
+    with session_scope() as session:
+        [report] = session.exec(select(Report)).all()
+        assert report.service_request_id and report.description == ""
+        assert session.exec(select(Message)).all() == []
+    assert holding(str(CHAT_ID)) == {}
