@@ -51,7 +51,7 @@ def forget_turn(
         if answer is True and utcnow() - asked_at <= CONFIRM_WITHIN:
             erased = erase_contact(session, contact)
             done = language(texts.FORGOTTEN).format(
-                messages=erased.messages, reports=erased.reports
+                messages=erased.messages, reports=erased.reports + erased.dropped
             )
             return Forgetting((Reply(done),), erased=True)
         if answer is False:
