@@ -258,3 +258,26 @@ def test_delete_my_data_on_telegram_by_tapping_yes(env, telegram_api):
         assert report.service_request_id and report.description == ""
         assert session.exec(select(Message)).all() == []
     assert holding(str(CHAT_ID)) == {}
+
+
+def test_forgetting_drops_unsent_reports_and_keeps_one_on_its_way_until_the_city_has_it(env):
+    from bot.forget import forget_address
+    from bot.retention import purge
+    from bot.timeutil import utcnow
+    from tests.test_retention import personal, report, resident
+
+    ids = resident(RESIDENT, aged=False)
+    unsent = report(ids, state="pending", service_request_id=None)
+    posting = report(ids, state="submitting", service_request_id=None, first_posted_at=utcnow())
+
+    erased = forget_address(ADDRESS, actor="cli:test")
+    assert (erased.reports, erased.dropped) == (1, 1)
+    with session_scope() as session:
+        assert session.get(Report, unsent) is None
+        on_its_way = session.get(Report, posting)
+        # Its POST may be at the city: it keeps its words for now, never the contact details.
+        assert on_its_way.description and on_its_way.erased_at
+        assert (on_its_way.contact_ok, on_its_way.phone, on_its_way.email) == (False, None, None)
+        on_its_way.state, on_its_way.service_request_id = "submitted", "2026-000009"
+    purge()  # the city has it now: the rest goes
+    assert personal(posting) == ("", "", None, {}, [], None)
