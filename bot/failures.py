@@ -85,7 +85,7 @@ def _hint(report: Report) -> str:
 
 def _masked(contact: Contact | None) -> str:
     """A contact's address with all but its last four characters hidden."""
-    address = contact.address if contact else "?"
+    address = (contact.address if contact else None) or "?"  # None: erased
     scheme, _, rest = address.rpartition(":")
     return f"{scheme}:…{rest[-4:]}" if scheme else f"…{rest[-4:]}"
 

@@ -13,8 +13,10 @@ from sqlmodel import Session, select
 from bot import queue
 from bot.channels.base import DeliveryStatus, Event, Ignored, Inbound, Membership
 from bot.db import session_scope
+from bot.forget import finish_erasing
 from bot.models import Contact, Conversation, Direction, Message
 from bot.payloads import InboundPayload
+from bot.personal_data import address_key
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -105,7 +107,7 @@ def _existing(inbound: Inbound) -> Received | None:
                 select(Message)
                 .join(Contact, Contact.id == Message.contact_id)
                 .where(
-                    Contact.address == inbound.address,
+                    Contact.address_key == address_key(inbound.address),
                     Message.direction == Direction.IN,
                     Message.external_id.is_(None),
                     Message.text == inbound.text,
@@ -123,11 +125,15 @@ def _existing(inbound: Inbound) -> Received | None:
 
 def conversation_for(session: Session, channel: str, address: str) -> Conversation:
     """The conversation with the contact at `address`, created with the contact if new."""
-    contact = session.exec(select(Contact).where(Contact.address == address)).first()
+    key = address_key(address)
+    contact = session.exec(select(Contact).where(Contact.address_key == key)).first()
     if contact is None:
-        contact = Contact(address=address, channel=channel)
+        contact = Contact(address=address, address_key=key, channel=channel)
         session.add(contact)
         session.flush()
+    elif contact.address is None:
+        # Erased after STOP (only the key and the opt-out were kept): back with this message.
+        contact.address = address
     conversation = session.exec(
         select(Conversation).where(Conversation.contact_id == contact.id)
     ).first()
@@ -159,9 +165,11 @@ def record_delivery(status: DeliveryStatus) -> bool:
     with session_scope() as session:
         if status.opted_out_address:
             contact = session.exec(
-                select(Contact).where(Contact.address == status.opted_out_address)
+                select(Contact).where(Contact.address_key == address_key(status.opted_out_address))
             ).first()
             if contact is not None:
+                # The provider stops our texts (STOP at the carrier): only the opt-out is
+                # kept, once this status is stored (bot.forget.finish_erasing, the purge).
                 contact.opted_out = True
         message = session.exec(
             select(Message).where(
@@ -180,15 +188,23 @@ def record_delivery(status: DeliveryStatus) -> bool:
 
 
 def record_membership(membership: Membership) -> bool:
-    """Opt the contact out when it blocked the bot, in when it started it again.
+    """Opt the contact out when it blocked the bot (keeping only the opt-out), in when it
+    started it again.
 
     False when we have never heard from that address (nothing to record).
     """
     with session_scope() as session:
-        contact = session.exec(select(Contact).where(Contact.address == membership.address)).first()
+        contact = session.exec(
+            select(Contact).where(Contact.address_key == address_key(membership.address))
+        ).first()
         if contact is None:
             return False
-        contact.opted_out = membership.blocked
         contact_id = contact.id
+        if membership.blocked:  # only the opt-out is kept
+            contact.opted_out = True
+            finish_erasing(session, contact_id)
+        else:
+            contact.opted_out = False
+            contact.address = contact.address or membership.address
     log.info("contact %s %s the bot", contact_id, "blocked" if membership.blocked else "restarted")
     return True

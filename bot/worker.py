@@ -16,6 +16,8 @@ from rq.cron import CronScheduler
 from bot.queue import KINDS, get_queue, get_redis, queue_name
 from bot.settings import get_settings
 
+PURGE_INTERVAL = 600  # bot.retention.PURGE_INTERVAL (not imported: the worker starts light)
+
 # How long rq's command listener (the pubsub thread) waits for a message before it looks at
 # its stop flag. rq asks for 60 s; redis-py 8 joins that thread when a worker stops, so every
 # worker (and every burst run) would take a minute to quit. 1 s keeps `rq` commands working.
@@ -79,7 +81,8 @@ def run_burst(kinds: tuple[str, ...] = KINDS) -> bool:
 
 
 def run_cron() -> None:
-    """Queue the status check, the reconciler and idle conversations' end, forever."""
+    """Queue the status check, the reconciler, idle conversations' end and the retention
+    purge, forever."""
     from bot import jobs
 
     settings = get_settings()
@@ -92,4 +95,6 @@ def run_cron() -> None:
         jobs.reconcile, queue_name(), interval=settings.reconcile_interval, job_timeout=600
     )
     cron.register(jobs.close_idle, queue_name(), interval=60, job_timeout=600)
+    # RETENTION_DAYS, and the last step of an erasure that waited for a reply (bot.retention).
+    cron.register(jobs.purge, queue_name(), interval=PURGE_INTERVAL, job_timeout=600)
     cron.start()

@@ -142,3 +142,14 @@ STATUS_CHANGED = "Update on request {number} ({service}): {status}{notes}"
 STATUS_CHANGED_BARE = "Update on request {number}: {status}{notes}"
 EXPECTED = " Expected by {date}."
 REPORT_DEFAULT_SERVICE = "311"
+
+# --- DELETE MY DATA (the worker's, bot/jobs/turn_forget.py) -------------------------------
+FORGET_ASK = (
+    "Delete everything we keep about you: messages, your number, your reports' details? "
+    "The city keeps its copy of reports it has. Reply YES to delete or NO to keep it."
+)
+FORGOTTEN = (
+    "Deleted: {messages} messages, your contact details and the details of {reports} "
+    "reports. Text us any time to start again."
+)
+FORGET_KEPT = "OK, nothing was deleted."

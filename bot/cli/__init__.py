@@ -1,5 +1,5 @@
 """The `intake311` command: web, worker, cron, failures, sandbox, chat, demo, migrate, telegram,
-open311, understanding."""
+open311, understanding, forget, keys."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import click
 # Commands whose modules load only when named, so `intake311 worker` starts without them.
 LAZY_COMMANDS = {
     "demo": "bot.cli.demo:demo",
+    "forget": "bot.cli.privacy:forget",
+    "keys": "bot.cli.privacy:keys_group",
     "open311": "bot.cli.open311:open311_group",
     "sandbox": "sandbox.cli:sandbox",
     "telegram": "bot.cli.telegram:telegram_group",

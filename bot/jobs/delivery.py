@@ -12,6 +12,7 @@ from bot import queue
 from bot.channels.base import Outgoing, SendError
 from bot.channels.registry import channel_for
 from bot.db import session_scope
+from bot.forget import finish_erasing
 from bot.jobs.common import backoff, due_after, locked
 from bot.logs import scrub
 from bot.models import Contact, Direction, Message, MessageStatus
@@ -54,13 +55,16 @@ def deliver(message_id: int) -> int:
                     .order_by(Message.id)
                 ).first()
                 if message is None:
+                    # An erased contact (DELETE MY DATA, STOP) keeps its address only for
+                    # this: its last reply is out, so the address goes now.
+                    finish_erasing(session, contact_id)
                     return sent
                 waiting = message.next_attempt_at and message.next_attempt_at > utcnow()
                 if message.status == MessageStatus.PENDING and waiting and message.id != message_id:
                     return sent
                 contact = session.get(Contact, contact_id)
                 payload = OutboundPayload.from_dict(message.payload)
-                if contact.opted_out and not payload.opt_out_notice:
+                if contact.address is None or (contact.opted_out and not payload.opt_out_notice):
                     message.status = MessageStatus.SUPPRESSED
                     continue
                 in_flight = timedelta(seconds=settings.send_in_flight)

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from redis.exceptions import RedisError
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, select
 
@@ -23,6 +23,7 @@ from bot import queue
 from bot.catalog import load_services
 from bot.channels.registry import channel_for
 from bot.db import session_scope
+from bot.forget import erase_contact, finish_erasing
 from bot.jobs.common import locked, open311_client, store_reply
 from bot.jobs.turn_actions import (
     ANSWERABLE,
@@ -32,6 +33,7 @@ from bot.jobs.turn_actions import (
     perform,
     with_own,
 )
+from bot.jobs.turn_forget import forget_turn
 from bot.jobs.turn_state import (
     _message_event,
     _stale_tap,
@@ -183,9 +185,12 @@ def _handle_next(
             if message is None or message.id != message_id:
                 return None
             conversation = session.get(Conversation, conversation_id)
-            jobs = _handle(session, conversation, message, event, context)
+            jobs, erase = _handle(session, conversation, message, event, context)
             if not _mark(session, message_id, "processed"):
                 raise _HandledElsewhere
+            if erase:  # the resident's data is erased: this message goes too
+                session.execute(delete(Message).where(Message.id == message_id))
+                finish_erasing(session, conversation.contact_id)
             return jobs
     except _HandledElsewhere:
         log.warning("message %s was answered by another worker; this turn is dropped", message_id)
@@ -300,15 +305,30 @@ def _handle(
     message: Message,
     event: MessageEvent,
     context: Context,
-) -> Jobs:
+) -> tuple[Jobs, bool]:
+    """The turn for one message: its jobs, and whether the message is to be erased once it is
+    marked processed (the resident's data was just erased, or only their opt-out is kept)."""
     contact = session.get(Contact, conversation.contact_id)
+    if contact.address_key is None:  # forgotten (DELETE MY DATA): what was queued goes too
+        return [], True
     switched = _switches_messages(contact, conversation, message.text)
-    if switched or contact.opted_out:
+    forgetting = (
+        None
+        if switched or contact.opted_out
+        else forget_turn(session, conversation, contact, message.text, context)
+    )
+    erase = False
+    if forgetting is not None:
+        replies, reports, erase = list(forgetting.replies), [], forgetting.erased
+    elif switched or contact.opted_out:
         replies, reports = [], []
         if switched == "out" and not channel_for(contact.channel).abilities.carrier_keywords:
             # Channels without carrier keywords confirm the opt-out themselves, once.
             say = context.language(contact.language or "")
             replies = [Reply(say(texts.OPTED_OUT))]
+        if contact.opted_out:  # STOP keeps only the opt-out (bot.forget)
+            erase_contact(session, contact, keep_opt_out=True)
+            erase = True
     elif _stale_tap(session, contact.id, InboundPayload.from_dict(message.payload).reply_to):
         replies = list(stale_tap(resident_state(conversation, contact), context).replies)
         reports = []
@@ -319,7 +339,9 @@ def _handle(
         keep_state(conversation, contact, stepped.state)
         conversation.followup = stepped.followup(message.id)
         replies, reports = stepped.replies, stepped.reports(conversation)
-    return _store(session, conversation, replies, reports, switched)
+    # After an erasure the one reply left (the confirmation) is sent although opted out.
+    notice = "out" if erase and replies else switched
+    return _store(session, conversation, replies, reports, notice), erase
 
 
 def _store(
