@@ -21,7 +21,7 @@ from sqlmodel import select
 from bot import jobs
 from bot.db import session_scope
 from bot.logs import FORMAT, QUIET_LOGGERS, install, scrub
-from bot.models import Contact, Message, StaffAction
+from bot.models import CatalogCache, Message, StaffAction
 from bot.personal_data import pseudonym
 from tests.conftest import TELEGRAM_SECRET, TELEGRAM_TOKEN, TWILIO_TOKEN, run_jobs
 from tests.test_end_to_end import Phone, only_report, set_city_status
@@ -184,7 +184,7 @@ def test_a_database_error_does_not_carry_the_values(env, captured):
     if env.database_url.startswith("sqlite"):
         pytest.skip("SQLite does not enforce lengths")
     with pytest.raises(DataError) as raised, session_scope() as session:
-        session.add(Contact(address="tel:" + RESIDENT + "9" * 300, channel="sms"))
+        session.add(CatalogCache(endpoint="https://" + RESIDENT * 60, services=[]))
     assert RESIDENT not in str(raised.value)
     assert "parameters hidden" in str(raised.value)
 
