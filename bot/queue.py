@@ -71,8 +71,10 @@ def job_timeout(func: str) -> int:
     return CITY_JOB_TIMEOUT if func in CITY_JOBS else get_settings().resident_job_timeout()
 
 
-def enqueue(func: str, *args, delay: float = 0) -> bool:
-    """Queue `func` (a dotted path in bot.jobs) with id arguments, now or after `delay` seconds.
+def enqueue(func: str, *args, delay: float = 0, at_front: bool = False) -> bool:
+    """Queue `func` (a dotted path in bot.jobs) with id arguments, now or after `delay` seconds;
+    `at_front` (now only) ahead of what waits: a resident's reply, ready to go, is not held
+    behind every turn queued since their message.
 
     Work is queued after the database committed it, so a Redis that is down only delays it:
     the reconciler queues it again. False when it could not be queued now.
@@ -82,7 +84,7 @@ def enqueue(func: str, *args, delay: float = 0) -> bool:
         if delay > 0:
             queue.enqueue_in(timedelta(seconds=delay), func, *args, job_timeout=timeout)
         else:
-            queue.enqueue(func, *args, job_timeout=timeout)
+            queue.enqueue(func, *args, job_timeout=timeout, at_front=at_front)
     except RedisError as exc:
         log.warning(
             "could not queue %s%s (%s); the reconciler will", func, args, type(exc).__name__

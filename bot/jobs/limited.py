@@ -24,5 +24,5 @@ def tell_limited(conversation_id: int) -> bool:
         message = store_reply(session, conversation, Reply(too_many(contact)))
         session.flush()
         message_id = message.id
-    queue.enqueue("bot.jobs.deliver", message_id)
+    queue.enqueue("bot.jobs.deliver", message_id, at_front=True)
     return True

@@ -160,7 +160,7 @@ def _drain(conversation_id: int, client: Open311Client, settings: Settings) -> i
             jobs = _handle_next(conversation_id, work, context, settings)
             handled += jobs is not None
         for job, job_id in jobs or ():
-            queue.enqueue(job, job_id)
+            queue.enqueue(job, job_id, at_front=job == "bot.jobs.deliver")  # replies go first
     return handled
 
 
