@@ -10,11 +10,11 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from bot import queue
+from bot import queue, ratelimits
 from bot.channels.base import DeliveryStatus, Event, Ignored, Inbound, Membership
 from bot.db import session_scope
 from bot.forget import finish_erasing
-from bot.models import Contact, Conversation, Direction, Message
+from bot.models import Contact, Conversation, Direction, Message, MessageStatus
 from bot.payloads import InboundPayload
 from bot.personal_data import address_key
 from bot.timeutil import utcnow
@@ -45,6 +45,7 @@ class Received:
     message_id: int
     conversation_id: int
     duplicate: bool
+    limited: ratelimits.Refusal | None = None  # past an inbound limit: stored, no turn
 
 
 def receive(inbound: Inbound) -> Received:
@@ -56,10 +57,14 @@ def receive(inbound: Inbound) -> Received:
         # A concurrent delivery won a race to a unique constraint (the message id, or a new
         # contact's address): the row it wrote decides.
         received = _existing(inbound) or _store(inbound)
-    if not received.duplicate:
-        queue.enqueue("bot.jobs.run_turn", received.conversation_id)
-    else:
+    if received.duplicate:
         log.info("redelivery of %s message %s ignored", inbound.channel, inbound.external_id)
+    elif received.limited is not None:
+        # Past an inbound limit (bot.ratelimits): no turn; the resident is told once per window.
+        if ratelimits.first_refusal(received.conversation_id, received.limited):
+            queue.enqueue("bot.jobs.tell_limited", received.conversation_id)
+    else:
+        queue.enqueue_turn(received.conversation_id)  # one turn in line per resident
     return received
 
 
@@ -89,7 +94,11 @@ def _store(inbound: Inbound) -> Received:
         )
         session.add(message)
         session.flush()
-        return Received(message.id, conversation.id, duplicate=False)
+        # Counted once the insert held (only new messages count), marked before any turn sees it.
+        limited = ratelimits.inbound_refusal(inbound.channel, inbound.address, inbound.text)
+        if limited is not None:
+            message.status, message.error_code = MessageStatus.PROCESSED, limited.code
+        return Received(message.id, conversation.id, duplicate=False, limited=limited)
 
 
 def _existing(inbound: Inbound) -> Received | None:

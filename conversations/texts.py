@@ -153,3 +153,11 @@ FORGOTTEN = (
     "reports. Text us any time to start again."
 )
 FORGET_KEPT = "OK, nothing was deleted."
+
+# --- abuse limits (bot.ratelimits) --------------------------------------------------------
+# Sent once when a resident's messages are past a limit (their messages are then stored and not
+# answered until the limit's window has passed), or their replies for the day are used up.
+TOO_MANY = (
+    "You've sent more messages than I can answer right now. Please wait a while before "
+    "texting again. In an emergency, call {number}."
+)

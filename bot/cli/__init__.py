@@ -179,6 +179,10 @@ def failures(action: str | None, names: tuple[str, ...], every: bool) -> None:
             f"{len(found)} failure(s)"
             + ("; retry with: intake311 failures retry NAME" if found else "")
         )
+        from bot.ratelimits import sms_alarm
+
+        if alarm := sms_alarm():  # today's texts past SMS_ALARM_PER_DAY
+            click.echo(alarm)
         return
     if action == "filed":
         if len(names) != 2 or every:

@@ -6,6 +6,7 @@ Queued by dotted path (`bot.jobs.run_turn`); each module holds one job and its h
 from bot.jobs.common import backoff
 from bot.jobs.delivery import deliver
 from bot.jobs.idle import close_idle, time_out
+from bot.jobs.limited import tell_limited
 from bot.jobs.purge import purge
 from bot.jobs.reconcile import reconcile
 from bot.jobs.refresh import refresh_catalog
@@ -25,6 +26,7 @@ __all__ = [
     "resolve_token",
     "run_turn",
     "submit",
+    "tell_limited",
     "time_out",
     "track",
 ]

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlmodel import select
 
-from bot import queue
+from bot import queue, ratelimits
 from bot.channels.base import Outgoing, SendError
 from bot.channels.registry import channel_for
 from bot.db import session_scope
@@ -117,6 +117,8 @@ def deliver(message_id: int) -> int:
                 message.next_attempt_at = None
                 message.updated_at = utcnow()
             sent += 1
+            if channel.name == "sms":
+                ratelimits.count_sms_sent(settings)  # the daily SMS alarm (SMS_ALARM_PER_DAY)
 
 
 def _sids_taken(contact_id: int, since, in_flight_seconds: int) -> set[str]:

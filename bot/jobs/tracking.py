@@ -42,7 +42,7 @@ def track() -> int:
 
     One check runs at a time: a second, started while the first is still asking, returns 0.
     """
-    lock = redis_lock("track", wait=None)
+    lock = redis_lock("track", wait=None, timeout=queue.TRACK_LOCK_TIMEOUT)  # outlives the job
     if not lock.acquire(blocking=False):
         log.info("a status check is already running")
         return 0
