@@ -38,11 +38,17 @@ def get_engine(url: str | None = None) -> Engine:
 
 
 def _create(url: str) -> Engine:
+    # hide_parameters: a statement's values (phone numbers, residents' words) never reach a log
+    # line or an error's text (a DataError says "[SQL parameters hidden ...]"); SECURITY.md.
     if make_url(url).get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

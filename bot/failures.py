@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlmodel import or_, select
 
-from bot import queue
+from bot import audit, queue
 from bot.db import session_scope
 from bot.models import Contact, Direction, Message, MessageStatus, Report, ReportState
 from bot.timeutil import utcnow
@@ -86,7 +86,7 @@ def _hint(report: Report) -> str:
 
 def _masked(contact: Contact | None) -> str:
     """A contact's address with all but its last four characters hidden."""
-    address = contact.address if contact else "?"
+    address = (contact.address if contact else None) or "?"  # None: erased
     scheme, _, rest = address.rpartition(":")
     return f"{scheme}:…{rest[-4:]}" if scheme else f"…{rest[-4:]}"
 
@@ -110,7 +110,8 @@ def parse_name(name: object, kinds: tuple[str, ...] = KINDS) -> tuple[str, int]:
 
 def retry(name: str) -> bool:
     """Send one failure ("report:12", "send:40", "turn:7") back in line (a filed report's
-    staff note is acknowledged instead); False if not failed."""
+    staff note is acknowledged instead); False if not failed. Each retry is a staff action
+    (bot.audit), recorded with the change."""
     kind, number = parse_name(name)
     job = None
     with session_scope() as session:
@@ -119,6 +120,7 @@ def retry(name: str) -> bool:
             if report is not None and report.staff_note and report.state not in REPORT_STATES:
                 report.staff_note = None  # a filed report's note, seen: acknowledged
                 report.updated_at = utcnow()
+                audit.record(session, "retry", name, "staff note acknowledged")
                 return True
             if report is None or report.state not in REPORT_STATES:
                 return False
@@ -129,6 +131,7 @@ def retry(name: str) -> bool:
             report.next_attempt_at = None
             report.retried_at = report.updated_at = utcnow()
             job = ("bot.jobs.submit", report.id)
+            audit.record(session, "retry", name, "report sent back in line")
         else:
             message = session.get(Message, number)
             direction = Direction.OUT if kind == "send" else Direction.IN
@@ -144,6 +147,7 @@ def retry(name: str) -> bool:
                 if kind == "send"
                 else ("bot.jobs.run_turn", message.conversation_id)
             )
+            audit.record(session, "retry", name, f"{kind} sent back in line")
     queue.enqueue(*job)
     return True
 

@@ -10,12 +10,14 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from bot import queue
+from bot import queue, ratelimits
 from bot.channels.base import DeliveryStatus, Event, Ignored, Inbound, Membership
 from bot.channels.fields import bounded_inbound
 from bot.db import session_scope
-from bot.models import Contact, Conversation, Direction, Message
+from bot.forget import finish_erasing
+from bot.models import Contact, Conversation, Direction, Message, MessageStatus
 from bot.payloads import InboundPayload
+from bot.personal_data import address_key
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ class Received:
     message_id: int
     conversation_id: int
     duplicate: bool
+    limited: ratelimits.Refusal | None = None  # past an inbound limit: stored, no turn
 
 
 def receive(inbound: Inbound) -> Received:
@@ -55,10 +58,14 @@ def receive(inbound: Inbound) -> Received:
         # A concurrent delivery won a race to a unique constraint (the message id, or a new
         # contact's address): the row it wrote decides.
         received = _existing(inbound) or _store(inbound)
-    if not received.duplicate:
-        queue.enqueue("bot.jobs.run_turn", received.conversation_id)
-    else:
+    if received.duplicate:
         log.info("redelivery of %s message %s ignored", inbound.channel, inbound.external_id)
+    elif received.limited is not None:
+        # Past an inbound limit (bot.ratelimits): no turn; the resident is told once per window.
+        if ratelimits.first_refusal(received.conversation_id, received.limited):
+            queue.enqueue("bot.jobs.tell_limited", received.conversation_id)
+    else:
+        queue.enqueue_turn(received.conversation_id)  # one turn in line per resident
     return received
 
 
@@ -79,7 +86,11 @@ def _store(inbound: Inbound) -> Received:
         )
         session.add(message)
         session.flush()
-        return Received(message.id, conversation.id, duplicate=False)
+        # Counted once the insert held (only new messages count), marked before any turn sees it.
+        limited = ratelimits.inbound_refusal(inbound.channel, inbound.address, inbound.text)
+        if limited is not None:
+            message.status, message.error_code = MessageStatus.PROCESSED, limited.code
+        return Received(message.id, conversation.id, duplicate=False, limited=limited)
 
 
 def _existing(inbound: Inbound) -> Received | None:
@@ -97,7 +108,7 @@ def _existing(inbound: Inbound) -> Received | None:
                 select(Message)
                 .join(Contact, Contact.id == Message.contact_id)
                 .where(
-                    Contact.address == inbound.address,
+                    Contact.address_key == address_key(inbound.address),
                     Message.direction == Direction.IN,
                     Message.external_id.is_(None),
                     Message.text == inbound.text,
@@ -115,11 +126,15 @@ def _existing(inbound: Inbound) -> Received | None:
 
 def conversation_for(session: Session, channel: str, address: str) -> Conversation:
     """The conversation with the contact at `address`, created with the contact if new."""
-    contact = session.exec(select(Contact).where(Contact.address == address)).first()
+    key = address_key(address)
+    contact = session.exec(select(Contact).where(Contact.address_key == key)).first()
     if contact is None:
-        contact = Contact(address=address, channel=channel)
+        contact = Contact(address=address, address_key=key, channel=channel)
         session.add(contact)
         session.flush()
+    elif contact.address is None:
+        # Erased after STOP (only the key and the opt-out were kept): back with this message.
+        contact.address = address
     conversation = session.exec(
         select(Conversation).where(Conversation.contact_id == contact.id)
     ).first()
@@ -151,9 +166,11 @@ def record_delivery(status: DeliveryStatus) -> bool:
     with session_scope() as session:
         if status.opted_out_address:
             contact = session.exec(
-                select(Contact).where(Contact.address == status.opted_out_address)
+                select(Contact).where(Contact.address_key == address_key(status.opted_out_address))
             ).first()
             if contact is not None:
+                # The provider stops our texts (STOP at the carrier): only the opt-out is
+                # kept, once this status is stored (bot.forget.finish_erasing, the purge).
                 contact.opted_out = True
         message = session.exec(
             select(Message).where(
@@ -172,15 +189,23 @@ def record_delivery(status: DeliveryStatus) -> bool:
 
 
 def record_membership(membership: Membership) -> bool:
-    """Opt the contact out when it blocked the bot, in when it started it again.
+    """Opt the contact out when it blocked the bot (keeping only the opt-out), in when it
+    started it again.
 
     False when we have never heard from that address (nothing to record).
     """
     with session_scope() as session:
-        contact = session.exec(select(Contact).where(Contact.address == membership.address)).first()
+        contact = session.exec(
+            select(Contact).where(Contact.address_key == address_key(membership.address))
+        ).first()
         if contact is None:
             return False
-        contact.opted_out = membership.blocked
         contact_id = contact.id
+        if membership.blocked:  # only the opt-out is kept
+            contact.opted_out = True
+            finish_erasing(session, contact_id)
+        else:
+            contact.opted_out = False
+            contact.address = contact.address or membership.address
     log.info("contact %s %s the bot", contact_id, "blocked" if membership.blocked else "restarted")
     return True

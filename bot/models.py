@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Column, String, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from bot.encrypted import EncryptedText
 from bot.timeutil import UTCDateTime, utcnow
 
 
@@ -91,10 +92,17 @@ def _maybe_when(**kwargs):
 
 
 class Contact(SQLModel, table=True):
-    """A resident on one channel, known by a URN-like address such as 'tel:+15551234567'."""
+    """A resident on one channel, known by a URN-like address such as 'tel:+15551234567'.
+
+    The address is kept encrypted (sent to, never searched); `address_key`, its keyed hash
+    (bot.personal_data.address_key), is what finds the contact. After STOP only the key and
+    the opt-out are kept (address None); a forgotten contact keeps neither (both None), only
+    the rows its reports at the city hang on.
+    """
 
     id: int | None = Field(default=None, primary_key=True)
-    address: str = Field(unique=True, index=True, max_length=255)
+    address: str | None = Field(default=None, sa_type=EncryptedText)
+    address_key: str | None = Field(default=None, unique=True, index=True, max_length=64)
     channel: str = Field(max_length=32)
     opted_out: bool = False
     # The language the resident writes in (an engine language code), used for every later text.
@@ -117,6 +125,8 @@ class Conversation(SQLModel, table=True):
     followup: dict | None = Field(
         default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
     )
+    # When the resident asked to DELETE MY DATA and was asked to confirm (None: not asked).
+    forget_asked_at: datetime | None = _maybe_when()
     created_at: datetime = _when()
     updated_at: datetime = _when()
 
@@ -188,10 +198,13 @@ class Report(SQLModel, table=True):
     media: list = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
     )
-    # Contact details for the city, kept only when the resident agreed (contact_ok).
+    # Contact details for the city, kept only when the resident agreed (contact_ok), encrypted.
     contact_ok: bool = False
-    phone: str | None = Field(default=None, max_length=64)
-    email: str | None = Field(default=None, max_length=255)
+    phone: str | None = Field(default=None, sa_type=EncryptedText)
+    email: str | None = Field(default=None, sa_type=EncryptedText)
+    # When the resident's data in it was erased (DELETE MY DATA, STOP, RETENTION_DAYS): what
+    # is left is the city's request number, service and status (bot.retention).
+    erased_at: datetime | None = _maybe_when()
     # The city's status of the request ("open", "closed", ...): theirs, not our `state`.
     city_status: str | None = Field(default=None, max_length=32)
     status_notes: str | None = Field(default=None, sa_type=Text)

@@ -17,7 +17,9 @@ class InboundPayload:
 
     `media` are references the channel can fetch later (never a URL carrying a secret);
     `location` a shared pin and `place_name` its name if it has one; `reply_to` the provider
-    id of our message whose button was tapped; `raw` the provider's payload as received.
+    id of our message whose button was tapped; `raw` what the channel keeps of the
+    provider's payload for tracing (ids and counts: never the sender's number, name or
+    username, nor the words, which are the message's text; see each channel's `kept_raw`).
     """
 
     media: tuple[str, ...] = ()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import suppress
 from datetime import timedelta
 
 from redis import Redis
@@ -38,6 +39,13 @@ CITY_JOBS = frozenset(
     }
 )
 KINDS = ("residents", "city")
+# Jobs on the city's queue hold no Redis lock (a filing in flight is claimed in the database and
+# released after STUCK_AFTER), so they may take rq's usual 300 s. The residents' jobs hold a
+# conversation's or a contact's lock: theirs is JOB_TIMEOUT, at most half of LOCK_TIMEOUT.
+CITY_JOB_TIMEOUT = 300
+# The status check (cron) may take an hour over a city's whole list; its lock outlives that.
+TRACK_JOB_TIMEOUT = 3600
+TRACK_LOCK_TIMEOUT = TRACK_JOB_TIMEOUT + 120
 
 
 def queue_name(kind: str = "residents") -> str:
@@ -58,21 +66,61 @@ def queue_for(func: str) -> Queue:
     return get_queue("city" if func in CITY_JOBS else "residents")
 
 
-def enqueue(func: str, *args, delay: float = 0) -> bool:
-    """Queue `func` (a dotted path in bot.jobs) with id arguments, now or after `delay` seconds.
+def job_timeout(func: str) -> int:
+    """Seconds the job `func` may run before rq stops it: shorter than any lock it holds."""
+    return CITY_JOB_TIMEOUT if func in CITY_JOBS else get_settings().resident_job_timeout()
+
+
+def enqueue(func: str, *args, delay: float = 0, at_front: bool = False) -> bool:
+    """Queue `func` (a dotted path in bot.jobs) with id arguments, now or after `delay` seconds;
+    `at_front` (now only) ahead of what waits: a resident's reply, ready to go, is not held
+    behind every turn queued since their message.
 
     Work is queued after the database committed it, so a Redis that is down only delays it:
     the reconciler queues it again. False when it could not be queued now.
     """
     try:
-        queue = queue_for(func)
+        queue, timeout = queue_for(func), job_timeout(func)
         if delay > 0:
-            queue.enqueue_in(timedelta(seconds=delay), func, *args, job_timeout=300)
+            queue.enqueue_in(timedelta(seconds=delay), func, *args, job_timeout=timeout)
         else:
-            queue.enqueue(func, *args, job_timeout=300)
+            queue.enqueue(func, *args, job_timeout=timeout, at_front=at_front)
     except RedisError as exc:
         log.warning(
             "could not queue %s%s (%s); the reconciler will", func, args, type(exc).__name__
         )
         return False
     return True
+
+
+def _turn_waiting(conversation_id: int) -> str:
+    return f"intake311:turn-waiting:{conversation_id}"
+
+
+def enqueue_turn(conversation_id: int) -> bool:
+    """Queue the conversation's turn, unless one is already waiting in the queue.
+
+    A resident whose texts arrive faster than they are answered has one turn in line, not one
+    per text, and each turn answers one of their texts (bot.jobs.turns) before going to the
+    back of the line again: a flood from a few senders waits its turns while everyone else's
+    come round. The mark lapses after RECONCILE_GRACE (a job Redis lost leaves no resident
+    stuck: the reconciler queues their turn by then), and goes when the turn starts.
+    """
+    try:
+        waiting = not get_redis().set(
+            _turn_waiting(conversation_id), 1, nx=True, ex=max(1, get_settings().reconcile_grace)
+        )
+    except RedisError:
+        waiting = False  # enqueue says what became of it
+    if waiting:
+        return True
+    if enqueue("bot.jobs.run_turn", conversation_id):
+        return True
+    turn_started(conversation_id)
+    return False
+
+
+def turn_started(conversation_id: int) -> None:
+    """The conversation's turn left the queue: its next text queues another."""
+    with suppress(RedisError):  # else it lapses by itself
+        get_redis().delete(_turn_waiting(conversation_id))

@@ -90,6 +90,14 @@ class Settings(BaseSettings):
     # Days a transcript, a raw payload and a closed report's personal data are kept.
     retention_days: int = Field(90, ge=1)
 
+    # --- issue 15, fail closed (bot.production, webhooks.security) ---
+    # Proxies in front of the web app whose X-Forwarded-For/-Proto are believed (werkzeug's
+    # ProxyFix): 0 believes none, so a request is HTTPS only if it reached us over TLS.
+    trust_proxy: int = Field(0, ge=0, le=5)
+    # Sites that may show the web chat page in an <iframe> (CSP frame-ancestors, space-separated
+    # origins: "https://www.city.gov"); empty: none may.
+    webchat_frame_ancestors: str = ""
+
     @field_validator("geocoder")
     @classmethod
     def _known_geocoder(cls, value: str) -> str:
@@ -150,6 +158,56 @@ class Settings(BaseSettings):
     def bounds(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
         """CITY_BOUNDS as ((south, west), (north, east)), or None when unset."""
         return parse_bounds(self.city_bounds) if self.city_bounds else None
+
+    # --- Abuse limits and job timeouts (bot.ratelimits, SECURITY.md) --------------------------
+    # Limits in the `limits` library's notation ("10/minute", "60 per hour", several joined by
+    # ";"), each a moving window kept in Redis; "" turns one off. A sender past INBOUND_LIMIT_
+    # PER_SENDER, or while every sender together is past INBOUND_LIMIT_GLOBAL (then all but
+    # senders with only their first 3 texts in their own window), has the message stored
+    # unanswered (no turn), and is told once, politely, to wait; then silence until that
+    # window passes. REPLY_LIMIT_PER_SENDER caps what one resident can be sent (all
+    # replies and notices but an opt-out's confirmation): past it replies are stored, not
+    # sent, and one last notice says so. Redis down: every limit lets the message through.
+    inbound_limit_per_sender: str = "20/minute;120/hour"
+    inbound_limit_global: str = "300/minute"
+    reply_limit_per_sender: str = "100/day"
+    # Staff are alerted (one ERROR log line, and `intake311 failures`) when the texts sent on
+    # SMS in one day (the city's) pass this; 0: no alarm.
+    sms_alarm_per_day: int = Field(2000, ge=0)
+    # Seconds a resident's job (a turn, a send) may run before rq stops it; at most half of
+    # LOCK_TIMEOUT, so the lock it holds outlives it even when rq has to kill a stuck
+    # work-horse (bot.worker). 0: half of LOCK_TIMEOUT (150 s of 300).
+    job_timeout: int = Field(0, ge=0)
+
+    @field_validator("inbound_limit_per_sender", "inbound_limit_global", "reply_limit_per_sender")
+    @classmethod
+    def _readable_limits(cls, value: str) -> str:
+        from limits import parse_many
+
+        value = value.strip()
+        if value:
+            try:
+                parse_many(value)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{value!r} is not a rate limit (e.g. '10/minute;60/hour')"
+                ) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _jobs_end_before_their_locks(self) -> Settings:
+        if self.lock_timeout < 2:
+            raise ValueError("LOCK_TIMEOUT must be at least 2 seconds")
+        if self.job_timeout and self.job_timeout * 2 > self.lock_timeout:
+            raise ValueError(
+                f"JOB_TIMEOUT ({self.job_timeout}) must be at most half of LOCK_TIMEOUT "
+                f"({self.lock_timeout}): a job must end, or be killed, before its lock lapses"
+            )
+        return self
+
+    def resident_job_timeout(self) -> int:
+        """Seconds a job that holds a conversation's or contact's lock may run (JOB_TIMEOUT)."""
+        return self.job_timeout or self.lock_timeout // 2
 
 
 def parse_bounds(text: str) -> tuple[tuple[float, float], tuple[float, float]]:

@@ -3,12 +3,16 @@
 HELP (INFO), RESTART (start over), BACK, STATUS <number>, MY REPORTS, LANGUAGE [name], START.
 CANCEL is not one of them: it is an opt-out keyword (carriers treat it as STOP on SMS, and the
 worker does the same on every channel), so dropping a report is RESTART.
+
+DELETE MY DATA is not one either: like STOP it is the worker's (it erases stored data), which
+asks with `forget_language` before the engine sees the message.
 """
 
 from __future__ import annotations
 
 import re
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .language import ENGLISH, Language
@@ -75,6 +79,49 @@ class Command:
 
     name: str
     argument: str | None = None
+
+
+# A resident asking us to erase what we keep about them (DELETE MY DATA), in English; other
+# languages list theirs in the "forget" word group.
+FORGET_WORDS = frozenset(
+    {
+        "delete my data",
+        "delete all my data",
+        "delete my info",
+        "delete my information",
+        "delete my details",
+        "delete my number",
+        "delete my personal data",
+        "delete me",
+        "deletemydata",
+        "erase my data",
+        "erase my info",
+        "erase my information",
+        "remove my data",
+        "remove my info",
+        "remove my information",
+        "remove my number",
+        "forget me",
+        "forgetme",
+        "forget my data",
+        "forget my number",
+        "please delete my data",
+        "please forget me",
+    }
+)
+
+
+def forget_language(text: str, languages: Mapping[str, Language]) -> str | None:
+    """The code of the language in which `text` asks to DELETE MY DATA, or None."""
+    bare = normal(text)
+    if not bare or len(bare) > MAX_COMMAND:
+        return None
+    if bare in FORGET_WORDS:
+        return "en"
+    for code, language in languages.items():
+        if language.has("forget", bare):
+            return code
+    return None
 
 
 def normal(text: str) -> str:

@@ -28,6 +28,7 @@ WORD_GROUPS = (
     "emergency",
     "detect",
     "names",
+    "forget",
 )
 
 

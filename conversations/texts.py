@@ -142,3 +142,22 @@ STATUS_CHANGED = "Update on request {number} ({service}): {status}{notes}"
 STATUS_CHANGED_BARE = "Update on request {number}: {status}{notes}"
 EXPECTED = " Expected by {date}."
 REPORT_DEFAULT_SERVICE = "311"
+
+# --- DELETE MY DATA (the worker's, bot/jobs/turn_forget.py) -------------------------------
+FORGET_ASK = (
+    "Delete everything we keep about you: messages, your number, your reports' details? "
+    "The city keeps its copy of reports it has. Reply YES to delete or NO to keep it."
+)
+FORGOTTEN = (
+    "Deleted: {messages} messages, your contact details and the details of {reports} "
+    "reports. Text us any time to start again."
+)
+FORGET_KEPT = "OK, nothing was deleted."
+
+# --- abuse limits (bot.ratelimits) --------------------------------------------------------
+# Sent once when a resident's messages are past a limit (their messages are then stored and not
+# answered until the limit's window has passed), or their replies for the day are used up.
+TOO_MANY = (
+    "You've sent more messages than I can answer right now. Please wait a while before "
+    "texting again. In an emergency, call {number}."
+)

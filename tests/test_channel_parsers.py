@@ -82,9 +82,25 @@ def test_telegram_messages(name, expected):
             media=media,
             location=location,
             place_name=place_name,
-            raw=recorded("telegram", name),
+            raw=telegram.kept_raw(recorded("telegram", name)),
         ),
     )
+
+
+@pytest.mark.parametrize(("name", "expected"), TELEGRAM)
+def test_telegram_raw_payload_keeps_ids_only(name, expected):
+    """No chat or user id, name, username or the words: only what traces the update."""
+    update = recorded("telegram", name)
+    [event] = telegram.CHANNEL.parse(call(body=json.dumps(update).encode()))
+    message = update["message"]
+    assert event.payload.raw == {
+        "update_id": update["update_id"],
+        "kind": "message",
+        "message_id": message["message_id"],
+    }
+    stored = json.dumps(event.payload.to_dict())
+    for private in (str(message["chat"]["id"]), message["from"]["first_name"]):
+        assert private not in stored
 
 
 def test_telegram_button_tap_names_the_message_it_answers():
@@ -140,7 +156,14 @@ def test_telegram_unreadable_calls_are_malformed(body):
 def test_sms_messages(name, sid, text, media):
     form = recorded("twilio", name)
     [event] = sms.CHANNEL.parse(call(form=form))
-    assert event == Inbound("sms", "tel:+13125550142", sid, text, InboundPayload(media, raw=form))
+    assert event == Inbound(
+        "sms", "tel:+13125550142", sid, text, InboundPayload(media, raw=sms.kept_raw(form))
+    )
+    # Neither number, the sender's whereabouts nor the words are kept beside the text.
+    assert event.payload.raw["MessageSid"] == sid and "NumMedia" in event.payload.raw
+    stored = json.dumps(event.payload.to_dict())
+    for private in ("+13125550142", form["To"], form.get("FromCity") or "+1", form["Body"]):
+        assert private not in stored
     assert sms.CHANNEL.answer(call(form=form), [event]).content_type == "text/xml"
 
 

@@ -17,6 +17,7 @@ from bot import jobs
 from bot.db import session_scope
 from bot.models import Contact, Conversation, Message, Report
 from bot.open311.client import Open311Client
+from bot.personal_data import address_key
 from bot.settings import get_settings
 from sandbox.app import create_sandbox_app
 from sandbox.server import serve
@@ -37,8 +38,11 @@ def returning_resident(address: str, channel: str) -> None:
     """A contact who already answered whether the city may contact them (no: PRIVATE in their
     first summary), as most are."""
     with session_scope() as session:
-        if not session.exec(select(Contact).where(Contact.address == address)).first():
-            session.add(Contact(address=address, channel=channel, contact_consent=False))
+        key = address_key(address)
+        if not session.exec(select(Contact).where(Contact.address_key == key)).first():
+            session.add(
+                Contact(address=address, address_key=key, channel=channel, contact_consent=False)
+            )
 
 
 class Phone:
@@ -326,10 +330,11 @@ def test_opted_out_recipient_is_not_retried(phone, twilio_api):
     phone.text("hi")
     assert phone.inbox() == []
     with session_scope() as session:
-        [out] = session.exec(select(Message).where(Message.direction == "out")).all()
-        contact = session.get(Contact, out.contact_id)
-    assert (out.status, out.error_code, out.attempts) == ("failed", "21610", 1)
-    assert contact.opted_out
+        # Refused once as opted out, never retried; and then only the opt-out is kept.
+        assert session.exec(select(Message)).all() == []
+        [contact] = session.exec(select(Contact)).all()
+    assert contact.opted_out and contact.address is None and contact.language is None
+    assert contact.address_key == address_key(f"tel:{RESIDENT}")
     assert run_jobs(include_delayed=True) == 0
 
     twilio_api.config["FAIL_TO"] = {}

@@ -48,10 +48,12 @@ def database(request) -> str:
 def _addresses() -> tuple[set[str], set[str]]:
     """Every contact's address, and the addresses of contacts that were sent a reply."""
     with session_scope() as session:
-        contacts = {c.id: c.address for c in session.exec(select(Contact)).all()}
+        # A contact that said STOP or DELETE MY DATA keeps no address.
+        contacts = {c.id: c.address for c in session.exec(select(Contact)).all() if c.address}
         replied = {
             contacts[m.contact_id]
             for m in session.exec(select(Message).where(Message.direction == Direction.OUT))
+            if m.contact_id in contacts
         }
     return set(contacts.values()), replied
 

@@ -271,10 +271,10 @@ def test_blocked_bot_marks_the_contact_stopped_without_retries(chat, telegram_ap
     telegram_api.config["BLOCKED"].add(CHAT_ID)
     assert chat.say("/start") == []
     with session_scope() as session:
-        [out] = session.exec(select(Message).where(Message.direction == "out")).all()
-        contact = session.get(Contact, out.contact_id)
-    assert (out.status, out.error_code, out.attempts) == ("failed", "403", 1)
-    assert contact.opted_out
+        # Refused as blocked: not retried, and only the opt-out is kept (bot.forget).
+        assert session.exec(select(Message)).all() == []
+        [contact] = session.exec(select(Contact)).all()
+    assert contact.opted_out and contact.address is None
     assert run_jobs(include_delayed=True) == 0
     tries = [c for c in telegram_api.config["CALLS"] if c["method"] == "sendMessage"]
     assert len(tries) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -10,8 +11,9 @@ from sqlmodel import select
 from bot.db import session_scope
 from bot.intake import conversation_for
 from bot.models import Contact, Message
+from bot.personal_data import address_key
 from bot.queue import get_queue
-from tests.conftest import TELEGRAM_SECRET
+from tests.conftest import TELEGRAM_SECRET, run_jobs
 from tests.fakes.telegram_api import fixture, message_update, post_update
 from webhooks import create_app
 
@@ -31,7 +33,9 @@ def _inbound() -> list[Message]:
 
 def _contact() -> Contact | None:
     with session_scope() as session:
-        return session.exec(select(Contact).where(Contact.address == ADDRESS)).first()
+        return session.exec(
+            select(Contact).where(Contact.address_key == address_key(ADDRESS))
+        ).first()
 
 
 def _make_contact() -> None:
@@ -51,7 +55,15 @@ def test_text_update_is_stored_queued_and_answered_200(client):
         f"msg:{chat_message['chat']['id']}:{chat_message['message_id']}",
     )
     assert message.text == update["message"]["text"]
-    assert message.payload["raw"] == update
+    # Only ids are kept of the Update: not the chat id, the sender's name or username.
+    assert message.payload["raw"] == {
+        "update_id": update["update_id"],
+        "kind": "message",
+        "message_id": chat_message["message_id"],
+    }
+    stored = json.dumps(message.payload)
+    for private in (str(chat_message["chat"]["id"]), chat_message["from"]["first_name"]):
+        assert private not in stored
     assert _contact().channel == "telegram"
     assert [job.func_name for job in get_queue().jobs] == ["bot.jobs.run_turn"]
 
@@ -139,13 +151,20 @@ def test_message_in_a_group_is_ignored(client):
 
 
 def test_blocking_the_bot_opts_the_contact_out_and_restarting_opts_in(client):
-    _make_contact()
+    assert post_update(client, fixture("text"), TELEGRAM_SECRET).status_code == 200
+    run_jobs()  # read and answered
+    with session_scope() as session:
+        contact = session.exec(select(Contact)).one()
+        contact.language = "es"
     assert post_update(client, fixture("my_chat_member_kicked"), TELEGRAM_SECRET).status_code == 200
-    assert _contact().opted_out
-    assert _inbound() == []
+    # Blocked: only the keyed hash and the opt-out are kept (no chat id, no words, no language).
+    blocked = _contact()
+    assert blocked.opted_out and blocked.address is None and blocked.language is None
+    with session_scope() as session:
+        assert session.exec(select(Message)).all() == []
 
     assert post_update(client, fixture("my_chat_member_member"), TELEGRAM_SECRET).status_code == 200
-    assert not _contact().opted_out
+    assert not _contact().opted_out and _contact().address == ADDRESS
 
 
 def test_block_from_an_unknown_chat_is_acknowledged(client):

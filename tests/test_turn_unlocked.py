@@ -32,6 +32,7 @@ from bot.failures import list_failures
 from bot.intake import receive
 from bot.models import CatalogCache, Contact, Conversation, Message
 from bot.payloads import InboundPayload
+from bot.personal_data import address_key
 from bot.queue import get_queue
 from bot.settings import get_settings
 from bot.timeutil import utcnow
@@ -141,7 +142,7 @@ def conversation_of(address: str) -> int:
         return session.exec(
             select(Conversation.id)
             .join(Contact, Contact.id == Conversation.contact_id)
-            .where(Contact.address == address)
+            .where(Contact.address_key == address_key(address))
         ).one()
 
 

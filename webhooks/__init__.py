@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, jsonify
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from bot.logs import configure_logging
+from bot.production import check_startup
 from bot.settings import get_settings
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -23,14 +23,17 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     if app.config["SETTINGS"] is None:
         app.config["SETTINGS"] = get_settings()
+    settings = app.config["SETTINGS"]
+    configure_logging(settings)
+    check_startup(settings, "web")  # ENV=production: refuses unsafe settings (RefusedToStart)
 
-    from webhooks import admin, channels, health
+    from webhooks import admin, channels, health, security
 
     channels.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(admin.bp)
+    security.init_app(app, settings)
     _init_errors(app)
-    logging.basicConfig(level=logging.INFO)
     return app
 
 

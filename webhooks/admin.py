@@ -2,7 +2,9 @@
 
 Closed unless ADMIN_TOKEN is set. Reading takes the token as a bearer token or as the password
 of HTTP Basic (so a browser can open the page); retrying takes the bearer token only, which a
-browser never adds on its own, so no other site can make a signed-in browser retry work.
+browser never adds on its own, so no other site can make a signed-in browser retry work. With
+ENV=production the token is taken over HTTPS only (behind a proxy: TRUST_PROXY), and every
+retry is a staff action in the audit log (bot.audit), shown on the page.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import hmac
 
 from flask import Blueprint, Response, abort, current_app, render_template_string, request
 
+from bot import audit
 from bot.failures import list_failures, parse_name, retry, retry_all
+from bot.production import is_production
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -28,7 +32,13 @@ tr:nth-child(even){background:#f3f3f3}</style></head><body>
 {% endfor %}</table>
 <p>Send one back in line with <code>intake311 failures retry NAME</code>, every one with
 <code>intake311 failures retry --all</code>, or POST /admin/failures/retry.</p>
-{% else %}<p>Nothing waits for staff.</p>{% endif %}</body></html>"""
+{% else %}<p>Nothing waits for staff.</p>{% endif %}
+<h2>Latest staff actions</h2>
+{% if actions %}<table><tr><th>when (UTC)</th><th>who</th><th>what</th><th>from</th></tr>
+{% for a in actions %}<tr><td>{{ a.at.strftime("%Y-%m-%d %H:%M:%S") }}</td><td>{{ a.actor }}</td>
+<td>{{ a.action }} {{ a.target }}{% if a.detail %}: {{ a.detail }}{% endif %}</td>
+<td>{{ a.remote_addr or "" }}</td></tr>
+{% endfor %}</table>{% else %}<p>None yet.</p>{% endif %}</body></html>"""
 
 
 def _given_token(allow_basic: bool) -> str:
@@ -43,17 +53,36 @@ def _given_token(allow_basic: bool) -> str:
     return ""
 
 
+def _over_https() -> Response | None:
+    """In production, a refusal of any sign-in that did not come over HTTPS (None: go on)."""
+    if request.is_secure or not is_production(current_app.config["SETTINGS"]):
+        return None
+    return Response(
+        "staff sign in over HTTPS only", status=403, mimetype="text/plain"
+    )  # no WWW-Authenticate: a browser is not asked to send the token in clear
+
+
 def _check(allow_basic: bool) -> Response | None:
     token = current_app.config["SETTINGS"].admin_token
     if not token:
         abort(404)
+    insecure = _over_https()
+    if insecure:
+        return insecure
     given = _given_token(allow_basic)
     if given and hmac.compare_digest(given.encode(), token.encode()):
+        # Until staff accounts, whoever holds the token acts as "admin-token".
+        audit.acting_as(audit.Staff("admin-token", request.remote_addr))
         return None
     response = Response("sign in with the ADMIN_TOKEN", status=401, mimetype="text/plain")
     if allow_basic:
         response.headers["WWW-Authenticate"] = 'Basic realm="intake311 staff"'
     return response
+
+
+@bp.teardown_request
+def _nobody_acts(_exc: BaseException | None) -> None:
+    audit.acting_as(None)
 
 
 @bp.get("/failures")
@@ -76,7 +105,7 @@ def failures():
                 for f in found
             ]
         }
-    return render_template_string(PAGE, failures=found)
+    return render_template_string(PAGE, failures=found, actions=audit.latest())
 
 
 @bp.post("/failures/retry")

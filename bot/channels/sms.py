@@ -87,16 +87,32 @@ def parse_inbound(form: Mapping[str, str]) -> Inbound:
     count = fields.count(form.get("NumMedia"), MAX_MEDIA)
     found = (fields.url(form.get(f"MediaUrl{i}")) for i in range(count))
     body = fields.text(form.get("Body") or "", MAX_BODY)
-    raw = dict(form)
-    if "Body" in raw:
-        raw["Body"] = body
     return Inbound(
         channel=NAME,
         address=f"tel:{sender}",
         external_id=sid,
         text=body,
-        payload=InboundPayload(media=tuple(url for url in found if url), raw=raw),
+        payload=InboundPayload(media=tuple(url for url in found if url), raw=kept_raw(form)),
     )
+
+
+# What of Twilio's form is kept with the message (`InboundPayload.raw`): ids and counts for
+# tracing a message with Twilio. Never From/To, the sender's city, state or zip, or the words.
+RAW_KEPT = (
+    "MessageSid",
+    "SmsMessageSid",
+    "AccountSid",
+    "MessagingServiceSid",
+    "NumMedia",
+    "NumSegments",
+    "SmsStatus",
+    "ApiVersion",
+)
+
+
+def kept_raw(form: Mapping[str, str]) -> dict[str, str]:
+    """The part of an incoming message's form stored with it (RAW_KEPT)."""
+    return {key: str(form[key]) for key in RAW_KEPT if form.get(key) is not None}
 
 
 def parse_status(form: Mapping[str, str]) -> DeliveryStatus:

@@ -134,7 +134,7 @@ def parse_update(data: object) -> list[Event]:
     """
     if not isinstance(data, Mapping) or not isinstance(data.get("update_id"), int):
         raise MalformedInbound("not a Telegram Update (no integer update_id)")
-    raw = dict(data)
+    raw = kept_raw(data)
     try:
         update = Update.de_json(dict(data), bot=None)
     except (
@@ -165,6 +165,20 @@ def parse_update(data: object) -> list[Event]:
     if update.edited_message is not None:
         return [Ignored("edited message (edits are not applied)")]
     return [Ignored("update type not handled")]
+
+
+def kept_raw(data: Mapping) -> dict:
+    """The part of an Update stored with its message (`InboundPayload.raw`): the update's id
+    and kind and the message's id, for tracing. Never the chat or user (ids, names,
+    usernames, phone numbers of shared contacts), nor the words."""
+    kind = next((key for key in data if key != "update_id"), "")
+    body = data.get(kind)
+    kept: dict = {"update_id": data.get("update_id"), "kind": kind}
+    if isinstance(body, Mapping):
+        message = body.get("message") if kind == "callback_query" else body
+        if isinstance(message, Mapping) and isinstance(message.get("message_id"), int):
+            kept["message_id"] = message["message_id"]
+    return kept
 
 
 def callback_query_id(data: object) -> str | None:

@@ -1,5 +1,5 @@
 """The `intake311` command: web, worker, cron, failures, sandbox, chat, demo, migrate, telegram,
-open311, understanding."""
+open311, understanding, forget, keys."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import click
 # Commands whose modules load only when named, so `intake311 worker` starts without them.
 LAZY_COMMANDS = {
     "demo": "bot.cli.demo:demo",
+    "forget": "bot.cli.privacy:forget",
+    "keys": "bot.cli.privacy:keys_group",
     "open311": "bot.cli.open311:open311_group",
     "sandbox": "sandbox.cli:sandbox",
     "telegram": "bot.cli.telegram:telegram_group",
@@ -37,6 +39,24 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup)
 def main() -> None:
     """intake311: 311 reports by SMS and chat, filed with the city's Open311 server."""
+    from bot.logs import install
+
+    install()  # every command's log lines scrubbed (bot.logs); the long-running ones print them
+
+
+def _start(process: str) -> None:
+    """Logging for a long-running process, then the production checks (exit 2 if refused)."""
+    from bot.logs import configure_logging
+    from bot.production import RefusedToStart, check_startup
+    from bot.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(settings)
+    try:
+        check_startup(settings, process)
+    except RefusedToStart as refused:
+        click.echo(str(refused), err=True)
+        sys.exit(2)
 
 
 @main.command()
@@ -56,6 +76,11 @@ def migrate() -> None:
 @click.option("--workers", default=2, show_default=True)
 def web(host: str, port: int, workers: int) -> None:
     """Serve the webhooks with gunicorn."""
+    from bot.production import is_production
+    from bot.settings import get_settings
+
+    if is_production(get_settings()):
+        _start("web")  # refused here at once, rather than by each gunicorn worker
     os.execvp(
         sys.executable,
         [
@@ -93,6 +118,7 @@ def worker(burst: bool, simple: bool, kinds: tuple[str, ...]) -> None:
     The database must be migrated first (`intake311 migrate`, the release step)."""
     from bot.worker import run_worker
 
+    _start("worker")
     run_worker(burst=burst, simple=simple, kinds=kinds or ("residents", "city"))
 
 
@@ -101,6 +127,7 @@ def cron() -> None:
     """Queue the periodic status check and reconciler."""
     from bot.worker import run_cron
 
+    _start("cron")
     run_cron()
 
 
@@ -135,7 +162,10 @@ def chat(name: str, timeout: float) -> None:
 def failures(action: str | None, names: tuple[str, ...], every: bool) -> None:
     """List work given up on (reports, sends, turns); `retry NAME...` or `retry --all`;
     `filed report:N REQUEST_ID` when staff found a waiting report at the city."""
+    from bot import audit
     from bot.failures import list_failures, mark_filed, retry, retry_all
+
+    audit.acting_as(audit.Staff(f"cli:{getpass.getuser()}"))
 
     if action is None:
         found = list_failures()
@@ -149,6 +179,10 @@ def failures(action: str | None, names: tuple[str, ...], every: bool) -> None:
             f"{len(found)} failure(s)"
             + ("; retry with: intake311 failures retry NAME" if found else "")
         )
+        from bot.ratelimits import sms_alarm
+
+        if alarm := sms_alarm():  # today's texts past SMS_ALARM_PER_DAY
+            click.echo(alarm)
         return
     if action == "filed":
         if len(names) != 2 or every:

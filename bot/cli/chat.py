@@ -15,6 +15,7 @@ from bot.channels.base import Inbound
 from bot.db import session_scope
 from bot.intake import receive
 from bot.models import Contact, Direction, Message, MessageStatus, Report, ReportState
+from bot.personal_data import address_key
 
 BUSY_REPORT_STATES = (ReportState.PENDING, ReportState.SUBMITTING, ReportState.AWAITING_NUMBER)
 
@@ -51,7 +52,7 @@ class ConsoleChat:
                 select(Message.id, Message.text)
                 .join(Contact, Contact.id == Message.contact_id)
                 .where(
-                    Contact.address == self.address,
+                    Contact.address_key == address_key(self.address),
                     Message.direction == Direction.OUT,
                     Message.status.in_((MessageStatus.SENT, MessageStatus.DELIVERED)),
                     Message.id > self.last_seen,
@@ -66,7 +67,9 @@ class ConsoleChat:
     def busy(self) -> bool:
         """True while the bot still has work for this resident (a turn, a send, a filing)."""
         with session_scope() as session:
-            contact = session.exec(select(Contact).where(Contact.address == self.address)).first()
+            contact = session.exec(
+                select(Contact).where(Contact.address_key == address_key(self.address))
+            ).first()
             if contact is None:
                 return False
             waiting = session.exec(
@@ -99,7 +102,10 @@ class ConsoleChat:
             newest = session.exec(
                 select(Message.id)
                 .join(Contact, Contact.id == Message.contact_id)
-                .where(Contact.address == self.address, Message.direction == Direction.OUT)
+                .where(
+                    Contact.address_key == address_key(self.address),
+                    Message.direction == Direction.OUT,
+                )
                 .order_by(Message.id.desc())
             ).first()
         return newest or 0

@@ -87,13 +87,14 @@ def _close_filed_requests(sandbox_url: str, address: str) -> int:
 
     from bot.db import session_scope
     from bot.models import Contact, Report, ReportState
+    from bot.personal_data import address_key
 
     with session_scope() as session:
         numbers = session.exec(
             select(Report.service_request_id)
             .join(Contact, Contact.id == Report.contact_id)
             .where(
-                Contact.address == address,
+                Contact.address_key == address_key(address),
                 Report.state == ReportState.SUBMITTED,
                 Report.city_status != "closed",
             )

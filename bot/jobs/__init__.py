@@ -6,6 +6,8 @@ Queued by dotted path (`bot.jobs.run_turn`); each module holds one job and its h
 from bot.jobs.common import backoff
 from bot.jobs.delivery import deliver
 from bot.jobs.idle import close_idle, time_out
+from bot.jobs.limited import tell_limited
+from bot.jobs.purge import purge
 from bot.jobs.reconcile import reconcile
 from bot.jobs.refresh import refresh_catalog
 from bot.jobs.submission import check_filed_once, resolve_token, submit
@@ -17,12 +19,14 @@ __all__ = [
     "check_filed_once",
     "close_idle",
     "deliver",
+    "purge",
     "reconcile",
     "receive_status",
     "refresh_catalog",
     "resolve_token",
     "run_turn",
     "submit",
+    "tell_limited",
     "time_out",
     "track",
 ]

@@ -1,4 +1,5 @@
-"""What the jobs share: backoff, Redis locks, the Open311 client and stored replies."""
+"""What the jobs share: backoff, Redis locks, the Open311 client and stored replies (within
+the per-sender reply limit)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,17 @@ from zoneinfo import ZoneInfo
 from redis.lock import Lock
 from sqlmodel import Session
 
-from bot import queue
+from bot import queue, ratelimits
 from bot.channels.registry import channel_for
 from bot.languages import load_languages
-from bot.models import Contact, Conversation, Direction, Message, Report
+from bot.models import Contact, Conversation, Direction, Message, MessageStatus, Report
 from bot.open311.client import Open311Client
 from bot.open311.dates import parse_datetime
 from bot.open311.profile import Profile, load_profile
 from bot.payloads import OutboundPayload, ReplyIntent
 from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
-from conversations import Reply, plaintext
+from conversations import Reply, plaintext, texts
 from conversations.language import ENGLISH, Language
 from conversations.segments import measured_in
 
@@ -55,12 +56,15 @@ def due_after(seconds: float) -> datetime:
     return utcnow() + timedelta(seconds=seconds)
 
 
-def redis_lock(name: str, wait: float | None = 120) -> Lock:
+def redis_lock(name: str, wait: float | None = 120, timeout: float | None = None) -> Lock:
     """A Redis lock shared by every worker, released by itself if its holder dies."""
-    # A holder that keeps it longer than LOCK_TIMEOUT is presumed dead and loses it; the
-    # database's own checks (claims, row locks) keep a late holder from doing work twice.
+    # A holder that keeps it longer than LOCK_TIMEOUT (or `timeout`) is presumed dead and loses
+    # it; jobs that hold one end first (JOB_TIMEOUT, bot.queue.job_timeout), and the database's
+    # own checks (claims, row locks) keep a late holder from doing work twice.
     return queue.get_redis().lock(
-        f"intake311:lock:{name}", timeout=get_settings().lock_timeout, blocking_timeout=wait
+        f"intake311:lock:{name}",
+        timeout=timeout or get_settings().lock_timeout,
+        blocking_timeout=wait,
     )
 
 
@@ -95,10 +99,29 @@ def open311_client(settings: Settings) -> Open311Client:
     )
 
 
-def store_reply(session: Session, conversation: Conversation, reply: Reply) -> Message:
-    """Store a reply as a pending outbound message (the caller queues its delivery)."""
+def store_reply(
+    session: Session, conversation: Conversation, reply: Reply, counted: bool = True
+) -> Message:
+    """Store a reply as a pending outbound message (the caller queues its delivery).
+
+    It counts against the resident's reply limit (REPLY_LIMIT_PER_SENDER, bot.ratelimits)
+    unless `counted` is False (an opt-out's confirmation). Past the limit it is stored
+    suppressed, never sent; the first one past it in the limit's window is followed by one
+    last notice ("too many messages"), which the contact's next delivery sends.
+    """
     contact = session.get(Contact, conversation.contact_id)
-    message = Message(
+    message = _outbound(conversation, contact, reply)
+    refused = ratelimits.reply_refusal(contact.id) if counted else None
+    if refused is not None:
+        message.status, message.error_code = MessageStatus.SUPPRESSED, refused.code
+    session.add(message)
+    if refused is not None and ratelimits.first_spent(contact.id, refused):
+        session.add(_outbound(conversation, contact, Reply(too_many(contact))))
+    return message
+
+
+def _outbound(conversation: Conversation, contact: Contact, reply: Reply) -> Message:
+    return Message(
         conversation_id=conversation.id,
         contact_id=conversation.contact_id,
         channel=contact.channel,
@@ -114,8 +137,14 @@ def store_reply(session: Session, conversation: Conversation, reply: Reply) -> M
             )
         ).to_dict(),
     )
-    session.add(message)
-    return message
+
+
+def too_many(contact: Contact) -> str:
+    """The polite "too many messages, please wait" text, in the resident's language."""
+    settings = get_settings()
+    languages = load_languages(settings.locale_dir or None)
+    say = languages.get(contact.language or "en") or ENGLISH
+    return say(texts.TOO_MANY).format(number=settings.emergency_number)
 
 
 def add_notice(

@@ -8,13 +8,16 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlmodel import select
 
-from bot import queue
+from bot import queue, ratelimits
 from bot.channels.base import Outgoing, SendError
 from bot.channels.registry import channel_for
 from bot.db import session_scope
+from bot.forget import finish_erasing
 from bot.jobs.common import backoff, due_after, locked
+from bot.logs import scrub
 from bot.models import Contact, Direction, Message, MessageStatus
 from bot.payloads import OutboundPayload
+from bot.personal_data import pseudonym
 from bot.settings import get_settings
 from bot.timeutil import utcnow
 
@@ -52,13 +55,16 @@ def deliver(message_id: int) -> int:
                     .order_by(Message.id)
                 ).first()
                 if message is None:
+                    # An erased contact (DELETE MY DATA, STOP) keeps its address only for
+                    # this: its last reply is out, so the address goes now.
+                    finish_erasing(session, contact_id)
                     return sent
                 waiting = message.next_attempt_at and message.next_attempt_at > utcnow()
                 if message.status == MessageStatus.PENDING and waiting and message.id != message_id:
                     return sent
                 contact = session.get(Contact, contact_id)
                 payload = OutboundPayload.from_dict(message.payload)
-                if contact.opted_out and not payload.opt_out_notice:
+                if contact.address is None or (contact.opted_out and not payload.opt_out_notice):
                     message.status = MessageStatus.SUPPRESSED
                     continue
                 in_flight = timedelta(seconds=settings.send_in_flight)
@@ -91,6 +97,14 @@ def deliver(message_id: int) -> int:
                         log.info("message %s was sent by an earlier attempt", out.message_id)
                 external_id = external_id or channel.send(out, settings)
             except SendError as exc:
+                # A provider's text may name the recipient (Twilio's does): scrubbed, and the
+                # resident named by pseudonym.
+                log.warning(
+                    "send of message %s to %s failed: %s",
+                    out.message_id,
+                    pseudonym(out.address),
+                    scrub(str(exc)),
+                )
                 delay = _send_failed(out.message_id, exc, attempts, settings)
                 if delay is not None:
                     queue.enqueue("bot.jobs.deliver", out.message_id, delay=delay)
@@ -103,6 +117,8 @@ def deliver(message_id: int) -> int:
                 message.next_attempt_at = None
                 message.updated_at = utcnow()
             sent += 1
+            if channel.name == "sms":
+                ratelimits.count_sms_sent(settings)  # the daily SMS alarm (SMS_ALARM_PER_DAY)
 
 
 def _sids_taken(contact_id: int, since, in_flight_seconds: int) -> set[str]:
@@ -137,7 +153,6 @@ def _claim(session, message: Message) -> bool:
 
 def _send_failed(message_id: int, exc: SendError, attempts: int, settings) -> float | None:
     """Record a failed send; the seconds until its retry, or None when it is given up."""
-    log.warning("send of message %s failed: %s", message_id, exc)
     with session_scope() as session:
         message = session.get(Message, message_id)
         message.error_code = exc.code

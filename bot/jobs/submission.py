@@ -366,7 +366,7 @@ def _contact_fields(report: Report) -> dict:
     fields = {}
     with session_scope() as session:
         contact = session.get(Contact, report.contact_id)
-        address = contact.address if contact else ""
+        address = (contact.address if contact else None) or ""  # None: erased
     scheme, _, number = address.partition(":")
     phone = number if scheme in PHONE_SCHEMES else report.phone
     if phone:

@@ -21,7 +21,7 @@ from bot.jobs.common import (
     open311_client,
     redis_lock,
 )
-from bot.models import AppliedUpdate, Cursor, Report, ReportState
+from bot.models import AppliedUpdate, Contact, Cursor, Report, ReportState
 from bot.open311.client import Open311Client, Open311Error, parse_datetime
 from bot.settings import get_settings
 from bot.timeutil import utcnow
@@ -42,7 +42,7 @@ def track() -> int:
 
     One check runs at a time: a second, started while the first is still asking, returns 0.
     """
-    lock = redis_lock("track", wait=None)
+    lock = redis_lock("track", wait=None, timeout=queue.TRACK_LOCK_TIMEOUT)  # outlives the job
     if not lock.acquire(blocking=False):
         log.info("a status check is already running")
         return 0
@@ -66,8 +66,11 @@ def _open_reports() -> dict[str, int]:
     with session_scope() as session:
         rows = session.exec(
             select(Report.id, Report.service_request_id)
+            .join(Contact, Contact.id == Report.contact_id)
             .where(
                 Report.state == ReportState.SUBMITTED,
+                # A resident who asked us to forget them gets no more status updates.
+                Contact.address_key.is_not(None),
                 or_(
                     func.lower(Report.city_status) != "closed",
                     Report.city_status.is_(None),

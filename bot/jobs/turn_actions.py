@@ -144,8 +144,8 @@ def list_reports(session: Session, contact_id: int) -> ReportsListed:
 
 
 def lookup_status(client: Open311Client, number: str) -> StatusFound:
-    """Ask the city about request `number` for a resident's STATUS command (network only: one
-    the city does not have is then looked for among the resident's reports, `with_own`)."""
+    """Ask the city about request `number` for a resident's STATUS command (network only: what
+    the resident may be told of it is decided in the turn that answers it, `with_own`)."""
     try:
         found = client.request(number)
     except Open311Error:
@@ -162,11 +162,28 @@ def lookup_status(client: Open311Client, number: str) -> StatusFound:
 
 
 def with_own(session: Session, contact_id: int, found: StatusFound) -> StatusFound:
-    """A request the city says it does not have, marked `own` when it is one of the contact's
-    filed reports (a city may hide new requests until its staff moderate them)."""
-    if found.failed or found.status is not None:
+    """What the contact may be told of the request the city answered about.
+
+    Their own request (one of their reports the city numbered so) is told in full; a request
+    the city says it does not have is marked `own` when it is theirs (a city may hide new
+    requests until its staff moderate them).
+
+    Anyone else's is told as its status word alone: "Request 123: closed". A resident asking
+    about a request a neighbour or the city's call centre gave them still learns whether it is
+    done, which the city publishes on its Open311 server anyway; the city's notes (free text by
+    its staff, which can name people and places), the service and the expected date are kept
+    for the resident who reported it. Request numbers are sequential, so the city's requests can
+    be walked one STATUS at a time: each such answer costs a reply from the sender's reply
+    limit (REPLY_LIMIT_PER_SENDER) and says no more than the city's own public list.
+    """
+    if found.failed:
         return found
-    return replace(found, own=filed_by(session, contact_id, found.number))
+    own = filed_by(session, contact_id, found.number)
+    if found.status is None:
+        return replace(found, own=own)
+    if own:
+        return replace(found, own=True)
+    return StatusFound(found.number, status=found.status)
 
 
 def filed_by(session: Session, contact_id: int | None, number: str) -> bool:

@@ -7,6 +7,10 @@ status asked of the city), the turn stores it as the conversation's follow-up
 (`turn_actions.Followup`) and commits; the worker then performs it and answers it in a turn of
 its own, before the conversation's next message. A shared pin is named and the catalogue read
 (or fetched) before the turn that needs them.
+
+A turn runs within its job's timeout (JOB_TIMEOUT, at most half of the LOCK_TIMEOUT of the lock
+it holds). One that overruns it, stopped by rq or its work-horse killed (bot.worker), has the
+work it was on released for one more try, then set aside for staff (`overran`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import logging
 from dataclasses import dataclass, replace
 
 from redis.exceptions import RedisError
-from sqlalchemy import update
+from rq.timeouts import JobTimeoutException
+from sqlalchemy import delete, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, select
 
@@ -23,6 +28,7 @@ from bot import queue
 from bot.catalog import load_services
 from bot.channels.registry import channel_for
 from bot.db import session_scope
+from bot.forget import erase_contact, finish_erasing
 from bot.jobs.common import locked, open311_client, store_reply
 from bot.jobs.turn_actions import (
     ANSWERABLE,
@@ -32,6 +38,7 @@ from bot.jobs.turn_actions import (
     perform,
     with_own,
 )
+from bot.jobs.turn_forget import forget_turn
 from bot.jobs.turn_state import (
     _message_event,
     _stale_tap,
@@ -54,19 +61,73 @@ from conversations.types import ListReports
 log = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_MESSAGE = 10
+# Turns a message (or its follow-up) may overrun its job's timeout in: the first and one retry;
+# then it is a dead letter (failed, "TurnTimeout": `intake311 failures`).
+TURN_TRIES = 2
+# Messages one turn (job) takes; more waiting go to the back of the queue (fair to others).
+MESSAGES_PER_TURN = 1
+TURN_TIMEOUT = "TurnTimeout"
 
 Jobs = list[tuple[str, int]]
 
 
 def run_turn(conversation_id: int) -> int:
-    """Handle the conversation's unprocessed messages in arrival order; return how many."""
+    """Handle the conversation's next unprocessed message (and its follow-ups, and any
+    follow-up left before it); return how many messages were handled (0 or 1). When more
+    messages wait, the turn goes to the back of the queue (`queue.enqueue_turn`): a resident
+    sending many texts at once has them answered one per turn while others' turns come round."""
     settings = get_settings()
+    queue.turn_started(conversation_id)
     with locked(f"conversation:{conversation_id}"):
         client = open311_client(settings)
         try:
             return _drain(conversation_id, client, settings)
+        except JobTimeoutException:
+            overran(conversation_id)  # still holding the lock: nobody else is on its work
+            return 0
         finally:
             client.close()
+
+
+def overran(conversation_id: int) -> None:
+    """The conversation's turn ran past its job's timeout: rq stopped it (in this job) or
+    killed its work-horse (bot.worker, from the worker's side); nothing of it was committed.
+
+    The work it was on, the conversation's follow-up or else its oldest pending message, has
+    one attempt counted on that message (`Message.attempts`): the first overrun releases it to
+    a retry, queued now; the second sets it aside for staff (failed, "TurnTimeout"; a staff
+    retry gives it TURN_TRIES again), and the messages behind it flow.
+    """
+    given_up = None
+    with session_scope() as session:
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is None:
+            return
+        stored = conversation.followup if isinstance(conversation.followup, dict) else None
+        message = None
+        if stored is not None and isinstance(stored.get("message_id"), int):
+            message = session.get(Message, stored["message_id"])
+        if message is None:
+            stored, message = None, _oldest_pending(session, conversation_id)
+        if message is None:
+            return
+        message.attempts += 1
+        message.updated_at = utcnow()
+        message_id, attempts = message.id, message.attempts
+        if attempts >= TURN_TRIES:
+            message.status, message.error_code = MessageStatus.FAILED, TURN_TIMEOUT
+            if stored is not None:
+                conversation.followup = None
+            given_up = message_id
+    if given_up is not None:
+        log.error(
+            "message %s overran its turn %s times; set aside as failed (intake311 failures)",
+            message_id,
+            attempts,
+        )
+    else:
+        log.warning("message %s overran its turn (JOB_TIMEOUT); released for one retry", message_id)
+    queue.enqueue("bot.jobs.run_turn", conversation_id)  # its retry, or the messages behind it
 
 
 class _HandledElsewhere(Exception):
@@ -74,10 +135,11 @@ class _HandledElsewhere(Exception):
 
 
 def _drain(conversation_id: int, client: Open311Client, settings: Settings) -> int:
-    """Take the conversation's work in order until none is left: a waiting follow-up first (its
-    message came before every pending one), then the oldest pending message; return how many
-    messages were handled."""
-    handled = 0
+    """Take the conversation's work in order: a waiting follow-up first (its message came
+    before every pending one), then the oldest pending message and its follow-ups, until none
+    is left or MESSAGES_PER_TURN messages were taken (the next turn is then queued); return how
+    many messages were handled."""
+    handled = taken = 0
     last = None
     channel = _channel_of(conversation_id)
     while (work := _next_work(conversation_id)) is not None:
@@ -88,6 +150,11 @@ def _drain(conversation_id: int, client: Open311Client, settings: Settings) -> i
             log.error("conversation %s: its next work did not move; stopping", conversation_id)
             break
         last = key
+        if isinstance(work, Message):
+            if taken >= MESSAGES_PER_TURN:
+                queue.enqueue_turn(conversation_id)  # the rest wait their turn in line
+                break
+            taken += 1
         context = for_channel(_context(client, settings), channel)
         if isinstance(work, Followup):
             jobs = _follow_up(conversation_id, work, client, context, settings)
@@ -95,7 +162,7 @@ def _drain(conversation_id: int, client: Open311Client, settings: Settings) -> i
             jobs = _handle_next(conversation_id, work, context, settings)
             handled += jobs is not None
         for job, job_id in jobs or ():
-            queue.enqueue(job, job_id)
+            queue.enqueue(job, job_id, at_front=job == "bot.jobs.deliver")  # replies go first
     return handled
 
 
@@ -183,13 +250,18 @@ def _handle_next(
             if message is None or message.id != message_id:
                 return None
             conversation = session.get(Conversation, conversation_id)
-            jobs = _handle(session, conversation, message, event, context)
+            jobs, erase = _handle(session, conversation, message, event, context)
             if not _mark(session, message_id, "processed"):
                 raise _HandledElsewhere
+            if erase:  # the resident's data is erased: this message goes too
+                session.execute(delete(Message).where(Message.id == message_id))
+                finish_erasing(session, conversation.contact_id)
             return jobs
     except _HandledElsewhere:
         log.warning("message %s was answered by another worker; this turn is dropped", message_id)
         return []
+    except JobTimeoutException:
+        raise  # not the message's fault alone: run_turn releases it for one retry
     except (OperationalError, InterfaceError, RedisError):
         # The database or Redis failed, not the message: it stays pending for the next job
         # (the reconciler queues one), rather than being set aside.
@@ -246,6 +318,8 @@ def _follow_up(
             followup.message_id,
         )
         return []
+    except JobTimeoutException:
+        raise  # run_turn releases the follow-up for one retry
     except (OperationalError, InterfaceError, RedisError):
         raise  # the follow-up stays stored: the next job (or the reconciler's) performs it
     except Exception as exc:
@@ -300,15 +374,30 @@ def _handle(
     message: Message,
     event: MessageEvent,
     context: Context,
-) -> Jobs:
+) -> tuple[Jobs, bool]:
+    """The turn for one message: its jobs, and whether the message is to be erased once it is
+    marked processed (the resident's data was just erased, or only their opt-out is kept)."""
     contact = session.get(Contact, conversation.contact_id)
+    if contact.address_key is None:  # forgotten (DELETE MY DATA): what was queued goes too
+        return [], True
     switched = _switches_messages(contact, conversation, message.text)
-    if switched or contact.opted_out:
+    forgetting = (
+        None
+        if switched or contact.opted_out
+        else forget_turn(session, conversation, contact, message.text, context)
+    )
+    erase = False
+    if forgetting is not None:
+        replies, reports, erase = list(forgetting.replies), [], forgetting.erased
+    elif switched or contact.opted_out:
         replies, reports = [], []
         if switched == "out" and not channel_for(contact.channel).abilities.carrier_keywords:
             # Channels without carrier keywords confirm the opt-out themselves, once.
             say = context.language(contact.language or "")
             replies = [Reply(say(texts.OPTED_OUT))]
+        if contact.opted_out:  # STOP keeps only the opt-out (bot.forget)
+            erase_contact(session, contact, keep_opt_out=True)
+            erase = True
     elif _stale_tap(session, contact.id, InboundPayload.from_dict(message.payload).reply_to):
         replies = list(stale_tap(resident_state(conversation, contact), context).replies)
         reports = []
@@ -319,7 +408,9 @@ def _handle(
         keep_state(conversation, contact, stepped.state)
         conversation.followup = stepped.followup(message.id)
         replies, reports = stepped.replies, stepped.reports(conversation)
-    return _store(session, conversation, replies, reports, switched)
+    # After an erasure the one reply left (the confirmation) is sent although opted out.
+    notice = "out" if erase and replies else switched
+    return _store(session, conversation, replies, reports, notice), erase
 
 
 def _store(
@@ -333,7 +424,10 @@ def _store(
     after the commit."""
     conversation.updated_at = utcnow()
     session.add_all(reports)
-    outgoing = [store_reply(session, conversation, reply) for reply in replies]
+    # An opt-out's confirmation is sent even past the reply limit.
+    outgoing = [
+        store_reply(session, conversation, reply, counted=switched != "out") for reply in replies
+    ]
     if switched == "out":
         for sent in outgoing:
             notice = replace(OutboundPayload.from_dict(sent.payload), opt_out_notice=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import httpx
 import psycopg
 
+from bot.personal_data import decrypt
 from tests.faults.stack import Stack
 from tests.faults.traffic import (
     NOTICE,
@@ -166,7 +167,9 @@ def count(stack: Stack, inbox: Inbox, residents: list[Resident]) -> dict:
         )
     reports_of: dict[str, list[tuple]] = defaultdict(list)
     for report in reports:
-        reports_of[report[1].removeprefix("tel:")].append(report)
+        # The stack runs with the development keys, as this process does (bot.personal_data).
+        address = decrypt(report[1]) if report[1] else ""
+        reports_of[address.removeprefix("tel:")].append(report)
 
     lost_details: list[str] = []
     stalled = [r for r in residents if r.stalled]

@@ -1,0 +1,56 @@
+"""`intake311 forget ADDRESS` and `intake311 keys`: residents' data, erased and kept secret."""
+
+from __future__ import annotations
+
+import getpass
+
+import click
+
+
+@click.command("forget")
+@click.argument("address")
+def forget(address: str) -> None:
+    """Erase everything kept about the resident at ADDRESS (tel:+1..., telegram:123, or a bare
+    +1... number), as their DELETE MY DATA would; recorded in the staff audit log."""
+    from bot.forget import address_typed, forget_address
+
+    erased = forget_address(address_typed(address), actor=f"cli:{getpass.getuser()}")
+    if erased is None:
+        raise click.ClickException("no resident is known at that address")
+    click.echo(f"forgotten: {erased}")
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """The keys of residents' data at rest (ENCRYPTION_KEYS, LOOKUP_KEY)."""
+
+
+@keys_group.command("new")
+@click.option("--lookup", is_flag=True, help="A LOOKUP_KEY instead of an ENCRYPTION_KEYS key.")
+def new_key(lookup: bool) -> None:
+    """Print a new key: put it first in ENCRYPTION_KEYS (comma-separated, newest first)."""
+    import secrets
+
+    from bot.personal_data import new_encryption_key
+
+    click.echo(secrets.token_urlsafe(32) if lookup else new_encryption_key())
+
+
+@keys_group.command("rotate")
+@click.option(
+    "--rehash",
+    is_flag=True,
+    help="Also hash every contact's address again under LOOKUP_KEY (after changing it, with "
+    "the web and workers stopped).",
+)
+def rotate(rehash: bool) -> None:
+    """Re-encrypt every stored address, phone and email under the first ENCRYPTION_KEYS key."""
+    from bot.keys import rotate_all
+
+    done = rotate_all(rehash=rehash)
+    click.echo(f"{done.values} value(s) re-encrypted under the newest key")
+    if rehash:
+        click.echo(
+            f"{done.rehashed} contact(s) rehashed; {done.not_rehashed} kept only as an "
+            "opt-out (no address to hash again) keep their old hash"
+        )

@@ -1,0 +1,204 @@
+"""Log lines without residents' data: one setup for every process (web, worker, cron, CLI).
+
+The call sites name residents by id or pseudonym (`bot.personal_data.pseudonym`) and never log
+what they wrote. This module is the safety net under them: every record, whichever library
+made it and whichever handler prints it, is rewritten once when it is made
+(`logging.setLogRecordFactory`) so that
+
+- control characters (a resident's newline, escape sequences, NUL, lone surrogates) are
+  escaped, so one record is one line and no input can forge another;
+- phone-number-like text and long digit runs (a number in Twilio's error text, a Telegram
+  chat id) are masked;
+- the configured secrets (tokens, keys) are masked wherever they would appear;
+
+and the loggers that print data at their chatty levels are held back (SQLAlchemy's rows,
+Twilio's request lines with the recipient, httpx's URLs with the Telegram token).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import unicodedata
+from collections.abc import Mapping
+
+from bot.settings import Settings
+
+# Phone numbers as residents and providers write them, and any run of 7+ digits that is not
+# part of a longer word (chat ids, numbers without separators). Dates (2026-12-05), times,
+# addresses (120 Main St) and our ids (message 42, report:12) are left alone.
+_PHONE = re.compile(
+    r"(?<![\w+%.])(?:\+|%2[Bb])?"  # a leading +, or one URL-encoded (To=%2B1555...)
+    r"(?:\d{7,}"  # 15551234567, 5551234567, 412345678
+    r"|(?:\d{1,3}[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4})"  # 1 555 123-4567, (555) 123-4567
+    r"(?!\w)"
+)
+# Left as they are: UUIDs (rq's job ids), whose hex groups may happen to be all digits.
+_UUID = re.compile(
+    r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+)
+_MASKED = re.compile(f"(?P<keep>{_UUID.pattern})|{_PHONE.pattern}")
+# A Telegram bot token (<bot id>:<35 characters>), wherever it comes from.
+_TELEGRAM_TOKEN = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}")
+MASK = "<number>"
+SECRET_MASK = "<secret>"
+# Shorter configured values are not masked (they would mask ordinary words); bot.production
+# refuses secrets this short.
+MIN_SECRET_CHARS = 8
+
+# Loggers that print residents' data or secrets below a level, and the least level they may
+# emit: twilio logs each request's query (the recipient) at INFO; httpx logs URLs (the Telegram
+# token) at INFO; python-telegram-bot logs requests, urllib3 and geopy every URL (a Twilio
+# look-up names the recipient, a geocoder query the address typed) at DEBUG. (SQLAlchemy's
+# statements carry no parameters, as bot.db hides them; the rows it prints at DEBUG are hidden
+# below.)
+QUIET_LOGGERS = {
+    "twilio.http_client": logging.WARNING,
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "telegram": logging.INFO,
+    "urllib3": logging.INFO,
+    "geopy": logging.INFO,
+}
+
+_SQL_ROW = "Row %r"
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+_secrets: list[str] = []
+_base_factory = logging.getLogRecordFactory()
+
+
+def escape_controls(text: str, keep_newlines: bool = False) -> str:
+    """`text` with control characters, line separators and lone surrogates escaped (\\n, \\x1b)."""
+    if text.isprintable():
+        return text
+    out = []
+    for char in text:
+        if char.isprintable() or char == " " or (keep_newlines and char == "\n"):
+            out.append(char)
+        elif unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp", "Cf"):
+            out.append(char.encode("unicode_escape", "backslashreplace").decode("ascii"))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def scrub(text: str, keep_newlines: bool = False) -> str:
+    """`text` fit for a log line: secrets and phone-number-like digits masked, controls escaped."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, SECRET_MASK)
+    text = _TELEGRAM_TOKEN.sub(SECRET_MASK, text)
+    text = _MASKED.sub(lambda m: m["keep"] or MASK, text)
+    return escape_controls(text, keep_newlines=keep_newlines)
+
+
+class _Escaped:
+    """An argument of a log call, printed with its control characters escaped."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object):
+        self.value = value
+
+    def __str__(self) -> str:
+        return escape_controls(str(self.value))
+
+    def __repr__(self) -> str:
+        return escape_controls(repr(self.value))
+
+
+class _EscapedMapping(Mapping):
+    """Mapping arguments (%(name)s), each escaped when read (gunicorn's atoms compute theirs)."""
+
+    def __init__(self, given: Mapping):
+        self.given = given
+
+    def __getitem__(self, key):
+        return _escaped(self.given[key])
+
+    def __iter__(self):
+        return iter(self.given)
+
+    def __len__(self) -> int:
+        return len(self.given)
+
+
+def _escaped(value: object) -> object:
+    if value is None or isinstance(value, (bool, int, float)):
+        return value  # numbers keep their %d and %.1f
+    return _Escaped(value)
+
+
+def _scrubbed_record(*args, **kwargs) -> logging.LogRecord:
+    record = _base_factory(*args, **kwargs)
+    if record.msg == _SQL_ROW and record.name.startswith("sqlalchemy.engine"):
+        record.msg, record.args = "Row [hidden]", ()  # hide_parameters does not hide rows
+    # What comes from outside arrives as arguments (log.info("... %s", text)): their control
+    # characters are escaped, while a message's own line breaks (a block of problems) stay.
+    # A message given without arguments is escaped whole.
+    given = record.args
+    if isinstance(given, Mapping):
+        record.args = _EscapedMapping(given)
+    elif given:
+        record.args = tuple(_escaped(value) for value in given)
+    try:
+        message = record.getMessage()
+    except Exception:  # a bad format string: logging reports it when the record is printed
+        record.args = given
+        return record
+    record.msg, record.args = scrub(message, keep_newlines=bool(given)), ()
+    if record.exc_info and not record.exc_text:
+        record.exc_text = scrub(logging.Formatter().formatException(record.exc_info), True)
+    elif record.exc_text:
+        record.exc_text = scrub(record.exc_text, True)
+    if record.stack_info:
+        record.stack_info = scrub(record.stack_info, True)
+    return record
+
+
+def log_block(logger: logging.Logger, level: int, title: str, lines: list[str]) -> None:
+    """One record of several lines: `title`, then each of `lines` as an indented item."""
+    items = "".join("\n  - " + escape_controls(line).replace("%", "%%") for line in lines)
+    logger.log(level, "%s" + items, title)
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """The configured secrets, longest first (each comma-separated key on its own)."""
+    values = [
+        settings.twilio_auth_token,
+        settings.telegram_bot_token,
+        settings.telegram_secret_token,
+        settings.webchat_secret,
+        settings.admin_token,
+        settings.open311_api_key,
+        settings.lookup_key,
+        *settings.encryption_keys.split(","),
+    ]
+    kept = {v.strip() for v in values if len(v.strip()) >= MIN_SECRET_CHARS}
+    return sorted(kept, key=len, reverse=True)
+
+
+def install(settings: Settings | None = None) -> None:
+    """Scrub every log record of this process, and hold back the loggers that print data."""
+    global _secrets
+    if settings is not None:
+        _secrets = secret_values(settings)
+    if logging.getLogRecordFactory() is not _scrubbed_record:
+        logging.setLogRecordFactory(_scrubbed_record)
+    for name, level in QUIET_LOGGERS.items():
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < level:
+            logger.setLevel(level)
+
+
+def configure_logging(settings: Settings | None = None, level: int = logging.INFO) -> None:
+    """The processes' logging: one line per record on stderr, scrubbed (see `install`)."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(FORMAT))
+        root.addHandler(handler)
+        root.setLevel(level)
+    install(settings)

@@ -1,0 +1,155 @@
+"""Fail closed: with ENV=production a process refuses to start while anything that keeps
+residents' data safe is missing; in development it says, once and loudly, what is off.
+
+`problems` is the whole list of checks, a pure function of the settings and of the variables
+a `.env` file would set; `check_startup` is what the web app, the worker and cron call first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+from bot.logs import log_block
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Shared secrets we choose ourselves are at least this long (32 random characters).
+MIN_SECRET_CHARS = 32
+DOTENV = Path(".env")
+
+_warned = False
+
+
+class RefusedToStart(RuntimeError):
+    """ENV=production and the settings are not safe: every problem, one a line."""
+
+    def __init__(self, process: str, problems: list[str]):
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(
+            f"intake311 {process} refuses to start with ENV=production:\n{lines}\n"
+            "Fix these settings (README, 'Running in production'), or set ENV=development "
+            "to run without these checks."
+        )
+
+
+def is_production(settings: Settings) -> bool:
+    """Whether ENV says production (case and spaces aside)."""
+    return settings.env.strip().lower() == "production"
+
+
+def problems(settings: Settings, dotenv: Mapping[str, str | None] | None = None) -> list[str]:
+    """Everything that makes these settings unsafe for residents' data, one sentence each.
+
+    `dotenv`: the variables a `.env` file in the working directory sets (None: no such file).
+    """
+    found: list[str] = []
+    twilio_on = [
+        name
+        for name, value in (
+            ("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
+            ("TWILIO_FROM_NUMBER", settings.twilio_from_number),
+            ("TWILIO_MESSAGING_SERVICE_SID", settings.twilio_messaging_service_sid),
+        )
+        if value
+    ]
+    if twilio_on and not settings.twilio_auth_token:
+        found.append(
+            f"Twilio is on ({twilio_on[0]} is set) but TWILIO_AUTH_TOKEN is not: "
+            "its webhooks cannot be verified"
+        )
+    if settings.telegram_bot_token and not settings.telegram_secret_token:
+        found.append(
+            "Telegram is on (TELEGRAM_BOT_TOKEN is set) but TELEGRAM_SECRET_TOKEN is not: "
+            "its webhooks cannot be verified"
+        )
+    for name, value in (
+        ("TELEGRAM_SECRET_TOKEN", settings.telegram_secret_token),
+        ("WEBCHAT_SECRET", settings.webchat_secret),
+        ("ADMIN_TOKEN", settings.admin_token),
+    ):
+        if value and len(value) < MIN_SECRET_CHARS:
+            found.append(f"{name} is shorter than {MIN_SECRET_CHARS} characters")
+    url = settings.public_base_url.strip()
+    if not url:
+        found.append("PUBLIC_BASE_URL is not set (the https:// address providers call)")
+    elif not url.lower().startswith("https://"):
+        found.append(f"PUBLIC_BASE_URL is not HTTPS: {url}")
+    found.extend(_key_problems(settings))
+    if dotenv:
+        found.append(
+            f"a .env file in {Path.cwd()} would set {', '.join(sorted(dotenv))}: in production "
+            "every setting comes from the environment (remove the file)"
+        )
+    return found
+
+
+def _key_problems(settings: Settings) -> list[str]:
+    from cryptography.fernet import Fernet  # here: `intake311 worker` starts without it
+
+    found = []
+    keys = [k.strip() for k in settings.encryption_keys.split(",") if k.strip()]
+    if not keys:
+        found.append(
+            "ENCRYPTION_KEYS is not set: residents' addresses would be encrypted with the "
+            "development key"
+        )
+    for number, key in enumerate(keys, 1):
+        try:
+            Fernet(key.encode())
+        except ValueError:
+            found.append(f"ENCRYPTION_KEYS: key {number} is not a Fernet key")
+    if not settings.lookup_key:
+        found.append(
+            "LOOKUP_KEY is not set: residents' addresses would be hashed with the development key"
+        )
+    elif len(settings.lookup_key) < MIN_SECRET_CHARS:
+        found.append(f"LOOKUP_KEY is shorter than {MIN_SECRET_CHARS} characters")
+    return found
+
+
+def cautions(settings: Settings) -> list[str]:
+    """What is allowed in production but worth saying at start (never a refusal)."""
+    said = []
+    if settings.database_url.strip().lower().startswith("sqlite"):
+        said.append(
+            "the database is SQLite: one machine, no roles, no encryption on the wire; "
+            "use PostgreSQL for a city's traffic"
+        )
+    return said
+
+
+def dotenv_variables(path: Path = DOTENV) -> dict[str, str | None] | None:
+    """The variables `path` sets (their values are never shown), or None without the file."""
+    if not path.is_file():
+        return None
+    from dotenv import dotenv_values
+
+    return dict(dotenv_values(path))
+
+
+def check_startup(settings: Settings, process: str) -> None:
+    """Refuse to start in production while `problems` finds any (RefusedToStart); otherwise
+    log, once per process, what is off (development) or worth a caution."""
+    global _warned
+    found = problems(settings, dotenv_variables())
+    if is_production(settings):
+        if found:  # the caller shows it: the CLI on stderr, gunicorn with its traceback
+            raise RefusedToStart(process, found)
+        if cautions(settings) and not _warned:
+            log_block(log, logging.WARNING, "production, with a caution:", cautions(settings))
+        _warned = True
+        return
+    if not _warned:
+        title = (
+            f"ENV={settings.env}: the production checks are off; production would refuse "
+            "to start until these are fixed:"
+            if found
+            else f"ENV={settings.env}: the production checks are off (nothing would stop "
+            "production):"
+        )
+        log_block(log, logging.WARNING, title, [*found, *cautions(settings)])
+        _warned = True

@@ -1,0 +1,229 @@
+"""Abuse limits, kept in Redis with the `limits` library (the one under flask-limiter).
+
+What is checked where (SECURITY.md):
+
+- **Inbound**, at intake (`bot.intake`), once the channel has parsed the sender and the message
+  is stored, before its turn is queued: per sender (INBOUND_LIMIT_PER_SENDER, by a keyed hash of
+  the address, never the address itself) and for every sender together (INBOUND_LIMIT_GLOBAL;
+  past it, a sender's first QUIET_SENDER texts in their own tightest window still pass, so a
+  flood from many numbers cannot shut out a resident texting once). Only new messages count
+  (a provider's redelivery is recognised first). A message past a limit
+  is kept, marked processed with the limit's name as its error (nothing is lost silently), and
+  gets no turn (nothing is paid for); the resident is told once (`bot.jobs.tell_limited`), then
+  hears nothing more until that limit's window has passed. The words that switch messages off
+  and on (STOP, START) always pass: a resident can always leave.
+- **Replies**, where they are stored (`bot.jobs.common.store_reply`): REPLY_LIMIT_PER_SENDER per
+  contact, counting every reply and notice but an opt-out's confirmation. A reply past it is
+  stored as suppressed (never sent), and the first in its window is followed by one notice, so
+  a resident is never sent more than the limit and that one notice.
+- **Texts sent**, where they are sent (`bot.jobs.delivery`): a count of the day's SMS in the
+  city's time zone; past SMS_ALARM_PER_DAY one ERROR log line (once a day) and a line in
+  `intake311 failures` alert staff.
+
+Every limit is a moving window (`MovingWindowRateLimiter`: no burst at a window's edge). Redis
+down: the limits let everything through (logged), as the queue does; the database still owns
+every message, and the reconciler queues what the queue lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from limits import RateLimitItem, parse_many
+from limits.storage import RedisStorage
+from limits.strategies import MovingWindowRateLimiter
+from redis.exceptions import RedisError
+
+from bot import queue
+from bot.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+PREFIX = "intake311:limits"
+# What an inbound message refused by a limit keeps as its error_code (its status: processed).
+SENDER_LIMIT = "SenderLimit"
+GLOBAL_LIMIT = "GlobalLimit"
+# What a reply past the per-sender reply limit keeps as its error_code (its status: suppressed).
+REPLY_LIMIT = "ReplyLimit"
+SMS_COUNT_DAYS = 3  # how long a day's count of texts sent is kept
+# Past the global limit, a sender's first few texts in their own tightest window still pass:
+# a flood from many numbers sheds its busy senders, never the resident texting once.
+QUIET_SENDER = 3
+
+_limiters: dict[tuple[int, str], MovingWindowRateLimiter] = {}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A limit that refused: its name (an error code) and its window, in seconds."""
+
+    code: str
+    seconds: int
+
+
+@lru_cache(maxsize=16)
+def limits_of(text: str) -> tuple[RateLimitItem, ...]:
+    """The rate limits a setting names ("10/minute;60/hour"); none for ""."""
+    return tuple(parse_many(text)) if text.strip() else ()
+
+
+def _limiter(settings: Settings) -> MovingWindowRateLimiter:
+    """One limiter per process, on the queue's Redis connection pool."""
+    key = (os.getpid(), settings.redis_url)
+    if key not in _limiters:
+        storage = RedisStorage(
+            settings.redis_url,
+            connection_pool=queue.get_redis(settings.redis_url).connection_pool,
+            key_prefix=PREFIX,
+        )
+        _limiters[key] = MovingWindowRateLimiter(storage)
+    return _limiters[key]
+
+
+def _refused(
+    limiter: MovingWindowRateLimiter, setting: str, code: str, *identifiers: str
+) -> Refusal | None:
+    """Count one hit against each limit of `setting`; the first that refuses it, if any."""
+    for item in limits_of(setting):
+        if not limiter.hit(item, *identifiers):
+            return Refusal(code, item.get_expiry())
+    return None
+
+
+def inbound_refusal(channel: str, address: str, text: str) -> Refusal | None:
+    """Count a new message from `address`; the limit it is past (no turn for it), or None.
+
+    The sender's limits are counted first, and only a message they let through counts
+    against everyone's: one flooder cannot use up the city's whole allowance.
+    """
+    from bot.channels.registry import channel_for
+    from bot.languages import load_languages
+    from bot.personal_data import address_key
+    from conversations.commands import forget_language
+
+    settings = get_settings()
+    abilities = channel_for(channel).abilities
+    word = " ".join(text.split()).upper().strip("./! ")
+    if word in abilities.opt_out_words or word in abilities.opt_in_words:
+        return None  # STOP (and START) always reach the turn that applies them
+    if forget_language(text, load_languages(settings.locale_dir or None)) is not None:
+        return None  # and so does DELETE MY DATA: a flood must not keep a resident's data
+    try:
+        limiter = _limiter(settings)
+        sender = address_key(address)[:32]
+        refused = _refused(limiter, settings.inbound_limit_per_sender, SENDER_LIMIT, "in", sender)
+        if refused is not None:
+            return refused
+        refused = _refused(limiter, settings.inbound_limit_global, GLOBAL_LIMIT, "in", "everyone")
+        if refused is not None and _quiet(limiter, settings.inbound_limit_per_sender, sender):
+            return None  # a resident texting for the first time in a while is not shut out
+        return refused
+    except RedisError as exc:
+        log.warning(
+            "inbound limits not checked (Redis: %s); message let through", type(exc).__name__
+        )
+        return None
+
+
+def _quiet(limiter: MovingWindowRateLimiter, setting: str, sender: str) -> bool:
+    """Whether the sender has sent no more than QUIET_SENDER texts (this one included) in the
+    tightest window of their own limit."""
+    items = limits_of(setting)
+    if not items:
+        return False
+    tightest = min(items, key=lambda item: item.get_expiry())
+    stats = limiter.get_window_stats(tightest, "in", sender)
+    return tightest.amount - stats.remaining <= QUIET_SENDER
+
+
+def first_refusal(conversation_id: int, refusal: Refusal) -> bool:
+    """True for the first refused message of the conversation within the refusing limit's
+    window: the one the resident is told about. False (told already) when Redis is down."""
+    try:
+        return bool(
+            queue.get_redis().set(
+                f"{PREFIX}:told:{conversation_id}",
+                refusal.code,
+                nx=True,
+                ex=max(1, refusal.seconds),
+            )
+        )
+    except RedisError:
+        return False
+
+
+def reply_refusal(contact_id: int) -> Refusal | None:
+    """Count one reply to the contact; the reply limit it is past (not sent), or None."""
+    settings = get_settings()
+    if not settings.reply_limit_per_sender:
+        return None
+    try:
+        return _refused(
+            _limiter(settings), settings.reply_limit_per_sender, REPLY_LIMIT, "out", str(contact_id)
+        )
+    except RedisError as exc:
+        log.warning("reply limit not checked (Redis: %s); reply let through", type(exc).__name__)
+        return None
+
+
+def first_spent(contact_id: int, refusal: Refusal) -> bool:
+    """True for the first reply the limit refuses within its window: a last notice goes out."""
+    try:
+        return bool(
+            queue.get_redis().set(
+                f"{PREFIX}:spent:{contact_id}", 1, nx=True, ex=max(1, refusal.seconds)
+            )
+        )
+    except RedisError:
+        return False
+
+
+def _sms_key(settings: Settings, when: datetime | None = None) -> str:
+    day = (when or datetime.now(ZoneInfo(settings.city_timezone))).date().isoformat()
+    return f"intake311:sms-sent:{day}"
+
+
+def count_sms_sent(settings: Settings) -> int | None:
+    """Count one text sent on SMS today (the city's day); the day's count, or None when Redis
+    is down. The text that takes it past SMS_ALARM_PER_DAY logs the alarm, once a day."""
+    key = _sms_key(settings)
+    try:
+        with queue.get_redis().pipeline() as pipe:
+            pipe.incr(key)
+            pipe.expire(key, SMS_COUNT_DAYS * 86400)
+            count = int(pipe.execute()[0])
+    except RedisError:
+        return None
+    if settings.sms_alarm_per_day and count == settings.sms_alarm_per_day + 1:
+        log.error(
+            "SMS alarm: more than %s texts sent today (SMS_ALARM_PER_DAY); see SECURITY.md",
+            settings.sms_alarm_per_day,
+        )
+    return count
+
+
+def sms_sent_today(settings: Settings | None = None) -> int | None:
+    """The texts sent on SMS today (the city's day); None when Redis cannot say."""
+    settings = settings or get_settings()
+    try:
+        found = queue.get_redis().get(_sms_key(settings))
+    except RedisError:
+        return None
+    return int(found or 0)
+
+
+def sms_alarm(settings: Settings | None = None) -> str | None:
+    """A line for staff when today's texts are past SMS_ALARM_PER_DAY, else None."""
+    settings = settings or get_settings()
+    sent = sms_sent_today(settings)
+    if not settings.sms_alarm_per_day or sent is None or sent <= settings.sms_alarm_per_day:
+        return None
+    return (
+        f"SMS alarm: {sent} texts sent today, past SMS_ALARM_PER_DAY "
+        f"({settings.sms_alarm_per_day}); look for a flood in the logs (SECURITY.md)"
+    )

@@ -1,0 +1,86 @@
+"""Security headers on every response, and the proxy the app may believe.
+
+The two HTML pages (the web chat and the staff page) carry their script and styles inline; the
+Content-Security-Policy allows exactly those blocks by their SHA-256 hashes and nothing else
+(no other script, no inline event handlers, no plugins, no base or form elsewhere), so an
+injected tag does nothing. Only the web chat page may be framed, and only by the sites in
+WEBCHAT_FRAME_ANCESTORS.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+
+from flask import Flask, Response, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from bot.channels import webchat
+from bot.production import is_production
+from bot.settings import Settings
+
+_INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
+HSTS = "max-age=31536000"
+NONE = "'none'"
+WEBCHAT_BLUEPRINT = f"channel_{webchat.NAME}"
+
+
+def inline_hashes(html: str) -> dict[str, list[str]]:
+    """The CSP sources ('sha256-...') of each inline <script> and <style> block in `html`."""
+    found: dict[str, list[str]] = {"script": [], "style": []}
+    for kind, body in _INLINE.findall(html):
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        found[kind].append(f"'sha256-{digest}'")
+    return found
+
+
+def content_security_policy(pages: list[str], frame_ancestors: str = "") -> str:
+    """The policy for every response: only the inline blocks of `pages`, our own origin for
+    the page's calls, and framing by `frame_ancestors` (space-separated origins) or nobody."""
+    scripts: list[str] = []
+    styles: list[str] = []
+    for html in pages:
+        found = inline_hashes(html)
+        scripts += [h for h in found["script"] if h not in scripts]
+        styles += [h for h in found["style"] if h not in styles]
+    return "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src {' '.join(scripts) or NONE}",
+            f"style-src {' '.join(styles) or NONE}",
+            "connect-src 'self'",
+            "img-src 'self' data:",
+            "base-uri 'none'",
+            "form-action 'self'",
+            f"frame-ancestors {frame_ancestors.strip() or NONE}",
+        ]
+    )
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Believe TRUST_PROXY proxies, and add the security headers to every response."""
+    if settings.trust_proxy:
+        hops = settings.trust_proxy
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    from webhooks import admin
+
+    pages = [webchat.page(), admin.PAGE]
+    policy = content_security_policy(pages)
+    framed_policy = content_security_policy(pages, settings.webchat_frame_ancestors)
+    embeddable = bool(settings.webchat_frame_ancestors.strip())
+    production = is_production(settings)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        framed = embeddable and request.blueprint == WEBCHAT_BLUEPRINT
+        response.headers["Content-Security-Policy"] = framed_policy if framed else policy
+        if not framed:
+            response.headers["X-Frame-Options"] = "DENY"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        # Staff pages, residents' replies, webhooks' answers: nothing here is for a cache.
+        response.headers["Cache-Control"] = "no-store"
+        if production:
+            response.headers["Strict-Transport-Security"] = HSTS
+        return response
