@@ -32,7 +32,8 @@ def accept(event: Event) -> None:
         receive(event)
     elif isinstance(event, DeliveryStatus):
         if not record_delivery(event):
-            log.info("status for unknown %s message %s", event.channel, event.external_id)
+            # Not the provider's id: Telegram's and the web chat's name the chat or session.
+            log.info("%s status for a message we do not know", event.channel)
     elif isinstance(event, Membership):
         record_membership(event)
     elif isinstance(event, Ignored):
@@ -59,7 +60,7 @@ def receive(inbound: Inbound) -> Received:
         # contact's address): the row it wrote decides.
         received = _existing(inbound) or _store(inbound)
     if received.duplicate:
-        log.info("redelivery of %s message %s ignored", inbound.channel, inbound.external_id)
+        log.info("redelivery of %s message %s ignored", inbound.channel, received.message_id)
     elif received.limited is not None:
         # Past an inbound limit (bot.ratelimits): no turn; the resident is told once per window.
         if ratelimits.first_refusal(received.conversation_id, received.limited):

@@ -31,6 +31,7 @@ from conversations import texts
 from tests.conftest import run_jobs
 from tests.test_end_to_end import Phone, phone
 from tests.twilio_webhooks import post_signed, sms_form
+from webhooks import create_app
 
 __all__ = ["phone"]
 
@@ -225,6 +226,13 @@ def test_the_sms_alarm_rings_once_a_day_past_its_threshold(phone, monkeypatch, c
     listed = CliRunner().invoke(main, ["failures"])
     assert listed.exit_code == 0, listed.output
     assert "SMS alarm: 4 texts sent today, past SMS_ALARM_PER_DAY (2)" in listed.output
+    configure(monkeypatch, admin_token="a" * 32)
+    staff = create_app({"TESTING": True}).test_client()
+    bearer = {"Authorization": "Bearer " + "a" * 32}
+    page = staff.get("/admin/failures", headers=bearer).get_data(as_text=True)
+    assert "SMS alarm: 4 texts sent today" in page
+    as_json = staff.get("/admin/failures?format=json", headers=bearer).get_json()
+    assert as_json["sms_alarm"].startswith("SMS alarm: 4 texts")
 
 
 # --- settings ----------------------------------------------------------------------------------

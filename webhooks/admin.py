@@ -18,6 +18,7 @@ from flask import Blueprint, Response, abort, current_app, render_template_strin
 from bot import audit
 from bot.failures import list_failures, parse_name, retry, retry_all
 from bot.production import is_production
+from bot.ratelimits import sms_alarm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -25,6 +26,7 @@ PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>intake311: failures</title>
 <style>body{font-family:sans-serif;margin:2em}td,th{padding:.3em .8em;text-align:left}
 tr:nth-child(even){background:#f3f3f3}</style></head><body>
+{% if alarm %}<p><strong>{{ alarm }}</strong></p>{% endif %}
 <h1>Work given up on ({{ failures|length }})</h1>
 {% if failures %}<table><tr><th>name</th><th>when (UTC)</th><th>what</th><th>why</th></tr>
 {% for f in failures %}<tr><td>{{ f.name }}</td><td>{{ f.at.strftime("%Y-%m-%d %H:%M") }}</td>
@@ -92,6 +94,7 @@ def failures():
     if refused:
         return refused
     found = list_failures()
+    alarm = sms_alarm()  # today's texts past SMS_ALARM_PER_DAY
     if request.accept_mimetypes.best == "application/json" or request.args.get("format") == "json":
         return {
             "failures": [
@@ -103,9 +106,10 @@ def failures():
                     "at": f.at.isoformat(),
                 }
                 for f in found
-            ]
+            ],
+            "sms_alarm": alarm,
         }
-    return render_template_string(PAGE, failures=found, actions=audit.latest())
+    return render_template_string(PAGE, failures=found, actions=audit.latest(), alarm=alarm)
 
 
 @bp.post("/failures/retry")
