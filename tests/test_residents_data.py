@@ -196,6 +196,18 @@ def test_delete_my_data_in_spanish(phone):
     assert holding(DIGITS) == {}
 
 
+@pytest.mark.parametrize("hesitation", ["uh?", "co", "da", "oo", "dung"])
+def test_only_a_yes_in_the_residents_own_language_erases(phone, hesitation):
+    """Words that mean yes in another language the bot speaks are not taken for one here."""
+    phone.text("pothole")
+    [asked, *_] = phone.text("delete my data")
+    assert asked.startswith("Delete everything we keep")
+    phone.text(hesitation)
+    assert contact_row() is not None
+    with session_scope() as session:
+        assert session.exec(select(Conversation)).one().forget_asked_at is None
+
+
 def test_a_stray_yes_long_after_the_question_erases_nothing(phone):
     phone.text("delete my data")
     with session_scope() as session:

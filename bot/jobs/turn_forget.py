@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlmodel import Session
 
 from bot.forget import erase_contact
-from bot.jobs.turn_state import resident_state
+from bot.jobs.turn_state import keep_state, resident_state
 from bot.models import Contact, Conversation
 from bot.timeutil import utcnow
 from conversations import Context, Reply, prompts, texts
@@ -47,33 +47,33 @@ def forget_turn(
     asked_at = conversation.forget_asked_at
     if asked_at is not None:
         conversation.forget_asked_at = None
-        answer, language = _answer(text, say, context)
+        answer = _answer(text, say)
         if answer is True and utcnow() - asked_at <= CONFIRM_WITHIN:
             erased = erase_contact(session, contact)
-            done = language(texts.FORGOTTEN).format(
+            done = say(texts.FORGOTTEN).format(
                 messages=erased.messages, reports=erased.reports + erased.dropped
             )
             return Forgetting((Reply(done),), erased=True)
         if answer is False:
             with measured_in(context.message_chars):
                 again = asked(state, context)
-                kept = language(texts.FORGET_KEPT)
+                kept = say(texts.FORGET_KEPT)
                 if again:  # the question the conversation waits on, asked again
                     return Forgetting(prompts.with_lead(kept, again[0]) + again[1:])
             return Forgetting((Reply(kept),))
     code = forget_language(text, context.languages)
     if code is None:
         return None
-    if code != "en":
+    if code != "en" and code != state.language and not state.language_chosen:
+        # Asked in the words they wrote, and the answer read in that language alone.
+        state.language = code
+        keep_state(conversation, contact, state)
         say = context.language(code)
     conversation.forget_asked_at = utcnow()
     return Forgetting((Reply(say(texts.FORGET_ASK), expects="yes_no"),))
 
 
-def _answer(text: str, say: Language, context: Context) -> tuple[bool | None, Language]:
-    """YES or NO in the resident's language or any other the bot speaks, and that language."""
-    for language in (say, *context.languages.values()):
-        answer = yes_or_no(text, language)
-        if answer is not None:
-            return answer, language if language.code != "en" else say
-    return None, say
+def _answer(text: str, say: Language) -> bool | None:
+    """YES or NO in the resident's language (or English) only: this answer cannot be undone, so a
+    word that means yes in another language ("co", "da", a hesitant "uh") is not taken for one."""
+    return yes_or_no(text, say)
