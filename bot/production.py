@@ -90,6 +90,8 @@ def problems(settings: Settings, dotenv: Mapping[str, str | None] | None = None)
 def _key_problems(settings: Settings) -> list[str]:
     from cryptography.fernet import Fernet  # here: `intake311 worker` starts without it
 
+    from bot.personal_data import DEVELOPMENT_ENCRYPTION_KEY, DEVELOPMENT_LOOKUP_KEY
+
     found = []
     keys = [k.strip() for k in settings.encryption_keys.split(",") if k.strip()]
     if not keys:
@@ -102,7 +104,17 @@ def _key_problems(settings: Settings) -> list[str]:
             Fernet(key.encode())
         except ValueError:
             found.append(f"ENCRYPTION_KEYS: key {number} is not a Fernet key")
-    if not settings.lookup_key:
+        if key == DEVELOPMENT_ENCRYPTION_KEY:
+            found.append(
+                f"ENCRYPTION_KEYS: key {number} is the development key, published in our code "
+                "(make one with `intake311 keys new`)"
+            )
+    if settings.lookup_key == DEVELOPMENT_LOOKUP_KEY:
+        found.append(
+            "LOOKUP_KEY is the development key, published in our code "
+            "(make one with `intake311 keys new --lookup`)"
+        )
+    elif not settings.lookup_key:
         found.append(
             "LOOKUP_KEY is not set: residents' addresses would be hashed with the development key"
         )

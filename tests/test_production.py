@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 
 from bot import production
-from bot.personal_data import new_encryption_key
+from bot.personal_data import (
+    DEVELOPMENT_ENCRYPTION_KEY,
+    DEVELOPMENT_LOOKUP_KEY,
+    new_encryption_key,
+)
 from bot.production import RefusedToStart, cautions, check_startup, problems
 from bot.settings import Settings
 from webhooks import create_app
@@ -66,6 +70,11 @@ def test_safe_settings_have_no_problem():
         ({"encryption_keys": f"{new_encryption_key()},nope"}, "ENCRYPTION_KEYS: key 2 is not"),
         ({"lookup_key": ""}, "LOOKUP_KEY is not set"),
         ({"lookup_key": "short"}, "LOOKUP_KEY is shorter than 32 characters"),
+        ({"lookup_key": DEVELOPMENT_LOOKUP_KEY}, "LOOKUP_KEY is the development key"),
+        (
+            {"encryption_keys": f"{new_encryption_key()},{DEVELOPMENT_ENCRYPTION_KEY}"},
+            "ENCRYPTION_KEYS: key 2 is the development key",
+        ),
     ],
 )
 def test_each_unsafe_setting_is_one_problem(changes, problem):
@@ -132,9 +141,9 @@ def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
 SAFE_ENV = {key.upper(): value for key, value in SAFE.items()}
 
 
-@pytest.mark.parametrize("command", ["worker", "cron", "web"])
+@pytest.mark.parametrize("command", ["worker", "cron", "web", "migrate", "keys rotate"])
 def test_the_processes_refuse_to_start_with_a_clear_error(tmp_path, command):
-    done = _run([command], tmp_path, **{**SAFE_ENV, "ADMIN_TOKEN": "short", "LOOKUP_KEY": ""})
+    done = _run(command.split(), tmp_path, **{**SAFE_ENV, "ADMIN_TOKEN": "short", "LOOKUP_KEY": ""})
     assert done.returncode == 2
     assert f"intake311 {command} refuses to start with ENV=production" in done.stderr
     assert (

@@ -64,6 +64,7 @@ def migrate() -> None:
     """Bring the database to the newest schema."""
     from bot.migrate import upgrade
 
+    _start("migrate")  # 0011 encrypts and hashes with the keys set now: none missing in production
     upgrade()
     click.echo("database is up to date")
 

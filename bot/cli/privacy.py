@@ -45,8 +45,10 @@ def new_key(lookup: bool) -> None:
 )
 def rotate(rehash: bool) -> None:
     """Re-encrypt every stored address, phone and email under the first ENCRYPTION_KEYS key."""
+    from bot.cli import _start
     from bot.keys import rotate_all
 
+    _start("keys rotate")  # never re-encrypt under a missing or development key in production
     done = rotate_all(rehash=rehash)
     click.echo(f"{done.values} value(s) re-encrypted under the newest key")
     if rehash:
