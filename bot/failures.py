@@ -124,6 +124,11 @@ def retry(name: str) -> bool:
                 return True
             if report is None or report.state not in REPORT_STATES:
                 return False
+            if report.erased_at is not None:
+                raise ValueError(
+                    f"{name} was erased (the resident's request, or RETENTION_DAYS): "
+                    "nothing is left of it to file"
+                )
             if report.state == ReportState.UNCONFIRMED:
                 report.check_before_post = False  # staff checked the city: file it
             report.state = ReportState.PENDING
@@ -158,8 +163,15 @@ def retry_all() -> list[str]:
     return [
         f.name
         for f in list_failures(limit=10_000)
-        if not f.what.startswith(ReportState.UNCONFIRMED) and retry(f.name)
+        if not f.what.startswith(ReportState.UNCONFIRMED) and _retried(f.name)
     ]
+
+
+def _retried(name: str) -> bool:
+    try:
+        return retry(name)
+    except ValueError:  # erased: nothing to file
+        return False
 
 
 def mark_filed(name: str, service_request_id: str) -> bool:

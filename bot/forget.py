@@ -183,6 +183,7 @@ def blank_report(report: Report) -> None:
     report.media = []
     report.contact_ok, report.phone, report.email = False, None, None
     report.status_notes = None
+    report.last_error = None  # a city's refusal may quote the description, phone or email
     report.erased_at = report.erased_at or utcnow()
 
 

@@ -12,7 +12,7 @@ from sqlmodel import select
 from bot import production
 from bot.cli import main
 from bot.db import session_scope
-from bot.models import Message, StaffAction
+from bot.models import Message, Report, StaffAction
 from bot.settings import get_settings
 from tests.test_end_to_end import Phone
 from tests.test_production import settings as production_settings
@@ -114,3 +114,43 @@ def test_a_proxy_is_believed_only_when_trust_proxy_says_so(production_app):
 def test_development_keeps_plain_http_sign_in(failed_send):
     client = create_app({"TESTING": True}).test_client()
     assert client.get("/admin/failures", headers=BEARER).status_code == 200
+
+
+def test_an_erased_report_is_not_filed_again_and_says_why(env, monkeypatch):
+    """A rejected report whose resident asked to be forgotten has nothing left to file."""
+    from bot.forget import forget_address
+    from tests.test_retention import report, resident
+
+    monkeypatch.setenv("ADMIN_TOKEN", TOKEN)
+    get_settings.cache_clear()
+    rejected = report(
+        resident("+13125550177", aged=False),
+        state="rejected",
+        last_error="400: phone +13125550177 is not valid",  # a city's refusal may quote it
+    )
+    forget_address("tel:+13125550177", actor="cli:test")
+    name = f"report:{rejected}"
+    done = CliRunner().invoke(main, ["failures", "retry", name])
+    assert done.exit_code != 0 and "was erased" in done.output
+    client = create_app({"TESTING": True}).test_client()
+    answer = client.post("/admin/failures/retry", json={"names": [name]}, headers=BEARER)
+    assert answer.status_code == 200
+    assert answer.get_json()["retried"] == [] and "was erased" in answer.get_json()["refused"][name]
+    assert (
+        client.post("/admin/failures/retry", json={"all": True}, headers=BEARER).status_code == 200
+    )
+    with session_scope() as session:
+        kept = session.get(Report, rejected)
+        assert kept.state == "rejected" and kept.last_error is None
+
+
+def test_marking_a_report_filed_is_a_staff_action(env):
+    from tests.test_retention import report, resident
+
+    waiting = report(resident("+13125550178", aged=False), state="unconfirmed")
+    done = CliRunner().invoke(main, ["failures", "filed", f"report:{waiting}", "2026-000123"])
+    assert done.exit_code == 0, done.output
+    [action] = [a for a in actions() if a.action == "filed"]
+    assert action.target == f"report:{waiting}"
+    assert action.detail == "found at the city as 2026-000123"
+    assert action.actor == f"cli:{getpass.getuser()}"

@@ -124,8 +124,15 @@ def retry_failures():
         return {"error": str(exc)}, 400
     if names is None:
         return {"retried": retry_all()}
-    retried = [name for name in names if retry(name)]
-    return {"retried": retried, "not_failed": sorted(set(names) - set(retried))}
+    retried, refused = [], {}
+    for name in names:
+        try:
+            if retry(name):
+                retried.append(name)
+        except ValueError as exc:  # erased: nothing left to file
+            refused[name] = str(exc)
+    not_failed = sorted(set(names) - set(retried) - set(refused))
+    return {"retried": retried, "not_failed": not_failed, "refused": refused}
 
 
 MAX_RETRY_NAMES = 200  # names in one retry request (the page lists at most 200 failures)

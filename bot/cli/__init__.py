@@ -201,10 +201,13 @@ def failures(action: str | None, names: tuple[str, ...], every: bool) -> None:
     if every:
         retried = retry_all()
     else:
-        try:
-            retried = [name for name in names if retry(name)]
-        except ValueError as exc:
-            raise click.UsageError(str(exc)) from exc
+        retried = []
+        for name in names:
+            try:
+                if retry(name):
+                    retried.append(name)
+            except ValueError as exc:  # malformed, or erased: nothing left to file
+                raise click.ClickException(str(exc)) from exc
     skipped = sorted(set(names) - set(retried))
     click.echo(
         f"{len(retried)} sent back in line"

@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlmodel import Session
 
-from bot import geocoding, queue
+from bot import audit, geocoding, queue
 from bot.db import session_scope
 from bot.jobs.common import (
     add_notice,
@@ -293,6 +293,7 @@ def mark_found_by_staff(report_id: int, number: str) -> bool:
         report = session.get(Report, report_id)
         report.check_before_post = False
         notice = _mark_submitted(session, report, number)
+        audit.record(session, "filed", f"report:{report_id}", f"found at the city as {number}")
     log.info("report %s: found at the city by staff as %s", report_id, number)
     queue.enqueue("bot.jobs.deliver", notice.id)
     return True
