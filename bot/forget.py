@@ -97,12 +97,26 @@ def finish_erasing(session: Session, contact_id: int) -> bool:
     # An opt-out the provider reported (or one from before 0011) is erased here.
     erase_contact(session, contact, keep_opt_out=contact.address_key is not None)
     session.execute(delete(Message).where(Message.contact_id == contact_id))
+    if contact.address:
+        _forget_at_channel(contact.channel, contact.address)
     contact.address = None
     if contact.address_key is None and not _has_reports(session, contact_id):
         session.execute(delete(Conversation).where(Conversation.contact_id == contact_id))
         session.delete(contact)
     session.flush()
     return True
+
+
+def _forget_at_channel(channel: str, address: str) -> None:
+    """What the resident's channel keeps outside our database goes too (a web chat mailbox)."""
+    from bot.channels.registry import channel_for
+    from bot.settings import get_settings
+
+    try:
+        found = channel_for(channel)
+    except LookupError:  # a channel this version no longer has
+        return
+    found.forget(address, get_settings())
 
 
 def _unsent(session: Session, contact_id: int) -> bool:

@@ -206,3 +206,15 @@ def test_without_a_secret_the_channel_is_off(env):
     assert client.post("/webhooks/webchat/session").status_code == 404
     assert client.get("/webhooks/webchat/").status_code == 404
     assert client.post("/webhooks/webchat", json={"text": "hi"}).status_code == 404
+
+
+def test_an_erased_residents_mailbox_goes_soon_after_the_last_reply(chat, redis_conn):
+    chat.say("hi")
+    chat.say("pothole")
+    [asked] = chat.say("delete my data")
+    assert asked["text"].startswith("Delete everything we keep")
+    [done] = chat.say("yes")
+    assert done["text"].startswith("Deleted: ")  # the page still reads the last reply
+    [mailbox] = [key for key in redis_conn.keys("intake311:webchat:*") if b":seq" not in key]
+    assert 0 < redis_conn.ttl(mailbox) <= webchat.FORGOTTEN_MAILBOX_SECONDS
+    assert 0 < redis_conn.ttl(mailbox + b":seq") <= webchat.FORGOTTEN_MAILBOX_SECONDS

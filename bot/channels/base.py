@@ -279,6 +279,11 @@ class Channel:
         """Transmit one message; its provider id. Raises SendError (retryable or not)."""
         raise NotImplementedError
 
+    def forget(self, address: str, settings: Settings) -> None:
+        """Let go of what the channel keeps about `address` outside our database, once its
+        resident is erased (their last reply is on its way or was just delivered)."""
+        return None
+
     def find_sent(
         self, out: Outgoing, since: datetime, settings: Settings, taken: set[str]
     ) -> str | None:

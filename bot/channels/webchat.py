@@ -55,6 +55,8 @@ WEBHOOK_PATH = "/webhooks/webchat"
 MAX_TEXT = 2000  # characters the page accepts in one message, and the bot's budget per reply
 MAILBOX_HOURS = 24
 MAILBOX_SIZE = 200
+# An erased resident's mailbox stays only until an open page has read the last reply.
+FORGOTTEN_MAILBOX_SECONDS = 600
 SESSION_BYTES = 16
 MAX_ID = 128  # characters of a reply id the page may name (a provider id's column width)
 MAX_PAGE_ID = 64  # characters of the page's own id for a message
@@ -210,6 +212,17 @@ class WebChat(Channel):
         last = int(cast(bytes | None, connection.get(_mailbox(session) + ":seq")) or 0)
         replies = [json.loads(entry) for entry in entries]
         return [reply for reply in replies if reply["seq"] > after], last
+
+    def forget(self, address: str, settings: Settings) -> None:
+        """The erased resident's mailbox expires in FORGOTTEN_MAILBOX_SECONDS, not a day."""
+        key = _mailbox(address.removeprefix(f"{NAME}:"))
+        try:
+            pipe = _redis(settings.redis_url).pipeline()
+            for name in (key, key + ":seq"):
+                pipe.expire(name, FORGOTTEN_MAILBOX_SECONDS)
+            pipe.execute()
+        except redis.RedisError:
+            pass  # it expires MAILBOX_HOURS after the last reply all the same
 
     def send(self, out: Outgoing, settings: Settings) -> str:
         """Put the reply in the session's mailbox; its provider id is '<session>:<our id>'."""
