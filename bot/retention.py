@@ -161,18 +161,25 @@ def _quiet_contacts(cutoff: datetime) -> int:
 
 
 def _finish_erasures() -> int:
-    """Finish the erasures that waited for a last reply to be sent."""
-    with session_scope() as session:
-        ids = session.exec(
-            select(Contact.id)
-            .where(
-                Contact.address.is_not(None),
-                or_(Contact.address_key.is_(None), Contact.opted_out.is_(True)),
-            )
-            .limit(BATCH)
-        ).all()
-    done = 0
-    for contact_id in ids:
+    """Finish the erasures that waited for a last reply to be sent (page by page: contacts
+    still waiting do not hide the ones after them)."""
+    done, after = 0, 0
+    while True:
         with session_scope() as session:
-            done += finish_erasing(session, contact_id)
+            ids = session.exec(
+                select(Contact.id)
+                .where(
+                    Contact.id > after,
+                    Contact.address.is_not(None),
+                    or_(Contact.address_key.is_(None), Contact.opted_out.is_(True)),
+                )
+                .order_by(Contact.id)
+                .limit(BATCH)
+            ).all()
+        for contact_id in ids:
+            with session_scope() as session:
+                done += finish_erasing(session, contact_id)
+        if len(ids) < BATCH:
+            break
+        after = ids[-1]
     return done

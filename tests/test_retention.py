@@ -317,3 +317,17 @@ def test_keys_new_prints_a_fernet_key():
     result = CliRunner().invoke(main, ["keys", "new"])
     assert result.exit_code == 0
     Fernet(result.output.strip().encode())  # a valid key
+
+
+def test_erasures_waiting_on_a_reply_do_not_hide_the_ones_after_them(env, monkeypatch):
+    from bot import retention
+
+    monkeypatch.setattr(retention, "BATCH", 2)
+    waiting = [resident(f"+1312555030{n}", aged=False, opted_out=True) for n in range(3)]
+    for ids in waiting:  # a reply still to send: their erasure waits
+        message(ids, "Reply STOP to...", timedelta(0), direction=Direction.OUT, status="sending")
+    ready = resident("+13125550309", aged=False, opted_out=True)
+    assert retention._finish_erasures() == 1
+    with session_scope() as session:
+        assert session.get(Contact, ready[0]).address is None
+        assert all(session.get(Contact, ids[0]).address for ids in waiting)
