@@ -171,11 +171,10 @@ def _erase_reports(session: Session, contact_id: int) -> tuple[int, int]:
             if report.state in SETTLED_REPORTS and report.description:
                 blank_report(report)  # forgotten on its way; the city has it now
             continue
-        if (
-            report.state in UNSENT_REPORTS
-            and report.first_posted_at is None
-            and not report.service_request_id
-        ):
+        # Never posted again once its resident is erased, even where an earlier POST may have
+        # reached the city (that copy is the city's); one being posted now is dropped by
+        # `submit` if that POST fails, and blanked by the purge if it lands.
+        if report.state in UNSENT_REPORTS and not report.service_request_id:
             session.delete(report)
             dropped += 1
             continue

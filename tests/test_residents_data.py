@@ -295,3 +295,26 @@ def test_forgetting_drops_unsent_reports_and_keeps_one_on_its_way_until_the_city
         on_its_way.state, on_its_way.service_request_id = "submitted", "2026-000009"
     purge()  # the city has it now: the rest goes
     assert personal(posting) == ("", "", None, {}, [], None)
+
+
+def test_a_report_waiting_for_a_retry_is_never_posted_after_its_resident_is_erased(env):
+    """An earlier POST failed (it may or may not have reached the city): after DELETE MY DATA
+    no copy of the resident's words is posted again."""
+    from bot import jobs
+    from bot.forget import forget_address
+    from bot.timeutil import utcnow
+    from tests.test_retention import report, resident
+
+    ids = resident(RESIDENT, aged=False)
+    retrying = report(
+        ids, state="pending", service_request_id=None, first_posted_at=utcnow(), attempts=1
+    )
+    posting = report(ids, state="submitting", service_request_id=None, first_posted_at=utcnow())
+    erased = forget_address(ADDRESS, actor="cli:test")
+    assert (erased.reports, erased.dropped) == (1, 1)
+    with session_scope() as session:
+        assert session.get(Report, retrying) is None
+        session.get(Report, posting).state = "pending"  # its POST failed: back in line
+    assert jobs.submit(posting) == "dropped"
+    with session_scope() as session:
+        assert session.get(Report, posting) is None

@@ -227,6 +227,12 @@ def _claimed_for_posting(report_id: int) -> tuple[Report, bool] | str:
             report = session.get(Report, report_id)
             return report.state if report else "missing"
         report = session.get(Report, report_id)
+        if report.erased_at is not None:
+            # Its resident was erased while it waited for a retry: never posted again (an
+            # earlier POST that reached the city is the city's copy).
+            session.delete(report)
+            log.info("report %s dropped unfiled: its resident's data was erased", report_id)
+            return "dropped"
         search_first = report.check_before_post
         report.marker = report.marker or new_marker()
         report.first_posted_at = report.first_posted_at or utcnow()
