@@ -8,6 +8,7 @@ kept (a text too long is cut, a bad photo link dropped, the words kept).
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import signal
@@ -387,6 +388,19 @@ def test_web_chat_fields_are_bounded(chat, body, status):
 def test_web_chat_refuses_a_body_larger_than_the_page_sends(chat):
     client, headers = chat
     response = client.post("/webhooks/webchat", json={"text": "x" * 100_000}, headers=headers)
+    assert response.status_code == 413
+
+
+def test_a_chunked_body_larger_than_the_limit_is_refused_not_cut(chat):
+    """Without a Content-Length the body is read up to the limit: what reaches it was cut."""
+    client, headers = chat
+    body = b'{"id": "m1", "text": "hi there"}' + b" " * (2 * 1024 * 1024)
+    response = client.post(
+        "/webhooks/webchat",
+        input_stream=io.BytesIO(body),
+        headers={**headers, "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
     assert response.status_code == 413
 
 

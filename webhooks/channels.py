@@ -42,6 +42,9 @@ def _view(channel: Channel):
         limit = current_app.config.get("MAX_CONTENT_LENGTH") or channel.max_request_bytes
         request.max_content_length = min(limit, channel.max_request_bytes)
         call = _web_request(subpath)
+        if request.content_length is None and len(call.body) >= request.max_content_length:
+            # A chunked body is read only up to the limit: one that reaches it was cut there.
+            return Response("request body too large", status=413, mimetype="text/plain")
         served = channel.serve(call, settings)
         if served is not None:
             return _response(served)
