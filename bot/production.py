@@ -8,8 +8,10 @@ a `.env` file would set; `check_startup` is what the web app, the worker and cro
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bot.logs import log_block
 from bot.settings import Settings
@@ -18,6 +20,9 @@ log = logging.getLogger(__name__)
 
 # Shared secrets we choose ourselves are at least this long (32 random characters).
 MIN_SECRET_CHARS = 32
+# ... and not a run of one character or a short word repeated ("aaaa...", 32 spaces).
+MIN_DISTINCT_CHARS = 10
+_TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 DOTENV = Path(".env")
 
 _warned = False
@@ -71,13 +76,19 @@ def problems(settings: Settings, dotenv: Mapping[str, str | None] | None = None)
         ("WEBCHAT_SECRET", settings.webchat_secret),
         ("ADMIN_TOKEN", settings.admin_token),
     ):
-        if value and len(value) < MIN_SECRET_CHARS:
-            found.append(f"{name} is shorter than {MIN_SECRET_CHARS} characters")
+        if value:
+            found.extend(_weak_secret(name, value))
+    if settings.telegram_secret_token and not _TELEGRAM_SECRET.fullmatch(
+        settings.telegram_secret_token
+    ):
+        found.append("TELEGRAM_SECRET_TOKEN may hold only A-Z a-z 0-9 _ - (Telegram's rule)")
     url = settings.public_base_url.strip()
     if not url:
         found.append("PUBLIC_BASE_URL is not set (the https:// address providers call)")
     elif not url.lower().startswith("https://"):
         found.append(f"PUBLIC_BASE_URL is not HTTPS: {url}")
+    elif not urlsplit(url).hostname:
+        found.append(f"PUBLIC_BASE_URL has no host: {url}")
     found.extend(_key_problems(settings))
     if dotenv:
         found.append(
@@ -85,6 +96,19 @@ def problems(settings: Settings, dotenv: Mapping[str, str | None] | None = None)
             "every setting comes from the environment (remove the file)"
         )
     return found
+
+
+def _weak_secret(name: str, value: str) -> list[str]:
+    """Why a secret we choose is too easy to guess (never its value), or nothing."""
+    if len(value) < MIN_SECRET_CHARS:
+        return [f"{name} is shorter than {MIN_SECRET_CHARS} characters"]
+    if value != value.strip() or len(set(value)) < MIN_DISTINCT_CHARS:
+        return [
+            f"{name} is not random enough (spaces at its ends, or fewer than "
+            f"{MIN_DISTINCT_CHARS} different characters): make one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        ]
+    return []
 
 
 def _key_problems(settings: Settings) -> list[str]:
@@ -118,8 +142,8 @@ def _key_problems(settings: Settings) -> list[str]:
         found.append(
             "LOOKUP_KEY is not set: residents' addresses would be hashed with the development key"
         )
-    elif len(settings.lookup_key) < MIN_SECRET_CHARS:
-        found.append(f"LOOKUP_KEY is shorter than {MIN_SECRET_CHARS} characters")
+    else:
+        found.extend(_weak_secret("LOOKUP_KEY", settings.lookup_key))
     return found
 
 

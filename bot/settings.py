@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A web origin: scheme, host (a "*." wildcard allowed first), optional port.
+_ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
 
 
 class Settings(BaseSettings):
@@ -97,6 +101,27 @@ class Settings(BaseSettings):
     # Sites that may show the web chat page in an <iframe> (CSP frame-ancestors, space-separated
     # origins: "https://www.city.gov"); empty: none may.
     webchat_frame_ancestors: str = ""
+
+    @field_validator("env")
+    @classmethod
+    def _known_env(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in {"development", "production"}:
+            # "prod" or "staging" must not run quietly without the production checks.
+            raise ValueError("ENV must be 'production' or 'development'")
+        return value
+
+    @field_validator("webchat_frame_ancestors")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in value.split():
+            if not _ORIGIN.fullmatch(origin):
+                # It goes into the Content-Security-Policy as it is: nothing but origins.
+                raise ValueError(
+                    f"WEBCHAT_FRAME_ANCESTORS takes origins like https://www.city.gov, "
+                    f"space-separated; not {origin[:60]!r}"
+                )
+        return " ".join(value.split())
 
     @field_validator("geocoder")
     @classmethod

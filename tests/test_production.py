@@ -21,7 +21,7 @@ from bot.settings import Settings
 from webhooks import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
-LONG = "x" * 32
+LONG = "0123456789abcdefghijklmnopqrstuv"  # 32 characters, none repeated
 SAFE = {
     "env": "production",
     "database_url": "postgresql+psycopg://intake@db/intake311",
@@ -71,6 +71,12 @@ def test_safe_settings_have_no_problem():
         ({"lookup_key": ""}, "LOOKUP_KEY is not set"),
         ({"lookup_key": "short"}, "LOOKUP_KEY is shorter than 32 characters"),
         ({"lookup_key": DEVELOPMENT_LOOKUP_KEY}, "LOOKUP_KEY is the development key"),
+        ({"admin_token": " " * 32}, "ADMIN_TOKEN is not random enough"),
+        ({"admin_token": "a" * 40}, "ADMIN_TOKEN is not random enough"),
+        ({"webchat_secret": "abcabcabcabcabcabcabcabcabcabcabc"}, "WEBCHAT_SECRET is not random"),
+        ({"lookup_key": " " + LONG}, "LOOKUP_KEY is not random enough"),
+        ({"telegram_secret_token": LONG + "!"}, "TELEGRAM_SECRET_TOKEN may hold only"),
+        ({"public_base_url": "https://"}, "PUBLIC_BASE_URL has no host"),
         (
             {"encryption_keys": f"{new_encryption_key()},{DEVELOPMENT_ENCRYPTION_KEY}"},
             "ENCRYPTION_KEYS: key 2 is the development key",
@@ -157,3 +163,20 @@ def test_a_dotenv_file_stops_production(tmp_path):
     done = _run(["worker"], tmp_path, **SAFE_ENV)
     assert done.returncode == 2
     assert "a .env file in" in done.stderr and "would set DATABASE_URL" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("changes", "refused"),
+    [
+        ({"env": "prod"}, "ENV must be 'production' or 'development'"),
+        ({"env": "staging"}, "ENV must be 'production' or 'development'"),
+        (
+            {"webchat_frame_ancestors": "https://www.city.gov; script-src * 'unsafe-inline'"},
+            "WEBCHAT_FRAME_ANCESTORS takes origins",
+        ),
+        ({"webchat_frame_ancestors": "'none' https://x.org"}, "WEBCHAT_FRAME_ANCESTORS takes"),
+    ],
+)
+def test_settings_that_would_quietly_weaken_security_are_refused_anywhere(changes, refused):
+    with pytest.raises(ValueError, match=refused):
+        Settings(_env_file=None, **changes)
