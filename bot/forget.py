@@ -14,6 +14,7 @@ its words until the city has it (the purge blanks it then).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, not_, or_
@@ -24,6 +25,8 @@ from bot.personal_data import address_key
 from bot.timeutil import utcnow
 from conversations import State
 
+# What people write between a phone number's digits.
+_PHONE_FORMATTING = re.compile(r"[\s().-]")
 # Our pipeline is done with these: what they hold of the resident is no longer needed.
 SETTLED_REPORTS = (ReportState.SUBMITTED, ReportState.REJECTED)
 # Reports that never reached the city and never will without staff: dropped when forgotten.
@@ -235,6 +238,22 @@ def forget_address(address: str, actor: str, remote_addr: str | None = None) -> 
 
 
 def address_typed(text: str) -> str:
-    """An address as staff type it: "tel:+1...", "telegram:123", or a bare "+1..." number."""
+    """An address as staff type it: "tel:+1...", "telegram:123", "webchat:<session>", or a
+    phone number with its country code in any common writing ("+1 (312) 555-0142").
+
+    ValueError for a number without its country code: which country is not ours to guess.
+    """
     text = text.strip()
-    return f"tel:{text}" if text.startswith("+") else text
+    scheme, colon, rest = text.partition(":")
+    if colon and scheme.lower() != "tel":
+        return text
+    number = _PHONE_FORMATTING.sub("", rest if colon else text)
+    if number.startswith("+") and number[1:].isdigit():
+        return f"tel:{number}"
+    if number.isdigit():
+        raise ValueError(
+            f"give the number with its country code, as residents text from it: +{number}"
+            if number.startswith("1") and len(number) == 11
+            else "give the number with its country code (+1 312 555 0142)"
+        )
+    return text

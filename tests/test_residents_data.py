@@ -233,6 +233,17 @@ def test_intake311_forget_erases_and_records_who_did_it(phone):
     assert again.exit_code != 0 and "no resident" in again.output
 
 
+def test_staff_may_write_the_number_as_people_do_but_with_its_country_code(phone):
+    file_report(phone)
+    without_country = CliRunner().invoke(main, ["forget", RESIDENT.removeprefix("+1")])
+    assert without_country.exit_code != 0 and "country code" in without_country.output
+    assert contact_row() is not None
+    spaced = f"{RESIDENT[:2]} ({RESIDENT[2:5]}) {RESIDENT[5:8]}-{RESIDENT[8:]}"
+    done = CliRunner().invoke(main, ["forget", spaced])
+    assert done.exit_code == 0, done.output
+    assert contact_row() is None
+
+
 def test_stop_keeps_only_the_opt_out(phone):
     report = file_report(phone)
     assert phone.text("STOP") == []  # Twilio confirms STOP itself

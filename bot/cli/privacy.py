@@ -10,11 +10,16 @@ import click
 @click.command("forget")
 @click.argument("address")
 def forget(address: str) -> None:
-    """Erase everything kept about the resident at ADDRESS (tel:+1..., telegram:123, or a bare
-    +1... number), as their DELETE MY DATA would; recorded in the staff audit log."""
+    """Erase everything kept about the resident at ADDRESS (tel:+1..., telegram:123,
+    webchat:SESSION, or a number with its country code: +1 312 555 0142), as their DELETE MY
+    DATA would; recorded in the staff audit log."""
     from bot.forget import address_typed, forget_address
 
-    erased = forget_address(address_typed(address), actor=f"cli:{getpass.getuser()}")
+    try:
+        typed = address_typed(address)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    erased = forget_address(typed, actor=f"cli:{getpass.getuser()}")
     if erased is None:
         raise click.ClickException("no resident is known at that address")
     click.echo(f"forgotten: {erased}")
