@@ -7,9 +7,10 @@ its `StaffAction` row in the same transaction as the change, so the log never mi
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlmodel import Session, col, select
 
@@ -33,7 +34,17 @@ _acting: ContextVar[Staff] = ContextVar("intake311_staff", default=NOBODY)
 
 def acting_as(staff: Staff | None) -> None:
     """Name who acts for the rest of this request or command (None: nobody)."""
+    if staff is not None and staff.remote_addr:
+        staff = replace(staff, remote_addr=_ip(staff.remote_addr))
     _acting.set(staff or NOBODY)
+
+
+def _ip(given: str) -> str:
+    """The client's IP address as written, or "invalid" (a proxy's header may carry anything)."""
+    try:
+        return str(ipaddress.ip_address(given.strip()))
+    except ValueError:
+        return "invalid"
 
 
 def acting() -> Staff:

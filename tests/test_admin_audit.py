@@ -111,6 +111,20 @@ def test_a_proxy_is_believed_only_when_trust_proxy_says_so(production_app):
     assert behind.get("/admin/failures", headers=BEARER).status_code == 403  # no proxy said https
 
 
+def test_the_audit_keeps_the_clients_ip_and_nothing_else_a_proxy_header_says(
+    failed_send, monkeypatch
+):
+    monkeypatch.setenv("TRUST_PROXY", "1")
+    get_settings.cache_clear()
+    client = create_app({"TESTING": True}).test_client()
+    for given in ("<img src=x onerror=alert(1)>+13125550177", "2001:db8::7"):
+        headers = {**BEARER, "X-Forwarded-For": given}
+        client.post("/admin/failures/retry", json={"names": [failed_send]}, headers=headers)
+        with session_scope() as session:  # given up on again, for the next retry
+            session.get(Message, int(failed_send.removeprefix("send:"))).status = "failed"
+    assert [a.remote_addr for a in actions()] == ["invalid", "2001:db8::7"]
+
+
 def test_development_keeps_plain_http_sign_in(failed_send):
     client = create_app({"TESTING": True}).test_client()
     assert client.get("/admin/failures", headers=BEARER).status_code == 200
