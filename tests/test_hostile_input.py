@@ -139,8 +139,16 @@ def test_a_malformed_sender_or_message_id_is_a_clear_400(client, field, value):
         ("pot\x00hole", "pothole"),
         ("pot\x1b[31mhole\x07", "pot[31mhole"),
         ("line one\r\nline\ttwo", "line one\nline\ttwo"),
+        ("pot\u202eeloh\u200b\ufeff", "poteloh"),
+        ("\U0001f468\u200d\U0001f469 \u05e9\u200f1", "\U0001f468\u200d\U0001f469 \u05e9\u200f1"),
     ],
-    ids=["NUL", "control characters", "newline and tab kept"],
+    ids=[
+        "NUL",
+        "control characters",
+        "newline and tab kept",
+        "invisible overrides",
+        "joiners kept",
+    ],
 )
 def test_the_words_are_kept_without_what_no_resident_types(client, body, kept):
     assert post_signed(client, "/webhooks/twilio", sms_form(body)).status_code == 200

@@ -51,7 +51,10 @@ _NUL = "\x00"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _NEWLINES = re.compile("\r\n?")
 # C0 controls but tab and newline, DEL and the C1 controls: nothing a resident types.
-_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Also the bidirectional embeddings, overrides and isolates, the zero-width space and the byte
+# order mark: invisible, they make words show otherwise than they read in staff's and the city's
+# tools. The joiners (emoji sequences, Persian) and the left/right marks stay.
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u202a-\u202e\u2066-\u2069\ufeff]")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _DIGITS = re.compile(rf"[0-9]{{1,{MAX_DIGITS}}}")
 _ASCII_NAME = re.compile(r"[!-~]+")
