@@ -10,12 +10,15 @@ What is checked where (SECURITY.md):
   (a provider's redelivery is recognised first). A message past a limit
   is kept, marked processed with the limit's name as its error (nothing is lost silently), and
   gets no turn (nothing is paid for); the resident is told once (`bot.jobs.tell_limited`), then
-  hears nothing more until that limit's window has passed. The words that switch messages off
-  and on (STOP, START) always pass: a resident can always leave.
+  hears nothing more until that limit's window has passed. STOP and DELETE MY DATA always
+  pass (a resident can always leave), and START from a resident who is opted out; from anyone
+  else START is an ordinary message.
 - **Replies**, where they are stored (`bot.jobs.common.store_reply`): REPLY_LIMIT_PER_SENDER per
-  contact, counting every reply and notice but an opt-out's confirmation. A reply past it is
-  stored as suppressed (never sent), and the first in its window is followed by one notice, so
-  a resident is never sent more than the limit and that one notice.
+  address (its keyed hash: erasing one's data and starting afresh does not restart it), counting
+  every reply and notice, DELETE MY DATA's question and confirmation and STOP's confirmation
+  included. A reply past it is stored as suppressed (never sent; but STOP's confirmation, which
+  carrier rules require), and the first in its window is followed by one notice, so a resident
+  is never sent more than the limit, that one notice and STOP's confirmations.
 - **Texts sent**, where they are sent (`bot.jobs.delivery`): a count of the day's SMS in the
   city's time zone; past SMS_ALARM_PER_DAY one ERROR log line (once a day) and a line in
   `intake311 failures` alert staff.
@@ -95,11 +98,15 @@ def _refused(
     return None
 
 
-def inbound_refusal(channel: str, address: str, text: str) -> Refusal | None:
+def inbound_refusal(
+    channel: str, address: str, text: str, opted_out: bool = False
+) -> Refusal | None:
     """Count a new message from `address`; the limit it is past (no turn for it), or None.
 
     The sender's limits are counted first, and only a message they let through counts
-    against everyone's: one flooder cannot use up the city's whole allowance.
+    against everyone's: one flooder cannot use up the city's whole allowance. STOP and
+    DELETE MY DATA always pass; START (and the channel's other opt-in words) only for a
+    sender who is `opted_out`: from anyone else it is an ordinary message.
     """
     from bot.channels.registry import channel_for
     from bot.languages import load_languages
@@ -109,8 +116,8 @@ def inbound_refusal(channel: str, address: str, text: str) -> Refusal | None:
     settings = get_settings()
     abilities = channel_for(channel).abilities
     word = " ".join(text.split()).upper().strip("./! ")
-    if word in abilities.opt_out_words or word in abilities.opt_in_words:
-        return None  # STOP (and START) always reach the turn that applies them
+    if word in abilities.opt_out_words or (opted_out and word in abilities.opt_in_words):
+        return None  # STOP (and START, when opted out) always reach the turn that applies them
     if forget_language(text, load_languages(settings.locale_dir or None)) is not None:
         return None  # and so does DELETE MY DATA: a flood must not keep a resident's data
     try:
@@ -157,26 +164,37 @@ def first_refusal(conversation_id: int, refusal: Refusal) -> bool:
         return False
 
 
-def reply_refusal(contact_id: int) -> Refusal | None:
-    """Count one reply to the contact; the reply limit it is past (not sent), or None."""
+def reply_refusal(recipient: str) -> Refusal | None:
+    """Count one reply to `recipient` (the keyed hash of the address, `recipient_of`); the
+    reply limit it is past (not sent), or None."""
     settings = get_settings()
     if not settings.reply_limit_per_sender:
         return None
     try:
         return _refused(
-            _limiter(settings), settings.reply_limit_per_sender, REPLY_LIMIT, "out", str(contact_id)
+            _limiter(settings), settings.reply_limit_per_sender, REPLY_LIMIT, "out", recipient
         )
     except RedisError as exc:
         log.warning("reply limit not checked (Redis: %s); reply let through", type(exc).__name__)
         return None
 
 
-def first_spent(contact_id: int, refusal: Refusal) -> bool:
+def recipient_of(address_key: str | None, address: str | None, contact_id: int) -> str:
+    """Whom the reply limit counts: the address's keyed hash (as the inbound limit does), so
+    DELETE MY DATA, which makes the next text a new contact, does not restart the count; the
+    contact's id only when neither the key nor the address is left."""
+    from bot.personal_data import address_key as key_of
+
+    key = address_key or (key_of(address) if address else None)
+    return key[:32] if key else f"contact:{contact_id}"
+
+
+def first_spent(recipient: str, refusal: Refusal) -> bool:
     """True for the first reply the limit refuses within its window: a last notice goes out."""
     try:
         return bool(
             queue.get_redis().set(
-                f"{PREFIX}:spent:{contact_id}", 1, nx=True, ex=max(1, refusal.seconds)
+                f"{PREFIX}:spent:{recipient}", 1, nx=True, ex=max(1, refusal.seconds)
             )
         )
     except RedisError:
