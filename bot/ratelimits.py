@@ -6,7 +6,9 @@ What is checked where (SECURITY.md):
   is stored, before its turn is queued: per sender (INBOUND_LIMIT_PER_SENDER, by a keyed hash of
   the address, never the address itself) and for every sender together (INBOUND_LIMIT_GLOBAL;
   past it, a sender's first QUIET_SENDER texts in their own tightest window still pass, so a
-  flood from many numbers cannot shut out a resident texting once). Only new messages count
+  flood from many numbers cannot shut out a resident texting once, within a second allowance
+  as large as INBOUND_LIMIT_GLOBAL: at most twice that passes, whatever the number of
+  senders). Only new messages count
   (a provider's redelivery is recognised first). A message past a limit
   is kept, marked processed with the limit's name as its error (nothing is lost silently), and
   gets no turn (nothing is paid for); the resident is told once (`bot.jobs.tell_limited`), then
@@ -127,7 +129,15 @@ def inbound_refusal(
         if refused is not None:
             return refused
         refused = _refused(limiter, settings.inbound_limit_global, GLOBAL_LIMIT, "in", "everyone")
-        if refused is not None and _quiet(limiter, settings.inbound_limit_per_sender, sender):
+        if (
+            refused is not None
+            and _quiet(limiter, settings.inbound_limit_per_sender, sender)
+            # The quiet senders let through past the global limit have a limit of their own
+            # (as large as the global one): however many numbers a flood comes from, at most
+            # twice the global limit passes in its window.
+            and _refused(limiter, settings.inbound_limit_global, GLOBAL_LIMIT, "in", "newcomers")
+            is None
+        ):
             return None  # a resident texting for the first time in a while is not shut out
         return refused
     except RedisError as exc:

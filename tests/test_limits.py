@@ -162,6 +162,15 @@ def test_past_the_global_limit_busy_senders_are_held_but_not_a_resident_texting_
     assert [t.count(TOO_MANY) for t in told] == [0, 1, 1, 0]
 
 
+def test_past_the_global_limit_quiet_senders_have_a_limit_of_their_own(env, monkeypatch):
+    """Many numbers texting once each: the global limit, then as many quiet senders again,
+    then every one held, however many numbers there are."""
+    configure(monkeypatch, inbound_limit_global="4/minute")
+    refused = [ratelimits.inbound_refusal("sms", f"tel:+1312555{n:04d}", "hi") for n in range(20)]
+    assert [r is None for r in refused] == [True] * 8 + [False] * 12
+    assert {r.code for r in refused if r is not None} == {"GlobalLimit"}
+
+
 def test_redis_down_loses_nothing(phone, monkeypatch, env):
     """Redis is down while the text arrives: no limit is checked, nothing is queued; the
     message is kept and answered once the reconciler sees it."""
