@@ -33,7 +33,9 @@ every message, and the reconciler queues what the queue lost.
 from __future__ import annotations
 
 import logging
+import math
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -55,6 +57,8 @@ SENDER_LIMIT = "SenderLimit"
 GLOBAL_LIMIT = "GlobalLimit"
 # What a reply past the per-sender reply limit keeps as its error_code (its status: suppressed).
 REPLY_LIMIT = "ReplyLimit"
+# A web chat session refused to a client past WEBCHAT_SESSIONS_PER_CLIENT.
+SESSION_LIMIT = "SessionLimit"
 SMS_COUNT_DAYS = 3  # how long a day's count of texts sent is kept
 # Past the global limit, a sender's first few texts in their own tightest window still pass:
 # a flood from many numbers sheds its busy senders, never the resident texting once.
@@ -156,6 +160,24 @@ def _quiet(limiter: MovingWindowRateLimiter, setting: str, sender: str) -> bool:
     tightest = min(items, key=lambda item: item.get_expiry())
     stats = limiter.get_window_stats(tightest, "in", sender)
     return tightest.amount - stats.remaining <= QUIET_SENDER
+
+
+def session_refusal(client: str, settings: Settings) -> Refusal | None:
+    """Count one web chat session started by `client` (an IP address, kept as its keyed hash);
+    the limit it is past, its `seconds` those until the next may start, or None."""
+    from bot.personal_data import address_key
+
+    try:
+        limiter = _limiter(settings)
+        who = address_key(f"client:{client}")[:32]
+        for item in limits_of(settings.webchat_sessions_per_client):
+            if not limiter.hit(item, "session", who):
+                reset = limiter.get_window_stats(item, "session", who).reset_time
+                return Refusal(SESSION_LIMIT, max(1, math.ceil(reset - time.time())))
+        return None
+    except RedisError as exc:
+        log.warning("session limit not checked (Redis: %s); let through", type(exc).__name__)
+        return None
 
 
 def first_refusal(conversation_id: int, refusal: Refusal) -> bool:

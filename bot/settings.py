@@ -178,8 +178,17 @@ class Settings(BaseSettings):
     # LOCK_TIMEOUT, so the lock it holds outlives it even when rq has to kill a stuck
     # work-horse (bot.worker). 0: half of LOCK_TIMEOUT (150 s of 300).
     job_timeout: int = Field(0, ge=0)
+    # Web chat sessions one client (its IP address, TRUST_PROXY's proxies believed) may start:
+    # a session costs nothing to make, and each is a new sender to the inbound limits. Past
+    # it, 429 with Retry-After. Redis down: let through.
+    webchat_sessions_per_client: str = "10/hour"
 
-    @field_validator("inbound_limit_per_sender", "inbound_limit_global", "reply_limit_per_sender")
+    @field_validator(
+        "inbound_limit_per_sender",
+        "inbound_limit_global",
+        "reply_limit_per_sender",
+        "webchat_sessions_per_client",
+    )
     @classmethod
     def _readable_limits(cls, value: str) -> str:
         from limits import parse_many
