@@ -163,11 +163,12 @@ class Settings(BaseSettings):
     # Limits in the `limits` library's notation ("10/minute", "60 per hour", several joined by
     # ";"), each a moving window kept in Redis; "" turns one off. A sender past INBOUND_LIMIT_
     # PER_SENDER, or while every sender together is past INBOUND_LIMIT_GLOBAL (then all but
-    # senders with only their first 3 texts in their own window), has the message stored
-    # unanswered (no turn), and is told once, politely, to wait; then silence until that
-    # window passes. REPLY_LIMIT_PER_SENDER caps what one resident can be sent (all
-    # replies and notices but an opt-out's confirmation): past it replies are stored, not
-    # sent, and one last notice says so. Redis down: every limit lets the message through.
+    # senders with only their first 3 texts in their own window, up to as many again), has the
+    # message stored unanswered (no turn), and is told once, politely, to wait; then silence
+    # until that window passes. REPLY_LIMIT_PER_SENDER caps what one address can be sent
+    # (every reply and notice; STOP's confirmation counted but always sent): past it replies
+    # are stored, not sent, and one last notice says so. Redis down: every limit lets the
+    # message through.
     inbound_limit_per_sender: str = "20/minute;120/hour"
     inbound_limit_global: str = "300/minute"
     reply_limit_per_sender: str = "100/day"
