@@ -88,7 +88,11 @@ def _store(inbound: Inbound) -> Received:
         session.add(message)
         session.flush()
         # Counted once the insert held (only new messages count), marked before any turn sees it.
-        limited = ratelimits.inbound_refusal(inbound.channel, inbound.address, inbound.text)
+        contact = session.get(Contact, conversation.contact_id)  # in the session already
+        opted_out = bool(contact and contact.opted_out)
+        limited = ratelimits.inbound_refusal(
+            inbound.channel, inbound.address, inbound.text, opted_out=opted_out
+        )
         if limited is not None:
             message.status, message.error_code = MessageStatus.PROCESSED, limited.code
         return Received(message.id, conversation.id, duplicate=False, limited=limited)

@@ -6,16 +6,21 @@ What is checked where (SECURITY.md):
   is stored, before its turn is queued: per sender (INBOUND_LIMIT_PER_SENDER, by a keyed hash of
   the address, never the address itself) and for every sender together (INBOUND_LIMIT_GLOBAL;
   past it, a sender's first QUIET_SENDER texts in their own tightest window still pass, so a
-  flood from many numbers cannot shut out a resident texting once). Only new messages count
+  flood from many numbers cannot shut out a resident texting once, within a second allowance
+  as large as INBOUND_LIMIT_GLOBAL: at most twice that passes, whatever the number of
+  senders). Only new messages count
   (a provider's redelivery is recognised first). A message past a limit
   is kept, marked processed with the limit's name as its error (nothing is lost silently), and
   gets no turn (nothing is paid for); the resident is told once (`bot.jobs.tell_limited`), then
-  hears nothing more until that limit's window has passed. The words that switch messages off
-  and on (STOP, START) always pass: a resident can always leave.
+  hears nothing more until that limit's window has passed. STOP and DELETE MY DATA always
+  pass (a resident can always leave), and START from a resident who is opted out; from anyone
+  else START is an ordinary message.
 - **Replies**, where they are stored (`bot.jobs.common.store_reply`): REPLY_LIMIT_PER_SENDER per
-  contact, counting every reply and notice but an opt-out's confirmation. A reply past it is
-  stored as suppressed (never sent), and the first in its window is followed by one notice, so
-  a resident is never sent more than the limit and that one notice.
+  address (its keyed hash: erasing one's data and starting afresh does not restart it), counting
+  every reply and notice, DELETE MY DATA's question and confirmation and STOP's confirmation
+  included. A reply past it is stored as suppressed (never sent; but STOP's confirmation, which
+  carrier rules require), and the first in its window is followed by one notice, so a resident
+  is never sent more than the limit, that one notice and STOP's confirmations.
 - **Texts sent**, where they are sent (`bot.jobs.delivery`): a count of the day's SMS in the
   city's time zone; past SMS_ALARM_PER_DAY one ERROR log line (once a day) and a line in
   `intake311 failures` alert staff.
@@ -28,7 +33,9 @@ every message, and the reconciler queues what the queue lost.
 from __future__ import annotations
 
 import logging
+import math
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -50,6 +57,8 @@ SENDER_LIMIT = "SenderLimit"
 GLOBAL_LIMIT = "GlobalLimit"
 # What a reply past the per-sender reply limit keeps as its error_code (its status: suppressed).
 REPLY_LIMIT = "ReplyLimit"
+# A web chat session refused to a client past WEBCHAT_SESSIONS_PER_CLIENT.
+SESSION_LIMIT = "SessionLimit"
 SMS_COUNT_DAYS = 3  # how long a day's count of texts sent is kept
 # Past the global limit, a sender's first few texts in their own tightest window still pass:
 # a flood from many numbers sheds its busy senders, never the resident texting once.
@@ -95,11 +104,15 @@ def _refused(
     return None
 
 
-def inbound_refusal(channel: str, address: str, text: str) -> Refusal | None:
+def inbound_refusal(
+    channel: str, address: str, text: str, opted_out: bool = False
+) -> Refusal | None:
     """Count a new message from `address`; the limit it is past (no turn for it), or None.
 
     The sender's limits are counted first, and only a message they let through counts
-    against everyone's: one flooder cannot use up the city's whole allowance.
+    against everyone's: one flooder cannot use up the city's whole allowance. STOP and
+    DELETE MY DATA always pass; START (and the channel's other opt-in words) only for a
+    sender who is `opted_out`: from anyone else it is an ordinary message.
     """
     from bot.channels.registry import channel_for
     from bot.languages import load_languages
@@ -109,8 +122,8 @@ def inbound_refusal(channel: str, address: str, text: str) -> Refusal | None:
     settings = get_settings()
     abilities = channel_for(channel).abilities
     word = " ".join(text.split()).upper().strip("./! ")
-    if word in abilities.opt_out_words or word in abilities.opt_in_words:
-        return None  # STOP (and START) always reach the turn that applies them
+    if word in abilities.opt_out_words or (opted_out and word in abilities.opt_in_words):
+        return None  # STOP (and START, when opted out) always reach the turn that applies them
     if forget_language(text, load_languages(settings.locale_dir or None)) is not None:
         return None  # and so does DELETE MY DATA: a flood must not keep a resident's data
     try:
@@ -120,7 +133,15 @@ def inbound_refusal(channel: str, address: str, text: str) -> Refusal | None:
         if refused is not None:
             return refused
         refused = _refused(limiter, settings.inbound_limit_global, GLOBAL_LIMIT, "in", "everyone")
-        if refused is not None and _quiet(limiter, settings.inbound_limit_per_sender, sender):
+        if (
+            refused is not None
+            and _quiet(limiter, settings.inbound_limit_per_sender, sender)
+            # The quiet senders let through past the global limit have a limit of their own
+            # (as large as the global one): however many numbers a flood comes from, at most
+            # twice the global limit passes in its window.
+            and _refused(limiter, settings.inbound_limit_global, GLOBAL_LIMIT, "in", "newcomers")
+            is None
+        ):
             return None  # a resident texting for the first time in a while is not shut out
         return refused
     except RedisError as exc:
@@ -141,6 +162,24 @@ def _quiet(limiter: MovingWindowRateLimiter, setting: str, sender: str) -> bool:
     return tightest.amount - stats.remaining <= QUIET_SENDER
 
 
+def session_refusal(client: str, settings: Settings) -> Refusal | None:
+    """Count one web chat session started by `client` (an IP address, kept as its keyed hash);
+    the limit it is past, its `seconds` those until the next may start, or None."""
+    from bot.personal_data import address_key
+
+    try:
+        limiter = _limiter(settings)
+        who = address_key(f"client:{client}")[:32]
+        for item in limits_of(settings.webchat_sessions_per_client):
+            if not limiter.hit(item, "session", who):
+                reset = limiter.get_window_stats(item, "session", who).reset_time
+                return Refusal(SESSION_LIMIT, max(1, math.ceil(reset - time.time())))
+        return None
+    except RedisError as exc:
+        log.warning("session limit not checked (Redis: %s); let through", type(exc).__name__)
+        return None
+
+
 def first_refusal(conversation_id: int, refusal: Refusal) -> bool:
     """True for the first refused message of the conversation within the refusing limit's
     window: the one the resident is told about. False (told already) when Redis is down."""
@@ -157,26 +196,37 @@ def first_refusal(conversation_id: int, refusal: Refusal) -> bool:
         return False
 
 
-def reply_refusal(contact_id: int) -> Refusal | None:
-    """Count one reply to the contact; the reply limit it is past (not sent), or None."""
+def reply_refusal(recipient: str) -> Refusal | None:
+    """Count one reply to `recipient` (the keyed hash of the address, `recipient_of`); the
+    reply limit it is past (not sent), or None."""
     settings = get_settings()
     if not settings.reply_limit_per_sender:
         return None
     try:
         return _refused(
-            _limiter(settings), settings.reply_limit_per_sender, REPLY_LIMIT, "out", str(contact_id)
+            _limiter(settings), settings.reply_limit_per_sender, REPLY_LIMIT, "out", recipient
         )
     except RedisError as exc:
         log.warning("reply limit not checked (Redis: %s); reply let through", type(exc).__name__)
         return None
 
 
-def first_spent(contact_id: int, refusal: Refusal) -> bool:
+def recipient_of(address_key: str | None, address: str | None, contact_id: int) -> str:
+    """Whom the reply limit counts: the address's keyed hash (as the inbound limit does), so
+    DELETE MY DATA, which makes the next text a new contact, does not restart the count; the
+    contact's id only when neither the key nor the address is left."""
+    from bot.personal_data import address_key as key_of
+
+    key = address_key or (key_of(address) if address else None)
+    return key[:32] if key else f"contact:{contact_id}"
+
+
+def first_spent(recipient: str, refusal: Refusal) -> bool:
     """True for the first reply the limit refuses within its window: a last notice goes out."""
     try:
         return bool(
             queue.get_redis().set(
-                f"{PREFIX}:spent:{contact_id}", 1, nx=True, ex=max(1, refusal.seconds)
+                f"{PREFIX}:spent:{recipient}", 1, nx=True, ex=max(1, refusal.seconds)
             )
         )
     except RedisError:

@@ -188,11 +188,12 @@ class Settings(BaseSettings):
     # Limits in the `limits` library's notation ("10/minute", "60 per hour", several joined by
     # ";"), each a moving window kept in Redis; "" turns one off. A sender past INBOUND_LIMIT_
     # PER_SENDER, or while every sender together is past INBOUND_LIMIT_GLOBAL (then all but
-    # senders with only their first 3 texts in their own window), has the message stored
-    # unanswered (no turn), and is told once, politely, to wait; then silence until that
-    # window passes. REPLY_LIMIT_PER_SENDER caps what one resident can be sent (all
-    # replies and notices but an opt-out's confirmation): past it replies are stored, not
-    # sent, and one last notice says so. Redis down: every limit lets the message through.
+    # senders with only their first 3 texts in their own window, up to as many again), has the
+    # message stored unanswered (no turn), and is told once, politely, to wait; then silence
+    # until that window passes. REPLY_LIMIT_PER_SENDER caps what one address can be sent
+    # (every reply and notice; STOP's confirmation counted but always sent): past it replies
+    # are stored, not sent, and one last notice says so. Redis down: every limit lets the
+    # message through.
     inbound_limit_per_sender: str = "20/minute;120/hour"
     inbound_limit_global: str = "300/minute"
     reply_limit_per_sender: str = "100/day"
@@ -203,8 +204,17 @@ class Settings(BaseSettings):
     # LOCK_TIMEOUT, so the lock it holds outlives it even when rq has to kill a stuck
     # work-horse (bot.worker). 0: half of LOCK_TIMEOUT (150 s of 300).
     job_timeout: int = Field(0, ge=0)
+    # Web chat sessions one client (its IP address, TRUST_PROXY's proxies believed) may start:
+    # a session costs nothing to make, and each is a new sender to the inbound limits. Past
+    # it, 429 with Retry-After. Redis down: let through.
+    webchat_sessions_per_client: str = "10/hour"
 
-    @field_validator("inbound_limit_per_sender", "inbound_limit_global", "reply_limit_per_sender")
+    @field_validator(
+        "inbound_limit_per_sender",
+        "inbound_limit_global",
+        "reply_limit_per_sender",
+        "webchat_sessions_per_client",
+    )
     @classmethod
     def _readable_limits(cls, value: str) -> str:
         from limits import parse_many

@@ -33,6 +33,7 @@ from webhooks import create_app
 FLOOD = 200  # texts from the one flooding sender
 SENDERS = 30  # senders flooding at once
 EACH = 10  # texts from each of them
+SESSIONS = 60  # web chat sessions one client asks for
 GLOBAL = "60/minute"  # the global limit for them (the default, 300, would take 300 turns)
 INNOCENT = "+13125559999"
 WARM = "+13125559998"
@@ -218,10 +219,50 @@ def test_many_senders_at_once_are_held_by_the_global_limit(pg_env, twilio_api, m
         innocent_first_reply_seconds=delay,
         workers_seconds_for_everything=ran,
     )
-    # Past the global limit only each sender's first few texts pass (ratelimits.QUIET_SENDER).
+    # Past the global limit only each sender's first few texts pass (ratelimits.QUIET_SENDER),
+    # and only as many of those as the global limit again.
     assert counts["answered"] <= max(budget(GLOBAL), SENDERS * ratelimits.QUIET_SENDER)
+    assert counts["answered"] <= 2 * budget(GLOBAL)
     assert counts["answered"] + counts["GlobalLimit"] == len(forms)
     assert all(s.count(TOO_MANY) <= 1 for s in sent.values())
     assert max(len(s) for s in sent.values()) <= budget(pg_env.reply_limit_per_sender) + 1
     assert queued <= 2 * SENDERS  # one turn and one notice in line per sender
     assert delay < MOST_DELAY_MANY
+
+
+def test_one_client_with_many_web_chat_sessions_is_held(pg_env, monkeypatch):
+    """Web chat sessions cost nothing to make, and each is a new sender: one client starting
+    them by the dozen, posting a few texts in each (as quiet senders do), is held by the
+    sessions it may start and by the global limit's allowance for quiet senders."""
+    monkeypatch.setenv("WEBCHAT_SECRET", "flood-webchat-secret")
+    monkeypatch.setenv("INBOUND_LIMIT_GLOBAL", "10/minute")
+    get_settings.cache_clear()
+    client = create_app({"TESTING": True}).test_client()
+    answers = [client.post("/webhooks/webchat/session") for _ in range(SESSIONS)]
+    tokens = [a.get_json()["token"] for a in answers if a.status_code == 200]
+    for n, token in enumerate(tokens):
+        for i in range(ratelimits.QUIET_SENDER):
+            posted = client.post(
+                "/webhooks/webchat",
+                json={"id": f"{n}-{i}", "text": "hi"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert posted.status_code == 200
+    with session_scope() as session:
+        rows = session.exec(
+            select(Message.error_code, func.count())
+            .where(Message.direction == Direction.IN, Message.channel == "webchat")
+            .group_by(Message.error_code)
+        ).all()
+    counts = {code or "answered": count for code, count in rows}
+    figures(
+        "one client, many web chat sessions, global limit 10/minute",
+        sessions_asked_for=SESSIONS,
+        sessions_refused=sum(a.status_code == 429 for a in answers),
+        texts_posted=len(tokens) * ratelimits.QUIET_SENDER,
+        answered=counts.get("answered", 0),
+        held_by_the_global_limit=counts.get("GlobalLimit", 0),
+    )
+    assert len(tokens) == budget(pg_env.webchat_sessions_per_client)
+    assert {a.status_code for a in answers[len(tokens) :]} == {429}
+    assert counts.get("answered", 0) <= 2 * 10

@@ -37,7 +37,12 @@ ANSWERS = {200, 204, 400, 403, 404, 405, 413}
 def client(env, monkeypatch):
     monkeypatch.setenv("WEBCHAT_SECRET", WEBCHAT_SECRET)
     # The abuse limits off (tests/test_limits.py floods them): every message takes its turn.
-    for limit in ("INBOUND_LIMIT_PER_SENDER", "INBOUND_LIMIT_GLOBAL", "REPLY_LIMIT_PER_SENDER"):
+    for limit in (
+        "INBOUND_LIMIT_PER_SENDER",
+        "INBOUND_LIMIT_GLOBAL",
+        "REPLY_LIMIT_PER_SENDER",
+        "WEBCHAT_SESSIONS_PER_CLIENT",
+    ):
         monkeypatch.setenv(limit, "")
     get_settings.cache_clear()
     return create_app({"TESTING": True}).test_client()

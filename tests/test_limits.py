@@ -123,6 +123,24 @@ def test_delete_my_data_always_gets_through(phone, monkeypatch):
     assert phone.text("delete my data") == [texts.FORGET_ASK]
 
 
+def test_start_from_a_resident_who_never_opted_out_is_an_ordinary_message(phone, monkeypatch):
+    """Only an opted-out resident's START skips the limits: from anyone else it is a message
+    like any other, answered (a menu) like any other."""
+    configure(monkeypatch, inbound_limit_per_sender="1/minute")
+    answers = [phone.text("START") for _ in range(6)]
+    assert [len(a) for a in answers] == [1, 1, 0, 0, 0, 0]
+    assert answers[1] == [TOO_MANY]
+    assert inbound(f"tel:{phone.number}")[1:] == [("processed", "SenderLimit")] * 5
+
+
+def test_start_from_an_opted_out_resident_always_gets_through(phone, monkeypatch):
+    configure(monkeypatch, inbound_limit_per_sender="1/minute")
+    phone.text("STOP")
+    phone.text("START")
+    with session_scope() as session:
+        assert not session.exec(select(Contact)).one().opted_out  # applied: START was not held
+
+
 def test_past_the_global_limit_busy_senders_are_held_but_not_a_resident_texting_once(
     phone, twilio_api, monkeypatch
 ):
@@ -142,6 +160,15 @@ def test_past_the_global_limit_busy_senders_are_held_but_not_a_resident_texting_
     told = [resident.inbox() for resident in residents]
     assert [len(t) for t in told] == [5, 4, 4, 1]
     assert [t.count(TOO_MANY) for t in told] == [0, 1, 1, 0]
+
+
+def test_past_the_global_limit_quiet_senders_have_a_limit_of_their_own(env, monkeypatch):
+    """Many numbers texting once each: the global limit, then as many quiet senders again,
+    then every one held, however many numbers there are."""
+    configure(monkeypatch, inbound_limit_global="4/minute")
+    refused = [ratelimits.inbound_refusal("sms", f"tel:+1312555{n:04d}", "hi") for n in range(20)]
+    assert [r is None for r in refused] == [True] * 8 + [False] * 12
+    assert {r.code for r in refused if r is not None} == {"GlobalLimit"}
 
 
 def test_redis_down_loses_nothing(phone, monkeypatch, env):
@@ -190,6 +217,19 @@ def test_past_the_reply_limit_replies_are_kept_unsent_after_one_last_notice(phon
     )
 
 
+def test_erasing_their_data_does_not_restart_a_residents_reply_limit(phone, monkeypatch):
+    """DELETE MY DATA then YES makes the next text a new contact: the limit is kept by the
+    address's keyed hash, and the question and the confirmation count against it."""
+    configure(monkeypatch, reply_limit_per_sender="3/day")
+    told: list[str] = []
+    for _ in range(5):
+        told += phone.text("delete my data")
+        told += phone.text("yes")
+    assert told[:2] == [texts.FORGET_ASK, told[1]] and told[1].startswith("Deleted")
+    assert told[2:] == [texts.FORGET_ASK, TOO_MANY]  # the limit, then one last notice
+    assert len(told) == 4
+
+
 def test_an_opt_out_is_confirmed_past_the_reply_limit(env, monkeypatch):
     """On a channel that confirms opt-outs itself (not SMS, where the carrier does)."""
     configure(monkeypatch, reply_limit_per_sender="1/day")
@@ -209,6 +249,24 @@ def test_an_opt_out_is_confirmed_past_the_reply_limit(env, monkeypatch):
     assert len(transmitted) == 3
     assert transmitted[1:] == [TOO_MANY, texts.OPTED_OUT]
     assert outbound(address) == []
+
+
+def test_an_opt_outs_confirmation_counts_against_the_reply_limit(env, monkeypatch):
+    configure(monkeypatch, reply_limit_per_sender="2/day")
+    address = f"console:{uuid.uuid4().hex[:8]}"
+    transmitted: list[str] = []
+    send = console.CHANNEL.send
+    monkeypatch.setattr(
+        console.CHANNEL,
+        "send",
+        lambda out, settings: transmitted.append(out.text) or send(out, settings),
+    )
+    for text in ("STOP", "START", "hi", "hi"):
+        receive(Inbound("console", address, uuid.uuid4().hex, text, InboundPayload()))
+        run_jobs()
+    # STOP's confirmation was the first of two: one menu, then the last notice.
+    assert transmitted[0] == texts.OPTED_OUT
+    assert len(transmitted) == 3 and MENU in transmitted[1] and transmitted[2] == TOO_MANY
 
 
 # --- the daily SMS alarm ---------------------------------------------------------------------

@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 
 import pytest
+import redis
 from sqlmodel import select
 
+from bot import ratelimits
 from bot.channels import webchat
 from bot.db import session_scope
 from bot.models import Message, Report
@@ -199,6 +201,40 @@ def test_the_page_is_served_and_speaks_the_api_these_tests_use(chat):
         assert used in script
     assert "innerHTML" not in script  # the bot's words are set as text, never as HTML
     assert re.search(r'maxlength="2000"', script)
+
+
+def test_a_client_starting_too_many_sessions_is_told_when_to_try_again(chat, monkeypatch):
+    monkeypatch.setenv("WEBCHAT_SESSIONS_PER_CLIENT", "3/hour")
+    get_settings.cache_clear()
+    client = create_app({"TESTING": True}).test_client()
+    started = [client.post("/webhooks/webchat/session") for _ in range(4)]
+    assert [a.status_code for a in started] == [200, 200, 200, 429]
+    refused = started[-1]
+    assert refused.get_json() == {"error": webchat.SESSIONS_REFUSED}
+    assert 3000 < int(refused.headers["Retry-After"]) <= 3600
+    # Another client is not held, nor is a session already started.
+    other = client.post("/webhooks/webchat/session", environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert other.status_code == 200
+    assert chat.say("hi")
+
+
+def test_the_session_limit_lets_everyone_through_when_redis_is_down(chat, monkeypatch, caplog):
+    monkeypatch.setenv("WEBCHAT_SESSIONS_PER_CLIENT", "1/hour")
+    get_settings.cache_clear()
+
+    def down(*args, **kwargs):
+        raise redis.exceptions.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(ratelimits.MovingWindowRateLimiter, "hit", down)
+    assert chat.client.post("/webhooks/webchat/session").status_code == 200
+    assert "session limit not checked (Redis: ConnectionError)" in caplog.text
+
+
+def test_the_page_shows_why_a_session_was_refused(chat):
+    script = chat.client.get("/webhooks/webchat/").get_data(as_text=True)
+    # It reads the error, shows it and stops (no retries), rather than "could not be sent".
+    assert "found.error" in script and "answer.status === 429" in script
+    assert "status.textContent = error.message; return;" in script
 
 
 def test_without_a_secret_the_channel_is_off(env):

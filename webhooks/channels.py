@@ -104,8 +104,11 @@ def _web_request(subpath: str) -> WebRequest:
         headers={name.lower(): value for name, value in request.headers.items()},
         form=request.form,
         body=request.get_data(cache=True),
+        remote_addr=request.remote_addr or "",
     )
 
 
 def _response(reply: WebReply) -> Response:
-    return Response(reply.body, status=reply.status, content_type=reply.content_type)
+    return Response(
+        reply.body, status=reply.status, content_type=reply.content_type, headers=reply.headers
+    )

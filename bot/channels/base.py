@@ -145,6 +145,7 @@ class WebRequest:
     headers: Mapping[str, str]
     form: Mapping[str, str]
     body: bytes
+    remote_addr: str = ""  # the client's address (TRUST_PROXY's proxies believed)
 
     def header(self, name: str) -> str:
         """A header's value, "" when absent."""
@@ -169,6 +170,7 @@ class WebReply:
     status: int = 200
     body: str = ""
     content_type: str = "text/plain"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 # --- sending -----------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ The page (served at `/webhooks/webchat/`, `webchat.html`) asks for a session, th
 the resident types and polls for the bot's replies:
 - `POST /webhooks/webchat/session` -> `{"token": "<session>.<signature>"}`: a new session; the
   signature is an HMAC of the session id with `WEBCHAT_SECRET`, so a token cannot be forged
-  and the server keeps no table of sessions.
+  and the server keeps no table of sessions. A client (IP address) past
+  WEBCHAT_SESSIONS_PER_CLIENT gets a 429 with Retry-After and `{"error": "..."}`, which the
+  page shows.
 - `POST /webhooks/webchat` with `Authorization: Bearer <token>` and
   `{"id": "<the page's id for this message>", "text": "...", "reply_to": "<id of the reply
   whose button was tapped>"}`: one message (the page's id makes a resent one a redelivery).
@@ -30,6 +32,7 @@ from typing import cast
 
 import redis
 
+from bot import ratelimits
 from bot.channels import fields
 from bot.channels.base import (
     OPT_IN_WORDS,
@@ -63,6 +66,8 @@ MAX_PAGE_ID = 64  # characters of the page's own id for a message
 # The page posts one message of MAX_TEXT characters (at most 6 bytes each as JSON) and two ids:
 # a body larger than this is refused (413) before it is read.
 MAX_REQUEST_BYTES = 32 * 1024
+# What the page shows a client past WEBCHAT_SESSIONS_PER_CLIENT (bot.ratelimits).
+SESSIONS_REFUSED = "Too many chats were started from here. Please try again later."
 
 
 def _signature(session: str, secret: str) -> str:
@@ -100,8 +105,10 @@ def _mailbox(session: str) -> str:
     return f"intake311:webchat:{session}"
 
 
-def _json(body: object, status: int = 200) -> WebReply:
-    return WebReply(status=status, body=json.dumps(body), content_type="application/json")
+def _json(body: object, status: int = 200, headers: tuple = ()) -> WebReply:
+    return WebReply(
+        status=status, body=json.dumps(body), content_type="application/json", headers=headers
+    )
 
 
 def buttons_for(reply: ReplyIntent | None, settings: Settings) -> list[list[str]]:
@@ -187,6 +194,13 @@ class WebChat(Channel):
         if request.method == "GET" and path == "":
             return WebReply(body=page(), content_type="text/html; charset=utf-8")
         if request.method == "POST" and path == "/session":
+            refused = ratelimits.session_refusal(request.remote_addr, settings)
+            if refused is not None:  # sessions are free to make: each a new sender
+                return _json(
+                    {"error": SESSIONS_REFUSED},
+                    429,
+                    headers=(("Retry-After", str(refused.seconds)),),
+                )
             return _json({"token": new_token(settings.webchat_secret)})
         if request.method == "GET" and path == "/messages":
             session = session_of(_bearer(request), settings.webchat_secret)

@@ -100,27 +100,39 @@ def open311_client(settings: Settings) -> Open311Client:
 
 
 def store_reply(
-    session: Session, conversation: Conversation, reply: Reply, counted: bool = True
+    session: Session,
+    conversation: Conversation,
+    reply: Reply,
+    always: bool = False,
+    opted_out: bool = False,
 ) -> Message:
     """Store a reply as a pending outbound message (the caller queues its delivery).
 
-    It counts against the resident's reply limit (REPLY_LIMIT_PER_SENDER, bot.ratelimits)
-    unless `counted` is False (an opt-out's confirmation). Past the limit it is stored
-    suppressed, never sent; the first one past it in the limit's window is followed by one
-    last notice ("too many messages"), which the contact's next delivery sends.
+    Every reply counts against the resident's reply limit (REPLY_LIMIT_PER_SENDER,
+    bot.ratelimits), kept by the keyed hash of their address, not by contact: erasing their
+    data does not restart it. Past the limit a reply is stored suppressed, never sent (but
+    one that must `always` go, an opt-out's confirmation); the first one past it in the
+    limit's window is followed by one last notice ("too many messages"), which the contact's
+    next delivery sends. `opted_out`: both are sent to a resident opted out (an opt-out's or
+    an erasure's confirmation).
     """
     contact = session.get(Contact, conversation.contact_id)
-    message = _outbound(conversation, contact, reply)
-    refused = ratelimits.reply_refusal(contact.id) if counted else None
+    message = _outbound(conversation, contact, reply, opted_out)
+    recipient = ratelimits.recipient_of(contact.address_key, contact.address, contact.id)
+    refused = ratelimits.reply_refusal(recipient)
+    if refused is not None and always:
+        refused = None  # counted all the same
     if refused is not None:
         message.status, message.error_code = MessageStatus.SUPPRESSED, refused.code
     session.add(message)
-    if refused is not None and ratelimits.first_spent(contact.id, refused):
-        session.add(_outbound(conversation, contact, Reply(too_many(contact))))
+    if refused is not None and ratelimits.first_spent(recipient, refused):
+        session.add(_outbound(conversation, contact, Reply(too_many(contact)), opted_out))
     return message
 
 
-def _outbound(conversation: Conversation, contact: Contact, reply: Reply) -> Message:
+def _outbound(
+    conversation: Conversation, contact: Contact, reply: Reply, opted_out: bool = False
+) -> Message:
     return Message(
         conversation_id=conversation.id,
         contact_id=conversation.contact_id,
@@ -134,7 +146,8 @@ def _outbound(conversation: Conversation, contact: Contact, reply: Reply) -> Mes
                 reply.expects,
                 # for the channel's own words (button labels) in the resident's language
                 language=(conversation.state or {}).get("language") or "",
-            )
+            ),
+            opt_out_notice=opted_out,
         ).to_dict(),
     )
 

@@ -16,7 +16,7 @@ work it was on released for one more try, then set aside for staff (`overran`).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 from rq.timeouts import JobTimeoutException
@@ -50,7 +50,7 @@ from bot.jobs.turn_state import (
 )
 from bot.models import Contact, Conversation, Direction, Message, MessageStatus, Report
 from bot.open311.client import Open311Client
-from bot.payloads import InboundPayload, OutboundPayload
+from bot.payloads import InboundPayload
 from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
 from conversations import Context, FileReport, Reply, State, StatusFound, step, texts
@@ -410,7 +410,8 @@ def _handle(
         replies, reports = stepped.replies, stepped.reports(conversation)
     # After an erasure the one reply left (the confirmation) is sent although opted out.
     notice = "out" if erase and replies else switched
-    return _store(session, conversation, replies, reports, notice), erase
+    stored = _store(session, conversation, replies, reports, notice, always=switched == "out")
+    return stored, erase
 
 
 def _store(
@@ -419,19 +420,20 @@ def _store(
     replies: list[Reply],
     reports: list[Report],
     switched: str | None = None,
+    always: bool = False,
 ) -> Jobs:
     """Store the turn's replies (pending outbound messages) and reports; the jobs to queue
-    after the commit."""
+    after the commit. `switched` "out" marks them as sent to a resident opted out (an
+    opt-out's or an erasure's confirmation); `always`, sent even past the reply limit."""
     conversation.updated_at = utcnow()
     session.add_all(reports)
-    # An opt-out's confirmation is sent even past the reply limit.
+    # Every reply counts against the reply limit; an opt-out's confirmation (STOP's) is sent
+    # even past it (carrier rules), an erasure's is not (DELETE MY DATA, then YES, over and
+    # over must not buy a fresh allowance).
     outgoing = [
-        store_reply(session, conversation, reply, counted=switched != "out") for reply in replies
+        store_reply(session, conversation, reply, always=always, opted_out=switched == "out")
+        for reply in replies
     ]
-    if switched == "out":
-        for sent in outgoing:
-            notice = replace(OutboundPayload.from_dict(sent.payload), opt_out_notice=True)
-            sent.payload = notice.to_dict()
     session.flush()
     return [("bot.jobs.deliver", m.id) for m in outgoing] + [
         ("bot.jobs.submit", r.id) for r in reports
