@@ -187,7 +187,7 @@ def test_the_staff_page_lists_failures_and_retries_them_with_the_token(
         json={"names": [name]},
         headers={"Authorization": "Bearer staff-secret"},
     )
-    assert done.get_json() == {"retried": [name], "not_failed": []}
+    assert done.get_json() == {"retried": [name], "not_failed": [], "refused": {}}
     run_jobs()
     assert "1 Pothole in Street" in phone.inbox()[0]
 
