@@ -195,7 +195,7 @@ class Settings(BaseSettings):
     # are stored, not sent, and one last notice says so. Redis down: every limit lets the
     # message through.
     inbound_limit_per_sender: str = "20/minute;120/hour"
-    inbound_limit_global: str = "300/minute"
+    inbound_limit_global: str = "3000/minute"
     reply_limit_per_sender: str = "100/day"
     # Staff are alerted (one ERROR log line, and `intake311 failures`) when the texts sent on
     # SMS in one day (the city's) pass this; 0: no alarm.
