@@ -256,7 +256,7 @@ class Figures:
         started = time.perf_counter()
         self.tried += 1
         try:
-            with _watchdog(SLOWEST_ALLOWED):
+            with watchdog(SLOWEST_ALLOWED):
                 yield
         except BaseException:
             self.failed += 1
@@ -284,7 +284,7 @@ class Figures:
 
 
 @contextmanager
-def _watchdog(seconds: float) -> Iterator[None]:
+def watchdog(seconds: float) -> Iterator[None]:
     """Raise TimeoutError in the block once it has run `seconds` (main thread only, where
     pytest and its xdist workers run tests; elsewhere the block is only timed)."""
     if threading.current_thread() is not threading.main_thread():

@@ -11,9 +11,7 @@ from __future__ import annotations
 import io
 import json
 import math
-import signal
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from urllib.parse import urlencode
 
 import pytest
@@ -27,6 +25,7 @@ from bot.db import session_scope
 from bot.models import Contact, Message, MessageStatus
 from tests.conftest import PUBLIC_BASE_URL, TELEGRAM_SECRET, TWILIO_TOKEN, run_jobs
 from tests.fakes.telegram_api import callback_update, message_update, post_update, sent
+from tests.fuzzing import watchdog
 from tests.twilio_signing import sign
 from tests.twilio_webhooks import fixture, post_signed, sms_form
 from webhooks import create_app
@@ -37,22 +36,6 @@ CHAT_ID = 512345601  # a chat no other module sends to (the fake numbers message
 @pytest.fixture
 def client(env):
     return create_app({"TESTING": True}).test_client()
-
-
-@contextmanager
-def within(seconds: float) -> Iterator[None]:
-    """Fail the test (rather than hang the run) when the block takes longer than `seconds`."""
-
-    def expired(signum, frame):
-        raise TimeoutError(f"still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _inbound() -> list[Message]:
@@ -103,7 +86,7 @@ def test_a_huge_media_count_is_read_as_the_media_present_not_iterated(count):
 @pytest.mark.parametrize("count", ["10000000", str(10**400), "lots", "-3", "\u0663", ""])
 def test_signed_webhooks_with_any_media_count_are_answered_at_once(client, count):
     form = {**fixture("inbound_mms"), "NumMedia": count}
-    with within(5):
+    with watchdog(5):
         response = post_signed(client, "/webhooks/twilio", form)
     assert response.status_code == 200
     [message] = _inbound()
