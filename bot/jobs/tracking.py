@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +26,7 @@ from bot.jobs.common import (
 )
 from bot.models import AppliedUpdate, Contact, Cursor, Report, ReportState
 from bot.open311.client import Open311Client, Open311Error, parse_datetime
-from bot.settings import get_settings
+from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
 from conversations import notices
 
@@ -35,6 +38,8 @@ FIRST_LOOK_BACK = timedelta(days=1)
 OVERLAP = timedelta(minutes=5)
 # How long a closed report is still checked: cities reopen requests closed in error.
 REOPEN_WATCH = timedelta(days=30)
+# Tracked reports read per query (rounded to whole batches of the city's batch_size).
+CHUNK = 1000
 
 
 def track() -> int:
@@ -59,47 +64,149 @@ def track() -> int:
         lock.release()
 
 
-def _open_reports() -> dict[str, int]:
+@dataclass(frozen=True)
+class Tracked:
+    """A tracked report: its city request number and the city's view we last stored."""
+
+    report_id: int
+    number: str
+    status: str | None
+    notes: str | None
+    expected: str | None
+    checked: bool  # the city has answered about it before (its baseline is taken)
+
+
+def _tracked_where():
     """Filed reports still open, and those closed within REOPEN_WATCH (a city may reopen
-    them), by the city's request number."""
+    them), whose resident has not asked us to forget them."""
     recently = utcnow() - REOPEN_WATCH
-    with session_scope() as session:
-        rows = session.exec(
-            select(Report.id, Report.service_request_id)
-            .join(Contact, Contact.id == Report.contact_id)
-            .where(
-                Report.state == ReportState.SUBMITTED,
-                # A resident who asked us to forget them gets no more status updates.
-                Contact.address_key.is_not(None),
-                or_(
-                    func.lower(Report.city_status) != "closed",
-                    Report.city_status.is_(None),
-                    Report.status_changed_at > recently,
-                ),
-            )
-            .order_by(Report.id)
-        ).all()
-    return {str(number): report_id for report_id, number in rows}
+    return and_(
+        Report.state == ReportState.SUBMITTED,
+        # A resident who asked us to forget them gets no more status updates.
+        Contact.address_key.is_not(None),
+        or_(
+            func.lower(Report.city_status) != "closed",
+            Report.city_status.is_(None),
+            Report.status_changed_at > recently,
+        ),
+    )
+
+
+def tracked_reports(chunk: int = CHUNK) -> Iterator[list[Tracked]]:
+    """Every tracked report, in order of id, `chunk` at a time.
+
+    Each chunk is read after the one before was handled, from past its last id: a report is
+    seen at most once however others change meanwhile, and every report still tracked when its
+    turn comes is seen. No session stays open between chunks.
+    """
+    after = 0
+    while True:
+        with session_scope() as session:
+            rows = session.exec(
+                select(
+                    Report.id,
+                    Report.service_request_id,
+                    Report.city_status,
+                    Report.status_notes,
+                    Report.expected_datetime,
+                    Report.last_checked_at,
+                )
+                .join(Contact, Contact.id == Report.contact_id)
+                .where(_tracked_where(), Report.id > after)
+                .order_by(Report.id)
+                .limit(chunk)
+            ).all()
+        if not rows:
+            return
+        yield [
+            Tracked(report_id, str(number), status, notes, expected, checked is not None)
+            for report_id, number, status, notes, expected, checked in rows
+        ]
+        after = rows[-1][0]
+
+
+def _tracked_ids(numbers: Iterable[str]) -> dict[str, int]:
+    """The tracked reports among these city request numbers, by number."""
+    wanted = sorted(set(numbers))
+    ids: dict[str, int] = {}
+    for start in range(0, len(wanted), CHUNK):
+        with session_scope() as session:
+            rows = session.exec(
+                select(Report.id, Report.service_request_id)
+                .join(Contact, Contact.id == Report.contact_id)
+                .where(
+                    _tracked_where(), Report.service_request_id.in_(wanted[start : start + CHUNK])
+                )
+                .order_by(Report.id)
+            ).all()
+        ids.update((str(number), report_id) for report_id, number in rows)
+    return ids
 
 
 def _track_requests(client: Open311Client, batch_size: int) -> int:
-    """GET requests?service_request_id=a,b,c for our open reports, batch by batch."""
-    ids = _open_reports()
-    numbers = list(ids)
+    """GET requests?service_request_id=a,b,c for our open reports, batch by batch; only the
+    answers that differ from what we hold are written (and texted)."""
+    settings = get_settings()
+    chunk = batch_size * max(1, CHUNK // batch_size)  # whole batches: one call each
     changed = 0
-    for start in range(0, len(numbers), batch_size):
-        try:
-            found = client.requests(numbers[start : start + batch_size])
-        except Open311Error as exc:
-            log.warning("status check failed: %s", exc)
-            if exc.retryable:
-                break  # the city is struggling: leave the rest for the next round
-            continue  # this batch upsets it (a merged or deleted id?): the others still count
-        for entry in found:
-            report_id = ids.get(str(entry.get("service_request_id")))
-            if report_id is not None and _received(report_id, entry):
-                changed += 1
+    for reports in tracked_reports(chunk):
+        for start in range(0, len(reports), batch_size):
+            batch = reports[start : start + batch_size]
+            try:
+                found = client.requests([report.number for report in batch])
+            except Open311Error as exc:
+                log.warning("status check failed: %s", exc)
+                if exc.retryable:
+                    return changed  # the city is struggling: leave the rest for the next round
+                continue  # this batch upsets it (a merged or deleted id?): the others still count
+            changed += _receive_batch(_news(batch, found, settings))
     return changed
+
+
+def _news(batch: list[Tracked], found: list[dict], settings: Settings) -> list[tuple[int, dict]]:
+    """The city's answers that receive_status would act on: a new view of a report, or the
+    first answer about it (its baseline); the rest would change nothing."""
+    held = {report.number: report for report in batch}
+    news = []
+    for entry in found:
+        report = held.get(str(entry.get("service_request_id")))
+        if report is None:
+            continue
+        view = _city_view(entry, settings)
+        if view.status is None:
+            continue
+        if not report.checked or (view.status, view.notes, view.expected) != (
+            report.status,
+            report.notes,
+            report.expected,
+        ):
+            news.append((report.report_id, entry))
+    return news
+
+
+def _receive_batch(news: list[tuple[int, dict]]) -> int:
+    """receive_status for each of `news` in one transaction (a savepoint each, so one odd
+    answer does not undo the others); the texts are queued once it commits."""
+    if not news:
+        return 0
+    notices: list[int] = []
+    try:
+        with session_scope() as session:
+            for report_id, entry in news:
+                try:
+                    with session.begin_nested():
+                        notice = _apply(session, report_id, entry)
+                except Exception:  # noqa: BLE001 - logged; the next round tries again
+                    log.exception("report %s: the city's answer could not be taken in", report_id)
+                    continue
+                if notice is not None:
+                    notices.append(notice)
+    except Exception:  # noqa: BLE001 - the batch is undone whole, texts and all: tried next round
+        log.exception("%d status changes could not be stored", len(news))
+        return 0
+    for notice in notices:
+        queue.enqueue("bot.jobs.deliver", notice)
+    return len(notices)
 
 
 def _track_updates(client: Open311Client) -> int:
@@ -113,7 +220,7 @@ def _track_updates(client: Open311Client) -> int:
     except Open311Error as exc:
         log.warning("status updates check failed: %s", exc)
         return 0
-    ids = _open_reports()
+    ids = _tracked_ids(str(u.get("service_request_id")) for u in updates)
     changed = 0
     dated = [(parse_datetime(str(u.get("updated_datetime") or "")), u) for u in updates]
     for _when, update_ in sorted((d for d in dated if d[0]), key=lambda d: d[0]):
@@ -143,6 +250,23 @@ def _received(report_id: int, entry: dict, update_key: str | None = None) -> boo
         return False
 
 
+class CityView(NamedTuple):
+    """The city's view of a request as we store it: lower-case status, notes, expected time
+    as UTC text (None where the city gives none)."""
+
+    status: str | None
+    notes: str | None
+    expected: str | None
+
+
+def _city_view(entry: dict, settings: Settings) -> CityView:
+    return CityView(
+        str(entry.get("status") or "").strip().lower() or None,
+        str(entry.get("status_notes") or "").strip() or None,
+        expected_text(entry.get("expected_datetime"), settings),
+    )
+
+
 def receive_status(report_id: int, entry: dict, update_key: str | None = None) -> bool:
     """Store the city's view of a report; on a real change, text the resident. True if changed.
 
@@ -150,55 +274,66 @@ def receive_status(report_id: int, entry: dict, update_key: str | None = None) -
     this safe to run twice at once: only one of them texts. `update_key` names an update of the
     city's feed: one already applied is no news, even when the feed is read again.
     """
-    settings = get_settings()
-    status = str(entry.get("status") or "").strip().lower() or None
-    notes = str(entry.get("status_notes") or "").strip() or None
-    expected_when = expected_at(entry.get("expected_datetime"), settings)
-    expected = expected_text(entry.get("expected_datetime"), settings)
-    if status is None:
+    if _city_view(entry, get_settings()).status is None:
         return False
     with session_scope() as session:
-        if update_key and not _first_time(session, update_key):
-            return False
-        now = utcnow()
-        if update_key is None and _baseline(session, report_id, status, notes, expected, now):
-            return False
-        result = session.execute(
-            update(Report)
-            .where(
-                Report.id == report_id,
-                or_(
-                    _differs(Report.city_status, status),
-                    _differs(Report.status_notes, notes),
-                    _differs(Report.expected_datetime, expected),
-                ),
-            )
-            .values(
-                city_status=status,
-                status_notes=notes,
-                expected_datetime=expected,
-                status_changed_at=now,
-                updated_at=now,
-            )
-        )
-        if result.rowcount != 1:
-            return False
-        report = session.get(Report, report_id)
-        with fitted_for(session, report):
-            text = notices.status_changed(
-                report.service_request_id,
-                status,
-                notes or "",
-                report.service_name,
-                expected=expected_when.astimezone(city_zone(settings)) if expected_when else None,
-                say=language_of(session, report, settings),
-            )
-        media_url = str(entry.get("media_url") or "").strip()
-        notice = add_notice(
-            session, report, text, media_url=media_url if media_url.startswith("https://") else None
-        )
-    queue.enqueue("bot.jobs.deliver", notice.id)
+        notice = _apply(session, report_id, entry, update_key)
+    if notice is None:
+        return False
+    queue.enqueue("bot.jobs.deliver", notice)
     return True
+
+
+def _apply(
+    session: Session, report_id: int, entry: dict, update_key: str | None = None
+) -> int | None:
+    """receive_status within the caller's transaction: the id of the notice stored for the
+    resident (queued by the caller after the commit), or None when nothing changed."""
+    settings = get_settings()
+    status, notes, expected = _city_view(entry, settings)
+    if status is None:
+        return None
+    if update_key and not _first_time(session, update_key):
+        return None
+    now = utcnow()
+    if update_key is None and _baseline(session, report_id, status, notes, expected, now):
+        return None
+    result = session.execute(
+        update(Report)
+        .where(
+            Report.id == report_id,
+            or_(
+                _differs(Report.city_status, status),
+                _differs(Report.status_notes, notes),
+                _differs(Report.expected_datetime, expected),
+            ),
+        )
+        .values(
+            city_status=status,
+            status_notes=notes,
+            expected_datetime=expected,
+            status_changed_at=now,
+            updated_at=now,
+        )
+    )
+    if result.rowcount != 1:
+        return None
+    report = session.get(Report, report_id)
+    expected_when = expected_at(entry.get("expected_datetime"), settings)
+    with fitted_for(session, report):
+        text = notices.status_changed(
+            report.service_request_id,
+            status,
+            notes or "",
+            report.service_name,
+            expected=expected_when.astimezone(city_zone(settings)) if expected_when else None,
+            say=language_of(session, report, settings),
+        )
+    media_url = str(entry.get("media_url") or "").strip()
+    notice = add_notice(
+        session, report, text, media_url=media_url if media_url.startswith("https://") else None
+    )
+    return notice.id
 
 
 def _baseline(
