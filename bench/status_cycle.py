@@ -207,7 +207,7 @@ def change_city(path: Path, numbers: list[int], round_: int) -> None:
     db.close()
 
 
-def run_cycle(env: dict, redis_url: str, city: CountingApp) -> dict:
+def run_cycle(env: dict, redis_url: str, city: CountingApp, profile: str | None = None) -> dict:
     """Queue bot.jobs.track as the cron does and run it in a burst worker process."""
     from redis import Redis
     from rq import Queue
@@ -219,6 +219,8 @@ def run_cycle(env: dict, redis_url: str, city: CountingApp) -> dict:
     since = datetime.now(UTC)
     calls = city.calls
     argv = [str(Path(sys.executable).parent / "intake311"), "worker", "--simple", "--burst"]
+    if profile:  # the same worker under pyinstrument, its report in `profile`
+        argv = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", profile, *argv]
     proc = subprocess.Popen(
         [*argv, "--queue", "city"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, text=True,
@@ -285,6 +287,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="cycles (and baseline loops)")
     parser.add_argument("--changed", type=float, default=0.01, help="share changed per round")
     parser.add_argument("--json", metavar="PATH", help="write the figures as JSON (bench contract)")
+    parser.add_argument("--profile", metavar="PATH", help="profile the last cycle (pyinstrument)")
     parser.add_argument("--http-only", metavar="IDS", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.http_only:
@@ -347,7 +350,8 @@ def main() -> int:
             print(f"round {round_}: HTTP only {baselines[-1]:.1f} s, {baseline_calls} calls")
             change = next_change(total)
             change_city(city_path, change, round_)
-            cycle = run_cycle(env, redis.url, city)
+            last = round_ == args.rounds
+            cycle = run_cycle(env, redis.url, city, args.profile if last else None)
             cycle["expected"] = len(change)
             cycles.append(cycle)
             print(f"round {round_}: cycle", cycle)

@@ -24,7 +24,7 @@ from bot.jobs.common import (
     open311_client,
     redis_lock,
 )
-from bot.models import AppliedUpdate, Contact, Cursor, Report, ReportState
+from bot.models import AppliedUpdate, Contact, Conversation, Cursor, Report, ReportState
 from bot.open311.client import Open311Client, Open311Error, parse_datetime
 from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
@@ -163,7 +163,9 @@ def _track_requests(client: Open311Client, batch_size: int) -> int:
     return changed
 
 
-def _news(batch: list[Tracked], found: list[dict], settings: Settings) -> list[tuple[int, dict]]:
+def _news(
+    batch: list[Tracked], found: list[dict], settings: Settings
+) -> list[tuple[Tracked, dict]]:
     """The city's answers that receive_status would act on: a new view of a report, or the
     first answer about it (its baseline); the rest would change nothing."""
     held = {report.number: report for report in batch}
@@ -175,16 +177,12 @@ def _news(batch: list[Tracked], found: list[dict], settings: Settings) -> list[t
         view = _city_view(entry, settings)
         if view.status is None:
             continue
-        if not report.checked or (view.status, view.notes, view.expected) != (
-            report.status,
-            report.notes,
-            report.expected,
-        ):
-            news.append((report.report_id, entry))
+        if not report.checked or view != (report.status, report.notes, report.expected):
+            news.append((report, entry))
     return news
 
 
-def _receive_batch(news: list[tuple[int, dict]]) -> int:
+def _receive_batch(news: list[tuple[Tracked, dict]]) -> int:
     """receive_status for each of `news` in one transaction (a savepoint each, so one odd
     answer does not undo the others); the texts are queued once it commits."""
     if not news:
@@ -192,21 +190,38 @@ def _receive_batch(news: list[tuple[int, dict]]) -> int:
     notices: list[int] = []
     try:
         with session_scope() as session:
-            for report_id, entry in news:
+            # What the notices need, in one query (kept referenced: the identity map is weak).
+            loaded = _load(session, [report.report_id for report, _ in news])
+            for report, entry in news:
                 try:
                     with session.begin_nested():
-                        notice = _apply(session, report_id, entry)
+                        notice = _apply(session, report.report_id, entry, checked=report.checked)
                 except Exception:  # noqa: BLE001 - logged; the next round tries again
-                    log.exception("report %s: the city's answer could not be taken in", report_id)
+                    log.exception(
+                        "report %s: the city's answer could not be taken in", report.report_id
+                    )
                     continue
                 if notice is not None:
                     notices.append(notice)
+            del loaded
     except Exception:  # noqa: BLE001 - the batch is undone whole, texts and all: tried next round
         log.exception("%d status changes could not be stored", len(news))
         return 0
     for notice in notices:
         queue.enqueue("bot.jobs.deliver", notice)
     return len(notices)
+
+
+def _load(session: Session, report_ids: list[int]) -> list:
+    """These reports with their residents and conversations, into the session."""
+    return list(
+        session.exec(
+            select(Report, Contact, Conversation)
+            .join(Contact, Contact.id == Report.contact_id)
+            .join(Conversation, Conversation.id == Report.conversation_id)
+            .where(Report.id.in_(report_ids))
+        ).all()
+    )
 
 
 def _track_updates(client: Open311Client) -> int:
@@ -285,10 +300,18 @@ def receive_status(report_id: int, entry: dict, update_key: str | None = None) -
 
 
 def _apply(
-    session: Session, report_id: int, entry: dict, update_key: str | None = None
+    session: Session,
+    report_id: int,
+    entry: dict,
+    update_key: str | None = None,
+    checked: bool = False,
 ) -> int | None:
     """receive_status within the caller's transaction: the id of the notice stored for the
-    resident (queued by the caller after the commit), or None when nothing changed."""
+    resident (queued by the caller after the commit), or None when nothing changed.
+
+    `checked`: the report is known to have had its first answer (last_checked_at is never
+    cleared), so there is no baseline to take.
+    """
     settings = get_settings()
     status, notes, expected = _city_view(entry, settings)
     if status is None:
@@ -296,7 +319,8 @@ def _apply(
     if update_key and not _first_time(session, update_key):
         return None
     now = utcnow()
-    if update_key is None and _baseline(session, report_id, status, notes, expected, now):
+    first = update_key is None and not checked
+    if first and _baseline(session, report_id, status, notes, expected, now):
         return None
     result = session.execute(
         update(Report)
