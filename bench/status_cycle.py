@@ -358,6 +358,8 @@ def main() -> int:
     finally:
         server.stop()
         redis.stop()
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {DBNAME} WITH (FORCE)")
     load_after = load()
 
     seconds = statistics.median(c["seconds"] for c in cycles)
