@@ -16,6 +16,7 @@ class Outcome:
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
     late_starts: int = 0  # sends that began more than 10 ms after their scheduled time
+    start: float = 0.0  # time.monotonic() of request 0's scheduled send; request i's is +i/rate
 
     @property
     def ok(self) -> int:
@@ -42,12 +43,12 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
 async def _run(host: str, port: int, requests: list[bytes], rate: float, timeout: float) -> Outcome:
     outcome = Outcome()
     idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-    start = time.perf_counter() + 0.2
+    start = outcome.start = time.monotonic() + 0.2
 
     async def one(i: int, raw: bytes) -> None:
         scheduled = start + i / rate
-        await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
-        if time.perf_counter() - scheduled > 0.01:
+        await asyncio.sleep(max(0.0, scheduled - time.monotonic()))
+        if time.monotonic() - scheduled > 0.01:
             outcome.late_starts += 1
         conn = idle.pop() if idle else None
         try:
@@ -57,7 +58,7 @@ async def _run(host: str, port: int, requests: list[bytes], rate: float, timeout
             writer.write(raw)
             await writer.drain()
             status, close = await asyncio.wait_for(_read_response(reader), timeout)
-            outcome.latencies.append(time.perf_counter() - scheduled)
+            outcome.latencies.append(time.monotonic() - scheduled)
             outcome.statuses[status] = outcome.statuses.get(status, 0) + 1
             if close:
                 writer.close()

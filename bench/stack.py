@@ -211,7 +211,10 @@ class Sent:
 
 def timed_twilio() -> tuple[ServerThread, Sent]:
     """The fake Twilio API, noting when each message POST arrives (before it is answered)."""
+    import logging
     from urllib.parse import parse_qs
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
     app = create_twilio_api_app(TWILIO_SID, TWILIO_TOKEN)
     sent = Sent()
@@ -309,6 +312,13 @@ class BenchStack:
 
     def pids(self) -> dict[str, int]:
         return {k: p.popen.pid for k, p in self.procs.items() if p.popen is not None}
+
+    def restart(self) -> None:
+        """Stop the processes, empty Redis (queues, locks, limits), start them again."""
+        kinds = list(self.procs)
+        self.stop_processes()
+        self.redis.flushall()
+        self.start(kinds)
 
     def stop_processes(self) -> None:
         for proc in self.procs.values():
