@@ -100,10 +100,12 @@ def first_replies(sent: Sent, phones: list[str], after: float, timeout: float) -
         ]
 
 
-def measure(sent: Sent, port: int, phones: list[str], rate: float, tag: str) -> dict:
+def measure(
+    sent: Sent, port: int, phones: list[str], rate: float, tag: str, wait: float = REPLY_TIMEOUT
+) -> dict:
     """Send "hi" from each phone at `rate`; each one's latency to its first reply."""
     got = openloop.run("127.0.0.1", port, hi_requests(phones, port, tag), rate)
-    replies = first_replies(sent, phones, got.start, REPLY_TIMEOUT)
+    replies = first_replies(sent, phones, got.start, wait)
     answered = [t - (got.start + i / rate) for i, t in enumerate(replies) if t == t]
     last = max((t for t in replies if t == t), default=float("nan"))
     return {
