@@ -3,8 +3,9 @@ bare Flask hello-world's gunicorn worker under the same command.
 
     .venv/bin/python bench/memory.py [--webhooks 400] [--residents 40] [--quick] [--json PATH]
 
-The load: `--webhooks` signed webhooks at 100/s (bench/intake.py's), then `--residents` new
-residents texting "hi" at once, waited for (bench/reply.py's). Then VmRSS from
+The load: `--residents` new residents texting "hi" at once, their replies waited for (at most
+`--wait` s; bench/reply.py's), then `--webhooks` signed webhooks at 100/s to the web app and to
+hello-world (bench/intake.py's). Then VmRSS from
 /proc/<pid>/status for each process and each of its children (gunicorn's workers, an rq
 work-horse if one is running), listed separately.
 """
@@ -46,11 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.start()
         hello, hello_port = gunicorn_app("hello", "bench.baselines.hello:app", workdir, stack.env)
+        phones = [f"+1917{i:07d}" for i in range(args.residents)]
+        got = measure(stack.sent, stack.port, phones, 1e6, "a11ce", wait=args.wait)
         for port in (stack.port, hello_port):
             forms = signed_forms(args.webhooks, 500, 77 + port)
             openloop.run("127.0.0.1", port, raw_requests(forms, port), 100)
-        phones = [f"+1917{i:07d}" for i in range(args.residents)]
-        got = measure(stack.sent, stack.port, phones, 1e6, "a11ce", wait=args.wait)
         sizes = {kind: process_rss(pid) for kind, pid in stack.pids().items()}
         assert hello.popen is not None
         hello_sizes = process_rss(hello.popen.pid)

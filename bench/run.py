@@ -18,6 +18,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,7 +62,7 @@ def engine_rows(stdout: str) -> list[dict]:
             note="parsed from engine_steps.py's output (it has no --json)",
         )
     ]
-    step = re.search(r"p50 ([\d.]+) ?(\S+).*?p99 ([\d.]+) ?(\S+)", stdout)
+    step = re.search(r"p50 ([\d.]+) ?(\w+).*?p99 ([\d.]+) ?(\w+)", stdout)
     if step:
         rows.append(row("engine step p50 / p99", f"{step[1]} {step[2]} / {step[3]} {step[4]}"))
     return rows
@@ -86,25 +87,31 @@ def run_script(name: str, quick_args: list[str], profiles: bool, args, tmp: Path
     command = shlex.join([".venv/bin/python", f"bench/{name}.py", *shown]).replace(" --json", "")
     print(f"\n=== {command}", flush=True)
     started = time.monotonic()
-    try:
-        done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        return {
-            "section": name,
-            "rows": [row(name, "not measured", note=f"over {TIMEOUT} s")],
-            "commands": [command],
-        }
+    lines: list[str] = []
+    with subprocess.Popen(
+        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as child:
+        # SIGTERM: the script stops its stack's processes on the way out (bench/stack.py).
+        timer = threading.Timer(TIMEOUT, child.terminate)
+        timer.start()
+        assert child.stdout is not None
+        for line in child.stdout:  # shown as it comes: a run is long
+            print(line, end="", flush=True)
+            lines.append(line)
+        code = child.wait()
+        timer.cancel()
     spent = time.monotonic() - started
-    print(done.stdout[-4000:], flush=True)
+    stdout = "".join(lines)
     if takes_json and out.exists():
         section = json.loads(out.read_text())
-    elif name == "engine_steps" and engine_rows(done.stdout):
-        section = {"section": "Engine", "rows": engine_rows(done.stdout)}
+    elif name == "engine_steps" and engine_rows(stdout):
+        section = {"section": "Engine", "rows": engine_rows(stdout)}
     else:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
+        why = f"killed after {TIMEOUT} s" if spent >= TIMEOUT else f"exit {code}"
+        tail = stdout.strip().splitlines()[-1:] or [""]
         section = {
             "section": name,
-            "rows": [row(name, "not measured", note=f"exit {done.returncode}: {tail[0][:200]}")],
+            "rows": [row(name, "not measured", note=f"{why}: {tail[0][:200]}")],
         }
     section.setdefault("commands", [])
     section["commands"] = [command, *section["commands"]]

@@ -257,6 +257,10 @@ class BenchStack:
     """Redis, a fresh database, the sandbox, the fake Twilio, and the Procfile's processes."""
 
     def __init__(self, logdir: Path):
+        import signal
+
+        # A SIGTERM (bench/run.py's timeout) unwinds through `finally`, which stops the stack.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         self.logdir = logdir
         logdir.mkdir(parents=True, exist_ok=True)
         self.redis = RedisServer(logdir)
