@@ -122,6 +122,8 @@ def run_script(name: str, quick_args: list[str], profiles: bool, args, tmp: Path
 def cell(value) -> str:
     if value is None:
         return ""
+    if str(value) == "nan":
+        return "n/a"
     if value is True:
         return "yes"
     if value is False:
@@ -190,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     only = {x.strip() for x in args.only.split(",") if x.strip()}
     started = datetime.now(UTC)
+    measured_commit = commit()  # now: the tree may change while the suite runs
     before = loadavg()
     host = machine()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -206,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         [
             f"# intake311 benchmarks, {started:%Y-%m-%d %H:%M} UTC",
             "",
-            f"- commit: {commit()}",
+            f"- commit: {measured_commit}",
             f"- machine: {host['cpu']}, {host['cores']} cores, {host['ram']} RAM; Python "
             f"{host['python']}, PostgreSQL {host['postgresql']}, Redis {host['redis']}",
             f"- load average (1/5/15 min) before: {before}; after: {after}",
