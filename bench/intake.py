@@ -141,9 +141,12 @@ class Wrk:
         argv = ["wrk", f"-t{self.threads}", f"-c{self.connections}", f"-d{seconds:g}s"]
         argv += ["--timeout", "10s", "-s", str(self.script), f"http://127.0.0.1:{port}{PATH}"]
         argv += ["--", str(data), str(self.threads)]
-        command = " ".join(argv)
-        if command.split(" -- ")[0] not in [c.split(" -- ")[0] for c in self.commands]:
-            self.commands.append(command)
+        shown = [
+            {str(self.script): "signed.lua", str(data): "requests.tsv"}.get(a, a) for a in argv
+        ]
+        shown[-4] = f"http://127.0.0.1:<port>{PATH}"
+        if " ".join(shown) not in self.commands:
+            self.commands.append(" ".join(shown))
         done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
         line = next((x for x in done.stdout.splitlines() if x.startswith("WRKJSON ")), None)
         if line is None:
