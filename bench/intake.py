@@ -220,13 +220,13 @@ def main(argv: list[str] | None = None) -> int:
                 rps[name].append(out["rps"])
                 print(f"round {r + 1} {name}: {out['rps']:.0f} requests/s ({out})", flush=True)
                 if name == "intake311":
-                    rows = settled_rows() - before
+                    added = settled_rows() - before
                     # wrk counts the answers it read; up to `connections` more were in flight
                     # when it stopped (committed, unanswered). Past `requests`, wrk's cycle
                     # repeats MessageSids, which must not make rows.
                     sent = min(out["requests"] + args.connections, len(forms))
-                    committed_ok &= min(out["ok"], len(forms)) <= rows <= sent
-                    committed.append(f"{rows} rows / {out['ok']} 2xx")
+                    committed_ok &= min(out["ok"], len(forms)) <= added <= sent
+                    committed.append(f"{added} rows / {out['ok']} 2xx")
         # Latency at a fixed rate, alternating the subject and the TwiML app.
         lat: dict[str, list[tuple[float, float]]] = {"intake311": [], "twiml": []}
         lat_exact = True
@@ -244,22 +244,22 @@ def main(argv: list[str] | None = None) -> int:
                 # Unanswered within the client's 10 s count at 10 s, or a server that falls far
                 # behind would look fast on the few it answers.
                 waits = got.latencies + [TIMEOUT] * (n - len(got.latencies))
-                p50, p99 = pct(waits, 50) * 1000, pct(waits, 99) * 1000
-                lat[name].append((p50, p99))
+                w50, w99 = pct(waits, 50) * 1000, pct(waits, 99) * 1000
+                lat[name].append((w50, w99))
                 unanswered[name] += n - len(got.latencies)
                 print(
-                    f"round {r + 1} {name} at {args.rate:g}/s: p50 {p50:.1f} ms, p99 {p99:.1f} "
+                    f"round {r + 1} {name} at {args.rate:g}/s: p50 {w50:.1f} ms, p99 {w99:.1f} "
                     f"ms, statuses {got.statuses}, errors {got.errors}, late {got.late_starts}",
                     flush=True,
                 )
                 if name == "intake311":
-                    rows = settled_rows() - before
+                    added = settled_rows() - before
                     # A request the client gave up on may still commit: rows >= 2xx.
-                    lat_exact &= got.ok <= rows <= n
+                    lat_exact &= got.ok <= added <= n
                     if got.ok < n / 2 and lat_rounds > 1:
                         # Far behind: each round's backlog takes minutes to drain; one is enough.
                         lat_rounds, cut = 1, "; one round: most requests went unanswered"
-                    committed.append(f"{rows} rows / {got.ok} 2xx of {n}")
+                    committed.append(f"{added} rows / {got.ok} 2xx of {n}")
             r += 1
         profile_note = ""
         if args.profile:
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         row(
             "TwiML app requests/s",
             f"{med['twiml']:.0f}",
-            med["hello"] and f"{med['hello']:.0f} (hello)",
+            f"{med['hello']:.0f} (hello)",
             ratio(med["twiml"], med["hello"]),
             note=f"rounds {each['twiml']}",
         ),

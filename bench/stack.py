@@ -246,9 +246,7 @@ def fresh_database(name: str = PG_DB) -> str:
 
 
 def count_rows(sql: str, name: str = PG_DB) -> int:
-    info = psycopg.conninfo.conninfo_to_dict(PG_ADMIN)
-    info["dbname"] = name
-    with psycopg.connect(psycopg.conninfo.make_conninfo(**info)) as conn:
+    with psycopg.connect(psycopg.conninfo.make_conninfo(PG_ADMIN, dbname=name)) as conn:
         row = conn.execute(sql).fetchone()
         return int(row[0]) if row else 0
 
@@ -423,10 +421,13 @@ def write_json(
 
 
 def py_spy(name: str, pid: int, seconds: int) -> tuple[subprocess.Popen, Path]:
-    """Start `py-spy record` on a process and its children; the flame graph's path."""
+    """Start `py-spy record` on a process and its children; the flame graph's path.
+
+    --idle: time waiting (on PostgreSQL, Redis, the network) is what a webhook's latency is
+    made of, so it is shown, not only time on the CPU."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.svg"
     exe = BIN / "py-spy"
-    argv = [str(exe if exe.exists() else "py-spy"), "record", "--subprocesses", "--nonblocking"]
+    argv = [str(exe if exe.exists() else "py-spy"), "record", "--subprocesses", "--idle"]
     argv += ["-d", str(seconds), "-o", str(out), "--pid", str(pid)]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
