@@ -120,11 +120,13 @@ def measure(
 class Pipeline:
     """The baseline: its web app and `workers` rq SimpleWorker processes."""
 
-    def __init__(self, stack: BenchStack, workers: int, logdir: Path):
+    def __init__(
+        self, stack: BenchStack, workers: int, logdir: Path, kind: str = "rq.worker.SimpleWorker"
+    ):
         self.web, self.port = gunicorn_app(
             "pipeline", "bench.baselines.pipeline:app", logdir, stack.env
         )
-        argv = [str(BIN / "rq"), "worker", "-w", "rq.worker.SimpleWorker", "--url"]
+        argv = [str(BIN / "rq"), "worker", "-w", kind, "--url"]
         argv += [stack.redis.url, "bench-pipeline"]
         self.command = " ".join(argv)
         self.workers = [
@@ -145,6 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=2.0, help="one-at-a-time messages/s")
     parser.add_argument("--quick", action="store_true", help="1 round, a burst of 50, 10 single")
     parser.add_argument("--profile", action="store_true", help="py-spy web and workers in a burst")
+    parser.add_argument(
+        "--forking",
+        action="store_true",
+        help="also one burst of the pipeline with rq's forking Worker",
+    )
     parser.add_argument("--json")
     args = parser.parse_args(argv)
     if args.quick:
@@ -160,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     profile_note = ""
     cut = ""
+    forked: dict | None = None
     try:
         stack.start()
         pipeline = Pipeline(stack, len(kinds), workdir)
@@ -207,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
             r += 1
+        if args.forking:
+            pipeline.stop()
+            pipeline = Pipeline(stack, len(kinds), workdir, "rq.worker.Worker")
+            forked = measure(stack.sent, pipeline.port, phones(args.burst), 1e6, f"{next(tag):06x}")
+            print(f"pipeline with forking workers, burst: {forked['rate']:.1f}/s", flush=True)
         if args.profile:
             spies = [
                 py_spy(f"reply-{kind}", pid, 20)
@@ -264,6 +277,17 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 if x
             ),
+        ),
+        *(
+            [
+                row(
+                    f"minimal pipeline with rq's forking Worker, burst of {args.burst} (msg/s)",
+                    f"{forked['rate']:.1f}",
+                    note="one round, after the others: what a fork per job costs without bot code",
+                )
+            ]
+            if forked
+            else []
         ),
         row(
             "burst reply p50 (s)",
