@@ -39,6 +39,7 @@ from bench.stack import (  # noqa: E402
     BenchStack,
     count_rows,
     gunicorn_app,
+    hot_spots,
     loadavg,
     pct,
     py_spy,
@@ -266,8 +267,13 @@ def main(argv: list[str] | None = None) -> int:
             spy, svg = py_spy("intake", stack.pids()["web"], int(args.seconds))
             wrk.run(stack.port, signed_forms(args.requests, args.senders, seed), args.seconds)
             spy.wait(timeout=60)
-            profile_note = f"flame graph: {svg.relative_to(RESULTS.parent.parent)}"
-            print(profile_note)
+            spots = hot_spots(svg) if svg.exists() else []
+            print("hot spots (share of the web process's samples, waiting included):")
+            print("\n".join(f"  {spot}" for spot in spots))
+            profile_note = (
+                f"flame graph: {svg.relative_to(RESULTS.parent.parent)}; hot spots: "
+                + ", ".join(spots[:8])
+            )
     finally:
         for proc in procs:
             proc.stop()

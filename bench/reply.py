@@ -36,6 +36,7 @@ from bench.stack import (  # noqa: E402
     BenchStack,
     Sent,
     gunicorn_app,
+    hot_spots,
     loadavg,
     pct,
     procfile,
@@ -232,10 +233,13 @@ def main(argv: list[str] | None = None) -> int:
                     spy.wait(timeout=60)
                 except subprocess.TimeoutExpired:
                     spy.kill()
-            profile_note = "flame graphs: " + ", ".join(
-                str(svg.relative_to(RESULTS.parent.parent)) for _, svg in spies
-            )
-            print(profile_note)
+            notes = []
+            for _, svg in spies:
+                spots = hot_spots(svg) if svg.exists() else []
+                print(f"hot spots in {svg.name} (share of samples, waiting included):")
+                print("\n".join(f"  {spot}" for spot in spots))
+                notes.append(f"{svg.relative_to(RESULTS.parent.parent)} ({', '.join(spots[:6])})")
+            profile_note = "flame graphs and hot spots: " + "; ".join(notes)
     finally:
         if pipeline is not None:
             pipeline.stop()

@@ -431,3 +431,27 @@ def py_spy(name: str, pid: int, seconds: int) -> tuple[subprocess.Popen, Path]:
     argv = [str(exe if exe.exists() else "py-spy"), "record", "--subprocesses", "--idle"]
     argv += ["-d", str(seconds), "-o", str(out), "--pid", str(pid)]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
+
+
+def hot_spots(
+    svg: Path, top: int = 12, ours: tuple[str, ...] = ("bot/", "webhooks/", "conversations/")
+) -> list[str]:
+    """The project's functions taking the largest share of a py-spy flame graph's samples
+    (inclusive, summed over every process and stack they appear in), as "share function"."""
+    import html
+
+    text = html.unescape(svg.read_text())
+    found = re.findall(r"<title>(.*?) \(([\d,]+) samples?, [\d.]+%\)</title>", text)
+    total = 0
+    by_function: dict[str, int] = {}
+    for frame, samples in found:
+        count = int(samples.replace(",", ""))
+        if frame == "all":
+            total = count
+            continue
+        match = re.match(r"(\S+) \(([^:)]+)(?::\d+)?\)$", frame)
+        if match and match.group(2).startswith(ours):
+            name = f"{match.group(2)} {match.group(1)}"
+            by_function[name] = by_function.get(name, 0) + count
+    ranked = sorted(by_function.items(), key=lambda item: -item[1])[:top]
+    return [f"{100 * n / total:.0f}% {name}" for name, n in ranked] if total else []
