@@ -436,22 +436,46 @@ def py_spy(name: str, pid: int, seconds: int) -> tuple[subprocess.Popen, Path]:
 def hot_spots(
     svg: Path, top: int = 12, ours: tuple[str, ...] = ("bot/", "webhooks/", "conversations/")
 ) -> list[str]:
-    """The project's functions taking the largest share of a py-spy flame graph's samples
-    (inclusive, summed over every process and stack they appear in), as "share function"."""
+    """The project's functions taking the largest share of a py-spy flame graph's samples,
+    inclusive, summed over every stack they appear in, as "share function". The share is of the
+    samples of the processes running project code (a gunicorn master or an rq scheduler, asleep
+    throughout, would otherwise dilute it: with --idle every process is sampled all the time)."""
     import html
 
-    text = html.unescape(svg.read_text())
-    found = re.findall(r"<title>(.*?) \(([\d,]+) samples?, [\d.]+%\)</title>", text)
-    total = 0
+    frames = [
+        (title, int(x), int(w))
+        for title, x, w in re.findall(
+            r"<title>(.*?) \([\d,]+ samples?, [\d.]+%\)</title><rect [^>]*fg:x=\"(\d+)\" "
+            r"fg:w=\"(\d+)\"",
+            html.unescape(svg.read_text()),
+        )
+    ]
+    procs = [(x, w) for title, x, w in frames if title.startswith("process ")]
+
+    def innermost(x: int) -> tuple[int, int] | None:
+        inside = [p for p in procs if p[0] <= x < p[0] + p[1]]
+        return min(inside, key=lambda p: p[1]) if inside else None
+
+    def own(proc: tuple[int, int]) -> int:
+        x, w = proc
+        nested = sorted(p for p in procs if p != proc and x <= p[0] and p[0] + p[1] <= x + w)
+        covered, end = 0, x
+        for px, pw in nested:
+            if px >= end:
+                covered += pw
+                end = px + pw
+        return w - covered
+
     by_function: dict[str, int] = {}
-    for frame, samples in found:
-        count = int(samples.replace(",", ""))
-        if frame == "all":
-            total = count
-            continue
-        match = re.match(r"(\S+) \(([^:)]+)(?::\d+)?\)$", frame)
+    running: set[tuple[int, int]] = set()
+    for title, x, w in frames:
+        match = re.match(r"(\S+) \(([^:)]+)(?::\d+)?\)$", title)
         if match and match.group(2).startswith(ours):
             name = f"{match.group(2)} {match.group(1)}"
-            by_function[name] = by_function.get(name, 0) + count
+            by_function[name] = by_function.get(name, 0) + w
+            proc = innermost(x)
+            if proc is not None:
+                running.add(proc)
+    total = sum(own(p) for p in running)
     ranked = sorted(by_function.items(), key=lambda item: -item[1])[:top]
     return [f"{100 * n / total:.0f}% {name}" for name, n in ranked] if total else []
