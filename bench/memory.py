@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(
         row(
             "load before measuring",
-            f"{args.webhooks} webhooks, {args.residents} 'hi' ({got['answered']} answered "
-            f"within {args.wait:g} s)",
+            f"{args.residents} 'hi' ({got['answered']} answered within {args.wait:g} s), "
+            f"then {args.webhooks} webhooks",
         )
     )
     commands = [*stack.commands, "RSS: VmRSS of /proc/<pid>/status, each process and child"]

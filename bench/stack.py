@@ -47,7 +47,7 @@ RESULTS = ROOT / "bench" / "results"
 PG_ADMIN = os.environ.get(
     "INTAKE311_BENCH_PG", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 )
-PG_DB = "intake311_bench"
+PG_DB = "intake311_bench"  # one at a time: two benchmarks at once would share it
 SIGNED_URL = PUBLIC_BASE_URL + "/webhooks/twilio"
 # High enough never to refuse a benchmark's traffic (bot/ratelimits.py): a storm of thousands of
 # senders is what the defaults are for, and a benchmark must measure the work, not the refusal.
@@ -334,6 +334,8 @@ class BenchStack:
         with contextlib.suppress(Exception):
             self.twilio.stop()
         self.redis.stop()
+        with contextlib.suppress(Exception), psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
 
 
 def wait_http(port: int, proc: Proc, timeout: float = 60) -> None:
