@@ -13,7 +13,7 @@ PYTEST_WORKERS ?= auto
 SMALL_FAULTS := INTAKE311_FAULT_RESIDENTS=25 INTAKE311_FAULT_OPEN311_SECONDS=10 INTAKE311_FAULT_KILL_EVERY=8
 FULL_FAULTS := INTAKE311_FAULT_RESIDENTS=500 INTAKE311_FAULT_OPEN311_SECONDS=60 INTAKE311_FAULT_KILL_EVERY=20
 
-.PHONY: install services bytecode demo demo-script test check unit faults-small faults test-latest lock lint clean
+.PHONY: install services bytecode demo demo-script test check unit faults-small faults test-latest lock lint clean bench
 
 # uv installs (about 10 s where pip took 50); it comes pinned, with hashes, from requirements-uv.lock.
 # --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set (as on CI machines), every process would
@@ -67,6 +67,13 @@ faults-small: $(STAMP) services bytecode
 # The full fault suite (7 scenarios x 500 residents) whose figures RELIABILITY.md quotes.
 faults: $(STAMP) services bytecode
 	$(FULL_FAULTS) $(BIN)/pytest -q -m faults tests/faults
+
+# Figures, not pass/fail (BENCHMARKS.md): the real processes, production settings, each figure
+# beside its baseline from the same run; about 15 minutes. BENCH_ARGS=--quick for a short run,
+# --profile for py-spy flame graphs in bench/results/.
+bench: $(STAMP) services bytecode
+	@command -v wrk >/dev/null || { echo "wrk is not on PATH: apt-get install wrk"; exit 1; }
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # The drift check: the newest versions pyproject.toml allows, in a venv of their own.
 test-latest:
