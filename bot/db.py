@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
 from bot.settings import get_settings
 
 _engines: dict[tuple[int, str], Engine] = {}
+# Whether a pooled PostgreSQL connection is tested (a round trip) each time it is checked out:
+# on for workers and the CLI, off in the web process, where a call on a connection the server
+# dropped is retried once on a fresh one (`retry_disconnected`) or answered 503.
+_pre_ping = True
+# Seconds after which a pooled connection is replaced when next checked out, before idle
+# timeouts on the way (a NAT, a proxy, a managed server) can drop it unseen.
+POOL_RECYCLE = 300
+T = TypeVar("T")
 
 
 def normalise_url(url: str) -> str:
@@ -48,7 +58,32 @@ def _create(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
+    return create_engine(
+        url,
+        pool_pre_ping=_pre_ping,
+        pool_recycle=POOL_RECYCLE,
+        pool_size=5,
+        max_overflow=5,
+        hide_parameters=True,
+    )
+
+
+def ping_on_checkout(enabled: bool) -> None:
+    """Whether engines created from now on in this process ping a connection before use."""
+    global _pre_ping
+    _pre_ping = enabled
+
+
+def retry_disconnected(work: Callable[[], T]) -> T:
+    """Run `work` (one transaction that may be run again), once more if the database dropped
+    its connection: the pool has let go of the dead connections, so the second run gets a
+    fresh one. A second failure propagates (the web answers 503 and the provider retries)."""
+    try:
+        return work()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return work()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
