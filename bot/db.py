@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
@@ -16,6 +18,7 @@ from sqlmodel import Session, create_engine
 from bot.settings import get_settings
 
 _engines: dict[tuple[int, str], Engine] = {}
+_creating = threading.Lock()
 # Whether a pooled PostgreSQL connection is tested (a round trip) each time it is checked out:
 # on for workers and the CLI, off in the web process, where a call on a connection the server
 # dropped is retried once on a fresh one (`retry_disconnected`) or answered 503.
@@ -38,13 +41,21 @@ def normalise_url(url: str) -> str:
     return url
 
 
+@lru_cache(maxsize=32)
+def _normalised(url: str) -> str:
+    # Once per URL: parsing it costs more than a webhook's whole look-up of its engine.
+    return normalise_url(url)
+
+
 def get_engine(url: str | None = None) -> Engine:
     """The engine for `url` (default DATABASE_URL), one per process and URL."""
-    url = normalise_url(url or get_settings().database_url)
+    url = _normalised(url or get_settings().database_url)
     key = (os.getpid(), url)
-    if key not in _engines:
-        _engines[key] = _create(url)
-    return _engines[key]
+    engine = _engines.get(key)
+    if engine is None:
+        with _creating:  # a gthread worker's threads may ask at once: one engine, one pool
+            engine = _engines.get(key) or _engines.setdefault(key, _create(url))
+    return engine
 
 
 def _create(url: str) -> Engine:
