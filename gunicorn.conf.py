@@ -24,7 +24,8 @@ timeout = 15
 # On a deploy or restart, requests in flight get as long as a provider would wait for them.
 graceful_timeout = 15
 # Seconds an idle keep-alive connection (from the platform's router) stays open: a reused
-# connection saves a TCP handshake per webhook; short, so idle ones do not hold threads.
+# connection saves a TCP handshake per webhook. gthread parks idle ones in its poller, not on
+# a thread; short all the same, as each counts against worker_connections (1000).
 keepalive = 5
 
 # No access log: a line per request costs the worker (the scrubbing record factory, a write),
