@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
 from bot.settings import get_settings
 
 _engines: dict[tuple[int, str], Engine] = {}
+_creating = threading.Lock()
+# Whether a pooled PostgreSQL connection is tested (a round trip) each time it is checked out:
+# on for workers and the CLI, off in the web process, where a call on a connection the server
+# dropped is retried once on a fresh one (`retry_disconnected`) or answered 503.
+_pre_ping = True
+# Seconds after which a pooled connection is replaced when next checked out, before idle
+# timeouts on the way (a NAT, a proxy, a managed server) can drop it unseen.
+POOL_RECYCLE = 300
+T = TypeVar("T")
 
 
 def normalise_url(url: str) -> str:
@@ -28,13 +41,21 @@ def normalise_url(url: str) -> str:
     return url
 
 
+@lru_cache(maxsize=32)
+def _normalised(url: str) -> str:
+    # Once per URL: parsing it costs more than a webhook's whole look-up of its engine.
+    return normalise_url(url)
+
+
 def get_engine(url: str | None = None) -> Engine:
     """The engine for `url` (default DATABASE_URL), one per process and URL."""
-    url = normalise_url(url or get_settings().database_url)
+    url = _normalised(url or get_settings().database_url)
     key = (os.getpid(), url)
-    if key not in _engines:
-        _engines[key] = _create(url)
-    return _engines[key]
+    engine = _engines.get(key)
+    if engine is None:
+        with _creating:  # a gthread worker's threads may ask at once: one engine, one pool
+            engine = _engines.get(key) or _engines.setdefault(key, _create(url))
+    return engine
 
 
 def _create(url: str) -> Engine:
@@ -48,7 +69,32 @@ def _create(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
+    return create_engine(
+        url,
+        pool_pre_ping=_pre_ping,
+        pool_recycle=POOL_RECYCLE,
+        pool_size=5,
+        max_overflow=5,
+        hide_parameters=True,
+    )
+
+
+def ping_on_checkout(enabled: bool) -> None:
+    """Whether engines created from now on in this process ping a connection before use."""
+    global _pre_ping
+    _pre_ping = enabled
+
+
+def retry_disconnected(work: Callable[[], T]) -> T:
+    """Run `work` (one transaction that may be run again), once more if the database dropped
+    its connection: the pool has let go of the dead connections, so the second run gets a
+    fresh one. A second failure propagates (the web answers 503 and the provider retries)."""
+    try:
+        return work()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return work()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

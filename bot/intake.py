@@ -7,18 +7,19 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, bindparam, text
 from sqlmodel import Session, select
 
 from bot import queue, ratelimits
 from bot.channels.base import DeliveryStatus, Event, Ignored, Inbound, Membership
 from bot.channels.fields import bounded_inbound
-from bot.db import session_scope
+from bot.db import get_engine, retry_disconnected, session_scope
 from bot.forget import finish_erasing
+from bot.inbox import upsert_inbound
 from bot.models import Contact, Conversation, Direction, Message, MessageStatus
 from bot.payloads import InboundPayload
 from bot.personal_data import address_key
-from bot.timeutil import utcnow
+from bot.timeutil import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,11 @@ def accept(event: Event) -> None:
     if isinstance(event, Inbound):
         receive(event)
     elif isinstance(event, DeliveryStatus):
-        if not record_delivery(event):
+        if not retry_disconnected(lambda: record_delivery(event)):
             # Not the provider's id: Telegram's and the web chat's name the chat or session.
             log.info("%s status for a message we do not know", event.channel)
     elif isinstance(event, Membership):
-        record_membership(event)
+        retry_disconnected(lambda: record_membership(event))
     elif isinstance(event, Ignored):
         log.info("webhook call ignored: %s", event.reason)
 
@@ -53,12 +54,7 @@ class Received:
 def receive(inbound: Inbound) -> Received:
     """Store `inbound` (once per provider id), then queue its conversation's turn."""
     inbound = bounded_inbound(inbound)  # NUL, surrogates, lengths: what the database holds
-    try:
-        received = _store(inbound)
-    except IntegrityError:
-        # A concurrent delivery won a race to a unique constraint (the message id, or a new
-        # contact's address): the row it wrote decides.
-        received = _existing(inbound) or _store(inbound)
+    received = retry_disconnected(lambda: _store(inbound))
     if received.duplicate:
         log.info("redelivery of %s message %s ignored", inbound.channel, received.message_id)
     elif received.limited is not None:
@@ -71,62 +67,70 @@ def receive(inbound: Inbound) -> Received:
 
 
 def _store(inbound: Inbound) -> Received:
-    existing = _existing(inbound)
-    if existing is not None:
-        return existing
-    with session_scope() as session:
-        conversation = conversation_for(session, inbound.channel, inbound.address)
-        message = Message(
-            conversation_id=conversation.id,
-            contact_id=conversation.contact_id,
-            channel=inbound.channel,
-            direction=Direction.IN,
-            external_id=inbound.external_id,
-            text=inbound.text,
-            payload=inbound.payload.to_dict(),
-        )
-        session.add(message)
-        session.flush()
-        # Counted once the insert held (only new messages count), marked before any turn sees it.
-        contact = session.get(Contact, conversation.contact_id)  # in the session already
-        opted_out = bool(contact and contact.opted_out)
+    """One transaction on one connection: the message inserted once (with its contact and
+    conversation when new), counted against the limits, marked if past one, committed."""
+    with get_engine().begin() as connection:
+        if inbound.external_id is None:
+            # No provider id to be unique on: the same words from the same sender within
+            # REDELIVERY_WINDOW are a redelivery.
+            existing = _redelivered(connection, inbound)
+            if existing is not None:
+                return existing
+        stored = upsert_inbound(connection, inbound)
+        if stored.message_id is None:
+            return _duplicate(connection, inbound)
+        # Counted once the insert held (only new messages count), marked before any turn sees
+        # it (the row is not visible to a turn before this transaction commits).
         limited = ratelimits.inbound_refusal(
-            inbound.channel, inbound.address, inbound.text, opted_out=opted_out
+            inbound.channel, inbound.address, inbound.text, opted_out=stored.opted_out
         )
         if limited is not None:
-            message.status, message.error_code = MessageStatus.PROCESSED, limited.code
-        return Received(message.id, conversation.id, duplicate=False, limited=limited)
+            connection.execute(
+                _MARK_LIMITED,
+                {"id": stored.message_id, "code": limited.code, "now": utcnow()},
+            )
+        return Received(stored.message_id, stored.conversation_id, False, limited)
 
 
-def _existing(inbound: Inbound) -> Received | None:
-    """The stored copy of `inbound`: same provider id, or, where the channel gives none, the
-    same words and media from the same sender within REDELIVERY_WINDOW."""
-    with session_scope() as session:
-        if inbound.external_id is not None:
-            query = select(Message).where(
-                Message.channel == inbound.channel,
-                Message.external_id == inbound.external_id,
-                Message.direction == Direction.IN,
-            )
-        else:
-            query = (
-                select(Message)
-                .join(Contact, Contact.id == Message.contact_id)
-                .where(
-                    Contact.address_key == address_key(inbound.address),
-                    Message.direction == Direction.IN,
-                    Message.external_id.is_(None),
-                    Message.text == inbound.text,
-                    Message.created_at > utcnow() - REDELIVERY_WINDOW,
-                )
-                .order_by(Message.id.desc())
-            )
-        for message in session.exec(query).all():
-            if inbound.external_id is not None or (
-                InboundPayload.from_dict(message.payload).media == inbound.payload.media
-            ):
-                return Received(message.id, message.conversation_id, duplicate=True)
-        return None
+_MARK_LIMITED = text(
+    "UPDATE message SET status = :status, error_code = :code, updated_at = :now WHERE id = :id"
+).bindparams(
+    bindparam("status", MessageStatus.PROCESSED.value),
+    bindparam("now", type_=UTCDateTime()),
+)
+
+
+def _duplicate(connection: Connection, inbound: Inbound) -> Received:
+    """The stored copy of a message whose provider id is taken already."""
+    row = connection.execute(
+        select(Message.id, Message.conversation_id).where(
+            Message.channel == inbound.channel, Message.external_id == inbound.external_id
+        )
+    ).first()
+    if row is None:  # cannot be: the insert found it taken, and messages are not deleted
+        raise RuntimeError("a message's provider id is taken by no message")
+    return Received(row.id, row.conversation_id, duplicate=True)
+
+
+def _redelivered(connection: Connection, inbound: Inbound) -> Received | None:
+    """The stored copy of `inbound`, from a channel without provider ids: the same words and
+    media from the same sender within REDELIVERY_WINDOW."""
+    query = (
+        select(Message.id, Message.conversation_id, Message.payload)
+        .join(Contact, Contact.id == Message.contact_id)  # type: ignore[arg-type]
+        .where(
+            Contact.address_key == address_key(inbound.address),
+            Message.direction == Direction.IN,
+            Message.external_id.is_(None),  # type: ignore[union-attr]
+            Message.text == inbound.text,
+            Message.created_at > utcnow() - REDELIVERY_WINDOW,
+        )
+        .order_by(Message.id.desc())  # type: ignore[union-attr]
+    )
+    for row in connection.execute(query):
+        if InboundPayload.from_dict(row.payload).media == inbound.payload.media:
+            return Received(row.id, row.conversation_id, duplicate=True)
+    return None
 
 
 def conversation_for(session: Session, channel: str, address: str) -> Conversation:

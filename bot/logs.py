@@ -3,7 +3,8 @@
 The call sites name residents by id or pseudonym (`bot.personal_data.pseudonym`) and never log
 what they wrote. This module is the safety net under them: every record, whichever library
 made it and whichever handler prints it, is rewritten once when it is made
-(`logging.setLogRecordFactory`) so that
+(`logging.setLogRecordFactory`; a record no handler takes is left as it is, unformatted, since
+nothing prints it) so that
 
 - control characters (a resident's newline, escape sequences, NUL, lone surrogates) are
   escaped, so one record is one line and no input can forge another;
@@ -131,8 +132,26 @@ def _escaped(value: object) -> object:
     return _Escaped(value)
 
 
+def _printed(record: logging.LogRecord) -> bool:
+    """Whether a handler on the record's way up (or logging's last resort) takes its level:
+    only then is it scrubbed, so a record nothing prints costs no formatting."""
+    logger: logging.Logger | None = logging.getLogger(record.name) if record.name else None
+    if logger is None or record.name == "root":
+        logger = logging.getLogger()
+    while logger is not None:
+        if any(record.levelno >= handler.level for handler in logger.handlers):
+            return True
+        if not logger.propagate:
+            return False
+        logger = logger.parent
+    resort = logging.lastResort
+    return resort is not None and record.levelno >= resort.level
+
+
 def _scrubbed_record(*args, **kwargs) -> logging.LogRecord:
     record = _base_factory(*args, **kwargs)
+    if not _printed(record):
+        return record
     if record.msg == _SQL_ROW and record.name.startswith("sqlalchemy.engine"):
         record.msg, record.args = "Row [hidden]", ()  # hide_parameters does not hide rows
     # What comes from outside arrives as arguments (log.info("... %s", text)): their control

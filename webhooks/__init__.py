@@ -6,6 +6,7 @@ from flask import Flask, jsonify
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from bot.db import ping_on_checkout
 from bot.logs import configure_logging
 from bot.production import check_startup
 from bot.settings import get_settings
@@ -25,6 +26,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SETTINGS"] = get_settings()
     settings = app.config["SETTINGS"]
     configure_logging(settings)
+    # No test query before each use of a pooled connection: a webhook on a connection the
+    # database dropped is run again once on a fresh one (bot.db.retry_disconnected), or 503.
+    ping_on_checkout(False)
     check_startup(settings, "web")  # ENV=production: refuses unsafe settings (RefusedToStart)
 
     from webhooks import admin, channels, health, security

@@ -1,0 +1,40 @@
+"""gunicorn's settings for the web process (the Procfile's `web:` line), each with its reason.
+
+A webhook costs about 2.6 ms of CPU in the worker and spends the rest of its time waiting for
+PostgreSQL (one statement in one transaction) and Redis (the inbound limits, the turn's queue):
+threads let a worker serve another webhook during those waits, and a worker per core lets
+both cores run Python. BENCHMARKS.md has the figures behind these choices.
+"""
+
+import os
+
+# Where the platform tells us to listen (Heroku-style $PORT); 8000 otherwise.
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+
+# One process per core (the GIL lets a process run Python on one core at a time).
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Threads overlap the database and Redis round trips of concurrent webhooks. At most
+# bot.db's pool_size (5): every thread has a pooled connection without opening overflow ones.
+worker_class = "gthread"
+threads = 4
+
+# A worker silent this long (its main loop, not a single request, under gthread) is restarted:
+# Twilio gives a webhook 15 s, after which it has given up and will call again.
+timeout = 15
+# On a deploy or restart, requests in flight get as long as a provider would wait for them.
+graceful_timeout = 15
+# Seconds an idle keep-alive connection (from the platform's router) stays open: a reused
+# connection saves a TCP handshake per webhook. gthread parks idle ones in its poller, not on
+# a thread; short all the same, as each counts against worker_connections (1000).
+keepalive = 5
+
+# No access log: a line per request costs the worker (the scrubbing record factory, a write),
+# and its default format carries the client's IP address, a web chat resident's personal data
+# (SECURITY.md). The app logs what matters: refused and malformed webhooks, errors. To turn
+# it on for a while: GUNICORN_CMD_ARGS="--access-logfile -".
+accesslog = None
+errorlog = "-"
+
+# No control socket (gunicorn 25+): its default path is one per user, so two instances on a
+# machine (the tests, a staging and a production app) would contend for it.
+control_socket_disable = True
