@@ -57,10 +57,10 @@ for i = 1, n do
   tats[i] = tat
   wait = math.max(wait, (tat - now) - (capacity - need) * interval)
 end
-if wait <= 0 then
+if wait <= 0.000001 then  -- (a microsecond: the stored times' rounding)
   for i = 1, n do
     local tat = tats[i] + tonumber(ARGV[3 * i])
-    redis.call('SET', KEYS[i], tostring(tat), 'PX', math.ceil((tat - now) * 1000) + 1000)
+    redis.call('SET', KEYS[i], string.format('%.6f', tat), 'PX', math.ceil((tat - now) * 1000) + 1000)
   end
   return '0'
 end
@@ -69,7 +69,7 @@ if notice then
   local line = KEYS[n + 1]
   local place = math.max(tonumber(redis.call('GET', line) or '0'), now + wait)
   local after = place + tonumber(ARGV[3])
-  redis.call('SET', line, tostring(after), 'PX', math.ceil((after - now) * 1000) + 1000)
+  redis.call('SET', line, string.format('%.6f', after), 'PX', math.ceil((after - now) * 1000) + 1000)
   wait = place - now
 end
 return tostring(wait)
@@ -89,7 +89,7 @@ for i = 1, #KEYS do
   local capacity = tonumber(ARGV[2 + #KEYS + i])
   local until_then = now + seconds + (capacity - 1) * interval
   local tat = math.max(tonumber(redis.call('GET', KEYS[i]) or '0'), until_then)
-  redis.call('SET', KEYS[i], tostring(tat), 'PX', math.ceil((tat - now) * 1000) + 1000)
+  redis.call('SET', KEYS[i], string.format('%.6f', tat), 'PX', math.ceil((tat - now) * 1000) + 1000)
 end
 return 'OK'
 """

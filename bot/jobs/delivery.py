@@ -204,7 +204,7 @@ def _send_failed(message_id: int, exc: SendError, attempts: int, settings) -> fl
         # (an earlier error that may have reached the provider is kept: it calls for a look-up)
         if _rate_limited(exc):
             delay = exc.retry_after if exc.retry_after is not None else RATE_LIMITED_WAIT
-            message.attempts = attempts - 1  # the claim counted it
+            message.attempts = max(0, message.attempts - 1)  # the claim counted it
             message.status = MessageStatus.PENDING
             message.next_attempt_at = due_after(delay)
             return delay
