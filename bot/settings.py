@@ -216,10 +216,12 @@ class Settings(BaseSettings):
     sms_sends_per_second: float = Field(1.0, ge=0)
     telegram_sends_per_second: float = Field(30.0, ge=0)
     telegram_chat_sends_per_second: float = Field(1.0, ge=0)
-    # A sender's bucket holds this many seconds of its rate (at least 2 messages): a burst's
-    # size. Status notices leave this share of it (at least one message) to residents' replies.
-    pacing_burst: float = Field(0.2, gt=0)
-    pacing_reply_reserve: float = Field(0.5, ge=0, lt=1)
+    # A sender's bucket holds this many seconds of its rate (at least 2 messages): the most
+    # sent at once. Waiting sends are released by rq's scheduler once a second, so less than a
+    # second's worth would hold the rate back. Status notices leave this share of the bucket
+    # (at least one message) to residents' replies.
+    pacing_burst: float = Field(1.0, gt=0)
+    pacing_reply_reserve: float = Field(0.1, ge=0, lt=1)
 
     @field_validator(
         "inbound_limit_per_sender",
