@@ -13,7 +13,7 @@ notice is sent. The baseline round is the same residents with no backlog. Rounds
 (baseline first); figures are medians.
 
     .venv/bin/python bench/pacing.py                        # 2,000 notices at 100/s, 3+3 rounds
-    .venv/bin/python bench/pacing.py --notices 10000        # the issue's mass change (~100 s a round)
+    .venv/bin/python bench/pacing.py --notices 10000        # the mass change, ~100 s a round
     .venv/bin/python bench/pacing.py --rate 20 --notices 400 --rounds 1
 """
 
@@ -35,7 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 BIN = Path(sys.executable).parent
-PG_ADMIN = os.environ.get("INTAKE311_BENCH_PG", "host=127.0.0.1 port=5432 user=postgres dbname=test")
+PG_ADMIN = os.environ.get(
+    "INTAKE311_BENCH_PG", "host=127.0.0.1 port=5432 user=postgres dbname=test"
+)
 SERVICE_SID = "MG" + "0" * 31 + "7"
 QUEUE = "intake311-bench-pacing"
 
@@ -267,10 +269,10 @@ def replies(twilio_app, texted: dict[str, float], wait: float = 30.0) -> list[fl
 
 def round_of(bench: Bench, twilio_app, notices: int, first: int, seconds: float) -> dict:
     """One round: residents texting for `seconds` (no backlog), or while `notices` drain."""
-    from bot.db import session_scope
-    from bot.models import Message
     from sqlmodel import func, select
 
+    from bot.db import session_scope
+    from bot.models import Message
     from tests.fakes.twilio_api import reset_twilio_api
 
     reset_twilio_api(twilio_app)

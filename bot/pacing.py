@@ -60,7 +60,8 @@ end
 if wait <= 0.000001 then  -- (a microsecond: the stored times' rounding)
   for i = 1, n do
     local tat = tats[i] + tonumber(ARGV[3 * i])
-    redis.call('SET', KEYS[i], string.format('%.6f', tat), 'PX', math.ceil((tat - now) * 1000) + 1000)
+    local ms = math.ceil((tat - now) * 1000) + 1000
+    redis.call('SET', KEYS[i], string.format('%.6f', tat), 'PX', ms)
   end
   return '0'
 end
@@ -69,7 +70,8 @@ if notice then
   local line = KEYS[n + 1]
   local place = math.max(tonumber(redis.call('GET', line) or '0'), now + wait)
   local after = place + tonumber(ARGV[3])
-  redis.call('SET', line, string.format('%.6f', after), 'PX', math.ceil((after - now) * 1000) + 1000)
+  local ms = math.ceil((after - now) * 1000) + 1000
+  redis.call('SET', line, string.format('%.6f', after), 'PX', ms)
   wait = place - now
 end
 return tostring(wait)

@@ -139,7 +139,9 @@ def deliver(message_id: int) -> int:
                 delay = _send_failed(out.message_id, exc, attempts, settings)
                 if delay is not None:
                     if _rate_limited(exc):
-                        pacing.hold(buckets, delay)  # every worker waits what was asked
+                        # Every worker waits what was asked, on the narrowest bucket (one
+                        # Telegram chat's, not the whole bot's: others' chats still go).
+                        pacing.hold(buckets[-1:], delay)
                     queue.enqueue("bot.jobs.deliver", out.message_id, delay=delay, kind=lane)
                     return sent
                 continue
@@ -197,11 +199,10 @@ def _send_failed(message_id: int, exc: SendError, attempts: int, settings) -> fl
     with session_scope() as session:
         message = session.get(Message, message_id)
         message.updated_at = utcnow()
-        if message.error_code is None or message.error_code in RATE_LIMITED:
+        # A refusal for rate keeps an earlier error that may have reached the provider: that
+        # one calls for a look-up before the next send.
+        if not _rate_limited(exc) or message.error_code in (None, *RATE_LIMITED):
             message.error_code = exc.code
-        elif not _rate_limited(exc):
-            message.error_code = exc.code
-        # (an earlier error that may have reached the provider is kept: it calls for a look-up)
         if _rate_limited(exc):
             delay = exc.retry_after if exc.retry_after is not None else RATE_LIMITED_WAIT
             message.attempts = max(0, message.attempts - 1)  # the claim counted it
