@@ -330,6 +330,9 @@ def round_of(bench: Bench, twilio_app, notices: int, first: int, seconds: float)
                 Message.direction == "out", Message.status.in_(("pending", "sending"))
             )
         ).one()
+    if bench.args.verbose and to_notices:
+        seconds_in = [int(s["at"] - started) for s in to_notices]
+        print("notices sent per second:", [seconds_in.count(n) for n in range(max(seconds_in) + 1)])
     return {
         "notices": notices,
         "drain_s": (drained_at - started) if drained_at else None,
@@ -354,6 +357,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--forking", action="store_true", help="rq's forking worker")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--verbose", action="store_true", help="sends per second, each round")
     args = parser.parse_args()
     load_before = uptime()
     command = "python bench/pacing.py " + " ".join(sys.argv[1:])
