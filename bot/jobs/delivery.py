@@ -103,7 +103,9 @@ def deliver(message_id: int) -> int:
                 if wait > 0:
                     # The row says when it is due, so the reconciler leaves it until then.
                     message.next_attempt_at = due_after(wait)
-                    message.updated_at = utcnow()
+                    if message.status == MessageStatus.PENDING:
+                        # (one left "sending" keeps its time: it is looked up once in-flight)
+                        message.updated_at = utcnow()
                     paced = message.id
                 elif not _claim(session, message):
                     return sent  # another worker claimed it first
