@@ -12,7 +12,7 @@ Each round of the subject: `--notices` status notices are stored as the status c
 notice is sent. The baseline round is the same residents with no backlog. Rounds alternate
 (baseline first); figures are medians.
 
-    .venv/bin/python bench/pacing.py                        # 600 notices at 25/s, 3+3 rounds
+    .venv/bin/python bench/pacing.py                        # 400 notices at 25/s, 3+3 rounds
     .venv/bin/python bench/pacing.py --notices 10000 --rate 100 --rounds 1   # the mass change
 
 A round drains in notices / rate seconds when the workers keep up: each notice costs about two
@@ -349,7 +349,7 @@ def round_of(bench: Bench, twilio_app, notices: int, first: int, seconds: float)
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--notices", type=int, default=600)
+    parser.add_argument("--notices", type=int, default=400)
     parser.add_argument("--rate", type=float, default=25.0, help="the sender's messages/s")
     parser.add_argument("--residents-per-second", type=float, default=2.0)
     parser.add_argument("--baseline-seconds", type=float, default=10.0)
