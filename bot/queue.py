@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue
+from rq import Queue, get_current_job
 
 from bot.settings import get_settings
 
@@ -38,7 +38,11 @@ CITY_JOBS = frozenset(
         "bot.jobs.refresh_catalog",
     }
 )
-KINDS = ("residents", "city")
+# Status notices ride a lane of their own, served after the residents' queue: a backlog of
+# 10,000 texts after a mass change waits there (paced, bot.pacing) and never ahead of a turn or
+# a reply. Deliveries queued by these jobs (the status check) take it unless told otherwise.
+NOTICE_SOURCES = frozenset({"bot.jobs.track", "bot.jobs.tracking.track"})
+KINDS = ("residents", "notices", "city")
 # Jobs on the city's queue hold no Redis lock (a filing in flight is claimed in the database and
 # released after STUCK_AFTER), so they may take rq's usual 300 s. The residents' jobs hold a
 # conversation's or a contact's lock: theirs is JOB_TIMEOUT, at most half of LOCK_TIMEOUT.
@@ -49,21 +53,44 @@ TRACK_LOCK_TIMEOUT = TRACK_JOB_TIMEOUT + 120
 
 
 def queue_name(kind: str = "residents") -> str:
-    """The rq queue's name for `kind`: QUEUE_NAME for residents, QUEUE_NAME-city for the city."""
+    """The rq queue's name for `kind`: QUEUE_NAME for residents, QUEUE_NAME-<kind> otherwise."""
     if kind not in KINDS:
         raise ValueError(f"queue kind must be one of {', '.join(KINDS)}")
     base = get_settings().queue_name
-    return base if kind == "residents" else f"{base}-city"
+    return base if kind == "residents" else f"{base}-{kind}"
 
 
 def get_queue(kind: str = "residents") -> Queue:
-    """The work queue of `kind` (residents: turns, replies, upkeep; city: Open311 calls)."""
+    """The work queue of `kind` (residents: turns, replies, upkeep; notices: status texts;
+    city: Open311 calls)."""
     return Queue(queue_name(kind), connection=get_redis())
+
+
+def kind_for(func: str) -> str:
+    """The queue kind that carries `func` when the caller names none: a delivery queued by a
+    job of NOTICE_SOURCES rides the notices lane."""
+    if func in CITY_JOBS:
+        return "city"
+    if func == "bot.jobs.deliver":
+        current = get_current_job()
+        if current is not None and current.func_name in NOTICE_SOURCES:
+            return "notices"
+    return "residents"
+
+
+def current_kind() -> str:
+    """The kind of queue the running job came from ("residents" outside a job)."""
+    current = get_current_job()
+    if current is not None:
+        for kind in KINDS:
+            if current.origin == queue_name(kind):
+                return kind
+    return "residents"
 
 
 def queue_for(func: str) -> Queue:
     """The queue that carries `func`."""
-    return get_queue("city" if func in CITY_JOBS else "residents")
+    return get_queue(kind_for(func))
 
 
 def job_timeout(func: str) -> int:
@@ -71,16 +98,18 @@ def job_timeout(func: str) -> int:
     return CITY_JOB_TIMEOUT if func in CITY_JOBS else get_settings().resident_job_timeout()
 
 
-def enqueue(func: str, *args, delay: float = 0, at_front: bool = False) -> bool:
+def enqueue(
+    func: str, *args, delay: float = 0, at_front: bool = False, kind: str | None = None
+) -> bool:
     """Queue `func` (a dotted path in bot.jobs) with id arguments, now or after `delay` seconds;
     `at_front` (now only) ahead of what waits: a resident's reply, ready to go, is not held
-    behind every turn queued since their message.
+    behind every turn queued since their message. `kind`: the queue (by default `kind_for`).
 
     Work is queued after the database committed it, so a Redis that is down only delays it:
     the reconciler queues it again. False when it could not be queued now.
     """
     try:
-        queue, timeout = queue_for(func), job_timeout(func)
+        queue, timeout = get_queue(kind or kind_for(func)), job_timeout(func)
         if delay > 0:
             queue.enqueue_in(timedelta(seconds=delay), func, *args, job_timeout=timeout)
         else:

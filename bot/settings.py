@@ -208,6 +208,20 @@ class Settings(BaseSettings):
     # a session costs nothing to make, and each is a new sender to the inbound limits. Past
     # it, 429 with Retry-After. Redis down: let through.
     webchat_sessions_per_client: str = "10/hour"
+    # --- Outbound pacing (bot.pacing, RELIABILITY.md) ------------------------------------------
+    # Messages a second each sender may be handed; 0: not paced. SMS: the Twilio sender's rate
+    # (one long code in the US about 1, toll-free 3, a short code 100; a Messaging Service the
+    # sum of its senders'); Twilio counts segments, so divide by a text's usual segments.
+    # Telegram: one bot about 30 a second in all, and about 1 a second in one chat.
+    sms_sends_per_second: float = Field(1.0, ge=0)
+    telegram_sends_per_second: float = Field(30.0, ge=0)
+    telegram_chat_sends_per_second: float = Field(1.0, ge=0)
+    # A sender's bucket holds this many seconds of its rate (at least 2 messages): the most
+    # sent at once. Waiting sends are released by rq's scheduler once a second, so less than a
+    # second's worth would hold the rate back. Status notices leave this share of the bucket
+    # (at least one message) to residents' replies.
+    pacing_burst: float = Field(1.0, gt=0)
+    pacing_reply_reserve: float = Field(0.1, ge=0, lt=1)
 
     @field_validator(
         "inbound_limit_per_sender",

@@ -174,6 +174,8 @@ def service_env(sandbox, twilio_url: str) -> dict[str, str]:
         "TWILIO_MESSAGING_SERVICE_SID": "",
         "TWILIO_API_BASE": twilio_url,
         "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        # The stand-in is paced like a Messaging Service of 100 messages a second (bot.pacing).
+        "SMS_SENDS_PER_SECOND": "100",
     }
 
 
@@ -188,6 +190,10 @@ def _configure(
         "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
         "TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET,
         "TELEGRAM_API_BASE": telegram_server.url,
+        # Not paced: the tests of pacing (tests/test_pacing.py) set their own rates.
+        "SMS_SENDS_PER_SECOND": "0",
+        "TELEGRAM_SENDS_PER_SECOND": "0",
+        "TELEGRAM_CHAT_SENDS_PER_SECOND": "0",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -285,7 +285,8 @@ def test_flood_control_429_is_retried(chat, telegram_api):
     assert chat.say("/start") == []
     with session_scope() as session:
         [out] = session.exec(select(Message).where(Message.direction == "out")).all()
-    assert (out.status, out.error_code, out.attempts) == ("pending", "429", 1)
+    # refused for rate: no attempt spent (bot.jobs.delivery)
+    assert (out.status, out.error_code, out.attempts) == ("pending", "429", 0)
     run_jobs(include_delayed=True)
     [menu] = chat.inbox()
     assert "Pothole in Street" in buttons(menu)

@@ -109,9 +109,9 @@ def web(host: str, port: int, workers: int) -> None:
     "--queue",
     "kinds",
     multiple=True,
-    type=click.Choice(["residents", "city"]),
-    help="Serve only these queues (default both, residents first): give the city's "
-    "Open311 calls workers of their own so a hanging city never slows a reply.",
+    type=click.Choice(["residents", "notices", "city"]),
+    help="Serve only these queues (default all, residents first, then status notices): give "
+    "the city's Open311 calls workers of their own so a hanging city never slows a reply.",
 )
 def worker(burst: bool, simple: bool, kinds: tuple[str, ...]) -> None:
     """Run the jobs (turns, sends, filings), with rq's scheduler for retries.
@@ -120,7 +120,7 @@ def worker(burst: bool, simple: bool, kinds: tuple[str, ...]) -> None:
     from bot.worker import run_worker
 
     _start("worker")
-    run_worker(burst=burst, simple=simple, kinds=kinds or ("residents", "city"))
+    run_worker(burst=burst, simple=simple, kinds=kinds or ("residents", "notices", "city"))
 
 
 @main.command()

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlmodel import select
 
-from bot import queue, ratelimits
+from bot import pacing, queue, ratelimits
 from bot.channels.base import Outgoing, SendError
 from bot.channels.registry import channel_for
 from bot.db import session_scope
@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 SEND_BACKOFF_BASE = 5
 UNSENT = ("pending", "sending")
+# A provider's "too many requests" (Telegram's 429, Twilio's 20429): the send was refused, not
+# made, so it costs no attempt and needs no look-up; it waits what the provider asked, or this.
+RATE_LIMITED = frozenset({"429", "20429"})
+RATE_LIMITED_WAIT = 1.0
 
 
 def deliver(message_id: int) -> int:
@@ -34,8 +38,13 @@ def deliver(message_id: int) -> int:
     them in order; only its own scheduled job (deliver of its id) sends it early. A message
     left "sending" by a worker that died is looked up with the provider where it can be, so
     it is sent once.
+
+    Each send first takes a token from its sender's bucket (bot.pacing), with the priority of
+    the lane the job came from (a status notice's, or a reply's); without one the job is queued
+    again, on the same lane, for when one is due: no attempt spent, no worker kept waiting.
     """
     settings = get_settings()
+    lane = "notices" if queue.current_kind() == "notices" else "residents"
     with session_scope() as session:
         target = session.get(Message, message_id)
         if target is None or target.direction != "out":
@@ -59,8 +68,15 @@ def deliver(message_id: int) -> int:
                     # this: its last reply is out, so the address goes now.
                     finish_erasing(session, contact_id)
                     return sent
+                # Only a wait after a failed send holds the rest back: one waiting for its
+                # sender's pace (no attempt yet) goes with whichever job has a token first.
                 waiting = message.next_attempt_at and message.next_attempt_at > utcnow()
-                if message.status == MessageStatus.PENDING and waiting and message.id != message_id:
+                if (
+                    message.status == MessageStatus.PENDING
+                    and waiting
+                    and message.attempts > 0
+                    and message.id != message_id
+                ):
                     return sent
                 contact = session.get(Contact, contact_id)
                 payload = OutboundPayload.from_dict(message.payload)
@@ -78,11 +94,28 @@ def deliver(message_id: int) -> int:
                 # An earlier attempt may have reached the provider: one left "sending" by a
                 # dead worker, or one whose answer was lost.
                 # (A staff retry resets the attempts but keeps the last error.)
-                tried_before = message.attempts > 0 or message.error_code is not None
-                if not _claim(session, message):
+                # A refusal for rate (RATE_LIMITED) sent nothing.
+                tried_before = message.attempts > 0 or (
+                    message.error_code is not None and message.error_code not in RATE_LIMITED
+                )
+                buckets = pacing.buckets_for(contact.channel, contact.address, settings)
+                wait = pacing.take(buckets, lane)
+                if wait > 0:
+                    # The row says when it is due, so the reconciler leaves it until then.
+                    message.next_attempt_at = due_after(wait)
+                    if message.status == MessageStatus.PENDING:
+                        # (one left "sending" keeps its time: it is looked up once in-flight)
+                        message.updated_at = utcnow()
+                    paced = message.id
+                elif not _claim(session, message):
                     return sent  # another worker claimed it first
+                else:
+                    paced = None
                 out = Outgoing(message.id, contact.address, message.text, payload)
                 attempts, created_at = message.attempts + 1, message.created_at
+            if paced is not None:
+                queue.enqueue("bot.jobs.deliver", paced, delay=wait, kind=lane)
+                return sent
             channel = channel_for(contact.channel)
             try:
                 external_id = None
@@ -107,7 +140,11 @@ def deliver(message_id: int) -> int:
                 )
                 delay = _send_failed(out.message_id, exc, attempts, settings)
                 if delay is not None:
-                    queue.enqueue("bot.jobs.deliver", out.message_id, delay=delay)
+                    if _rate_limited(exc):
+                        # Every worker waits what was asked, on the narrowest bucket (one
+                        # Telegram chat's, not the whole bot's: others' chats still go).
+                        pacing.hold(buckets[-1:], delay)
+                    queue.enqueue("bot.jobs.deliver", out.message_id, delay=delay, kind=lane)
                     return sent
                 continue
             with session_scope() as session:
@@ -151,12 +188,29 @@ def _claim(session, message: Message) -> bool:
     return result.rowcount == 1
 
 
+def _rate_limited(exc: SendError) -> bool:
+    """Whether the provider refused the send for its rate (nothing was sent)."""
+    return exc.retryable and (exc.retry_after is not None or exc.code in RATE_LIMITED)
+
+
 def _send_failed(message_id: int, exc: SendError, attempts: int, settings) -> float | None:
-    """Record a failed send; the seconds until its retry, or None when it is given up."""
+    """Record a failed send; the seconds until its retry, or None when it is given up.
+
+    A refusal for rate is no failed attempt: it waits what the provider asked, however often.
+    """
     with session_scope() as session:
         message = session.get(Message, message_id)
-        message.error_code = exc.code
         message.updated_at = utcnow()
+        # A refusal for rate keeps an earlier error that may have reached the provider: that
+        # one calls for a look-up before the next send.
+        if not _rate_limited(exc) or message.error_code in (None, *RATE_LIMITED):
+            message.error_code = exc.code
+        if _rate_limited(exc):
+            delay = exc.retry_after if exc.retry_after is not None else RATE_LIMITED_WAIT
+            message.attempts = max(0, message.attempts - 1)  # the claim counted it
+            message.status = MessageStatus.PENDING
+            message.next_attempt_at = due_after(delay)
+            return delay
         if exc.opted_out:
             session.get(Contact, message.contact_id).opted_out = True
         if exc.retryable and (attempts < settings.send_max_attempts or exc.retry_after is not None):

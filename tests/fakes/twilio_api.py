@@ -13,6 +13,10 @@ tests/fixtures/twilio/SOURCES.md). Knobs in ``app.config``, all safe to change w
 - ``LOSE_ANSWERS``: how many of the next accepted sends lose their answer (the message is
   stored and listed, the client gets a 500 as if the answer never came).
 - ``DELAY``: seconds to sleep before answering any account route (for timeout tests).
+- ``RATE``: ``(per_second, burst)``: each sender (From, or MessagingServiceSid) takes sends at
+  that rate (a token bucket holding ``burst``); one beyond it is refused with 429 (20429) and
+  counted in ``REFUSED_FOR_RATE``. None (the default): no limit. ``SENT`` entries carry ``at``,
+  the time (``time.time()``) each send was accepted.
 
 ``reset_twilio_api(app)`` clears all of these, so one served fake can be shared across tests.
 """
@@ -107,6 +111,7 @@ def reset_twilio_api(app: Flask) -> None:
         app.config["MESSAGES"].clear()
         app.config["REQUESTS"].clear()
         app.config.update(FAIL_TO={}, FAIL_NEXT=[], DELAY=0.0, LOSE_ANSWERS=0)
+        app.config.update(RATE=None, REFUSED_FOR_RATE=0, BUCKETS={})
 
 
 def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
@@ -115,6 +120,24 @@ def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
     lock = threading.Lock()
     app.config.update(LOCK=lock, SENT=[], MESSAGES={}, REQUESTS=[])
     app.config.update(FAIL_TO={}, FAIL_NEXT=[], DELAY=0.0, LOSE_ANSWERS=0)
+    app.config.update(RATE=None, REFUSED_FOR_RATE=0, BUCKETS={})
+
+    def over_rate(sender: str) -> bool:
+        """Take one of the sender's tokens (RATE); True when none was left."""
+        rate = app.config.get("RATE")
+        if not rate:
+            return False
+        per_second, burst = rate
+        now = time.time()
+        with lock:
+            tokens, then = app.config["BUCKETS"].get(sender, (burst, now))
+            tokens = min(burst, tokens + (now - then) * per_second)
+            if tokens < 1:
+                app.config["REFUSED_FOR_RATE"] += 1
+                app.config["BUCKETS"][sender] = (tokens, now)
+                return True
+            app.config["BUCKETS"][sender] = (tokens - 1, now)
+        return False
 
     def error(code: int, **fields: str):
         body, status = error_body(code, **fields)
@@ -177,6 +200,8 @@ def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
         injected = dict(app.config.get("FAIL_TO") or {}).get(to)
         if injected is not None:
             return error(int(injected), to=to)
+        if over_rate(service or sender):
+            return error(20429)
 
         message_sid = ("MM" if media else "SM") + secrets.token_hex(16)
         now = _rfc2822(datetime.now(UTC))
@@ -209,7 +234,9 @@ def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
         }
         with lock:
             app.config["MESSAGES"][message_sid] = message
-            app.config["SENT"].append({"sid": message_sid, "account_sid": sid, "form": form})
+            app.config["SENT"].append(
+                {"sid": message_sid, "account_sid": sid, "form": form, "at": time.time()}
+            )
             lose = app.config.get("LOSE_ANSWERS", 0) > 0
             if lose:
                 app.config["LOSE_ANSWERS"] -= 1
