@@ -21,16 +21,19 @@ GSM7_SINGLE, GSM7_PART = 160, 153
 UCS2_SINGLE, UCS2_PART = 70, 67
 
 
+_GSM7 = GSM7_BASIC | GSM7_EXTENSION
+
+
 def is_gsm7(text: str) -> bool:
     """True when every character can be sent in the GSM-7 alphabet."""
-    return all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text)
+    return _GSM7.issuperset(text)
 
 
-def _units(text: str) -> list[int]:
-    """The cost of each character: septets for GSM-7, UTF-16 code units for UCS-2."""
-    if is_gsm7(text):
-        return [2 if c in GSM7_EXTENSION else 1 for c in text]
-    return [2 if ord(c) > 0xFFFF else 1 for c in text]
+def _doubled(text: str, gsm: bool) -> int:
+    """How many characters cost two units: escapes in GSM-7, surrogate pairs in UCS-2."""
+    if gsm:
+        return sum(text.count(c) for c in GSM7_EXTENSION)
+    return 0 if text.isascii() else len(text.encode("utf-16-le", "surrogatepass")) // 2 - len(text)
 
 
 # Characters per message on the channel of the step under way; None: SMS segments. Set by
@@ -60,13 +63,16 @@ def cost(text: str) -> int:
 def segments(text: str) -> int:
     """How many SMS segments the text takes (an empty text still takes one)."""
     gsm = is_gsm7(text)
-    units = _units(text)
+    doubled = _doubled(text, gsm)
     single, part = (GSM7_SINGLE, GSM7_PART) if gsm else (UCS2_SINGLE, UCS2_PART)
-    if sum(units) <= single:
+    if len(text) + doubled <= single:
         return 1
+    if not doubled:
+        return -(-len(text) // part)
     # Fill parts greedily: an escape pair or a surrogate pair is never split across parts.
     count, used = 1, 0
-    for unit in units:
+    for c in text:
+        unit = (2 if c in GSM7_EXTENSION else 1) if gsm else (2 if ord(c) > 0xFFFF else 1)
         if used + unit > part:
             count, used = count + 1, 0
         used += unit
