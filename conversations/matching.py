@@ -147,9 +147,43 @@ def _terms(service: Service) -> list[tuple[str, float]]:
     return terms
 
 
+@dataclass(frozen=True)
+class _Index:
+    """A catalogue's terms, each with the services (by position) it belongs to, and for each
+    length of window the terms long enough and short enough to reach TERM_FLOOR with it."""
+
+    keys: list[str]
+    owners: list[dict[int, float]]
+    by_length: dict[int, tuple[list[str], list[int]]]
+
+    def candidates(self, length: int) -> tuple[list[str], list[int]]:
+        """The terms a window of this length may match, and their positions in `keys`."""
+        found = self.by_length.get(length)
+        if found is None:  # a window longer than any kept: worked out, not kept
+            found = _reachable(self.keys, length)
+        return found
+
+
+def _reachable(keys: list[str], length: int) -> tuple[list[str], list[int]]:
+    """The keys whose length lets fuzz.ratio with a text of `length` reach TERM_FLOOR.
+
+    fuzz.ratio is at most 200 x min(a, b) / (a + b); half a point of margin keeps every key
+    on the boundary (the cutoff itself is still applied by rapidfuzz).
+    """
+    kept = [
+        (key, i)
+        for i, key in enumerate(keys)
+        if 200 * min(length, len(key)) >= (TERM_FLOOR - 0.5) * (length + len(key))
+    ]
+    return [key for key, _ in kept], [i for _, i in kept]
+
+
+_LONGEST_KEPT = 64  # candidates kept for windows up to this long (longer ones are rare)
+
+
 @lru_cache(maxsize=16)
-def _index(services: tuple[Service, ...]) -> tuple[list[str], list[dict[int, float]]]:
-    """All terms of a catalogue, each with the services (by position) it belongs to."""
+def _index_of(services: tuple[Service, ...]) -> _Index:
+    """All terms of a catalogue, built once per catalogue."""
     owners: dict[str, dict[int, float]] = {}
     for position, service in enumerate(services):
         for key, weight in _terms(service):
@@ -157,33 +191,54 @@ def _index(services: tuple[Service, ...]) -> tuple[list[str], list[dict[int, flo
                 best = owners.setdefault(key, {})
                 best[position] = max(weight, best.get(position, 0.0))
     keys = list(owners)
-    return keys, [owners[key] for key in keys]
+    by_length = {n: _reachable(keys, n) for n in range(1, _LONGEST_KEPT + 1)}
+    return _Index(keys, [owners[key] for key in keys], by_length)
+
+
+_BY_CATALOGUE: dict[int, tuple[tuple[Service, ...], _Index]] = {}
+
+
+def _index(services: tuple[Service, ...]) -> _Index:
+    """The catalogue's index, found again by the catalogue's identity (hashing every service
+    costs more than scoring a short message), else by its content."""
+    kept = _BY_CATALOGUE.get(id(services))
+    if kept is not None and kept[0] is services:
+        return kept[1]
+    index = _index_of(services)
+    if len(_BY_CATALOGUE) > 16:
+        _BY_CATALOGUE.clear()
+    _BY_CATALOGUE[id(services)] = (services, index)  # keeps the object: its id stays unique
+    return index
 
 
 def _windows(words: list[str]) -> list[tuple[str, range]]:
     """Runs of one to three consecutive content words, as (key, positions covered)."""
+    stems = [stem(word) if word else "" for word in words]
     windows = []
     for start in range(len(words)):
-        for size in (1, 2, 3):
-            span = words[start : start + size]
-            if len(span) == size and all(span):
-                windows.append((_key(span), range(start, start + size)))
+        key = ""
+        for end in range(start, min(start + 3, len(words))):
+            if not words[end]:
+                break
+            key += stems[end]
+            windows.append((key, range(start, end + 1)))
     return windows
 
 
 def _score_variant(processed: str, services: tuple[Service, ...]) -> dict[int, float]:
     """Scores by service position for one processed form of the message."""
     words = _content(processed)[:60]
-    keys, owners = _index(services)
+    index = _index(services)
     best: dict[int, float] = {}
     covered: dict[int, set[int]] = {}
     for window, positions in _windows(words):
-        for key, similarity, index in process.extract(
+        keys, places = index.candidates(len(window))
+        for key, similarity, found in process.extract(
             window, keys, scorer=fuzz.ratio, score_cutoff=TERM_FLOOR, limit=None
         ):
             if similarity < 100 and min(len(key), len(window)) < SHORT:
                 continue
-            for position, weight in owners[index].items():
+            for position, weight in index.owners[places[found]].items():
                 best[position] = max(best.get(position, 0.0), similarity * weight)
                 covered.setdefault(position, set()).update(positions)
     meaningful = len(set().union(*covered.values())) if covered else 0
