@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from . import asking, history, prompts, texts
@@ -569,9 +569,21 @@ def _service(state: State, text: str, context: Context) -> Turn:
     return _choose(state, text, context) or _show_menu(state, context, 0, texts.MENU_AGAIN)
 
 
-def _synonyms(state: State, context: Context) -> dict[str, str]:
-    """Phrases for matching: the resident's language's, then the city's own."""
-    return {**_say(state, context).synonyms, **context.synonyms}
+def _synonyms(state: State, context: Context) -> Mapping[str, str]:
+    """Phrases for matching: the resident's language's, then the city's own (one mapping for
+    the pair, the same every turn, so matching finds its compiled pattern by identity)."""
+    own, city = _say(state, context).synonyms, context.synonyms
+    if not city:
+        return own
+    kept = _MERGED.get((id(own), id(city)))
+    if kept is None or kept[0] is not own or kept[1] is not city:
+        if len(_MERGED) > 32:
+            _MERGED.clear()
+        kept = _MERGED[(id(own), id(city))] = (own, city, {**own, **city})  # keeps both objects
+    return kept[2]
+
+
+_MERGED: dict[tuple[int, int], tuple[Mapping[str, str], Mapping[str, str], dict[str, str]]] = {}
 
 
 def _choose(state: State, text: str, context: Context) -> Turn | None:

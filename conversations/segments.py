@@ -32,6 +32,8 @@ def is_gsm7(text: str) -> bool:
 def _doubled(text: str, gsm: bool) -> int:
     """How many characters cost two units: escapes in GSM-7, surrogate pairs in UCS-2."""
     if gsm:
+        if GSM7_EXTENSION.isdisjoint(text):
+            return 0
         return sum(text.count(c) for c in GSM7_EXTENSION)
     return 0 if text.isascii() else len(text.encode("utf-16-le", "surrogatepass")) // 2 - len(text)
 
