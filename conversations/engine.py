@@ -17,6 +17,7 @@ from .commands import (
     START,
     STATUS,
     Command,
+    command_forms,
     normal,
     parse_command,
 )
@@ -265,12 +266,15 @@ def _on_message(state: State, message: Message, context: Context) -> Turn:
 
 def _command(state: State, text: str, context: Context) -> Command | None:
     """A command in the resident's language, or in another one (which then becomes theirs)."""
-    command = parse_command(text, _say(state, context))
-    if command or not text:
+    forms = command_forms(text)
+    if forms is None:
+        return None
+    command = parse_command(text, _say(state, context), forms)
+    if command:
         return command
     for code, language in context.languages.items():
         if code != (state.language or "en"):
-            command = parse_command(text, language)
+            command = parse_command(text, language, forms)
             if command:
                 if not state.language_chosen:
                     state.language = "" if code == "en" else code
