@@ -225,20 +225,21 @@ def _windows(words: list[str]) -> list[tuple[str, range]]:
     return windows
 
 
-def _score_variant(processed: str, services: tuple[Service, ...]) -> dict[int, float]:
-    """Scores by service position for one processed form of the message."""
+def _score_variant(
+    processed: str, services: tuple[Service, ...], seen: dict[str, list[tuple[int, float]]]
+) -> dict[int, float]:
+    """Scores by service position for one processed form of the message; `seen` holds the
+    terms each window matched (the message's other form shares most of its windows)."""
     words = _content(processed)[:60]
     index = _index(services)
     best: dict[int, float] = {}
     covered: dict[int, set[int]] = {}
     for window, positions in _windows(words):
-        keys, places = index.candidates(len(window))
-        for key, similarity, found in process.extract(
-            window, keys, scorer=fuzz.ratio, score_cutoff=TERM_FLOOR, limit=None
-        ):
-            if similarity < 100 and min(len(key), len(window)) < SHORT:
-                continue
-            for position, weight in index.owners[places[found]].items():
+        matched = seen.get(window)
+        if matched is None:
+            matched = seen[window] = _matched(window, index)
+        for term, similarity in matched:
+            for position, weight in index.owners[term].items():
                 best[position] = max(best.get(position, 0.0), similarity * weight)
                 covered.setdefault(position, set()).update(positions)
     meaningful = len(set().union(*covered.values())) if covered else 0
@@ -254,6 +255,18 @@ def _score_variant(processed: str, services: tuple[Service, ...]) -> dict[int, f
     return scores
 
 
+def _matched(window: str, index: _Index) -> list[tuple[int, float]]:
+    """The terms (by position in the index) a window matches, with their similarity."""
+    keys, places = index.candidates(len(window))
+    return [
+        (places[found], similarity)
+        for key, similarity, found in process.extract(
+            window, keys, scorer=fuzz.ratio, score_cutoff=TERM_FLOOR, limit=None
+        )
+        if similarity == 100 or min(len(key), len(window)) >= SHORT
+    ]
+
+
 def match_services(
     text: str,
     services: tuple[Service, ...] | list[Service],
@@ -266,9 +279,10 @@ def match_services(
     services = tuple(services)
     processed = default_process(text)
     scores: dict[int, float] = {}
+    seen: dict[str, list[tuple[int, float]]] = {}
     for variant in {processed, expand(processed, synonyms)}:
         variant = _PLACE.sub(" ", variant)
-        for position, score in _score_variant(variant, services).items():
+        for position, score in _score_variant(variant, services, seen).items():
             scores[position] = max(score, scores.get(position, 0.0))
     ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
     return [(services[position], round(score, 1)) for position, score in ranked]
