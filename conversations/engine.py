@@ -247,7 +247,7 @@ def _on_message(state: State, message: Message, context: Context) -> Turn:
         return Turn(state, (prompts.emergency(context.emergency_number, _say(state, context)),))
     if state.name == StateName.IDLE and state.draft.held is not None:
         return _offer_resume(state, text, context)
-    before = state.copy()
+    before = state.copy(shared_history=True)  # read, never changed: its history is not copied
     if message.location is not None:
         turn = _on_pin(state, message.location, context)
     elif message.media and not text:

@@ -311,8 +311,9 @@ class Draft:
             draft.back_to = State.from_dict(data["back_to"])
         return draft
 
-    def copy(self) -> Draft:
-        """A copy sharing nothing mutable with this draft (places are frozen)."""
+    def copy(self, shared_history: bool = False) -> Draft:
+        """A copy sharing nothing mutable with this draft (places are frozen); with
+        `shared_history`, its history's snapshots (never changed in place) are shared."""
         # Every field taken as it is, then each mutable one replaced by a copy: a step copies
         # the state and its history (up to ten drafts) twice, and __init__ with 21 keywords
         # costs more than the rest of a short turn. tests/test_conversations_copy.py checks
@@ -325,7 +326,10 @@ class Draft:
         new.media = list(self.media)
         new.answers = {code: _copied(value) for code, value in self.answers.items()}
         new.groups = list(self.groups)
-        new.history = [earlier.copy() for earlier in self.history]
+        if shared_history:
+            new.history = list(self.history)
+        else:
+            new.history = [earlier.copy() for earlier in self.history]
         if self.held is not None:
             new.held = self.held.copy()
         if self.back_to is not None:
@@ -430,11 +434,12 @@ class State:
             consent=data.get("consent"),
         )
 
-    def copy(self) -> State:
-        """A copy sharing nothing with this state."""
+    def copy(self, shared_history: bool = False) -> State:
+        """A copy sharing nothing with this state (but, with `shared_history`, the snapshots
+        of its draft's history, which nothing changes in place)."""
         return State(
             name=self.name,
-            draft=self.draft.copy(),
+            draft=self.draft.copy(shared_history),
             offered=list(self.offered),
             language=self.language,
             language_chosen=self.language_chosen,

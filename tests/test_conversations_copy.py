@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from conversations import step
 from conversations.types import ContactDetails, Draft, Place, Snapshot, State
+from tests.conversations import corpus
 
 IMMUTABLE = (str, int, float, bool, type(None), Place)
 
@@ -94,3 +96,21 @@ def test_changing_the_copy_leaves_the_original_as_it_was():
     copied.held.draft.contact.phone = ""
     copied.groups.clear()
     assert draft.to_dict() == stored
+
+
+def test_states_passed_from_step_to_step_are_never_changed_by_the_next_step():
+    """As a caller keeping states in memory would (the bench does): every step leaves the
+    state it was given as it was, and states chain exactly as through their JSON."""
+    context = corpus.make_context()
+    for scenario in corpus.load_scenarios():
+        events: list = []
+        corpus.run(scenario, context, lambda _state, event, e=events: e.append(event))
+        state, stored = State(), State().to_dict()
+        for event in events:
+            given = state.to_dict()
+            turn = step(state, event, context)
+            assert state.to_dict() == given, scenario.name
+            from_json = step(State.from_dict(stored), event, context)
+            assert turn.state.to_dict() == from_json.state.to_dict(), scenario.name
+            assert turn.replies == from_json.replies and turn.actions == from_json.actions
+            state, stored = turn.state, from_json.state.to_dict()
