@@ -39,14 +39,14 @@ def detect(text: str, languages: Mapping[str, Language]) -> str | None:
     if not words:
         return None
     folded = " ".join(words)
-    english = sum(w in ENGLISH_WORDS for w in words)
+    english = sum(map(ENGLISH_WORDS.__contains__, words))
     scores: dict[str, float] = {}
     for code, language in languages.items():
         if code == "en":
             continue
         listed = language.words.get("detect", ())
-        score = sum(w in listed for w in words)
-        score += sum(1 for phrase in _phrases(listed) if phrase in folded)
+        score = sum(map(listed.__contains__, words))
+        score += sum(map(folded.__contains__, _phrases(listed)))
         if code == "es" and _SPANISH.search(text):
             score += 1
         if score:

@@ -155,6 +155,7 @@ class _Index:
     keys: list[str]
     owners: list[dict[int, float]]
     by_length: dict[int, tuple[list[str], list[int]]]
+    positions: dict[str, int]  # each key's position in `keys`
 
     def candidates(self, length: int) -> tuple[list[str], list[int]]:
         """The terms a window of this length may match, and their positions in `keys`."""
@@ -192,7 +193,8 @@ def _index_of(services: tuple[Service, ...]) -> _Index:
                 best[position] = max(weight, best.get(position, 0.0))
     keys = list(owners)
     by_length = {n: _reachable(keys, n) for n in range(1, _LONGEST_KEPT + 1)}
-    return _Index(keys, [owners[key] for key in keys], by_length)
+    positions = {key: i for i, key in enumerate(keys)}
+    return _Index(keys, [owners[key] for key in keys], by_length, positions)
 
 
 _BY_CATALOGUE: dict[int, tuple[tuple[Service, ...], _Index]] = {}
@@ -257,6 +259,9 @@ def _score_variant(
 
 def _matched(window: str, index: _Index) -> list[tuple[int, float]]:
     """The terms (by position in the index) a window matches, with their similarity."""
+    if len(window) < SHORT:  # only the very same term counts (fuzz.ratio 100 is equality)
+        found = index.positions.get(window)
+        return [] if found is None else [(found, 100.0)]
     keys, places = index.candidates(len(window))
     return [
         (places[found], similarity)
