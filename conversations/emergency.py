@@ -90,10 +90,21 @@ def phrases_pattern(phrases: frozenset[str]) -> re.Pattern | None:
     chinese = {p for p in phrases if any("\u3400" <= c <= "\u9fff" for c in p)}
     alternatives = []
     if phrases - chinese:
-        alternatives.append(rf"(?<!\w)(?:{_trie(phrases - chinese)})(?!\w)")
+        alternatives.append(
+            rf"{_starts(phrases - chinese)}(?<!\w)(?:{_trie(phrases - chinese)})(?!\w)"
+        )
     if chinese:
-        alternatives.append(_trie(chinese))
+        alternatives.append(_starts(chinese) + _trie(chinese))
     return re.compile("|".join(alternatives)) if alternatives else None
+
+
+def _starts(phrases: set[str] | frozenset[str]) -> str:
+    """A lookahead for the characters the phrases start with: one test of a set rejects a
+    position that the trie would try letter by letter (about twice as fast); "" when one of
+    the phrases is empty (it starts anywhere)."""
+    if "" in phrases:
+        return ""
+    return f"(?=[{''.join(sorted({re.escape(p[0]) for p in phrases}))}])"
 
 
 def _trie(phrases: Iterable[str]) -> str:
