@@ -23,8 +23,27 @@ from .types import Answer, Attribute, ContactDetails, Context, Draft, Reply, Ser
 
 def service_of(draft: Draft, context: Context) -> Service | None:
     """The draft's service as the catalogue has it now (None when it is gone)."""
-    code = draft.service_code
-    return next((service for service in context.services if service.code == code), None)
+    return _by_code(context.services).get(draft.service_code)
+
+
+_BY_CODE: dict[int, tuple[tuple[Service, ...], dict[str, Service]]] = {}
+
+
+def _by_code(services: tuple[Service, ...]) -> dict[str, Service]:
+    """The catalogue's services by code (the first listed for a code listed twice), built once
+    per catalogue tuple (kept, so its id stays unique)."""
+    kept = _BY_CODE.get(id(services))
+    if kept is not None and kept[0] is services:
+        return kept[1]
+    found: dict[str, Service] = {}
+    for service in services:
+        found.setdefault(service.code, service)
+    if not isinstance(services, tuple):  # a list may change: not kept
+        return found
+    if len(_BY_CODE) > 16:
+        _BY_CODE.clear()
+    _BY_CODE[id(services)] = (services, found)
+    return found
 
 
 def questions_of(service: Service | None) -> tuple[Attribute, ...]:

@@ -129,19 +129,34 @@ def normal(text: str) -> str:
     return " ".join(text.strip(_EDGES).casefold().split())
 
 
-def parse_command(text: str, say: Language = ENGLISH) -> Command | None:
-    """The command the message is, or None when it is an ordinary message."""
-    bare = normal(text)
-    if not bare or len(bare) > MAX_COMMAND:
+def parse_command(
+    text: str, say: Language = ENGLISH, forms: tuple[str, str] | None = None
+) -> Command | None:
+    """The command the message is, or None when it is an ordinary message.
+
+    `forms` is what `command_forms(text)` gave, for a caller trying several languages.
+    """
+    forms = forms or command_forms(text)
+    if forms is None:
         return None
+    bare, spaced = forms
     words, prefixed, names = _grammar(say)
     word = words.get(bare)
     if word:
         return Command(word)
-    found = prefixed.fullmatch(" ".join(text.strip(_EDGES).split()))
+    found = prefixed.fullmatch(spaced)
     if found:
         return _with_argument(names[found["word"].casefold()], found["rest"], _not_numbers(say))
     return None
+
+
+def command_forms(text: str) -> tuple[str, str] | None:
+    """The forms of a message a command is read from (`normal`, and trimmed with its spaces
+    collapsed); None when it cannot be a command (empty, or longer than MAX_COMMAND)."""
+    bare = normal(text)
+    if not bare or len(bare) > MAX_COMMAND:
+        return None
+    return bare, " ".join(text.strip(_EDGES).split())
 
 
 MAX_COMMAND = 60  # longer messages are never commands ("status" inside a sentence is not one)

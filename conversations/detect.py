@@ -8,7 +8,8 @@ characters, Vietnamese letters). It answers only when one language clearly wins.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from functools import lru_cache
 
 from .language import Language
 
@@ -38,14 +39,14 @@ def detect(text: str, languages: Mapping[str, Language]) -> str | None:
     if not words:
         return None
     folded = " ".join(words)
-    english = sum(w in ENGLISH_WORDS for w in words)
+    english = sum(map(ENGLISH_WORDS.__contains__, words))
     scores: dict[str, float] = {}
     for code, language in languages.items():
         if code == "en":
             continue
         listed = language.words.get("detect", ())
-        score = sum(w in listed for w in words)
-        score += sum(1 for phrase in listed if " " in phrase and phrase in folded)
+        score = sum(map(listed.__contains__, words))
+        score += sum(map(folded.__contains__, _phrases(listed)))
         if code == "es" and _SPANISH.search(text):
             score += 1
         if score:
@@ -59,3 +60,10 @@ def detect(text: str, languages: Mapping[str, Language]) -> str | None:
     if english > scores[best] and english >= 2 and "en" in languages:
         return "en"
     return None
+
+
+@lru_cache(maxsize=32)
+def _phrases(listed: Collection[str]) -> tuple[str, ...]:
+    """The words of a language's list that are phrases of several words (a frozenset's hash is
+    kept: finding them again costs nothing)."""
+    return tuple(phrase for phrase in listed if " " in phrase)

@@ -7,7 +7,8 @@ English patterns live here; other languages list phrases in their "emergency" wo
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from .language import Language
 
@@ -15,20 +16,27 @@ _NOT_FIRE = (
     r"hydrants?|lanes?|escapes?|stations?|dept|department|works|pit|place|places|hazards?|"
     r"codes?|trucks?|marshal|inspections?|alarms?|ants?|wood|fighters?|house|exits?|doors?"
 )
+# Each pattern starts at a word boundary: they are searched as one `\b(?:...|...)`, so a
+# position inside a word is passed over at once (about 20 times faster than one branch each).
 _PATTERNS = [
-    rf"\bfire\b(?!\s*(?:{_NOT_FIRE})\b)",
-    r"\b(?:on fire|in flames|burning down|catching fire|caught fire|wildfire)\b",
-    r"\bsmoke (?:coming|pouring|everywhere|from|in)\b|\bfull of smoke\b",
-    r"\bsmell(?:s|ing|ed)? (?:of |like )?(?:gas|smoke)\b",
-    r"\bgas (?:leak|leaking|smell|odou?r)\b|\bleaking gas\b|\bcarbon monoxide\b",
-    r"\b(?:heart attack|not breathing|unconscious|overdos\w*|seizure|drowning|bleeding)\b",
-    r"\b(?:shots? fired|shooting|gunshots?|stabbing|stabbed|robbery|being robbed|"
+    rf"fire\b(?!\s*(?:{_NOT_FIRE})\b)",
+    r"(?:on fire|in flames|burning down|catching fire|caught fire|wildfire)\b",
+    r"smoke (?:coming|pouring|everywhere|from|in)\b",
+    r"full of smoke\b",
+    r"smell(?:s|ing|ed)? (?:of |like )?(?:gas|smoke)\b",
+    r"gas (?:leak|leaking|smell|odou?r)\b",
+    r"leaking gas\b",
+    r"carbon monoxide\b",
+    r"(?:heart attack|not breathing|unconscious|overdos\w*|seizure|drowning|bleeding)\b",
+    r"(?:shots? fired|shooting|gunshots?|stabbing|stabbed|robbery|being robbed|"
     r"robbing|break(?:ing)?[- ]in|breaking into|kidnapp\w*|assault\w*|being attacked)\b",
-    r"\b(?:someone|somebody) with an? (?:gun|knife|weapon)\b",
-    r"\b(?:live|sparking|downed) (?:power )?(?:wires?|lines?)\b|\bpower lines? (?:down|sparking)\b",
-    r"\bsparking\b|\bsparks (?:coming|flying)\b|\b(?:down|took down|knocked down) (?:the |a )?"
-    r"power lines?\b",
-    r"(?<!non )(?<!non-)(?<!not an )(?<!isn't an )(?<!no )\bemergency\b",
+    r"(?:someone|somebody) with an? (?:gun|knife|weapon)\b",
+    r"(?:live|sparking|downed) (?:power )?(?:wires?|lines?)\b",
+    r"power lines? (?:down|sparking)\b",
+    r"sparking\b",
+    r"sparks (?:coming|flying)\b",
+    r"(?:down|took down|knocked down) (?:the |a )?power lines?\b",
+    r"(?<!non )(?<!non-)(?<!not an )(?<!isn't an )(?<!no )emergency\b",
 ]
 _HURT = re.compile(
     r"\b(?P<who>someone|somebody|a person|person|people|a man|man|a woman|woman|a child|child|"
@@ -36,7 +44,7 @@ _HURT = re.compile(
     r"\b(?:hurt|injured|bleeding|hit by a car|trapped|collapsed|passed out)\b"
 )
 _MAYBE = re.compile(r"\b(?:could|might|may|will|would|gonna|going to|can)\b")
-_ENGLISH = re.compile("|".join(_PATTERNS))
+_ENGLISH = re.compile(r"\b(?:" + "|".join(_PATTERNS) + ")")
 
 
 def is_emergency(text: str, languages: Mapping[str, Language]) -> bool:
@@ -51,28 +59,68 @@ def is_emergency(text: str, languages: Mapping[str, Language]) -> bool:
     return pattern is not None and pattern.search(said) is not None
 
 
-_COMPILED: dict[int, tuple[Mapping, re.Pattern | None]] = {}
+_BY_LANGUAGES: dict[int, tuple[Mapping, re.Pattern | None]] = {}
 
 
 def _phrases(languages: Mapping[str, Language]) -> re.Pattern | None:
-    """One pattern for every language's emergency phrases, compiled once per set of languages."""
-    kept = _COMPILED.get(id(languages))
+    """One pattern for every language's emergency phrases, found again by the languages'
+    identity (a turn's cost) or else by the phrases themselves (a set's, then the compile's)."""
+    kept = _BY_LANGUAGES.get(id(languages))
     if kept is not None and kept[0] is languages:
         return kept[1]
-    phrases = sorted(
-        {p for language in languages.values() for p in language.words.get("emergency", ())},
-        key=len,
-        reverse=True,
+    phrases = frozenset(
+        p for language in languages.values() for p in language.words.get("emergency", ())
     )
-    pattern = re.compile("|".join(_alternative(p) for p in phrases)) if phrases else None
-    if len(_COMPILED) > 16:
-        _COMPILED.clear()
-    _COMPILED[id(languages)] = (languages, pattern)  # keeps the object: its id stays unique
+    pattern = phrases_pattern(phrases)
+    if len(_BY_LANGUAGES) > 16:
+        _BY_LANGUAGES.clear()
+    _BY_LANGUAGES[id(languages)] = (languages, pattern)  # keeps the object: its id stays unique
     return pattern
 
 
-def _alternative(phrase: str) -> str:
-    """A phrase as whole words, or anywhere for Chinese characters (written without spaces)."""
-    if any("\u3400" <= c <= "\u9fff" for c in phrase):
-        return re.escape(phrase)
-    return rf"(?<!\w){re.escape(phrase)}(?!\w)"
+@lru_cache(maxsize=16)
+def phrases_pattern(phrases: frozenset[str]) -> re.Pattern | None:
+    """A pattern finding any of the phrases: as whole words, or anywhere when written in
+    Chinese characters (without spaces); None for no phrases.
+
+    The phrases are merged into a trie (shared beginnings written once), so a position is
+    tried against the few letters that can start a phrase rather than against every phrase:
+    linear in the text, and cheap whatever the number of phrases.
+    """
+    chinese = {p for p in phrases if any("\u3400" <= c <= "\u9fff" for c in p)}
+    alternatives = []
+    if phrases - chinese:
+        alternatives.append(
+            rf"{_starts(phrases - chinese)}(?<!\w)(?:{_trie(phrases - chinese)})(?!\w)"
+        )
+    if chinese:
+        alternatives.append(_starts(chinese) + _trie(chinese))
+    return re.compile("|".join(alternatives)) if alternatives else None
+
+
+def _starts(phrases: set[str] | frozenset[str]) -> str:
+    """A lookahead for the characters the phrases start with: one test of a set rejects a
+    position that the trie would try letter by letter (about twice as fast); "" when one of
+    the phrases is empty (it starts anywhere)."""
+    if "" in phrases:
+        return ""
+    return f"(?=[{''.join(sorted({re.escape(p[0]) for p in phrases}))}])"
+
+
+def _trie(phrases: Iterable[str]) -> str:
+    """A regular expression matching exactly the (non-empty) phrases, as a trie."""
+    root: dict[str, dict] = {}
+    for phrase in phrases:
+        node = root
+        for c in phrase:
+            node = node.setdefault(c, {})
+        node[""] = {}  # a phrase ends here
+    return _branches(root)
+
+
+def _branches(node: dict[str, dict]) -> str:
+    alternatives = [re.escape(c) + _branches(child) for c, child in sorted(node.items()) if c]
+    if not alternatives:
+        return ""
+    joined = alternatives[0] if len(alternatives) == 1 else f"(?:{'|'.join(alternatives)})"
+    return f"(?:{joined})?" if "" in node else joined

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from . import asking, history, prompts, texts
@@ -17,6 +17,7 @@ from .commands import (
     START,
     STATUS,
     Command,
+    command_forms,
     normal,
     parse_command,
 )
@@ -246,7 +247,7 @@ def _on_message(state: State, message: Message, context: Context) -> Turn:
         return Turn(state, (prompts.emergency(context.emergency_number, _say(state, context)),))
     if state.name == StateName.IDLE and state.draft.held is not None:
         return _offer_resume(state, text, context)
-    before = state.copy()
+    before = state.copy(shared_history=True)  # read, never changed: its history is not copied
     if message.location is not None:
         turn = _on_pin(state, message.location, context)
     elif message.media and not text:
@@ -265,12 +266,15 @@ def _on_message(state: State, message: Message, context: Context) -> Turn:
 
 def _command(state: State, text: str, context: Context) -> Command | None:
     """A command in the resident's language, or in another one (which then becomes theirs)."""
-    command = parse_command(text, _say(state, context))
-    if command or not text:
+    forms = command_forms(text)
+    if forms is None:
+        return None
+    command = parse_command(text, _say(state, context), forms)
+    if command:
         return command
     for code, language in context.languages.items():
         if code != (state.language or "en"):
-            command = parse_command(text, language)
+            command = parse_command(text, language, forms)
             if command:
                 if not state.language_chosen:
                     state.language = "" if code == "en" else code
@@ -569,9 +573,21 @@ def _service(state: State, text: str, context: Context) -> Turn:
     return _choose(state, text, context) or _show_menu(state, context, 0, texts.MENU_AGAIN)
 
 
-def _synonyms(state: State, context: Context) -> dict[str, str]:
-    """Phrases for matching: the resident's language's, then the city's own."""
-    return {**_say(state, context).synonyms, **context.synonyms}
+def _synonyms(state: State, context: Context) -> Mapping[str, str]:
+    """Phrases for matching: the resident's language's, then the city's own (one mapping for
+    the pair, the same every turn, so matching finds its compiled pattern by identity)."""
+    own, city = _say(state, context).synonyms, context.synonyms
+    if not city:
+        return own
+    kept = _MERGED.get((id(own), id(city)))
+    if kept is None or kept[0] is not own or kept[1] is not city:
+        if len(_MERGED) > 32:
+            _MERGED.clear()
+        kept = _MERGED[(id(own), id(city))] = (own, city, {**own, **city})  # keeps both objects
+    return kept[2]
+
+
+_MERGED: dict[tuple[int, int], tuple[Mapping[str, str], Mapping[str, str], dict[str, str]]] = {}
 
 
 def _choose(state: State, text: str, context: Context) -> Turn | None:

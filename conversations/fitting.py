@@ -29,6 +29,11 @@ def _longest(build: Callable[[str], str], value: str, budget: int, keep: int) ->
     low, high = min(keep, len(value)), len(value)
     if cost(_built(build, cut(value, low))) > budget:
         return None
+    # A cut value costs no more than a longer one (its end becomes "...", never more units,
+    # never a character outside GSM-7), so when the whole value fits it is the longest: most
+    # values (a short description, an address) are settled by this one look.
+    if low < high and cost(_built(build, value)) <= budget:
+        return high
     while low < high:
         middle = (low + high + 1) // 2
         if cost(_built(build, cut(value, middle))) <= budget:

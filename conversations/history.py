@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from copy import copy
 from dataclasses import replace
 
 from .types import Snapshot, State
@@ -12,29 +13,25 @@ LIMIT = 10  # states kept: enough to walk back through a whole report
 def _question(state: State) -> Snapshot:
     """The question the state asks: its draft without what is not part of it (the history,
     photos, a pin, and the answers waited for), kept whatever BACK does."""
-    draft = replace(
-        state.draft,
-        history=[],
-        media=[],
-        pin=None,
-        geocode_query=None,
-        status_number=None,
-        listing=False,
-    )
+    draft = copy(state.draft)  # shallow, as dataclasses.replace would make it, but cheaper
+    draft.history, draft.media, draft.pin = [], [], None
+    draft.geocode_query, draft.status_number, draft.listing = None, None, False
     return Snapshot(state.name, draft, list(state.offered))
 
 
-def _moved(before: State, after: State) -> bool:
-    """Whether the message answered the question (a lookup started counts: it moves on)."""
+def _moved(before: State, after: State, asked: Snapshot) -> bool:
+    """Whether the message answered the question `asked` in `before` (a lookup started counts:
+    it moves on)."""
     waiting = after.draft.geocode_query and not before.draft.geocode_query
-    return bool(waiting) or _question(before) != _question(after)
+    return bool(waiting) or asked != _question(after)
 
 
 def record(before: State, after: State) -> None:
     """Remember `before` in `after`'s history when the message moved the report on."""
     history = list(before.draft.history)
-    if _moved(before, after):
-        history = (history + [_question(before)])[-LIMIT:]
+    asked = _question(before)
+    if _moved(before, after, asked):
+        history = (history + [asked])[-LIMIT:]
     if history:
         after.draft.history = history
 

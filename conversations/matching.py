@@ -147,9 +147,44 @@ def _terms(service: Service) -> list[tuple[str, float]]:
     return terms
 
 
+@dataclass(frozen=True)
+class _Index:
+    """A catalogue's terms, each with the services (by position) it belongs to, and for each
+    length of window the terms long enough and short enough to reach TERM_FLOOR with it."""
+
+    keys: list[str]
+    owners: list[dict[int, float]]
+    by_length: dict[int, tuple[list[str], list[int]]]
+    positions: dict[str, int]  # each key's position in `keys`
+
+    def candidates(self, length: int) -> tuple[list[str], list[int]]:
+        """The terms a window of this length may match, and their positions in `keys`."""
+        found = self.by_length.get(length)
+        if found is None:  # a window longer than any kept: worked out, not kept
+            found = _reachable(self.keys, length)
+        return found
+
+
+def _reachable(keys: list[str], length: int) -> tuple[list[str], list[int]]:
+    """The keys whose length lets fuzz.ratio with a text of `length` reach TERM_FLOOR.
+
+    fuzz.ratio is at most 200 x min(a, b) / (a + b); half a point of margin keeps every key
+    on the boundary (the cutoff itself is still applied by rapidfuzz).
+    """
+    kept = [
+        (key, i)
+        for i, key in enumerate(keys)
+        if 200 * min(length, len(key)) >= (TERM_FLOOR - 0.5) * (length + len(key))
+    ]
+    return [key for key, _ in kept], [i for _, i in kept]
+
+
+_LONGEST_KEPT = 64  # candidates kept for windows up to this long (longer ones are rare)
+
+
 @lru_cache(maxsize=16)
-def _index(services: tuple[Service, ...]) -> tuple[list[str], list[dict[int, float]]]:
-    """All terms of a catalogue, each with the services (by position) it belongs to."""
+def _index_of(services: tuple[Service, ...]) -> _Index:
+    """All terms of a catalogue, built once per catalogue."""
     owners: dict[str, dict[int, float]] = {}
     for position, service in enumerate(services):
         for key, weight in _terms(service):
@@ -157,33 +192,56 @@ def _index(services: tuple[Service, ...]) -> tuple[list[str], list[dict[int, flo
                 best = owners.setdefault(key, {})
                 best[position] = max(weight, best.get(position, 0.0))
     keys = list(owners)
-    return keys, [owners[key] for key in keys]
+    by_length = {n: _reachable(keys, n) for n in range(1, _LONGEST_KEPT + 1)}
+    positions = {key: i for i, key in enumerate(keys)}
+    return _Index(keys, [owners[key] for key in keys], by_length, positions)
+
+
+_BY_CATALOGUE: dict[int, tuple[tuple[Service, ...], _Index]] = {}
+
+
+def _index(services: tuple[Service, ...]) -> _Index:
+    """The catalogue's index, found again by the catalogue's identity (hashing every service
+    costs more than scoring a short message), else by its content."""
+    kept = _BY_CATALOGUE.get(id(services))
+    if kept is not None and kept[0] is services:
+        return kept[1]
+    index = _index_of(services)
+    if len(_BY_CATALOGUE) > 16:
+        _BY_CATALOGUE.clear()
+    _BY_CATALOGUE[id(services)] = (services, index)  # keeps the object: its id stays unique
+    return index
 
 
 def _windows(words: list[str]) -> list[tuple[str, range]]:
     """Runs of one to three consecutive content words, as (key, positions covered)."""
+    stems = [stem(word) if word else "" for word in words]
     windows = []
     for start in range(len(words)):
-        for size in (1, 2, 3):
-            span = words[start : start + size]
-            if len(span) == size and all(span):
-                windows.append((_key(span), range(start, start + size)))
+        key = ""
+        for end in range(start, min(start + 3, len(words))):
+            if not words[end]:
+                break
+            key += stems[end]
+            windows.append((key, range(start, end + 1)))
     return windows
 
 
-def _score_variant(processed: str, services: tuple[Service, ...]) -> dict[int, float]:
-    """Scores by service position for one processed form of the message."""
+def _score_variant(
+    processed: str, services: tuple[Service, ...], seen: dict[str, list[tuple[int, float]]]
+) -> dict[int, float]:
+    """Scores by service position for one processed form of the message; `seen` holds the
+    terms each window matched (the message's other form shares most of its windows)."""
     words = _content(processed)[:60]
-    keys, owners = _index(services)
+    index = _index(services)
     best: dict[int, float] = {}
     covered: dict[int, set[int]] = {}
     for window, positions in _windows(words):
-        for key, similarity, index in process.extract(
-            window, keys, scorer=fuzz.ratio, score_cutoff=TERM_FLOOR, limit=None
-        ):
-            if similarity < 100 and min(len(key), len(window)) < SHORT:
-                continue
-            for position, weight in owners[index].items():
+        matched = seen.get(window)
+        if matched is None:
+            matched = seen[window] = _matched(window, index)
+        for term, similarity in matched:
+            for position, weight in index.owners[term].items():
                 best[position] = max(best.get(position, 0.0), similarity * weight)
                 covered.setdefault(position, set()).update(positions)
     meaningful = len(set().union(*covered.values())) if covered else 0
@@ -199,6 +257,21 @@ def _score_variant(processed: str, services: tuple[Service, ...]) -> dict[int, f
     return scores
 
 
+def _matched(window: str, index: _Index) -> list[tuple[int, float]]:
+    """The terms (by position in the index) a window matches, with their similarity."""
+    if len(window) < SHORT:  # only the very same term counts (fuzz.ratio 100 is equality)
+        found = index.positions.get(window)
+        return [] if found is None else [(found, 100.0)]
+    keys, places = index.candidates(len(window))
+    return [
+        (places[found], similarity)
+        for key, similarity, found in process.extract(
+            window, keys, scorer=fuzz.ratio, score_cutoff=TERM_FLOOR, limit=None
+        )
+        if similarity == 100 or min(len(key), len(window)) >= SHORT
+    ]
+
+
 def match_services(
     text: str,
     services: tuple[Service, ...] | list[Service],
@@ -211,9 +284,10 @@ def match_services(
     services = tuple(services)
     processed = default_process(text)
     scores: dict[int, float] = {}
+    seen: dict[str, list[tuple[int, float]]] = {}
     for variant in {processed, expand(processed, synonyms)}:
         variant = _PLACE.sub(" ", variant)
-        for position, score in _score_variant(variant, services).items():
+        for position, score in _score_variant(variant, services, seen).items():
             scores[position] = max(score, scores.get(position, 0.0))
     ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
     return [(services[position], round(score, 1)) for position, score in ranked]

@@ -91,5 +91,22 @@ def expand(processed: str, extra: Mapping[str, str] | None = None) -> str:
     `extra` adds phrases (a language's, a city's file); Chinese phrases match inside words,
     since Chinese is written without spaces.
     """
-    pattern, table = _compiled(tuple(sorted((extra or {}).items())))
+    pattern, table = _for(extra or _NONE)
     return " ".join(pattern.sub(lambda found: f" {table[found[0]]} ", processed).split())
+
+
+_NONE: Mapping[str, str] = {}
+_BY_MAPPING: dict[int, tuple[Mapping[str, str], tuple[re.Pattern, dict[str, str]]]] = {}
+
+
+def _for(extra: Mapping[str, str]) -> tuple[re.Pattern, dict[str, str]]:
+    """The pattern for these extra phrases, found again by the mapping's identity (a
+    language's, the same every turn), else by its content (sorting it costs a short match)."""
+    kept = _BY_MAPPING.get(id(extra))
+    if kept is not None and kept[0] is extra:
+        return kept[1]
+    compiled = _compiled(tuple(sorted(extra.items())))
+    if len(_BY_MAPPING) > 32:
+        _BY_MAPPING.clear()
+    _BY_MAPPING[id(extra)] = (extra, compiled)  # keeps the object: its id stays unique
+    return compiled

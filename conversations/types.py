@@ -311,32 +311,30 @@ class Draft:
             draft.back_to = State.from_dict(data["back_to"])
         return draft
 
-    def copy(self) -> Draft:
-        """A copy sharing nothing mutable with this draft (places are frozen)."""
+    def copy(self, shared_history: bool = False) -> Draft:
+        """A copy sharing nothing mutable with this draft (places are frozen); with
+        `shared_history`, its history's snapshots (never changed in place) are shared."""
+        # Every field taken as it is, then each mutable one replaced by a copy: a step copies
+        # the state and its history (up to ten drafts) twice, and __init__ with 21 keywords
+        # costs more than the rest of a short turn. tests/test_conversations_copy.py checks
+        # that no field is left shared.
+        new = object.__new__(Draft)
+        new.__dict__.update(self.__dict__)
         contact = self.contact
-        return Draft(
-            service_code=self.service_code,
-            service_name=self.service_name,
-            description=self.description,
-            contact=ContactDetails(contact.phone, contact.email) if contact is not None else None,
-            place=self.place,
-            pin=self.pin,
-            media=list(self.media),
-            question=self.question,
-            answers={code: _copied(value) for code, value in self.answers.items()},
-            details=self.details,
-            editing=self.editing,
-            said=self.said,
-            page=self.page,
-            group=self.group,
-            groups=list(self.groups),
-            geocode_query=self.geocode_query,
-            status_number=self.status_number,
-            listing=self.listing,
-            history=[earlier.copy() for earlier in self.history],
-            held=self.held.copy() if self.held is not None else None,
-            back_to=self.back_to.copy() if self.back_to is not None else None,
-        )
+        if contact is not None:
+            new.contact = ContactDetails(contact.phone, contact.email)
+        new.media = list(self.media)
+        new.answers = {code: _copied(value) for code, value in self.answers.items()}
+        new.groups = list(self.groups)
+        if shared_history:
+            new.history = list(self.history)
+        else:
+            new.history = [earlier.copy() for earlier in self.history]
+        if self.held is not None:
+            new.held = self.held.copy()
+        if self.back_to is not None:
+            new.back_to = self.back_to.copy()
+        return new
 
 
 # The draft's fields stored as they are, with the value that means "not set" (not stored).
@@ -436,11 +434,12 @@ class State:
             consent=data.get("consent"),
         )
 
-    def copy(self) -> State:
-        """A copy sharing nothing with this state."""
+    def copy(self, shared_history: bool = False) -> State:
+        """A copy sharing nothing with this state (but, with `shared_history`, the snapshots
+        of its draft's history, which nothing changes in place)."""
         return State(
             name=self.name,
-            draft=self.draft.copy(),
+            draft=self.draft.copy(shared_history),
             offered=list(self.offered),
             language=self.language,
             language_chosen=self.language_chosen,
