@@ -300,7 +300,9 @@ class BenchStack:
                 self.port = free_port()
             argv = argv_of(lines[kind], self.port)
             self.commands.append(f"{kind}: {shlex.join(argv)}")
-            self.procs[kind] = Proc(kind, argv, self.env, self.logdir).start()
+            # $PORT as a Heroku-style runner gives it: the Procfile's line or gunicorn.conf.py.
+            env = {**self.env, "PORT": str(self.port)}
+            self.procs[kind] = Proc(kind, argv, env, self.logdir).start()
         if "web" in self.procs:
             wait_http(self.port, self.procs["web"])
         time.sleep(1.0)
@@ -356,7 +358,7 @@ def gunicorn_app(name: str, app: str, logdir: Path, env: dict[str, str]) -> tupl
     """Another WSGI app under exactly the Procfile's web command (and its gunicorn config)."""
     port = free_port()
     argv = argv_of(procfile()["web"], port, app=app)
-    proc = Proc(name, argv, env, logdir).start()
+    proc = Proc(name, argv, {**env, "PORT": str(port)}, logdir).start()
     wait_http(port, proc)
     return proc, port
 
