@@ -238,7 +238,8 @@ def run_cycle(env: dict, redis_url: str, city: CountingApp, profile: str | None 
         texts = conn.execute(
             "SELECT count(*) FROM message WHERE direction = 'out' AND created_at >= %s", (since,)
         ).fetchone()[0]
-    queued = Queue(QUEUE, connection=redis).count
+    # Status texts ride the notices lane (bot.queue.NOTICE_SOURCES).
+    queued = Queue(f"{QUEUE}-notices", connection=redis).count
     return {
         "seconds": (job.ended_at - job.started_at).total_seconds(),
         "changed": int(job.return_value() or 0),
