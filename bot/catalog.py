@@ -43,7 +43,7 @@ KEEP_SECONDS = 60.0
 class _Kept:
     """A catalogue this process read, under the version stamp it read it with."""
 
-    version: bytes
+    version: bytes | str
     services: tuple[Service, ...]
     fetched_at: datetime
     read_at: float  # time.monotonic()
@@ -76,7 +76,10 @@ def load_services(
     else:
         with session_scope() as session:
             cache = _cached(session, endpoint)
-            entries, fetched_at = (cache.services, cache.fetched_at) if cache else (None, None)
+            if cache is None:
+                entries = None
+            else:
+                entries, fetched_at = cache.services, cache.fetched_at
         if entries is None:
             return _fetch_first(client, endpoint)
         services = to_services(entries)
@@ -130,7 +133,7 @@ def save_catalog(endpoint: str, entries: list[dict]) -> list[dict]:
     return kept
 
 
-def _version() -> bytes | None:
+def _version() -> bytes | str | None:
     """The stamp of the stored catalogue (one is made if Redis lost it); None without Redis."""
     try:
         redis = queue.get_redis()

@@ -269,9 +269,13 @@ class Pool:
 
 def warm() -> None:
     """Load what jobs use, once, before workers fork: the jobs' modules, the sentence model,
-    the language catalogues, the city's synonyms, Twilio's REST API and the TLS context."""
+    the language catalogues, the city's synonyms, Twilio's REST API, the database's driver
+    and the TLS context (no connection is opened: each worker opens its own)."""
+    from sqlalchemy.engine import make_url
+
     from bot.channels import sms
     from bot.city_synonyms import load_synonyms
+    from bot.db import normalise_url
     from bot.languages import load_languages
     from bot.tls import tls_context
 
@@ -281,6 +285,7 @@ def warm() -> None:
     load_languages(settings.locale_dir or None)
     load_synonyms(settings.synonyms_file)
     sms.warm(settings)
+    make_url(normalise_url(settings.database_url)).get_dialect()  # SQLAlchemy loads it lazily
     tls_context()
 
 

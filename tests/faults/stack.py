@@ -149,8 +149,10 @@ class PgCluster:
 
 
 def worker_argv() -> list[str]:
-    """`intake311 worker --simple` (no fork per job: a kill -9 hits the job itself)."""
-    return [str(BIN / "intake311"), "worker", "--simple"]
+    """`intake311 worker --processes 1`, as the Procfile runs workers (no fork per job): a
+    supervisor and the worker it forked, which runs the jobs, so a kill -9 of the process
+    group hits a job itself."""
+    return [str(BIN / "intake311"), "worker", "--processes", "1"]
 
 
 # As the Procfile deploys them: residents' workers, and one for the city's Open311 calls.
