@@ -97,7 +97,9 @@ def submit(report_id: int) -> str:
         # The earlier POST may still be stored after this one: look once more, later.
         queue.enqueue("bot.jobs.check_filed_once", report_id, delay=settle_seconds(settings))
     if number:
-        queue.enqueue("bot.jobs.deliver", notice.id)
+        # The resident is waiting for it: ahead of the turns queued meanwhile, as a turn's
+        # replies go.
+        queue.enqueue("bot.jobs.deliver", notice.id, at_front=True)
         return ReportState.SUBMITTED
     queue.enqueue("bot.jobs.resolve_token", report_id, delay=TOKEN_BACKOFF_BASE)
     return ReportState.AWAITING_NUMBER
@@ -275,7 +277,7 @@ def resolve_token(report_id: int) -> str:
         if not claim(session, report_id, ReportState.AWAITING_NUMBER, ReportState.SUBMITTED):
             return ReportState.SUBMITTED
         notice = _mark_submitted(session, session.get(Report, report_id), str(number))
-    queue.enqueue("bot.jobs.deliver", notice.id)
+    queue.enqueue("bot.jobs.deliver", notice.id, at_front=True)
     return ReportState.SUBMITTED
 
 
