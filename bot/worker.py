@@ -53,8 +53,8 @@ class _QuickToStop:
 
 
 class ForkingWorker(_QuickToStop, Worker):
-    """rq's worker (a work-horse forked per job), with the jobs and the sentence model loaded
-    once before the forks.
+    """rq's worker (a work-horse forked per job), with the jobs and what they use loaded once
+    before the forks (`warm`).
 
     A job that outlives its timeout is stopped in its work-horse by rq (an exception at the
     next Python instruction); a work-horse stuck in C code never sees it. rq kills such a
@@ -73,9 +73,8 @@ class ForkingWorker(_QuickToStop, Worker):
         super().__init__(*args, **kwargs)
 
     def execute_job(self, job, queue):
-        importlib.import_module("bot.jobs")
         if not self.warmed:
-            importlib.import_module("bot.understanding").warm()
+            warm()
             self.warmed = True
         return super().execute_job(job, queue)
 
