@@ -284,7 +284,8 @@ def warm() -> None:
     load_languages(settings.locale_dir or None)
     load_synonyms(settings.synonyms_file)
     sms.warm(settings)
-    make_url(normalise_url(settings.database_url)).get_dialect()  # SQLAlchemy loads it lazily
+    if not settings.database_url.startswith("sqlite"):  # (normalise_url makes SQLite's folder)
+        make_url(normalise_url(settings.database_url)).get_dialect()  # loaded lazily otherwise
     tls_context()
 
 
