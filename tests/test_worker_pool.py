@@ -18,9 +18,9 @@ import pytest
 import bot.catalog as catalog
 import bot.jobs.common as common
 from bot.jobs.refresh import refresh_catalog
-from bot.queue import get_redis
+from bot.queue import enqueue, get_queue, get_redis
 from bot.settings import get_settings
-from bot.worker import Pool
+from bot.worker import Pool, run_burst
 from conversations import texts
 from tests.conftest import run_jobs
 from tests.test_end_to_end import phone
@@ -157,3 +157,24 @@ def test_a_pool_in_burst_runs_what_is_queued_in_its_workers_and_stops(phone, mon
     [menu] = phone.inbox()
     assert "Pothole in Street" in menu
     assert run_jobs() == 0  # nothing was left for this process
+
+
+def test_a_filing_notice_goes_ahead_of_the_turns_waiting(phone):
+    """The resident who said YES waits for the request number: its text is queued ahead of
+    the turns other residents have waiting, as a turn's own replies are."""
+    phone.text("hi")
+    phone.text("1")
+    phone.text("120 main st")
+    phone.text("Deep hole in the right lane")
+    phone.text("crosswalk")
+    post_signed(phone.client, "/webhooks/twilio", sms_form("YES", phone.number))
+    run_burst(("residents",))  # the turn and its "Thanks!"; the filing waits on the city's
+    residents = get_queue("residents")
+    for other in (101, 102, 103):
+        enqueue("bot.jobs.run_turn", other)
+    run_burst(("city",))  # filed: the notice with the number is queued
+    first = residents.jobs[0]
+    assert first.func_name == "bot.jobs.deliver"
+    assert [job.func_name for job in residents.jobs[1:]] == ["bot.jobs.run_turn"] * 3
+    run_jobs()
+    assert "Request number" in phone.inbox()[-1]
