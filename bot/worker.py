@@ -216,6 +216,7 @@ class Pool:
         try:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, set())  # rq's timeout is SIGALRM
             queues = [get_queue(kind) for kind in self.kinds]  # this process's own Redis
             worker = PooledWorker(queues, connection=queues[0].connection)
             worker.board = slot.board
@@ -227,7 +228,7 @@ class Pool:
             os._exit(code)
 
     def _reap(self) -> None:
-        """Replace the workers that died (those that finished, in burst, stay gone)."""
+        """Replace the workers that died (in burst, only those that died in a job)."""
         for slot in self.slots:
             if not slot.pid:
                 continue
@@ -239,13 +240,15 @@ class Pool:
                 continue
             slot.pid = 0
             started = slot.board[_STARTED]
+            if self.burst and not started:
+                continue  # done (or unable to start): a burst replaces only the killed
             if started:  # it died in a job
                 ran = time.monotonic() - started
                 turn = int(slot.board[_TURN])
                 log.warning("a pooled worker died in a job it ran for %.1f s (%s)", ran, status)
                 if turn >= 0:
                     _release_overrun("bot.jobs.run_turn", (turn,), ran, slot.board[_TIMEOUT])
-            if self.stopping or (self.burst and os.waitstatus_to_exitcode(status) == 0):
+            if self.stopping:
                 continue
             slot.failures = slot.failures + 1 if time.monotonic() - slot.started < 5 else 0
             if slot.failures:
