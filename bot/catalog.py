@@ -2,12 +2,23 @@
 
 A turn reads the cache, stale or not, and a stale cache is refreshed by a background job; only
 when there is no cache at all does a turn wait for the city, with no transaction open.
+
+Each process also keeps the catalogue it last read, with the version stamp it read it under:
+every stored catalogue gets a new stamp in Redis (`VERSION_KEY`), so a turn costs one Redis
+GET, and a refresh made by any process is read again by every other at its next turn. Without
+Redis a turn reads the database, as before; a copy older than `KEEP_SECONDS` is read again
+whatever the stamp (a stamp lost with Redis between a store and its publication).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
@@ -17,41 +28,83 @@ from bot import queue
 from bot.db import session_scope
 from bot.models import CatalogCache
 from bot.open311.client import Open311Client, Open311Error
+from bot.settings import get_settings
 from bot.timeutil import utcnow
 from conversations.types import Attribute, Choice, Service
 
 log = logging.getLogger(__name__)
 
 REFRESH_KEY = "intake311:catalog-refresh-queued"
+VERSION_KEY = "intake311:catalog-version"
+KEEP_SECONDS = 60.0
 
 
-def load_services(client: Open311Client, endpoint: str, ttl: int) -> tuple[Service, ...]:
-    """The catalogue for a turn: the cache (refreshed in the background when stale) or fetched.
+@dataclass(frozen=True)
+class _Kept:
+    """A catalogue this process read, under the version stamp it read it with."""
+
+    version: bytes | str
+    services: tuple[Service, ...]
+    fetched_at: datetime
+    read_at: float  # time.monotonic()
+
+
+# (pid, database URL, endpoint) -> what this process last read.
+_kept: dict[tuple[int, str, str], _Kept] = {}
+
+
+def load_services(
+    client: Callable[[], Open311Client], endpoint: str, ttl: int
+) -> tuple[Service, ...]:
+    """The catalogue for a turn: this process's copy while its version stamp holds, else the
+    database's cache (refreshed in the background when stale), else fetched with `client()`
+    (called only then: a turn that finds a cache builds no client).
 
     No transaction is open while the city is asked: the cache is read in one short
     transaction and a fetched catalogue stored in another.
     """
-    with session_scope() as session:
-        cache = _cached(session, endpoint)
-        entries, fetched_at = (cache.services, cache.fetched_at) if cache else (None, None)
-    if entries is None:
-        try:
-            fetched = fetch_catalog(client)
-        except Open311Error as exc:
-            if exc.operator_error:
-                log.error(
-                    "catalogue unavailable: the city refused our setup (check OPEN311_ENDPOINT, "
-                    "OPEN311_API_KEY, OPEN311_JURISDICTION_ID; `intake311 open311 check`): %s",
-                    exc,
-                )
-            else:
-                log.warning("catalogue unavailable: %s", exc)
-            return ()
+    key = (os.getpid(), get_settings().database_url, endpoint)
+    version = _version()
+    kept = _kept.get(key)
+    if (
+        kept is not None
+        and version is not None
+        and kept.version == version
+        and time.monotonic() - kept.read_at < KEEP_SECONDS
+    ):
+        services, fetched_at = kept.services, kept.fetched_at
+    else:
         with session_scope() as session:
-            return to_services(store_catalog(session, endpoint, fetched))
+            cache = _cached(session, endpoint)
+            if cache is None:
+                entries = None
+            else:
+                entries, fetched_at = cache.services, cache.fetched_at
+        if entries is None:
+            return _fetch_first(client, endpoint)
+        services = to_services(entries)
+        if version is not None:
+            _kept[key] = _Kept(version, services, fetched_at, time.monotonic())
     if utcnow() - fetched_at >= timedelta(seconds=ttl):
         _request_refresh(ttl)
-    return to_services(entries)
+    return services
+
+
+def _fetch_first(client: Callable[[], Open311Client], endpoint: str) -> tuple[Service, ...]:
+    """No catalogue is cached: ask the city for one, for this turn and the next ones."""
+    try:
+        fetched = fetch_catalog(client())
+    except Open311Error as exc:
+        if exc.operator_error:
+            log.error(
+                "catalogue unavailable: the city refused our setup (check OPEN311_ENDPOINT, "
+                "OPEN311_API_KEY, OPEN311_JURISDICTION_ID; `intake311 open311 check`): %s",
+                exc,
+            )
+        else:
+            log.warning("catalogue unavailable: %s", exc)
+        return ()
+    return to_services(save_catalog(endpoint, fetched))
 
 
 def fetch_catalog(client: Open311Client) -> list[dict]:
@@ -71,12 +124,45 @@ def fetch_catalog(client: Open311Client) -> list[dict]:
     return entries
 
 
+def save_catalog(endpoint: str, entries: list[dict]) -> list[dict]:
+    """Store a fetched catalogue in a transaction of its own and, once committed, give it a new
+    version stamp so every process reads it at its next turn; return what the cache holds."""
+    with session_scope() as session:
+        kept = store_catalog(session, endpoint, entries)
+    _publish()
+    return kept
+
+
+def _version() -> bytes | str | None:
+    """The stamp of the stored catalogue (one is made if Redis lost it); None without Redis."""
+    try:
+        redis = queue.get_redis()
+        version = redis.get(VERSION_KEY)
+        if version is None:
+            redis.set(VERSION_KEY, secrets.token_hex(8), nx=True)
+            version = redis.get(VERSION_KEY)
+        return version
+    except RedisError:
+        return None
+
+
+def _publish() -> None:
+    """A new catalogue was committed: a new stamp, so that every process reads it again."""
+    _kept.clear()
+    try:
+        queue.get_redis().set(VERSION_KEY, secrets.token_hex(8))
+    except RedisError:
+        log.warning("could not publish the new catalogue; processes read it within a minute")
+
+
 def store_catalog(session: Session, endpoint: str, entries: list[dict]) -> list[dict]:
-    """Save a fetched catalogue as the cache for `endpoint`; return what the cache now holds.
+    """Save a fetched catalogue as the cache for `endpoint` in the caller's transaction; return
+    what the cache now holds (`save_catalog` also tells the other processes).
 
     A catalogue without a single usable service (an odd answer from a struggling server) never
     replaces one that has services.
     """
+    _kept.clear()  # this process reads it again, committed or not
     cache = _cached(session, endpoint)
     if cache is not None and cache.services and not to_services(entries):
         log.warning("the city answered an empty catalogue; keeping the cached one")

@@ -1,20 +1,33 @@
-"""Running the jobs: the rq worker and the periodic scheduler.
+"""Running the jobs: the rq workers and the periodic scheduler.
 
-Imports only rq, Redis and the settings, so a worker is listening a fraction of a second after
-it starts; the jobs' own modules load with the first job (the forking worker loads them once,
-before its first fork, so each job's work-horse inherits them). Migrations are the release step
-(`intake311 migrate`), never the worker's.
+`intake311 worker --processes N` (the Procfile's) is a `Pool`: N workers that run each job in
+their own process (no fork per job), forked from a supervisor that loaded everything the jobs
+use first, and watched by it: a worker whose job outlives its timeout (stuck in C code, out of
+reach of rq's alarm) is killed and replaced, and its turn released for one retry (`Pool`).
+
+The command itself imports only rq, Redis and the settings, so a worker is listening a fraction
+of a second after it starts; the jobs' own modules load with the first job, or in the pool's
+supervisor before it forks. Migrations are the release step (`intake311 migrate`), never the
+worker's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
+import os
+import signal
+import time
+from multiprocessing.sharedctypes import RawArray
 
 from rq import SimpleWorker, Worker
 from rq.cron import CronScheduler
 
 from bot.queue import KINDS, get_queue, get_redis, queue_name
 from bot.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 PURGE_INTERVAL = 600  # bot.retention.PURGE_INTERVAL (not imported: the worker starts light)
 
@@ -40,8 +53,8 @@ class _QuickToStop:
 
 
 class ForkingWorker(_QuickToStop, Worker):
-    """rq's worker (a work-horse forked per job), with the jobs and the sentence model loaded
-    once before the forks.
+    """rq's worker (a work-horse forked per job), with the jobs and what they use loaded once
+    before the forks (`warm`).
 
     A job that outlives its timeout is stopped in its work-horse by rq (an exception at the
     next Python instruction); a work-horse stuck in C code never sees it. rq kills such a
@@ -60,9 +73,8 @@ class ForkingWorker(_QuickToStop, Worker):
         super().__init__(*args, **kwargs)
 
     def execute_job(self, job, queue):
-        importlib.import_module("bot.jobs")
         if not self.warmed:
-            importlib.import_module("bot.understanding").warm()
+            warm()
             self.warmed = True
         return super().execute_job(job, queue)
 
@@ -81,13 +93,7 @@ class ForkingWorker(_QuickToStop, Worker):
             if job.started_at and job.ended_at
             else 0
         )
-        if job.func_name == "bot.jobs.run_turn" and _overdue(job, ran, 0) and job.args:
-            from bot.jobs.turns import overran
-
-            conversation_id = job.args[0]
-            overran(conversation_id)
-            # Its holder is dead: the retry need not wait for the lock to lapse.
-            get_redis().delete(f"intake311:lock:conversation:{conversation_id}")
+        _release_overrun(job.func_name, job.args, ran, job.timeout or 0)
 
 
 def _overdue(job, seconds: float, grace: float) -> bool:
@@ -104,6 +110,191 @@ class BurstWorker(InProcessWorker):
     """Runs what is queued now, in this process, and returns: no command listener to stop."""
 
     listens_for_commands = False
+
+
+def _release_overrun(func_name: str, args: tuple | list, ran: float, timeout: float) -> None:
+    """A worker running the job died: if it was a turn past its timeout, release its work for
+    one retry (then set it aside: bot.jobs.turns.overran) and free its dead holder's lock."""
+    if func_name != "bot.jobs.run_turn" or not args or not (0 < timeout < ran):
+        return
+    from bot.jobs.turns import overran
+
+    conversation_id = args[0]
+    overran(conversation_id)
+    # Its holder is dead: the retry need not wait for the lock to lapse.
+    get_redis().delete(f"intake311:lock:conversation:{conversation_id}")
+
+
+# What a pooled worker posts for its supervisor (a RawArray of doubles shared across the fork).
+_STARTED, _TIMEOUT, _TURN = 0, 1, 2
+
+
+class PooledWorker(InProcessWorker):
+    """A worker of a `Pool`: runs jobs in its own process, and posts on its `board` which job
+    it runs and since when, for the supervisor's watchdog."""
+
+    board: list[float] = [0.0, 0.0, -1.0]
+
+    def execute_job(self, job, queue):
+        board = self.board
+        board[_TIMEOUT] = float(job.timeout) if job.timeout and job.timeout > 0 else 0.0
+        board[_TURN] = (
+            float(job.args[0]) if job.func_name == "bot.jobs.run_turn" and job.args else -1.0
+        )
+        board[_STARTED] = time.monotonic()  # last: the watchdog reads it first
+        try:
+            return super().execute_job(job, queue)
+        finally:
+            board[_STARTED] = 0.0
+
+
+class _Slot:
+    """One of the pool's workers: its process and its board."""
+
+    def __init__(self) -> None:
+        self.board = RawArray("d", [0.0, 0.0, -1.0])
+        self.pid = 0
+        self.started = 0.0  # when its process was started (time.monotonic())
+        self.failures = 0  # deaths in a row soon after a start (backoff)
+
+
+class Pool:
+    """`processes` in-process rq workers on the queues of `kinds`, forked from this process
+    once the jobs and what they use are loaded, and supervised.
+
+    Each job runs in a worker's own process, so no job pays a fork or an import. A job that
+    outlives its timeout is stopped by rq's alarm in its worker (a turn then releases its
+    work: bot.jobs.turns.overran); one stuck in C code never sees the alarm, so the
+    supervisor looks every `check_every` seconds and kills its worker `hard_kill_after`
+    seconds past the timeout, inside the lock the job holds (JOB_TIMEOUT is at most half of
+    LOCK_TIMEOUT), releases the turn for one retry as above, and starts a new worker. A worker
+    that dies any other way is replaced too; its work is queued again by the reconciler.
+    SIGTERM or SIGINT stops every worker after its current job (rq's warm shutdown).
+    """
+
+    check_every = 1.0
+    hard_kill_after = 10.0
+
+    def __init__(self, kinds: tuple[str, ...] = KINDS, processes: int = 2, burst: bool = False):
+        self.kinds, self.burst = kinds, burst
+        self.slots = [_Slot() for _ in range(max(1, processes))]
+        self.stopping = False
+
+    def run(self) -> None:
+        """Start the workers and watch them until they stop (all of them, in burst: the
+        queues are empty)."""
+        warm()
+        previous = {
+            signum: signal.signal(signum, self._stop) for signum in (signal.SIGTERM, signal.SIGINT)
+        }
+        try:
+            for slot in self.slots:
+                self._start(slot)
+            while any(slot.pid for slot in self.slots):
+                self._reap()
+                self._watch()
+                time.sleep(self.check_every)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _stop(self, signum, _frame) -> None:
+        self.stopping = True
+        for slot in self.slots:
+            if slot.pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(slot.pid, signal.SIGTERM)
+
+    def _start(self, slot: _Slot) -> None:
+        slot.board[_STARTED] = 0.0
+        slot.started = time.monotonic()
+        pid = os.fork()
+        if pid:
+            slot.pid = pid
+            return
+        code = 1
+        try:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, set())  # rq's timeout is SIGALRM
+            queues = [get_queue(kind) for kind in self.kinds]  # this process's own Redis
+            worker = PooledWorker(queues, connection=queues[0].connection)
+            worker.board = slot.board
+            worker.work(burst=self.burst, with_scheduler=True)
+            code = 0
+        except BaseException:  # noqa: BLE001 - the supervisor starts another
+            log.exception("a pooled worker failed")
+        finally:
+            os._exit(code)
+
+    def _reap(self) -> None:
+        """Replace the workers that died (in burst, only those that died in a job)."""
+        for slot in self.slots:
+            if not slot.pid:
+                continue
+            try:
+                pid, status = os.waitpid(slot.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = slot.pid, 0
+            if not pid:
+                continue
+            slot.pid = 0
+            started = slot.board[_STARTED]
+            if self.burst and not started:
+                continue  # done (or unable to start): a burst replaces only the killed
+            if started:  # it died in a job
+                ran = time.monotonic() - started
+                turn = int(slot.board[_TURN])
+                log.warning("a pooled worker died in a job it ran for %.1f s (%s)", ran, status)
+                if turn >= 0:
+                    _release_overrun("bot.jobs.run_turn", (turn,), ran, slot.board[_TIMEOUT])
+            if self.stopping:
+                continue
+            slot.failures = slot.failures + 1 if time.monotonic() - slot.started < 5 else 0
+            if slot.failures:
+                time.sleep(min(5.0, 0.5 * slot.failures))  # a worker that cannot start
+            self._start(slot)
+
+    def _watch(self) -> None:
+        """Kill the workers whose job is `hard_kill_after` seconds past its timeout."""
+        now = time.monotonic()
+        for slot in self.slots:
+            started, timeout = slot.board[_STARTED], slot.board[_TIMEOUT]
+            if slot.pid and started and timeout and now - started > timeout + self.hard_kill_after:
+                log.warning(
+                    "a pooled worker's job outlived its timeout of %ss; killing the worker",
+                    timeout,
+                )
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(slot.pid, signal.SIGKILL)
+
+
+def warm() -> None:
+    """Load what jobs use, once, before workers fork: the jobs' modules, the sentence model,
+    the language catalogues, the city's synonyms, Twilio's REST API, the database's driver
+    and the TLS context (no connection is opened: each worker opens its own)."""
+    from sqlalchemy.engine import make_url
+
+    from bot.channels import sms
+    from bot.city_synonyms import load_synonyms
+    from bot.db import normalise_url
+    from bot.languages import load_languages
+    from bot.tls import tls_context
+
+    importlib.import_module("bot.jobs")
+    importlib.import_module("bot.understanding").warm()
+    settings = get_settings()
+    load_languages(settings.locale_dir or None)
+    load_synonyms(settings.synonyms_file)
+    sms.warm(settings)
+    if not settings.database_url.startswith("sqlite"):  # (normalise_url makes SQLite's folder)
+        make_url(normalise_url(settings.database_url)).get_dialect()  # loaded lazily otherwise
+    tls_context()
+
+
+def run_pool(processes: int, burst: bool = False, kinds: tuple[str, ...] = KINDS) -> None:
+    """Work the queues of `kinds` with `processes` supervised in-process workers (`Pool`)."""
+    Pool(kinds, processes, burst=burst).run()
 
 
 def run_worker(burst: bool = False, simple: bool = False, kinds: tuple[str, ...] = KINDS) -> bool:

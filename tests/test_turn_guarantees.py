@@ -17,7 +17,6 @@ from bot.channels.base import Inbound
 from bot.cli import main
 from bot.db import session_scope
 from bot.intake import receive
-from bot.jobs.common import open311_client
 from bot.models import Conversation, Message
 from bot.settings import get_settings
 from bot.timeutil import utcnow
@@ -54,11 +53,7 @@ def test_two_workers_on_one_message_answer_it_once(phone, monkeypatch, twilio_ap
     settings = get_settings()
 
     def worker():
-        client = open311_client(settings)
-        try:
-            turns._drain(conversation_id, client, settings)
-        finally:
-            client.close()
+        turns._drain(conversation_id, settings)
 
     first = threading.Thread(target=worker)
     first.start()

@@ -4,11 +4,13 @@ account's auth token), the Messages API out."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.request_validator import RequestValidator
+from twilio.rest import Client
 
 from bot.channels import fields
 from bot.channels.base import (
@@ -136,15 +138,40 @@ def parse_status(form: Mapping[str, str]) -> DeliveryStatus:
     )
 
 
+# (pid, account, token, API base) -> this process's Twilio client.
+_clients: dict[tuple[int, str, str, str], Client] = {}
+
+
+def twilio_client(settings: Settings) -> Client:
+    """This process's Twilio REST client, built at the first send and kept: its connections,
+    and the parts of Twilio's library it loads at first use (most of a send's cost)."""
+    key = (
+        os.getpid(),
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        settings.twilio_api_base,
+    )
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = make_client(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            api_base=settings.twilio_api_base or None,
+        )
+    return client
+
+
+def warm(settings: Settings) -> None:
+    """Load the parts of Twilio's library a send uses, before a worker forks its processes."""
+    if settings.twilio_account_sid and settings.twilio_auth_token:
+        twilio_client(settings).messages  # noqa: B018 - the attribute loads the REST API
+
+
 def _send(out: Outgoing, settings: Settings) -> str:
     """Send one text through Twilio and return its message SID."""
     if not (settings.twilio_account_sid and settings.twilio_auth_token):
         raise SendError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set", retryable=False)
-    client = make_client(
-        settings.twilio_account_sid,
-        settings.twilio_auth_token,
-        api_base=settings.twilio_api_base or None,
-    )
+    client = twilio_client(settings)
     params = {"to": out.address.removeprefix("tel:"), "body": out.text}
     if settings.twilio_messaging_service_sid:
         params["messaging_service_sid"] = settings.twilio_messaging_service_sid
@@ -173,11 +200,7 @@ def _find_sent(out: Outgoing, since: datetime, settings: Settings, taken: set[st
     since the message was, and not already the SID of another message of ours (`taken`).
     Raises SendError when Twilio cannot be asked.
     """
-    client = make_client(
-        settings.twilio_account_sid,
-        settings.twilio_auth_token,
-        api_base=settings.twilio_api_base or None,
-    )
+    client = twilio_client(settings)
     since = since - LOOKUP_SLACK  # Twilio's dates have whole seconds
     try:
         for message in client.messages.list(to=out.address.removeprefix("tel:"), limit=50):

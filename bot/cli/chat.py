@@ -14,7 +14,15 @@ from bot.channels import console
 from bot.channels.base import Inbound
 from bot.db import session_scope
 from bot.intake import receive
-from bot.models import Contact, Direction, Message, MessageStatus, Report, ReportState
+from bot.models import (
+    Contact,
+    Conversation,
+    Direction,
+    Message,
+    MessageStatus,
+    Report,
+    ReportState,
+)
 from bot.personal_data import address_key
 
 BUSY_REPORT_STATES = (ReportState.PENDING, ReportState.SUBMITTING, ReportState.AWAITING_NUMBER)
@@ -83,7 +91,14 @@ class ConsoleChat:
                     Report.contact_id == contact.id, Report.state.in_(BUSY_REPORT_STATES)
                 )
             ).first()
-            return waiting is not None or filing is not None
+            # A turn that asked the network (an address looked up) has processed its message
+            # and answers in its follow-up: the bot is busy until that is answered too.
+            following = session.exec(
+                select(Conversation.id).where(
+                    Conversation.contact_id == contact.id, Conversation.followup.is_not(None)
+                )
+            ).first()
+            return waiting is not None or filing is not None or following is not None
 
     def settle(self, timeout: float) -> bool:
         """Print replies until the bot has nothing left to do; False if `timeout` ran out."""

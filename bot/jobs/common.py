@@ -3,6 +3,7 @@ the per-sender reply limit)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
@@ -88,8 +89,35 @@ def open311_profile(settings: Settings) -> Profile:
     return profile
 
 
+# (pid, the settings that shape it) -> this process's client for the city.
+_city_clients: dict[tuple, Open311Client] = {}
+
+
+def city_client(settings: Settings) -> Open311Client:
+    """This process's client for the city's Open311 server: built at its first use (a turn
+    that never calls the city builds none), then kept with its connections and TLS context.
+
+    Jobs run one at a time in a worker process, so one client serves them all; a forked
+    process builds its own (the key holds the pid).
+    """
+    key = (
+        os.getpid(),
+        settings.open311_endpoint,
+        settings.open311_api_key,
+        settings.open311_jurisdiction_id,
+        settings.open311_timeout,
+        settings.open311_profile,
+        settings.open311_batch_size,
+    )
+    client = _city_clients.get(key)
+    if client is None:
+        client = _city_clients[key] = open311_client(settings)
+    return client
+
+
 def open311_client(settings: Settings) -> Open311Client:
-    """A client for the city's Open311 server, shaped by its profile."""
+    """A new client for the city's Open311 server, shaped by its profile (the caller closes
+    it; jobs use `city_client`)."""
     return Open311Client(
         settings.open311_endpoint,
         api_key=settings.open311_api_key,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from bot.catalog import REFRESH_KEY, fetch_catalog, store_catalog
-from bot.db import session_scope
-from bot.jobs.common import open311_client
+from bot.catalog import REFRESH_KEY, fetch_catalog, save_catalog
+from bot.jobs.common import city_client
 from bot.open311.client import Open311Error
 from bot.queue import get_redis
 from bot.settings import get_settings
@@ -17,15 +16,12 @@ log = logging.getLogger(__name__)
 def refresh_catalog() -> int:
     """Fetch services and their questions and store them; return how many services."""
     settings = get_settings()
-    client = open311_client(settings)
     try:
-        entries = fetch_catalog(client)
+        entries = fetch_catalog(city_client(settings))
     except Open311Error as exc:
         log.warning("catalogue refresh failed, keeping the cached one: %s", exc)
         return 0
     finally:
-        client.close()
         get_redis().delete(REFRESH_KEY)
-    with session_scope() as session:
-        store_catalog(session, settings.open311_endpoint, entries)
+    save_catalog(settings.open311_endpoint, entries)  # every process reads it at its next turn
     return len(entries)

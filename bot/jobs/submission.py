@@ -15,11 +15,11 @@ from bot.db import session_scope
 from bot.jobs.common import (
     add_notice,
     backoff,
+    city_client,
     due_after,
     expected_text,
     fitted_for,
     language_of,
-    open311_client,
     open311_profile,
 )
 from bot.models import Contact, Report, ReportState
@@ -51,7 +51,7 @@ def submit(report_id: int) -> str:
     report, search_first = claimed
     attempt = report.attempts
     settings = get_settings()
-    client = open311_client(settings)
+    client = city_client(settings)
     posted = False
     found: list[str] = []
     try:
@@ -78,8 +78,6 @@ def submit(report_id: int) -> str:
                 f"{type(exc).__name__} while filing", retryable=True, uncertain=posted
             )
         return _submit_failed(report_id, exc, posted, search_first, attempt)
-    finally:
-        client.close()
     with session_scope() as session:
         if not _still_ours(session, report_id, attempt):
             return "released"
@@ -99,7 +97,9 @@ def submit(report_id: int) -> str:
         # The earlier POST may still be stored after this one: look once more, later.
         queue.enqueue("bot.jobs.check_filed_once", report_id, delay=settle_seconds(settings))
     if number:
-        queue.enqueue("bot.jobs.deliver", notice.id)
+        # The resident is waiting for it: ahead of the turns queued meanwhile, as a turn's
+        # replies go.
+        queue.enqueue("bot.jobs.deliver", notice.id, at_front=True)
         return ReportState.SUBMITTED
     queue.enqueue("bot.jobs.resolve_token", report_id, delay=TOKEN_BACKOFF_BASE)
     return ReportState.AWAITING_NUMBER
@@ -123,14 +123,11 @@ def check_filed_once(report_id: int) -> int:
         if report is None or not report.marker:
             return 0
         session.expunge(report)
-    client = open311_client(get_settings())
     try:
-        found = _find_filed(client, report)
+        found = _find_filed(city_client(get_settings()), report)
     except Open311Error as exc:
         log.warning("report %s: the check for a double filing failed: %s", report_id, exc)
         return 0
-    finally:
-        client.close()
     with session_scope() as session:
         row = session.get(Report, report_id)
         _flag_if_held_twice(
@@ -264,14 +261,11 @@ def resolve_token(report_id: int) -> str:
     report = _claimed(report_id, ReportState.AWAITING_NUMBER, ReportState.AWAITING_NUMBER)
     if isinstance(report, str):
         return report
-    client = open311_client(get_settings())
     try:
-        answer = client.token(report.token)
+        answer = city_client(get_settings()).token(report.token)
     except Open311Error as exc:
         log.warning("token of report %s not resolved: %s", report_id, exc)
         answer = None
-    finally:
-        client.close()
     number = (answer or {}).get("service_request_id")
     if not number:
         delay = backoff(report.attempts, base=TOKEN_BACKOFF_BASE)
@@ -283,7 +277,7 @@ def resolve_token(report_id: int) -> str:
         if not claim(session, report_id, ReportState.AWAITING_NUMBER, ReportState.SUBMITTED):
             return ReportState.SUBMITTED
         notice = _mark_submitted(session, session.get(Report, report_id), str(number))
-    queue.enqueue("bot.jobs.deliver", notice.id)
+    queue.enqueue("bot.jobs.deliver", notice.id, at_front=True)
     return ReportState.SUBMITTED
 
 

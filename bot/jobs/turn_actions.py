@@ -5,6 +5,7 @@ the actions that need the network, kept on the conversation until they are answe
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from sqlmodel import Session, select
@@ -86,19 +87,20 @@ def _action_of(entry: dict) -> Answerable:
 
 
 def perform(
-    followup: Followup, client: Open311Client, settings: Settings
+    followup: Followup, client: Callable[[], Open311Client], settings: Settings
 ) -> tuple[Geocoded | StatusFound | None, ...]:
     """The answers to the follow-up's network actions, in order (None for the others, which
-    the turn answers from the database). Call it with no transaction open: the city or the
-    geocoder may take their full timeout."""
+    the turn answers from the database); `client()` gives the city's client, asked for only
+    when the city is. Call it with no transaction open: the city or the geocoder may take their
+    full timeout."""
     return tuple(_perform(action, client, settings) for action in followup.actions)
 
 
-def _perform(action: Answerable, client: Open311Client, settings: Settings):
+def _perform(action: Answerable, client: Callable[[], Open311Client], settings: Settings):
     if isinstance(action, Geocode):
         return geocoding.lookup(action.query, settings)
     if isinstance(action, LookupStatus):
-        return lookup_status(client, action.number)
+        return lookup_status(client(), action.number)
     return None
 
 

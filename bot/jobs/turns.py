@@ -29,7 +29,7 @@ from bot.catalog import load_services
 from bot.channels.registry import channel_for
 from bot.db import session_scope
 from bot.forget import erase_contact, finish_erasing
-from bot.jobs.common import locked, open311_client, store_reply
+from bot.jobs.common import city_client, locked, store_reply
 from bot.jobs.turn_actions import (
     ANSWERABLE,
     Followup,
@@ -49,7 +49,6 @@ from bot.jobs.turn_state import (
     resident_state,
 )
 from bot.models import Contact, Conversation, Direction, Message, MessageStatus, Report
-from bot.open311.client import Open311Client
 from bot.payloads import InboundPayload
 from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
@@ -79,14 +78,11 @@ def run_turn(conversation_id: int) -> int:
     settings = get_settings()
     queue.turn_started(conversation_id)
     with locked(f"conversation:{conversation_id}"):
-        client = open311_client(settings)
         try:
-            return _drain(conversation_id, client, settings)
+            return _drain(conversation_id, settings)
         except JobTimeoutException:
             overran(conversation_id)  # still holding the lock: nobody else is on its work
             return 0
-        finally:
-            client.close()
 
 
 def overran(conversation_id: int) -> None:
@@ -134,7 +130,7 @@ class _HandledElsewhere(Exception):
     """Another worker's turn for this message or follow-up committed first (its lock lapsed)."""
 
 
-def _drain(conversation_id: int, client: Open311Client, settings: Settings) -> int:
+def _drain(conversation_id: int, settings: Settings) -> int:
     """Take the conversation's work in order: a waiting follow-up first (its message came
     before every pending one), then the oldest pending message and its follow-ups, until none
     is left or MESSAGES_PER_TURN messages were taken (the next turn is then queued); return how
@@ -155,9 +151,9 @@ def _drain(conversation_id: int, client: Open311Client, settings: Settings) -> i
                 queue.enqueue_turn(conversation_id)  # the rest wait their turn in line
                 break
             taken += 1
-        context = for_channel(_context(client, settings), channel)
+        context = for_channel(_context(settings), channel)
         if isinstance(work, Followup):
-            jobs = _follow_up(conversation_id, work, client, context, settings)
+            jobs = _follow_up(conversation_id, work, context, settings)
         else:
             jobs = _handle_next(conversation_id, work, context, settings)
             handled += jobs is not None
@@ -198,9 +194,12 @@ def _next_work(conversation_id: int) -> Followup | Message | None:
         return _oldest_pending(session, conversation_id)
 
 
-def _context(client: Open311Client, settings: Settings) -> Context:
-    # No transaction is open while the city is asked for a catalogue the cache lacks.
-    services = load_services(client, settings.open311_endpoint, settings.catalog_ttl)
+def _context(settings: Settings) -> Context:
+    # No transaction is open while the city is asked for a catalogue the cache lacks; the
+    # client is this process's, made only if the city is asked.
+    services = load_services(
+        lambda: city_client(settings), settings.open311_endpoint, settings.catalog_ttl
+    )
     return engine_context(services, settings)
 
 
@@ -277,7 +276,6 @@ def _handle_next(
 def _follow_up(
     conversation_id: int,
     followup: Followup,
-    client: Open311Client,
     context: Context,
     settings: Settings,
 ) -> Jobs:
@@ -289,7 +287,7 @@ def _follow_up(
     Redis failure leaves the follow-up for the next job; a crash sets its message aside.
     """
     try:
-        answers = perform(followup, client, settings)
+        answers = perform(followup, lambda: city_client(settings), settings)
         with session_scope() as session, session.no_autoflush:
             if not _hold(session, conversation_id, followup.token):
                 raise _HandledElsewhere

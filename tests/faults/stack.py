@@ -149,12 +149,15 @@ class PgCluster:
 
 
 def worker_argv() -> list[str]:
-    """`intake311 worker --simple` (no fork per job: a kill -9 hits the job itself)."""
-    return [str(BIN / "intake311"), "worker", "--simple"]
+    """`intake311 worker --processes 1`, as the Procfile runs workers (no fork per job): a
+    supervisor and the worker it forked, which runs the jobs, so a kill -9 of the process
+    group hits a job itself."""
+    return [str(BIN / "intake311"), "worker", "--processes", "1"]
 
 
-# As the Procfile deploys them: residents' workers, and one for the city's Open311 calls.
-WORKER_QUEUES = ("residents", "residents", "city")
+# As the Procfile deploys them: residents' workers (then status notices), and one for the
+# city's Open311 calls.
+WORKER_QUEUES = (("residents", "notices"), ("residents", "notices"), ("city",))
 
 
 class Stack:
@@ -247,8 +250,13 @@ class Stack:
             self.logdir,
         ).start()
         self.workers = [
-            Proc(f"worker{i}", [*self.worker_cmd, "--queue", kind], env, self.logdir).start()
-            for i, kind in enumerate(WORKER_QUEUES)
+            Proc(
+                f"worker{i}",
+                [*self.worker_cmd, *(arg for kind in kinds for arg in ("--queue", kind))],
+                env,
+                self.logdir,
+            ).start()
+            for i, kinds in enumerate(WORKER_QUEUES)
         ]
         self.cron = Proc("cron", [str(BIN / "intake311"), "cron"], env, self.logdir).start()
         wait_port(self.web_port, 30, self.web.popen)
