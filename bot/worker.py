@@ -208,9 +208,14 @@ class Pool:
     def _start(self, slot: _Slot) -> None:
         slot.board[_STARTED] = 0.0
         slot.started = time.monotonic()
+        # A SIGTERM between the fork and the child's own handlers would run the supervisor's
+        # _stop in the child, or miss a worker whose pid is not yet known: it waits for both.
+        stops = {signal.SIGTERM, signal.SIGINT}
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
         pid = os.fork()
         if pid:
             slot.pid = pid
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             return
         code = 1
         try:
@@ -253,6 +258,8 @@ class Pool:
             slot.failures = slot.failures + 1 if time.monotonic() - slot.started < 5 else 0
             if slot.failures:
                 time.sleep(min(5.0, 0.5 * slot.failures))  # a worker that cannot start
+                if self.stopping:
+                    continue  # told to stop while it waited
             self._start(slot)
 
     def _watch(self) -> None:

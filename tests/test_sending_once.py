@@ -109,6 +109,20 @@ def test_replies_wait_behind_one_that_is_retried_and_arrive_in_order(phone, twil
     assert [m.status for m in outbound()] == ["sent"] * 4
 
 
+def test_send_max_attempts_counts_each_try_once(phone, twilio_api, monkeypatch):
+    monkeypatch.setenv("SEND_MAX_ATTEMPTS", "2")
+    get_settings.cache_clear()
+    twilio_api.config["FAIL_NEXT"] = [503]
+    phone.text("hi")
+    [menu] = outbound()
+    assert (menu.status, menu.attempts) == ("pending", 1)  # one try of two: retried
+    twilio_api.config["FAIL_NEXT"] = [503]
+    run_jobs(include_delayed=True)
+    [menu] = outbound()
+    assert (menu.status, menu.attempts) == ("failed", 2)  # the second try was the last
+    assert sends_to(twilio_api) == []
+
+
 def test_a_message_another_worker_is_sending_is_left_to_it(phone, twilio_api, redis_conn):
     message_id = _reply_in_flight_and_redis_flushed(phone, redis_conn)  # the lock is gone
     assert jobs.deliver(message_id) == 0

@@ -112,7 +112,9 @@ def deliver(message_id: int) -> int:
                 else:
                     paced = None
                 out = Outgoing(message.id, contact.address, message.text, payload)
-                attempts, created_at = message.attempts + 1, message.created_at
+                # The claim's UPDATE synchronised the row in the session: attempts counts
+                # this one already.
+                attempts, created_at = message.attempts, message.created_at
             if paced is not None:
                 queue.enqueue("bot.jobs.deliver", paced, delay=wait, kind=lane)
                 return sent
