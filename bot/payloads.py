@@ -78,12 +78,14 @@ class OutboundPayload:
 
     `reply` is the engine's intent (None for a message with words only); `media_url` a photo
     the city published with a status update; `opt_out_notice` marks the one confirmation an
-    opted-out contact still gets.
+    opted-out contact still gets; `status_notice` a status check's notice, which is sent on the
+    notices lane, after residents' replies (bot.pacing).
     """
 
     reply: ReplyIntent | None = None
     media_url: str | None = None
     opt_out_notice: bool = False
+    status_notice: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form stored in `Message.payload`."""
@@ -99,6 +101,8 @@ class OutboundPayload:
             data["media_url"] = self.media_url
         if self.opt_out_notice:
             data["opt_out_notice"] = True
+        if self.status_notice:
+            data["status_notice"] = True
         return data
 
     @classmethod
@@ -117,4 +121,5 @@ class OutboundPayload:
             else None,
             media_url=data.get("media_url") or None,
             opt_out_notice=bool(data.get("opt_out_notice")),
+            status_notice=bool(data.get("status_notice")),
         )

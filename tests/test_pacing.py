@@ -11,6 +11,7 @@ from rq import Queue
 from bot import jobs, pacing, queue
 from bot.db import session_scope
 from bot.models import Contact, Conversation, Direction, Message
+from bot.payloads import OutboundPayload
 from bot.personal_data import address_key
 from bot.settings import get_settings
 from bot.worker import run_burst
@@ -35,8 +36,9 @@ def _sms_bucket() -> tuple[pacing.Bucket, ...]:
     return pacing.buckets_for("sms", "tel:+15550000000", get_settings())
 
 
-def _outbound(count: int, first: int = 0) -> list[int]:
-    """`count` pending texts, one to each of as many residents (as a status check stores them)."""
+def _outbound(count: int, first: int = 0, notice: bool = True) -> list[int]:
+    """`count` pending texts, one to each of as many residents: status notices (as a status
+    check stores them), or replies."""
     ids = []
     with session_scope() as session:
         for n in range(first, first + count):
@@ -53,6 +55,7 @@ def _outbound(count: int, first: int = 0) -> list[int]:
                 channel="sms",
                 direction=Direction.OUT,
                 text=f"Your request {n} is closed.",
+                payload=OutboundPayload(status_notice=notice).to_dict(),
             )
             session.add(message)
             session.flush()
@@ -159,7 +162,7 @@ def test_a_burst_of_notices_is_spread_and_none_is_lost(paced, monkeypatch):
 def test_a_reply_overtakes_a_backlog_of_notices(paced, monkeypatch):
     _slow(monkeypatch)
     notices = _outbound(5)
-    [reply] = _outbound(1, first=100)
+    [reply] = _outbound(1, first=100, notice=False)
     for i in notices:
         queue.enqueue("bot.jobs.deliver", i, kind="notices")
     queue.enqueue("bot.jobs.deliver", reply)
@@ -175,7 +178,7 @@ def test_a_reply_overtakes_a_backlog_of_notices(paced, monkeypatch):
 
 def test_a_workers_queues_serve_replies_before_notices(paced, redis_conn):
     notices = _outbound(3)
-    [reply] = _outbound(1, first=100)
+    [reply] = _outbound(1, first=100, notice=False)
     for i in notices:
         queue.enqueue("bot.jobs.deliver", i, kind="notices")
     queue.enqueue("bot.jobs.deliver", reply)
@@ -226,6 +229,8 @@ def test_the_reconciler_requeues_a_paced_notice_redis_lost(paced, redis_conn, mo
     assert jobs.reconcile() == 0  # not yet: their rows say when they are due
     _age(Message, direction="out", status="pending")
     assert jobs.reconcile() == 2
+    # Back on their own lane, behind residents' replies, not on the replies' queue.
+    assert queue.get_queue("notices").count == 2 and queue.get_queue("residents").count == 0
     monkeypatch.setenv("SMS_SENDS_PER_SECOND", "4")
     get_settings.cache_clear()
     assert [m.status for m in _drain(ids)] == ["sent"] * 3

@@ -13,6 +13,7 @@ from bot import jobs
 from bot.db import get_engine, session_scope
 from bot.jobs import tracking
 from bot.models import Contact, Conversation, Direction, Message, Report, ReportState
+from bot.payloads import OutboundPayload
 from bot.queue import get_queue
 from bot.settings import get_settings
 from bot.timeutil import utcnow
@@ -125,7 +126,9 @@ def test_a_cycle_writes_and_texts_only_the_changed_reports(city, statements):
     texts = _texts()
     assert sorted(t.contact_id for t in texts) == sorted(after[i].contact_id for i in written)
     assert all("closed" in t.text and "Filled." in t.text for t in texts)
-    assert get_queue("residents").count == 2  # one delivery each
+    # One delivery each, on the notices lane, and the rows say so (bot.pacing).
+    assert get_queue("notices").count == 2 and get_queue("residents").count == 0
+    assert all(OutboundPayload.from_dict(t.payload).status_notice for t in texts)
 
     # The same cycle again (a crash and a restart, or the next round): nothing new, no text.
     assert jobs.track() == 0

@@ -189,17 +189,23 @@ def too_many(contact: Contact) -> str:
 
 
 def add_notice(
-    session: Session, report: Report, text: str, media_url: str | None = None
+    session: Session,
+    report: Report,
+    text: str,
+    media_url: str | None = None,
+    status: bool = False,
 ) -> Message:
     """Store a notice about `report` for its resident, in the caller's transaction.
 
-    `media_url` is a photo the city published (a status update's), for channels that show one.
+    `media_url` is a photo the city published (a status update's), for channels that show one;
+    `status` marks a status check's notice, sent on the notices lane.
     """
     conversation = session.get(Conversation, report.conversation_id)
     message = store_reply(session, conversation, Reply(text))
-    if media_url:
-        with_photo = replace(OutboundPayload.from_dict(message.payload), media_url=media_url)
-        message.payload = with_photo.to_dict()
+    if media_url or status:
+        payload = OutboundPayload.from_dict(message.payload)
+        marked = replace(payload, media_url=media_url or None, status_notice=status)
+        message.payload = marked.to_dict()
     session.flush()
     return message
 

@@ -40,11 +40,11 @@ def deliver(message_id: int) -> int:
     it is sent once.
 
     Each send first takes a token from its sender's bucket (bot.pacing), with the priority of
-    the lane the job came from (a status notice's, or a reply's); without one the job is queued
-    again, on the same lane, for when one is due: no attempt spent, no worker kept waiting.
+    the message's lane (a status notice's, or a reply's: the row says which, whichever queue
+    the job came from); without one the job is queued again, on that lane, for when one is
+    due: no attempt spent, no worker kept waiting.
     """
     settings = get_settings()
-    lane = "notices" if queue.current_kind() == "notices" else "residents"
     with session_scope() as session:
         target = session.get(Message, message_id)
         if target is None or target.direction != "out":
@@ -80,6 +80,7 @@ def deliver(message_id: int) -> int:
                     return sent
                 contact = session.get(Contact, contact_id)
                 payload = OutboundPayload.from_dict(message.payload)
+                lane = "notices" if payload.status_notice else "residents"
                 if contact.address is None or (contact.opted_out and not payload.opt_out_notice):
                     message.status = MessageStatus.SUPPRESSED
                     continue

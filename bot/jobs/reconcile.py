@@ -6,11 +6,12 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import update
-from sqlmodel import func, or_, select
+from sqlmodel import Session, col, func, or_, select
 
 from bot import queue
 from bot.db import session_scope
 from bot.models import Conversation, Direction, Message, MessageStatus, Report, ReportState
+from bot.payloads import OutboundPayload
 from bot.settings import get_settings
 from bot.timeutil import utcnow
 
@@ -75,9 +76,22 @@ def reconcile() -> int:
             jobs.append(
                 ("bot.jobs.submit" if state == "pending" else "bot.jobs.resolve_token", report_id)
             )
+        # A status notice goes back to its own lane, behind residents' replies (bot.pacing).
+        notices = _status_notices(session, [i for job, i in jobs if job == "bot.jobs.deliver"])
     for job, job_id in jobs:
-        queue.enqueue(job, job_id)
+        lane = "notices" if job == "bot.jobs.deliver" and job_id in notices else None
+        queue.enqueue(job, job_id, kind=lane)
     return len(jobs)
+
+
+def _status_notices(session: Session, message_ids: list[int]) -> set[int]:
+    """Which of these outbound messages are status checks' notices."""
+    if not message_ids:
+        return set()
+    rows = session.exec(
+        select(Message.id, Message.payload).where(col(Message.id).in_(message_ids))
+    ).all()
+    return {i for i, payload in rows if OutboundPayload.from_dict(payload).status_notice}
 
 
 def _release_stuck(before) -> list[int]:

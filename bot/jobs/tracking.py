@@ -208,7 +208,7 @@ def _receive_batch(news: list[tuple[Tracked, dict]]) -> int:
         log.exception("%d status changes could not be stored", len(news))
         return 0
     for notice in notices:
-        queue.enqueue("bot.jobs.deliver", notice)
+        queue.enqueue("bot.jobs.deliver", notice, kind="notices")
     return len(notices)
 
 
@@ -295,7 +295,7 @@ def receive_status(report_id: int, entry: dict, update_key: str | None = None) -
         notice = _apply(session, report_id, entry, update_key)
     if notice is None:
         return False
-    queue.enqueue("bot.jobs.deliver", notice)
+    queue.enqueue("bot.jobs.deliver", notice, kind="notices")
     return True
 
 
@@ -355,7 +355,11 @@ def _apply(
         )
     media_url = str(entry.get("media_url") or "").strip()
     notice = add_notice(
-        session, report, text, media_url=media_url if media_url.startswith("https://") else None
+        session,
+        report,
+        text,
+        media_url=media_url if media_url.startswith("https://") else None,
+        status=True,
     )
     return notice.id
 
