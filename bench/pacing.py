@@ -195,7 +195,7 @@ def seed_notices(count: int, first: int) -> list[str]:
                     "channel": "sms",
                     "direction": Direction.OUT,
                     "text": "Update on your request: it is now closed. Thank you for reporting.",
-                    "payload": {},
+                    "payload": {"status_notice": True},  # as the status check marks them
                 }
                 for conv, contact in zip(conversation_ids, contact_ids, strict=True)
             ],
