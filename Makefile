@@ -82,7 +82,7 @@ test-latest:
 # Write requirements.lock anew from pyproject.toml (and requirements-uv.lock for the uv in use);
 # `make lock LOCK_ARGS=--upgrade` moves every pin to the newest version allowed.
 lock: $(STAMP)
-	$(UV) pip compile --quiet --python-version 3.11 --generate-hashes --extra dev $(LOCK_ARGS) \
+	$(UV) pip compile --quiet --python-version 3.11 --generate-hashes --extra dev --extra s3 $(LOCK_ARGS) \
 		--output-file requirements.lock pyproject.toml
 	echo "uv==$$($(UV) --version | cut -d' ' -f2)" | $(UV) pip compile --quiet \
 		--python-version 3.11 --generate-hashes --output-file requirements-uv.lock -
