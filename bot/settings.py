@@ -223,6 +223,25 @@ class Settings(BaseSettings):
     pacing_burst: float = Field(1.0, gt=0)
     pacing_reply_reserve: float = Field(0.1, ge=0, lt=1)
 
+    # --- Residents' photos (bot/media) ---------------------------------------------------------
+    # Where kept photos live: "local" (MEDIA_DIR) or "s3" (any S3-compatible store, MEDIA_S3_*).
+    media_store: str = "local"
+    media_dir: str = "var/media"
+    media_s3_bucket: str = ""
+    media_s3_endpoint_url: str = ""
+    media_s3_region: str = ""
+    media_s3_prefix: str = ""
+    media_s3_access_key_id: str = Field(default="", repr=False)
+    media_s3_secret_access_key: str = Field(default="", repr=False)
+    # A photo larger than this (bytes, as fetched) or than this many pixels is refused.
+    media_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    media_max_pixels: int = Field(40_000_000, ge=10_000)
+    # Seconds one fetch of a photo may take, and how many tries before it is given up.
+    media_fetch_timeout: float = Field(10.0, gt=0, le=120)
+    media_fetch_attempts: int = Field(5, ge=1)
+
+    # --- WhatsApp through Twilio (bot/channels/whatsapp.py) ------------------------------------
+
     @field_validator(
         "inbound_limit_per_sender",
         "inbound_limit_global",

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, ClassVar, Literal
 
+from bot.media.types import MediaRefused, MediaRequest
 from bot.payloads import InboundPayload, OutboundPayload, ReplyIntent
 from bot.settings import Settings
 
@@ -280,6 +281,13 @@ class Channel:
     def send(self, out: Outgoing, settings: Settings) -> str:
         """Transmit one message; its provider id. Raises SendError (retryable or not)."""
         raise NotImplementedError
+
+    def media_request(self, reference: str, settings: Settings) -> MediaRequest:
+        """How to fetch one of this channel's media references (an `InboundPayload.media`
+        item): its URL, the hosts it and its redirects may be on, the credentials for the
+        provider's own host. MediaRefused when the reference is not the provider's (a forged
+        link gets no request at all); MediaUnavailable when the provider cannot be asked now."""
+        raise MediaRefused(f"the {self.name} channel takes no media")
 
     def forget(self, address: str, settings: Settings) -> None:
         """Let go of what the channel keeps about `address` outside our database, once its
