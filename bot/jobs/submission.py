@@ -351,6 +351,12 @@ def _photo_urls(report: Report, settings: Settings) -> list[str]:
     photo that fails never holds the report back."""
     if not report.media or report.id is None:
         return []
+    if not settings.public_base_url:
+        # Our copy's address would have no host: the city could not open it.
+        log.warning(
+            "report %s: PUBLIC_BASE_URL is not set, so it is filed without photos", report.id
+        )
+        return []
     with session_scope() as session:
         contact = session.get(Contact, report.contact_id)
         channel = contact.channel if contact else ""
