@@ -233,6 +233,7 @@ def env(request, monkeypatch, tmp_path, sqlite_template, services):
         url = _sqlite_copy(tmp_path, sqlite_template)
     else:
         url = _fresh_postgres(request.getfixturevalue("postgres_ready"))
+    monkeypatch.setenv("MEDIA_DIR", str(tmp_path / "media"))
     _configure(monkeypatch, url, **services)
     yield get_settings()
     bot_db.dispose_engines()
@@ -242,6 +243,7 @@ def env(request, monkeypatch, tmp_path, sqlite_template, services):
 @pytest.fixture
 def sqlite_env(monkeypatch, tmp_path, sqlite_template, services):
     """A configured process on SQLite only, for tests where the database does not matter."""
+    monkeypatch.setenv("MEDIA_DIR", str(tmp_path / "media"))
     _configure(monkeypatch, _sqlite_copy(tmp_path, sqlite_template), **services)
     yield get_settings()
     bot_db.dispose_engines()
