@@ -308,9 +308,9 @@ def _carry(before: State, turn: Turn, media: tuple[str, ...]) -> Turn:
     if before.draft.pin is not None and draft.pin is None:
         draft.pin = before.draft.pin
     # The photo's place, unless the message answered the question offering it.
-    if before.draft.photo_place is not None and draft.photo_place is None:
-        if not history.asks_photo_place(before):
-            draft.photo_place = before.draft.photo_place
+    answered = history.asks_photo_place(before)
+    if before.draft.photo_place is not None and draft.photo_place is None and not answered:
+        draft.photo_place = before.draft.photo_place
     if before.draft.media and not draft.media:
         draft.media = before.draft.media
     _add_media(turn.state, media)
