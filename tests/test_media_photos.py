@@ -163,6 +163,26 @@ def test_a_large_photo_is_scaled_down_to_the_longest_side():
     assert photo.height == pytest.approx(1000 * MAX_SIDE / (MAX_SIDE * 2 + 100), abs=2)
 
 
+@pytest.mark.parametrize("mode", ["RGBA", "P", "1"])
+def test_a_large_png_is_scaled_down_too(mode):
+    out = io.BytesIO()
+    Image.new(mode, (200, MAX_SIDE + 900)).save(out, "PNG")
+    photo = clean(out.getvalue(), SETTINGS)
+    assert (photo.width, photo.height) == (
+        pytest.approx(200 * MAX_SIDE / (MAX_SIDE + 900), abs=1),
+        MAX_SIDE,
+    )
+
+
+def test_a_multi_picture_jpeg_keeps_its_first_picture():
+    pictures = [Image.new("RGB", (24, 16), color) for color in ((0, 200, 0), (200, 0, 0))]
+    out = io.BytesIO()
+    pictures[0].save(out, "MPO", save_all=True, append_images=pictures[1:])
+    assert Image.open(io.BytesIO(out.getvalue())).format == "MPO"
+    first = reopened(clean(out.getvalue(), SETTINGS)).getpixel((12, 8))
+    assert first[1] > 150 and first[0] < 60
+
+
 def tiff() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (8, 8)).save(out, "TIFF")
@@ -340,9 +360,20 @@ def test_fuzz_random_bytes():
         one()
 
 
+def encoded(kind: str, mode: str = "RGB", **save) -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, (21, 13), (10, 20, 30)[: len(mode)] if mode != "P" else 5).save(
+        out, kind, **save
+    )
+    return out.getvalue()
+
+
 SEED_PHOTOS = [
     jpeg(size=(48, 32), exif=exif_with(PITTSBURGH, orientation=6)),
     jpeg(size=(33, 17), exif=exif_with(PITTSBURGH), progressive=True),
+    encoded("PNG", "RGBA", exif=exif_with(PITTSBURGH)),
+    encoded("WEBP", exif=exif_with(PITTSBURGH)),
+    encoded("GIF", "P"),
 ]
 
 
@@ -367,8 +398,8 @@ def mutated_photos(draw) -> bytes:
     return bytes(data)
 
 
-def test_fuzz_mutated_jpegs():
-    with figures("media: mutated JPEGs with EXIF") as kept:
+def test_fuzz_mutated_photos():
+    with figures("media: mutated photos with EXIF") as kept:
 
         @fuzz_settings(300)
         @given(data=mutated_photos())
@@ -377,3 +408,10 @@ def test_fuzz_mutated_jpegs():
                 kept.outcome(assert_clean_or_refused(data))
 
         one()
+
+
+@pytest.mark.parametrize("kind", ["PNG", "WEBP"])
+def test_gps_is_read_from_png_and_webp_too(kind):
+    photo = clean(encoded(kind, exif=exif_with(PITTSBURGH)), SETTINGS)
+    assert photo.gps == pytest.approx((LAT, LON))
+    assert_no_metadata(photo)

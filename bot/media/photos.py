@@ -15,6 +15,7 @@ is dropped with the rest of the metadata (a wide-gamut photo looks slightly less
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import warnings
@@ -42,6 +43,8 @@ JPEG_QUALITY = 85
 GPS_IFD = 0x8825
 GPS_STATUS, GPS_LATITUDE_REF, GPS_LATITUDE, GPS_LONGITUDE_REF, GPS_LONGITUDE = 9, 1, 2, 3, 4
 WHITE = (255, 255, 255)
+# Modes Pillow resizes with LANCZOS as they are (RGBA and LA premultiplied); others converted first.
+RESIZABLE = ("RGB", "RGBA", "L", "LA")
 
 
 def clean(data: bytes, settings: Settings) -> CleanPhoto:
@@ -86,28 +89,32 @@ def clean(data: bytes, settings: Settings) -> CleanPhoto:
 
 def _reencode(image: Image.Image) -> Image.Image:
     """The first frame, upright, in RGB (transparency on white), at most MAX_SIDE a side, as a
-    fresh image that carries none of the original's metadata."""
+    fresh image that carries none of the original's metadata. Full-size pixels are held once:
+    turned and scaled in place, converted only when small (or when resizing needs it)."""
     image.seek(0)
     if image.format in ("JPEG", "MPO"):
         image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # decode at 1/2, 1/4 or 1/8 where that fits
     image.load()
-    try:
-        upright = ImageOps.exif_transpose(image)
-    except Exception:
-        upright = image  # a malformed orientation tag: keep the photo as it was taken
-    rgb = _flatten(upright)
-    rgb.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    with contextlib.suppress(Exception):  # a malformed orientation: keep it as it was taken
+        ImageOps.exif_transpose(image, in_place=True)
+    if image.mode not in RESIZABLE:
+        image = image.convert("RGBA" if _transparent(image) else "RGB")
+    image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    rgb = _flatten(image)
     fresh = Image.new("RGB", rgb.size, WHITE)
     fresh.paste(rgb)
     return fresh
 
 
-def _flatten(image: Image.Image) -> Image.Image:
-    """`image` in RGB; transparent parts white."""
-    transparent = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+def _transparent(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
         image.mode == "P" and "transparency" in image.info
     )
-    if not transparent:
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """`image` in RGB; transparent parts white."""
+    if not _transparent(image):
         return image.convert("RGB")
     rgba = image.convert("RGBA")
     background = Image.new("RGB", rgba.size, WHITE)
