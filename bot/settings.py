@@ -240,6 +240,20 @@ class Settings(BaseSettings):
     media_fetch_timeout: float = Field(10.0, gt=0, le=120)
     media_fetch_attempts: int = Field(5, ge=1)
 
+    @field_validator("media_store")
+    @classmethod
+    def _known_media_store(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("local", "s3"):
+            raise ValueError(f"MEDIA_STORE must be 'local' or 's3', not {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _s3_store_has_a_bucket(self) -> Settings:
+        if self.media_store == "s3" and not self.media_s3_bucket.strip():
+            raise ValueError("MEDIA_STORE=s3 needs MEDIA_S3_BUCKET")
+        return self
+
     # --- WhatsApp through Twilio (bot/channels/whatsapp.py) ------------------------------------
 
     @field_validator(
