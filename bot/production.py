@@ -90,8 +90,6 @@ def problems(settings: Settings, dotenv: Mapping[str, str | None] | None = None)
     elif not urlsplit(url).hostname:
         found.append(f"PUBLIC_BASE_URL has no host: {url}")
     found.extend(_key_problems(settings))
-    if settings.media_store == "s3" and not settings.media_s3_bucket:
-        found.append("MEDIA_STORE is s3 but MEDIA_S3_BUCKET is not set: photos cannot be kept")
     if dotenv:
         found.append(
             f"a .env file in {Path.cwd()} would set {', '.join(sorted(dotenv))}: in production "

@@ -133,8 +133,8 @@ class S3MediaStore:
 
     def __init__(self, settings: Settings):
         try:
-            import boto3  # type: ignore[import-untyped]
-            from botocore.config import Config  # type: ignore[import-untyped]
+            import boto3
+            from botocore.config import Config
         except ImportError as exc:  # the "s3" extra is not installed
             raise ValueError("MEDIA_STORE=s3 needs boto3 (pip install 'intake311[s3]')") from exc
         if not settings.media_s3_bucket:
@@ -168,7 +168,7 @@ class S3MediaStore:
     def get(self, name: str) -> StoredMedia | None:
         """`name`'s object, or None when the bucket has none."""
         key = self.prefix + checked_name(name)
-        from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+        from botocore.exceptions import ClientError
 
         with _translated():
             try:
