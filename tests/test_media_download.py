@@ -86,10 +86,19 @@ class RecordingServer:
 
     def __init__(self):
         requests: list[dict] = []
+        self.redirect: str | None = None  # set: answer 302 there, with a cookie
+        recording = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - http.server's name
                 requests.append({"path": self.path, "headers": dict(self.headers)})
+                if recording.redirect:
+                    self.send_response(302)
+                    self.send_header("Location", recording.redirect)
+                    self.send_header("Set-Cookie", "session=kept; Path=/")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -120,6 +129,7 @@ def recorder():
 @pytest.fixture(autouse=True)
 def _recorder_empty(recorder):
     recorder.requests.clear()
+    recorder.redirect = None
 
 
 def make_settings(twilio_server=None, telegram_server=None, **overrides) -> Settings:
@@ -297,6 +307,32 @@ def test_an_unreachable_host_is_worth_another_try(twilio_settings):
         download(request, twilio_settings)
 
 
+def test_redirects_are_followed_three_times_at_most_and_keep_no_cookie(twilio_settings, recorder):
+    recorder.redirect = "/again"  # relative: the same host
+    hosts = frozenset({f"127.0.0.1:{recorder.port}"})
+    request = MediaRequest(recorder.url + "/first", hosts, schemes=frozenset({"http"}))
+    with pytest.raises(MediaRefused, match="more than 3 redirects"):
+        download(request, twilio_settings)
+    assert [hop["path"] for hop in recorder.requests] == ["/first"] + ["/again"] * 3
+    assert not [hop for hop in recorder.requests if "Cookie" in hop["headers"]]
+
+
+def test_credentials_go_to_the_credential_hosts_alone(twilio_settings, recorder):
+    recorder.redirect = f"http://localhost:{recorder.port}/cdn"
+    hosts = frozenset({f"127.0.0.1:{recorder.port}", f"localhost:{recorder.port}"})
+    request = MediaRequest(
+        recorder.url + "/media",
+        hosts,
+        auth=("AC1", "token"),
+        credential_hosts=frozenset({f"127.0.0.1:{recorder.port}"}),
+        schemes=frozenset({"http"}),
+    )
+    with pytest.raises(MediaRefused, match="redirects"):
+        download(request, twilio_settings)
+    authorized = [("Authorization" in hop["headers"]) for hop in recorder.requests]
+    assert authorized == [True, False, False, False]
+
+
 def test_a_size_the_provider_gives_over_the_cap_is_refused_unread(twilio_settings, recorder):
     request = MediaRequest(
         recorder.url + "/x",
@@ -349,6 +385,15 @@ def test_a_telegram_photo_is_fetched_through_get_file(
     assert calls == ["getFile"]
     assert telegram_api.config["FILE_REQUESTS"] == [telegram_api.config["FILES"][file_id][1]]
     _no_token_anywhere(None, caplog.records)
+
+
+def test_a_telegram_file_over_the_cap_is_refused_unread(telegram_api, telegram_server, caplog):
+    settings = make_settings(telegram_server=telegram_server, media_max_bytes=2048)
+    file_id = add_file(telegram_api, PHOTO)  # over 3 kB, as getFile says
+    request = TELEGRAM.media_request(MEDIA_PREFIX + file_id, settings)
+    with pytest.raises(MediaRefused, match="2048"):
+        download(request, settings)
+    assert telegram_api.config["FILE_REQUESTS"] == []
 
 
 @pytest.mark.parametrize("case", ["wrong id", "too big", "not ours"])

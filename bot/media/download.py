@@ -146,10 +146,9 @@ def host_matches(target: Target, patterns: frozenset[str]) -> bool:
     default = DEFAULT_PORTS[target.scheme]
     for pattern in patterns:
         name, _, port_text = pattern.strip().lower().partition(":")
-        port = int(port_text) if port_text.isdigit() else default
-        if port_text and not port_text.isdigit():
-            continue
-        if port != target.port:
+        if port_text and not re.fullmatch(r"[0-9]{1,5}", port_text):
+            continue  # not a port: matches nothing
+        if (int(port_text) if port_text else default) != target.port:
             continue
         if name.startswith("*."):
             suffix = name[1:]
@@ -197,7 +196,7 @@ def _client() -> httpx.Client:
         verify=tls_context(),
         trust_env=False,
         follow_redirects=False,
-        cookies=httpx.Cookies(jar),
+        cookies=jar,  # the jar itself: httpx.Cookies(...) would copy it into one that keeps all
         # Bytes as stored: a compressed body could grow past the size cap inside one chunk.
         headers={"Accept": "image/*", "Accept-Encoding": "identity"},
     )
@@ -272,7 +271,7 @@ def _check_status(status: int, where: str) -> None:
 def _check_length(value: str | None, limit: int, where: str) -> None:
     if value is None:
         return
-    if not value.strip().isdigit():
+    if not re.fullmatch(r"[0-9]{1,19}", value.strip()):
         raise MediaRefused(f"{where} sent a Content-Length that is not a number")
     if int(value) > limit:
         raise MediaRefused(f"{where} says the file has {int(value)} bytes (over {limit})")
