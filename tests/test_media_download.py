@@ -317,6 +317,29 @@ def test_redirects_are_followed_three_times_at_most_and_keep_no_cookie(twilio_se
     assert not [hop for hop in recorder.requests if "Cookie" in hop["headers"]]
 
 
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://[",
+        "//evil.example/x",
+        "http://127.0.0.1:{port}@evil.example/x",
+        "http://127.0.0.1:{port}\\@evil.example/x",
+        "https://127.0.0.1:{port}/x",  # the right host, a scheme not allowed
+        "http://127.0.0.1:1/x",  # the right host, another port
+        "http://LOCALHOST.:{port}/x",
+        "http://evil.example#@127.0.0.1:{port}/x",
+    ],
+)
+def test_a_hostile_redirect_is_refused_unfollowed(location, twilio_settings, recorder):
+    recorder.redirect = location.format(port=recorder.port)
+    hosts = frozenset({f"127.0.0.1:{recorder.port}", f"localhost:{recorder.port}"})
+    request = MediaRequest(recorder.url + "/media", hosts, schemes=frozenset({"http"}))
+    with Watching() as watch, pytest.raises(MediaRefused, match="redirect refused"):
+        download(request, twilio_settings)
+    assert watch.hosts == ["127.0.0.1"]
+    assert len(recorder.requests) == 1
+
+
 def test_credentials_go_to_the_credential_hosts_alone(twilio_settings, recorder):
     recorder.redirect = f"http://localhost:{recorder.port}/cdn"
     hosts = frozenset({f"127.0.0.1:{recorder.port}", f"localhost:{recorder.port}"})

@@ -214,9 +214,11 @@ def _follow(
         location = _fetch(client, request, url, target, deadline, limit)
         if isinstance(location, bytes):
             return location
-        url = urljoin(url, location)
         try:
+            url = urljoin(url, location)
             target = allowed(url, request)
+        except ValueError:  # "http://[": urljoin cannot read it
+            raise MediaRefused("redirect refused: not a URL") from None
         except MediaRefused as exc:
             raise MediaRefused(f"redirect refused: {exc}") from None
     raise MediaRefused(f"more than {MAX_REDIRECTS} redirects")
