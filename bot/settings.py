@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     twilio_from_number: str = ""
     twilio_messaging_service_sid: str = ""
     twilio_api_base: str = ""
+    # Hosts, besides Twilio's own media hosts, that a MediaUrl's redirect may lead to
+    # (comma-separated names, "*.example.com", or "name:port"): the tests' stand-in redirects
+    # to another loopback name. Twilio's credentials never go to them (channels/twilio_media.py).
+    twilio_media_hosts: str = ""
     public_base_url: str = ""
 
     telegram_bot_token: str = Field(default="", repr=False)

@@ -18,6 +18,22 @@ tests/fixtures/twilio/SOURCES.md). Knobs in ``app.config``, all safe to change w
   counted in ``REFUSED_FOR_RATE``. None (the default): no limit. ``SENT`` entries carry ``at``,
   the time (``time.time()``) each send was accepted.
 
+Media, as Twilio serves a received message's MediaUrl with "Enforce HTTP Auth on Media URLs"
+on (https://www.twilio.com/docs/messaging/api/media-resource; Twilio help article 223183748,
+"Protect Media Access with HTTP Basic Authentication"): ``GET
+/2010-04-01/Accounts/<sid>/Messages/<MM...>/Media/<ME...>`` needs the account's basic auth (401
+and error 20003 otherwise), then answers 307 to a short-lived URL on another host that serves
+the bytes with no auth (Twilio's is mms.twiliocdn.com; here the same server under its other
+loopback name: ``localhost`` when called as ``127.0.0.1`` and back, at ``/cdn/<key>``).
+
+- ``MEDIA``: ``{media path: (bytes, content type)}``; ``add_media(app, base_url, data)`` puts a
+  photo there and returns its MediaUrl.
+- ``MEDIA_REQUESTS``: every media and CDN request, as ``{"host", "path", "authorized"}``
+  (``authorized``: it carried an Authorization header).
+- ``MEDIA_REDIRECT``: a base URL the API redirects to instead of its CDN (a host not allowed).
+- ``CDN_MODE``: ``"length"`` (default, Content-Length sent), ``"stream"`` (chunks, no length)
+  or ``"drip"`` (one byte every ``CDN_DRIP`` seconds, no length).
+
 ``reset_twilio_api(app)`` clears all of these, so one served fake can be shared across tests.
 """
 
@@ -30,7 +46,7 @@ import time
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 
 API_VERSION = "2010-04-01"
 MAX_BODY_CHARS = 1600
@@ -112,6 +128,27 @@ def reset_twilio_api(app: Flask) -> None:
         app.config["REQUESTS"].clear()
         app.config.update(FAIL_TO={}, FAIL_NEXT=[], DELAY=0.0, LOSE_ANSWERS=0)
         app.config.update(RATE=None, REFUSED_FOR_RATE=0, BUCKETS={})
+        app.config.update(MEDIA={}, MEDIA_REQUESTS=[], CDN={}, MEDIA_REDIRECT=None)
+        app.config.update(CDN_MODE="length", CDN_DRIP=0.2)
+
+
+def add_media(app: Flask, base_url: str, data: bytes, content_type: str = "image/jpeg") -> str:
+    """Keep `data` as the media of a new received message; its MediaUrl on `base_url` (the
+    fake's URL), as Twilio's webhook gives it (no extension)."""
+    message_sid = "MM" + secrets.token_hex(16)
+    media_sid = "ME" + secrets.token_hex(16)
+    account = app.config["ACCOUNT_SID"]
+    path = f"/{API_VERSION}/Accounts/{account}/Messages/{message_sid}/Media/{media_sid}"
+    with app.config["LOCK"]:
+        app.config["MEDIA"][path] = (data, content_type)
+    return base_url.rstrip("/") + path
+
+
+def _other_loopback_name(host: str) -> str:
+    """The same server's other name: 127.0.0.1:<port> <-> localhost:<port>."""
+    name, _, port = host.partition(":")
+    other = "localhost" if name == "127.0.0.1" else "127.0.0.1"
+    return f"{other}:{port}" if port else other
 
 
 def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
@@ -121,6 +158,8 @@ def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
     app.config.update(LOCK=lock, SENT=[], MESSAGES={}, REQUESTS=[])
     app.config.update(FAIL_TO={}, FAIL_NEXT=[], DELAY=0.0, LOSE_ANSWERS=0)
     app.config.update(RATE=None, REFUSED_FOR_RATE=0, BUCKETS={})
+    app.config.update(MEDIA={}, MEDIA_REQUESTS=[], CDN={}, MEDIA_REDIRECT=None)
+    app.config.update(CDN_MODE="length", CDN_DRIP=0.2, ACCOUNT_SID=account_sid)
 
     def over_rate(sender: str) -> bool:
         """Take one of the sender's tokens (RATE); True when none was left."""
@@ -285,5 +324,60 @@ def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
         if message is None:
             return error(20404, path=request.path)
         return jsonify(message)
+
+    def record_media_request() -> None:
+        with lock:
+            app.config["MEDIA_REQUESTS"].append(
+                {
+                    "host": request.host,
+                    "path": request.path,
+                    "authorized": "Authorization" in request.headers,
+                }
+            )
+
+    @app.get(f"/{API_VERSION}/Accounts/<sid>/Messages/<message_sid>/Media/<media_sid>")
+    def fetch_media(sid: str, message_sid: str, media_sid: str):
+        # Without an extension, Twilio answers the file itself: here, as with HTTP auth on, a
+        # redirect to a short-lived URL on its media CDN.
+        record_media_request()
+        refused = gate(sid)
+        if refused is not None:
+            return refused
+        with lock:
+            found = app.config["MEDIA"].get(request.path)
+            key = secrets.token_urlsafe(24)
+            if found is not None:
+                app.config["CDN"][key] = request.path
+        if found is None:
+            return error(20404, path=request.path)
+        base = app.config["MEDIA_REDIRECT"] or f"http://{_other_loopback_name(request.host)}"
+        response = Response(status=307)
+        response.headers["Location"] = f"{base.rstrip('/')}/cdn/{key}"
+        return response
+
+    @app.get("/cdn/<key>")
+    def cdn(key: str):
+        record_media_request()
+        with lock:
+            path = app.config["CDN"].get(key)
+            found = app.config["MEDIA"].get(path) if path else None
+        if found is None:
+            return Response("<Error><Code>AccessDenied</Code></Error>", 403, mimetype="text/xml")
+        data, content_type = found
+        mode = app.config["CDN_MODE"]
+        if mode == "length":
+            return Response(data, mimetype=content_type)
+        drip = float(app.config["CDN_DRIP"])
+
+        def chunks():
+            if mode == "drip":
+                for index in range(min(len(data), 600)):
+                    time.sleep(drip)
+                    yield data[index : index + 1]
+            else:
+                for start in range(0, len(data), 16 * 1024):
+                    yield data[start : start + 16 * 1024]
+
+        return Response(chunks(), mimetype=content_type)
 
     return app
