@@ -173,6 +173,8 @@ def service_env(sandbox, twilio_url: str) -> dict[str, str]:
         "TWILIO_FROM_NUMBER": TWILIO_FROM,
         "TWILIO_MESSAGING_SERVICE_SID": "",
         "TWILIO_API_BASE": twilio_url,
+        # The stand-in redirects a MediaUrl to its "CDN": the same server by its other name.
+        "TWILIO_MEDIA_HOSTS": "localhost:" + twilio_url.rsplit(":", 1)[1],
         "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
         # The stand-in is paced like a Messaging Service of 100 messages a second (bot.pacing).
         "SMS_SENDS_PER_SECOND": "100",
