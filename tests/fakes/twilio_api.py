@@ -30,6 +30,7 @@ loopback name: ``localhost`` when called as ``127.0.0.1`` and back, at ``/cdn/<k
   photo there and returns its MediaUrl.
 - ``MEDIA_REQUESTS``: every media and CDN request, as ``{"host", "path", "authorized"}``
   (``authorized``: it carried an Authorization header).
+- ``MEDIA_FAIL``: an HTTP status (500, 503) every media request answers while it is set.
 - ``MEDIA_REDIRECT``: a base URL the API redirects to instead of its CDN (a host not allowed).
 - ``CDN_MODE``: ``"length"`` (default, Content-Length sent), ``"stream"`` (chunks, no length)
   or ``"drip"`` (one byte every ``CDN_DRIP`` seconds, no length).
@@ -128,7 +129,7 @@ def reset_twilio_api(app: Flask) -> None:
         app.config["REQUESTS"].clear()
         app.config.update(FAIL_TO={}, FAIL_NEXT=[], DELAY=0.0, LOSE_ANSWERS=0)
         app.config.update(RATE=None, REFUSED_FOR_RATE=0, BUCKETS={})
-        app.config.update(MEDIA={}, MEDIA_REQUESTS=[], CDN={}, MEDIA_REDIRECT=None)
+        app.config.update(MEDIA={}, MEDIA_REQUESTS=[], CDN={}, MEDIA_REDIRECT=None, MEDIA_FAIL=None)
         app.config.update(CDN_MODE="length", CDN_DRIP=0.2)
 
 
@@ -158,7 +159,7 @@ def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
     app.config.update(LOCK=lock, SENT=[], MESSAGES={}, REQUESTS=[])
     app.config.update(FAIL_TO={}, FAIL_NEXT=[], DELAY=0.0, LOSE_ANSWERS=0)
     app.config.update(RATE=None, REFUSED_FOR_RATE=0, BUCKETS={})
-    app.config.update(MEDIA={}, MEDIA_REQUESTS=[], CDN={}, MEDIA_REDIRECT=None)
+    app.config.update(MEDIA={}, MEDIA_REQUESTS=[], CDN={}, MEDIA_REDIRECT=None, MEDIA_FAIL=None)
     app.config.update(CDN_MODE="length", CDN_DRIP=0.2, ACCOUNT_SID=account_sid)
 
     def over_rate(sender: str) -> bool:
@@ -340,6 +341,8 @@ def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
         # Without an extension, Twilio answers the file itself: here, as with HTTP auth on, a
         # redirect to a short-lived URL on its media CDN.
         record_media_request()
+        if app.config["MEDIA_FAIL"]:
+            return error(_CODE_FOR_STATUS.get(app.config["MEDIA_FAIL"], 20500))
         refused = gate(sid)
         if refused is not None:
             return refused
