@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
@@ -42,6 +42,7 @@ SERVICE_SID = "MG" + "0123456789abcdef" * 2
 TEMPLATE_SID = "HX" + "0123456789abcdef" * 2
 PHOTO = "https://intake.example.org/media/3q2-7Zb_photo"
 WA_SENDER = "whatsapp:+14155238886"
+WA_RESIDENT = f"whatsapp:{RESIDENT}"
 
 
 def _point(monkeypatch, address: str) -> None:
@@ -235,14 +236,12 @@ def test_a_media_url_that_is_not_a_url_is_refused(fixed):
 
 # ---------------------------------------------------------------- WhatsApp through Twilio
 
-WA_RESIDENT = f"whatsapp:{RESIDENT}"
-
 
 def test_a_whatsapp_template_with_twilios_documented_parameters_is_valid(published):
     client = sms.twilio_client(published)
     message = client.messages.create(
         to=WA_RESIDENT,
-        from_="whatsapp:" + published.twilio_from_number,
+        from_=WA_SENDER,
         content_sid=TEMPLATE_SID,
         content_variables=json.dumps({"1": "1234", "2": "closed"}),
     )
@@ -254,17 +253,13 @@ def test_a_whatsapp_template_with_twilios_documented_parameters_is_valid(publish
 def test_a_whatsapp_template_sid_that_is_not_hx_is_refused(published):
     client = sms.twilio_client(published)
     with pytest.raises(TwilioRestException):
-        client.messages.create(
-            to=WA_RESIDENT, from_="whatsapp:" + published.twilio_from_number, content_sid="HX12"
-        )
+        client.messages.create(to=WA_RESIDENT, from_=WA_SENDER, content_sid="HX12")
     assert any(v.startswith("body.ContentSid") for v in violations(published))
 
 
 def test_a_whatsapp_photo_is_valid(fixed):
     client = sms.twilio_client(fixed)
-    message = client.messages.create(
-        to=WA_RESIDENT, from_="whatsapp:" + fixed.twilio_from_number, body="", media_url=[PHOTO]
-    )
+    message = client.messages.create(to=WA_RESIDENT, from_=WA_SENDER, body="", media_url=[PHOTO])
     assert SID.match(message.sid)
 
 
@@ -274,21 +269,46 @@ def _whatsapp():
     )
 
 
+def _within_window(address: str, words: str, payload: OutboundPayload | None = None) -> Outgoing:
+    """A message to a WhatsApp resident who wrote a minute ago (free words may go)."""
+    return Outgoing(
+        1,
+        address,
+        words,
+        payload or OutboundPayload(),
+        last_inbound_at=datetime.now(UTC) - timedelta(minutes=1),
+    )
+
+
 def test_the_whatsapp_channel_sends_text_the_spec_accepts(published):
     whatsapp = _whatsapp()
-    out = Outgoing(1, WA_RESIDENT, "Your report 1234 was received.")
+    out = _within_window(WA_RESIDENT, "Your report 1234 was received.")
     sid = whatsapp.CHANNEL.send(out, published)
     form = last_form(published)
-    assert SID.match(sid) and form["To"] == WA_RESIDENT and form["From"].startswith("whatsapp:+")
+    assert SID.match(sid) and form["To"] == WA_RESIDENT and form["From"] == WA_SENDER
 
 
 def test_the_whatsapp_channel_sends_a_photo_the_spec_accepts(fixed):
     whatsapp = _whatsapp()
-    out = Outgoing(1, WA_RESIDENT, "Update on 1234: closed.", OutboundPayload(media_url=PHOTO))
-    sid = whatsapp.CHANNEL.send(out, fixed)
+    payload = OutboundPayload(media_url=PHOTO, status_notice=True)
+    sid = whatsapp.CHANNEL.send(_within_window(WA_RESIDENT, "Update: closed.", payload), fixed)
     form = last_form(fixed)
     assert SID.match(sid) and form["To"] == WA_RESIDENT
     assert form.get("MediaUrl") in (PHOTO, [PHOTO]), "the photo was not attached"
+
+
+def test_the_whatsapp_channel_sends_a_template_the_spec_accepts(published, monkeypatch):
+    whatsapp = _whatsapp()
+    monkeypatch.setenv("WHATSAPP_TEMPLATE_STATUS", TEMPLATE_SID)
+    get_settings.cache_clear()
+    settings = get_settings()
+    payload = OutboundPayload(
+        status_notice=True, notice="status", values={"number": "1234", "status": "closed"}
+    )
+    sid = whatsapp.CHANNEL.send(Outgoing(1, WA_RESIDENT, "Update: closed.", payload), settings)
+    form = last_form(settings)
+    assert SID.match(sid) and form["ContentSid"] == TEMPLATE_SID and "Body" not in form
+    assert "1234" in json.loads(form["ContentVariables"]).values()
 
 
 # ---------------------------------------------------------------- our fake refuses them too
@@ -296,9 +316,9 @@ def test_the_whatsapp_channel_sends_a_photo_the_spec_accepts(fixed):
 # What the spec refuses that tests/fakes/twilio_api.py once took, each with the error Twilio
 # documents for it (https://www.twilio.com/docs/api/errors/<code>).
 REFUSED = [
-    ({"messaging_service_sid": "MG-not-a-sid", "body": "hi"}, 21705),
-    ({"from_": "whatsapp:+13125550100", "content_sid": "HX12"}, 21655),
-    ({"from_": "+13125550100", "body": "hi", "status_callback": "/status"}, 21609),
+    ({"to": RESIDENT, "messaging_service_sid": "MG-not-a-sid", "body": "hi"}, 21705),
+    ({"to": WA_RESIDENT, "from_": WA_SENDER, "content_sid": "HX12"}, 21655),
+    ({"to": RESIDENT, "from_": "+13125550100", "body": "hi", "status_callback": "/s"}, 21609),
 ]
 
 
@@ -306,7 +326,7 @@ REFUSED = [
 def test_the_fake_refuses_what_the_spec_refuses(sqlite_env, twilio_api, params, code):
     client = sms.twilio_client(sqlite_env)
     with pytest.raises(TwilioRestException) as caught:
-        client.messages.create(to=RESIDENT, **params)
+        client.messages.create(**params)
     assert caught.value.code == code and caught.value.status == 400
     assert twilio_api.config["SENT"] == []
 
@@ -315,15 +335,15 @@ def test_the_fake_refuses_what_the_spec_refuses(sqlite_env, twilio_api, params, 
 def test_the_peer_refuses_them(published, params, code):
     client = sms.twilio_client(published)
     with pytest.raises(TwilioRestException) as caught:
-        client.messages.create(to=RESIDENT, **params)
+        client.messages.create(**params)
     assert caught.value.status == 422 and violations(published)
 
 
 def test_the_fake_takes_what_the_spec_takes(sqlite_env, twilio_api):
     client = sms.twilio_client(sqlite_env)
     message = client.messages.create(
-        to=f"whatsapp:{RESIDENT}",
-        from_="whatsapp:+13125550100",
+        to=WA_RESIDENT,
+        from_=WA_SENDER,
         content_sid=TEMPLATE_SID,
         content_variables=json.dumps({"1": "1234"}),
         status_callback="https://intake.example.org/webhooks/twilio/status?m=7",
