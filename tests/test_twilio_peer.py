@@ -113,7 +113,7 @@ def test_a_send_through_a_messaging_service_is_valid(published, monkeypatch):
 
 
 def test_a_long_unicode_text_is_valid(published):
-    words = "Ваш запрос принят. Ремонт дороги запланирован. " * 30  # past one segment, < 1600
+    words = "Ваш запрос принят. Ремонт дороги запланирован. " * 40  # many segments
     assert sms.CHANNEL.send(text(words[:1600]), published) == EXAMPLE_SID
 
 
