@@ -68,6 +68,8 @@ ERRORS: dict[int, tuple[int, str]] = {
     21602: (400, "Message body is required."),
     21603: (400, "A 'From' phone number is required."),
     21604: (400, "A 'To' phone number is required."),
+    21609: (400, "The StatusCallback URL {url} is not a valid URL."),
+    21705: (400, "The Messaging Service is invalid"),
     21610: (400, "Attempt to send to unsubscribed recipient"),
     21617: (400, "The concatenated message body exceeds the 1600 character limit."),
 }
@@ -76,6 +78,9 @@ ERRORS: dict[int, tuple[int, str]] = {
 _CODE_FOR_STATUS = {401: 20003, 404: 20404, 429: 20429, 500: 20500, 503: 20503}
 
 _ADDRESS = re.compile(r"^(?:[a-z]+:)?\+[1-9]\d{6,14}$")
+# As Twilio's OpenAPI description (twilio-oai) has them: docs/twilio-peer.md.
+_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
+_CALLBACK = re.compile(r"^https?://[^/?#\s]+\S*$")
 
 # GSM 03.38 basic set, and the extension set (each extension character costs two septets).
 _GSM_BASIC = set(
@@ -235,6 +240,11 @@ def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
             return error(21602)
         if len(body) > MAX_BODY_CHARS:
             return error(21617)
+        if service and not _SERVICE_SID.match(service):
+            return error(21705)
+        callback = request.form.get("StatusCallback")
+        if callback is not None and not _CALLBACK.match(callback):
+            return error(21609, url=callback)
         if not _ADDRESS.match(to):
             return error(21211, to=to)
         injected = dict(app.config.get("FAIL_TO") or {}).get(to)
