@@ -304,3 +304,53 @@ def test_tracked_reports_are_unaffected_by_photos(phone):
     assert report.state == "submitted" and photos() == []
     assert not city_request(report.service_request_id).get("media_url")
     assert jobs.track() == 0
+
+
+def test_every_photo_goes_where_the_profile_takes_several(
+    phone, twilio_server, twilio_api, tmp_path, monkeypatch
+):
+    from bot.jobs.submission import request_fields
+    from bot.open311.encode import request_form
+    from bot.open311.profile import load_profile
+    from bot.settings import get_settings
+
+    first = add_media(twilio_api, twilio_server.url, phone_jpeg(gps=None))
+    second = add_media(twilio_api, twilio_server.url, phone_jpeg(gps=None))
+    phone.mms("", first, second)
+    phone.text("1")
+    phone.text("120 main st")
+    phone.text("Deep hole")
+    phone.text("1")
+    phone.text("YES")
+    report = the_report()
+    kept = [f"{PUBLIC_BASE_URL}/media/{photo.token}" for photo in photos()]
+    assert len(kept) == 2
+    # The spec's one media_url: the first photo.
+    assert city_request(report.service_request_id)["media_url"] == kept[0]
+
+    several = tmp_path / "several.toml"
+    several.write_text(
+        'name = "several"\nformat = "json"\nmedia_urls = "all"\n'
+        '[fields]\nmedia_url = "media_url[]"\n'
+    )
+    monkeypatch.setenv("OPEN311_PROFILE", str(several))
+    get_settings.cache_clear()
+    fields = request_fields(report, get_settings())
+    assert fields["media_url"] == kept
+    form = request_form(fields, {}, load_profile(str(several)))
+    assert [value for key, value in form if key == "media_url[]"] == kept
+
+
+def test_a_photo_taken_outside_the_city_is_not_offered(
+    phone, twilio_server, twilio_api, monkeypatch
+):
+    from bot.settings import get_settings
+
+    monkeypatch.setenv("CITY_BOUNDS", "39.7,-89.8,39.9,-89.5")
+    get_settings.cache_clear()
+    url = add_media(twilio_api, twilio_server.url, phone_jpeg(gps=(41.88, -87.63)))  # Chicago
+    phone.mms("", url)
+    [where] = phone.text("1")
+    assert "Where is it?" in where and "photo" not in where
+    [photo] = photos()
+    assert photo.state == PhotoState.STORED and photo.lat == pytest.approx(41.88)
