@@ -115,6 +115,16 @@ class Settings(BaseSettings):
             raise ValueError("ENV must be 'production' or 'development'")
         return value
 
+    @field_validator("twilio_messaging_service_sid")
+    @classmethod
+    def _messaging_service_sid(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"MG[0-9a-fA-F]{32}", value):
+            # Twilio refuses every send naming a malformed one (found against Twilio's OpenAPI
+            # description, docs/twilio-peer.md): say so at start, not at each send.
+            raise ValueError("TWILIO_MESSAGING_SERVICE_SID is MG followed by 32 hex digits")
+        return value
+
     @field_validator("webchat_frame_ancestors")
     @classmethod
     def _origins(cls, value: str) -> str:

@@ -184,9 +184,15 @@ def test_a_send_without_to_is_refused_and_not_retried(published):
 
 
 def test_a_malformed_messaging_service_sid_is_refused(published, monkeypatch):
+    # Our settings refuse it at start now (this finding's fix); Twilio's refusal of it is
+    # still proved with settings made past that check.
     monkeypatch.setenv("TWILIO_MESSAGING_SERVICE_SID", "MG-not-a-sid")
     get_settings.cache_clear()
-    settings = get_settings()
+    with pytest.raises(ValueError, match="MG followed by 32 hex digits"):
+        get_settings()
+    monkeypatch.delenv("TWILIO_MESSAGING_SERVICE_SID")
+    get_settings.cache_clear()
+    settings = get_settings().model_copy(update={"twilio_messaging_service_sid": "MG-not-a-sid"})
     with pytest.raises(SendError) as caught:
         sms.CHANNEL.send(text("hi"), settings)
     assert not caught.value.retryable and "422" in str(caught.value)
