@@ -169,7 +169,13 @@ def kept_raw(form: Mapping[str, str]) -> dict[str, str]:
 
 def window_open(out: Outgoing, now: datetime | None = None) -> bool:
     """Whether free words may still go to the resident: they wrote within the 24-hour window,
-    WINDOW_MARGIN before it closes."""
+    WINDOW_MARGIN before it closes.
+
+    The confirmation of STOP or DELETE MY DATA (`opt_out_notice`) answers the message just
+    received, which the erasure took with the rest of the resident's messages: it goes.
+    """
+    if out.payload.opt_out_notice:
+        return True
     if out.last_inbound_at is None:
         return False
     now = now or datetime.now(UTC)
