@@ -10,8 +10,27 @@ from sqlmodel import or_, select
 
 from bot import audit, queue
 from bot.db import session_scope
-from bot.models import Contact, Direction, Message, MessageStatus, Report, ReportState
+from bot.models import (
+    Contact,
+    Direction,
+    Message,
+    MessageStatus,
+    Photo,
+    PhotoState,
+    Report,
+    ReportState,
+)
 from bot.timeutil import utcnow
+
+# Photos given up: tries spent, or never fetchable (not the provider's, not an image, too large).
+PHOTO_STATES = (PhotoState.FAILED, PhotoState.REFUSED)
+# Report states a photo can still be filed with (the city takes no photo after the report).
+UNFILED_REPORTS = (
+    ReportState.PENDING,
+    ReportState.FAILED,
+    ReportState.REJECTED,
+    ReportState.UNCONFIRMED,
+)
 
 # Report states that wait for a person: refused our setup or given up after a long outage
 # (failed), possibly filed where the city's requests cannot be searched (unconfirmed), or
@@ -21,7 +40,7 @@ REPORT_STATES = (ReportState.FAILED, ReportState.UNCONFIRMED, ReportState.REJECT
 
 @dataclass(frozen=True)
 class Failure:
-    """One piece of work given up on: "report:12", "send:40" or "turn:7", and why."""
+    """One piece of work given up on: "report:12", "send:40", "turn:7" or "photo:3", and why."""
 
     name: str
     what: str
@@ -67,6 +86,22 @@ def list_failures(limit: int = 200) -> list[Failure]:
                     message.updated_at,
                 )
             )
+        for photo in session.exec(
+            select(Photo)
+            .where(Photo.state.in_(PHOTO_STATES))
+            .order_by(Photo.updated_at.desc())
+            .limit(limit)
+        ).all():
+            contact = session.get(Contact, photo.contact_id)
+            report = f" for report:{photo.report_id}" if photo.report_id else ""
+            found.append(
+                Failure(
+                    f"photo:{photo.id}",
+                    f"{photo.state} photo from {_masked(contact)} on {photo.channel}{report}",
+                    photo.last_error or "",
+                    photo.updated_at,
+                )
+            )
     return sorted(found, key=lambda f: f.at, reverse=True)[:limit]
 
 
@@ -91,7 +126,7 @@ def _masked(contact: Contact | None) -> str:
     return f"{scheme}:…{rest[-4:]}" if scheme else f"…{rest[-4:]}"
 
 
-KINDS = ("report", "send", "turn")
+KINDS = ("report", "send", "turn", "photo")
 MAX_ID = 2**31 - 1  # the largest id a row of ours has (an INTEGER column)
 _NAME = re.compile(r"([a-z]+):([0-9]{1,10})")
 
@@ -109,7 +144,7 @@ def parse_name(name: object, kinds: tuple[str, ...] = KINDS) -> tuple[str, int]:
 
 
 def retry(name: str) -> bool:
-    """Send one failure ("report:12", "send:40", "turn:7") back in line (a filed report's
+    """Send one failure ("report:12", "send:40", "turn:7", "photo:3") back in line (a filed report's
     staff note is acknowledged instead); False if not failed. Each retry is a staff action
     (bot.audit), recorded with the change."""
     kind, number = parse_name(name)
@@ -137,6 +172,10 @@ def retry(name: str) -> bool:
             report.retried_at = report.updated_at = utcnow()
             job = ("bot.jobs.submit", report.id)
             audit.record(session, "retry", name, "report sent back in line")
+        elif kind == "photo":
+            job = _photo_again(session, name, number)
+            if job is None:
+                return False
         else:
             message = session.get(Message, number)
             direction = Direction.OUT if kind == "send" else Direction.IN
@@ -155,6 +194,23 @@ def retry(name: str) -> bool:
             audit.record(session, "retry", name, f"{kind} sent back in line")
     queue.enqueue(*job)
     return True
+
+
+def _photo_again(session, name: str, photo_id: int) -> tuple[str, int] | None:
+    """A given-up photo back to pending, while its report can still be filed with it."""
+    photo = session.get(Photo, photo_id)
+    if photo is None or photo.state not in PHOTO_STATES:
+        return None
+    report = session.get(Report, photo.report_id) if photo.report_id else None
+    if report is not None and report.state not in UNFILED_REPORTS:
+        raise ValueError(
+            f"{name}: its report is at the city already (a request takes no photo after it "
+            "is filed)"
+        )
+    photo.state, photo.attempts, photo.next_attempt_at = PhotoState.PENDING, 0, None
+    photo.updated_at = utcnow()
+    audit.record(session, "retry", name, "photo sent back in line")
+    return ("bot.jobs.fetch_photo", photo.id)
 
 
 def retry_all() -> list[str]:

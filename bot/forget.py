@@ -20,8 +20,19 @@ from dataclasses import dataclass
 from sqlalchemy import and_, delete, not_, or_
 from sqlmodel import Session, func, select
 
-from bot.models import Contact, Conversation, Direction, Message, MessageStatus, Report, ReportState
+from bot.media.pipeline import erase_photos
+from bot.models import (
+    Contact,
+    Conversation,
+    Direction,
+    Message,
+    MessageStatus,
+    Photo,
+    Report,
+    ReportState,
+)
 from bot.personal_data import address_key
+from bot.settings import get_settings
 from bot.timeutil import utcnow
 from conversations import State
 
@@ -64,6 +75,7 @@ def erase_contact(session: Session, contact: Contact, keep_opt_out: bool = False
     """
     messages = _delete_messages(session, contact.id)
     reports, dropped = _erase_reports(session, contact.id)
+    erase_photos(session, Photo.contact_id == contact.id, settings=get_settings())
     conversation = session.exec(
         select(Conversation).where(Conversation.contact_id == contact.id)
     ).first()
@@ -113,7 +125,6 @@ def finish_erasing(session: Session, contact_id: int) -> bool:
 def _forget_at_channel(channel: str, address: str) -> None:
     """What the resident's channel keeps outside our database goes too (a web chat mailbox)."""
     from bot.channels.registry import channel_for
-    from bot.settings import get_settings
 
     try:
         found = channel_for(channel)

@@ -146,6 +146,17 @@ def _nominatim(settings: Settings) -> Nominatim:
     )
 
 
+def in_city(lat: float, lon: float, settings: Settings) -> bool:
+    """Whether a point on the globe is within CITY_BOUNDS (everywhere, when unset)."""
+    if point(lat, lon) is None:
+        return False
+    bounds = settings.bounds()
+    if bounds is None:
+        return True
+    (south, west), (north, east) = bounds
+    return south <= lat <= north and west <= lon <= east
+
+
 def reverse(lat: float, lon: float, settings: Settings) -> str:
     """A short address for a shared pin, or "" when unknown, not a point on the globe (a
     latitude of 999, NaN, a string) or the geocoder is unavailable."""

@@ -56,6 +56,23 @@ class ReportState(StrEnum):
     UNCONFIRMED = "unconfirmed"
 
 
+class PhotoState(StrEnum):
+    """Where a resident's photo stands in the media pipeline (bot/media/pipeline.py).
+
+    pending (attempts, next_attempt_at: like a send's) -> fetching -> stored (kept under
+    `token`, served at /media/<token>); failed (given up after MEDIA_FETCH_ATTEMPTS, or not
+    fetched by the time its report was filed) and refused (never fetchable: not the provider's,
+    not an image, too large) wait for staff; erased (the resident's data went).
+    """
+
+    PENDING = "pending"
+    FETCHING = "fetching"
+    STORED = "stored"
+    FAILED = "failed"
+    REFUSED = "refused"
+    ERASED = "erased"
+
+
 class StoredEnum(TypeDecorator):
     """A StrEnum in a string column, stored as its value (the strings stored before the enum).
 
@@ -193,8 +210,8 @@ class Report(SQLModel, table=True):
     attributes: dict = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
     )
-    # The resident's photos as channel references (e.g. "telegram-file:<file_id>"); they reach
-    # the city as media_url once they are re-hosted (the media issue).
+    # The resident's photos as channel references (e.g. "telegram-file:<file_id>"), in the
+    # order sent; each is a Photo row, whose kept copy's address reaches the city as media_url.
     media: list = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
     )
@@ -215,6 +232,39 @@ class Report(SQLModel, table=True):
     # When the city was last asked about the report: its first answer is the baseline, news only
     # if the status differs from the one filed.
     last_checked_at: datetime | None = _maybe_when()
+    updated_at: datetime = _when()
+
+
+class Photo(SQLModel, table=True):
+    """A resident's photo: the channel's reference to it, then the cleaned copy we keep.
+
+    One per contact and reference (a redelivered or re-sent photo is the same row). `token` is
+    the unguessable name it is kept and served under; `lat`/`lon` where its EXIF said it was
+    taken (read before the EXIF was stripped).
+    """
+
+    __table_args__ = (UniqueConstraint("contact_id", "reference", name="uq_photo_reference"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    message_id: int | None = Field(default=None, index=True)  # the message it came with
+    report_id: int | None = Field(default=None, index=True)  # the report it was filed with
+    channel: str = Field(max_length=32)
+    # The channel's reference (a Twilio MediaUrl, "telegram-file:<id>"); None once erased.
+    reference: str | None = Field(default=None, max_length=1000)
+    state: PhotoState = Field(
+        default=PhotoState.PENDING, sa_type=StoredEnum(PhotoState, 16), index=True
+    )
+    token: str | None = Field(default=None, max_length=64, unique=True)
+    content_type: str | None = Field(default=None, max_length=64)
+    size: int | None = None
+    lat: float | None = None
+    lon: float | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = _maybe_when()
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = _when()
+    stored_at: datetime | None = _maybe_when()
     updated_at: datetime = _when()
 
 

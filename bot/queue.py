@@ -36,6 +36,7 @@ CITY_JOBS = frozenset(
         "bot.jobs.check_filed_once",
         "bot.jobs.track",
         "bot.jobs.refresh_catalog",
+        "bot.jobs.fetch_photo",  # a provider's media host that hangs holds no resident's turn
     }
 )
 # Status notices ride a lane of their own, served after the residents' queue: a backlog of

@@ -25,7 +25,16 @@ from sqlmodel import Session, func, select
 
 from bot.db import session_scope
 from bot.forget import blank_report, erase_contact, finish_erasing
-from bot.models import Contact, Conversation, Message, MessageStatus, Report, ReportState
+from bot.media.pipeline import erase_photos
+from bot.models import (
+    Contact,
+    Conversation,
+    Message,
+    MessageStatus,
+    Photo,
+    Report,
+    ReportState,
+)
 from bot.settings import get_settings
 from bot.timeutil import utcnow
 from conversations import State
@@ -100,6 +109,16 @@ def _old_reports(session: Session, cutoff: datetime) -> int:
     for report in reports:
         blank_report(report)
         report.updated_at = utcnow()
+    # Photos go with the report's words, and those of reports never made with the transcript.
+    blanked = [report.id for report in reports]
+    erase_photos(
+        session,
+        or_(
+            Photo.report_id.in_(blanked),
+            and_(Photo.report_id.is_(None), Photo.created_at < cutoff),
+        ),
+        settings=get_settings(),
+    )
     return len(reports)
 
 

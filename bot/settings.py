@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # Status photos on SMS as MMS (US and Canadian long codes and toll-free numbers send them);
     # false: the photo's link at the end of the text instead.
     twilio_mms: bool = True
+    # Hosts, besides Twilio's own media hosts, that a MediaUrl's redirect may lead to
+    # (comma-separated names, "*.example.com", or "name:port"): the tests' stand-in redirects
+    # to another loopback name. Twilio's credentials never go to them (channels/twilio_media.py).
+    twilio_media_hosts: str = ""
     public_base_url: str = ""
 
     telegram_bot_token: str = Field(default="", repr=False)
@@ -245,6 +249,20 @@ class Settings(BaseSettings):
     # Seconds one fetch of a photo may take, and how many tries before it is given up.
     media_fetch_timeout: float = Field(10.0, gt=0, le=120)
     media_fetch_attempts: int = Field(5, ge=1)
+
+    @field_validator("media_store")
+    @classmethod
+    def _known_media_store(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("local", "s3"):
+            raise ValueError(f"MEDIA_STORE must be 'local' or 's3', not {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _s3_store_has_a_bucket(self) -> Settings:
+        if self.media_store == "s3" and not self.media_s3_bucket.strip():
+            raise ValueError("MEDIA_STORE=s3 needs MEDIA_S3_BUCKET")
+        return self
 
     # --- WhatsApp through Twilio (bot/channels/whatsapp.py) ------------------------------------
     # The WhatsApp sender ("whatsapp:+14155238886"); unset, TWILIO_MESSAGING_SERVICE_SID picks

@@ -198,6 +198,8 @@ def question(state: State, context: Context) -> Reply | None:
     if state.name == StateName.LOCATION:
         return prompts.ask_location(say)
     if state.name == StateName.LOCATION_CONFIRM:
+        if history.asks_photo_place(state) and draft.photo_place is not None:
+            return prompts.photo_place(draft.photo_place.address, say)
         return prompts.address_found(draft.place.address if draft.place else "", say)
     if state.name == StateName.DESCRIPTION:
         return prompts.ask_description(say)
@@ -259,6 +261,7 @@ def _on_message(state: State, message: Message, context: Context) -> Turn:
     else:  # a state this version does not know: start afresh
         turn = _idle(state.fresh(), text, context)
     turn = _use_pin(_carry(before, turn, message.media), context)
+    turn = _use_photo_place(before, turn, message.photo_location, context)
     if before.name in REPORT_STATES and turn.state.name in REPORT_STATES:
         history.record(before, turn.state)
     return turn
@@ -304,6 +307,10 @@ def _carry(before: State, turn: Turn, media: tuple[str, ...]) -> Turn:
         return turn
     if before.draft.pin is not None and draft.pin is None:
         draft.pin = before.draft.pin
+    # The photo's place, unless the message answered the question offering it.
+    answered = history.asks_photo_place(before)
+    if before.draft.photo_place is not None and draft.photo_place is None and not answered:
+        draft.photo_place = before.draft.photo_place
     if before.draft.media and not draft.media:
         draft.media = before.draft.media
     _add_media(turn.state, media)
@@ -350,6 +357,32 @@ def _use_pin(turn: Turn, context: Context) -> Turn:
     if turn.replies and draft.service_name:
         lead = prompts.service_taken(draft.service_name, say) + " " + lead
     return _led(lead, after)
+
+
+def _use_photo_place(
+    before: State, turn: Turn, photo_location: Place | None, context: Context
+) -> Turn:
+    """Keep where the message's photo was taken while the report has no location (a place
+    typed, pinned or being looked up wins over it), and offer it, for a YES or NO, when the
+    location is asked."""
+    state, draft = turn.state, turn.state.draft
+    if state.name not in REPORT_STATES:
+        return turn
+    if draft.place is not None or draft.pin is not None or draft.geocode_query:
+        draft.photo_place = None
+        return turn
+    found = photo_location
+    if draft.photo_place is None and found and found.lat is not None and found.lon is not None:
+        draft.photo_place = Place(found.address, found.lat, found.lon)
+    if state.name != StateName.LOCATION or draft.photo_place is None:
+        return turn
+    state.name = StateName.LOCATION_CONFIRM  # the read-back's question, about the photo's place
+    say = _say(state, context)
+    offer = prompts.photo_place(draft.photo_place.address, say)
+    if before.name in (StateName.IDLE, StateName.SERVICE) and draft.service_name:
+        lead = prompts.service_taken(draft.service_name, say)
+        return Turn(state, prompts.with_lead(lead, offer), turn.actions)
+    return Turn(state, (offer,), turn.actions)
 
 
 def _on_photo(state: State, context: Context) -> Turn:
@@ -713,21 +746,28 @@ def _location(state: State, text: str, context: Context) -> Turn:
 
 
 def _geocode(state: State, query: str) -> Turn:
-    """Ask the worker to look the query up; the answer comes back as a Geocoded event."""
-    state.draft.place = None
+    """Ask the worker to look the query up; the answer comes back as a Geocoded event (a typed
+    address wins over where a photo was taken)."""
+    state.draft.place, state.draft.photo_place = None, None
     state.name = StateName.LOCATION
     state.draft.geocode_query = query
     return Turn(state, actions=(Geocode(query),))
 
 
 def _location_confirm(state: State, text: str, context: Context) -> Turn:
-    """YES goes on, NO asks again, a new address is looked up."""
+    """YES goes on, NO asks again, a new address is looked up. The place read back is a
+    geocoded address, or where the resident's photo was taken: YES takes that as a pin."""
     answer = _yes_no(state, text, context)
     say = _say(state, context)
+    if answer and history.asks_photo_place(state):
+        draft = state.draft
+        draft.pin, draft.photo_place = draft.photo_place, None
+        state.name = StateName.LOCATION
+        return Turn(state)  # _use_pin takes it, as a pin shared at the location question
     if answer:
         return _after_location(state, context)
     if answer is False:
-        state.draft.place = None
+        state.draft.place, state.draft.photo_place = None, None
         state.name = StateName.LOCATION
         return Turn(state, (prompts.ask_location(say),))
     address = find_address(text)[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from copy import copy
 from dataclasses import replace
 
+from .states import StateName
 from .types import Snapshot, State
 
 LIMIT = 10  # states kept: enough to walk back through a whole report
@@ -12,9 +13,12 @@ LIMIT = 10  # states kept: enough to walk back through a whole report
 
 def _question(state: State) -> Snapshot:
     """The question the state asks: its draft without what is not part of it (the history,
-    photos, a pin, and the answers waited for), kept whatever BACK does."""
+    photos, a pin, a photo's place unless it is the place asked about, and the answers waited
+    for), kept whatever BACK does."""
     draft = copy(state.draft)  # shallow, as dataclasses.replace would make it, but cheaper
     draft.history, draft.media, draft.pin = [], [], None
+    if not asks_photo_place(state):
+        draft.photo_place = None
     draft.geocode_query, draft.status_number, draft.listing = None, None, False
     return Snapshot(state.name, draft, list(state.offered))
 
@@ -36,8 +40,19 @@ def record(before: State, after: State) -> None:
         after.draft.history = history
 
 
+def asks_photo_place(state: State) -> bool:
+    """Whether the state asks the resident whether their photo's place is the location."""
+    draft = state.draft
+    return (
+        state.name == StateName.LOCATION_CONFIRM
+        and draft.place is None
+        and draft.photo_place is not None
+    )
+
+
 def back(state: State) -> State | None:
-    """The state before the last step, keeping photos and a pin; None when there is none."""
+    """The state before the last step, keeping photos, a pin and a photo's place; None when
+    there is none."""
     history = list(state.draft.history)
     if not history:
         return None
@@ -47,6 +62,8 @@ def back(state: State) -> State | None:
         draft.media = state.draft.media
     if state.draft.pin is not None:
         draft.pin = state.draft.pin
+    if state.draft.photo_place is not None and draft.photo_place is None:
+        draft.photo_place = state.draft.photo_place
     if history:
         draft.history = history
     restored = state.fresh()

@@ -92,9 +92,23 @@ def ask_location(say: Language = ENGLISH) -> Reply:
 
 def address_found(address: str, say: Language = ENGLISH) -> Reply:
     """Reads a geocoded address back for a yes or no (up to ADDRESS_ROOM of it kept whole)."""
-    build = say(texts.ADDRESS_FOUND).format
+    return _read_back(say(texts.ADDRESS_FOUND), address)
+
+
+def photo_place(address: str, say: Language = ENGLISH) -> Reply:
+    """Offers where the resident's photo was taken as the location, for a yes or no (its
+    reverse-geocoded name read back like an address; none known: the plain question)."""
+    if not address:
+        return Reply(say(texts.PHOTO_PLACE_PLAIN), expects="yes_no")
+    return _read_back(say(texts.PHOTO_PLACE), address)
+
+
+def _read_back(template: str, address: str) -> Reply:
+    """A yes/no question naming an address, up to ADDRESS_ROOM of it kept whole."""
     keep = min(len(address), ADDRESS_ROOM)
-    return Reply(fit(lambda value: build(address=value), address, keep=keep), expects="yes_no")
+    return Reply(
+        fit(lambda value: template.format(address=value), address, keep=keep), expects="yes_no"
+    )
 
 
 def address_taken(address: str, say: Language = ENGLISH) -> str:

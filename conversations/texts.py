@@ -47,6 +47,11 @@ ADDRESS_NOT_FOUND = (
     "Please send a street address with a house number, or a cross street."
 )
 ADDRESS_UNCHECKED = "I can't check addresses right now, so I'll use the address as you typed it."
+# Where the resident's photo was taken (its GPS), offered when no location is known yet.
+PHOTO_PLACE = "Your photo was taken near {address}. Is that where the problem is? Reply YES or NO."
+PHOTO_PLACE_PLAIN = (
+    "Your photo has a location in it. Is that where the problem is? Reply YES or NO."
+)
 ASK_LOCATION_EMPTY = "Please send the street address as text (e.g. 120 Main St)."
 ASK_YES_NO = "Please reply YES or NO."
 

@@ -103,6 +103,9 @@ class Message:
     at: datetime
     location: Place | None = None  # a shared pin (lat/lon set; address may be "")
     media: tuple[str, ...] = ()  # references to photos the channel can fetch later
+    # Where the message's photo was taken (its EXIF GPS, read by the worker): lat/lon set, the
+    # address the point's reverse-geocoded name (may be ""); offered when no location is known.
+    photo_location: Place | None = None
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,9 @@ class Draft:
     contact: ContactDetails | None = None  # found in the description, sent only with consent
     place: Place | None = None  # the location; lat/lon None when unchecked (never `exact`)
     pin: Place | None = None  # a shared location, kept until the location is asked
+    # Where a photo was taken, kept while the report has no location; offered (YES/NO) when the
+    # location is asked.
+    photo_place: Place | None = None
     media: list[str] = field(default_factory=list)  # the resident's photos (channel references)
     question: str | None = None  # in questions: the code of the attribute being asked
     answers: dict[str, Answer] = field(default_factory=dict)  # the service's questions so far
@@ -274,7 +280,9 @@ class Draft:
         if self.place is not None:
             data.update(address=self.place.address, lat=self.place.lat, lon=self.place.lon)
         if self.pin is not None:
-            data["pin"] = {"address": self.pin.address, "lat": self.pin.lat, "lon": self.pin.lon}
+            data["pin"] = _stored_place(self.pin)
+        if self.photo_place is not None:
+            data["photo_place"] = _stored_place(self.photo_place)
         if self.media:
             data["media"] = list(self.media)
         if self.answers:
@@ -300,6 +308,8 @@ class Draft:
             draft.place = _place(data)
         if data.get("pin") is not None:
             draft.pin = _place(data["pin"])
+        if data.get("photo_place") is not None:
+            draft.photo_place = _place(data["photo_place"])
         draft.media = list(data.get("media") or [])
         answers = data.get("answers") or {}
         draft.answers = {code: _copied(value) for code, value in answers.items()}
@@ -356,6 +366,10 @@ _PLAIN = (
 
 def _place(data: dict) -> Place:
     return Place(data.get("address", ""), data.get("lat"), data.get("lon"))
+
+
+def _stored_place(place: Place) -> dict:
+    return {"address": place.address, "lat": place.lat, "lon": place.lon}
 
 
 def _copied(answer: Answer) -> Answer:

@@ -173,6 +173,8 @@ def service_env(sandbox, twilio_url: str) -> dict[str, str]:
         "TWILIO_FROM_NUMBER": TWILIO_FROM,
         "TWILIO_MESSAGING_SERVICE_SID": "",
         "TWILIO_API_BASE": twilio_url,
+        # The stand-in redirects a MediaUrl to its "CDN": the same server by its other name.
+        "TWILIO_MEDIA_HOSTS": "localhost:" + twilio_url.rsplit(":", 1)[1],
         "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
         # The stand-in is paced like a Messaging Service of 100 messages a second (bot.pacing).
         "SMS_SENDS_PER_SECOND": "100",
@@ -233,6 +235,7 @@ def env(request, monkeypatch, tmp_path, sqlite_template, services):
         url = _sqlite_copy(tmp_path, sqlite_template)
     else:
         url = _fresh_postgres(request.getfixturevalue("postgres_ready"))
+    monkeypatch.setenv("MEDIA_DIR", str(tmp_path / "media"))
     _configure(monkeypatch, url, **services)
     yield get_settings()
     bot_db.dispose_engines()
@@ -242,6 +245,7 @@ def env(request, monkeypatch, tmp_path, sqlite_template, services):
 @pytest.fixture
 def sqlite_env(monkeypatch, tmp_path, sqlite_template, services):
     """A configured process on SQLite only, for tests where the database does not matter."""
+    monkeypatch.setenv("MEDIA_DIR", str(tmp_path / "media"))
     _configure(monkeypatch, _sqlite_copy(tmp_path, sqlite_template), **services)
     yield get_settings()
     bot_db.dispose_engines()

@@ -20,6 +20,7 @@ def _full_draft(depth: int = 2) -> Draft:
         contact=ContactDetails("217-555-0188", "ana@example.com"),
         place=Place("120 Main St", 39.8, -89.6),
         pin=Place("", 39.8, -89.6),
+        photo_place=Place("Elm St & 3rd St", 39.81, -89.64),
         media=["photo-1"],
         question="DEPTH",
         answers={"DEPTH": "2", "SIDES": ["a", "b"], "SKIPPED": None},

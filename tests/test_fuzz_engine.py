@@ -1,7 +1,8 @@
 """Fuzzing the conversation engine's `step()` (issue #15): whole conversations of hostile and
-ordinary messages, pins, photos, timeouts and answers to the engine's own actions (addresses
-found or not, statuses with hostile notes, report lists), on SMS and on channels that count
-characters, with the sandbox city's catalogue and every built-in language.
+ordinary messages, pins, photos (and where they were taken), timeouts and answers to the
+engine's own actions (addresses found or not, statuses with hostile notes, report lists), on SMS
+and on channels that count characters, with the sandbox city's catalogue and every built-in
+language.
 
 Properties: step() never raises; its state survives JSON (as the database keeps it) and reads
 back the same; its replies are text; each step is handled within tests.fuzzing.SLOWEST_ALLOWED.
@@ -44,10 +45,11 @@ places = st.builds(
     exact=st.booleans(),
 )
 messages = st.builds(
-    lambda text, pin, media: (text, pin, media),
+    lambda text, pin, media, taken: (text, pin, media, taken),
     said(),
     st.one_of(st.none(), st.none(), places),
     st.lists(st.sampled_from(["telegram-file:abc", "https://x.test/1.jpg"]), max_size=2),
+    st.one_of(st.none(), st.none(), places),  # where a photo was taken (its GPS)
 )
 report_lines = st.builds(
     ReportLine,
@@ -96,8 +98,10 @@ def test_fuzz_step():
                     event = TimedOut(at)
                 else:
                     at += timedelta(seconds=45)
-                    text, pin, media = data.draw(messages)
-                    event = Message(text, at, location=pin, media=tuple(media))
+                    text, pin, media, taken = data.draw(messages)
+                    event = Message(
+                        text, at, location=pin, media=tuple(media), photo_location=taken
+                    )
                 with kept.trying():
                     turn = step(state, event, context)
                     stored = json.loads(json.dumps(turn.state.to_dict()))

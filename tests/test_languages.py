@@ -526,6 +526,18 @@ def walk(code: str) -> tuple[Reply, ...]:
         ends_in="location",
     )
     run(chat(code), "pothole", "120 Main St", UNCHECKED, ends_in="description")
+    # Where a photo was taken, offered as the location (its name long, or none).
+    taken = Place(LONG_ADDRESS, 39.8, -89.6)
+    run(
+        chat(code),
+        Message("", AT, media=("photo-1",), photo_location=taken),
+        "pothole",
+        "maybe",
+        word["yes"],
+        ends_in="description",
+    )
+    untitled = Message("", AT, media=("photo-1",), photo_location=replace(taken, address=""))
+    run(chat(code), "pothole", untitled, word["no"], ends_in="location")
     run(chat(code, replace(CONTEXT, services=())), "hello", ends_in="idle")
     # The service's questions (every one asked, as a city may want), the first summary asking
     # whether the city may contact them (once), the report sent PRIVATE.
@@ -639,6 +651,8 @@ SHOWN = (
     texts.SERVICE_TAKEN,
     texts.ASK_LOCATION,
     texts.ADDRESS_FOUND,
+    texts.PHOTO_PLACE,
+    texts.PHOTO_PLACE_PLAIN,
     texts.ASK_YES_NO,
     texts.ASK_DESCRIPTION,
     texts.CONFIRM_HOW,

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from conversations import Context, Geocoded, Place, Reply, State, StatusFound, texts
+from conversations import Context, Geocoded, Message, Place, Reply, State, StatusFound, texts
 from conversations.notices import (
     report_delayed,
     report_filed,
@@ -16,7 +16,7 @@ from conversations.notices import (
 )
 from conversations.plaintext import render
 from conversations.segments import is_gsm7, segments
-from tests.test_conversations_catalogue import ASKING_CONTEXT, CATALOGUE, CONTEXT, Chat
+from tests.test_conversations_catalogue import ASKING_CONTEXT, AT, CATALOGUE, CONTEXT, Chat
 
 
 @pytest.mark.parametrize(
@@ -215,6 +215,10 @@ def all_prompts() -> list[tuple[Reply, int]]:
         consent=None,
     )
     run("noise from a party every night at 120 Main St", sure, "2", context=short, consent=None)
+    # Where a photo was taken, offered as the location (its name long, or none).
+    taken = Place(LONG_ADDRESS, 39.8, -89.6)
+    run(Message("", AT, media=("photo-1",), photo_location=taken), "pothole", "maybe", "yes")
+    run("pothole", Message("", AT, media=("photo-1",), photo_location=replace(taken, address="")))
     return [(reply, budget_of(reply)) for reply in collected]
 
 
@@ -260,6 +264,8 @@ def test_walk_covers_every_kind_of_prompt():
         texts.ADDRESS_TAKEN.split("{")[0],
         texts.CONFIRM_HOW_DETAILS,
         texts.CONFIRM_CONSENT,
+        texts.PHOTO_PLACE.split("{")[0],
+        texts.PHOTO_PLACE_PLAIN,
     ):
         assert text in everything, text
 

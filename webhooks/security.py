@@ -24,6 +24,8 @@ _INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
 HSTS = "max-age=31536000"
 NONE = "'none'"
 WEBCHAT_BLUEPRINT = f"channel_{webchat.NAME}"
+# Kept photos (webhooks/media.py) set their own caching and policy: they are for caches.
+MEDIA_BLUEPRINT = "media"
 
 
 def inline_hashes(html: str) -> dict[str, list[str]]:
@@ -74,13 +76,16 @@ def init_app(app: Flask, settings: Settings) -> None:
     @app.after_request
     def security_headers(response: Response) -> Response:
         framed = embeddable and request.blueprint == WEBCHAT_BLUEPRINT
-        response.headers["Content-Security-Policy"] = framed_policy if framed else policy
+        own = request.blueprint == MEDIA_BLUEPRINT
+        if not (own and "Content-Security-Policy" in response.headers):
+            response.headers["Content-Security-Policy"] = framed_policy if framed else policy
         if not framed:
             response.headers["X-Frame-Options"] = "DENY"
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         # Staff pages, residents' replies, webhooks' answers: nothing here is for a cache.
-        response.headers["Cache-Control"] = "no-store"
+        if not (own and "Cache-Control" in response.headers):
+            response.headers["Cache-Control"] = "no-store"
         if production:
             response.headers["Strict-Transport-Security"] = HSTS
         return response

@@ -27,6 +27,8 @@ from bot.channels.base import (
     WebRequest,
 )
 from bot.channels.twilio_http import make_client
+from bot.channels.twilio_media import twilio_media_request
+from bot.media.types import MediaRequest
 from bot.payloads import InboundPayload
 from bot.settings import Settings
 
@@ -377,6 +379,11 @@ class Sms(Channel):
         return find_sent_to(
             number_of(out.address), _sent_text(out, settings), since, settings, taken
         )
+
+    def media_request(self, reference: str, settings: Settings) -> MediaRequest:
+        """A MediaUrl of our Twilio account, fetched with its credentials at Twilio's API host
+        only (bot/channels/twilio_media.py); MediaRefused for any other link."""
+        return twilio_media_request(reference, settings)
 
 
 CHANNEL = Sms()

@@ -27,6 +27,7 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from functools import partial
+from urllib.parse import quote, urlsplit
 
 from telegram import (
     Bot,
@@ -69,6 +70,7 @@ from bot.channels.base import (
     WebRequest,
 )
 from bot.languages import load_languages
+from bot.media.types import MediaRefused, MediaRequest, MediaUnavailable
 from bot.payloads import InboundPayload, ReplyIntent
 from bot.settings import Settings
 from conversations import texts
@@ -488,6 +490,64 @@ class Telegram(Channel):
     def send(self, out: Outgoing, settings: Settings) -> str:
         """Send one reply, with its buttons, through the Bot API."""
         return _send(out, settings)
+
+    def media_request(self, reference: str, settings: Settings) -> MediaRequest:
+        """A `telegram-file:<file_id>` reference: getFile, then its file URL on
+        TELEGRAM_API_BASE's host alone (it holds the token: `secret_url`). MediaRefused for
+        another reference or a file Telegram will not give (a wrong id, too big);
+        MediaUnavailable when the Bot API cannot answer now."""
+        if not reference.startswith(MEDIA_PREFIX):
+            raise MediaRefused("not a Telegram file reference")
+        file_id = fields.optional_identifier(reference.removeprefix(MEDIA_PREFIX), MAX_FILE_ID)
+        if not file_id:
+            raise MediaRefused("not a Telegram file id")
+        if not settings.telegram_bot_token:
+            raise MediaRefused("TELEGRAM_BOT_TOKEN is not set")
+        try:
+            file = telegram_api.call(settings, lambda bot: bot.get_file(file_id))
+        except BadRequest as exc:  # "wrong file_id or the file is temporarily unavailable", too big
+            raise MediaRefused(_media_error(exc, settings)) from None
+        except (RetryAfter, NetworkError) as exc:  # timeouts, refused connections, 5xx
+            raise MediaUnavailable(_media_error(exc, settings)) from None
+        except TelegramError as exc:  # a token Telegram refuses, and the like: no retry fixes it
+            raise MediaRefused(_media_error(exc, settings)) from None
+        size = file.file_size if type(file.file_size) is int else None
+        return MediaRequest(
+            url=_file_url(file.file_path, settings),
+            hosts=frozenset({_base_host(settings)}),
+            schemes=frozenset({urlsplit(settings.telegram_api_base).scheme.lower()}),
+            secret_url=True,
+            size=size,
+        )
+
+
+def _media_error(exc: TelegramError, settings: Settings) -> str:
+    return telegram_api.redact(f"Telegram getFile {type(exc).__name__}: {exc.message}", settings)
+
+
+def _base_host(settings: Settings) -> str:
+    """TELEGRAM_API_BASE's host as a media host pattern (with its port when not the scheme's)."""
+    base = urlsplit(settings.telegram_api_base)
+    default = {"http": 80, "https": 443}.get(base.scheme.lower())
+    host = (base.hostname or "").lower()
+    return host if base.port in (None, default) else f"{host}:{base.port}"
+
+
+def _file_url(file_path: str | None, settings: Settings) -> str:
+    """The download URL of a getFile answer's file_path: `{TELEGRAM_API_BASE}/file/bot{token}/
+    {file_path}`. python-telegram-bot gives it already joined to that base; a bare path (as the
+    Bot API sends it) is joined here. Anything else (another host, a local path, a path that
+    climbs out with "..") is refused, with no URL in the message."""
+    prefix = f"{settings.telegram_api_base.rstrip('/')}/file/bot{settings.telegram_bot_token}/"
+    path = file_path or ""
+    if path.startswith(prefix):
+        path = path[len(prefix) :]
+    elif "://" in path or path.startswith("/"):
+        raise MediaRefused("Telegram's file path is not on TELEGRAM_API_BASE")
+    parts = path.split("/")
+    if not path or any(part in ("", ".", "..") for part in parts) or not path.isascii():
+        raise MediaRefused("Telegram gave no usable file path")
+    return prefix + quote(path, safe="/-_.~")
 
 
 CHANNEL = Telegram()

@@ -41,6 +41,7 @@ from typing import Any
 
 from bot.channels import fields, sms
 from bot.channels.base import Abilities, Channel, Inbound, MalformedInbound, Outgoing, SendError
+from bot.channels.twilio_media import twilio_media_request
 from bot.languages import load_languages
 from bot.media.types import MediaRequest
 from bot.payloads import InboundPayload, ReplyIntent
@@ -310,12 +311,8 @@ class WhatsApp(Channel):
         return sms.find_sent_to(out.address, body, since, settings, taken)
 
     def media_request(self, reference: str, settings: Settings) -> MediaRequest:
-        """A photo is fetched from Twilio as an MMS photo is (bot.channels.twilio_media)."""
-        # (imported here until the media fetch's module is on this branch)
-        from bot.channels.twilio_media import (  # type: ignore[import-not-found, unused-ignore]
-            twilio_media_request,
-        )
-
+        """A photo is fetched from Twilio as an MMS photo is (bot/channels/twilio_media.py):
+        a MediaUrl of our account, with its credentials at Twilio's API host only."""
         return twilio_media_request(reference, settings)
 
 

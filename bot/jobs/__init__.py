@@ -7,6 +7,7 @@ from bot.jobs.common import backoff
 from bot.jobs.delivery import deliver
 from bot.jobs.idle import close_idle, time_out
 from bot.jobs.limited import tell_limited
+from bot.jobs.photos import fetch_photo
 from bot.jobs.purge import purge
 from bot.jobs.reconcile import reconcile
 from bot.jobs.refresh import refresh_catalog
@@ -19,6 +20,7 @@ __all__ = [
     "check_filed_once",
     "close_idle",
     "deliver",
+    "fetch_photo",
     "purge",
     "reconcile",
     "receive_status",

@@ -10,7 +10,17 @@ from sqlmodel import Session, col, func, or_, select
 
 from bot import queue
 from bot.db import session_scope
-from bot.models import Conversation, Direction, Message, MessageStatus, Report, ReportState
+from bot.media.pipeline import FETCH_IN_FLIGHT
+from bot.models import (
+    Conversation,
+    Direction,
+    Message,
+    MessageStatus,
+    Photo,
+    PhotoState,
+    Report,
+    ReportState,
+)
 from bot.payloads import OutboundPayload
 from bot.settings import get_settings
 from bot.timeutil import utcnow
@@ -19,8 +29,8 @@ log = logging.getLogger(__name__)
 
 
 def reconcile() -> int:
-    """Re-queue lost turns (and follow-ups), sends, filings and token polls; return how many
-    jobs were queued.
+    """Re-queue lost turns (and follow-ups), sends, filings, token polls and photo fetches;
+    return how many jobs were queued.
 
     Work untouched for RECONCILE_GRACE is presumed lost from the queue; a filing in flight for
     STUCK_AFTER belongs to a worker that died.
@@ -76,6 +86,24 @@ def reconcile() -> int:
             jobs.append(
                 ("bot.jobs.submit" if state == "pending" else "bot.jobs.resolve_token", report_id)
             )
+        # A photo whose next try is overdue (its job lost), or whose worker died mid-fetch.
+        jobs += [
+            ("bot.jobs.fetch_photo", photo_id)
+            for photo_id in session.exec(
+                select(Photo.id).where(
+                    or_(
+                        (Photo.state == PhotoState.PENDING)
+                        & (Photo.updated_at < now - grace)
+                        & or_(
+                            Photo.next_attempt_at.is_(None),
+                            Photo.next_attempt_at < now - grace,
+                        ),
+                        (Photo.state == PhotoState.FETCHING)
+                        & (Photo.updated_at < now - FETCH_IN_FLIGHT),
+                    )
+                )
+            ).all()
+        ]
         # A status notice goes back to its own lane, behind residents' replies (bot.pacing).
         notices = _status_notices(session, [i for job, i in jobs if job == "bot.jobs.deliver"])
     for job, job_id in jobs:

@@ -22,6 +22,7 @@ from bot.jobs.common import (
     language_of,
     open311_profile,
 )
+from bot.media import pipeline
 from bot.models import Contact, Report, ReportState
 from bot.open311.client import Open311Error
 from bot.open311.encode import request_form
@@ -87,6 +88,7 @@ def submit(report_id: int) -> str:
         if row.lat is None and report.lat is not None:  # placed at filing (_place)
             row.lat, row.lon = report.lat, report.lon
         _flag_if_held_twice(row, [*found, *([str(number)] if number and posted else [])])
+        pipeline.give_up_unfiled(session, report_id)  # the city has the report without them
         if number:
             notice = _mark_submitted(session, row, str(number), answer)
         else:
@@ -336,9 +338,35 @@ def request_fields(report: Report, settings: Settings) -> dict:
         fields["long"] = f"{report.lon:.6f}"
     if report.address:
         fields["address_string"] = report.address
+    urls = _photo_urls(report, settings)
+    if urls:
+        fields["media_url"] = urls if open311_profile(settings).media_urls == "all" else urls[0]
     if report.contact_ok:  # only with the resident's consent
         fields.update(_contact_fields(report))
     return fields
+
+
+def _photo_urls(report: Report, settings: Settings) -> list[str]:
+    """The addresses of the report's kept photos (each not kept yet tried once more now); a
+    photo that fails never holds the report back."""
+    if not report.media or report.id is None:
+        return []
+    if not settings.public_base_url:
+        # Our copy's address would have no host: the city could not open it.
+        log.warning(
+            "report %s: PUBLIC_BASE_URL is not set, so it is filed without photos", report.id
+        )
+        return []
+    with session_scope() as session:
+        contact = session.get(Contact, report.contact_id)
+        channel = contact.channel if contact else ""
+    try:
+        return pipeline.report_photo_urls(
+            report.id, report.contact_id, channel, list(report.media), settings
+        )
+    except Exception as exc:  # noqa: BLE001 - filed without photos rather than not filed
+        log.warning("report %s: its photos could not be read: %s", report.id, type(exc).__name__)
+        return []
 
 
 class NotPlacedYet(Open311Error):

@@ -4,8 +4,10 @@ channel's words that switch every message off or on."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, select
 
 from bot import geocoding
@@ -13,12 +15,15 @@ from bot.channels.registry import channel_for
 from bot.city_synonyms import load_synonyms
 from bot.jobs.common import message_chars
 from bot.languages import load_languages
+from bot.media import pipeline
 from bot.models import Contact, Conversation, Direction, Message
 from bot.payloads import InboundPayload, OutboundPayload
 from bot.settings import Settings
 from bot.understanding import similarity_for
 from conversations import Context, Place, State
 from conversations import Message as MessageEvent
+
+log = logging.getLogger(__name__)
 
 
 def engine_context(services: tuple, settings: Settings) -> Context:
@@ -91,14 +96,42 @@ def _switches_messages(contact: Contact, conversation: Conversation, text: str) 
     return None
 
 
+def _photos_taken_at(
+    message: Message, payload: InboundPayload, settings: Settings
+) -> tuple[float, float] | None:
+    """The message's photos fetched (bot.media.pipeline); where the first one that says so
+    was taken. A photo that fails is the pipeline's to retry: the turn goes on without it."""
+    if not payload.media:
+        return None
+    try:
+        return pipeline.prepare_message(
+            message.contact_id, message.channel, message.id, payload.media, settings
+        )
+    except (OperationalError, InterfaceError):
+        raise  # the database is down: the message waits for the next job
+    except Exception as exc:  # noqa: BLE001
+        log.warning("message %s: its photos were not fetched: %s", message.id, type(exc).__name__)
+        return None
+
+
 def _message_event(message: Message, settings: Settings) -> MessageEvent:
-    """The stored message as the engine's event, a shared pin named by reverse geocoding."""
+    """The stored message as the engine's event, a shared pin named by reverse geocoding; its
+    photos fetched first, and where the first of them was taken (its EXIF's GPS, within the
+    city's bounds) named the same way."""
     payload = InboundPayload.from_dict(message.payload)
     place = None
     if payload.location and geocoding.point(*payload.location):  # a pin on the globe
         lat, lon = payload.location
         name = payload.place_name or geocoding.reverse(lat, lon, settings)
         place = Place(address=name, lat=lat, lon=lon)
+    taken = _photos_taken_at(message, payload, settings)
+    photo_place = None
+    if taken is not None and place is None and geocoding.in_city(*taken, settings):
+        photo_place = Place(address=geocoding.reverse(*taken, settings), lat=taken[0], lon=taken[1])
     return MessageEvent(
-        text=message.text, at=message.created_at, location=place, media=payload.media
+        text=message.text,
+        at=message.created_at,
+        location=place,
+        media=payload.media,
+        photo_location=photo_place,
     )

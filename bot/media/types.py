@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -16,9 +16,10 @@ class MediaRequest:
     holds the bot token) is `secret_url`: never logged or stored.
     """
 
-    url: str
+    # Neither is shown by repr: Telegram's URL holds the bot token, `auth` Twilio's.
+    url: str = field(repr=False)
     hosts: frozenset[str]
-    auth: tuple[str, str] | None = None
+    auth: tuple[str, str] | None = field(default=None, repr=False)
     credential_hosts: frozenset[str] = frozenset()
     schemes: frozenset[str] = frozenset({"https"})
     secret_url: bool = False

@@ -15,6 +15,7 @@ DATE_STYLES = ("iso", "no_z")
 MULTI_VALUE_STYLES = ("brackets", "repeat")
 LOCATIONS = ("any", "both", "latlong", "address")
 MARKER_PLACES = ("description", "device_id")
+MEDIA_URLS = ("one", "all")
 # The POST fields the bot fills, which a profile's `fields` may rename (or leave out with "").
 POST_FIELDS = (
     "service_code",
@@ -68,6 +69,10 @@ class Profile:
     # Where our marker goes: "description" (ends the description, and device_id) or "device_id"
     # alone, for servers known to keep device_id and list it (the description stays clean).
     marker_in: str = "description"
+    # The resident's photos: "one" sends the first as media_url (the spec has one URL a
+    # request); "all" sends every one, media_url repeated (rename it in `fields`, e.g.
+    # "media_url[]", for a server that reads an array).
+    media_urls: str = "one"
     params: dict[str, str] = field(default_factory=dict)
     paths: dict[str, str] = field(default_factory=dict)
     # POST field names the server uses instead of the spec's (address_string = "address"; ""
@@ -86,6 +91,7 @@ class Profile:
         _check_choice(self, "multi_value_style", MULTI_VALUE_STYLES)
         _check_choice(self, "location", LOCATIONS)
         _check_choice(self, "marker_in", MARKER_PLACES)
+        _check_choice(self, "media_urls", MEDIA_URLS)
         unknown_fields = sorted(set(self.fields) - set(POST_FIELDS))
         if unknown_fields:
             raise ProfileError(
@@ -141,6 +147,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "updated_after": (bool,),
     "marker_search": (bool,),
     "marker_in": (str,),
+    "media_urls": (str,),
     "params": (dict,),
     "paths": (dict,),
     "fields": (dict,),

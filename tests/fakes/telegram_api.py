@@ -16,6 +16,15 @@ form or query string, answers in the `{"ok": true, "result": ...}` envelope and 
 - ``WEBHOOK``: what setWebhook stored (getWebhookInfo reports it).
 - ``COMMANDS``: the command menus setMyCommands stored, by language_code ("" for the default).
 
+- ``FILES``: ``{file_id: (bytes, file_path)}``, what getFile answers (``file_id``,
+  ``file_unique_id``, ``file_size``, ``file_path``, as the Bot API's File object) and what
+  ``GET /file/bot<token>/<file_path>`` serves (404 for another token or path, as Telegram
+  does); ``add_file(app, data)`` registers one and returns its file id. A file id not there
+  gets 400 "wrong file_id or the file is temporarily unavailable"; one in ``TOO_BIG`` gets 400
+  "file is too big" (bots may download files of up to 20 MB: "getFile" in the Bot API
+  reference, https://core.telegram.org/bots/api#getfile). ``FILE_REQUESTS`` lists the paths
+  of the file downloads asked for.
+
 ``reset_telegram_api(app)`` clears them all, so one served fake can be shared across tests.
 The module also builds Updates as Telegram would post them to our webhook (``message_update``,
 ``callback_update``), from the recorded fixtures.
@@ -26,11 +35,12 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import secrets
 import threading
 import time
 from pathlib import Path
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "telegram"
 BOT_ID = 6000000001
@@ -71,7 +81,22 @@ def reset_telegram_api(app: Flask) -> None:
             FAIL_NEXT=[],
             WEBHOOK={},
             COMMANDS={},
+            FILES={},
+            TOO_BIG=set(),
+            FILE_REQUESTS=[],
         )
+
+
+def add_file(app: Flask, data: bytes, suffix: str = "jpg") -> str:
+    """Keep `data` as a file a resident sent; its file_id (what a message's photo carries)."""
+    number = next(_file_numbers)
+    file_id = f"AgACAgEAAxkBAAI{number}" + secrets.token_urlsafe(24)
+    with app.config["LOCK"]:
+        app.config["FILES"][file_id] = (data, f"photos/file_{number}.{suffix}")
+    return file_id
+
+
+_file_numbers = itertools.count(1)
 
 
 def sent(app: Flask, chat_id: int | None = None) -> list[dict]:
@@ -128,6 +153,7 @@ def create_telegram_api_app(token: str) -> Flask:
     app.config.update(
         BLOCKED=set(), UNKNOWN_CHATS=set(), RETRY_AFTER={}, FAIL_NEXT=[], WEBHOOK={}, COMMANDS={}
     )
+    app.config.update(FILES={}, TOO_BIG=set(), FILE_REQUESTS=[])
     message_ids: dict[int, itertools.count] = {}
 
     def next_message(chat_id: int, **content) -> dict:
@@ -234,8 +260,36 @@ def create_telegram_api_app(token: str) -> Flask:
             app.config["WEBHOOK"] = {}
         return True
 
+    def get_file(params: dict):
+        file_id = str(params.get("file_id") or "")
+        with lock:
+            found = app.config["FILES"].get(file_id)
+            too_big = file_id in app.config["TOO_BIG"]
+        if too_big:
+            return _error(400, "Bad Request: file is too big")
+        if found is None:
+            return _error(400, "Bad Request: wrong file_id or the file is temporarily unavailable")
+        data, file_path = found
+        return {
+            "file_id": file_id,
+            "file_unique_id": "AQAD" + file_id[-8:],
+            "file_size": len(data),
+            "file_path": file_path,
+        }
+
+    @app.get("/file/bot<given>/<path:file_path>")
+    def download_file(given: str, file_path: str):
+        with lock:
+            app.config["FILE_REQUESTS"].append(file_path)
+            files = list(app.config["FILES"].values())
+        found = next((data for data, path in files if path == file_path), None)
+        if given != token or found is None:
+            return _error(404, "Not Found")
+        return Response(found, mimetype="application/octet-stream")
+
     methods = {
         "getMe": lambda _params: dict(BOT_USER),
+        "getFile": get_file,
         "sendMessage": send_message,
         "sendPhoto": send_photo,
         "answerCallbackQuery": lambda params: (

@@ -27,6 +27,23 @@ WhatsApp as Twilio takes it: ``whatsapp:`` To and From (of one channel, else 219
 ``ContentSid`` ("HX" + 32 hex digits, else 21655) with ``ContentVariables`` (a JSON object,
 else 21656) in place of a Body; both are in the form ``SENT`` records.
 
+Media, as Twilio serves a received message's MediaUrl with "Enforce HTTP Auth on Media URLs"
+on (https://www.twilio.com/docs/messaging/api/media-resource; Twilio help article 223183748,
+"Protect Media Access with HTTP Basic Authentication"): ``GET
+/2010-04-01/Accounts/<sid>/Messages/<MM...>/Media/<ME...>`` needs the account's basic auth (401
+and error 20003 otherwise), then answers 307 to a short-lived URL on another host that serves
+the bytes with no auth (Twilio's is mms.twiliocdn.com; here the same server under its other
+loopback name: ``localhost`` when called as ``127.0.0.1`` and back, at ``/cdn/<key>``).
+
+- ``MEDIA``: ``{media path: (bytes, content type)}``; ``add_media(app, base_url, data)`` puts a
+  photo there and returns its MediaUrl.
+- ``MEDIA_REQUESTS``: every media and CDN request, as ``{"host", "path", "authorized"}``
+  (``authorized``: it carried an Authorization header).
+- ``MEDIA_FAIL``: an HTTP status (500, 503) every media request answers while it is set.
+- ``MEDIA_REDIRECT``: a base URL the API redirects to instead of its CDN (a host not allowed).
+- ``CDN_MODE``: ``"length"`` (default, Content-Length sent), ``"stream"`` (chunks, no length)
+  or ``"drip"`` (one byte every ``CDN_DRIP`` seconds, no length).
+
 ``reset_twilio_api(app)`` clears all of these, so one served fake can be shared across tests.
 """
 
@@ -40,7 +57,7 @@ import time
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 
 API_VERSION = "2010-04-01"
 MAX_BODY_CHARS = 1600
@@ -61,6 +78,8 @@ ERRORS: dict[int, tuple[int, str]] = {
     21602: (400, "Message body is required."),
     21603: (400, "A 'From' phone number is required."),
     21604: (400, "A 'To' phone number is required."),
+    21609: (400, "The StatusCallback URL {url} is not a valid URL."),
+    21705: (400, "The Messaging Service is invalid"),
     21610: (400, "Attempt to send to unsubscribed recipient"),
     21617: (400, "The concatenated message body exceeds the 1600 character limit."),
     21654: (400, "ContentSid Required"),
@@ -80,6 +99,9 @@ _CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
 _CODE_FOR_STATUS = {401: 20003, 404: 20404, 429: 20429, 500: 20500, 503: 20503}
 
 _ADDRESS = re.compile(r"^(?:[a-z]+:)?\+[1-9]\d{6,14}$")
+# As Twilio's OpenAPI description (twilio-oai) has them: docs/twilio-peer.md.
+_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
+_CALLBACK = re.compile(r"^https?://[^/?#\s]+\S*$")
 
 # GSM 03.38 basic set, and the extension set (each extension character costs two septets).
 _GSM_BASIC = set(
@@ -142,6 +164,27 @@ def reset_twilio_api(app: Flask) -> None:
         app.config.update(FAIL_TO={}, FAIL_NEXT=[], DELAY=0.0, LOSE_ANSWERS=0)
         app.config.update(RATE=None, REFUSED_FOR_RATE=0, BUCKETS={})
         app.config.update(WINDOW_CLOSED=set(), CALLBACKS=[])
+        app.config.update(MEDIA={}, MEDIA_REQUESTS=[], CDN={}, MEDIA_REDIRECT=None, MEDIA_FAIL=None)
+        app.config.update(CDN_MODE="length", CDN_DRIP=0.2)
+
+
+def add_media(app: Flask, base_url: str, data: bytes, content_type: str = "image/jpeg") -> str:
+    """Keep `data` as the media of a new received message; its MediaUrl on `base_url` (the
+    fake's URL), as Twilio's webhook gives it (no extension)."""
+    message_sid = "MM" + secrets.token_hex(16)
+    media_sid = "ME" + secrets.token_hex(16)
+    account = app.config["ACCOUNT_SID"]
+    path = f"/{API_VERSION}/Accounts/{account}/Messages/{message_sid}/Media/{media_sid}"
+    with app.config["LOCK"]:
+        app.config["MEDIA"][path] = (data, content_type)
+    return base_url.rstrip("/") + path
+
+
+def _other_loopback_name(host: str) -> str:
+    """The same server's other name: 127.0.0.1:<port> <-> localhost:<port>."""
+    name, _, port = host.partition(":")
+    other = "localhost" if name == "127.0.0.1" else "127.0.0.1"
+    return f"{other}:{port}" if port else other
 
 
 def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
@@ -152,6 +195,8 @@ def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
     app.config.update(FAIL_TO={}, FAIL_NEXT=[], DELAY=0.0, LOSE_ANSWERS=0)
     app.config.update(RATE=None, REFUSED_FOR_RATE=0, BUCKETS={})
     app.config.update(WINDOW_CLOSED=set(), CALLBACKS=[])
+    app.config.update(MEDIA={}, MEDIA_REQUESTS=[], CDN={}, MEDIA_REDIRECT=None, MEDIA_FAIL=None)
+    app.config.update(CDN_MODE="length", CDN_DRIP=0.2, ACCOUNT_SID=account_sid)
 
     def over_rate(sender: str) -> bool:
         """Take one of the sender's tokens (RATE); True when none was left."""
@@ -226,6 +271,11 @@ def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
             return error(21602)
         if len(body) > MAX_BODY_CHARS:
             return error(21617)
+        if service and not _SERVICE_SID.match(service):
+            return error(21705)
+        callback = request.form.get("StatusCallback")
+        if callback is not None and not _CALLBACK.match(callback):
+            return error(21609, url=callback)
         if not _ADDRESS.match(to):
             return error(21211, to=to)
         whatsapp = to.startswith("whatsapp:")
@@ -279,13 +329,11 @@ def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
             failed["error_message"] = OUTSIDE_WINDOW[1]
         with lock:
             app.config["MESSAGES"][message_sid] = failed if closed else message
-            if closed and request.form.get("StatusCallback"):
-                callback = {"MessageSid": message_sid, "MessageStatus": "failed"}
-                callback |= {"ErrorCode": str(OUTSIDE_WINDOW[0]), "To": to, "From": sender}
-                callback |= {"AccountSid": account_sid, "ApiVersion": API_VERSION}
-                app.config["CALLBACKS"].append(
-                    {"url": request.form["StatusCallback"], "form": callback}
-                )
+            if closed and callback:
+                status = {"MessageSid": message_sid, "MessageStatus": "failed"}
+                status |= {"ErrorCode": str(OUTSIDE_WINDOW[0]), "To": to, "From": sender}
+                status |= {"AccountSid": account_sid, "ApiVersion": API_VERSION}
+                app.config["CALLBACKS"].append({"url": callback, "form": status})
             app.config["SENT"].append(
                 {"sid": message_sid, "account_sid": sid, "form": form, "at": time.time()}
             )
@@ -337,5 +385,62 @@ def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
         if message is None:
             return error(20404, path=request.path)
         return jsonify(message)
+
+    def record_media_request() -> None:
+        with lock:
+            app.config["MEDIA_REQUESTS"].append(
+                {
+                    "host": request.host,
+                    "path": request.path,
+                    "authorized": "Authorization" in request.headers,
+                }
+            )
+
+    @app.get(f"/{API_VERSION}/Accounts/<sid>/Messages/<message_sid>/Media/<media_sid>")
+    def fetch_media(sid: str, message_sid: str, media_sid: str):
+        # Without an extension, Twilio answers the file itself: here, as with HTTP auth on, a
+        # redirect to a short-lived URL on its media CDN.
+        record_media_request()
+        if app.config["MEDIA_FAIL"]:
+            return error(_CODE_FOR_STATUS.get(app.config["MEDIA_FAIL"], 20500))
+        refused = gate(sid)
+        if refused is not None:
+            return refused
+        with lock:
+            found = app.config["MEDIA"].get(request.path)
+            key = secrets.token_urlsafe(24)
+            if found is not None:
+                app.config["CDN"][key] = request.path
+        if found is None:
+            return error(20404, path=request.path)
+        base = app.config["MEDIA_REDIRECT"] or f"http://{_other_loopback_name(request.host)}"
+        response = Response(status=307)
+        response.headers["Location"] = f"{base.rstrip('/')}/cdn/{key}"
+        return response
+
+    @app.get("/cdn/<key>")
+    def cdn(key: str):
+        record_media_request()
+        with lock:
+            path = app.config["CDN"].get(key)
+            found = app.config["MEDIA"].get(path) if path else None
+        if found is None:
+            return Response("<Error><Code>AccessDenied</Code></Error>", 403, mimetype="text/xml")
+        data, content_type = found
+        mode = app.config["CDN_MODE"]
+        if mode == "length":
+            return Response(data, mimetype=content_type)
+        drip = float(app.config["CDN_DRIP"])
+
+        def chunks():
+            if mode == "drip":
+                for index in range(min(len(data), 600)):
+                    time.sleep(drip)
+                    yield data[index : index + 1]
+            else:
+                for start in range(0, len(data), 16 * 1024):
+                    yield data[start : start + 16 * 1024]
+
+        return Response(chunks(), mimetype=content_type)
 
     return app
