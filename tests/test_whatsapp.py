@@ -587,3 +587,42 @@ def test_without_mms_an_sms_status_photo_is_its_link(sqlite_env, twilio_api, mon
     assert "MediaUrl" not in first and first["Body"] == [f"Update: closed.\n{PHOTO}"]
     [cut] = second["Body"]
     assert len(cut) == 1600 and cut.endswith(f"…\n{PHOTO}")
+
+
+# --- a photo from WhatsApp reaches the city ------------------------------------------------------
+
+
+def test_a_whatsapp_photo_reaches_the_city_without_credentials(
+    quick_resident, twilio_server, twilio_api
+):
+    from tests.fakes.twilio_api import add_media
+    from tests.test_end_to_end import city_request
+    from tests.test_media_end_to_end import opened_by_the_city, phone_jpeg
+
+    url = add_media(twilio_api, twilio_server.url, phone_jpeg(gps=None))
+    replies = quick_resident.send(
+        "pothole outside 120 Main St, two feet wide",
+        base="whatsapp_media",
+        MediaUrl0=url,
+    )
+    [where] = replies
+    assert "*1.* Traffic lane" in body(where)
+    # Fetched with the account's credentials at the API host only, then from the "CDN".
+    requests = twilio_api.config["MEDIA_REQUESTS"]
+    assert [r["authorized"] for r in requests] == [True, False]
+    [summary] = quick_resident.send("1")
+    assert body(summary).startswith("Ready to send:")
+    quick_resident.send("YES")
+    report = only_report()
+    assert report.state == "submitted"
+    at_city = city_request(report.service_request_id)
+    assert at_city["media_url"].startswith(f"{PUBLIC_BASE_URL}/media/")
+    image = opened_by_the_city(quick_resident.client, at_city["media_url"])
+    assert image.size == (640, 480)
+
+
+def test_production_refuses_a_whatsapp_sender_without_the_webhooks_secret():
+    from bot.production import problems
+
+    found = problems(Settings(twilio_whatsapp_from=SENDER, twilio_auth_token=""))
+    assert any("TWILIO_WHATSAPP_FROM is set" in problem for problem in found)
