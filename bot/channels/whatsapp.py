@@ -233,12 +233,14 @@ def free_form(out: Outgoing, settings: Settings) -> tuple[str, str | None]:
 def template_variables(kind: str, values: Mapping[str, str]) -> dict[str, str]:
     """The template variables of a notice of `kind` (TEMPLATE_VARIABLES), as WhatsApp takes
     them: on one line, never empty, at most MAX_VARIABLE characters."""
-    return {
-        str(number): (" ".join(str(values.get(name) or "").split()) or EMPTY_VARIABLE)[
-            :MAX_VARIABLE
-        ]
-        for number, name in enumerate(TEMPLATE_VARIABLES.get(kind, ()), start=1)
-    }
+    names = TEMPLATE_VARIABLES.get(kind, ())
+    return {str(n): _variable(values.get(name)) for n, name in enumerate(names, start=1)}
+
+
+def _variable(value: object) -> str:
+    """One template variable: its words on one line, cut to MAX_VARIABLE; "-" when empty."""
+    words = " ".join(str(value or "").split())
+    return (words or EMPTY_VARIABLE)[:MAX_VARIABLE]
 
 
 def _sender(settings: Settings) -> dict[str, str]:
