@@ -3,7 +3,8 @@
 Providers take messages at a rate per sender: Twilio queues what a sender is sent beyond its
 rate (about 1 message segment a second for a US long code, 3 for toll-free, 100 for a short
 code; a Messaging Service's is the sum of its senders' — twilio.com/docs/api/errors/30001 and
-21611) and fails what would wait longer than its queue holds; Telegram answers 429 with a
+21611; a WhatsApp sender 80 messages a second, twilio.com/docs/whatsapp/best-practices-and-faqs)
+and fails what would wait longer than its queue holds; Telegram answers 429 with a
 `retry_after` past about 30 messages a second from one bot, or past about one a second in one
 chat for long (core.telegram.org/bots/faq). A mass status change must not hand 10,000 texts
 over at once: a resident's own reply would then wait behind all of them in the provider's queue.
@@ -134,6 +135,10 @@ def buckets_for(channel: str, address: str, settings: Settings) -> tuple[Bucket,
     if channel == "sms":
         sender = settings.twilio_messaging_service_sid or settings.twilio_from_number
         found.append(bucket(f"sms:{sender}", settings.sms_sends_per_second, settings))
+    elif channel == "whatsapp":
+        # WhatsApp through Twilio: each WhatsApp sender's throughput (80 a second by default)
+        sender = settings.twilio_whatsapp_from or settings.twilio_messaging_service_sid
+        found.append(bucket(f"whatsapp:{sender}", settings.whatsapp_sends_per_second, settings))
     elif channel == "telegram":
         found.append(bucket("telegram:bot", settings.telegram_sends_per_second, settings))
         # a chat's id is an address: its keyed hash names its bucket

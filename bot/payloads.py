@@ -71,6 +71,11 @@ class ReplyIntent:
 
 QUESTION_KINDS = frozenset({"choice", "choices", "yes_no", "yes_no_private", "location"})
 
+# The kinds of notices about a report (`OutboundPayload.notice`): the city's request number
+# ("filed"), a change of its status ("status"), the city not answering ("delayed"), the report
+# kept for staff ("saved"), the city's refusal ("rejected").
+NOTICE_KINDS = ("filed", "status", "delayed", "saved", "rejected")
+
 
 @dataclass(frozen=True)
 class OutboundPayload:
@@ -80,12 +85,19 @@ class OutboundPayload:
     the city published with a status update; `opt_out_notice` marks the one confirmation an
     opted-out contact still gets; `status_notice` a status check's notice, which is sent on the
     notices lane, after residents' replies (bot.pacing).
+
+    `notice` is the kind of a notice about a report, sent outside a turn (NOTICE_KINDS; "" for
+    a reply), and `values` what it says by name ("number", "service", "status", "notes",
+    "reason", "text"): a channel that may only send an approved template to a resident who has
+    been quiet for long (WhatsApp after 24 hours) fills the kind's template with them.
     """
 
     reply: ReplyIntent | None = None
     media_url: str | None = None
     opt_out_notice: bool = False
     status_notice: bool = False
+    notice: str = ""
+    values: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form stored in `Message.payload`."""
@@ -103,6 +115,10 @@ class OutboundPayload:
             data["opt_out_notice"] = True
         if self.status_notice:
             data["status_notice"] = True
+        if self.notice:
+            data["notice"] = self.notice
+        if self.values:
+            data["values"] = dict(self.values)
         return data
 
     @classmethod
@@ -122,4 +138,13 @@ class OutboundPayload:
             media_url=data.get("media_url") or None,
             opt_out_notice=bool(data.get("opt_out_notice")),
             status_notice=bool(data.get("status_notice")),
+            notice=str(data.get("notice") or ""),
+            values=_strings(data.get("values")),
         )
+
+
+def _strings(value: Any) -> dict[str, str]:
+    """A stored mapping of names to words (None or anything else: empty)."""
+    if not isinstance(value, dict):
+        return {}
+    return {str(key): str(item) for key, item in value.items()}

@@ -58,6 +58,7 @@ def problems(settings: Settings, dotenv: Mapping[str, str | None] | None = None)
             ("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
             ("TWILIO_FROM_NUMBER", settings.twilio_from_number),
             ("TWILIO_MESSAGING_SERVICE_SID", settings.twilio_messaging_service_sid),
+            ("TWILIO_WHATSAPP_FROM", settings.twilio_whatsapp_from),
         )
         if value
     ]

@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A web origin: scheme, host (a "*." wildcard allowed first), optional port.
 _ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
+# A WhatsApp address as Twilio writes it, and a Content Template's SID.
+_WHATSAPP_ADDRESS = re.compile(r"whatsapp:\+[1-9][0-9]{6,14}")
+_CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
 
 
 class Settings(BaseSettings):
@@ -36,6 +39,9 @@ class Settings(BaseSettings):
     twilio_from_number: str = ""
     twilio_messaging_service_sid: str = ""
     twilio_api_base: str = ""
+    # Status photos on SMS as MMS (US and Canadian long codes and toll-free numbers send them);
+    # false: the photo's link at the end of the text instead.
+    twilio_mms: bool = True
     # Hosts, besides Twilio's own media hosts, that a MediaUrl's redirect may lead to
     # (comma-separated names, "*.example.com", or "name:port"): the tests' stand-in redirects
     # to another loopback name. Twilio's credentials never go to them (channels/twilio_media.py).
@@ -269,6 +275,54 @@ class Settings(BaseSettings):
         return self
 
     # --- WhatsApp through Twilio (bot/channels/whatsapp.py) ------------------------------------
+    # The WhatsApp sender ("whatsapp:+14155238886"); unset, TWILIO_MESSAGING_SERVICE_SID picks
+    # the service's WhatsApp sender.
+    twilio_whatsapp_from: str = ""
+    # Messages a second to hand each WhatsApp sender: Twilio's default throughput is 80 per
+    # sender, text and media alike (twilio.com/docs/whatsapp/best-practices-and-faqs, "What is
+    # the MPS limit for outbound WhatsApp messages?"); its sandbox number takes one request
+    # every 3 seconds. 0: not paced.
+    whatsapp_sends_per_second: float = Field(80.0, ge=0)
+    # Approved templates (Content SIDs, "HX" + 32 hex digits) for notices sent after WhatsApp's
+    # 24-hour window closed, one per kind of notice; their variables are numbered as
+    # bot/channels/whatsapp.py TEMPLATE_VARIABLES says. Unset: such a notice is not sent but
+    # recorded as failed, for staff (intake311 failures).
+    whatsapp_template_filed: str = ""
+    whatsapp_template_status: str = ""
+    whatsapp_template_delayed: str = ""
+    whatsapp_template_saved: str = ""
+    whatsapp_template_rejected: str = ""
+
+    @field_validator("twilio_whatsapp_from")
+    @classmethod
+    def _whatsapp_address(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _WHATSAPP_ADDRESS.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a WhatsApp sender: 'whatsapp:' and the number with its "
+                "country code ('whatsapp:+14155238886')"
+            )
+        return value
+
+    @field_validator(
+        "whatsapp_template_filed",
+        "whatsapp_template_status",
+        "whatsapp_template_delayed",
+        "whatsapp_template_saved",
+        "whatsapp_template_rejected",
+    )
+    @classmethod
+    def _content_sid(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _CONTENT_SID.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a Twilio Content SID ('HX' and 32 hexadecimal digits)"
+            )
+        return value
+
+    def whatsapp_template(self, kind: str) -> str:
+        """The Content SID of the approved template for notices of `kind` ("" when none)."""
+        return str(getattr(self, f"whatsapp_template_{kind}", "") or "") if kind else ""
 
     @field_validator(
         "inbound_limit_per_sender",

@@ -180,12 +180,16 @@ class WebReply:
 @dataclass(frozen=True)
 class Outgoing:
     """A message ready for a channel: our id, who, its plain-text rendering (numbered options
-    as lines) and what the channel may render natively."""
+    as lines) and what the channel may render natively.
+
+    `last_inbound_at` is when the resident last wrote, filled only for a channel with a
+    `reply_window` (None: never, or not asked)."""
 
     message_id: int
     address: str
     text: str
     payload: OutboundPayload = field(default_factory=OutboundPayload)
+    last_inbound_at: datetime | None = None
 
     @property
     def reply(self) -> ReplyIntent | None:

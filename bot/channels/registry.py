@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from bot.channels import console, sms, telegram, webchat
+from bot.channels import console, sms, telegram, webchat, whatsapp
 from bot.channels.base import Channel
 
 CHANNELS: dict[str, Channel] = {
     channel.name: channel
-    for channel in (sms.CHANNEL, telegram.CHANNEL, webchat.CHANNEL, console.CHANNEL)
+    for channel in (
+        sms.CHANNEL,
+        whatsapp.CHANNEL,
+        telegram.CHANNEL,
+        webchat.CHANNEL,
+        console.CHANNEL,
+    )
 }
 
 

@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.request_validator import RequestValidator
@@ -32,6 +33,8 @@ from bot.payloads import InboundPayload
 from bot.settings import Settings
 
 NAME = "sms"
+WHATSAPP = "whatsapp"  # the channel of Twilio's WhatsApp messages, on this same webhook
+WHATSAPP_PREFIX = "whatsapp:"
 WEBHOOK_PATH = "/webhooks/twilio"
 STATUS_PATH = WEBHOOK_PATH + "/status"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -69,7 +72,22 @@ STATUSES = {
 
 # Twilio error codes that no retry will fix (https://www.twilio.com/docs/api/errors).
 OPTED_OUT = {"21610"}
-PERMANENT = {"21211", "21408", "21612", "21614", "21606", "21603", "21604", "21617", "30006"}
+# 21655: a template's Content SID Twilio does not know; 63016: a WhatsApp message in free words
+# outside the 24-hour window (a template is needed).
+PERMANENT = {
+    "21211",
+    "21408",
+    "21612",
+    "21614",
+    "21606",
+    "21603",
+    "21604",
+    "21617",
+    "30006",
+    "21655",
+    "21656",
+    "63016",
+}
 
 
 def parse_inbound(form: Mapping[str, str]) -> Inbound:
@@ -121,7 +139,10 @@ def kept_raw(form: Mapping[str, str]) -> dict[str, str]:
 
 def parse_status(form: Mapping[str, str]) -> DeliveryStatus:
     """Read a status callback's form; MalformedInbound if it lacks the sid or status, or the
-    sid is not well formed. An error code or recipient that is not well formed is left out."""
+    sid is not well formed. An error code or recipient that is not well formed is left out.
+
+    A WhatsApp message's status (its To or From is "whatsapp:+1...") is the WhatsApp
+    channel's, as the message it is about."""
     sid = fields.identifier(
         form.get("MessageSid") or form.get("SmsSid") or "", fields.MAX_ID, "MessageSid"
     )
@@ -131,13 +152,20 @@ def parse_status(form: Mapping[str, str]) -> DeliveryStatus:
     to = fields.optional_identifier(form.get("To") or "", MAX_SENDER)
     error_code = fields.optional_identifier(form.get("ErrorCode") or "", fields.MAX_ERROR_CODE)
     opted_out = error_code in OPTED_OUT
+    whatsapp = any(str(form.get(name) or "").startswith(WHATSAPP_PREFIX) for name in ("To", "From"))
     return DeliveryStatus(
-        NAME,
+        WHATSAPP if whatsapp else NAME,
         sid,
         STATUSES.get(status) or ("failed" if opted_out else None),
         error_code,
-        opted_out_address=f"tel:{to}" if to and opted_out else None,
+        opted_out_address=_address(to) if to and opted_out else None,
     )
+
+
+def _address(number: str) -> str:
+    """A contact's address for a number Twilio names: "tel:+1...", or "whatsapp:+1..." as
+    Twilio writes a WhatsApp one."""
+    return number if number.startswith(WHATSAPP_PREFIX) else f"tel:{number}"
 
 
 # (pid, account, token, API base) -> this process's Twilio client.
@@ -170,15 +198,49 @@ def warm(settings: Settings) -> None:
 
 
 def _send(out: Outgoing, settings: Settings) -> str:
-    """Send one text through Twilio and return its message SID."""
-    if not (settings.twilio_account_sid and settings.twilio_auth_token):
-        raise SendError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set", retryable=False)
-    client = twilio_client(settings)
-    params = {"to": out.address.removeprefix("tel:"), "body": out.text}
+    """Send one text through Twilio and return its message SID.
+
+    A photo the city published (a status update's) goes as MMS where TWILIO_MMS says the
+    number sends it, and otherwise as its link at the end of the text.
+    """
+    text = out.text
+    params: dict[str, Any] = {"to": number_of(out.address)}
+    photo = out.payload.media_url
+    if photo and settings.twilio_mms:
+        params["media_url"] = [photo]
+    elif photo:
+        text = with_link(text, photo, MAX_BODY)
+    params["body"] = text
     if settings.twilio_messaging_service_sid:
         params["messaging_service_sid"] = settings.twilio_messaging_service_sid
     else:
         params["from_"] = settings.twilio_from_number
+    return create_message(params, out, settings)
+
+
+def number_of(address: str) -> str:
+    """The number Twilio sends to for a contact's address: "+1..." for "tel:+1...";
+    another channel's address ("whatsapp:+1...") as it is written."""
+    return address.removeprefix("tel:")
+
+
+def with_link(text: str, url: str, limit: int) -> str:
+    """`text` with `url` on a line of its own at the end, the words cut to keep within `limit`
+    characters (the text alone, cut, when the link itself does not fit)."""
+    if len(url) >= limit:
+        return text[:limit]
+    room = limit - len(url) - 1  # the newline before the link
+    if len(text) > room:
+        text = text[: room - 1].rstrip() + "…" if room >= 1 else ""
+    return f"{text}\n{url}" if text else url
+
+
+def create_message(params: dict[str, Any], out: Outgoing, settings: Settings) -> str:
+    """Create one message with Twilio's Messages API (`params` as the twilio client takes
+    them, our status callback added); its SID. Raises SendError."""
+    if not (settings.twilio_account_sid and settings.twilio_auth_token):
+        raise SendError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set", retryable=False)
+    client = twilio_client(settings)
     if settings.public_base_url:
         # Our id rides along, so a status (or a doubled send) is traced to one message of ours.
         params["status_callback"] = (
@@ -195,22 +257,27 @@ def _send(out: Outgoing, settings: Settings) -> str:
     return message.sid
 
 
-def _find_sent(out: Outgoing, since: datetime, settings: Settings, taken: set[str]) -> str | None:
-    """The SID of `out` if Twilio accepted it at or after `since` (a send whose answer was lost).
+def find_sent_to(
+    to: str, body: str | None, since: datetime, settings: Settings, taken: set[str]
+) -> str | None:
+    """The SID of a message of ours that Twilio accepted for `to` at or after `since` (a send
+    whose answer was lost).
 
-    Twilio's Messages list, newest first, filtered by recipient: our text to them, created
-    since the message was, and not already the SID of another message of ours (`taken`).
-    Raises SendError when Twilio cannot be asked.
+    Twilio's Messages list, newest first, filtered by recipient ("+1..." on SMS,
+    "whatsapp:+1..." on WhatsApp): sent through the API since the message was created, with
+    the words `body` (None: any words, for a template whose words Twilio wrote), and not
+    already the SID of another message of ours (`taken`). Raises SendError when Twilio cannot
+    be asked.
     """
     client = twilio_client(settings)
     since = since - LOOKUP_SLACK  # Twilio's dates have whole seconds
     try:
-        for message in client.messages.list(to=out.address.removeprefix("tel:"), limit=50):
+        for message in client.messages.list(to=to, limit=50):
             created = message.date_created
             if created is not None and created < since:
                 break
             if (
-                message.body == out.text
+                (body is None or message.body == body)
                 and message.direction == "outbound-api"
                 and message.sid not in taken
             ):
@@ -220,6 +287,12 @@ def _find_sent(out: Outgoing, since: datetime, settings: Settings, taken: set[st
     except (TwilioException, OSError) as exc:
         raise SendError(f"Twilio unreachable: {exc}", retryable=True) from exc
     return None
+
+
+def _sent_text(out: Outgoing, settings: Settings) -> str:
+    """The words `_send` posts for `out` (its text, with a photo's link where no MMS)."""
+    photo = out.payload.media_url
+    return with_link(out.text, photo, MAX_BODY) if photo and not settings.twilio_mms else out.text
 
 
 def _send_error(exc: TwilioRestException) -> SendError:
@@ -275,8 +348,14 @@ class Sms(Channel):
         return None
 
     def parse(self, request: WebRequest) -> list[Event]:
-        """An incoming message, or (at /status) a delivery status."""
+        """An incoming message, or (at /status) a delivery status. Twilio calls this one
+        webhook for WhatsApp too: a message from "whatsapp:+1..." is the WhatsApp channel's."""
         if request.subpath == "":
+            if str(request.form.get("From") or "").strip().startswith(WHATSAPP_PREFIX):
+                # (imported here: the WhatsApp channel builds on this module's Twilio calls)
+                from bot.channels import whatsapp
+
+                return [whatsapp.parse_inbound(request.form)]
             return [parse_inbound(request.form)]
         if request.subpath == "/status":
             update = parse_status(request.form)
@@ -297,7 +376,9 @@ class Sms(Channel):
         self, out: Outgoing, since: datetime, settings: Settings, taken: set[str]
     ) -> str | None:
         """Look the message up in Twilio's Messages list (a send whose answer was lost)."""
-        return _find_sent(out, since, settings, taken)
+        return find_sent_to(
+            number_of(out.address), _sent_text(out, settings), since, settings, taken
+        )
 
     def media_request(self, reference: str, settings: Settings) -> MediaRequest:
         """A MediaUrl of our Twilio account, fetched with its credentials at Twilio's API host

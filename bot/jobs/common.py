@@ -4,7 +4,7 @@ the per-sender reply limit)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -194,18 +194,31 @@ def add_notice(
     text: str,
     media_url: str | None = None,
     status: bool = False,
+    *,
+    kind: str = "",
+    values: Mapping[str, str] | None = None,
 ) -> Message:
     """Store a notice about `report` for its resident, in the caller's transaction.
 
     `media_url` is a photo the city published (a status update's), for channels that show one;
-    `status` marks a status check's notice, sent on the notices lane.
+    `status` marks a status check's notice, sent on the notices lane. `kind` says which notice
+    it is (`payloads.NOTICE_KINDS`) and `values` what it says beyond the report's request
+    number and service (a status, the city's notes or reason): a channel that may send only an
+    approved template after a long silence (WhatsApp) fills the kind's template with them.
     """
     conversation = session.get(Conversation, report.conversation_id)
     message = store_reply(session, conversation, Reply(text))
-    if media_url or status:
-        payload = OutboundPayload.from_dict(message.payload)
-        marked = replace(payload, media_url=media_url or None, status_notice=status)
-        message.payload = marked.to_dict()
+    payload = OutboundPayload.from_dict(message.payload)
+    said = {
+        "number": report.service_request_id or "",
+        "service": report.service_name or "",
+        **(values or {}),
+        "text": text,
+    }
+    marked = replace(
+        payload, media_url=media_url or None, status_notice=status, notice=kind, values=said
+    )
+    message.payload = marked.to_dict()
     session.flush()
     return message
 

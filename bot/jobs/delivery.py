@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlmodel import select
@@ -112,7 +112,13 @@ def deliver(message_id: int) -> int:
                     return sent  # another worker claimed it first
                 else:
                     paced = None
-                out = Outgoing(message.id, contact.address, message.text, payload)
+                out = Outgoing(
+                    message.id,
+                    contact.address,
+                    message.text,
+                    payload,
+                    last_inbound_at=_last_inbound(session, contact),
+                )
                 # The claim's UPDATE synchronised the row in the session: attempts counts
                 # this one already.
                 attempts, created_at = message.attempts, message.created_at
@@ -159,6 +165,20 @@ def deliver(message_id: int) -> int:
             sent += 1
             if channel.name == "sms":
                 ratelimits.count_sms_sent(settings)  # the daily SMS alarm (SMS_ALARM_PER_DAY)
+
+
+def _last_inbound(session, contact: Contact) -> datetime | None:
+    """When the contact last wrote, for a channel whose provider restricts what may be sent
+    after a silence (`Abilities.reply_window`: WhatsApp's 24 hours); None elsewhere (not asked)
+    or when they never did. One query on the contact's index."""
+    if channel_for(contact.channel).abilities.reply_window is None:
+        return None
+    return session.exec(
+        select(Message.created_at)
+        .where(Message.contact_id == contact.id, Message.direction == Direction.IN)
+        .order_by(Message.id.desc())
+        .limit(1)
+    ).first()
 
 
 def _sids_taken(contact_id: int, since, in_flight_seconds: int) -> set[str]:

@@ -425,6 +425,7 @@ def _mark_submitted(session: Session, report: Report, number: str, answer: dict 
         notices.report_filed(
             number, report.service_name, language_of(session, report, get_settings())
         ),
+        kind="filed",
     )
 
 
@@ -489,9 +490,10 @@ def _submit_failed(
         )
         notice = None
         if state == ReportState.REJECTED:
+            reason = _reason(exc)
             with fitted_for(session, report):
-                text = notices.report_rejected(_reason(exc), language_of(session, report, settings))
-            notice = add_notice(session, report, text)
+                text = notices.report_rejected(reason, language_of(session, report, settings))
+            notice = add_notice(session, report, text, kind="rejected", values={"reason": reason})
         else:
             if state == ReportState.PENDING:
                 report.next_attempt_at = due_after(delay)
@@ -505,7 +507,12 @@ def _submit_failed(
                 )
                 down = down and not isinstance(exc, NotPlacedYet)
                 saved = notices.report_delayed if down else notices.report_saved
-                notice = add_notice(session, report, saved(language_of(session, report, settings)))
+                notice = add_notice(
+                    session,
+                    report,
+                    saved(language_of(session, report, settings)),
+                    kind="delayed" if down else "saved",
+                )
     if notice is not None:
         queue.enqueue("bot.jobs.deliver", notice.id)
     if state == ReportState.PENDING:

@@ -360,6 +360,8 @@ def _apply(
         text,
         media_url=media_url if media_url.startswith("https://") else None,
         status=True,
+        kind="status",
+        values={"status": status, "notes": notes or ""},
     )
     return notice.id
 

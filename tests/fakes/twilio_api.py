@@ -18,6 +18,15 @@ tests/fixtures/twilio/SOURCES.md). Knobs in ``app.config``, all safe to change w
   counted in ``REFUSED_FOR_RATE``. None (the default): no limit. ``SENT`` entries carry ``at``,
   the time (``time.time()``) each send was accepted.
 
+- ``WINDOW_CLOSED``: WhatsApp recipients (``{"whatsapp:+1..."}``) whose 24-hour window is
+  closed: a free-form send to one is accepted (201, queued) and then fails with 63016, as
+  Twilio does; the status callback Twilio would post is appended to ``CALLBACKS`` as
+  ``{"url", "form"}`` for the test to deliver. A template (``ContentSid``) goes through.
+
+WhatsApp as Twilio takes it: ``whatsapp:`` To and From (of one channel, else 21910), and
+``ContentSid`` ("HX" + 32 hex digits, else 21655) with ``ContentVariables`` (a JSON object,
+else 21656) in place of a Body; both are in the form ``SENT`` records.
+
 Media, as Twilio serves a received message's MediaUrl with "Enforce HTTP Auth on Media URLs"
 on (https://www.twilio.com/docs/messaging/api/media-resource; Twilio help article 223183748,
 "Protect Media Access with HTTP Basic Authentication"): ``GET
@@ -40,6 +49,7 @@ loopback name: ``localhost`` when called as ``127.0.0.1`` and back, at ``/cdn/<k
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import threading
@@ -72,7 +82,18 @@ ERRORS: dict[int, tuple[int, str]] = {
     21705: (400, "The Messaging Service is invalid"),
     21610: (400, "Attempt to send to unsubscribed recipient"),
     21617: (400, "The concatenated message body exceeds the 1600 character limit."),
+    21654: (400, "ContentSid Required"),
+    21655: (400, "The ContentSid is Invalid"),
+    21656: (400, "The ContentVariables Parameter is invalid"),
+    21910: (400, "Invalid From and To pair. From and To should be of the same channel"),
 }
+# A free-form WhatsApp message outside the 24-hour window (reported in its status, not the 201).
+OUTSIDE_WINDOW = (
+    63016,
+    "Failed to send freeform message because you are outside the allowed window. If you are "
+    "using WhatsApp, please use a Message Template.",
+)
+_CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
 
 # HTTP status -> the Twilio code its error body carries (for FAIL_NEXT).
 _CODE_FOR_STATUS = {401: 20003, 404: 20404, 429: 20429, 500: 20500, 503: 20503}
@@ -122,6 +143,14 @@ def error_body(code: int, **fields: str) -> tuple[dict, int]:
     )
 
 
+def _json_object(text: str) -> bool:
+    """Whether `text` is a JSON object (Twilio's ContentVariables)."""
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
 def _rfc2822(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC))
 
@@ -134,6 +163,7 @@ def reset_twilio_api(app: Flask) -> None:
         app.config["REQUESTS"].clear()
         app.config.update(FAIL_TO={}, FAIL_NEXT=[], DELAY=0.0, LOSE_ANSWERS=0)
         app.config.update(RATE=None, REFUSED_FOR_RATE=0, BUCKETS={})
+        app.config.update(WINDOW_CLOSED=set(), CALLBACKS=[])
         app.config.update(MEDIA={}, MEDIA_REQUESTS=[], CDN={}, MEDIA_REDIRECT=None, MEDIA_FAIL=None)
         app.config.update(CDN_MODE="length", CDN_DRIP=0.2)
 
@@ -164,6 +194,7 @@ def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
     app.config.update(LOCK=lock, SENT=[], MESSAGES={}, REQUESTS=[])
     app.config.update(FAIL_TO={}, FAIL_NEXT=[], DELAY=0.0, LOSE_ANSWERS=0)
     app.config.update(RATE=None, REFUSED_FOR_RATE=0, BUCKETS={})
+    app.config.update(WINDOW_CLOSED=set(), CALLBACKS=[])
     app.config.update(MEDIA={}, MEDIA_REQUESTS=[], CDN={}, MEDIA_REDIRECT=None, MEDIA_FAIL=None)
     app.config.update(CDN_MODE="length", CDN_DRIP=0.2, ACCOUNT_SID=account_sid)
 
@@ -247,6 +278,16 @@ def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
             return error(21609, url=callback)
         if not _ADDRESS.match(to):
             return error(21211, to=to)
+        whatsapp = to.startswith("whatsapp:")
+        if sender and whatsapp != sender.startswith("whatsapp:"):
+            return error(21910)
+        variables = request.form.get("ContentVariables")
+        if variables is not None and not content_sid:
+            return error(21654)
+        if content_sid and not _CONTENT_SID.fullmatch(content_sid):
+            return error(21655)
+        if variables is not None and not _json_object(variables):
+            return error(21656)
         injected = dict(app.config.get("FAIL_TO") or {}).get(to)
         if injected is not None:
             return error(int(injected), to=to)
@@ -282,8 +323,17 @@ def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
             "to": to,
             "uri": f"{uri}.json",
         }
+        closed = whatsapp and not content_sid and to in app.config["WINDOW_CLOSED"]
+        if closed:  # accepted, then failed: the status callback says why
+            failed = dict(message, status="failed", error_code=OUTSIDE_WINDOW[0])
+            failed["error_message"] = OUTSIDE_WINDOW[1]
         with lock:
-            app.config["MESSAGES"][message_sid] = message
+            app.config["MESSAGES"][message_sid] = failed if closed else message
+            if closed and callback:
+                status = {"MessageSid": message_sid, "MessageStatus": "failed"}
+                status |= {"ErrorCode": str(OUTSIDE_WINDOW[0]), "To": to, "From": sender}
+                status |= {"AccountSid": account_sid, "ApiVersion": API_VERSION}
+                app.config["CALLBACKS"].append({"url": callback, "form": status})
             app.config["SENT"].append(
                 {"sid": message_sid, "account_sid": sid, "form": form, "at": time.time()}
             )
