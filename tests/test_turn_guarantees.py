@@ -126,7 +126,7 @@ def test_failures_are_listed_and_retried_by_hand(phone, twilio_api, monkeypatch)
     assert "1 Pothole in Street" in phone.inbox()[0]
     assert "0 failure(s)" in runner.invoke(main, ["failures"]).output
     bad = runner.invoke(main, ["failures", "retry", "nonsense"])
-    assert bad.exit_code != 0 and "report:N, send:N or turn:N" in bad.output
+    assert bad.exit_code != 0 and "report:N, send:N, turn:N or photo:N" in bad.output
 
 
 def test_a_turn_that_crashed_is_a_failure_staff_can_retry(phone, monkeypatch):
