@@ -20,6 +20,7 @@ from bot.models import (
     Report,
     ReportState,
 )
+from bot.payloads import OutboundPayload
 from bot.timeutil import utcnow
 
 # Photos given up: tries spent, or never fetchable (not the provider's, not an image, too large).
@@ -84,6 +85,7 @@ def list_failures(limit: int = 200) -> list[Failure]:
                     f"on {message.channel}",
                     message.error_code or "",
                     message.updated_at,
+                    _send_hint(message) if kind == "send" else "",
                 )
             )
         for photo in session.exec(
@@ -116,6 +118,18 @@ def _hint(report: Report) -> str:
         )
     if report.staff_note:
         return f"seen to at the city: intake311 failures retry {name} (acknowledges it)"
+    return ""
+
+
+def _send_hint(message: Message) -> str:
+    """What staff can do about a send the provider will not take."""
+    if message.channel == "whatsapp" and message.error_code == "63016":
+        kind = OutboundPayload.from_dict(message.payload).notice
+        setting = f"WHATSAPP_TEMPLATE_{kind.upper()}" if kind else "a template for it"
+        return (
+            "the resident last wrote over 24 hours ago, and WhatsApp then takes only an "
+            f"approved template: set {setting} (README), then retry; or wait for them to write"
+        )
     return ""
 
 

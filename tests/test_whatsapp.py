@@ -446,6 +446,7 @@ def test_a_notice_after_24_hours_without_a_template_is_failed_for_staff(resident
     assert notice.status == "failed" and notice.error_code == "63016"
     [failure] = [f for f in list_failures() if f.name == f"send:{notice.id}"]
     assert failure.what.endswith("on whatsapp") and failure.error == "63016"
+    assert "set WHATSAPP_TEMPLATE_STATUS" in failure.hint  # staff are told what to do
 
 
 def test_a_reply_is_never_a_template(quick_resident, twilio_api, monkeypatch):
