@@ -62,7 +62,8 @@ class PhotoState(StrEnum):
     pending (attempts, next_attempt_at: like a send's) -> fetching -> stored (kept under
     `token`, served at /media/<token>); failed (given up after MEDIA_FETCH_ATTEMPTS, or not
     fetched by the time its report was filed) and refused (never fetchable: not the provider's,
-    not an image, too large) wait for staff; erased (the resident's data went).
+    not an image, too large) wait for staff; erased: a tombstone whose copy the store could not
+    delete yet (the purge tries again), with nothing of the resident left.
     """
 
     PENDING = "pending"
@@ -246,12 +247,14 @@ class Photo(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("contact_id", "reference", name="uq_photo_reference"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    contact_id: int = Field(foreign_key="contact.id", index=True)
+    # No foreign keys: a photo whose copy the store could not delete yet outlives its contact,
+    # message and report as a tombstone (erased, nothing but its token) until the purge.
+    contact_id: int = Field(index=True)
     message_id: int | None = Field(default=None, index=True)  # the message it came with
     report_id: int | None = Field(default=None, index=True)  # the report it was filed with
     channel: str = Field(max_length=32)
     # The channel's reference (a Twilio MediaUrl, "telegram-file:<id>"); None once erased.
-    reference: str | None = Field(default=None, max_length=1000)
+    reference: str | None = Field(default=None, max_length=2048)  # fields.MAX_URL
     state: PhotoState = Field(
         default=PhotoState.PENDING, sa_type=StoredEnum(PhotoState, 16), index=True
     )

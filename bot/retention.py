@@ -32,6 +32,7 @@ from bot.models import (
     Message,
     MessageStatus,
     Photo,
+    PhotoState,
     Report,
     ReportState,
 )
@@ -109,13 +110,15 @@ def _old_reports(session: Session, cutoff: datetime) -> int:
     for report in reports:
         blank_report(report)
         report.updated_at = utcnow()
-    # Photos go with the report's words, and those of reports never made with the transcript.
-    blanked = [report.id for report in reports]
+    # Photos go with their report's words; those of reports never made go with the transcript;
+    # tombstones (a copy the store could not delete before) are tried again.
+    blanked = select(Report.id).where(Report.erased_at.is_not(None), done)
     erase_photos(
         session,
         or_(
             Photo.report_id.in_(blanked),
             and_(Photo.report_id.is_(None), Photo.created_at < cutoff),
+            Photo.state == PhotoState.ERASED,
         ),
         settings=get_settings(),
     )

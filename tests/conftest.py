@@ -16,8 +16,10 @@ import psycopg
 import pytest
 from rq import Queue
 from rq.job import Job
+from sqlmodel import SQLModel
 
 from bot import db as bot_db
+from bot import models  # noqa: F401  every table registered, for TABLES
 from bot import queue as bot_queue
 from bot.migrate import upgrade
 from bot.settings import get_settings
@@ -39,7 +41,8 @@ from tests.processes import RedisServer
 # INTAKE311_TEST_PG ("host=... port=... user=... dbname=...") another PostgreSQL server.
 PG_ADMIN = os.environ.get("INTAKE311_TEST_PG", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 PG_PREFIX = "intake311_test_"
-TABLES = "contact, conversation, message, report, catalogcache, cursor, appliedupdate, staffaction"
+# Every table of ours (a new one is emptied between tests without being named here).
+TABLES = ", ".join(sorted(SQLModel.metadata.tables))
 
 TWILIO_SID = "AC" + "0" * 31 + "1"
 TWILIO_TOKEN = "test-auth-token-0123456789abcdef"

@@ -45,7 +45,7 @@ def test_a_kept_photo_is_served_with_its_headers(client):
     assert response.data == PHOTO
     assert response.headers["Content-Type"] == "image/jpeg"
     assert response.headers["Content-Length"] == str(len(PHOTO))
-    assert response.headers["Cache-Control"] == "public, max-age=604800, immutable"
+    assert response.headers["Cache-Control"] == "private, max-age=86400, immutable"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Content-Disposition"] == "inline"
     assert response.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
@@ -63,7 +63,7 @@ def test_head_gives_the_headers_without_the_body(client):
     assert response.data == b""
     assert response.headers["Content-Length"] == str(len(PHOTO))
     assert response.headers["Content-Type"] == "image/jpeg"
-    assert response.headers["Cache-Control"] == "public, max-age=604800, immutable"
+    assert response.headers["Cache-Control"] == "private, max-age=86400, immutable"
 
 
 def test_a_cache_revalidating_gets_304(client):

@@ -56,7 +56,7 @@ def test_safe_settings_have_no_problem():
                 "twilio_auth_token": "",
                 "twilio_account_sid": "",
                 "twilio_from_number": "",
-                "twilio_messaging_service_sid": "MG1",
+                "twilio_messaging_service_sid": "MG" + "0" * 32,
             },
             "Twilio is on (TWILIO_MESSAGING_SERVICE_SID is set) but TWILIO_AUTH_TOKEN is not",
         ),

@@ -13,7 +13,9 @@ from bot.media.store import TOKEN_PATTERN, media_store
 
 bp = Blueprint("media", __name__)
 
-CACHE_CONTROL = "public, max-age=604800, immutable"
+# Browsers may keep a copy a day; shared caches (a CDN in front of us) none, so an erased
+# photo is gone everywhere but in a browser that already showed it, within a day.
+CACHE_CONTROL = "private, max-age=86400, immutable"
 POLICY = "default-src 'none'; sandbox"
 # The types the pipeline keeps; anything else a store hands back is served as plain bytes.
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})

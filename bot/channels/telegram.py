@@ -505,7 +505,12 @@ class Telegram(Channel):
             raise MediaRefused("TELEGRAM_BOT_TOKEN is not set")
         try:
             file = telegram_api.call(settings, lambda bot: bot.get_file(file_id))
-        except BadRequest as exc:  # "wrong file_id or the file is temporarily unavailable", too big
+        except BadRequest as exc:
+            # Telegram words a wrong id and a passing outage alike ("wrong file_id or the file
+            # is temporarily unavailable"): tried again (MEDIA_FETCH_ATTEMPTS), then given up.
+            # "file is too big" and the like are refused at once.
+            if "temporarily unavailable" in str(exc).lower():
+                raise MediaUnavailable(_media_error(exc, settings)) from None
             raise MediaRefused(_media_error(exc, settings)) from None
         except (RetryAfter, NetworkError) as exc:  # timeouts, refused connections, 5xx
             raise MediaUnavailable(_media_error(exc, settings)) from None

@@ -349,8 +349,8 @@ def request_fields(report: Report, settings: Settings) -> dict:
 def _photo_urls(report: Report, settings: Settings) -> list[str]:
     """The addresses of the report's kept photos (each not kept yet tried once more now); a
     photo that fails never holds the report back."""
-    if not report.media or report.id is None:
-        return []
+    if not report.media or report.id is None or report.erased_at is not None:
+        return []  # an erased resident's photos are gone, and never fetched again
     if not settings.public_base_url:
         # Our copy's address would have no host: the city could not open it.
         log.warning(

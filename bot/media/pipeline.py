@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
+from rq.timeouts import JobTimeoutException
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -96,8 +97,9 @@ def _rows(session: Session, contact_id: int, references: Sequence[str]) -> dict[
 
 def fetch_photo(photo_id: int, settings: Settings) -> PhotoState | None:
     """Try once to fetch, clean and keep one photo; its state after the try (None: it was not
-    this worker's to try). A failure that may pass is tried again later by a queued job."""
-    claimed = _claim(photo_id)
+    this worker's to try, or it was erased or given up meanwhile). A failure that may pass is
+    tried again later by a queued job."""
+    claimed = _claim(photo_id, settings)
     if claimed is None:
         return None
     channel, reference, attempts = claimed
@@ -106,46 +108,83 @@ def fetch_photo(photo_id: int, settings: Settings) -> PhotoState | None:
         kept = clean(download(request, settings), settings)
         token = new_token()
         media_store(settings).put(token, kept.data, kept.content_type)
+    except JobTimeoutException:
+        raise  # the job's time is up: rq (or the turn's overrun) handles it, not a try
     except MediaRefused as exc:
-        return _failed(photo_id, PhotoState.REFUSED, str(exc))
+        return _failed(photo_id, attempts, PhotoState.REFUSED, str(exc))
     except MediaUnavailable as exc:
         return _try_later(photo_id, attempts, str(exc), settings)
     except Exception as exc:  # noqa: BLE001 - a store or library failure: tried again later
         log.warning("photo %s: %s while fetching it", photo_id, type(exc).__name__)
         return _try_later(photo_id, attempts, type(exc).__name__, settings)
-    with session_scope() as session:
-        photo = session.get(Photo, photo_id)
-        if photo is None:  # erased while it was being fetched: its copy goes too
-            media_store(settings).delete(token)
-            return None
-        photo.state, photo.token = PhotoState.STORED, token
-        photo.content_type, photo.size = kept.content_type, len(kept.data)
-        photo.lat, photo.lon = kept.gps if kept.gps else (None, None)
-        photo.next_attempt_at, photo.last_error = None, None
-        photo.stored_at = photo.updated_at = utcnow()
+    now = utcnow()
+    kept_it = _settle(
+        photo_id,
+        attempts,
+        state=PhotoState.STORED,
+        token=token,
+        content_type=kept.content_type,
+        size=len(kept.data),
+        lat=kept.gps[0] if kept.gps else None,
+        lon=kept.gps[1] if kept.gps else None,
+        next_attempt_at=None,
+        last_error=None,
+        stored_at=now,
+        updated_at=now,
+    )
+    if not kept_it:
+        # Erased, or given up at filing, while it was fetched: the copy must not outlive it.
+        _delete_copy(token, settings)
+        return None
     log.info("photo %s kept (%s bytes, %sx%s)", photo_id, len(kept.data), kept.width, kept.height)
     return PhotoState.STORED
 
 
-def _claim(photo_id: int) -> tuple[str, str, int] | None:
+def _settle(photo_id: int, attempts: int, **values) -> bool:
+    """Write a try's outcome only if the photo is still this try's (fetching, with the
+    attempts it claimed): not erased, not given up at filing, not claimed again since."""
+    with session_scope() as session:
+        return bool(
+            session.execute(
+                update(Photo)
+                .where(
+                    Photo.id == photo_id,
+                    Photo.state == PhotoState.FETCHING,
+                    Photo.attempts == attempts,
+                )
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+        )
+
+
+def _claim(photo_id: int, settings: Settings) -> tuple[str, str, int] | None:
     """pending (or abandoned while fetching) -> fetching, one try counted: (channel,
-    reference, attempts), or None when the photo is not there to try."""
+    reference, attempts), or None when the photo is not there to try. A photo whose worker
+    died fetching it as many times as it may be tried (one that kills its worker: memory, a
+    decoder) is given up instead of claimed again."""
     now = utcnow()
+    stale = (Photo.state == PhotoState.FETCHING) & (Photo.updated_at < now - FETCH_IN_FLIGHT)
+    spent = Photo.attempts >= settings.media_fetch_attempts
     with session_scope() as session:
         claimed = session.execute(
             update(Photo)
-            .where(
-                Photo.id == photo_id,
-                or_(
-                    Photo.state == PhotoState.PENDING,
-                    (Photo.state == PhotoState.FETCHING)
-                    & (Photo.updated_at < now - FETCH_IN_FLIGHT),
-                ),
-            )
+            .where(Photo.id == photo_id, or_(Photo.state == PhotoState.PENDING, stale & ~spent))
             .values(state=PhotoState.FETCHING, attempts=Photo.attempts + 1, updated_at=now)
             .execution_options(synchronize_session=False)
         ).rowcount
         if not claimed:
+            session.execute(
+                update(Photo)
+                .where(Photo.id == photo_id, stale & spent)
+                .values(
+                    state=PhotoState.FAILED,
+                    next_attempt_at=None,
+                    last_error="its fetch never finished (the worker died each time)",
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
             return None
         photo = session.get(Photo, photo_id)
         if photo is None or not photo.reference:
@@ -153,34 +192,45 @@ def _claim(photo_id: int) -> tuple[str, str, int] | None:
         return photo.channel, photo.reference, photo.attempts
 
 
-def _failed(photo_id: int, state: PhotoState, reason: str) -> PhotoState:
+def _failed(photo_id: int, attempts: int, state: PhotoState, reason: str) -> PhotoState | None:
     """A photo given up: refused (never fetchable) or failed (tries spent), kept for staff."""
-    with session_scope() as session:
-        photo = session.get(Photo, photo_id)
-        if photo is None:
-            return state
-        photo.state, photo.next_attempt_at = state, None
-        photo.last_error = scrub(reason)[:MAX_ERROR]
-        photo.updated_at = utcnow()
-    log.warning("photo %s %s: %s", photo_id, state, scrub(reason)[:MAX_ERROR])
+    text = scrub(reason)[:MAX_ERROR]
+    if not _settle(
+        photo_id, attempts, state=state, next_attempt_at=None, last_error=text, updated_at=utcnow()
+    ):
+        return None
+    log.warning("photo %s %s: %s", photo_id, state, text)
     return state
 
 
-def _try_later(photo_id: int, attempts: int, reason: str, settings: Settings) -> PhotoState:
+def _try_later(photo_id: int, attempts: int, reason: str, settings: Settings) -> PhotoState | None:
     """Back to pending with its next try due, and that try queued; or failed when spent."""
     if attempts >= settings.media_fetch_attempts:
-        return _failed(photo_id, PhotoState.FAILED, f"gave up after {attempts} tries: {reason}")
+        reason = f"gave up after {attempts} tries: {reason}"
+        return _failed(photo_id, attempts, PhotoState.FAILED, reason)
     delay = min(FETCH_BACKOFF_CAP, FETCH_BACKOFF_BASE * 2 ** max(0, attempts - 1))
-    with session_scope() as session:
-        photo = session.get(Photo, photo_id)
-        if photo is None:
-            return PhotoState.ERASED
-        photo.state = PhotoState.PENDING
-        photo.next_attempt_at = utcnow() + timedelta(seconds=delay)
-        photo.last_error = scrub(reason)[:MAX_ERROR]
-        photo.updated_at = utcnow()
+    now = utcnow()
+    if not _settle(
+        photo_id,
+        attempts,
+        state=PhotoState.PENDING,
+        next_attempt_at=now + timedelta(seconds=delay),
+        last_error=scrub(reason)[:MAX_ERROR],
+        updated_at=now,
+    ):
+        return None
     queue.enqueue("bot.jobs.fetch_photo", photo_id, delay=delay, kind="city")
     return PhotoState.PENDING
+
+
+def _delete_copy(token: str, settings: Settings) -> bool:
+    """Delete one kept copy; False (logged) when the store cannot now."""
+    try:
+        media_store(settings).delete(token)
+    except Exception as exc:  # noqa: BLE001 - the store's trouble: a tombstone keeps the token
+        log.warning("a photo's copy could not be deleted yet: %s", type(exc).__name__)
+        return False
+    return True
 
 
 def prepare_message(
@@ -265,13 +315,20 @@ def give_up_unfiled(session: Session, report_id: int) -> int:
 
 
 def erase_photos(session: Session, *conditions, settings: Settings) -> int:
-    """Delete the photos matching `conditions` (e.g. `Photo.contact_id == 3`): their kept
-    copies first, then their rows, in the caller's transaction; returns how many."""
+    """Erase the photos matching `conditions` (e.g. `Photo.contact_id == 3`), in the caller's
+    transaction: each kept copy deleted, then its row; returns how many. Never raises for the
+    store: a copy it cannot delete now leaves a tombstone (erased, nothing of the resident but
+    the token) that the purge tries again, so an erasure or a purge is never held up."""
     photos = session.exec(select(Photo).where(*conditions)).all()
-    store = media_store(settings) if any(photo.token for photo in photos) else None
     for photo in photos:
-        if photo.token and store is not None:
-            store.delete(photo.token)
-        session.delete(photo)
+        if not photo.token or _delete_copy(photo.token, settings):
+            session.delete(photo)
+            continue
+        photo.state, photo.reference = PhotoState.ERASED, None
+        photo.message_id = photo.report_id = None
+        photo.lat = photo.lon = None
+        photo.next_attempt_at = None
+        photo.last_error = "its copy is deleted at the next purge"
+        photo.updated_at = utcnow()
     session.flush()
     return len(photos)
