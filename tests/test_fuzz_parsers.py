@@ -41,6 +41,7 @@ SETTINGS = Settings(
     redis_url="redis://127.0.0.1:1/0",  # nothing listens: the mailbox is "unavailable"
 )
 TWILIO_FORMS = ["inbound_sms", "inbound_mms", "status_delivered", "status_undelivered"]
+TWILIO_FORMS += ["whatsapp_text", "whatsapp_location", "whatsapp_media"]
 TELEGRAM_UPDATES = [
     "text",
     "start_deep_link",
@@ -143,9 +144,12 @@ def exercise(channel, call: WebRequest) -> tuple[bool, list[Event]]:
 TWILIO_FIELDS = ["From", "To", "Body", "MessageSid", "SmsMessageSid", "SmsSid", "NumMedia"]
 TWILIO_FIELDS += ["MediaUrl0", "MediaUrl1", "MediaUrl9", "MediaUrl10", "MessageStatus"]
 TWILIO_FIELDS += ["SmsStatus", "ErrorCode"]
+# WhatsApp's own (the same webhook): a shared location, the profile, a template button's tap.
+TWILIO_FIELDS += ["Latitude", "Longitude", "Address", "Label", "ProfileName", "WaId"]
+TWILIO_FIELDS += ["ButtonText", "ButtonPayload"]
 
 
-SENDERS = ["+13125550142", "+13125550143", "+447700900123"]
+SENDERS = ["+13125550142", "+13125550143", "+447700900123", "whatsapp:+13125550142"]
 _sids = itertools.count(1)
 
 
@@ -183,7 +187,11 @@ def test_fuzz_twilio_parser():
                 _, events = exercise(sms.CHANNEL, request(subpath=subpath, form=form))
                 for event in events:
                     if isinstance(event, Inbound):
-                        assert event.address == "tel:" + form["From"].strip()
+                        sender = form["From"].strip()
+                        if sender.startswith("whatsapp:"):  # WhatsApp's: its own channel
+                            assert event.channel == "whatsapp" and event.address == sender
+                        else:
+                            assert event.channel == "sms" and event.address == "tel:" + sender
 
         one()
 

@@ -105,12 +105,13 @@ def test_fuzz_twilio_webhooks(client, twilio_api, database):
                 kept.outcome(response.status_code)
                 assert response.status_code in ANSWERS, response.get_data(as_text=True)
                 if response.status_code == 200 and subpath == "":
-                    senders.add("tel:" + form["From"].strip())
+                    sender = form["From"].strip()  # WhatsApp's are addresses already
+                    senders.add(sender if sender.startswith("whatsapp:") else f"tel:{sender}")
 
         one()
         _run_turns_and_check(senders, kept)
     sent_to = {to for item in twilio_api.config["SENT"] for to in item["form"].get("To", [])}
-    assert {f"tel:{to}" for to in sent_to} <= senders
+    assert {to if to.startswith("whatsapp:") else f"tel:{to}" for to in sent_to} <= senders
 
 
 def test_fuzz_telegram_webhooks(client, telegram_api, database):
