@@ -21,6 +21,7 @@ from bot.models import (
     ReportState,
 )
 from bot.payloads import OutboundPayload
+from bot.settings import get_settings
 from bot.timeutil import utcnow
 
 # Photos given up: tries spent, or never fetchable (not the provider's, not an image, too large).
@@ -125,11 +126,16 @@ def _send_hint(message: Message) -> str:
     """What staff can do about a send the provider will not take."""
     if message.channel == "whatsapp" and message.error_code == "63016":
         kind = OutboundPayload.from_dict(message.payload).notice
-        setting = f"WHATSAPP_TEMPLATE_{kind.upper()}" if kind else "a template for it"
-        return (
-            "the resident last wrote over 24 hours ago, and WhatsApp then takes only an "
-            f"approved template: set {setting} (README), then retry; or wait for them to write"
-        )
+        window = "the resident last wrote over 24 hours ago, and WhatsApp then takes only an "
+        if not kind:
+            return window + "approved template, which a reply cannot be: it is not sent"
+        setting = f"WHATSAPP_TEMPLATE_{kind.upper()}"
+        if get_settings().whatsapp_template(kind):
+            return (
+                f"{window}approved template: {setting} is set, so check at Twilio that it is "
+                "approved for WhatsApp, then retry"
+            )
+        return f"{window}approved template: set {setting} (README), then retry"
     return ""
 
 

@@ -248,19 +248,35 @@ def forget_address(address: str, actor: str, remote_addr: str | None = None) -> 
     return erased
 
 
+# The channels whose address is the resident's phone number.
+PHONE_SCHEMES = ("tel", "whatsapp")
+
+
+def addresses_typed(text: str) -> list[str]:
+    """The addresses staff mean: a phone number alone is the resident's on every channel that
+    uses it (SMS and WhatsApp); an address with its scheme is that one (`address_typed`)."""
+    address = address_typed(text)
+    if ":" in text.strip().split("+", 1)[0] or not address.startswith("tel:"):
+        return [address]  # typed with its scheme ("tel:", "whatsapp:", "telegram:")
+    number = address.removeprefix("tel:")
+    return [f"{scheme}:{number}" for scheme in PHONE_SCHEMES]
+
+
 def address_typed(text: str) -> str:
-    """An address as staff type it: "tel:+1...", "telegram:123", "webchat:<session>", or a
-    phone number with its country code in any common writing ("+1 (312) 555-0142").
+    """An address as staff type it: "tel:+1...", "whatsapp:+1...", "telegram:123",
+    "webchat:<session>", or a phone number with its country code in any common writing
+    ("+1 (312) 555-0142", an SMS address).
 
     ValueError for a number without its country code: which country is not ours to guess.
     """
     text = text.strip()
     scheme, colon, rest = text.partition(":")
-    if colon and scheme.lower() != "tel":
+    if colon and scheme.lower() not in PHONE_SCHEMES:
         return text
+    prefix = scheme.lower() if colon else "tel"
     number = _PHONE_FORMATTING.sub("", rest if colon else text)
     if number.startswith("+") and number[1:].isdigit():
-        return f"tel:{number}"
+        return f"{prefix}:{number}"
     if number.isdigit():
         raise ValueError(
             f"give the number with its country code, as residents text from it: +{number}"

@@ -17,6 +17,7 @@ from sqlmodel import select
 from bot import jobs
 from bot.cli import main
 from bot.db import get_engine, session_scope
+from bot.forget import addresses_typed
 from bot.models import Contact, Conversation, Message, Report, StaffAction
 from bot.personal_data import address_key, pseudonym
 from tests.conftest import run_jobs
@@ -221,7 +222,7 @@ def test_intake311_forget_erases_and_records_who_did_it(phone):
     report = file_report(phone)
     result = CliRunner().invoke(main, ["forget", RESIDENT])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("forgotten: ") and "1 report(s) kept" in result.output
+    assert result.output.startswith("forgotten on tel: ") and "1 report(s) kept" in result.output
     assert_forgotten(report.id, report.service_request_id)
     with session_scope() as session:
         [action] = session.exec(select(StaffAction)).all()
@@ -242,6 +243,29 @@ def test_staff_may_write_the_number_as_people_do_but_with_its_country_code(phone
     done = CliRunner().invoke(main, ["forget", spaced])
     assert done.exit_code == 0, done.output
     assert contact_row() is None
+
+
+def test_a_number_is_the_resident_on_sms_and_on_whatsapp(phone):
+    file_report(phone)
+    whatsapp = f"whatsapp:{RESIDENT}"
+    with session_scope() as session:
+        session.add(
+            Contact(address=whatsapp, address_key=address_key(whatsapp), channel="whatsapp")
+        )
+    done = CliRunner().invoke(main, ["forget", RESIDENT])
+    assert done.exit_code == 0, done.output
+    assert "forgotten on tel:" in done.output and "forgotten on whatsapp:" in done.output
+    with session_scope() as session:
+        for address in (ADDRESS, whatsapp):
+            found = session.exec(
+                select(Contact).where(Contact.address_key == address_key(address))
+            ).first()
+            assert found is None
+    # With its scheme, one channel alone (and a WhatsApp number written as people do).
+    assert addresses_typed("whatsapp:+1 (312) 555-0142") == ["whatsapp:+13125550142"]
+    assert addresses_typed("tel:+13125550142") == ["tel:+13125550142"]
+    assert addresses_typed("+1 312 555 0142") == ["tel:+13125550142", "whatsapp:+13125550142"]
+    assert addresses_typed("telegram:123") == ["telegram:123"]
 
 
 def test_stop_keeps_only_the_opt_out(phone):

@@ -23,7 +23,7 @@ from bot.channels.base import MalformedInbound, Outgoing, SendError, WebRequest
 from bot.channels.registry import channel_for
 from bot.channels.twilio_http import make_client
 from bot.db import session_scope
-from bot.failures import list_failures
+from bot.failures import list_failures, retry_all
 from bot.models import Contact, Message, Report
 from bot.pacing import buckets_for
 from bot.payloads import OutboundPayload, ReplyIntent
@@ -239,7 +239,7 @@ def test_a_pin_off_the_globe_or_not_a_number_is_left_out(latitude, longitude):
     assert event.payload.location is None and event.payload.place_name == ""
 
 
-def test_a_tap_on_a_templates_button_is_read_as_its_words():
+def test_a_tap_on_a_templates_button_is_read_as_the_words_its_id_stands_for():
     form = fixture("whatsapp_text") | {
         "Body": "Stop updates",
         "ButtonText": "Stop updates",
@@ -248,10 +248,12 @@ def test_a_tap_on_a_templates_button_is_read_as_its_words():
         "OriginalRepliedMessageSid": "SM" + "e" * 32,
     }
     [event] = sms.CHANNEL.parse(call(form))
-    assert event.text == "Stop updates" and event.payload.reply_to == "SM" + "e" * 32
-    del form["ButtonText"]
+    # The template's button id (STOP opts out), and no answer to an earlier question of ours:
+    # the bot's own WhatsApp messages carry no buttons, so the tap is never "stale".
+    assert event.text == "STOP" and event.payload.reply_to is None
+    del form["ButtonPayload"]
     [event] = sms.CHANNEL.parse(call(form))
-    assert event.text == "STOP"
+    assert event.text == "Stop updates"
     # A quoted reply names the message it quotes, but is only words: no button was tapped.
     quoted = fixture("whatsapp_text") | {"OriginalRepliedMessageSid": "SM" + "e" * 32}
     [event] = sms.CHANNEL.parse(call(quoted))
@@ -364,6 +366,14 @@ def test_a_yes_no_question_shows_its_answers_in_bold():
         OutboundPayload(ReplyIntent("¿Es en 120 Main St? Responda SÍ o NO.", (), "yes_no", "es")),
     )
     assert whatsapp.formatted(spanish, settings) == "¿Es en 120 Main St? Responda *SÍ* o *NO*."
+    # The resident's own words quoted in a summary keep their capitals unformatted.
+    summary = (
+        "Ready to send:\n1 Pothole\n2 NO PARKING sign down\nReply YES to send or NO to drop it."
+    )
+    out = Outgoing(1, ADDRESS, summary, OutboundPayload(ReplyIntent(summary, (), "yes_no")))
+    assert whatsapp.formatted(out, settings) == (
+        "Ready to send:\n1 Pothole\n2 NO PARKING sign down\nReply *YES* to send or *NO* to drop it."
+    )
     # Words in capitals that are no answer stay as they are; a reply with none is unchanged.
     plain = OutboundPayload(ReplyIntent("Text STATUS any time.", (), "text"))
     assert whatsapp.formatted(Outgoing(1, ADDRESS, "", plain), settings) == (
@@ -532,6 +542,14 @@ def test_template_variables_follow_the_documented_numbering():
         "3": "a b c",
     }
     assert whatsapp.template_variables("unknown", values) == {}
+    # WhatsApp refuses a template past 1024 characters with its variables (63021): long notes
+    # are cut, with an ellipsis, so the variables together keep to MAX_VARIABLES.
+    long = {"number": "42", "service": "Pothole", "status": "open", "notes": "n " * 600}
+    long["text"] = "Update on request 42: open. " + long["notes"]
+    variables = whatsapp.template_variables("status", long)
+    assert sum(map(len, variables.values())) <= whatsapp.MAX_VARIABLES
+    assert variables["1"] == "42" and variables["3"] == "open"
+    assert variables["4"].endswith("…") and variables["5"].endswith("…")
     assert set(whatsapp.TEMPLATE_VARIABLES) == {"filed", "status", "delayed", "saved", "rejected"}
 
 
@@ -627,3 +645,33 @@ def test_production_refuses_a_whatsapp_sender_without_the_webhooks_secret():
 
     found = problems(Settings(twilio_whatsapp_from=SENDER, twilio_auth_token=""))
     assert any("TWILIO_WHATSAPP_FROM is set" in problem for problem in found)
+
+
+def test_staff_setting_the_template_then_retrying_sends_each_failed_notice_once(
+    quick_resident, twilio_api, monkeypatch
+):
+    # Found in review: two notices refused outside the window, then retried once a template
+    # was set, went out as one send (the second took the first's SID and stuck "sending").
+    report = file_a_report(quick_resident)
+    quiet_for(25)
+    jobs.track()
+    run_jobs(include_delayed=True)
+    for status, notes in (("open", "Crew assigned."), ("closed", "Patched.")):
+        set_city_status(report.service_request_id, status, notes)
+        jobs.track()
+        run_jobs(include_delayed=True)
+        with session_scope() as session:  # the city's updates came hours apart
+            for message in session.exec(select(Message).where(Message.direction == "out")):
+                message.created_at -= timedelta(hours=3)
+    notices = [m for m in outbound() if m.payload.get("notice") == "status"]
+    assert [(m.status, m.error_code) for m in notices] == [("failed", "63016")] * 2
+
+    configure(monkeypatch, WHATSAPP_TEMPLATE_STATUS=TEMPLATE)  # what the failure's hint says
+    before = len(twilio_api.config["SENT"])
+    assert sorted(retry_all()) == sorted(f"send:{m.id}" for m in notices)
+    run_jobs(include_delayed=True)
+    sent = twilio_api.config["SENT"][before:]
+    assert [s["form"]["ContentSid"] for s in sent] == [[TEMPLATE], [TEMPLATE]]
+    after = [m for m in outbound() if m.payload.get("notice") == "status"]
+    assert [m.status for m in after] == ["sent", "sent"]
+    assert len({m.external_id for m in after}) == 2

@@ -72,9 +72,12 @@ TEMPLATE_VARIABLES: dict[str, tuple[str, ...]] = {
     "rejected": ("service", "reason", "text"),
 }
 # WhatsApp refuses a template variable that is empty, holds a newline or a tab, or more than
-# four spaces in a row; and Twilio one longer than this.
-MAX_VARIABLE = 1024
+# four spaces in a row; and a template whose text with its variables passes 1024 characters
+# (Twilio's error 63021). The variables together keep to MAX_VARIABLES, leaving the rest to the
+# template's own words; the longest (the whole notice, the city's notes) is cut first.
+MAX_VARIABLES = 640
 EMPTY_VARIABLE = "-"
+ELLIPSIS = "…"
 
 # How to share a pin in WhatsApp (📎 on Android, + on iPhone), in the languages shipped.
 PIN_HINT = {
@@ -122,7 +125,9 @@ def parse_inbound(form: Mapping[str, str]) -> Inbound:
         raise MalformedInbound("From is not a WhatsApp address")
     count = fields.count(form.get("NumMedia"), MAX_MEDIA)
     found = (fields.url(form.get(f"MediaUrl{i}")) for i in range(count))
-    button = fields.text(form.get("ButtonText") or form.get("ButtonPayload") or "", MAX_BODY)
+    # A tap on a template's quick-reply button: its id (the city gives each button the words it
+    # stands for: STOP, STATUS) before its label.
+    button = fields.text(form.get("ButtonPayload") or form.get("ButtonText") or "", MAX_BODY)
     location = pin(form.get("Latitude"), form.get("Longitude"))
     place_name = fields.line(form.get("Label")) or fields.line(form.get("Address"))
     return Inbound(
@@ -134,12 +139,8 @@ def parse_inbound(form: Mapping[str, str]) -> Inbound:
             media=tuple(url for url in found if url),
             location=location,
             place_name=place_name if location else "",
-            # the message whose button was tapped (a quoted reply is only words)
-            reply_to=(
-                fields.optional_identifier(form.get("OriginalRepliedMessageSid"), fields.MAX_ID)
-                if button
-                else None
-            ),
+            # No reply_to: the bot's own WhatsApp messages carry no buttons (a template's tap is
+            # words, never an answer to an earlier question of ours).
             raw=kept_raw(form),
         ),
     )
@@ -207,7 +208,13 @@ def _language(reply: ReplyIntent, settings: Settings) -> Language:
 
 def _bold_answers(text: str, language: Language) -> str:
     """`text` with the answers a yes/no question asks for (YES, NO, PRIVATE, in capitals, in
-    English or the resident's language) in bold."""
+    English or the resident's language) in bold, in its last line (the question) alone: the
+    resident's own words quoted above it ("NO PARKING") stay as they wrote them."""
+    head, newline, question = text.rpartition("\n")
+    return head + newline + _bold_words(question, language)
+
+
+def _bold_words(text: str, language: Language) -> str:
     answers = set(ANSWER_GROUPS)
     for group in ANSWER_GROUPS:
         answers.update(word.lower() for word in language.words.get(group, ()))
@@ -232,15 +239,21 @@ def free_form(out: Outgoing, settings: Settings) -> tuple[str, str | None]:
 
 def template_variables(kind: str, values: Mapping[str, str]) -> dict[str, str]:
     """The template variables of a notice of `kind` (TEMPLATE_VARIABLES), as WhatsApp takes
-    them: on one line, never empty, at most MAX_VARIABLE characters."""
+    them: on one line, never empty, together at most MAX_VARIABLES characters."""
     names = TEMPLATE_VARIABLES.get(kind, ())
-    return {str(n): _variable(values.get(name)) for n, name in enumerate(names, start=1)}
+    found = [_variable(values.get(name)) for name in names]
+    while sum(map(len, found)) > MAX_VARIABLES:
+        longest = max(range(len(found)), key=lambda i: len(found[i]))
+        over = sum(map(len, found)) - MAX_VARIABLES
+        keep = max(1, len(found[longest]) - over - len(ELLIPSIS))
+        found[longest] = found[longest][:keep].rstrip() + ELLIPSIS
+    return {str(n): value for n, value in enumerate(found, start=1)}
 
 
 def _variable(value: object) -> str:
-    """One template variable: its words on one line, cut to MAX_VARIABLE; "-" when empty."""
+    """One template variable: its words on one line; "-" when empty."""
     words = " ".join(str(value or "").split())
-    return (words or EMPTY_VARIABLE)[:MAX_VARIABLE]
+    return words or EMPTY_VARIABLE
 
 
 def _sender(settings: Settings) -> dict[str, str]:

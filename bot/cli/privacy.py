@@ -10,19 +10,24 @@ import click
 @click.command("forget")
 @click.argument("address")
 def forget(address: str) -> None:
-    """Erase everything kept about the resident at ADDRESS (tel:+1..., telegram:123,
-    webchat:SESSION, or a number with its country code: +1 312 555 0142), as their DELETE MY
-    DATA would; recorded in the staff audit log."""
-    from bot.forget import address_typed, forget_address
+    """Erase everything kept about the resident at ADDRESS (tel:+1..., whatsapp:+1...,
+    telegram:123, webchat:SESSION, or a number with its country code, +1 312 555 0142, which
+    is the resident on SMS and on WhatsApp), as their DELETE MY DATA would; recorded in the
+    staff audit log."""
+    from bot.forget import addresses_typed, forget_address
 
     try:
-        typed = address_typed(address)
+        typed = addresses_typed(address)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    erased = forget_address(typed, actor=f"cli:{getpass.getuser()}")
-    if erased is None:
+    found = False
+    for one in typed:
+        erased = forget_address(one, actor=f"cli:{getpass.getuser()}")
+        if erased is not None:
+            found = True
+            click.echo(f"forgotten on {one.partition(':')[0]}: {erased}")
+    if not found:
         raise click.ClickException("no resident is known at that address")
-    click.echo(f"forgotten: {erased}")
 
 
 @click.group("keys")

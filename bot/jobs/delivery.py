@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import select
 
 from bot import pacing, queue, ratelimits
@@ -29,6 +29,10 @@ UNSENT = ("pending", "sending")
 # made, so it costs no attempt and needs no look-up; it waits what the provider asked, or this.
 RATE_LIMITED = frozenset({"429", "20429"})
 RATE_LIMITED_WAIT = 1.0
+# Refusals after which nothing reached anyone: a rate limit, and a WhatsApp message outside the
+# 24-hour window (ours, refused before any request; Twilio's, accepted then never delivered).
+# A retry sends again rather than look for an earlier send.
+NOTHING_SENT = RATE_LIMITED | {"63016"}
 
 
 def deliver(message_id: int) -> int:
@@ -97,7 +101,7 @@ def deliver(message_id: int) -> int:
                 # (A staff retry resets the attempts but keeps the last error.)
                 # A refusal for rate (RATE_LIMITED) sent nothing.
                 tried_before = message.attempts > 0 or (
-                    message.error_code is not None and message.error_code not in RATE_LIMITED
+                    message.error_code is not None and message.error_code not in NOTHING_SENT
                 )
                 buckets = pacing.buckets_for(contact.channel, contact.address, settings)
                 wait = pacing.take(buckets, lane)
@@ -135,6 +139,8 @@ def deliver(message_id: int) -> int:
                         settings,
                         _sids_taken(contact_id, created_at, settings.send_in_flight),
                     )
+                    if external_id and _held_elsewhere(channel.name, external_id, out.message_id):
+                        external_id = None  # another message's send: this one was not made
                     if external_id:
                         log.info("message %s was sent by an earlier attempt", out.message_id)
                 external_id = external_id or channel.send(out, settings)
@@ -167,6 +173,22 @@ def deliver(message_id: int) -> int:
                 ratelimits.count_sms_sent(settings)  # the daily SMS alarm (SMS_ALARM_PER_DAY)
 
 
+def _held_elsewhere(channel: str, external_id: str, message_id: int) -> bool:
+    """Whether another message of ours already holds this provider id (the unique key a
+    look-up's answer must never collide with)."""
+    with session_scope() as session:
+        return (
+            session.exec(
+                select(Message.id).where(
+                    Message.channel == channel,
+                    Message.external_id == external_id,
+                    Message.id != message_id,
+                )
+            ).first()
+            is not None
+        )
+
+
 def _last_inbound(session, contact: Contact) -> datetime | None:
     """When the contact last wrote, for a channel whose provider restricts what may be sent
     after a silence (`Abilities.reply_window`: WhatsApp's 24 hours); None elsewhere (not asked)
@@ -183,7 +205,9 @@ def _last_inbound(session, contact: Contact) -> datetime | None:
 
 def _sids_taken(contact_id: int, since, in_flight_seconds: int) -> set[str]:
     """Provider ids already stored on the contact's messages, so a look-up never takes one
-    message's send for another's."""
+    message's send for another's: those of messages made since, and of older ones sent (or
+    told of) since (an old message retried by staff goes out after newer ones)."""
+    after = since - timedelta(seconds=in_flight_seconds)
     with session_scope() as session:
         return set(
             session.exec(
@@ -191,7 +215,7 @@ def _sids_taken(contact_id: int, since, in_flight_seconds: int) -> set[str]:
                     Message.contact_id == contact_id,
                     Message.direction == Direction.OUT,
                     Message.external_id.is_not(None),
-                    Message.created_at >= since - timedelta(seconds=in_flight_seconds),
+                    or_(Message.created_at >= after, Message.updated_at >= after),
                 )
             ).all()
         )
