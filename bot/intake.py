@@ -4,7 +4,7 @@ delivery status, a blocked or restarted bot."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy import Connection, bindparam, text
@@ -13,11 +13,12 @@ from sqlmodel import Session, select
 from bot import queue, ratelimits
 from bot.channels.base import DeliveryStatus, Event, Ignored, Inbound, Membership
 from bot.channels.fields import bounded_inbound
+from bot.channels.sms import MAX_BODY, with_link  # Twilio's channels refuse a photo alone
 from bot.db import get_engine, retry_disconnected, session_scope
 from bot.forget import finish_erasing
 from bot.inbox import upsert_inbound
 from bot.models import Contact, Conversation, Direction, Message, MessageStatus
-from bot.payloads import InboundPayload
+from bot.payloads import InboundPayload, OutboundPayload
 from bot.personal_data import address_key
 from bot.timeutil import UTCDateTime, utcnow
 
@@ -190,11 +191,47 @@ def record_delivery(status: DeliveryStatus) -> bool:
         ).first()
         if message is None:
             return False
+        again = None
         if status.status and PROGRESS.get(status.status, -1) > PROGRESS.get(message.status, 0):
             message.status = status.status
             message.error_code = status.error_code
             message.updated_at = utcnow()
-        return True
+            if status.media_refused:
+                again = _again_with_link(session, message)
+    if again is not None:
+        queue.enqueue("bot.jobs.deliver", again.id, kind=again.lane)
+    return True
+
+
+@dataclass(frozen=True)
+class _Queued:
+    id: int
+    lane: str
+
+
+def _again_with_link(session: Session, message: Message) -> _Queued | None:
+    """A message the provider refused for its photo (a city's status photo too large, of a
+    type or at an address it would not take): its words again, with the photo's link in
+    place of the photo, so the notice is not lost with it."""
+    payload = OutboundPayload.from_dict(message.payload)
+    if not payload.media_url:
+        return None
+    words = with_link(message.text, payload.media_url, MAX_BODY)
+    reply = replace(payload.reply, text=words) if payload.reply is not None else None
+    again = Message(
+        conversation_id=message.conversation_id,
+        contact_id=message.contact_id,
+        channel=message.channel,
+        direction=Direction.OUT,
+        text=words,
+        payload=replace(payload, media_url=None, reply=reply).to_dict(),
+    )
+    session.add(again)
+    session.flush()
+    log.info(
+        "message %s: its photo was refused; sent again as %s with the link", message.id, again.id
+    )
+    return _Queued(again.id, "notices" if payload.status_notice else "residents")
 
 
 def record_membership(membership: Membership) -> bool:

@@ -675,3 +675,38 @@ def test_staff_setting_the_template_then_retrying_sends_each_failed_notice_once(
     after = [m for m in outbound() if m.payload.get("notice") == "status"]
     assert [m.status for m in after] == ["sent", "sent"]
     assert len({m.external_id for m in after}) == 2
+
+
+def test_a_status_photo_twilio_refuses_does_not_lose_the_words(resident, twilio_api):
+    # Found in review: a city's photo Twilio could not take (too large, 63019, 30019) failed the
+    # whole notice through the status callback; its words now go again, with the link.
+    report = file_a_report(resident)
+    with session_scope() as session:
+        notice = jobs.common.add_notice(
+            session,
+            session.get(Report, report.id),
+            "Update on request 1: closed.",
+            media_url=PHOTO,
+            status=True,
+            kind="status",
+            values={"status": "closed"},
+        )
+        notice_id = notice.id
+    jobs.deliver(notice_id)
+    [with_photo] = resident.inbox()
+    assert with_photo["MediaUrl"] == [PHOTO]
+    with session_scope() as session:
+        sid = session.get(Message, notice_id).external_id
+    failed = {"MessageSid": sid, "MessageStatus": "failed", "ErrorCode": "63019", "To": ADDRESS}
+    client = resident.client
+    assert post_signed(client, "/webhooks/twilio/status", failed).status_code == 204
+    run_jobs()
+    [again] = resident.inbox()
+    assert "MediaUrl" not in again and again["Body"] == [f"Update on request 1: closed.\n{PHOTO}"]
+    # Once: the same failure told twice sends nothing more.
+    assert post_signed(client, "/webhooks/twilio/status", failed).status_code == 204
+    run_jobs()
+    assert resident.inbox() == []
+    notices = [m for m in outbound() if m.payload.get("notice") == "status"]
+    assert [(m.status, m.error_code) for m in notices] == [("failed", "63019"), ("sent", None)]
+    assert OutboundPayload.from_dict(notices[1].payload).status_notice  # still a notice's lane

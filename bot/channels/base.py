@@ -101,13 +101,15 @@ class Inbound:
 @dataclass(frozen=True)
 class DeliveryStatus:
     """A provider's report on a message we sent: our status word (None: nothing new), the
-    provider's error code, and the recipient when the provider says they opted out."""
+    provider's error code, the recipient when the provider says they opted out, and whether
+    the message failed for its photo alone (its words then go again with the photo's link)."""
 
     channel: str
     external_id: str
     status: str | None
     error_code: str | None = None
     opted_out_address: str | None = None
+    media_refused: bool = False
 
 
 @dataclass(frozen=True)

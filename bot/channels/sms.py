@@ -70,6 +70,11 @@ STATUSES = {
     "canceled": "failed",
 }
 
+# Twilio's refusals of a message's photo, not its words (https://www.twilio.com/docs/api/errors/
+# 12300, 12301: the photo's type; 21620: its URL; 30019 and 63034: its size; 63019: Twilio could
+# not download it; 63021: WhatsApp refused the content): the words go again with the link.
+MEDIA_REFUSED = frozenset({"12300", "12301", "21620", "30019", "63019", "63021", "63034"})
+
 # Twilio error codes that no retry will fix (https://www.twilio.com/docs/api/errors).
 OPTED_OUT = {"21610"}
 # 21655: a template's Content SID Twilio does not know; 63016: a WhatsApp message in free words
@@ -153,12 +158,14 @@ def parse_status(form: Mapping[str, str]) -> DeliveryStatus:
     error_code = fields.optional_identifier(form.get("ErrorCode") or "", fields.MAX_ERROR_CODE)
     opted_out = error_code in OPTED_OUT
     whatsapp = any(str(form.get(name) or "").startswith(WHATSAPP_PREFIX) for name in ("To", "From"))
+    word = STATUSES.get(status) or ("failed" if opted_out else None)
     return DeliveryStatus(
         WHATSAPP if whatsapp else NAME,
         sid,
-        STATUSES.get(status) or ("failed" if opted_out else None),
+        word,
         error_code,
         opted_out_address=_address(to) if to and opted_out else None,
+        media_refused=word in ("failed", "undelivered") and error_code in MEDIA_REFUSED,
     )
 
 
