@@ -123,20 +123,15 @@ def _hint(report: Report) -> str:
 
 
 def _send_hint(message: Message) -> str:
-    """What staff can do about a send the provider will not take."""
-    if message.channel == "whatsapp" and message.error_code == "63016":
-        kind = OutboundPayload.from_dict(message.payload).notice
-        window = "the resident last wrote over 24 hours ago, and WhatsApp then takes only an "
-        if not kind:
-            return window + "approved template, which a reply cannot be: it is not sent"
-        setting = f"WHATSAPP_TEMPLATE_{kind.upper()}"
-        if get_settings().whatsapp_template(kind):
-            return (
-                f"{window}approved template: {setting} is set, so check at Twilio that it is "
-                "approved for WhatsApp, then retry"
-            )
-        return f"{window}approved template: set {setting} (README), then retry"
-    return ""
+    """What staff can do about a send the provider will not take (the channel says)."""
+    from bot.channels.registry import channel_for
+
+    try:
+        channel = channel_for(message.channel)
+    except LookupError:  # a channel this version no longer has
+        return ""
+    notice = OutboundPayload.from_dict(message.payload).notice
+    return channel.failure_hint(message.error_code, notice, get_settings())
 
 
 def _masked(contact: Contact | None) -> str:

@@ -248,8 +248,10 @@ def forget_address(address: str, actor: str, remote_addr: str | None = None) -> 
     return erased
 
 
-# The channels whose address is the resident's phone number.
-PHONE_SCHEMES = ("tel", "whatsapp")
+def _phone_schemes() -> tuple[str, ...]:
+    from bot.channels.registry import phone_schemes  # not at the top: channels load on use
+
+    return phone_schemes()
 
 
 def addresses_typed(text: str) -> list[str]:
@@ -259,7 +261,7 @@ def addresses_typed(text: str) -> list[str]:
     if ":" in text.strip().split("+", 1)[0] or not address.startswith("tel:"):
         return [address]  # typed with its scheme ("tel:", "whatsapp:", "telegram:")
     number = address.removeprefix("tel:")
-    return [f"{scheme}:{number}" for scheme in PHONE_SCHEMES]
+    return [f"{scheme}:{number}" for scheme in _phone_schemes()]
 
 
 def address_typed(text: str) -> str:
@@ -271,7 +273,7 @@ def address_typed(text: str) -> str:
     """
     text = text.strip()
     scheme, colon, rest = text.partition(":")
-    if colon and scheme.lower() not in PHONE_SCHEMES:
+    if colon and scheme.lower() not in _phone_schemes():
         return text
     prefix = scheme.lower() if colon else "tel"
     number = _PHONE_FORMATTING.sub("", rest if colon else text)

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from bot import queue, ratelimits
 from bot.channels.base import DeliveryStatus, Event, Ignored, Inbound, Membership
 from bot.channels.fields import bounded_inbound
-from bot.channels.sms import MAX_BODY, with_link  # Twilio's channels refuse a photo alone
+from bot.channels.registry import channel_for
 from bot.db import get_engine, retry_disconnected, session_scope
 from bot.forget import finish_erasing
 from bot.inbox import upsert_inbound
@@ -216,7 +216,7 @@ def _again_with_link(session: Session, message: Message) -> _Queued | None:
     payload = OutboundPayload.from_dict(message.payload)
     if not payload.media_url:
         return None
-    words = with_link(message.text, payload.media_url, MAX_BODY)
+    words = channel_for(message.channel).with_link(message.text, payload.media_url)
     reply = replace(payload.reply, text=words) if payload.reply is not None else None
     again = Message(
         conversation_id=message.conversation_id,

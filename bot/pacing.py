@@ -128,22 +128,12 @@ def bucket(name: str, rate: float, settings: Settings) -> Bucket | None:
 
 
 def buckets_for(channel: str, address: str, settings: Settings) -> tuple[Bucket, ...]:
-    """The buckets a send on `channel` to `address` takes from, the sender's own first."""
-    from bot.personal_data import address_key
+    """The buckets a send on `channel` to `address` takes from: the paces the channel declares
+    (`Channel.send_rates`), the sender's own first, those at rate 0 left out."""
+    from bot.channels.registry import channel_for
 
-    found: list[Bucket | None] = []
-    if channel == "sms":
-        sender = settings.twilio_messaging_service_sid or settings.twilio_from_number
-        found.append(bucket(f"sms:{sender}", settings.sms_sends_per_second, settings))
-    elif channel == "whatsapp":
-        # WhatsApp through Twilio: each WhatsApp sender's throughput (80 a second by default)
-        sender = settings.twilio_whatsapp_from or settings.twilio_messaging_service_sid
-        found.append(bucket(f"whatsapp:{sender}", settings.whatsapp_sends_per_second, settings))
-    elif channel == "telegram":
-        found.append(bucket("telegram:bot", settings.telegram_sends_per_second, settings))
-        # a chat's id is an address: its keyed hash names its bucket
-        chat = f"telegram:chat:{address_key(address)[:32]}"
-        found.append(bucket(chat, settings.telegram_chat_sends_per_second, settings))
+    rates = channel_for(channel).send_rates(address, settings)
+    found = (bucket(rate.key, rate.per_second, settings) for rate in rates)
     return tuple(b for b in found if b is not None)
 
 

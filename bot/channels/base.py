@@ -209,7 +209,8 @@ class Abilities:
     `location_requests`: a "share location" button; `media`: photos in and out;
     `text_budget`: how long one message may be, in SMS segments when `budget_unit` is
     "segments" or in characters; `reply_window`: after this long without a message from the
-    resident the provider restricts what may be sent (None: no such rule).
+    resident the provider restricts what may be sent (None: no such rule); `finds_sent`: an
+    earlier attempt can be looked up (`Channel.find_sent`); `phone_numbers`: below.
     """
 
     opt_out_words: frozenset[str]
@@ -222,6 +223,9 @@ class Abilities:
     budget_unit: Literal["segments", "characters"] = "segments"
     reply_window: timedelta | None = None
     finds_sent: bool = False
+    # The address is the resident's phone number (sent to the city as their phone, with their
+    # consent; `intake311 forget +1...` erases them on every such channel).
+    phone_numbers: bool = False
 
 
 # Words that switch every message off or on, on channels without carrier keywords of their own.
@@ -230,6 +234,15 @@ OPT_OUT_WORDS = frozenset(
     {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "CANCEL", "OPTOUT", "STOP ALL"}
 )
 OPT_IN_WORDS = frozenset({"START", "UNSTOP", "YES"})
+
+
+@dataclass(frozen=True)
+class SendRate:
+    """One pace a channel's sends keep (bot.pacing): the name of its bucket, shared by every
+    worker (a sender's, a chat's), and the messages a second it allows (0: not paced)."""
+
+    key: str
+    per_second: float
 
 
 class Channel:
@@ -287,6 +300,26 @@ class Channel:
     def send(self, out: Outgoing, settings: Settings) -> str:
         """Transmit one message; its provider id. Raises SendError (retryable or not)."""
         raise NotImplementedError
+
+    def send_rates(self, address: str, settings: Settings) -> tuple[SendRate, ...]:
+        """The paces a send to `address` keeps, the sender's own first and the narrowest
+        last (a provider's "too many requests" holds that one); none: not paced."""
+        return ()
+
+    def problems(self, settings: Settings) -> list[str]:
+        """What in the settings leaves this channel unsafe for production (bot.production),
+        one sentence each: a webhook that cannot be verified, a secret too weak."""
+        return []
+
+    def failure_hint(self, error_code: str | None, notice: str, settings: Settings) -> str:
+        """What staff can do about a message this channel's provider refused for good, by its
+        error code and its notice's kind ("" for a reply); "" when there is nothing to add."""
+        return ""
+
+    def with_link(self, text: str, url: str) -> str:
+        """`text` with `url` at its end, within one message: a photo the provider refused,
+        sent again as its link."""
+        return f"{text}\n{url}" if text else url
 
     def media_request(self, reference: str, settings: Settings) -> MediaRequest:
         """How to fetch one of this channel's media references (an `InboundPayload.media`

@@ -28,3 +28,8 @@ def channel_for(name: str) -> Channel:
 def with_webhooks() -> list[Channel]:
     """The channels a provider (or a web page) calls, each at its own webhook path."""
     return [channel for channel in CHANNELS.values() if channel.webhook_path]
+
+
+def phone_schemes() -> tuple[str, ...]:
+    """The address schemes that are a resident's phone number ("tel", "whatsapp")."""
+    return tuple(c.scheme for c in CHANNELS.values() if c.abilities.phone_numbers)

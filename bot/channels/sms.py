@@ -23,6 +23,7 @@ from bot.channels.base import (
     MalformedInbound,
     Outgoing,
     SendError,
+    SendRate,
     WebReply,
     WebRequest,
 )
@@ -313,6 +314,17 @@ def _send_error(exc: TwilioRestException) -> SendError:
     return SendError(text, retryable=retryable, code=code)
 
 
+def unverifiable(what: str, settings: Settings, *named: tuple[str, str]) -> list[str]:
+    """A Twilio channel is on (one of `named` is set) but TWILIO_AUTH_TOKEN is not."""
+    on = [name for name, value in named if value]
+    if on and not settings.twilio_auth_token:
+        return [
+            f"{what} is on ({on[0]} is set) but TWILIO_AUTH_TOKEN is not: its webhooks cannot "
+            "be verified"
+        ]
+    return []
+
+
 def signed_url(request: WebRequest, settings: Settings) -> str:
     """The URL Twilio signed: PUBLIC_BASE_URL + path when set, else the URL we were called at."""
     base = settings.public_base_url
@@ -338,7 +350,28 @@ class Sms(Channel):
         text_budget=3,
         budget_unit="segments",
         finds_sent=True,
+        phone_numbers=True,
     )
+
+    def send_rates(self, address: str, settings: Settings) -> tuple[SendRate, ...]:
+        """The Twilio sender's rate (SMS_SENDS_PER_SECOND): its number or Messaging Service."""
+        sender = settings.twilio_messaging_service_sid or settings.twilio_from_number
+        return (SendRate(f"sms:{sender}", settings.sms_sends_per_second),)
+
+    def problems(self, settings: Settings) -> list[str]:
+        """SMS is on (an account, a number or a Messaging Service set) without the auth token
+        that verifies Twilio's webhooks."""
+        return unverifiable(
+            "Twilio",
+            settings,
+            ("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
+            ("TWILIO_FROM_NUMBER", settings.twilio_from_number),
+            ("TWILIO_MESSAGING_SERVICE_SID", settings.twilio_messaging_service_sid),
+        )
+
+    def with_link(self, text: str, url: str) -> str:
+        """The words cut to leave room for the link within Twilio's 1600 characters."""
+        return with_link(text, url, MAX_BODY)
 
     def verify(self, request: WebRequest, settings: Settings) -> str | None:
         """Refuse a call not signed with our account's auth token (checked in constant time

@@ -40,7 +40,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.channels import fields, sms
-from bot.channels.base import Abilities, Channel, Inbound, MalformedInbound, Outgoing, SendError
+from bot.channels.base import (
+    Abilities,
+    Channel,
+    Inbound,
+    MalformedInbound,
+    Outgoing,
+    SendError,
+    SendRate,
+)
 from bot.channels.twilio_media import twilio_media_request
 from bot.languages import load_languages
 from bot.media.types import MediaRequest
@@ -309,7 +317,38 @@ class WhatsApp(Channel):
         budget_unit="characters",
         reply_window=REPLY_WINDOW,
         finds_sent=True,
+        phone_numbers=True,
     )
+
+    def send_rates(self, address: str, settings: Settings) -> tuple[SendRate, ...]:
+        """The WhatsApp sender's rate (WHATSAPP_SENDS_PER_SECOND; Twilio's default 80)."""
+        sender = settings.twilio_whatsapp_from or settings.twilio_messaging_service_sid
+        return (SendRate(f"whatsapp:{sender}", settings.whatsapp_sends_per_second),)
+
+    def problems(self, settings: Settings) -> list[str]:
+        """WhatsApp is on without the auth token that verifies Twilio's webhooks."""
+        return sms.unverifiable(
+            "WhatsApp", settings, ("TWILIO_WHATSAPP_FROM", settings.twilio_whatsapp_from)
+        )
+
+    def failure_hint(self, error_code: str | None, notice: str, settings: Settings) -> str:
+        """Outside the 24-hour window (63016): which template setting would carry it."""
+        if error_code != OUTSIDE_WINDOW:
+            return ""
+        window = "the resident last wrote over 24 hours ago, and WhatsApp then takes only an "
+        if not notice:
+            return window + "approved template, which a reply cannot be: it is not sent"
+        setting = f"WHATSAPP_TEMPLATE_{notice.upper()}"
+        if settings.whatsapp_template(notice):
+            return (
+                f"{window}approved template: {setting} is set, so check at Twilio that it is "
+                "approved for WhatsApp, then retry"
+            )
+        return f"{window}approved template: set {setting} (README), then retry"
+
+    def with_link(self, text: str, url: str) -> str:
+        """The words cut to leave room for the link within Twilio's 1600 characters."""
+        return sms.with_link(text, url, MAX_BODY)
 
     def send(self, out: Outgoing, settings: Settings) -> str:
         """Send one message through Twilio: free words within the window, a notice's

@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from bot import audit, geocoding, queue
+from bot.channels.registry import phone_schemes
 from bot.db import session_scope
 from bot.jobs.common import (
     add_notice,
@@ -31,7 +32,6 @@ from bot.timeutil import utcnow
 from conversations import notices
 
 log = logging.getLogger(__name__)
-PHONE_SCHEMES = ("tel", "whatsapp")  # contact addresses that are the resident's phone number
 
 TOKEN_BACKOFF_BASE = 5
 # How far before our first POST the city's clock may place the request, for the marker search.
@@ -397,7 +397,7 @@ def _contact_fields(report: Report) -> dict:
         contact = session.get(Contact, report.contact_id)
         address = (contact.address if contact else None) or ""  # None: erased
     scheme, _, number = address.partition(":")
-    phone = number if scheme in PHONE_SCHEMES else report.phone
+    phone = number if scheme in phone_schemes() else report.phone
     if phone:
         fields["phone"] = phone
     if report.email:
