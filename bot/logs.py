@@ -192,6 +192,8 @@ def secret_values(settings: Settings) -> list[str]:
         settings.webchat_secret,
         settings.admin_token,
         settings.open311_api_key,
+        settings.media_s3_access_key_id,
+        settings.media_s3_secret_access_key,
         settings.lookup_key,
         *settings.encryption_keys.split(","),
     ]

@@ -132,7 +132,10 @@ def buckets_for(channel: str, address: str, settings: Settings) -> tuple[Bucket,
     (`Channel.send_rates`), the sender's own first, those at rate 0 left out."""
     from bot.channels.registry import channel_for
 
-    rates = channel_for(channel).send_rates(address, settings)
+    try:
+        rates = channel_for(channel).send_rates(address, settings)
+    except LookupError:  # a channel this version no longer has: not paced
+        return ()
     found = (bucket(rate.key, rate.per_second, settings) for rate in rates)
     return tuple(b for b in found if b is not None)
 

@@ -8,16 +8,21 @@ a `.env` file would set; `check_startup` is what the web app, the worker and cro
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.logs import log_block
-from bot.secret_strength import weak_secret
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Shared secrets we choose ourselves are at least this long (32 random characters).
+MIN_SECRET_CHARS = 32
+# ... and not a run of one character or a short word repeated ("aaaa...", 32 spaces).
+MIN_DISTINCT_CHARS = 10
+_TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 DOTENV = Path(".env")
 
 _warned = False
@@ -42,19 +47,42 @@ def is_production(settings: Settings) -> bool:
 
 
 def problems(settings: Settings, dotenv: Mapping[str, str | None] | None = None) -> list[str]:
-    """Everything that makes these settings unsafe for residents' data, one sentence each:
-    each channel's own (`Channel.problems`: a webhook that cannot be verified, a weak secret),
-    then the staff token, the public address, the keys and a `.env` file.
+    """Everything that makes these settings unsafe for residents' data, one sentence each.
 
     `dotenv`: the variables a `.env` file in the working directory sets (None: no such file).
     """
-    from bot.channels.registry import CHANNELS  # here: every channel loads only when asked
-
     found: list[str] = []
-    for channel in CHANNELS.values():
-        found.extend(channel.problems(settings))
-    if settings.admin_token:
-        found.extend(weak_secret("ADMIN_TOKEN", settings.admin_token))
+    twilio_on = [
+        name
+        for name, value in (
+            ("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
+            ("TWILIO_FROM_NUMBER", settings.twilio_from_number),
+            ("TWILIO_MESSAGING_SERVICE_SID", settings.twilio_messaging_service_sid),
+            ("TWILIO_WHATSAPP_FROM", settings.twilio_whatsapp_from),
+        )
+        if value
+    ]
+    if twilio_on and not settings.twilio_auth_token:
+        found.append(
+            f"Twilio is on ({twilio_on[0]} is set) but TWILIO_AUTH_TOKEN is not: "
+            "its webhooks cannot be verified"
+        )
+    if settings.telegram_bot_token and not settings.telegram_secret_token:
+        found.append(
+            "Telegram is on (TELEGRAM_BOT_TOKEN is set) but TELEGRAM_SECRET_TOKEN is not: "
+            "its webhooks cannot be verified"
+        )
+    for name, value in (
+        ("TELEGRAM_SECRET_TOKEN", settings.telegram_secret_token),
+        ("WEBCHAT_SECRET", settings.webchat_secret),
+        ("ADMIN_TOKEN", settings.admin_token),
+    ):
+        if value:
+            found.extend(_weak_secret(name, value))
+    if settings.telegram_secret_token and not _TELEGRAM_SECRET.fullmatch(
+        settings.telegram_secret_token
+    ):
+        found.append("TELEGRAM_SECRET_TOKEN may hold only A-Z a-z 0-9 _ - (Telegram's rule)")
     url = settings.public_base_url.strip()
     if not url:
         found.append("PUBLIC_BASE_URL is not set (the https:// address providers call)")
@@ -69,6 +97,19 @@ def problems(settings: Settings, dotenv: Mapping[str, str | None] | None = None)
             "every setting comes from the environment (remove the file)"
         )
     return found
+
+
+def _weak_secret(name: str, value: str) -> list[str]:
+    """Why a secret we choose is too easy to guess (never its value), or nothing."""
+    if len(value) < MIN_SECRET_CHARS:
+        return [f"{name} is shorter than {MIN_SECRET_CHARS} characters"]
+    if value != value.strip() or len(set(value)) < MIN_DISTINCT_CHARS:
+        return [
+            f"{name} is not random enough (spaces at its ends, or fewer than "
+            f"{MIN_DISTINCT_CHARS} different characters): make one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        ]
+    return []
 
 
 def _key_problems(settings: Settings) -> list[str]:
@@ -103,7 +144,7 @@ def _key_problems(settings: Settings) -> list[str]:
             "LOOKUP_KEY is not set: residents' addresses would be hashed with the development key"
         )
     else:
-        found.extend(weak_secret("LOOKUP_KEY", settings.lookup_key))
+        found.extend(_weak_secret("LOOKUP_KEY", settings.lookup_key))
     return found
 
 

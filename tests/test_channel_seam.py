@@ -1,10 +1,11 @@
-"""A new channel is its own module and one line in the registry: nothing else changes.
+"""A new channel's code is its own module and one line in the registry.
 
-ARCHITECTURE.md's "Adding a channel" lists the files a channel touches; this proves the list.
-A channel written here (carrier pigeons) is registered, and with no other change it gets its
+ARCHITECTURE.md's "Adding a channel" lists the files a channel touches (its settings, the
+production checks and the log masking of its secrets besides); this proves the code part. A
+channel written here (carrier pigeons) is registered, and with no other change it gets its
 webhook route, its messages stored and answered through the real conversation, its sends paced
-by the buckets it declares, its production checks, its staff hints and its link for a photo
-the provider refused.
+by the buckets it declares, its staff hints, its link for a photo the provider refused, and,
+declaring phone-number addresses, its residents erased by number.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from bot.channels.base import (
 )
 from bot.db import session_scope
 from bot.failures import list_failures
+from bot.forget import addresses_typed
 from bot.models import Contact, Message
-from bot.production import problems
 from bot.settings import Settings, get_settings
 from tests.conftest import run_jobs
 from webhooks import create_app
@@ -43,7 +44,9 @@ class Pigeon(Channel):
     name = "pigeon"
     scheme = "pigeon"
     webhook_path = "/webhooks/pigeon"
-    abilities = Abilities(OPT_OUT_WORDS, OPT_IN_WORDS, text_budget=300, budget_unit="characters")
+    abilities = Abilities(
+        OPT_OUT_WORDS, OPT_IN_WORDS, text_budget=300, budget_unit="characters", phone_numbers=True
+    )
 
     def __init__(self) -> None:
         self.flown: list[Outgoing] = []
@@ -65,9 +68,6 @@ class Pigeon(Channel):
     def send_rates(self, address: str, settings: Settings) -> tuple[SendRate, ...]:
         return (SendRate("pigeon:loft", 2.0),)
 
-    def problems(self, settings: Settings) -> list[str]:
-        return ["PIGEON_LOFT is not set"]
-
     def failure_hint(self, error_code: str | None, notice: str, settings: Settings) -> str:
         return "wait for calmer weather" if error_code == "wind" else ""
 
@@ -83,7 +83,7 @@ def pigeon(monkeypatch):
 
 
 def fly(client, loft: str, text: str, number: int):
-    form = {"loft": loft, "id": f"p-{number}", "text": text}
+    form = {"loft": loft, "id": f"p-{number}", "text": text}  # a loft is a phone number here
     return client.post("/webhooks/pigeon", data=form, headers={"X-Pigeon-Ring": "ringed"})
 
 
@@ -105,8 +105,12 @@ def test_a_registered_channel_gets_its_route_turns_and_replies(sqlite_env, pigeo
 def test_its_paces_checks_hints_and_links_come_from_the_channel(sqlite_env, pigeon):
     [loft] = pacing.buckets_for("pigeon", "pigeon:north", get_settings())
     assert loft.key.endswith("pigeon:loft") and loft.rate == 2.0
-    assert "PIGEON_LOFT is not set" in problems(get_settings())
-    assert registry.phone_schemes() == ("tel", "whatsapp")  # pigeons carry no phone number
+    assert registry.phone_schemes() == ("tel", "whatsapp", "pigeon")
+    assert addresses_typed("+1 312 555 0199") == [
+        "tel:+13125550199",
+        "whatsapp:+13125550199",
+        "pigeon:+13125550199",
+    ]
 
     client = create_app({"TESTING": True}).test_client()
     pigeon.refuse = True

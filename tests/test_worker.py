@@ -18,12 +18,14 @@ from bot.worker import PUBSUB_WAIT, BurstWorker, ForkingWorker, InProcessWorker,
 from tests.conftest import run_jobs
 
 HEAVY = ("bot.cli.demo", "sandbox.cli", "bot.cli.telegram", "bot.jobs", "alembic", "telegram")
+HEAVY += ("twilio", "bot.channels.registry")
 
 
 def test_the_worker_command_loads_neither_the_jobs_nor_the_rest_of_the_cli():
+    # Its start too (logging, the production checks): those load no channel's library.
     probe = (
-        "import json, sys; from bot.cli import main; import bot.worker;"
-        "cmd = main.get_command(None, 'worker');"
+        "import json, sys; from bot.cli import main, _start; import bot.worker;"
+        "cmd = main.get_command(None, 'worker'); _start('worker');"
         f"print(json.dumps([cmd.name, [m for m in {HEAVY!r} if m in sys.modules]]))"
     )
     done = subprocess.run(

@@ -306,11 +306,6 @@ class Channel:
         last (a provider's "too many requests" holds that one); none: not paced."""
         return ()
 
-    def problems(self, settings: Settings) -> list[str]:
-        """What in the settings leaves this channel unsafe for production (bot.production),
-        one sentence each: a webhook that cannot be verified, a secret too weak."""
-        return []
-
     def failure_hint(self, error_code: str | None, notice: str, settings: Settings) -> str:
         """What staff can do about a message this channel's provider refused for good, by its
         error code and its notice's kind ("" for a reply); "" when there is nothing to add."""

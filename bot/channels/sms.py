@@ -314,17 +314,6 @@ def _send_error(exc: TwilioRestException) -> SendError:
     return SendError(text, retryable=retryable, code=code)
 
 
-def unverifiable(what: str, settings: Settings, *named: tuple[str, str]) -> list[str]:
-    """A Twilio channel is on (one of `named` is set) but TWILIO_AUTH_TOKEN is not."""
-    on = [name for name, value in named if value]
-    if on and not settings.twilio_auth_token:
-        return [
-            f"{what} is on ({on[0]} is set) but TWILIO_AUTH_TOKEN is not: its webhooks cannot "
-            "be verified"
-        ]
-    return []
-
-
 def signed_url(request: WebRequest, settings: Settings) -> str:
     """The URL Twilio signed: PUBLIC_BASE_URL + path when set, else the URL we were called at."""
     base = settings.public_base_url
@@ -357,17 +346,6 @@ class Sms(Channel):
         """The Twilio sender's rate (SMS_SENDS_PER_SECOND): its number or Messaging Service."""
         sender = settings.twilio_messaging_service_sid or settings.twilio_from_number
         return (SendRate(f"sms:{sender}", settings.sms_sends_per_second),)
-
-    def problems(self, settings: Settings) -> list[str]:
-        """SMS is on (an account, a number or a Messaging Service set) without the auth token
-        that verifies Twilio's webhooks."""
-        return unverifiable(
-            "Twilio",
-            settings,
-            ("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
-            ("TWILIO_FROM_NUMBER", settings.twilio_from_number),
-            ("TWILIO_MESSAGING_SERVICE_SID", settings.twilio_messaging_service_sid),
-        )
 
     def with_link(self, text: str, url: str) -> str:
         """The words cut to leave room for the link within Twilio's 1600 characters."""

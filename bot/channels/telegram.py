@@ -25,7 +25,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from functools import partial
 from urllib.parse import quote, urlsplit
@@ -74,7 +73,6 @@ from bot.channels.base import (
 from bot.languages import load_languages
 from bot.media.types import MediaRefused, MediaRequest, MediaUnavailable
 from bot.payloads import InboundPayload, ReplyIntent
-from bot.secret_strength import weak_secret
 from bot.settings import Settings
 from conversations import texts
 from conversations.language import ENGLISH, Language
@@ -434,10 +432,6 @@ def webhook_info(settings: Settings) -> dict:
     return info.to_dict()
 
 
-# What Telegram takes as a webhook's secret token (setWebhook's secret_token).
-SECRET_CHARACTERS = re.compile(r"[A-Za-z0-9_-]{1,256}")
-
-
 class Telegram(Channel):
     """A Telegram bot through the Bot API."""
 
@@ -468,21 +462,6 @@ class Telegram(Channel):
                 settings.telegram_chat_sends_per_second,
             ),
         )
-
-    def problems(self, settings: Settings) -> list[str]:
-        """A bot without the secret that verifies Telegram's webhooks, or a weak secret."""
-        secret = settings.telegram_secret_token
-        if settings.telegram_bot_token and not secret:
-            return [
-                "Telegram is on (TELEGRAM_BOT_TOKEN is set) but TELEGRAM_SECRET_TOKEN is not: "
-                "its webhooks cannot be verified"
-            ]
-        if not secret:
-            return []
-        found = weak_secret("TELEGRAM_SECRET_TOKEN", secret)
-        if not SECRET_CHARACTERS.fullmatch(secret):
-            found.append("TELEGRAM_SECRET_TOKEN may hold only A-Z a-z 0-9 _ - (Telegram's rule)")
-        return found
 
     def verify(self, request: WebRequest, settings: Settings) -> str | None:
         """Refuse a call without our secret token (compared in constant time)."""

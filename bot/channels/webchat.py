@@ -49,7 +49,6 @@ from bot.channels.base import (
 )
 from bot.languages import load_languages
 from bot.payloads import InboundPayload, ReplyIntent
-from bot.secret_strength import weak_secret
 from bot.settings import Settings
 from conversations import texts
 from conversations.language import ENGLISH
@@ -148,11 +147,6 @@ class WebChat(Channel):
         budget_unit="characters",
         finds_sent=True,
     )
-
-    def problems(self, settings: Settings) -> list[str]:
-        """A session-signing secret too weak to keep sessions from being forged."""
-        secret = settings.webchat_secret
-        return weak_secret("WEBCHAT_SECRET", secret) if secret else []
 
     def verify(self, request: WebRequest, settings: Settings) -> str | None:
         """Refuse a message without a session token we signed."""

@@ -325,12 +325,6 @@ class WhatsApp(Channel):
         sender = settings.twilio_whatsapp_from or settings.twilio_messaging_service_sid
         return (SendRate(f"whatsapp:{sender}", settings.whatsapp_sends_per_second),)
 
-    def problems(self, settings: Settings) -> list[str]:
-        """WhatsApp is on without the auth token that verifies Twilio's webhooks."""
-        return sms.unverifiable(
-            "WhatsApp", settings, ("TWILIO_WHATSAPP_FROM", settings.twilio_whatsapp_from)
-        )
-
     def failure_hint(self, error_code: str | None, notice: str, settings: Settings) -> str:
         """Outside the 24-hour window (63016): which template setting would carry it."""
         if error_code != OUTSIDE_WINDOW:
