@@ -420,12 +420,9 @@ def test_a_status_update_after_24_hours_goes_as_its_template(resident, twilio_ap
     }
 
 
-def test_a_status_update_within_24_hours_is_free_words_with_the_photo(
-    resident, twilio_api, monkeypatch
-):
-    report = file_a_report(resident)
-    configure(monkeypatch, WHATSAPP_TEMPLATE_STATUS=TEMPLATE)
-    quiet_for(23)
+def send_status_photo(report: Report) -> int:
+    """The city's status update with its photo, stored as the status check stores it and sent;
+    its message id."""
     with session_scope() as session:
         notice = jobs.common.add_notice(
             session,
@@ -438,6 +435,16 @@ def test_a_status_update_within_24_hours_is_free_words_with_the_photo(
         )
         notice_id = notice.id
     jobs.deliver(notice_id)
+    return notice_id
+
+
+def test_a_status_update_within_24_hours_is_free_words_with_the_photo(
+    resident, twilio_api, monkeypatch
+):
+    report = file_a_report(resident)
+    configure(monkeypatch, WHATSAPP_TEMPLATE_STATUS=TEMPLATE)
+    quiet_for(23)
+    send_status_photo(report)
     [update] = resident.inbox()
     assert body(update) == "Update on request 1: closed." and update["MediaUrl"] == [PHOTO]
     assert "ContentSid" not in update
@@ -681,18 +688,7 @@ def test_a_status_photo_twilio_refuses_does_not_lose_the_words(resident, twilio_
     # Found in review: a city's photo Twilio could not take (too large, 63019, 30019) failed the
     # whole notice through the status callback; its words now go again, with the link.
     report = file_a_report(resident)
-    with session_scope() as session:
-        notice = jobs.common.add_notice(
-            session,
-            session.get(Report, report.id),
-            "Update on request 1: closed.",
-            media_url=PHOTO,
-            status=True,
-            kind="status",
-            values={"status": "closed"},
-        )
-        notice_id = notice.id
-    jobs.deliver(notice_id)
+    notice_id = send_status_photo(report)
     [with_photo] = resident.inbox()
     assert with_photo["MediaUrl"] == [PHOTO]
     with session_scope() as session:

@@ -138,9 +138,9 @@ RAW_KEPT = (
 )
 
 
-def kept_raw(form: Mapping[str, str]) -> dict[str, str]:
-    """The part of an incoming message's form stored with it (RAW_KEPT)."""
-    return {key: str(form[key]) for key in RAW_KEPT if form.get(key) is not None}
+def kept_raw(form: Mapping[str, str], kept: tuple[str, ...] = RAW_KEPT) -> dict[str, str]:
+    """The part of an incoming message's form stored with it (`kept`: RAW_KEPT for SMS)."""
+    return {key: str(form[key]) for key in kept if form.get(key) is not None}
 
 
 def parse_status(form: Mapping[str, str]) -> DeliveryStatus:

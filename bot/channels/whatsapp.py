@@ -98,19 +98,9 @@ PIN_HINT = {
 YES_NO_KINDS = frozenset({"yes_no", "yes_no_private"})
 ANSWER_GROUPS = ("yes", "no", "private")
 
-# What of Twilio's form is kept with the message (`InboundPayload.raw`): ids and counts.
-# Never From/To, ProfileName, WaId, ChannelMetadata or the words.
-RAW_KEPT = (
-    "MessageSid",
-    "SmsMessageSid",
-    "AccountSid",
-    "MessagingServiceSid",
-    "NumMedia",
-    "NumSegments",
-    "MessageType",
-    "SmsStatus",
-    "ApiVersion",
-)
+# What of Twilio's form is kept with the message (`InboundPayload.raw`): SMS's ids and counts,
+# and the kind of message. Never From/To, ProfileName, WaId, ChannelMetadata or the words.
+RAW_KEPT = (*sms.RAW_KEPT, "MessageType")
 
 _COORDINATE = re.compile(r"[-+]?[0-9]{1,3}(\.[0-9]{1,20})?")
 _WORD = re.compile(r"\w+")
@@ -149,7 +139,7 @@ def parse_inbound(form: Mapping[str, str]) -> Inbound:
             place_name=place_name if location else "",
             # No reply_to: the bot's own WhatsApp messages carry no buttons (a template's tap is
             # words, never an answer to an earlier question of ours).
-            raw=kept_raw(form),
+            raw=sms.kept_raw(form, RAW_KEPT),
         ),
     )
 
@@ -167,11 +157,6 @@ def _coordinate(value: object) -> float | None:
     if not isinstance(value, str) or not _COORDINATE.fullmatch(value.strip()):
         return None
     return float(value)
-
-
-def kept_raw(form: Mapping[str, str]) -> dict[str, str]:
-    """The part of an incoming WhatsApp message's form stored with it (RAW_KEPT)."""
-    return {key: str(form[key]) for key in RAW_KEPT if form.get(key) is not None}
 
 
 # --- outbound ---------------------------------------------------------------------------------
