@@ -24,7 +24,7 @@ _INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
 HSTS = "max-age=31536000"
 NONE = "'none'"
 WEBCHAT_BLUEPRINT = f"channel_{webchat.NAME}"
-# Kept photos (webhooks/media.py) set their own caching and policy: they are for caches.
+# Kept photos (webhooks/media.py) set their own caching (a browser's, for a day) and policy.
 MEDIA_BLUEPRINT = "media"
 
 
