@@ -135,3 +135,18 @@ class RedisServer:
 
     def stop(self) -> None:
         self.proc.stop()
+
+
+@contextlib.contextmanager
+def s3_server(port: int = 0):
+    """moto's S3-compatible server on loopback (an S3 stand-in spoken to over real HTTP), for
+    as long as the block runs; yields the server and its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        host, bound = server.get_host_and_port()
+        yield server, f"http://{host}:{bound}"
+    finally:
+        server.stop()

@@ -14,7 +14,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from moto.server import ThreadedMotoServer
 from sqlmodel import select
 
 from bot.db import session_scope
@@ -27,6 +26,7 @@ from bot.retention import purge
 from bot.settings import get_settings
 from bot.timeutil import utcnow
 from tests.fakes.twilio_api import add_media
+from tests.processes import s3_server as moto_s3
 from tests.test_media_end_to_end import phone_jpeg
 
 ADDRESS = "tel:+13125550199"
@@ -164,22 +164,19 @@ def test_the_longest_reference_a_webhook_may_carry_is_kept(env):
 
 @pytest.fixture
 def s3(monkeypatch):
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    for key, value in {
-        "MEDIA_STORE": "s3",
-        "MEDIA_S3_BUCKET": "photos",
-        "MEDIA_S3_ENDPOINT_URL": f"http://{host}:{port}",
-        "MEDIA_S3_REGION": "us-east-1",
-        "MEDIA_S3_ACCESS_KEY_ID": "testing",
-        "MEDIA_S3_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
-    S3MediaStore(get_settings()).client.create_bucket(Bucket="photos")
-    yield server, port
-    server.stop()
+    with moto_s3() as (server, endpoint):
+        for key, value in {
+            "MEDIA_STORE": "s3",
+            "MEDIA_S3_BUCKET": "photos",
+            "MEDIA_S3_ENDPOINT_URL": endpoint,
+            "MEDIA_S3_REGION": "us-east-1",
+            "MEDIA_S3_ACCESS_KEY_ID": "testing",
+            "MEDIA_S3_SECRET_ACCESS_KEY": "testing",
+        }.items():
+            monkeypatch.setenv(key, value)
+        get_settings.cache_clear()
+        S3MediaStore(get_settings()).client.create_bucket(Bucket="photos")
+        yield server, int(endpoint.rsplit(":", 1)[1])
 
 
 def test_an_erasure_never_waits_on_a_store_that_is_down(env, twilio_server, twilio_api, s3):
@@ -199,13 +196,10 @@ def test_an_erasure_never_waits_on_a_store_that_is_down(env, twilio_server, twil
     assert tombstone.state == PhotoState.ERASED and tombstone.token == token
     assert tombstone.reference is None and tombstone.lat is None and tombstone.report_id is None
 
-    again = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    again.start()  # back (moto keeps nothing: the bucket is made again with the copy in it)
-    try:
+    # Back (moto keeps nothing: the bucket is made again with the copy in it).
+    with moto_s3(port):
         store = S3MediaStore(get_settings())
         store.client.create_bucket(Bucket="photos")
         store.put(token, b"the copy", "image/jpeg")
         purge()
         assert rows() == [] and store.get(token) is None
-    finally:
-        again.stop()

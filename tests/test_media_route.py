@@ -8,12 +8,12 @@ import hashlib
 import io
 
 import pytest
-from moto.server import ThreadedMotoServer
 from PIL import Image
 
 from bot.media.photos import clean
 from bot.media.store import S3MediaStore, media_store, new_token
 from bot.settings import get_settings
+from tests.processes import s3_server as moto_s3
 from tests.test_media_photos import PITTSBURGH, exif_with, jpeg
 from webhooks import create_app
 
@@ -149,11 +149,8 @@ def test_a_residents_photo_end_to_end_carries_no_exif(client):
 
 @pytest.fixture(scope="module")
 def s3_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_s3() as (_, endpoint):
+        yield endpoint
 
 
 S3_ENV = {

@@ -7,7 +7,6 @@ import os
 import stat
 
 import pytest
-from moto.server import ThreadedMotoServer
 from pydantic import ValidationError
 
 from bot.media.store import (
@@ -22,6 +21,7 @@ from bot.media.store import (
 )
 from bot.media.types import MediaUnavailable
 from bot.settings import Settings
+from tests.processes import s3_server as moto_s3
 
 PHOTO = b"\xff\xd8\xff\xe0 not really a jpeg, the store does not care \xff\xd9"
 TRAVERSALS = [
@@ -38,7 +38,6 @@ TRAVERSALS = [
     "caf\u00e9",
     " name",
 ]
-
 
 # --- tokens -----------------------------------------------------------------------------------
 
@@ -125,11 +124,8 @@ def test_local_disk_failure_is_unavailable(tmp_path):
 
 @pytest.fixture(scope="module")
 def s3_server():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_s3() as (_, endpoint):
+        yield endpoint
 
 
 def s3_settings(endpoint: str, **overrides) -> Settings:

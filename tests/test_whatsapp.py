@@ -30,6 +30,7 @@ from bot.payloads import OutboundPayload, ReplyIntent
 from bot.personal_data import address_key
 from bot.settings import Settings, get_settings
 from tests.conftest import PUBLIC_BASE_URL, TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN, run_jobs
+from tests.test_end_to_end import set_city_status
 from tests.twilio_webhooks import fixture, post_signed, sms_form
 from webhooks import create_app
 
@@ -158,17 +159,6 @@ def file_a_report(resident: Resident) -> Report:
     report = only_report()
     assert report.state == "submitted"
     return report
-
-
-def set_city_status(number: str, status: str, notes: str) -> None:
-    import httpx
-
-    base = get_settings().open311_endpoint.split("/open311/")[0]
-    httpx.post(
-        f"{base}/admin/requests/{number}/status",
-        data={"status": status, "status_notes": notes},
-        timeout=5,
-    ).raise_for_status()
 
 
 def quiet_for(hours: float) -> None:
