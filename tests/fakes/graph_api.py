@@ -164,7 +164,9 @@ def create_graph_api_app(token: str, version: str) -> Flask:
             return _error(10, 2018278), None
         attachment = body["message"].get("attachment")
         if attachment and attachment["payload"]["url"] in app.config["UNFETCHABLE"]:
-            return _error(100, 2018008, message="(#100) Failed to fetch the file from the url"), None
+            return _error(
+                100, 2018008, message="(#100) Failed to fetch the file from the url"
+            ), None
         mid = f"m_{next(_mids):06d}" + secrets.token_urlsafe(30)
         return jsonify({"recipient_id": psid, "message_id": mid}), mid
 
