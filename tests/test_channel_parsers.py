@@ -375,7 +375,8 @@ def test_messenger_postback_without_a_mid_is_named_by_sender_and_time():
         b'{"object": "page", "entry": [7]}',
         b'{"object": "page", "entry": [{"messaging": {}}]}',
         b'{"object": "page", "entry": [{"messaging": [{"message": {"mid": "m_1"}}]}]}',
-        b'{"object": "page", "entry": [{"messaging": [{"sender": {"id": "12ab"}, "message": {}}]}]}',
+        b'{"object": "page", "entry": [{"messaging": [{"sender": {"id": "12ab"}, "message": {}}]'
+        b"}]}",
         b'{"object": "page", "entry": [{"messaging": [{"sender": {"id": "1"}, "message": {}}]}]}',
         b"[" * 100_000,
     ],
