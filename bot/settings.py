@@ -356,8 +356,7 @@ class Settings(BaseSettings):
         value = value.strip().upper()
         if value and value not in MESSAGE_TAGS:
             raise ValueError(
-                f"META_MESSAGE_TAG must be one of {', '.join(MESSAGE_TAGS)} or empty, not "
-                f"{value!r}"
+                f"META_MESSAGE_TAG must be one of {', '.join(MESSAGE_TAGS)} or empty, not {value!r}"
             )
         return value
 
