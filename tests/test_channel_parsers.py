@@ -363,6 +363,15 @@ def test_messenger_postback_without_a_mid_is_named_by_sender_and_time():
     [event] = messenger.CHANNEL.parse(call(body=json.dumps(body).encode()))
     assert event.external_id == f"pb:{PSID}:{item['timestamp']}"
     assert event.text == "Get Started"  # no payload: its title
+    # The messaging_postbacks reference shows the time as a string of digits, and a sender
+    # known only by user_ref (a chat plugin's visitor): read, and ignored.
+    item["timestamp"] = "1527459824"
+    [event] = messenger.CHANNEL.parse(call(body=json.dumps(body).encode()))
+    assert event.external_id == f"pb:{PSID}:1527459824"
+    item["sender"] = {"user_ref": "USER-REF-ID"}
+    assert messenger.CHANNEL.parse(call(body=json.dumps(body).encode())) == [
+        Ignored("a sender known only by user_ref")
+    ]
 
 
 @pytest.mark.parametrize(

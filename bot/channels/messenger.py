@@ -179,6 +179,8 @@ def parse_event(item: object) -> list[Event]:
     if isinstance(message, Mapping) and message.get("is_echo") is True:
         return [Ignored("echo of the page's own message")]
     psid = _sender(item)
+    if psid is None:
+        return [Ignored("a sender known only by user_ref")]
     if isinstance(message, Mapping):
         return [_from_message(psid, message, item.get("timestamp"))]
     postback = item.get("postback")
@@ -192,9 +194,13 @@ def parse_event(item: object) -> list[Event]:
     return [Ignored("event type not handled")]
 
 
-def _sender(item: Mapping) -> str:
+def _sender(item: Mapping) -> str | None:
+    """The sender's PSID; None for a sender known only by a `user_ref` (a chat plugin's
+    visitor, who has no conversation with the page yet)."""
     sender = item.get("sender")
     psid = sender.get("id") if isinstance(sender, Mapping) else None
+    if psid is None and isinstance(sender, Mapping) and sender.get("user_ref") is not None:
+        return None
     if isinstance(psid, int) and not isinstance(psid, bool):
         psid = str(psid)
     psid = fields.identifier(psid, 32, "sender id", ascii_only=True)
@@ -208,6 +214,10 @@ def _mid(value: object) -> str:
 
 
 def _timestamp(value: object) -> int:
+    """Milliseconds since the epoch: a JSON integer, or digits in a string (the
+    messaging_postbacks reference says every property is a string, and shows one so)."""
+    if isinstance(value, str) and value.isdigit() and len(value) <= fields.MAX_DIGITS:
+        return int(value)
     return fields.integer(value, "timestamp")
 
 
@@ -215,7 +225,7 @@ def kept_raw(kind: str, mid: str, timestamp: object, attachments: list[str]) -> 
     """What of an event is stored with its message (`InboundPayload.raw`): its kind, mid, time
     and attachment types. Never the sender's or page's ids, the words or attachment URLs."""
     raw: dict[str, Any] = {"kind": kind, "mid": mid}
-    if type(timestamp) is int:
+    if type(timestamp) is int or (isinstance(timestamp, str) and timestamp.isdigit()):
         raw["timestamp"] = timestamp
     if attachments:
         raw["attachments"] = attachments
