@@ -455,7 +455,7 @@ def test_each_error_is_mapped_as_meta_documents_it():
     assert not token.retryable and token.code == "190/460"
     hint = messenger.CHANNEL.failure_hint(token.code, "", Settings())
     assert "META_PAGE_TOKEN" in hint
-    assert "blocked" in messenger.CHANNEL.failure_hint("551", "", Settings())
+    assert "blocked" in messenger.CHANNEL.failure_hint("551/1545041", "", Settings())
 
 
 def test_a_timeout_is_retryable_and_names_no_token(monkeypatch):

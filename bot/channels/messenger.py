@@ -515,18 +515,20 @@ class Messenger(Channel):
                 return window + "a tagged notice, which a reply cannot be: it is not sent"
             if settings.meta_message_tag:
                 return (
-                    f"{window}a tagged notice: META_MESSAGE_TAG={settings.meta_message_tag} "
-                    "was refused, so check the page may use that tag, then retry"
+                    f"{window}a tagged notice: retry (it goes tagged "
+                    f"{settings.meta_message_tag} now); if Meta refuses it again, check that the "
+                    "page may use META_MESSAGE_TAG's tag"
                 )
             return f"{window}a tagged notice: set META_MESSAGE_TAG (README), then retry"
-        if error_code == TOKEN_REFUSED or (error_code or "").startswith(TOKEN_REFUSED + "/"):
+        head = (error_code or "").split("/")[0]  # Meta's code, without its subcode
+        if head == TOKEN_REFUSED:
             return (
                 "Meta refused META_PAGE_TOKEN (expired or revoked): make a new page access "
                 "token, set META_PAGE_TOKEN, restart, then retry"
             )
-        if error_code == UNAVAILABLE:
+        if head == UNAVAILABLE:
             return "the person cannot be reached on Messenger now (they blocked the page or left)"
-        if (error_code or "").split("/")[0] in NO_PERMISSION:
+        if head in NO_PERMISSION:
             return "the app lacks pages_messaging for this page: check the app's permissions"
         return ""
 
