@@ -333,6 +333,7 @@ MESSENGER_SETTINGS = Settings(meta_app_secret=MESSENGER_SECRET, meta_verify_toke
 MESSENGER_EVENTS = ["text", "quick_reply", "postback", "location", "image", "echo", "delivery"]
 MESSENGER_EVENTS += ["read"]
 PSIDS = ["6782041937154823", "6782041937154824", "1"]
+_mids = itertools.count(1)
 
 
 def messenger_senders(body: Any) -> set[str]:
@@ -359,6 +360,9 @@ def messenger_bodies(draw) -> tuple[Any, bytes]:
         for name in draw(st.lists(st.sampled_from(MESSENGER_EVENTS), min_size=1, max_size=3)):
             [item] = recorded("messenger", name)["entry"][0]["messaging"]
             item["sender"]["id"] = draw(st.sampled_from(PSIDS))
+            for part in ("message", "postback"):  # each message new (its own mid)
+                if isinstance(item.get(part), dict) and "mid" in item[part]:
+                    item[part]["mid"] = f"m_fuzz{next(_mids)}"
             if isinstance(item.get("message"), dict) and "text" in item["message"]:
                 item["message"]["text"] = draw(said())
             events.append(item)
