@@ -96,7 +96,6 @@ YES_NO = ((texts.YES_BUTTON, "yes"), (texts.NO_BUTTON, "no"))
 YES_PRIVATE_NO = ((texts.YES_BUTTON, "yes"), (texts.PRIVATE_BUTTON, "private"), YES_NO[1])
 _PSID = re.compile(r"[0-9]{1,32}")
 _SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
-MAX_POSTBACK_ID = fields.MAX_ID
 
 log = logging.getLogger(__name__)
 
@@ -338,11 +337,8 @@ def envelope(out: Outgoing, settings: Settings) -> dict[str, str]:
     tag = settings.meta_message_tag
     if out.payload.notice and tag:
         return {"messaging_type": "MESSAGE_TAG", "tag": tag}
-    what = (
-        f"a {out.payload.notice} notice without META_MESSAGE_TAG"
-        if out.payload.notice
-        else ("a reply")
-    )
+    notice = out.payload.notice
+    what = f"a {notice} notice without META_MESSAGE_TAG" if notice else "a reply"
     raise SendError(
         f"outside Messenger's 24-hour window: {what} is not sent",
         retryable=False,
@@ -358,10 +354,8 @@ def send_error(exc: GraphError) -> SendError:
     text = str(exc)
     if exc.code in RATE_LIMITS or exc.status == 429:
         return SendError(text, retryable=True, code=code, retry_after=RATE_LIMIT_WAIT)
-    if exc.code is None and (exc.status == 0 or exc.status >= 500):
-        return SendError(text, retryable=True, code=code)  # a timeout, no answer, a 5xx
-    if exc.code in TEMPORARY or exc.status >= 500:
-        return SendError(text, retryable=True, code=code)
+    if exc.status == 0 or exc.status >= 500 or exc.code in TEMPORARY:
+        return SendError(text, retryable=True, code=code)  # no answer, Meta's own failure
     return SendError(text, retryable=False, code=code)
 
 
@@ -392,8 +386,9 @@ def _send(out: Outgoing, settings: Settings) -> str:
                 raise  # nothing went: the whole message is tried again
             log.info("photo for messenger contact not sent (%s); its link goes", refused.code)
             text = CHANNEL.with_link(text, photo)
-    languages = load_languages(settings.locale_dir or None)
-    say = languages.get(reply.language if reply else "en", ENGLISH) if reply else ENGLISH
+    say = ENGLISH
+    if reply is not None:
+        say = load_languages(settings.locale_dir or None).get(reply.language or "en", ENGLISH)
     message: dict[str, Any] = {"text": text}
     buttons = quick_replies(reply, say)
     if buttons:
