@@ -458,7 +458,7 @@ def test_each_error_is_mapped_as_meta_documents_it():
     assert "blocked" in messenger.CHANNEL.failure_hint("551/1545041", "", Settings())
 
 
-def test_a_timeout_is_retryable_and_names_no_token(monkeypatch):
+def test_no_answer_is_retryable_and_names_no_token():
     settings = Settings(
         meta_page_token=PAGE_TOKEN, meta_graph_base="http://127.0.0.1:9", meta_app_secret="x" * 9
     )
