@@ -10,6 +10,7 @@ sandbox and its geocoder, and the channel's own httpx client against the stand-i
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +18,7 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 from bot import jobs
-from bot.channels import messenger
+from bot.channels import graph_api, messenger
 from bot.channels.base import Outgoing, SendError, WebRequest
 from bot.channels.registry import channel_for
 from bot.db import session_scope
@@ -466,6 +467,23 @@ def test_no_answer_is_retryable_and_names_no_token():
     with pytest.raises(SendError) as refused:
         messenger.CHANNEL.send(out, settings)
     assert refused.value.retryable and PAGE_TOKEN not in str(refused.value)
+
+
+def test_a_send_that_times_out_is_retried(quick_resident, graph, monkeypatch):
+    monkeypatch.setattr(graph_api, "TIMEOUT", 0.3)
+    graph.config["SLOW"] = 1.5
+    assert quick_resident.say("hi") == []
+    [menu] = outbound()
+    assert menu.status == "pending" and menu.next_attempt_at is not None
+    run_jobs(include_delayed=True)
+    [menu] = outbound()
+    assert menu.status == "sent"
+    # The slow send reached Meta too (once its answer came, too late): without find_sent the
+    # message went twice: at least once, not exactly once.
+    deadline = time.monotonic() + 5
+    while len(sent(graph, PSID)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(sent(graph, PSID)) == 2
 
 
 def test_the_token_is_only_ever_the_documented_query_parameter(quick_resident, graph, caplog):

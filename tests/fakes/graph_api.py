@@ -17,6 +17,7 @@ characters and a `payload` of at most 1000) or an `attachment`; it answers `{"re
   `MESSAGE_TAG` gets code 10, subcode 2018278.
 - ``UNAVAILABLE``: PSIDs that get code 551 ("This person isn't available right now").
 - ``FAIL_NEXT``: ``[(status, code, subcode), ...]``: the next sends answer those (one each).
+- ``SLOW``: seconds the next send waits before it answers (once): a timeout.
 - ``UNFETCHABLE``: image URLs Meta "cannot fetch": code 100, subcode 2018008.
 - ``SUBSCRIBED``: the fields `POST /{page-id}/subscribed_apps` stored.
 - ``FILES``: ``{name: bytes}`` served at ``GET /cdn/<name>`` (the CDN's stand-in: a resident's
@@ -36,6 +37,7 @@ import itertools
 import json
 import secrets
 import threading
+import time
 from pathlib import Path
 
 from flask import Flask, Response, jsonify, request
@@ -72,6 +74,7 @@ def reset_graph_api(app: Flask) -> None:
             WINDOW_CLOSED=set(),
             UNAVAILABLE=set(),
             FAIL_NEXT=[],
+            SLOW=0.0,
             UNFETCHABLE=set(),
             SUBSCRIBED=[],
             FILES={},
@@ -142,6 +145,9 @@ def create_graph_api_app(token: str, version: str) -> Flask:
     def send(body: dict):
         with app.config["LOCK"]:
             failure = app.config["FAIL_NEXT"].pop(0) if app.config["FAIL_NEXT"] else None
+            slow, app.config["SLOW"] = app.config["SLOW"], 0.0
+        if slow:
+            time.sleep(slow)
         if failure is not None:
             status, code, subcode = failure
             return _error(code, subcode, status=status), None
