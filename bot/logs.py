@@ -196,6 +196,9 @@ def secret_values(settings: Settings) -> list[str]:
         settings.media_s3_secret_access_key,
         settings.lookup_key,
         *settings.encryption_keys.split(","),
+        settings.x_consumer_secret,
+        settings.x_access_token,
+        settings.x_access_token_secret,
     ]
     kept = {v.strip() for v in values if len(v.strip()) >= MIN_SECRET_CHARS}
     return sorted(kept, key=len, reverse=True)
