@@ -430,6 +430,67 @@ def _dm_media_host(scheme: str, host: str, port: int, settings: Settings) -> str
     raise MediaRefused("not on X's media hosts")
 
 
+# --- the webhook's registration (`intake311 x`) ---------------------------------------------------
+
+
+def webhook_url(settings: Settings) -> str:
+    """Where X should call us: PUBLIC_BASE_URL + /webhooks/x."""
+    if not settings.public_base_url:
+        raise ValueError("PUBLIC_BASE_URL is not set")
+    return settings.public_base_url.rstrip("/") + WEBHOOK_PATH
+
+
+def _webhooks(client: tweepy.Client) -> list[dict]:
+    """The app's webhooks (GET /2/webhooks, app-only)."""
+    found = x_api.call(client, "GET", "/2/webhooks", user_auth=False).get("data")
+    return [hook for hook in found or [] if isinstance(hook, dict)]
+
+
+def set_webhook(settings: Settings) -> dict:
+    """Register PUBLIC_BASE_URL/webhooks/x with X's V2 Webhooks API (X checks it with a CRC at
+    once; a webhook already there is checked again with PUT /2/webhooks/:id) and subscribe the
+    city's account to it (POST /2/account_activity/webhooks/:id/subscriptions/all, as the
+    account). Returns the webhook's id, URL, validity and subscription."""
+    url = webhook_url(settings)
+    client = x_api.app_client(settings)
+    existing = [hook for hook in _webhooks(client) if hook.get("url") == url]
+    if existing:
+        hook = existing[0]
+        answer = x_api.call(client, "PUT", f"/2/webhooks/{hook['id']}", user_auth=False)
+        valid = bool((answer.get("data") or {}).get("valid"))
+    else:
+        answer = x_api.call(client, "POST", "/2/webhooks", user_auth=False, json={"url": url})
+        hook = answer.get("data") or {}
+        valid = bool(hook.get("valid"))
+    webhook_id = str(hook.get("id") or "")
+    if not _ID.fullmatch(webhook_id):
+        raise ValueError("X named no webhook id")
+    route = f"/2/account_activity/webhooks/{webhook_id}/subscriptions/all"
+    answer = x_api.call(client, "POST", route, user_auth=True, json={})
+    subscribed = bool((answer.get("data") or {}).get("subscribed"))
+    return {"id": webhook_id, "url": url, "valid": valid, "subscribed": subscribed}
+
+
+def webhook_info(settings: Settings) -> dict:
+    """X's view: the app's webhooks, and whether the account is subscribed to ours
+    (X_WEBHOOK_ID, or the one at PUBLIC_BASE_URL/webhooks/x)."""
+    client = x_api.app_client(settings)
+    hooks = _webhooks(client)
+    ours = settings.x_webhook_id.strip()
+    if not ours and settings.public_base_url:
+        url = webhook_url(settings)
+        ours = next((str(hook.get("id")) for hook in hooks if hook.get("url") == url), "")
+    subscribed = None
+    if ours and _ID.fullmatch(ours):
+        route = f"/2/account_activity/webhooks/{ours}/subscriptions/all"
+        try:
+            answer = x_api.call(client, "GET", route, user_auth=True)
+            subscribed = bool((answer.get("data") or {}).get("subscribed"))
+        except tweepy.NotFound:
+            subscribed = False
+    return {"webhooks": hooks, "webhook_id": ours, "subscribed": subscribed}
+
+
 class X(Channel):
     """The city's X account: DMs both ways, public mentions in and public replies out."""
 
