@@ -251,3 +251,32 @@ def test_a_dms_photo_request_is_signed_once_per_use(settings, x_api, x_server):
         download(request, settings)
     time.sleep(0.01)
     assert download(x.CHANNEL.media_request(x_server.url + path, settings), settings) == b"bytes"
+
+
+# --- production, logs ---------------------------------------------------------------------
+
+
+def test_production_refuses_x_without_the_secret_that_verifies_its_webhooks():
+    from bot.production import problems
+    from tests.test_production import settings as safe
+
+    on = {"x_consumer_key": X_CONSUMER[0], "x_access_token": X_TOKEN[0]}
+    [found] = problems(safe(**on))
+    assert found.startswith("X is on (X_CONSUMER_KEY, X_ACCESS_TOKEN set) but X_CONSUMER_SECRET")
+    assert problems(safe(**on, x_consumer_secret=X_CONSUMER[1])) == []
+
+
+def test_xs_secrets_are_masked_in_every_log_line():
+    from bot.logs import secret_values
+    from bot.settings import Settings
+
+    values = secret_values(
+        Settings(
+            x_consumer_key=X_CONSUMER[0],
+            x_consumer_secret=X_CONSUMER[1],
+            x_access_token=X_TOKEN[0],
+            x_access_token_secret=X_TOKEN[1],
+        )
+    )
+    assert {X_CONSUMER[1], *X_TOKEN} <= set(values)
+    assert X_CONSUMER[1] not in repr(Settings(x_consumer_secret=X_CONSUMER[1]))
