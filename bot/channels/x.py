@@ -372,9 +372,10 @@ def send_error(exc: tweepy.TweepyException, *, direct: bool) -> SendError:
     if isinstance(exc, tweepy.TwitterServerError):
         return SendError(text, retryable=True, code=str(status))
     lowered = said.lower()
-    if direct and any(words in lowered for words in _DM_CLOSED_WORDS):
+    codes = set(exc.api_codes)
+    if direct and (349 in codes or any(words in lowered for words in _DM_CLOSED_WORDS)):
         return SendError(text, retryable=False, code=DM_CLOSED)
-    if not direct and any(words in lowered for words in _DUPLICATE_WORDS):
+    if not direct and (187 in codes or any(words in lowered for words in _DUPLICATE_WORDS)):
         return SendError(text, retryable=False, code=DUPLICATE)
     return SendError(text, retryable=status in (408, 409), code=str(status))
 
