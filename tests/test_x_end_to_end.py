@@ -135,3 +135,28 @@ def test_a_resident_who_takes_no_dms_gets_only_the_public_invitation(account, x_
             select(Message).where(Message.direction == "out", Message.status == "failed")
         ).all()
     assert [m.error_code for m in failed] == ["dm-closed"]
+
+
+def test_a_dms_photo_is_fetched_with_a_signed_get_and_reaches_the_city(account, x_api, x_server):
+    from tests.fakes.x_api import fixture
+    from tests.test_media_end_to_end import opened_by_the_city, phone_jpeg, photos
+
+    path = "/1.1/ton/data/dm/1869999999999999999/1869999999999999998/kQ3pX0aB.jpg"
+    x_api.config["DM_PHOTOS"][path] = phone_jpeg()
+    body = fixture("dm_photo")
+    event = body["direct_message_events"][0]
+    event["message_create"]["message_data"]["attachment"]["media"]["media_url_https"] = (
+        x_server.url + path  # X's ton.twitter.com, here the stand-in (X_API_BASE)
+    )
+    event["message_create"]["message_data"]["text"] = f"{WORDS} https://t.co/Zx8Qm2LpVa"
+    account.post(body)
+    [photo] = photos()
+    assert photo.state == "stored" and photo.reference == x_server.url + path
+    fetches = [c for c in x_api.config["CALLS"] if c["path"] == path]
+    assert fetches and all(c["ok"] and c["auth"] == "oauth1" for c in fetches)
+    account.dm("1")
+    account.dm("YES")
+    with session_scope() as session:
+        [report] = session.exec(select(Report)).all()
+    filed = city_request(report.service_request_id)
+    opened_by_the_city(account.client, filed["media_url"])
