@@ -65,7 +65,9 @@ def test_a_public_reply_answers_the_post_and_nothing_else(settings, x_api):
     provider_id = x.CHANNEL.send(public(), settings)
     [call] = x_api.config["CALLS"]
     assert call["path"] == "/2/tweets" and call["auth"] == "oauth1" and call["ok"], call
-    assert call["json"] == {"text": INVITE, "reply": {"in_reply_to_tweet_id": POST}}
+    # Each public reply is its own words (X refuses a duplicate post): our message's number.
+    expected = f"{INVITE} (ref. 8)"
+    assert call["json"] == {"text": expected, "reply": {"in_reply_to_tweet_id": POST}}
     assert provider_id == f"tweet:{call['result']}"
     assert provider_id != f"in:tweet:{POST}"  # ours never meet X's inbound ids
 

@@ -75,9 +75,10 @@ def test_a_mention_becomes_a_private_report_with_its_number_in_public(account, x
     [invite] = posts(sent)
     # The public reply answers the post, in the bot's fixed words, with nothing of the resident.
     assert invite["reply"] == {"in_reply_to_tweet_id": post}
-    assert invite["text"] == notices.public_invite()
+    words, ref = invite["text"].rsplit(" (ref. ", 1)
+    assert words == notices.public_invite() and ref.rstrip(")").isdigit()
     for private in ("Main", "pothole", "120", "two feet"):
-        assert private.lower() not in invite["text"].lower()
+        assert private.lower() not in words.lower()
     # The conversation itself goes on by direct message.
     [question] = dms(sent)
     assert question.startswith("Found: 120 Main Street, Springfield. Where is the pothole?")
@@ -97,7 +98,7 @@ def test_a_mention_becomes_a_private_report_with_its_number_in_public(account, x
     assert len(told) == 1 and "Pothole in Street" in told[0]
     [in_public] = posts(sent)
     assert in_public["reply"] == {"in_reply_to_tweet_id": post}
-    assert in_public["text"] == notices.public_filed(number)
+    assert in_public["text"].startswith(notices.public_filed(number) + " (ref. ")
     assert "Pothole" not in in_public["text"] and "Main" not in in_public["text"]
 
     set_city_status(number, "closed", "Filled the pothole.")

