@@ -196,6 +196,7 @@ def secret_values(settings: Settings) -> list[str]:
         settings.media_s3_secret_access_key,
         settings.lookup_key,
         *settings.encryption_keys.split(","),
+        settings.mastodon_access_token,
     ]
     kept = {v.strip() for v in values if len(v.strip()) >= MIN_SECRET_CHARS}
     return sorted(kept, key=len, reverse=True)
