@@ -20,6 +20,9 @@ class InboundPayload:
     id of our message whose button was tapped; `raw` what the channel keeps of the
     provider's payload for tracing (ids and counts: never the sender's number, name or
     username, nor the words, which are the message's text; see each channel's `kept_raw`).
+    `public_post` is the provider's id of the public post the message came as (a mention of
+    the city on X or Mastodon): the worker answers it in public with nothing of the resident
+    (`OutboundPayload.public_reply_to`); the conversation itself goes on privately.
     """
 
     media: tuple[str, ...] = ()
@@ -27,6 +30,7 @@ class InboundPayload:
     place_name: str = ""
     reply_to: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    public_post: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form stored in `Message.payload`."""
@@ -36,6 +40,7 @@ class InboundPayload:
             "place_name": self.place_name,
             "reply_to": self.reply_to,
             "raw": self.raw,
+            **({"public_post": self.public_post} if self.public_post else {}),
         }
 
     @classmethod
@@ -49,6 +54,7 @@ class InboundPayload:
             place_name=str(data.get("place_name") or ""),
             reply_to=data.get("reply_to"),
             raw=dict(data.get("raw") or {}),
+            public_post=str(data["public_post"]) if data.get("public_post") else None,
         )
 
 
@@ -90,6 +96,11 @@ class OutboundPayload:
     a reply), and `values` what it says by name ("number", "service", "status", "notes",
     "reason", "text"): a channel that may only send an approved template to a resident who has
     been quiet for long (WhatsApp after 24 hours) fills the kind's template with them.
+
+    `public_reply_to` marks a public reply to a resident's public post (`InboundPayload.
+    public_post`): the channel posts it in public, in reply to that post, where every other
+    message goes privately. Only the worker makes them (`bot.jobs.public_replies`), from fixed
+    words with nothing of the resident: an invitation to go on privately, a request number.
     """
 
     reply: ReplyIntent | None = None
@@ -98,6 +109,7 @@ class OutboundPayload:
     status_notice: bool = False
     notice: str = ""
     values: dict[str, str] = field(default_factory=dict)
+    public_reply_to: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form stored in `Message.payload`."""
@@ -119,6 +131,8 @@ class OutboundPayload:
             data["notice"] = self.notice
         if self.values:
             data["values"] = dict(self.values)
+        if self.public_reply_to:
+            data["public_reply_to"] = self.public_reply_to
         return data
 
     @classmethod
@@ -140,6 +154,7 @@ class OutboundPayload:
             status_notice=bool(data.get("status_notice")),
             notice=str(data.get("notice") or ""),
             values=_strings(data.get("values")),
+            public_reply_to=str(data["public_reply_to"]) if data.get("public_reply_to") else None,
         )
 
 

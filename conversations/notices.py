@@ -21,6 +21,16 @@ def report_filed(number: str, service_name: str, say: Language = ENGLISH) -> str
     return say(texts.REPORT_FILED).format(service=service, number=number)
 
 
+def public_invite(say: Language = ENGLISH) -> str:
+    """A public post that mentioned the city is answered in public: go on privately."""
+    return say(texts.PUBLIC_INVITE)
+
+
+def public_filed(number: str, say: Language = ENGLISH) -> str:
+    """The public answer once the report from a public post is filed: its number alone."""
+    return say(texts.PUBLIC_FILED).format(number=number)
+
+
 def report_delayed(say: Language = ENGLISH) -> str:
     """The city's system is not answering; the report is saved and will be forwarded."""
     return say(texts.REPORT_DELAYED)

@@ -140,6 +140,13 @@ REPORT_DELAYED = (
 REPORT_SAVED = (
     "Your report is saved and will be sent to the city shortly; we'll text you the request number."
 )
+# Public replies to a resident's public post that mentioned the city (X, Mastodon): fixed words
+# with nothing of the resident; the report itself is taken in private messages.
+PUBLIC_INVITE = (
+    "Thanks for telling us. We will take your report in a private message: please answer "
+    "there, so your details stay private."
+)
+PUBLIC_FILED = "Thanks, your report is filed with the city as request {number}."
 REPORT_REJECTED = (
     "Sorry, the city could not accept your report: {reason} Text us to start a new one."
 )

@@ -130,6 +130,23 @@ class Ignored:
 Event = Inbound | DeliveryStatus | Membership | Ignored
 
 
+class PollError(Exception):
+    """The provider could not be asked for new events now; `retryable`: the next poll may."""
+
+    def __init__(self, message: str, *, retryable: bool = True):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class Polled:
+    """What one poll found: its events, oldest first, and the cursor to poll from next time
+    (None: keep the one we had)."""
+
+    events: list[Event]
+    cursor: str | None
+
+
 @dataclass(frozen=True)
 class WebRequest:
     """A provider's HTTP call as a channel reads it.
@@ -226,6 +243,9 @@ class Abilities:
     # The address is the resident's phone number (sent to the city as their phone, with their
     # consent; `intake311 forget +1...` erases them on every such channel).
     phone_numbers: bool = False
+    # Residents can write in public (a post that mentions the city: `InboundPayload.
+    # public_post`); `send` posts a message marked `public_reply_to` in public, all else privately.
+    public_posts: bool = False
 
 
 # Words that switch every message off or on, on channels without carrier keywords of their own.
@@ -269,6 +289,9 @@ class Channel:
     abilities: ClassVar[Abilities] = Abilities(OPT_OUT_WORDS, OPT_IN_WORDS)
     # The largest call the provider makes, in bytes: a larger body is refused (413) unread.
     max_request_bytes: ClassVar[int] = 1024 * 1024
+    # Seconds between two polls of the provider, for a channel that has no webhook for what it
+    # needs (Mastodon's mentions); None: never polled.
+    poll_interval: ClassVar[float | None] = None
 
     def address_for(self, identity: object) -> str:
         """The contact address of this channel's user `identity`."""
@@ -296,6 +319,15 @@ class Channel:
     def serve(self, request: WebRequest, settings: Settings) -> WebReply | None:
         """The answer to a GET (a provider's handshake, a page's poll); None: not allowed."""
         return None
+
+    def polls(self, settings: Settings) -> bool:
+        """Whether the channel is set up to be polled (`poll_interval` and its settings)."""
+        return False
+
+    def poll(self, settings: Settings, cursor: str | None) -> Polled:
+        """The events since `cursor` (None: only the newest few) and the next cursor.
+        PollError when the provider cannot be asked now (`bot.jobs.polling` tries again)."""
+        raise PollError("this channel is not polled", retryable=False)
 
     def send(self, out: Outgoing, settings: Settings) -> str:
         """Transmit one message; its provider id. Raises SendError (retryable or not)."""

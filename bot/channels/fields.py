@@ -208,6 +208,7 @@ def bounded_inbound(inbound: Inbound) -> Inbound:
             place_name=line(payload.place_name) if location else "",
             reply_to=optional_identifier(payload.reply_to, MAX_ID),
             raw=raw(payload.raw),
+            public_post=optional_identifier(payload.public_post, MAX_ID),
         ),
     )
 

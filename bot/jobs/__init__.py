@@ -8,6 +8,7 @@ from bot.jobs.delivery import deliver
 from bot.jobs.idle import close_idle, time_out
 from bot.jobs.limited import tell_limited
 from bot.jobs.photos import fetch_photo
+from bot.jobs.polling import poll_channels
 from bot.jobs.purge import purge
 from bot.jobs.reconcile import reconcile
 from bot.jobs.refresh import refresh_catalog
@@ -21,6 +22,7 @@ __all__ = [
     "close_idle",
     "deliver",
     "fetch_photo",
+    "poll_channels",
     "purge",
     "reconcile",
     "receive_status",

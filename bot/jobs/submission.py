@@ -13,6 +13,7 @@ from sqlmodel import Session
 from bot import audit, geocoding, queue
 from bot.channels.registry import phone_schemes
 from bot.db import session_scope
+from bot.jobs import public_replies
 from bot.jobs.common import (
     add_notice,
     backoff,
@@ -419,14 +420,12 @@ def _mark_submitted(session: Session, report: Report, number: str, answer: dict 
     report.expected_datetime = expected_text(answer.get("expected_datetime"), get_settings())
     report.next_attempt_at = None
     report.submitted_at = report.status_changed_at = utcnow()
-    return add_notice(
-        session,
-        report,
-        notices.report_filed(
-            number, report.service_name, language_of(session, report, get_settings())
-        ),
-        kind="filed",
+    say = language_of(session, report, get_settings())
+    notice = add_notice(
+        session, report, notices.report_filed(number, report.service_name, say), kind="filed"
     )
+    public_replies.filed(session, report, say)  # queued with the notice (the contact's sends)
+    return notice
 
 
 def _submit_failed(

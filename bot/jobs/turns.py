@@ -29,6 +29,7 @@ from bot.catalog import load_services
 from bot.channels.registry import channel_for
 from bot.db import session_scope
 from bot.forget import erase_contact, finish_erasing
+from bot.jobs import public_replies
 from bot.jobs.common import city_client, locked, store_reply
 from bot.jobs.turn_actions import (
     ANSWERABLE,
@@ -385,6 +386,7 @@ def _handle(
         else forget_turn(session, conversation, contact, message.text, context)
     )
     erase = False
+    public_post = None
     if forgetting is not None:
         replies, reports, erase = list(forgetting.replies), [], forgetting.erased
     elif switched or contact.opted_out:
@@ -406,9 +408,14 @@ def _handle(
         keep_state(conversation, contact, stepped.state)
         conversation.followup = stepped.followup(message.id)
         replies, reports = stepped.replies, stepped.reports(conversation)
+        public_post = public_replies.public_post_of(message)
     # After an erasure the one reply left (the confirmation) is sent although opted out.
     notice = "out" if erase and replies else switched
     stored = _store(session, conversation, replies, reports, notice, always=switched == "out")
+    if public_post:  # a public mention of the city: answered in public, the rest privately
+        say = context.language(contact.language or "")
+        invited = public_replies.invite(session, conversation, public_post, say)
+        stored.append(("bot.jobs.deliver", invited.id))
     return stored, erase
 
 

@@ -1,0 +1,80 @@
+"""Public replies to a resident's public post (a mention of the city on X or Mastodon).
+
+A resident who mentions the city in public is answered in public twice at most, with fixed
+words that hold nothing of theirs: at once, an invitation to go on privately (the turn's own
+replies go privately, as on every channel), and once the report from that conversation has
+its request number, that number alone. Each is an outbound message like any other (the same
+outbox, retries and pacing), marked `OutboundPayload.public_reply_to` for its channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlmodel import Session, col, select
+
+from bot.channels.registry import channel_for
+from bot.jobs.common import store_reply
+from bot.models import Conversation, Direction, Message, Report
+from bot.payloads import InboundPayload, OutboundPayload
+from conversations import Reply, notices
+from conversations.language import Language
+
+# How far back a filed report looks for the public post that started it, in messages.
+LOOKBACK = 200
+
+
+def public_post_of(message: Message) -> str | None:
+    """The public post an inbound message came as, on a channel that takes them."""
+    if message.direction != Direction.IN or not channel_for(message.channel).abilities.public_posts:
+        return None
+    return InboundPayload.from_dict(message.payload).public_post
+
+
+def store_public_reply(
+    session: Session, conversation: Conversation, post: str, text: str
+) -> Message:
+    """Store a public reply to `post` (the caller queues its delivery)."""
+    message = store_reply(session, conversation, Reply(text))
+    payload = OutboundPayload.from_dict(message.payload)
+    message.payload = replace(payload, public_reply_to=post).to_dict()
+    session.flush()
+    return message
+
+
+def invite(session: Session, conversation: Conversation, post: str, say: Language) -> Message:
+    """Answer a public post in public: the report goes on in private messages."""
+    return store_public_reply(session, conversation, post, notices.public_invite(say))
+
+
+def filed(session: Session, report: Report, say: Language) -> Message | None:
+    """Tell the public post that started `report` its request number (None: it started in
+    private)."""
+    post = _post_behind(session, report)
+    if post is None or not report.service_request_id:
+        return None
+    conversation = session.get(Conversation, report.conversation_id)
+    text = notices.public_filed(report.service_request_id, say)
+    return store_public_reply(session, conversation, post, text)
+
+
+def _post_behind(session: Session, report: Report) -> str | None:
+    """The newest public post of the report's conversation since its previous report."""
+    earlier = session.exec(
+        select(Report.created_at)
+        .where(Report.conversation_id == report.conversation_id, col(Report.id) < report.id)
+        .order_by(col(Report.id).desc())
+        .limit(1)
+    ).first()
+    query = select(Message).where(
+        Message.conversation_id == report.conversation_id,
+        Message.direction == Direction.IN,
+        col(Message.created_at) <= report.created_at,
+    )
+    if earlier is not None:
+        query = query.where(col(Message.created_at) > earlier)
+    for message in session.exec(query.order_by(col(Message.id).desc()).limit(LOOKBACK)):
+        post = public_post_of(message)
+        if post:
+            return post
+    return None
