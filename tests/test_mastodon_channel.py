@@ -475,3 +475,37 @@ def test_media_is_fetched_from_the_instance_or_its_media_hosts(mastodon_settings
     assert allowed(image, CHANNEL.media_request(image, get_settings()))
     with pytest.raises(MediaRefused):
         CHANNEL.media_request("javascript:alert(1)", get_settings())
+
+
+# --- intake311 mastodon info -------------------------------------------------------------------
+
+
+def test_info_shows_the_account_the_instance_and_the_cursor(mastodon_settings, mastodon_api):
+    from click.testing import CliRunner
+
+    from bot.cli import main
+    from bot.jobs.polling import cursor_key
+    from bot.queue import get_redis
+
+    get_redis().set(cursor_key("mastodon"), "34975861")
+    result = CliRunner().invoke(main, ["mastodon", "info"])
+    assert result.exit_code == 0, result.output
+    assert f"account: @springfield311@{host(mastodon_settings)}" in result.output
+    assert f"instance: {mastodon_settings.mastodon_base_url}" in result.output
+    assert "last notification read (cursor): 34975861" in result.output
+    assert MASTODON_TOKEN not in result.output
+    [call] = mastodon_api.config["CALLS"]
+    assert call["path"] == "/api/v1/accounts/verify_credentials"
+    assert "no set-webhook" in CliRunner().invoke(main, ["mastodon", "--help"]).output
+
+
+def test_info_with_a_refused_token_says_so_without_it(mastodon_settings, monkeypatch):
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", "a-revoked-token-0123456789abcdef")
+    get_settings.cache_clear()
+    result = CliRunner().invoke(main, ["mastodon", "info"])
+    assert result.exit_code != 0
+    assert "MASTODON_ACCESS_TOKEN" in result.output and "a-revoked-token" not in result.output
