@@ -116,3 +116,38 @@ def test_an_instance_that_is_down_keeps_the_cursor_until_it_is_back(
     assert get_redis().get(cursor_key("mastodon")) == first["id"].encode()
     assert poll() == 1
     assert get_redis().get(cursor_key("mastodon")) == second["id"].encode()
+
+
+def test_a_photo_on_the_post_reaches_the_city(
+    sqlite_env, monkeypatch, mastodon_server, mastodon_api
+):
+    from bot.models import Photo, PhotoState
+    from tests.test_end_to_end import city_request
+    from tests.test_media_end_to_end import phone_jpeg
+
+    configure_mastodon(monkeypatch, mastodon_server)
+    returning_resident(f"mastodon:zsc@{mastodon.instance_host(get_settings())}", "mastodon")
+    path = "/system/media_attachments/files/110/000/001/original/57859aede991da25.jpeg"
+    mastodon_api.config["MEDIA"][path] = phone_jpeg(gps=None)
+    image = {
+        "id": "22345792",
+        "type": "image",
+        "url": mastodon_server.url + path,
+        "preview_url": mastodon_server.url + path.replace("original", "small"),
+        "remote_url": None,
+        "description": None,
+    }
+    note = mention("zsc", f"<p>@springfield311 {WORDS}</p>", media=[image])
+    add_notification(mastodon_api, note)
+    poll()
+    write(mastodon_api, "1")
+    poll()
+    write(mastodon_api, "YES")
+    poll()
+    with session_scope() as session:
+        [report] = session.exec(select(Report)).all()
+        [photo] = session.exec(select(Photo)).all()
+    assert report.state == "submitted"
+    assert (photo.channel, photo.state) == ("mastodon", PhotoState.STORED)
+    assert photo.reference == mastodon_server.url + path
+    assert city_request(report.service_request_id)["media_url"].endswith(f"/media/{photo.token}")
