@@ -290,6 +290,28 @@ def test_a_hostile_notification_among_good_ones_costs_only_itself(mastodon_setti
     assert polled.events[1].text == "ok"
 
 
+def test_a_notification_the_parser_trips_on_never_stops_the_reads(
+    mastodon_settings, mastodon_api, monkeypatch
+):
+    parse = mastodon.parse_notification
+
+    def tripping(note, settings, own):
+        if "boom" in note["status"]["content"]:
+            raise RuntimeError("a shape nobody foresaw")
+        return parse(note, settings, own)
+
+    monkeypatch.setattr(mastodon, "parse_notification", tripping)
+    odd = mention("bob", "<p>x</p>", visibility="public")
+    odd["status"]["visibility"] = ["public"]  # not a word: read as not public
+    add_notification(mastodon_api, odd)
+    add_notification(mastodon_api, mention("bob", "<p>boom</p>"))
+    last = add_notification(mastodon_api, mention("carol", "<p>ok</p>"))
+    polled = CHANNEL.poll(mastodon_settings, None)
+    assert polled.events[0].payload.public_post is None
+    assert polled.events[1] == Ignored("unreadable notification: RuntimeError")
+    assert polled.events[2].text == "ok" and polled.cursor == last["id"]
+
+
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
 def test_an_instance_down_or_busy_is_a_retryable_poll_error(
     mastodon_settings, mastodon_api, status

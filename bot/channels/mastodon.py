@@ -108,7 +108,7 @@ _LEADING_MENTION = re.compile(r"\s*@[\w.-]+(?:@[\w.-]+)?(?=\s|$)")
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 _ACCT = re.compile(r"[A-Za-z0-9_.-]{1,64}@[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?")
 _DIGITS = re.compile(r"[0-9]{1,30}")
-_TAG = re.compile(r"<[/!?]?[A-Za-z][^<>]*(?:>|$)")
+_TAG = re.compile(r"<[/!?]?[A-Za-z][^<>]*(?:>|(?=<)|$)")
 
 
 # --- settings --------------------------------------------------------------------------------
@@ -224,8 +224,10 @@ def plain_text(html: object) -> str:
         text = "".join(parser.parts)
     except Exception:  # noqa: BLE001  any HTML whatever is read without a 500
         text = unescape(_TAG.sub(" ", html[:MAX_HTML]))
-    # What the parser could not read as a tag (an unclosed "<a href=..." at the end) it gives
-    # back as text: dropped like a tag.
+    # Control characters go first (as the stored words lose them), so none can hide a tag
+    # ("<\u202ediv>"); what the parser could not read as a tag (an unclosed "<a href=..." at
+    # the end, "<" written with an entity) is then dropped like a tag.
+    text = fields.text(text, MAX_HTML)
     text = _TAG.sub(" ", text) if "<" in text else text
     lines = [" ".join(line.split()) for line in text.replace("\r", "\n").split("\n")]
     kept = "\n".join(lines)
@@ -280,11 +282,11 @@ def parse_notification(
         text=f"{warning}\n{words}".strip() if warning else words,
         payload=InboundPayload(
             media=media,
-            public_post=status_id if visibility in PUBLIC else None,
+            public_post=status_id if isinstance(visibility, str) and visibility in PUBLIC else None,
             raw={
                 "notification_id": note_id,
                 "status_id": status_id,
-                "visibility": str(visibility)[:20],
+                "visibility": fields.line(visibility, 20),
                 "media": len(media),
             },
         ),
@@ -330,27 +332,41 @@ def _created(notification: Mapping) -> datetime | None:
     return None
 
 
-def read_mentions(api: Mastodon, cursor: str | None) -> tuple[list[Mapping], str | None]:
-    """The mention notifications after `cursor`, oldest first, and the newest id read (the
-    cursor again when none came). No cursor: the newest page alone."""
+def _note_id(note: object) -> str | None:
+    """A notification's id; None for what is not a notification with one."""
+    try:
+        return _id(note.get("id"), "notification id") if isinstance(note, Mapping) else None
+    except MalformedInbound:
+        return None
+
+
+def read_mentions(
+    api: Mastodon, cursor: str | None
+) -> tuple[list[tuple[str, Mapping]], str | None]:
+    """The mention notifications after `cursor` with their ids, oldest first, and the newest
+    id read (the cursor again when none came). No cursor: the newest page alone. An item
+    without a readable id (no instance sends one) is left out."""
     if cursor is None:
-        page = list(api.notifications(types=["mention"], limit=PAGE_LIMIT))
-        notes = sorted(page, key=lambda n: _order(_id(n.get("id"), "notification id")))
-        return notes, (_id(notes[-1].get("id"), "notification id") if notes else None)
-    read: list[Mapping] = []
+        page = api.notifications(types=["mention"], limit=PAGE_LIMIT)
+        notes = sorted(_with_ids(page), key=lambda pair: _order(pair[0]))
+        return notes, (notes[-1][0] if notes else None)
+    read: list[tuple[str, Mapping]] = []
     newest = cursor
     for _page in range(MAX_PAGES):
         page = list(api.notifications(types=["mention"], min_id=newest, limit=PAGE_LIMIT))
-        ids = [_id(n.get("id"), "notification id") for n in page]
-        fresh = [n for n, i in zip(page, ids, strict=True) if _order(i) > _order(newest)]
+        fresh = [pair for pair in _with_ids(page) if _order(pair[0]) > _order(newest)]
         if not fresh:
             break
         read += fresh
-        newest = max((_id(n.get("id"), "") for n in fresh), key=_order)
+        newest = max((note_id for note_id, _ in fresh), key=_order)
         if len(page) < PAGE_LIMIT:
             break
-    read.sort(key=lambda n: _order(_id(n.get("id"), "notification id")))
+    read.sort(key=lambda pair: _order(pair[0]))
     return read, newest
+
+
+def _with_ids(page: Sequence[Any]) -> list[tuple[str, Mapping]]:
+    return [(note_id, note) for note in page if (note_id := _note_id(note))]
 
 
 # The id of the account each (instance, token) posts as, asked once per process.
@@ -536,7 +552,7 @@ class MastodonChannel(Channel):
             raise PollError(f"Mastodon answered what is not a notification: {exc}") from None
         oldest = datetime.now(UTC) - FIRST_READ_WINDOW
         events: list[Event] = []
-        for note in notes:
+        for _, note in notes:
             if cursor is None and (_created(note) or oldest) < oldest:
                 events.append(Ignored("a mention from before the first read"))
                 continue
@@ -544,6 +560,9 @@ class MastodonChannel(Channel):
                 events.append(parse_notification(note, settings, own))
             except MalformedInbound as exc:
                 events.append(Ignored(f"unreadable notification: {exc}"))
+            except Exception as exc:  # noqa: BLE001  one odd notification never stops the reads
+                log.warning("Mastodon notification not read: %s", type(exc).__name__)
+                events.append(Ignored(f"unreadable notification: {type(exc).__name__}"))
         return Polled(events=events, cursor=newest)
 
     def send(self, out: Outgoing, settings: Settings) -> str:
