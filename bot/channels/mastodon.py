@@ -497,6 +497,8 @@ def _send(out: Outgoing, settings: Settings) -> str:
             )
     except MastodonError as exc:
         raise send_error(exc, api, settings) from None
+    finally:
+        api.session.close()
     try:
         return OUTBOUND_PREFIX + _id(posted.get("id"), "status id")
     except MalformedInbound:
@@ -550,6 +552,8 @@ class MastodonChannel(Channel):
             raise error from None
         except MalformedInbound as exc:
             raise PollError(f"Mastodon answered what is not a notification: {exc}") from None
+        finally:
+            api.session.close()
         oldest = datetime.now(UTC) - FIRST_READ_WINDOW
         events: list[Event] = []
         for _, note in notes:
@@ -615,7 +619,10 @@ def account_info(settings: Settings) -> dict[str, Any]:
     """The account we post as (verify_credentials) and the instance, for `intake311 mastodon
     info`: never the token."""
     api = client(settings)
-    account = api.account_verify_credentials()
+    try:
+        account = api.account_verify_credentials()
+    finally:
+        api.session.close()
     return {
         "instance": settings.mastodon_base_url,
         "account": f"@{account.get('acct')}@{instance_host(settings)}",
