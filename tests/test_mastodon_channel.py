@@ -531,3 +531,18 @@ def test_info_with_a_refused_token_says_so_without_it(mastodon_settings, monkeyp
     result = CliRunner().invoke(main, ["mastodon", "info"])
     assert result.exit_code != 0
     assert "MASTODON_ACCESS_TOKEN" in result.output and "a-revoked-token" not in result.output
+
+
+def test_production_refuses_a_token_sent_over_plain_http():
+    from bot.production import problems
+    from bot.settings import Settings
+
+    def mastodon_problems(base_url: str) -> list[str]:
+        settings = Settings(
+            _env_file=None, mastodon_base_url=base_url, mastodon_access_token=MASTODON_TOKEN
+        )
+        return [p for p in problems(settings) if "MASTODON" in p]
+
+    [problem] = mastodon_problems("http://mastodon.example")
+    assert "not HTTPS" in problem and MASTODON_TOKEN not in problem
+    assert mastodon_problems("https://mastodon.example") == []
