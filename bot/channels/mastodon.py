@@ -2,7 +2,7 @@
 scheduler, the conversation carried on in direct posts.
 
 Mastodon calls no webhook for a mention, so the channel has none: the scheduler's generic job
-(`bot.jobs.polling.poll_channel`) calls `poll` every MASTODON_POLL_SECONDS with the last
+(`bot.jobs.polling.poll_channels`) calls `poll` every MASTODON_POLL_SECONDS with the last
 notification id it kept, and `poll` reads `GET /api/v1/notifications?types[]=mention` after
 it. The read pages forward from the cursor with `min_id` ("returns results immediately newer
 than this ID": docs.joinmastodon.org/methods/notifications), at most MAX_PAGES pages of
@@ -34,8 +34,10 @@ account, `@user@domain` otherwise: a direct post reaches only the accounts it me
 (`payload.public_reply_to`), `visibility="unlisted"` in reply to that post. Each carries an
 `Idempotency-Key` made from our message id and its words: Mastodon keeps it an hour and answers
 a second POST with the same key with the status the first made, so a send retried after a lost
-answer or a dead worker within that hour is not posted twice (at most once, without
-`find_sent`). A status photo goes as its link: a status attaches only media uploaded to it.
+answer or a dead worker within that hour is not posted twice: at most once, without
+`find_sent` (the delivery job's retries come within minutes; one made over an hour after a
+try that reached Mastodon could post again). A status photo goes as its link: a status
+attaches only media uploaded to it.
 """
 
 from __future__ import annotations
