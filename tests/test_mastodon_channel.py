@@ -49,13 +49,13 @@ def test_the_registry_knows_the_channel_and_it_has_no_webhook():
 
 
 def test_it_polls_only_with_a_base_url_and_a_token(mastodon_settings, monkeypatch):
-    assert CHANNEL.polls(mastodon_settings) is True
-    assert CHANNEL.poll_interval == 15.0
-    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", "")
+    assert CHANNEL.poll_every(mastodon_settings) == 15.0
     monkeypatch.setenv("MASTODON_POLL_SECONDS", "30")
     get_settings.cache_clear()
-    assert CHANNEL.polls(get_settings()) is False
-    assert CHANNEL.poll_interval == 30.0
+    assert CHANNEL.poll_every(get_settings()) == 30.0
+    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", "")
+    get_settings.cache_clear()
+    assert CHANNEL.poll_every(get_settings()) is None
 
 
 def test_the_token_is_secret(mastodon_settings):

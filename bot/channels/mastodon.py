@@ -523,16 +523,9 @@ class MastodonChannel(Channel):
         public_posts=True,
     )
 
-    @property
-    def poll_interval(self) -> float | None:  # type: ignore[override]
-        """MASTODON_POLL_SECONDS."""
-        from bot.settings import get_settings
-
-        return get_settings().mastodon_poll_seconds
-
-    def polls(self, settings: Settings) -> bool:
-        """Polled when MASTODON_BASE_URL and MASTODON_ACCESS_TOKEN are set."""
-        return configured(settings)
+    def poll_every(self, settings: Settings) -> float | None:
+        """MASTODON_POLL_SECONDS, once MASTODON_BASE_URL and MASTODON_ACCESS_TOKEN are set."""
+        return settings.mastodon_poll_seconds if configured(settings) else None
 
     def poll(self, settings: Settings, cursor: str | None) -> Polled:
         """The mentions since `cursor` (see the module's docstring); PollError when the
