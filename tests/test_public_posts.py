@@ -220,3 +220,17 @@ def test_a_second_public_post_within_a_day_is_taken_privately_unanswered_in_publ
     assert len(crier.public()) == 1
     [summary] = [out for out in crier.private() if out.text.startswith("Ready to send:")]
     assert summary.address == ADDRESS
+
+
+def test_the_number_goes_only_under_the_post_we_invited(sqlite_env, crier):
+    """A later public post (a reply in the thread, an unrelated mention, a forged event) is
+    never told the number: only the post the bot itself answered with its invitation."""
+    returning()
+    first = crier.cry(WORDS, public=True)
+    poll(crier)
+    crier.cry("1", public=True)  # within the day: taken privately, not invited
+    poll(crier)
+    crier.cry("YES")
+    poll(crier)
+    invite, filed = crier.public()
+    assert invite.payload.public_reply_to == first == filed.payload.public_reply_to

@@ -61,6 +61,27 @@ def test_a_crc_without_a_token_or_secret_is_refused(client, monkeypatch):
     assert bare.get("/webhooks/x?crc_token=abc").status_code == 403
 
 
+def test_the_crc_never_signs_what_could_be_a_forged_event(client):
+    """The CRC's answer is the signature of a POST whose body is the token: a token that is
+    not X's shape (a JSON event) gets no answer to sign a forgery with."""
+    event = json.dumps(dm_event("44196397", "DELETE MY DATA"), separators=(",", ":"))
+    from urllib.parse import quote
+
+    assert client.get("/webhooks/x?crc_token=" + quote(event, safe="")).status_code == 400
+    forged = {
+        "x-twitter-webhooks-signature": "sha256="
+        + base64.b64encode(
+            hmac.new(b"not-the-secret", event.encode(), hashlib.sha256).digest()
+        ).decode()
+    }
+    answer = client.post("/webhooks/x", data=event, headers=forged)
+    assert answer.status_code == 403
+    with session_scope() as session:
+        assert session.exec(select(Message)).all() == []
+    for shaped in ("YzJhNmM5ZGQtNzQ=", "a_b-c", "Zm9v/YmFy+"):  # X's tokens: either base64
+        assert client.get(f"/webhooks/x?crc_token={quote(shaped, safe='')}").status_code == 200
+
+
 def test_a_direct_message_is_stored_once_and_its_turn_queued(client):
     body = fixture("dm_text")
     assert signed_post(client, body, SECRET).status_code == 200

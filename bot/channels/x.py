@@ -75,6 +75,7 @@ SIGNATURE_HEADER = "x-twitter-webhooks-signature"
 MAX_DM = 10_000  # characters in one direct message (X's limit)
 MAX_POST = 280  # characters in one post (X counts some characters double: ours are plain)
 MAX_CRC_TOKEN = 512
+_CRC_TOKEN = re.compile(rf"[A-Za-z0-9+/=_-]{{1,{MAX_CRC_TOKEN}}}")
 MAX_EVENTS = 100  # events of one kind read from one call (X batches a few)
 # A call holds a few posts of a few kB each: a body larger than this is refused (413) unread.
 MAX_REQUEST_BYTES = 512 * 1024
@@ -519,7 +520,10 @@ class X(Channel):
         token = request.query.get("crc_token", "")
         if not settings.x_consumer_secret:
             return WebReply(status=403, body="X_CONSUMER_SECRET is not set")
-        if request.subpath or not token or len(token) > MAX_CRC_TOKEN:
+        # Only a token shaped like X's (base64 of either alphabet): our answer is the
+        # signature of a POST whose body is the token, so answering any text would sign a
+        # forged event (a JSON body always holds `{` and `"`, which this never does).
+        if request.subpath or not _CRC_TOKEN.fullmatch(token):
             return WebReply(status=400, body="a CRC needs crc_token")
         return WebReply(
             body=json.dumps(crc_response(settings.x_consumer_secret, token)),

@@ -84,7 +84,9 @@ def filed(session: Session, report: Report, say: Language) -> Message | None:
 
 
 def _post_behind(session: Session, report: Report) -> str | None:
-    """The newest public post of the report's conversation since its previous report."""
+    """The post the report's conversation last invited in public since its previous report,
+    and has not told a number yet: only a post we answered ourselves gets the number, never
+    one a later mention, or a forged event, could name."""
     earlier = session.exec(
         select(Report.created_at)
         .where(Report.conversation_id == report.conversation_id, col(Report.id) < report.id)
@@ -93,13 +95,17 @@ def _post_behind(session: Session, report: Report) -> str | None:
     ).first()
     query = select(Message).where(
         Message.conversation_id == report.conversation_id,
-        Message.direction == Direction.IN,
+        Message.direction == Direction.OUT,
         col(Message.created_at) <= report.created_at,
     )
-    if earlier is not None:
-        query = query.where(col(Message.created_at) > earlier)
+    replies: dict[str, list[Message]] = {}  # post -> our public replies to it, newest first
     for message in session.exec(query.order_by(col(Message.id).desc()).limit(LOOKBACK)):
-        post = public_post_of(message)
+        post = OutboundPayload.from_dict(message.payload).public_reply_to
         if post:
+            replies.setdefault(post, []).append(message)
+    for post, answers in replies.items():
+        [invitation] = answers[-1:]
+        # One reply: its invitation alone (a post told a number has two), made for this report.
+        if len(answers) == 1 and (earlier is None or invitation.created_at > earlier):
             return post
     return None

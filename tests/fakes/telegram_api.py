@@ -71,10 +71,11 @@ BOT_USER = {
 
 
 def reset_telegram_api(app: Flask) -> None:
-    """Forget calls, injected failures and the webhook."""
+    """Forget calls, injected failures, the webhook and the chats' message numbers."""
     with app.config["LOCK"]:
         app.config["CALLS"].clear()
         app.config.update(
+            MESSAGE_IDS={},
             BLOCKED=set(),
             UNKNOWN_CHATS=set(),
             RETRY_AFTER={},
@@ -153,12 +154,11 @@ def create_telegram_api_app(token: str) -> Flask:
     app.config.update(
         BLOCKED=set(), UNKNOWN_CHATS=set(), RETRY_AFTER={}, FAIL_NEXT=[], WEBHOOK={}, COMMANDS={}
     )
-    app.config.update(FILES={}, TOO_BIG=set(), FILE_REQUESTS=[])
-    message_ids: dict[int, itertools.count] = {}
+    app.config.update(FILES={}, TOO_BIG=set(), FILE_REQUESTS=[], MESSAGE_IDS={})
 
     def next_message(chat_id: int, **content) -> dict:
         with lock:
-            counter = message_ids.setdefault(chat_id, itertools.count(1001))
+            counter = app.config["MESSAGE_IDS"].setdefault(chat_id, itertools.count(1001))
             message_id = next(counter)
         return {
             "message_id": message_id,
