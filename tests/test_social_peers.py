@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import httpx
@@ -29,12 +30,16 @@ from mastodon.errors import (
     MastodonUnauthorizedError,
 )
 
+from bot.channels.base import Outgoing
+from bot.payloads import OutboundPayload, ReplyIntent
+
 TOKEN = "peer-test-token"  # Prism checks that credentials are sent, never their value
 RESIDENT_PSID = "6000000000000002"
 X_RESIDENT = "1460323737035677698"
 X_POST = "1460323737035677699"
 MASTODON_STATUS = "109372843234678000"
 X_ID = re.compile(r"^[0-9]{1,19}$")
+ANSWERED_MID = "m_peer-example-message-id"  # scripts/graph_peer.py's example answer
 
 
 def peer(name: str) -> str:
@@ -360,3 +365,141 @@ def test_graph_published_checks_nothing_inside_message(graph_published):
 def test_graph_fixed_refuses_what_the_send_api_reference_forbids(graph_fixed, body):
     answer = send(graph_fixed, body)
     assert answer.status_code == 400 and answer.json()["error"]["code"] == 100
+
+
+# ---------------------------------------------------------------- the channels' own sends
+# Each channel's `send`, as the delivery job calls it, with its settings pointed at the fixed
+# peer (skipped until the channel is on this branch).
+
+MINUTE_AGO = timedelta(minutes=1)
+
+
+def channel(name: str):
+    """The channel module bot.channels.<name>, or skip."""
+    return pytest.importorskip(f"bot.channels.{name}").CHANNEL
+
+
+def settings_for(monkeypatch, **values: str):
+    """The process settings with `values` set (names as environment variables)."""
+    from bot.settings import get_settings
+
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture
+def masto_settings(sqlite_env, monkeypatch):
+    base = peer("MASTODON_PEER_FIXED")
+    return settings_for(
+        monkeypatch, MASTODON_BASE_URL=base, MASTODON_ACCESS_TOKEN=TOKEN, MASTODON_MEDIA_HOSTS=""
+    )
+
+
+@pytest.fixture
+def x_settings(sqlite_env, monkeypatch):
+    return settings_for(
+        monkeypatch,
+        X_API_BASE=peer("X_PEER_FIXED"),
+        X_CONSUMER_KEY="peer-consumer-key",
+        X_CONSUMER_SECRET="peer-consumer-secret",
+        X_ACCESS_TOKEN="peer-access-token",
+        X_ACCESS_TOKEN_SECRET="peer-access-secret",
+    )
+
+
+@pytest.fixture
+def graph_settings(sqlite_env, monkeypatch):
+    return settings_for(
+        monkeypatch,
+        META_GRAPH_BASE=peer("GRAPH_PEER_FIXED"),
+        META_PAGE_TOKEN=TOKEN,
+        META_MESSAGE_TAG="ACCOUNT_UPDATE",
+    )
+
+
+def test_channel_mastodon_sends_a_direct_post_the_spec_accepts(masto_settings):
+    mastodon_channel = channel("mastodon")
+    out = Outgoing(1, "mastodon:resident@social.example", "Report 1234 received.")
+    sent = mastodon_channel.send(out, masto_settings)
+    assert sent and "103254962155278888" in sent
+
+
+def test_channel_mastodon_polls_mentions_the_spec_describes(masto_settings):
+    mastodon_channel = channel("mastodon")
+    polled = mastodon_channel.poll(masto_settings, "1")
+    # The spec's example list: a mention (34975861) and a favourite, newest first.
+    assert polled.cursor == "34975861" and len(polled.events) == 2
+
+
+def test_channel_x_sends_a_direct_message_the_spec_accepts(x_settings):
+    x_channel = channel("x")
+    sent = x_channel.send(Outgoing(1, f"x:{X_RESIDENT}", "Report 1234 received."), x_settings)
+    assert sent.startswith("dm:")
+
+
+def test_channel_x_sends_a_public_reply_the_spec_accepts(x_settings):
+    x_channel = channel("x")
+    payload = OutboundPayload(public_reply_to=X_POST)
+    out = Outgoing(1, f"x:{X_RESIDENT}", "Thanks, please write to us by DM.", payload)
+    sent = x_channel.send(out, x_settings)
+    assert sent.startswith("tweet:") and X_ID.match(sent.removeprefix("tweet:"))
+
+
+def test_channel_messenger_sends_a_question_with_quick_replies_the_spec_accepts(graph_settings):
+    messenger = channel("messenger")
+    options = ("Pothole", "Streetlight out", "Graffiti")
+    reply = ReplyIntent("What is the problem?", options, expects="choice", language="en")
+    out = Outgoing(
+        1,
+        f"messenger:{RESIDENT_PSID}",
+        "What is the problem?",
+        OutboundPayload(reply=reply),
+        last_inbound_at=datetime.now(UTC) - MINUTE_AGO,
+    )
+    assert messenger.send(out, graph_settings) == ANSWERED_MID
+
+
+def test_channel_messenger_sends_a_tagged_notice_the_spec_accepts(graph_settings):
+    messenger = channel("messenger")
+    payload = OutboundPayload(notice="status", status_notice=True)
+    out = Outgoing(
+        1,
+        f"messenger:{RESIDENT_PSID}",
+        "Update on report 1234: closed.",
+        payload,
+        last_inbound_at=datetime.now(UTC) - timedelta(days=3),
+    )
+    assert messenger.send(out, graph_settings) == ANSWERED_MID
+
+
+def test_channel_messenger_cuts_long_labels_to_what_the_reference_allows(graph_settings):
+    messenger = channel("messenger")
+    options = tuple(f"A long category name number {n} of the city" for n in range(1, 14))
+    reply = ReplyIntent("Which one?", options, expects="choice", language="en")
+    out = Outgoing(
+        1,
+        f"messenger:{RESIDENT_PSID}",
+        "Which one?",
+        OutboundPayload(reply=reply),
+        last_inbound_at=datetime.now(UTC) - MINUTE_AGO,
+    )
+    assert messenger.send(out, graph_settings) == ANSWERED_MID
+
+
+def test_channel_messenger_sends_a_status_photo_the_spec_accepts(graph_settings):
+    messenger = channel("messenger")
+    payload = OutboundPayload(
+        media_url="https://intake.example.org/media/3q2-7Zb_photo",
+        status_notice=True,
+        notice="status",
+    )
+    out = Outgoing(
+        1,
+        f"messenger:{RESIDENT_PSID}",
+        "Update on report 1234: closed.",
+        payload,
+        last_inbound_at=datetime.now(UTC) - MINUTE_AGO,
+    )
+    assert messenger.send(out, graph_settings) == ANSWERED_MID
