@@ -40,6 +40,9 @@ import prism_peer  # noqa: E402
 
 EDGE = "messages"
 PATH = "/{version}/{page_id}/messages"
+NODE = "/{version}/{page_id}"
+SUBSCRIBE = "/{version}/{page_id}/subscribed_apps"
+PAGE = {"id": "6000000000000100", "name": "City 311 (peer example)"}
 # Graph's answer to a parameter it refuses: error code 100, "Invalid parameter" (Graph API
 # reference, "Handling errors"), with a made-up trace ID.
 REFUSAL = {
@@ -123,7 +126,7 @@ def schema_of(kind: str, enums: dict[str, list[str]]) -> dict:
 
 
 def load(folder: Path) -> dict:
-    """The Send API edge of Meta's spec, as an OpenAPI 3.0 document."""
+    """The Send API edge of Meta's spec (and the two of add_page_edges), as OpenAPI 3.0."""
     page = json.loads((folder / "Page.json").read_text(encoding="utf-8"))
     enum_list = json.loads((folder / "enum_types.json").read_text(encoding="utf-8"))
     enums = {e["name"]: e["values"] for e in enum_list}
@@ -165,7 +168,7 @@ def load(folder: Path) -> dict:
             "schema": {"type": "string", "pattern": "^(me|[0-9]+)$"},
         },
     ]
-    return {
+    document = {
         "openapi": "3.0.3",
         "info": {
             "title": "Graph API Send API (from facebook-business-sdk-codegen Page.json)",
@@ -226,6 +229,74 @@ def load(folder: Path) -> dict:
                 }
             }
         },
+    }
+    add_page_edges(document, page, enums)
+    return document
+
+
+def add_page_edges(spec: dict, page: dict, enums: dict[str, list[str]]) -> None:
+    """Two more of the Page's operations, for `intake311 messenger`: reading the page
+    (`GET /{page}?fields=…`, the fields Page.json lists) and subscribing it to the app
+    (`POST /{page}/subscribed_apps?subscribed_fields=…`, the enum Meta lists), their
+    parameters in the query, lists comma-separated, as Graph's references show them."""
+    operation = spec["paths"][PATH]["post"]
+    common = {
+        "security": operation["security"],
+        "responses": {"400": operation["responses"]["400"]},
+    }
+    path_params = operation["parameters"]
+    field_names = sorted(f["name"] for f in page["fields"])
+    spec["paths"][NODE] = {
+        "get": {
+            **common,
+            "operationId": "readPage",
+            "parameters": path_params
+            + [
+                {
+                    "name": "fields",
+                    "in": "query",
+                    "style": "form",
+                    "explode": False,
+                    "schema": {"type": "array", "items": {"type": "string", "enum": field_names}},
+                }
+            ],
+            "responses": {
+                **common["responses"],
+                "200": {
+                    "description": "The page's fields asked for (Graph: a node's `id` always)",
+                    "content": {"application/json": {"example": PAGE}},
+                },
+            },
+        }
+    }
+    [edge] = [
+        a for a in page["apis"] if a["method"] == "POST" and a.get("endpoint") == "subscribed_apps"
+    ]
+    query = [
+        {
+            "name": p["name"],
+            "in": "query",
+            "required": bool(p.get("required")),
+            "style": "form",
+            "explode": False,
+            "schema": schema_of(p["type"], enums),
+        }
+        for p in edge["params"]
+    ]
+    spec["paths"][SUBSCRIBE] = {
+        "post": {
+            **common,
+            "operationId": "subscribePage",
+            "parameters": path_params + query,
+            "x-meta-return": edge.get("return"),
+            "responses": {
+                **common["responses"],
+                "200": {
+                    "description": "Subscribed (Graph answers `success`)",
+                    "content": {"application/json": {"example": {"success": True}}},
+                },
+            },
+        }
     }
 
 

@@ -351,6 +351,27 @@ def test_graph_published_checks_nothing_inside_message(graph_published):
     assert send(graph_published, {**NOTICE, "tag": "NO_SUCH_TAG"}).status_code == 200
 
 
+def test_graph_the_page_is_read_with_fields_meta_lists(graph):
+    params = {"fields": "id,name", "access_token": TOKEN}
+    answer = httpx.get(f"{graph}/{VERSION}/me", params=params, timeout=30)
+    assert answer.status_code == 200 and answer.json()["id"].isdigit()
+    params["fields"] = "id,no_such_field"
+    refused = httpx.get(f"{graph}/{VERSION}/me", params=params, timeout=30)
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == 100
+
+
+def test_graph_a_page_subscribes_only_to_fields_meta_lists(graph):
+    route = f"{graph}/{VERSION}/6000000000000100/subscribed_apps"
+    fields = "messages,messaging_postbacks,message_deliveries"
+    answer = httpx.post(route, params={"subscribed_fields": fields, "access_token": TOKEN})
+    assert answer.status_code == 200 and answer.json() == {"success": True}
+    refused = httpx.post(
+        route, params={"subscribed_fields": "messages,no_such_field", "access_token": TOKEN}
+    )
+    assert refused.status_code == 400
+    assert httpx.post(route, params={"access_token": TOKEN}).status_code == 400
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -503,3 +524,12 @@ def test_channel_messenger_sends_a_status_photo_the_spec_accepts(graph_settings)
         last_inbound_at=datetime.now(UTC) - MINUTE_AGO,
     )
     assert messenger.send(out, graph_settings) == ANSWERED_MID
+
+
+def test_channel_messenger_subscribes_the_page_as_meta_lists(graph_settings, monkeypatch):
+    pytest.importorskip("bot.channels.messenger")
+    from bot.channels import messenger
+
+    settings = settings_for(monkeypatch, META_APP_SECRET="peer-app-secret")
+    found = messenger.subscribe(settings)
+    assert found["id"] == "6000000000000100"
