@@ -266,6 +266,50 @@ def test_x_an_empty_direct_message_is_refused(x_fixed):
     assert session.refusals()
 
 
+def x_app(base: str) -> tuple[tweepy.Client, Recording]:
+    """A tweepy client with an app-only bearer token and the account's OAuth 1.0a keys, as
+    `intake311 x` builds it (the token itself comes from POST /oauth2/token, which the
+    spec does not describe)."""
+    client, session = x_client(base)
+    client.bearer_token = "peer-app-only-bearer"
+    return client, session
+
+
+WEBHOOK_URL = "https://intake.example.org/webhooks/x"
+SUBSCRIPTION = f"/2/account_activity/webhooks/{X_RESIDENT}/subscriptions/all"
+
+
+def test_x_the_webhook_is_registered_as_the_spec_says(x_fixed):
+    client, session = x_app(peer("X_PEER_FIXED"))
+    listed = client.request("GET", "/2/webhooks", user_auth=False)
+    assert listed.status_code == 200
+    assert session.last is not None
+    assert session.last.request.headers["Authorization"] == "Bearer peer-app-only-bearer"
+    created = client.request("POST", "/2/webhooks", json={"url": WEBHOOK_URL}, user_auth=False)
+    assert created.status_code == 200 and "data" in created.json()
+    checked = client.request("PUT", f"/2/webhooks/{X_RESIDENT}", user_auth=False)
+    assert checked.status_code == 200 and not session.refusals()
+
+
+def test_x_the_account_subscribes_with_an_empty_body(x_fixed):
+    client, session = x_app(peer("X_PEER_FIXED"))
+    answer = client.request("POST", SUBSCRIPTION, json={}, user_auth=True)
+    assert answer.status_code == 200 and "subscribed" in answer.json()["data"]
+    with pytest.raises(tweepy.HTTPException) as caught:
+        client.request("POST", SUBSCRIPTION, user_auth=True)  # no body at all
+    assert caught.value.response.status_code == 422
+    assert "request: Body parameter is required" in session.refusals()
+
+
+def test_x_a_webhook_url_over_200_characters_is_refused(x_fixed):
+    client, session = x_app(peer("X_PEER_FIXED"))
+    url = "https://intake.example.org/" + "x" * 180
+    with pytest.raises(tweepy.HTTPException) as caught:
+        client.request("POST", "/2/webhooks", json={"url": url}, user_auth=False)
+    assert caught.value.response.status_code == 422
+    assert any("more than 200 characters" in v for v in session.refusals())
+
+
 def test_x_published_refuses_oauth1(x_published):
     """As published the spec's OAuth 1.0a scheme is an HTTP scheme `OAuth`, unknown to Prism."""
     client, session = x_published
