@@ -488,7 +488,14 @@ def test_channel_mastodon_sends_a_direct_post_the_spec_accepts(masto_settings):
     mastodon_channel = channel("mastodon")
     out = Outgoing(1, "mastodon:resident@social.example", "Report 1234 received.")
     sent = mastodon_channel.send(out, masto_settings)
-    assert sent and "103254962155278888" in sent
+    assert sent.endswith(":103254962155278888")  # the spec's example status
+
+
+def test_channel_mastodon_sends_a_public_reply_the_spec_accepts(masto_settings):
+    mastodon_channel = channel("mastodon")
+    payload = OutboundPayload(public_reply_to=MASTODON_STATUS)
+    out = Outgoing(1, "mastodon:resident@social.example", "Thanks, we wrote to you.", payload)
+    assert mastodon_channel.send(out, masto_settings).endswith(":103254962155278888")
 
 
 def test_channel_mastodon_polls_mentions_the_spec_describes(masto_settings):
