@@ -196,6 +196,10 @@ def secret_values(settings: Settings) -> list[str]:
         settings.media_s3_secret_access_key,
         settings.lookup_key,
         *settings.encryption_keys.split(","),
+        # Messenger's (bot/channels/messenger.py)
+        settings.meta_app_secret,
+        settings.meta_verify_token,
+        settings.meta_page_token,
     ]
     kept = {v.strip() for v in values if len(v.strip()) >= MIN_SECRET_CHARS}
     return sorted(kept, key=len, reverse=True)

@@ -83,6 +83,15 @@ def problems(settings: Settings, dotenv: Mapping[str, str | None] | None = None)
         settings.telegram_secret_token
     ):
         found.append("TELEGRAM_SECRET_TOKEN may hold only A-Z a-z 0-9 _ - (Telegram's rule)")
+    # Messenger: a page token (or a verify token) without the app secret that signs its calls.
+    messenger_on = settings.meta_page_token or settings.meta_verify_token
+    if messenger_on and not settings.meta_app_secret:
+        found.append(
+            "Messenger is on (META_PAGE_TOKEN or META_VERIFY_TOKEN is set) but META_APP_SECRET "
+            "is not: its webhooks cannot be verified"
+        )
+    if settings.meta_verify_token:
+        found.extend(_weak_secret("META_VERIFY_TOKEN", settings.meta_verify_token))
     url = settings.public_base_url.strip()
     if not url:
         found.append("PUBLIC_BASE_URL is not set (the https:// address providers call)")

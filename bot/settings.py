@@ -14,6 +14,9 @@ _ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,
 # A WhatsApp address as Twilio writes it, and a Content Template's SID.
 _WHATSAPP_ADDRESS = re.compile(r"whatsapp:\+[1-9][0-9]{6,14}")
 _CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
+# A Graph API version ("v25.0"), and the message tags Messenger takes after its 24-hour window.
+_GRAPH_VERSION = re.compile(r"v?[0-9]{1,3}\.[0-9]{1,2}")
+MESSAGE_TAGS = ("ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE", "HUMAN_AGENT")
 
 
 class Settings(BaseSettings):
@@ -323,6 +326,47 @@ class Settings(BaseSettings):
     def whatsapp_template(self, kind: str) -> str:
         """The Content SID of the approved template for notices of `kind` ("" when none)."""
         return str(getattr(self, f"whatsapp_template_{kind}", "") or "") if kind else ""
+
+    # --- Facebook Messenger (bot/channels/messenger.py) -----------------------------------------
+    # The app's secret (signs every webhook call: X-Hub-Signature-256), the verify token we
+    # choose for the webhook's handshake, and the page's access token (the Send API). Unset
+    # META_APP_SECRET: every Messenger webhook call is refused (403).
+    meta_app_secret: str = Field(default="", repr=False)
+    meta_verify_token: str = Field(default="", repr=False)
+    meta_page_token: str = Field(default="", repr=False)
+    meta_graph_base: str = "https://graph.facebook.com"
+    meta_graph_version: str = "v25.0"
+    # The message tag a notice about a report goes with after Messenger's 24-hour window
+    # (developers.facebook.com/docs/messenger-platform/send-messages/message-tags/); empty:
+    # nothing is sent after the window (such a notice is recorded as failed, for staff).
+    meta_message_tag: str = "ACCOUNT_UPDATE"
+    # Hosts, besides Meta's CDN (*.fbcdn.net, *.fbsbx.com), that a resident's image URL may
+    # be on (comma-separated names, "*.example.com", "name:port"; http allowed): the tests'
+    # stand-in. No credentials go to any of them.
+    meta_media_hosts: str = ""
+    # Messages a second from the page in all (Meta's Send API: 300 calls a second per page for
+    # text), and to one person (Meta names no number, only that a thread sent too many is
+    # limited). 0: not paced.
+    messenger_sends_per_second: float = Field(300.0, ge=0)
+    messenger_user_sends_per_second: float = Field(1.0, ge=0)
+
+    @field_validator("meta_message_tag")
+    @classmethod
+    def _message_tag(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value and value not in MESSAGE_TAGS:
+            raise ValueError(
+                f"META_MESSAGE_TAG must be one of {', '.join(MESSAGE_TAGS)} or empty, not {value!r}"
+            )
+        return value
+
+    @field_validator("meta_graph_version")
+    @classmethod
+    def _graph_version(cls, value: str) -> str:
+        value = value.strip()
+        if not _GRAPH_VERSION.fullmatch(value):
+            raise ValueError(f"META_GRAPH_VERSION must be like v25.0, not {value!r}")
+        return value if value.startswith("v") else f"v{value}"
 
     @field_validator(
         "inbound_limit_per_sender",

@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.channels import fields, sms, telegram, webchat
+from bot.channels import fields, messenger, sms, telegram, webchat
 from bot.channels.base import (
     DeliveryStatus,
     Event,
@@ -318,4 +318,96 @@ def test_fuzz_webchat_parser():
 
 
 def test_every_channel_with_a_webhook_is_fuzzed():
-    assert {channel.name for channel in with_webhooks()} == {"sms", "telegram", "webchat"}
+    assert {channel.name for channel in with_webhooks()} == {
+        "sms",
+        "telegram",
+        "webchat",
+        "messenger",
+    }
+
+
+# --- Messenger --------------------------------------------------------------------------------
+
+MESSENGER_SECRET = "fuzz-meta-app-secret"
+MESSENGER_SETTINGS = Settings(meta_app_secret=MESSENGER_SECRET, meta_verify_token="fuzz-verify")
+MESSENGER_EVENTS = ["text", "quick_reply", "postback", "location", "image", "echo", "delivery"]
+MESSENGER_EVENTS += ["read"]
+PSIDS = ["6782041937154823", "6782041937154824", "1"]
+_mids = itertools.count(1)
+
+
+def messenger_senders(body: Any) -> set[str]:
+    """The addresses a webhook body may name as a sender: its events' sender ids."""
+    found: set[str] = set()
+    entries = body.get("entry") if isinstance(body, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        events = entry.get("messaging") if isinstance(entry, dict) else None
+        for item in events if isinstance(events, list) else []:
+            sender = item.get("sender") if isinstance(item, dict) else None
+            psid = sender.get("id") if isinstance(sender, dict) else None
+            if isinstance(psid, (str, int)) and not isinstance(psid, bool):
+                found.add(messenger.address_for(str(psid).strip()))
+    return found
+
+
+@st.composite
+def messenger_bodies(draw) -> tuple[Any, bytes]:
+    """A Messenger webhook body: recorded events batched with hostile parts, any JSON, or any
+    bytes."""
+    kind = draw(st.sampled_from(["mutated"] * 6 + ["json", "bytes"]))
+    if kind == "mutated":
+        events = []
+        for name in draw(st.lists(st.sampled_from(MESSENGER_EVENTS), min_size=1, max_size=3)):
+            [item] = recorded("messenger", name)["entry"][0]["messaging"]
+            item["sender"]["id"] = draw(st.sampled_from(PSIDS))
+            for part in ("message", "postback"):  # each message new (its own mid)
+                if isinstance(item.get(part), dict) and "mid" in item[part]:
+                    item[part]["mid"] = f"m_fuzz{next(_mids)}"
+            if isinstance(item.get("message"), dict) and "text" in item["message"]:
+                item["message"]["text"] = draw(said())
+            events.append(item)
+        body = {"object": "page", "entry": [{"id": "1", "time": 1, "messaging": events}]}
+        body = mutated(body, draw)
+        return body, json.dumps(body).encode()
+    if kind == "json":
+        value = draw(json_values())
+        return value, json.dumps(value).encode()
+    return None, draw(st.binary(max_size=200))
+
+
+def test_fuzz_messenger_parser():
+    from tests.fakes.graph_api import sign
+
+    with figures("parser: Messenger") as kept:
+
+        @fuzz_settings(600)
+        @given(
+            body=messenger_bodies(),
+            method=st.sampled_from(["POST", "POST", "GET"]),
+            query=st.dictionaries(
+                st.sampled_from(["hub.mode", "hub.verify_token", "hub.challenge"]),
+                hostile_text(max_size=40),
+            ),
+        )
+        def one(body, method, query):
+            data, raw = body
+            headers = {messenger.SIGNATURE_HEADER: sign(raw, MESSENGER_SECRET)}
+            with kept.trying():
+                call = request(method=method, body=raw, headers=headers, query=query)
+                served = messenger.CHANNEL.serve(call, MESSENGER_SETTINGS)
+                if served is not None:
+                    assert served.status in (200, 403)
+                    if served.status == 200:  # the challenge, only for the right token
+                        assert query.get("hub.verify_token") == "fuzz-verify"
+                        assert served.body == query.get("hub.challenge")
+                assert messenger.CHANNEL.verify(call, MESSENGER_SETTINGS) is None
+                try:
+                    events = messenger.CHANNEL.parse(call)
+                except MalformedInbound:
+                    return
+                for event in events:
+                    kept_event = check_bounded(event)
+                    if isinstance(kept_event, Inbound):
+                        assert kept_event.address in messenger_senders(data)
+
+        one()

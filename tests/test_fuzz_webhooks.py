@@ -26,6 +26,7 @@ from tests.conftest import TELEGRAM_SECRET, run_jobs
 from tests.fakes.telegram_api import sent as telegram_sent
 from tests.fuzzing import figures, fuzz_settings, header_text, hostile_text, mutated
 from tests.test_fuzz_parsers import telegram_bodies, telegram_senders, twilio_calls
+from tests.test_messenger import graph, graph_server  # noqa: F401  the Graph API stand-in
 from tests.twilio_webhooks import post_signed
 from webhooks import create_app
 
@@ -193,3 +194,40 @@ def test_fuzz_webchat_webhooks(client, database, redis_conn):
             "/webhooks/webchat/messages?after=0", headers={"Authorization": f"Bearer {token}"}
         ).get_json()["messages"]
         assert all(reply["id"].startswith(f"{session}:") for reply in polled)
+
+
+def test_fuzz_messenger_webhooks(env, graph, graph_server, monkeypatch, database):  # noqa: F811
+    from tests.fakes.graph_api import sent as messenger_sent
+    from tests.fakes.graph_api import sign
+    from tests.test_fuzz_parsers import messenger_bodies, messenger_senders
+    from tests.test_messenger import APP_SECRET, configure
+
+    for limit in ("INBOUND_LIMIT_PER_SENDER", "INBOUND_LIMIT_GLOBAL", "REPLY_LIMIT_PER_SENDER"):
+        monkeypatch.setenv(limit, "")
+    configure(monkeypatch, graph_server)
+    client = create_app({"TESTING": True}).test_client()
+    senders: set[str] = set()
+    with figures(f"webhooks: Messenger, signed ({database})") as kept:
+
+        @fuzz_settings(80)
+        @given(body=messenger_bodies())
+        def one(body):
+            data, raw = body
+            with kept.trying():
+                response = client.post(
+                    "/webhooks/messenger",
+                    data=raw,
+                    headers={
+                        "X-Hub-Signature-256": sign(raw, APP_SECRET),
+                        "Content-Type": "application/json",
+                    },
+                )
+                kept.outcome(response.status_code)
+                assert response.status_code in ANSWERS, response.get_data(as_text=True)
+                if response.status_code == 200:
+                    senders.update(messenger_senders(data))
+
+        one()
+        _run_turns_and_check(senders, kept)
+    written = {f"messenger:{body['recipient']['id']}" for body in messenger_sent(graph)}
+    assert written <= senders

@@ -21,6 +21,8 @@ PATHS = [
     ("POST", "/webhooks/webchat/session"),
     ("POST", "/webhooks/twilio"),
     ("POST", "/webhooks/telegram"),
+    ("GET", "/webhooks/messenger"),
+    ("POST", "/webhooks/messenger"),
     ("GET", "/admin/failures"),
     ("GET", "/nowhere"),
 ]

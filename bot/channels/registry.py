@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.channels import console, sms, telegram, webchat, whatsapp
+from bot.channels import console, messenger, sms, telegram, webchat, whatsapp
 from bot.channels.base import Channel
 
 CHANNELS: dict[str, Channel] = {
@@ -13,6 +13,7 @@ CHANNELS: dict[str, Channel] = {
         telegram.CHANNEL,
         webchat.CHANNEL,
         console.CHANNEL,
+        messenger.CHANNEL,
     )
 }
 

@@ -20,6 +20,7 @@ LAZY_COMMANDS = {
     "telegram": "bot.cli.telegram:telegram_group",
     "translations": "bot.cli.translations:translations",
     "understanding": "bot.cli.understanding:understanding_group",
+    "messenger": "bot.cli.messenger:messenger_group",
 }
 
 
