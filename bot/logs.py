@@ -200,6 +200,9 @@ def secret_values(settings: Settings) -> list[str]:
         settings.meta_app_secret,
         settings.meta_verify_token,
         settings.meta_page_token,
+        settings.x_consumer_secret,
+        settings.x_access_token,
+        settings.x_access_token_secret,
     ]
     kept = {v.strip() for v in values if len(v.strip()) >= MIN_SECRET_CHARS}
     return sorted(kept, key=len, reverse=True)

@@ -72,6 +72,20 @@ def problems(settings: Settings, dotenv: Mapping[str, str | None] | None = None)
             "Telegram is on (TELEGRAM_BOT_TOKEN is set) but TELEGRAM_SECRET_TOKEN is not: "
             "its webhooks cannot be verified"
         )
+    x_on = [
+        name
+        for name, value in (
+            ("X_CONSUMER_KEY", settings.x_consumer_key),
+            ("X_ACCESS_TOKEN", settings.x_access_token),
+            ("X_ACCESS_TOKEN_SECRET", settings.x_access_token_secret),
+        )
+        if value
+    ]
+    if x_on and not settings.x_consumer_secret:
+        found.append(
+            f"X is on ({', '.join(x_on)} set) but X_CONSUMER_SECRET is not: its webhooks "
+            "cannot be verified"
+        )
     for name, value in (
         ("TELEGRAM_SECRET_TOKEN", settings.telegram_secret_token),
         ("WEBCHAT_SECRET", settings.webchat_secret),

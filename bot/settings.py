@@ -368,6 +368,23 @@ class Settings(BaseSettings):
             raise ValueError(f"META_GRAPH_VERSION must be like v25.0, not {value!r}")
         return value if value.startswith("v") else f"v{value}"
 
+    # --- X (bot/channels/x.py) -------------------------------------------------------------------
+    # The app's consumer key and secret (the secret signs X's webhook calls and answers its CRC),
+    # and the city account's access token and secret (OAuth 1.0a user context: DMs and replies).
+    x_consumer_key: str = ""
+    x_consumer_secret: str = Field(default="", repr=False)
+    x_access_token: str = Field(default="", repr=False)
+    x_access_token_secret: str = Field(default="", repr=False)
+    # Where X's API is (tweepy's host is rewritten to it: bot/channels/x_api.py).
+    x_api_base: str = "https://api.twitter.com"
+    # The webhook's id (`intake311 x set-webhook` prints it); `intake311 x info` shows its
+    # subscription. Unset: the webhook registered at PUBLIC_BASE_URL/webhooks/x, if any.
+    x_webhook_id: str = ""
+    # The city account's sends a second. X's documented per-user limits: direct messages
+    # 200 per 15 minutes (and 1,000 a day), posts 100 per 15 minutes; one bucket holds both
+    # (a send is paced by its address alone), at the DMs' pace; a 429 holds it until X's reset.
+    x_sends_per_second: float = Field(0.2, ge=0)
+
     @field_validator(
         "inbound_limit_per_sender",
         "inbound_limit_global",

@@ -311,3 +311,39 @@ def release_delayed(queue: Queue) -> int:
         registry.remove(job)
         queue.enqueue_job(job)
     return len(ids)
+
+
+# --- X (tests/fakes/x_api.py) ---------------------------------------------------------------------
+
+X_CONSUMER = ("xTestConsumerKey0123456789", "x-test-consumer-secret-0123456789abcdefgh")
+X_TOKEN = ("3001234567-xTestAccessToken0123456789", "x-test-access-secret-0123456789abcdefgh")
+
+
+@pytest.fixture(scope="session")
+def x_server():
+    """The X API stand-in on loopback."""
+    from tests.fakes.x_api import create_x_api_app
+
+    server = serve(create_x_api_app(X_CONSUMER, X_TOKEN))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def x_api(x_server, monkeypatch):
+    """The X stand-in's Flask app, emptied for this test, and the X settings pointing at it
+    (on top of `env` or `sqlite_env` when a test asks for one of those first)."""
+    from tests.fakes.x_api import reset_x_api
+
+    reset_x_api(x_server._server.app)
+    for key, value in {
+        "X_CONSUMER_KEY": X_CONSUMER[0],
+        "X_CONSUMER_SECRET": X_CONSUMER[1],
+        "X_ACCESS_TOKEN": X_TOKEN[0],
+        "X_ACCESS_TOKEN_SECRET": X_TOKEN[1],
+        "X_API_BASE": x_server.url,
+        "X_SENDS_PER_SECOND": "0",
+    }.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    return x_server._server.app

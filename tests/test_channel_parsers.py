@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels import messenger, sms, telegram, webchat
+from bot.channels import messenger, sms, telegram, webchat, x
 from bot.channels.base import (
     Channel,
     DeliveryStatus,
@@ -409,3 +409,120 @@ def test_messenger_refuses_a_forged_or_unsigned_call():
     assert messenger.CHANNEL.verify(call(body=body, headers={header: "sha1=abc"}), settings)
     assert messenger.CHANNEL.verify(call(body=body), settings)
     assert messenger.CHANNEL.verify(call(body=body, headers=good), Settings(meta_app_secret=""))
+
+
+# --- X (tests/fixtures/x) ------------------------------------------------------------------------
+
+RESIDENT_X = "x:1204567890123456789"
+DM_PHOTO = (
+    "https://ton.twitter.com/1.1/ton/data/dm/1867432259988776655/1867432250000000001/kQ3pX0aB.jpg"
+)
+X_MESSAGES = [
+    (
+        "dm_text",
+        "in:dm:1867432109876543210",
+        "There's a big pothole outside 120 Main St & it's getting worse",
+        (),
+        None,
+    ),
+    ("dm_photo", "in:dm:1867432259988776655", "Here is a photo of the hole", (DM_PHOTO,), None),
+    ("dm_quick_reply", "in:dm:1867432301122334455", "1", (), None),
+    (
+        "mention",
+        "in:tweet:1864872345678901234",
+        "There's a big pothole on Elm St near the school, cars swerving",
+        (),
+        "1864872345678901234",
+    ),
+    (
+        "mention_extended_photo",
+        "in:tweet:1864873011223344556",
+        "The streetlight at the corner of Oak Ave and 5th St has been out for a week, it is "
+        "really dark at night and people walk there with kids coming back from the park; please "
+        "send someone to fix it soon",
+        ("https://pbs.twimg.com/media/GeA1bCdXkAAq9Zr.jpg",),
+        "1864873011223344556",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "external_id", "text", "media", "post"), X_MESSAGES)
+def test_x_messages(name, external_id, text, media, post):
+    """A DM is private (no public_post); a mention is the post's words without the leading
+    @mentions and photo links, from the author's private address, naming the post."""
+    body = recorded("x", name)
+    [event] = x.CHANNEL.parse(call(body=json.dumps(body).encode()))
+    kind = "direct_message" if external_id.startswith("in:dm:") else "tweet"
+    the_id = external_id.rsplit(":", 1)[1]
+    assert event == Inbound(
+        "x",
+        RESIDENT_X,
+        external_id,
+        text,
+        InboundPayload(
+            media=media, raw={"kind": kind, "id": the_id, "media": len(media)}, public_post=post
+        ),
+    )
+    # Neither names nor screen names are kept, nor anything of the resident but their id.
+    stored = json.dumps(event.payload.to_dict())
+    for private in ("ana_lima_spfd", "Ana Lima", "gardener", "1204567890123456789"):
+        assert private not in stored
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("dm_own", Ignored("our own direct message")),
+        ("own_reply", Ignored("our own post")),
+        ("retweet", Ignored("a repost")),
+        ("favorite", Ignored("favorite_events not handled")),
+        ("follow", Ignored("follow_events not handled")),
+        ("typing", Ignored("direct_message_indicate_typing_events not handled")),
+        ("block", Membership(RESIDENT_X, blocked=True)),
+        ("unblock", Membership(RESIDENT_X, blocked=False)),
+    ],
+)
+def test_x_other_events(name, expected):
+    assert x.CHANNEL.parse(call(body=json.dumps(recorded("x", name)).encode())) == [expected]
+
+
+def test_x_post_that_does_not_mention_the_account_is_ignored():
+    body = recorded("x", "mention")
+    body["tweet_create_events"][0]["entities"]["user_mentions"] = []
+    assert x.CHANNEL.parse(call(body=json.dumps(body).encode())) == [
+        Ignored("a post that does not mention the account")
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not json",
+        b"[1, 2]",
+        b"{}",
+        b'{"for_user_id": "@Springfield311"}',
+        b'{"for_user_id": "3001234567", "direct_message_events": {"id": "1"}}',
+        b'{"for_user_id": "3001234567", "tweet_create_events": ["x"]}',
+        b'{"for_user_id": "3001234567", "direct_message_events": [{"type": "message_create"}]}',
+        b'{"for_user_id": "3001234567", "tweet_create_events": [{"id_str": "1", "user": {}}]}',
+        b"[" * 100_000,
+    ],
+)
+def test_x_unreadable_calls_are_malformed(body):
+    with pytest.raises(MalformedInbound):
+        x.CHANNEL.parse(call(body=body))
+
+
+def test_x_refuses_a_wrong_or_missing_signature():
+    from tests.fakes.x_api import sign
+
+    body = json.dumps(recorded("x", "dm_text")).encode()
+    settings = Settings(x_consumer_secret="s3cret-consumer")
+    good = {"x-twitter-webhooks-signature": sign(body, "s3cret-consumer")}
+    assert x.CHANNEL.verify(call(body=body, headers=good), settings) is None
+    assert x.CHANNEL.verify(call(body=body + b" ", headers=good), settings) is not None
+    forged = {"x-twitter-webhooks-signature": sign(body, "another-secret")}
+    assert x.CHANNEL.verify(call(body=body, headers=forged), settings) is not None
+    assert x.CHANNEL.verify(call(body=body), settings) is not None
+    assert x.CHANNEL.verify(call(body=body, headers=good), Settings()) is not None

@@ -323,6 +323,7 @@ def test_every_channel_with_a_webhook_is_fuzzed():
         "telegram",
         "webchat",
         "messenger",
+        "x",  # tests/test_x_fuzz.py
     }
 
 

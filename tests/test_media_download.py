@@ -565,3 +565,22 @@ def test_no_hostile_url_reaches_a_host_not_allowed(url, twilio_settings):
     for host in watch.hosts:
         assert _allowed_host(host), (url, host)
         assert "@" not in url and url.isascii()
+
+
+def test_signed_headers_go_to_the_credential_hosts_alone(twilio_settings, recorder):
+    """A signed request's headers (X's OAuth 1.0a signature of a DM photo's GET) are sent like
+    `auth`: to the provider's host, never to a redirect's other host, and never shown by repr."""
+    recorder.redirect = f"http://localhost:{recorder.port}/cdn"
+    hosts = frozenset({f"127.0.0.1:{recorder.port}", f"localhost:{recorder.port}"})
+    request = MediaRequest(
+        recorder.url + "/media",
+        hosts,
+        credential_hosts=frozenset({f"127.0.0.1:{recorder.port}"}),
+        schemes=frozenset({"http"}),
+        headers=(("Authorization", 'OAuth oauth_signature="c2lnbmVk"'),),
+    )
+    assert "c2lnbmVk" not in repr(request)
+    with pytest.raises(MediaRefused, match="redirects"):
+        download(request, twilio_settings)
+    signed = [hop["headers"].get("Authorization", "") for hop in recorder.requests]
+    assert signed == ['OAuth oauth_signature="c2lnbmVk"', "", "", ""]

@@ -207,3 +207,17 @@ def test_a_public_reply_is_stored_and_read_back():
     assert OutboundPayload.from_dict(payload.to_dict()).public_reply_to == "1234"
     assert InboundPayload.from_dict(InboundPayload(public_post="9").to_dict()).public_post == "9"
     assert "public_post" not in InboundPayload().to_dict()
+
+
+def test_a_second_public_post_within_a_day_is_taken_privately_unanswered_in_public(
+    sqlite_env, crier
+):
+    """A resident's reply in the thread mentions the city again: one invitation is enough."""
+    returning()
+    crier.cry(WORDS, public=True)
+    poll(crier)
+    crier.cry("1", public=True)
+    poll(crier)
+    assert len(crier.public()) == 1
+    [summary] = [out for out in crier.private() if out.text.startswith("Ready to send:")]
+    assert summary.address == ADDRESS

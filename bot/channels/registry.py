@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.channels import console, messenger, sms, telegram, webchat, whatsapp
+from bot.channels import console, messenger, sms, telegram, webchat, whatsapp, x
 from bot.channels.base import Channel
 
 CHANNELS: dict[str, Channel] = {
@@ -14,6 +14,7 @@ CHANNELS: dict[str, Channel] = {
         webchat.CHANNEL,
         console.CHANNEL,
         messenger.CHANNEL,
+        x.CHANNEL,
     )
 }
 

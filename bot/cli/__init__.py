@@ -1,5 +1,5 @@
 """The `intake311` command: web, worker, cron, failures, sandbox, chat, demo, migrate, telegram,
-open311, understanding, forget, keys."""
+open311, understanding, forget, keys, x."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ LAZY_COMMANDS = {
     "translations": "bot.cli.translations:translations",
     "understanding": "bot.cli.understanding:understanding_group",
     "messenger": "bot.cli.messenger:messenger_group",
+    "x": "bot.cli.x:x_group",
 }
 
 

@@ -10,6 +10,7 @@ outbox, retries and pacing), marked `OutboundPayload.public_reply_to` for its ch
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
@@ -17,11 +18,15 @@ from bot.channels.registry import channel_for
 from bot.jobs.common import store_reply
 from bot.models import Conversation, Direction, Message, Report
 from bot.payloads import InboundPayload, OutboundPayload
+from bot.timeutil import utcnow
 from conversations import Reply, notices
 from conversations.language import Language
 
 # How far back a filed report looks for the public post that started it, in messages.
 LOOKBACK = 200
+# After a public answer, a conversation's next public posts are taken privately, unanswered in
+# public, for this long.
+INVITE_QUIET = timedelta(hours=24)
 
 
 def public_post_of(message: Message) -> str | None:
@@ -42,9 +47,29 @@ def store_public_reply(
     return message
 
 
-def invite(session: Session, conversation: Conversation, post: str, say: Language) -> Message:
-    """Answer a public post in public: the report goes on in private messages."""
+def invite(
+    session: Session, conversation: Conversation, post: str, say: Language
+) -> Message | None:
+    """Answer a public post in public: the report goes on in private messages. None when the
+    conversation was answered in public within INVITE_QUIET: a resident's reply in the thread
+    mentions the city again (X and Mastodon add the mention), and one invitation is enough."""
+    if _answered_in_public_since(session, conversation, utcnow() - INVITE_QUIET):
+        return None
     return store_public_reply(session, conversation, post, notices.public_invite(say))
+
+
+def _answered_in_public_since(session: Session, conversation: Conversation, since) -> bool:
+    recent = session.exec(
+        select(Message)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.direction == Direction.OUT,
+            col(Message.created_at) >= since,
+        )
+        .order_by(col(Message.id).desc())
+        .limit(LOOKBACK)
+    )
+    return any(OutboundPayload.from_dict(m.payload).public_reply_to for m in recent)
 
 
 def filed(session: Session, report: Report, say: Language) -> Message | None:

@@ -415,7 +415,8 @@ def _handle(
     if public_post:  # a public mention of the city: answered in public, the rest privately
         say = context.language(contact.language or "")
         invited = public_replies.invite(session, conversation, public_post, say)
-        stored.append(("bot.jobs.deliver", invited.id))
+        if invited is not None:
+            stored.append(("bot.jobs.deliver", invited.id))
     return stored, erase
 
 

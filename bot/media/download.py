@@ -6,8 +6,8 @@ subdomain; "name:port" for a port other than the scheme's own), no user name or 
 it, and no odd spelling of a host (non-ASCII or "xn--" labels, a trailing dot, percent-escapes,
 IPv4 other than four plain decimal numbers, IPv6 literals). The URL is read by a strict parser
 of our own and must read the same way to httpx, so the two never disagree on the host.
-Redirects are followed by hand, at most MAX_REDIRECTS. `request.auth` (HTTP basic) goes only to
-a host in `request.credential_hosts`.
+Redirects are followed by hand, at most MAX_REDIRECTS. `request.auth` (HTTP basic) and
+`request.headers` (a signed request's) go only to a host in `request.credential_hosts`.
 
 The body is streamed and kept in memory: refused unread when the provider's size or the
 Content-Length is over MEDIA_MAX_BYTES, and as soon as the bytes read pass it. MEDIA_FETCH_TIMEOUT
@@ -234,12 +234,16 @@ def _fetch(
 ) -> bytes | str:
     """One hop: the body's bytes, or where a redirect points (not yet checked)."""
     where = target.origin
-    auth = request.auth if host_matches(target, request.credential_hosts) else None
+    trusted = host_matches(target, request.credential_hosts)
+    auth = request.auth if trusted else None
+    headers = dict(request.headers) if trusted else {}
     left = deadline - time.monotonic()
     if left <= 0:
         raise MediaUnavailable(f"{where}: no time left for the fetch")
     try:
-        with client.stream("GET", url, auth=auth, timeout=httpx.Timeout(left)) as response:
+        with client.stream(
+            "GET", url, auth=auth, headers=headers, timeout=httpx.Timeout(left)
+        ) as response:
             status = response.status_code
             if status in REDIRECTS:
                 location = response.headers.get("location")

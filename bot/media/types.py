@@ -10,10 +10,10 @@ class MediaRequest:
     """How to fetch one of a channel's media references, as the channel says.
 
     `url` is fetched only if its scheme is in `schemes` and its host matches `hosts`; every
-    redirect is held to the same rule. `auth` (HTTP basic) goes only to a host in
-    `credential_hosts`, never to a redirect's other host. Host patterns are exact names or
-    "*.example.com" (any subdomain). A URL that carries a secret itself (Telegram's file URL
-    holds the bot token) is `secret_url`: never logged or stored.
+    redirect is held to the same rule. `auth` (HTTP basic) and `headers` (a signed request's)
+    go only to a host in `credential_hosts`, never to a redirect's other host. Host patterns
+    are exact names or "*.example.com" (any subdomain). A URL that carries a secret itself
+    (Telegram's file URL holds the bot token) is `secret_url`: never logged or stored.
     """
 
     # Neither is shown by repr: Telegram's URL holds the bot token, `auth` Twilio's.
@@ -26,6 +26,9 @@ class MediaRequest:
     # The provider's own size of the file, where it says before the download (Telegram's
     # getFile): a larger one than MEDIA_MAX_BYTES is refused unread.
     size: int | None = None
+    # Request headers that carry credentials (X's OAuth 1.0a signature of this very GET), sent,
+    # like `auth`, only to a host in `credential_hosts`.
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
 class MediaRefused(Exception):
