@@ -203,6 +203,7 @@ def secret_values(settings: Settings) -> list[str]:
         settings.x_consumer_secret,
         settings.x_access_token,
         settings.x_access_token_secret,
+        settings.mastodon_access_token,
     ]
     kept = {v.strip() for v in values if len(v.strip()) >= MIN_SECRET_CHARS}
     return sorted(kept, key=len, reverse=True)

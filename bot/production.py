@@ -106,6 +106,12 @@ def problems(settings: Settings, dotenv: Mapping[str, str | None] | None = None)
         )
     if settings.meta_verify_token:
         found.extend(_weak_secret("META_VERIFY_TOKEN", settings.meta_verify_token))
+    # Mastodon: its access token goes with every call to MASTODON_BASE_URL.
+    if settings.mastodon_access_token and not settings.mastodon_base_url.startswith("https://"):
+        found.append(
+            "MASTODON_BASE_URL is not HTTPS (or not set) while MASTODON_ACCESS_TOKEN is: the "
+            "token would cross the network in the clear"
+        )
     url = settings.public_base_url.strip()
     if not url:
         found.append("PUBLIC_BASE_URL is not set (the https:// address providers call)")

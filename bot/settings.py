@@ -420,6 +420,34 @@ class Settings(BaseSettings):
         """Seconds a job that holds a conversation's or contact's lock may run (JOB_TIMEOUT)."""
         return self.job_timeout or self.lock_timeout // 2
 
+    # --- Mastodon (bot/channels/mastodon.py) ----------------------------------------------------
+    # The instance the city's account is on ("https://mastodon.example.org") and that account's
+    # access token (scopes read:notifications read:statuses write:statuses). Both set: the
+    # scheduler reads its mentions every MASTODON_POLL_SECONDS (Mastodon has no webhook for them).
+    mastodon_base_url: str = ""
+    mastodon_access_token: str = Field(default="", repr=False)
+    # Seconds between two reads of the mentions. Mastodon allows 300 API calls per 5 minutes
+    # per account (docs.joinmastodon.org/api/rate-limits): a poll is one call (one more per
+    # page of 80 when more arrived), so 15 s spends about 20 of them.
+    mastodon_poll_seconds: float = Field(15.0, ge=1, le=3600)
+    # Hosts, besides MASTODON_BASE_URL's, that the instance's media are served from
+    # (comma-separated names, "*.example.com", or "name:port"), e.g. "files.mastodon.social".
+    mastodon_media_hosts: str = ""
+    # Statuses a second the bot posts (bot.pacing; 0: not paced). Posts share the 300 calls per
+    # 5 minutes with the polls; Mastodon also allows 300 statuses per 3 hours per account and
+    # answers 429 past it until its X-RateLimit-Reset, which holds the sends that long.
+    mastodon_sends_per_second: float = Field(0.5, ge=0)
+
+    @field_validator("mastodon_base_url")
+    @classmethod
+    def _mastodon_base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", value):
+            raise ValueError(
+                f"{value!r} is not a Mastodon instance's address ('https://mastodon.example.org')"
+            )
+        return value
+
 
 def parse_bounds(text: str) -> tuple[tuple[float, float], tuple[float, float]]:
     """Parse 'south,west,north,east' into two corner points."""

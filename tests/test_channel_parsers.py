@@ -526,3 +526,37 @@ def test_x_refuses_a_wrong_or_missing_signature():
     assert x.CHANNEL.verify(call(body=body, headers=forged), settings) is not None
     assert x.CHANNEL.verify(call(body=body), settings) is not None
     assert x.CHANNEL.verify(call(body=body, headers=good), Settings()) is not None
+
+
+# --- Mastodon: notifications read by polling (bot.channels.mastodon) ----------------------------
+
+MASTODON_SETTINGS = Settings(_env_file=None, mastodon_base_url="https://mastodon.social")
+MASTODON = [
+    (
+        "notification_mention",
+        Inbound(
+            "mastodon",
+            "mastodon:zsc@mastodon.social",
+            "in:103186126728896492",
+            "sup!",
+            InboundPayload(
+                public_post="103186126728896492",
+                raw={
+                    "notification_id": "34975861",
+                    "status_id": "103186126728896492",
+                    "visibility": "public",
+                    "media": 0,
+                },
+            ),
+        ),
+    ),
+    ("notification_favourite", Ignored("notification of type favourite")),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), MASTODON)
+def test_mastodon_notifications(name, expected):
+    from bot.channels import mastodon
+
+    note = recorded("mastodon", name)
+    assert mastodon.parse_notification(note, MASTODON_SETTINGS, "109000000000000001") == expected

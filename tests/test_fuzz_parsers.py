@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from typing import Any
 
 from hypothesis import given
@@ -410,5 +411,69 @@ def test_fuzz_messenger_parser():
                     kept_event = check_bounded(event)
                     if isinstance(kept_event, Inbound):
                         assert kept_event.address in messenger_senders(data)
+
+        one()
+
+
+# --- Mastodon: notifications read by polling (no webhook) --------------------------------------
+
+MASTODON_SETTINGS = Settings(_env_file=None, mastodon_base_url="https://mastodon.example")
+MASTODON_NOTIFICATIONS = ["notification_mention", "notification_favourite"]
+HTML_PIECES = [
+    "<p>",
+    "</p>",
+    "<br>",
+    "<br />",
+    '<a href="https://x.example/@city" class="u-url mention">@<span>city</span></a>',
+    "<script>",
+    "</script>",
+    "<style>",
+    "<!--",
+    "-->",
+    "<![CDATA[",
+    "<a href='",
+    "&lt;",
+    "&amp;",
+    "&#0;",
+    "&#xD800;",
+    "<",
+    ">",
+    "<div",
+    "@city ",
+]
+
+
+@st.composite
+def mastodon_notifications(draw) -> Any:
+    """A recorded notification with hostile parts and HTML, or any JSON."""
+    if draw(st.integers(0, 7)) == 0:
+        return draw(json_values())
+    note = recorded("mastodon", draw(st.sampled_from(MASTODON_NOTIFICATIONS)))
+    pieces = draw(st.lists(st.one_of(st.sampled_from(HTML_PIECES), said()), max_size=12))
+    note["status"]["content"] = "".join(pieces)
+    return mutated(note, draw)
+
+
+def test_fuzz_mastodon_parser():
+    from bot.channels import mastodon
+
+    with figures("parser: Mastodon") as kept:
+
+        @fuzz_settings(500)
+        @given(note=mastodon_notifications())
+        def one(note):
+            with kept.trying():
+                try:
+                    event = mastodon.parse_notification(note, MASTODON_SETTINGS, "1")
+                except MalformedInbound:
+                    return
+                stored = check_bounded(event)
+                if isinstance(stored, Inbound):
+                    assert not re.search(r"<[/!?]?[A-Za-z]", stored.text), "a tag is kept"
+                    acct = note["status"]["account"]["acct"]
+                    assert (
+                        stored.address.removeprefix("mastodon:").split("@")[0]
+                        == acct.lstrip("@").split("@")[0]
+                    )
 
         one()

@@ -41,7 +41,6 @@ class Crier(Channel):
 
     name = "crier"
     scheme = "crier"
-    poll_interval = 10.0
     abilities = Abilities(
         OPT_OUT_WORDS, OPT_IN_WORDS, text_budget=500, budget_unit="characters", public_posts=True
     )
@@ -58,8 +57,8 @@ class Crier(Channel):
         self.heard.append((post, Inbound(self.name, ADDRESS, f"in:{post}", text, payload)))
         return post
 
-    def polls(self, settings: Settings) -> bool:
-        return True
+    def poll_every(self, settings: Settings) -> float | None:
+        return 10.0
 
     def poll(self, settings: Settings, cursor: str | None) -> Polled:
         self.polls_asked.append(cursor)

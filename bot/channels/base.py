@@ -289,9 +289,6 @@ class Channel:
     abilities: ClassVar[Abilities] = Abilities(OPT_OUT_WORDS, OPT_IN_WORDS)
     # The largest call the provider makes, in bytes: a larger body is refused (413) unread.
     max_request_bytes: ClassVar[int] = 1024 * 1024
-    # Seconds between two polls of the provider, for a channel that has no webhook for what it
-    # needs (Mastodon's mentions); None: never polled.
-    poll_interval: ClassVar[float | None] = None
 
     def address_for(self, identity: object) -> str:
         """The contact address of this channel's user `identity`."""
@@ -320,9 +317,10 @@ class Channel:
         """The answer to a GET (a provider's handshake, a page's poll); None: not allowed."""
         return None
 
-    def polls(self, settings: Settings) -> bool:
-        """Whether the channel is set up to be polled (`poll_interval` and its settings)."""
-        return False
+    def poll_every(self, settings: Settings) -> float | None:
+        """Seconds between two polls of the provider, for a channel that has no webhook for
+        what it needs (Mastodon's mentions); None: not polled (or not set up)."""
+        return None
 
     def poll(self, settings: Settings, cursor: str | None) -> Polled:
         """The events since `cursor` (None: only the newest few) and the next cursor.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.channels import console, messenger, sms, telegram, webchat, whatsapp, x
+from bot.channels import console, mastodon, messenger, sms, telegram, webchat, whatsapp, x
 from bot.channels.base import Channel
 
 CHANNELS: dict[str, Channel] = {
@@ -15,6 +15,7 @@ CHANNELS: dict[str, Channel] = {
         console.CHANNEL,
         messenger.CHANNEL,
         x.CHANNEL,
+        mastodon.CHANNEL,
     )
 }
 

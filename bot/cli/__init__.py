@@ -1,5 +1,5 @@
 """The `intake311` command: web, worker, cron, failures, sandbox, chat, demo, migrate, telegram,
-open311, understanding, forget, keys, x."""
+open311, understanding, forget, keys, x, mastodon."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ LAZY_COMMANDS = {
     "understanding": "bot.cli.understanding:understanding_group",
     "messenger": "bot.cli.messenger:messenger_group",
     "x": "bot.cli.x:x_group",
+    "mastodon": "bot.cli.mastodon:mastodon_group",
 }
 
 

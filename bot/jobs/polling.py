@@ -1,7 +1,7 @@
 """poll_channels: ask the channels that have no webhook for what they need (Mastodon's mentions).
 
-The cron queues it every POLL_TICK seconds; a channel is polled when its `poll_interval` has
-passed since its last poll and it is set up (`Channel.polls`). What a poll finds is stored as a
+The cron queues it every POLL_TICK seconds; a channel is polled when it is set up to be and
+its interval has passed since its last poll (`Channel.poll_every`). What a poll finds is stored as a
 webhook's events are (`bot.intake.accept`: once per provider id, so a poll that overlaps the
 last one stores nothing twice); its cursor is kept in Redis only once they are all stored. A
 lost cursor costs nothing but a look at the newest page again.
@@ -21,7 +21,7 @@ from bot.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-POLL_TICK = 5  # seconds between the cron's calls: the finest poll_interval that means anything
+POLL_TICK = 5  # seconds between the cron's calls: the finest poll interval that means anything
 
 
 def cursor_key(name: str) -> str:
@@ -35,10 +35,11 @@ def poll_channels() -> int:
     redis = get_redis()
     stored = 0
     for channel in CHANNELS.values():
-        if not channel.poll_interval or not channel.polls(settings):
+        every = channel.poll_every(settings)
+        if not every:
             continue
         # One poll per interval, whichever worker takes the tick.
-        due = redis.set(f"intake311:poll:{channel.name}:due", 1, nx=True, px=_ms(channel))
+        due = redis.set(f"intake311:poll:{channel.name}:due", 1, nx=True, px=_ms(every))
         if due:
             stored += poll_channel(channel)
     return stored
@@ -69,8 +70,8 @@ def poll_channel(channel: Channel) -> int:
         lock.release()
 
 
-def _ms(channel: Channel) -> int:
-    return max(1, int((channel.poll_interval or POLL_TICK) * 1000) - 500)
+def _ms(every: float) -> int:
+    return max(1, int(every * 1000) - 500)
 
 
 def _kind(problem: PollError) -> str:

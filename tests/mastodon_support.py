@@ -1,0 +1,51 @@
+"""Fixtures for the Mastodon tests: the loopback stand-in for an instance (tests/fakes/
+mastodon_api.py) and a process configured to use it. Imported by the test modules that need
+them (they are not in conftest.py: only the Mastodon tests start this server)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.channels import mastodon
+from bot.settings import get_settings
+from sandbox.server import serve
+from tests.fakes.mastodon_api import create_mastodon_api_app, reset_mastodon_api
+
+MASTODON_TOKEN = "test-mastodon-token_0123456789abcdefghij"
+
+
+@pytest.fixture(scope="session")
+def mastodon_server():
+    """The Mastodon instance stand-in on loopback."""
+    server = serve(create_mastodon_api_app(MASTODON_TOKEN))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mastodon_api(mastodon_server):
+    """The stand-in's Flask app, emptied for this test (and our account's id forgotten)."""
+    reset_mastodon_api(mastodon_server._server.app)
+    mastodon._OWN_ACCOUNTS.clear()
+    return mastodon_server._server.app
+
+
+def configure_mastodon(monkeypatch, server, **extra: str) -> None:
+    """Point this process's settings at the stand-in (unpaced)."""
+    env = {
+        "MASTODON_BASE_URL": server.url,
+        "MASTODON_ACCESS_TOKEN": MASTODON_TOKEN,
+        "MASTODON_SENDS_PER_SECOND": "0",
+        "MASTODON_MEDIA_HOSTS": "",
+        **extra,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def mastodon_settings(sqlite_env, monkeypatch, mastodon_server, mastodon_api):
+    """A process on SQLite configured for the stand-in instance."""
+    configure_mastodon(monkeypatch, mastodon_server)
+    return get_settings()
