@@ -1,5 +1,5 @@
 """The `intake311` command: web, worker, cron, failures, sandbox, chat, demo, migrate, telegram,
-open311, understanding, forget, keys."""
+open311, understanding, forget, keys, gazetteer."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ LAZY_COMMANDS = {
     "telegram": "bot.cli.telegram:telegram_group",
     "translations": "bot.cli.translations:translations",
     "understanding": "bot.cli.understanding:understanding_group",
+    "gazetteer": "bot.cli.gazetteer:gazetteer_group",
 }
 
 
