@@ -132,7 +132,8 @@ def test_a_crossing_without_a_shared_vertex_is_found(geocoder):
 
 
 @pytest.mark.parametrize(
-    "typed", ["Main between 2nd and 3rd", "Main St between 3rd St & 2nd St", "on main btwn 2nd and 3rd"]
+    "typed",
+    ["Main between 2nd and 3rd", "Main St between 3rd St & 2nd St", "on main btwn 2nd and 3rd"],
 )
 def test_a_block_between_two_cross_streets_is_its_middle(geocoder, typed):
     found = geocoder.geocode(typed)

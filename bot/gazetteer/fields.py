@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 # punctuation ("LF_FADD" = "lffadd"). Sources: San Francisco's EAS and street centrelines
 # (base_address_num, street_type, lf_fadd...), NYC's Address Points and LION (h_no, st_name,
 # l_low_hn...), Philadelphia's centreline (l_f_add...), Toronto's (lonuml...), the Census
-# Bureau's TIGER (lfromhn...), NENA's address point standard (add_number, st_posttyp...).
+# Bureau's TIGER (lfromhn...), NENA's address point standard (add_number, st_postyp...).
 ALIASES: dict[str, list[str]] = {
     "number": [
         "base_address_num",
@@ -75,6 +75,7 @@ ALIASES: dict[str, list[str]] = {
         "sttype",
         "st_typ",
         "st_posttyp",
+        "st_postyp",
         "stn_postyp",
         "post_type",
         "posttype",
