@@ -223,8 +223,8 @@ def test_the_load_and_lookup_commands(tmp_path, monkeypatch):
         )
         assert loaded.exit_code == 0, loaded.output
         assert (
-            "4 address points (1 unit rows folded), 3 streets, 0 segments, 0 intersections, 1 places"
-            in loaded.output
+            "4 address points (1 unit rows folded), 3 streets, 0 segments, 0 intersections, "
+            "1 places" in loaded.output
         )
         assert "6 rows read, 0 skipped" in loaded.output and "built in" in loaded.output
         found = CliRunner().invoke(cli, ["gazetteer", "lookup", "120", "E", "Main", "St"])

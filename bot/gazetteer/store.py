@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
-from bot.gazetteer.build import CELL, SCHEMA_VERSION, cell, place_key
+from bot.gazetteer.build import SCHEMA_VERSION, cell, place_key
 from bot.gazetteer.geometry import LatLon, metres
 from bot.gazetteer.names import Street, street
 
@@ -205,15 +205,20 @@ class Store:
         self, at: LatLon, radius: float
     ) -> tuple[float, int, int, str, float, float] | None:
         """(metres, street, number, suffix, lat, lon) of the nearest address point within
-        `radius` metres."""
-        rows = self._near(
-            "SELECT street, number, suffix, lat, lon FROM points "
-            "WHERE cy BETWEEN ? AND ? AND cx BETWEEN ? AND ?",
-            at,
-            radius,
-        )
-        best = min(((metres(at, (r[3], r[4])), *r) for r in rows), default=None)
-        return best if best is not None and best[0] <= radius else None
+        `radius` metres: looked for close by first, where a pin on a house finds it."""
+        for reach in (min(radius, 15.0), radius):
+            rows = self._near(
+                "SELECT street, number, suffix, lat, lon FROM points "
+                "WHERE cy BETWEEN ? AND ? AND cx BETWEEN ? AND ? "
+                "AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?",
+                at,
+                reach,
+                box=True,
+            )
+            best = min(((metres(at, (r[3], r[4])), *r) for r in rows), default=None)
+            if best is not None and best[0] <= reach:
+                return best
+        return None
 
     def near_segments(self, at: LatLon, radius: float) -> list[Segment]:
         """Centreline pieces passing through the grid cells within `radius` metres."""
@@ -235,12 +240,16 @@ class Store:
         )
         return [_segment(row) for row in rows]
 
-    def _near(self, sql: str, at: LatLon, radius: float) -> list[tuple]:
-        """Rows of a cell query over the cells within `radius` metres of `at`."""
-        cy, cx = cell(*at)
-        span_y = math.ceil(radius / (CELL * 111_320.0))
-        span_x = math.ceil(radius / (CELL * 111_320.0 * max(0.1, math.cos(math.radians(at[0])))))
-        return self._rows(sql, (cy - span_y, cy + span_y, cx - span_x, cx + span_x))
+    def _near(self, sql: str, at: LatLon, radius: float, box: bool = False) -> list[tuple]:
+        """Rows of a cell query over the cells within `radius` metres of `at` (and, with
+        `box`, the bounding box of that radius as four more parameters)."""
+        dlat = radius / 111_320.0
+        dlon = radius / (111_320.0 * max(0.1, math.cos(math.radians(at[0]))))
+        (y0, x0), (y1, x1) = cell(at[0] - dlat, at[1] - dlon), cell(at[0] + dlat, at[1] + dlon)
+        args: tuple = (y0, y1, x0, x1)
+        if box:
+            args += (at[0] - dlat, at[0] + dlat, at[1] - dlon, at[1] + dlon)
+        return self._rows(sql, args)
 
 
 def _segment(row: tuple) -> Segment:
