@@ -214,3 +214,37 @@ def test_a_bounded_viewbox_keeps_only_places_inside(geocoder):
     assert geocoder.geocode("120 Mission St", viewbox=inside, bounded=True) is not None
     assert geocoder.geocode("120 Mission St", viewbox=elsewhere, bounded=True) is None
     assert geocoder.geocode("120 Mission St", viewbox=elsewhere, bounded=False) is not None
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "1 " * 500,
+        "between and and between and",
+        "& & & / / @",
+        "corner of",
+        "99999999999 Main St",
+        "0 Main St",
+        "Main between Main and Main",
+        "🕳️ pothole near 5th & Mission!!",
+        "a" * 5000,
+        "\x00\x01 Elm",
+        "5th & Mission & Elm",
+        "st st st st",
+    ],
+)
+def test_hostile_text_finds_something_or_nothing_never_raises(geocoder, typed):
+    found = geocoder.geocode(typed, exactly_one=False, limit=3)
+    assert isinstance(found, list) and len(found) <= 3
+    assert all(-90 <= f.latitude <= 90 and f.raw["display_name"] for f in found)
+
+
+def test_a_broken_index_raises_geopys_errors_only(tmp_path):
+    from geopy.exc import GeocoderUnavailable
+
+    broken = tmp_path / "broken.sqlite3"
+    broken.write_bytes(b"not a database" * 100)
+    with pytest.raises(GeocoderUnavailable):
+        Gazetteer(broken).geocode("120 Mission St")
+    with pytest.raises(GeocoderUnavailable):
+        Gazetteer(broken).reverse((40.7, -89.6))

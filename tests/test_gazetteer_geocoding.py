@@ -115,3 +115,12 @@ def test_a_new_load_is_picked_up(tmp_path):
     assert geocoding.gazetteer(str(index), CITY) is not first
     place = only(geocoding.lookup("120 Mission St", settings))
     assert place.exact and "120 Mission Street" in place.address  # from the centreline now
+
+
+def test_a_missing_index_is_a_caution_at_start(tmp_path, index):
+    from bot.production import cautions
+
+    gone = Settings(geocoder="gazetteer", gazetteer_file=str(tmp_path / "none.sqlite3"))
+    assert any("GAZETTEER_FILE" in said for said in cautions(gone))
+    there = Settings(geocoder="gazetteer", gazetteer_file=str(index))
+    assert not any("GAZETTEER_FILE" in said for said in cautions(there))

@@ -5,7 +5,8 @@ Nominatim reads it unchanged; `raw["gazetteer"]` says how each was found."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ class Gazetteer(Geocoder):
         if self._store is None:
             try:
                 self._store = Store(self.path)
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, sqlite3.Error) as exc:
                 raise GeocoderUnavailable(f"gazetteer index unavailable: {exc}") from exc
         return self._store
 
@@ -72,14 +73,7 @@ class Gazetteer(Geocoder):
         key = ("geocode", text.casefold(), box)
         found = self.cache.get(key)
         if found is None:
-            try:
-                found = tuple(r for r in self._search(text) if box is None or _inside(r, box))
-            except GeocoderUnavailable:
-                raise
-            except Exception as exc:  # a broken index must not break a conversation
-                raise GeocoderServiceError(
-                    f"gazetteer look-up failed: {type(exc).__name__}"
-                ) from exc
+            found = _guarded(lambda: tuple(r for r in self._search(text) if _inside(r, box)))
             self.cache.put(key, found)
         wanted = 1 if exactly_one else max(1, limit or 10)
         locations = [_location(raw) for raw in found[:wanted]]
@@ -97,7 +91,7 @@ class Gazetteer(Geocoder):
         key = ("reverse", round(at[0], 6), round(at[1], 6))
         found = self.cache.get(key)
         if found is None:
-            found = self._reverse(at)
+            found = _guarded(lambda: self._reverse(at))
             self.cache.put(key, found)
         locations = [_location(raw) for raw in found]
         if exactly_one:
@@ -254,6 +248,16 @@ class Gazetteer(Geocoder):
         }
 
 
+def _guarded(search: Callable[[], Found]) -> Found:
+    """A search's results; a broken index raises geopy's errors, never another."""
+    try:
+        return search()
+    except GeocoderUnavailable:
+        raise
+    except Exception as exc:  # a broken index must not break a conversation
+        raise GeocoderServiceError(f"gazetteer look-up failed: {type(exc).__name__}") from exc
+
+
 def _holds(side: tuple[int, int], number: int) -> bool:
     """Whether a side's range holds the number, odd or even as its ends are."""
     low, high = sorted(side)
@@ -300,8 +304,10 @@ def _box(viewbox: Sequence[Any]) -> tuple[float, float, float, float]:
     return min(south, north), min(west, east), max(south, north), max(west, east)
 
 
-def _inside(raw: dict[str, Any], box: tuple[float, float, float, float]) -> bool:
-    """Whether a result lies in the box."""
+def _inside(raw: dict[str, Any], box: tuple[float, float, float, float] | None) -> bool:
+    """Whether a result lies in the box (anywhere, without one)."""
+    if box is None:
+        return True
     south, west, north, east = box
     return south <= float(raw["lat"]) <= north and west <= float(raw["lon"]) <= east
 
