@@ -15,7 +15,8 @@ Baselines, measured in the same run, alternating with the subject: for the load,
 rows copied into SQLite as they are (csv.reader and executemany, no parsing, no index); for the
 look-ups, the one indexed SQL query an address point needs (street id and number already known).
 
-Prints the figures; exits 0 even when a goal is missed, 1 only when it could not measure.
+Runs on one CPU (sched_setaffinity). Prints the figures; exits 0 even when a goal is missed, 1
+only when it could not measure.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.engine_steps import pin_to_one_core  # noqa: E402
 from bot.gazetteer.build import build  # noqa: E402
 from bot.gazetteer.geocoder import Gazetteer  # noqa: E402
 from bot.gazetteer.geometry import metres  # noqa: E402
@@ -196,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rounds, count = (1, 300) if args.quick else (max(1, args.rounds), args.queries)
     load_before = load()
+    pinned = pin_to_one_core()
     grid = city_script()
     named, numbered, per_side = 52, 60, 25
     with tempfile.TemporaryDirectory(prefix="gazetteer-bench-") as folder:
@@ -295,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         f"p50 {b50:.3f} ms  p99 {b99:.3f} ms; cached p50 {percentile(c, 0.5) * 1000:.0f} us"
     )
     print(f"  goal: p99 under {GOAL_MS:.0f} ms: {'met' if p99 < GOAL_MS else 'missed'}")
-    print(f"  load average before {load_before}, after {load_after}")
+    print(f"  load average before {load_before}, after {load_after}; {pinned}")
     rows.append(
         row(
             "every look-up p50 / p99",

@@ -124,3 +124,29 @@ def test_a_missing_index_is_a_caution_at_start(tmp_path, index):
     assert any("GAZETTEER_FILE" in said for said in cautions(gone))
     there = Settings(geocoder="gazetteer", gazetteer_file=str(index))
     assert not any("GAZETTEER_FILE" in said for said in cautions(there))
+
+
+def test_the_engine_reads_a_corner_back_at_its_point(settings):
+    from conversations import Geocode
+    from tests.test_conversations_catalogue import Chat
+
+    chat = Chat()
+    chat.send("pothole")
+    asked = chat.send("5th & Mission")
+    assert asked.actions == (Geocode("5th & Mission"),)
+    found = chat.feed(geocoding.lookup("5th & Mission", settings))
+    assert chat.state.name == "location_confirm"
+    assert f"5th Street & Mission Street, {CITY}" in found.replies[0].text
+    place = chat.state.draft.place
+    assert metres((place.lat, place.lon), (grid.lat_of(0), grid.lon_of(5))) < 1
+
+
+def test_the_engine_takes_an_exact_house_without_asking(settings):
+    from tests.test_conversations_catalogue import Chat
+
+    chat = Chat()
+    chat.send("pothole")
+    chat.send("120 Mission St")
+    chat.feed(geocoding.lookup("120 Mission St", settings))
+    assert chat.state.name != "location_confirm"
+    assert chat.state.draft.place.address == f"120 Mission Street, {CITY}"

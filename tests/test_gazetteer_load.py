@@ -281,3 +281,41 @@ def test_the_demo_towns_corners_and_landmarks(demo_town):
     )
     block = geocoder.geocode("Main St between Cedar Dr and Walnut St")
     assert round(block.latitude, 6) == 39.8 and -89.66 < block.longitude < -89.6553
+
+
+@pytest.mark.parametrize(
+    "columns, expected",
+    [
+        (  # San Francisco's EAS flat export
+            ["eas_address_base_id", "base_address_num", "base_address_suffix", "street_name"]
+            + ["street_type", "street_post_direction", "unit_address", "longitude", "latitude"],
+            {"number": "base_address_num", "suffix": "base_address_suffix"}
+            | {"street": "street_name", "type": "street_type", "postdir": "street_post_direction"}
+            | {"unit": "unit_address", "lat": "latitude", "lon": "longitude"},
+        ),
+        (  # NENA's address point standard
+            ["Add_Number", "AddNum_Suf", "St_PreDir", "St_Name", "St_PosTyp", "St_PosDir"],
+            {"number": "Add_Number", "suffix": "AddNum_Suf", "predir": "St_PreDir"}
+            | {"street": "St_Name", "type": "St_PosTyp", "postdir": "St_PosDir"},
+        ),
+        (  # a county's points as OpenAddresses reads them
+            ["ANUMBER", "StreetPrefixDirectional", "ST_NAME", "StreetPostType", "POINT_X", "POINT_Y"],
+            {"number": "ANUMBER", "predir": "StreetPrefixDirectional", "street": "ST_NAME"}
+            | {"type": "StreetPostType", "lon": "POINT_X", "lat": "POINT_Y"},
+        ),
+        (  # NYC LION centrelines
+            ["Street", "L_LOW_HN", "L_HIGH_HN", "R_LOW_HN", "R_HIGH_HN"],
+            {"street": "Street", "left_from": "L_LOW_HN", "left_to": "L_HIGH_HN"}
+            | {"right_from": "R_LOW_HN", "right_to": "R_HIGH_HN"},
+        ),
+        (  # the Census Bureau's TIGER address ranges
+            ["FULLNAME", "LFROMHN", "LTOHN", "RFROMHN", "RTOHN"],
+            {"street": "FULLNAME", "left_from": "LFROMHN", "left_to": "LTOHN"}
+            | {"right_from": "RFROMHN", "right_to": "RTOHN"},
+        ),
+    ],
+)
+def test_columns_are_found_by_their_open_data_names(columns, expected):
+    from bot.gazetteer.fields import detect
+
+    assert detect(columns) == expected

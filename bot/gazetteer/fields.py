@@ -10,7 +10,8 @@ from collections.abc import Iterable, Mapping
 # punctuation ("LF_FADD" = "lffadd"). Sources: San Francisco's EAS and street centrelines
 # (base_address_num, street_type, lf_fadd...), NYC's Address Points and LION (h_no, st_name,
 # l_low_hn...), Philadelphia's centreline (l_f_add...), Toronto's (lonuml...), the Census
-# Bureau's TIGER (lfromhn...), NENA's address point standard (add_number, st_postyp...).
+# Bureau's TIGER (lfromhn...), NENA's address point standard (add_number, st_postyp...),
+# county address points as OpenAddresses' source files name them (anumber, st_name...).
 ALIASES: dict[str, list[str]] = {
     "number": [
         "base_address_num",
@@ -35,6 +36,7 @@ ALIASES: dict[str, list[str]] = {
         "street_number",
         "streetnumber",
         "civic_number",
+        "anumber",
         "civicnumber",
         "number",
         "num",
@@ -76,6 +78,7 @@ ALIASES: dict[str, list[str]] = {
         "st_typ",
         "st_posttyp",
         "st_postyp",
+        "streetposttype",
         "stn_postyp",
         "post_type",
         "posttype",
@@ -86,6 +89,7 @@ ALIASES: dict[str, list[str]] = {
     ],
     "predir": [
         "predir",
+        "streetprefixdirectional",
         "pre_dir",
         "street_predirection",
         "st_predir",
@@ -100,6 +104,7 @@ ALIASES: dict[str, list[str]] = {
     ],
     "postdir": [
         "postdir",
+        "streetpostdirectional",
         "post_dir",
         "street_post_direction",
         "st_posdir",
