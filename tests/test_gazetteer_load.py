@@ -299,7 +299,14 @@ def test_the_demo_towns_corners_and_landmarks(demo_town):
             | {"street": "St_Name", "type": "St_PosTyp", "postdir": "St_PosDir"},
         ),
         (  # a county's points as OpenAddresses reads them
-            ["ANUMBER", "StreetPrefixDirectional", "ST_NAME", "StreetPostType", "POINT_X", "POINT_Y"],
+            [
+                "ANUMBER",
+                "StreetPrefixDirectional",
+                "ST_NAME",
+                "StreetPostType",
+                "POINT_X",
+                "POINT_Y",
+            ],
             {"number": "ANUMBER", "predir": "StreetPrefixDirectional", "street": "ST_NAME"}
             | {"type": "StreetPostType", "lon": "POINT_X", "lat": "POINT_Y"},
         ),
