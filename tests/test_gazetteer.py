@@ -248,3 +248,19 @@ def test_a_broken_index_raises_geopys_errors_only(tmp_path):
         Gazetteer(broken).geocode("120 Mission St")
     with pytest.raises(GeocoderUnavailable):
         Gazetteer(broken).reverse((40.7, -89.6))
+
+
+@pytest.mark.parametrize(
+    "typed, road",
+    [
+        ("120 Mission St by the bus stop", "Mission Street"),
+        ("5th St & Mission St near the cafe", None),
+    ],
+)
+def test_words_after_the_street_are_read_past(geocoder, typed, road):
+    found = geocoder.geocode(typed)
+    if road:
+        assert found.raw["gazetteer"] == "point" and found.raw["address"]["road"] == road
+    else:
+        assert found.raw["gazetteer"] == "intersection"
+        assert metres(at(found), corner(MISSION, 5)) < 1

@@ -41,6 +41,7 @@ Add_Number,AddNum_Suf,St_PreDir,St_Name,St_PosTyp,Unit,Latitude,Longitude,Place_
 120,,W,MAIN,ST,3,40.0001,-90.0010,
 122,A,W,MAIN,ST,,40.0001,-90.0012,
 9,,,OAK,AVE,,40.0010,-90.0000,
+11B,,,OAK,AVE,,40.0010,-90.0002,
 ,,,,,,40.0005,-90.0005,Town Library
 """
 
@@ -48,7 +49,7 @@ Add_Number,AddNum_Suf,St_PreDir,St_Name,St_PosTyp,Unit,Latitude,Longitude,Place_
 def test_a_csv_with_directions_in_their_own_columns(tmp_path):
     index = tmp_path / "index.sqlite3"
     built = build([write(tmp_path / "points.csv", NENA_CSV)], index, "Plainsville")
-    assert (built.points, built.units_folded, built.places, built.streets) == (4, 1, 1, 3)
+    assert (built.points, built.units_folded, built.places, built.streets) == (5, 1, 1, 3)
     geocoder = Gazetteer(index)
     west = geocoder.geocode("120 W Main Street apt 3")
     east = geocoder.geocode("120 East Main St")
@@ -56,6 +57,7 @@ def test_a_csv_with_directions_in_their_own_columns(tmp_path):
     assert east.raw["address"]["road"] == "East Main Street" and east.longitude == -89.9990
     assert geocoder.geocode("122A W Main St").raw["address"]["house_number"] == "122A"
     assert geocoder.geocode("the town library").address == "Town Library, Plainsville"
+    assert geocoder.geocode("11B Oak Ave").raw["address"]["house_number"] == "11B"
 
 
 def test_x_y_and_socrata_point_columns(tmp_path):
@@ -223,10 +225,10 @@ def test_the_load_and_lookup_commands(tmp_path, monkeypatch):
         )
         assert loaded.exit_code == 0, loaded.output
         assert (
-            "4 address points (1 unit rows folded), 3 streets, 0 segments, 0 intersections, "
+            "5 address points (1 unit rows folded), 3 streets, 0 segments, 0 intersections, "
             "1 places" in loaded.output
         )
-        assert "6 rows read, 0 skipped" in loaded.output and "built in" in loaded.output
+        assert "7 rows read, 0 skipped" in loaded.output and "built in" in loaded.output
         found = CliRunner().invoke(cli, ["gazetteer", "lookup", "120", "E", "Main", "St"])
         assert "120 East Main Street, Plainsville  (40.000100, -89.999000; point)" in found.output
         back = CliRunner().invoke(cli, ["gazetteer", "lookup", "--reverse", "40.0001,-90.0010"])
@@ -326,3 +328,22 @@ def test_columns_are_found_by_their_open_data_names(columns, expected):
     from bot.gazetteer.fields import detect
 
     assert detect(columns) == expected
+
+
+def test_a_street_named_alone_comes_before_a_place_sharing_a_word(tmp_path):
+    data = {
+        "type": "FeatureCollection",
+        "features": [
+            feature(line((40.0, -90.0), (40.0, -89.99)), STREETNAME="MISSION ST"),
+            feature(
+                {"type": "Point", "coordinates": [-89.995, 40.001]}, NAME="Mission Dolores Park"
+            ),
+        ],
+    }
+    (tmp_path / "m.geojson").write_text(json.dumps(data))
+    build([tmp_path / "m.geojson"], tmp_path / "i.sqlite3")
+    geocoder = Gazetteer(tmp_path / "i.sqlite3")
+    found = geocoder.geocode("Mission", exactly_one=False)
+    assert [f.raw["gazetteer"] for f in found] == ["street", "place"]
+    assert geocoder.geocode("Mission Dolores Park").raw["gazetteer"] == "place"
+    assert geocoder.geocode("mission dolores").raw["gazetteer"] == "place"

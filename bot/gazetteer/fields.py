@@ -275,6 +275,20 @@ def integer(value: object) -> int | None:
     return int(number)
 
 
+_LETTERED = re.compile(r"\s*([0-9]{1,7})\s*([A-Za-z])\s*")
+
+
+def house_number(value: object) -> tuple[int, str] | None:
+    """A house number and the letter written after it ('120', '120A', '120 B'), or None."""
+    number = integer(value)
+    if number is not None:
+        return number, ""
+    lettered = _LETTERED.fullmatch(str(value or ""))
+    if lettered is None or int(lettered.group(1)) == 0:
+        return None
+    return int(lettered.group(1)), lettered.group(2).upper()
+
+
 def coordinate(value: object) -> float | None:
     """A finite float, or None."""
     if value is None or isinstance(value, bool):

@@ -177,13 +177,14 @@ class Gazetteer(Geocoder):
         return [self._raw(lat, lon, "block", name=name)]
 
     def _name(self, text: str) -> list[dict[str, Any]]:
-        """Places of that name, then streets of that name (their middle)."""
-        found = []
-        for place in self.store.places(text):
-            found.append(self._raw(place.lat, place.lon, "place", name=place.name, kind=place.kind))
-        streets, _ = self.store.resolve(text)
-        found.extend(self._street(row) for row in streets if row.lat is not None)
-        return found
+        """Places and streets of that name (a street at its middle): a place first when its
+        whole name was typed, or the street only fuzzily."""
+        places, whole = self.store.places(text)
+        named = [self._raw(p.lat, p.lon, "place", name=p.name, kind=p.kind) for p in places]
+        streets, fuzzy = self.store.resolve(text)
+        ways = [self._street(row) for row in streets if row.lat is not None]
+        # "Mission" is Mission Street before Mission Dolores Park; "the park" the park.
+        return named + ways if whole or fuzzy or not ways else ways + named
 
     def _street(self, row: StreetRow) -> dict[str, Any]:
         """A street alone, at its middle."""

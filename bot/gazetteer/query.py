@@ -107,8 +107,10 @@ def parse(text: str, city: str = "") -> list[Query]:
         readings.append(
             House(int(house["number"]), (house["suffix"] or "").upper(), house["street"])
         )
-    sides = [s for s in _CORNER.split(unprefixed) if s.strip()]
-    if len(sides) == 2 and not between:
-        readings.append(Corner(sides[0], sides[1]))
+    if not between:  # each separator in turn: "Lewis and Clark Blvd & 5th"
+        for cut in _CORNER.finditer(unprefixed):
+            first, second = unprefixed[: cut.start()].strip(), unprefixed[cut.end() :].strip()
+            if first and second:
+                readings.append(Corner(first, second))
     readings.append(Name(unprefixed or text))
     return readings

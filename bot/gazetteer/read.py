@@ -97,7 +97,8 @@ def _point(
         tally.skip("no coordinates on the globe")
         return None
     name = str(props.get(found.get("name", ""), None) or "").strip()
-    number = fields.integer(props.get(found.get("number", "")))
+    house = fields.house_number(props.get(found.get("number", "")))
+    number, lettered = house if house is not None else (None, "")
     on = _street_of(props, found)
     if name:
         kind = str(props.get(found.get("kind", ""), None) or "").strip()
@@ -108,7 +109,7 @@ def _point(
     if number is None:
         tally.skip("no house number")
         return None
-    suffix = str(props.get(found.get("suffix", ""), None) or "").strip().upper()[:10]
+    suffix = str(props.get(found.get("suffix", ""), None) or lettered).strip().upper()[:10]
     unit = str(props.get(found.get("unit", ""), None) or "").strip()[:20]
     return AddressPoint(on, number, at[0], at[1], suffix, unit)
 

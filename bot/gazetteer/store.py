@@ -16,7 +16,7 @@ from rapidfuzz import fuzz, process
 
 from bot.gazetteer.build import SCHEMA_VERSION, cell, place_key
 from bot.gazetteer.geometry import LatLon, metres
-from bot.gazetteer.names import Street, street
+from bot.gazetteer.names import STREET_TYPES, Street, street, words
 
 FUZZY_CUTOFF = 80  # rapidfuzz ratio a misspelt street or place name must reach (70 if short)
 
@@ -105,6 +105,15 @@ class Store:
             return [], False
         found = list(self.by_name.get(typed.name, ()))
         fuzzy = False
+        said = words(text)
+        for cut in range(len(said) - 1, 1, -1):  # "Main St by the bus stop": Main St
+            if found:
+                break
+            if said[cut - 1] not in STREET_TYPES:  # cut only after a street's type
+                continue
+            shorter = street(" ".join(said[:cut]))
+            if shorter is not None and shorter.name in self.by_name:
+                typed, found = shorter, list(self.by_name[shorter.name])
         if not found and not any(c.isdigit() for c in typed.name):
             cutoff = 70 if len(typed.name) <= 5 else FUZZY_CUTOFF
             for name, _score, _ in process.extract(
@@ -173,12 +182,14 @@ class Store:
             )
         ]
 
-    def places(self, text: str, limit: int = 3) -> list[PlaceRow]:
-        """Places named `text`: by their whole name, then by all its words, then fuzzily."""
+    def places(self, text: str, limit: int = 3) -> tuple[list[PlaceRow], bool]:
+        """Places named `text` (by their whole name, then by all its words, then fuzzily), and
+        whether it was their whole name."""
         key = place_key(text)
         if not key:
-            return []
+            return [], False
         keys = [key] if key in self._place_keys_set else []
+        whole = bool(keys)
         if not keys:
             wanted = set(key.split())
             keys = [k for k in self._place_keys if wanted <= set(k.split())]
@@ -197,7 +208,7 @@ class Store:
                     "SELECT name, kind, lat, lon, street, number FROM places WHERE key = ?", (k,)
                 )
             )
-        return found[:limit]
+        return found[:limit], whole
 
     # --- near a point -----------------------------------------------------------------------
 
