@@ -155,6 +155,9 @@ def test_a_geojson_of_points_lines_and_places(tmp_path):
     corner = geocoder.geocode("Birch and Ash")
     assert (corner.latitude, corner.longitude) == (40.0, -90.005)  # crossing, no shared vertex
     assert geocoder.geocode("Riverside Park").raw["type"] == "park"
+    middle = geocoder.geocode("50 Ash Dr")  # FROMADDR/TOADDR: one range for both sides
+    assert middle.raw["gazetteer"] == "interpolated"
+    assert metres((middle.latitude, middle.longitude), (40.0, -90.005)) < 10
 
 
 def test_parity_decides_the_side_and_the_range_bounds_it(tmp_path):
@@ -347,3 +350,10 @@ def test_a_street_named_alone_comes_before_a_place_sharing_a_word(tmp_path):
     assert [f.raw["gazetteer"] for f in found] == ["street", "place"]
     assert geocoder.geocode("Mission Dolores Park").raw["gazetteer"] == "place"
     assert geocoder.geocode("mission dolores").raw["gazetteer"] == "place"
+
+
+def test_a_tab_separated_file(tmp_path):
+    text = "house_number\tstreet\tlat\tlon\n7\tBay Rd\t40.1\t-90.1\n"
+    built = build([write(tmp_path / "points.tsv", text)], tmp_path / "i.sqlite3")
+    assert built.points == 1
+    assert Gazetteer(tmp_path / "i.sqlite3").geocode("7 Bay Road").longitude == -90.1

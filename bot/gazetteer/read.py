@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.gazetteer import fields
+from bot.gazetteer.geometry import length
 from bot.gazetteer.names import Street, street
 from bot.gazetteer.records import AddressPoint, Centreline, NamedPlace, Record, Tally
 
@@ -137,9 +138,42 @@ def _centrelines(
     left = _range(props, found, "left_from", "left_to")
     right = _range(props, found, "right_from", "right_to")
     if left is None and right is None:
-        left = _range(props, found, "from", "to")
-    for line in lines:
-        yield Centreline(on, tuple(line), left, right)
+        left, right = _both_sides(_range(props, found, "from", "to"))
+    lengths = [length(line) for line in lines]
+    total, walked = sum(lengths) or 1.0, 0.0
+    for line, size in zip(lines, lengths, strict=True):
+        start, end = walked / total, (walked + size) / total
+        walked += size
+        yield Centreline(on, tuple(line), _part(left, start, end), _part(right, start, end))
+
+
+def _both_sides(whole: tuple[int, int] | None) -> tuple[tuple[int, int] | None, ...]:
+    """One range for both sides (FROMADDR/TOADDR) as the left's and the right's: 1-99 is
+    1-99 odd and 2-98 even; 100-199 holds both parities already (the right left empty)."""
+    if whole is None:
+        return None, None
+    first, last = whole
+    if first % 2 != last % 2 or first == last:
+        return whole, None
+    step = 1 if last > first else -1
+    return whole, (first + step, last - step)
+
+
+def _part(side: tuple[int, int] | None, start: float, end: float) -> tuple[int, int] | None:
+    """The share of a side's range on the piece from `start` to `end` (fractions of the
+    feature's length), its parity kept."""
+    if side is None or (start, end) == (0.0, 1.0):
+        return side
+    first, last = side
+    same = first % 2 == last % 2
+
+    def at(fraction: float) -> int:
+        number = round(first + fraction * (last - first))
+        if same and number % 2 != first % 2:
+            number += 1 if last >= first else -1
+        return number
+
+    return at(start), at(end)
 
 
 def read_geojson(
