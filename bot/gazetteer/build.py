@@ -89,6 +89,7 @@ def build(
 ) -> Built:
     """Read the files and write the index to `out` (built beside it, then moved in place)."""
     started = time.perf_counter()
+    files = list(files)
     built = Built()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
