@@ -39,7 +39,8 @@ def lookup(query: str, settings: Settings) -> Geocoded:
     except (GeopyError, ValueError) as exc:  # ValueError: geopy refuses the query or bounds
         log.warning("geocoder failed for a lookup: %s", type(exc).__name__)
         return Geocoded(query, failed=True)
-    city, bounded = settings.city_name, bounds is not None
+    # The city's own gazetteer holds nothing but the city: its places are in it.
+    city, bounded = settings.city_name, bounds is not None or settings.geocoder == "gazetteer"
     places = tuple(place_of(r.raw, query, city, bounded) for r in results or ())
     return Geocoded(query, places)
 

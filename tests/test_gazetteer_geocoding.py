@@ -150,3 +150,8 @@ def test_the_engine_takes_an_exact_house_without_asking(settings):
     chat.feed(geocoding.lookup("120 Mission St", settings))
     assert chat.state.name != "location_confirm"
     assert chat.state.draft.place.address == f"120 Mission Street, {CITY}"
+
+
+def test_without_a_city_name_a_house_in_the_citys_own_data_is_exact(index):
+    unnamed = Settings(geocoder="gazetteer", gazetteer_file=str(index))
+    assert only(geocoding.lookup("120 Mission St", unnamed)).exact
