@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
+import os
 
 from geopy.adapters import RequestsAdapter
 from geopy.exc import GeopyError
 from geopy.geocoders import Nominatim
+from geopy.geocoders.base import Geocoder
 
 from bot.channels.fields import point
+from bot.gazetteer.names import STREET_TYPES as _STREET_TYPES
+from bot.gazetteer.names import words as _words
 from bot.settings import Settings
 from conversations import Geocoded, Place
 
@@ -25,7 +28,7 @@ def lookup(query: str, settings: Settings) -> Geocoded:
         return Geocoded(query, (Place(address=query),))
     bounds = settings.bounds()
     try:
-        results = _nominatim(settings).geocode(
+        results = _geocoder(settings).geocode(
             query[:MAX_QUERY],
             exactly_one=False,
             limit=3,
@@ -36,43 +39,10 @@ def lookup(query: str, settings: Settings) -> Geocoded:
     except (GeopyError, ValueError) as exc:  # ValueError: geopy refuses the query or bounds
         log.warning("geocoder failed for a lookup: %s", type(exc).__name__)
         return Geocoded(query, failed=True)
-    city, bounded = settings.city_name, bounds is not None
+    # The city's own gazetteer holds nothing but the city: its places are in it.
+    city, bounded = settings.city_name, bounds is not None or settings.geocoder == "gazetteer"
     places = tuple(place_of(r.raw, query, city, bounded) for r in results or ())
     return Geocoded(query, places)
-
-
-# Spellings of a street's type and direction, read as one word each ("W Main St" = "West Main
-# Street").
-_SPELLED = {
-    "st": "street",
-    "str": "street",
-    "ave": "avenue",
-    "av": "avenue",
-    "rd": "road",
-    "blvd": "boulevard",
-    "dr": "drive",
-    "ln": "lane",
-    "ct": "court",
-    "pl": "place",
-    "pkwy": "parkway",
-    "hwy": "highway",
-    "ter": "terrace",
-    "cir": "circle",
-    "sq": "square",
-    "n": "north",
-    "s": "south",
-    "e": "east",
-    "w": "west",
-}
-_STREET_TYPES = frozenset(
-    {"street", "avenue", "road", "boulevard", "drive", "lane", "court", "place", "parkway"}
-    | {"highway", "terrace", "circle", "square", "way"}
-)
-
-
-def _words(text: str) -> list[str]:
-    """The text's words, casefolded, street types and directions spelled out."""
-    return [_SPELLED.get(word, word) for word in re.findall(r"[^\W_]+", text.casefold())]
 
 
 def place_of(raw: dict, query: str, city: str = "", bounded: bool = False) -> Place:
@@ -146,6 +116,32 @@ def _nominatim(settings: Settings) -> Nominatim:
     )
 
 
+def _geocoder(settings: Settings) -> Geocoder:
+    """The geocoder GEOCODER names: Nominatim's API, or the city's own gazetteer index."""
+    if settings.geocoder == "gazetteer":
+        return gazetteer(settings.gazetteer_file, settings.city_name)
+    return _nominatim(settings)
+
+
+_GAZETTEERS: dict[tuple[str, str], tuple[float, Geocoder]] = {}
+
+
+def gazetteer(path: str, city: str = "") -> Geocoder:
+    """The process's gazetteer over the index at `path`, opened again (its cache emptied)
+    when a new load replaced the file."""
+    from bot.gazetteer.geocoder import Gazetteer
+
+    try:
+        changed = os.stat(path).st_mtime
+    except OSError:
+        changed = -1.0
+    known = _GAZETTEERS.get((path, city))
+    if known is None or known[0] != changed:
+        known = (changed, Gazetteer(path, city))
+        _GAZETTEERS[path, city] = known
+    return known[1]
+
+
 def in_city(lat: float, lon: float, settings: Settings) -> bool:
     """Whether a point on the globe is within CITY_BOUNDS (everywhere, when unset)."""
     if point(lat, lon) is None:
@@ -167,7 +163,7 @@ def reverse(lat: float, lon: float, settings: Settings) -> str:
         log.warning("reverse geocoding skipped: the pin is not a point on the globe")
         return ""
     try:
-        found = _nominatim(settings).reverse(found_point, exactly_one=True, addressdetails=True)
+        found = _geocoder(settings).reverse(found_point, exactly_one=True, addressdetails=True)
     except (GeopyError, ValueError) as exc:  # geopy checks the point itself with ValueError
         log.warning("reverse geocoding failed: %s", type(exc).__name__)
         return ""

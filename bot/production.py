@@ -185,6 +185,12 @@ def cautions(settings: Settings) -> list[str]:
             "the database is SQLite: one machine, no roles, no encryption on the wire; "
             "use PostgreSQL for a city's traffic"
         )
+    # issue 19: the city's own address data as the geocoder
+    if settings.geocoder == "gazetteer" and not Path(settings.gazetteer_file).is_file():
+        said.append(
+            "GEOCODER=gazetteer but there is no index at GAZETTEER_FILE: every look-up fails "
+            "(typed addresses are forwarded unchecked) until `intake311 gazetteer load` builds it"
+        )
     return said
 
 

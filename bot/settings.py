@@ -150,8 +150,8 @@ class Settings(BaseSettings):
     @classmethod
     def _known_geocoder(cls, value: str) -> str:
         value = value.strip().lower()
-        if value not in {"nominatim", "none"}:
-            raise ValueError("GEOCODER must be 'nominatim' or 'none'")
+        if value not in {"nominatim", "none", "gazetteer"}:
+            raise ValueError("GEOCODER must be 'nominatim', 'gazetteer' or 'none'")
         return value
 
     @field_validator("understanding")
@@ -447,6 +447,11 @@ class Settings(BaseSettings):
                 f"{value!r} is not a Mastodon instance's address ('https://mastodon.example.org')"
             )
         return value
+
+    # --- The city's own address data as the geocoder (bot/gazetteer, GEOCODER=gazetteer) ------
+    # The index `intake311 gazetteer load FILE...` builds from the city's address points,
+    # street centrelines and places (CSV or GeoJSON), and the geocoder reads.
+    gazetteer_file: str = "var/gazetteer.sqlite3"
 
 
 def parse_bounds(text: str) -> tuple[tuple[float, float], tuple[float, float]]:

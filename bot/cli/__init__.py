@@ -1,5 +1,5 @@
 """The `intake311` command: web, worker, cron, failures, sandbox, chat, demo, migrate, telegram,
-open311, understanding, forget, keys, x, mastodon."""
+open311, understanding, forget, keys, messenger, x, mastodon, gazetteer."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ LAZY_COMMANDS = {
     "messenger": "bot.cli.messenger:messenger_group",
     "x": "bot.cli.x:x_group",
     "mastodon": "bot.cli.mastodon:mastodon_group",
+    "gazetteer": "bot.cli.gazetteer:gazetteer_group",
 }
 
 
