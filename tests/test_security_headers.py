@@ -9,6 +9,7 @@ import re
 import pytest
 
 from bot import production
+from bot.channels.registry import with_webhooks
 from tests.test_production import settings as production_settings
 from webhooks import create_app
 from webhooks.security import content_security_policy
@@ -19,13 +20,9 @@ PATHS = [
     ("GET", "/healthz"),
     ("GET", "/webhooks/webchat/"),
     ("POST", "/webhooks/webchat/session"),
-    ("POST", "/webhooks/twilio"),
-    ("POST", "/webhooks/telegram"),
-    ("GET", "/webhooks/messenger"),
-    ("POST", "/webhooks/messenger"),
     ("GET", "/admin/failures"),
     ("GET", "/nowhere"),
-]
+] + [(method, c.webhook_path or "") for c in with_webhooks() for method in ("GET", "POST")]
 
 
 @pytest.fixture
