@@ -424,7 +424,11 @@ def test_metas_own_window_refusal_is_failed_for_staff_too(quick_resident, graph)
     ("status", "code", "subcode", "expected"),
     [
         (400, 613, None, ("pending", "613")),  # a rate limit: waits, the try not spent
+        (400, 613, 2534040, ("pending", "613/2534040")),
         (400, 4, None, ("pending", "4")),
+        (400, 32, None, ("pending", "32")),
+        (400, 613, 2018338, ("failed", "613/2018338")),  # Meta's warning: never sent again
+        (400, 613, 1893016, ("failed", "613/1893016")),
         (500, 1200, None, ("pending", "1200")),  # temporary
         (500, 2, None, ("pending", "2")),
         (400, 190, None, ("failed", "190")),  # a token Meta refuses: no retry fixes it
@@ -457,6 +461,50 @@ def test_each_error_is_mapped_as_meta_documents_it():
     hint = messenger.CHANNEL.failure_hint(token.code, "", Settings())
     assert "META_PAGE_TOKEN" in hint
     assert "blocked" in messenger.CHANNEL.failure_hint("551/1545041", "", Settings())
+
+
+@pytest.mark.parametrize("subcode", [2018338, 1893016])
+def test_metas_warning_about_tagged_messages_fails_for_good_with_a_hint(subcode):
+    from bot.channels.graph_api import GraphError
+
+    refused = messenger.send_error(GraphError("(#613) Warning!", 400, 613, subcode))
+    assert not refused.retryable and refused.retry_after is None
+    assert refused.code == f"613/{subcode}"
+    hint = messenger.CHANNEL.failure_hint(refused.code, "status", Settings())
+    assert "warning the page" in hint and "fewer tagged messages" in hint
+    assert messenger.CHANNEL.failure_hint("613", "status", Settings()) == ""
+
+
+def test_metas_tag_warning_is_tried_once_and_listed_for_staff(quick_resident, graph):
+    graph.config["FAIL_NEXT"].extend([(400, 613, 2018338)] * 5)
+    quick_resident.say("hi")
+    run_jobs(include_delayed=True)
+    [menu] = outbound()
+    refused = [c for c in graph.config["CALLS"] if c["path"] == "me/messages"]
+    assert len(refused) == 1 and (menu.status, menu.error_code) == ("failed", "613/2018338")
+    [failure] = [f for f in list_failures() if f.name == f"send:{menu.id}"]
+    assert "fewer tagged messages" in failure.hint
+
+
+@pytest.mark.parametrize(("code", "page_held"), [(4, True), (32, True), (613, False), (17, False)])
+def test_an_app_or_page_limit_holds_the_page_and_a_persons_limit_only_theirs(
+    quick_resident, graph, graph_server, monkeypatch, code, page_held
+):
+    from bot import pacing
+
+    settings = configure(
+        monkeypatch,
+        graph_server,
+        MESSENGER_SENDS_PER_SECOND="100",
+        MESSENGER_USER_SENDS_PER_SECOND="100",
+    )
+    graph.config["FAIL_NEXT"].append((400, code, None))
+    assert quick_resident.say("hi") == []
+    [menu] = outbound()
+    assert menu.status == "pending" and menu.error_code == str(code)
+    others = pacing.buckets_for("messenger", "messenger:1234567890", settings)
+    assert (pacing.take(others) > 0) is page_held  # another person's send waits, or not
+    assert pacing.take(pacing.buckets_for("messenger", ADDRESS, settings)) > 0
 
 
 def test_no_answer_is_retryable_and_names_no_token():

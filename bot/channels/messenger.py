@@ -91,6 +91,12 @@ NO_PERMISSION = ("10", "200", "230")
 # Meta's rate limits (app, user, page, API: "Rate Limit error"): no wait is named, so this one.
 RATE_LIMITS = frozenset({4, 17, 32, 613})
 RATE_LIMIT_WAIT = 60.0
+# The app's (4) and the page's (32) limits hold every resident's sends, not one's.
+SENDER_WIDE_LIMITS = frozenset({4, 32})
+# 613 with these subcodes is no rate limit but Meta's warning about the page's tagged messages
+# to this person (2018338: "bothersome or abusive"; 1893016: a repeated opt-in request):
+# sending it again is what Meta warns against, so it fails for good, for staff.
+TAG_WARNINGS = frozenset({(613, 2018338), (613, 1893016)})
 TEMPORARY = frozenset({1, 2, 1200})  # unknown error, "retry later", temporary send failure
 YES_NO = ((texts.YES_BUTTON, "yes"), (texts.NO_BUTTON, "no"))
 YES_PRIVATE_NO = ((texts.YES_BUTTON, "yes"), (texts.PRIVATE_BUTTON, "private"), YES_NO[1])
@@ -352,8 +358,16 @@ def send_error(exc: GraphError) -> SendError:
         None if exc.code is None else f"{exc.code}/{exc.subcode}" if exc.subcode else str(exc.code)
     )
     text = str(exc)
+    if (exc.code, exc.subcode) in TAG_WARNINGS:
+        return SendError(text, retryable=False, code=code)
     if exc.code in RATE_LIMITS or exc.status == 429:
-        return SendError(text, retryable=True, code=code, retry_after=RATE_LIMIT_WAIT)
+        return SendError(
+            text,
+            retryable=True,
+            code=code,
+            retry_after=RATE_LIMIT_WAIT,
+            sender_wide=exc.code in SENDER_WIDE_LIMITS,
+        )
     if exc.status == 0 or exc.status >= 500 or exc.code in TEMPORARY:
         return SendError(text, retryable=True, code=code)  # no answer, Meta's own failure
     return SendError(text, retryable=False, code=code)
@@ -491,7 +505,8 @@ class Messenger(Channel):
     def send_rates(self, address: str, settings: Settings) -> tuple[SendRate, ...]:
         """The page's rate in all (MESSENGER_SENDS_PER_SECOND), then one person's
         (MESSENGER_USER_SENDS_PER_SECOND); a PSID is an address, so its keyed hash names its
-        bucket."""
+        bucket. Meta's limit for one person holds that person's (the last); the app's or the
+        page's (`SendError.sender_wide`) holds the page's (the first)."""
         from bot.personal_data import address_key
 
         return (
@@ -516,6 +531,12 @@ class Messenger(Channel):
                 )
             return f"{window}a tagged notice: set META_MESSAGE_TAG (README), then retry"
         head = (error_code or "").split("/")[0]  # Meta's code, without its subcode
+        if error_code in {f"{code}/{subcode}" for code, subcode in TAG_WARNINGS}:
+            return (
+                "Meta is warning the page about its tagged messages to this person (too many, "
+                "or taken as bothersome): send fewer tagged messages (notices after the 24-hour "
+                "window); retrying this one is what Meta warns against"
+            )
         if head == TOKEN_REFUSED:
             return (
                 "Meta refused META_PAGE_TOKEN (expired or revoked): make a new page access "
