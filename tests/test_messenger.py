@@ -26,7 +26,7 @@ from bot.failures import list_failures
 from bot.media.types import MediaRefused
 from bot.models import Contact, Message, Report
 from bot.pacing import buckets_for
-from bot.payloads import ReplyIntent
+from bot.payloads import OutboundPayload, ReplyIntent
 from bot.settings import Settings, get_settings
 from sandbox.server import serve
 from tests.conftest import PUBLIC_BASE_URL, run_jobs
@@ -590,24 +590,82 @@ def send_status_photo(report: Report, url: str = PHOTO) -> int:
     return notice_id
 
 
-def test_a_status_photo_goes_as_an_image_before_the_words(quick_resident, graph):
+def test_a_status_photo_goes_as_an_image_after_the_words(quick_resident, graph):
     report = file_a_report(quick_resident)
     quick_resident.inbox()
     send_status_photo(report)
-    image, words = quick_resident.inbox()
-    assert image["message"] == {"attachment": {"type": "image", "payload": {"url": PHOTO}}}
+    words, image = quick_resident.inbox()
     assert text(words) == "Update on request 1: closed."
+    assert image["message"] == {"attachment": {"type": "image", "payload": {"url": PHOTO}}}
     [notice] = [m for m in outbound() if m.payload.get("notice") == "status"]
     assert notice.external_id == words["mid"]  # the words' mid names the message
 
 
-def test_a_photo_meta_cannot_fetch_leaves_its_link_in_the_words(quick_resident, graph):
+def test_a_photo_meta_cannot_fetch_goes_as_its_link_after_the_words(quick_resident, graph):
     report = file_a_report(quick_resident)
     quick_resident.inbox()
     graph.config["UNFETCHABLE"].add(PHOTO)
     send_status_photo(report)
+    words, link = quick_resident.inbox()
+    assert (text(words), text(link)) == ("Update on request 1: closed.", PHOTO)
+    [notice] = [m for m in outbound() if m.payload.get("notice") == "status"]
+    assert notice.status == "sent" and notice.external_id == words["mid"]
+
+
+def test_a_photo_that_fails_after_its_words_is_not_sent_again_nor_are_they(quick_resident, graph):
+    report = file_a_report(quick_resident)
+    quick_resident.inbox()
+    graph.config["FAIL_NEXT"].extend([None, (500, 1200, None)])  # the second call: the photo
+    send_status_photo(report)
+    run_jobs(include_delayed=True)
     [words] = quick_resident.inbox()
-    assert text(words) == f"Update on request 1: closed.\n{PHOTO}"
+    assert text(words) == "Update on request 1: closed."
+    [notice] = [m for m in outbound() if m.payload.get("notice") == "status"]
+    assert notice.status == "sent" and notice.external_id == words["mid"]
+    calls = [c for c in graph.config["CALLS"] if c["path"] == "me/messages"]
+    assert [c["status"] for c in calls[-2:]] == [200, 500]
+
+
+def test_words_that_fail_go_again_with_their_photo_each_once(quick_resident, graph):
+    report = file_a_report(quick_resident)
+    quick_resident.inbox()
+    graph.config["FAIL_NEXT"].append((500, 1200, None))  # the words, the first time
+    notice_id = send_status_photo(report)
+    run_jobs(include_delayed=True)
+    words, image = quick_resident.inbox()
+    assert text(words) == "Update on request 1: closed." and "attachment" in image["message"]
+    with session_scope() as session:
+        assert session.get(Message, notice_id).status == "sent"
+
+
+def test_the_photo_is_sent_once_when_only_the_words_fail(monkeypatch):
+    """Whichever call fails retryably, the delivery job's retry never repeats one that went."""
+    bodies: list[dict] = []
+
+    def answer(settings, method, path, *, body=None, params=None):
+        bodies.append(body)
+        if len(bodies) == 2:  # the second call, the first time: Meta's temporary failure
+            raise graph_api.GraphError("(#1200) Temporary send message failure", 500, 1200)
+        return {"message_id": f"m_{len(bodies)}"}
+
+    monkeypatch.setattr(graph_api, "call", answer)
+    settings = Settings(meta_page_token=PAGE_TOKEN)
+    out = Outgoing(
+        7,
+        ADDRESS,
+        "Update on request 1: closed.",
+        OutboundPayload(media_url=PHOTO, notice="status"),
+        last_inbound_at=datetime.now(UTC),
+    )
+    try:
+        messenger.CHANNEL.send(out, settings)
+    except SendError as exc:
+        assert exc.retryable
+        messenger.CHANNEL.send(out, settings)  # the delivery job's retry
+    gone = [b for n, b in enumerate(bodies, start=1) if n != 2]
+    images = [b for b in gone if "attachment" in b["message"]]
+    words = [b for b in gone if "text" in b["message"]]
+    assert len(images) <= 1 and len(words) == 1, f"{len(images)} photos, {len(words)} words"
 
 
 def test_a_residents_photo_is_fetched_from_the_cdn_without_credentials(

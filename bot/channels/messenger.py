@@ -26,7 +26,7 @@ another page has another id). Meta calls `/webhooks/messenger`:
 Out, with the Send API (`POST /me/messages`, bot/channels/graph_api.py): the words (numbered
 options kept as lines, for quick replies' titles are cut at 20 characters), the engine's
 options and yes/no as quick replies (payload: the option's number, or yes/no/private, which the
-engine reads as typed), and a status photo as an image attachment before them. Within
+engine reads as typed), and a status photo as an image attachment after them (see `_send`). Within
 Messenger's 24-hour window a reply goes as `RESPONSE` and a notice as `UPDATE`; after it, only
 a notice about a report may go, tagged (`MESSAGE_TAG` with META_MESSAGE_TAG, by default
 `ACCOUNT_UPDATE`: "Message Tags", https://developers.facebook.com/docs/messenger-platform/
@@ -383,32 +383,48 @@ def _post(settings: Settings, psid: str, kind: dict[str, str], message: dict) ->
 
 
 def _send(out: Outgoing, settings: Settings) -> str:
-    """Send one message with the Send API; the mid of its words."""
+    """Send one message with the Send API; the mid of its words.
+
+    The words go first, a status photo after them: a failure of the words (retried whole by
+    the delivery job) has sent nothing, and once they went the message is sent, whatever
+    becomes of its photo, so no call of one message is ever made twice. A photo Meta will not
+    take goes as its link; a photo that failed otherwise is left out (logged)."""
     if not settings.meta_page_token:
         raise SendError("META_PAGE_TOKEN is not set", retryable=False)
     psid = psid_of(out.address)
     kind = envelope(out, settings)
     reply = out.reply
-    text = out.text[:MAX_TEXT]
-    photo = out.payload.media_url
-    if photo:
-        image = {"attachment": {"type": "image", "payload": {"url": photo}}}
-        try:
-            _post(settings, psid, kind, image)
-        except SendError as refused:
-            if refused.retryable:
-                raise  # nothing went: the whole message is tried again
-            log.info("photo for messenger contact not sent (%s); its link goes", refused.code)
-            text = CHANNEL.with_link(text, photo)
     say = ENGLISH
     if reply is not None:
         say = load_languages(settings.locale_dir or None).get(reply.language or "en", ENGLISH)
-    message: dict[str, Any] = {"text": text}
+    message: dict[str, Any] = {"text": out.text[:MAX_TEXT]}
     buttons = quick_replies(reply, say)
     if buttons:
         message["quick_replies"] = buttons
     mid = _post(settings, psid, kind, message)
+    photo = out.payload.media_url
+    if photo:
+        _send_photo(settings, psid, kind, photo, out.message_id)
     return mid or f"out:{out.message_id}"
+
+
+def _send_photo(
+    settings: Settings, psid: str, kind: dict[str, str], photo: str, message_id: int
+) -> None:
+    """A status photo after its words, once: its link when Meta refuses the image for good;
+    nothing raised (the words went, so the message is sent)."""
+    image = {"attachment": {"type": "image", "payload": {"url": photo}}}
+    try:
+        _post(settings, psid, kind, image)
+        return
+    except SendError as refused:
+        log.info("photo of message %s not sent to messenger (%s)", message_id, refused.code)
+        if refused.retryable:
+            return  # sending it again could make it twice, and the words went
+    try:
+        _post(settings, psid, kind, {"text": CHANNEL.with_link("", photo)})
+    except SendError as lost:
+        log.warning("link to the photo of message %s not sent (%s)", message_id, lost.code)
 
 
 # --- the page's subscription (intake311 messenger) ---------------------------------------------
