@@ -408,13 +408,68 @@ def test_without_a_tag_a_notice_after_24_hours_is_failed_with_the_setting_to_set
     assert "set META_MESSAGE_TAG" in failure.hint
 
 
-def test_metas_own_window_refusal_is_failed_for_staff_too(quick_resident, graph):
-    """Our clock and Meta's disagree: Meta's 10/2018278 ends as ours does."""
+def test_a_reply_meta_refuses_as_outside_the_window_is_failed_for_staff(quick_resident, graph):
+    """Our clock and Meta's disagree: Meta's 10/2018278 for a reply ends as ours does (a reply
+    may not go tagged), tried once."""
     graph.config["WINDOW_CLOSED"].add(PSID)
     assert quick_resident.say("hi") == []
     [menu] = outbound()
     assert (menu.status, menu.error_code) == ("failed", "10/2018278")
-    assert f"send:{menu.id}" in {f.name for f in list_failures()}
+    [failure] = [f for f in list_failures() if f.name == f"send:{menu.id}"]
+    assert "a reply cannot be" in failure.hint
+    assert len([c for c in graph.config["CALLS"] if c["path"] == "me/messages"]) == 1
+
+
+def test_a_notice_meta_says_is_outside_the_window_goes_again_at_once_tagged(resident, graph):
+    """Meta counts the window from the resident's message, we from when we stored it (a batch
+    redelivered after an outage): Meta says closed while we say open."""
+    report = file_a_report(resident)
+    resident.inbox()
+    graph.config["WINDOW_CLOSED"].add(PSID)
+    set_city_status(report.service_request_id, "closed", "Patched.")
+    jobs.track()
+    run_jobs(include_delayed=True)
+    [notice] = [m for m in outbound() if m.payload.get("notice") == "status"]
+    [update] = resident.inbox()
+    assert (update["messaging_type"], update["tag"]) == ("MESSAGE_TAG", "ACCOUNT_UPDATE")
+    assert notice.status == "sent" and notice.external_id == update["mid"]
+    tries = [c["body"].get("messaging_type") for c in graph.config["CALLS"][-2:]]
+    assert tries == ["UPDATE", "MESSAGE_TAG"]  # refused untagged once, then tagged
+
+
+def test_a_notice_meta_refuses_without_a_tag_set_tells_staff_to_set_it(
+    quick_resident, graph, graph_server, monkeypatch
+):
+    configure(monkeypatch, graph_server, META_MESSAGE_TAG="")
+    quick_resident.say("hi")  # our window is open
+    before = len(sent(graph))
+    graph.config["WINDOW_CLOSED"].add(PSID)
+    notice_id = quick_notice()
+    run_jobs(include_delayed=True)
+    with session_scope() as session:
+        notice = session.get(Message, notice_id)
+        assert (notice.status, notice.error_code) == ("failed", messenger.OUTSIDE_WINDOW)
+    [failure] = [f for f in list_failures() if f.name == f"send:{notice_id}"]
+    assert "set META_MESSAGE_TAG" in failure.hint and "by our clock or Meta's" in failure.hint
+    assert len(sent(graph)) == before
+    assert graph.config["CALLS"][-1]["status"] == 400  # Meta refused it, not we
+
+
+def quick_notice() -> int:
+    """A notice to the resident of `quick_resident` (no report needed), queued; its id."""
+    from bot.intake import conversation_for
+    from bot.jobs.common import store_reply
+    from bot.payloads import OutboundPayload as Payload
+    from conversations.types import Reply
+
+    with session_scope() as session:
+        conversation = conversation_for(session, "messenger", ADDRESS)
+        message = store_reply(session, conversation, Reply("Update on request 1: closed."))
+        message.payload = Payload(notice="status", status_notice=True).to_dict()
+        session.flush()
+        message_id = message.id
+    jobs.deliver(message_id)
+    return message_id
 
 
 # --- Send API failures ---------------------------------------------------------------------

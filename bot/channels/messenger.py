@@ -26,12 +26,14 @@ another page has another id). Meta calls `/webhooks/messenger`:
 Out, with the Send API (`POST /me/messages`, bot/channels/graph_api.py): the words (numbered
 options kept as lines, for quick replies' titles are cut at 20 characters), the engine's
 options and yes/no as quick replies (payload: the option's number, or yes/no/private, which the
-engine reads as typed), and a status photo as an image attachment after them (see `_send`). Within
-Messenger's 24-hour window a reply goes as `RESPONSE` and a notice as `UPDATE`; after it, only
-a notice about a report may go, tagged (`MESSAGE_TAG` with META_MESSAGE_TAG, by default
+engine reads as typed), and a status photo as an image attachment after them (`_send`).
+Within Messenger's 24-hour window a reply goes as `RESPONSE` and a notice as `UPDATE`; after
+it, only a notice about a report may go, tagged (`MESSAGE_TAG` with META_MESSAGE_TAG,
 `ACCOUNT_UPDATE`: "Message Tags", https://developers.facebook.com/docs/messenger-platform/
 send-messages/message-tags/); anything else is refused here (SendError, permanent, code
-OUTSIDE_WINDOW, Meta's own code and subcode for that refusal) and listed for staff.
+OUTSIDE_WINDOW, Meta's own code and subcode for that refusal) and listed for staff. Meta counts
+the window from when the resident wrote, we from when we stored it: a notice Meta refuses as
+outside it goes again at once, tagged (nothing went the first time); a reply stays refused.
 """
 
 from __future__ import annotations
@@ -401,11 +403,30 @@ def _send(out: Outgoing, settings: Settings) -> str:
     buttons = quick_replies(reply, say)
     if buttons:
         message["quick_replies"] = buttons
-    mid = _post(settings, psid, kind, message)
+    try:
+        mid = _post(settings, psid, kind, message)
+    except SendError as refused:
+        kind = _tagged_instead(out, kind, refused, settings)
+        mid = _post(settings, psid, kind, message)
     photo = out.payload.media_url
     if photo:
         _send_photo(settings, psid, kind, photo, out.message_id)
     return mid or f"out:{out.message_id}"
+
+
+def _tagged_instead(
+    out: Outgoing, kind: dict[str, str], refused: SendError, settings: Settings
+) -> dict[str, str]:
+    """The envelope to send a notice again with, at once, when Meta refused it untagged as
+    outside the 24-hour window (its clock counts from when the resident wrote, ours from when
+    we stored it): tagged with META_MESSAGE_TAG. Nothing went, so nothing goes twice. `refused`
+    raised again for anything else (a reply, no tag set, a tagged send refused)."""
+    tag = settings.meta_message_tag
+    untagged = kind.get("messaging_type") != "MESSAGE_TAG"
+    if refused.code != OUTSIDE_WINDOW or not (untagged and out.payload.notice and tag):
+        raise refused
+    log.info("message %s: Meta says the window closed; sent again tagged", out.message_id)
+    return {"messaging_type": "MESSAGE_TAG", "tag": tag}
 
 
 def _send_photo(
@@ -536,13 +557,17 @@ class Messenger(Channel):
     def failure_hint(self, error_code: str | None, notice: str, settings: Settings) -> str:
         """What staff can do about a send Meta refused, or we did not make, for good."""
         if error_code == OUTSIDE_WINDOW:
-            window = "the resident last wrote over 24 hours ago, and Messenger then takes only "
+            # Ours or Meta's refusal: Meta counts the window from when the resident wrote.
+            window = (
+                "the resident's 24-hour Messenger window had closed (they last wrote over 24 "
+                "hours before, by our clock or Meta's), and Messenger then takes only "
+            )
             if not notice:
                 return window + "a tagged notice, which a reply cannot be: it is not sent"
             if settings.meta_message_tag:
                 return (
                     f"{window}a tagged notice: retry (it goes tagged "
-                    f"{settings.meta_message_tag} now); if Meta refuses it again, check that the "
+                    f"{settings.meta_message_tag}); if Meta refuses it again, check that the "
                     "page may use META_MESSAGE_TAG's tag"
                 )
             return f"{window}a tagged notice: set META_MESSAGE_TAG (README), then retry"
