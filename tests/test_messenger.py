@@ -325,6 +325,25 @@ def test_a_batch_is_read_whole_and_echoes_and_reads_ignored(quick_resident):
     assert sorted(m.text for m in inbound()) == ["first", "second, from another resident"]
 
 
+def test_a_postback_without_a_mid_is_named_without_the_psid():
+    event = {
+        "sender": {"id": PSID},
+        "recipient": {"id": PAGE_ID},
+        "timestamp": 1764989990120,
+        "postback": {"title": "Get Started", "payload": "GET_STARTED"},
+    }
+    [postback] = messenger.parse_body(event_body([event]))
+    [again] = messenger.parse_body(event_body([event]))
+    assert postback.external_id == again.external_id  # a redelivery is still stored once
+    assert postback.external_id.startswith("pb:") and postback.external_id.endswith(
+        ":1764989990120"
+    )
+    assert PSID not in postback.external_id
+    assert PSID not in json.dumps(postback.payload.raw)  # kept_raw keeps no sender's id
+    other = dict(event, sender={"id": "1234567890"})
+    assert messenger.parse_body(event_body([other]))[0].external_id != postback.external_id
+
+
 @pytest.mark.parametrize(
     "body",
     [b"not json", b"[]", b'{"object": "page"}', b'{"object": "page", "entry": [{"messaging": 1}]}'],

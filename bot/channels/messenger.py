@@ -17,7 +17,8 @@ another page has another id). Meta calls `/webhooks/messenger`:
     `media_request`). The message's `mid` is its id (a redelivery is stored once). An echo of
     our own message (`is_echo`) is ignored.
   - a postback (a button of the page's own, "Get Started"): its payload (or its title) as
-    words, under its `mid` (or, where an older payload has none, "pb:<PSID>:<timestamp>").
+    words, under its `mid` (or, where an older payload has none, "pb:<the address's keyed
+    hash>:<timestamp>": never the PSID itself).
   - a delivery: each of `delivery.mids` delivered. A read, a reaction, anything else: ignored.
   Every accepted call is answered 200: Meta retries any other answer and, failing long enough,
   disables the webhook, so a call we can read but not store is answered 200 too
@@ -282,8 +283,10 @@ def _from_message(psid: str, message: Mapping, timestamp: object) -> Event:
 def _from_postback(psid: str, postback: Mapping, timestamp: object) -> Event:
     if postback.get("mid") is not None:
         mid = _mid(postback.get("mid"))
-    else:  # older payloads: the sender and the time name it
-        mid = f"pb:{psid}:{_timestamp(timestamp)}"
+    else:  # older payloads: the sender (by its keyed hash, as stored) and the time name it
+        from bot.personal_data import address_key
+
+        mid = f"pb:{address_key(address_for(psid))[:32]}:{_timestamp(timestamp)}"
     words = fields.text(postback.get("payload"), fields.MAX_TEXT) or fields.text(
         postback.get("title"), fields.MAX_TEXT
     )
