@@ -823,6 +823,41 @@ def test_the_secrets_are_hidden_masked_and_checked_in_production():
 
 
 @pytest.mark.parametrize(
+    "tag", ["CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE", "HUMAN_AGENT", "NOT_A_TAG"]
+)
+def test_only_the_account_update_tag_fits_a_citys_notice(tag):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="must be ACCOUNT_UPDATE or empty") as refused:
+        Settings(meta_message_tag=tag)
+    assert tag in str(refused.value)
+    assert Settings(meta_message_tag="account_update").meta_message_tag == "ACCOUNT_UPDATE"
+    assert Settings(meta_message_tag="").meta_message_tag == ""
+
+
+def test_a_person_not_available_is_not_a_missing_permission():
+    for code in ("200/1545041", "551/1545041"):
+        hint = messenger.CHANNEL.failure_hint(code, "", Settings())
+        assert "cannot be reached" in hint and "permissions" not in hint, code
+    assert "permissions" in messenger.CHANNEL.failure_hint("200", "", Settings())
+
+
+@pytest.mark.parametrize("timestamp", ["²³", "١٢٣", "12³"])
+def test_a_timestamp_of_digits_that_are_not_ascii_is_malformed(timestamp):
+    from bot.channels.base import MalformedInbound
+
+    event = {
+        "sender": {"id": PSID},
+        "recipient": {"id": PAGE_ID},
+        "timestamp": timestamp,
+        "postback": {"title": "Get Started", "payload": "GET_STARTED"},
+    }
+    with pytest.raises(MalformedInbound):
+        messenger.parse_body(event_body([event]))
+    assert "timestamp" not in messenger.kept_raw("message", "m_1", timestamp, [])
+
+
+@pytest.mark.parametrize(
     "setting", [{"meta_message_tag": "NOT_A_TAG"}, {"meta_graph_version": "latest"}]
 )
 def test_a_tag_or_version_meta_does_not_name_is_refused(setting):

@@ -90,6 +90,7 @@ SUBSCRIBED_FIELDS = ("messages", "messaging_postbacks", "message_deliveries")
 OUTSIDE_WINDOW = "10/2018278"
 TOKEN_REFUSED = "190"
 UNAVAILABLE = "551"  # "This person isn't available right now."
+UNAVAILABLE_SUBCODE = "1545041"  # the same, with code 551 or 200: no permission is missing
 NO_PERMISSION = ("10", "200", "230")
 # Meta's rate limits (app, user, page, API: "Rate Limit error"): no wait is named, so this one.
 RATE_LIMITS = frozenset({4, 17, 32, 613})
@@ -224,16 +225,21 @@ def _mid(value: object) -> str:
 def _timestamp(value: object) -> int:
     """Milliseconds since the epoch: a JSON integer, or digits in a string (the
     messaging_postbacks reference says every property is a string, and shows one so)."""
-    if isinstance(value, str) and value.isdigit() and len(value) <= fields.MAX_DIGITS:
+    if isinstance(value, str) and _digits(value) and len(value) <= fields.MAX_DIGITS:
         return int(value)
     return fields.integer(value, "timestamp")
+
+
+def _digits(value: str) -> bool:
+    """Whether `value` is ASCII digits alone ("²³" and "٣" are digits to str.isdigit)."""
+    return value.isascii() and value.isdigit()
 
 
 def kept_raw(kind: str, mid: str, timestamp: object, attachments: list[str]) -> dict[str, Any]:
     """What of an event is stored with its message (`InboundPayload.raw`): its kind, mid, time
     and attachment types. Never the sender's or page's ids, the words or attachment URLs."""
     raw: dict[str, Any] = {"kind": kind, "mid": mid}
-    if type(timestamp) is int or (isinstance(timestamp, str) and timestamp.isdigit()):
+    if type(timestamp) is int or (isinstance(timestamp, str) and _digits(timestamp)):
         raw["timestamp"] = timestamp
     if attachments:
         raw["attachments"] = attachments
@@ -586,7 +592,7 @@ class Messenger(Channel):
                 "Meta refused META_PAGE_TOKEN (expired or revoked): make a new page access "
                 "token, set META_PAGE_TOKEN, restart, then retry"
             )
-        if head == UNAVAILABLE:
+        if head == UNAVAILABLE or (error_code or "").endswith(f"/{UNAVAILABLE_SUBCODE}"):
             return "the person cannot be reached on Messenger now (they blocked the page or left)"
         if head in NO_PERMISSION:
             return "the app lacks pages_messaging for this page: check the app's permissions"
