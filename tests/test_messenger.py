@@ -299,6 +299,24 @@ def test_a_forged_or_unsigned_call_is_refused_and_nothing_stored(quick_resident)
     assert inbound() == []
 
 
+def test_a_form_encoded_call_is_checked_over_its_raw_body(quick_resident):
+    """A signature over an empty body must not pass for a call whose body is form-encoded."""
+    raw = json.dumps(fixture("text")).encode()
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    forged = quick_resident.client.post(
+        "/webhooks/messenger",
+        data=raw,
+        headers={**form, "X-Hub-Signature-256": sign(b"", APP_SECRET)},
+    )
+    assert forged.status_code == 403 and inbound() == []
+    genuine = quick_resident.client.post(
+        "/webhooks/messenger",
+        data=raw,
+        headers={**form, "X-Hub-Signature-256": sign(raw, APP_SECRET)},
+    )
+    assert genuine.status_code == 200 and len(inbound()) == 1
+
+
 def test_a_replayed_event_is_stored_once(quick_resident):
     client = quick_resident.client
     body = fixture("text")
