@@ -61,6 +61,9 @@ MESSAGES = {
     613: "(#613) Calls to this api have exceeded the rate limit.",
     1200: "(#1200) Temporary send message failure. Please try again later",
     2: "An unexpected error has occurred. Please retry your request later.",
+    4: "(#4) Application request limit reached",
+    17: "(#17) User request limit reached",
+    32: "(#32) Page request limit reached",
 }
 
 _mids = itertools.count(1)
