@@ -16,7 +16,14 @@ _WHATSAPP_ADDRESS = re.compile(r"whatsapp:\+[1-9][0-9]{6,14}")
 _CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
 # A Graph API version ("v25.0"), and the message tags Messenger takes after its 24-hour window.
 _GRAPH_VERSION = re.compile(r"v?[0-9]{1,3}\.[0-9]{1,2}")
-MESSAGE_TAGS = ("ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE", "HUMAN_AGENT")
+# The Messenger tag a notice after the 24-hour window may carry: ACCOUNT_UPDATE ("a change to
+# the person's application or account"). Meta's others are refused, for what they are for.
+MESSAGE_TAGS = ("ACCOUNT_UPDATE",)
+OTHER_MESSAGE_TAGS = {
+    "CONFIRMED_EVENT_UPDATE": "reminders of an event the person registered for",
+    "POST_PURCHASE_UPDATE": "updates about a purchase",
+    "HUMAN_AGENT": "a staff member's own replies, not the bot's notices",
+}
 
 
 class Settings(BaseSettings):
@@ -355,8 +362,10 @@ class Settings(BaseSettings):
     def _message_tag(cls, value: str) -> str:
         value = value.strip().upper()
         if value and value not in MESSAGE_TAGS:
+            why = OTHER_MESSAGE_TAGS.get(value, "not a tag Meta names")
             raise ValueError(
-                f"META_MESSAGE_TAG must be one of {', '.join(MESSAGE_TAGS)} or empty, not {value!r}"
+                f"META_MESSAGE_TAG must be {' or '.join(MESSAGE_TAGS)} or empty, not {value!r} "
+                f"({why}): a city's status update is none of those"
             )
         return value
 

@@ -24,6 +24,7 @@ from bot.channels.base import (
 )
 from bot.channels.registry import CHANNELS, channel_for, with_webhooks
 from bot.payloads import InboundPayload
+from bot.personal_data import address_key
 from bot.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -356,18 +357,19 @@ def test_messenger_other_events(name, expected):
     )
 
 
-def test_messenger_postback_without_a_mid_is_named_by_sender_and_time():
+def test_messenger_postback_without_a_mid_is_named_by_sender_key_and_time():
     body = recorded("messenger", "postback")
     item = body["entry"][0]["messaging"][0]
     del item["postback"]["mid"], item["postback"]["payload"]
     [event] = messenger.CHANNEL.parse(call(body=json.dumps(body).encode()))
-    assert event.external_id == f"pb:{PSID}:{item['timestamp']}"
+    key = address_key(f"messenger:{PSID}")[:32]  # the sender's keyed hash, never the PSID
+    assert event.external_id == f"pb:{key}:{item['timestamp']}"
     assert event.text == "Get Started"  # no payload: its title
     # The messaging_postbacks reference shows the time as a string of digits, and a sender
     # known only by user_ref (a chat plugin's visitor): read, and ignored.
     item["timestamp"] = "1527459824"
     [event] = messenger.CHANNEL.parse(call(body=json.dumps(body).encode()))
-    assert event.external_id == f"pb:{PSID}:1527459824"
+    assert event.external_id == f"pb:{key}:1527459824"
     item["sender"] = {"user_ref": "USER-REF-ID"}
     assert messenger.CHANNEL.parse(call(body=json.dumps(body).encode())) == [
         Ignored("a sender known only by user_ref")

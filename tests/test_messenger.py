@@ -26,7 +26,7 @@ from bot.failures import list_failures
 from bot.media.types import MediaRefused
 from bot.models import Contact, Message, Report
 from bot.pacing import buckets_for
-from bot.payloads import ReplyIntent
+from bot.payloads import OutboundPayload, ReplyIntent
 from bot.settings import Settings, get_settings
 from sandbox.server import serve
 from tests.conftest import PUBLIC_BASE_URL, run_jobs
@@ -299,6 +299,24 @@ def test_a_forged_or_unsigned_call_is_refused_and_nothing_stored(quick_resident)
     assert inbound() == []
 
 
+def test_a_form_encoded_call_is_checked_over_its_raw_body(quick_resident):
+    """A signature over an empty body must not pass for a call whose body is form-encoded."""
+    raw = json.dumps(fixture("text")).encode()
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    forged = quick_resident.client.post(
+        "/webhooks/messenger",
+        data=raw,
+        headers={**form, "X-Hub-Signature-256": sign(b"", APP_SECRET)},
+    )
+    assert forged.status_code == 403 and inbound() == []
+    genuine = quick_resident.client.post(
+        "/webhooks/messenger",
+        data=raw,
+        headers={**form, "X-Hub-Signature-256": sign(raw, APP_SECRET)},
+    )
+    assert genuine.status_code == 200 and len(inbound()) == 1
+
+
 def test_a_replayed_event_is_stored_once(quick_resident):
     client = quick_resident.client
     body = fixture("text")
@@ -323,6 +341,25 @@ def test_a_batch_is_read_whole_and_echoes_and_reads_ignored(quick_resident):
     response = signed_post(quick_resident.client, event_body(events), APP_SECRET)
     assert response.status_code == 200
     assert sorted(m.text for m in inbound()) == ["first", "second, from another resident"]
+
+
+def test_a_postback_without_a_mid_is_named_without_the_psid():
+    event = {
+        "sender": {"id": PSID},
+        "recipient": {"id": PAGE_ID},
+        "timestamp": 1764989990120,
+        "postback": {"title": "Get Started", "payload": "GET_STARTED"},
+    }
+    [postback] = messenger.parse_body(event_body([event]))
+    [again] = messenger.parse_body(event_body([event]))
+    assert postback.external_id == again.external_id  # a redelivery is still stored once
+    assert postback.external_id.startswith("pb:") and postback.external_id.endswith(
+        ":1764989990120"
+    )
+    assert PSID not in postback.external_id
+    assert PSID not in json.dumps(postback.payload.raw)  # kept_raw keeps no sender's id
+    other = dict(event, sender={"id": "1234567890"})
+    assert messenger.parse_body(event_body([other]))[0].external_id != postback.external_id
 
 
 @pytest.mark.parametrize(
@@ -408,13 +445,68 @@ def test_without_a_tag_a_notice_after_24_hours_is_failed_with_the_setting_to_set
     assert "set META_MESSAGE_TAG" in failure.hint
 
 
-def test_metas_own_window_refusal_is_failed_for_staff_too(quick_resident, graph):
-    """Our clock and Meta's disagree: Meta's 10/2018278 ends as ours does."""
+def test_a_reply_meta_refuses_as_outside_the_window_is_failed_for_staff(quick_resident, graph):
+    """Our clock and Meta's disagree: Meta's 10/2018278 for a reply ends as ours does (a reply
+    may not go tagged), tried once."""
     graph.config["WINDOW_CLOSED"].add(PSID)
     assert quick_resident.say("hi") == []
     [menu] = outbound()
     assert (menu.status, menu.error_code) == ("failed", "10/2018278")
-    assert f"send:{menu.id}" in {f.name for f in list_failures()}
+    [failure] = [f for f in list_failures() if f.name == f"send:{menu.id}"]
+    assert "a reply cannot be" in failure.hint
+    assert len([c for c in graph.config["CALLS"] if c["path"] == "me/messages"]) == 1
+
+
+def test_a_notice_meta_says_is_outside_the_window_goes_again_at_once_tagged(resident, graph):
+    """Meta counts the window from the resident's message, we from when we stored it (a batch
+    redelivered after an outage): Meta says closed while we say open."""
+    report = file_a_report(resident)
+    resident.inbox()
+    graph.config["WINDOW_CLOSED"].add(PSID)
+    set_city_status(report.service_request_id, "closed", "Patched.")
+    jobs.track()
+    run_jobs(include_delayed=True)
+    [notice] = [m for m in outbound() if m.payload.get("notice") == "status"]
+    [update] = resident.inbox()
+    assert (update["messaging_type"], update["tag"]) == ("MESSAGE_TAG", "ACCOUNT_UPDATE")
+    assert notice.status == "sent" and notice.external_id == update["mid"]
+    tries = [c["body"].get("messaging_type") for c in graph.config["CALLS"][-2:]]
+    assert tries == ["UPDATE", "MESSAGE_TAG"]  # refused untagged once, then tagged
+
+
+def test_a_notice_meta_refuses_without_a_tag_set_tells_staff_to_set_it(
+    quick_resident, graph, graph_server, monkeypatch
+):
+    configure(monkeypatch, graph_server, META_MESSAGE_TAG="")
+    quick_resident.say("hi")  # our window is open
+    before = len(sent(graph))
+    graph.config["WINDOW_CLOSED"].add(PSID)
+    notice_id = quick_notice()
+    run_jobs(include_delayed=True)
+    with session_scope() as session:
+        notice = session.get(Message, notice_id)
+        assert (notice.status, notice.error_code) == ("failed", messenger.OUTSIDE_WINDOW)
+    [failure] = [f for f in list_failures() if f.name == f"send:{notice_id}"]
+    assert "set META_MESSAGE_TAG" in failure.hint and "by our clock or Meta's" in failure.hint
+    assert len(sent(graph)) == before
+    assert graph.config["CALLS"][-1]["status"] == 400  # Meta refused it, not we
+
+
+def quick_notice() -> int:
+    """A notice to the resident of `quick_resident` (no report needed), queued; its id."""
+    from bot.intake import conversation_for
+    from bot.jobs.common import store_reply
+    from bot.payloads import OutboundPayload as Payload
+    from conversations.types import Reply
+
+    with session_scope() as session:
+        conversation = conversation_for(session, "messenger", ADDRESS)
+        message = store_reply(session, conversation, Reply("Update on request 1: closed."))
+        message.payload = Payload(notice="status", status_notice=True).to_dict()
+        session.flush()
+        message_id = message.id
+    jobs.deliver(message_id)
+    return message_id
 
 
 # --- Send API failures ---------------------------------------------------------------------
@@ -424,7 +516,11 @@ def test_metas_own_window_refusal_is_failed_for_staff_too(quick_resident, graph)
     ("status", "code", "subcode", "expected"),
     [
         (400, 613, None, ("pending", "613")),  # a rate limit: waits, the try not spent
+        (400, 613, 2534040, ("pending", "613/2534040")),
         (400, 4, None, ("pending", "4")),
+        (400, 32, None, ("pending", "32")),
+        (400, 613, 2018338, ("failed", "613/2018338")),  # Meta's warning: never sent again
+        (400, 613, 1893016, ("failed", "613/1893016")),
         (500, 1200, None, ("pending", "1200")),  # temporary
         (500, 2, None, ("pending", "2")),
         (400, 190, None, ("failed", "190")),  # a token Meta refuses: no retry fixes it
@@ -457,6 +553,50 @@ def test_each_error_is_mapped_as_meta_documents_it():
     hint = messenger.CHANNEL.failure_hint(token.code, "", Settings())
     assert "META_PAGE_TOKEN" in hint
     assert "blocked" in messenger.CHANNEL.failure_hint("551/1545041", "", Settings())
+
+
+@pytest.mark.parametrize("subcode", [2018338, 1893016])
+def test_metas_warning_about_tagged_messages_fails_for_good_with_a_hint(subcode):
+    from bot.channels.graph_api import GraphError
+
+    refused = messenger.send_error(GraphError("(#613) Warning!", 400, 613, subcode))
+    assert not refused.retryable and refused.retry_after is None
+    assert refused.code == f"613/{subcode}"
+    hint = messenger.CHANNEL.failure_hint(refused.code, "status", Settings())
+    assert "warning the page" in hint and "fewer tagged messages" in hint
+    assert messenger.CHANNEL.failure_hint("613", "status", Settings()) == ""
+
+
+def test_metas_tag_warning_is_tried_once_and_listed_for_staff(quick_resident, graph):
+    graph.config["FAIL_NEXT"].extend([(400, 613, 2018338)] * 5)
+    quick_resident.say("hi")
+    run_jobs(include_delayed=True)
+    [menu] = outbound()
+    refused = [c for c in graph.config["CALLS"] if c["path"] == "me/messages"]
+    assert len(refused) == 1 and (menu.status, menu.error_code) == ("failed", "613/2018338")
+    [failure] = [f for f in list_failures() if f.name == f"send:{menu.id}"]
+    assert "fewer tagged messages" in failure.hint
+
+
+@pytest.mark.parametrize(("code", "page_held"), [(4, True), (32, True), (613, False), (17, False)])
+def test_an_app_or_page_limit_holds_the_page_and_a_persons_limit_only_theirs(
+    quick_resident, graph, graph_server, monkeypatch, code, page_held
+):
+    from bot import pacing
+
+    settings = configure(
+        monkeypatch,
+        graph_server,
+        MESSENGER_SENDS_PER_SECOND="100",
+        MESSENGER_USER_SENDS_PER_SECOND="100",
+    )
+    graph.config["FAIL_NEXT"].append((400, code, None))
+    assert quick_resident.say("hi") == []
+    [menu] = outbound()
+    assert menu.status == "pending" and menu.error_code == str(code)
+    others = pacing.buckets_for("messenger", "messenger:1234567890", settings)
+    assert (pacing.take(others) > 0) is page_held  # another person's send waits, or not
+    assert pacing.take(pacing.buckets_for("messenger", ADDRESS, settings)) > 0
 
 
 def test_no_answer_is_retryable_and_names_no_token():
@@ -542,24 +682,82 @@ def send_status_photo(report: Report, url: str = PHOTO) -> int:
     return notice_id
 
 
-def test_a_status_photo_goes_as_an_image_before_the_words(quick_resident, graph):
+def test_a_status_photo_goes_as_an_image_after_the_words(quick_resident, graph):
     report = file_a_report(quick_resident)
     quick_resident.inbox()
     send_status_photo(report)
-    image, words = quick_resident.inbox()
-    assert image["message"] == {"attachment": {"type": "image", "payload": {"url": PHOTO}}}
+    words, image = quick_resident.inbox()
     assert text(words) == "Update on request 1: closed."
+    assert image["message"] == {"attachment": {"type": "image", "payload": {"url": PHOTO}}}
     [notice] = [m for m in outbound() if m.payload.get("notice") == "status"]
     assert notice.external_id == words["mid"]  # the words' mid names the message
 
 
-def test_a_photo_meta_cannot_fetch_leaves_its_link_in_the_words(quick_resident, graph):
+def test_a_photo_meta_cannot_fetch_goes_as_its_link_after_the_words(quick_resident, graph):
     report = file_a_report(quick_resident)
     quick_resident.inbox()
     graph.config["UNFETCHABLE"].add(PHOTO)
     send_status_photo(report)
+    words, link = quick_resident.inbox()
+    assert (text(words), text(link)) == ("Update on request 1: closed.", PHOTO)
+    [notice] = [m for m in outbound() if m.payload.get("notice") == "status"]
+    assert notice.status == "sent" and notice.external_id == words["mid"]
+
+
+def test_a_photo_that_fails_after_its_words_is_not_sent_again_nor_are_they(quick_resident, graph):
+    report = file_a_report(quick_resident)
+    quick_resident.inbox()
+    graph.config["FAIL_NEXT"].extend([None, (500, 1200, None)])  # the second call: the photo
+    send_status_photo(report)
+    run_jobs(include_delayed=True)
     [words] = quick_resident.inbox()
-    assert text(words) == f"Update on request 1: closed.\n{PHOTO}"
+    assert text(words) == "Update on request 1: closed."
+    [notice] = [m for m in outbound() if m.payload.get("notice") == "status"]
+    assert notice.status == "sent" and notice.external_id == words["mid"]
+    calls = [c for c in graph.config["CALLS"] if c["path"] == "me/messages"]
+    assert [c["status"] for c in calls[-2:]] == [200, 500]
+
+
+def test_words_that_fail_go_again_with_their_photo_each_once(quick_resident, graph):
+    report = file_a_report(quick_resident)
+    quick_resident.inbox()
+    graph.config["FAIL_NEXT"].append((500, 1200, None))  # the words, the first time
+    notice_id = send_status_photo(report)
+    run_jobs(include_delayed=True)
+    words, image = quick_resident.inbox()
+    assert text(words) == "Update on request 1: closed." and "attachment" in image["message"]
+    with session_scope() as session:
+        assert session.get(Message, notice_id).status == "sent"
+
+
+def test_the_photo_is_sent_once_when_only_the_words_fail(monkeypatch):
+    """Whichever call fails retryably, the delivery job's retry never repeats one that went."""
+    bodies: list[dict] = []
+
+    def answer(settings, method, path, *, body=None, params=None):
+        bodies.append(body)
+        if len(bodies) == 2:  # the second call, the first time: Meta's temporary failure
+            raise graph_api.GraphError("(#1200) Temporary send message failure", 500, 1200)
+        return {"message_id": f"m_{len(bodies)}"}
+
+    monkeypatch.setattr(graph_api, "call", answer)
+    settings = Settings(meta_page_token=PAGE_TOKEN)
+    out = Outgoing(
+        7,
+        ADDRESS,
+        "Update on request 1: closed.",
+        OutboundPayload(media_url=PHOTO, notice="status"),
+        last_inbound_at=datetime.now(UTC),
+    )
+    try:
+        messenger.CHANNEL.send(out, settings)
+    except SendError as exc:
+        assert exc.retryable
+        messenger.CHANNEL.send(out, settings)  # the delivery job's retry
+    gone = [b for n, b in enumerate(bodies, start=1) if n != 2]
+    images = [b for b in gone if "attachment" in b["message"]]
+    words = [b for b in gone if "text" in b["message"]]
+    assert len(images) <= 1 and len(words) == 1, f"{len(images)} photos, {len(words)} words"
 
 
 def test_a_residents_photo_is_fetched_from_the_cdn_without_credentials(
@@ -640,6 +838,41 @@ def test_the_secrets_are_hidden_masked_and_checked_in_production():
     assert not any("META_APP_SECRET" in p for p in problems(settings))
     weak = Settings(meta_app_secret=APP_SECRET, meta_verify_token="aaaa")
     assert any("META_VERIFY_TOKEN" in p for p in problems(weak))
+
+
+@pytest.mark.parametrize(
+    "tag", ["CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE", "HUMAN_AGENT", "NOT_A_TAG"]
+)
+def test_only_the_account_update_tag_fits_a_citys_notice(tag):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="must be ACCOUNT_UPDATE or empty") as refused:
+        Settings(meta_message_tag=tag)
+    assert tag in str(refused.value)
+    assert Settings(meta_message_tag="account_update").meta_message_tag == "ACCOUNT_UPDATE"
+    assert Settings(meta_message_tag="").meta_message_tag == ""
+
+
+def test_a_person_not_available_is_not_a_missing_permission():
+    for code in ("200/1545041", "551/1545041"):
+        hint = messenger.CHANNEL.failure_hint(code, "", Settings())
+        assert "cannot be reached" in hint and "permissions" not in hint, code
+    assert "permissions" in messenger.CHANNEL.failure_hint("200", "", Settings())
+
+
+@pytest.mark.parametrize("timestamp", ["²³", "١٢٣", "12³"])
+def test_a_timestamp_of_digits_that_are_not_ascii_is_malformed(timestamp):
+    from bot.channels.base import MalformedInbound
+
+    event = {
+        "sender": {"id": PSID},
+        "recipient": {"id": PAGE_ID},
+        "timestamp": timestamp,
+        "postback": {"title": "Get Started", "payload": "GET_STARTED"},
+    }
+    with pytest.raises(MalformedInbound):
+        messenger.parse_body(event_body([event]))
+    assert "timestamp" not in messenger.kept_raw("message", "m_1", timestamp, [])
 
 
 @pytest.mark.parametrize(

@@ -94,6 +94,9 @@ def _provider(channel: Channel) -> str:
 
 
 def _web_request(subpath: str) -> WebRequest:
+    # The raw body first: read after `request.form`, a form-encoded body would be empty by
+    # then (the form parser consumed it), and a signature would be checked over nothing.
+    body = request.get_data(cache=True)
     return WebRequest(
         method=request.method,
         url=request.url,
@@ -102,8 +105,8 @@ def _web_request(subpath: str) -> WebRequest:
         subpath=f"/{subpath}" if subpath else "",
         query=request.args,
         headers={name.lower(): value for name, value in request.headers.items()},
-        form=request.form,
-        body=request.get_data(cache=True),
+        form=request.form,  # parsed from the cached body
+        body=body,
         remote_addr=request.remote_addr or "",
     )
 

@@ -61,6 +61,8 @@ class SendError(Exception):
 
     `opted_out` marks a recipient who asked for no more messages: never retried.
     `retry_after` is a wait the provider asked for; such a rate limit never uses up the tries.
+    `sender_wide` says that wait is for the sender as a whole (an app's or a page's limit):
+    the sender's own pace (the first of `Channel.send_rates`) is held, not the recipient's.
     """
 
     def __init__(
@@ -71,12 +73,14 @@ class SendError(Exception):
         code: str | None = None,
         opted_out: bool = False,
         retry_after: float | None = None,
+        sender_wide: bool = False,
     ):
         super().__init__(message)
         self.retryable = retryable and not opted_out
         self.code = code
         self.opted_out = opted_out
         self.retry_after = retry_after  # the provider asked us to wait this long (rate limit)
+        self.sender_wide = sender_wide
 
 
 # --- what a webhook call becomes ---------------------------------------------------------------

@@ -17,7 +17,8 @@ another page has another id). Meta calls `/webhooks/messenger`:
     `media_request`). The message's `mid` is its id (a redelivery is stored once). An echo of
     our own message (`is_echo`) is ignored.
   - a postback (a button of the page's own, "Get Started"): its payload (or its title) as
-    words, under its `mid` (or, where an older payload has none, "pb:<PSID>:<timestamp>").
+    words, under its `mid` (or, where an older payload has none, "pb:<the address's keyed
+    hash>:<timestamp>": never the PSID itself).
   - a delivery: each of `delivery.mids` delivered. A read, a reaction, anything else: ignored.
   Every accepted call is answered 200: Meta retries any other answer and, failing long enough,
   disables the webhook, so a call we can read but not store is answered 200 too
@@ -26,12 +27,14 @@ another page has another id). Meta calls `/webhooks/messenger`:
 Out, with the Send API (`POST /me/messages`, bot/channels/graph_api.py): the words (numbered
 options kept as lines, for quick replies' titles are cut at 20 characters), the engine's
 options and yes/no as quick replies (payload: the option's number, or yes/no/private, which the
-engine reads as typed), and a status photo as an image attachment before them. Within
-Messenger's 24-hour window a reply goes as `RESPONSE` and a notice as `UPDATE`; after it, only
-a notice about a report may go, tagged (`MESSAGE_TAG` with META_MESSAGE_TAG, by default
+engine reads as typed), and a status photo as an image attachment after them (`_send`).
+Within Messenger's 24-hour window a reply goes as `RESPONSE` and a notice as `UPDATE`; after
+it, only a notice about a report may go, tagged (`MESSAGE_TAG` with META_MESSAGE_TAG,
 `ACCOUNT_UPDATE`: "Message Tags", https://developers.facebook.com/docs/messenger-platform/
 send-messages/message-tags/); anything else is refused here (SendError, permanent, code
-OUTSIDE_WINDOW, Meta's own code and subcode for that refusal) and listed for staff.
+OUTSIDE_WINDOW, Meta's own code and subcode for that refusal) and listed for staff. Meta counts
+the window from when the resident wrote, we from when we stored it: a notice Meta refuses as
+outside it goes again at once, tagged (nothing went the first time); a reply stays refused.
 """
 
 from __future__ import annotations
@@ -87,10 +90,17 @@ SUBSCRIBED_FIELDS = ("messages", "messaging_postbacks", "message_deliveries")
 OUTSIDE_WINDOW = "10/2018278"
 TOKEN_REFUSED = "190"
 UNAVAILABLE = "551"  # "This person isn't available right now."
+UNAVAILABLE_SUBCODE = "1545041"  # the same, with code 551 or 200: no permission is missing
 NO_PERMISSION = ("10", "200", "230")
 # Meta's rate limits (app, user, page, API: "Rate Limit error"): no wait is named, so this one.
 RATE_LIMITS = frozenset({4, 17, 32, 613})
 RATE_LIMIT_WAIT = 60.0
+# The app's (4) and the page's (32) limits hold every resident's sends, not one's.
+SENDER_WIDE_LIMITS = frozenset({4, 32})
+# 613 with these subcodes is no rate limit but Meta's warning about the page's tagged messages
+# to this person (2018338: "bothersome or abusive"; 1893016: a repeated opt-in request):
+# sending it again is what Meta warns against, so it fails for good, for staff.
+TAG_WARNINGS = frozenset({(613, 2018338), (613, 1893016)})
 TEMPORARY = frozenset({1, 2, 1200})  # unknown error, "retry later", temporary send failure
 YES_NO = ((texts.YES_BUTTON, "yes"), (texts.NO_BUTTON, "no"))
 YES_PRIVATE_NO = ((texts.YES_BUTTON, "yes"), (texts.PRIVATE_BUTTON, "private"), YES_NO[1])
@@ -215,16 +225,21 @@ def _mid(value: object) -> str:
 def _timestamp(value: object) -> int:
     """Milliseconds since the epoch: a JSON integer, or digits in a string (the
     messaging_postbacks reference says every property is a string, and shows one so)."""
-    if isinstance(value, str) and value.isdigit() and len(value) <= fields.MAX_DIGITS:
+    if isinstance(value, str) and _digits(value) and len(value) <= fields.MAX_DIGITS:
         return int(value)
     return fields.integer(value, "timestamp")
+
+
+def _digits(value: str) -> bool:
+    """Whether `value` is ASCII digits alone ("²³" and "٣" are digits to str.isdigit)."""
+    return value.isascii() and value.isdigit()
 
 
 def kept_raw(kind: str, mid: str, timestamp: object, attachments: list[str]) -> dict[str, Any]:
     """What of an event is stored with its message (`InboundPayload.raw`): its kind, mid, time
     and attachment types. Never the sender's or page's ids, the words or attachment URLs."""
     raw: dict[str, Any] = {"kind": kind, "mid": mid}
-    if type(timestamp) is int or (isinstance(timestamp, str) and timestamp.isdigit()):
+    if type(timestamp) is int or (isinstance(timestamp, str) and _digits(timestamp)):
         raw["timestamp"] = timestamp
     if attachments:
         raw["attachments"] = attachments
@@ -274,8 +289,10 @@ def _from_message(psid: str, message: Mapping, timestamp: object) -> Event:
 def _from_postback(psid: str, postback: Mapping, timestamp: object) -> Event:
     if postback.get("mid") is not None:
         mid = _mid(postback.get("mid"))
-    else:  # older payloads: the sender and the time name it
-        mid = f"pb:{psid}:{_timestamp(timestamp)}"
+    else:  # older payloads: the sender (by its keyed hash, as stored) and the time name it
+        from bot.personal_data import address_key
+
+        mid = f"pb:{address_key(address_for(psid))[:32]}:{_timestamp(timestamp)}"
     words = fields.text(postback.get("payload"), fields.MAX_TEXT) or fields.text(
         postback.get("title"), fields.MAX_TEXT
     )
@@ -352,8 +369,16 @@ def send_error(exc: GraphError) -> SendError:
         None if exc.code is None else f"{exc.code}/{exc.subcode}" if exc.subcode else str(exc.code)
     )
     text = str(exc)
+    if (exc.code, exc.subcode) in TAG_WARNINGS:
+        return SendError(text, retryable=False, code=code)
     if exc.code in RATE_LIMITS or exc.status == 429:
-        return SendError(text, retryable=True, code=code, retry_after=RATE_LIMIT_WAIT)
+        return SendError(
+            text,
+            retryable=True,
+            code=code,
+            retry_after=RATE_LIMIT_WAIT,
+            sender_wide=exc.code in SENDER_WIDE_LIMITS,
+        )
     if exc.status == 0 or exc.status >= 500 or exc.code in TEMPORARY:
         return SendError(text, retryable=True, code=code)  # no answer, Meta's own failure
     return SendError(text, retryable=False, code=code)
@@ -369,32 +394,67 @@ def _post(settings: Settings, psid: str, kind: dict[str, str], message: dict) ->
 
 
 def _send(out: Outgoing, settings: Settings) -> str:
-    """Send one message with the Send API; the mid of its words."""
+    """Send one message with the Send API; the mid of its words.
+
+    The words go first, a status photo after them: a failure of the words (retried whole by
+    the delivery job) has sent nothing, and once they went the message is sent, whatever
+    becomes of its photo, so no call of one message is ever made twice. A photo Meta will not
+    take goes as its link; a photo that failed otherwise is left out (logged)."""
     if not settings.meta_page_token:
         raise SendError("META_PAGE_TOKEN is not set", retryable=False)
     psid = psid_of(out.address)
     kind = envelope(out, settings)
     reply = out.reply
-    text = out.text[:MAX_TEXT]
-    photo = out.payload.media_url
-    if photo:
-        image = {"attachment": {"type": "image", "payload": {"url": photo}}}
-        try:
-            _post(settings, psid, kind, image)
-        except SendError as refused:
-            if refused.retryable:
-                raise  # nothing went: the whole message is tried again
-            log.info("photo for messenger contact not sent (%s); its link goes", refused.code)
-            text = CHANNEL.with_link(text, photo)
     say = ENGLISH
     if reply is not None:
         say = load_languages(settings.locale_dir or None).get(reply.language or "en", ENGLISH)
-    message: dict[str, Any] = {"text": text}
+    message: dict[str, Any] = {"text": out.text[:MAX_TEXT]}
     buttons = quick_replies(reply, say)
     if buttons:
         message["quick_replies"] = buttons
-    mid = _post(settings, psid, kind, message)
+    try:
+        mid = _post(settings, psid, kind, message)
+    except SendError as refused:
+        kind = _tagged_instead(out, kind, refused, settings)
+        mid = _post(settings, psid, kind, message)
+    photo = out.payload.media_url
+    if photo:
+        _send_photo(settings, psid, kind, photo, out.message_id)
     return mid or f"out:{out.message_id}"
+
+
+def _tagged_instead(
+    out: Outgoing, kind: dict[str, str], refused: SendError, settings: Settings
+) -> dict[str, str]:
+    """The envelope to send a notice again with, at once, when Meta refused it untagged as
+    outside the 24-hour window (its clock counts from when the resident wrote, ours from when
+    we stored it): tagged with META_MESSAGE_TAG. Nothing went, so nothing goes twice. `refused`
+    raised again for anything else (a reply, no tag set, a tagged send refused)."""
+    tag = settings.meta_message_tag
+    untagged = kind.get("messaging_type") != "MESSAGE_TAG"
+    if refused.code != OUTSIDE_WINDOW or not (untagged and out.payload.notice and tag):
+        raise refused
+    log.info("message %s: Meta says the window closed; sent again tagged", out.message_id)
+    return {"messaging_type": "MESSAGE_TAG", "tag": tag}
+
+
+def _send_photo(
+    settings: Settings, psid: str, kind: dict[str, str], photo: str, message_id: int
+) -> None:
+    """A status photo after its words, once: its link when Meta refuses the image for good;
+    nothing raised (the words went, so the message is sent)."""
+    image = {"attachment": {"type": "image", "payload": {"url": photo}}}
+    try:
+        _post(settings, psid, kind, image)
+        return
+    except SendError as refused:
+        log.info("photo of message %s not sent to messenger (%s)", message_id, refused.code)
+        if refused.retryable:
+            return  # sending it again could make it twice, and the words went
+    try:
+        _post(settings, psid, kind, {"text": CHANNEL.with_link("", photo)})
+    except SendError as lost:
+        log.warning("link to the photo of message %s not sent (%s)", message_id, lost.code)
 
 
 # --- the page's subscription (intake311 messenger) ---------------------------------------------
@@ -491,7 +551,8 @@ class Messenger(Channel):
     def send_rates(self, address: str, settings: Settings) -> tuple[SendRate, ...]:
         """The page's rate in all (MESSENGER_SENDS_PER_SECOND), then one person's
         (MESSENGER_USER_SENDS_PER_SECOND); a PSID is an address, so its keyed hash names its
-        bucket."""
+        bucket. Meta's limit for one person holds that person's (the last); the app's or the
+        page's (`SendError.sender_wide`) holds the page's (the first)."""
         from bot.personal_data import address_key
 
         return (
@@ -505,23 +566,33 @@ class Messenger(Channel):
     def failure_hint(self, error_code: str | None, notice: str, settings: Settings) -> str:
         """What staff can do about a send Meta refused, or we did not make, for good."""
         if error_code == OUTSIDE_WINDOW:
-            window = "the resident last wrote over 24 hours ago, and Messenger then takes only "
+            # Ours or Meta's refusal: Meta counts the window from when the resident wrote.
+            window = (
+                "the resident's 24-hour Messenger window had closed (they last wrote over 24 "
+                "hours before, by our clock or Meta's), and Messenger then takes only "
+            )
             if not notice:
                 return window + "a tagged notice, which a reply cannot be: it is not sent"
             if settings.meta_message_tag:
                 return (
                     f"{window}a tagged notice: retry (it goes tagged "
-                    f"{settings.meta_message_tag} now); if Meta refuses it again, check that the "
+                    f"{settings.meta_message_tag}); if Meta refuses it again, check that the "
                     "page may use META_MESSAGE_TAG's tag"
                 )
             return f"{window}a tagged notice: set META_MESSAGE_TAG (README), then retry"
         head = (error_code or "").split("/")[0]  # Meta's code, without its subcode
+        if error_code in {f"{code}/{subcode}" for code, subcode in TAG_WARNINGS}:
+            return (
+                "Meta is warning the page about its tagged messages to this person (too many, "
+                "or taken as bothersome): send fewer tagged messages (notices after the 24-hour "
+                "window); retrying this one is what Meta warns against"
+            )
         if head == TOKEN_REFUSED:
             return (
                 "Meta refused META_PAGE_TOKEN (expired or revoked): make a new page access "
                 "token, set META_PAGE_TOKEN, restart, then retry"
             )
-        if head == UNAVAILABLE:
+        if head == UNAVAILABLE or (error_code or "").endswith(f"/{UNAVAILABLE_SUBCODE}"):
             return "the person cannot be reached on Messenger now (they blocked the page or left)"
         if head in NO_PERMISSION:
             return "the app lacks pages_messaging for this page: check the app's permissions"

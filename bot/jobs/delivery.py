@@ -157,8 +157,9 @@ def deliver(message_id: int) -> int:
                 if delay is not None:
                     if _rate_limited(exc):
                         # Every worker waits what was asked, on the narrowest bucket (one
-                        # Telegram chat's, not the whole bot's: others' chats still go).
-                        pacing.hold(buckets[-1:], delay)
+                        # Telegram chat's, not the whole bot's: others' chats still go), or
+                        # on the sender's own when the limit is the whole sender's.
+                        pacing.hold(buckets[:1] if exc.sender_wide else buckets[-1:], delay)
                     queue.enqueue("bot.jobs.deliver", out.message_id, delay=delay, kind=lane)
                     return sent
                 continue

@@ -16,7 +16,8 @@ characters and a `payload` of at most 1000) or an `attachment`; it answers `{"re
 - ``WINDOW_CLOSED``: PSIDs whose 24-hour window has closed: a send to them that is not
   `MESSAGE_TAG` gets code 10, subcode 2018278.
 - ``UNAVAILABLE``: PSIDs that get code 551 ("This person isn't available right now").
-- ``FAIL_NEXT``: ``[(status, code, subcode), ...]``: the next sends answer those (one each).
+- ``FAIL_NEXT``: ``[(status, code, subcode), ...]``: the next sends answer those (one each;
+  ``None`` in the list: that send answers as usual, so a later one can be made to fail).
 - ``SLOW``: seconds the next send waits before it answers (once): a timeout.
 - ``UNFETCHABLE``: image URLs Meta "cannot fetch": code 100, subcode 2018008.
 - ``SUBSCRIBED``: the fields `POST /{page-id}/subscribed_apps` stored.
@@ -60,6 +61,9 @@ MESSAGES = {
     613: "(#613) Calls to this api have exceeded the rate limit.",
     1200: "(#1200) Temporary send message failure. Please try again later",
     2: "An unexpected error has occurred. Please retry your request later.",
+    4: "(#4) Application request limit reached",
+    17: "(#17) User request limit reached",
+    32: "(#32) Page request limit reached",
 }
 
 _mids = itertools.count(1)
