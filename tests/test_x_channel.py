@@ -3,10 +3,13 @@ OAuth 1.0a signature, JSON), public replies only when marked, X's errors, photos
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
 import pytest
+import requests
+import tweepy  # type: ignore[import-untyped]
 
 from bot.channels import x, x_api
 from bot.channels.base import Outgoing, SendError
@@ -142,6 +145,80 @@ def test_rate_limited_waits_until_xs_reset(settings, x_api):
     assert limited.value.retryable and limited.value.code == "429"
     assert 100 <= limited.value.retry_after <= 121
     assert x.CHANNEL.send(outgoing("hello"), settings).startswith("dm:")  # then it goes
+
+
+def too_many(headers: dict[str, str]) -> tweepy.TooManyRequests:
+    """X's 429 as tweepy raises it, with these headers (its body as X words it)."""
+    response = requests.Response()
+    response.status_code = 429
+    response.reason = "Too Many Requests"
+    response.headers.update(headers)
+    response._content = json.dumps(
+        {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank"}
+    ).encode()
+    return tweepy.TooManyRequests(response)
+
+
+def test_a_spent_daily_cap_waits_for_its_reset_not_the_windows():
+    now = int(time.time())
+    # The account's 24-hour cap is spent (20 h to go); the 15-minute window resets in 5 minutes.
+    error = x.send_error(
+        too_many(
+            {
+                "x-rate-limit-reset": str(now + 300),
+                "x-rate-limit-remaining": "99",
+                "x-user-limit-24hour-reset": str(now + 20 * 3600),
+                "x-user-limit-24hour-remaining": "0",
+            }
+        ),
+        direct=False,
+    )
+    assert error.retryable and error.code == "429"
+    assert 20 * 3600 - 5 <= error.retry_after <= 20 * 3600 + 5
+
+
+def test_the_latest_spent_reset_wins_and_unspent_ones_are_not_counted():
+    now = int(time.time())
+    headers = {
+        "x-rate-limit-reset": str(now + 600),
+        "x-rate-limit-remaining": "0",
+        "x-app-limit-24hour-reset": str(now + 3 * 3600),
+        "x-app-limit-24hour-remaining": "0",
+        "x-user-limit-24hour-reset": str(now + 20 * 3600),
+        "x-user-limit-24hour-remaining": "12",  # not spent: its reset is not ours to wait
+    }
+    error = x.send_error(too_many(headers), direct=True)
+    assert 3 * 3600 - 5 <= error.retry_after <= 3 * 3600 + 5
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"x-rate-limit-reset": "soon"},
+        {"x-rate-limit-reset": str(int(time.time()) - 30), "x-rate-limit-remaining": "0"},
+        # a window not spent, alongside a daily cap not spent either: nothing says when
+        {
+            "x-rate-limit-reset": str(int(time.time()) + 5),
+            "x-rate-limit-remaining": "3",
+            "x-user-limit-24hour-reset": str(int(time.time()) + 3600),
+            "x-user-limit-24hour-remaining": "7",
+        },
+    ],
+)
+def test_a_429_with_no_usable_reset_waits_a_minute_and_is_a_rate_limit(headers):
+    from bot.jobs.delivery import NOTHING_SENT, RATE_LIMITED, _rate_limited
+
+    error = x.send_error(too_many(headers), direct=True)
+    assert error.retry_after == x.MIN_RATE_WAIT == 60.0
+    # bot.jobs.delivery: nothing was sent, no attempt is counted, the account's bucket is held
+    assert _rate_limited(error) and error.code in RATE_LIMITED and error.code in NOTHING_SENT
+
+
+def test_the_windows_reset_alone_counts_even_without_its_remaining():
+    reset = int(time.time()) + 300
+    error = x.send_error(too_many({"x-rate-limit-reset": str(reset)}), direct=True)
+    assert 295 <= error.retry_after <= 305
 
 
 @pytest.mark.parametrize("status", [500, 503])

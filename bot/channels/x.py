@@ -87,6 +87,18 @@ DM_MEDIA_PATH = "/1.1/ton/data/dm/"
 DM_CLOSED = "dm-closed"
 DUPLICATE = "duplicate"
 NOT_PUBLIC = "not-public"
+# X's "too many requests": bot.jobs.delivery's RATE_LIMITED (nothing sent, no attempt counted,
+# the account's pacing bucket held for `retry_after`).
+RATE_LIMITED = "429"
+# The headers of a 429, each reset (epoch seconds) with the count left in its limit: the
+# endpoint's 15-minute window, and the 24-hour caps of the account and of the app.
+RATE_RESETS = (
+    ("x-rate-limit-reset", "x-rate-limit-remaining"),
+    ("x-user-limit-24hour-reset", "x-user-limit-24hour-remaining"),
+    ("x-app-limit-24hour-reset", "x-app-limit-24hour-remaining"),
+)
+MIN_RATE_WAIT = 60.0  # a 429 that names no usable reset: never retried sooner
+MAX_RATE_WAIT = 24 * 3600.0 + 60.0
 
 HANDLED = frozenset(
     {"direct_message_events", "tweet_create_events", "block_events", "unblock_events"}
@@ -361,6 +373,25 @@ def _answered_id(answer: object, key: str) -> str:
     return found
 
 
+def rate_limit_wait(headers: Mapping[str, str], now: float) -> float:
+    """The seconds a 429 asks us to wait: until the latest reset among the limits X says are
+    spent (the 15-minute window's, the account's and the app's 24-hour caps: each counted when
+    its `-remaining` is "0", the window's also when it is the only one given); at least
+    MIN_RATE_WAIT when none is usable (missing, unreadable or past), at most MAX_RATE_WAIT."""
+    given = [reset for reset, _remaining in RATE_RESETS if headers.get(reset) is not None]
+    resets = []
+    for reset, remaining in RATE_RESETS:
+        value = str(headers.get(reset) or "").strip()
+        spent = str(headers.get(remaining) or "").strip() == "0"
+        alone = given == [reset] and reset == "x-rate-limit-reset"
+        if value.isdigit() and len(value) <= 12 and (spent or alone):
+            resets.append(int(value))
+    wait = max(resets) - now + 1 if resets else 0.0  # + 1: X's reset is a whole second
+    if wait <= 0:
+        return MIN_RATE_WAIT
+    return min(wait, MAX_RATE_WAIT)
+
+
 def send_error(exc: tweepy.TweepyException, *, direct: bool) -> SendError:
     """Our words for X's refusal: rate limited, worth retrying, or permanent (with a code)."""
     if not isinstance(exc, tweepy.HTTPException):
@@ -369,10 +400,8 @@ def send_error(exc: tweepy.TweepyException, *, direct: bool) -> SendError:
     said = "; ".join(str(m) for m in exc.api_messages)[:200]
     text = f"X {status}: {said}" if said else f"X {status}"
     if isinstance(exc, tweepy.TooManyRequests):
-        reset = exc.response.headers.get("x-rate-limit-reset", "")
-        wait = int(reset) - time.time() if reset.isdigit() else None
-        retry_after = max(1.0, min(wait, 24 * 3600.0)) if wait is not None else None
-        return SendError(text, retryable=True, code="429", retry_after=retry_after)
+        retry_after = rate_limit_wait(exc.response.headers, time.time())
+        return SendError(text, retryable=True, code=RATE_LIMITED, retry_after=retry_after)
     if isinstance(exc, tweepy.TwitterServerError):
         return SendError(text, retryable=True, code=str(status))
     lowered = said.lower()
