@@ -236,11 +236,45 @@ def test_x_unreachable_is_retried(settings, x_api, monkeypatch):
     assert failed.value.retryable
 
 
-def test_a_duplicate_public_reply_is_permanent(settings, x_api):
-    x.CHANNEL.send(public(), settings)
-    with pytest.raises(SendError) as refused:
-        x.CHANNEL.send(public(post="1864872345678900000"), settings)
-    assert not refused.value.retryable and refused.value.code == x.DUPLICATE
+def test_a_public_reply_whose_answer_was_lost_is_sent_once_not_failed(
+    settings, x_api, monkeypatch, caplog
+):
+    monkeypatch.setattr("bot.channels.x_api.READ_TIMEOUT", 0.3)
+    x_api.config.update(LOSE_NEXT=1, LOSE_FOR=1.0)
+    with pytest.raises(SendError) as lost:  # posted, but X's answer never came
+        x.CHANNEL.send(public(), settings)
+    assert lost.value.retryable
+    # The retry: the same words, which X refuses as a duplicate of the post already made.
+    with caplog.at_level(logging.INFO, logger="bot.channels.x"):
+        provider_id = x.CHANNEL.send(public(), settings)
+    assert provider_id == "tweet:dup:8"
+    posted = [call for call in x_api.config["CALLS"] if call["path"] == "/2/tweets"]
+    assert [call["ok"] for call in posted] == [True, False]  # one post, the retry refused
+    assert posted[0]["lost"] and len(sends(x_api)) == 1
+    assert "posted by an earlier attempt" in caplog.text and INVITE not in caplog.text
+
+
+def test_a_duplicate_dm_refusal_is_not_taken_for_a_send():
+    # X has no duplicate rule for direct messages: a 403 there is a refusal.
+    response = requests.Response()
+    response.status_code = 403
+    response._content = json.dumps(
+        {"title": "Forbidden", "detail": "duplicate content", "type": "about:blank"}
+    ).encode()
+    error = x.send_error(tweepy.Forbidden(response), direct=True)
+    assert error.code == "403" and not error.retryable
+
+
+@pytest.mark.parametrize("message", [outgoing("hello"), public()], ids=["dm", "public"])
+def test_a_2xx_answer_that_is_not_json_is_sent_not_retried(settings, x_api, caplog, message):
+    x_api.config["GARBLE_NEXT"] = 1
+    with caplog.at_level(logging.WARNING, logger="bot.channels.x"):
+        provider_id = x.CHANNEL.send(message, settings)
+    kind = "dm" if message.payload.public_reply_to is None else "tweet"
+    assert provider_id == f"{kind}:unnamed:{message.message_id}"
+    [call] = x_api.config["CALLS"]
+    assert call["ok"] and call["garbled"]
+    assert "not JSON" in caplog.text and message.text not in caplog.text
 
 
 def test_not_an_x_address_or_no_credentials(settings, x_api, monkeypatch):

@@ -22,7 +22,11 @@ In: X calls `/webhooks/x`.
   user id alone, never a screen name, in the database, the logs and `raw`.
 - Provider ids, unique per channel across both directions: inbound `in:dm:<event id>` and
   `in:tweet:<post id>`; ours `dm:<dm event id>` and `tweet:<post id>`. A replayed event (X
-  retries, and the Account Activity replay API) has the same id and is stored once.
+  retries, and the Account Activity replay API) has the same id and is stored once. A send X
+  took without naming an id gets one of ours: `tweet:dup:<our message id>` for a public reply
+  X refused as a duplicate (its words carry our message's number, so the post X has seen is
+  this message's, made by an attempt whose answer was lost), and `tweet:unnamed:<id>` /
+  `dm:unnamed:<id>` for a 2xx answer without a readable id (not JSON, say): sent, not retried.
 
 Out (`send`): a message whose payload has `public_reply_to` is posted PUBLICLY, as a reply to
 that post (create_tweet(text=..., in_reply_to_tweet_id=...)): the worker makes those, with the
@@ -39,6 +43,7 @@ import hashlib
 import hmac
 import html
 import json
+import logging
 import re
 import time
 from collections.abc import Mapping
@@ -69,6 +74,8 @@ from bot.media.types import MediaRefused, MediaRequest
 from bot.payloads import InboundPayload
 from bot.settings import Settings
 
+log = logging.getLogger(__name__)
+
 NAME = "x"
 WEBHOOK_PATH = "/webhooks/x"
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
@@ -97,6 +104,12 @@ RATE_RESETS = (
     ("x-user-limit-24hour-reset", "x-user-limit-24hour-remaining"),
     ("x-app-limit-24hour-reset", "x-app-limit-24hour-remaining"),
 )
+# Provider ids of our own making, for a send X took without naming its id (X's are digits, so
+# these never meet one): "tweet:dup:<our message id>", a public reply X refused as a duplicate
+# of the post an earlier attempt made; "tweet:unnamed:<id>" and "dm:unnamed:<id>", a send X
+# answered 2xx without an id we could read.
+DUPLICATE_ID = "tweet:dup:"
+UNNAMED = "unnamed:"
 MIN_RATE_WAIT = 60.0  # a 429 that names no usable reset: never retried sooner
 MAX_RATE_WAIT = 24 * 3600.0 + 60.0
 
@@ -325,20 +338,33 @@ def _send(out: Outgoing, settings: Settings) -> str:
     except ValueError as exc:
         raise SendError(f"X: {exc}", retryable=False) from None
     public = out.payload.public_reply_to
+    kind = "tweet" if public is not None else "dm"
     try:
         if public is not None:
             text = public_text(out)
             answer = client.create_tweet(text=text, in_reply_to_tweet_id=public, user_auth=True)
-            return f"tweet:{_answered_id(answer, 'id')}"
+            return f"tweet:{_answered_id(answer, 'id', out)}"
         text = out.text
         if out.payload.media_url:
             text = CHANNEL.with_link(text, out.payload.media_url)
         answer = client.create_direct_message(
             participant_id=user_id, text=text[:MAX_DM], user_auth=True
         )
-        return f"dm:{_answered_id(answer, 'dm_event_id')}"
+        return f"dm:{_answered_id(answer, 'dm_event_id', out)}"
     except tweepy.TweepyException as exc:
-        raise send_error(exc, direct=public is None) from None
+        error = send_error(exc, direct=public is None)
+        if error.code == DUPLICATE:
+            # Our public reply's words carry our message's number (`public_text`), so the
+            # post X has seen is this message's, made by an earlier attempt whose answer
+            # was lost: sent. Its id is ours, X's is not known.
+            log.info("X: message %s was posted by an earlier attempt", out.message_id)
+            return f"{DUPLICATE_ID}{out.message_id}"
+        raise error from None
+    except requests.exceptions.JSONDecodeError:
+        # X answered 2xx (tweepy reads the body only then) with a body that is not JSON:
+        # the post or DM went, and a retry would send it twice.
+        log.warning("X: message %s sent, but X's answer was not JSON", out.message_id)
+        return f"{kind}:{UNNAMED}{out.message_id}"
     except requests.RequestException as exc:
         raise SendError(f"X unreachable: {type(exc).__name__}", retryable=True) from None
 
@@ -364,12 +390,14 @@ def public_text(out: Outgoing) -> str:
     return text
 
 
-def _answered_id(answer: object, key: str) -> str:
+def _answered_id(answer: object, key: str, out: Outgoing) -> str:
+    """The id X gave what we sent; one of ours (`UNNAMED`) when its answer named none."""
     data = answer.get("data") if isinstance(answer, Mapping) else None
     found = data.get(key) if isinstance(data, Mapping) else None
     if not isinstance(found, str) or not _ID.fullmatch(found):
-        # Sent, but X named no id: ours is unique enough, and a retry would send it twice.
-        return f"unnamed-{time.time_ns()}"
+        # Sent, but X named no id: ours (a retry would send it twice).
+        log.warning("X: message %s sent, but X's answer named no id", out.message_id)
+        return f"{UNNAMED}{out.message_id}"
     return found
 
 
@@ -408,7 +436,11 @@ def send_error(exc: tweepy.TweepyException, *, direct: bool) -> SendError:
     codes = set(exc.api_codes)
     if direct and (349 in codes or any(words in lowered for words in _DM_CLOSED_WORDS)):
         return SendError(text, retryable=False, code=DM_CLOSED)
-    if not direct and (187 in codes or any(words in lowered for words in _DUPLICATE_WORDS)):
+    if (
+        not direct
+        and status == 403
+        and (187 in codes or any(words in lowered for words in _DUPLICATE_WORDS))
+    ):
         return SendError(text, retryable=False, code=DUPLICATE)
     return SendError(text, retryable=status in (408, 409), code=str(status))
 
