@@ -46,7 +46,8 @@ import json
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from urllib.parse import urlsplit
 
 import requests
@@ -172,27 +173,52 @@ def _mapping(value: object, name: str) -> Mapping:
 
 
 def _list(data: Mapping, key: str) -> list:
+    """The events of one kind, at most MAX_EVENTS; MalformedInbound if it is not a list."""
     value = data.get(key)
     if value is None:
         return []
     if not isinstance(value, list):
         raise MalformedInbound(f"{key} is not a list")
+    if len(value) > MAX_EVENTS:
+        log.warning(
+            "X: %d of %d %s dropped (%d read)", len(value) - MAX_EVENTS, len(value), key, MAX_EVENTS
+        )
     return value[:MAX_EVENTS]
 
 
+def _each(data: Mapping, kind: str, read: Callable[[Mapping], Event]) -> list[Event]:
+    """The events of one kind, each read by `read`: one that cannot be read is Ignored (its
+    reason, ours, logged; nothing of the resident's), and the others kept."""
+    try:
+        items = _list(data, kind)
+    except MalformedInbound as problem:
+        log.warning("X: unreadable %s ignored: %s", kind, problem)
+        return [Ignored(f"unreadable {kind}: {problem}")]
+    events: list[Event] = []
+    for item in items:
+        try:
+            events.append(read(_mapping(item, kind)))
+        except MalformedInbound as problem:
+            log.warning("X: an unreadable item of %s ignored: %s", kind, problem)
+            events.append(Ignored(f"unreadable item of {kind}: {problem}"))
+        except Exception as exc:  # a reader's bug: that item alone is lost, never the call
+            log.exception("X: an item of %s ignored (%s)", kind, type(exc).__name__)
+            events.append(Ignored(f"unreadable item of {kind} ({type(exc).__name__})"))
+    return events
+
+
 def parse_activity(data: object) -> list[Event]:
-    """Read one Account Activity call; MalformedInbound if it is not one we can read."""
+    """Read one Account Activity call; MalformedInbound (400) only when the call as a whole
+    cannot be read (not a JSON object, or no `for_user_id`): an event that cannot be read is
+    Ignored, and the call's others kept."""
     if not isinstance(data, Mapping):
         raise MalformedInbound("not an Account Activity event (not a JSON object)")
     account = _id(data.get("for_user_id"), "for_user_id")
     events: list[Event] = []
-    for item in _list(data, "direct_message_events"):
-        events.append(_from_direct_message(_mapping(item, "direct message event"), account))
-    for item in _list(data, "tweet_create_events"):
-        events.append(_from_post(_mapping(item, "post"), account, data))
+    events += _each(data, "direct_message_events", partial(_from_direct_message, account=account))
+    events += _each(data, "tweet_create_events", partial(_from_post, account=account, call=data))
     for kind, blocked in (("block_events", True), ("unblock_events", False)):
-        for item in _list(data, kind):
-            events.append(_from_block(_mapping(item, kind), account, blocked))
+        events += _each(data, kind, partial(_from_block, account=account, blocked=blocked))
     others = sorted(
         str(key)
         for key in data
