@@ -16,6 +16,7 @@ from bot.db import session_scope
 from bot.models import Contact, Message
 from bot.personal_data import address_key
 from bot.queue import get_queue
+from bot.settings import get_settings
 from tests.conftest import X_CONSUMER
 from tests.fakes.x_api import ACCOUNT_ID, dm_event, fixture, mention, signed_post
 from webhooks import create_app
@@ -54,8 +55,6 @@ def test_the_crc_is_answered_as_x_computes_it(client):
 def test_a_crc_without_a_token_or_secret_is_refused(client, monkeypatch):
     assert client.get("/webhooks/x").status_code == 400
     assert client.get("/webhooks/x?crc_token=" + "a" * 600).status_code == 400
-    from bot.settings import get_settings
-
     monkeypatch.setenv("X_CONSUMER_SECRET", "")
     get_settings.cache_clear()
     bare = create_app({"TESTING": True}).test_client()
@@ -279,3 +278,35 @@ HOSTILE = [
 def test_hostile_signed_bodies_are_answered_never_500(client, body):
     response = signed_post(client, body, SECRET)
     assert response.status_code in (200, 400), response.data[:200]
+
+
+OTHER_ACCOUNT = "3009999999"  # another account subscribed to the app's webhook
+
+
+def dm_to(account: str, text: str) -> dict:
+    """A resident's direct message to `account`, as X sends it to the app's webhook."""
+    body = dm_event(RESIDENT, text)
+    body["for_user_id"] = account
+    body["direct_message_events"][0]["message_create"]["target"]["recipient_id"] = account
+    return body
+
+
+def test_a_call_for_another_account_is_refused_and_nothing_stored(client, caplog):
+    assert x.account_id(get_settings()) == ACCOUNT_ID  # X_ACCESS_TOKEN "3001234567-..."
+    response = signed_post(client, dm_to(OTHER_ACCOUNT, "Pothole on Elm Street"), SECRET)
+    assert response.status_code == 403
+    assert "not our account" in caplog.text and "Elm Street" not in caplog.text
+    assert _inbound() == [] and _contact() is None
+    # The same call for the city's account is taken.
+    response = signed_post(client, dm_to(ACCOUNT_ID, "Pothole on Elm Street"), SECRET)
+    assert response.status_code == 200 and len(_inbound()) == 1
+
+
+def test_a_token_that_names_no_account_checks_no_account(env, x_api, monkeypatch):
+    monkeypatch.setenv("X_ACCESS_TOKEN", "xTestAccessTokenWithoutAnId0123456789")
+    get_settings.cache_clear()
+    assert x.account_id(get_settings()) is None
+    client = create_app({"TESTING": True}).test_client()
+    body = dm_to(OTHER_ACCOUNT, "Pothole on Elm Street")
+    assert signed_post(client, body, SECRET).status_code == 200
+    assert len(_inbound()) == 1

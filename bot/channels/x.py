@@ -8,7 +8,8 @@ In: X calls `/webhooks/x`.
   tests/fixtures/x/SOURCES.md).
 - Every POST carries `x-twitter-webhooks-signature`: "sha256=" + base64 of the HMAC-SHA256 of
   the raw body with the consumer secret; checked, in constant time, before the body is read.
-- The body names our account (`for_user_id`) and carries events by kind:
+- The body names our account (`for_user_id`): a call naming another than X_ACCESS_TOKEN's (its
+  numeric prefix: "<user id>-<token>") is refused 403 "not our account". It carries, by kind:
   `direct_message_events` (type `message_create`): a resident's DM is an Inbound from
   `x:<sender_id>`, its words (or, for a tapped quick reply, its metadata) and its photo;
   `tweet_create_events`: a post that @mentions our account is an Inbound from `x:<author id>`
@@ -152,6 +153,13 @@ def signature(secret: str, message: bytes) -> str:
 def crc_response(secret: str, crc_token: str) -> dict[str, str]:
     """The answer to a Challenge-Response Check."""
     return {"response_token": signature(secret, crc_token.encode())}
+
+
+def account_id(settings: Settings) -> str | None:
+    """The city's account id: X_ACCESS_TOKEN's numeric prefix (X issues an account's access
+    token as "<user id>-<token>"); None when the token has none."""
+    prefix, dash, _rest = settings.x_access_token.strip().partition("-")
+    return prefix if dash and _ID.fullmatch(prefix) else None
 
 
 # --- inbound -----------------------------------------------------------------------------------
@@ -619,7 +627,8 @@ class X(Channel):
 
     def verify(self, request: WebRequest, settings: Settings) -> str | None:
         """Refuse a call whose x-twitter-webhooks-signature is not the consumer secret's HMAC of
-        the raw body (compared in constant time)."""
+        the raw body (compared in constant time), or whose `for_user_id` is not the city's
+        account (when X_ACCESS_TOKEN names it: `account_id`)."""
         secret = settings.x_consumer_secret
         given = request.header(SIGNATURE_HEADER)
         if not secret:
@@ -629,6 +638,15 @@ class X(Channel):
         expected = signature(secret, request.body)
         if not hmac.compare_digest(given.encode(), expected.encode()):
             return f"{SIGNATURE_HEADER} does not match the body"
+        ours = account_id(settings)
+        data = request.json
+        named = data.get("for_user_id") if isinstance(data, Mapping) else None
+        if type(named) is int:
+            named = str(named)
+        # Another account subscribed to the app's webhook (a test account, say): not ours to
+        # answer. (A for_user_id that is no id at all is parse's 400.)
+        if ours and isinstance(named, str) and _ID.fullmatch(named) and named != ours:
+            return "not our account (for_user_id is not X_ACCESS_TOKEN's account)"
         return None
 
     def parse(self, request: WebRequest) -> list[Event]:
