@@ -379,6 +379,20 @@ def test_production_refuses_x_without_the_secret_that_verifies_its_webhooks():
     assert problems(safe(**on, x_consumer_secret=X_CONSUMER[1])) == []
 
 
+@pytest.mark.parametrize(
+    "base", ["http://api.twitter.com", "HTTP://api.x.com", "api.twitter.com", "https://"]
+)
+def test_production_refuses_x_on_an_api_base_that_is_not_https(base):
+    from bot.production import problems
+    from tests.test_production import settings as safe
+
+    on = {"x_consumer_key": X_CONSUMER[0], "x_consumer_secret": X_CONSUMER[1]}
+    [found] = problems(safe(**on, x_api_base=base))
+    assert found.startswith("X_API_BASE is not HTTPS while X is on")
+    assert problems(safe(**on, x_api_base="https://api.x.com")) == []
+    assert problems(safe(x_api_base=base)) == []  # X is off: its base is never called
+
+
 def test_xs_secrets_are_masked_in_every_log_line():
     from bot.logs import secret_values
     from bot.settings import Settings
