@@ -17,7 +17,7 @@ from bot.models import Contact, Message
 from bot.personal_data import address_key
 from bot.queue import get_queue
 from bot.settings import get_settings
-from tests.conftest import X_CONSUMER
+from tests.conftest import X_CONSUMER, run_jobs
 from tests.fakes.x_api import ACCOUNT_ID, dm_event, fixture, mention, signed_post
 from webhooks import create_app
 
@@ -310,3 +310,18 @@ def test_a_token_that_names_no_account_checks_no_account(env, x_api, monkeypatch
     body = dm_to(OTHER_ACCOUNT, "Pothole on Elm Street")
     assert signed_post(client, body, SECRET).status_code == 200
     assert len(_inbound()) == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Contact keeps no reason for an opt-out: telling a STOP from a block needs a "
+    "migration (Contact.opted_out_by); until then an unblock opts back in whatever the cause",
+)
+def test_an_unblock_does_not_opt_back_in_a_resident_who_sent_stop(client):
+    signed_post(client, dm_event(RESIDENT, "Pothole on Elm Street"), SECRET)
+    signed_post(client, dm_event(RESIDENT, "STOP"), SECRET)
+    run_jobs()
+    assert _contact().opted_out
+    assert signed_post(client, fixture("block"), SECRET).status_code == 200
+    assert signed_post(client, fixture("unblock"), SECRET).status_code == 200
+    assert _contact().opted_out  # they said STOP: only START undoes it
