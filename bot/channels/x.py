@@ -210,7 +210,8 @@ def _each(data: Mapping, kind: str, read: Callable[[Mapping], Event]) -> list[Ev
             log.warning("X: an unreadable item of %s ignored: %s", kind, problem)
             events.append(Ignored(f"unreadable item of {kind}: {problem}"))
         except Exception as exc:  # a reader's bug: that item alone is lost, never the call
-            log.exception("X: an item of %s ignored (%s)", kind, type(exc).__name__)
+            # Its type only: its words (or a traceback's) may quote the item.
+            log.error("X: an item of %s ignored (%s)", kind, type(exc).__name__)
             events.append(Ignored(f"unreadable item of {kind} ({type(exc).__name__})"))
     return events
 
