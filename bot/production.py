@@ -112,6 +112,15 @@ def problems(settings: Settings, dotenv: Mapping[str, str | None] | None = None)
             "MASTODON_BASE_URL is not HTTPS (or not set) while MASTODON_ACCESS_TOKEN is: the "
             "token would cross the network in the clear"
         )
+    # X: the consumer key and secret go to X_API_BASE as Basic auth (for the app-only bearer
+    # token), and every call's OAuth 1.0a signature with them.
+    x_base = urlsplit(settings.x_api_base.strip())
+    x_configured = x_on or settings.x_consumer_secret
+    if x_configured and (x_base.scheme.lower() != "https" or not x_base.hostname):
+        found.append(
+            "X_API_BASE is not HTTPS while X is on: the consumer key and secret would cross "
+            "the network in the clear"
+        )
     url = settings.public_base_url.strip()
     if not url:
         found.append("PUBLIC_BASE_URL is not set (the https:// address providers call)")

@@ -3,10 +3,13 @@ OAuth 1.0a signature, JSON), public replies only when marked, X's errors, photos
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
 import pytest
+import requests
+import tweepy  # type: ignore[import-untyped]
 
 from bot.channels import x, x_api
 from bot.channels.base import Outgoing, SendError
@@ -144,6 +147,80 @@ def test_rate_limited_waits_until_xs_reset(settings, x_api):
     assert x.CHANNEL.send(outgoing("hello"), settings).startswith("dm:")  # then it goes
 
 
+def too_many(headers: dict[str, str]) -> tweepy.TooManyRequests:
+    """X's 429 as tweepy raises it, with these headers (its body as X words it)."""
+    response = requests.Response()
+    response.status_code = 429
+    response.reason = "Too Many Requests"
+    response.headers.update(headers)
+    response._content = json.dumps(
+        {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank"}
+    ).encode()
+    return tweepy.TooManyRequests(response)
+
+
+def test_a_spent_daily_cap_waits_for_its_reset_not_the_windows():
+    now = int(time.time())
+    # The account's 24-hour cap is spent (20 h to go); the 15-minute window resets in 5 minutes.
+    error = x.send_error(
+        too_many(
+            {
+                "x-rate-limit-reset": str(now + 300),
+                "x-rate-limit-remaining": "99",
+                "x-user-limit-24hour-reset": str(now + 20 * 3600),
+                "x-user-limit-24hour-remaining": "0",
+            }
+        ),
+        direct=False,
+    )
+    assert error.retryable and error.code == "429"
+    assert 20 * 3600 - 5 <= error.retry_after <= 20 * 3600 + 5
+
+
+def test_the_latest_spent_reset_wins_and_unspent_ones_are_not_counted():
+    now = int(time.time())
+    headers = {
+        "x-rate-limit-reset": str(now + 600),
+        "x-rate-limit-remaining": "0",
+        "x-app-limit-24hour-reset": str(now + 3 * 3600),
+        "x-app-limit-24hour-remaining": "0",
+        "x-user-limit-24hour-reset": str(now + 20 * 3600),
+        "x-user-limit-24hour-remaining": "12",  # not spent: its reset is not ours to wait
+    }
+    error = x.send_error(too_many(headers), direct=True)
+    assert 3 * 3600 - 5 <= error.retry_after <= 3 * 3600 + 5
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"x-rate-limit-reset": "soon"},
+        {"x-rate-limit-reset": str(int(time.time()) - 30), "x-rate-limit-remaining": "0"},
+        # a window not spent, alongside a daily cap not spent either: nothing says when
+        {
+            "x-rate-limit-reset": str(int(time.time()) + 5),
+            "x-rate-limit-remaining": "3",
+            "x-user-limit-24hour-reset": str(int(time.time()) + 3600),
+            "x-user-limit-24hour-remaining": "7",
+        },
+    ],
+)
+def test_a_429_with_no_usable_reset_waits_a_minute_and_is_a_rate_limit(headers):
+    from bot.jobs.delivery import NOTHING_SENT, RATE_LIMITED, _rate_limited
+
+    error = x.send_error(too_many(headers), direct=True)
+    assert error.retry_after == x.MIN_RATE_WAIT == 60.0
+    # bot.jobs.delivery: nothing was sent, no attempt is counted, the account's bucket is held
+    assert _rate_limited(error) and error.code in RATE_LIMITED and error.code in NOTHING_SENT
+
+
+def test_the_windows_reset_alone_counts_even_without_its_remaining():
+    reset = int(time.time()) + 300
+    error = x.send_error(too_many({"x-rate-limit-reset": str(reset)}), direct=True)
+    assert 295 <= error.retry_after <= 305
+
+
 @pytest.mark.parametrize("status", [500, 503])
 def test_xs_server_errors_are_retried(settings, x_api, status):
     x_api.config["FAIL_NEXT"].append(status)
@@ -159,11 +236,45 @@ def test_x_unreachable_is_retried(settings, x_api, monkeypatch):
     assert failed.value.retryable
 
 
-def test_a_duplicate_public_reply_is_permanent(settings, x_api):
-    x.CHANNEL.send(public(), settings)
-    with pytest.raises(SendError) as refused:
-        x.CHANNEL.send(public(post="1864872345678900000"), settings)
-    assert not refused.value.retryable and refused.value.code == x.DUPLICATE
+def test_a_public_reply_whose_answer_was_lost_is_sent_once_not_failed(
+    settings, x_api, monkeypatch, caplog
+):
+    monkeypatch.setattr("bot.channels.x_api.READ_TIMEOUT", 0.3)
+    x_api.config.update(LOSE_NEXT=1, LOSE_FOR=1.0)
+    with pytest.raises(SendError) as lost:  # posted, but X's answer never came
+        x.CHANNEL.send(public(), settings)
+    assert lost.value.retryable
+    # The retry: the same words, which X refuses as a duplicate of the post already made.
+    with caplog.at_level(logging.INFO, logger="bot.channels.x"):
+        provider_id = x.CHANNEL.send(public(), settings)
+    assert provider_id == "tweet:dup:8"
+    posted = [call for call in x_api.config["CALLS"] if call["path"] == "/2/tweets"]
+    assert [call["ok"] for call in posted] == [True, False]  # one post, the retry refused
+    assert posted[0]["lost"] and len(sends(x_api)) == 1
+    assert "posted by an earlier attempt" in caplog.text and INVITE not in caplog.text
+
+
+def test_a_duplicate_dm_refusal_is_not_taken_for_a_send():
+    # X has no duplicate rule for direct messages: a 403 there is a refusal.
+    response = requests.Response()
+    response.status_code = 403
+    response._content = json.dumps(
+        {"title": "Forbidden", "detail": "duplicate content", "type": "about:blank"}
+    ).encode()
+    error = x.send_error(tweepy.Forbidden(response), direct=True)
+    assert error.code == "403" and not error.retryable
+
+
+@pytest.mark.parametrize("message", [outgoing("hello"), public()], ids=["dm", "public"])
+def test_a_2xx_answer_that_is_not_json_is_sent_not_retried(settings, x_api, caplog, message):
+    x_api.config["GARBLE_NEXT"] = 1
+    with caplog.at_level(logging.WARNING, logger="bot.channels.x"):
+        provider_id = x.CHANNEL.send(message, settings)
+    kind = "dm" if message.payload.public_reply_to is None else "tweet"
+    assert provider_id == f"{kind}:unnamed:{message.message_id}"
+    [call] = x_api.config["CALLS"]
+    assert call["ok"] and call["garbled"]
+    assert "not JSON" in caplog.text and message.text not in caplog.text
 
 
 def test_not_an_x_address_or_no_credentials(settings, x_api, monkeypatch):
@@ -266,6 +377,20 @@ def test_production_refuses_x_without_the_secret_that_verifies_its_webhooks():
     [found] = problems(safe(**on))
     assert found.startswith("X is on (X_CONSUMER_KEY, X_ACCESS_TOKEN set) but X_CONSUMER_SECRET")
     assert problems(safe(**on, x_consumer_secret=X_CONSUMER[1])) == []
+
+
+@pytest.mark.parametrize(
+    "base", ["http://api.twitter.com", "HTTP://api.x.com", "api.twitter.com", "https://"]
+)
+def test_production_refuses_x_on_an_api_base_that_is_not_https(base):
+    from bot.production import problems
+    from tests.test_production import settings as safe
+
+    on = {"x_consumer_key": X_CONSUMER[0], "x_consumer_secret": X_CONSUMER[1]}
+    [found] = problems(safe(**on, x_api_base=base))
+    assert found.startswith("X_API_BASE is not HTTPS while X is on")
+    assert problems(safe(**on, x_api_base="https://api.x.com")) == []
+    assert problems(safe(x_api_base=base)) == []  # X is off: its base is never called
 
 
 def test_xs_secrets_are_masked_in_every_log_line():

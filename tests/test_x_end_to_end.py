@@ -161,3 +161,19 @@ def test_a_dms_photo_is_fetched_with_a_signed_get_and_reaches_the_city(account, 
         [report] = session.exec(select(Report)).all()
     filed = city_request(report.service_request_id)
     opened_by_the_city(account.client, filed["media_url"])
+
+
+def test_a_public_invite_whose_answer_was_lost_is_posted_once_and_marked_sent(
+    account, x_api, monkeypatch
+):
+    monkeypatch.setattr("bot.channels.x_api.READ_TIMEOUT", 0.3)
+    x_api.config.update(LOSE_NEXT=1, LOSE_FOR=1.0)
+    account.mention(WORDS)  # the invite is posted, but X's answer never comes
+    run_jobs(include_delayed=True)  # the retry: X refuses the same words as a duplicate
+    attempts = [call for call in x_api.config["CALLS"] if call["path"] == "/2/tweets"]
+    assert [call["ok"] for call in attempts] == [True, False] and attempts[0]["lost"]
+    with session_scope() as session:
+        [invite] = session.exec(
+            select(Message).where(Message.external_id.startswith("tweet:"))
+        ).all()
+        assert invite.status == "sent" and invite.external_id == f"tweet:dup:{invite.id}"

@@ -8,7 +8,8 @@ In: X calls `/webhooks/x`.
   tests/fixtures/x/SOURCES.md).
 - Every POST carries `x-twitter-webhooks-signature`: "sha256=" + base64 of the HMAC-SHA256 of
   the raw body with the consumer secret; checked, in constant time, before the body is read.
-- The body names our account (`for_user_id`) and carries events by kind:
+- The body names our account (`for_user_id`): a call naming another than X_ACCESS_TOKEN's (its
+  numeric prefix: "<user id>-<token>") is refused 403 "not our account". It carries, by kind:
   `direct_message_events` (type `message_create`): a resident's DM is an Inbound from
   `x:<sender_id>`, its words (or, for a tapped quick reply, its metadata) and its photo;
   `tweet_create_events`: a post that @mentions our account is an Inbound from `x:<author id>`
@@ -22,7 +23,11 @@ In: X calls `/webhooks/x`.
   user id alone, never a screen name, in the database, the logs and `raw`.
 - Provider ids, unique per channel across both directions: inbound `in:dm:<event id>` and
   `in:tweet:<post id>`; ours `dm:<dm event id>` and `tweet:<post id>`. A replayed event (X
-  retries, and the Account Activity replay API) has the same id and is stored once.
+  retries, and the Account Activity replay API) has the same id and is stored once. A send X
+  took without naming an id gets one of ours: `tweet:dup:<our message id>` for a public reply
+  X refused as a duplicate (its words carry our message's number, so the post X has seen is
+  this message's, made by an attempt whose answer was lost), and `tweet:unnamed:<id>` /
+  `dm:unnamed:<id>` for a 2xx answer without a readable id (not JSON, say): sent, not retried.
 
 Out (`send`): a message whose payload has `public_reply_to` is posted PUBLICLY, as a reply to
 that post (create_tweet(text=..., in_reply_to_tweet_id=...)): the worker makes those, with the
@@ -39,9 +44,11 @@ import hashlib
 import hmac
 import html
 import json
+import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from urllib.parse import urlsplit
 
 import requests
@@ -69,6 +76,8 @@ from bot.media.types import MediaRefused, MediaRequest
 from bot.payloads import InboundPayload
 from bot.settings import Settings
 
+log = logging.getLogger(__name__)
+
 NAME = "x"
 WEBHOOK_PATH = "/webhooks/x"
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
@@ -87,6 +96,24 @@ DM_MEDIA_PATH = "/1.1/ton/data/dm/"
 DM_CLOSED = "dm-closed"
 DUPLICATE = "duplicate"
 NOT_PUBLIC = "not-public"
+# X's "too many requests": bot.jobs.delivery's RATE_LIMITED (nothing sent, no attempt counted,
+# the account's pacing bucket held for `retry_after`).
+RATE_LIMITED = "429"
+# The headers of a 429, each reset (epoch seconds) with the count left in its limit: the
+# endpoint's 15-minute window, and the 24-hour caps of the account and of the app.
+RATE_RESETS = (
+    ("x-rate-limit-reset", "x-rate-limit-remaining"),
+    ("x-user-limit-24hour-reset", "x-user-limit-24hour-remaining"),
+    ("x-app-limit-24hour-reset", "x-app-limit-24hour-remaining"),
+)
+# Provider ids of our own making, for a send X took without naming its id (X's are digits, so
+# these never meet one): "tweet:dup:<our message id>", a public reply X refused as a duplicate
+# of the post an earlier attempt made; "tweet:unnamed:<id>" and "dm:unnamed:<id>", a send X
+# answered 2xx without an id we could read.
+DUPLICATE_ID = "tweet:dup:"
+UNNAMED = "unnamed:"
+MIN_RATE_WAIT = 60.0  # a 429 that names no usable reset: never retried sooner
+MAX_RATE_WAIT = 24 * 3600.0 + 60.0
 
 HANDLED = frozenset(
     {"direct_message_events", "tweet_create_events", "block_events", "unblock_events"}
@@ -128,6 +155,13 @@ def crc_response(secret: str, crc_token: str) -> dict[str, str]:
     return {"response_token": signature(secret, crc_token.encode())}
 
 
+def account_id(settings: Settings) -> str | None:
+    """The city's account id: X_ACCESS_TOKEN's numeric prefix (X issues an account's access
+    token as "<user id>-<token>"); None when the token has none."""
+    prefix, dash, _rest = settings.x_access_token.strip().partition("-")
+    return prefix if dash and _ID.fullmatch(prefix) else None
+
+
 # --- inbound -----------------------------------------------------------------------------------
 
 
@@ -147,27 +181,53 @@ def _mapping(value: object, name: str) -> Mapping:
 
 
 def _list(data: Mapping, key: str) -> list:
+    """The events of one kind, at most MAX_EVENTS; MalformedInbound if it is not a list."""
     value = data.get(key)
     if value is None:
         return []
     if not isinstance(value, list):
         raise MalformedInbound(f"{key} is not a list")
+    if len(value) > MAX_EVENTS:
+        log.warning(
+            "X: %d of %d %s dropped (%d read)", len(value) - MAX_EVENTS, len(value), key, MAX_EVENTS
+        )
     return value[:MAX_EVENTS]
 
 
+def _each(data: Mapping, kind: str, read: Callable[[Mapping], Event]) -> list[Event]:
+    """The events of one kind, each read by `read`: one that cannot be read is Ignored (its
+    reason, ours, logged; nothing of the resident's), and the others kept."""
+    try:
+        items = _list(data, kind)
+    except MalformedInbound as problem:
+        log.warning("X: unreadable %s ignored: %s", kind, problem)
+        return [Ignored(f"unreadable {kind}: {problem}")]
+    events: list[Event] = []
+    for item in items:
+        try:
+            events.append(read(_mapping(item, kind)))
+        except MalformedInbound as problem:
+            log.warning("X: an unreadable item of %s ignored: %s", kind, problem)
+            events.append(Ignored(f"unreadable item of {kind}: {problem}"))
+        except Exception as exc:  # a reader's bug: that item alone is lost, never the call
+            # Its type only: its words (or a traceback's) may quote the item.
+            log.error("X: an item of %s ignored (%s)", kind, type(exc).__name__)
+            events.append(Ignored(f"unreadable item of {kind} ({type(exc).__name__})"))
+    return events
+
+
 def parse_activity(data: object) -> list[Event]:
-    """Read one Account Activity call; MalformedInbound if it is not one we can read."""
+    """Read one Account Activity call; MalformedInbound (400) only when the call as a whole
+    cannot be read (not a JSON object, or no `for_user_id`): an event that cannot be read is
+    Ignored, and the call's others kept."""
     if not isinstance(data, Mapping):
         raise MalformedInbound("not an Account Activity event (not a JSON object)")
     account = _id(data.get("for_user_id"), "for_user_id")
     events: list[Event] = []
-    for item in _list(data, "direct_message_events"):
-        events.append(_from_direct_message(_mapping(item, "direct message event"), account))
-    for item in _list(data, "tweet_create_events"):
-        events.append(_from_post(_mapping(item, "post"), account, data))
+    events += _each(data, "direct_message_events", partial(_from_direct_message, account=account))
+    events += _each(data, "tweet_create_events", partial(_from_post, account=account, call=data))
     for kind, blocked in (("block_events", True), ("unblock_events", False)):
-        for item in _list(data, kind):
-            events.append(_from_block(_mapping(item, kind), account, blocked))
+        events += _each(data, kind, partial(_from_block, account=account, blocked=blocked))
     others = sorted(
         str(key)
         for key in data
@@ -313,20 +373,33 @@ def _send(out: Outgoing, settings: Settings) -> str:
     except ValueError as exc:
         raise SendError(f"X: {exc}", retryable=False) from None
     public = out.payload.public_reply_to
+    kind = "tweet" if public is not None else "dm"
     try:
         if public is not None:
             text = public_text(out)
             answer = client.create_tweet(text=text, in_reply_to_tweet_id=public, user_auth=True)
-            return f"tweet:{_answered_id(answer, 'id')}"
+            return f"tweet:{_answered_id(answer, 'id', out)}"
         text = out.text
         if out.payload.media_url:
             text = CHANNEL.with_link(text, out.payload.media_url)
         answer = client.create_direct_message(
             participant_id=user_id, text=text[:MAX_DM], user_auth=True
         )
-        return f"dm:{_answered_id(answer, 'dm_event_id')}"
+        return f"dm:{_answered_id(answer, 'dm_event_id', out)}"
     except tweepy.TweepyException as exc:
-        raise send_error(exc, direct=public is None) from None
+        error = send_error(exc, direct=public is None)
+        if error.code == DUPLICATE:
+            # Our public reply's words carry our message's number (`public_text`), so the
+            # post X has seen is this message's, made by an earlier attempt whose answer
+            # was lost: sent. Its id is ours, X's is not known.
+            log.info("X: message %s was posted by an earlier attempt", out.message_id)
+            return f"{DUPLICATE_ID}{out.message_id}"
+        raise error from None
+    except requests.exceptions.JSONDecodeError:
+        # X answered 2xx (tweepy reads the body only then) with a body that is not JSON:
+        # the post or DM went, and a retry would send it twice.
+        log.warning("X: message %s sent, but X's answer was not JSON", out.message_id)
+        return f"{kind}:{UNNAMED}{out.message_id}"
     except requests.RequestException as exc:
         raise SendError(f"X unreachable: {type(exc).__name__}", retryable=True) from None
 
@@ -352,13 +425,34 @@ def public_text(out: Outgoing) -> str:
     return text
 
 
-def _answered_id(answer: object, key: str) -> str:
+def _answered_id(answer: object, key: str, out: Outgoing) -> str:
+    """The id X gave what we sent; one of ours (`UNNAMED`) when its answer named none."""
     data = answer.get("data") if isinstance(answer, Mapping) else None
     found = data.get(key) if isinstance(data, Mapping) else None
     if not isinstance(found, str) or not _ID.fullmatch(found):
-        # Sent, but X named no id: ours is unique enough, and a retry would send it twice.
-        return f"unnamed-{time.time_ns()}"
+        # Sent, but X named no id: ours (a retry would send it twice).
+        log.warning("X: message %s sent, but X's answer named no id", out.message_id)
+        return f"{UNNAMED}{out.message_id}"
     return found
+
+
+def rate_limit_wait(headers: Mapping[str, str], now: float) -> float:
+    """The seconds a 429 asks us to wait: until the latest reset among the limits X says are
+    spent (the 15-minute window's, the account's and the app's 24-hour caps: each counted when
+    its `-remaining` is "0", the window's also when it is the only one given); at least
+    MIN_RATE_WAIT when none is usable (missing, unreadable or past), at most MAX_RATE_WAIT."""
+    given = [reset for reset, _remaining in RATE_RESETS if headers.get(reset) is not None]
+    resets = []
+    for reset, remaining in RATE_RESETS:
+        value = str(headers.get(reset) or "").strip()
+        spent = str(headers.get(remaining) or "").strip() == "0"
+        alone = given == [reset] and reset == "x-rate-limit-reset"
+        if value.isdigit() and len(value) <= 12 and (spent or alone):
+            resets.append(int(value))
+    wait = max(resets) - now + 1 if resets else 0.0  # + 1: X's reset is a whole second
+    if wait <= 0:
+        return MIN_RATE_WAIT
+    return min(wait, MAX_RATE_WAIT)
 
 
 def send_error(exc: tweepy.TweepyException, *, direct: bool) -> SendError:
@@ -369,17 +463,19 @@ def send_error(exc: tweepy.TweepyException, *, direct: bool) -> SendError:
     said = "; ".join(str(m) for m in exc.api_messages)[:200]
     text = f"X {status}: {said}" if said else f"X {status}"
     if isinstance(exc, tweepy.TooManyRequests):
-        reset = exc.response.headers.get("x-rate-limit-reset", "")
-        wait = int(reset) - time.time() if reset.isdigit() else None
-        retry_after = max(1.0, min(wait, 24 * 3600.0)) if wait is not None else None
-        return SendError(text, retryable=True, code="429", retry_after=retry_after)
+        retry_after = rate_limit_wait(exc.response.headers, time.time())
+        return SendError(text, retryable=True, code=RATE_LIMITED, retry_after=retry_after)
     if isinstance(exc, tweepy.TwitterServerError):
         return SendError(text, retryable=True, code=str(status))
     lowered = said.lower()
     codes = set(exc.api_codes)
     if direct and (349 in codes or any(words in lowered for words in _DM_CLOSED_WORDS)):
         return SendError(text, retryable=False, code=DM_CLOSED)
-    if not direct and (187 in codes or any(words in lowered for words in _DUPLICATE_WORDS)):
+    if (
+        not direct
+        and status == 403
+        and (187 in codes or any(words in lowered for words in _DUPLICATE_WORDS))
+    ):
         return SendError(text, retryable=False, code=DUPLICATE)
     return SendError(text, retryable=status in (408, 409), code=str(status))
 
@@ -532,7 +628,8 @@ class X(Channel):
 
     def verify(self, request: WebRequest, settings: Settings) -> str | None:
         """Refuse a call whose x-twitter-webhooks-signature is not the consumer secret's HMAC of
-        the raw body (compared in constant time)."""
+        the raw body (compared in constant time), or whose `for_user_id` is not the city's
+        account (when X_ACCESS_TOKEN names it: `account_id`)."""
         secret = settings.x_consumer_secret
         given = request.header(SIGNATURE_HEADER)
         if not secret:
@@ -542,6 +639,15 @@ class X(Channel):
         expected = signature(secret, request.body)
         if not hmac.compare_digest(given.encode(), expected.encode()):
             return f"{SIGNATURE_HEADER} does not match the body"
+        ours = account_id(settings)
+        data = request.json
+        named = data.get("for_user_id") if isinstance(data, Mapping) else None
+        if type(named) is int:
+            named = str(named)
+        # Another account subscribed to the app's webhook (a test account, say): not ours to
+        # answer. (A for_user_id that is no id at all is parse's 400.)
+        if ours and isinstance(named, str) and _ID.fullmatch(named) and named != ours:
+            return "not our account (for_user_id is not X_ACCESS_TOKEN's account)"
         return None
 
     def parse(self, request: WebRequest) -> list[Event]:

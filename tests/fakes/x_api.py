@@ -18,6 +18,10 @@ Knobs in ``app.config``:
 - ``RATE_LIMITED``: the number of next sends answered 429 with ``x-rate-limit-reset`` set
   ``RESET_IN`` seconds ahead.
 - ``FAIL_NEXT``: statuses (500, 503) the next calls answer, one each.
+- ``LOSE_NEXT``: the number of next sends that are made, then answered only after ``LOSE_FOR``
+  seconds (longer than the client waits: its answer is lost).
+- ``GARBLE_NEXT``: the number of next sends that are made, then answered 201 with a body that
+  is not JSON (a proxy's page, say).
 - ``CRC_CHECK``: a function ``(url, crc_token) -> dict | None`` standing for X's GET of the
   webhook URL (the tests wire it to our app): what the URL answered, as JSON.
 - ``WEBHOOKS``, ``SUBSCRIPTIONS``: what was registered.
@@ -68,6 +72,9 @@ def reset_x_api(app: Flask) -> None:
             DM_PHOTOS={},
             NONCES=set(),
             POSTS=[],
+            LOSE_NEXT=0,
+            LOSE_FOR=1.5,
+            GARBLE_NEXT=0,
         )
 
 
@@ -172,6 +179,23 @@ def create_x_api_app(consumer: tuple[str, str], token: tuple[str, str]) -> Flask
             )
         return None
 
+    def answered(call: dict, body: dict) -> Response:
+        """A made send's answer: 201 with `body`, unless a lost or garbled answer is due."""
+        with lock:
+            lose = app.config["LOSE_NEXT"] > 0
+            garble = not lose and app.config["GARBLE_NEXT"] > 0
+            app.config["LOSE_NEXT"] -= lose
+            app.config["GARBLE_NEXT"] -= garble
+        if lose:
+            call["lost"] = True
+            time.sleep(float(app.config["LOSE_FOR"]))
+        if garble:
+            call["garbled"] = True
+            return Response("<html><body>OK</body></html>", 201, content_type="text/html")
+        response = jsonify(body)
+        response.status_code = 201
+        return response
+
     @app.post("/2/dm_conversations/with/<participant_id>/messages")
     def send_dm(participant_id: str):
         call = record("oauth1")
@@ -189,7 +213,7 @@ def create_x_api_app(consumer: tuple[str, str], token: tuple[str, str]) -> Flask
         event_id = str(next(ids))
         call["result"] = event_id
         data = {"dm_conversation_id": f"{ACCOUNT_ID}-{participant_id}", "dm_event_id": event_id}
-        return jsonify({"data": data}), 201
+        return answered(call, {"data": data})
 
     @app.post("/2/tweets")
     def post():
@@ -214,9 +238,9 @@ def create_x_api_app(consumer: tuple[str, str], token: tuple[str, str]) -> Flask
         post_id = str(next(ids))
         call["ok"] = True
         call["result"] = post_id
-        return jsonify(
-            {"data": {"id": post_id, "text": text, "edit_history_tweet_ids": [post_id]}}
-        ), 201
+        return answered(
+            call, {"data": {"id": post_id, "text": text, "edit_history_tweet_ids": [post_id]}}
+        )
 
     @app.post("/oauth2/token")
     def token_for_app():
