@@ -115,6 +115,9 @@ class Geocoded:
     query: str
     places: tuple[Place, ...] = ()
     failed: bool = False
+    # Places found for the query outside the city (CITY_BOUNDS, CITY_BOUNDARY_FILE): never
+    # offered; when they are all that was found, the resident is told it is outside the city.
+    outside: tuple[Place, ...] = ()
 
 
 @dataclass(frozen=True)
