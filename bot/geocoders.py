@@ -47,7 +47,7 @@ def build(settings: Settings) -> Geocoder:
         "timeout": settings.geocoder_timeout,
         "adapter_factory": adapter,
     }
-    if service == "photon" and settings.geocoder_domain == "nominatim.openstreetmap.org":
+    if family(service) == "photon" and settings.geocoder_domain == "nominatim.openstreetmap.org":
         wanted["domain"] = "photon.komoot.io"  # the default domain is Nominatim's
     accepted = inspect.signature(cls.__init__).parameters
     for name in _KEY_ARGUMENT:
@@ -58,9 +58,26 @@ def build(settings: Settings) -> Geocoder:
     return cls(**{k: v for k, v in wanted.items() if k in accepted})
 
 
+def family(service: str) -> str:
+    """The family whose API (and results) a service shares: geocode.earth is Pelias,
+    OpenMapQuest Nominatim; "" for a service read by its address alone."""
+    if service in ("gazetteer", "none"):
+        return service
+    try:
+        cls = get_geocoder_for_service(service)
+    except Exception:  # noqa: BLE001  geopy's GeocoderNotFound
+        return ""
+    for base in cls.__mro__:
+        name = base.__name__.casefold()
+        if name in FAMILIES:
+            return name
+    return ""
+
+
 def search_options(service: str, bounds: Any, limit: int) -> dict[str, Any]:
     """The provider's own keywords for `geocode`: several results, in the city's box where
     the provider can be told it."""
+    service = family(service)
     if service in ("nominatim", "gazetteer"):
         return {
             "limit": limit,
@@ -80,7 +97,7 @@ def search_options(service: str, bounds: Any, limit: int) -> dict[str, Any]:
 def nominatim_shaped(service: str, location: Location) -> dict[str, Any]:
     """A result of `service` in Nominatim's shape, its point from the Location."""
     raw = location.raw if isinstance(location.raw, dict) else {}
-    reader = READERS.get(service, _generic)
+    reader = READERS.get(family(service), _generic)
     shaped = reader(raw, location)
     shaped["lat"], shaped["lon"] = location.latitude, location.longitude
     return shaped
@@ -105,11 +122,11 @@ def _photon(raw: dict[str, Any], location: Location) -> dict[str, Any]:
     village), name."""
     p = raw.get("properties") or {}
     city = p.get("city") or p.get("town") or p.get("village")
-    street = p.get("street")
-    name = p.get("name")
-    if not street and p.get("housenumber") is None and p.get("osm_key") == "highway":
+    house, name = p.get("housenumber"), p.get("name")
+    street = p.get("street") if house else None  # a place's street alone would hide its name
+    if not house and p.get("osm_key") == "highway":
         street, name = name, ""  # a street itself: its name is the road
-    return _shape(p.get("housenumber"), street, city, name, location.address)
+    return _shape(house, street, city, name, location.address)
 
 
 def _pelias(raw: dict[str, Any], location: Location) -> dict[str, Any]:
@@ -117,9 +134,10 @@ def _pelias(raw: dict[str, Any], location: Location) -> dict[str, Any]:
     label."""
     p = raw.get("properties") or {}
     city = p.get("locality") or p.get("localadmin")
-    name = "" if p.get("layer") in ("address", "street") else p.get("name")
-    street = p.get("street") or (p.get("name") if p.get("layer") == "street" else None)
-    return _shape(p.get("housenumber"), street, city, name, p.get("label") or location.address)
+    house, layer = p.get("housenumber"), p.get("layer")
+    name = "" if layer in ("address", "street") else p.get("name")
+    street = p.get("street") if house else (p.get("name") if layer == "street" else None)
+    return _shape(house, street, city, name, p.get("label") or location.address)
 
 
 def _arcgis(raw: dict[str, Any], location: Location) -> dict[str, Any]:
@@ -130,9 +148,10 @@ def _arcgis(raw: dict[str, Any], location: Location) -> dict[str, Any]:
         str(a[k]) for k in ("StPreDir", "StName", "StType", "StDir") if a.get(k)
     ) or _street_of(a.get("Address"), a.get("AddNum"))
     kind = str(a.get("Addr_type") or "")
+    if kind == "POI":  # a place: its name, not the street it is on
+        return _shape(None, None, a.get("City"), a.get("PlaceName"), location.address)
     house = a.get("AddNum") if kind in ("", "PointAddress", "StreetAddress", "Subaddress") else ""
-    name = a.get("PlaceName") if kind == "POI" else ""
-    return _shape(house, street, a.get("City"), name, location.address)
+    return _shape(house, street, a.get("City"), "", location.address)
 
 
 def _street_of(address: Any, number: Any) -> str:

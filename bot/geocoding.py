@@ -64,9 +64,7 @@ def _beyond(query: str, settings: Settings) -> list[Place]:
         results = _geocoder(settings).geocode(
             query[:MAX_QUERY], exactly_one=False, **geocoders.search_options(service, None, 1)
         )
-        places = [
-            place_of(geocoders.nominatim_shaped(service, r), query) for r in results or ()
-        ]
+        places = [place_of(geocoders.nominatim_shaped(service, r), query) for r in results or ()]
     except Exception as exc:  # noqa: BLE001  only a courtesy: the answer stays "not found"
         log.warning("geocoder failed beyond the city: %s", type(exc).__name__)
         return []
@@ -177,7 +175,8 @@ def reverse(lat: float, lon: float, settings: Settings) -> str:
         return ""
     try:
         geocoder = _geocoder(settings)
-        options = {"addressdetails": True} if settings.geocoder in ("nominatim", "gazetteer") else {}
+        nominatim = geocoders.family(settings.geocoder) in ("nominatim", "gazetteer")
+        options = {"addressdetails": True} if nominatim else {}
         found = geocoder.reverse(found_point, exactly_one=True, **options)
         return short_address(geocoders.nominatim_shaped(settings.geocoder, found)) if found else ""
     except (GeopyError, ValueError) as exc:  # geopy checks the point itself with ValueError
