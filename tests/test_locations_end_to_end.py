@@ -15,12 +15,7 @@ from bot.gazetteer.build import build
 from bot.gazetteer.geometry import metres
 from bot.settings import get_settings
 from tests.fakes.telegram_api import message_update
-from tests.test_end_to_end import (  # noqa: F401  phone: a fixture
-    answer_pothole_questions,
-    city_request,
-    only_report,
-    phone,
-)
+from tests.test_end_to_end import Phone, answer_pothole_questions, city_request, only_report
 from tests.test_telegram_end_to_end import CHAT_ID
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +36,13 @@ def town_index(tmp_path_factory) -> Path:
     (folder / "town.geojson").write_text(json.dumps(script.demo_town(data)), encoding="utf-8")
     build([folder / "town.geojson"], folder / "town.sqlite3", "Springfield")
     return folder / "town.sqlite3"
+
+
+@pytest.fixture
+def phone(env, twilio_api):
+    from webhooks import create_app
+
+    return Phone(create_app({"TESTING": True}).test_client(), twilio_api)
 
 
 @pytest.fixture
