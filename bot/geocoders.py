@@ -143,7 +143,8 @@ def _pelias(raw: dict[str, Any], location: Location) -> dict[str, Any]:
 def _arcgis(raw: dict[str, Any], location: Location) -> dict[str, Any]:
     """ArcGIS: a candidate (geocode) with the asked `attributes`, or a reverse geocode's
     `address` object (AddNum, Address, City)."""
-    a = raw.get("attributes") if isinstance(raw.get("attributes"), dict) else raw
+    found = raw.get("attributes")
+    a: dict[str, Any] = found if isinstance(found, dict) else raw
     street = " ".join(
         str(a[k]) for k in ("StPreDir", "StName", "StType", "StDir") if a.get(k)
     ) or _street_of(a.get("Address"), a.get("AddNum"))

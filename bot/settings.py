@@ -482,6 +482,15 @@ class Settings(BaseSettings):
                 raise ValueError(f"CITY_BOUNDARY_FILE cannot be read as a polygon: {exc}") from exc
         return value
 
+    @model_validator(mode="after")
+    def _pelias_has_a_domain(self) -> Settings:
+        from bot.geocoders import family
+
+        pelias = family(self.geocoder) == "pelias" and self.geocoder == "pelias"
+        if pelias and self.geocoder_domain == "nominatim.openstreetmap.org":
+            raise ValueError("GEOCODER=pelias needs GEOCODER_DOMAIN (your Pelias server)")
+        return self
+
 
 def parse_bounds(text: str) -> tuple[tuple[float, float], tuple[float, float]]:
     """Parse 'south,west,north,east' into two corner points."""
