@@ -45,6 +45,16 @@ def test_several_places_are_a_numbered_choice_and_a_number_picks_one():
     assert (report.address, report.lat, report.lon) == (OAK_PARK.address, 39.8054, -89.6482)
 
 
+def test_several_names_for_one_spot_are_one_choice():
+    chat = Chat()
+    query = at_location(chat, "station")
+    names = ("amtrak station", "train station", "Union Station")
+    same = tuple(Place(f"{n}, Springfield", 39.793, -89.6505) for n in names)
+    turn = chat.feed(Geocoded(query, same))
+    [reply] = turn.replies
+    assert reply.expects == "yes_no" and "amtrak station, Springfield" in reply.text
+
+
 def test_a_number_not_offered_asks_again_with_the_list():
     chat = Chat()
     at_location(chat, "oak")

@@ -115,3 +115,22 @@ def test_a_pin_outside_the_city_over_telegram(env, telegram_api, monkeypatch):
         message_update(CHAT_ID, location={"latitude": 39.8001, "longitude": -89.6455})
     )
     assert taken["text"].startswith("Thanks, I have the location.")
+
+
+def test_several_places_found_are_a_numbered_choice(city_data, phone):
+    phone.text("hi")
+    phone.text("1")
+    [choice] = phone.text("park")
+    assert choice.startswith(
+        "I found several places. Reply with the number, or send the address again."
+    )
+    assert "1 the park, Springfield" in choice and "2 Park Drive, Springfield" in choice
+    [ask_what] = phone.text("2")
+    assert ask_what.startswith("Found: Park Drive, Springfield.")
+    phone.text("Deep hole, cars swerving")
+    answer_pothole_questions(phone)
+    phone.text("YES")
+    report = only_report()
+    assert report.address == "Park Drive, Springfield"
+    # On Park Drive (a street alone: the gazetteer puts it at a known point of the street).
+    assert report.lon == pytest.approx(-89.6459) and 39.786 <= report.lat <= 39.818
