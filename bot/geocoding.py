@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 
-from geopy.adapters import RequestsAdapter
 from geopy.exc import GeopyError
-from geopy.geocoders import Nominatim
 from geopy.geocoders.base import Geocoder
 
+from bot import boundary, geocoders
 from bot.channels.fields import point
 from bot.gazetteer.names import STREET_TYPES as _STREET_TYPES
 from bot.gazetteer.names import words as _words
@@ -19,6 +17,7 @@ from conversations import Geocoded, Place
 
 log = logging.getLogger(__name__)
 MAX_QUERY = 255  # characters of an address sent to the geocoder (no address is longer)
+CANDIDATES = 3  # places asked of the geocoder, offered as a numbered choice when they differ
 
 
 def lookup(query: str, settings: Settings) -> Geocoded:
@@ -27,22 +26,49 @@ def lookup(query: str, settings: Settings) -> Geocoded:
     if settings.geocoder == "none":
         return Geocoded(query, (Place(address=query),))
     bounds = settings.bounds()
+    service = settings.geocoder
     try:
         results = _geocoder(settings).geocode(
             query[:MAX_QUERY],
             exactly_one=False,
-            limit=3,
-            addressdetails=True,
-            viewbox=bounds,
-            bounded=bounds is not None,
+            **geocoders.search_options(service, bounds, CANDIDATES),
         )
     except (GeopyError, ValueError) as exc:  # ValueError: geopy refuses the query or bounds
         log.warning("geocoder failed for a lookup: %s", type(exc).__name__)
         return Geocoded(query, failed=True)
+    except Exception as exc:  # noqa: BLE001  a provider's odd answer never breaks a turn
+        log.warning("geocoder answered oddly: %s", type(exc).__name__)
+        return Geocoded(query, failed=True)
     # The city's own gazetteer holds nothing but the city: its places are in it.
-    city, bounded = settings.city_name, bounds is not None or settings.geocoder == "gazetteer"
-    places = tuple(place_of(r.raw, query, city, bounded) for r in results or ())
-    return Geocoded(query, places)
+    city, bounded = settings.city_name, bounds is not None or service == "gazetteer"
+    try:
+        places = [
+            place_of(geocoders.nominatim_shaped(service, r), query, city, bounded)
+            for r in results or ()
+        ]
+    except (KeyError, TypeError, ValueError) as exc:
+        log.warning("geocoder result unreadable: %s", type(exc).__name__)
+        return Geocoded(query, failed=True)
+    inside = [p for p in places if p.lat is None or boundary.contains(p.lat, p.lon, settings)]
+    outside = [p for p in places if p not in inside]
+    if not inside and not outside and bounds is not None and service != "gazetteer":
+        outside = _beyond(query, settings)
+    return Geocoded(query, tuple(inside), outside=tuple(outside))
+
+
+def _beyond(query: str, settings: Settings) -> list[Place]:
+    """Where the query is when the search bounded to the city found nothing: looked up once
+    more without the bounds, so a place outside is told as such (none when it fails)."""
+    service = settings.geocoder
+    try:
+        results = _geocoder(settings).geocode(
+            query[:MAX_QUERY], exactly_one=False, **geocoders.search_options(service, None, 1)
+        )
+        places = [place_of(geocoders.nominatim_shaped(service, r), query) for r in results or ()]
+    except Exception as exc:  # noqa: BLE001  only a courtesy: the answer stays "not found"
+        log.warning("geocoder failed beyond the city: %s", type(exc).__name__)
+        return []
+    return [p for p in places if not boundary.contains(p.lat, p.lon, settings)]
 
 
 def place_of(raw: dict, query: str, city: str = "", bounded: bool = False) -> Place:
@@ -104,23 +130,11 @@ def short_address(raw: dict) -> str:
     return ", ".join(raw.get("display_name", "").split(", ")[:3])
 
 
-def _nominatim(settings: Settings) -> Nominatim:
-    # geopy retries slow calls twice through requests; we want one bounded try per turn.
-    adapter = functools.partial(RequestsAdapter, max_retries=0)
-    return Nominatim(
-        domain=settings.geocoder_domain,
-        scheme=settings.geocoder_scheme,
-        user_agent=settings.geocoder_user_agent,
-        timeout=settings.geocoder_timeout,
-        adapter_factory=adapter,
-    )
-
-
 def _geocoder(settings: Settings) -> Geocoder:
-    """The geocoder GEOCODER names: Nominatim's API, or the city's own gazetteer index."""
+    """The geocoder GEOCODER names: a geopy service, or the city's own gazetteer index."""
     if settings.geocoder == "gazetteer":
         return gazetteer(settings.gazetteer_file, settings.city_name)
-    return _nominatim(settings)
+    return geocoders.build(settings)
 
 
 _GAZETTEERS: dict[tuple[str, str], tuple[float, Geocoder]] = {}
@@ -143,14 +157,11 @@ def gazetteer(path: str, city: str = "") -> Geocoder:
 
 
 def in_city(lat: float, lon: float, settings: Settings) -> bool:
-    """Whether a point on the globe is within CITY_BOUNDS (everywhere, when unset)."""
+    """Whether a point on the globe is within CITY_BOUNDS and CITY_BOUNDARY_FILE (everywhere,
+    when neither is set)."""
     if point(lat, lon) is None:
         return False
-    bounds = settings.bounds()
-    if bounds is None:
-        return True
-    (south, west), (north, east) = bounds
-    return south <= lat <= north and west <= lon <= east
+    return boundary.contains(lat, lon, settings)
 
 
 def reverse(lat: float, lon: float, settings: Settings) -> str:
@@ -163,8 +174,14 @@ def reverse(lat: float, lon: float, settings: Settings) -> str:
         log.warning("reverse geocoding skipped: the pin is not a point on the globe")
         return ""
     try:
-        found = _geocoder(settings).reverse(found_point, exactly_one=True, addressdetails=True)
+        geocoder = _geocoder(settings)
+        nominatim = geocoders.family(settings.geocoder) in ("nominatim", "gazetteer")
+        options = {"addressdetails": True} if nominatim else {}
+        found = geocoder.reverse(found_point, exactly_one=True, **options)
+        return short_address(geocoders.nominatim_shaped(settings.geocoder, found)) if found else ""
     except (GeopyError, ValueError) as exc:  # geopy checks the point itself with ValueError
         log.warning("reverse geocoding failed: %s", type(exc).__name__)
         return ""
-    return short_address(found.raw) if found else ""
+    except Exception as exc:  # noqa: BLE001  a provider's odd answer never breaks a turn
+        log.warning("reverse geocoding answered oddly: %s", type(exc).__name__)
+        return ""

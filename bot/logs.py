@@ -204,6 +204,8 @@ def secret_values(settings: Settings) -> list[str]:
         settings.x_access_token,
         settings.x_access_token_secret,
         settings.mastodon_access_token,
+        # The geocoding provider's (bot/geocoders.py)
+        settings.geocoder_api_key,
     ]
     kept = {v.strip() for v in values if len(v.strip()) >= MIN_SECRET_CHARS}
     return sorted(kept, key=len, reverse=True)

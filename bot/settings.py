@@ -156,9 +156,14 @@ class Settings(BaseSettings):
     @field_validator("geocoder")
     @classmethod
     def _known_geocoder(cls, value: str) -> str:
+        from bot.geocoders import known  # reads no settings
+
         value = value.strip().lower()
-        if value not in {"nominatim", "none", "gazetteer"}:
-            raise ValueError("GEOCODER must be 'nominatim', 'gazetteer' or 'none'")
+        if not known(value):
+            raise ValueError(
+                "GEOCODER must be nominatim, photon, pelias, arcgis, gazetteer, none or "
+                f"another service geopy knows; not {value[:40]!r}"
+            )
         return value
 
     @field_validator("understanding")
@@ -461,6 +466,39 @@ class Settings(BaseSettings):
     # The index `intake311 gazetteer load FILE...` builds from the city's address points,
     # street centrelines and places (CSV or GeoJSON), and the geocoder reads.
     gazetteer_file: str = "var/gazetteer.sqlite3"
+
+    # --- Locations: the geocoding provider's key and the city's limits (bot/geocoders.py,
+    # bot/boundary.py) ------------------------------------------------------------------------
+    # The key of a provider that takes one (Pelias on geocode.earth, OpenCage, HERE, ...).
+    geocoder_api_key: str = Field(default="", repr=False)
+    # A GeoJSON Polygon/MultiPolygon (geometry, Feature or FeatureCollection): places outside
+    # it are refused as outside the city, as outside CITY_BOUNDS are.
+    city_boundary_file: str = ""
+    # Said after "That is outside <city>.": where to go instead (default: a generic sentence).
+    outside_city_text: str = ""
+
+    @field_validator("city_boundary_file")
+    @classmethod
+    def _readable_boundary(cls, value: str) -> str:
+        from bot.boundary import BoundaryError, read_boundary  # reads no settings at import
+
+        value = value.strip()
+        if value:
+            try:
+                with open(value, encoding="utf-8") as handle:
+                    read_boundary(handle.read())
+            except (OSError, BoundaryError) as exc:
+                raise ValueError(f"CITY_BOUNDARY_FILE cannot be read as a polygon: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _pelias_has_a_domain(self) -> Settings:
+        from bot.geocoders import family
+
+        pelias = family(self.geocoder) == "pelias" and self.geocoder == "pelias"
+        if pelias and self.geocoder_domain == "nominatim.openstreetmap.org":
+            raise ValueError("GEOCODER=pelias needs GEOCODER_DOMAIN (your Pelias server)")
+        return self
 
 
 def parse_bounds(text: str) -> tuple[tuple[float, float], tuple[float, float]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from . import asking, history, prompts, texts
+from . import asking, history, locating, prompts, texts
 from .addresses import find_address
 from .answers import number, yes_or_no
 from .commands import (
@@ -200,6 +200,8 @@ def question(state: State, context: Context) -> Reply | None:
     if state.name == StateName.LOCATION_CONFIRM:
         if history.asks_photo_place(state) and draft.photo_place is not None:
             return prompts.photo_place(draft.photo_place.address, say)
+        if draft.candidates:
+            return locating.choices(draft.candidates, say)
         return prompts.address_found(draft.place.address if draft.place else "", say)
     if state.name == StateName.DESCRIPTION:
         return prompts.ask_description(say)
@@ -250,7 +252,9 @@ def _on_message(state: State, message: Message, context: Context) -> Turn:
     if state.name == StateName.IDLE and state.draft.held is not None:
         return _offer_resume(state, text, context)
     before = state.copy(shared_history=True)  # read, never changed: its history is not copied
-    if message.location is not None:
+    if message.location is not None and message.location_outside:
+        turn = _again(state, context, locating.outside(context, _say(state, context)))
+    elif message.location is not None:
         turn = _on_pin(state, message.location, context)
     elif message.media and not text:
         turn = _on_photo(state, context)
@@ -749,6 +753,7 @@ def _geocode(state: State, query: str) -> Turn:
     """Ask the worker to look the query up; the answer comes back as a Geocoded event (a typed
     address wins over where a photo was taken)."""
     state.draft.place, state.draft.photo_place = None, None
+    state.draft.candidates = []
     state.name = StateName.LOCATION
     state.draft.geocode_query = query
     return Turn(state, actions=(Geocode(query),))
@@ -757,6 +762,8 @@ def _geocode(state: State, query: str) -> Turn:
 def _location_confirm(state: State, text: str, context: Context) -> Turn:
     """YES goes on, NO asks again, a new address is looked up. The place read back is a
     geocoded address, or where the resident's photo was taken: YES takes that as a pin."""
+    if state.draft.candidates:
+        return _location_choice(state, text, context)
     answer = _yes_no(state, text, context)
     say = _say(state, context)
     if answer and history.asks_photo_place(state):
@@ -774,6 +781,26 @@ def _location_confirm(state: State, text: str, context: Context) -> Turn:
     if address:  # "no, it's 122 Main St": look the new address up
         return _geocode(state, address)
     return Turn(state, (Reply(say(texts.ASK_YES_NO), expects="yes_no"),))
+
+
+def _location_choice(state: State, text: str, context: Context) -> Turn:
+    """A number takes that place; NO or a new address looks again; else the choice stands."""
+    draft, say = state.draft, _say(state, context)
+    place = locating.picked(text, draft.candidates)
+    if place is not None:
+        draft.place, draft.candidates = place, []
+        return _found_for_sure(state, place.address, context)
+    address = find_address(text)[0]
+    if address:
+        draft.candidates = []
+        return _geocode(state, address)
+    if _yes_no(state, text, context) is False:
+        draft.candidates, draft.place = [], None
+        state.name = StateName.LOCATION
+        return Turn(state, (prompts.ask_location(say),))
+    return Turn(
+        state, (Reply(say(texts.ADDRESS_CHOICE_HOW)), locating.choices(draft.candidates, say))
+    )
 
 
 def _after_location(state: State, context: Context) -> Turn:
@@ -936,7 +963,13 @@ def _on_geocoded(state: State, event: Geocoded, context: Context) -> Turn:
         if place.exact and len({p.address for p in located}) == 1:
             return _found_for_sure(state, place.address, context)
         state.name = StateName.LOCATION_CONFIRM
+        offered = locating.distinct(located)
+        if len(offered) > 1:
+            state.draft.place, state.draft.candidates = None, offered
+            return Turn(state, (locating.choices(offered, say),))
         return Turn(state, (prompts.address_found(place.address, say),))
+    if event.outside and not event.places:
+        return Turn(state, (locating.outside(context, say),))
     if event.places:
         return _accept(state, event.places[0].address or query, context)
     return Turn(state, (prompts.address_not_found(context.city, say),))

@@ -53,6 +53,14 @@ PHOTO_PLACE_PLAIN = (
     "Your photo has a location in it. Is that where the problem is? Reply YES or NO."
 )
 ASK_LOCATION_EMPTY = "Please send the street address as text (e.g. 120 Main St)."
+# Several places found for what was typed: a numbered choice (conversations/locating.py).
+ADDRESS_CHOICES = "I found several places. Reply with the number, or send the address again."
+ADDRESS_CHOICE_HOW = "Please reply with one of the numbers, or send the address again."
+# Every place found (or the pin shared) is outside the city's limits.
+OUTSIDE_CITY = "That is outside {city}."
+OUTSIDE_CITY_SUGGEST = (
+    "Please contact the city or county where it is, or send an address in {city}."
+)
 ASK_YES_NO = "Please reply YES or NO."
 
 # --- description and confirmation --------------------------------------------------------

@@ -77,6 +77,9 @@ class Context:
     languages: Mapping[str, Language] = field(default_factory=lambda: {"en": ENGLISH})
     emergency_number: str = "911"
     synonyms: Mapping[str, str] = field(default_factory=dict)  # the city's phrase -> words
+    # What the city tells residents about places outside its limits, after "That is outside
+    # <city>." ("" : a generic sentence, in the resident's language).
+    outside_text: str = ""
     # Services whose optional questions are asked one by one ("*": every service); the others
     # ask only the required ones and offer the optional ones in the summary.
     ask_optional: frozenset[str] = frozenset()
@@ -102,6 +105,7 @@ class Message:
     text: str
     at: datetime
     location: Place | None = None  # a shared pin (lat/lon set; address may be "")
+    location_outside: bool = False  # the worker found the pin outside the city's limits
     media: tuple[str, ...] = ()  # references to photos the channel can fetch later
     # Where the message's photo was taken (its EXIF GPS, read by the worker): lat/lon set, the
     # address the point's reverse-geocoded name (may be ""); offered when no location is known.
@@ -115,6 +119,9 @@ class Geocoded:
     query: str
     places: tuple[Place, ...] = ()
     failed: bool = False
+    # Places found for the query outside the city (CITY_BOUNDS, CITY_BOUNDARY_FILE): never
+    # offered; when they are all that was found, the resident is told it is outside the city.
+    outside: tuple[Place, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -271,6 +278,8 @@ class Draft:
     history: list[Snapshot] = field(default_factory=list)  # earlier states, for BACK
     held: Snapshot | None = None  # in idle and resume: a report put aside when it went quiet
     back_to: State | None = None  # in language: where to go back to once one is chosen
+    # In location_confirm: the places offered as a numbered choice (conversations/locating.py).
+    candidates: list[Place] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """A JSON-safe copy (nothing shared with this draft)."""
@@ -295,6 +304,8 @@ class Draft:
             data["held"] = self.held.to_dict()
         if self.back_to is not None:
             data["back_to"] = self.back_to.to_dict()
+        if self.candidates:
+            data["candidates"] = [_stored_place(p) for p in self.candidates]
         return data
 
     @classmethod
@@ -319,6 +330,7 @@ class Draft:
             draft.held = Snapshot.from_dict(data["held"])
         if data.get("back_to"):
             draft.back_to = State.from_dict(data["back_to"])
+        draft.candidates = [_place(p) for p in data.get("candidates") or [] if isinstance(p, dict)]
         return draft
 
     def copy(self, shared_history: bool = False) -> Draft:
@@ -336,6 +348,7 @@ class Draft:
         new.media = list(self.media)
         new.answers = {code: _copied(value) for code, value in self.answers.items()}
         new.groups = list(self.groups)
+        new.candidates = list(self.candidates)
         if shared_history:
             new.history = list(self.history)
         else:

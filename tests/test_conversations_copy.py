@@ -21,6 +21,10 @@ def _full_draft(depth: int = 2) -> Draft:
         place=Place("120 Main St", 39.8, -89.6),
         pin=Place("", 39.8, -89.6),
         photo_place=Place("Elm St & 3rd St", 39.81, -89.64),
+        candidates=[
+            Place("1 Oak Ave, Springfield", 39.8, -89.6),
+            Place("1 Oak Ave, Shelbyville", 39.4, -88.8),
+        ],
         media=["photo-1"],
         question="DEPTH",
         answers={"DEPTH": "2", "SIDES": ["a", "b"], "SKIPPED": None},

@@ -1830,6 +1830,7 @@ def test_a_copy_of_a_state_is_equal_and_shares_nothing_mutable():
         history=[Snapshot(StateName.SERVICE, Draft(page=0), ["PTH-001"])],
         held=held,
         back_to=State(StateName.IDLE, Draft(held=held), language="es"),
+        candidates=[Place("1 Oak Ave, Springfield", 39.8, -89.6)],
     )
     unset = Draft()
     assert all(getattr(draft, f.name) != getattr(unset, f.name) for f in fields(Draft))
@@ -1842,6 +1843,7 @@ def test_a_copy_of_a_state_is_equal_and_shares_nothing_mutable():
     copy.draft.media.append("photo-3")
     copy.draft.answers["KIND"].append("RECY")
     copy.draft.groups.append("Parks")
+    copy.draft.candidates.append(Place("2 Oak Ave", 39.8, -89.6))
     copy.draft.history[0].offered.append("SLT-002")
     copy.draft.held.draft.media.append("photo-4")
     copy.draft.back_to.draft.held.draft.media.append("photo-5")

@@ -37,7 +37,7 @@ def test_bad_city_bounds_are_refused(bounds):
 
 def test_unknown_geocoder_is_refused():
     with pytest.raises(ValidationError):
-        Settings(_env_file=None, geocoder="google")
+        Settings(_env_file=None, geocoder="no-such-geocoder")
 
 
 def test_secrets_stay_out_of_repr():

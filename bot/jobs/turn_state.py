@@ -37,6 +37,7 @@ def engine_context(services: tuple, settings: Settings) -> Context:
         synonyms=load_synonyms(settings.synonyms_file),
         ask_optional=settings.optional_questions(),
         similar=similarity_for(services, settings),
+        outside_text=settings.outside_city_text,
     )
 
 
@@ -119,10 +120,11 @@ def _message_event(message: Message, settings: Settings) -> MessageEvent:
     photos fetched first, and where the first of them was taken (its EXIF's GPS, within the
     city's bounds) named the same way."""
     payload = InboundPayload.from_dict(message.payload)
-    place = None
+    place, outside = None, False
     if payload.location and geocoding.point(*payload.location):  # a pin on the globe
         lat, lon = payload.location
-        name = payload.place_name or geocoding.reverse(lat, lon, settings)
+        outside = not geocoding.in_city(lat, lon, settings)
+        name = "" if outside else payload.place_name or geocoding.reverse(lat, lon, settings)
         place = Place(address=name, lat=lat, lon=lon)
     taken = _photos_taken_at(message, payload, settings)
     photo_place = None
@@ -132,6 +134,7 @@ def _message_event(message: Message, settings: Settings) -> MessageEvent:
         text=message.text,
         at=message.created_at,
         location=place,
+        location_outside=outside,
         media=payload.media,
         photo_location=photo_place,
     )
