@@ -504,10 +504,6 @@ def test_x_post_that_does_not_mention_the_account_is_ignored():
         b"[1, 2]",
         b"{}",
         b'{"for_user_id": "@Springfield311"}',
-        b'{"for_user_id": "3001234567", "direct_message_events": {"id": "1"}}',
-        b'{"for_user_id": "3001234567", "tweet_create_events": ["x"]}',
-        b'{"for_user_id": "3001234567", "direct_message_events": [{"type": "message_create"}]}',
-        b'{"for_user_id": "3001234567", "tweet_create_events": [{"id_str": "1", "user": {}}]}',
         b"[" * 100_000,
     ],
 )
@@ -562,3 +558,18 @@ def test_mastodon_notifications(name, expected):
 
     note = recorded("mastodon", name)
     assert mastodon.parse_notification(note, MASTODON_SETTINGS, "109000000000000001") == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"for_user_id": "3001234567", "direct_message_events": {"id": "1"}}',
+        b'{"for_user_id": "3001234567", "tweet_create_events": ["x"]}',
+        b'{"for_user_id": "3001234567", "direct_message_events": [{"type": "message_create"}]}',
+        b'{"for_user_id": "3001234567", "tweet_create_events": [{"id_str": "1", "user": {}}]}',
+    ],
+)
+def test_x_unreadable_events_are_ignored_one_by_one(body):
+    """An event X sent that cannot be read is set aside alone: the call's others are kept."""
+    events = x.CHANNEL.parse(call(body=body))
+    assert events and all(isinstance(event, Ignored) for event in events)
