@@ -4,6 +4,8 @@ them (they are not in conftest.py: only the Mastodon tests start this server).""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.channels import mastodon
@@ -49,3 +51,14 @@ def mastodon_settings(sqlite_env, monkeypatch, mastodon_server, mastodon_api):
     """A process on SQLite configured for the stand-in instance."""
     configure_mastodon(monkeypatch, mastodon_server)
     return get_settings()
+
+
+# Mastodon's own mention pattern (app/models/account.rb, Account::MENTION_RE): every match in a
+# status's text is resolved to an account, and a `direct` status reaches each one of them.
+_USERNAME_RE = r"[a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?"
+MENTION_RE = re.compile(rf"(?<![=/\w])@({_USERNAME_RE})(?:@[\w.-]+\w)?", re.IGNORECASE)
+
+
+def recipients(status: str) -> set[str]:
+    """The accounts Mastodon would read as mentioned in a status's text."""
+    return {found.group(0).lower() for found in MENTION_RE.finditer(status)}

@@ -19,7 +19,7 @@ from bot.payloads import OutboundPayload
 from bot.settings import get_settings
 from tests import mastodon_support
 from tests.fakes.mastodon_api import add_notification, fixture, mention, posted
-from tests.mastodon_support import MASTODON_TOKEN, configure_mastodon
+from tests.mastodon_support import MASTODON_TOKEN, configure_mastodon, recipients
 
 # The stand-in instance's fixtures (tests/mastodon_support.py).
 mastodon_server = mastodon_support.mastodon_server
@@ -392,6 +392,33 @@ def test_a_public_reply_is_unlisted_and_answers_the_post(mastodon_settings, mast
     [post] = posted(mastodon_api)
     assert (post["visibility"], post["in_reply_to_id"]) == ("unlisted", status_id)
     assert post["status"] == "@zsc Thanks, we will carry on in a private message."
+
+
+def test_a_direct_post_mentions_only_the_resident(mastodon_settings, mastodon_api):
+    """Our words may quote a resident's ("cc @police"): a direct post reaches every account it
+    mentions, so every other @name is made plain words; a link to a profile is left alone."""
+    text = (
+        "Pothole, 120 Main Street: 'huge hole, cc @police and @bob@other.example'. "
+        "See https://other.example/@bob and mail a@b.example. Send it?"
+    )
+    CHANNEL.send(outgoing("mastodon:zsc@cybre.space", text), mastodon_settings)
+    [post] = posted(mastodon_api)
+    assert post["visibility"] == "direct"
+    assert recipients(post["status"]) == {"@zsc@cybre.space"}, post["status"]
+    assert "https://other.example/@bob " in post["status"]
+    assert post["status"].replace("\u200b", "") == f"@zsc@cybre.space {text}"
+
+
+def test_a_public_reply_mentions_only_the_resident(mastodon_settings, mastodon_api):
+    note = add_notification(mastodon_api, mention("zsc", "<p>@springfield311 pothole</p>"))
+    out = outgoing(
+        f"mastodon:zsc@{host(mastodon_settings)}",
+        "Thanks @zsc, @police will not see this.",
+        public_reply_to=note["status"]["id"],
+    )
+    CHANNEL.send(out, mastodon_settings)
+    [post] = posted(mastodon_api)
+    assert recipients(post["status"]) == {"@zsc"}, post["status"]
 
 
 def test_a_retried_send_is_posted_once(mastodon_settings, mastodon_api):

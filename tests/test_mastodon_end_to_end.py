@@ -19,7 +19,7 @@ from conversations import notices
 from tests import mastodon_support
 from tests.conftest import run_jobs
 from tests.fakes.mastodon_api import add_notification, mention, posted
-from tests.mastodon_support import configure_mastodon
+from tests.mastodon_support import configure_mastodon, recipients
 from tests.test_end_to_end import returning_resident, set_city_status
 
 WORDS = "there is a big pothole outside 120 Main St, two feet wide"
@@ -151,3 +151,25 @@ def test_a_photo_on_the_post_reaches_the_city(
     assert (photo.channel, photo.state) == ("mastodon", PhotoState.STORED)
     assert photo.reference == mastodon_server.url + path
     assert city_request(report.service_request_id)["media_url"].endswith(f"/media/{photo.token}")
+
+
+def test_a_mention_in_a_residents_words_never_joins_the_private_conversation(
+    env, monkeypatch, mastodon_server, mastodon_api
+):
+    """Mastodon renders a remote @bob@other.example as "@bob" in the HTML and the summary (a
+    direct post) quotes the description: "@bob" must not receive the resident's report."""
+    configure_mastodon(monkeypatch, mastodon_server)
+    returning_resident(f"mastodon:zsc@{mastodon.instance_host(get_settings())}", "mastodon")
+    bob = (
+        '<span class="h-card"><a href="https://other.example/@bob" class="u-url mention">'
+        "@<span>bob</span></a></span>"
+    )
+    write(mastodon_api, f"there is a big pothole outside 120 Main St, cc {bob} who saw it too")
+    poll()
+    write(mastodon_api, "1")
+    poll()
+    direct = [p["status"] for p in posted(mastodon_api) if p["visibility"] == "direct"]
+    assert direct, "nothing was posted"
+    assert any("bob" in status for status in direct), direct  # the words are quoted
+    leaking = [status for status in direct if recipients(status) - {"@zsc"}]
+    assert leaking == [], leaking

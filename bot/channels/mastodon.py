@@ -29,7 +29,8 @@ flagged as bots (`bot: true`): two bots answering each other's mentions would ne
 bot reports nothing a resident saw.
 
 Out, `send` posts one status starting with the resident's mention (`@user` for a local
-account, `@user@domain` otherwise: a direct post reaches only the accounts it mentions): with
+account, `@user@domain` otherwise: a direct post reaches only the accounts it mentions, so
+every other "@name" in our words, a resident's quoted, is made plain words by `defused`): with
 `visibility="direct"`, or, for the worker's public reply to a resident's public post
 (`payload.public_reply_to`), `visibility="unlisted"` in reply to that post. Each carries an
 `Idempotency-Key` made from our message id and its words: Mastodon keeps it an hour and answers
@@ -111,6 +112,15 @@ _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 _ACCT = re.compile(r"[A-Za-z0-9_.-]{1,64}@[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?")
 _DIGITS = re.compile(r"[0-9]{1,30}")
 _TAG = re.compile(r"<[/!?]?[A-Za-z][^<>]*(?:>|(?=<)|$)")
+# Where Mastodon reads a mention (Account::MENTION_RE: "@" not after "=", "/" or a word
+# character, then a username's first character): the words we post name no one else.
+_MENTION_START = re.compile(r"(?<![=/\w])@(?=[A-Za-z0-9_])")
+
+
+def defused(text: str) -> str:
+    """`text` with every @mention made plain words (a zero-width space after its "@"): a
+    direct post reaches every account it mentions, and our words may quote a resident's."""
+    return _MENTION_START.sub("@\u200b", text)
 
 
 # --- settings --------------------------------------------------------------------------------
@@ -482,7 +492,7 @@ def _send(out: Outgoing, settings: Settings) -> str:
     text = out.text
     if out.payload.media_url:
         text = MASTODON.with_link(text, out.payload.media_url)
-    status = fitted(mention, text)
+    status = fitted(mention, defused(text))
     public = out.payload.public_reply_to
     api = client(settings)
     try:
