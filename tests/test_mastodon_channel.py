@@ -215,8 +215,15 @@ def test_the_first_poll_reads_the_newest_page_and_keeps_its_newest_id(
     calls = mastodon_api.config["CALLS"]
     assert [(c["method"], c["path"], c["query"]) for c in calls] == [
         ("GET", "/api/v1/accounts/verify_credentials", {}),
-        ("GET", "/api/v1/notifications", {"types[]": ["mention"], "limit": ["80"]}),
+        (
+            "GET",
+            "/api/v1/notifications",
+            {"types[]": ["mention"], "limit": ["80"], "include_filtered": ["true"]},
+        ),
     ]
+
+
+FILTERED_TOO = {"include_filtered": ["true"]}
 
 
 def test_a_poll_reads_after_its_cursor_and_keeps_it_when_nothing_came(
@@ -231,8 +238,8 @@ def test_a_poll_reads_after_its_cursor_and_keeps_it_when_nothing_came(
     assert (again.events, again.cursor) == ([], new["id"])
     queries = [c["query"] for c in notifications_calls(mastodon_api)]
     assert queries == [
-        {"types[]": ["mention"], "min_id": [old["id"]], "limit": ["80"]},
-        {"types[]": ["mention"], "min_id": [new["id"]], "limit": ["80"]},
+        {"types[]": ["mention"], "min_id": [old["id"]], "limit": ["80"], **FILTERED_TOO},
+        {"types[]": ["mention"], "min_id": [new["id"]], "limit": ["80"], **FILTERED_TOO},
     ]
     # verify_credentials once per process, not once per poll
     assert [c["path"] for c in mastodon_api.config["CALLS"]].count(
@@ -261,6 +268,35 @@ def test_a_poll_stops_after_its_pages_and_the_next_goes_on(
     texts = [e.text for e in first.events + second.events]
     assert texts == [f"n{i}" for i in range(200)]  # nothing skipped, nothing twice
     assert len(first.events) == 160
+
+
+def test_a_new_residents_first_direct_post_is_read_though_the_policy_filters_it(
+    mastodon_settings, mastodon_api
+):
+    """Mastodon 4.3's NotificationPolicy filters private mentions from accounts the city's does
+    not follow out of GET /api/v1/notifications unless include_filtered=true."""
+    note = add_notification(
+        mastodon_api,
+        mention("bob", "<p>@springfield311 pothole</p>", visibility="direct", account_id="5"),
+    )
+    polled = CHANNEL.poll(mastodon_settings, "1")
+    [event] = polled.events
+    assert isinstance(event, Inbound) and event.text == "pothole"
+    assert polled.cursor == note["id"]
+    calls = [c for c in mastodon_api.config["CALLS"] if c["path"] == "/api/v1/notifications"]
+    assert calls and all(c["query"]["include_filtered"] == ["true"] for c in calls)
+
+
+def test_the_stand_in_filters_a_strangers_direct_mention_as_mastodon_does(
+    mastodon_settings, mastodon_api
+):
+    import requests
+
+    add_notification(mastodon_api, mention("bob", "<p>hi</p>", visibility="direct"))
+    url = f"{mastodon_settings.mastodon_base_url}/api/v1/notifications"
+    auth = {"Authorization": f"Bearer {MASTODON_TOKEN}"}
+    assert requests.get(url, headers=auth, timeout=5).json() == []
+    assert len(requests.get(url + "?include_filtered=true", headers=auth, timeout=5).json()) == 1
 
 
 def test_other_notifications_are_not_asked_for(mastodon_settings, mastodon_api):
@@ -542,10 +578,32 @@ def test_info_shows_the_account_the_instance_and_the_cursor(mastodon_settings, m
     assert f"account: @springfield311@{host(mastodon_settings)}" in result.output
     assert f"instance: {mastodon_settings.mastodon_base_url}" in result.output
     assert "last notification read (cursor): 34975861" in result.output
+    assert "notifications policy: for_private_mentions=filter, for_new_accounts=accept" in (
+        result.output
+    )
+    assert "warning" not in result.output
     assert MASTODON_TOKEN not in result.output
-    [call] = mastodon_api.config["CALLS"]
-    assert call["path"] == "/api/v1/accounts/verify_credentials"
+    assert [call["path"] for call in mastodon_api.config["CALLS"]] == [
+        "/api/v1/accounts/verify_credentials",
+        "/api/v2/notifications/policy",
+    ]
     assert "no set-webhook" in CliRunner().invoke(main, ["mastodon", "--help"]).output
+
+
+def test_info_warns_of_a_policy_that_drops_mentions_and_an_instance_without_one(
+    mastodon_settings, mastodon_api
+):
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    mastodon_api.config["POLICY"]["for_private_mentions"] = "drop"
+    output = CliRunner().invoke(main, ["mastodon", "info"]).output
+    assert "for_private_mentions=drop" in output and "warning: the policy drops" in output
+    mastodon_api.config["POLICY"] = None  # before Mastodon 4.3
+    result = CliRunner().invoke(main, ["mastodon", "info"])
+    assert result.exit_code == 0, result.output
+    assert "notifications policy: (none: the instance is older than Mastodon 4.3)" in result.output
 
 
 def test_info_with_a_refused_token_says_so_without_it(mastodon_settings, monkeypatch):

@@ -352,6 +352,21 @@ def _note_id(note: object) -> str | None:
         return None
 
 
+def notifications_page(api: Mastodon, **query: str | int) -> list[Any]:
+    """One page of mention notifications, the filtered ones too (`include_filtered=true`:
+    Mastodon 4.3 and later leave out by default the private mentions its NotificationPolicy
+    filters, a new resident's first direct post among them; an older instance ignores it).
+    Mastodon.py's `notifications` does not take it: its request method does."""
+    params: dict[str, Any] = {
+        "types[]": ["mention"],
+        "limit": PAGE_LIMIT,
+        "include_filtered": "true",
+        **query,
+    }
+    request = api._Mastodon__api_request  # type: ignore[attr-defined]
+    return list(request("GET", "/api/v1/notifications", params))
+
+
 def read_mentions(
     api: Mastodon, cursor: str | None
 ) -> tuple[list[tuple[str, Mapping]], str | None]:
@@ -359,13 +374,13 @@ def read_mentions(
     id read (the cursor again when none came). No cursor: the newest page alone. An item
     without a readable id (no instance sends one) is left out."""
     if cursor is None:
-        page = api.notifications(types=["mention"], limit=PAGE_LIMIT)
+        page = notifications_page(api)
         notes = sorted(_with_ids(page), key=lambda pair: _order(pair[0]))
         return notes, (notes[-1][0] if notes else None)
     read: list[tuple[str, Mapping]] = []
     newest = cursor
     for _page in range(MAX_PAGES):
-        page = list(api.notifications(types=["mention"], min_id=newest, limit=PAGE_LIMIT))
+        page = notifications_page(api, min_id=newest)
         fresh = [pair for pair in _with_ids(page) if _order(pair[0]) > _order(newest)]
         if not fresh:
             break
@@ -620,12 +635,23 @@ MASTODON = MastodonChannel()
 CHANNEL = MASTODON
 
 
+POLICY_FIELDS = (
+    "for_private_mentions",
+    "for_new_accounts",
+    "for_not_following",
+    "for_not_followers",
+    "for_limited_accounts",
+)
+
+
 def account_info(settings: Settings) -> dict[str, Any]:
-    """The account we post as (verify_credentials) and the instance, for `intake311 mastodon
-    info`: never the token."""
+    """The account we post as (verify_credentials), the instance and the account's
+    notification policy (Mastodon 4.3 and later; "" before), for `intake311 mastodon info`:
+    never the token."""
     api = client(settings)
     try:
         account = api.account_verify_credentials()
+        policy = notification_policy(api)
     finally:
         api.session.close()
     return {
@@ -634,4 +660,21 @@ def account_info(settings: Settings) -> dict[str, Any]:
         "account_id": str(account.get("id")),
         "bot": bool(account.get("bot")),
         "url": str(account.get("url") or ""),
+        "notifications_policy": policy,
     }
+
+
+def notification_policy(api: Mastodon) -> str:
+    """The account's notification policy (GET /api/v2/notifications/policy) as
+    "for_private_mentions=filter, ..."; "" when the instance has none (before 4.3)."""
+    try:
+        policy = api.notifications_policy()
+    except MastodonAPIError as exc:
+        if isinstance(exc, MastodonNotFoundError) or _status_of(exc) in (404, 410):
+            return ""
+        raise
+    if not isinstance(policy, Mapping):
+        return ""
+    return ", ".join(
+        f"{name}={fields.line(policy.get(name), 20)}" for name in POLICY_FIELDS if name in policy
+    )
