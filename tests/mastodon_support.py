@@ -14,6 +14,7 @@ from sandbox.server import serve
 from tests.fakes.mastodon_api import create_mastodon_api_app, reset_mastodon_api
 
 MASTODON_TOKEN = "test-mastodon-token_0123456789abcdefghij"
+ACCOUNT_ID = "109000000000000001"  # the city's account (fixtures/mastodon/account_credentials)
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +63,15 @@ MENTION_RE = re.compile(rf"(?<![=/\w])@({_USERNAME_RE})(?:@[\w.-]+\w)?", re.IGNO
 def recipients(status: str) -> set[str]:
     """The accounts Mastodon would read as mentioned in a status's text."""
     return {found.group(0).lower() for found in MENTION_RE.finditer(status)}
+
+
+def cursor_at(settings, note_id: str) -> str:
+    """The poll cursor of the city's account on the stand-in, at notification `note_id`."""
+    return f"{mastodon.account_key(ACCOUNT_ID, settings)}:{note_id}"
+
+
+def note_id_of(cursor: str | bytes | None) -> str | None:
+    """The notification id a poll cursor holds."""
+    if isinstance(cursor, bytes):
+        cursor = cursor.decode()
+    return cursor.rpartition(":")[2] if cursor else None

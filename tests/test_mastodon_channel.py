@@ -19,7 +19,13 @@ from bot.payloads import OutboundPayload
 from bot.settings import get_settings
 from tests import mastodon_support
 from tests.fakes.mastodon_api import add_notification, fixture, mention, posted
-from tests.mastodon_support import MASTODON_TOKEN, configure_mastodon, recipients
+from tests.mastodon_support import (
+    MASTODON_TOKEN,
+    configure_mastodon,
+    cursor_at,
+    note_id_of,
+    recipients,
+)
 
 # The stand-in instance's fixtures (tests/mastodon_support.py).
 mastodon_server = mastodon_support.mastodon_server
@@ -211,7 +217,7 @@ def test_the_first_poll_reads_the_newest_page_and_keeps_its_newest_id(
     second = add_notification(mastodon_api, mention("bob", "<p>@springfield311 two</p>"))
     polled = CHANNEL.poll(mastodon_settings, None)
     assert [e.text for e in polled.events] == ["one", "two"]  # oldest first
-    assert polled.cursor == second["id"] > first["id"]
+    assert note_id_of(polled.cursor) == second["id"] > first["id"]
     calls = mastodon_api.config["CALLS"]
     assert [(c["method"], c["path"], c["query"]) for c in calls] == [
         ("GET", "/api/v1/accounts/verify_credentials", {}),
@@ -231,11 +237,11 @@ def test_a_poll_reads_after_its_cursor_and_keeps_it_when_nothing_came(
 ):
     old = add_notification(mastodon_api, mention("alice", "<p>old</p>"))
     new = add_notification(mastodon_api, mention("bob", "<p>new</p>"))
-    polled = CHANNEL.poll(mastodon_settings, old["id"])
+    polled = CHANNEL.poll(mastodon_settings, cursor_at(mastodon_settings, old["id"]))
     assert [e.external_id for e in polled.events] == [f"in:{new['status']['id']}"]
-    assert polled.cursor == new["id"]
+    assert polled.cursor == cursor_at(mastodon_settings, new["id"])
     again = CHANNEL.poll(mastodon_settings, polled.cursor)
-    assert (again.events, again.cursor) == ([], new["id"])
+    assert (again.events, again.cursor) == ([], polled.cursor)
     queries = [c["query"] for c in notifications_calls(mastodon_api)]
     assert queries == [
         {"types[]": ["mention"], "min_id": [old["id"]], "limit": ["80"], **FILTERED_TOO},
@@ -247,12 +253,36 @@ def test_a_poll_reads_after_its_cursor_and_keeps_it_when_nothing_came(
     ) == 1
 
 
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        "999999999999999999999",  # a bare id (an older cursor: whose, no one knows)
+        "42@{host}:999999999999999999999",  # another account on this instance
+        "{account}@mastodon.example:999999999999999999999",  # our account id, another instance
+    ],
+)
+def test_a_cursor_of_another_account_or_instance_is_read_as_lost(
+    mastodon_settings, mastodon_api, foreign
+):
+    from tests.mastodon_support import ACCOUNT_ID
+
+    note = add_notification(mastodon_api, mention("bob", "<p>@springfield311 pothole</p>"))
+    foreign = foreign.format(host=host(mastodon_settings), account=ACCOUNT_ID)
+    polled = CHANNEL.poll(mastodon_settings, foreign)
+    assert [e.text for e in polled.events] == ["pothole"]
+    assert polled.cursor == cursor_at(mastodon_settings, note["id"])
+    assert polled.cursor.startswith(f"{ACCOUNT_ID}@{host(mastodon_settings)}:")
+    [call] = notifications_calls(mastodon_api)
+    assert "min_id" not in call["query"]  # the newest page, as with no cursor
+
+
 def test_a_backlog_is_read_page_by_page_oldest_first(mastodon_settings, mastodon_api):
-    cursor = add_notification(mastodon_api, mention("alice", "<p>seen</p>"))["id"]
+    seen = add_notification(mastodon_api, mention("alice", "<p>seen</p>"))
+    cursor = cursor_at(mastodon_settings, seen["id"])
     made = [add_notification(mastodon_api, mention("bob", f"<p>n{i}</p>")) for i in range(170)]
     polled = CHANNEL.poll(mastodon_settings, cursor)
     assert [e.text for e in polled.events] == [f"n{i}" for i in range(170)]
-    assert polled.cursor == made[-1]["id"]
+    assert note_id_of(polled.cursor) == made[-1]["id"]
     assert len(notifications_calls(mastodon_api)) == 3  # 80 + 80 + 10
 
 
@@ -260,7 +290,8 @@ def test_a_poll_stops_after_its_pages_and_the_next_goes_on(
     mastodon_settings, mastodon_api, monkeypatch
 ):
     monkeypatch.setattr(mastodon, "MAX_PAGES", 2)
-    cursor = add_notification(mastodon_api, mention("alice", "<p>seen</p>"))["id"]
+    seen = add_notification(mastodon_api, mention("alice", "<p>seen</p>"))
+    cursor = cursor_at(mastodon_settings, seen["id"])
     for i in range(200):
         add_notification(mastodon_api, mention("bob", f"<p>n{i}</p>"))
     first = CHANNEL.poll(mastodon_settings, cursor)
@@ -279,10 +310,10 @@ def test_a_new_residents_first_direct_post_is_read_though_the_policy_filters_it(
         mastodon_api,
         mention("bob", "<p>@springfield311 pothole</p>", visibility="direct", account_id="5"),
     )
-    polled = CHANNEL.poll(mastodon_settings, "1")
+    polled = CHANNEL.poll(mastodon_settings, cursor_at(mastodon_settings, "1"))
     [event] = polled.events
     assert isinstance(event, Inbound) and event.text == "pothole"
-    assert polled.cursor == note["id"]
+    assert note_id_of(polled.cursor) == note["id"]
     calls = [c for c in mastodon_api.config["CALLS"] if c["path"] == "/api/v1/notifications"]
     assert calls and all(c["query"]["include_filtered"] == ["true"] for c in calls)
 
@@ -312,7 +343,7 @@ def test_with_no_cursor_old_mentions_are_not_answered(mastodon_settings, mastodo
     add_notification(mastodon_api, mention("bob", "<p>just now</p>"))
     polled = CHANNEL.poll(mastodon_settings, None)
     assert [type(e).__name__ for e in polled.events] == ["Ignored", "Inbound"]
-    with_cursor = CHANNEL.poll(mastodon_settings, "1")
+    with_cursor = CHANNEL.poll(mastodon_settings, cursor_at(mastodon_settings, "1"))
     assert [e.text for e in with_cursor.events] == ["last week", "just now"]
 
 
@@ -345,7 +376,7 @@ def test_a_notification_the_parser_trips_on_never_stops_the_reads(
     polled = CHANNEL.poll(mastodon_settings, None)
     assert polled.events[0].payload.public_post is None
     assert polled.events[1] == Ignored("unreadable notification: RuntimeError")
-    assert polled.events[2].text == "ok" and polled.cursor == last["id"]
+    assert polled.events[2].text == "ok" and note_id_of(polled.cursor) == last["id"]
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504])

@@ -19,7 +19,7 @@ from conversations import notices
 from tests import mastodon_support
 from tests.conftest import run_jobs
 from tests.fakes.mastodon_api import add_notification, mention, posted
-from tests.mastodon_support import configure_mastodon, recipients
+from tests.mastodon_support import configure_mastodon, note_id_of, recipients
 from tests.test_end_to_end import returning_resident, set_city_status
 
 WORDS = "there is a big pothole outside 120 Main St, two feet wide"
@@ -109,13 +109,13 @@ def test_an_instance_that_is_down_keeps_the_cursor_until_it_is_back(
     returning_resident(f"mastodon:zsc@{mastodon.instance_host(get_settings())}", "mastodon")
     first = write(mastodon_api, "hello")
     poll()
-    assert get_redis().get(cursor_key("mastodon")) == first["id"].encode()
+    assert note_id_of(get_redis().get(cursor_key("mastodon"))) == first["id"]
     second = write(mastodon_api, "anyone there?")
     mastodon_api.config["FAIL_NEXT"] = [503]
     assert poll() == 0
-    assert get_redis().get(cursor_key("mastodon")) == first["id"].encode()
+    assert note_id_of(get_redis().get(cursor_key("mastodon"))) == first["id"]
     assert poll() == 1
-    assert get_redis().get(cursor_key("mastodon")) == second["id"].encode()
+    assert note_id_of(get_redis().get(cursor_key("mastodon"))) == second["id"]
 
 
 def test_a_photo_on_the_post_reaches_the_city(
@@ -173,3 +173,14 @@ def test_a_mention_in_a_residents_words_never_joins_the_private_conversation(
     assert any("bob" in status for status in direct), direct  # the words are quoted
     leaking = [status for status in direct if recipients(status) - {"@zsc"}]
     assert leaking == [], leaking
+
+
+def test_a_cursor_from_another_instance_does_not_silence_the_new_one(
+    env, monkeypatch, mastodon_server, mastodon_api
+):
+    """After a move to another instance (or account) the old one's larger notification id is
+    kept in Redis: read after it, the new instance would answer nothing, every poll."""
+    configure_mastodon(monkeypatch, mastodon_server)
+    get_redis().set(cursor_key("mastodon"), "999999999999999999999")  # the old instance's
+    add_notification(mastodon_api, mention("zsc", "<p>@springfield311 pothole</p>"))
+    assert sum(poll() for _ in range(3)) == 1

@@ -3,7 +3,8 @@ scheduler, the conversation carried on in direct posts.
 
 Mastodon calls no webhook for a mention, so the channel has none: the scheduler's generic job
 (`bot.jobs.polling.poll_channels`) calls `poll` every MASTODON_POLL_SECONDS with the last
-notification id it kept, and `poll` reads `GET /api/v1/notifications?types[]=mention` after
+notification id it kept (with the account and instance it counts: `<account id>@<host>:<id>`,
+another's read as lost), and `poll` reads `GET /api/v1/notifications?types[]=mention` after
 it. The read pages forward from the cursor with `min_id` ("returns results immediately newer
 than this ID": docs.joinmastodon.org/methods/notifications), at most MAX_PAGES pages of
 PAGE_LIMIT a poll, so a backlog is read oldest first and a poll that stops at the bound leaves
@@ -409,6 +410,22 @@ def own_account_id(api: Mastodon, settings: Settings) -> str:
     return _OWN_ACCOUNTS[key]
 
 
+def account_key(own: str, settings: Settings) -> str:
+    """Whose notifications a cursor counts: `<account id>@<host>[:port]` (a notification id
+    means nothing on another instance, nor for another account)."""
+    port = urlsplit(settings.mastodon_base_url).port
+    return f"{own}@{instance_host(settings)}{f':{port}' if port else ''}"
+
+
+def note_cursor(cursor: str | None, key: str) -> str | None:
+    """The notification id a poll cursor (`<account key>:<notification id>`) holds when it is
+    this account's on this instance; None otherwise (read as a lost cursor)."""
+    if cursor is None:
+        return None
+    owner, sep, note_id = cursor.rpartition(":")
+    return note_id if sep and owner == key and _DIGITS.fullmatch(note_id) else None
+
+
 def poll_error(exc: MastodonError, settings: Settings) -> PollError:
     """Our words for a failed read: worth another poll, or not until staff act."""
     status = _status_of(exc)
@@ -559,12 +576,14 @@ class MastodonChannel(Channel):
             raise PollError(
                 "MASTODON_BASE_URL and MASTODON_ACCESS_TOKEN are not set", retryable=False
             )
-        if cursor is not None and not _DIGITS.fullmatch(cursor):
-            cursor = None  # not one of ours: read as a lost cursor
         api = client(settings)
         try:
             own = own_account_id(api, settings)
-            notes, newest = read_mentions(api, cursor)
+            key = account_key(own, settings)
+            after = note_cursor(cursor, key)
+            if cursor is not None and after is None:
+                log.warning("Mastodon poll cursor is another account's or instance's: not used")
+            notes, newest = read_mentions(api, after)
         except MastodonError as exc:
             error = poll_error(exc, settings)
             if not error.retryable:
@@ -577,7 +596,7 @@ class MastodonChannel(Channel):
         oldest = datetime.now(UTC) - FIRST_READ_WINDOW
         events: list[Event] = []
         for _, note in notes:
-            if cursor is None and (_created(note) or oldest) < oldest:
+            if after is None and (_created(note) or oldest) < oldest:
                 events.append(Ignored("a mention from before the first read"))
                 continue
             try:
@@ -587,7 +606,7 @@ class MastodonChannel(Channel):
             except Exception as exc:  # noqa: BLE001  one odd notification never stops the reads
                 log.warning("Mastodon notification not read: %s", type(exc).__name__)
                 events.append(Ignored(f"unreadable notification: {type(exc).__name__}"))
-        return Polled(events=events, cursor=newest)
+        return Polled(events=events, cursor=f"{key}:{newest}" if newest else None)
 
     def send(self, out: Outgoing, settings: Settings) -> str:
         """Post one status: direct, or a public post's unlisted reply."""
