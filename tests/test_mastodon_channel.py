@@ -90,9 +90,10 @@ def test_the_recorded_mention_becomes_a_public_post_from_a_qualified_address(mas
     assert event.text == "sup!"
     assert event.payload.public_post == "103186126728896492"
     assert event.payload.media == ()
-    # ids and counts only: never the account, its name or the words
+    # ids and counts only: never the resident's account, its name or the words
     assert event.payload.raw == {
         "notification_id": "34975861",
+        "to": mastodon.account_key(OUR_ID, mastodon_settings),  # the city's: whose cursor
         "status_id": "103186126728896492",
         "visibility": "public",
         "media": 0,

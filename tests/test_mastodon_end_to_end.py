@@ -19,7 +19,7 @@ from conversations import notices
 from tests import mastodon_support
 from tests.conftest import run_jobs
 from tests.fakes.mastodon_api import add_notification, mention, posted
-from tests.mastodon_support import configure_mastodon, note_id_of, recipients
+from tests.mastodon_support import configure_mastodon, cursor_at, note_id_of, recipients
 from tests.test_end_to_end import returning_resident, set_city_status
 
 WORDS = "there is a big pothole outside 120 Main St, two feet wide"
@@ -94,7 +94,8 @@ def test_replayed_notifications_are_stored_once(env, monkeypatch, mastodon_serve
     write(mastodon_api, "hello")
     assert poll() == 1
     sent = len(posted(mastodon_api))
-    get_redis().delete(cursor_key("mastodon"))  # a lost cursor: the newest page read again
+    # the cursor set back (a poll that overlaps the last one): the mention is read again
+    get_redis().set(cursor_key("mastodon"), cursor_at(get_settings(), "1"))
     assert poll() == 1
     with session_scope() as session:
         inbound = session.exec(select(Message).where(Message.direction == "in")).all()
@@ -184,3 +185,61 @@ def test_a_cursor_from_another_instance_does_not_silence_the_new_one(
     get_redis().set(cursor_key("mastodon"), "999999999999999999999")  # the old instance's
     add_notification(mastodon_api, mention("zsc", "<p>@springfield311 pothole</p>"))
     assert sum(poll() for _ in range(3)) == 1
+
+
+def test_a_lost_cursor_after_an_outage_loses_no_unread_mention(
+    env, monkeypatch, mastodon_server, mastodon_api
+):
+    """Redis comes back empty after a two-hour outage: the mention written at its start (never
+    read) is older than the first read's hour, yet the database knows how far the reads had
+    gone (payload.raw.notification_id), so it is read and answered."""
+    from datetime import UTC, datetime, timedelta
+
+    configure_mastodon(monkeypatch, mastodon_server)
+    returning_resident(f"mastodon:zsc@{mastodon.instance_host(get_settings())}", "mastodon")
+    write(mastodon_api, "hello")
+    assert poll() == 1
+    early = datetime.now(UTC) - timedelta(hours=2)
+    add_notification(
+        mastodon_api,
+        mention("bob", "<p>@springfield311 pothole at 5 Elm St</p>", created_at=early),
+    )
+    get_redis().flushdb()  # Redis back, empty
+    assert poll() == 1
+    with session_scope() as session:
+        texts = [m.text for m in session.exec(select(Message).where(Message.direction == "in"))]
+    assert "pothole at 5 Elm St" in texts, texts
+    queries = [
+        c["query"] for c in mastodon_api.config["CALLS"] if c["path"] == "/api/v1/notifications"
+    ]
+    assert "min_id" in queries[-1]  # read on from the stored mention, not the newest page
+
+
+def test_a_lost_cursor_of_a_new_account_reads_only_the_last_hour(
+    env, monkeypatch, mastodon_server, mastodon_api
+):
+    """Nothing stored for this account (another account's mentions are not its own): only the
+    newest page, and of it the last hour's mentions."""
+    from datetime import UTC, datetime, timedelta
+
+    configure_mastodon(monkeypatch, mastodon_server)
+    returning_resident(f"mastodon:zsc@{mastodon.instance_host(get_settings())}", "mastodon")
+    write(mastodon_api, "hello")
+    assert poll() == 1
+    with session_scope() as session:  # as if stored for another account
+        for message in session.exec(select(Message).where(Message.channel == "mastodon")):
+            message.payload = {**message.payload, "raw": {"notification_id": "1", "to": "x"}}
+            session.add(message)
+    add_notification(
+        mastodon_api,
+        mention(
+            "bob",
+            "<p>@springfield311 last week</p>",
+            created_at=datetime.now(UTC) - timedelta(days=7),
+        ),
+    )
+    get_redis().flushdb()
+    poll()
+    with session_scope() as session:
+        texts = [m.text for m in session.exec(select(Message).where(Message.direction == "in"))]
+    assert "last week" not in texts

@@ -10,8 +10,10 @@ than this ID": docs.joinmastodon.org/methods/notifications), at most MAX_PAGES p
 PAGE_LIMIT a poll, so a backlog is read oldest first and a poll that stops at the bound leaves
 its cursor at the newest mention it read: the next one goes on from there, nothing skipped.
 (`since_id` would give the newest page above the cursor first, and walking down from it with
-`max_id` cannot stop half way without losing the mentions between.) With no cursor (the first
-poll, or one lost) only the newest page is read, and of it only the mentions posted within
+`max_id` cannot stop half way without losing the mentions between.) A lost cursor (Redis
+emptied, or another account's) is found again in the database: the newest notification id of
+the account's stored mentions (`payload.raw`), and the read goes on from there. With none
+stored (a new account) only the newest page is read, and of it only the mentions posted within
 FIRST_READ_WINDOW: a new account's old mentions are not answered days later.
 
 In, per mention notification, its status:
@@ -67,6 +69,7 @@ from mastodon.errors import (
     MastodonServerError,
     MastodonUnauthorizedError,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels import fields
 from bot.channels.base import (
@@ -298,6 +301,8 @@ def parse_notification(
             public_post=status_id if isinstance(visibility, str) and visibility in PUBLIC else None,
             raw={
                 "notification_id": note_id,
+                # whose notification: where a lost cursor is found again (`stored_cursor`)
+                "to": account_key(own_account_id, settings) if own_account_id else None,
                 "status_id": status_id,
                 "visibility": fields.line(visibility, 20),
                 "media": len(media),
@@ -424,6 +429,35 @@ def note_cursor(cursor: str | None, key: str) -> str | None:
         return None
     owner, sep, note_id = cursor.rpartition(":")
     return note_id if sep and owner == key and _DIGITS.fullmatch(note_id) else None
+
+
+STORED_LOOKBACK = 50  # the newest Mastodon messages looked at for a lost cursor
+
+
+def stored_cursor(key: str) -> str | None:
+    """Where a lost cursor was, as far as the database knows: the newest notification id of
+    the mentions of account `key` stored (payload.raw); None when none is (a new account, or
+    one whose messages were all purged)."""
+    from sqlmodel import col, select
+
+    from bot.db import session_scope
+    from bot.models import Direction, Message
+
+    with session_scope() as session:
+        payloads = session.exec(
+            select(Message.payload)
+            .where(Message.channel == NAME, Message.direction == Direction.IN)
+            .order_by(col(Message.id).desc())
+            .limit(STORED_LOOKBACK)
+        ).all()
+    found = []
+    for payload in payloads:
+        raw = payload.get("raw") if isinstance(payload, Mapping) else None
+        if isinstance(raw, Mapping) and raw.get("to") == key:
+            note_id = raw.get("notification_id")
+            if isinstance(note_id, str) and _DIGITS.fullmatch(note_id):
+                found.append(note_id)
+    return max(found, key=_order) if found else None
 
 
 def poll_error(exc: MastodonError, settings: Settings) -> PollError:
@@ -583,6 +617,8 @@ class MastodonChannel(Channel):
             after = note_cursor(cursor, key)
             if cursor is not None and after is None:
                 log.warning("Mastodon poll cursor is another account's or instance's: not used")
+            if after is None:
+                after = stored_cursor(key)
             notes, newest = read_mentions(api, after)
         except MastodonError as exc:
             error = poll_error(exc, settings)
@@ -591,6 +627,8 @@ class MastodonChannel(Channel):
             raise error from None
         except MalformedInbound as exc:
             raise PollError(f"Mastodon answered what is not a notification: {exc}") from None
+        except SQLAlchemyError as exc:
+            raise PollError(f"the database cannot be read: {type(exc).__name__}") from None
         finally:
             api.session.close()
         oldest = datetime.now(UTC) - FIRST_READ_WINDOW

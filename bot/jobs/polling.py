@@ -4,7 +4,9 @@ The cron queues it every POLL_TICK seconds; a channel is polled when it is set u
 its interval has passed since its last poll (`Channel.poll_every`). What a poll finds is stored as a
 webhook's events are (`bot.intake.accept`: once per provider id, so a poll that overlaps the
 last one stores nothing twice); its cursor is kept in Redis only once they are all stored. A
-lost cursor costs nothing but a look at the newest page again.
+lost cursor (Redis emptied) is the channel's to find again: Mastodon's goes on from the newest
+mention it stored in the database, and reads only the newest page (the last hour's mentions)
+for an account with nothing stored.
 """
 
 from __future__ import annotations
