@@ -87,6 +87,7 @@ from bot.channels.base import (
     SendError,
     SendRate,
 )
+from bot.channels.deadline_http import Deadline, DeadlineSession
 from bot.media.types import MediaRefused, MediaRequest
 from bot.payloads import InboundPayload
 from bot.settings import Settings
@@ -104,7 +105,8 @@ TEXT_BUDGET = MAX_CHARS - len("@") - MAX_USERNAME - len(" ")
 PAGE_LIMIT = 80  # notifications a page, Mastodon's most (4.1 and later)
 MAX_PAGES = 10
 FIRST_READ_WINDOW = timedelta(hours=1)
-TIMEOUT = (5.0, 10.0)  # seconds to connect, to read
+TIMEOUT = (5.0, 10.0)  # seconds to connect, to read (their sum: the most one call may take)
+POLL_DEADLINE = 30.0  # seconds a poll's calls may take in all (its job's timeout is twice that)
 MAX_HTML = 64 * 1024  # characters of a status's HTML read (500 characters of words, marked up)
 PUBLIC = frozenset({"public", "unlisted"})
 ELLIPSIS = "…"
@@ -140,13 +142,14 @@ def instance_host(settings: Settings) -> str:
     return (urlsplit(settings.mastodon_base_url).hostname or "").lower()
 
 
-def client(settings: Settings) -> Mastodon:
+def client(settings: Settings, deadline: Deadline | None = None) -> Mastodon:
     """A Mastodon.py client for the city's account: rate limits raised, never slept through
     (`ratelimit_method="throw"`: a job must not sleep for minutes), timeouts, certifi's CAs,
-    no version check (no extra call)."""
+    no version check (no extra call). With a `deadline`, each call ends within its timeouts'
+    sum, answer read, and all before the deadline (MastodonNetworkError when cut off)."""
     if not configured(settings):
         raise ValueError("MASTODON_BASE_URL and MASTODON_ACCESS_TOKEN must be set")
-    session = requests.Session()
+    session = DeadlineSession(deadline, budget=sum(TIMEOUT)) if deadline else requests.Session()
     session.verify = certifi.where()
     return Mastodon(
         access_token=settings.mastodon_access_token,
@@ -374,11 +377,12 @@ def notifications_page(api: Mastodon, **query: str | int) -> list[Any]:
 
 
 def read_mentions(
-    api: Mastodon, cursor: str | None
+    api: Mastodon, cursor: str | None, deadline: Deadline | None = None
 ) -> tuple[list[tuple[str, Mapping]], str | None]:
     """The mention notifications after `cursor` with their ids, oldest first, and the newest
     id read (the cursor again when none came). No cursor: the newest page alone. An item
-    without a readable id (no instance sends one) is left out."""
+    without a readable id (no instance sends one) is left out. Once `deadline` has passed no
+    further page is asked for: the next poll goes on from the newest read."""
     if cursor is None:
         page = notifications_page(api)
         notes = sorted(_with_ids(page), key=lambda pair: _order(pair[0]))
@@ -386,6 +390,8 @@ def read_mentions(
     read: list[tuple[str, Mapping]] = []
     newest = cursor
     for _page in range(MAX_PAGES):
+        if deadline is not None and deadline.passed():
+            break
         page = notifications_page(api, min_id=newest)
         fresh = [pair for pair in _with_ids(page) if _order(pair[0]) > _order(newest)]
         if not fresh:
@@ -460,11 +466,16 @@ def stored_cursor(key: str) -> str | None:
     return max(found, key=_order) if found else None
 
 
-def poll_error(exc: MastodonError, settings: Settings) -> PollError:
-    """Our words for a failed read: worth another poll, or not until staff act."""
+def poll_error(exc: MastodonError, settings: Settings, api: Mastodon | None = None) -> PollError:
+    """Our words for a failed read: worth another poll (a rate limit's after its reset), or
+    not until staff act."""
     status = _status_of(exc)
     text = redact(f"Mastodon {type(exc).__name__}{f' {status}' if status else ''}", settings)
-    if isinstance(exc, (MastodonNetworkError, MastodonRatelimitError, MastodonServerError)):
+    if isinstance(exc, MastodonRatelimitError) or status == 429:
+        reset = getattr(api, "ratelimit_reset", None)
+        wait = float(reset) - time.time() if isinstance(reset, (int, float)) else None
+        return PollError(text, retryable=True, retry_after=wait if wait and wait > 0 else None)
+    if isinstance(exc, (MastodonNetworkError, MastodonServerError)):
         return PollError(text, retryable=True)
     if status in (401, 403):
         return PollError(
@@ -610,7 +621,8 @@ class MastodonChannel(Channel):
             raise PollError(
                 "MASTODON_BASE_URL and MASTODON_ACCESS_TOKEN are not set", retryable=False
             )
-        api = client(settings)
+        deadline = Deadline(POLL_DEADLINE)
+        api = client(settings, deadline)
         try:
             own = own_account_id(api, settings)
             key = account_key(own, settings)
@@ -619,12 +631,9 @@ class MastodonChannel(Channel):
                 log.warning("Mastodon poll cursor is another account's or instance's: not used")
             if after is None:
                 after = stored_cursor(key)
-            notes, newest = read_mentions(api, after)
+            notes, newest = read_mentions(api, after, deadline)
         except MastodonError as exc:
-            error = poll_error(exc, settings)
-            if not error.retryable:
-                log.error("Mastodon poll refused: %s", error)
-            raise error from None
+            raise poll_error(exc, settings, api) from None
         except MalformedInbound as exc:
             raise PollError(f"Mastodon answered what is not a notification: {exc}") from None
         except SQLAlchemyError as exc:

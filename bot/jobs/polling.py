@@ -24,11 +24,35 @@ from bot.settings import get_settings
 log = logging.getLogger(__name__)
 
 POLL_TICK = 5  # seconds between the cron's calls: the finest poll interval that means anything
+# The poll job's timeout (rq's): a channel's poll ends well within it (Mastodon's within 30 s),
+# so a slow provider holds one of the residents' workers no longer; the poll's lock outlives it.
+POLL_JOB_TIMEOUT = 60
+POLL_LOCK_TIMEOUT = POLL_JOB_TIMEOUT + 30
+# After a failed poll the next waits: twice as long after each failure in a row (from the
+# channel's interval, at most MAX_BACKOFF), or as long as the provider asked (a rate limit's
+# reset, at most MAX_RETRY_AFTER); after a refusal that needs staff, REFUSED_PAUSE.
+MAX_BACKOFF = 300.0
+MAX_RETRY_AFTER = 900.0
+REFUSED_PAUSE = 600.0
+FAILURES_TTL = 3600  # seconds a run of failures is remembered
 
 
 def cursor_key(name: str) -> str:
     """The Redis key of a channel's poll cursor."""
     return f"intake311:poll:{name}:cursor"
+
+
+def due_key(name: str) -> str:
+    """The Redis key that, while it lives, keeps a channel from being polled again."""
+    return f"intake311:poll:{name}:due"
+
+
+def _failures_key(name: str) -> str:
+    return f"intake311:poll:{name}:failures"
+
+
+def _refused_key(name: str) -> str:
+    return f"intake311:poll:{name}:refused"
 
 
 def poll_channels() -> int:
@@ -41,7 +65,7 @@ def poll_channels() -> int:
         if not every:
             continue
         # One poll per interval, whichever worker takes the tick.
-        due = redis.set(f"intake311:poll:{channel.name}:due", 1, nx=True, px=_ms(every))
+        due = redis.set(due_key(channel.name), 1, nx=True, px=_ms(every))
         if due:
             stored += poll_channel(channel)
     return stored
@@ -51,7 +75,7 @@ def poll_channel(channel: Channel) -> int:
     """Store what one poll of `channel` finds and keep its cursor; how many events."""
     settings = get_settings()
     redis = get_redis()
-    lock = redis_lock(f"poll:{channel.name}", wait=None, timeout=600)
+    lock = redis_lock(f"poll:{channel.name}", wait=None, timeout=POLL_LOCK_TIMEOUT)
     if not lock.acquire(blocking=False):
         return 0  # the last poll is still running
     try:
@@ -59,8 +83,9 @@ def poll_channel(channel: Channel) -> int:
         try:
             polled = channel.poll(settings, cursor.decode() if cursor else None)
         except PollError as problem:
-            log.warning("%s poll failed (%s): %s", channel.name, _kind(problem), problem)
+            _back_off(channel, problem)
             return 0
+        redis.delete(_failures_key(channel.name), _refused_key(channel.name))
         for event in polled.events:
             accept(bounded(event))
         if polled.cursor is not None:
@@ -72,9 +97,28 @@ def poll_channel(channel: Channel) -> int:
         lock.release()
 
 
+def _back_off(channel: Channel, problem: PollError) -> None:
+    """Keep `channel` from being polled again for a while after `problem`: a provider that is
+    down or limits us is not asked every interval, and a refusal is logged once, not at each
+    poll."""
+    redis = get_redis()
+    name = channel.name
+    if not problem.retryable:
+        if redis.set(_refused_key(name), 1, nx=True, ex=FAILURES_TTL * 24):
+            log.error("%s poll refused (needs staff): %s", name, problem)
+        else:
+            log.info("%s poll still refused", name)
+        wait = REFUSED_PAUSE
+    else:
+        failures = int(redis.incr(_failures_key(name)))
+        redis.expire(_failures_key(name), FAILURES_TTL)
+        every = channel.poll_every(get_settings()) or POLL_TICK
+        wait = min(MAX_BACKOFF, every * 2 ** min(failures, 16))
+        if problem.retry_after is not None:
+            wait = min(MAX_RETRY_AFTER, max(wait, problem.retry_after))
+        log.warning("%s poll failed (will retry in %.0f s): %s", name, wait, problem)
+    redis.set(due_key(name), 1, px=_ms(wait))
+
+
 def _ms(every: float) -> int:
     return max(1, int(every * 1000) - 500)
-
-
-def _kind(problem: PollError) -> str:
-    return "will retry" if problem.retryable else "needs staff"
