@@ -631,6 +631,27 @@ def test_a_rate_limit_waits_as_long_as_mastodon_says(mastodon_settings, mastodon
     assert 100 < error.retry_after <= 121
 
 
+@pytest.mark.parametrize(
+    ("retry_after", "low", "high"),
+    [(None, 60, 60), ("90", 90, 90), ("5", 60, 60)],
+)
+def test_a_rate_limit_without_a_usable_reset_still_waits(
+    mastodon_settings, mastodon_api, retry_after, low, high
+):
+    """A proxy's 429 (no X-RateLimit-Reset, or one already past) waits its Retry-After, and at
+    least a minute: never a second at a time for as long as the 429s last."""
+    mastodon_api.config.update(FAIL_NEXT=[429], RESET_IN=-5, RETRY_AFTER=retry_after)
+    with pytest.raises(SendError) as raised:
+        CHANNEL.send(outgoing("mastodon:bob@cybre.space", "hi"), mastodon_settings)
+    assert raised.value.code == "429"
+    assert low <= raised.value.retry_after <= high
+
+
+def test_a_retry_after_may_be_a_date():
+    assert mastodon.retry_after_seconds("Sun, 06 Dec 2026 03:02:00 GMT", now=1796526000.0) == 120
+    assert mastodon.retry_after_seconds("soon") is None
+
+
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_a_server_error_is_retried(mastodon_settings, mastodon_api, status):
     mastodon_api.config["FAIL_NEXT"] = [status]

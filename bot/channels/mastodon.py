@@ -49,9 +49,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from html import unescape
 from html.parser import HTMLParser
 from typing import Any
@@ -151,6 +153,7 @@ def client(settings: Settings, deadline: Deadline | None = None) -> Mastodon:
         raise ValueError("MASTODON_BASE_URL and MASTODON_ACCESS_TOKEN must be set")
     session = DeadlineSession(deadline, budget=sum(TIMEOUT)) if deadline else requests.Session()
     session.verify = certifi.where()
+    session.hooks["response"].append(_note_retry_after)
     return Mastodon(
         access_token=settings.mastodon_access_token,
         api_base_url=settings.mastodon_base_url,
@@ -160,6 +163,33 @@ def client(settings: Settings, deadline: Deadline | None = None) -> Mastodon:
         session=session,
         user_agent="intake311",
     )
+
+
+# The Retry-After of the last answer this thread had (Mastodon.py's rate limit error carries
+# no headers).
+_LAST_ANSWER = threading.local()
+
+
+def _note_retry_after(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """Keep an answer's Retry-After for `send_error`."""
+    _LAST_ANSWER.retry_after = response.headers.get("Retry-After")
+
+
+def retry_after_seconds(value: object, now: float | None = None) -> float | None:
+    """A Retry-After header's wait in seconds (a number of seconds, or an HTTP date); None
+    when it is neither."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value[:9])
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp() - (time.time() if now is None else now)
 
 
 def redact(text: str, settings: Settings) -> str:
@@ -472,9 +502,7 @@ def poll_error(exc: MastodonError, settings: Settings, api: Mastodon | None = No
     status = _status_of(exc)
     text = redact(f"Mastodon {type(exc).__name__}{f' {status}' if status else ''}", settings)
     if isinstance(exc, MastodonRatelimitError) or status == 429:
-        reset = getattr(api, "ratelimit_reset", None)
-        wait = float(reset) - time.time() if isinstance(reset, (int, float)) else None
-        return PollError(text, retryable=True, retry_after=wait if wait and wait > 0 else None)
+        return PollError(text, retryable=True, retry_after=rate_limit_wait(api))
     if isinstance(exc, (MastodonNetworkError, MastodonServerError)):
         return PollError(text, retryable=True)
     if status in (401, 403):
@@ -535,9 +563,7 @@ def send_error(exc: MastodonError, api: Mastodon, settings: Settings) -> SendErr
         text += f": {fields.line(detail, 200)}"
     text = redact(text, settings)
     if isinstance(exc, MastodonRatelimitError) or status == 429:
-        reset = getattr(api, "ratelimit_reset", None)
-        wait = max(1.0, float(reset) - time.time()) if isinstance(reset, (int, float)) else None
-        return SendError(text, retryable=True, code="429", retry_after=wait)
+        return SendError(text, retryable=True, code="429", retry_after=rate_limit_wait(api))
     if isinstance(exc, (MastodonNetworkError, MastodonServerError)):
         return SendError(text, retryable=True, code=str(status) if status else None)
     if isinstance(exc, MastodonUnauthorizedError) or status in (401, 403):
@@ -547,6 +573,22 @@ def send_error(exc: MastodonError, api: Mastodon, settings: Settings) -> SendErr
     if status is not None and status >= 500:
         return SendError(text, retryable=True, code=str(status))
     return SendError(text, retryable=False, code=str(status) if status else None)
+
+
+RATE_LIMIT_WAIT = 60.0  # seconds a 429 waits when its X-RateLimit-Reset is missing or past
+MAX_RATE_LIMIT_WAIT = 3 * 3600.0  # Mastodon's longest period (statuses: 300 per 3 hours)
+
+
+def rate_limit_wait(api: Mastodon | None) -> float:
+    """How long a 429 asks us to wait: until its X-RateLimit-Reset; without a usable one (a
+    proxy's 429), its Retry-After, and at least RATE_LIMIT_WAIT."""
+    reset = getattr(api, "ratelimit_reset", None)
+    if isinstance(reset, (int, float)) and reset > time.time():
+        wait = float(reset) - time.time()
+    else:
+        asked = retry_after_seconds(getattr(_LAST_ANSWER, "retry_after", None))
+        wait = max(RATE_LIMIT_WAIT, asked or 0.0)
+    return max(1.0, min(wait, MAX_RATE_LIMIT_WAIT))
 
 
 HINTS = {

@@ -24,7 +24,8 @@ time at the end of the 5-minute period). Knobs in ``app.config``:
   ``KNOWN_STATUSES`` are the ids a reply may answer (404 "Record not found" for another).
   A status over 500 characters (a mention counted as ``@username``, a link as 23) is 422.
 - ``FAIL_NEXT``: ``[503, 429, ...]``: the next calls answer those statuses (one each; 429 with
-  ``RESET_IN`` seconds in its X-RateLimit-Reset); ``DROP_NEXT_POST``: the next status is
+  ``RESET_IN`` seconds in its X-RateLimit-Reset, and ``RETRY_AFTER``, when set, as its
+  Retry-After: a proxy's); ``DROP_NEXT_POST``: the next status is
   posted but its answer is a 502 (a lost answer).
 - ``MEDIA``: ``{path: bytes}`` served at that path (an attachment's file, no credentials).
 
@@ -82,6 +83,7 @@ def reset_mastodon_api(app: Flask) -> None:
             IDEMPOTENCY={},
             FAIL_NEXT=[],
             RESET_IN=30,
+            RETRY_AFTER=None,
             DROP_NEXT_POST=False,
             MEDIA={},
             REMAINING=RATE_LIMIT,
@@ -217,6 +219,8 @@ def create_mastodon_api_app(token: str, account: dict | None = None) -> Flask:
             response = limited(error(429, "Too many requests"), remaining=0)
             at = datetime.now(UTC) + timedelta(seconds=app.config["RESET_IN"])
             response.headers["X-RateLimit-Reset"] = at.isoformat().replace("+00:00", "Z")
+            if app.config["RETRY_AFTER"] is not None:
+                response.headers["Retry-After"] = str(app.config["RETRY_AFTER"])
             return response
         if failure:
             return error(failure, "Service unavailable")
