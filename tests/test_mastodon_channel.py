@@ -305,6 +305,20 @@ def test_a_poll_stops_after_its_pages_and_the_next_goes_on(
     assert len(first.events) == 160
 
 
+def test_a_poll_that_fails_on_a_later_page_keeps_what_it_read(mastodon_settings, mastodon_api):
+    """Pages 1 and 2 read, page 3 refused (a 429 once the budget is spent, a 5xx): their 160
+    mentions are returned and the cursor moved past them, not read again and again."""
+    seen = add_notification(mastodon_api, mention("alice", "<p>seen</p>"))
+    made = [add_notification(mastodon_api, mention("bob", f"<p>n{i}</p>")) for i in range(200)]
+    mastodon_api.config["FAIL_NEXT"] = [0, 0, 0, 503]  # verify, page 1, page 2, then page 3
+    polled = CHANNEL.poll(mastodon_settings, cursor_at(mastodon_settings, seen["id"]))
+    assert [e.text for e in polled.events] == [f"n{i}" for i in range(160)]
+    assert polled.cursor == cursor_at(mastodon_settings, made[159]["id"])
+    mastodon_api.config["FAIL_NEXT"] = [503]  # the first page: nothing read, an error
+    with pytest.raises(PollError):
+        CHANNEL.poll(mastodon_settings, polled.cursor)
+
+
 def test_a_new_residents_first_direct_post_is_read_though_the_policy_filters_it(
     mastodon_settings, mastodon_api
 ):

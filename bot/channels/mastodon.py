@@ -411,8 +411,9 @@ def read_mentions(
 ) -> tuple[list[tuple[str, Mapping]], str | None]:
     """The mention notifications after `cursor` with their ids, oldest first, and the newest
     id read (the cursor again when none came). No cursor: the newest page alone. An item
-    without a readable id (no instance sends one) is left out. Once `deadline` has passed no
-    further page is asked for: the next poll goes on from the newest read."""
+    without a readable id (no instance sends one) is left out. Once `deadline` has passed, or a
+    later page fails, no further page is asked for: the next poll goes on from the newest read
+    (MastodonError only when the first page fails)."""
     if cursor is None:
         page = notifications_page(api)
         notes = sorted(_with_ids(page), key=lambda pair: _order(pair[0]))
@@ -422,7 +423,14 @@ def read_mentions(
     for _page in range(MAX_PAGES):
         if deadline is not None and deadline.passed():
             break
-        page = notifications_page(api, min_id=newest)
+        try:
+            page = notifications_page(api, min_id=newest)
+        except MastodonError as exc:
+            if not read:
+                raise
+            # The pages read are kept: the next poll goes on from the newest of them.
+            log.warning("Mastodon poll stopped after %d page(s): %s", _page, type(exc).__name__)
+            break
         fresh = [pair for pair in _with_ids(page) if _order(pair[0]) > _order(newest)]
         if not fresh:
             break
