@@ -174,6 +174,30 @@ def test_line_breaks_and_paragraphs_are_kept_and_leading_mentions_dropped():
 
 
 @pytest.mark.parametrize(
+    ("typed", "words"),
+    [
+        ("@springfield311, stop", "stop"),
+        ("@springfield311: STOP", "STOP"),
+        ("@springfield311:STOP", "STOP"),
+        ("@springfield311 @bob@other.example, stop", "stop"),
+        ("@springfield311. Pothole on Main St", "Pothole on Main St"),
+        ("@alice's pothole", "@alice's pothole"),  # not a mention alone: kept
+    ],
+)
+def test_punctuation_after_a_leading_mention_is_dropped_with_it(mastodon_settings, typed, words):
+    """Residents write "@city, stop": read as STOP, the opt-out word it is."""
+    mention_html = (
+        '<span class="h-card"><a href="https://x.example/@springfield311" class="u-url mention">'
+        "@<span>springfield311</span></a></span>"
+    )
+    html = "<p>" + typed.replace("@springfield311", mention_html, 1) + "</p>"
+    event = mastodon.parse_notification(mention("zsc", html), mastodon_settings, OUR_ID)
+    assert event.text == words
+    if words.lower() == "stop":
+        assert event.text.upper() in CHANNEL.abilities.opt_out_words
+
+
+@pytest.mark.parametrize(
     "html",
     [
         "<p>hi<script>alert(1)</script></p>",

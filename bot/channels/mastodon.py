@@ -115,7 +115,9 @@ ELLIPSIS = "…"
 
 log = logging.getLogger(__name__)
 
-_LEADING_MENTION = re.compile(r"\s*@[\w.-]+(?:@[\w.-]+)?(?=\s|$)")
+# A leading @mention, with what may follow it before the words ("@city311, stop",
+# "@city311: STOP").
+_LEADING_MENTION = re.compile(r"\s*@[\w-]+(?:\.[\w-]+)*(?:@[\w.-]+)?(?:[,:;!.]+|(?=\s|$))")
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 _ACCT = re.compile(r"[A-Za-z0-9_.-]{1,64}@[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?")
 _DIGITS = re.compile(r"[0-9]{1,30}")
