@@ -18,7 +18,7 @@ from bot.channels.registry import channel_for
 from bot.logs import secret_values
 from bot.media.download import allowed
 from bot.media.types import MediaRefused
-from bot.payloads import OutboundPayload
+from bot.payloads import OutboundPayload, ReplyIntent
 from bot.settings import get_settings
 from tests import mastodon_support
 from tests.fakes.mastodon_api import add_notification, fixture, mention, posted
@@ -619,6 +619,30 @@ def test_a_public_reply_mentions_only_the_resident(mastodon_settings, mastodon_a
     CHANNEL.send(out, mastodon_settings)
     [post] = posted(mastodon_api)
     assert recipients(post["status"]) == {"@zsc"}, post["status"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"media_url": "https://city.example/media/photo.jpg"},
+        {"reply": ReplyIntent("Is it on the road?", expects="yes_no")},
+        {"reply": ReplyIntent("Which?", options=("Pothole", "Graffiti"), expects="choice")},
+        {},  # not a status id
+    ],
+)
+def test_a_public_reply_with_more_than_fixed_words_is_refused(
+    mastodon_settings, mastodon_api, payload
+):
+    note = add_notification(mastodon_api, mention("zsc", "<p>@springfield311 pothole</p>"))
+    reply_to = note["status"]["id"] if payload else "not-an-id"
+    out = outgoing(
+        f"mastodon:zsc@{host(mastodon_settings)}", "Thanks!", public_reply_to=reply_to, **payload
+    )
+    with pytest.raises(SendError) as raised:
+        CHANNEL.send(out, mastodon_settings)
+    assert (raised.value.retryable, raised.value.code) == (False, mastodon.NOT_PUBLIC)
+    assert posted(mastodon_api) == []
+    assert "fixed public replies" in CHANNEL.failure_hint(raised.value.code, "", mastodon_settings)
 
 
 def test_a_retried_send_is_posted_once(mastodon_settings, mastodon_api):

@@ -112,6 +112,7 @@ POLL_DEADLINE = 30.0  # seconds a poll's calls may take in all (its job's timeou
 MAX_HTML = 64 * 1024  # characters of a status's HTML read (500 characters of words, marked up)
 PUBLIC = frozenset({"public", "unlisted"})
 ELLIPSIS = "…"
+NOT_PUBLIC = "not-public"  # our own refusal of a public reply (as X's channel's)
 
 log = logging.getLogger(__name__)
 
@@ -608,9 +609,24 @@ HINTS = {
     "limited, and the token's scope write:statuses, then retry",
     "404": "the post it answers was deleted (or is no longer visible to the city's account): "
     "nothing to retry",
+    NOT_PUBLIC: "refused by the bot itself: only its fixed public replies are ever posted",
     "422": "the instance refused the post's content (too long for its limit, or the resident's "
     "account is gone): see the error, nothing to retry as it is",
 }
+
+
+def public_checked(out: Outgoing) -> None:
+    """The checks that keep a resident's words out of a public reply: a status id to answer,
+    and only the bot's fixed words: no photo, no question, no options. SendError (permanent,
+    NOT_PUBLIC) otherwise."""
+    post = out.payload.public_reply_to
+    if not post or not _DIGITS.fullmatch(post):
+        raise SendError("not a public reply to a Mastodon status", retryable=False, code=NOT_PUBLIC)
+    reply = out.payload.reply
+    if out.payload.media_url or (reply is not None and (reply.options or reply.is_question)):
+        raise SendError(
+            "a public reply carries only the bot's fixed words", retryable=False, code=NOT_PUBLIC
+        )
 
 
 def _send(out: Outgoing, settings: Settings) -> str:
@@ -618,11 +634,13 @@ def _send(out: Outgoing, settings: Settings) -> str:
     if not configured(settings):
         raise SendError("MASTODON_BASE_URL and MASTODON_ACCESS_TOKEN are not set", retryable=False)
     mention = mention_for(out.address, settings)
+    public = out.payload.public_reply_to
+    if public:
+        public_checked(out)
     text = out.text
     if out.payload.media_url:
         text = MASTODON.with_link(text, out.payload.media_url)
     status = fitted(mention, defused(text))
-    public = out.payload.public_reply_to
     api = client(settings)
     try:
         if public:
