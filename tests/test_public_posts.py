@@ -284,6 +284,50 @@ def test_the_poll_job_has_a_short_timeout_on_the_residents_queue(monkeypatch):
     assert kwargs["job_timeout"] <= 60
 
 
+def test_an_event_the_bounds_refuse_is_skipped_and_the_cursor_moves_on(sqlite_env, crier, caplog):
+    secret = "crier:ada\x00 at 5 Elm St"
+    bad = Inbound(crier.name, secret, "in:1", "pothole at 5 Elm St", InboundPayload())
+    crier.heard.append(("1", bad))
+    crier.cry("hi")
+    assert poll(crier) == 2
+    with session_scope() as session:
+        assert [m.text for m in session.exec(select(Message))][:1] == ["hi"]
+    assert get_redis().get(cursor_key("crier")) == b"2"
+    assert "crier poll: a Inbound refused (MalformedInbound): skipped" in caplog.text
+    assert "Elm" not in caplog.text
+
+
+def test_an_event_the_database_refuses_is_skipped_but_an_outage_keeps_the_cursor(
+    sqlite_env, crier, caplog, monkeypatch
+):
+    from sqlalchemy.exc import DataError, OperationalError
+
+    from bot.jobs import polling
+
+    real = polling.accept
+    failure: list[Exception] = []
+
+    def accept(event):
+        if failure and event.text == "first":
+            raise failure[0]
+        return real(event)
+
+    monkeypatch.setattr(polling, "accept", accept)
+    crier.cry("first")
+    crier.cry("second")
+    failure.append(OperationalError("INSERT", {"text": "first"}, Exception("server closed")))
+    with pytest.raises(OperationalError):
+        poll(crier)
+    assert get_redis().get(cursor_key("crier")) is None  # read again once the database is back
+    failure[0] = DataError("INSERT", {"text": "5 Elm St"}, Exception("value too long"))
+    assert poll(crier) == 2
+    assert get_redis().get(cursor_key("crier")) == b"2"
+    with session_scope() as session:
+        assert [m.text for m in session.exec(select(Message))][:1] == ["second"]
+    assert "crier poll: a Inbound the database refused (DataError): skipped" in caplog.text
+    assert "Elm" not in caplog.text
+
+
 def test_public_words_hold_no_placeholder_but_the_number():
     assert "{" not in texts.PUBLIC_INVITE
     assert notices.public_filed("2026-00042").count("2026-00042") == 1

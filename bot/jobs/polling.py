@@ -3,7 +3,8 @@
 The cron queues it every POLL_TICK seconds; a channel is polled when it is set up to be and
 its interval has passed since its last poll (`Channel.poll_every`). What a poll finds is stored as a
 webhook's events are (`bot.intake.accept`: once per provider id, so a poll that overlaps the
-last one stores nothing twice); its cursor is kept in Redis only once they are all stored. A
+last one stores nothing twice; one the bounds or the database refuse is logged and skipped);
+its cursor is kept in Redis only once they are all stored. A
 lost cursor (Redis emptied) is the channel's to find again: Mastodon's goes on from the newest
 mention it stored in the database, and reads only the newest page (the last hour's mentions)
 for an account with nothing stored.
@@ -13,7 +14,9 @@ from __future__ import annotations
 
 import logging
 
-from bot.channels.base import Channel, PollError
+from sqlalchemy.exc import DataError, IntegrityError
+
+from bot.channels.base import Channel, Event, MalformedInbound, PollError
 from bot.channels.fields import bounded
 from bot.channels.registry import CHANNELS
 from bot.intake import accept
@@ -87,7 +90,7 @@ def poll_channel(channel: Channel) -> int:
             return 0
         redis.delete(_failures_key(channel.name), _refused_key(channel.name))
         for event in polled.events:
-            accept(bounded(event))
+            _store(channel, event)
         if polled.cursor is not None:
             redis.set(cursor_key(channel.name), polled.cursor)
         if polled.events:
@@ -95,6 +98,28 @@ def poll_channel(channel: Channel) -> int:
         return len(polled.events)
     finally:
         lock.release()
+
+
+def _store(channel: Channel, event: Event) -> None:
+    """Store one polled event; one the bounds or the database refuse is logged (its kind and
+    the refusal's, nothing of the resident's) and skipped, so it cannot stop every later poll
+    at the same cursor. The database out of reach is raised: the cursor stays."""
+    try:
+        accept(bounded(event))
+    except MalformedInbound as refused:
+        log.warning(
+            "%s poll: a %s refused (%s): skipped",
+            channel.name,
+            type(event).__name__,
+            type(refused).__name__,
+        )
+    except (DataError, IntegrityError) as refused:
+        log.warning(
+            "%s poll: a %s the database refused (%s): skipped",
+            channel.name,
+            type(event).__name__,
+            type(refused).__name__,
+        )
 
 
 def _back_off(channel: Channel, problem: PollError) -> None:
