@@ -46,6 +46,7 @@ attaches only media uploaded to it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -449,17 +450,42 @@ def _with_ids(page: Sequence[Any]) -> list[tuple[str, Mapping]]:
     return [(note_id, note) for note in page if (note_id := _note_id(note))]
 
 
-# The id of the account each (instance, token) posts as, asked once per process.
+# The id of the account each (instance, token) posts as: kept in this process and in Redis
+# (rq forks a process per job: a cache of the process alone would ask at every poll).
 _OWN_ACCOUNTS: dict[tuple[str, str], str] = {}
+OWN_ACCOUNT_TTL = 24 * 3600  # seconds Redis keeps it
+
+
+def own_account_key(settings: Settings) -> str:
+    """The Redis key of the id of the account MASTODON_ACCESS_TOKEN posts as (its hash)."""
+    digest = hashlib.sha256(
+        f"{settings.mastodon_base_url}\n{settings.mastodon_access_token}".encode()
+    ).hexdigest()[:32]
+    return f"intake311:mastodon:account:{digest}"
 
 
 def own_account_id(api: Mastodon, settings: Settings) -> str:
-    """The id of the account we post as (verify_credentials, once per process and token)."""
-    token_hash = hashlib.sha256(settings.mastodon_access_token.encode()).hexdigest()
-    key = (settings.mastodon_base_url, token_hash)
-    if key not in _OWN_ACCOUNTS:
-        _OWN_ACCOUNTS[key] = _id(api.account_verify_credentials().get("id"), "account id")
-    return _OWN_ACCOUNTS[key]
+    """The id of the account we post as: verify_credentials once a day per instance and token,
+    kept in Redis and in the process (asked of the instance when Redis cannot be reached)."""
+    from redis.exceptions import RedisError
+
+    from bot.queue import get_redis
+
+    key = own_account_key(settings)
+    process_key = (settings.mastodon_base_url, key)
+    if process_key in _OWN_ACCOUNTS:
+        return _OWN_ACCOUNTS[process_key]
+    try:
+        kept = get_redis().get(key)
+    except RedisError:
+        kept = None
+    found = kept.decode() if isinstance(kept, bytes) else kept
+    if not (found and _DIGITS.fullmatch(found)):
+        found = _id(api.account_verify_credentials().get("id"), "account id")
+        with contextlib.suppress(RedisError):
+            get_redis().set(key, found, ex=OWN_ACCOUNT_TTL)
+    _OWN_ACCOUNTS[process_key] = found
+    return found
 
 
 def account_key(own: str, settings: Settings) -> str:
