@@ -14,7 +14,10 @@ its cursor at the newest mention it read: the next one goes on from there, nothi
 emptied, or another account's) is found again in the database: the newest notification id of
 the account's stored mentions (`payload.raw`), and the read goes on from there. With none
 stored (a new account) only the newest page is read, and of it only the mentions posted within
-FIRST_READ_WINDOW: a new account's old mentions are not answered days later.
+FIRST_READ_WINDOW: a new account's old mentions are not answered days later. A poll's calls
+take at most POLL_DEADLINE in all, each at most its timeouts' sum however slowly the instance
+answers (`bot.channels.deadline_http`); a later page that fails or would come after the
+deadline ends the read with the pages read (the next poll goes on from their newest).
 
 In, per mention notification, its status:
 - `address` is `mastodon:<acct>` of its author, fully qualified: `user@host` for a local
@@ -724,7 +727,7 @@ class MastodonChannel(Channel):
             key = account_key(own, settings)
             after = note_cursor(cursor, key)
             if cursor is not None and after is None:
-                log.warning("Mastodon poll cursor is another account's or instance's: not used")
+                log.info("Mastodon poll cursor is another account's or instance's: not used")
             if after is None:
                 after = stored_cursor(key)
             notes, newest = read_mentions(api, after, deadline)
