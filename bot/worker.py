@@ -325,7 +325,7 @@ def run_cron() -> None:
     """Queue the status check, the reconciler, idle conversations' end, the retention purge
     and the polls of channels without webhooks, forever."""
     from bot import jobs
-    from bot.jobs.polling import POLL_TICK
+    from bot.jobs.polling import POLL_JOB_TIMEOUT, POLL_TICK
 
     settings = get_settings()
     cron = CronScheduler(connection=get_redis())
@@ -339,6 +339,10 @@ def run_cron() -> None:
     cron.register(jobs.close_idle, queue_name(), interval=60, job_timeout=600)
     # RETENTION_DAYS, and the last step of an erasure that waited for a reply (bot.retention).
     cron.register(jobs.purge, queue_name(), interval=PURGE_INTERVAL, job_timeout=600)
-    # Channels without a webhook for what they need (Mastodon's mentions), each when it is due.
-    cron.register(jobs.poll_channels, queue_name(), interval=POLL_TICK, job_timeout=600)
+    # Channels without a webhook for what they need (Mastodon's mentions), each when it is due:
+    # on the residents' queue, so a poll ends within POLL_JOB_TIMEOUT and backs off after a
+    # failure (bot.jobs.polling) rather than hold a resident's worker.
+    cron.register(
+        jobs.poll_channels, queue_name(), interval=POLL_TICK, job_timeout=POLL_JOB_TIMEOUT
+    )
     cron.start()

@@ -4,6 +4,8 @@ them (they are not in conftest.py: only the Mastodon tests start this server).""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.channels import mastodon
@@ -12,6 +14,7 @@ from sandbox.server import serve
 from tests.fakes.mastodon_api import create_mastodon_api_app, reset_mastodon_api
 
 MASTODON_TOKEN = "test-mastodon-token_0123456789abcdefghij"
+ACCOUNT_ID = "109000000000000001"  # the city's account (fixtures/mastodon/account_credentials)
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +52,26 @@ def mastodon_settings(sqlite_env, monkeypatch, mastodon_server, mastodon_api):
     """A process on SQLite configured for the stand-in instance."""
     configure_mastodon(monkeypatch, mastodon_server)
     return get_settings()
+
+
+# Mastodon's own mention pattern (app/models/account.rb, Account::MENTION_RE): every match in a
+# status's text is resolved to an account, and a `direct` status reaches each one of them.
+_USERNAME_RE = r"[a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?"
+MENTION_RE = re.compile(rf"(?<![=/\w])@({_USERNAME_RE})(?:@[\w.-]+\w)?", re.IGNORECASE)
+
+
+def recipients(status: str) -> set[str]:
+    """The accounts Mastodon would read as mentioned in a status's text."""
+    return {found.group(0).lower() for found in MENTION_RE.finditer(status)}
+
+
+def cursor_at(settings, note_id: str) -> str:
+    """The poll cursor of the city's account on the stand-in, at notification `note_id`."""
+    return f"{mastodon.account_key(ACCOUNT_ID, settings)}:{note_id}"
+
+
+def note_id_of(cursor: str | bytes | None) -> str | None:
+    """The notification id a poll cursor holds."""
+    if isinstance(cursor, bytes):
+        cursor = cursor.decode()
+    return cursor.rpartition(":")[2] if cursor else None

@@ -541,6 +541,7 @@ MASTODON = [
                 public_post="103186126728896492",
                 raw={
                     "notification_id": "34975861",
+                    "to": "109000000000000001@mastodon.social",  # the city's account: its cursor
                     "status_id": "103186126728896492",
                     "visibility": "public",
                     "media": 0,

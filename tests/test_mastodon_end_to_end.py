@@ -19,7 +19,7 @@ from conversations import notices
 from tests import mastodon_support
 from tests.conftest import run_jobs
 from tests.fakes.mastodon_api import add_notification, mention, posted
-from tests.mastodon_support import configure_mastodon
+from tests.mastodon_support import configure_mastodon, cursor_at, note_id_of, recipients
 from tests.test_end_to_end import returning_resident, set_city_status
 
 WORDS = "there is a big pothole outside 120 Main St, two feet wide"
@@ -94,7 +94,8 @@ def test_replayed_notifications_are_stored_once(env, monkeypatch, mastodon_serve
     write(mastodon_api, "hello")
     assert poll() == 1
     sent = len(posted(mastodon_api))
-    get_redis().delete(cursor_key("mastodon"))  # a lost cursor: the newest page read again
+    # the cursor set back (a poll that overlaps the last one): the mention is read again
+    get_redis().set(cursor_key("mastodon"), cursor_at(get_settings(), "1"))
     assert poll() == 1
     with session_scope() as session:
         inbound = session.exec(select(Message).where(Message.direction == "in")).all()
@@ -109,13 +110,13 @@ def test_an_instance_that_is_down_keeps_the_cursor_until_it_is_back(
     returning_resident(f"mastodon:zsc@{mastodon.instance_host(get_settings())}", "mastodon")
     first = write(mastodon_api, "hello")
     poll()
-    assert get_redis().get(cursor_key("mastodon")) == first["id"].encode()
+    assert note_id_of(get_redis().get(cursor_key("mastodon"))) == first["id"]
     second = write(mastodon_api, "anyone there?")
     mastodon_api.config["FAIL_NEXT"] = [503]
     assert poll() == 0
-    assert get_redis().get(cursor_key("mastodon")) == first["id"].encode()
+    assert note_id_of(get_redis().get(cursor_key("mastodon"))) == first["id"]
     assert poll() == 1
-    assert get_redis().get(cursor_key("mastodon")) == second["id"].encode()
+    assert note_id_of(get_redis().get(cursor_key("mastodon"))) == second["id"]
 
 
 def test_a_photo_on_the_post_reaches_the_city(
@@ -151,3 +152,94 @@ def test_a_photo_on_the_post_reaches_the_city(
     assert (photo.channel, photo.state) == ("mastodon", PhotoState.STORED)
     assert photo.reference == mastodon_server.url + path
     assert city_request(report.service_request_id)["media_url"].endswith(f"/media/{photo.token}")
+
+
+def test_a_mention_in_a_residents_words_never_joins_the_private_conversation(
+    env, monkeypatch, mastodon_server, mastodon_api
+):
+    """Mastodon renders a remote @bob@other.example as "@bob" in the HTML and the summary (a
+    direct post) quotes the description: "@bob" must not receive the resident's report."""
+    configure_mastodon(monkeypatch, mastodon_server)
+    returning_resident(f"mastodon:zsc@{mastodon.instance_host(get_settings())}", "mastodon")
+    bob = (
+        '<span class="h-card"><a href="https://other.example/@bob" class="u-url mention">'
+        "@<span>bob</span></a></span>"
+    )
+    write(mastodon_api, f"there is a big pothole outside 120 Main St, cc {bob} who saw it too")
+    poll()
+    write(mastodon_api, "1")
+    poll()
+    direct = [p["status"] for p in posted(mastodon_api) if p["visibility"] == "direct"]
+    assert direct, "nothing was posted"
+    assert any("bob" in status for status in direct), direct  # the words are quoted
+    leaking = [status for status in direct if recipients(status) - {"@zsc"}]
+    assert leaking == [], leaking
+
+
+def test_a_cursor_from_another_instance_does_not_silence_the_new_one(
+    env, monkeypatch, mastodon_server, mastodon_api
+):
+    """After a move to another instance (or account) the old one's larger notification id is
+    kept in Redis: read after it, the new instance would answer nothing, every poll."""
+    configure_mastodon(monkeypatch, mastodon_server)
+    get_redis().set(cursor_key("mastodon"), "999999999999999999999")  # the old instance's
+    add_notification(mastodon_api, mention("zsc", "<p>@springfield311 pothole</p>"))
+    assert sum(poll() for _ in range(3)) == 1
+
+
+def test_a_lost_cursor_after_an_outage_loses_no_unread_mention(
+    env, monkeypatch, mastodon_server, mastodon_api
+):
+    """Redis comes back empty after a two-hour outage: the mention written at its start (never
+    read) is older than the first read's hour, yet the database knows how far the reads had
+    gone (payload.raw.notification_id), so it is read and answered."""
+    from datetime import UTC, datetime, timedelta
+
+    configure_mastodon(monkeypatch, mastodon_server)
+    returning_resident(f"mastodon:zsc@{mastodon.instance_host(get_settings())}", "mastodon")
+    write(mastodon_api, "hello")
+    assert poll() == 1
+    early = datetime.now(UTC) - timedelta(hours=2)
+    add_notification(
+        mastodon_api,
+        mention("bob", "<p>@springfield311 pothole at 5 Elm St</p>", created_at=early),
+    )
+    get_redis().flushdb()  # Redis back, empty
+    assert poll() == 1
+    with session_scope() as session:
+        texts = [m.text for m in session.exec(select(Message).where(Message.direction == "in"))]
+    assert "pothole at 5 Elm St" in texts, texts
+    queries = [
+        c["query"] for c in mastodon_api.config["CALLS"] if c["path"] == "/api/v1/notifications"
+    ]
+    assert "min_id" in queries[-1]  # read on from the stored mention, not the newest page
+
+
+def test_a_lost_cursor_of_a_new_account_reads_only_the_last_hour(
+    env, monkeypatch, mastodon_server, mastodon_api
+):
+    """Nothing stored for this account (another account's mentions are not its own): only the
+    newest page, and of it the last hour's mentions."""
+    from datetime import UTC, datetime, timedelta
+
+    configure_mastodon(monkeypatch, mastodon_server)
+    returning_resident(f"mastodon:zsc@{mastodon.instance_host(get_settings())}", "mastodon")
+    write(mastodon_api, "hello")
+    assert poll() == 1
+    with session_scope() as session:  # as if stored for another account
+        for message in session.exec(select(Message).where(Message.channel == "mastodon")):
+            message.payload = {**message.payload, "raw": {"notification_id": "1", "to": "x"}}
+            session.add(message)
+    add_notification(
+        mastodon_api,
+        mention(
+            "bob",
+            "<p>@springfield311 last week</p>",
+            created_at=datetime.now(UTC) - timedelta(days=7),
+        ),
+    )
+    get_redis().flushdb()
+    poll()
+    with session_scope() as session:
+        texts = [m.text for m in session.exec(select(Message).where(Message.direction == "in"))]
+    assert "last week" not in texts

@@ -50,6 +50,7 @@ class Crier(Channel):
         self.polls_asked: list[str | None] = []
         self.said: list[Outgoing] = []
         self.down = False
+        self.refusal: PollError | None = None  # raised by the next polls when set
 
     def cry(self, text: str, public: bool = False) -> str:
         post = f"{len(self.heard) + 1}"
@@ -62,6 +63,8 @@ class Crier(Channel):
 
     def poll(self, settings: Settings, cursor: str | None) -> Polled:
         self.polls_asked.append(cursor)
+        if self.refusal is not None:
+            raise self.refusal
         if self.down:
             raise PollError("the square is closed")
         since = int(cursor or 0)
@@ -190,10 +193,139 @@ def test_a_channel_is_polled_once_per_interval_and_a_failed_poll_keeps_the_curso
     crier.down = True
     crier.cry("anyone?")
     assert poll(crier) == 0
-    assert "crier poll failed (will retry): the square is closed" in caplog.text
+    assert "crier poll failed (will retry in 20 s): the square is closed" in caplog.text
     assert get_redis().get(cursor_key("crier")) == b"1"
     crier.down = False
     assert poll(crier) == 1
+
+
+def due_in() -> float:
+    """Seconds until the crier may be polled again."""
+    return get_redis().pttl("intake311:poll:crier:due") / 1000
+
+
+def test_a_failing_channel_is_polled_ever_less_often_until_it_answers(sqlite_env, crier):
+    crier.down = True
+    waits = []
+    for _ in range(4):
+        get_redis().delete("intake311:poll:crier:due")
+        assert poll_channels() == 0
+        waits.append(due_in())
+    # its 10 s interval, doubled after each failure (less the half second the tick allows)
+    assert all(want - 1 < wait <= want for wait, want in zip(waits, [20, 40, 80, 160], strict=True))
+    for _ in range(6):
+        get_redis().delete("intake311:poll:crier:due")
+        poll_channels()
+    assert 250 < due_in() <= 300  # at most five minutes
+    crier.down = False
+    crier.cry("hi")
+    assert poll(crier) == 1
+    assert due_in() <= 10  # answered: its interval again
+    crier.down = True
+    get_redis().delete("intake311:poll:crier:due")
+    poll_channels()
+    assert 19 < due_in() <= 20  # a new run of failures starts over
+
+
+def test_a_rate_limited_channel_waits_for_the_reset_it_was_given(sqlite_env, crier):
+    crier.refusal = PollError("too many requests", retryable=True, retry_after=300)
+    assert poll_channels() == 0
+    assert 295 < due_in() <= 300
+    for _ in range(5):
+        assert poll_channels() == 0
+    assert len(crier.polls_asked) == 1
+
+
+def test_a_refused_poll_pauses_for_minutes_and_is_logged_once(sqlite_env, crier, caplog):
+    import logging
+
+    crier.refusal = PollError("the crier's licence was revoked", retryable=False)
+    with caplog.at_level(logging.INFO):
+        for _ in range(3):
+            get_redis().delete("intake311:poll:crier:due")
+            assert poll_channels() == 0
+    assert 590 < due_in() <= 600
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in errors] == [
+        "crier poll refused (needs staff): the crier's licence was revoked"
+    ]
+    crier.refusal = None
+    crier.cry("hi")
+    assert poll(crier) == 1  # put right: polled again, and a later refusal logged again
+    crier.refusal = PollError("revoked again", retryable=False)
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        assert poll(crier) == 0
+    assert "crier poll refused (needs staff): revoked again" in caplog.text
+
+
+def test_the_poll_job_has_a_short_timeout_on_the_residents_queue(monkeypatch):
+    """A poll ends within its job's minute (Mastodon's within 30 s) and backs off after a
+    failure: it may share the residents' workers without holding one for long."""
+    from bot import worker
+    from bot.queue import queue_name
+
+    registered = {}
+
+    class Cron:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def register(self, func, queue_name, **kwargs):
+            registered[func.__name__] = (queue_name, kwargs)
+
+        def start(self):
+            pass
+
+    monkeypatch.setattr(worker, "CronScheduler", Cron)
+    worker.run_cron()
+    name, kwargs = registered["poll_channels"]
+    assert name == queue_name("residents")
+    assert kwargs["job_timeout"] <= 60
+
+
+def test_an_event_the_bounds_refuse_is_skipped_and_the_cursor_moves_on(sqlite_env, crier, caplog):
+    secret = "crier:ada\x00 at 5 Elm St"
+    bad = Inbound(crier.name, secret, "in:1", "pothole at 5 Elm St", InboundPayload())
+    crier.heard.append(("1", bad))
+    crier.cry("hi")
+    assert poll(crier) == 2
+    with session_scope() as session:
+        assert [m.text for m in session.exec(select(Message))][:1] == ["hi"]
+    assert get_redis().get(cursor_key("crier")) == b"2"
+    assert "crier poll: a Inbound refused (MalformedInbound): skipped" in caplog.text
+    assert "Elm" not in caplog.text
+
+
+def test_an_event_the_database_refuses_is_skipped_but_an_outage_keeps_the_cursor(
+    sqlite_env, crier, caplog, monkeypatch
+):
+    from sqlalchemy.exc import DataError, OperationalError
+
+    from bot.jobs import polling
+
+    real = polling.accept
+    failure: list[Exception] = []
+
+    def accept(event):
+        if failure and event.text == "first":
+            raise failure[0]
+        return real(event)
+
+    monkeypatch.setattr(polling, "accept", accept)
+    crier.cry("first")
+    crier.cry("second")
+    failure.append(OperationalError("INSERT", {"text": "first"}, Exception("server closed")))
+    with pytest.raises(OperationalError):
+        poll(crier)
+    assert get_redis().get(cursor_key("crier")) is None  # read again once the database is back
+    failure[0] = DataError("INSERT", {"text": "5 Elm St"}, Exception("value too long"))
+    assert poll(crier) == 2
+    assert get_redis().get(cursor_key("crier")) == b"2"
+    with session_scope() as session:
+        assert [m.text for m in session.exec(select(Message))][:1] == ["second"]
+    assert "crier poll: a Inbound the database refused (DataError): skipped" in caplog.text
+    assert "Elm" not in caplog.text
 
 
 def test_public_words_hold_no_placeholder_but_the_number():

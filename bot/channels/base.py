@@ -135,11 +135,13 @@ Event = Inbound | DeliveryStatus | Membership | Ignored
 
 
 class PollError(Exception):
-    """The provider could not be asked for new events now; `retryable`: the next poll may."""
+    """The provider could not be asked for new events now; `retryable`: the next poll may
+    (`retry_after`: seconds the provider asked us to wait, when it said)."""
 
-    def __init__(self, message: str, *, retryable: bool = True):
+    def __init__(self, message: str, *, retryable: bool = True, retry_after: float | None = None):
         super().__init__(message)
         self.retryable = retryable
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

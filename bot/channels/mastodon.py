@@ -3,15 +3,21 @@ scheduler, the conversation carried on in direct posts.
 
 Mastodon calls no webhook for a mention, so the channel has none: the scheduler's generic job
 (`bot.jobs.polling.poll_channels`) calls `poll` every MASTODON_POLL_SECONDS with the last
-notification id it kept, and `poll` reads `GET /api/v1/notifications?types[]=mention` after
+notification id it kept (with the account and instance it counts: `<account id>@<host>:<id>`,
+another's read as lost), and `poll` reads `GET /api/v1/notifications?types[]=mention` after
 it. The read pages forward from the cursor with `min_id` ("returns results immediately newer
 than this ID": docs.joinmastodon.org/methods/notifications), at most MAX_PAGES pages of
 PAGE_LIMIT a poll, so a backlog is read oldest first and a poll that stops at the bound leaves
 its cursor at the newest mention it read: the next one goes on from there, nothing skipped.
 (`since_id` would give the newest page above the cursor first, and walking down from it with
-`max_id` cannot stop half way without losing the mentions between.) With no cursor (the first
-poll, or one lost) only the newest page is read, and of it only the mentions posted within
-FIRST_READ_WINDOW: a new account's old mentions are not answered days later.
+`max_id` cannot stop half way without losing the mentions between.) A lost cursor (Redis
+emptied, or another account's) is found again in the database: the newest notification id of
+the account's stored mentions (`payload.raw`), and the read goes on from there. With none
+stored (a new account) only the newest page is read, and of it only the mentions posted within
+FIRST_READ_WINDOW: a new account's old mentions are not answered days later. A poll's calls
+take at most POLL_DEADLINE in all, each at most its timeouts' sum however slowly the instance
+answers (`bot.channels.deadline_http`); a later page that fails or would come after the
+deadline ends the read with the pages read (the next poll goes on from their newest).
 
 In, per mention notification, its status:
 - `address` is `mastodon:<acct>` of its author, fully qualified: `user@host` for a local
@@ -29,7 +35,8 @@ flagged as bots (`bot: true`): two bots answering each other's mentions would ne
 bot reports nothing a resident saw.
 
 Out, `send` posts one status starting with the resident's mention (`@user` for a local
-account, `@user@domain` otherwise: a direct post reaches only the accounts it mentions): with
+account, `@user@domain` otherwise: a direct post reaches only the accounts it mentions, so
+every other "@name" in our words, a resident's quoted, is made plain words by `defused`): with
 `visibility="direct"`, or, for the worker's public reply to a resident's public post
 (`payload.public_reply_to`), `visibility="unlisted"` in reply to that post. Each carries an
 `Idempotency-Key` made from our message id and its words: Mastodon keeps it an hour and answers
@@ -42,12 +49,15 @@ attaches only media uploaded to it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from html import unescape
 from html.parser import HTMLParser
 from typing import Any
@@ -65,6 +75,7 @@ from mastodon.errors import (
     MastodonServerError,
     MastodonUnauthorizedError,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels import fields
 from bot.channels.base import (
@@ -82,6 +93,7 @@ from bot.channels.base import (
     SendError,
     SendRate,
 )
+from bot.channels.deadline_http import Deadline, DeadlineSession
 from bot.media.types import MediaRefused, MediaRequest
 from bot.payloads import InboundPayload
 from bot.settings import Settings
@@ -99,18 +111,31 @@ TEXT_BUDGET = MAX_CHARS - len("@") - MAX_USERNAME - len(" ")
 PAGE_LIMIT = 80  # notifications a page, Mastodon's most (4.1 and later)
 MAX_PAGES = 10
 FIRST_READ_WINDOW = timedelta(hours=1)
-TIMEOUT = (5.0, 10.0)  # seconds to connect, to read
+TIMEOUT = (5.0, 10.0)  # seconds to connect, to read (their sum: the most one call may take)
+POLL_DEADLINE = 30.0  # seconds a poll's calls may take in all (its job's timeout is twice that)
 MAX_HTML = 64 * 1024  # characters of a status's HTML read (500 characters of words, marked up)
 PUBLIC = frozenset({"public", "unlisted"})
 ELLIPSIS = "…"
+NOT_PUBLIC = "not-public"  # our own refusal of a public reply (as X's channel's)
 
 log = logging.getLogger(__name__)
 
-_LEADING_MENTION = re.compile(r"\s*@[\w.-]+(?:@[\w.-]+)?(?=\s|$)")
+# A leading @mention, with what may follow it before the words ("@city311, stop",
+# "@city311: STOP").
+_LEADING_MENTION = re.compile(r"\s*@[\w-]+(?:\.[\w-]+)*(?:@[\w.-]+)?(?:[,:;!.]+|(?=\s|$))")
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 _ACCT = re.compile(r"[A-Za-z0-9_.-]{1,64}@[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?")
 _DIGITS = re.compile(r"[0-9]{1,30}")
 _TAG = re.compile(r"<[/!?]?[A-Za-z][^<>]*(?:>|(?=<)|$)")
+# Where Mastodon reads a mention (Account::MENTION_RE: "@" not after "=", "/" or a word
+# character, then a username's first character): the words we post name no one else.
+_MENTION_START = re.compile(r"(?<![=/\w])@(?=[A-Za-z0-9_])")
+
+
+def defused(text: str) -> str:
+    """`text` with every @mention made plain words (a zero-width space after its "@"): a
+    direct post reaches every account it mentions, and our words may quote a resident's."""
+    return _MENTION_START.sub("@\u200b", text)
 
 
 # --- settings --------------------------------------------------------------------------------
@@ -126,14 +151,16 @@ def instance_host(settings: Settings) -> str:
     return (urlsplit(settings.mastodon_base_url).hostname or "").lower()
 
 
-def client(settings: Settings) -> Mastodon:
+def client(settings: Settings, deadline: Deadline | None = None) -> Mastodon:
     """A Mastodon.py client for the city's account: rate limits raised, never slept through
     (`ratelimit_method="throw"`: a job must not sleep for minutes), timeouts, certifi's CAs,
-    no version check (no extra call)."""
+    no version check (no extra call). With a `deadline`, each call ends within its timeouts'
+    sum, answer read, and all before the deadline (MastodonNetworkError when cut off)."""
     if not configured(settings):
         raise ValueError("MASTODON_BASE_URL and MASTODON_ACCESS_TOKEN must be set")
-    session = requests.Session()
+    session = DeadlineSession(deadline, budget=sum(TIMEOUT)) if deadline else requests.Session()
     session.verify = certifi.where()
+    session.hooks["response"].append(_note_retry_after)
     return Mastodon(
         access_token=settings.mastodon_access_token,
         api_base_url=settings.mastodon_base_url,
@@ -143,6 +170,33 @@ def client(settings: Settings) -> Mastodon:
         session=session,
         user_agent="intake311",
     )
+
+
+# The Retry-After of the last answer this thread had (Mastodon.py's rate limit error carries
+# no headers).
+_LAST_ANSWER = threading.local()
+
+
+def _note_retry_after(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """Keep an answer's Retry-After for `send_error`."""
+    _LAST_ANSWER.retry_after = response.headers.get("Retry-After")
+
+
+def retry_after_seconds(value: object, now: float | None = None) -> float | None:
+    """A Retry-After header's wait in seconds (a number of seconds, or an HTTP date); None
+    when it is neither."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value[:9])
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp() - (time.time() if now is None else now)
 
 
 def redact(text: str, settings: Settings) -> str:
@@ -287,6 +341,8 @@ def parse_notification(
             public_post=status_id if isinstance(visibility, str) and visibility in PUBLIC else None,
             raw={
                 "notification_id": note_id,
+                # whose notification: where a lost cursor is found again (`stored_cursor`)
+                "to": account_key(own_account_id, settings) if own_account_id else None,
                 "status_id": status_id,
                 "visibility": fields.line(visibility, 20),
                 "media": len(media),
@@ -342,20 +398,46 @@ def _note_id(note: object) -> str | None:
         return None
 
 
+def notifications_page(api: Mastodon, **query: str | int) -> list[Any]:
+    """One page of mention notifications, the filtered ones too (`include_filtered=true`:
+    Mastodon 4.3 and later leave out by default the private mentions its NotificationPolicy
+    filters, a new resident's first direct post among them; an older instance ignores it).
+    Mastodon.py's `notifications` does not take it: its request method does."""
+    params: dict[str, Any] = {
+        "types[]": ["mention"],
+        "limit": PAGE_LIMIT,
+        "include_filtered": "true",
+        **query,
+    }
+    request = api._Mastodon__api_request  # type: ignore[attr-defined]
+    return list(request("GET", "/api/v1/notifications", params))
+
+
 def read_mentions(
-    api: Mastodon, cursor: str | None
+    api: Mastodon, cursor: str | None, deadline: Deadline | None = None
 ) -> tuple[list[tuple[str, Mapping]], str | None]:
     """The mention notifications after `cursor` with their ids, oldest first, and the newest
     id read (the cursor again when none came). No cursor: the newest page alone. An item
-    without a readable id (no instance sends one) is left out."""
+    without a readable id (no instance sends one) is left out. Once `deadline` has passed, or a
+    later page fails, no further page is asked for: the next poll goes on from the newest read
+    (MastodonError only when the first page fails)."""
     if cursor is None:
-        page = api.notifications(types=["mention"], limit=PAGE_LIMIT)
+        page = notifications_page(api)
         notes = sorted(_with_ids(page), key=lambda pair: _order(pair[0]))
         return notes, (notes[-1][0] if notes else None)
     read: list[tuple[str, Mapping]] = []
     newest = cursor
     for _page in range(MAX_PAGES):
-        page = list(api.notifications(types=["mention"], min_id=newest, limit=PAGE_LIMIT))
+        if deadline is not None and deadline.passed():
+            break
+        try:
+            page = notifications_page(api, min_id=newest)
+        except MastodonError as exc:
+            if not read:
+                raise
+            # The pages read are kept: the next poll goes on from the newest of them.
+            log.warning("Mastodon poll stopped after %d page(s): %s", _page, type(exc).__name__)
+            break
         fresh = [pair for pair in _with_ids(page) if _order(pair[0]) > _order(newest)]
         if not fresh:
             break
@@ -371,24 +453,97 @@ def _with_ids(page: Sequence[Any]) -> list[tuple[str, Mapping]]:
     return [(note_id, note) for note in page if (note_id := _note_id(note))]
 
 
-# The id of the account each (instance, token) posts as, asked once per process.
+# The id of the account each (instance, token) posts as: kept in this process and in Redis
+# (rq forks a process per job: a cache of the process alone would ask at every poll).
 _OWN_ACCOUNTS: dict[tuple[str, str], str] = {}
+OWN_ACCOUNT_TTL = 24 * 3600  # seconds Redis keeps it
+
+
+def own_account_key(settings: Settings) -> str:
+    """The Redis key of the id of the account MASTODON_ACCESS_TOKEN posts as (its hash)."""
+    digest = hashlib.sha256(
+        f"{settings.mastodon_base_url}\n{settings.mastodon_access_token}".encode()
+    ).hexdigest()[:32]
+    return f"intake311:mastodon:account:{digest}"
 
 
 def own_account_id(api: Mastodon, settings: Settings) -> str:
-    """The id of the account we post as (verify_credentials, once per process and token)."""
-    token_hash = hashlib.sha256(settings.mastodon_access_token.encode()).hexdigest()
-    key = (settings.mastodon_base_url, token_hash)
-    if key not in _OWN_ACCOUNTS:
-        _OWN_ACCOUNTS[key] = _id(api.account_verify_credentials().get("id"), "account id")
-    return _OWN_ACCOUNTS[key]
+    """The id of the account we post as: verify_credentials once a day per instance and token,
+    kept in Redis and in the process (asked of the instance when Redis cannot be reached)."""
+    from redis.exceptions import RedisError
+
+    from bot.queue import get_redis
+
+    key = own_account_key(settings)
+    process_key = (settings.mastodon_base_url, key)
+    if process_key in _OWN_ACCOUNTS:
+        return _OWN_ACCOUNTS[process_key]
+    try:
+        kept = get_redis().get(key)
+    except RedisError:
+        kept = None
+    found = kept.decode() if isinstance(kept, bytes) else kept
+    if not (found and _DIGITS.fullmatch(found)):
+        found = _id(api.account_verify_credentials().get("id"), "account id")
+        with contextlib.suppress(RedisError):
+            get_redis().set(key, found, ex=OWN_ACCOUNT_TTL)
+    _OWN_ACCOUNTS[process_key] = found
+    return found
 
 
-def poll_error(exc: MastodonError, settings: Settings) -> PollError:
-    """Our words for a failed read: worth another poll, or not until staff act."""
+def account_key(own: str, settings: Settings) -> str:
+    """Whose notifications a cursor counts: `<account id>@<host>[:port]` (a notification id
+    means nothing on another instance, nor for another account)."""
+    port = urlsplit(settings.mastodon_base_url).port
+    return f"{own}@{instance_host(settings)}{f':{port}' if port else ''}"
+
+
+def note_cursor(cursor: str | None, key: str) -> str | None:
+    """The notification id a poll cursor (`<account key>:<notification id>`) holds when it is
+    this account's on this instance; None otherwise (read as a lost cursor)."""
+    if cursor is None:
+        return None
+    owner, sep, note_id = cursor.rpartition(":")
+    return note_id if sep and owner == key and _DIGITS.fullmatch(note_id) else None
+
+
+STORED_LOOKBACK = 50  # the newest Mastodon messages looked at for a lost cursor
+
+
+def stored_cursor(key: str) -> str | None:
+    """Where a lost cursor was, as far as the database knows: the newest notification id of
+    the mentions of account `key` stored (payload.raw); None when none is (a new account, or
+    one whose messages were all purged)."""
+    from sqlmodel import col, select
+
+    from bot.db import session_scope
+    from bot.models import Direction, Message
+
+    with session_scope() as session:
+        payloads = session.exec(
+            select(Message.payload)
+            .where(Message.channel == NAME, Message.direction == Direction.IN)
+            .order_by(col(Message.id).desc())
+            .limit(STORED_LOOKBACK)
+        ).all()
+    found = []
+    for payload in payloads:
+        raw = payload.get("raw") if isinstance(payload, Mapping) else None
+        if isinstance(raw, Mapping) and raw.get("to") == key:
+            note_id = raw.get("notification_id")
+            if isinstance(note_id, str) and _DIGITS.fullmatch(note_id):
+                found.append(note_id)
+    return max(found, key=_order) if found else None
+
+
+def poll_error(exc: MastodonError, settings: Settings, api: Mastodon | None = None) -> PollError:
+    """Our words for a failed read: worth another poll (a rate limit's after its reset), or
+    not until staff act."""
     status = _status_of(exc)
     text = redact(f"Mastodon {type(exc).__name__}{f' {status}' if status else ''}", settings)
-    if isinstance(exc, (MastodonNetworkError, MastodonRatelimitError, MastodonServerError)):
+    if isinstance(exc, MastodonRatelimitError) or status == 429:
+        return PollError(text, retryable=True, retry_after=rate_limit_wait(api))
+    if isinstance(exc, (MastodonNetworkError, MastodonServerError)):
         return PollError(text, retryable=True)
     if status in (401, 403):
         return PollError(
@@ -448,9 +603,7 @@ def send_error(exc: MastodonError, api: Mastodon, settings: Settings) -> SendErr
         text += f": {fields.line(detail, 200)}"
     text = redact(text, settings)
     if isinstance(exc, MastodonRatelimitError) or status == 429:
-        reset = getattr(api, "ratelimit_reset", None)
-        wait = max(1.0, float(reset) - time.time()) if isinstance(reset, (int, float)) else None
-        return SendError(text, retryable=True, code="429", retry_after=wait)
+        return SendError(text, retryable=True, code="429", retry_after=rate_limit_wait(api))
     if isinstance(exc, (MastodonNetworkError, MastodonServerError)):
         return SendError(text, retryable=True, code=str(status) if status else None)
     if isinstance(exc, MastodonUnauthorizedError) or status in (401, 403):
@@ -462,6 +615,22 @@ def send_error(exc: MastodonError, api: Mastodon, settings: Settings) -> SendErr
     return SendError(text, retryable=False, code=str(status) if status else None)
 
 
+RATE_LIMIT_WAIT = 60.0  # seconds a 429 waits when its X-RateLimit-Reset is missing or past
+MAX_RATE_LIMIT_WAIT = 3 * 3600.0  # Mastodon's longest period (statuses: 300 per 3 hours)
+
+
+def rate_limit_wait(api: Mastodon | None) -> float:
+    """How long a 429 asks us to wait: until its X-RateLimit-Reset; without a usable one (a
+    proxy's 429), its Retry-After, and at least RATE_LIMIT_WAIT."""
+    reset = getattr(api, "ratelimit_reset", None)
+    if isinstance(reset, (int, float)) and reset > time.time():
+        wait = float(reset) - time.time()
+    else:
+        asked = retry_after_seconds(getattr(_LAST_ANSWER, "retry_after", None))
+        wait = max(RATE_LIMIT_WAIT, asked or 0.0)
+    return max(1.0, min(wait, MAX_RATE_LIMIT_WAIT))
+
+
 HINTS = {
     "401": "the instance refused MASTODON_ACCESS_TOKEN: make a new token with the scopes "
     "read:notifications read:statuses write:statuses (README, Mastodon), then retry",
@@ -469,9 +638,24 @@ HINTS = {
     "limited, and the token's scope write:statuses, then retry",
     "404": "the post it answers was deleted (or is no longer visible to the city's account): "
     "nothing to retry",
+    NOT_PUBLIC: "refused by the bot itself: only its fixed public replies are ever posted",
     "422": "the instance refused the post's content (too long for its limit, or the resident's "
     "account is gone): see the error, nothing to retry as it is",
 }
+
+
+def public_checked(out: Outgoing) -> None:
+    """The checks that keep a resident's words out of a public reply: a status id to answer,
+    and only the bot's fixed words: no photo, no question, no options. SendError (permanent,
+    NOT_PUBLIC) otherwise."""
+    post = out.payload.public_reply_to
+    if not post or not _DIGITS.fullmatch(post):
+        raise SendError("not a public reply to a Mastodon status", retryable=False, code=NOT_PUBLIC)
+    reply = out.payload.reply
+    if out.payload.media_url or (reply is not None and (reply.options or reply.is_question)):
+        raise SendError(
+            "a public reply carries only the bot's fixed words", retryable=False, code=NOT_PUBLIC
+        )
 
 
 def _send(out: Outgoing, settings: Settings) -> str:
@@ -479,11 +663,13 @@ def _send(out: Outgoing, settings: Settings) -> str:
     if not configured(settings):
         raise SendError("MASTODON_BASE_URL and MASTODON_ACCESS_TOKEN are not set", retryable=False)
     mention = mention_for(out.address, settings)
+    public = out.payload.public_reply_to
+    if public:
+        public_checked(out)
     text = out.text
     if out.payload.media_url:
         text = MASTODON.with_link(text, out.payload.media_url)
-    status = fitted(mention, text)
-    public = out.payload.public_reply_to
+    status = fitted(mention, defused(text))
     api = client(settings)
     try:
         if public:
@@ -534,25 +720,29 @@ class MastodonChannel(Channel):
             raise PollError(
                 "MASTODON_BASE_URL and MASTODON_ACCESS_TOKEN are not set", retryable=False
             )
-        if cursor is not None and not _DIGITS.fullmatch(cursor):
-            cursor = None  # not one of ours: read as a lost cursor
-        api = client(settings)
+        deadline = Deadline(POLL_DEADLINE)
+        api = client(settings, deadline)
         try:
             own = own_account_id(api, settings)
-            notes, newest = read_mentions(api, cursor)
+            key = account_key(own, settings)
+            after = note_cursor(cursor, key)
+            if cursor is not None and after is None:
+                log.info("Mastodon poll cursor is another account's or instance's: not used")
+            if after is None:
+                after = stored_cursor(key)
+            notes, newest = read_mentions(api, after, deadline)
         except MastodonError as exc:
-            error = poll_error(exc, settings)
-            if not error.retryable:
-                log.error("Mastodon poll refused: %s", error)
-            raise error from None
+            raise poll_error(exc, settings, api) from None
         except MalformedInbound as exc:
             raise PollError(f"Mastodon answered what is not a notification: {exc}") from None
+        except SQLAlchemyError as exc:
+            raise PollError(f"the database cannot be read: {type(exc).__name__}") from None
         finally:
             api.session.close()
         oldest = datetime.now(UTC) - FIRST_READ_WINDOW
         events: list[Event] = []
         for _, note in notes:
-            if cursor is None and (_created(note) or oldest) < oldest:
+            if after is None and (_created(note) or oldest) < oldest:
                 events.append(Ignored("a mention from before the first read"))
                 continue
             try:
@@ -562,7 +752,7 @@ class MastodonChannel(Channel):
             except Exception as exc:  # noqa: BLE001  one odd notification never stops the reads
                 log.warning("Mastodon notification not read: %s", type(exc).__name__)
                 events.append(Ignored(f"unreadable notification: {type(exc).__name__}"))
-        return Polled(events=events, cursor=newest)
+        return Polled(events=events, cursor=f"{key}:{newest}" if newest else None)
 
     def send(self, out: Outgoing, settings: Settings) -> str:
         """Post one status: direct, or a public post's unlisted reply."""
@@ -610,12 +800,23 @@ MASTODON = MastodonChannel()
 CHANNEL = MASTODON
 
 
+POLICY_FIELDS = (
+    "for_private_mentions",
+    "for_new_accounts",
+    "for_not_following",
+    "for_not_followers",
+    "for_limited_accounts",
+)
+
+
 def account_info(settings: Settings) -> dict[str, Any]:
-    """The account we post as (verify_credentials) and the instance, for `intake311 mastodon
-    info`: never the token."""
+    """The account we post as (verify_credentials), the instance and the account's
+    notification policy (Mastodon 4.3 and later; "" before), for `intake311 mastodon info`:
+    never the token."""
     api = client(settings)
     try:
         account = api.account_verify_credentials()
+        policy = notification_policy(api)
     finally:
         api.session.close()
     return {
@@ -624,4 +825,21 @@ def account_info(settings: Settings) -> dict[str, Any]:
         "account_id": str(account.get("id")),
         "bot": bool(account.get("bot")),
         "url": str(account.get("url") or ""),
+        "notifications_policy": policy,
     }
+
+
+def notification_policy(api: Mastodon) -> str:
+    """The account's notification policy (GET /api/v2/notifications/policy) as
+    "for_private_mentions=filter, ..."; "" when the instance has none (before 4.3)."""
+    try:
+        policy = api.notifications_policy()
+    except MastodonAPIError as exc:
+        if isinstance(exc, MastodonNotFoundError) or _status_of(exc) in (404, 410):
+            return ""
+        raise
+    if not isinstance(policy, Mapping):
+        return ""
+    return ", ".join(
+        f"{name}={fields.line(policy.get(name), 20)}" for name in POLICY_FIELDS if name in policy
+    )

@@ -20,7 +20,8 @@ def mastodon_group() -> None:
 
 @mastodon_group.command("info")
 def info() -> None:
-    """Show the account the bot posts as, its instance, and the last mention read."""
+    """Show the account the bot posts as, its instance, its notifications policy, and the last
+    mention read."""
     settings = get_settings()
     try:
         found = mastodon.account_info(settings)
@@ -31,6 +32,13 @@ def info() -> None:
         raise click.ClickException(f"Mastodon refused: {error}") from None
     for field in ("instance", "account", "account_id", "bot", "url"):
         click.echo(f"{field}: {found[field]}")
+    policy = found["notifications_policy"] or "(none: the instance is older than Mastodon 4.3)"
+    click.echo(f"notifications policy: {policy}")
+    if "=drop" in policy:
+        click.echo(
+            "warning: the policy drops some notifications: those mentions are never read "
+            "(set them to accept or filter: filtered ones are read)"
+        )
     click.echo(f"last notification read (cursor): {_cursor()}")
     click.echo(f"polled every: {settings.mastodon_poll_seconds:g} s (by `intake311 cron`)")
 

@@ -14,12 +14,18 @@ time at the end of the 5-minute period). Knobs in ``app.config``:
   ``max_id``, ``since_id``, ``min_id`` and ``limit`` (40 by default, at most 80) as Mastodon
   does (``min_id``: the page immediately newer than it), newest first, with a Link header
   (``rel="next"`` with ``max_id``, ``rel="prev"`` with ``min_id``) when the page is not empty.
+  As Mastodon 4.3's default NotificationPolicy does (``for_private_mentions: filter``), a
+  direct mention from an account the city's does not follow (``FOLLOWING``, account ids) that
+  answers none of its posts is filtered: left out unless ``include_filtered=true``.
+  ``POLICY`` is the policy `GET /api/v2/notifications/policy` answers (None: 404, an
+  instance before 4.3).
 - ``STATUSES``: the statuses posted (`POST /api/v1/statuses`), by id; a second POST with an
   ``Idempotency-Key`` already used answers the first one's status and posts nothing.
   ``KNOWN_STATUSES`` are the ids a reply may answer (404 "Record not found" for another).
   A status over 500 characters (a mention counted as ``@username``, a link as 23) is 422.
 - ``FAIL_NEXT``: ``[503, 429, ...]``: the next calls answer those statuses (one each; 429 with
-  ``RESET_IN`` seconds in its X-RateLimit-Reset); ``DROP_NEXT_POST``: the next status is
+  ``RESET_IN`` seconds in its X-RateLimit-Reset, and ``RETRY_AFTER``, when set, as its
+  Retry-After: a proxy's); ``DROP_NEXT_POST``: the next status is
   posted but its answer is a 502 (a lost answer).
 - ``MEDIA``: ``{path: bytes}`` served at that path (an attachment's file, no credentials).
 
@@ -50,6 +56,17 @@ _URL = re.compile(r"https?://\S+")
 _MENTION = re.compile(r"@([A-Za-z0-9_]+)(?:@[A-Za-z0-9.-]+(?::[0-9]+)?)?")
 
 
+# Mastodon 4.3's defaults (docs.joinmastodon.org/entities/NotificationPolicy).
+DEFAULT_POLICY = {
+    "for_not_following": "accept",
+    "for_not_followers": "accept",
+    "for_new_accounts": "accept",
+    "for_private_mentions": "filter",
+    "for_limited_accounts": "filter",
+    "summary": {"pending_requests_count": 0, "pending_notifications_count": 0},
+}
+
+
 def fixture(name: str) -> dict:
     """A recorded payload from tests/fixtures/mastodon/."""
     return json.loads((FIXTURES / f"{name}.json").read_text())
@@ -66,9 +83,12 @@ def reset_mastodon_api(app: Flask) -> None:
             IDEMPOTENCY={},
             FAIL_NEXT=[],
             RESET_IN=30,
+            RETRY_AFTER=None,
             DROP_NEXT_POST=False,
             MEDIA={},
             REMAINING=RATE_LIMIT,
+            FOLLOWING=set(),
+            POLICY=copy.deepcopy(DEFAULT_POLICY),
         )
 
 
@@ -199,6 +219,8 @@ def create_mastodon_api_app(token: str, account: dict | None = None) -> Flask:
             response = limited(error(429, "Too many requests"), remaining=0)
             at = datetime.now(UTC) + timedelta(seconds=app.config["RESET_IN"])
             response.headers["X-RateLimit-Reset"] = at.isoformat().replace("+00:00", "Z")
+            if app.config["RETRY_AFTER"] is not None:
+                response.headers["Retry-After"] = str(app.config["RETRY_AFTER"])
             return response
         if failure:
             return error(failure, "Service unavailable")
@@ -266,11 +288,14 @@ def create_mastodon_api_app(token: str, account: dict | None = None) -> Flask:
             limit = min(int(args.get("limit", DEFAULT_LIMIT)), MAX_LIMIT)
         except ValueError:
             return error(422, "limit is not a number")
+        include_filtered = args.get("include_filtered", "").lower() in ("true", "1")
         with app.config["LOCK"]:
             found = [
                 n
                 for n in app.config["NOTIFICATIONS"]
-                if (not types or n["type"] in types) and n["type"] not in excluded
+                if (not types or n["type"] in types)
+                and n["type"] not in excluded
+                and (include_filtered or not filtered(n))
             ]
         found.sort(key=lambda n: _order(n["id"]), reverse=True)
         if "max_id" in args:
@@ -291,6 +316,25 @@ def create_mastodon_api_app(token: str, account: dict | None = None) -> Flask:
             older = urlencode({**kept, "max_id": page[-1]["id"]}, doseq=True)
             response.headers["Link"] = f'<{base}?{older}>; rel="next", <{base}?{newer}>; rel="prev"'
         return response
+
+    def filtered(note: dict) -> bool:
+        """Whether the policy filters `note`: a private mention that is no answer to us, from
+        an account we do not follow (Mastodon 4.3's NotificationPolicy)."""
+        status = note.get("status") or {}
+        return (
+            app.config["POLICY"] is not None
+            and app.config["POLICY"].get("for_private_mentions") == "filter"
+            and note["type"] == "mention"
+            and status.get("visibility") == "direct"
+            and status.get("in_reply_to_account_id") != me["id"]
+            and note["account"]["id"] not in app.config["FOLLOWING"]
+        )
+
+    @app.get("/api/v2/notifications/policy")
+    def notifications_policy():
+        if app.config["POLICY"] is None:
+            return limited(error(404, "Record not found"))
+        return limited(jsonify(app.config["POLICY"]))
 
     @app.post("/api/v1/statuses")
     def post_status():
