@@ -60,3 +60,23 @@ def test_a_house_typed_on_5th_street_is_not_filed_on_5th_avenue(tmp_path):
 def test_a_corner_typed_without_a_type_still_finds_the_street_that_meets(tmp_path):
     found = fifths(tmp_path).geocode("5th & Mission", exactly_one=False)
     assert [f.address for f in found] == ["5th Street & Mission Street, Gridley"]
+
+
+def test_a_corner_of_streets_that_never_meet_is_not_one_of_the_streets(tmp_path):
+    gazetteer = city(
+        tmp_path,
+        [
+            line("Main St", (40.0, -100.01), (40.0, -99.98), 101, 199, 100, 198),
+            line("Elm St", (40.01, -100.01), (40.01, -99.98), 101, 199, 100, 198),  # parallel
+        ],
+    )
+    found = gazetteer.geocode("Main St & Elm St", exactly_one=False)
+    assert [f.address for f in found] == [], "no such corner: not 'Main Street'"
+
+
+def test_a_number_then_a_separator_is_a_corner_not_a_house(tmp_path):
+    index, _ = make_index(tmp_path)
+    gazetteer = Gazetteer(index, "Gridley")
+    for typed in ("5 & Mission", "1 / Oak Ave"):
+        found = gazetteer.geocode(typed, exactly_one=False)
+        assert found and found[0].raw["gazetteer"] == "intersection", [f.address for f in found]
