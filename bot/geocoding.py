@@ -101,16 +101,88 @@ def _typed_before(typed: list[str], house: str, street: list[str]) -> bool:
 
 
 _UNIT_WORDS = frozenset(
-    "apt apartment unit suite ste fl floor rm room bldg building no number".split()
+    [
+        "apt",
+        "apartment",
+        "unit",
+        "suite",
+        "ste",
+        "fl",
+        "floor",
+        "rm",
+        "room",
+        "bldg",
+        "building",
+        "no",
+        "number",
+    ]
 )
-_COUNTRY = frozenset("usa us united states of america canada uk".split())
+_COUNTRY = frozenset(["usa", "us", "united", "states", "of", "america", "canada", "uk"])
 _STATES = frozenset(
-    """alabama alaska arizona arkansas california colorado connecticut delaware florida georgia
-    hawaii idaho illinois indiana iowa kansas kentucky louisiana maine maryland massachusetts
-    michigan minnesota mississippi missouri montana nebraska nevada hampshire jersey mexico
-    york carolina dakota ohio oklahoma oregon pennsylvania rhode island tennessee texas utah
-    vermont virginia washington west wisconsin wyoming new north south district columbia
-    ontario quebec alberta manitoba saskatchewan nova scotia brunswick""".split()
+    [
+        "alabama",
+        "alaska",
+        "arizona",
+        "arkansas",
+        "california",
+        "colorado",
+        "connecticut",
+        "delaware",
+        "florida",
+        "georgia",
+        "hawaii",
+        "idaho",
+        "illinois",
+        "indiana",
+        "iowa",
+        "kansas",
+        "kentucky",
+        "louisiana",
+        "maine",
+        "maryland",
+        "massachusetts",
+        "michigan",
+        "minnesota",
+        "mississippi",
+        "missouri",
+        "montana",
+        "nebraska",
+        "nevada",
+        "hampshire",
+        "jersey",
+        "mexico",
+        "york",
+        "carolina",
+        "dakota",
+        "ohio",
+        "oklahoma",
+        "oregon",
+        "pennsylvania",
+        "rhode",
+        "island",
+        "tennessee",
+        "texas",
+        "utah",
+        "vermont",
+        "virginia",
+        "washington",
+        "west",
+        "wisconsin",
+        "wyoming",
+        "new",
+        "north",
+        "south",
+        "district",
+        "columbia",
+        "ontario",
+        "quebec",
+        "alberta",
+        "manitoba",
+        "saskatchewan",
+        "nova",
+        "scotia",
+        "brunswick",
+    ]
 )
 
 
