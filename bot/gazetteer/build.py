@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.gazetteer.crossings import intersections
+from bot.gazetteer.crossings import intersections, too_long
 from bot.gazetteer.names import Street, words
 from bot.gazetteer.read import read
 from bot.gazetteer.records import AddressPoint, Centreline, NamedPlace, Tally
@@ -154,6 +154,9 @@ def _fill(
                 if len(points) >= 50_000:
                     _flush(db, points)
             elif isinstance(record, Centreline):
+                if too_long(record.points):  # a swapped coordinate, a stray vertex
+                    built.tally.skip("a segment too long to be a street's")
+                    continue
                 sid = street_id(record.street)
                 _segment(db, sid, record)
                 lines.append((sid, record.points))
