@@ -80,3 +80,17 @@ def test_a_number_then_a_separator_is_a_corner_not_a_house(tmp_path):
     for typed in ("5 & Mission", "1 / Oak Ave"):
         found = gazetteer.geocode(typed, exactly_one=False)
         assert found and found[0].raw["gazetteer"] == "intersection", [f.address for f in found]
+
+
+def test_a_street_alone_is_placed_halfway_along_it_not_at_an_end(tmp_path):
+    from bot.gazetteer.geometry import metres
+
+    gazetteer = city(
+        tmp_path,
+        [
+            line("Main St", (40.0, -100.01), (40.0, -99.99), 101, 149, 100, 148),
+            line("Main St", (40.0, -99.99), (40.0, -99.98), 151, 199, 150, 198),
+        ],
+    )
+    found = gazetteer.geocode("Main St")  # also what "9999999 Main St" gets
+    assert metres((found.latitude, found.longitude), (40.0, -99.995)) < 30, found.point
