@@ -264,18 +264,20 @@ def _geocoder(settings: Settings) -> Geocoder:
     return geocoders.build(settings)
 
 
-_GAZETTEERS: dict[tuple[str, str], tuple[float, Geocoder]] = {}
+_GAZETTEERS: dict[tuple[str, str], tuple[tuple[int, int, int], Geocoder]] = {}
 
 
 def gazetteer(path: str, city: str = "") -> Geocoder:
     """The process's gazetteer over the index at `path`, opened again (its cache emptied)
-    when a new load replaced the file."""
+    when a new load replaced the file: another inode, mtime or size (a copy keeping the old
+    mtime, a filesystem of coarse mtimes)."""
     from bot.gazetteer.geocoder import Gazetteer
 
     try:
-        changed = os.stat(path).st_mtime
+        found = os.stat(path)
+        changed = (found.st_ino, found.st_mtime_ns, found.st_size)
     except OSError:
-        changed = -1.0
+        changed = (-1, -1, -1)
     known = _GAZETTEERS.get((path, city))
     if known is None or known[0] != changed:
         known = (changed, Gazetteer(path, city))

@@ -34,3 +34,30 @@ def test_a_house_inside_city_bounds_is_still_found_with_them(settings):  # noqa:
     boxed = settings.model_copy(update={"city_bounds": "39.783,-89.668,39.8085,-89.624"})
     found = geocoding.lookup("850 Elm St", boxed)
     assert found.places and found.places[0].exact and not found.outside, found
+
+
+def test_a_new_load_keeping_the_old_mtime_is_not_answered_from_the_old_index(tmp_path):
+    import json
+    import os
+
+    from bot.gazetteer.build import build
+    from bot.settings import Settings
+
+    def load(lat: float) -> None:
+        feature = {
+            "type": "Feature",
+            "properties": {"street_name": "Main St", "lf_fadd": 101, "lf_toadd": 199},
+            "geometry": {"type": "LineString", "coordinates": [[-100.01, lat], [-99.98, lat]]},
+        }
+        source = tmp_path / f"streets-{lat}.geojson"
+        source.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+        build([source], index, "Gridley")
+
+    index = tmp_path / "g.sqlite3"
+    s = Settings(_env_file=None, geocoder="gazetteer", gazetteer_file=str(index), city_name="X")
+    load(40.0)
+    kept = os.stat(index).st_mtime_ns
+    assert geocoding.lookup("121 Main St", s).places[0].lat < 40.001
+    load(41.0)  # Main Street moved (a corrected file), copied in with its old times kept
+    os.utime(index, ns=(kept, kept))
+    assert geocoding.lookup("121 Main St", s).places[0].lat > 40.99
