@@ -61,3 +61,9 @@ def test_a_new_load_keeping_the_old_mtime_is_not_answered_from_the_old_index(tmp
     load(41.0)  # Main Street moved (a corrected file), copied in with its old times kept
     os.utime(index, ns=(kept, kept))
     assert geocoding.lookup("121 Main St", s).places[0].lat > 40.99
+
+
+def test_a_full_width_address_is_read_as_its_plain_form(settings):  # noqa: F811
+    plain = geocoding.lookup("850 Elm St", settings)
+    wide = geocoding.lookup("\uff18\uff15\uff10 \uff25\uff4c\uff4d \uff33\uff54", settings)
+    assert wide.places and wide.places[0] == plain.places[0], wide

@@ -5,6 +5,7 @@ Nominatim reads it unchanged; `raw["gazetteer"]` says how each was found."""
 from __future__ import annotations
 
 import itertools
+import unicodedata
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -68,7 +69,7 @@ class Gazetteer(Geocoder):
     ) -> Location | list[Location] | None:
         """Locations for a typed address, corner, block or name, best first (geopy's
         `geocode`; Nominatim's viewbox and bounded honoured, other options ignored)."""
-        text = " ".join(str(query).split())[:255]
+        text = " ".join(unicodedata.normalize("NFKC", str(query)).split())[:255]
         box = _box(viewbox) if bounded and viewbox else None
         key = ("geocode", text.casefold(), box)
         found = self.cache.get(key)
