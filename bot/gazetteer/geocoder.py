@@ -5,8 +5,8 @@ Nominatim reads it unchanged; `raw["gazetteer"]` says how each was found."""
 from __future__ import annotations
 
 import itertools
-import unicodedata
 import sqlite3
+import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
