@@ -94,3 +94,8 @@ def test_a_street_alone_is_placed_halfway_along_it_not_at_an_end(tmp_path):
     )
     found = gazetteer.geocode("Main St")  # also what "9999999 Main St" gets
     assert metres((found.latitude, found.longitude), (40.0, -99.995)) < 30, found.point
+
+
+def test_a_block_between_a_street_that_never_meets_it_is_not_the_street(tmp_path):
+    found = fifths(tmp_path).geocode("Mission St between 5th St and 5th Ave", exactly_one=False)
+    assert [f.address for f in found] == [], "5th Avenue never meets Mission Street"
