@@ -24,8 +24,21 @@ class BoundaryError(ValueError):
     """The boundary file cannot be read as a GeoJSON polygon."""
 
 
-def read_boundary(text: str) -> BaseGeometry:
-    """The area a GeoJSON text describes: its polygons, united."""
+def read_boundary(text: str | bytes) -> BaseGeometry:
+    """The area a GeoJSON text describes: its polygons, united; BoundaryError for anything
+    else (not JSON, not UTF-8, coordinates shapely refuses)."""
+    try:
+        return _read(text)
+    except BoundaryError:
+        raise
+    except Exception as exc:  # json's, shapely's, a decoder's: a bad file, whichever it is
+        raise BoundaryError(f"not a GeoJSON polygon ({type(exc).__name__})") from exc
+
+
+def _read(text: str | bytes) -> BaseGeometry:
+    """The area a GeoJSON text describes, the errors as they come."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -58,9 +71,10 @@ def _geometries(data: Any) -> list[dict[str, Any]]:
 
 
 @lru_cache(maxsize=4)
-def _loaded(path: str, changed: float) -> Any:
-    """The prepared polygon of the file at `path` as it was at `changed` (its mtime)."""
-    with open(path, encoding="utf-8") as handle:
+def _loaded(path: str, changed: tuple[int, int, int]) -> Any:
+    """The prepared polygon of the file at `path` as it was at `changed` (its inode, mtime
+    and size: a file replaced within the same mtime tick is read again)."""
+    with open(path, "rb") as handle:
         return prepared.prep(read_boundary(handle.read()))
 
 
@@ -70,7 +84,8 @@ def area(settings: Settings) -> Any | None:
     path = settings.city_boundary_file
     if not path:
         return None
-    return _loaded(path, os.stat(path).st_mtime)
+    found = os.stat(path)
+    return _loaded(path, (found.st_ino, found.st_mtime_ns, found.st_size))
 
 
 def contains(lat: float | None, lon: float | None, settings: Settings) -> bool:
@@ -85,7 +100,7 @@ def contains(lat: float | None, lon: float | None, settings: Settings) -> bool:
             return False
     try:
         polygon = area(settings)
-    except (OSError, BoundaryError) as exc:
+        return polygon is None or bool(polygon.covers(Point(lon, lat)))
+    except Exception as exc:  # noqa: BLE001  a file gone bad after start never breaks a turn
         log.warning("CITY_BOUNDARY_FILE unreadable: %s", type(exc).__name__)
         return True
-    return polygon is None or polygon.covers(Point(lon, lat))

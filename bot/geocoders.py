@@ -78,7 +78,9 @@ def search_options(service: str, bounds: Any, limit: int) -> dict[str, Any]:
     """The provider's own keywords for `geocode`: several results, in the city's box where
     the provider can be told it."""
     service = family(service)
-    if service in ("nominatim", "gazetteer"):
+    if service == "gazetteer":  # the city's own data: the bounds split it inside and outside
+        return {"limit": limit}
+    if service == "nominatim":
         return {
             "limit": limit,
             "addressdetails": True,

@@ -84,7 +84,7 @@ def place_of(raw: dict, query: str, city: str = "", bounded: bool = False) -> Pl
 
 def _typed_before(typed: list[str], house: str, street: list[str]) -> bool:
     """Whether the typed words hold the house number followed by the street's name (and its
-    type, or no type at all)."""
+    type, or no type at all), and nothing after it."""
     named = street[:-1] if street[-1] in _STREET_TYPES else street
     if not named:
         return False
@@ -93,14 +93,140 @@ def _typed_before(typed: list[str], house: str, street: list[str]) -> bool:
         if word != house or after[: len(named)] != named:
             continue
         rest = after[len(named) :]
-        if not rest or rest[0] not in _STREET_TYPES or rest[0] == street[-1]:
+        if rest and rest[0] == street[-1] and named != street:  # its type
+            rest = rest[1:]
+        if not rest:
             return True
     return False
 
 
+_UNIT_WORDS = frozenset(
+    [
+        "apt",
+        "apartment",
+        "unit",
+        "suite",
+        "ste",
+        "fl",
+        "floor",
+        "rm",
+        "room",
+        "bldg",
+        "building",
+        "no",
+        "number",
+    ]
+)
+_COUNTRY = frozenset(["usa", "us", "united", "states", "of", "america", "canada", "uk"])
+_STATES = frozenset(
+    [
+        "alabama",
+        "alaska",
+        "arizona",
+        "arkansas",
+        "california",
+        "colorado",
+        "connecticut",
+        "delaware",
+        "florida",
+        "georgia",
+        "hawaii",
+        "idaho",
+        "illinois",
+        "indiana",
+        "iowa",
+        "kansas",
+        "kentucky",
+        "louisiana",
+        "maine",
+        "maryland",
+        "massachusetts",
+        "michigan",
+        "minnesota",
+        "mississippi",
+        "missouri",
+        "montana",
+        "nebraska",
+        "nevada",
+        "hampshire",
+        "jersey",
+        "mexico",
+        "york",
+        "carolina",
+        "dakota",
+        "ohio",
+        "oklahoma",
+        "oregon",
+        "pennsylvania",
+        "rhode",
+        "island",
+        "tennessee",
+        "texas",
+        "utah",
+        "vermont",
+        "virginia",
+        "washington",
+        "west",
+        "wisconsin",
+        "wyoming",
+        "new",
+        "north",
+        "south",
+        "district",
+        "columbia",
+        "ontario",
+        "quebec",
+        "alberta",
+        "manitoba",
+        "saskatchewan",
+        "nova",
+        "scotia",
+        "brunswick",
+    ]
+)
+
+
+def _only_the_city(part: str, city: str) -> bool:
+    """Whether a comma-separated part of a typed address holds nothing but the city, state,
+    postcode, country or a unit ("Springfield", "IL 62701", "Apt 3")."""
+    said = _words(part)
+    city_words = set(_words(city))
+    unit = False
+    for word in said:
+        if unit:  # the unit's own number or letter
+            unit = False
+            continue
+        if word in _UNIT_WORDS:
+            unit = True
+        elif not (
+            word in city_words
+            or word in _STATES
+            or word in _COUNTRY
+            or (len(word) == 2 and word.isalpha())  # a state's or province's code
+            or (word.isdigit() and len(word) in (4, 5, 9))  # a postcode (ZIP+4 in parts)
+            or (word.isalnum() and len(word) <= 3 and any(c.isdigit() for c in word))  # "3B"
+        ):
+            return False
+    return True
+
+
+def _address_part(query: str, city: str) -> tuple[str, bool]:
+    """The typed address without its unit, city, state or postcode, and whether the rest
+    after its commas is only those (not, say, another town's name)."""
+    from bot.gazetteer.query import clean
+
+    parts = [p.strip() for p in query.split(",") if p.strip()]
+    if len(parts) > 1 and parts[0].isdigit():  # "120, Main St"
+        parts = [f"{parts[0]} {parts[1]}", *parts[2:]]
+    if not parts:
+        return "", True
+    return clean(parts[0], city), all(_only_the_city(p, city) for p in parts[1:])
+
+
 def is_exact(raw: dict, query: str, city: str = "", bounded: bool = False) -> bool:
     """Whether the result is the house the query typed: its house number followed by the
-    very street (direction and type included; the type may be left out), in the city."""
+    very street (direction and type included; the type may be left out), in the city, with
+    no other words after it than the city, state, postcode or a unit."""
     parts = raw.get("address")
     if not isinstance(parts, dict):
         return False
@@ -110,9 +236,10 @@ def is_exact(raw: dict, query: str, city: str = "", bounded: bool = False) -> bo
     )
     if not house or not street:
         return False
-    if not _typed_before(_words(query), house, street):
-        return False
     town = str(parts.get("city") or parts.get("town") or parts.get("village") or "")
+    head, rest_is_city = _address_part(query, city or town)
+    if not rest_is_city or not _typed_before(_words(head), house, street):
+        return False
     if town and city:
         return town.casefold() == city.casefold()
     return bounded
@@ -137,18 +264,20 @@ def _geocoder(settings: Settings) -> Geocoder:
     return geocoders.build(settings)
 
 
-_GAZETTEERS: dict[tuple[str, str], tuple[float, Geocoder]] = {}
+_GAZETTEERS: dict[tuple[str, str], tuple[tuple[int, int, int], Geocoder]] = {}
 
 
 def gazetteer(path: str, city: str = "") -> Geocoder:
     """The process's gazetteer over the index at `path`, opened again (its cache emptied)
-    when a new load replaced the file."""
+    when a new load replaced the file: another inode, mtime or size (a copy keeping the old
+    mtime, a filesystem of coarse mtimes)."""
     from bot.gazetteer.geocoder import Gazetteer
 
     try:
-        changed = os.stat(path).st_mtime
+        found = os.stat(path)
+        changed = (found.st_ino, found.st_mtime_ns, found.st_size)
     except OSError:
-        changed = -1.0
+        changed = (-1, -1, -1)
     known = _GAZETTEERS.get((path, city))
     if known is None or known[0] != changed:
         known = (changed, Gazetteer(path, city))

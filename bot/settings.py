@@ -485,9 +485,9 @@ class Settings(BaseSettings):
         value = value.strip()
         if value:
             try:
-                with open(value, encoding="utf-8") as handle:
+                with open(value, "rb") as handle:
                     read_boundary(handle.read())
-            except (OSError, BoundaryError) as exc:
+            except (OSError, BoundaryError, TypeError) as exc:
                 raise ValueError(f"CITY_BOUNDARY_FILE cannot be read as a polygon: {exc}") from exc
         return value
 

@@ -343,9 +343,9 @@ def _on_pin(state: State, place: Place, context: Context) -> Turn:
         return turn
     if state.name in (StateName.LOCATION, StateName.LOCATION_CONFIRM):
         state.name = StateName.LOCATION
-        state.draft.pin = pin
+        state.draft.pin, state.draft.candidates = pin, []
         return Turn(state)
-    state.draft.place = pin
+    state.draft.place, state.draft.candidates = pin, []
     return _again(state, context, Reply(say(texts.PIN_UPDATED)))
 
 
@@ -356,6 +356,7 @@ def _use_pin(turn: Turn, context: Context) -> Turn:
         return turn
     say = _say(state, context)
     draft.place, draft.pin, draft.geocode_query = draft.pin, None, None
+    draft.candidates = []
     after = _after_location(state, context)
     lead = say(texts.PIN_TAKEN)
     if turn.replies and draft.service_name:
@@ -381,6 +382,7 @@ def _use_photo_place(
     if state.name != StateName.LOCATION or draft.photo_place is None:
         return turn
     state.name = StateName.LOCATION_CONFIRM  # the read-back's question, about the photo's place
+    draft.candidates = []  # its YES or NO, never a number of an older choice
     say = _say(state, context)
     offer = prompts.photo_place(draft.photo_place.address, say)
     if before.name in (StateName.IDLE, StateName.SERVICE) and draft.service_name:
@@ -768,7 +770,7 @@ def _location_confirm(state: State, text: str, context: Context) -> Turn:
     say = _say(state, context)
     if answer and history.asks_photo_place(state):
         draft = state.draft
-        draft.pin, draft.photo_place = draft.photo_place, None
+        draft.pin, draft.photo_place, draft.candidates = draft.photo_place, None, []
         state.name = StateName.LOCATION
         return Turn(state)  # _use_pin takes it, as a pin shared at the location question
     if answer:
@@ -780,6 +782,9 @@ def _location_confirm(state: State, text: str, context: Context) -> Turn:
     address = find_address(text)[0]
     if address:  # "no, it's 122 Main St": look the new address up
         return _geocode(state, address)
+    looked_up = text.strip() and number(text) is None and not history.asks_photo_place(state)
+    if looked_up:  # at an address read back, "corner of Elm and Oak", "the library"
+        return _geocode(state, text)
     return Turn(state, (Reply(say(texts.ASK_YES_NO), expects="yes_no"),))
 
 
@@ -794,10 +799,13 @@ def _location_choice(state: State, text: str, context: Context) -> Turn:
     if address:
         draft.candidates = []
         return _geocode(state, address)
-    if _yes_no(state, text, context) is False:
+    answer = _yes_no(state, text, context)
+    if answer is False:
         draft.candidates, draft.place = [], None
         state.name = StateName.LOCATION
         return Turn(state, (prompts.ask_location(say),))
+    if answer is None and text.strip() and number(text) is None:  # a corner, a landmark
+        return _geocode(state, text)  # as at the location question (_geocode clears the choice)
     return Turn(
         state, (Reply(say(texts.ADDRESS_CHOICE_HOW)), locating.choices(draft.candidates, say))
     )
@@ -901,7 +909,7 @@ def _change(state: State, field: int, context: Context) -> Turn:
     if field == 1:
         return _show_menu(state, context, 0, texts.MENU_ASK)
     if field == 2:
-        state.draft.place = None
+        state.draft.place, state.draft.candidates = None, []
         state.name = StateName.LOCATION
         return Turn(state, (prompts.ask_location(say),))
     state.draft.description = ""

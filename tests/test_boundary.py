@@ -70,3 +70,32 @@ def test_a_self_crossing_ring_is_mended_not_refused():
 def test_pelias_needs_its_own_domain():
     with pytest.raises(ValidationError, match="GEOCODER=pelias needs GEOCODER_DOMAIN"):
         Settings(_env_file=None, geocoder="pelias")
+
+
+BAD_FILES = [
+    json.dumps({"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}).encode(),  # ValueError
+    json.dumps({"type": "Polygon", "coordinates": [1, 2, 3]}).encode(),  # TypeError
+    '{"type":"Polygon","name":"Montr\xe9al","coordinates":[]}'.encode("latin-1"),  # not UTF-8
+]
+
+
+@pytest.mark.parametrize("text", BAD_FILES)
+def test_a_boundary_file_gone_bad_after_start_degrades_instead_of_crashing(tmp_path, caplog, text):
+    path = tmp_path / "limits.geojson"
+    path.write_text(json.dumps({"type": "Polygon", "coordinates": SQUARE}))
+    settings = Settings(_env_file=None, city_boundary_file=str(path), city_name="Square")
+    assert not in_city(2.0, 2.0, settings)  # read once, when it was good
+    path.write_bytes(text)  # replaced while the worker runs (a bad export, a wrong file)
+    assert in_city(2.0, 2.0, settings) is True  # bounds nothing, as a missing file does
+    assert "CITY_BOUNDARY_FILE unreadable" in caplog.text
+    assert "Montr" not in caplog.text  # only the error's type is logged
+
+
+@pytest.mark.parametrize("text", BAD_FILES)
+def test_a_bad_boundary_file_is_a_boundary_error_and_refused_at_start(tmp_path, text):
+    with pytest.raises(BoundaryError):
+        read_boundary(text)
+    path = tmp_path / "limits.geojson"
+    path.write_bytes(text)
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, city_boundary_file=str(path))

@@ -136,3 +136,60 @@ def test_outside_in_every_language():
         assert "Springfield" in text, code
         seen.add(text)
     assert len(seen) == len(languages) == 5  # each its own words
+
+
+def choosing(chat: Chat) -> Chat:
+    """A chat at the numbered choice between Oak Avenue and Oak Park."""
+    at_location(chat, "oak")
+    chat.feed(Geocoded("oak", (OAK_SPRINGFIELD, OAK_PARK)))
+    assert chat.state.draft.candidates
+    return chat
+
+
+def test_an_intersection_typed_at_the_choice_is_looked_up():
+    chat = choosing(Chat())
+    turn = chat.send("corner of Elm and Oak")  # neither offered place: the resident says where
+    assert chat.state.draft.geocode_query == "corner of Elm and Oak", texts_of(turn)
+    assert chat.state.draft.candidates == [] and turn.actions
+
+
+def test_a_landmark_typed_at_the_choice_is_looked_up():
+    chat = choosing(Chat())
+    chat.send("the library")
+    assert chat.state.draft.geocode_query == "the library"
+
+
+def test_a_number_not_offered_at_the_choice_keeps_the_choice():
+    chat = choosing(Chat())
+    turn = chat.send("7")
+    assert texts_of(turn)[0] == texts.ADDRESS_CHOICE_HOW and chat.state.draft.candidates
+
+
+def test_a_landmark_typed_at_a_single_read_back_is_looked_up():
+    chat = Chat()
+    at_location(chat, "oak")
+    chat.feed(Geocoded("oak", (OAK_PARK,)))  # one place, not exact: read back
+    assert chat.state.name == "location_confirm" and not chat.state.draft.candidates
+    chat.send("the library")
+    assert chat.state.draft.geocode_query == "the library"
+
+
+def test_a_pin_shared_at_the_choice_clears_the_choice():
+    chat = choosing(Chat())
+    chat.feed(Message("", AT, location=Place("", 39.8, -89.65)))
+    assert chat.state.draft.place.lat == 39.8
+    assert chat.state.draft.candidates == []  # stale: offered again at a later read-back
+
+
+def test_a_photo_place_offered_after_a_pin_at_the_choice_takes_yes():
+    chat = choosing(Chat())
+    chat.feed(Message("", AT, location=Place("", 39.8, -89.65)))  # pin while choosing
+    chat.send("deep hole")  # description -> summary
+    chat.send("2")  # change the location
+    assert chat.state.name == "location" and chat.state.draft.candidates == []
+    photo = Place("1 Elm St, Springfield", 39.79, -89.64)
+    chat.feed(Message("", AT, media=("m1",), photo_location=photo))
+    assert chat.state.name == "location_confirm"
+    turn = chat.send("yes")  # "Is it where your photo was taken?" YES
+    assert chat.state.draft.place is not None, texts_of(turn)
+    assert chat.state.draft.place.lat == 39.79, texts_of(turn)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -357,3 +359,44 @@ def test_a_tab_separated_file(tmp_path):
     built = build([write(tmp_path / "points.tsv", text)], tmp_path / "i.sqlite3")
     assert built.points == 1
     assert Gazetteer(tmp_path / "i.sqlite3").geocode("7 Bay Road").longitude == -90.1
+
+
+SWAPPED = {  # Springfield, IL: one row's last vertex written [lat, lon] instead of [lon, lat]
+    "type": "FeatureCollection",
+    "features": [
+        feature(line((39.80, -89.66), (39.80, -89.63)), street_name="Main St"),
+        feature(
+            {"type": "LineString", "coordinates": [[-89.65, 39.81], [39.81, -89.64]]},
+            street_name="Elm St",
+        ),
+    ],
+}
+
+
+def test_one_swapped_coordinate_is_skipped_and_counted_not_a_hang(tmp_path):
+    source = write(tmp_path / "streets.geojson", json.dumps(SWAPPED))
+    script = (
+        "from bot.gazetteer.build import build\n"
+        f"build([{str(source)!r}], {str(tmp_path / 'first.sqlite3')!r}, 'X')\n"
+    )
+    try:  # in a child first: before the fix this row kept the loader busy for hours
+        subprocess.run([sys.executable, "-c", script], timeout=30, check=True)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("one malformed row kept the loader busy for 30 s") from None
+    built = build([source], tmp_path / "i.sqlite3", "X")
+    assert built.segments == 1
+    assert built.tally.skipped["a segment too long to be a street's"] == 1
+
+
+def test_a_geometry_nested_too_deep_is_refused_by_the_command_with_a_message(tmp_path):
+    deep = "[" * 200_000 + "]" * 200_000
+    bad = write(
+        tmp_path / "deep.geojson",
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, '
+        f'"geometry": {{"type": "LineString", "coordinates": {deep}}}}}]}}',
+    )
+    result = CliRunner().invoke(
+        cli, ["gazetteer", "load", str(bad), "--out", str(tmp_path / "i.sqlite3")]
+    )
+    assert result.exit_code == 1 and "nested too deeply" in result.output, result.output
+    assert not (tmp_path / "i.sqlite3").exists()

@@ -59,6 +59,10 @@ def load(
         )
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except RecursionError as exc:  # a geometry nested thousands deep, a file gone wrong
+        raise click.ClickException(
+            "a file is nested too deeply to read: a malformed geometry? (nothing was loaded)"
+        ) from exc
     click.echo(
         f"{built.points:,} address points ({built.units_folded:,} unit rows folded), "
         f"{built.streets:,} streets, {built.segments:,} segments, "

@@ -9,11 +9,12 @@ import os
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.gazetteer.crossings import intersections
+from bot.gazetteer.crossings import intersections, too_long
+from bot.gazetteer.geometry import along, length
 from bot.gazetteer.names import Street, words
 from bot.gazetteer.read import read
 from bot.gazetteer.records import AddressPoint, Centreline, NamedPlace, Tally
@@ -154,6 +155,9 @@ def _fill(
                 if len(points) >= 50_000:
                     _flush(db, points)
             elif isinstance(record, Centreline):
+                if too_long(record.points):  # a swapped coordinate, a stray vertex
+                    built.tally.skip("a segment too long to be a street's")
+                    continue
                 sid = street_id(record.street)
                 _segment(db, sid, record)
                 lines.append((sid, record.points))
@@ -171,12 +175,15 @@ def _fill(
     _flush(db, points)
     built.points = len(seen)
     corners = intersections(lines)
+    ways: dict[int, list[tuple[tuple[float, float], ...]]] = defaultdict(list)
+    for sid, way in lines:
+        ways[sid].append(way)
     db.executemany("INSERT INTO intersections VALUES (?, ?, ?, ?)", corners)
     built.intersections = len(corners)
     rows = []
     for key, sid in streets.items():
         on = names[sid]
-        lat, lon = _middle(spots.get(sid, []))
+        lat, lon = _middle(spots.get(sid, []), ways.get(sid, []))
         rows.append((sid, key, on.name, on.predir, on.type, on.postdir, on.display, lat, lon))
     db.executemany("INSERT INTO streets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     built.streets = len(rows)
@@ -207,8 +214,23 @@ def _segment(db: sqlite3.Connection, sid: int, line: Centreline) -> None:
     )
 
 
-def _middle(spots: list[tuple[float, float]]) -> tuple[float | None, float | None]:
-    """The known point of a street nearest its centroid: where a street-only answer goes."""
+def _middle(
+    spots: list[tuple[float, float]], lines: Sequence[Sequence[tuple[float, float]]] = ()
+) -> tuple[float | None, float | None]:
+    """Where a street-only answer goes: the point halfway along its centrelines (taken in
+    order along the street), else its known point nearest the centroid of its points."""
+    if lines:
+        lats = [p[0] for line in lines for p in line]
+        lons = [p[1] for line in lines for p in line]
+        axis = 0 if max(lats) - min(lats) >= max(lons) - min(lons) else 1
+        ordered = sorted(lines, key=lambda line: min(p[axis] for p in line))
+        remaining = sum(length(line) for line in ordered) / 2
+        for line in ordered:
+            size = length(line)
+            if size >= remaining and size > 0:
+                return along(line, remaining / size)
+            remaining -= size
+        return ordered[-1][-1]
     if not spots:
         return None, None
     lat = sum(p[0] for p in spots) / len(spots)

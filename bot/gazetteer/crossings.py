@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from bot.gazetteer.geometry import LatLon, crossing, metres
 
 CELL = 0.002  # degrees: the grid that keeps crossing tests to nearby pieces
 SAME_CORNER = 15.0  # metres: two meeting points of the same streets closer than this are one
+MAX_PIECE = 5_000.0  # metres between consecutive vertices: no street's centreline has more
+MAX_SPAN = 0.1  # degrees: the widest box of one centreline piece (about 11 km)
 
 
 def _vertex(point: LatLon) -> tuple[float, float]:
@@ -25,6 +27,8 @@ def intersections(
     at_vertex: dict[tuple[float, float], set[int]] = defaultdict(set)
     pieces: list[tuple[int, LatLon, LatLon]] = []
     for street_id, line in lines:
+        if too_long(line):  # never in the index; a caller's stray row spans no grid
+            continue
         for point in line:
             at_vertex[_vertex(point)].add(street_id)
         pieces.extend((street_id, line[i], line[i + 1]) for i in range(len(line) - 1))
@@ -58,6 +62,16 @@ def intersections(
                 if met is not None:
                     _add(found, min(sa, sb), max(sa, sb), met)
     return [(a, b, lat, lon) for (a, b), points in found.items() for lat, lon in points]
+
+
+def too_long(line: Sequence[tuple[float, float]]) -> bool:
+    """Whether a centreline has a piece no street has: longer than MAX_PIECE metres between
+    consecutive vertices, or a box wider than MAX_SPAN degrees (a row gone wrong, which would
+    keep the loader busy for hours over the grid cells it spans)."""
+    lats, lons = [p[0] for p in line], [p[1] for p in line]
+    if max(lats) - min(lats) > MAX_SPAN or max(lons) - min(lons) > MAX_SPAN:
+        return True
+    return any(metres(a, b) > MAX_PIECE for a, b in zip(line, line[1:], strict=False))
 
 
 def _add(found: dict[tuple[int, int], list[LatLon]], a: int, b: int, point: LatLon) -> None:

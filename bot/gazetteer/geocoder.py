@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ class Gazetteer(Geocoder):
     ) -> Location | list[Location] | None:
         """Locations for a typed address, corner, block or name, best first (geopy's
         `geocode`; Nominatim's viewbox and bounded honoured, other options ignored)."""
-        text = " ".join(str(query).split())[:255]
+        text = " ".join(unicodedata.normalize("NFKC", str(query)).split())[:255]
         box = _box(viewbox) if bounded and viewbox else None
         key = ("geocode", text.casefold(), box)
         found = self.cache.get(key)
@@ -101,19 +102,36 @@ class Gazetteer(Geocoder):
     # --- searching --------------------------------------------------------------------------
 
     def _search(self, text: str) -> list[dict[str, Any]]:
-        """Every reading of the text tried in turn; the first that finds something wins."""
+        """Every reading of the text tried in turn; the first that finds something wins. A
+        house's street alone (its number not on it) comes only after all other readings; a
+        corner or block of streets that never meet is not found, never one of the streets."""
+        last_resort: list[dict[str, Any]] = []
+        streets_apart = False
         for reading in typed.parse(text, self.city):
             if isinstance(reading, typed.House):
                 found = self._house(reading)
+                if found and all(r["gazetteer"] == "street" for r in found):
+                    last_resort = last_resort or found
+                    continue
             elif isinstance(reading, typed.Block):
                 found = self._block(reading)
+                parts = (reading.street, reading.first, reading.second)
+                streets_apart = streets_apart or (not found and self._all_streets(*parts))
             elif isinstance(reading, typed.Corner):
                 found = self._corner(reading)
+                parts = (reading.first, reading.second)
+                streets_apart = streets_apart or (not found and self._all_streets(*parts))
+            elif streets_apart:
+                found = []
             else:
                 found = self._name(reading.text)
             if found:
                 return _unique(found)
-        return []
+        return _unique(last_resort)
+
+    def _all_streets(self, *texts: str) -> bool:
+        """Whether each text names a street of the index as a whole (not fuzzily)."""
+        return all(self.store.resolve(text, loose=False)[0] for text in texts)
 
     def _house(self, house: typed.House) -> list[dict[str, Any]]:
         """A house: its address point, else its place in a centreline's range, else between

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 # Spellings of a street's type and direction, read as one word each ("W Main St" = "West Main
@@ -67,7 +68,8 @@ _ORDINAL = re.compile(r"0*([0-9]+)(st|nd|rd|th)")
 
 def words(text: str) -> list[str]:
     """The text's words, casefolded, street types and directions spelled out."""
-    return [SPELLED.get(word, word) for word in re.findall(r"[^\W_]+", text.casefold())]
+    text = unicodedata.normalize("NFKC", text).casefold()  # "１２０ Ｍａｉｎ" is "120 main"
+    return [SPELLED.get(word, word) for word in re.findall(r"[^\W_]+", text)]
 
 
 def ordinal(number: int) -> str:

@@ -63,7 +63,10 @@ _BETWEEN = re.compile(
     re.IGNORECASE,
 )
 _HOUSE = re.compile(
-    r"^(?P<number>[0-9]{1,7})(?P<suffix>[a-z])?\s+(?P<street>.*[a-z].*)$", re.IGNORECASE
+    r"^(?P<number>[0-9]{1,7})(?P<suffix>[a-z])?\s+"
+    r"(?!(?:&|\+|/|@|and\b|at\b|x\b))"  # "5 & Mission": the corner of 5th, not house 5
+    r"(?P<street>.*[a-z].*)$",
+    re.IGNORECASE,
 )
 _CORNER = re.compile(r"\s*(?:&|\+|/|@|\band\b|\bat\b|\bx\b)\s*", re.IGNORECASE)
 _ZIP = re.compile(r"\s+[0-9]{5}(?:-[0-9]{4})?$")

@@ -98,8 +98,10 @@ class Store:
 
     # --- streets ---------------------------------------------------------------------------
 
-    def resolve(self, text: str) -> tuple[list[StreetRow], bool]:
-        """The streets `text` names, best first, and whether they were found only fuzzily."""
+    def resolve(self, text: str, loose: bool = True) -> tuple[list[StreetRow], bool]:
+        """The streets `text` names, best first, and whether they were found only loosely:
+        fuzzily, or of another type or direction than the one typed (only when no street of
+        that name has it). Without `loose`, the whole text's name only, never fuzzily."""
         typed = street(text)
         if typed is None:
             return [], False
@@ -107,20 +109,26 @@ class Store:
         fuzzy = False
         said = words(text)
         for cut in range(len(said) - 1, 1, -1):  # "Main St by the bus stop": Main St
-            if found:
+            if found or not loose:
                 break
             if said[cut - 1] not in STREET_TYPES:  # cut only after a street's type
                 continue
             shorter = street(" ".join(said[:cut]))
             if shorter is not None and shorter.name in self.by_name:
                 typed, found = shorter, list(self.by_name[shorter.name])
-        if not found and not any(c.isdigit() for c in typed.name):
+        if loose and not found and not any(c.isdigit() for c in typed.name):
             cutoff = 70 if len(typed.name) <= 5 else FUZZY_CUTOFF
             for name, _score, _ in process.extract(
                 typed.name, self._names, scorer=fuzz.ratio, score_cutoff=cutoff, limit=3
             ):
                 found.extend(self.by_name[name])
             fuzzy = bool(found)
+        # "5th Ave" is never 5th Street while a 5th Avenue exists; only when none does.
+        matching = [row for row in found if _matches(row.street, typed)]
+        if matching:
+            found = matching
+        elif found and (typed.type or typed.predir or typed.postdir):
+            fuzzy = True
 
         def rank(row: StreetRow) -> tuple[int, int, int]:
             s = row.street
@@ -261,6 +269,15 @@ class Store:
         if box:
             args += (at[0] - dlat, at[0] + dlat, at[1] - dlon, at[1] + dlon)
         return self._rows(sql, args)
+
+
+def _matches(row: Street, typed: Street) -> bool:
+    """Whether a street has the type and directions typed (those typed at all)."""
+    return (
+        (not typed.type or row.type == typed.type)
+        and (not typed.predir or row.predir == typed.predir)
+        and (not typed.postdir or row.postdir == typed.postdir)
+    )
 
 
 def _segment(row: tuple) -> Segment:
