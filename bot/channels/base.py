@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -332,6 +332,12 @@ class Channel:
         """The events since `cursor` (None: only the newest few) and the next cursor.
         PollError when the provider cannot be asked now (`bot.jobs.polling` tries again)."""
         raise PollError("this channel is not polled", retryable=False)
+
+    def resume_cursor(self, settings: Settings, raws: Sequence[Mapping]) -> str | None:
+        """The cursor to poll from when none is kept (Redis lost it), read from the raw
+        payloads of the channel's newest stored messages, newest first; None: read only the
+        newest page."""
+        return None
 
     def send(self, out: Outgoing, settings: Settings) -> str:
         """Transmit one message; its provider id. Raises SendError (retryable or not)."""

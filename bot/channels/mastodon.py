@@ -49,7 +49,6 @@ attaches only media uploaded to it.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import re
@@ -75,7 +74,6 @@ from mastodon.errors import (
     MastodonServerError,
     MastodonUnauthorizedError,
 )
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels import fields
 from bot.channels.base import (
@@ -453,42 +451,20 @@ def _with_ids(page: Sequence[Any]) -> list[tuple[str, Mapping]]:
     return [(note_id, note) for note in page if (note_id := _note_id(note))]
 
 
-# The id of the account each (instance, token) posts as: kept in this process and in Redis
-# (rq forks a process per job: a cache of the process alone would ask at every poll).
+# The id of the account each (instance, token) posts as, kept by the process: a supervised
+# worker (`intake311 worker --processes N`) keeps it for its life, so verify_credentials is
+# asked once a process, not once a poll.
 _OWN_ACCOUNTS: dict[tuple[str, str], str] = {}
-OWN_ACCOUNT_TTL = 24 * 3600  # seconds Redis keeps it
-
-
-def own_account_key(settings: Settings) -> str:
-    """The Redis key of the id of the account MASTODON_ACCESS_TOKEN posts as (its hash)."""
-    digest = hashlib.sha256(
-        f"{settings.mastodon_base_url}\n{settings.mastodon_access_token}".encode()
-    ).hexdigest()[:32]
-    return f"intake311:mastodon:account:{digest}"
 
 
 def own_account_id(api: Mastodon, settings: Settings) -> str:
-    """The id of the account we post as: verify_credentials once a day per instance and token,
-    kept in Redis and in the process (asked of the instance when Redis cannot be reached)."""
-    from redis.exceptions import RedisError
-
-    from bot.queue import get_redis
-
-    key = own_account_key(settings)
-    process_key = (settings.mastodon_base_url, key)
-    if process_key in _OWN_ACCOUNTS:
-        return _OWN_ACCOUNTS[process_key]
-    try:
-        kept = get_redis().get(key)
-    except RedisError:
-        kept = None
-    found = kept.decode() if isinstance(kept, bytes) else kept
-    if not (found and _DIGITS.fullmatch(found)):
-        found = _id(api.account_verify_credentials().get("id"), "account id")
-        with contextlib.suppress(RedisError):
-            get_redis().set(key, found, ex=OWN_ACCOUNT_TTL)
-    _OWN_ACCOUNTS[process_key] = found
-    return found
+    """The id of the account we post as (verify_credentials, once a process per instance and
+    token)."""
+    token = hashlib.sha256(settings.mastodon_access_token.encode()).hexdigest()[:32]
+    key = (settings.mastodon_base_url, token)
+    if key not in _OWN_ACCOUNTS:
+        _OWN_ACCOUNTS[key] = _id(api.account_verify_credentials().get("id"), "account id")
+    return _OWN_ACCOUNTS[key]
 
 
 def account_key(own: str, settings: Settings) -> str:
@@ -507,28 +483,12 @@ def note_cursor(cursor: str | None, key: str) -> str | None:
     return note_id if sep and owner == key and _DIGITS.fullmatch(note_id) else None
 
 
-STORED_LOOKBACK = 50  # the newest Mastodon messages looked at for a lost cursor
-
-
-def stored_cursor(key: str) -> str | None:
-    """Where a lost cursor was, as far as the database knows: the newest notification id of
-    the mentions of account `key` stored (payload.raw); None when none is (a new account, or
-    one whose messages were all purged)."""
-    from sqlmodel import col, select
-
-    from bot.db import session_scope
-    from bot.models import Direction, Message
-
-    with session_scope() as session:
-        payloads = session.exec(
-            select(Message.payload)
-            .where(Message.channel == NAME, Message.direction == Direction.IN)
-            .order_by(col(Message.id).desc())
-            .limit(STORED_LOOKBACK)
-        ).all()
+def stored_cursor(key: str, raws: Sequence[Mapping]) -> str | None:
+    """Where a lost cursor was, as far as the stored mentions say (their raw payloads, newest
+    first): the newest notification id of account `key`'s; None when none is (a new account,
+    or one whose messages were all purged)."""
     found = []
-    for payload in payloads:
-        raw = payload.get("raw") if isinstance(payload, Mapping) else None
+    for raw in raws:
         if isinstance(raw, Mapping) and raw.get("to") == key:
             note_id = raw.get("notification_id")
             if isinstance(note_id, str) and _DIGITS.fullmatch(note_id):
@@ -728,15 +688,11 @@ class MastodonChannel(Channel):
             after = note_cursor(cursor, key)
             if cursor is not None and after is None:
                 log.info("Mastodon poll cursor is another account's or instance's: not used")
-            if after is None:
-                after = stored_cursor(key)
             notes, newest = read_mentions(api, after, deadline)
         except MastodonError as exc:
             raise poll_error(exc, settings, api) from None
         except MalformedInbound as exc:
             raise PollError(f"Mastodon answered what is not a notification: {exc}") from None
-        except SQLAlchemyError as exc:
-            raise PollError(f"the database cannot be read: {type(exc).__name__}") from None
         finally:
             api.session.close()
         oldest = datetime.now(UTC) - FIRST_READ_WINDOW
@@ -753,6 +709,22 @@ class MastodonChannel(Channel):
                 log.warning("Mastodon notification not read: %s", type(exc).__name__)
                 events.append(Ignored(f"unreadable notification: {type(exc).__name__}"))
         return Polled(events=events, cursor=f"{key}:{newest}" if newest else None)
+
+    def resume_cursor(self, settings: Settings, raws: Sequence[Mapping]) -> str | None:
+        """A lost cursor found again in the stored mentions of this account on this instance
+        (see `Channel.resume_cursor`); None for a new account, or an instance that cannot be
+        asked now (the poll then says why)."""
+        if not configured(settings):
+            return None
+        api = client(settings, Deadline(POLL_DEADLINE))
+        try:
+            key = account_key(own_account_id(api, settings), settings)
+        except (MastodonError, MalformedInbound):
+            return None
+        finally:
+            api.session.close()
+        found = stored_cursor(key, raws)
+        return f"{key}:{found}" if found else None
 
     def send(self, out: Outgoing, settings: Settings) -> str:
         """Post one status: direct, or a public post's unlisted reply."""

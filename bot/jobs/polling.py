@@ -14,18 +14,22 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlmodel import col, select
 
 from bot.channels.base import Channel, Event, MalformedInbound, PollError
 from bot.channels.fields import bounded
 from bot.channels.registry import CHANNELS
+from bot.db import session_scope
 from bot.intake import accept
 from bot.jobs.common import redis_lock
+from bot.models import Direction, Message
 from bot.queue import get_redis
 from bot.settings import get_settings
 
 log = logging.getLogger(__name__)
 
+STORED_LOOKBACK = 50  # the newest stored messages a lost cursor is looked for in
 POLL_TICK = 5  # seconds between the cron's calls: the finest poll interval that means anything
 # The poll job's timeout (rq's): a channel's poll ends well within it (Mastodon's within 30 s),
 # so a slow provider holds one of the residents' workers no longer; the poll's lock outlives it.
@@ -82,9 +86,10 @@ def poll_channel(channel: Channel) -> int:
     if not lock.acquire(blocking=False):
         return 0  # the last poll is still running
     try:
-        cursor = redis.get(cursor_key(channel.name))
+        kept = redis.get(cursor_key(channel.name))
+        cursor = kept.decode() if kept else channel.resume_cursor(settings, _stored_raws(channel))
         try:
-            polled = channel.poll(settings, cursor.decode() if cursor else None)
+            polled = channel.poll(settings, cursor)
         except PollError as problem:
             _back_off(channel, problem)
             return 0
@@ -147,3 +152,20 @@ def _back_off(channel: Channel, problem: PollError) -> None:
 
 def _ms(every: float) -> int:
     return max(1, int(every * 1000) - 500)
+
+
+def _stored_raws(channel: Channel) -> list[dict]:
+    """The raw payloads of the channel's newest stored messages, newest first (where a lost
+    cursor may be found again); none when the database cannot be read."""
+    try:
+        with session_scope() as session:
+            payloads = session.exec(
+                select(Message.payload)
+                .where(Message.channel == channel.name, Message.direction == Direction.IN)
+                .order_by(col(Message.id).desc())
+                .limit(STORED_LOOKBACK)
+            ).all()
+    except SQLAlchemyError as exc:
+        log.warning("%s poll: stored messages not read (%s)", channel.name, type(exc).__name__)
+        return []
+    return [p["raw"] for p in payloads if isinstance(p, dict) and isinstance(p.get("raw"), dict)]
