@@ -17,6 +17,7 @@ class StateName(StrEnum):
     CONFIRM = "confirm"
     RESUME = "resume"
     LANGUAGE = "language"
+    DUPLICATE = "duplicate"  # offered the open requests nearby: follow one, or go on filing
 
 
 DESCRIPTION_LIMIT = 1000

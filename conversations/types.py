@@ -89,6 +89,9 @@ class Context:
     # How long one message may be on the resident's channel, in characters; None: SMS, where
     # replies are fitted to SMS segments (see segments.cost).
     message_chars: int | None = None
+    # Services the city checks for nearby open requests before the summary is not made for
+    # ("*": none is checked); the worker answers FindNearby for every other service.
+    nearby_off: frozenset[str] = frozenset()
 
     def language(self, code: str) -> Language:
         """The language with this code, English when it is unknown or unset."""
@@ -163,7 +166,29 @@ class TimedOut:
     at: datetime
 
 
-Event = Message | Geocoded | StatusFound | ReportsListed | TimedOut
+@dataclass(frozen=True)
+class NearbyRequest:
+    """An open request of the city near the resident's place, offered before the summary."""
+
+    number: str  # the city's service_request_id
+    service_name: str
+    address: str = ""
+    status: str = "open"
+    opened: datetime | None = None  # when it was reported (shown as an age)
+
+
+@dataclass(frozen=True)
+class Nearby:
+    """The answer to FindNearby: open requests of the service near the place, nearest first
+    (empty when none, or when the look-up failed: the report goes on either way)."""
+
+    service_code: str
+    lat: float
+    lon: float
+    requests: tuple[NearbyRequest, ...] = ()
+
+
+Event = Message | Geocoded | StatusFound | ReportsListed | TimedOut | Nearby
 
 
 # --- replies: channel-neutral intents ------------------------------------------------
@@ -229,7 +254,28 @@ class ListReports:
     """Find the resident's latest reports; answered with a ReportsListed event."""
 
 
-Action = Geocode | LookupStatus | ListReports | FileReport
+@dataclass(frozen=True)
+class FindNearby:
+    """Look up the city's open requests of this service near this point (answered by
+    Nearby)."""
+
+    service_code: str
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True)
+class FollowRequest:
+    """The resident follows the city's request `number` instead of filing a new report: they
+    get its status changes from now on."""
+
+    number: str
+    service_code: str
+    service_name: str = ""
+    language: str = "en"
+
+
+Action = Geocode | LookupStatus | ListReports | FileReport | FindNearby | FollowRequest
 
 
 # --- state ------------------------------------------------------------------------------
@@ -280,6 +326,12 @@ class Draft:
     back_to: State | None = None  # in language: where to go back to once one is chosen
     # In location_confirm: the places offered as a numbered choice (conversations/locating.py).
     candidates: list[Place] = field(default_factory=list)
+    # Before the summary, the city's open requests near the place (conversations/nearby.py):
+    # `nearby_checked` names the service and point last checked (checked again when either
+    # changes), `nearby_wait` the check waited for, `nearby` the requests offered (duplicate).
+    nearby_checked: str = ""
+    nearby_wait: str | None = None
+    nearby: list[NearbyRequest] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """A JSON-safe copy (nothing shared with this draft)."""
@@ -306,6 +358,8 @@ class Draft:
             data["back_to"] = self.back_to.to_dict()
         if self.candidates:
             data["candidates"] = [_stored_place(p) for p in self.candidates]
+        if self.nearby:
+            data["nearby"] = [_stored_nearby(r) for r in self.nearby]
         return data
 
     @classmethod
@@ -331,6 +385,7 @@ class Draft:
         if data.get("back_to"):
             draft.back_to = State.from_dict(data["back_to"])
         draft.candidates = [_place(p) for p in data.get("candidates") or [] if isinstance(p, dict)]
+        draft.nearby = [_nearby(r) for r in data.get("nearby") or [] if isinstance(r, dict)]
         return draft
 
     def copy(self, shared_history: bool = False) -> Draft:
@@ -349,6 +404,7 @@ class Draft:
         new.answers = {code: _copied(value) for code, value in self.answers.items()}
         new.groups = list(self.groups)
         new.candidates = list(self.candidates)
+        new.nearby = list(self.nearby)
         if shared_history:
             new.history = list(self.history)
         else:
@@ -374,6 +430,8 @@ _PLAIN = (
     ("geocode_query", None),
     ("status_number", None),
     ("listing", False),
+    ("nearby_checked", ""),
+    ("nearby_wait", None),
 )
 
 
@@ -383,6 +441,28 @@ def _place(data: dict) -> Place:
 
 def _stored_place(place: Place) -> dict:
     return {"address": place.address, "lat": place.lat, "lon": place.lon}
+
+
+def _stored_nearby(request: NearbyRequest) -> dict:
+    opened = request.opened.isoformat() if request.opened else None
+    return {
+        "number": request.number,
+        "service_name": request.service_name,
+        "address": request.address,
+        "status": request.status,
+        "opened": opened,
+    }
+
+
+def _nearby(data: dict) -> NearbyRequest:
+    opened = data.get("opened")
+    return NearbyRequest(
+        number=str(data.get("number", "")),
+        service_name=str(data.get("service_name", "")),
+        address=str(data.get("address", "")),
+        status=str(data.get("status", "open")),
+        opened=datetime.fromisoformat(opened) if isinstance(opened, str) else None,
+    )
 
 
 def _copied(answer: Answer) -> Answer:
