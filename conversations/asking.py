@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from . import prompts, texts
+from . import nearby, prompts, texts
 from .answers import is_skip
 from .privacy import mask_contacts
 from .question_prompts import ask_attribute, bad_answer
@@ -93,10 +93,17 @@ def given(draft: Draft) -> dict[str, Answer]:
 
 
 def ask_next(state: State, context: Context) -> Turn:
-    """Ask the next unanswered question, then the summary."""
+    """Ask the next unanswered question, then the summary; before it, have the worker look for
+    open requests of the service nearby (the answer, Nearby, may offer them)."""
     attribute = pending(state, context)
     if attribute is None:
         state.draft.question = None
+        find = nearby.wanted(state.draft, context)
+        if find is not None:
+            state.name = StateName.DUPLICATE
+            state.draft.nearby = []
+            state.draft.nearby_wait = nearby.checked_key(find.service_code, find.lat, find.lon)
+            return Turn(state, actions=(find,))
         state.name = StateName.CONFIRM
         return Turn(state, summary(state, context))
     say = context.language(state.language)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from . import asking, history, locating, prompts, texts
+from . import asking, history, locating, nearby, prompts, texts
 from .addresses import find_address
 from .answers import number, yes_or_no
 from .commands import (
@@ -39,6 +39,7 @@ from .types import (
     ListReports,
     LookupStatus,
     Message,
+    Nearby,
     Place,
     Reply,
     ReportLine,
@@ -129,6 +130,7 @@ REPORT_STATES = frozenset(
         StateName.QUESTIONS,
         StateName.CONSENT,
         StateName.CONFIRM,
+        StateName.DUPLICATE,
     }
 )
 
@@ -150,6 +152,8 @@ def _step(state: State, event: Event, context: Context) -> Turn:
         return _on_reports_listed(state, event, context)
     if isinstance(event, TimedOut):
         return _on_timed_out(state, context)
+    if isinstance(event, Nearby):
+        return _on_nearby(state, event, context)
     return Turn(state)
 
 
@@ -173,6 +177,8 @@ def asked(state: State, context: Context) -> tuple[Reply, ...]:
         return asking.summary(state, context)
     if state.name == StateName.QUESTIONS:
         return asking.ask_again(state, context)
+    if state.name == StateName.DUPLICATE and not state.draft.nearby:
+        return asking.summary(state, context)  # its look-up never answered: _duplicate
     found = question(state, context)
     return (found,) if found is not None else ()
 
@@ -197,6 +203,8 @@ def question(state: State, context: Context) -> Reply | None:
         return prompts.shortlist(offered, say)
     if state.name == StateName.LOCATION:
         return prompts.ask_location(say)
+    if state.name == StateName.DUPLICATE and draft.nearby:
+        return nearby.offer(draft.nearby, say, context.timezone)
     if state.name == StateName.LOCATION_CONFIRM:
         if history.asks_photo_place(state) and draft.photo_place is not None:
             return prompts.photo_place(draft.photo_place.address, say)
@@ -220,7 +228,10 @@ def _services(codes: list[str], context: Context) -> tuple[Service, ...]:
 
 def _led(lead: str, turn: Turn) -> Turn:
     """The turn with a lead sentence before its first reply (joined when that costs no
-    segment); its other replies, such as the first summary's consent question, kept."""
+    segment); its other replies, such as the first summary's consent question, kept. A turn
+    that waits on the worker (the nearby check) has none yet: the lead goes alone."""
+    if not turn.replies:
+        return Turn(turn.state, (Reply(lead),), turn.actions)
     replies = prompts.with_lead(lead, turn.replies[0]) + turn.replies[1:]
     return Turn(turn.state, replies, turn.actions)
 
@@ -346,6 +357,9 @@ def _on_pin(state: State, place: Place, context: Context) -> Turn:
         state.draft.pin, state.draft.candidates = pin, []
         return Turn(state)
     state.draft.place, state.draft.candidates = pin, []
+    if state.name in (StateName.CONFIRM, StateName.DUPLICATE):  # a new place: checked again
+        state.draft.nearby = []
+        return _led(say(texts.PIN_UPDATED), asking.ask_next(state, context))
     return _again(state, context, Reply(say(texts.PIN_UPDATED)))
 
 
@@ -519,7 +533,9 @@ def _on_timed_out(state: State, context: Context) -> Turn:
     if state.name not in REPORT_STATES:
         return Turn(state)
     idle = state.fresh()
-    draft = replace(state.draft, geocode_query=None, status_number=None, listing=False)
+    draft = replace(
+        state.draft, geocode_query=None, status_number=None, listing=False, nearby_wait=None
+    )
     address = draft.place.address if draft.place else ""
     if not (draft.service_code or address or draft.description or draft.media):
         return Turn(idle, (Reply(say(texts.CLOSED)),))
@@ -917,6 +933,54 @@ def _change(state: State, field: int, context: Context) -> Turn:
     return Turn(state, (prompts.ask_description(say),))
 
 
+# --- already reported? ----------------------------------------------------------------------
+
+
+def _duplicate(state: State, text: str, context: Context) -> Turn:
+    """A number follows that request (nothing is filed); the last number or NO goes on to the
+    summary; a new address is looked up; anything else asks for a number again."""
+    draft, say = state.draft, _say(state, context)
+    if not draft.nearby:  # the look-up never answered: the summary shown stands
+        _checked(draft)
+        state.name = StateName.CONFIRM
+        return _confirm(state, text, context)
+    choice = nearby.picked(text, draft.nearby)
+    answer = _yes_no(state, text, context) if choice is None else None
+    if choice is None and answer and len(draft.nearby) == 1:
+        choice = draft.nearby[0]
+    if choice:
+        follow = nearby.follow(state, choice)
+        return Turn(state.fresh(), (nearby.following(choice.number, say),), (follow,))
+    if choice is False or answer is False:
+        draft.nearby = []
+        return asking.ask_next(state, context)
+    address = find_address(text)[0]
+    if address:
+        draft.nearby = []
+        return _geocode(state, address)
+    return Turn(state, (nearby.how(draft.nearby, say),))
+
+
+def _checked(draft: Draft) -> None:
+    """Mark the draft's service and place as checked, so the summary is not held again."""
+    place = draft.place
+    draft.nearby_wait, draft.nearby = None, []
+    if place is not None and place.lat is not None and place.lon is not None:
+        draft.nearby_checked = nearby.checked_key(draft.service_code, place.lat, place.lon)
+
+
+def _on_nearby(state: State, event: Nearby, context: Context) -> Turn:
+    """Offer the open requests found nearby, or go on to the summary when there are none."""
+    if state.name != StateName.DUPLICATE or not nearby.answers(state.draft, event):
+        return Turn(state)
+    draft = state.draft
+    _checked(draft)
+    if not event.requests:
+        return asking.ask_next(state, context)
+    draft.nearby = list(event.requests[: nearby.OFFERED])
+    return Turn(state, (nearby.offer(draft.nearby, _say(state, context), context.timezone),))
+
+
 def _file(state: State, context: Context) -> Turn:
     """The confirmed report, for the worker to file."""
     draft = state.draft
@@ -950,6 +1014,7 @@ _HANDLERS: dict[str, Callable[[State, str, Context], Turn]] = {
     StateName.CONFIRM: _confirm,
     StateName.RESUME: _resume_state,
     StateName.LANGUAGE: _choose_language,
+    StateName.DUPLICATE: _duplicate,
 }
 
 
@@ -986,7 +1051,7 @@ def _on_geocoded(state: State, event: Geocoded, context: Context) -> Turn:
 def _found_for_sure(state: State, address: str, context: Context) -> Turn:
     """One exact match: no question of its own; the summary shows it (2 changes it)."""
     turn = _after_location(state, context)
-    if turn.state.name == StateName.CONFIRM:
+    if turn.state.name in (StateName.CONFIRM, StateName.DUPLICATE):
         return turn
     return _led(prompts.address_taken(address, _say(state, context)), turn)
 

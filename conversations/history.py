@@ -20,6 +20,7 @@ def _question(state: State) -> Snapshot:
     if not asks_photo_place(state):
         draft.photo_place = None
     draft.geocode_query, draft.status_number, draft.listing = None, None, False
+    draft.nearby_wait = None
     return Snapshot(state.name, draft, list(state.offered))
 
 

@@ -56,6 +56,15 @@ ASK_LOCATION_EMPTY = "Please send the street address as text (e.g. 120 Main St).
 # Several places found for what was typed: a numbered choice (conversations/locating.py).
 ADDRESS_CHOICES = "I found several places. Reply with the number, or send the address again."
 ADDRESS_CHOICE_HOW = "Please reply with one of the numbers, or send the address again."
+# Open requests of the same service near the place, offered before the summary
+# (conversations/nearby.py): one line each, then the resident's own report as the last option.
+NEARBY_OFFER = "This may already be reported. Reply with its number to follow it instead:"
+NEARBY_LINE = "{service}, {address}, reported {day}: {status}"
+NEARBY_NONE = "None of these: send my report"
+NEARBY_FOLLOWING = (
+    "Thanks! You now follow request {number}, so no new report was sent. "
+    "I'll text you when its status changes."
+)
 # Every place found (or the pin shared) is outside the city's limits.
 OUTSIDE_CITY = "That is outside {city}."
 OUTSIDE_CITY_SUGGEST = (

@@ -89,9 +89,10 @@ class Context:
     # How long one message may be on the resident's channel, in characters; None: SMS, where
     # replies are fitted to SMS segments (see segments.cost).
     message_chars: int | None = None
-    # Services the city checks for nearby open requests before the summary is not made for
-    # ("*": none is checked); the worker answers FindNearby for every other service.
-    nearby_off: frozenset[str] = frozenset()
+    # Services whose reports are not checked for open requests nearby before the summary
+    # ("*": none is; the default, for a context that knows nothing of the city's requests).
+    # The worker fills it from DUPLICATE_SERVICES_OFF and answers FindNearby for the others.
+    nearby_off: frozenset[str] = frozenset({"*"})
 
     def language(self, code: str) -> Language:
         """The language with this code, English when it is unknown or unset."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 
 from conversations import step
-from conversations.types import ContactDetails, Draft, Place, Snapshot, State
+from conversations.types import ContactDetails, Draft, NearbyRequest, Place, Snapshot, State
 from tests.conversations import corpus
 
-IMMUTABLE = (str, int, float, bool, type(None), Place)
+OPENED = datetime(2026, 12, 1, tzinfo=UTC)
+IMMUTABLE = (str, int, float, bool, type(None), Place, NearbyRequest)
 
 
 def _full_draft(depth: int = 2) -> Draft:
@@ -37,6 +39,13 @@ def _full_draft(depth: int = 2) -> Draft:
         geocode_query="120 Main St",
         status_number="123",
         listing="status",
+        nearby_checked="PTH-001@39.80000,-89.60000",
+        nearby_wait="PTH-001@39.80000,-89.60000",
+        nearby=[
+            NearbyRequest(
+                "101", "Pothole", "118 Main St", "open", datetime(2026, 12, 1, tzinfo=UTC)
+            )
+        ],
     )
     if depth:
         draft.history = [Snapshot("location", _full_draft(depth - 1), ["1", "2"])]

@@ -23,6 +23,7 @@ from conversations import (
     Geocoded,
     LookupStatus,
     Message,
+    NearbyRequest,
     Place,
     Reply,
     State,
@@ -42,6 +43,7 @@ from conversations.types import (
 )
 from tests.test_conversations_catalogue import ASKING, CONTEXT
 
+OPENED = datetime(2026, 12, 1, tzinfo=UTC)
 CORPUS = "corpus"  # the scenario corpus's context (the sandbox catalogue, every language)
 SHORT = Context(services=ASKING, city="Springfield", timezone="America/Chicago")
 
@@ -1831,6 +1833,9 @@ def test_a_copy_of_a_state_is_equal_and_shares_nothing_mutable():
         held=held,
         back_to=State(StateName.IDLE, Draft(held=held), language="es"),
         candidates=[Place("1 Oak Ave, Springfield", 39.8, -89.6)],
+        nearby_checked="PTH-001@39.78000,-89.65000",
+        nearby_wait="PTH-001@39.78000,-89.65000",
+        nearby=[NearbyRequest("101", "Pothole", "118 Main St", "open", OPENED)],
     )
     unset = Draft()
     assert all(getattr(draft, f.name) != getattr(unset, f.name) for f in fields(Draft))
@@ -1844,6 +1849,7 @@ def test_a_copy_of_a_state_is_equal_and_shares_nothing_mutable():
     copy.draft.answers["KIND"].append("RECY")
     copy.draft.groups.append("Parks")
     copy.draft.candidates.append(Place("2 Oak Ave", 39.8, -89.6))
+    copy.draft.nearby.append(NearbyRequest("102", "Pothole"))
     copy.draft.history[0].offered.append("SLT-002")
     copy.draft.held.draft.media.append("photo-4")
     copy.draft.back_to.draft.held.draft.media.append("photo-5")

@@ -1,0 +1,88 @@
+"""Is it already reported? Before the summary, the city's open requests of the same service
+near the place are offered, one short line each; the resident follows one (and gets its status
+changes) or goes on to send their own.
+
+The worker finds them (FindNearby, answered by Nearby); a service or a place that changes
+afterwards is checked again, since `Draft.nearby_checked` names the pair last checked.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from . import dates, prompts, texts
+from .answers import number
+from .fitting import cut
+from .language import Language
+from .types import Context, Draft, FindNearby, FollowRequest, Nearby, NearbyRequest, Reply, State
+
+OFFERED = 3  # requests offered at most
+
+
+def checked_key(service_code: str, lat: float, lon: float) -> str:
+    """The name of one check: the service and the point (to about a metre)."""
+    return f"{service_code}@{lat:.5f},{lon:.5f}"
+
+
+def wanted(draft: Draft, context: Context) -> FindNearby | None:
+    """The check to ask the worker for before the summary, or None (the city does not check
+    this service, the place has no coordinates, or this pair was checked already)."""
+    place = draft.place
+    if place is None or place.lat is None or place.lon is None or not draft.service_code:
+        return None
+    if "*" in context.nearby_off or draft.service_code in context.nearby_off:
+        return None
+    if checked_key(draft.service_code, place.lat, place.lon) == draft.nearby_checked:
+        return None
+    return FindNearby(draft.service_code, place.lat, place.lon)
+
+
+def answers(draft: Draft, event: Nearby) -> bool:
+    """Whether the event answers the check the draft waits for."""
+    return draft.nearby_wait == checked_key(event.service_code, event.lat, event.lon)
+
+
+def offer(requests: list[NearbyRequest], say: Language, zone: str = "") -> Reply:
+    """The open requests as a numbered choice, sending one's own report as the last option."""
+    lines = [_line(request, say, zone) for request in requests[:OFFERED]]
+    return prompts.listing(say(texts.NEARBY_OFFER), lines + [say(texts.NEARBY_NONE)], say)
+
+
+def _line(request: NearbyRequest, say: Language, zone: str) -> str:
+    day = dates.day(request.opened, say, zone or None) if request.opened else "?"
+    return say(texts.NEARBY_LINE).format(
+        service=cut(say.service(request.service_name), 24),
+        address=cut(request.address or "?", 32),
+        day=day,
+        status=request.status or "open",
+    )
+
+
+def picked(text: str, requests: list[NearbyRequest]) -> NearbyRequest | Literal[False] | None:
+    """The request a reply's number follows; False for the last option (send my own report);
+    None when the reply is not one of the numbers offered."""
+    chosen = number(text)
+    if chosen is None or not 1 <= chosen <= len(requests) + 1:
+        return None
+    return requests[chosen - 1] if chosen <= len(requests) else False
+
+
+def follow(state: State, request: NearbyRequest) -> FollowRequest:
+    """The action that makes the resident a follower of the request."""
+    draft = state.draft
+    return FollowRequest(
+        number=request.number,
+        service_code=draft.service_code,
+        service_name=request.service_name or draft.service_name,
+        language=state.language or "en",
+    )
+
+
+def how(requests: list[NearbyRequest], say: Language) -> Reply:
+    """How to answer the offer, when the reply was none of its numbers."""
+    return Reply(say(texts.NUMBER_RANGE).format(count=len(requests[:OFFERED]) + 1))
+
+
+def following(number: str, say: Language) -> Reply:
+    """The resident now follows the request; nothing new is filed."""
+    return Reply(say(texts.NEARBY_FOLLOWING).format(number=number))
