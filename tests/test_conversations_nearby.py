@@ -1,0 +1,207 @@
+"""Already reported? Open requests nearby, offered before the summary (conversations/nearby.py)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from conversations import (
+    FileReport,
+    FindNearby,
+    FollowRequest,
+    Geocode,
+    Geocoded,
+    Message,
+    Nearby,
+    NearbyRequest,
+    Place,
+    step,
+    texts,
+)
+from conversations.plaintext import render
+from conversations.types import TimedOut
+from tests.conversations.corpus import make_context
+from tests.test_conversations_catalogue import AT, CONTEXT, Chat
+
+CHECKING = replace(CONTEXT, nearby_off=frozenset(), timezone="America/Chicago")
+MAIN = Place("120 Main St, Springfield", 39.78, -89.65)
+OAK = Place("5 Oak Ave, Springfield", 39.79, -89.66)
+FIRST = NearbyRequest(
+    "1001", "Pothole", "118 Main St", "open", datetime(2026, 2, 27, 18, 0, tzinfo=UTC)
+)
+SECOND = NearbyRequest("1002", "Pothole", "124 Main St", "acknowledged", None)
+CHECK = FindNearby("PTH-001", 39.78, -89.65)
+
+
+def to_check(chat: Chat) -> None:
+    """A pothole at 120 Main St, described: the engine now asks for the check."""
+    chat.send("pothole")
+    chat.send("120 Main St")
+    chat.feed(Geocoded("120 Main St", (MAIN,)))
+    chat.send("yes")
+    chat.send("Deep hole in the right lane")
+
+
+def test_the_summary_waits_for_the_check_of_open_requests_nearby():
+    chat = Chat(CHECKING)
+    to_check(chat)
+    asked = chat.turns[-1]
+    assert asked.actions == (CHECK,) and asked.replies == ()
+    assert chat.state.name == "duplicate" and chat.state.draft.nearby_wait
+
+
+def test_none_nearby_goes_straight_to_the_summary_and_is_not_asked_again():
+    chat = Chat(CHECKING)
+    to_check(chat)
+    summary = chat.feed(Nearby("PTH-001", 39.78, -89.65))
+    assert chat.state.name == "confirm"
+    assert summary.replies[0].text.startswith("Ready to send:")
+    assert chat.send("3").actions == ()  # change the description
+    again = chat.send("Deeper now, two lanes")
+    assert again.actions == () and chat.state.name == "confirm"  # same service and place
+
+
+def test_open_requests_are_offered_one_line_each_with_sending_ones_own_last():
+    chat = Chat(CHECKING)
+    to_check(chat)
+    offer = chat.feed(Nearby("PTH-001", 39.78, -89.65, (FIRST, SECOND)))
+    reply = offer.replies[0]
+    assert reply.expects == "choice" and reply.text == texts.NEARBY_OFFER
+    assert reply.options == (
+        "Pothole, 118 Main St, reported Feb 27: open",  # on the city's calendar
+        "Pothole, 124 Main St, reported ?: acknowledged",
+        texts.NEARBY_NONE,
+    )
+    assert "1 Pothole, 118 Main St" in render(reply)
+
+
+def test_a_number_follows_that_request_and_files_nothing():
+    chat = Chat(CHECKING)
+    to_check(chat)
+    chat.feed(Nearby("PTH-001", 39.78, -89.65, (FIRST, SECOND)))
+    followed = chat.send("2")
+    assert followed.actions == (FollowRequest("1002", "PTH-001", "Pothole", "en"),)
+    assert not any(isinstance(a, FileReport) for a in followed.actions)
+    assert "1002" in followed.replies[0].text and chat.state.name == "idle"
+    assert chat.state.draft.description == ""  # the report is dropped
+
+
+def test_the_last_number_or_no_goes_on_to_the_summary_and_files():
+    for answer in ("3", "no"):
+        chat = Chat(CHECKING)
+        to_check(chat)
+        chat.feed(Nearby("PTH-001", 39.78, -89.65, (FIRST, SECOND)))
+        summary = chat.send(answer)
+        assert chat.state.name == "confirm", answer
+        assert summary.replies[0].text.startswith("Ready to send:")
+        filed = chat.send("yes")
+        assert [type(a) for a in filed.actions] == [FileReport]
+
+
+def test_yes_follows_the_one_request_offered_and_is_ambiguous_with_two():
+    chat = Chat(CHECKING)
+    to_check(chat)
+    chat.feed(Nearby("PTH-001", 39.78, -89.65, (FIRST,)))
+    assert chat.send("yes").actions[0].number == "1001"
+    chat = Chat(CHECKING)
+    to_check(chat)
+    chat.feed(Nearby("PTH-001", 39.78, -89.65, (FIRST, SECOND)))
+    unclear = chat.send("yes")
+    assert unclear.actions == () and chat.state.name == "duplicate"
+    assert unclear.replies[0].text == "Please reply with a number from 1 to 3."
+
+
+def test_a_new_address_at_the_offer_is_looked_up_and_checked_again():
+    chat = Chat(CHECKING)
+    to_check(chat)
+    chat.feed(Nearby("PTH-001", 39.78, -89.65, (FIRST,)))
+    looked = chat.send("no, it's 5 Oak Ave")
+    assert looked.actions == (Geocode("5 Oak Ave"),)
+    placed = chat.feed(Geocoded("5 Oak Ave", (replace(OAK, exact=True),)))
+    assert placed.actions == (FindNearby("PTH-001", 39.79, -89.66),)
+
+
+def test_a_pin_at_the_summary_or_a_new_type_is_checked_again():
+    chat = Chat(CHECKING)
+    to_check(chat)
+    chat.feed(Nearby("PTH-001", 39.78, -89.65))
+    pinned = chat.feed(Message("", AT, location=Place("", 39.79, -89.66)))
+    assert pinned.actions == (FindNearby("PTH-001", 39.79, -89.66),)
+    assert pinned.replies[0].text == texts.PIN_UPDATED
+    chat.feed(Nearby("PTH-001", 39.79, -89.66))
+    chat.send("1")  # change the type
+    retyped = chat.send("2")  # Streetlight Out
+    assert retyped.actions == (FindNearby("SLT-002", 39.79, -89.66),)
+
+
+def test_a_late_or_stale_answer_is_ignored():
+    chat = Chat(CHECKING)
+    to_check(chat)
+    stale = chat.feed(Nearby("PTH-001", 1.0, 2.0, (FIRST,)))
+    assert stale.replies == () and chat.state.draft.nearby == []
+    chat.feed(Nearby("PTH-001", 39.78, -89.65))
+    late = chat.feed(Nearby("PTH-001", 39.78, -89.65, (FIRST,)))
+    assert late.replies == () and chat.state.name == "confirm"
+
+
+def test_a_lost_answer_does_not_hold_the_report():
+    chat = Chat(CHECKING)
+    to_check(chat)  # the check's answer never comes; the resident writes again
+    turn = chat.send("yes")
+    assert [type(a) for a in turn.actions] == [FileReport]
+
+
+def test_quiet_at_the_offer_or_in_its_language_menu_holds_the_report_for_later():
+    for before_quiet in ((), ("language",)):
+        chat = Chat(CHECKING)
+        to_check(chat)
+        chat.feed(Nearby("PTH-001", 39.78, -89.65, (FIRST,)))
+        for text in before_quiet:
+            chat.send(text)
+        quiet = chat.feed(TimedOut(AT))
+        assert chat.state.name == "idle" and chat.state.draft.held is not None, before_quiet
+        assert quiet.replies
+        resumed = chat.send("resume")
+        assert chat.state.name == "duplicate"
+        assert resumed.replies[-1].options[0].startswith("Pothole, 118 Main St")
+
+
+def test_the_offer_speaks_the_residents_language():
+    every_language = make_context().languages
+    chat = Chat(replace(CHECKING, languages=every_language))
+    chat.send("bache en la calle")
+    chat.send("120 Main St")
+    chat.feed(Geocoded("120 Main St", (MAIN,)))
+    chat.send("si")  # "bache en la calle" describes it already
+    assert chat.turns[-1].actions == (CHECK,)
+    offer = chat.feed(Nearby("PTH-001", 39.78, -89.65, (FIRST,)))
+    assert offer.replies[0].text.startswith("Puede que ya se haya reportado")
+    followed = chat.send("1")
+    assert followed.actions[0].language == "es"
+    assert "1001" in followed.replies[0].text and "Gracias" in followed.replies[0].text
+
+
+def test_services_the_city_does_not_check_go_straight_to_the_summary():
+    for off in ({"*"}, {"PTH-001"}):
+        chat = Chat(replace(CHECKING, nearby_off=frozenset(off)))
+        to_check(chat)
+        assert chat.state.name == "confirm" and chat.turns[-1].actions == ()
+
+
+def test_an_unchecked_typed_address_has_no_point_and_is_not_checked():
+    chat = Chat(CHECKING)
+    chat.send("pothole")
+    chat.send("120 Main St")
+    chat.feed(Geocoded("120 Main St", failed=True))
+    chat.send("Deep hole in the right lane")
+    assert chat.state.name == "confirm" and chat.turns[-1].actions == ()
+
+
+def test_step_never_changes_the_state_it_is_given_at_the_offer():
+    chat = Chat(CHECKING)
+    to_check(chat)
+    chat.feed(Nearby("PTH-001", 39.78, -89.65, (FIRST,)))
+    state = chat.state
+    before = state.to_dict()
+    step(state, Message("1", AT), CHECKING)
+    assert state.to_dict() == before
