@@ -98,6 +98,7 @@ def wait_quiet(
     deadline = started + timeout
     left: dict = {}
     while time.monotonic() < deadline:
+        inbox.poll()  # itself: the inbox's own reader stops before the wait for late work
         noticed = sum(
             1
             for r in residents
@@ -280,7 +281,10 @@ def run(
         inbox.stop()
     # Late work after the injector stopped (a restarted worker finishing) may still send.
     quiet2 = wait_quiet(stack, inbox, residents, 30, quiet_since=quiet_from)
+    inbox.poll()
     figures = count(stack, inbox, residents)
+    with stack.twilio_app.config["LOCK"]:
+        figures["provider_sends"] = len(stack.twilio_app.config["SENT"])
     stats = provider.stats
     figures.update(
         {

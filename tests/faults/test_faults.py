@@ -60,6 +60,10 @@ def _verdict(row: dict) -> list[str]:
     ):
         if row.get(key):
             problems.append(f"{key}={row[key]}")
+    if row.get("provider_sends") is not None and row["provider_sends"] != row.get("sends"):
+        problems.append(
+            f"counted {row.get('sends')} sends, the provider took {row['provider_sends']}"
+        )
     if row.get("injector_error"):
         problems.append(f"injector failed: {row['injector_error']}")
     return problems
