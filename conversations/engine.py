@@ -372,7 +372,7 @@ def _use_pin(turn: Turn, context: Context) -> Turn:
     draft.place, draft.pin, draft.geocode_query = draft.pin, None, None
     draft.candidates = []
     after = _after_location(state, context)
-    lead = say(texts.PIN_TAKEN)
+    lead = prompts.pin_taken(draft.place, say)
     if turn.replies and draft.service_name:
         lead = prompts.service_taken(draft.service_name, say) + " " + lead
     return _led(lead, after)

@@ -131,6 +131,14 @@ def ask_description(say: Language = ENGLISH) -> Reply:
     return Reply(say(texts.ASK_DESCRIPTION))
 
 
+def pin_taken(pin: Place, say: Language = ENGLISH) -> str:
+    """A shared pin taken as the location, read back as the street address it is near (the
+    worker names it), when it has one."""
+    if not pin.address:
+        return say(texts.PIN_TAKEN)
+    return say(texts.PIN_NEAR).format(address=cut(pin.address, ADDRESS_ROOM))
+
+
 def confirm(draft: Draft, say: Language = ENGLISH, details: bool = False) -> Reply:
     """The numbered summary to send, change or cancel; `details` offers the optional
     questions (4)."""

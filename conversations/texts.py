@@ -27,6 +27,7 @@ NUMBER_RANGE = "Please reply with a number from 1 to {count}."
 SERVICE_TAKEN = "Got it: {service}."
 PIN_FIRST = "Thanks for the location. What would you like to report?"
 PIN_TAKEN = "Thanks, I have the location."
+PIN_NEAR = "Thanks, I have the location: near {address}."  # a pin read back as an address
 PIN_UPDATED = "Location updated."
 SHARED_LOCATION = "The location you shared"
 PHOTO_FIRST = "Thanks for the photo. What would you like to report?"

@@ -53,7 +53,8 @@ def test_yes_files_the_report_at_the_photos_coordinates():
     chat = offered(Chat())
     turn = chat.send("yes")
     assert chat.state.name == "description"
-    assert texts_of(turn) == [f"{texts.PIN_TAKEN} {texts.ASK_DESCRIPTION}"]
+    near = texts.PIN_NEAR.format(address=TAKEN.address)  # the place read back as it was offered
+    assert texts_of(turn) == [f"{near} {texts.ASK_DESCRIPTION}"]
     assert chat.state.draft.place == TAKEN and chat.state.draft.photo_place is None
     report = filed(chat)
     assert (report.address, report.lat, report.lon) == (TAKEN.address, TAKEN.lat, TAKEN.lon)
@@ -88,6 +89,7 @@ def test_a_pin_shared_instead_is_used():
     chat = offered(Chat())
     turn = chat.feed(Message("", AT, location=PIN))
     assert chat.state.name == "description" and texts_of(turn)[0].startswith(texts.PIN_TAKEN)
+    # the pin shared has no name of its own
     assert chat.state.draft.photo_place is None
     report = filed(chat)
     assert (report.lat, report.lon) == (PIN.lat, PIN.lon)
@@ -150,7 +152,8 @@ def test_a_photo_arriving_at_the_location_question_is_offered_then():
     turn = photo(chat)
     assert chat.state.name == "location_confirm"
     assert texts_of(turn) == [OFFER] and turn.replies[0].expects == "yes_no"
-    assert chat.send("yes").replies[0].text.startswith(texts.PIN_TAKEN)
+    near = texts.PIN_NEAR.format(address=TAKEN.address)
+    assert chat.send("yes").replies[0].text.startswith(near)
     assert chat.state.draft.place == TAKEN
 
 

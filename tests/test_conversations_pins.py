@@ -122,3 +122,14 @@ def test_a_pin_while_a_shortlist_shows_keeps_the_shortlist():
     turn = pin(chat)
     assert chat.state.offered == shortlist.offered and chat.state.draft.said
     assert texts_of(turn)[0] == texts.PIN_TAKEN
+
+
+def test_a_named_pin_is_read_back_as_the_street_address_it_is_near():
+    chat = Chat()
+    chat.send("pothole")
+    turn = pin(chat, Place("118 Main St, Springfield", 39.8001, -89.6455))
+    assert texts_of(turn)[0].startswith(
+        "Thanks, I have the location: near 118 Main St, Springfield."
+    )
+    summary = chat.send("Deep hole by the gate")
+    assert "2 118 Main St, Springfield" in summary.replies[0].text  # 2 changes it
