@@ -8,7 +8,7 @@ import os
 from geopy.exc import GeopyError
 from geopy.geocoders.base import Geocoder
 
-from bot import boundary, geocoders
+from bot import boundary, geocode_cache, geocoders
 from bot.channels.fields import point
 from bot.gazetteer.names import STREET_TYPES as _STREET_TYPES
 from bot.gazetteer.names import words as _words
@@ -21,10 +21,20 @@ CANDIDATES = 3  # places asked of the geocoder, offered as a numbered choice whe
 
 
 def lookup(query: str, settings: Settings) -> Geocoded:
-    """Geocode `query`; Geocoded(failed=True) when the geocoder cannot be reached."""
+    """Geocode `query`; Geocoded(failed=True) when the geocoder cannot be reached. A provider's
+    answers are kept for GEOCODE_CACHE_SECONDS."""
     query = query.strip()
     if settings.geocoder == "none":
         return Geocoded(query, (Place(address=query),))
+    kept = geocode_cache.cached_lookup(query, settings)
+    if kept is not None:
+        return kept
+    found = _lookup(query, settings)
+    geocode_cache.keep_lookup(query, found, settings)
+    return found
+
+
+def _lookup(query: str, settings: Settings) -> Geocoded:
     bounds = settings.bounds()
     service = settings.geocoder
     try:
@@ -302,12 +312,18 @@ def reverse(lat: float, lon: float, settings: Settings) -> str:
     if found_point is None:
         log.warning("reverse geocoding skipped: the pin is not a point on the globe")
         return ""
+    kept = geocode_cache.cached_reverse(found_point[0], found_point[1], settings)
+    if kept is not None:
+        return kept
     try:
         geocoder = _geocoder(settings)
         nominatim = geocoders.family(settings.geocoder) in ("nominatim", "gazetteer")
         options = {"addressdetails": True} if nominatim else {}
         found = geocoder.reverse(found_point, exactly_one=True, **options)
-        return short_address(geocoders.nominatim_shaped(settings.geocoder, found)) if found else ""
+        shaped = geocoders.nominatim_shaped(settings.geocoder, found) if found else None
+        address = short_address(shaped) if shaped else ""
+        geocode_cache.keep_reverse(found_point[0], found_point[1], address, settings)
+        return address
     except (GeopyError, ValueError) as exc:  # geopy checks the point itself with ValueError
         log.warning("reverse geocoding failed: %s", type(exc).__name__)
         return ""

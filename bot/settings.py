@@ -471,6 +471,9 @@ class Settings(BaseSettings):
     # bot/boundary.py) ------------------------------------------------------------------------
     # The key of a provider that takes one (Pelias on geocode.earth, OpenCage, HERE, ...).
     geocoder_api_key: str = Field(default="", repr=False)
+    # Seconds a provider's answer is kept in Redis (bot/geocode_cache.py); 0: not kept. The
+    # city's own gazetteer keeps its own, in each process.
+    geocode_cache_seconds: int = Field(default=86400, ge=0)
     # A GeoJSON Polygon/MultiPolygon (geometry, Feature or FeatureCollection): places outside
     # it are refused as outside the city, as outside CITY_BOUNDS are.
     city_boundary_file: str = ""

@@ -39,6 +39,9 @@ from tests.processes import RedisServer
 # own, so two checkouts, or CI and a developer, can test on one machine at once.
 # INTAKE311_TEST_REDIS_URL uses an existing Redis instead (its database is flushed);
 # INTAKE311_TEST_PG ("host=... port=... user=... dbname=...") another PostgreSQL server.
+# A geocoder's answers kept in Redis (bot/geocode_cache.py) would carry one test's sandbox into
+# the next: off unless a test turns it on (tests/test_geocode_cache.py).
+os.environ.setdefault("GEOCODE_CACHE_SECONDS", "0")
 PG_ADMIN = os.environ.get("INTAKE311_TEST_PG", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 PG_PREFIX = "intake311_test_"
 # Every table of ours (a new one is emptied between tests without being named here).
