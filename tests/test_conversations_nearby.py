@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from conversations import (
     FileReport,
     FindNearby,
@@ -21,6 +24,7 @@ from conversations import (
 from conversations.plaintext import render
 from conversations.types import TimedOut
 from tests.conversations.corpus import make_context
+from tests.fuzzing import fuzz_settings, said
 from tests.test_conversations_catalogue import AT, CONTEXT, Chat
 
 CHECKING = replace(CONTEXT, nearby_off=frozenset(), timezone="America/Chicago")
@@ -205,3 +209,19 @@ def test_step_never_changes_the_state_it_is_given_at_the_offer():
     before = state.to_dict()
     step(state, Message("1", AT), CHECKING)
     assert state.to_dict() == before
+
+
+@fuzz_settings(200)
+@given(text=said(), count=st.integers(1, 4))
+def test_any_answer_at_the_offer_is_handled(text, count):
+    chat = Chat(CHECKING)
+    to_check(chat)
+    offered = tuple(replace(FIRST, number=str(1000 + n)) for n in range(count))
+    chat.feed(Nearby("PTH-001", 39.78, -89.65, offered))
+    turn = chat.send(text)
+    assert turn.replies or turn.actions  # an answer, or a look-up that answers
+    assert all(isinstance(r.text, str) for r in turn.replies)
+    follows = [a for a in turn.actions if isinstance(a, FollowRequest)]
+    assert len(follows) <= 1
+    if follows:
+        assert follows[0].number in {r.number for r in offered} and chat.state.name == "idle"

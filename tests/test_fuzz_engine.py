@@ -18,10 +18,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conversations import (
+    FindNearby,
     Geocode,
     Geocoded,
     LookupStatus,
     Message,
+    Nearby,
+    NearbyRequest,
     Place,
     Reply,
     State,
@@ -33,7 +36,7 @@ from tests.conversations.corpus import make_context
 from tests.fuzzing import figures, fuzz_settings, hostile_text, said
 
 START = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
-CONTEXT = make_context()
+CONTEXT = replace(make_context(), nearby_off=frozenset())  # open requests nearby checked
 
 latitudes = st.floats(-90, 90, allow_nan=False)
 longitudes = st.floats(-180, 180, allow_nan=False)
@@ -50,6 +53,14 @@ messages = st.builds(
     st.one_of(st.none(), st.none(), places),
     st.lists(st.sampled_from(["telegram-file:abc", "https://x.test/1.jpg"]), max_size=2),
     st.one_of(st.none(), st.none(), places),  # where a photo was taken (its GPS)
+)
+nearby_requests = st.builds(
+    NearbyRequest,
+    number=hostile_text(max_size=12),
+    service_name=hostile_text(max_size=20),
+    address=hostile_text(max_size=40),
+    status=hostile_text(max_size=12),
+    opened=st.one_of(st.none(), st.just(START)),
 )
 report_lines = st.builds(
     ReportLine,
@@ -76,6 +87,9 @@ def _answer(action, draw):
         )
     if isinstance(action, ListReports):
         return ReportsListed(tuple(draw(st.lists(report_lines, max_size=4))))
+    if isinstance(action, FindNearby):
+        found = tuple(draw(st.lists(nearby_requests, max_size=4)))
+        return Nearby(action.service_code, action.lat, action.lon, found)
     return None
 
 
