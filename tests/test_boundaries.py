@@ -1,7 +1,8 @@
 """Package boundaries, and the rules inside them.
 
 Between packages: `conversations` imports no other package of ours; nothing imports `webhooks`;
-the sandbox (a stand-in city) imports nothing of ours and only the command line and the tests
+the sandbox (a stand-in city) imports nothing of ours but the city's own geocoder
+(`bot.gazetteer`, which imports nothing else of ours), and only the command line and the tests
 import it. Inside `bot` and `webhooks`: channels own a wire format and touch no storage or jobs;
 webhooks store what a channel parsed through `bot.intake` and never call a job.
 """
@@ -19,7 +20,7 @@ ALLOWED = {
     "conversations": {"conversations"},
     "bot": {"bot", "conversations"},
     "webhooks": {"webhooks", "bot", "conversations"},
-    "sandbox": {"sandbox"},
+    "sandbox": {"sandbox", "bot"},  # of bot, bot.gazetteer alone (tested below)
 }
 # (files, modules they must not import, why)
 INNER_RULES = [
@@ -84,3 +85,14 @@ def test_the_check_sees_imports(tmp_path):
     assert imported_packages(sample) == {"bot", "webhooks"}
     sample.write_text("from bot import jobs\nfrom bot.db import session_scope\n")
     assert {"bot.jobs", "bot.db", "bot.db.session_scope"} <= imported_modules(sample)
+
+
+def test_the_sandbox_geocodes_with_the_gazetteer_alone():
+    """The demo town is a data file for bot.gazetteer; the rest of the bot stays out of the
+    stand-in city, and the gazetteer brings none of it in."""
+    for package, allowed in (("sandbox", "bot.gazetteer"), ("bot/gazetteer", "bot.gazetteer")):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            ours = {m for m in imported_modules(path) if m.split(".")[0] == "bot"}
+            wrong = {m for m in ours if m not in ("bot", allowed)}
+            wrong = {m for m in wrong if not m.startswith(allowed + ".")}
+            assert not wrong, f"{path.relative_to(ROOT)} imports {sorted(wrong)}"
