@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, json, request
+from geopy.location import Location
 
 from sandbox.town import demo_gazetteer, demo_town
 
@@ -56,7 +57,7 @@ def search_places(query: str, limit: int = 40) -> list[Place]:
 def reverse_place(lat: float, lon: float) -> Place | None:
     """The demo town's address at a point, or None when nothing is near."""
     found = demo_gazetteer().reverse((lat, lon), exactly_one=True)
-    return nominatim_place(found.raw) if found is not None else None
+    return nominatim_place(found.raw) if isinstance(found, Location) else None
 
 
 def nominatim_place(raw: dict[str, Any]) -> Place | None:

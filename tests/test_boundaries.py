@@ -3,8 +3,8 @@
 Between packages: `conversations` imports no other package of ours; nothing imports `webhooks`;
 the sandbox (a stand-in city) imports nothing of ours but the city's own geocoder
 (`bot.gazetteer`, which imports nothing else of ours), and only the command line (`bot/cli/`)
-and the tests import it. Inside `bot` and `webhooks`: channels own a wire format and touch no storage or jobs;
-webhooks store what a channel parsed through `bot.intake` and never call a job.
+and the tests import it. Inside `bot` and `webhooks`: channels own a wire format and touch no
+storage or jobs; webhooks store what a channel parsed through `bot.intake` and never call a job.
 """
 
 from __future__ import annotations
