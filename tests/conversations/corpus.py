@@ -113,9 +113,15 @@ def make_context() -> Context:
 
 @lru_cache(maxsize=1)
 def geocoder_settings() -> Settings:
-    """The worker's geocoding settings in the demo: the demo town's index as the geocoder."""
+    """The worker's geocoding settings in the demo: the demo town's index as the geocoder,
+    no city limits (whatever the environment says: the corpus is the same everywhere)."""
     return Settings(
-        _env_file=None, geocoder="gazetteer", gazetteer_file=str(demo_index()), city_name=CITY
+        _env_file=None,
+        geocoder="gazetteer",
+        gazetteer_file=str(demo_index()),
+        city_name=CITY,
+        city_bounds="",
+        city_boundary_file="",
     )
 
 
