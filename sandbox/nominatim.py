@@ -110,8 +110,8 @@ def nominatim_place(raw: dict[str, Any]) -> Place | None:
 
 
 def _landmark(item: dict[str, Any], lat: float, lon: float) -> Place:
-    """A landmark under its own name, whichever of its names was typed."""
-    named = {item["osm_class"]: item["osm_name"]}
+    """A landmark, as Nominatim names it: its class, then its name, in the address."""
+    named = {item["osm_class"]: item["name"]}
     if item.get("address_number"):
         named["house_number"] = item["address_number"]
     e = item["extent"]
@@ -124,7 +124,7 @@ def _landmark(item: dict[str, Any], lat: float, lon: float) -> Place:
         item["category"],
         30,
         item["osm_class"],
-        item["osm_name"],
+        item["name"],
         _address(item, named),
         (lat - e, lat + e, lon - e, lon + e),
         0.2501,

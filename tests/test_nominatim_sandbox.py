@@ -132,3 +132,8 @@ def test_a_corner_is_not_found_as_nominatim_finds_none(web):
     # The gazetteer behind it finds where Main Street meets Cedar Drive; Nominatim, which the
     # sandbox plays, finds no corners, so neither does the sandbox's /search.
     assert web.get("/nominatim/search?q=Main+St+%26+Cedar+Dr&format=json").json == []
+
+
+def test_a_landmark_found_by_several_of_its_names_is_one_place(web):
+    found = web.get("/nominatim/search?q=station&format=json").json
+    assert [p["name"] for p in found] == ["Union Station"]
