@@ -1,10 +1,15 @@
-"""A Nominatim-compatible geocoder (/search, /reverse) over the bundled demo town."""
+"""A Nominatim-compatible geocoder (/search, /reverse) over the bundled demo town: the city's
+own geocoder (bot.gazetteer) finds the places, shaped here as Nominatim answers them."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, json, request
+from dataclasses import dataclass
+from typing import Any
 
-from sandbox.gazetteer import Gazetteer, Place, default_gazetteer
+from flask import Blueprint, Response, json, request
+from geopy.location import Location
+
+from sandbox.town import demo_gazetteer, demo_town
 
 LICENCE = "Data © OpenStreetMap contributors, ODbL 1.0. http://osm.org/copyright"
 # Address parts shown in display_name, in Nominatim's order (most specific first).
@@ -25,8 +30,119 @@ _DISPLAY_ORDER = (
 bp = Blueprint("nominatim", __name__)
 
 
-def _gazetteer() -> Gazetteer:
-    return current_app.extensions.get("sandbox_gazetteer") or default_gazetteer()
+@dataclass
+class Place:
+    """One geocoding result, before it is shaped as Nominatim JSON."""
+
+    lat: float
+    lon: float
+    osm_type: str
+    osm_id: int
+    category: str
+    type: str
+    place_rank: int
+    addresstype: str
+    name: str
+    address: dict
+    bbox: tuple[float, float, float, float]
+    importance: float
+
+
+def search_places(query: str, limit: int = 40) -> list[Place]:
+    """The demo town's places for a free-text query, best first."""
+    found = demo_gazetteer().geocode(query, exactly_one=False, limit=limit) or []
+    return [p for p in (nominatim_place(f.raw) for f in found) if p is not None]
+
+
+def reverse_place(lat: float, lon: float) -> Place | None:
+    """The demo town's address at a point, or None when nothing is near."""
+    found = demo_gazetteer().reverse((lat, lon), exactly_one=True)
+    return nominatim_place(found.raw) if isinstance(found, Location) else None
+
+
+def nominatim_place(raw: dict[str, Any]) -> Place | None:
+    """A gazetteer result as Nominatim has it: a house, a street or a landmark (a corner or a
+    block, which Nominatim does not find, is None)."""
+    town = demo_town()
+    lat, lon = float(raw["lat"]), float(raw["lon"])
+    if raw["gazetteer"] == "place":
+        item = town.places.get(raw["name"].casefold())
+        return _landmark(item, lat, lon) if item else None
+    street = town.streets.get(str(raw["address"].get("road", "")).casefold())
+    if street is None:
+        return None
+    address = _address(street, {})
+    if raw["gazetteer"] == "street":
+        lons, lats = zip(*street["line"], strict=True)
+        box = (min(lats), max(lats), min(lons), max(lons))
+        name = street["street_name"]
+        return Place(
+            lat,
+            lon,
+            "way",
+            street["osm_id"],
+            "highway",
+            "residential",
+            26,
+            "road",
+            name,
+            address,
+            box,
+            0.0533,
+        )
+    address = _address(street, {"house_number": raw["address"]["house_number"]})
+    box = (lat - 0.00005, lat + 0.00005, lon - 0.00005, lon + 0.00005)
+    # Nominatim answers an interpolated house as a way of class place, type house.
+    return Place(
+        lat,
+        lon,
+        "way",
+        street["osm_id"] + 900_000_000,
+        "place",
+        "house",
+        30,
+        "place",
+        "",
+        address,
+        box,
+        0.00001,
+    )
+
+
+def _landmark(item: dict[str, Any], lat: float, lon: float) -> Place:
+    """A landmark, as Nominatim names it: its class, then its name, in the address."""
+    named = {item["osm_class"]: item["name"]}
+    if item.get("address_number"):
+        named["house_number"] = item["address_number"]
+    e = item["extent"]
+    return Place(
+        lat,
+        lon,
+        item["osm_type"],
+        item["osm_id"],
+        item["osm_class"],
+        item["category"],
+        30,
+        item["osm_class"],
+        item["name"],
+        _address(item, named),
+        (lat - e, lat + e, lon - e, lon + e),
+        0.2501,
+    )
+
+
+def _address(props: dict[str, Any], named: dict[str, str]) -> dict[str, str]:
+    """Nominatim's address parts: the named object first, then road to country."""
+    town = demo_town().details
+    return {
+        **named,
+        "road": props["street_name"],
+        "suburb": props["suburb"],
+        **{k: town[k] for k in ("city", "county", "state", "ISO3166-2-lvl4")},
+        "postcode": props["zip_code"],
+        "country": town["country"],
+        "country_code": town["country_code"],
+    }
 
 
 def _flag(name: str) -> bool:
@@ -113,7 +229,7 @@ def search() -> Response:
     if not query:
         return _answer({"error": {"code": 400, "message": "Nothing to search for."}}, 400)
     countries = {c.strip().lower() for c in request.args.get("countrycodes", "").split(",") if c}
-    places = _gazetteer().search(query)
+    places = search_places(query)
     if countries:
         places = [p for p in places if p.address.get("country_code") in countries]
     box = _viewbox()
@@ -148,7 +264,7 @@ def reverse() -> Response:
         return _answer(
             {"error": {"code": 400, "message": "Need coordinates or OSM object to lookup."}}, 400
         )  # noqa: E501
-    place = _gazetteer().reverse(lat, lon)
+    place = reverse_place(lat, lon)
     if place is None:
         return _answer({"error": "Unable to geocode"})
     return _answer(place_json(place, fmt, request.args.get("addressdetails", "1") != "0"))

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, g, request
 from sandbox.answers import ERROR_SHAPES, MIMETYPES, answer, error_answer
 from sandbox.attributes import attribute_problems, read_attributes
 from sandbox.faults import FaultError, Faults
-from sandbox.gazetteer import default_gazetteer
+from sandbox.nominatim import reverse_place, search_places
 from sandbox.posts import PostLog
 from sandbox.store import ID_STYLES, UNTIL_MODERATED, SandboxStore, iso, parse_iso
 
@@ -310,12 +310,12 @@ def _place(
     """lat, long, address and zipcode completed from the demo town, as city back ends do."""
     zipcode = None
     if lat is None and address:
-        places = default_gazetteer().search(address)
+        places = search_places(address)
         if places:
             lat, lon = round(places[0].lat, 7), round(places[0].lon, 7)
             zipcode = places[0].address.get("postcode")
     elif lat is not None:
-        place = default_gazetteer().reverse(lat, lon)
+        place = reverse_place(lat, lon)
         if place is not None:
             zipcode = place.address.get("postcode")
             if not address:

@@ -147,3 +147,23 @@ def test_the_demo_reads_times_on_the_sandbox_towns_clock():
 
     zone = ZoneInfo(demo_env(8410)["CITY_TIMEZONE"])
     assert zone.utcoffset(datetime(2026, 12, 5)) == TOWN_TZ.utcoffset(None)
+
+
+def test_the_demo_geocodes_the_demo_town_with_no_outside_service():
+    """`intake311 demo` looks addresses, corners and landmarks up in the demo town's file."""
+    from bot.cli.demo import demo_env
+    from bot.geocoding import lookup
+    from bot.settings import Settings
+
+    env = demo_env(8410)
+    settings = Settings(
+        _env_file=None,
+        geocoder=env["GEOCODER"],
+        gazetteer_file=env["GAZETTEER_FILE"],
+        city_name=env["CITY_NAME"],
+    )
+    house = lookup("120 Main St", settings).places
+    assert house[0].address == "120 Main Street, Springfield" and house[0].exact
+    corner = lookup("Oak Ave & Cedar Dr", settings).places
+    assert [(round(p.lat, 6), round(p.lon, 6)) for p in corner] == [(39.8036, -89.66)]
+    assert lookup("the library", settings).places[0].lat == 39.7982

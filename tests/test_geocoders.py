@@ -19,7 +19,7 @@ from tests.fakes.geocoder_apis import (
     reset,
 )
 
-TOWN = "39.78,-89.67,39.82,-89.62"  # the demo town's box (sandbox/gazetteer.json)
+TOWN = "39.78,-89.67,39.82,-89.62"  # the demo town's box (sandbox/demo_town.json)
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 """How well typed locations are placed: tests/evaluation/locations.csv (addresses,
 intersections, "corner of", "between", landmarks, typos and places outside the city, each
 with its known point in the sandbox's demo town) looked up as the worker looks them up, with
-the city's own data as the geocoder (GEOCODER=gazetteer over scripts/demo_town_geojson.py's
-file) and the city limits of tests/evaluation/springfield_limits.geojson.
+the city's own data as the geocoder (GEOCODER=gazetteer over the demo town's file,
+sandbox/demo_town.json) and the city limits of tests/evaluation/springfield_limits.geojson.
 
 Figures printed (run with -s to see them) and kept in README ("Locations"): the share of
 places in the city resolved within 50 m (first place offered, and any place offered), and
@@ -12,8 +12,6 @@ the share of places outside refused as outside. A change that places residents w
 from __future__ import annotations
 
 import csv
-import importlib.util
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from bot.geocoding import lookup
 from bot.settings import Settings
 from conversations.addresses import find_address
 from conversations.locating import distinct
+from sandbox.town import DEMO_TOWN
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "tests" / "evaluation"
@@ -60,15 +59,8 @@ def cases() -> list[Case]:
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory) -> Settings:
-    spec = importlib.util.spec_from_file_location(
-        "demo_town_geojson", ROOT / "scripts" / "demo_town_geojson.py"
-    )
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
     folder = tmp_path_factory.mktemp("locations")
-    data = json.loads((ROOT / "sandbox" / "gazetteer.json").read_text(encoding="utf-8"))
-    (folder / "town.geojson").write_text(json.dumps(script.demo_town(data)), encoding="utf-8")
-    build([folder / "town.geojson"], folder / "town.sqlite3", "Springfield")
+    build([DEMO_TOWN], folder / "town.sqlite3", "Springfield")
     return Settings(
         _env_file=None,
         geocoder="gazetteer",

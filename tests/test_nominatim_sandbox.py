@@ -6,7 +6,6 @@ import pytest
 from geopy.geocoders import Nominatim
 
 from sandbox.app import create_sandbox_app
-from sandbox.gazetteer import normalize
 
 MAIN_LAT = 39.8000  # Main Street runs east-west along this latitude
 MAIN_WEST, MAIN_EAST = -89.6650, -89.6270
@@ -65,7 +64,14 @@ def test_landmark(geocoder):
 
 def test_unknown_address_is_none(geocoder):
     assert geocoder.geocode("742 Nowhere Boulevard") is None
-    assert geocoder.geocode("120 Oak Drive") is None
+    assert geocoder.geocode("120 Nowhere Street, Springfield") is None
+
+
+def test_a_wrong_street_type_is_read_loosely(geocoder):
+    # The city's own geocoder (bot.gazetteer) behind the sandbox reads "Oak Drive" as the
+    # town's one Oak, Oak Avenue; bot.geocoding then reads the house back, not taken as typed.
+    found = geocoder.geocode("120 Oak Drive", addressdetails=True)
+    assert found.raw["address"]["road"] == "Oak Avenue"
 
 
 def test_bounded_viewbox(geocoder):
@@ -113,7 +119,21 @@ def test_street_without_number_and_limit(web):
     assert web.get("/nominatim/search?q=120+Main+St&format=xml").status_code == 400
 
 
-def test_normalize_spells_out_suffixes():
-    assert normalize("120 Main St.") == "120 main street"
-    assert normalize("Washington Blvd") == "washington boulevard"
-    assert normalize("Cedar Dr") == normalize("cedar drive")
+def test_street_types_abbreviated_or_spelled_out_are_the_same_place(geocoder):
+    for short, long in (
+        ("120 Main St.", "120 main street"),
+        ("5 Washington Blvd", "5 Washington Boulevard"),
+        ("77 Cedar Dr", "77 cedar drive"),
+    ):
+        assert geocoder.geocode(short).point == geocoder.geocode(long).point
+
+
+def test_a_corner_is_not_found_as_nominatim_finds_none(web):
+    # The gazetteer behind it finds where Main Street meets Cedar Drive; Nominatim, which the
+    # sandbox plays, finds no corners, so neither does the sandbox's /search.
+    assert web.get("/nominatim/search?q=Main+St+%26+Cedar+Dr&format=json").json == []
+
+
+def test_a_landmark_found_by_several_of_its_names_is_one_place(web):
+    found = web.get("/nominatim/search?q=station&format=json").json
+    assert [p["name"] for p in found] == ["Union Station"]

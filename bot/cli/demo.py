@@ -18,9 +18,15 @@ import redis
 
 def demo_env(sandbox_port: int) -> dict[str, str]:
     """Settings that point the bot at the sandbox city; the caller's environment wins."""
+    from sandbox.town import demo_index
+
     return {
         "OPEN311_ENDPOINT": f"http://127.0.0.1:{sandbox_port}/open311/v2/",
-        "GEOCODER": "nominatim",
+        # The demo town's file as the city's own address data: addresses, corners and
+        # landmarks found with no outside service (its index is built on first use).
+        "GEOCODER": "gazetteer",
+        "GAZETTEER_FILE": str(demo_index()),
+        # With GEOCODER=nominatim, the sandbox's Nominatim over the same town.
         "GEOCODER_DOMAIN": f"127.0.0.1:{sandbox_port}/nominatim",
         "GEOCODER_SCHEME": "http",
         "CITY_NAME": "Springfield",

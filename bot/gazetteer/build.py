@@ -165,11 +165,17 @@ def _fill(
                 built.segments += 1
             elif isinstance(record, NamedPlace):
                 on_street = street_id(record.street) if record.street else None
-                db.execute(
+                # One row per name it is found by, each answering with its own name.
+                keys = dict.fromkeys(place_key(n) for n in (record.name, *record.aliases))
+                db.executemany(
                     "INSERT INTO places (key, name, kind, lat, lon, street, number) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (place_key(record.name), record.name, record.kind, record.lat, record.lon)
-                    + (on_street, record.number),
+                    [
+                        (key, record.name, record.kind, record.lat, record.lon)
+                        + (on_street, record.number)
+                        for key in keys
+                        if key
+                    ],
                 )
                 built.places += 1
     _flush(db, points)

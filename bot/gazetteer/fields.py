@@ -146,6 +146,8 @@ ALIASES: dict[str, list[str]] = {
         "name",
     ],
     "kind": ["place_type", "kind", "category", "class", "type_of_place", "feature_type"],
+    # Other names of a place, as OpenStreetMap's alt_name ("a;b") or a GeoJSON list.
+    "aliases": ["alt_name", "alt_names", "aliases", "also_known_as", "other_names"],
     "left_from": [
         "lf_fadd",
         "lffadd",
@@ -260,6 +262,12 @@ def detect(columns: Iterable[str], given: Mapping[str, str] | None = None) -> di
                 taken.add(match)
                 break
     return found
+
+
+def names(value: object) -> tuple[str, ...]:
+    """A place's other names: a list, or one text with its names split by ";" or "|"."""
+    items = value if isinstance(value, list) else re.split(r"[;|]", str(value or ""))
+    return tuple(dict.fromkeys(n for n in (str(i).strip()[:200] for i in items) if n))
 
 
 def integer(value: object) -> int | None:

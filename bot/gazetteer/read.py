@@ -103,7 +103,8 @@ def _point(
     on = _street_of(props, found)
     if name:
         kind = str(props.get(found.get("kind", ""), None) or "").strip()
-        return NamedPlace(name[:200], at[0], at[1], kind[:40], on, number)
+        aliases = fields.names(props.get(found.get("aliases", ""), None))
+        return NamedPlace(name[:200], at[0], at[1], kind[:40], on, number, aliases)
     if on is None:
         tally.skip("no street name")
         return None

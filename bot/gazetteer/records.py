@@ -35,7 +35,8 @@ class Centreline:
 
 @dataclass(frozen=True)
 class NamedPlace:
-    """A landmark or place name at a point ('Central Library'), with its address if known."""
+    """A landmark or place name at a point ('Central Library'), with its address if known
+    and the other names it is found by ('the library')."""
 
     name: str
     lat: float
@@ -43,6 +44,7 @@ class NamedPlace:
     kind: str = ""
     street: Street | None = None
     number: int | None = None
+    aliases: tuple[str, ...] = ()
 
 
 Record = AddressPoint | Centreline | NamedPlace

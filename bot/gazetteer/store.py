@@ -209,13 +209,14 @@ class Store:
                 )
             ]
         found: list[PlaceRow] = []
-        for k in keys[:limit]:
-            found.extend(
-                PlaceRow(*row)
-                for row in self._rows(
-                    "SELECT name, kind, lat, lon, street, number FROM places WHERE key = ?", (k,)
-                )
+        for k in keys:
+            rows = self._rows(
+                "SELECT name, kind, lat, lon, street, number FROM places WHERE key = ?", (k,)
             )
+            # A place found by two of its names is one place.
+            found.extend(p for p in (PlaceRow(*row) for row in rows) if p not in found)
+            if len(found) >= limit:
+                break
         return found[:limit], whole
 
     # --- near a point -----------------------------------------------------------------------

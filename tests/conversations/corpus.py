@@ -2,14 +2,15 @@
 
 Each scenario is a new resident. Their messages go through `conversations.step()` one by one,
 the state stored as JSON between events (as the database keeps it); a `Geocode` action is
-answered at once with the sandbox city's own gazetteer, shaped as the worker's geocoder shapes
-Nominatim's answer; `LookupStatus` and `ListReports` are answered by the script's next entry
-(a table). The catalogue is the sandbox city's, converted to `Service`s the way the worker
-converts the city's answers. Outcomes are checked against the scenario's `[expect]` table and
-summed up into the corpus figures (see README.md in this folder).
+answered at once as the worker answers it in `intake311 demo` (bot.geocoding.lookup with
+GEOCODER=gazetteer over the demo town's file, sandbox/demo_town.json); `LookupStatus` and
+`ListReports` are answered by the script's next entry (a table). The catalogue is the sandbox
+city's, converted to `Service`s the way the worker converts the city's answers. Outcomes are
+checked against the scenario's `[expect]` table and summed up into the corpus figures (see
+README.md in this folder).
 
 Used by tests/conversations/test_corpus.py and bench/engine_steps.py; pure (no database, no
-network, no clock).
+network, no clock; the demo town's index is built once, in milliseconds, and only read).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from bot.catalog import to_services
-from bot.geocoding import place_of
+from bot.geocoding import lookup
 from bot.languages import load_languages
 from bot.open311 import records
+from bot.settings import Settings
 from conversations import (
     Context,
     Event,
@@ -46,8 +48,7 @@ from conversations.plaintext import render
 from conversations.segments import segments
 from conversations.types import ListReports, LookupStatus, ReportLine, ReportsListed, TimedOut
 from sandbox.catalog import load_catalog
-from sandbox.gazetteer import default_gazetteer
-from sandbox.nominatim import place_json
+from sandbox.town import demo_index
 
 HERE = Path(__file__).parent
 CITY = "Springfield"
@@ -57,7 +58,6 @@ LANGUAGES = ("en", "es", "zh", "vi", "tl")
 START = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
 GAP = timedelta(seconds=45)  # between a resident's messages
 QUIET = timedelta(minutes=30)  # before a TimedOut, and after it
-GEOCODER_LIMIT = 3  # bot.geocoding.lookup asks Nominatim for three results
 MAX_SEGMENTS = 3  # no reply, in any language, may take more (conversations.fitting.MOST)
 FIGURES_ENV = "INTAKE311_WRITE_FIGURES"
 FIGURES_PATH = HERE / "FIGURES.md"
@@ -111,16 +111,24 @@ def make_context() -> Context:
     )
 
 
+@lru_cache(maxsize=1)
+def geocoder_settings() -> Settings:
+    """The worker's geocoding settings in the demo: the demo town's index as the geocoder,
+    no city limits (whatever the environment says: the corpus is the same everywhere)."""
+    return Settings(
+        _env_file=None,
+        geocoder="gazetteer",
+        gazetteer_file=str(demo_index()),
+        city_name=CITY,
+        city_bounds="",
+        city_boundary_file="",
+    )
+
+
 @lru_cache(maxsize=1024)
 def geocode(query: str) -> Geocoded:
-    """The sandbox's Nominatim answer for the query, as bot.geocoding.lookup turns it into places.
-
-    The worker sends `addressdetails=1`, `limit=3` and no bounds by default (CITY_BOUNDS unset).
-    """
-    query = query.strip()
-    found = default_gazetteer().search(query)[:GEOCODER_LIMIT]
-    raws = (json.loads(json.dumps(place_json(place, "json", True))) for place in found)
-    return Geocoded(query, tuple(place_of(raw, query, CITY) for raw in raws))
+    """The worker's answer to a Geocode for the query (bot.geocoding.lookup)."""
+    return lookup(query, geocoder_settings())
 
 
 # --- scenarios --------------------------------------------------------------------------------
