@@ -2,7 +2,7 @@
 locations_heldout.csv, written by a tester who never read the geocoder (true points computed
 from the demo town's data by tests/evaluation/heldout_locations.py), looked up as the worker
 looks them up, with the same setup as tests/test_location_accuracy.py: GEOCODER=gazetteer
-over scripts/demo_town_geojson.py's file, the limits of springfield_limits.geojson.
+over sandbox/demo_town.json, the limits of springfield_limits.geojson.
 
 Figures printed (run with -s to see them, with the worst misses): the share of places in
 the city resolved within 50 m (first place offered), and the share of places outside refused
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,15 +68,8 @@ def cases() -> list[Case]:
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory) -> Settings:
-    spec = importlib.util.spec_from_file_location(
-        "demo_town_geojson", ROOT / "scripts" / "demo_town_geojson.py"
-    )
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
     folder = tmp_path_factory.mktemp("heldout")
-    data = json.loads((ROOT / "sandbox" / "gazetteer.json").read_text(encoding="utf-8"))
-    (folder / "town.geojson").write_text(json.dumps(script.demo_town(data)), encoding="utf-8")
-    build([folder / "town.geojson"], folder / "town.sqlite3", "Springfield")
+    build([ROOT / "sandbox" / "demo_town.json"], folder / "town.sqlite3", "Springfield")
     return Settings(
         _env_file=None,
         geocoder="gazetteer",

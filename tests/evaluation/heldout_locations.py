@@ -1,5 +1,5 @@
 """Writes locations_heldout.csv: typed locations with their true points, computed from the
-demo town's own data (scripts/demo_town_geojson.py over sandbox/gazetteer.json) and the city
+demo town's own data (sandbox/demo_town.json) and the city
 limits (springfield_limits.geojson), never from the geocoder.
 
 Written by a tester who did not read the geocoder, so nothing was tuned against it.
@@ -16,7 +16,6 @@ demo town's data beyond the limits keep their point, other towns' have none.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from itertools import pairwise
 from pathlib import Path
@@ -169,14 +168,8 @@ Point = tuple[float, float]  # (lat, lon)
 
 
 def demo_town() -> dict:
-    """The demo town's GeoJSON, as scripts/demo_town_geojson.py writes it."""
-    spec = importlib.util.spec_from_file_location(
-        "demo_town_geojson", ROOT / "scripts" / "demo_town_geojson.py"
-    )
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    data = json.loads((ROOT / "sandbox" / "gazetteer.json").read_text(encoding="utf-8"))
-    return script.demo_town(data)
+    """The demo town's GeoJSON (sandbox/demo_town.json)."""
+    return json.loads((ROOT / "sandbox" / "demo_town.json").read_text(encoding="utf-8"))
 
 
 def _lines(town: dict) -> dict[str, dict]:
