@@ -1,11 +1,12 @@
-"""What intake311 remembers: contacts, conversations, messages, reports and the catalogue."""
+"""What intake311 remembers: contacts, conversations, messages, reports, the catalogue, and the
+city's open requests with the residents who follow them."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -309,3 +310,49 @@ class StaffAction(SQLModel, table=True):
     target: str = Field(default="", max_length=255)
     detail: str = Field(default="", sa_type=Text)
     remote_addr: str | None = Field(default=None, max_length=64)
+
+
+class OpenRequest(SQLModel, table=True):
+    """One of the city's open requests as we last saw it: listed by the city (GET requests,
+    bot.jobs.open_requests) or filed by us (`ours`); what the nearby look-up offers residents
+    before they file the same problem again (bot.duplicates).
+
+    Strings are cut to their columns before they are stored (bot.duplicates.open_row).
+    """
+
+    __table_args__ = (Index("ix_openrequest_service_lat", "service_code", "lat"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    service_request_id: str = Field(max_length=128, unique=True)
+    service_code: str = Field(max_length=128)
+    service_name: str = Field(default="", max_length=255)
+    address: str = Field(default="", max_length=255)
+    lat: float | None = None
+    lon: float | None = None
+    status: str = Field(default="open", max_length=32)
+    requested_at: datetime | None = _maybe_when()  # the city's requested_datetime
+    updated_at: datetime | None = _maybe_when()  # the city's updated_datetime
+    seen_at: datetime = _when()  # when a listing (or our filing) last had it
+    ours: bool = False  # filed by us: tracking keeps its status, a listing never closes it
+
+
+class Follow(SQLModel, table=True):
+    """A resident following a city request instead of filing it again: each change of its
+    status is sent to them (bot.jobs.following), in their language."""
+
+    __table_args__ = (
+        UniqueConstraint("contact_id", "service_request_id", name="uq_follow_request"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    service_request_id: str = Field(max_length=128, index=True)
+    service_code: str = Field(max_length=128)
+    service_name: str = Field(default="", max_length=255)
+    # The status the follower was last told of (or that the request had when they followed).
+    last_status: str | None = Field(default=None, max_length=32)
+    # False once the request has been closed for long (no more checks); following it again
+    # makes it active.
+    active: bool = True
+    created_at: datetime = _when()
+    updated_at: datetime = _when()  # when it was followed or its status last changed

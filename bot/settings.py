@@ -480,6 +480,36 @@ class Settings(BaseSettings):
     # Said after "That is outside <city>.": where to go instead (default: a generic sentence).
     outside_city_text: str = ""
 
+    # --- Duplicates: open requests nearby offered before filing (bot/duplicates.py,
+    # bot/jobs/open_requests.py) ----------------------------------------------------------------
+    # How near (metres) an open request of the same service must be to be offered, and per
+    # service ("pothole=30,graffiti=20": a service's code, "=", metres; the rest use the first).
+    duplicate_radius_metres: float = Field(50.0, gt=0, le=5000)
+    duplicate_radius_by_service: str = ""
+    # Services not checked (comma-separated codes, or "*": the check is off, and the city's
+    # open requests are not listed either).
+    duplicate_services_off: str = ""
+    # How far back (days) the city's open requests are listed and offered.
+    duplicate_window_days: int = Field(30, ge=1, le=365)
+    # Seconds between two listings of the city's open requests (the cron's, on the city queue).
+    duplicate_refresh_seconds: int = Field(600, ge=30)
+
+    @field_validator("duplicate_radius_by_service")
+    @classmethod
+    def _readable_radii(cls, value: str) -> str:
+        parse_radii(value)  # raises ValueError saying which entry is wrong
+        return value.strip()
+
+    def duplicate_radius(self, service_code: str) -> float:
+        """Metres within which an open request of `service_code` counts as the same problem."""
+        return parse_radii(self.duplicate_radius_by_service).get(
+            service_code, self.duplicate_radius_metres
+        )
+
+    def duplicates_off(self) -> frozenset[str]:
+        """The service codes not checked for duplicates ("*": none is checked)."""
+        return frozenset(c.strip() for c in self.duplicate_services_off.split(",") if c.strip())
+
     @field_validator("city_boundary_file")
     @classmethod
     def _readable_boundary(cls, value: str) -> str:
@@ -513,6 +543,26 @@ def parse_bounds(text: str) -> tuple[tuple[float, float], tuple[float, float]]:
     if not (south < north and west < east):
         raise ValueError("CITY_BOUNDS must have south < north and west < east")
     return (south, west), (north, east)
+
+
+def parse_radii(text: str) -> dict[str, float]:
+    """Parse DUPLICATE_RADIUS_BY_SERVICE ("pothole=30,graffiti=20") into code -> metres."""
+    radii: dict[str, float] = {}
+    for entry in text.split(","):
+        if not entry.strip():
+            continue
+        code, equals, metres = entry.strip().rpartition("=")
+        try:
+            radius = float(metres) if equals and code.strip() else -1.0
+        except ValueError:
+            radius = -1.0
+        if not 0 < radius <= 5000:
+            raise ValueError(
+                f"DUPLICATE_RADIUS_BY_SERVICE takes code=metres entries, comma-separated, with "
+                f"metres above 0 and at most 5000 ('pothole=30,graffiti=20'); not {entry[:60]!r}"
+            )
+        radii[code.strip()] = radius
+    return radii
 
 
 @lru_cache

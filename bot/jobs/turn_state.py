@@ -38,6 +38,7 @@ def engine_context(services: tuple, settings: Settings) -> Context:
         ask_optional=settings.optional_questions(),
         similar=similarity_for(services, settings),
         outside_text=settings.outside_city_text,
+        nearby_off=settings.duplicates_off(),
     )
 
 
