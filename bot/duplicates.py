@@ -9,7 +9,8 @@ once both succeed, whichever commits first.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -210,9 +211,27 @@ def follow(session: Session, contact_id: int, action: FollowRequest) -> None:
     )
 
 
-def follows_of(actions: Iterable[object]) -> list[FollowRequest]:
-    """The FollowRequest actions among a turn's actions."""
-    return [action for action in actions if isinstance(action, FollowRequest)]
+@dataclass(frozen=True)
+class Counts:
+    """What `intake311 duplicates` shows: the open requests known, by service (code, name,
+    how many), and the follows recorded (still active, all)."""
+
+    open_by_service: list[tuple[str, str, int]]
+    follows_active: int
+    follows_total: int
+
+
+def counts(session: Session) -> Counts:
+    """The open requests known by service, and the follows recorded."""
+    by_service = session.exec(
+        select(OpenRequest.service_code, func.max(OpenRequest.service_name), func.count())
+        .where(func.lower(OpenRequest.status) != CLOSED)
+        .group_by(OpenRequest.service_code)
+        .order_by(OpenRequest.service_code)
+    ).all()
+    active = session.exec(select(func.count()).where(Follow.active.is_(True))).one()
+    total = session.exec(select(func.count()).select_from(Follow)).one()
+    return Counts([(c, n or "", int(k)) for c, n, k in by_service], int(active), int(total))
 
 
 def _insert(session: Session, model: type) -> Any:

@@ -2,10 +2,11 @@
 retention purge all end here (SECURITY.md says what is kept and why).
 
 What goes: every message of theirs (transcripts and provider payloads), the conversation's
-state, their language and consent, the contact details and words of their reports. What stays:
-a report the city has keeps its row (the city's request number, the service, its status) for
-the city's sake and ours, without the resident's details; after STOP the contact keeps its
-keyed hash and the opt-out, so we never text them again and honour START.
+state, their language and consent, the contact details and words of their reports, the requests
+they follow (and the address of their reports in the picture of the city's open requests).
+What stays: a report the city has keeps its row (the city's request number, the service, its
+status) for the city's sake and ours, without the resident's details; after STOP the contact
+keeps its keyed hash and the opt-out, so we never text them again and honour START.
 
 Nothing in flight is cut short: a reply being sent finishes first (the address goes once the
 contact has nothing left to send, `finish_erasing`), and a report on its way to the city keeps
@@ -17,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, not_, or_
+from sqlalchemy import and_, delete, not_, or_, update
 from sqlmodel import Session, func, select
 
 from bot.media.pipeline import erase_photos
@@ -25,8 +26,10 @@ from bot.models import (
     Contact,
     Conversation,
     Direction,
+    Follow,
     Message,
     MessageStatus,
+    OpenRequest,
     Photo,
     Report,
     ReportState,
@@ -74,6 +77,19 @@ def erase_contact(session: Session, contact: Contact, keep_opt_out: bool = False
     The address itself stays until `finish_erasing`, for a reply still to send.
     """
     messages = _delete_messages(session, contact.id)
+    session.execute(delete(Follow).where(Follow.contact_id == contact.id))
+    # The words they typed for a place go; the city's own listing may name it again.
+    session.execute(
+        update(OpenRequest)
+        .where(
+            OpenRequest.ours.is_(True),
+            OpenRequest.service_request_id.in_(
+                select(Report.service_request_id).where(Report.contact_id == contact.id)
+            ),
+        )
+        .values(address="")
+        .execution_options(synchronize_session=False)
+    )
     reports, dropped = _erase_reports(session, contact.id)
     erase_photos(session, Photo.contact_id == contact.id, settings=get_settings())
     conversation = session.exec(

@@ -36,6 +36,7 @@ CITY_JOBS = frozenset(
         "bot.jobs.check_filed_once",
         "bot.jobs.track",
         "bot.jobs.refresh_catalog",
+        "bot.jobs.refresh_open_requests",
         "bot.jobs.fetch_photo",  # a provider's media host that hangs holds no resident's turn
     }
 )

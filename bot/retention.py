@@ -9,8 +9,8 @@
   request number, the service and status, and the link to the resident, so an open request
   still gets its status updates.
 - Contacts quiet for RETENTION_DAYS with nothing open (no report on its way, none the city
-  still has open) are forgotten as DELETE MY DATA would (bot.forget); opted-out contacts keep
-  their keyed hash and opt-out for good.
+  still has open, no request followed that is still open) are forgotten as DELETE MY DATA
+  would (bot.forget); opted-out contacts keep their keyed hash and opt-out for good.
 - Erasures waiting on a last reply (DELETE MY DATA, STOP) are finished.
 """
 
@@ -29,8 +29,10 @@ from bot.media.pipeline import erase_photos
 from bot.models import (
     Contact,
     Conversation,
+    Follow,
     Message,
     MessageStatus,
+    OpenRequest,
     Photo,
     PhotoState,
     Report,
@@ -160,6 +162,17 @@ def _quiet_contacts(cutoff: datetime) -> int:
     active = exists().where(
         Conversation.contact_id == Contact.id, Conversation.updated_at >= cutoff
     )
+    # A request they follow that is still open: its next change is theirs to hear.
+    closed_request = exists().where(
+        OpenRequest.service_request_id == Follow.service_request_id,
+        func.lower(OpenRequest.status) == "closed",
+    )
+    following = exists().where(
+        Follow.contact_id == Contact.id,
+        Follow.active.is_(True),
+        or_(Follow.last_status.is_(None), func.lower(Follow.last_status) != "closed"),
+        ~closed_request,
+    )
     with session_scope() as session:
         ids = session.exec(
             select(Contact.id)
@@ -170,6 +183,7 @@ def _quiet_contacts(cutoff: datetime) -> int:
                 ~recent,
                 ~open_report,
                 ~active,
+                ~following,
             )
             .limit(BATCH)
         ).all()

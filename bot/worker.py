@@ -322,8 +322,9 @@ def run_burst(kinds: tuple[str, ...] = KINDS) -> bool:
 
 
 def run_cron() -> None:
-    """Queue the status check, the reconciler, idle conversations' end, the retention purge
-    and the polls of channels without webhooks, forever."""
+    """Queue the status check, the listing of the city's open requests, the reconciler, idle
+    conversations' end, the retention purge and the polls of channels without webhooks,
+    forever."""
     from bot import jobs
     from bot.jobs.polling import POLL_JOB_TIMEOUT, POLL_TICK
 
@@ -333,6 +334,14 @@ def run_cron() -> None:
     cron.register(
         jobs.track, queue_name("city"), interval=settings.track_interval, job_timeout=3600
     )
+    # The city's open requests, for the nearby look-up before a report (off with "*").
+    if "*" not in settings.duplicates_off():
+        cron.register(
+            jobs.refresh_open_requests,
+            queue_name("city"),
+            interval=settings.duplicate_refresh_seconds,
+            job_timeout=600,
+        )
     cron.register(
         jobs.reconcile, queue_name(), interval=settings.reconcile_interval, job_timeout=600
     )

@@ -1,5 +1,5 @@
 """The `intake311` command: web, worker, cron, failures, sandbox, chat, demo, migrate, telegram,
-open311, understanding, forget, keys, messenger, x, mastodon, gazetteer."""
+open311, understanding, forget, keys, messenger, x, mastodon, gazetteer, duplicates."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ LAZY_COMMANDS = {
     "x": "bot.cli.x:x_group",
     "mastodon": "bot.cli.mastodon:mastodon_group",
     "gazetteer": "bot.cli.gazetteer:gazetteer_group",
+    "duplicates": "bot.cli.duplicates:duplicates",
 }
 
 

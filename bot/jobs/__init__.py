@@ -7,6 +7,7 @@ from bot.jobs.common import backoff
 from bot.jobs.delivery import deliver
 from bot.jobs.idle import close_idle, time_out
 from bot.jobs.limited import tell_limited
+from bot.jobs.open_requests import refresh_open_requests
 from bot.jobs.photos import fetch_photo
 from bot.jobs.polling import poll_channels
 from bot.jobs.purge import purge
@@ -27,6 +28,7 @@ __all__ = [
     "reconcile",
     "receive_status",
     "refresh_catalog",
+    "refresh_open_requests",
     "resolve_token",
     "run_turn",
     "submit",

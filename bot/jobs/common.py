@@ -207,14 +207,36 @@ def add_notice(
     approved template after a long silence (WhatsApp) fills the kind's template with them.
     """
     conversation = session.get(Conversation, report.conversation_id)
+    return add_notice_to(
+        session,
+        conversation,
+        report.service_request_id or "",
+        report.service_name or "",
+        text,
+        media_url=media_url,
+        status=status,
+        kind=kind,
+        values=values,
+    )
+
+
+def add_notice_to(
+    session: Session,
+    conversation: Conversation,
+    number: str,
+    service_name: str,
+    text: str,
+    media_url: str | None = None,
+    status: bool = False,
+    *,
+    kind: str = "",
+    values: Mapping[str, str] | None = None,
+) -> Message:
+    """add_notice for the resident of `conversation` about request `number` of the service
+    `service_name`, which need not be their report (a request they follow)."""
     message = store_reply(session, conversation, Reply(text))
     payload = OutboundPayload.from_dict(message.payload)
-    said = {
-        "number": report.service_request_id or "",
-        "service": report.service_name or "",
-        **(values or {}),
-        "text": text,
-    }
+    said = {"number": number, "service": service_name, **(values or {}), "text": text}
     marked = replace(
         payload, media_url=media_url or None, status_notice=status, notice=kind, values=said
     )

@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlmodel import Session
 
-from bot import audit, geocoding, queue
+from bot import audit, duplicates, geocoding, queue
 from bot.channels.registry import phone_schemes
 from bot.db import session_scope
 from bot.jobs import public_replies
@@ -420,6 +420,7 @@ def _mark_submitted(session: Session, report: Report, number: str, answer: dict 
     report.expected_datetime = expected_text(answer.get("expected_datetime"), get_settings())
     report.next_attempt_at = None
     report.submitted_at = report.status_changed_at = utcnow()
+    duplicates.record_filed(session, report)  # offered to the next resident nearby
     say = language_of(session, report, get_settings())
     notice = add_notice(
         session, report, notices.report_filed(number, report.service_name, say), kind="filed"

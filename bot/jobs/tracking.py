@@ -1,4 +1,5 @@
-"""track: the city's view of every open report, and one text per real change."""
+"""track: the city's view of every open report, and one text per real change (to its resident
+and to those who follow it: bot.jobs.following)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
-from bot import queue
+from bot import duplicates, queue
 from bot.db import session_scope
 from bot.jobs.common import (
     add_notice,
@@ -24,6 +25,7 @@ from bot.jobs.common import (
     open311_client,
     redis_lock,
 )
+from bot.jobs.following import notify_followers, track_follows
 from bot.models import AppliedUpdate, Contact, Conversation, Cursor, Report, ReportState
 from bot.open311.client import Open311Client, Open311Error, parse_datetime
 from bot.settings import Settings, get_settings
@@ -56,8 +58,11 @@ def track() -> int:
         client = open311_client(settings)
         try:
             if client.profile.updates:
-                return _track_updates(client)
-            return _track_requests(client, client.profile.batch_size)
+                changed = _track_updates(client)
+            else:
+                changed = _track_requests(client, client.profile.batch_size)
+            track_follows(client)  # the requests residents follow that are not our reports
+            return changed
         finally:
             client.close()
     finally:
@@ -188,6 +193,7 @@ def _receive_batch(news: list[tuple[Tracked, dict]]) -> int:
     if not news:
         return 0
     notices: list[int] = []
+    changed = 0
     try:
         with session_scope() as session:
             # What the notices need, in one query (kept referenced: the identity map is weak).
@@ -195,21 +201,21 @@ def _receive_batch(news: list[tuple[Tracked, dict]]) -> int:
             for report, entry in news:
                 try:
                     with session.begin_nested():
-                        notice = _apply(session, report.report_id, entry, checked=report.checked)
+                        told = _apply(session, report.report_id, entry, checked=report.checked)
                 except Exception:  # noqa: BLE001 - logged; the next round tries again
                     log.exception(
                         "report %s: the city's answer could not be taken in", report.report_id
                     )
                     continue
-                if notice is not None:
-                    notices.append(notice)
+                changed += bool(told)
+                notices.extend(told)
             del loaded
     except Exception:  # noqa: BLE001 - the batch is undone whole, texts and all: tried next round
         log.exception("%d status changes could not be stored", len(news))
         return 0
     for notice in notices:
         queue.enqueue("bot.jobs.deliver", notice, kind="notices")
-    return len(notices)
+    return changed
 
 
 def _load(session: Session, report_ids: list[int]) -> list:
@@ -292,11 +298,10 @@ def receive_status(report_id: int, entry: dict, update_key: str | None = None) -
     if _city_view(entry, get_settings()).status is None:
         return False
     with session_scope() as session:
-        notice = _apply(session, report_id, entry, update_key)
-    if notice is None:
-        return False
-    queue.enqueue("bot.jobs.deliver", notice, kind="notices")
-    return True
+        told = _apply(session, report_id, entry, update_key)
+    for notice in told:
+        queue.enqueue("bot.jobs.deliver", notice, kind="notices")
+    return bool(told)
 
 
 def _apply(
@@ -305,9 +310,10 @@ def _apply(
     entry: dict,
     update_key: str | None = None,
     checked: bool = False,
-) -> int | None:
-    """receive_status within the caller's transaction: the id of the notice stored for the
-    resident (queued by the caller after the commit), or None when nothing changed.
+) -> list[int]:
+    """receive_status within the caller's transaction: the ids of the notices stored for the
+    resident and for those who follow the request (queued by the caller after the commit);
+    none when nothing changed.
 
     `checked`: the report is known to have had its first answer (last_checked_at is never
     cleared), so there is no baseline to take.
@@ -315,13 +321,13 @@ def _apply(
     settings = get_settings()
     status, notes, expected = _city_view(entry, settings)
     if status is None:
-        return None
+        return []
     if update_key and not _first_time(session, update_key):
-        return None
+        return []
     now = utcnow()
     first = update_key is None and not checked
     if first and _baseline(session, report_id, status, notes, expected, now):
-        return None
+        return []
     result = session.execute(
         update(Report)
         .where(
@@ -341,7 +347,7 @@ def _apply(
         )
     )
     if result.rowcount != 1:
-        return None
+        return []
     report = session.get(Report, report_id)
     expected_when = expected_at(entry.get("expected_datetime"), settings)
     with fitted_for(session, report):
@@ -363,7 +369,9 @@ def _apply(
         kind="status",
         values={"status": status, "notes": notes or ""},
     )
-    return notice.id
+    number = report.service_request_id or ""
+    duplicates.note_status(session, number, status)  # the nearby look-up sees it too
+    return [notice.id, *notify_followers(session, number, status, skip_contact=report.contact_id)]
 
 
 def _baseline(

@@ -1,29 +1,48 @@
 """The engine's actions, carried out for a turn: addresses looked up, requests' statuses asked of
-the city, the resident's reports listed, confirmed reports stored for filing; and the follow-up,
-the actions that need the network, kept on the conversation until they are answered."""
+the city, open requests nearby looked up, the resident's reports listed, confirmed reports stored
+for filing, requests followed; and the follow-up, the actions answered outside the turn's
+transaction, kept on the conversation until they are answered."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from rq.timeouts import JobTimeoutException
+from sqlalchemy import text
 from sqlmodel import Session, select
 
-from bot import geocoding
+from bot import duplicates, geocoding
+from bot.db import session_scope
 from bot.jobs.common import expected_at
 from bot.models import Conversation, Report
 from bot.open311.client import Open311Client, Open311Error
 from bot.settings import Settings, get_settings
+from bot.timeutil import utcnow
 from conversations import FileReport, Geocode, Geocoded, LookupStatus, StatusFound
-from conversations.types import ListReports, ReportLine, ReportsListed
+from conversations.types import (
+    FindNearby,
+    FollowRequest,
+    ListReports,
+    Nearby,
+    ReportLine,
+    ReportsListed,
+)
+
+log = logging.getLogger(__name__)
 
 MY_REPORTS_SHOWN = 3
+# How long the nearby look-up may keep the database busy (PostgreSQL) before the report goes
+# on without it.
+NEARBY_TIMEOUT_MS = 2000
 
 # The actions the engine expects an event in answer to: ListReports is answered from the
-# database, in the turn; Geocode and LookupStatus between turns, with no transaction open.
-Answerable = Geocode | LookupStatus | ListReports
-ANSWERABLE = (Geocode, LookupStatus, ListReports)
+# database, in the turn; Geocode and LookupStatus between turns, with no transaction open, and
+# FindNearby there too, in a short transaction of its own (no network, but never inside a turn).
+Answerable = Geocode | LookupStatus | ListReports | FindNearby
+ANSWERABLE = (Geocode, LookupStatus, ListReports, FindNearby)
 
 
 @dataclass(frozen=True)
@@ -61,7 +80,7 @@ class Followup:
                 steps=int(data.get("steps") or 0),
                 token=str(data["token"]),
             )
-        except (AttributeError, KeyError, TypeError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"unreadable follow-up: {exc!r}") from exc
 
 
@@ -72,6 +91,13 @@ def _action_dict(action: Answerable) -> dict:
         return {"kind": "status", "number": action.number}
     if isinstance(action, ListReports):
         return {"kind": "reports"}
+    if isinstance(action, FindNearby):
+        return {
+            "kind": "nearby",
+            "service_code": action.service_code,
+            "lat": action.lat,
+            "lon": action.lon,
+        }
     raise ValueError(f"not an action a follow-up keeps: {type(action).__name__}")
 
 
@@ -83,12 +109,14 @@ def _action_of(entry: dict) -> Answerable:
         return LookupStatus(str(entry["number"]))
     if kind == "reports":
         return ListReports()
+    if kind == "nearby":
+        return FindNearby(str(entry["service_code"]), float(entry["lat"]), float(entry["lon"]))
     raise ValueError(f"unknown follow-up action: {kind!r}")
 
 
 def perform(
     followup: Followup, client: Callable[[], Open311Client], settings: Settings
-) -> tuple[Geocoded | StatusFound | None, ...]:
+) -> tuple[Geocoded | StatusFound | Nearby | None, ...]:
     """The answers to the follow-up's network actions, in order (None for the others, which
     the turn answers from the database); `client()` gives the city's client, asked for only
     when the city is. Call it with no transaction open: the city or the geocoder may take their
@@ -101,7 +129,38 @@ def _perform(action: Answerable, client: Callable[[], Open311Client], settings: 
         return geocoding.lookup(action.query, settings)
     if isinstance(action, LookupStatus):
         return lookup_status(client(), action.number)
+    if isinstance(action, FindNearby):
+        return find_nearby(action, settings)
     return None
+
+
+def find_nearby(action: FindNearby, settings: Settings) -> Nearby:
+    """The open requests near the action's point, read in a short transaction of its own; none
+    when the database fails or is slow (the report goes on without the check)."""
+    answer = Nearby(action.service_code, action.lat, action.lon)
+    if "*" in settings.duplicates_off() or action.service_code in settings.duplicates_off():
+        return answer
+    try:
+        with session_scope() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(text(f"SET LOCAL statement_timeout = {NEARBY_TIMEOUT_MS}"))
+            found = duplicates.find_nearby(
+                session, action.service_code, action.lat, action.lon, settings, utcnow()
+            )
+    except JobTimeoutException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a report is never held up by the check
+        # The point is the resident's: only the failure's kind is logged.
+        log.warning("the nearby look-up failed (%s); none offered", type(exc).__name__)
+        return answer
+    return replace(answer, requests=found)
+
+
+def record_follows(session: Session, contact_id: int, actions: list) -> None:
+    """The turn's FollowRequest actions recorded for the contact, in the turn's transaction."""
+    for action in actions:
+        if isinstance(action, FollowRequest):
+            duplicates.follow(session, contact_id, action)
 
 
 def new_report(conversation: Conversation, action: FileReport) -> Report:

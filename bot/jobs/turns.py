@@ -37,6 +37,7 @@ from bot.jobs.turn_actions import (
     list_reports,
     new_report,
     perform,
+    record_follows,
     with_own,
 )
 from bot.jobs.turn_forget import forget_turn
@@ -310,6 +311,7 @@ def _follow_up(
             )
             keep_state(conversation, contact, stepped.state)
             conversation.followup = stepped.followup(followup.message_id)
+            record_follows(session, contact.id, stepped.actions)
             return _store(session, conversation, stepped.replies, stepped.reports(conversation))
     except _HandledElsewhere:
         log.warning(
@@ -407,6 +409,7 @@ def _handle(
         )
         keep_state(conversation, contact, stepped.state)
         conversation.followup = stepped.followup(message.id)
+        record_follows(session, contact.id, stepped.actions)
         replies, reports = stepped.replies, stepped.reports(conversation)
         public_post = public_replies.public_post_of(message)
     # After an erasure the one reply left (the confirmation) is sent although opted out.
@@ -452,7 +455,7 @@ class _Stepped:
 
     state: State
     replies: list[Reply]
-    actions: list  # to carry out after the engine is done (FileReport)
+    actions: list  # to carry out after the engine is done (FileReport, FollowRequest)
     waiting: tuple  # actions left to answer: the first needs the network
     steps: int  # engine steps taken for the message so far
 

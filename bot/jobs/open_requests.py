@@ -1,0 +1,111 @@
+"""refresh_open_requests: the local picture of the city's open requests, for the nearby look-up
+(bot.duplicates), listed again every DUPLICATE_REFRESH_SECONDS on the city's queue.
+
+Only a listing known to be whole closes anything: a request we hold that it no longer lists
+(requested within the window, not ours: tracking keeps ours) was closed meanwhile. A listing
+at the server's cap or our page limit may have left requests out, and closes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, or_, update
+from sqlmodel import Session
+
+from bot import duplicates
+from bot.db import session_scope
+from bot.jobs.common import city_client, redis_lock
+from bot.models import OpenRequest
+from bot.open311.client import Open311Error
+from bot.settings import Settings, get_settings
+from bot.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+# Rows written per statement (11 values each: well within SQLite's 32766 variables).
+UPSERT_CHUNK = 500
+# The city's clock and ours may differ: a request this near either end of the window is
+# never closed for being missing (the city may have counted it outside).
+EDGE = timedelta(hours=1)
+
+
+def refresh_open_requests() -> int:
+    """List the city's open requests of the window and store them; return how many were
+    listed. Nothing is asked when DUPLICATE_SERVICES_OFF is "*"."""
+    settings = get_settings()
+    off = settings.duplicates_off()
+    if "*" in off:
+        return 0
+    lock = redis_lock("open_requests", wait=None, timeout=settings.duplicate_refresh_seconds)
+    if not lock.acquire(blocking=False):
+        log.info("a listing of open requests is already running")
+        return 0
+    try:
+        now = utcnow()
+        start = now - timedelta(days=settings.duplicate_window_days)
+        try:
+            listing = city_client(settings).requests_listing(
+                status="open", start_date=start, end_date=now
+            )
+        except Open311Error as exc:
+            log.warning("the city's open requests could not be listed: %s", exc)
+            return 0
+        rows: dict[str, dict] = {}
+        for entry in listing.records:
+            row = duplicates.open_row(entry, now)
+            if row is not None and row["service_code"] not in off:
+                rows[row["service_request_id"]] = row
+        listed = list(rows.values())
+        for first in range(0, len(listed), UPSERT_CHUNK):
+            with session_scope() as session:
+                duplicates.upsert_open_requests(session, listed[first : first + UPSERT_CHUNK])
+        with session_scope() as session:
+            if listing.complete:
+                _close_unlisted(session, now, start, off)
+            else:
+                log.info(
+                    "the city listed %d open requests, maybe not all: none closed", len(listed)
+                )
+            _drop_old(session, now, settings)
+        return len(listed)
+    finally:
+        lock.release()
+
+
+def _close_unlisted(session: Session, now: datetime, start: datetime, off: frozenset[str]) -> int:
+    """Close the requests of the window that a whole listing made at `now` left out (not ours,
+    not of a service whose check is off)."""
+    result = session.execute(
+        update(OpenRequest)
+        .where(
+            OpenRequest.seen_at < now,
+            OpenRequest.ours.is_(False),
+            OpenRequest.requested_at >= start + EDGE,
+            OpenRequest.requested_at <= now - EDGE,
+            func.lower(OpenRequest.status) != duplicates.CLOSED,
+            OpenRequest.service_code.not_in(off) if off else OpenRequest.id.is_not(None),
+        )
+        .values(status=duplicates.CLOSED)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+def _drop_old(session: Session, now: datetime, settings: Settings) -> int:
+    """Delete the closed requests and those older than twice the window: what is never
+    offered again does not pile up."""
+    old = now - timedelta(days=2 * settings.duplicate_window_days)
+    result = session.execute(
+        delete(OpenRequest)
+        .where(
+            or_(
+                func.lower(OpenRequest.status) == duplicates.CLOSED,
+                OpenRequest.requested_at < old,
+                OpenRequest.requested_at.is_(None) & (OpenRequest.seen_at < old),
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
