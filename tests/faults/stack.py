@@ -199,6 +199,8 @@ class Stack:
                 "TELEGRAM_BOT_TOKEN": "",
                 "CONVERSATION_IDLE_MINUTES": "0",
                 "TRACK_INTERVAL": "3600",
+                # Its residents all report the same place: no duplicate offered, none followed.
+                "DUPLICATE_SERVICES_OFF": "*",
                 "RECONCILE_INTERVAL": "2",
                 "RECONCILE_GRACE": "3",
                 "STUCK_AFTER": "10",
