@@ -46,8 +46,10 @@ def refresh_open_requests() -> int:
         now = utcnow()
         start = now - timedelta(days=settings.duplicate_window_days)
         try:
+            # Up to now, and past it by EDGE: dates go to the city in whole seconds, and a
+            # city's clock ahead of ours must not hide the requests filed a moment ago.
             listing = city_client(settings).requests_listing(
-                status="open", start_date=start, end_date=now
+                status="open", start_date=start, end_date=now + EDGE
             )
         except Open311Error as exc:
             log.warning("the city's open requests could not be listed: %s", exc)
