@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, or_
+from sqlalchemy import and_, delete, exists, or_, update
 from sqlmodel import Session, func, select
 
 from bot.db import session_scope
@@ -112,6 +112,19 @@ def _old_reports(session: Session, cutoff: datetime) -> int:
     for report in reports:
         blank_report(report)
         report.updated_at = utcnow()
+    # The address they typed leaves the picture of the city's open requests with the report's.
+    session.execute(
+        update(OpenRequest)
+        .where(
+            OpenRequest.ours.is_(True),
+            OpenRequest.address != "",
+            OpenRequest.service_request_id.in_(
+                select(Report.service_request_id).where(Report.erased_at.is_not(None))
+            ),
+        )
+        .values(address="")
+        .execution_options(synchronize_session=False)
+    )
     # Photos go with their report's words; those of reports never made go with the transcript;
     # tombstones (a copy the store could not delete before) are tried again.
     blanked = select(Report.id).where(Report.erased_at.is_not(None), done)

@@ -536,13 +536,30 @@ def test_retention_keeps_a_follower_of_an_open_request(env):
 
 def test_forgetting_a_resident_deletes_their_follows(env):
     open_request("REQ-8", 5, code="001")
-    follower, _ = resident("+13125550108")
+    follower, conversation_id = resident("+13125550108")
     other, _ = resident("+13125550109")
     follow(follower, "REQ-8")
     follow(other, "REQ-8")
+    report_id = filed_report((follower, conversation_id), "REQ-OWN")
+    with session_scope() as session:
+        duplicates.record_filed(session, session.get(Report, report_id))
+    assert open_rows()["REQ-OWN"].address == "12 Elm Street"
     with session_scope() as session:
         erase_contact(session, session.get(Contact, follower))
     assert [f.contact_id for f in follows()] == [other]
+    assert open_rows()["REQ-OWN"].address == ""  # the words they typed for the place
+    assert open_rows()["REQ-8"].address == "REQ-8 Elm Street"  # the city's own, untouched
+
+
+def test_the_purge_takes_a_blanked_reports_address_from_the_open_requests(env):
+    ids = resident("+13125550111")
+    report_id = filed_report(ids, "REQ-OLD", created_at=utcnow() - timedelta(days=100))
+    with session_scope() as session:
+        duplicates.record_filed(session, session.get(Report, report_id))
+    purge()
+    with session_scope() as session:
+        assert session.get(Report, report_id).erased_at is not None
+    assert open_rows()["REQ-OLD"].address == ""
 
 
 def test_the_duplicates_command_counts_requests_and_follows(env):

@@ -8,6 +8,7 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from bot import audit, duplicates, geocoding, queue
@@ -420,13 +421,23 @@ def _mark_submitted(session: Session, report: Report, number: str, answer: dict 
     report.expected_datetime = expected_text(answer.get("expected_datetime"), get_settings())
     report.next_attempt_at = None
     report.submitted_at = report.status_changed_at = utcnow()
-    duplicates.record_filed(session, report)  # offered to the next resident nearby
+    _record_filed(session, report)
     say = language_of(session, report, get_settings())
     notice = add_notice(
         session, report, notices.report_filed(number, report.service_name, say), kind="filed"
     )
     public_replies.filed(session, report, say)  # queued with the notice (the contact's sends)
     return notice
+
+
+def _record_filed(session: Session, report: Report) -> None:
+    """The filing as an open request, offered to the next resident nearby; in a savepoint, so
+    that nothing it meets undoes the filing itself."""
+    try:
+        with session.begin_nested():
+            duplicates.record_filed(session, report)
+    except SQLAlchemyError as exc:
+        log.warning("report %s: not kept for the nearby look-up: %s", report.id, type(exc).__name__)
 
 
 def _submit_failed(
