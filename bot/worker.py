@@ -326,6 +326,7 @@ def run_cron() -> None:
     conversations' end, the retention purge and the polls of channels without webhooks,
     forever."""
     from bot import jobs
+    from bot.jobs.open_requests import REFRESH_JOB_TIMEOUT
     from bot.jobs.polling import POLL_JOB_TIMEOUT, POLL_TICK
 
     settings = get_settings()
@@ -340,7 +341,7 @@ def run_cron() -> None:
             jobs.refresh_open_requests,
             queue_name("city"),
             interval=settings.duplicate_refresh_seconds,
-            job_timeout=600,
+            job_timeout=REFRESH_JOB_TIMEOUT,
         )
     cron.register(
         jobs.reconcile, queue_name(), interval=settings.reconcile_interval, job_timeout=600

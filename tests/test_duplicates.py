@@ -317,7 +317,7 @@ def city(env, tmp_path, monkeypatch):
     server.stop()
 
 
-def city_request(city: Counted, code: str = "001", metres: float = 0.0, **fields) -> str:
+def city_request(city, code: str = "001", metres: float = 0.0, **fields) -> str:
     """A request filed at the city two days ago, `metres` north of HERE; its number."""
     from sandbox.store import iso
 
@@ -392,6 +392,38 @@ def test_a_listing_that_may_be_cut_short_closes_nothing(city, monkeypatch):
     monkeypatch.setattr(client, "LIST_CAP", 3)
     jobs.refresh_open_requests()
     assert "GONE-1" not in open_rows()
+
+
+@pytest.mark.parametrize("past_end", ["empty", "404"])
+def test_a_paged_listing_closes_only_when_its_last_page_was_read(
+    env, tmp_path, monkeypatch, past_end
+):
+    from bot.open311 import client
+
+    paged = Counted(
+        create_sandbox_app(str(tmp_path / "paged.sqlite3"), page_size=2, page_past_end=past_end)
+    )
+    server = serve(paged)
+    try:
+        profile = tmp_path / "paged.toml"
+        profile.write_text('name = "paged"\nformat = "json"\npage_size = 2\n')
+        set_env(
+            monkeypatch,
+            OPEN311_ENDPOINT=f"{server.url}/open311/v2/",
+            OPEN311_PROFILE=str(profile),
+        )
+        for _ in range(4):
+            city_request(paged)
+        open_request("GONE-1", 5, code="001", age=timedelta(days=3))
+        monkeypatch.setattr(client, "MAX_PAGES", 2)  # pages full to the last one read
+        assert jobs.refresh_open_requests() == 4
+        assert open_rows()["GONE-1"].status == "open"
+        monkeypatch.setattr(client, "MAX_PAGES", 200)
+        assert jobs.refresh_open_requests() == 4
+        assert "GONE-1" not in open_rows()
+        assert paged.calls == 2 + 3  # the third page: empty, or past the end
+    finally:
+        server.stop()
 
 
 def test_the_cron_lists_open_requests_on_the_city_queue_unless_off(monkeypatch):

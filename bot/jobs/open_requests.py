@@ -24,6 +24,9 @@ from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
+# The listing may take a slow city's every page; its lock outlives the job (the cron's timeout).
+REFRESH_JOB_TIMEOUT = 600
+REFRESH_LOCK_TIMEOUT = REFRESH_JOB_TIMEOUT + 120
 # Rows written per statement (11 values each: well within SQLite's 32766 variables).
 UPSERT_CHUNK = 500
 # The city's clock and ours may differ: a request this near either end of the window is
@@ -38,7 +41,7 @@ def refresh_open_requests() -> int:
     off = settings.duplicates_off()
     if "*" in off:
         return 0
-    lock = redis_lock("open_requests", wait=None, timeout=settings.duplicate_refresh_seconds)
+    lock = redis_lock("open_requests", wait=None, timeout=REFRESH_LOCK_TIMEOUT)
     if not lock.acquire(blocking=False):
         log.info("a listing of open requests is already running")
         return 0
