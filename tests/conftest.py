@@ -42,6 +42,9 @@ from tests.processes import RedisServer
 # A geocoder's answers kept in Redis (bot/geocode_cache.py) would carry one test's sandbox into
 # the next: off unless a test turns it on (tests/test_geocode_cache.py).
 os.environ.setdefault("GEOCODE_CACHE_SECONDS", "0")
+# Many tests file a second report at the place of their first: the check for duplicates (an
+# offer before the summary) is off unless a test turns it on (tests/test_duplicates*.py).
+os.environ.setdefault("DUPLICATE_SERVICES_OFF", "*")
 PG_ADMIN = os.environ.get("INTAKE311_TEST_PG", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 PG_PREFIX = "intake311_test_"
 # Every table of ours (a new one is emptied between tests without being named here).

@@ -30,6 +30,15 @@ from conversations import FindNearby, FollowRequest, Geocode, Nearby
 from sandbox.app import create_sandbox_app
 from sandbox.server import serve
 
+
+@pytest.fixture(autouse=True)
+def duplicates_on(monkeypatch):
+    """The check for duplicates on (tests/conftest.py turns it off for the other tests); first,
+    so the settings `env` gives have it."""
+    monkeypatch.setenv("DUPLICATE_SERVICES_OFF", "")
+    get_settings.cache_clear()
+
+
 HERE = (39.7817, -89.6501)  # a point in the sandbox's Springfield
 # About 11 metres north per 0.0001 degree of latitude.
 NORTH_M = 1 / 111_320

@@ -10,9 +10,18 @@ from sqlmodel import select
 from bot import jobs
 from bot.db import session_scope
 from bot.models import Follow, OpenRequest, Report
+from bot.settings import get_settings
 from tests.conftest import run_jobs
 from tests.test_end_to_end import Phone, set_city_status
 from webhooks import create_app
+
+
+@pytest.fixture(autouse=True)
+def duplicates_on(monkeypatch):
+    """The check for duplicates on (tests/conftest.py turns it off for the other tests); first,
+    so the settings `env` gives have it."""
+    monkeypatch.setenv("DUPLICATE_SERVICES_OFF", "")
+    get_settings.cache_clear()
 
 
 def report_pothole(phone: Phone) -> list[str]:
