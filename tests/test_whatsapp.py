@@ -309,7 +309,7 @@ def test_a_report_filed_from_whatsapp_with_a_shared_pin(resident, twilio_api):
 
     # The resident shares a place from WhatsApp's attachment menu.
     [taken] = resident.send(base="whatsapp_location")
-    assert body(taken).startswith("Thanks, I have the location.")
+    assert body(taken).startswith("Thanks, I have the location: near Springfield Public Library.")
     [where_exactly] = resident.send("Deep hole in the right lane, cars swerving")
     assert where_exactly["Body"][0].startswith("Where is the pothole?")
     [summary] = resident.send("1")
