@@ -76,8 +76,9 @@ def find_nearby(
             address=row.address,
             status=row.status,
             opened=row.requested_at,
+            metres=round(metres),
         )
-        for _, row in near[:MOST_OFFERED]
+        for metres, row in near[:MOST_OFFERED]
     )
 
 

@@ -204,7 +204,7 @@ def question(state: State, context: Context) -> Reply | None:
     if state.name == StateName.LOCATION:
         return prompts.ask_location(say)
     if state.name == StateName.DUPLICATE and draft.nearby:
-        return nearby.offer(draft.nearby, say, context.timezone)
+        return nearby.offer(draft, context, say)
     if state.name == StateName.LOCATION_CONFIRM:
         if history.asks_photo_place(state) and draft.photo_place is not None:
             return prompts.photo_place(draft.photo_place.address, say)
@@ -978,7 +978,7 @@ def _on_nearby(state: State, event: Nearby, context: Context) -> Turn:
     if not event.requests:
         return asking.ask_next(state, context)
     draft.nearby = list(event.requests[: nearby.OFFERED])
-    return Turn(state, (nearby.offer(draft.nearby, _say(state, context), context.timezone),))
+    return Turn(state, (nearby.offer(draft, context, _say(state, context)),))
 
 
 def _file(state: State, context: Context) -> Turn:

@@ -42,17 +42,24 @@ def answers(draft: Draft, event: Nearby) -> bool:
     return draft.nearby_wait == checked_key(event.service_code, event.lat, event.lon)
 
 
-def offer(requests: list[NearbyRequest], say: Language, zone: str = "") -> Reply:
-    """The open requests as a numbered choice, sending one's own report as the last option."""
-    lines = [_line(request, say, zone) for request in requests[:OFFERED]]
+def offer(draft: Draft, context: Context, say: Language) -> Reply:
+    """The open requests offered as a numbered choice, sending one's own report last."""
+    lines = [_line(request, draft, context, say) for request in draft.nearby[:OFFERED]]
     return prompts.listing(say(texts.NEARBY_OFFER), lines + [say(texts.NEARBY_NONE)], say)
 
 
-def _line(request: NearbyRequest, say: Language, zone: str) -> str:
-    day = dates.day(request.opened, say, zone or None) if request.opened else "?"
+def _line(request: NearbyRequest, draft: Draft, context: Context, say: Language) -> str:
+    """One request: its service (the draft's, when the city's list names none), where (without
+    the city's name), the day it was reported and its status."""
+    day = dates.day(request.opened, say, context.timezone or None) if request.opened else "?"
+    where = request.address
+    if context.city and where.casefold().endswith(f", {context.city}".casefold()):
+        where = where[: -len(context.city) - 2]
+    if not where and request.metres is not None:
+        where = say(texts.NEARBY_AWAY).format(metres=request.metres)
     return say(texts.NEARBY_LINE).format(
-        service=cut(say.service(request.service_name), 24),
-        address=cut(request.address or "?", 32),
+        service=cut(say.service(request.service_name or draft.service_name), 24),
+        address=cut(where or "?", 32),
         day=day,
         status=request.status or "open",
     )

@@ -136,7 +136,9 @@ def pin_taken(pin: Place, say: Language = ENGLISH) -> str:
     worker names it), when it has one."""
     if not pin.address:
         return say(texts.PIN_TAKEN)
-    return say(texts.PIN_NEAR).format(address=cut(pin.address, ADDRESS_ROOM))
+    build = say(texts.PIN_NEAR).format
+    short = cut(pin.address, ADDRESS_ROOM)
+    return fit(lambda value: build(address=value), short, budgets=(1,), keep=len(short))
 
 
 def confirm(draft: Draft, say: Language = ENGLISH, details: bool = False) -> Reply:

@@ -61,6 +61,7 @@ ADDRESS_CHOICE_HOW = "Please reply with one of the numbers, or send the address 
 # (conversations/nearby.py): one line each, then the resident's own report as the last option.
 NEARBY_OFFER = "This may already be reported. Reply with its number to follow it instead:"
 NEARBY_LINE = "{service}, {address}, reported {day}: {status}"
+NEARBY_AWAY = "about {metres} m away"  # in a line, where the city gave no address
 NEARBY_NONE = "None of these: send my report"
 NEARBY_FOLLOWING = (
     "Thanks! You now follow request {number}, so no new report was sent. "

@@ -176,6 +176,7 @@ class NearbyRequest:
     address: str = ""
     status: str = "open"
     opened: datetime | None = None  # when it was reported (shown as an age)
+    metres: int | None = None  # how far from the resident's place (shown without an address)
 
 
 @dataclass(frozen=True)
@@ -452,6 +453,7 @@ def _stored_nearby(request: NearbyRequest) -> dict:
         "address": request.address,
         "status": request.status,
         "opened": opened,
+        "metres": request.metres,
     }
 
 
@@ -463,6 +465,7 @@ def _nearby(data: dict) -> NearbyRequest:
         address=str(data.get("address", "")),
         status=str(data.get("status", "open")),
         opened=datetime.fromisoformat(opened) if isinstance(opened, str) else None,
+        metres=data["metres"] if isinstance(data.get("metres"), int) else None,
     )
 
 

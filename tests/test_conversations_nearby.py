@@ -225,3 +225,15 @@ def test_any_answer_at_the_offer_is_handled(text, count):
     assert len(follows) <= 1
     if follows:
         assert follows[0].number in {r.number for r in offered} and chat.state.name == "idle"
+
+
+def test_a_line_without_the_citys_name_or_service_says_the_drafts_and_how_far():
+    chat = Chat(CHECKING)
+    to_check(chat)
+    bare = NearbyRequest("1003", "", "", "open", None, metres=12)
+    named = replace(FIRST, address="118 Main St, Springfield")
+    offer = chat.feed(Nearby("PTH-001", 39.78, -89.65, (named, bare)))
+    assert offer.replies[0].options[:2] == (
+        "Pothole, 118 Main St, reported Feb 27: open",
+        "Pothole, about 12 m away, reported ?: open",
+    )

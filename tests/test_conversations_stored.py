@@ -1835,7 +1835,7 @@ def test_a_copy_of_a_state_is_equal_and_shares_nothing_mutable():
         candidates=[Place("1 Oak Ave, Springfield", 39.8, -89.6)],
         nearby_checked="PTH-001@39.78000,-89.65000",
         nearby_wait="PTH-001@39.78000,-89.65000",
-        nearby=[NearbyRequest("101", "Pothole", "118 Main St", "open", OPENED)],
+        nearby=[NearbyRequest("101", "Pothole", "118 Main St", "open", OPENED, 5)],
     )
     unset = Draft()
     assert all(getattr(draft, f.name) != getattr(unset, f.name) for f in fields(Draft))
