@@ -938,16 +938,16 @@ def _change(state: State, field: int, context: Context) -> Turn:
 
 def _duplicate(state: State, text: str, context: Context) -> Turn:
     """A number follows that request (nothing is filed); the last number or NO goes on to the
-    summary; a new address is looked up; anything else asks for a number again."""
+    summary; a new address is looked up; anything else (YES too) asks for a number again."""
     draft, say = state.draft, _say(state, context)
     if not draft.nearby:  # the look-up never answered: the summary shown stands
         _checked(draft)
         state.name = StateName.CONFIRM
         return _confirm(state, text, context)
     choice = nearby.picked(text, draft.nearby)
+    # YES is not taken as a follow: a resident who wrote it before the offer arrived meant
+    # the summary they expected (the look-up answers before their next message is read).
     answer = _yes_no(state, text, context) if choice is None else None
-    if choice is None and answer and len(draft.nearby) == 1:
-        choice = draft.nearby[0]
     if choice:
         follow = nearby.follow(state, choice)
         return Turn(state.fresh(), (nearby.following(choice.number, say),), (follow,))

@@ -102,17 +102,15 @@ def test_the_last_number_or_no_goes_on_to_the_summary_and_files():
         assert [type(a) for a in filed.actions] == [FileReport]
 
 
-def test_yes_follows_the_one_request_offered_and_is_ambiguous_with_two():
-    chat = Chat(CHECKING)
-    to_check(chat)
-    chat.feed(Nearby("PTH-001", 39.78, -89.65, (FIRST,)))
-    assert chat.send("yes").actions[0].number == "1001"
-    chat = Chat(CHECKING)
-    to_check(chat)
-    chat.feed(Nearby("PTH-001", 39.78, -89.65, (FIRST, SECOND)))
-    unclear = chat.send("yes")
-    assert unclear.actions == () and chat.state.name == "duplicate"
-    assert unclear.replies[0].text == "Please reply with a number from 1 to 3."
+def test_yes_follows_nothing_it_may_have_been_meant_for_the_summary():
+    for offered in ((FIRST,), (FIRST, SECOND)):
+        chat = Chat(CHECKING)
+        to_check(chat)
+        chat.feed(Nearby("PTH-001", 39.78, -89.65, offered))
+        unclear = chat.send("yes")
+        assert unclear.actions == () and chat.state.name == "duplicate"
+        count = len(offered) + 1
+        assert unclear.replies[0].text == f"Please reply with a number from 1 to {count}."
 
 
 def test_a_new_address_at_the_offer_is_looked_up_and_checked_again():
