@@ -29,6 +29,7 @@ from bot.timeutil import utcnow
 from conversations import FindNearby, FollowRequest, Geocode, Nearby
 from sandbox.app import create_sandbox_app
 from sandbox.server import serve
+from tests.sandbox_city import Counted, own_city
 
 
 @pytest.fixture(autouse=True)
@@ -303,27 +304,11 @@ def test_long_city_values_are_cut_to_their_columns(env):
 # --- the refresh against the sandbox city ------------------------------------------------------
 
 
-class Counted:
-    """WSGI middleware counting the GET requests calls a sandbox answers."""
-
-    def __init__(self, app):
-        self.app, self.calls = app, 0
-
-    def __call__(self, environ, start_response):
-        if environ["PATH_INFO"].startswith("/open311/v2/requests"):
-            self.calls += 1
-        return self.app(environ, start_response)
-
-
 @pytest.fixture
 def city(env, tmp_path, monkeypatch):
     """A sandbox city of the test's own, its calls counted."""
-    counted = Counted(create_sandbox_app(str(tmp_path / "city.sqlite3")))
-    server = serve(counted)
-    monkeypatch.setenv("OPEN311_ENDPOINT", f"{server.url}/open311/v2/")
-    get_settings.cache_clear()
-    yield counted
-    server.stop()
+    with own_city(tmp_path, monkeypatch) as counted:
+        yield counted
 
 
 def city_request(city, code: str = "001", metres: float = 0.0, **fields) -> str:

@@ -21,8 +21,7 @@ from bot.geocoding import lookup
 from bot.models import Follow, Report
 from bot.open311.client import Open311Client
 from bot.settings import get_settings
-from sandbox.app import create_sandbox_app
-from sandbox.server import serve
+from tests.sandbox_city import own_city
 from tests.test_end_to_end import Phone
 from webhooks import create_app
 
@@ -55,13 +54,8 @@ class Outcome:
 @pytest.fixture
 def city(sqlite_env, tmp_path, monkeypatch):
     """A sandbox city of the test's own, with the check for duplicates on."""
-    app = create_sandbox_app(str(tmp_path / "city.sqlite3"))
-    server = serve(app)
-    monkeypatch.setenv("OPEN311_ENDPOINT", f"{server.url}/open311/v2/")
-    monkeypatch.setenv("DUPLICATE_SERVICES_OFF", "")
-    get_settings.cache_clear()
-    yield app
-    server.stop()
+    with own_city(tmp_path, monkeypatch, DUPLICATE_SERVICES_OFF="") as counted:
+        yield counted.app
 
 
 def called_in(number: int, street: str, with_address: bool) -> None:

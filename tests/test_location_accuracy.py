@@ -44,8 +44,9 @@ class Case:
     outside: bool
 
 
-def cases() -> list[Case]:
-    with (HERE / "locations.csv").open(encoding="utf-8", newline="") as handle:
+def cases(name: str = "locations.csv") -> list[Case]:
+    """The typed locations of one of tests/evaluation's sets."""
+    with (HERE / name).open(encoding="utf-8", newline="") as handle:
         return [
             Case(
                 row["kind"],
@@ -57,9 +58,9 @@ def cases() -> list[Case]:
         ]
 
 
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory) -> Settings:
-    folder = tmp_path_factory.mktemp("locations")
+def demo_town_settings(folder: Path) -> Settings:
+    """The worker's settings with the demo town's data as the geocoder, indexed in `folder`,
+    and the city limits of springfield_limits.geojson."""
     build([DEMO_TOWN], folder / "town.sqlite3", "Springfield")
     return Settings(
         _env_file=None,
@@ -68,6 +69,11 @@ def settings(tmp_path_factory) -> Settings:
         city_name="Springfield",
         city_boundary_file=str(HERE / "springfield_limits.geojson"),
     )
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory) -> Settings:
+    return demo_town_settings(tmp_path_factory.mktemp("locations"))
 
 
 def outcome(case: Case, settings: Settings) -> str:

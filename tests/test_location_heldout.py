@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.gazetteer.build import build
 from bot.gazetteer.geometry import metres
 from bot.geocoding import lookup
 from bot.settings import Settings
 from conversations.addresses import find_address
 from conversations.locating import distinct
+from tests.test_location_accuracy import Case, cases, demo_town_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "tests" / "evaluation"
@@ -38,14 +38,6 @@ MOST_WRONG = 0.05  # in the city, placed first more than 50 m away: none today
 
 
 @dataclass(frozen=True)
-class Case:
-    kind: str
-    typed: str
-    at: tuple[float, float] | None
-    outside: bool
-
-
-@dataclass(frozen=True)
 class Result:
     case: Case
     outcome: str  # first / offered / wrong / missed; refused / not_found / wrong
@@ -53,30 +45,9 @@ class Result:
     off: float | None  # its metres from the true point
 
 
-def cases() -> list[Case]:
-    with (HERE / "locations_heldout.csv").open(encoding="utf-8", newline="") as handle:
-        return [
-            Case(
-                row["kind"],
-                row["typed"],
-                (float(row["lat"]), float(row["lon"])) if row["lat"] else None,
-                row["expect"] == "outside",
-            )
-            for row in csv.DictReader(handle)
-        ]
-
-
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory) -> Settings:
-    folder = tmp_path_factory.mktemp("heldout")
-    build([ROOT / "sandbox" / "demo_town.json"], folder / "town.sqlite3", "Springfield")
-    return Settings(
-        _env_file=None,
-        geocoder="gazetteer",
-        gazetteer_file=str(folder / "town.sqlite3"),
-        city_name="Springfield",
-        city_boundary_file=str(HERE / "springfield_limits.geojson"),
-    )
+    return demo_town_settings(tmp_path_factory.mktemp("heldout"))
 
 
 def result(case: Case, settings: Settings) -> Result:
@@ -121,7 +92,7 @@ def _report(inside: list[Result], outside: list[Result]) -> None:
 
 
 def test_heldout_locations_are_placed_and_outside_ones_refused(settings):
-    results = [result(case, settings) for case in cases()]
+    results = [result(case, settings) for case in cases("locations_heldout.csv")]
     inside = [r for r in results if not r.case.outside]
     outside = [r for r in results if r.case.outside]
     assert len(inside) >= 60 and len(outside) >= 20  # the set is whole

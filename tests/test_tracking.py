@@ -15,36 +15,15 @@ from bot.jobs import tracking
 from bot.models import Contact, Conversation, Direction, Message, Report, ReportState
 from bot.payloads import OutboundPayload
 from bot.queue import get_queue
-from bot.settings import get_settings
 from bot.timeutil import utcnow
-from sandbox.app import create_sandbox_app
-from sandbox.server import serve
-
-
-class Counted:
-    """WSGI middleware counting the GET requests?... calls a sandbox answers."""
-
-    def __init__(self, app):
-        self.app, self.calls = app, 0
-
-    def __call__(self, environ, start_response):
-        if environ["REQUEST_METHOD"] == "GET" and environ["PATH_INFO"].startswith(
-            "/open311/v2/requests."
-        ):
-            self.calls += 1
-        return self.app(environ, start_response)
+from tests.sandbox_city import Counted, own_city
 
 
 @pytest.fixture
 def city(env, tmp_path, monkeypatch):
     """A sandbox city of the test's own, its calls counted, with batches of 3."""
-    counted = Counted(create_sandbox_app(str(tmp_path / "city.sqlite3")))
-    server = serve(counted)
-    monkeypatch.setenv("OPEN311_ENDPOINT", f"{server.url}/open311/v2/")
-    monkeypatch.setenv("OPEN311_BATCH_SIZE", "3")
-    get_settings.cache_clear()
-    yield counted
-    server.stop()
+    with own_city(tmp_path, monkeypatch, OPEN311_BATCH_SIZE="3") as counted:
+        yield counted
 
 
 def _store(city: Counted):
