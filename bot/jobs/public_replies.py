@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from bot.channels.registry import channel_for
 from bot.jobs.common import store_reply
-from bot.models import Conversation, Direction, Message, Report
+from bot.models import Contact, Conversation, Direction, Message, Report
 from bot.payloads import InboundPayload, OutboundPayload
 from bot.timeutil import utcnow
 from conversations import Reply, notices
@@ -31,9 +31,16 @@ INVITE_QUIET = timedelta(hours=24)
 
 def public_post_of(message: Message) -> str | None:
     """The public post an inbound message came as, on a channel that takes them."""
-    if message.direction != Direction.IN or not channel_for(message.channel).abilities.public_posts:
+    if message.direction != Direction.IN or not _takes_public_posts(message.channel):
         return None
     return InboundPayload.from_dict(message.payload).public_post
+
+
+def _takes_public_posts(channel: str) -> bool:
+    try:
+        return channel_for(channel).abilities.public_posts
+    except LookupError:  # a channel this deployment no longer runs
+        return False
 
 
 def store_public_reply(
@@ -74,7 +81,10 @@ def _answered_in_public_since(session: Session, conversation: Conversation, sinc
 
 def filed(session: Session, report: Report, say: Language) -> Message | None:
     """Tell the public post that started `report` its request number (None: it started in
-    private)."""
+    private, or on a channel without public posts)."""
+    contact = session.get(Contact, report.contact_id)
+    if contact is None or not _takes_public_posts(contact.channel):
+        return None
     post = _post_behind(session, report)
     if post is None or not report.service_request_id:
         return None
