@@ -183,16 +183,26 @@ def follow(session: Session, contact_id: int, action: FollowRequest) -> None:
     number = action.number.strip()
     if not number or len(number) > ID_LENGTH:
         return
-    known = session.exec(
-        select(OpenRequest.status).where(OpenRequest.service_request_id == number)
-    ).first()
+    # Without the status shown: our own report's is the freshest (tracking keeps it; its
+    # open-request row is gone once closed), then the city's listing's.
+    known = (
+        session.exec(
+            select(Report.city_status).where(
+                Report.service_request_id == number, Report.city_status.is_not(None)
+            )
+        ).first()
+        or session.exec(
+            select(OpenRequest.status).where(OpenRequest.service_request_id == number)
+        ).first()
+    )
     now = utcnow()
     row = {
         "contact_id": contact_id,
         "service_request_id": number,
         "service_code": action.service_code[: _LENGTHS["service_code"]],
         "service_name": action.service_name[: _LENGTHS["service_name"]],
-        "last_status": (known or "open").lower()[: _LENGTHS["status"]],
+        # What the offer showed them, so a change since (even before they answered) is told.
+        "last_status": (action.status or known or "open").lower()[: _LENGTHS["status"]],
         "active": True,
         "created_at": now,
         "updated_at": now,

@@ -490,7 +490,7 @@ class Settings(BaseSettings):
     # open requests are not listed either).
     duplicate_services_off: str = ""
     # How far back (days) the city's open requests are listed and offered.
-    duplicate_window_days: int = Field(30, ge=1, le=365)
+    duplicate_window_days: int = Field(30, ge=1, le=90)  # GeoReport v2 lists 90 days at most
     # Seconds between two listings of the city's open requests (the cron's, on the city queue).
     duplicate_refresh_seconds: int = Field(600, ge=30)
 

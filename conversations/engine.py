@@ -732,6 +732,7 @@ def _take(service: Service, said: str, state: State, context: Context) -> Turn:
             pin=kept.pin,
             media=kept.media,
             history=kept.history,
+            nearby_checked=kept.nearby_checked,  # the same type again is not checked again
         )
         return _led(lead, asking.ask_next(new, context))
     new.draft = Draft(service_code=service.code, service_name=service.name)
@@ -940,11 +941,13 @@ def _duplicate(state: State, text: str, context: Context) -> Turn:
     """A number follows that request (nothing is filed); the last number or NO goes on to the
     summary; a new address is looked up; anything else (YES too) asks for a number again."""
     draft, say = state.draft, _say(state, context)
-    if not draft.nearby:  # the look-up never answered: the summary shown stands
+    if not draft.nearby:  # the look-up never answered: on to the summary, not yet seen
         _checked(draft)
         state.name = StateName.CONFIRM
-        return _confirm(state, text, context)
+        return Turn(state, asking.summary(state, context))
     choice = nearby.picked(text, draft.nearby)
+    if choice is None and _says_none(text, say):
+        choice = False
     # YES is not taken as a follow: a resident who wrote it before the offer arrived meant
     # the summary they expected (the look-up answers before their next message is read).
     answer = _yes_no(state, text, context) if choice is None else None
@@ -959,6 +962,12 @@ def _duplicate(state: State, text: str, context: Context) -> Turn:
         draft.nearby = []
         return _geocode(state, address)
     return Turn(state, (nearby.how(draft.nearby, say),))
+
+
+def _says_none(text: str, say: Language) -> bool:
+    """Whether the resident answers the offer with its last option's words ("none of these")."""
+    said = normal(text)
+    return said in OTHER_WORDS or say.has("other", said) or said == normal(say(texts.NEARBY_NONE))
 
 
 def _checked(draft: Draft) -> None:
@@ -977,8 +986,10 @@ def _on_nearby(state: State, event: Nearby, context: Context) -> Turn:
     _checked(draft)
     if not event.requests:
         return asking.ask_next(state, context)
+    say = _say(state, context)
     draft.nearby = list(event.requests[: nearby.OFFERED])
-    return Turn(state, (nearby.offer(draft, context, _say(state, context)),))
+    draft.nearby = draft.nearby[: nearby.shown(draft, context, say)]
+    return Turn(state, (nearby.offer(draft, context, say),))
 
 
 def _file(state: State, context: Context) -> Turn:

@@ -65,6 +65,9 @@ def back(state: State) -> State | None:
         draft.pin = state.draft.pin
     if state.draft.photo_place is not None and draft.photo_place is None:
         draft.photo_place = state.draft.photo_place
+    # What was checked for open requests nearby stays checked: the check names its service
+    # and point, so going back to the same ones does not ask again.
+    draft.nearby_checked = state.draft.nearby_checked
     if history:
         draft.history = history
     restored = state.fresh()

@@ -12,11 +12,15 @@ from typing import Literal
 
 from . import dates, prompts, texts
 from .answers import number
-from .fitting import cut
+from .fitting import MOST, cut
 from .language import Language
+from .plaintext import render
+from .segments import cost
 from .types import Context, Draft, FindNearby, FollowRequest, Nearby, NearbyRequest, Reply, State
 
 OFFERED = 3  # requests offered at most
+ADDRESS_ROOMS = (40, 32, 24, 16)  # characters of an address, in turn, to fit the budget
+STATUS_ROOM = 16  # characters of the city's status word kept
 
 
 def checked_key(service_code: str, lat: float, lon: float) -> str:
@@ -42,27 +46,51 @@ def answers(draft: Draft, event: Nearby) -> bool:
     return draft.nearby_wait == checked_key(event.service_code, event.lat, event.lon)
 
 
+def shown(draft: Draft, context: Context, say: Language) -> int:
+    """How many of the requests found the offer can show within the reply's budget, each with
+    its day and status (fewer when even short addresses do not fit)."""
+    requests = draft.nearby[:OFFERED]
+    for count in range(len(requests), 1, -1):
+        if _fits(_offer(requests[:count], context, say, ADDRESS_ROOMS[-1]), say):
+            return count
+    return min(len(requests), 1)
+
+
 def offer(draft: Draft, context: Context, say: Language) -> Reply:
-    """The open requests offered as a numbered choice, sending one's own report last."""
-    lines = [_line(request, draft, context, say) for request in draft.nearby[:OFFERED]]
-    return prompts.listing(say(texts.NEARBY_OFFER), lines + [say(texts.NEARBY_NONE)], say)
+    """The requests offered as a numbered choice, sending one's own report last: each line cut
+    in its address alone (the day, the status and the last option are kept whole)."""
+    requests = draft.nearby[:OFFERED]
+    reply = _offer(requests, context, say, ADDRESS_ROOMS[0])
+    for room in ADDRESS_ROOMS:
+        reply = _offer(requests, context, say, room)
+        if _fits(reply, say):
+            break
+    return reply
 
 
-def _line(request: NearbyRequest, draft: Draft, context: Context, say: Language) -> str:
-    """One request: its service (the draft's, when the city's list names none), where (without
-    the city's name), the day it was reported and its status."""
-    day = dates.day(request.opened, say, context.timezone or None) if request.opened else "?"
+def _offer(requests: list[NearbyRequest], context: Context, say: Language, room: int) -> Reply:
+    lines = [_line(request, context, say, room) for request in requests]
+    options = (*lines, say(texts.NEARBY_NONE))
+    return Reply(say(texts.NEARBY_OFFER), options=options, expects="choice")
+
+
+def _fits(reply: Reply, say: Language) -> bool:
+    return cost(render(reply)) <= (prompts.LIST_BUDGET if say.english else MOST)
+
+
+def _line(request: NearbyRequest, context: Context, say: Language, room: int) -> str:
+    """One request: where (without the city's name; how far when the city gave no address),
+    the day it was reported and its status."""
     where = request.address
     if context.city and where.casefold().endswith(f", {context.city}".casefold()):
         where = where[: -len(context.city) - 2]
     if not where and request.metres is not None:
         where = say(texts.NEARBY_AWAY).format(metres=request.metres)
-    return say(texts.NEARBY_LINE).format(
-        service=cut(say.service(request.service_name or draft.service_name), 24),
-        address=cut(where or "?", 32),
-        day=day,
-        status=request.status or "open",
-    )
+    where, status = cut(where or "?", room), cut(request.status or "open", STATUS_ROOM)
+    if request.opened is None:
+        return say(texts.NEARBY_LINE_UNDATED).format(address=where, status=status)
+    day = dates.day(request.opened, say, context.timezone or None)
+    return say(texts.NEARBY_LINE).format(address=where, day=day, status=status)
 
 
 def picked(text: str, requests: list[NearbyRequest]) -> NearbyRequest | Literal[False] | None:
@@ -82,6 +110,7 @@ def follow(state: State, request: NearbyRequest) -> FollowRequest:
         service_code=draft.service_code,
         service_name=request.service_name or draft.service_name,
         language=state.language or "en",
+        status=request.status,
     )
 
 

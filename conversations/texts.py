@@ -60,7 +60,8 @@ ADDRESS_CHOICE_HOW = "Please reply with one of the numbers, or send the address 
 # Open requests of the same service near the place, offered before the summary
 # (conversations/nearby.py): one line each, then the resident's own report as the last option.
 NEARBY_OFFER = "This may already be reported. Reply with its number to follow it instead:"
-NEARBY_LINE = "{service}, {address}, reported {day}: {status}"
+NEARBY_LINE = "{address} ({day}): {status}"  # the day reported; the service is the resident's
+NEARBY_LINE_UNDATED = "{address}: {status}"  # the city gave no date
 NEARBY_AWAY = "about {metres} m away"  # in a line, where the city gave no address
 NEARBY_NONE = "None of these: send my report"
 NEARBY_FOLLOWING = (

@@ -275,6 +275,7 @@ class FollowRequest:
     service_code: str
     service_name: str = ""
     language: str = "en"
+    status: str = ""  # the status the offer showed them: a change since is told
 
 
 Action = Geocode | LookupStatus | ListReports | FileReport | FindNearby | FollowRequest

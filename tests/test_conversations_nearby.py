@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,11 +19,14 @@ from conversations import (
     Nearby,
     NearbyRequest,
     Place,
+    dates,
     step,
     texts,
 )
+from conversations.fitting import MOST
 from conversations.plaintext import render
-from conversations.types import TimedOut
+from conversations.segments import cost
+from conversations.types import State, TimedOut
 from tests.conversations.corpus import make_context
 from tests.fuzzing import fuzz_settings, said
 from tests.test_conversations_catalogue import AT, CONTEXT, Chat
@@ -30,6 +34,7 @@ from tests.test_conversations_catalogue import AT, CONTEXT, Chat
 CHECKING = replace(CONTEXT, nearby_off=frozenset(), timezone="America/Chicago")
 MAIN = Place("120 Main St, Springfield", 39.78, -89.65)
 OAK = Place("5 Oak Ave, Springfield", 39.79, -89.66)
+OPENED = datetime(2026, 2, 27, 18, 0, tzinfo=UTC)
 FIRST = NearbyRequest(
     "1001", "Pothole", "118 Main St", "open", datetime(2026, 2, 27, 18, 0, tzinfo=UTC)
 )
@@ -72,11 +77,11 @@ def test_open_requests_are_offered_one_line_each_with_sending_ones_own_last():
     reply = offer.replies[0]
     assert reply.expects == "choice" and reply.text == texts.NEARBY_OFFER
     assert reply.options == (
-        "Pothole, 118 Main St, reported Feb 27: open",  # on the city's calendar
-        "Pothole, 124 Main St, reported ?: acknowledged",
+        "118 Main St (Feb 27): open",  # on the city's calendar
+        "124 Main St: acknowledged",  # the city gave no date
         texts.NEARBY_NONE,
     )
-    assert "1 Pothole, 118 Main St" in render(reply)
+    assert "1 118 Main St" in render(reply)
 
 
 def test_a_number_follows_that_request_and_files_nothing():
@@ -146,9 +151,12 @@ def test_a_late_or_stale_answer_is_ignored():
     assert late.replies == () and chat.state.name == "confirm"
 
 
-def test_a_lost_answer_does_not_hold_the_report():
-    chat = Chat(CHECKING)
+def test_a_lost_answer_does_not_hold_the_report_nor_take_a_yes_for_an_unseen_summary():
+    chat = Chat(CHECKING, State())  # never asked whether the city may contact them
     to_check(chat)  # the check's answer never comes; the resident writes again
+    shown = chat.send("yes")
+    assert shown.actions == () and shown.replies[0].text.startswith("Ready to send:")
+    assert chat.state.consent is None
     turn = chat.send("yes")
     assert [type(a) for a in turn.actions] == [FileReport]
 
@@ -165,7 +173,7 @@ def test_quiet_at_the_offer_or_in_its_language_menu_holds_the_report_for_later()
         assert quiet.replies
         resumed = chat.send("resume")
         assert chat.state.name == "duplicate"
-        assert resumed.replies[-1].options[0].startswith("Pothole, 118 Main St")
+        assert resumed.replies[-1].options[0].startswith("118 Main St")
 
 
 def test_the_offer_speaks_the_residents_language():
@@ -225,13 +233,60 @@ def test_any_answer_at_the_offer_is_handled(text, count):
         assert follows[0].number in {r.number for r in offered} and chat.state.name == "idle"
 
 
-def test_a_line_without_the_citys_name_or_service_says_the_drafts_and_how_far():
+def test_a_line_without_the_citys_name_says_how_far_when_it_has_no_address():
     chat = Chat(CHECKING)
     to_check(chat)
     bare = NearbyRequest("1003", "", "", "open", None, metres=12)
     named = replace(FIRST, address="118 Main St, Springfield")
     offer = chat.feed(Nearby("PTH-001", 39.78, -89.65, (named, bare)))
     assert offer.replies[0].options[:2] == (
-        "Pothole, 118 Main St, reported Feb 27: open",
-        "Pothole, about 12 m away, reported ?: open",
+        "118 Main St (Feb 27): open",
+        "about 12 m away: open",
     )
+
+
+def test_the_last_options_words_send_ones_own_report():
+    for words in ("none of these", "None", texts.NEARBY_NONE):
+        chat = Chat(CHECKING)
+        to_check(chat)
+        chat.feed(Nearby("PTH-001", 39.78, -89.65, (FIRST,)))
+        assert chat.send(words).replies[0].text.startswith("Ready to send:"), words
+
+
+def test_back_or_the_same_type_again_does_not_check_again():
+    chat = Chat(CHECKING)
+    to_check(chat)
+    chat.feed(Nearby("PTH-001", 39.78, -89.65, (FIRST,)))
+    chat.send("2")  # none of these: the summary
+    chat.send("back")  # the offer again, as it was
+    assert chat.state.name == "duplicate"
+    chat.send("back")  # the description
+    again = chat.send("Deep hole in the right lane")
+    assert again.actions == () and chat.state.name == "confirm"
+    chat.send("1")  # change the type
+    same = chat.send("1")  # Pothole again
+    assert same.actions == () and chat.state.name == "confirm"
+
+
+LONG = [
+    NearbyRequest(str(n), "Pothole", f"120{n} West Washington Boulevard", "acknowledged", OPENED)
+    for n in range(3)
+]
+
+
+@pytest.mark.parametrize("code", ["en", "es", "tl", "vi", "zh"])
+def test_long_addresses_are_cut_and_the_day_status_and_last_option_kept(code):
+    context = replace(CHECKING, languages=make_context().languages)
+    chat = Chat(context, State(consent=False, language=code, language_chosen=code != "en"))
+    to_check(chat)
+    offer = chat.feed(Nearby("PTH-001", 39.78, -89.65, tuple(LONG)))
+    say = context.language(code)
+    reply = offer.replies[0]
+    assert reply.options[-1] == say(texts.NEARBY_NONE)
+    assert len(reply.options) >= 3  # two requests at least, each still told apart
+    for option in reply.options[:-1]:
+        assert "acknowledged" in option and dates.day(OPENED, say, context.timezone) in option
+    assert cost(render(reply)) <= (2 if code == "en" else MOST)
+    shown = len(reply.options) - 1
+    assert len(chat.state.draft.nearby) == shown
+    assert chat.send(str(shown + 1)).replies[0].text.startswith(say(texts.CONFIRM).split("\n")[0])

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 from pydantic import ValidationError
+from sqlalchemy import update
 from sqlmodel import select
 
 from bot import duplicates, jobs
@@ -22,7 +23,16 @@ from bot.intake import conversation_for
 from bot.jobs import following, turn_actions
 from bot.jobs.turn_actions import Followup, record_follows
 from bot.jobs.turn_state import engine_context
-from bot.models import Contact, Direction, Follow, Message, OpenRequest, Report, ReportState
+from bot.models import (
+    Contact,
+    Conversation,
+    Direction,
+    Follow,
+    Message,
+    OpenRequest,
+    Report,
+    ReportState,
+)
 from bot.retention import purge
 from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
@@ -365,31 +375,19 @@ def test_the_refresh_skips_the_services_that_are_off(city, monkeypatch):
 def test_the_refresh_closes_nothing_older_than_the_window_nor_ours(city):
     open_request("OLD-1", 5, code="001", age=timedelta(days=40))  # past the window of 30 days
     open_request("OURS-1", 5, code="001", age=timedelta(days=3), ours=True)  # tracking's
-    open_request("GONE-1", 5, code="001", age=timedelta(days=3))
+    open_request("UNKNOWN-1", 5, code="001", age=timedelta(days=3))
     open_request("ANCIENT", 5, code="001", age=timedelta(days=61))
     jobs.refresh_open_requests()
     rows = open_rows()
     assert rows["OLD-1"].status == "open" and rows["OURS-1"].status == "open"
-    assert "GONE-1" not in rows  # closed: the complete listing no longer has it
+    # Left out of the listing, and the city says nothing of it when asked (it may hide it):
+    # kept as it was until it ages out, never closed on a guess.
+    assert rows["UNKNOWN-1"].status == "open"
     assert "ANCIENT" not in rows  # older than twice the window
 
 
-def test_a_listing_that_may_be_cut_short_closes_nothing(city, monkeypatch):
-    from bot.open311 import client
-
-    city_request(city)
-    city_request(city)
-    open_request("GONE-1", 5, code="001", age=timedelta(days=3))
-    monkeypatch.setattr(client, "LIST_CAP", 2)  # the city's answer is at its cap
-    assert jobs.refresh_open_requests() == 2
-    assert open_rows()["GONE-1"].status == "open"
-    monkeypatch.setattr(client, "LIST_CAP", 3)
-    jobs.refresh_open_requests()
-    assert "GONE-1" not in open_rows()
-
-
 @pytest.mark.parametrize("past_end", ["empty", "404"])
-def test_a_paged_listing_closes_only_when_its_last_page_was_read(
+def test_a_paged_listing_is_read_to_its_end_and_what_it_left_out_asked_by_number(
     env, tmp_path, monkeypatch, past_end
 ):
     from bot.open311 import client
@@ -408,14 +406,14 @@ def test_a_paged_listing_closes_only_when_its_last_page_was_read(
         )
         for _ in range(4):
             city_request(paged)
-        open_request("GONE-1", 5, code="001", age=timedelta(days=3))
+        gone = _closed_at_the_city_but_listed_open_before(paged)
         monkeypatch.setattr(client, "MAX_PAGES", 2)  # pages full to the last one read
         assert jobs.refresh_open_requests() == 4
-        assert open_rows()["GONE-1"].status == "open"
+        assert gone not in open_rows()  # asked by its number: closed at the city
+        assert paged.calls == 2 + 1
         monkeypatch.setattr(client, "MAX_PAGES", 200)
         assert jobs.refresh_open_requests() == 4
-        assert "GONE-1" not in open_rows()
-        assert paged.calls == 2 + 3  # the third page: empty, or past the end
+        assert paged.calls == 3 + 3  # the third page: empty, or past the end; nothing to ask
     finally:
         server.stop()
 
@@ -599,3 +597,109 @@ def test_the_duplicates_command_counts_requests_and_follows(env):
     assert "2  001" in done.output and "002" not in done.output
     assert "2 open request(s) known" in done.output
     assert "1 follow(s) active, 1 recorded" in done.output
+
+
+# --- found in review: closing only on the city's word, follows that move ------------------------
+
+
+def _closed_at_the_city_but_listed_open_before(city, code: str = "001", **row) -> str:
+    """A request the city closed since our last listing (which had it open)."""
+    number = city_request(city, code=code)
+    open_request(number, 5, code=code, age=timedelta(days=2), **row)
+    city.app.extensions["sandbox"].store.set_status(number, "closed", "Filled")
+    return number
+
+
+def test_a_request_the_listing_left_out_is_closed_when_the_city_says_so(city):
+    number = _closed_at_the_city_but_listed_open_before(city)
+    jobs.refresh_open_requests()
+    assert number not in open_rows() and nearby("001") == []
+
+
+def test_a_request_listed_without_a_date_is_closed_on_the_citys_word(city):
+    number = _closed_at_the_city_but_listed_open_before(city)
+    with session_scope() as session:  # a city that gave no requested_datetime
+        row = session.exec(select(OpenRequest).where(OpenRequest.service_request_id == number))
+        row.one().requested_at = None
+    jobs.refresh_open_requests()
+    assert nearby("001") == []
+
+
+@pytest.mark.parametrize("page_size", [None, 2])
+def test_a_city_capping_its_answer_closes_only_what_it_closed(
+    env, tmp_path, monkeypatch, page_size
+):
+    """A server that answers fewer than it has (a cap, paged or not) never closes the requests
+    it left out: each is asked about by number."""
+    capped = Counted(create_sandbox_app(str(tmp_path / "capped.sqlite3"), page_size=2))
+    server = serve(capped)
+    try:
+        profile = tmp_path / "plain.toml"
+        paging = f"page_size = {page_size}\n" if page_size else ""
+        profile.write_text(f'name = "plain"\nformat = "json"\n{paging}')
+        set_env(
+            monkeypatch, OPEN311_ENDPOINT=f"{server.url}/open311/v2/", OPEN311_PROFILE=str(profile)
+        )
+        still_open = [city_request(capped, metres=5) for _ in range(4)]
+        for number in still_open:  # listed before, when the city had fewer open
+            open_request(number, 5, code="001", age=timedelta(days=2))
+        _closed_at_the_city_but_listed_open_before(capped)
+        jobs.refresh_open_requests()
+        assert set(open_rows()) == set(still_open)  # all 4 still open at the city
+    finally:
+        server.stop()
+
+
+def test_a_reporter_following_their_own_report_is_forgotten_once_it_closed(city):
+    number = city_request(city)
+    reporter = resident("+13125550201")
+    report_id = filed_report(reporter, number)
+    with session_scope() as session:
+        duplicates.record_filed(session, session.get(Report, report_id))
+    follow(reporter[0], number)  # offered their own earlier report, they follow it
+    city.app.extensions["sandbox"].store.set_status(number, "closed", "Filled")
+    jobs.track()
+    jobs.refresh_open_requests()
+    assert [f.last_status for f in follows()] == ["closed"]
+    assert len(notices_to(reporter[0])) == 1  # their report's own notice, not a second one
+    aged(reporter[0])
+    assert purge().contacts == 1
+
+
+def test_a_follower_of_our_report_that_closed_before_they_followed_knows_it_closed(city):
+    number = city_request(city)
+    reporter = resident("+13125550202")
+    report_id = filed_report(reporter, number)
+    with session_scope() as session:
+        duplicates.record_filed(session, session.get(Report, report_id))
+    city.app.extensions["sandbox"].store.set_status(number, "closed", "Filled")
+    jobs.track()
+    jobs.refresh_open_requests()  # the closed row is dropped from the picture
+    follower, _ = resident("+13125550203")
+    record_follows_shown(follower, number, "open")  # the offer made while it was open
+    jobs.track()
+    told = notices_to(follower)
+    assert len(told) == 1 and "closed" in told[0].lower()
+    jobs.track()
+    assert len(notices_to(follower)) == 1  # once
+
+
+def record_follows_shown(contact_id: int, number: str, shown: str) -> None:
+    with session_scope() as session:
+        action = FollowRequest(number, "001", "Pothole in Street", "en", status=shown)
+        record_follows(session, contact_id, [action])
+
+
+def aged(contact_id: int, days: int = 100) -> None:
+    """The contact, their messages and conversation made `days` old (for the purge)."""
+    old = utcnow() - timedelta(days=days)
+    with session_scope() as session:
+        session.get(Contact, contact_id).created_at = old
+        session.execute(
+            update(Message).where(Message.contact_id == contact_id).values(created_at=old)
+        )
+        session.execute(
+            update(Conversation)
+            .where(Conversation.contact_id == contact_id)
+            .values(created_at=old, updated_at=old)
+        )

@@ -52,7 +52,7 @@ def test_a_second_resident_follows_the_first_report_and_hears_its_change(phones)
 
     [offer] = report_pothole(second)
     assert offer.startswith("This may already be reported.")
-    assert "1 Pothole in Street, 120 Main Street, reported " in offer
+    assert "\n1 120 Main Street (" in offer and ": open\n2 None of these" in offer
     [following] = second.text("1")
     assert number in following
     with session_scope() as session:

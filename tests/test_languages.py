@@ -44,7 +44,7 @@ from conversations.notices import (
 )
 from conversations.plaintext import render
 from conversations.segments import segments
-from conversations.types import ReportLine, ReportsListed, TimedOut
+from conversations.types import Nearby, NearbyRequest, ReportLine, ReportsListed, TimedOut
 from sandbox.catalog import load_catalog
 from tests.test_conversations_catalogue import (
     ASKING_AT,
@@ -539,6 +539,29 @@ def walk(code: str) -> tuple[Reply, ...]:
     untitled = Message("", AT, media=("photo-1",), photo_location=replace(taken, address=""))
     run(chat(code), "pothole", untitled, word["no"], ends_in="location")
     run(chat(code, replace(CONTEXT, services=())), "hello", ends_in="idle")
+    # A pin read back by a long address; open requests nearby offered (long addresses, none,
+    # no date), asked again, followed.
+    named_pin = Message("", AT, location=Place(LONG_ADDRESS, 39.8, -89.6))
+    run(chat(code), "pothole", named_pin, ends_in="description")
+    checking = replace(CONTEXT, nearby_off=frozenset())
+    nearby = (
+        NearbyRequest("2026-000120", "Pothole", LONG_ADDRESS, "In progress - crew", AT),
+        NearbyRequest("2026-000121", "", "", "open", None, metres=12),
+        NearbyRequest("2026-000122", "Pothole", "1 Elm St", "acknowledged", AT),
+    )
+    run(
+        chat(code, checking),
+        "pothole",
+        "120 Main St",
+        FOUND,
+        word["yes"],
+        long_description,
+        Nearby("PTH-001", 39.8, -89.6, nearby),
+        "9",
+        word["help"],
+        "1",
+        ends_in="idle",
+    )
     # The service's questions (every one asked, as a city may want), the first summary asking
     # whether the city may contact them (once), the report sent PRIVATE.
     run(
@@ -693,6 +716,13 @@ SHOWN = (
     texts.CONFIRM_HOW_DETAILS,
     texts.CONFIRM_CONSENT,
     texts.SENDING,
+    texts.PIN_NEAR,
+    texts.NEARBY_OFFER,
+    texts.NEARBY_LINE,
+    texts.NEARBY_LINE_UNDATED,
+    texts.NEARBY_AWAY,
+    texts.NEARBY_NONE,
+    texts.NEARBY_FOLLOWING,
 )
 
 

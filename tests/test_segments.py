@@ -6,7 +6,18 @@ from dataclasses import replace
 
 import pytest
 
-from conversations import Context, Geocoded, Message, Place, Reply, State, StatusFound, texts
+from conversations import (
+    Context,
+    Geocoded,
+    Message,
+    Nearby,
+    NearbyRequest,
+    Place,
+    Reply,
+    State,
+    StatusFound,
+    texts,
+)
 from conversations.notices import (
     report_delayed,
     report_filed,
@@ -131,6 +142,15 @@ def all_prompts() -> list[tuple[Reply, int]]:
     run("pothole", "120 Main St", Geocoded("120 Main St", (Place("120 Main St"),)), "ok")
     run("pothole", "help")
     run("hello", context=Context(services=()))
+    # a pin read back by a long address; open requests nearby offered, asked again, followed
+    run("pothole", Message("", AT, location=Place(LONG_ADDRESS, 39.8, -89.6)))
+    nearby = tuple(
+        NearbyRequest(f"2026-00012{n}", "Pothole", LONG_ADDRESS, "In progress - crew", AT)
+        for n in range(3)
+    )
+    checking = replace(CONTEXT, nearby_off=frozenset())
+    offer = Nearby("PTH-001", 39.8, -89.6, nearby)
+    run("pothole", "120 Main St", found, "yes", long_text, offer, "9", "1", context=checking)
     # the service's questions: every datatype, SKIP refused, bad answers, HELP and STATUS
     run(
         "pothole",

@@ -57,8 +57,6 @@ def notify_followers(
     languages = load_languages(settings.locale_dir or None)
     sent = []
     for follow_id, contact_id, service_name in follows:
-        if contact_id == skip_contact:
-            continue
         moved = session.execute(
             update(Follow)
             .where(
@@ -68,8 +66,10 @@ def notify_followers(
             .values(last_status=status, updated_at=utcnow())
             .execution_options(synchronize_session=False)
         )
-        if moved.rowcount != 1:
-            continue  # another check told them first
+        # The reporter following their own report learns its change with the report's own
+        # notice: theirs only moves (an unmoved follow would stay open, and keep them, for ever).
+        if moved.rowcount != 1 or contact_id == skip_contact:
+            continue  # or another check told them first
         contact = session.get(Contact, contact_id)
         conversation = session.exec(
             select(Conversation).where(Conversation.contact_id == contact_id)
@@ -111,8 +111,34 @@ def track_follows(client: Open311Client) -> int:
                 break  # the city is struggling: the rest wait for the next cycle
             continue
         told += _receive(set(batch), found)
+    told += _catch_up_with_our_reports()
     _let_go()
     return told
+
+
+def _catch_up_with_our_reports() -> int:
+    """Tell the followers of our own reports who know another status than the report's (a
+    follow made after a change the status check had already told its reporter), with no call
+    to the city; each at most once (notify_followers moves them)."""
+    sent: list[int] = []
+    with session_scope() as session:
+        behind = session.exec(
+            select(Report.service_request_id, Report.city_status, Report.contact_id)
+            .join(Follow, Follow.service_request_id == Report.service_request_id)
+            .where(
+                Follow.active.is_(True),
+                Report.state == ReportState.SUBMITTED,
+                Report.city_status.is_not(None),
+                or_(Follow.last_status.is_(None), Follow.last_status != Report.city_status),
+            )
+            .distinct()
+            .limit(CHUNK)
+        ).all()
+        for number, status, reporter in behind:
+            sent.extend(notify_followers(session, number, status, skip_contact=reporter))
+    for notice in sent:
+        queue.enqueue("bot.jobs.deliver", notice, kind="notices")
+    return len(sent)
 
 
 def _receive(asked: set[str], found: list[dict]) -> int:

@@ -1,9 +1,10 @@
 """refresh_open_requests: the local picture of the city's open requests, for the nearby look-up
 (bot.duplicates), listed again every DUPLICATE_REFRESH_SECONDS on the city's queue.
 
-Only a listing known to be whole closes anything: a request we hold that it no longer lists
-(requested within the window, not ours: tracking keeps ours) was closed meanwhile. A listing
-at the server's cap or our page limit may have left requests out, and closes nothing.
+Nothing is closed for being missing from a listing: servers cap their answers (at 1000, or
+lower, with or without pages), so a request the listing left out is asked about by its number
+(a bounded number each refresh), and closed only when the city says it is. Our own reports are
+kept by tracking.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, update
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot import duplicates
 from bot.db import session_scope
@@ -32,6 +33,8 @@ UPSERT_CHUNK = 500
 # The city's clock and ours may differ: a request this near either end of the window is
 # never closed for being missing (the city may have counted it outside).
 EDGE = timedelta(hours=1)
+# Requests the listing left out, asked about by number in one refresh at the most.
+ASK_UNLISTED = 500
 
 
 def refresh_open_requests() -> int:
@@ -51,14 +54,14 @@ def refresh_open_requests() -> int:
         try:
             # Up to now, and past it by EDGE: dates go to the city in whole seconds, and a
             # city's clock ahead of ours must not hide the requests filed a moment ago.
-            listing = city_client(settings).requests_listing(
+            listed_records = city_client(settings).requests_query(
                 status="open", start_date=start, end_date=now + EDGE
             )
         except Open311Error as exc:
             log.warning("the city's open requests could not be listed: %s", exc)
             return 0
         rows: dict[str, dict] = {}
-        for entry in listing.records:
+        for entry in listed_records:
             row = duplicates.open_row(entry, now)
             if row is not None and row["service_code"] not in off:
                 rows[row["service_request_id"]] = row
@@ -66,36 +69,57 @@ def refresh_open_requests() -> int:
         for first in range(0, len(listed), UPSERT_CHUNK):
             with session_scope() as session:
                 duplicates.upsert_open_requests(session, listed[first : first + UPSERT_CHUNK])
+        _ask_unlisted(settings, now, start, off)
         with session_scope() as session:
-            if listing.complete:
-                _close_unlisted(session, now, start, off)
-            else:
-                log.info(
-                    "the city listed %d open requests, maybe not all: none closed", len(listed)
-                )
             _drop_old(session, now, settings)
         return len(listed)
     finally:
         lock.release()
 
 
-def _close_unlisted(session: Session, now: datetime, start: datetime, off: frozenset[str]) -> int:
-    """Close the requests of the window that a whole listing made at `now` left out (not ours,
-    not of a service whose check is off)."""
-    result = session.execute(
-        update(OpenRequest)
-        .where(
-            OpenRequest.seen_at < now,
-            OpenRequest.ours.is_(False),
-            OpenRequest.requested_at >= start + EDGE,
-            OpenRequest.requested_at <= now - EDGE,
-            func.lower(OpenRequest.status) != duplicates.CLOSED,
-            OpenRequest.service_code.not_in(off) if off else OpenRequest.id.is_not(None),
+def _ask_unlisted(settings: Settings, now: datetime, start: datetime, off: frozenset[str]) -> int:
+    """Ask the city about the open requests of the window the listing made at `now` left out
+    (not ours, not of a service whose check is off), at most ASK_UNLISTED, and store what it
+    says: closed, or still open (then seen now). Return how many it answered about."""
+    with session_scope() as session:
+        numbers = list(
+            session.exec(
+                select(OpenRequest.service_request_id)
+                .where(
+                    OpenRequest.seen_at < now,
+                    OpenRequest.ours.is_(False),
+                    func.lower(OpenRequest.status) != duplicates.CLOSED,
+                    or_(OpenRequest.requested_at.is_(None), OpenRequest.requested_at >= start),
+                    OpenRequest.service_code.not_in(off) if off else OpenRequest.id.is_not(None),
+                )
+                .order_by(OpenRequest.seen_at)
+                .limit(ASK_UNLISTED)
+            ).all()
         )
-        .values(status=duplicates.CLOSED)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount or 0
+    client = city_client(settings)
+    answered = 0
+    for first in range(0, len(numbers), client.profile.batch_size):
+        batch = numbers[first : first + client.profile.batch_size]
+        try:
+            found = client.requests(batch)
+        except Open311Error as exc:
+            log.warning("the city could not say whether unlisted requests closed: %s", exc)
+            break
+        statuses = {
+            str(entry.get("service_request_id")): str(entry.get("status") or "open")
+            for entry in found
+            if str(entry.get("service_request_id")) in batch
+        }
+        with session_scope() as session:
+            for number, status in statuses.items():
+                session.execute(
+                    update(OpenRequest)
+                    .where(OpenRequest.service_request_id == number)
+                    .values(status=status.strip().lower()[:32] or "open", seen_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+        answered += len(statuses)
+    return answered
 
 
 def _drop_old(session: Session, now: datetime, settings: Settings) -> int:

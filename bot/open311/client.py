@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -32,9 +32,6 @@ __all__ = ["Open311Client", "Open311Error", "normalize_ids", "parse_datetime"]
 log = logging.getLogger(__name__)
 
 MAX_PAGES = 200
-# The most requests a GeoReport v2 server answers to one query (the spec's servers cap at 1000,
-# or at 90 days): a listing this long may have been cut short.
-LIST_CAP = 1000
 _FORM = "application/x-www-form-urlencoded; charset=utf-8"
 # Both XML media types: servers offer one or the other (Django REST framework: application/xml
 # only, and 406 for text/xml alone).
@@ -49,14 +46,6 @@ def forget_format(endpoint: str) -> None:
     base = endpoint.rstrip("/") + "/"
     for key in [k for k in _SWITCHED if k[0] == base]:
         del _SWITCHED[key]
-
-
-class Listing(NamedTuple):
-    """The requests a query listed, and whether the list is the whole answer: not cut at the
-    server's cap (LIST_CAP) or at the last page we read (MAX_PAGES)."""
-
-    records: list[dict]
-    complete: bool
 
 
 class Open311Client:
@@ -343,19 +332,6 @@ class Open311Client:
         updated_after: datetime | None = None,
     ) -> list[dict]:
         """GET requests filtered by status, service_code and dates (aware datetimes)."""
-        return self.requests_listing(
-            status, service_code, start_date, end_date, updated_after
-        ).records
-
-    def requests_listing(
-        self,
-        status: str | Iterable[str] | None = None,
-        service_code: str | Iterable[str] | None = None,
-        start_date: datetime | None = None,
-        end_date: datetime | None = None,
-        updated_after: datetime | None = None,
-    ) -> Listing:
-        """requests_query, saying whether the answer may have been cut short."""
         params: dict[str, str] = {}
         if status:
             params["status"] = _csv(status)
@@ -373,20 +349,14 @@ class Open311Client:
                     retryable=False,
                 )
             params["updated_after"] = format_datetime(updated_after, style)
-        return self._listed(params)
+        return self._paged(params)
 
     def _paged(self, params: dict[str, str]) -> list[dict]:
         """GET requests, following page=1,2,... while full pages come back (if the profile
         pages), until an empty or short page or an error past the last page; duplicates and
         records without a service_request_id are dropped."""
-        return self._listed(params).records
-
-    def _listed(self, params: dict[str, str]) -> Listing:
-        """_paged's records, and whether they are the whole answer: fewer than LIST_CAP, and
-        the last page read was short, empty or past the end (or there are no pages)."""
         size = self.profile.page_size
         found: dict[str, dict] = {}
-        complete = False
         for page in range(1, MAX_PAGES + 1):
             query = dict(params)
             if size:
@@ -398,7 +368,6 @@ class Open311Client:
                 # read stands.
                 if page > 1 and exc.status_code in (400, 404) and exc.structured:
                     log.info("open311 paging stopped at page %s: %s", page, exc)
-                    complete = True
                     break
                 raise
             batch = [normalize_ids(r) for r in records.as_list(body, "service_requests", "request")]
@@ -408,13 +377,9 @@ class Open311Client:
                 if rid and rid not in found:
                     found[rid] = record
                     new += 1
-            if not size or len(batch) < size:
-                complete = True
+            if not size or len(batch) < size or new == 0:
                 break
-            if new == 0:
-                break  # the server ignores paging: the page it repeats may be all it gives
-        # A server may cap a query's whole answer, pages and all, as the spec's cap one page.
-        return Listing(list(found.values()), complete and len(found) < LIST_CAP)
+        return list(found.values())
 
     def request(self, service_request_id: str) -> dict | None:
         """GET requests/{id}: one request, or None when the server does not know it."""
