@@ -46,6 +46,9 @@ class Place:
     address: dict
     bbox: tuple[float, float, float, float]
     importance: float
+    # Its shape as GeoJSON (a street's centreline; a point for anything else), answered
+    # with polygon_geojson=1.
+    geometry: dict | None = None
 
 
 def search_places(query: str, limit: int = 40) -> list[Place]:
@@ -89,6 +92,7 @@ def nominatim_place(raw: dict[str, Any]) -> Place | None:
             address,
             box,
             0.0533,
+            {"type": "LineString", "coordinates": [list(p) for p in street["line"]]},
         )
     address = _address(street, {"house_number": raw["address"]["house_number"]})
     box = (lat - 0.00005, lat + 0.00005, lon - 0.00005, lon + 0.00005)
@@ -153,8 +157,9 @@ def _f(value: float) -> str:
     return f"{value:.7f}"
 
 
-def place_json(place: Place, fmt: str, addressdetails: bool) -> dict:
-    """A place shaped exactly like one element of Nominatim's json/jsonv2 output."""
+def place_json(place: Place, fmt: str, addressdetails: bool, geojson: bool = False) -> dict:
+    """A place shaped exactly like one element of Nominatim's json/jsonv2 output (its
+    `geojson` geometry last, when asked, as Nominatim puts it)."""
     house = place.address.get("house_number") if place.type == "house" else None
     out: dict = {
         "place_id": 100_000 + (place.osm_id * 7919 + int(house or 0)) % 90_000_000,
@@ -180,6 +185,11 @@ def place_json(place: Place, fmt: str, addressdetails: bool) -> dict:
     if addressdetails:
         out["address"] = dict(place.address)
     out["boundingbox"] = [_f(v) for v in place.bbox]
+    if geojson:
+        out["geojson"] = place.geometry or {
+            "type": "Point",
+            "coordinates": [round(place.lon, 7), round(place.lat, 7)],
+        }
     return out
 
 
@@ -239,8 +249,8 @@ def search() -> Response:
         limit = max(1, min(40, int(request.args.get("limit", "10"))))
     except ValueError:
         limit = 10
-    details = _flag("addressdetails")
-    return _answer([place_json(p, fmt, details) for p in places[:limit]])
+    details, geojson = _flag("addressdetails"), _flag("polygon_geojson")
+    return _answer([place_json(p, fmt, details, geojson) for p in places[:limit]])
 
 
 @bp.get("/reverse")
