@@ -227,3 +227,20 @@ def test_a_block_is_halfway_along_the_street_between_the_closest_crossings():
     assert metres(start, bend) > half  # so the middle is on the first way
     expected = (45.0, 0.0002 + (0.001 - 0.0002) * half / metres(start, bend))
     assert metres((middle.lat, middle.lon), expected) < 1
+
+
+# The whole conversation: a corner texted by SMS, looked up by the worker through the sandbox's
+# Nominatim (the env fixture's GEOCODER=nominatim), read back and filed at the crossing.
+
+
+@pytest.mark.sqlite_only
+def test_a_corner_texted_is_filed_at_the_crossing_through_nominatim(env, twilio_api):
+    from tests.test_end_to_end import Phone
+    from tests.test_locations_end_to_end import file_at
+    from webhooks import create_app
+
+    phone = Phone(create_app({"TESTING": True}).test_client(), twilio_api)
+    read_back, report = file_at(phone, "corner of Oak and Walnut")
+    assert read_back.startswith("I found: Oak Avenue & Walnut Street")
+    truth = crossing("Oak Avenue", "Walnut Street")
+    assert metres((report.lat, report.lon), truth) < 20
