@@ -78,11 +78,11 @@ def lookup_corner(query: str, settings: Settings, geocoder: Geocoder) -> Geocode
 def _meetings_of(reading: Corner | Block, street: Callable[[str], list[dict]]) -> list[Meeting]:
     """A reading's meeting points, its streets looked up through `street`."""
     if isinstance(reading, Corner):
-        first, second = street(reading.first), street(reading.second)
-        return _safely(meetings, first, second)
+        first = street(reading.first)
+        return _safely(meetings, first, street(reading.second)) if first else []
     along, first = street(reading.street), street(reading.first)
     if not along or not first:
-        return []  # the third street is not asked for
+        return []  # a street not found: the next is not asked for
     return _safely(block_middles, along, first, street(reading.second))
 
 
