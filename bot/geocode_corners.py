@@ -4,6 +4,7 @@ provider, whose search does not find them: each street is looked up with its cen
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from collections.abc import Callable, Iterable
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 METRES_PER_DEGREE = 111_320.0
 SAME_CORNER = 15.0  # metres: meeting points of the same two streets closer than this are one
 GAP = 15.0  # metres: streets whose ways stop this close to each other meet (a gap in the data)
-STREET_RESULTS = 10  # results asked per street: a street is often several ways, each a result
+STREET_RESULTS = 40  # results asked per street (Nominatim's most): one per way, with dedupe=0
 MAX_CALLS = 4  # street look-ups per typed location: a corner takes 2, a block 3
 MAX_PLACES = 3  # places offered, as the engine's numbered choice
 MAX_QUERY = 255  # characters of a street's name sent to the provider
@@ -97,13 +98,29 @@ def _safely(maths: Callable[..., list[Meeting]], *results: list[dict]) -> list[M
 
 def _search(name: str, settings: Settings, geocoder: Geocoder) -> list[dict[str, Any]]:
     """The provider's results for a street's name, with their geometry, in the city's box."""
-    results = geocoder.geocode(
+    results = _every_way(geocoder).geocode(
         name[:MAX_QUERY],
         exactly_one=False,
         geometry="geojson",
         **geocoders.search_options(settings.geocoder, settings.bounds(), STREET_RESULTS),
     )
     return [r.raw for r in results or () if isinstance(r.raw, dict)]
+
+
+def _every_way(geocoder: Geocoder) -> Geocoder:
+    """A copy of the geocoder that asks for every way of a street: Nominatim answers one way
+    per street name unless told dedupe=0, and the crossing may be on another. geopy has no
+    argument for it; `_construct_url` is its documented place to add one."""
+    construct = getattr(geocoder, "_construct_url", None)
+    if construct is None:
+        return geocoder
+    every = copy.copy(geocoder)
+
+    def with_dedupe_off(base_api: str, params: dict[str, Any]) -> str:
+        return str(construct(base_api, {**params, "dedupe": 0}))
+
+    setattr(every, "_construct_url", with_dedupe_off)  # noqa: B010  this copy's own
+    return every
 
 
 def _in_city(query: str, found: list[Meeting], settings: Settings) -> Geocoded:
