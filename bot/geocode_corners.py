@@ -48,8 +48,7 @@ class _OutOfCalls(Exception):
 
 
 def lookup_corner(query: str, settings: Settings, geocoder: Geocoder) -> Geocoded | None:
-    """The places of a typed corner or block (none found: no places); None when the query reads
-    as neither, Geocoded(failed=True) when the provider fails."""
+    """A typed corner's or block's places; None if it is neither; failed if the provider is."""
     readings = [r for r in parse(query, settings.city_name) if isinstance(r, Corner | Block)]
     if not readings:
         return None
@@ -108,9 +107,9 @@ def _search(name: str, settings: Settings, geocoder: Geocoder) -> list[dict[str,
 
 
 def _every_way(geocoder: Geocoder) -> Geocoder:
-    """A copy of the geocoder that asks for every way of a street: Nominatim answers one way
-    per street name unless told dedupe=0, and the crossing may be on another. geopy has no
-    argument for it; `_construct_url` is its documented place to add one."""
+    """A copy of the geocoder that asks Nominatim for every way of a street (dedupe=0)."""
+    # Nominatim answers one way per street unless told dedupe=0, and the crossing may be on
+    # another. geopy has no argument for it; `_construct_url` is its documented place for one.
     construct = getattr(geocoder, "_construct_url", None)
     if construct is None:
         return geocoder
@@ -166,8 +165,7 @@ class _Plane:
 
 
 def meetings(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> list[Meeting]:
-    """Where streets found for the first name meet streets found for the second: every
-    crossing, or the middle of a gap of up to GAP metres between their ways."""
+    """Where the first name's streets meet the second's: crossings, or the middles of gaps."""
     plane = _plane(first, second)
     if plane is None:
         return []
@@ -186,12 +184,11 @@ def meetings(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> list[
 def block_middles(
     along: list[dict[str, Any]], first: list[dict[str, Any]], second: list[dict[str, Any]]
 ) -> list[Meeting]:
-    """The middle of a street's block between two cross streets, along the street (the
-    closest pair of its crossings, where it meets one more than once)."""
+    """Halfway along each street between its closest crossings with the two cross streets."""
     plane = _plane(along, first, second)
     if plane is None:
         return []
-    found = []
+    found: list[Meeting] = []
     for street in _streets(along, plane):
         ones = _crossings(street, _streets(first, plane))
         twos = _crossings(street, _streets(second, plane))
@@ -256,8 +253,8 @@ def _streets(results: list[dict[str, Any]], plane: _Plane) -> list[_Street]:
 
 
 def _meet(a: _Street, b: _Street) -> list[Point]:
-    """Where two streets meet, in metres: their crossings, then the middles of gaps up to
-    GAP metres between two of their ways not already at a crossing."""
+    """Where two streets meet, in metres: crossings first, then the middles of gaps."""
+    # A way that stops a few metres short of another (a gap in the data) still meets it.
     crossings: list[Point] = []
     gaps: list[Point] = []
     for one in a.ways:
@@ -290,8 +287,7 @@ def _distinct(points: list[Point]) -> list[Point]:
 
 
 def _middle(street: _Street, p: Point, q: Point) -> Point:
-    """Halfway along the street from p to q; halfway between them where its ways do not join
-    up from one to the other."""
+    """Halfway along the street from p to q (straight between them if its ways do not join)."""
     for line in shapely.get_parts(shapely.line_merge(shapely.union_all(street.ways))):
         if line.distance(p) <= GAP and line.distance(q) <= GAP:
             return line.interpolate((line.project(p) + line.project(q)) / 2)
