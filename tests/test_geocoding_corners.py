@@ -108,7 +108,10 @@ def test_an_unreachable_provider_fails_a_corner():
 class _StreetsFail(BaseHTTPRequestHandler):
     """A provider whose search answers, but fails every look-up of a street's geometry."""
 
+    asked: list[str] = []
+
     def do_GET(self) -> None:  # noqa: N802  http.server's name
+        self.asked.append(self.path)
         failing = "polygon_geojson=1" in self.path
         body = b'{"error": "busy"}' if failing else b"[]"
         self.send_response(503 if failing else 200)
@@ -131,6 +134,9 @@ def test_a_provider_failing_on_the_streets_fails_the_corner():
             geocoder_timeout=2,
         )
         assert lookup("Main St & Cedar Dr", settings).failed
+        # The street asked for every one of its ways, not Nominatim's one per street.
+        [street] = [path for path in _StreetsFail.asked if "polygon_geojson=1" in path]
+        assert "q=Main+St&" in street and "dedupe=0" in street
         assert not lookup("120 Main St", settings).failed  # no corner: only not found
     finally:
         server.shutdown()
