@@ -8,7 +8,7 @@ import os
 from geopy.exc import GeopyError
 from geopy.geocoders.base import Geocoder
 
-from bot import boundary, geocode_cache, geocoders
+from bot import boundary, geocode_cache, geocode_corners, geocoders
 from bot.channels.fields import point
 from bot.gazetteer.names import STREET_TYPES as _STREET_TYPES
 from bot.gazetteer.names import words as _words
@@ -61,6 +61,11 @@ def _lookup(query: str, settings: Settings) -> Geocoded:
         return Geocoded(query, failed=True)
     inside = [p for p in places if p.lat is None or boundary.contains(p.lat, p.lon, settings)]
     outside = [p for p in places if p not in inside]
+    if not inside and not outside and geocoders.family(service) == "nominatim":
+        # Nominatim's search finds no corner nor block: the streets are looked up instead.
+        corner = geocode_corners.lookup_corner(query, settings, _geocoder(settings))
+        if corner is not None and (corner.failed or corner.places or corner.outside):
+            return corner
     if not inside and not outside and bounds is not None and service != "gazetteer":
         outside = _beyond(query, settings)
     return Geocoded(query, tuple(inside), outside=tuple(outside))

@@ -3,12 +3,13 @@ own geocoder (bot.gazetteer) finds the places, shaped here as Nominatim answers 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flask import Blueprint, Response, json, request
 from geopy.location import Location
 
+from bot.gazetteer.geometry import crossing, metres
 from sandbox.town import demo_gazetteer, demo_town
 
 LICENCE = "Data © OpenStreetMap contributors, ODbL 1.0. http://osm.org/copyright"
@@ -46,12 +47,65 @@ class Place:
     address: dict
     bbox: tuple[float, float, float, float]
     importance: float
+    # Its shape as GeoJSON (a street's centreline; a point for anything else), answered
+    # with polygon_geojson=1.
+    geometry: dict | None = None
 
 
 def search_places(query: str, limit: int = 40) -> list[Place]:
     """The demo town's places for a free-text query, best first."""
     found = demo_gazetteer().geocode(query, exactly_one=False, limit=limit) or []
     return [p for p in (nominatim_place(f.raw) for f in found) if p is not None]
+
+
+def street_ways(place: Place) -> list[Place]:
+    """A street as OpenStreetMap holds it: one way from each cross street to the next, each a
+    result of its own (what Nominatim answers with dedupe=0); anything else as it is."""
+    geometry = place.geometry or {}
+    if place.category != "highway" or geometry.get("type") != "LineString":
+        return [place]
+    line = [(lat, lon) for lon, lat in geometry["coordinates"]]
+    cuts = sorted(
+        {
+            (round(met[0], 7), round(met[1], 7))
+            for other in demo_town().streets.values()
+            if other["osm_id"] != place.osm_id
+            for a, b in zip(line, line[1:], strict=False)
+            for c, d in _pairs(other["line"])
+            if (met := crossing(a, b, c, d)) is not None
+            and metres(met, line[-1]) > 0.01
+            and metres(met, line[0]) > 0.01
+        },
+        key=lambda point: metres(line[0], point),
+    )
+    ends = [line[0], *cuts, line[-1]]  # each demo street is straight: its two ends and cuts
+    return [
+        replace(
+            place,
+            lat=(a[0] + b[0]) / 2,
+            lon=(a[1] + b[1]) / 2,
+            osm_id=place.osm_id + 1_000_000 * k,
+            bbox=(min(a[0], b[0]), max(a[0], b[0]), min(a[1], b[1]), max(a[1], b[1])),
+            geometry={"type": "LineString", "coordinates": [[a[1], a[0]], [b[1], b[0]]]},
+        )
+        for k, (a, b) in enumerate(zip(ends, ends[1:], strict=False))
+    ]
+
+
+def deduplicated(place: Place) -> Place:
+    """A street answered once (Nominatim's default, dedupe=1): the way at its middle point,
+    so its geometry is that way's alone."""
+    ways = street_ways(place)
+    if len(ways) == 1:
+        return place
+    nearest = min(ways, key=lambda way: metres((way.lat, way.lon), (place.lat, place.lon)))
+    return replace(place, geometry=nearest.geometry)
+
+
+def _pairs(coordinates: list[list[float]]) -> list[tuple[tuple[float, float], ...]]:
+    """The segments of a (lon, lat) line as ((lat, lon), (lat, lon)) pairs."""
+    points = [(lat, lon) for lon, lat in coordinates]
+    return list(zip(points, points[1:], strict=False))
 
 
 def reverse_place(lat: float, lon: float) -> Place | None:
@@ -89,6 +143,7 @@ def nominatim_place(raw: dict[str, Any]) -> Place | None:
             address,
             box,
             0.0533,
+            {"type": "LineString", "coordinates": [list(p) for p in street["line"]]},
         )
     address = _address(street, {"house_number": raw["address"]["house_number"]})
     box = (lat - 0.00005, lat + 0.00005, lon - 0.00005, lon + 0.00005)
@@ -153,8 +208,9 @@ def _f(value: float) -> str:
     return f"{value:.7f}"
 
 
-def place_json(place: Place, fmt: str, addressdetails: bool) -> dict:
-    """A place shaped exactly like one element of Nominatim's json/jsonv2 output."""
+def place_json(place: Place, fmt: str, addressdetails: bool, geojson: bool = False) -> dict:
+    """A place shaped exactly like one element of Nominatim's json/jsonv2 output (its
+    `geojson` geometry last, when asked, as Nominatim puts it)."""
     house = place.address.get("house_number") if place.type == "house" else None
     out: dict = {
         "place_id": 100_000 + (place.osm_id * 7919 + int(house or 0)) % 90_000_000,
@@ -180,6 +236,11 @@ def place_json(place: Place, fmt: str, addressdetails: bool) -> dict:
     if addressdetails:
         out["address"] = dict(place.address)
     out["boundingbox"] = [_f(v) for v in place.bbox]
+    if geojson:
+        out["geojson"] = place.geometry or {
+            "type": "Point",
+            "coordinates": [round(place.lon, 7), round(place.lat, 7)],
+        }
     return out
 
 
@@ -239,8 +300,12 @@ def search() -> Response:
         limit = max(1, min(40, int(request.args.get("limit", "10"))))
     except ValueError:
         limit = 10
-    details = _flag("addressdetails")
-    return _answer([place_json(p, fmt, details) for p in places[:limit]])
+    if request.args.get("dedupe", "1").strip() == "0":
+        places = [way for p in places for way in street_ways(p)]
+    else:
+        places = [deduplicated(p) for p in places]
+    details, geojson = _flag("addressdetails"), _flag("polygon_geojson")
+    return _answer([place_json(p, fmt, details, geojson) for p in places[:limit]])
 
 
 @bp.get("/reverse")

@@ -137,3 +137,23 @@ def test_a_corner_is_not_found_as_nominatim_finds_none(web):
 def test_a_landmark_found_by_several_of_its_names_is_one_place(web):
     found = web.get("/nominatim/search?q=station&format=json").json
     assert [p["name"] for p in found] == ["Union Station"]
+
+
+def test_polygon_geojson_gives_a_street_its_ways_as_nominatim_does(web):
+    """One way (the one at the street's middle) unless dedupe=0; then every way, each from one
+    cross street to the next, together the whole centreline; geojson last, only when asked."""
+    ask = "/nominatim/search?q=Main+St&format=jsonv2&polygon_geojson=1&limit=40"
+    [one] = web.get(ask).json
+    assert list(one)[-1] == "geojson" and one["category"] == "highway"
+    assert one["geojson"]["type"] == "LineString"
+    [[west, _], [east, _]] = one["geojson"]["coordinates"]
+    assert MAIN_WEST < west < float(one["lon"]) < east < MAIN_EAST
+    ways = web.get(ask + "&dedupe=0").json
+    assert len(ways) == 8 and len({w["osm_id"] for w in ways}) == 8
+    ends = sorted(x for w in ways for x, _ in w["geojson"]["coordinates"])
+    assert ends[0] == MAIN_WEST and ends[-1] == MAIN_EAST
+    assert all(lat == MAIN_LAT for w in ways for _, lat in w["geojson"]["coordinates"])
+    [house] = web.get("/nominatim/search?q=120+Main+St&format=json&polygon_geojson=1").json
+    point = [float(house["lon"]), float(house["lat"])]
+    assert house["geojson"] == {"type": "Point", "coordinates": point}
+    assert "geojson" not in web.get("/nominatim/search?q=Main+St&format=json").json[0]
