@@ -89,7 +89,7 @@ def test_a_number_follows_that_request_and_files_nothing():
     to_check(chat)
     chat.feed(Nearby("PTH-001", 39.78, -89.65, (FIRST, SECOND)))
     followed = chat.send("2")
-    assert followed.actions == (FollowRequest("1002", "PTH-001", "Pothole", "en"),)
+    assert followed.actions == (FollowRequest("1002", "PTH-001", "Pothole", "en", "acknowledged"),)
     assert not any(isinstance(a, FileReport) for a in followed.actions)
     assert "1002" in followed.replies[0].text and chat.state.name == "idle"
     assert chat.state.draft.description == ""  # the report is dropped
