@@ -1,0 +1,96 @@
+"""/readyz: ready when the database and Redis answer, 503 naming the one that does not."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from bot.db import session_scope
+from bot.intake import conversation_for
+from bot.models import CatalogCache, Report, ReportState
+from bot.settings import get_settings
+from webhooks import create_app
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def probe():
+    started = time.monotonic()
+    response = create_app({"TESTING": True}).test_client().get("/readyz")
+    return response, time.monotonic() - started
+
+
+def test_ready_when_database_and_redis_answer(env):
+    response, took = probe()
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "ok": True,
+        "database": "ok",
+        "redis": "ok",
+        "open311": "unknown",  # nothing asked of the city yet
+    }
+    assert took < 2
+
+
+def test_the_city_is_ok_once_its_catalogue_was_fetched(env):
+    with session_scope() as session:
+        session.add(CatalogCache(endpoint=env.open311_endpoint, services=[]))
+    assert probe()[0].get_json()["open311"] == "ok"
+
+
+def test_the_city_failing_is_reported_but_never_makes_the_process_unready(env):
+    with session_scope() as session:
+        session.add(CatalogCache(endpoint=env.open311_endpoint, services=[]))
+        conversation = conversation_for(session, "sms", "tel:+13125550123")
+        session.add(
+            Report(
+                contact_id=conversation.contact_id,
+                conversation_id=conversation.id,
+                service_code="001",
+                description="Deep hole",
+                state=ReportState.PENDING,
+                attempts=2,
+                last_error="HTTP 503 from https://city.example/open311?api_key=SECRETKEY",
+            )
+        )
+    response, _ = probe()
+    assert response.status_code == 200
+    state = response.get_json()["open311"]
+    assert state.startswith("failing: 1 report(s)")
+    assert "SECRETKEY" not in response.get_data(as_text=True)
+
+
+def test_redis_down_is_503_naming_redis(env, monkeypatch):
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{closed_port()}/0")
+    get_settings.cache_clear()
+    response, took = probe()
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["ok"] is False
+    assert body["database"] == "ok"
+    assert body["redis"].startswith("failing: cannot be reached")
+    assert took < 3
+
+
+def test_database_down_is_503_naming_the_database_and_never_its_url(env, monkeypatch):
+    url = f"postgresql://intake:hunter2-db-password@127.0.0.1:{closed_port()}/intake311"
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    response, took = probe()
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body == {
+        "ok": False,
+        "database": body["database"],
+        "redis": "ok",
+        "open311": "unknown",
+    }
+    assert body["database"].startswith("failing: cannot be reached")
+    text = response.get_data(as_text=True)
+    assert "hunter2" not in text and "127.0.0.1" not in text and "Traceback" not in text
+    assert took < 3
