@@ -67,7 +67,8 @@ def _select_one() -> Probe:
         with get_engine().connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
-        return Probe(False, f"cannot be reached ({type(exc.orig or exc).__name__})")
+        cause = getattr(exc, "orig", None) or exc
+        return Probe(False, f"cannot be reached ({type(cause).__name__})")
     return Probe(True)
 
 
