@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from redis.exceptions import RedisError
 from sqlalchemy import func, text
@@ -22,6 +23,7 @@ from bot.queue import get_redis
 from bot.settings import get_settings
 
 PROBE_SECONDS = 2.0
+T = TypeVar("T")
 
 _running: dict[str, threading.Thread] = {}
 _guard = threading.Lock()
@@ -39,27 +41,35 @@ class Probe:
         return "ok" if self.ok else f"failing: {self.reason}"
 
 
-def within(name: str, seconds: float, work: Callable[[], Probe]) -> Probe:
-    """`work()` if it answers within `seconds`, else a failing Probe (it runs on, unwatched)."""
-    result: list[Probe] = []
+def within(name: str, seconds: float, work: Callable[[], T], late: Callable[[str], T]) -> T:
+    """`work()` if it answers within `seconds` (what it raised, raised here), else
+    `late(why)`: it runs on, unwatched, and is not started again under `name` until it ends."""
+    result: list[T] = []
+    raised: list[BaseException] = []
 
     def run() -> None:
         try:
             result.append(work())
-        except Exception as exc:  # a probe reports, never raises
-            result.append(Probe(False, type(exc).__name__))
+        except BaseException as exc:  # handed to the caller's thread
+            raised.append(exc)
 
     with _guard:
         running = _running.get(name)
         if running is not None and running.is_alive():
-            return Probe(False, f"no answer (the last check is still waiting after {seconds:g} s)")
+            return late(f"no answer (the last check is still waiting after {seconds:g} s)")
         thread = threading.Thread(target=run, name=f"probe-{name}", daemon=True)
         _running[name] = thread
         thread.start()
     thread.join(seconds)
+    if raised:
+        raise raised[0]
     if not result:
-        return Probe(False, f"no answer within {seconds:g} s")
+        return late(f"no answer within {seconds:g} s")
     return result[0]
+
+
+def _failing(why: str) -> Probe:
+    return Probe(False, why)
 
 
 def _select_one() -> Probe:
@@ -80,14 +90,21 @@ def _ping() -> Probe:
     return Probe(True)
 
 
+def _probe(name: str, seconds: float, work: Callable[[], Probe]) -> Probe:
+    try:
+        return within(name, seconds, work, _failing)
+    except Exception as exc:  # a probe reports, never raises
+        return Probe(False, type(exc).__name__)
+
+
 def database(seconds: float = PROBE_SECONDS) -> Probe:
     """A SELECT 1 through the process's engine."""
-    return within("database", seconds, _select_one)
+    return _probe("database", seconds, _select_one)
 
 
 def redis(seconds: float = PROBE_SECONDS) -> Probe:
     """A PING through the process's Redis connection."""
-    return within("redis", seconds, _ping)
+    return _probe("redis", seconds, _ping)
 
 
 def _city_as_known() -> str:
@@ -113,12 +130,7 @@ def _city_as_known() -> str:
 def open311(seconds: float = PROBE_SECONDS) -> str:
     """The city as already known, without calling it: "failing: ..." while reports wait for a
     retry after an error, "ok" once a catalogue was fetched, else "unknown"."""
-    found: list[str] = []
-
-    def look() -> Probe:
-        found.append(_city_as_known())
-        return Probe(True)
-
-    if not within("open311", seconds, look).ok or not found:
+    try:
+        return within("open311", seconds, _city_as_known, lambda _why: "unknown")
+    except Exception:  # the city's state is a report, never a reason to fail the probe
         return "unknown"
-    return found[0]
