@@ -127,7 +127,7 @@ def check_production(settings: Settings) -> list[Check]:
     if not found:
         return [passed("production", "nothing unsafe found")]
     return [
-        failed("production", problem, "fix this setting: the processes refuse to start")
+        failed("production", problem, "change this setting: with ENV=production, nothing starts")
         for problem in found
     ]
 
@@ -160,12 +160,12 @@ def check_database(settings: Settings) -> list[Check]:
     reached = passed("database", f"reached ({backend})")
     if current == heads:
         return [reached, passed("migrations", f"at the newest ({', '.join(sorted(heads))})")]
-    at = ", ".join(sorted(current)) or "none applied"
+    at = f"at {', '.join(sorted(current))}" if current else "not migrated at all"
     return [
         reached,
         failed(
             "migrations",
-            f"the schema is at {at}; the newest is {', '.join(sorted(heads))}",
+            f"the schema is {at}; the newest is {', '.join(sorted(heads))}",
             "run `intake311 migrate`",
         ),
     ]

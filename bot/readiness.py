@@ -2,13 +2,14 @@
 
 Each probe runs on a thread of its own and is given up after PROBE_SECONDS, so a load
 balancer's probe never hangs on a server that does not answer. A probe still running when the
-next one comes is not started again (a hung one costs one thread, not one a probe).
+next one comes, and overdue, is not started again (a hung one costs one thread, not one a probe).
 Reasons are short fixed words: never a URL, a password or a stack trace.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -25,7 +26,8 @@ from bot.settings import get_settings
 PROBE_SECONDS = 2.0
 T = TypeVar("T")
 
-_running: dict[str, threading.Thread] = {}
+# name -> the probe last started under it, and when (time.monotonic()).
+_running: dict[str, tuple[threading.Thread, float]] = {}
 _guard = threading.Lock()
 
 
@@ -43,7 +45,8 @@ class Probe:
 
 def within(name: str, seconds: float, work: Callable[[], T], late: Callable[[str], T]) -> T:
     """`work()` if it answers within `seconds` (what it raised, raised here), else
-    `late(why)`: it runs on, unwatched, and is not started again under `name` until it ends."""
+    `late(why)`: it runs on, unwatched, and while it is overdue none is started again under
+    `name` (a server that hangs costs one thread, not one a probe)."""
     result: list[T] = []
     raised: list[BaseException] = []
 
@@ -54,11 +57,12 @@ def within(name: str, seconds: float, work: Callable[[], T], late: Callable[[str
             raised.append(exc)
 
     with _guard:
-        running = _running.get(name)
-        if running is not None and running.is_alive():
+        last, started = _running.get(name, (None, 0.0))
+        if last is not None and last.is_alive() and time.monotonic() - started >= seconds:
+            # Overdue: another would hang as long (one at a time is just concurrent probes).
             return late(f"no answer (the last check is still waiting after {seconds:g} s)")
         thread = threading.Thread(target=run, name=f"probe-{name}", daemon=True)
-        _running[name] = thread
+        _running[name] = (thread, time.monotonic())
         thread.start()
     thread.join(seconds)
     if raised:

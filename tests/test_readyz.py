@@ -94,3 +94,17 @@ def test_database_down_is_503_naming_the_database_and_never_its_url(env, monkeyp
     text = response.get_data(as_text=True)
     assert "hunter2" not in text and "127.0.0.1" not in text and "Traceback" not in text
     assert took < 3
+
+
+def test_a_redis_that_never_answers_is_given_up_after_2_seconds(env, monkeypatch):
+    with socket.socket() as silent:  # the kernel accepts connections; nothing ever answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
+        get_settings.cache_clear()
+        response, took = probe()
+        again, took_again = probe()  # the first still waits: not asked again
+    assert response.status_code == again.status_code == 503
+    assert response.get_json()["redis"] == "failing: no answer within 2 s"
+    assert again.get_json()["redis"].startswith("failing: no answer")
+    assert took < 3 and took_again < 3
