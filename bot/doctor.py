@@ -99,12 +99,10 @@ def hidden(text: str, settings: Settings) -> str:
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    """The values never to show: settings kept out of repr, and the passwords in URLs."""
-    found = [
-        str(getattr(settings, name))
-        for name, field in type(settings).model_fields.items()
-        if field.repr is False
-    ]
+    """The values never to show: the secrets the logs mask, and the passwords in URLs."""
+    from bot.logs import secret_values
+
+    found = secret_values(settings)
     for url in (settings.database_url, settings.redis_url):
         try:
             found.append(make_url(url).password or "")
@@ -436,11 +434,27 @@ def check_x(settings: Settings) -> list[Check]:
         return []
     from bot.channels import x
 
-    def look() -> str:
-        found = x.webhook_info(settings)
-        return f"{len(found['webhooks'])} webhook(s); account subscribed: {found['subscribed']}"
+    found: dict = {}
 
-    return [_token_check("x", look, "check X_CONSUMER_KEY/SECRET and X_ACCESS_TOKEN/SECRET")]
+    def look() -> str:
+        found.update(x.webhook_info(settings))
+        return f"the app's credentials accepted ({len(found['webhooks'])} webhook(s))"
+
+    checked = _token_check("x", look, "check X_CONSUMER_KEY/SECRET and X_ACCESS_TOKEN/SECRET")
+    if not checked.ok:
+        return [checked]
+    if not found["webhooks"]:
+        return [checked, warned("x webhook", "none registered", "run `intake311 x set-webhook`")]
+    if found["subscribed"] is False:
+        return [
+            checked,
+            warned(
+                "x webhook",
+                "the account is not subscribed to our webhook",
+                "run `intake311 x set-webhook`",
+            ),
+        ]
+    return [checked]
 
 
 def check_mastodon(settings: Settings) -> list[Check]:

@@ -12,14 +12,19 @@ from click.testing import CliRunner
 from bot import doctor
 from bot.cli import main
 from bot.settings import get_settings
+from tests import mastodon_support
 from tests.conftest import (
     PUBLIC_BASE_URL,
     TELEGRAM_SECRET,
     TELEGRAM_TOKEN,
     TWILIO_FROM,
     TWILIO_TOKEN,
+    X_TOKEN,
 )
+from tests.mastodon_support import MASTODON_TOKEN, configure_mastodon
 
+mastodon_server = mastodon_support.mastodon_server
+mastodon_api = mastodon_support.mastodon_api
 SECRETS = (TWILIO_TOKEN, TELEGRAM_TOKEN, TELEGRAM_SECRET)
 LINE = re.compile(r"^(✓ OK  |✗ FAIL|! WARN) (?P<name>[a-z0-9 ]+)(: .*)?$")
 
@@ -195,3 +200,19 @@ def test_a_service_that_hangs_fails_its_check_alone_in_time(healthy, twilio_api)
     assert by_name["twilio"].detail.startswith("no answer")
     assert "1 s" in by_name["twilio"].detail
     assert by_name["telegram"].ok and by_name["geocoder"].ok
+
+
+def test_x_and_mastodon_are_checked_with_their_tokens_when_set(
+    healthy, x_api, mastodon_server, mastodon_api, monkeypatch
+):
+    configure_mastodon(monkeypatch, mastodon_server)
+    result, checks = run(monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert checks["x"] == ["✓ OK   x: the app's credentials accepted (0 webhook(s))"]
+    assert checks["x webhook"] == ["! WARN x webhook: none registered"]
+    assert "fix: run `intake311 x set-webhook`" in result.output
+    assert checks["mastodon"][0].startswith("✓ OK")
+    assert MASTODON_TOKEN not in result.output and X_TOKEN[1] not in result.output
+    result, checks = run(monkeypatch, MASTODON_ACCESS_TOKEN="wrong-mastodon-token-0123456789")
+    assert_fails(result, checks, "mastodon", "fix: check MASTODON_BASE_URL")
+    assert "wrong-mastodon-token" not in result.output
