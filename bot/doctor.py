@@ -214,17 +214,12 @@ def check_open311(settings: Settings) -> list[Check]:
         timeout=settings.open311_timeout,
     )
     probe = probing.Probe(options, probing.Recorder(), profile)
-    found = [_api_key(settings, profile.name)]
+    key = _api_key(settings, profile.name)
     try:
-        for finding in probing.check_discovery(probe):
-            if finding.level == "fail":
-                return [_unreachable(finding.detail), *found]
-            found.insert(
-                0,
-                warned("open311 discovery", finding.detail, "")
-                if finding.level == "warn"
-                else passed("open311 discovery", finding.detail),
-            )
+        found = [_discovery(finding) for finding in probing.check_discovery(probe)]
+        if any(not check.ok for check in found):
+            return [*found, key]  # no connection: the service list would fail the same way
+        found.append(key)
         try:
             services = probe.client().services()
         except Open311Error as exc:
@@ -242,6 +237,19 @@ def check_open311(settings: Settings) -> list[Check]:
         for client in probe.clients:
             client.close()
         probe.recorder.close()
+
+
+def _discovery(finding) -> Check:
+    """check.py's discovery finding as a check: optional in the spec, so absent is fine."""
+    if finding.level == "fail":
+        return _unreachable(finding.detail)
+    if finding.level == "warn" and "HTTP 404" not in finding.detail:
+        return warned(
+            "open311 discovery",
+            finding.detail,
+            "filing does not need it, but the city's server answered it with an error",
+        )
+    return passed("open311 discovery", finding.detail)
 
 
 def _unreachable(why: str) -> Check:

@@ -19,7 +19,7 @@ from sqlalchemy import func, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
-from bot.db import get_engine
+from bot.db import get_engine, retry_disconnected
 from bot.queue import get_redis
 from bot.settings import get_settings
 
@@ -77,9 +77,13 @@ def _failing(why: str) -> Probe:
 
 
 def _select_one() -> Probe:
-    try:
+    def select_one() -> None:
         with get_engine().connect() as connection:
             connection.execute(text("SELECT 1"))
+
+    try:
+        # The web's pool pings no connection before use: one the server dropped is retried.
+        retry_disconnected(select_one)
     except SQLAlchemyError as exc:
         cause = getattr(exc, "orig", None) or exc
         return Probe(False, f"cannot be reached ({type(cause).__name__})")
