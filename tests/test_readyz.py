@@ -5,7 +5,10 @@ from __future__ import annotations
 import socket
 import time
 
-from bot.db import session_scope
+import psycopg
+import pytest
+
+from bot.db import dispose_engines, get_engine, session_scope
 from bot.intake import conversation_for
 from bot.models import CatalogCache, Report, ReportState
 from bot.settings import get_settings
@@ -108,3 +111,21 @@ def test_a_redis_that_never_answers_is_given_up_after_2_seconds(env, monkeypatch
     assert response.get_json()["redis"] == "failing: no answer within 2 s"
     assert again.get_json()["redis"].startswith("failing: no answer")
     assert took < 3 and took_again < 3
+
+
+def test_a_pooled_connection_the_database_dropped_is_not_a_503(env):
+    if get_engine().dialect.name != "postgresql":
+        pytest.skip("SQLite has no connection to drop")
+    app = create_app({"TESTING": True})  # its engines use a pooled connection unpinged
+    dispose_engines()
+    assert app.test_client().get("/readyz").status_code == 200  # a connection in the pool
+    url = get_engine().url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as conn:
+        dropped = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+    assert dropped >= 1
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["database"] == "ok"
