@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from bot import doctor
 from bot.cli import main
 from bot.settings import get_settings
+from sandbox.server import serve
 from tests import mastodon_support
 from tests.conftest import (
     PUBLIC_BASE_URL,
@@ -21,6 +22,7 @@ from tests.conftest import (
     TWILIO_TOKEN,
     X_TOKEN,
 )
+from tests.fakes.graph_api import create_graph_api_app
 from tests.mastodon_support import MASTODON_TOKEN, configure_mastodon
 
 mastodon_server = mastodon_support.mastodon_server
@@ -216,3 +218,23 @@ def test_x_and_mastodon_are_checked_with_their_tokens_when_set(
     result, checks = run(monkeypatch, MASTODON_ACCESS_TOKEN="wrong-mastodon-token-0123456789")
     assert_fails(result, checks, "mastodon", "fix: check MASTODON_BASE_URL")
     assert "wrong-mastodon-token" not in result.output
+
+
+def test_messenger_is_checked_with_its_page_token_when_set(healthy, monkeypatch):
+    page_token, version = "EAAGm0PX4ZCpsBAdoctorpagetoken0123456789abcZZ", "v25.0"
+    server = serve(create_graph_api_app(page_token, version))
+    try:
+        settings = {
+            "META_PAGE_TOKEN": page_token,
+            "META_APP_SECRET": "5d41402abc4b2a76b9719d911017c592",
+            "META_GRAPH_BASE": server.url,
+            "META_GRAPH_VERSION": version,
+        }
+        result, checks = run(monkeypatch, **settings)
+        assert result.exit_code == 0, result.output
+        assert checks["messenger"][0].startswith("✓ OK   messenger: page ")
+        result, checks = run(monkeypatch, META_PAGE_TOKEN="EAAGwrongpagetoken0123456789")
+        assert_fails(result, checks, "messenger", "fix: set META_PAGE_TOKEN")
+        assert page_token not in result.output and "EAAGwrong" not in result.output
+    finally:
+        server.stop()
