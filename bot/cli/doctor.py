@@ -1,4 +1,4 @@
-"""`intake311 doctor`: print bot/doctor.py's checks, one line each; exit 1 on any problem."""
+"""`intake311 doctor`: print bot/doctor/'s checks, one line each; exit 1 on any problem."""
 
 from __future__ import annotations
 
