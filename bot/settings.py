@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A web origin: scheme, host (a "*." wildcard allowed first), optional port.
@@ -563,6 +563,17 @@ def parse_radii(text: str) -> dict[str, float]:
             )
         radii[code.strip()] = radius
     return radii
+
+
+def settings_errors(exc: ValueError) -> list[str]:
+    """Why the settings cannot be read, one line a variable, its value left out (it could be a
+    key): "OPEN311_TIMEOUT: Input should be greater than 0"."""
+    if not isinstance(exc, ValidationError):
+        return [" ".join(str(exc).split())]
+    return [
+        f"{'.'.join(str(part) for part in error['loc']).upper() or 'settings'}: {error['msg']}"
+        for error in exc.errors()
+    ]
 
 
 @lru_cache

@@ -18,6 +18,7 @@ WEBCHAT_SECRET = "webchat-secret-for-the-header-tests-0123456789"
 ADMIN_TOKEN = "admin-token-for-the-header-tests-0123456789"
 PATHS = [
     ("GET", "/healthz"),
+    ("GET", "/readyz"),
     ("GET", "/webhooks/webchat/"),
     ("POST", "/webhooks/webchat/session"),
     ("GET", "/admin/failures"),

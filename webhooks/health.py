@@ -1,6 +1,8 @@
-"""Liveness for load balancers."""
+"""Liveness and readiness for load balancers."""
 
 from flask import Blueprint
+
+from bot import readiness
 
 bp = Blueprint("health", __name__)
 
@@ -9,3 +11,18 @@ bp = Blueprint("health", __name__)
 def healthz():
     """The process is up."""
     return {"ok": True}
+
+
+@bp.get("/readyz")
+def readyz():
+    """The database and Redis answer (each within ~2 s); the city's state is reported as known,
+    never asked for, and never makes the process unready."""
+    database, redis = readiness.database(), readiness.redis()
+    ready = database.ok and redis.ok
+    body = {
+        "ok": ready,
+        "database": database.text(),
+        "redis": redis.text(),
+        "open311": readiness.open311() if database.ok else "unknown",
+    }
+    return body, 200 if ready else 503

@@ -1,5 +1,5 @@
 """The `intake311` command: web, worker, cron, failures, sandbox, chat, demo, migrate, telegram,
-open311, understanding, forget, keys, messenger, x, mastodon, gazetteer, duplicates."""
+open311, understanding, forget, keys, messenger, x, mastodon, gazetteer, duplicates, doctor."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ LAZY_COMMANDS = {
     "mastodon": "bot.cli.mastodon:mastodon_group",
     "gazetteer": "bot.cli.gazetteer:gazetteer_group",
     "duplicates": "bot.cli.duplicates:duplicates",
+    "doctor": "bot.cli.doctor:doctor",
 }
 
 

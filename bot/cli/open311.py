@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import ValidationError
 
 from bot.open311.check import (
     MAX_TIMEOUT,
@@ -136,12 +135,9 @@ def _options(
 def _settings_error(exc: ValueError) -> str:
     """A settings error on one line, naming each variable (its value left out: it could be a
     key): "OPEN311_TIMEOUT: Input should be greater than 0"."""
-    if not isinstance(exc, ValidationError):
-        return " ".join(str(exc).split())
-    return "; ".join(
-        f"{'.'.join(str(part) for part in error['loc']).upper() or 'settings'}: {error['msg']}"
-        for error in exc.errors()
-    )
+    from bot.settings import settings_errors
+
+    return "; ".join(settings_errors(exc))
 
 
 def _profile(name: str) -> Profile:

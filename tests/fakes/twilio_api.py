@@ -44,6 +44,11 @@ loopback name: ``localhost`` when called as ``127.0.0.1`` and back, at ``/cdn/<k
 - ``CDN_MODE``: ``"length"`` (default, Content-Length sent), ``"stream"`` (chunks, no length)
   or ``"drip"`` (one byte every ``CDN_DRIP`` seconds, no length).
 
+The account itself (what `intake311 doctor` asks): ``GET /2010-04-01/Accounts/<sid>.json``,
+``GET .../IncomingPhoneNumbers.json?PhoneNumber=`` over ``NUMBERS`` (the account's numbers, a
+set: empty until a test adds one) and Messaging's ``GET /v1/Services/<MG...>`` over
+``SERVICES`` (its Messaging Service SIDs; another is 404, error 20404, as Twilio answers).
+
 ``reset_twilio_api(app)`` clears all of these, so one served fake can be shared across tests.
 """
 
@@ -166,6 +171,7 @@ def reset_twilio_api(app: Flask) -> None:
         app.config.update(WINDOW_CLOSED=set(), CALLBACKS=[])
         app.config.update(MEDIA={}, MEDIA_REQUESTS=[], CDN={}, MEDIA_REDIRECT=None, MEDIA_FAIL=None)
         app.config.update(CDN_MODE="length", CDN_DRIP=0.2)
+        app.config.update(NUMBERS=set(), SERVICES=set())
 
 
 def add_media(app: Flask, base_url: str, data: bytes, content_type: str = "image/jpeg") -> str:
@@ -197,6 +203,7 @@ def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
     app.config.update(WINDOW_CLOSED=set(), CALLBACKS=[])
     app.config.update(MEDIA={}, MEDIA_REQUESTS=[], CDN={}, MEDIA_REDIRECT=None, MEDIA_FAIL=None)
     app.config.update(CDN_MODE="length", CDN_DRIP=0.2, ACCOUNT_SID=account_sid)
+    app.config.update(NUMBERS=set(), SERVICES=set())
 
     def over_rate(sender: str) -> bool:
         """Take one of the sender's tokens (RATE); True when none was left."""
@@ -385,6 +392,56 @@ def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
         if message is None:
             return error(20404, path=request.path)
         return jsonify(message)
+
+    @app.get(f"/{API_VERSION}/Accounts/<sid>.json")
+    def fetch_account(sid: str):
+        refused = gate(sid)
+        if refused is not None:
+            return refused
+        return jsonify(
+            {"sid": sid, "friendly_name": "intake311 test", "status": "active", "type": "Full"}
+        )
+
+    @app.get(f"/{API_VERSION}/Accounts/<sid>/IncomingPhoneNumbers.json")
+    def list_numbers(sid: str):
+        refused = gate(sid)
+        if refused is not None:
+            return refused
+        wanted = request.args.get("PhoneNumber")
+        with lock:
+            owned = sorted(app.config["NUMBERS"])
+        found = [
+            {"sid": f"PN{index:032x}", "account_sid": sid, "phone_number": number}
+            for index, number in enumerate(owned)
+            if not wanted or number == wanted
+        ]
+        uri = f"/{API_VERSION}/Accounts/{sid}/IncomingPhoneNumbers.json?PageSize=50&Page=0"
+        return jsonify(
+            {
+                "incoming_phone_numbers": found,
+                "end": max(0, len(found) - 1),
+                "first_page_uri": uri,
+                "next_page_uri": None,
+                "page": 0,
+                "page_size": 50,
+                "previous_page_uri": None,
+                "start": 0,
+                "uri": uri,
+            }
+        )
+
+    @app.get("/v1/Services/<service_sid>")
+    def fetch_messaging_service(service_sid: str):
+        refused = gate(account_sid)
+        if refused is not None:
+            return refused
+        with lock:
+            known = service_sid in app.config["SERVICES"]
+        if not known:
+            return error(20404, path=request.path)
+        return jsonify(
+            {"sid": service_sid, "account_sid": account_sid, "friendly_name": "intake311 test"}
+        )
 
     def record_media_request() -> None:
         with lock:
