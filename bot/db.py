@@ -26,6 +26,7 @@ _pre_ping = True
 # Seconds after which a pooled connection is replaced when next checked out, before idle
 # timeouts on the way (a NAT, a proxy, a managed server) can drop it unseen.
 POOL_RECYCLE = 300
+CONNECT_TIMEOUT = 10  # seconds for a new PostgreSQL connection (libpq waits for ever)
 T = TypeVar("T")
 
 
@@ -71,6 +72,8 @@ def _create(url: str) -> Engine:
         return engine
     return create_engine(
         url,
+        # A server that accepts and never answers fails a connection in seconds, not hours.
+        connect_args={"connect_timeout": CONNECT_TIMEOUT},
         pool_pre_ping=_pre_ping,
         pool_recycle=POOL_RECYCLE,
         pool_size=5,

@@ -96,9 +96,12 @@ def _safely(maths: Callable[..., list[Meeting]], *results: list[dict]) -> list[M
 
 
 def _search(name: str, settings: Settings, geocoder: Geocoder) -> list[dict[str, Any]]:
-    """The provider's results for a street's name, with their geometry, in the city's box."""
+    """The provider's results for a street's name, with their geometry, in the city's box (or,
+    with no box, named in the city: a street of that name elsewhere is not the resident's)."""
+    bounded = settings.bounds() is not None
+    asked = name if bounded or not settings.city_name else f"{name}, {settings.city_name}"
     results = _every_way(geocoder).geocode(
-        name[:MAX_QUERY],
+        asked[:MAX_QUERY],
         exactly_one=False,
         geometry="geojson",
         **geocoders.search_options(settings.geocoder, settings.bounds(), STREET_RESULTS),

@@ -1,8 +1,9 @@
 """Whether this process can serve: the database and Redis reached, the city's state as known.
 
 Each probe runs on a thread of its own and is given up after PROBE_SECONDS, so a load
-balancer's probe never hangs on a server that does not answer. A probe still running when the
-next one comes, and overdue, is not started again (a hung one costs one thread, not one a probe).
+balancer's probe never hangs on a server that does not answer. Probes that overlap share one
+thread; a hung one is shared for RETRY_HUNG_AFTER, then tried afresh (two at most alive), so a
+dead server costs a thread or two, and its recovery is seen within half a minute.
 Reasons are short fixed words: never a URL, a password or a stack trace.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from redis.exceptions import RedisError
@@ -24,10 +25,25 @@ from bot.queue import get_redis
 from bot.settings import get_settings
 
 PROBE_SECONDS = 2.0
+# A probe that hangs is shared by the probes after it (no new thread) for this long; then a
+# fresh one is tried (a database back after an outage is seen within it), two at most alive.
+RETRY_HUNG_AFTER = 30.0
+MOST_HUNG = 2
 T = TypeVar("T")
 
-# name -> the probe last started under it, and when (time.monotonic()).
-_running: dict[str, tuple[threading.Thread, float]] = {}
+
+@dataclass
+class _Run:
+    """One probe on its own thread: what it returned or raised, once it is done."""
+
+    thread: threading.Thread
+    started: float
+    result: list = field(default_factory=list)
+    raised: list = field(default_factory=list)
+
+
+# name -> its probes still alive, oldest first
+_runs: dict[str, list[_Run]] = {}
 _guard = threading.Lock()
 
 
@@ -43,33 +59,46 @@ class Probe:
         return "ok" if self.ok else f"failing: {self.reason}"
 
 
-def within(name: str, seconds: float, work: Callable[[], T], late: Callable[[str], T]) -> T:
-    """`work()` if it answers within `seconds` (what it raised, raised here), else
-    `late(why)`: it runs on, unwatched, and while it is overdue none is started again under
-    `name` (a server that hangs costs one thread, not one a probe)."""
-    result: list[T] = []
-    raised: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            result.append(work())
-        except BaseException as exc:  # handed to the caller's thread
-            raised.append(exc)
-
+def start(name: str, work: Callable[[], T]) -> _Run:
+    """`work()` on a thread of its own, or the one already running under `name` (shared by
+    probes that overlap, and by all while it hangs, until RETRY_HUNG_AFTER)."""
     with _guard:
-        last, started = _running.get(name, (None, 0.0))
-        if last is not None and last.is_alive() and time.monotonic() - started >= seconds:
-            # Overdue: another would hang as long (one at a time is just concurrent probes).
-            return late(f"no answer (the last check is still waiting after {seconds:g} s)")
-        thread = threading.Thread(target=run, name=f"probe-{name}", daemon=True)
-        _running[name] = (thread, time.monotonic())
-        thread.start()
-    thread.join(seconds)
-    if raised:
-        raise raised[0]
-    if not result:
+        alive = [run for run in _runs.get(name, []) if run.thread.is_alive()]
+        _runs[name] = alive
+        if alive and (
+            time.monotonic() - alive[-1].started < RETRY_HUNG_AFTER or len(alive) >= MOST_HUNG
+        ):
+            return alive[-1]
+        result: list = []
+        raised: list = []
+
+        def body() -> None:
+            try:
+                result.append(work())
+            except BaseException as exc:  # handed to the waiting thread
+                raised.append(exc)
+
+        thread = threading.Thread(target=body, daemon=True, name=f"probe-{name}")
+        run = _Run(thread, time.monotonic(), result, raised)
+        alive.append(run)
+        run.thread.start()
+    return run
+
+
+def outcome(run: _Run, deadline: float, late: Callable[[str], T], seconds: float) -> T:
+    """What the run answered by `deadline` (time.monotonic(), `seconds` after the probe
+    began), what it raised raised here, else `late(why)`."""
+    run.thread.join(max(0.0, deadline - time.monotonic()))
+    if run.raised:
+        raise run.raised[0]
+    if not run.result:
         return late(f"no answer within {seconds:g} s")
-    return result[0]
+    return run.result[0]
+
+
+def within(name: str, seconds: float, work: Callable[[], T], late: Callable[[str], T]) -> T:
+    """`work()` if it answers within `seconds` (see `start`), else `late(why)`."""
+    return outcome(start(name, work), time.monotonic() + seconds, late, seconds)
 
 
 def _failing(why: str) -> Probe:
@@ -98,21 +127,28 @@ def _ping() -> Probe:
     return Probe(True)
 
 
-def _probe(name: str, seconds: float, work: Callable[[], Probe]) -> Probe:
+def _reported(run: _Run, deadline: float, seconds: float) -> Probe:
     try:
-        return within(name, seconds, work, _failing)
+        return outcome(run, deadline, _failing, seconds)
     except Exception as exc:  # a probe reports, never raises
         return Probe(False, type(exc).__name__)
 
 
 def database(seconds: float = PROBE_SECONDS) -> Probe:
     """A SELECT 1 through the process's engine."""
-    return _probe("database", seconds, _select_one)
+    return _reported(start("database", _select_one), time.monotonic() + seconds, seconds)
 
 
 def redis(seconds: float = PROBE_SECONDS) -> Probe:
     """A PING through the process's Redis connection."""
-    return _probe("redis", seconds, _ping)
+    return _reported(start("redis", _ping), time.monotonic() + seconds, seconds)
+
+
+def both(seconds: float = PROBE_SECONDS) -> tuple[Probe, Probe]:
+    """The database's and Redis's probes, run at once under one deadline."""
+    deadline = time.monotonic() + seconds
+    database_run, redis_run = start("database", _select_one), start("redis", _ping)
+    return _reported(database_run, deadline, seconds), _reported(redis_run, deadline, seconds)
 
 
 def _city_as_known() -> str:

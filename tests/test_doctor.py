@@ -104,6 +104,13 @@ def test_a_wrong_twilio_token_fails_twilio_and_says_where_to_find_the_right_one(
     assert checks["telegram"][0].startswith("✓ OK")  # the others still ran
 
 
+def test_a_suspended_twilio_account_fails_twilio(healthy, twilio_api, monkeypatch):
+    twilio_api.config["ACCOUNT_STATUS"] = "suspended"
+    result, checks = run(monkeypatch)
+    assert_fails(result, checks, "twilio", "reactivate the account")
+    assert "the account is suspended" in result.output
+
+
 def test_a_number_of_another_account_fails_the_sender(healthy, monkeypatch):
     result, checks = run(monkeypatch, TWILIO_FROM_NUMBER="+13125550199")
     assert_fails(result, checks, "twilio from number", "Active numbers")

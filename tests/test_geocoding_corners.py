@@ -143,6 +143,28 @@ def test_a_provider_failing_on_the_streets_fails_the_corner():
         server.server_close()
 
 
+@pytest.mark.parametrize("bounds", ["", "39.7,-89.8,39.9,-89.5"])
+def test_a_street_is_asked_in_the_city_unless_its_box_bounds_the_search(bounds):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StreetsFail)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _StreetsFail.asked = []
+    try:
+        settings = Settings(
+            geocoder_domain=f"127.0.0.1:{server.server_port}",
+            geocoder_scheme="http",
+            geocoder_timeout=2,
+            city_name="Springfield",
+            city_bounds=bounds,
+        )
+        lookup("Main St & Cedar Dr", settings)
+        [street] = [path for path in _StreetsFail.asked if "polygon_geojson=1" in path]
+        # Without a box a "Main St" anywhere in the world could be offered: the city is named.
+        assert ("q=Main+St%2C+Springfield&" in street) == (not bounds)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 # The maths on answers shaped like real Nominatim's (jsonv2, polygon_geojson=1, one result per
 # way of a street; see tests/fixtures/geocoders/SOURCES.md), near 45°N.
 

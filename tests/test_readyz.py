@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 
 import psycopg
 import pytest
 
+from bot import readiness
 from bot.db import dispose_engines, get_engine, session_scope
 from bot.intake import conversation_for
 from bot.models import CatalogCache, Report, ReportState
@@ -129,3 +131,64 @@ def test_a_pooled_connection_the_database_dropped_is_not_a_503(env):
     response = app.test_client().get("/readyz")
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["database"] == "ok"
+
+
+def _hung(release: threading.Event):
+    """A probe's work that hangs until released, counting the threads it ran on."""
+    started: list[str] = []
+
+    def work() -> readiness.Probe:
+        started.append(threading.current_thread().name)
+        release.wait(10)
+        return readiness.Probe(True)
+
+    return work, started
+
+
+def test_probes_that_overlap_share_one_thread_while_it_hangs():
+    release = threading.Event()
+    work, started = _hung(release)
+    try:
+        answers = []
+        callers = [
+            threading.Thread(
+                target=lambda: answers.append(readiness.within("hangs", 0.3, work, lambda why: why))
+            )
+            for _ in range(6)
+        ]
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join(5)
+        assert len(started) == 1 and len(answers) == 6
+        assert all(answer == "no answer within 0.3 s" for answer in answers)
+    finally:
+        release.set()
+
+
+def test_a_hung_probe_is_tried_afresh_later_and_its_recovery_seen(monkeypatch):
+    monkeypatch.setattr(readiness, "RETRY_HUNG_AFTER", 0.2)
+    release = threading.Event()
+    work, started = _hung(release)
+    try:
+        assert readiness.within("recovers", 0.1, work, lambda why: None) is None
+        time.sleep(0.3)
+        recovered = readiness.within("recovers", 1, lambda: "answered", lambda why: None)
+        assert recovered == "answered" and len(started) == 1  # a fresh try, not the hung one
+    finally:
+        release.set()
+
+
+def test_a_database_and_redis_both_silent_cost_one_deadline(env, monkeypatch):
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{port}/0")
+        if get_settings().database_url.startswith("postgresql"):
+            monkeypatch.setenv("DATABASE_URL", f"postgresql+psycopg://u:p@127.0.0.1:{port}/x")
+        get_settings.cache_clear()
+        dispose_engines()
+        response, took = probe()
+    assert response.status_code == 503
+    assert took < 2.8  # the two probes at once, not one after the other

@@ -51,7 +51,15 @@ def check_twilio(settings: Settings) -> list[Check]:
                 "check TWILIO_API_BASE (empty for Twilio itself) and the network",
             )
         ]
-    found = [passed("twilio", f"credentials accepted (account {account.status})")]
+    if account.status != "active":  # suspended or closed: Twilio sends nothing
+        return [
+            failed(
+                "twilio",
+                f"the account is {account.status}",
+                "reactivate the account in the Twilio console, or use an active one",
+            )
+        ]
+    found = [passed("twilio", "credentials accepted (account active)")]
     try:
         found += _twilio_senders(settings, client)
     except TwilioRestException as exc:

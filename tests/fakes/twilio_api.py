@@ -44,7 +44,8 @@ loopback name: ``localhost`` when called as ``127.0.0.1`` and back, at ``/cdn/<k
 - ``CDN_MODE``: ``"length"`` (default, Content-Length sent), ``"stream"`` (chunks, no length)
   or ``"drip"`` (one byte every ``CDN_DRIP`` seconds, no length).
 
-The account itself (what `intake311 doctor` asks): ``GET /2010-04-01/Accounts/<sid>.json``,
+The account itself (what `intake311 doctor` asks; ``ACCOUNT_STATUS``: active, suspended or
+closed): ``GET /2010-04-01/Accounts/<sid>.json``,
 ``GET .../IncomingPhoneNumbers.json?PhoneNumber=`` over ``NUMBERS`` (the account's numbers, a
 set: empty until a test adds one) and Messaging's ``GET /v1/Services/<MG...>`` over
 ``SERVICES`` (its Messaging Service SIDs; another is 404, error 20404, as Twilio answers).
@@ -171,7 +172,7 @@ def reset_twilio_api(app: Flask) -> None:
         app.config.update(WINDOW_CLOSED=set(), CALLBACKS=[])
         app.config.update(MEDIA={}, MEDIA_REQUESTS=[], CDN={}, MEDIA_REDIRECT=None, MEDIA_FAIL=None)
         app.config.update(CDN_MODE="length", CDN_DRIP=0.2)
-        app.config.update(NUMBERS=set(), SERVICES=set())
+        app.config.update(NUMBERS=set(), SERVICES=set(), ACCOUNT_STATUS="active")
 
 
 def add_media(app: Flask, base_url: str, data: bytes, content_type: str = "image/jpeg") -> str:
@@ -398,8 +399,9 @@ def create_twilio_api_app(account_sid: str, auth_token: str) -> Flask:
         refused = gate(sid)
         if refused is not None:
             return refused
+        status = app.config.get("ACCOUNT_STATUS") or "active"
         return jsonify(
-            {"sid": sid, "friendly_name": "intake311 test", "status": "active", "type": "Full"}
+            {"sid": sid, "friendly_name": "intake311 test", "status": status, "type": "Full"}
         )
 
     @app.get(f"/{API_VERSION}/Accounts/<sid>/IncomingPhoneNumbers.json")
