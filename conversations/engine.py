@@ -539,7 +539,10 @@ def _on_timed_out(state: State, context: Context) -> Turn:
     address = draft.place.address if draft.place else ""
     if not (draft.service_code or address or draft.description or draft.media):
         return Turn(idle, (Reply(say(texts.CLOSED)),))
-    idle.draft.held = Snapshot(state.name, draft, state.offered)
+    name = state.name
+    if name == StateName.DUPLICATE and not draft.nearby:  # quiet while it was looked up
+        name = StateName.CONFIRM  # resumed at the summary (an edit there checks again)
+    idle.draft.held = Snapshot(name, draft, state.offered)
     return Turn(idle, (prompts.paused(draft.service_name, say),))
 
 

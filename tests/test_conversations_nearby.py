@@ -290,3 +290,13 @@ def test_long_addresses_are_cut_and_the_day_status_and_last_option_kept(code):
     shown = len(reply.options) - 1
     assert len(chat.state.draft.nearby) == shown
     assert chat.send(str(shown + 1)).replies[0].text.startswith(say(texts.CONFIRM).split("\n")[0])
+
+
+def test_quiet_while_the_check_is_looked_up_resumes_at_the_summary_and_files():
+    chat = Chat(CHECKING)
+    to_check(chat)  # waiting for the check's answer, which never comes
+    chat.feed(TimedOut(AT))
+    resumed = chat.send("resume")
+    assert chat.state.name == "confirm"
+    assert resumed.replies[0].text.startswith("Ready to send:")
+    assert [type(a) for a in chat.send("yes").actions] == [FileReport]
