@@ -116,6 +116,8 @@ def settle(state: State, context: Context) -> State:
     """Move past a question the catalogue no longer has, so it is not asked again."""
     if state.name == StateName.QUESTIONS and context.services and current(state, context) is None:
         state = ask_next(state, context).state
+        if state.name == StateName.DUPLICATE:  # no turn here to ask the check: the summary
+            state.name, state.draft.nearby_wait = StateName.CONFIRM, None
     return state
 
 
