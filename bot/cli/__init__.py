@@ -130,9 +130,12 @@ def worker(burst: bool, simple: bool, processes: int | None, kinds: tuple[str, .
     """Run the jobs (turns, sends, filings), with rq's scheduler for retries.
 
     The database must be migrated first (`intake311 migrate`, the release step)."""
+    from bot import metrics_dir
     from bot.worker import run_pool, run_worker
 
     kinds = kinds or ("residents", "notices", "city")
+    # Before prometheus_client is imported: this command's folder under METRICS_DIR, emptied.
+    metrics_dir.claim("worker-" + "-".join(kinds))
     _start("worker")
     if processes is not None:
         if simple:
