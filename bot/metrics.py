@@ -1,26 +1,15 @@
-"""The process's Prometheus metrics (`intake311_*`) and the text `/metrics` serves.
+"""The Prometheus metrics (`intake311_*`) every process records where things happen: the
+webhook seam, the turn, the Open311 seam, delivery, the status check.
 
-Counters and histograms are recorded where things happen (the webhook seam, the turn, the
-Open311 seam, delivery, the status check). With PROMETHEUS_MULTIPROC_DIR set (bot.metrics_dir,
-from METRICS_DIR) every process writes its own files and a scrape sums those of every process
-group under METRICS_DIR; without it (development, tests) this process's registry is served.
-Queue depths and dead letters are read at scrape time (`LiveCollector`): a few LLENs and
-bounded counts. Labels are a small fixed set: never an address, a text or an id.
+With PROMETHEUS_MULTIPROC_DIR set (bot.metrics_dir, from METRICS_DIR) each process writes its
+own files, summed at scrape time (bot.metrics_scrape); without it they live in this process's
+registry. Labels are a small fixed set: never an address, a text or an id. This module imports
+nothing else of ours, so the Open311 client and the channels' seam can use it.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-from collections.abc import Iterable, Iterator
-
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.multiprocess import MultiProcessCollector
-
-from bot import metrics_dir
-
-log = logging.getLogger(__name__)
+from prometheus_client import Counter, Histogram
 
 # What became of a webhook call (webhooks/channels.py).
 WEBHOOK_OUTCOMES = (
@@ -36,7 +25,6 @@ WEBHOOK_OUTCOMES = (
     "error",  # a 500
 )
 OPEN311_ERRORS = ("timeout", "connect", "4xx", "5xx", "redirect", "refused", "unreadable")
-DEAD_LETTER_CAP = 10_000  # each kind counted up to this: a scrape stays cheap
 
 webhooks = Counter(
     "intake311_webhooks",
@@ -77,76 +65,3 @@ def open311_error_kind(status_code: int | None, transport: str | None = None) ->
     if status_code is not None and status_code >= 500:
         return "5xx"
     return "unreadable"
-
-
-class LiveCollector:
-    """Queue depths and dead letters, read when scraped; a part that cannot be read is left
-    out (logged), never a failed scrape."""
-
-    def collect(self) -> Iterator[Metric]:
-        yield from _guarded("queue depths", _queue_depths)
-        yield from _guarded("dead letters", _dead_letters)
-
-
-def _guarded(what: str, read) -> Iterable[Metric]:
-    try:
-        return [read()]
-    except Exception as exc:  # noqa: BLE001 - Redis or the database down: omit, say so
-        log.warning("metrics: %s unavailable (%s)", what, type(exc).__name__)
-        return []
-
-
-def _queue_depths() -> Metric:
-    from bot.queue import KINDS, get_queue
-
-    family = GaugeMetricFamily(
-        "intake311_queue_depth", "Jobs waiting in each rq queue", labels=["queue"]
-    )
-    for kind in KINDS:
-        family.add_metric([kind], get_queue(kind).count)
-    return family
-
-
-def _dead_letters() -> Metric:
-    from bot.failures import count_failures
-
-    family = GaugeMetricFamily(
-        "intake311_dead_letters",
-        f"Work waiting for staff, by kind (each counted up to {DEAD_LETTER_CAP})",
-        labels=["kind"],
-    )
-    for kind, count in count_failures(DEAD_LETTER_CAP).items():
-        family.add_metric([kind], count)
-    return family
-
-
-class _MergedFolders:
-    """Every process group's files under METRICS_DIR, summed as one process's would be."""
-
-    def __init__(self, folders: list[str]):
-        self.folders = folders
-
-    def collect(self) -> Iterable[Metric]:
-        import glob
-
-        files = [f for folder in self.folders for f in glob.glob(os.path.join(folder, "*.db"))]
-        return MultiProcessCollector.merge(files, accumulate=True)
-
-
-def _folders() -> list[str]:
-    """The folders to sum: each group's under METRICS_DIR, or PROMETHEUS_MULTIPROC_DIR alone."""
-    base = metrics_dir.root()
-    if base is not None and base.is_dir():
-        return sorted(str(p) for p in base.iterdir() if p.is_dir())
-    own = os.environ.get(metrics_dir.PROCESS_SETTING)
-    return [own] if own else []
-
-
-def exposition() -> bytes:
-    """The metrics in Prometheus's text format, every process's summed where they write files."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(LiveCollector())
-    if metrics_dir.root() is not None or os.environ.get(metrics_dir.PROCESS_SETTING):
-        registry.register(_MergedFolders(_folders()))
-        return generate_latest(registry)
-    return generate_latest(REGISTRY) + generate_latest(registry)

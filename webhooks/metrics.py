@@ -1,5 +1,5 @@
-"""`/metrics`: the counts in Prometheus's text format (bot.metrics), behind METRICS_TOKEN when
-it is set."""
+"""`/metrics`: the counts in Prometheus's text format (bot.metrics_scrape), behind
+METRICS_TOKEN when it is set."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import hmac
 from flask import Blueprint, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from bot import metrics
+from bot import metrics_scrape
 
 bp = Blueprint("metrics", __name__)
 
@@ -21,7 +21,7 @@ def scrape() -> Response:
         response = Response("bearer token required", status=401, mimetype="text/plain")
         response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    response = Response(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+    response = Response(metrics_scrape.exposition(), content_type=CONTENT_TYPE_LATEST)
     response.headers["Cache-Control"] = "no-store"
     return response
 
