@@ -15,10 +15,15 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot import jobs
+from bot.db import session_scope
+from bot.models import Report
 from bot.open311.client import Open311Client, Open311Error
 from bot.settings import get_settings
 from tests.conftest import run_jobs
+from tests.sandbox_city import own_city
 from tests.test_end_to_end import RESIDENT, returning_resident
+from tests.test_tracking import file_reports
 from tests.twilio_webhooks import post_signed, sms_form
 from webhooks import create_app
 
@@ -101,7 +106,6 @@ def test_open311_calls_and_errors_are_counted(sqlite_env):
 def test_a_failed_send_is_a_dead_letter(sqlite_env, twilio_api):
     from sqlmodel import select
 
-    from bot.db import session_scope
     from bot.models import Message, MessageStatus
 
     client = create_app({"TESTING": True}).test_client()
@@ -164,3 +168,32 @@ def test_metrics_token_protects_the_page(sqlite_env, monkeypatch):
 def test_the_page_is_open_without_a_token(sqlite_env):
     client = create_app({"TESTING": True}).test_client()
     assert ("intake311_queue_depth", (("queue", "city"),)) in scrape(client)
+
+
+@pytest.fixture
+def city(env, tmp_path, monkeypatch):
+    """A sandbox city of the test's own."""
+    with own_city(tmp_path, monkeypatch) as counted:
+        yield counted
+
+
+def test_status_updates_told_are_counted(city):
+    client = create_app({"TESTING": True}).test_client()
+    ids = file_reports(city, 3)
+    store = city.app.extensions["sandbox"].store
+    with session_scope() as session:
+        numbers = [session.get(Report, i).service_request_id for i in ids]
+    for number in numbers[:2]:
+        store.set_status(number, "closed", "Filled.")
+    before = scrape(client)
+
+    assert jobs.track() == 2
+    after = scrape(client)
+    assert moved(before, after, "intake311_status_updates_told_total") == 2
+    assert after[("intake311_queue_depth", (("queue", "notices"),))] == 2
+    assert (
+        moved(
+            before, after, "intake311_open311_call_seconds_count", method="GET", endpoint="requests"
+        )
+        >= 1
+    )
