@@ -88,6 +88,9 @@ def web(host: str, port: int, workers: int) -> None:
 
     if is_production(get_settings()):
         _start("web")  # refused here at once, rather than by each gunicorn worker
+    from bot import metrics_dir
+
+    metrics_dir.claim("web")  # METRICS_DIR: the web's folder, emptied, named for gunicorn's
     os.execvp(
         sys.executable,
         [
