@@ -8,6 +8,12 @@ both cores run Python. BENCHMARKS.md has the figures behind these choices.
 
 import os
 
+from bot import metrics_dir
+
+# Metrics (bot.metrics): with METRICS_DIR set, the web's processes keep theirs in its "web"
+# folder, emptied now, before any worker is forked (a dead process's files would be summed).
+metrics_dir.claim("web")
+
 # Where the platform tells us to listen (Heroku-style $PORT); 8000 otherwise.
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 
@@ -38,3 +44,8 @@ errorlog = "-"
 # No control socket (gunicorn 25+): its default path is one per user, so two instances on a
 # machine (the tests, a staging and a production app) would contend for it.
 control_socket_disable = True
+
+
+def child_exit(server, worker):
+    """A web worker exited: its live gauges no longer count (bot.metrics_dir)."""
+    metrics_dir.mark_dead(worker.pid)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import or_, select
+from sqlmodel import func, or_, select
 
 from bot import audit, queue
 from bot.db import session_scope
@@ -106,6 +106,29 @@ def list_failures(limit: int = 200) -> list[Failure]:
                 )
             )
     return sorted(found, key=lambda f: f.at, reverse=True)[:limit]
+
+
+def count_failures(cap: int) -> dict[str, int]:
+    """How many of each kind wait for staff (report, send, turn, photo), each counted up to `cap`
+    (a bounded count: cheap whatever the backlog)."""
+    wheres = {
+        "report": (Report.id, or_(Report.state.in_(REPORT_STATES), Report.staff_note.is_not(None))),
+        "send": (
+            Message.id,
+            (Message.status == MessageStatus.FAILED) & (Message.direction == Direction.OUT),
+        ),
+        "turn": (
+            Message.id,
+            (Message.status == MessageStatus.FAILED) & (Message.direction == Direction.IN),
+        ),
+        "photo": (Photo.id, Photo.state.in_(PHOTO_STATES)),
+    }
+    counts: dict[str, int] = {}
+    with session_scope() as session:
+        for kind, (column, where) in wheres.items():
+            found = select(column).where(where).limit(cap).subquery()
+            counts[kind] = session.exec(select(func.count()).select_from(found)).one()
+    return counts
 
 
 def _hint(report: Report) -> str:

@@ -28,10 +28,11 @@ log = logging.getLogger(__name__)
 REDELIVERY_WINDOW = timedelta(seconds=10)
 
 
-def accept(event: Event) -> None:
-    """Store one event a channel's webhook parsed (a redelivery is recognised and dropped)."""
+def accept(event: Event) -> bool:
+    """Store one event a channel's webhook parsed (a redelivery is recognised and dropped);
+    whether it was a message already stored."""
     if isinstance(event, Inbound):
-        receive(event)
+        return receive(event).duplicate
     elif isinstance(event, DeliveryStatus):
         if not retry_disconnected(lambda: record_delivery(event)):
             # Not the provider's id: Telegram's and the web chat's name the chat or session.
@@ -40,6 +41,7 @@ def accept(event: Event) -> None:
         retry_disconnected(lambda: record_membership(event))
     elif isinstance(event, Ignored):
         log.info("webhook call ignored: %s", event.reason)
+    return False
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,7 @@ def problems(settings: Settings, dotenv: Mapping[str, str | None] | None = None)
         ("TELEGRAM_SECRET_TOKEN", settings.telegram_secret_token),
         ("WEBCHAT_SECRET", settings.webchat_secret),
         ("ADMIN_TOKEN", settings.admin_token),
+        ("METRICS_TOKEN", settings.metrics_token),
     ):
         if value:
             found.extend(_weak_secret(name, value))

@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     send_in_flight: int = Field(60, ge=1)
     # Staff pages (/admin): a bearer token; unset keeps them closed.
     admin_token: str = Field(default="", repr=False)
+    # /metrics (webhooks/metrics.py): a bearer token when set; unset, it is open (no personal
+    # data in it: counts by channel, outcome and queue).
+    metrics_token: str = Field(default="", repr=False)
 
     # "production" fails closed (bot.production): every enabled channel signed, HTTPS, keys set.
     env: str = "development"

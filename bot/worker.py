@@ -24,6 +24,7 @@ from multiprocessing.sharedctypes import RawArray
 from rq import SimpleWorker, Worker
 from rq.cron import CronScheduler
 
+from bot import metrics_dir
 from bot.queue import KINDS, get_queue, get_redis, queue_name
 from bot.settings import get_settings
 
@@ -244,6 +245,7 @@ class Pool:
             if not pid:
                 continue
             slot.pid = 0
+            metrics_dir.mark_dead(pid)
             started = slot.board[_STARTED]
             if self.burst and not started:
                 continue  # done (or unable to start): a burst replaces only the killed

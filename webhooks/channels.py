@@ -15,8 +15,10 @@ ever (Telegram); never a 500.
 from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, request
-from sqlalchemy.exc import DataError, StatementError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError, StatementError
+from werkzeug.exceptions import HTTPException
 
+from bot import metrics
 from bot.channels.base import Channel, MalformedInbound, WebReply, WebRequest
 from bot.channels.fields import bounded
 from bot.channels.registry import with_webhooks
@@ -37,48 +39,66 @@ def register(app: Flask) -> None:
 
 def _view(channel: Channel):
     def handle(subpath: str = "") -> Response:
-        settings = current_app.config["SETTINGS"]
-        # Below the app's MAX_CONTENT_LENGTH, never above it.
-        limit = current_app.config.get("MAX_CONTENT_LENGTH") or channel.max_request_bytes
-        request.max_content_length = min(limit, channel.max_request_bytes)
-        call = _web_request(subpath)
-        if request.content_length is None and len(call.body) >= request.max_content_length:
-            # A chunked body is read only up to the limit: one that reaches it was cut there.
-            return Response("request body too large", status=413, mimetype="text/plain")
-        served = channel.serve(call, settings)
-        if served is not None:
-            return _response(served)
-        if call.method != "POST":
-            return Response("method not allowed", status=405, mimetype="text/plain")
-        reason = channel.verify(call, settings)
-        if reason is not None:
-            current_app.logger.warning(
-                "refused %s webhook from %s: %s", _provider(channel), request.remote_addr, reason
-            )
-            return Response("forbidden", status=403, mimetype="text/plain")
+        # Counted here, once for every channel: what became of the call.
+        outcome = "error"
         try:
-            events = [bounded(event) for event in channel.parse(call)]
-        except MalformedInbound as problem:
-            current_app.logger.warning("malformed %s webhook: %s", _provider(channel), problem)
-            return Response(f"malformed webhook: {problem}", status=400, mimetype="text/plain")
-        except Exception as exc:  # a parser's bug: the call cannot be read; never a 500
-            current_app.logger.exception(
-                "unreadable %s webhook (%s)", _provider(channel), type(exc).__name__
-            )
-            return Response("malformed webhook", status=400, mimetype="text/plain")
-        try:
-            for event in events:
-                accept(event)
-        except (StatementError, UnicodeError, OverflowError) as exc:
-            if not _unstorable(exc):
-                raise  # the database is down (503, app-wide), or another failure of ours
-            cause = exc.orig if isinstance(exc, StatementError) else exc
-            problem = f"a value the database refuses ({type(cause).__name__})"
-            current_app.logger.warning("%s webhook set aside: %s", _provider(channel), problem)
-            return _response(channel.unstorable(call, problem))
-        return _response(channel.answer(call, events))
+            response, outcome = _handle(channel, subpath)
+            return response
+        except (OperationalError, InterfaceError):
+            outcome = "unavailable"  # the app answers 503
+            raise
+        except HTTPException as exc:
+            outcome = _outcome_of(exc.code or 500)
+            raise
+        finally:
+            metrics.webhooks.labels(channel.name, outcome).inc()
 
     return handle
+
+
+def _handle(channel: Channel, subpath: str) -> tuple[Response, str]:
+    """The call answered, and its outcome (bot.metrics.WEBHOOK_OUTCOMES)."""
+    settings = current_app.config["SETTINGS"]
+    # Below the app's MAX_CONTENT_LENGTH, never above it.
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or channel.max_request_bytes
+    request.max_content_length = min(limit, channel.max_request_bytes)
+    call = _web_request(subpath)
+    if request.content_length is None and len(call.body) >= request.max_content_length:
+        # A chunked body is read only up to the limit: one that reaches it was cut there.
+        return Response("request body too large", status=413, mimetype="text/plain"), "too_large"
+    served = channel.serve(call, settings)
+    if served is not None:
+        return _response(served), "served"
+    if call.method != "POST":
+        return Response("method not allowed", status=405, mimetype="text/plain"), "refused"
+    reason = channel.verify(call, settings)
+    if reason is not None:
+        current_app.logger.warning(
+            "refused %s webhook from %s: %s", _provider(channel), request.remote_addr, reason
+        )
+        return Response("forbidden", status=403, mimetype="text/plain"), "forged"
+    try:
+        events = [bounded(event) for event in channel.parse(call)]
+    except MalformedInbound as problem:
+        current_app.logger.warning("malformed %s webhook: %s", _provider(channel), problem)
+        reply = Response(f"malformed webhook: {problem}", status=400, mimetype="text/plain")
+        return reply, "malformed"
+    except Exception as exc:  # a parser's bug: the call cannot be read; never a 500
+        current_app.logger.exception(
+            "unreadable %s webhook (%s)", _provider(channel), type(exc).__name__
+        )
+        return Response("malformed webhook", status=400, mimetype="text/plain"), "malformed"
+    try:
+        duplicate = [accept(event) for event in events]
+    except (StatementError, UnicodeError, OverflowError) as exc:
+        if not _unstorable(exc):
+            raise  # the database is down (503, app-wide), or another failure of ours
+        cause = exc.orig if isinstance(exc, StatementError) else exc
+        problem = f"a value the database refuses ({type(cause).__name__})"
+        current_app.logger.warning("%s webhook set aside: %s", _provider(channel), problem)
+        return _response(channel.unstorable(call, problem)), "unstorable"
+    accepted = "duplicate" if duplicate and all(duplicate) else "accepted"
+    return _response(channel.answer(call, events)), accepted
 
 
 def _unstorable(exc: Exception) -> bool:
@@ -87,6 +107,16 @@ def _unstorable(exc: Exception) -> bool:
     if isinstance(exc, StatementError) and not isinstance(exc, DataError):
         return isinstance(exc.orig, (UnicodeError, OverflowError))
     return True
+
+
+def _outcome_of(status: int) -> str:
+    if status == 413:
+        return "too_large"
+    if status == 400:
+        return "malformed"
+    if status == 503:
+        return "unavailable"
+    return "refused" if status < 500 else "error"
 
 
 def _provider(channel: Channel) -> str:

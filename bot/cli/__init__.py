@@ -88,6 +88,9 @@ def web(host: str, port: int, workers: int) -> None:
 
     if is_production(get_settings()):
         _start("web")  # refused here at once, rather than by each gunicorn worker
+    from bot import metrics_dir
+
+    metrics_dir.claim("web")  # METRICS_DIR: the web's folder, emptied, named for gunicorn's
     os.execvp(
         sys.executable,
         [
@@ -130,9 +133,12 @@ def worker(burst: bool, simple: bool, processes: int | None, kinds: tuple[str, .
     """Run the jobs (turns, sends, filings), with rq's scheduler for retries.
 
     The database must be migrated first (`intake311 migrate`, the release step)."""
+    from bot import metrics_dir
     from bot.worker import run_pool, run_worker
 
     kinds = kinds or ("residents", "notices", "city")
+    # Before prometheus_client is imported: this command's folder under METRICS_DIR, emptied.
+    metrics_dir.claim("worker-" + "-".join(kinds))
     _start("worker")
     if processes is not None:
         if simple:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, update
 from sqlmodel import select
 
-from bot import pacing, queue, ratelimits
+from bot import metrics, pacing, queue, ratelimits
 from bot.channels.base import Outgoing, SendError
 from bot.channels.registry import channel_for
 from bot.db import session_scope
@@ -170,6 +170,7 @@ def deliver(message_id: int) -> int:
                 message.next_attempt_at = None
                 message.updated_at = utcnow()
             sent += 1
+            metrics.messages_sent.labels(channel.name).inc()
             if channel.name == "sms":
                 ratelimits.count_sms_sent(settings)  # the daily SMS alarm (SMS_ALARM_PER_DAY)
 
@@ -268,4 +269,5 @@ def _send_failed(message_id: int, exc: SendError, attempts: int, settings) -> fl
             return delay
         message.status = MessageStatus.FAILED
         message.next_attempt_at = None
+        metrics.messages_failed.labels(message.channel).inc()
         return None

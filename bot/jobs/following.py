@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy import and_, exists, func, or_, update
 from sqlmodel import Session, select
 
-from bot import duplicates, queue
+from bot import duplicates, metrics, queue
 from bot.db import session_scope
 from bot.jobs.common import add_notice_to, message_chars
 from bot.languages import load_languages
@@ -136,6 +136,7 @@ def _catch_up_with_our_reports() -> int:
         ).all()
         for number, status, reporter in behind:
             sent.extend(notify_followers(session, number, status, skip_contact=reporter))
+    metrics.status_updates.inc(len(sent))
     for notice in sent:
         queue.enqueue("bot.jobs.deliver", notice, kind="notices")
     return len(sent)
@@ -153,6 +154,7 @@ def _receive(asked: set[str], found: list[dict]) -> int:
                 continue
             duplicates.note_status(session, number, status)
             sent.extend(notify_followers(session, number, status))
+    metrics.status_updates.inc(len(sent))
     for notice in sent:
         queue.enqueue("bot.jobs.deliver", notice, kind="notices")
     return len(sent)

@@ -13,7 +13,7 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
-from bot import duplicates, queue
+from bot import duplicates, metrics, queue
 from bot.db import session_scope
 from bot.jobs.common import (
     add_notice,
@@ -213,6 +213,7 @@ def _receive_batch(news: list[tuple[Tracked, dict]]) -> int:
     except Exception:  # noqa: BLE001 - the batch is undone whole, texts and all: tried next round
         log.exception("%d status changes could not be stored", len(news))
         return 0
+    metrics.status_updates.inc(len(notices))
     for notice in notices:
         queue.enqueue("bot.jobs.deliver", notice, kind="notices")
     return changed
@@ -299,6 +300,7 @@ def receive_status(report_id: int, entry: dict, update_key: str | None = None) -
         return False
     with session_scope() as session:
         told = _apply(session, report_id, entry, update_key)
+    metrics.status_updates.inc(len(told))
     for notice in told:
         queue.enqueue("bot.jobs.deliver", notice, kind="notices")
     return bool(told)

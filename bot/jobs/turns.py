@@ -24,7 +24,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, select
 
-from bot import queue
+from bot import metrics, queue
 from bot.catalog import load_services
 from bot.channels.registry import channel_for
 from bot.db import session_scope
@@ -79,7 +79,7 @@ def run_turn(conversation_id: int) -> int:
     sending many texts at once has them answered one per turn while others' turns come round."""
     settings = get_settings()
     queue.turn_started(conversation_id)
-    with locked(f"conversation:{conversation_id}"):
+    with metrics.turn_seconds.time(), locked(f"conversation:{conversation_id}"):
         try:
             return _drain(conversation_id, settings)
         except JobTimeoutException:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+from bot import metrics
 from bot.open311 import records
 from bot.open311 import xml as georeport_xml
 from bot.open311.dates import format_datetime, parse_datetime
@@ -101,6 +103,24 @@ class Open311Client:
         for this endpoint in this process; a GET is then asked again, a POST is not (it is
         uncertain: searched for before it is filed again).
         """
+        started = time.perf_counter()
+        try:
+            return self._exchange(method, resource, params, data, segments)
+        except Open311Error as exc:
+            metrics.open311_errors.labels(_error_kind(exc)).inc()
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            metrics.open311_seconds.labels(method, resource).observe(elapsed)
+
+    def _exchange(
+        self,
+        method: str,
+        resource: str,
+        params: Mapping[str, Any] | None,
+        data: list[tuple[str, str]] | None,
+        segments: Mapping[str, str] | None,
+    ) -> Any:
         response = self._send(method, resource, params, data, segments)
         if response.status_code == 406 and not self.format_switched:
             self._switch_format(method, resource)
@@ -426,6 +446,22 @@ class Open311Client:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _error_kind(exc: Open311Error) -> str:
+    """The failure's kind for bot.metrics: timeout, connect, 4xx, 5xx, redirect, refused (an
+    error list in a 2xx answer) or unreadable."""
+    cause = exc.__cause__
+    if isinstance(cause, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(cause, httpx.TransportError):
+        return "connect"
+    status = exc.status_code
+    if status is not None and 300 <= status < 400:
+        return "redirect"
+    if status is not None and status < 300 and exc.errors:
+        return "refused"
+    return metrics.open311_error_kind(status)
 
 
 def _not_found(exc: Open311Error) -> bool:
