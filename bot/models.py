@@ -146,6 +146,13 @@ class Conversation(SQLModel, table=True):
     )
     # When the resident asked to DELETE MY DATA and was asked to confirm (None: not asked).
     forget_asked_at: datetime | None = _maybe_when()
+    # Human handoff (bot/handoff.py): None, the bot answers; "waiting", the resident asked for
+    # a person (AGENT) or was not understood twice running and staff have not taken it yet;
+    # "agent", a staff member (`handoff_by`) has it and the bot stays quiet until handed back.
+    handoff: str | None = Field(default=None, max_length=16, index=True)
+    handoff_reason: str | None = Field(default=None, max_length=32)
+    handoff_at: datetime | None = _maybe_when()
+    handoff_by: str | None = Field(default=None, max_length=64)
     created_at: datetime = _when()
     updated_at: datetime = _when()
 
@@ -310,6 +317,41 @@ class StaffAction(SQLModel, table=True):
     target: str = Field(default="", max_length=255)
     detail: str = Field(default="", sa_type=Text)
     remote_addr: str | None = Field(default=None, max_length=64)
+
+
+class StaffUser(SQLModel, table=True):
+    """A staff member of the console: a name, an Argon2id password hash and a role."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    password_hash: str = Field(sa_type=Text)
+    # "viewer" (reads), "agent" (also takes over conversations and retries), "admin" (also
+    # manages staff accounts).
+    role: str = Field(default="viewer", max_length=16)
+    active: bool = True
+    # Sign-in lockout: failures in a row, and until when sign-in is refused.
+    failed_signins: int = 0
+    locked_until: datetime | None = _maybe_when()
+    # Bumped on sign-out everywhere, a new password or a disabled account: every session
+    # signed in under an older epoch is refused.
+    session_epoch: int = 0
+    last_signin_at: datetime | None = _maybe_when()
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class ReportEvent(SQLModel, table=True):
+    """One step of a report's history, for staff: filed, a city status, failed, retried."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    at: datetime = _when()
+    # What happened: "created", "submitted", "status", "rejected", "failed", "retried", ...
+    kind: str = Field(max_length=32)
+    # Our state or the city's status after it ("submitted", "open", "closed").
+    status: str | None = Field(default=None, max_length=32)
+    # The city's notes or our error, cut to a few hundred characters; never the resident's words.
+    detail: str = Field(default="", sa_type=Text)
 
 
 class OpenRequest(SQLModel, table=True):
