@@ -94,6 +94,14 @@ def problems(settings: Settings, dotenv: Mapping[str, str | None] | None = None)
     ):
         if value:
             found.extend(_weak_secret(name, value))
+    # The staff console's sessions are signed with it: a guessable key forges any staff member.
+    if not settings.console_secret_key:
+        found.append(
+            "CONSOLE_SECRET_KEY is not set (it signs the staff console's sessions): make one "
+            "with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        )
+    else:
+        found.extend(_weak_secret("CONSOLE_SECRET_KEY", settings.console_secret_key))
     if settings.telegram_secret_token and not _TELEGRAM_SECRET.fullmatch(
         settings.telegram_secret_token
     ):

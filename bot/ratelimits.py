@@ -59,6 +59,8 @@ GLOBAL_LIMIT = "GlobalLimit"
 REPLY_LIMIT = "ReplyLimit"
 # A web chat session refused to a client past WEBCHAT_SESSIONS_PER_CLIENT.
 SESSION_LIMIT = "SessionLimit"
+# A staff sign-in refused to a client past CONSOLE_SIGNIN_LIMIT.
+SIGNIN_LIMIT = "SigninLimit"
 SMS_COUNT_DAYS = 3  # how long a day's count of texts sent is kept
 # Past the global limit, a sender's first few texts in their own tightest window still pass:
 # a flood from many numbers sheds its busy senders, never the resident texting once.
@@ -177,6 +179,21 @@ def session_refusal(client: str, settings: Settings) -> Refusal | None:
         return None
     except RedisError as exc:
         log.warning("session limit not checked (Redis: %s); let through", type(exc).__name__)
+        return None
+
+
+def signin_refusal(client: str, settings: Settings) -> Refusal | None:
+    """Count one staff sign-in attempt from `client` (an IP address, kept as its keyed hash)
+    against CONSOLE_SIGNIN_LIMIT; the limit it is past, or None. Redis down: let through (the
+    account's own lockout still holds)."""
+    from bot.personal_data import address_key
+
+    try:
+        limiter = _limiter(settings)
+        who = address_key(f"client:{client}")[:32]
+        return _refused(limiter, settings.console_signin_limit, SIGNIN_LIMIT, "signin", who)
+    except RedisError as exc:
+        log.warning("sign-in limit not checked (Redis: %s); let through", type(exc).__name__)
         return None
 
 

@@ -103,6 +103,16 @@ class Settings(BaseSettings):
     send_in_flight: int = Field(60, ge=1)
     # Staff pages (/admin): a bearer token; unset keeps them closed.
     admin_token: str = Field(default="", repr=False)
+    # The staff console (/console, webhooks/console): the key that signs its session cookies
+    # (unset in development: a random one per process, so sessions end when it restarts;
+    # production refuses to start without a long one), how long a session may sit idle, the
+    # sign-in lockout (after CONSOLE_LOCKOUT_FAILURES wrong passwords in a row, refused for
+    # CONSOLE_LOCKOUT_MINUTES) and the sign-in attempts allowed per client IP address.
+    console_secret_key: str = Field(default="", repr=False)
+    console_idle_hours: float = Field(8.0, gt=0)
+    console_lockout_failures: int = Field(5, ge=1)
+    console_lockout_minutes: float = Field(15.0, gt=0)
+    console_signin_limit: str = "10/minute;100/hour"
     # /metrics (webhooks/metrics.py): a bearer token when set; unset, it is open (no personal
     # data in it: counts by channel, outcome and queue).
     metrics_token: str = Field(default="", repr=False)

@@ -33,6 +33,7 @@ SAFE = {
     "telegram_secret_token": LONG,
     "webchat_secret": LONG,
     "admin_token": LONG,
+    "console_secret_key": LONG,
     "encryption_keys": new_encryption_key(),
     "lookup_key": LONG,
 }

@@ -31,13 +31,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     ping_on_checkout(False)
     check_startup(settings, "web")  # ENV=production: refuses unsafe settings (RefusedToStart)
 
-    from webhooks import admin, channels, health, media, metrics, security
+    from webhooks import admin, channels, console, health, media, metrics, security
 
     channels.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(media.bp)
     app.register_blueprint(metrics.bp)
+    console.register(app, settings)  # the staff console (/console)
     security.init_app(app, settings)
     _init_errors(app)
     return app

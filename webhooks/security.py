@@ -1,9 +1,9 @@
 """Security headers on every response, and the proxy the app may believe.
 
-The two HTML pages (the web chat and the staff page) carry their script and styles inline; the
-Content-Security-Policy allows exactly those blocks by their SHA-256 hashes and nothing else
-(no other script, no inline event handlers, no plugins, no base or form elsewhere), so an
-injected tag does nothing. Only the web chat page may be framed, and only by the sites in
+The HTML pages (the web chat, the admin page, the staff console's) carry their script and
+styles inline; the Content-Security-Policy allows exactly those blocks by their SHA-256 hashes
+and nothing else (no other script, no inline event handlers, no plugins, no base or form
+elsewhere), so an injected tag does nothing. Only the web chat page may be framed, and only by the sites in
 WEBCHAT_FRAME_ANCESTORS.
 """
 
@@ -66,8 +66,9 @@ def init_app(app: Flask, settings: Settings) -> None:
         hops = settings.trust_proxy
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     from webhooks import admin
+    from webhooks.console.style import STYLE_BLOCK
 
-    pages = [webchat.page(), admin.PAGE]
+    pages = [webchat.page(), admin.PAGE, STYLE_BLOCK]
     policy = content_security_policy(pages)
     framed_policy = content_security_policy(pages, settings.webchat_frame_ancestors)
     embeddable = bool(settings.webchat_frame_ancestors.strip())

@@ -1,0 +1,62 @@
+"""The staff console (/console): server-rendered pages for the city's 311 team.
+
+Live conversations with their transcripts and the handoff to a person, reports with their
+history at the city, failures to retry, residents who stopped, the day's figures, and for
+admins the staff accounts and the audit log. Signed in with staff accounts (bot.staff);
+roles viewer < agent < admin (webhooks.console.auth.require).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, g, request
+
+from bot import audit
+from bot.settings import Settings
+from webhooks.console import auth
+from webhooks.console.style import STYLE_BLOCK
+
+bp = Blueprint("console", __name__, url_prefix="/console")
+
+NAV = [
+    ("console.live", "Conversations", "viewer"),
+    ("console.reports", "Reports", "viewer"),
+    ("console.failures", "Failures", "viewer"),
+    ("console.stopped", "Stopped", "viewer"),
+    ("console.figures", "Figures", "viewer"),
+    ("console.staff_page", "Staff", "admin"),
+    ("console.audit_log", "Audit log", "admin"),
+]
+
+
+@bp.before_request
+def _who() -> Response | None:
+    refused = auth.over_https()
+    if refused is not None:
+        return refused
+    auth.load_user()
+    if request.method == "POST":
+        auth.csrf.protect()  # 400 without the session's token
+    return None
+
+
+@bp.teardown_request
+def _nobody_acts(_exc: BaseException | None) -> None:
+    audit.acting_as(None)
+
+
+@bp.context_processor
+def _page_parts() -> dict:
+    return {
+        "style_block": STYLE_BLOCK,
+        "me": g.get("staff"),
+        "may": auth.may,
+        "nav": [(endpoint, label) for endpoint, label, role in NAV if auth.may(role)],
+    }
+
+
+def register(app: Flask, settings: Settings) -> None:
+    """Add the console to the app: its session, CSRF and pages."""
+    from webhooks.console import account, conversations, records  # noqa: F401  (routes)
+
+    auth.init_app(app, settings)
+    app.register_blueprint(bp)
