@@ -3,8 +3,8 @@
 The HTML pages (the web chat, the admin page, the staff console's) carry their script and
 styles inline; the Content-Security-Policy allows exactly those blocks by their SHA-256 hashes
 and nothing else (no other script, no inline event handlers, no plugins, no base or form
-elsewhere), so an injected tag does nothing. Only the web chat page may be framed, and only by the sites in
-WEBCHAT_FRAME_ANCESTORS.
+elsewhere), so an injected tag does nothing. Only the web chat page may be framed, and only
+by the sites in WEBCHAT_FRAME_ANCESTORS.
 """
 
 from __future__ import annotations
