@@ -1,0 +1,53 @@
+"""The staff console in production (issue 20): HTTPS only, Secure cookies, a signing key."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import production
+from bot.production import problems
+from tests.console_support import PASSWORD, account, csrf_token
+from tests.test_production import settings as production_settings
+from webhooks import create_app
+
+HTTPS = "https://311.example.gov"
+
+
+@pytest.fixture
+def production_client(sqlite_env, monkeypatch):
+    """A test client of the app with ENV=production (safe settings) on the test database."""
+    monkeypatch.setattr(production, "dotenv_variables", lambda: None)
+    settings = production_settings(database_url=sqlite_env.database_url)
+    return create_app({"TESTING": True, "SETTINGS": settings}).test_client()
+
+
+def test_the_console_is_https_only_in_production(production_client):
+    assert production_client.get("/console/signin").status_code == 403
+    assert production_client.get("/console/").status_code == 403
+    assert production_client.get("/console/signin", base_url=HTTPS).status_code == 200
+
+
+def test_the_session_cookie_is_secure_in_production(production_client):
+    account("ana", "viewer")
+    token = csrf_token(production_client, HTTPS + "/console/signin")
+    done = production_client.post(
+        "/console/signin",
+        base_url=HTTPS,
+        data={"username": "ana", "password": PASSWORD, "csrf_token": token},
+        headers={"Referer": HTTPS + "/console/signin"},
+    )
+    assert done.status_code == 302
+    cookie = done.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert production_client.get("/console/", base_url=HTTPS).status_code == 200
+
+
+def test_production_refuses_to_start_without_a_long_console_key():
+    assert any(
+        "CONSOLE_SECRET_KEY is not set" in p
+        for p in problems(production_settings(console_secret_key=""))
+    )
+    assert "CONSOLE_SECRET_KEY is shorter than 32 characters" in problems(
+        production_settings(console_secret_key="short")
+    )
+    assert problems(production_settings()) == []
