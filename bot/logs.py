@@ -191,6 +191,7 @@ def secret_values(settings: Settings) -> list[str]:
         settings.telegram_secret_token,
         settings.webchat_secret,
         settings.admin_token,
+        settings.console_secret_key,
         settings.metrics_token,
         settings.open311_api_key,
         settings.media_s3_access_key_id,
