@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from statistics import median
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.db import session_scope
 from bot.models import Contact, Conversation, Direction, Message, Report
@@ -43,7 +43,7 @@ def day_figures(day: date) -> DayFigures:
     with session_scope() as session:
         reports = session.exec(
             select(Report, Contact.channel)
-            .join(Contact, Contact.id == Report.contact_id)
+            .join(Contact, col(Contact.id) == col(Report.contact_id))
             .where(Report.created_at >= start, Report.created_at < end)
         ).all()
         for report, channel in reports:

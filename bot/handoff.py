@@ -63,6 +63,7 @@ def agent_reply(conversation_id: int, text: str, staff: str) -> int:
         message = store_reply(session, conversation, Reply(text))
         session.flush()
         message_id = message.id
+        assert message_id is not None  # flushed: the database gave it one
         audit.record(
             session, "agent-reply", f"conversation:{conversation_id}", f"{len(text)} characters"
         )

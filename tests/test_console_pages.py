@@ -279,6 +279,13 @@ def test_the_console_style_is_allowed_by_the_csp(city):
     assert "unsafe-inline" not in answer.headers["Content-Security-Policy"]
 
 
+def test_a_missing_conversation_or_report_is_a_404_page(city):
+    browser = signed_in("vic", "viewer")
+    for path in ("/console/conversations/999999", "/console/reports/999999"):
+        answer = browser.get(path)
+        assert answer.status_code == 404 and "<h1>Not found</h1>" in text(answer)
+
+
 def _token(browser) -> str:
     from tests.console_support import csrf_token
 

@@ -8,7 +8,8 @@ roles viewer < agent < admin (webhooks.console.auth.require).
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Response, g, render_template, request
+from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]
 
 from bot import audit
 from bot.settings import Settings
@@ -42,6 +43,19 @@ def _who() -> Response | None:
 @bp.teardown_request
 def _nobody_acts(_exc: BaseException | None) -> None:
     audit.acting_as(None)
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_refused(exc: CSRFError):
+    reason = f"{exc.description} Reload the page and try again (a form expires with its session)."
+    return render_template("console/refused.html", heading="Form refused", reason=reason), 400
+
+
+@bp.errorhandler(404)
+def _not_found(_exc):
+    return render_template(
+        "console/refused.html", heading="Not found", reason="There is nothing at this address."
+    ), 404
 
 
 @bp.context_processor

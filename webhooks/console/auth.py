@@ -19,7 +19,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Flask, Response, current_app, g, redirect, request, session, url_for
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped]
 
 from bot import audit, staff
 from bot.models import StaffUser
