@@ -72,7 +72,8 @@ def day_figures(day: date) -> DayFigures:
                 )
             ).all()
         )
-    completed = sum(1 for r, _ in reports if r.service_request_id)
+    # A conversation completed: it ended in a report that day.
+    completed = len({r.conversation_id for r, _ in reports})
     return DayFigures(
         day=day,
         reports=len(reports),
@@ -80,7 +81,7 @@ def day_figures(day: date) -> DayFigures:
         by_service=dict(sorted(by_service.items(), key=lambda kv: (-kv[1], kv[0]))),
         conversations_started=started,
         completed=completed,
-        completion_rate=(len(reports) / started) if started else None,
+        completion_rate=min(1.0, completed / started) if started else None,
         median_messages_per_report=median(messages) if messages else None,
         median_seconds_to_number=median(to_number) if to_number else None,
         by_hour=by_hour,
