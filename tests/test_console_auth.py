@@ -191,3 +191,43 @@ def test_a_sign_in_goes_back_only_to_console_pages(env):
     fields["csrf_token"] = csrf_token(browser)
     done = browser.post("/console/signin", data={**fields, "next": "/console/reports"})
     assert done.headers["Location"].endswith("/console/reports")
+
+
+def test_every_refusal_spends_one_password_check(env, monkeypatch):
+    # The same work whatever the cause, so timing does not tell which usernames exist.
+    account("ana", "viewer")
+    account("old", "viewer")
+    staff.disable("old")
+    from argon2 import PasswordHasher
+
+    checks = []
+
+    class Counting(PasswordHasher):
+        def verify(self, hash, password):  # noqa: A002  (argon2's own name)
+            checks.append(1)
+            return super().verify(hash, password)
+
+    counting = Counting()
+    monkeypatch.setattr(staff, "hasher", lambda: counting)
+    for username, password in [
+        ("ana", "a wrong password"),
+        ("nobody", "a wrong password"),
+        ("old", PASSWORD),
+        ("not a valid name!", PASSWORD),
+    ]:
+        checks.clear()
+        assert isinstance(staff.verify(username, password), staff.Refused)
+        assert len(checks) == 1, username
+
+
+def test_an_outdated_hash_is_renewed_at_sign_in(env):
+    from argon2 import PasswordHasher
+
+    account("ana", "viewer")
+    weaker = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+    with session_scope() as session:
+        row = session.exec(select(StaffUser).where(StaffUser.username == "ana")).one()
+        row.password_hash = weaker.hash(PASSWORD)
+    assert staff.hasher().check_needs_rehash(user("ana").password_hash)
+    assert isinstance(staff.verify("ana", PASSWORD), StaffUser)
+    assert not staff.hasher().check_needs_rehash(user("ana").password_hash)
