@@ -39,7 +39,15 @@ def test_the_session_cookie_is_secure_in_production(production_client):
     assert done.status_code == 302
     cookie = done.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
-    assert production_client.get("/console/", base_url=HTTPS).status_code == 200
+    page = production_client.get("/console/", base_url=HTTPS)
+    assert page.status_code == 200
+    # A browser sends its Referer to our own origin only (flask-wtf's strict check over HTTPS).
+    assert page.headers["Referrer-Policy"] == "same-origin"
+    token = csrf_token(production_client, HTTPS + "/console/")
+    no_referer = production_client.post(
+        "/console/signout", base_url=HTTPS, data={"csrf_token": token}
+    )
+    assert no_referer.status_code == 400
 
 
 def test_production_refuses_to_start_without_a_long_console_key():

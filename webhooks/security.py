@@ -26,6 +26,9 @@ NONE = "'none'"
 WEBCHAT_BLUEPRINT = f"channel_{webchat.NAME}"
 # Kept photos (webhooks/media.py) set their own caching (a browser's, for a day) and policy.
 MEDIA_BLUEPRINT = "media"
+# The staff console's forms are checked against their Referer over HTTPS (flask-wtf's strict
+# CSRF check in production): its pages send one to our own origin, never elsewhere.
+CONSOLE_BLUEPRINT = "console"
 
 
 def inline_hashes(html: str) -> dict[str, list[str]]:
@@ -83,7 +86,9 @@ def init_app(app: Flask, settings: Settings) -> None:
         if not framed:
             response.headers["X-Frame-Options"] = "DENY"
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Referrer-Policy"] = (
+            "same-origin" if request.blueprint == CONSOLE_BLUEPRINT else "no-referrer"
+        )
         # Staff pages, residents' replies, webhooks' answers: nothing here is for a cache.
         if not (own and "Cache-Control" in response.headers):
             response.headers["Cache-Control"] = "no-store"
