@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from sqlmodel import col, func, select
 
 from bot import audit, ratelimits, staff
@@ -23,8 +23,6 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/signin", methods=["GET", "POST"])
 def signin():
     """The sign-in form; a good username and password start a session."""
-    from flask import current_app
-
     if request.method == "GET":
         return render_template("console/signin.html", next=request.args.get("next", ""))
     username = request.form.get("username", "").strip()
