@@ -11,7 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from bot import audit, duplicates, geocoding, queue
+from bot import audit, duplicates, geocoding, queue, report_history
 from bot.channels.registry import phone_schemes
 from bot.db import session_scope
 from bot.jobs import public_replies
@@ -97,6 +97,9 @@ def submit(report_id: int) -> str:
             row.state = ReportState.AWAITING_NUMBER
             row.token = str(answer.get("token"))
             row.next_attempt_at = due_after(TOKEN_BACKOFF_BASE)
+            report_history.record(
+                session, report_id, "awaiting_number", row.state, f"token {row.token}"
+            )
     if posted and search_first:
         # The earlier POST may still be stored after this one: look once more, later.
         queue.enqueue("bot.jobs.check_filed_once", report_id, delay=settle_seconds(settings))
@@ -231,6 +234,7 @@ def _claimed_for_posting(report_id: int) -> tuple[Report, bool] | str:
         if report.erased_at is not None:
             # Its resident was erased while it waited for a retry: never posted again (an
             # earlier POST that reached the city is the city's copy).
+            report_history.forget(session, report_id)
             session.delete(report)
             log.info("report %s dropped unfiled: its resident's data was erased", report_id)
             return "dropped"
@@ -421,6 +425,7 @@ def _mark_submitted(session: Session, report: Report, number: str, answer: dict 
     report.expected_datetime = expected_text(answer.get("expected_datetime"), get_settings())
     report.next_attempt_at = None
     report.submitted_at = report.status_changed_at = utcnow()
+    report_history.record(session, report.id, "submitted", report.state, f"request {number}")
     _record_filed(session, report)
     say = language_of(session, report, get_settings())
     notice = add_notice(
@@ -500,6 +505,7 @@ def _submit_failed(
             report.attempts, base=settings.retry_base_seconds, cap=settings.retry_cap_seconds
         )
         notice = None
+        _record_failure(session, report, state, exc)
         if state == ReportState.REJECTED:
             reason = _reason(exc)
             with fitted_for(session, report):
@@ -529,6 +535,19 @@ def _submit_failed(
     if state == ReportState.PENDING:
         queue.enqueue("bot.jobs.submit", report_id, delay=delay)
     return final
+
+
+def _record_failure(
+    session: Session, report: Report, state: ReportState, exc: Open311Error
+) -> None:
+    """The failed filing in the report's history: the city's refusal, our error for staff, or
+    (once, when it is first put back in line) that it is delayed."""
+    if state == ReportState.REJECTED:
+        report_history.record(session, report.id, "rejected", state, _reason(exc))
+    elif state in (ReportState.FAILED, ReportState.UNCONFIRMED):
+        report_history.record(session, report.id, str(state), state, str(exc))
+    elif not report.delay_notice_sent:  # pending again: the first time only
+        report_history.record(session, report.id, "delayed", state, str(exc))
 
 
 def _reason(exc: Open311Error) -> str:

@@ -24,7 +24,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, select
 
-from bot import metrics, queue
+from bot import metrics, queue, report_history
 from bot.catalog import load_services
 from bot.channels.registry import channel_for
 from bot.db import session_scope
@@ -50,7 +50,15 @@ from bot.jobs.turn_state import (
     keep_state,
     resident_state,
 )
-from bot.models import Contact, Conversation, Direction, Message, MessageStatus, Report
+from bot.models import (
+    Contact,
+    Conversation,
+    Direction,
+    Message,
+    MessageStatus,
+    Report,
+    ReportState,
+)
 from bot.payloads import InboundPayload
 from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
@@ -444,6 +452,8 @@ def _store(
         for reply in replies
     ]
     session.flush()
+    for report in reports:
+        report_history.record(session, report.id, "created", ReportState.PENDING)
     return [("bot.jobs.deliver", m.id) for m in outgoing] + [
         ("bot.jobs.submit", r.id) for r in reports
     ]
