@@ -26,6 +26,7 @@ import psycopg
 import pytest
 from cryptography.fernet import Fernet
 from honcho.environ import parse_procfile
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import PG_ADMIN, PG_PREFIX, PUBLIC_BASE_URL, TWILIO_TOKEN, _pg_url, service_env
 from tests.processes import ROOT, Proc, StackError, free_port, tail, wait_port
@@ -206,6 +207,32 @@ def test_procfile_runs_the_whole_service_under_honcho(tmp_path, production_env, 
         assert sent[0]["form"]["Body"][0].strip()
         assert sent[0]["form"]["From"] == [production_env["TWILIO_FROM_NUMBER"]]
 
+        # /metrics, behind its token, sums every process's files under METRICS_DIR: the web's
+        # webhook and the worker's send, counted in two process groups.
+        def metrics() -> dict[str, float]:
+            answer = httpx.get(
+                f"{base}/metrics",
+                headers={**proxied, "Authorization": f"Bearer {production_env['METRICS_TOKEN']}"},
+                timeout=10,
+            )
+            assert answer.status_code == 200, answer.text
+            return {
+                f"{sample.name}{sorted(sample.labels.items())}": sample.value
+                for family in text_string_to_metric_families(answer.text)
+                for sample in family.samples
+            }
+
+        assert httpx.get(f"{base}/metrics", headers=proxied, timeout=10).status_code == 401
+        webhook = "intake311_webhooks_total[('channel', 'sms'), ('outcome', 'accepted')]"
+        sent_sms = "intake311_messages_sent_total[('channel', 'sms')]"
+        counted = _wait(
+            lambda: (found := metrics()).get(sent_sms, 0) >= 1 and found,
+            REPLY_SECONDS,
+            "the worker's send was never counted in /metrics",
+            honcho.log,
+        )
+        assert counted[webhook] == 1
+
         # A platform's stop: SIGTERM to the runner, which passes it to every process group.
         os.kill(honcho.popen.pid, signal.SIGTERM)
         honcho.popen.wait(timeout=STOP_SECONDS)
@@ -217,13 +244,17 @@ def test_procfile_runs_the_whole_service_under_honcho(tmp_path, production_env, 
         for said in ("Shutting down: Master", "warm shut down requested", "shutdown complete"):
             assert said in log, tail(honcho.log, 80)
         # Nothing of theirs left behind (a moment for the last ones to be reaped).
+        # honcho's own group too (it has a session of its own: its group is its pid).
+        everything = groups | {honcho.popen.pid}
         deadline = time.monotonic() + 5
-        while (leftover := _alive_in_groups(groups)) and time.monotonic() < deadline:
+        while (leftover := _alive_in_groups(everything)) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert leftover == [], f"orphans left running: {leftover}\n{tail(honcho.log, 80)}"
     finally:
+        if honcho.alive and not groups:  # failed before they were counted: find them now
+            groups = set(_tree(honcho.popen.pid).values()) - {os.getpgid(honcho.popen.pid)}
+        honcho.stop()
         for group in groups:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(group, signal.SIGKILL)
-        honcho.stop()
         shutil.rmtree(tmp_path / "metrics", ignore_errors=True)
