@@ -24,10 +24,16 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
 threads = 4
 
-# A worker silent this long (its main loop, not a single request, under gthread) is restarted:
-# Twilio gives a webhook 15 s, after which it has given up and will call again.
+# The providers' own limits on a webhook's answer, from their documentation: Twilio waits 15 s
+# in all, the TCP connection included (its error 11205); X asks for an answer within 10 s (its
+# webhooks' introduction); Meta's Messenger times a call out after 20 s (the platform's FAQ);
+# Telegram states none and retries "a reasonable amount of attempts" (setWebhook). A webhook
+# here answers in milliseconds (one statement, one enqueue); 15 s is the longest any of them
+# could still be waiting, so neither figure below is worth more.
+# A worker silent this long (its main loop, not a single request, under gthread) is restarted.
 timeout = 15
-# On a deploy or restart, requests in flight get as long as a provider would wait for them.
+# On a deploy or restart, requests in flight get as long as a provider would wait for them
+# (systemd's TimeoutStopSec for the web, deploy/systemd/, leaves 5 s above it).
 graceful_timeout = 15
 # Seconds an idle keep-alive connection (from the platform's router) stays open: a reused
 # connection saves a TCP handshake per webhook. gthread parks idle ones in its poller, not on
