@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
@@ -130,6 +131,7 @@ def deliver(message_id: int) -> int:
                 queue.enqueue("bot.jobs.deliver", paced, delay=wait, kind=lane)
                 return sent
             channel = channel_for(contact.channel)
+            started = time.perf_counter()
             try:
                 external_id = None
                 if tried_before and channel.abilities.finds_sent:
@@ -145,15 +147,18 @@ def deliver(message_id: int) -> int:
                         log.info("message %s was sent by an earlier attempt", out.message_id)
                 external_id = external_id or channel.send(out, settings)
             except SendError as exc:
+                delay = _send_failed(out.message_id, exc, attempts, settings)
                 # A provider's text may name the recipient (Twilio's does): scrubbed, and the
                 # resident named by pseudonym.
-                log.warning(
-                    "send of message %s to %s failed: %s",
+                _log_send(
                     out.message_id,
-                    pseudonym(out.address),
-                    scrub(str(exc)),
+                    channel.name,
+                    "failed" if delay is None else "limited" if _rate_limited(exc) else "retry",
+                    started,
+                    contact=pseudonym(out.address),
+                    code=exc.code,
+                    error=scrub(str(exc))[:300],
                 )
-                delay = _send_failed(out.message_id, exc, attempts, settings)
                 if delay is not None:
                     if _rate_limited(exc):
                         # Every worker waits what was asked, on the narrowest bucket (one
@@ -170,9 +175,30 @@ def deliver(message_id: int) -> int:
                 message.next_attempt_at = None
                 message.updated_at = utcnow()
             sent += 1
+            _log_send(out.message_id, channel.name, "sent", started)
             metrics.messages_sent.labels(channel.name).inc()
             if channel.name == "sms":
                 ratelimits.count_sms_sent(settings)  # the daily SMS alarm (SMS_ALARM_PER_DAY)
+
+
+def _log_send(message_id: int, channel: str, outcome: str, started: float, **fields) -> None:
+    """A send's one log line: the message's id, its channel, what became of it (sent, retry,
+    limited, failed), how long; a failure's code and scrubbed text, the resident by pseudonym."""
+    log.log(
+        logging.INFO if outcome == "sent" else logging.WARNING,
+        "send of message %s on %s: %s",
+        message_id,
+        channel,
+        outcome,
+        extra={
+            "event": "send",
+            "message": message_id,
+            "channel": channel,
+            "outcome": outcome,
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+            **fields,
+        },
+    )
 
 
 def _held_elsewhere(channel: str, external_id: str, message_id: int) -> bool:
