@@ -236,6 +236,7 @@ def install(settings: Settings | None = None) -> None:
             logger.setLevel(level)
 
 
+FIELDS = "fields"
 # What every LogRecord has: anything else on a record came from the call's `extra`.
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message",
@@ -253,13 +254,21 @@ def _field(value: object) -> object:
     return scrub(str(value))
 
 
+def fields(**given: object) -> dict[str, object]:
+    """A log call's `extra` carrying an event's fields under any names (`message` too, which
+    logging keeps for itself): `log.info("...", extra=fields(event="send", message=42))`."""
+    return {FIELDS: given}
+
+
 def fields_of(record: logging.LogRecord) -> dict[str, object]:
-    """The record's own fields (its call's `extra`), scrubbed, in the order they were given."""
-    return {
-        key: _field(value)
-        for key, value in record.__dict__.items()
-        if key not in _STANDARD and not key.startswith("_")
-    }
+    """The record's own fields (`fields`, and any other `extra`), scrubbed, in their order."""
+    found: dict[str, object] = {}
+    for key, value in record.__dict__.items():
+        if key == FIELDS and isinstance(value, Mapping):
+            found.update((str(k), _field(v)) for k, v in value.items())
+        elif key not in _STANDARD and not key.startswith("_"):
+            found[key] = _field(value)
+    return found
 
 
 def _message(record: logging.LogRecord) -> str:
@@ -315,6 +324,7 @@ class TextFormatter(logging.Formatter):
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
         line = super().formatMessage(record)
         extras = [f"{key}={_text_value(value)}" for key, value in fields_of(record).items()]
+        extras = [extra for extra in extras if extra not in line]  # said by the message already
         if getattr(record, "trace", None):
             extras.append(f"trace={record.trace}")
         return " ".join([line, *extras]) if extras else line

@@ -21,7 +21,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError, StatementError
 from werkzeug.exceptions import HTTPException
 
-from bot import metrics, trace
+from bot import logs, metrics, trace
 from bot.channels.base import Channel, MalformedInbound, WebReply, WebRequest
 from bot.channels.fields import bounded
 from bot.channels.registry import with_webhooks
@@ -82,7 +82,7 @@ class _Note:
 
 def _log_call(channel: Channel, outcome: str, status: int, started: float, note: _Note) -> None:
     """The webhook's one log line (never what the resident wrote: the channel, the outcome)."""
-    fields: dict[str, object] = {
+    line: dict[str, object] = {
         "event": "webhook",
         "channel": channel.name,
         "outcome": outcome,
@@ -90,15 +90,16 @@ def _log_call(channel: Channel, outcome: str, status: int, started: float, note:
         "ms": round((time.perf_counter() - started) * 1000, 1),
     }
     if note.reason:
-        fields["reason"] = note.reason
+        line["reason"] = note.reason
     quiet = outcome in QUIET_OUTCOMES and not note.exc_info
     current_app.logger.log(
         logging.INFO if quiet else logging.WARNING,
-        "%s webhook %s (%s)",
+        "%s webhook %s (%s)%s",
         _provider(channel),
         outcome,
         status,
-        extra=fields,
+        f": {note.reason}" if note.reason else "",
+        extra=logs.fields(**line),
         exc_info=note.exc_info,
     )
 

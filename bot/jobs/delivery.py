@@ -15,7 +15,7 @@ from bot.channels.registry import channel_for
 from bot.db import session_scope
 from bot.forget import finish_erasing
 from bot.jobs.common import backoff, due_after, locked
-from bot.logs import scrub
+from bot.logs import fields, scrub
 from bot.models import Contact, Direction, Message, MessageStatus
 from bot.payloads import OutboundPayload
 from bot.personal_data import pseudonym
@@ -181,23 +181,24 @@ def deliver(message_id: int) -> int:
                 ratelimits.count_sms_sent(settings)  # the daily SMS alarm (SMS_ALARM_PER_DAY)
 
 
-def _log_send(message_id: int, channel: str, outcome: str, started: float, **fields) -> None:
+def _log_send(message_id: int, channel: str, outcome: str, started: float, **more) -> None:
     """A send's one log line: the message's id, its channel, what became of it (sent, retry,
     limited, failed), how long; a failure's code and scrubbed text, the resident by pseudonym."""
     log.log(
         logging.INFO if outcome == "sent" else logging.WARNING,
-        "send of message %s on %s: %s",
+        "send of message %s on %s: %s%s",
         message_id,
         channel,
         outcome,
-        extra={
-            "event": "send",
-            "message": message_id,
-            "channel": channel,
-            "outcome": outcome,
-            "ms": round((time.perf_counter() - started) * 1000, 1),
-            **fields,
-        },
+        "".join(f" {key}={value}" for key, value in more.items()),  # for text-only handlers
+        extra=fields(
+            event="send",
+            message=message_id,
+            channel=channel,
+            outcome=outcome,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+            **more,
+        ),
     )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from bot import audit, duplicates, geocoding, queue
+from bot import audit, duplicates, geocoding, logs, queue
 from bot.channels.registry import phone_schemes
 from bot.db import session_scope
 from bot.jobs import public_replies
@@ -64,7 +64,7 @@ def _log_submission(report_id: int, outcome: str, started: float, note: dict) ->
     outcome = str(getattr(outcome, "value", outcome))
     if outcome == ReportState.PENDING and "error" in note:
         outcome = "retry"  # the city failed: filed again later (REPORT_GIVE_UP_HOURS)
-    fields: dict[str, object] = {
+    line: dict[str, object] = {
         "event": "submission",
         "report": report_id,
         "outcome": outcome,
@@ -81,7 +81,7 @@ def _log_submission(report_id: int, outcome: str, started: float, note: dict) ->
         "submission of report %s: %s",
         report_id,
         outcome,
-        extra=fields,
+        extra=logs.fields(**line),
     )
 
 

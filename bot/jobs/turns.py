@@ -25,7 +25,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, select
 
-from bot import metrics, queue
+from bot import logs, metrics, queue
 from bot.catalog import load_services
 from bot.channels.registry import channel_for
 from bot.db import session_scope
@@ -301,14 +301,14 @@ def _log_turn(
         kind,
         message_id,
         outcome,
-        extra={
-            "event": "turn",
-            "conversation": conversation_id,
-            "message": message_id,
-            "kind": kind,
-            "outcome": outcome,
-            "ms": round((time.perf_counter() - started) * 1000, 1),
-        },
+        extra=logs.fields(
+            event="turn",
+            conversation=conversation_id,
+            message=message_id,
+            kind=kind,
+            outcome=outcome,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        ),
         exc_info=(type(failure), failure, failure.__traceback__) if failure else None,
     )
 
