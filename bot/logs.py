@@ -297,8 +297,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": _message(record),
         }
-        if getattr(record, "trace", None):
-            line["trace"] = record.trace
+        traced = getattr(record, "trace", None)
+        if traced:
+            line["trace"] = traced
         for key, value in fields_of(record).items():
             line.setdefault(key, value)  # a field never hides the line's own keys
         exc = _exception(record)
@@ -325,8 +326,9 @@ class TextFormatter(logging.Formatter):
         line = super().formatMessage(record)
         extras = [f"{key}={_text_value(value)}" for key, value in fields_of(record).items()]
         extras = [extra for extra in extras if extra not in line]  # said by the message already
-        if getattr(record, "trace", None):
-            extras.append(f"trace={record.trace}")
+        traced = getattr(record, "trace", None)
+        if traced:
+            extras.append(f"trace={traced}")
         return " ".join([line, *extras]) if extras else line
 
 

@@ -49,7 +49,7 @@ def _view(channel: Channel):
         # line under the call's trace id (bot.trace), which the jobs it queues carry on.
         outcome, status, note = "error", 500, _Note()
         started = time.perf_counter()
-        g.trace = trace.from_headers(request.headers)
+        g.trace = trace.from_headers({k.lower(): v for k, v in request.headers.items()})
         with trace.bound(g.trace):
             try:
                 response, outcome = _handle(channel, subpath, note)
@@ -146,9 +146,8 @@ def _handle(channel: Channel, subpath: str, note: _Note) -> tuple[Response, str]
         if not _unstorable(exc):
             raise  # the database is down (503, app-wide), or another failure of ours
         cause = exc.orig if isinstance(exc, StatementError) else exc
-        problem = f"a value the database refuses ({type(cause).__name__})"
-        note.reason = problem
-        return _response(channel.unstorable(call, problem)), "unstorable"
+        note.reason = f"a value the database refuses ({type(cause).__name__})"
+        return _response(channel.unstorable(call, note.reason)), "unstorable"
     accepted = "duplicate" if duplicate and all(duplicate) else "accepted"
     return _response(channel.answer(call, events)), accepted
 
