@@ -8,6 +8,8 @@ both cores run Python. BENCHMARKS.md has the figures behind these choices.
 
 import os
 
+from gunicorn import glogging
+
 from bot import metrics_dir
 
 # Metrics (bot.metrics): with METRICS_DIR set, the web's processes keep theirs in its "web"
@@ -46,6 +48,28 @@ keepalive = 5
 # it on for a while: GUNICORN_CMD_ARGS="--access-logfile -".
 accesslog = None
 errorlog = "-"
+
+
+class Logger(glogging.Logger):
+    """gunicorn's own log (gunicorn.error: boots, worker timeouts, crashes) in LOG_FORMAT, as
+    the app's lines are (bot.logs): JSON lines in production, gunicorn's text otherwise."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        from bot import logs
+        from bot.settings import get_settings
+
+        try:
+            settings = get_settings()
+        except Exception:  # noqa: BLE001 - the app says what is wrong when it loads
+            return
+        logs.install(settings)  # the master's records scrubbed too
+        if settings.log_format == "json":
+            for handler in self.error_log.handlers:
+                handler.setFormatter(logs.JsonFormatter())
+
+
+logger_class = Logger
 
 # No control socket (gunicorn 25+): its default path is one per user, so two instances on a
 # machine (the tests, a staging and a production app) would contend for it.
