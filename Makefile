@@ -13,7 +13,7 @@ PYTEST_WORKERS ?= auto
 SMALL_FAULTS := INTAKE311_FAULT_RESIDENTS=25 INTAKE311_FAULT_OPEN311_SECONDS=10 INTAKE311_FAULT_KILL_EVERY=8
 FULL_FAULTS := INTAKE311_FAULT_RESIDENTS=500 INTAKE311_FAULT_OPEN311_SECONDS=60 INTAKE311_FAULT_KILL_EVERY=20
 
-.PHONY: install services bytecode demo demo-script test check unit faults-small faults test-latest lock lint clean bench
+.PHONY: install services browser bytecode demo demo-script test check unit faults-small faults test-latest lock lint clean bench
 
 # uv installs (about 10 s where pip took 50); it comes pinned, with hashes, from requirements-uv.lock.
 # --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set (as on CI machines), every process would
@@ -45,6 +45,21 @@ demo-script: $(STAMP)
 services:
 	scripts/start-services
 
+# The browser tests (tests/browser/) drive Debian's chromium through Playwright (never a
+# browser Playwright downloads): installed here when missing, as root with apt-get; otherwise
+# the way to install it is printed and those tests skip, saying why.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then \
+		echo "browser: $(CHROMIUM)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium || \
+			{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }; \
+	else \
+		echo "browser: $(CHROMIUM) is missing; the browser tests will skip."; \
+		echo "  install it with: sudo apt-get install chromium"; \
+	fi
+
 # Lint, formatting and types, then the suite (in parallel), then every fault scenario, small.
 test: $(STAMP) services check unit faults-small
 
@@ -58,7 +73,7 @@ check: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-unit: $(STAMP) services bytecode
+unit: $(STAMP) services browser bytecode
 	$(BIN)/pytest -q -m "not faults" -n $(PYTEST_WORKERS) --dist worksteal
 
 faults-small: $(STAMP) services bytecode

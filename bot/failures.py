@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlmodel import func, or_, select
 
-from bot import audit, queue
+from bot import audit, queue, report_history
 from bot.db import session_scope
 from bot.models import (
     Contact,
@@ -210,6 +210,9 @@ def retry(name: str) -> bool:
             report.retried_at = report.updated_at = utcnow()
             job = ("bot.jobs.submit", report.id)
             audit.record(session, "retry", name, "report sent back in line")
+            report_history.record(
+                session, report.id, "retried", ReportState.PENDING, f"by {audit.acting().actor}"
+            )
         elif kind == "photo":
             job = _photo_again(session, name, number)
             if job is None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, delete, not_, or_, update
 from sqlmodel import Session, func, select
 
+from bot import report_history
 from bot.media.pipeline import erase_photos
 from bot.models import (
     Contact,
@@ -205,6 +206,7 @@ def _erase_reports(session: Session, contact_id: int) -> tuple[int, int]:
         # reached the city (that copy is the city's); one being posted now is dropped by
         # `submit` if that POST fails, and blanked by the purge if it lands.
         if report.state in UNSENT_REPORTS and not report.service_request_id:
+            report_history.forget(session, report.id)
             session.delete(report)
             dropped += 1
             continue
@@ -213,6 +215,7 @@ def _erase_reports(session: Session, contact_id: int) -> tuple[int, int]:
             blank_report(report)
         report.erased_at = report.erased_at or now
         report.updated_at = now
+        report_history.erased(session, report.id)
         kept += 1
     return kept, dropped
 

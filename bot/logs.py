@@ -14,16 +14,25 @@ nothing prints it) so that
 
 and the loggers that print data at their chatty levels are held back (SQLAlchemy's rows,
 Twilio's request lines with the recipient, httpx's URLs with the Telegram token).
+
+Every record also carries the trace id of what runs (`bot.trace`, or None) as `trace`. The
+processes print records in one of two formats (LOG_FORMAT): `JsonFormatter`, one JSON object a
+line for a log platform (`ts`, `level`, `logger`, `msg`, `trace`, the call's `extra` fields,
+`exc`), or `TextFormatter`, the readable line with the fields as `key=value` and the trace
+after them. The fields are scrubbed as the message is.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 import unicodedata
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
+from bot import trace
 from bot.settings import Settings
 
 # Phone numbers as residents and providers write them, and any run of 7+ digits that is not
@@ -150,8 +159,10 @@ def _printed(record: logging.LogRecord) -> bool:
 
 def _scrubbed_record(*args, **kwargs) -> logging.LogRecord:
     record = _base_factory(*args, **kwargs)
+    record.trace = trace.current()
     if not _printed(record):
         return record
+    record.scrubbed = True
     if record.msg == _SQL_ROW and record.name.startswith("sqlalchemy.engine"):
         record.msg, record.args = "Row [hidden]", ()  # hide_parameters does not hide rows
     # What comes from outside arrives as arguments (log.info("... %s", text)): their control
@@ -226,12 +237,118 @@ def install(settings: Settings | None = None) -> None:
             logger.setLevel(level)
 
 
-def configure_logging(settings: Settings | None = None, level: int = logging.INFO) -> None:
-    """The processes' logging: one line per record on stderr, scrubbed (see `install`)."""
+FIELDS = "fields"
+# What every LogRecord has: anything else on a record came from the call's `extra`.
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "trace",
+    "scrubbed",
+    "taskName",
+}
+
+
+def _field(value: object) -> object:
+    """An `extra` field fit for a log line: numbers as they are, anything else scrubbed text."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return scrub(str(value))
+
+
+def fields(**given: object) -> dict[str, object]:
+    """A log call's `extra` carrying an event's fields under any names (`message` too, which
+    logging keeps for itself): `log.info("...", extra=fields(event="send", message=42))`."""
+    return {FIELDS: given}
+
+
+def fields_of(record: logging.LogRecord) -> dict[str, object]:
+    """The record's own fields (`fields`, and any other `extra`), scrubbed, in their order."""
+    found: dict[str, object] = {}
+    for key, value in record.__dict__.items():
+        if key == FIELDS and isinstance(value, Mapping):
+            found.update((str(k), _field(v)) for k, v in value.items())
+        elif key not in _STANDARD and not key.startswith("_"):
+            found[key] = _field(value)
+    return found
+
+
+def _message(record: logging.LogRecord) -> str:
+    message = record.getMessage()
+    return message if getattr(record, "scrubbed", False) else scrub(message)
+
+
+def _exception(record: logging.LogRecord) -> str | None:
+    text = record.exc_text
+    if not text and record.exc_info:
+        text = logging.Formatter().formatException(record.exc_info)
+    if not text:
+        return None
+    return text if getattr(record, "scrubbed", False) else scrub(text, True)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: ts (UTC), level, logger, msg, trace, the fields, exc."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": _message(record),
+        }
+        traced = getattr(record, "trace", None)
+        if traced:
+            line["trace"] = traced
+        for key, value in fields_of(record).items():
+            line.setdefault(key, value)  # a field never hides the line's own keys
+        exc = _exception(record)
+        if exc:
+            line["exc"] = exc
+        if record.stack_info:
+            line["stack"] = scrub(record.stack_info, True)
+        # ASCII only: no character a log shipper could read as a line break.
+        return json.dumps(line, ensure_ascii=True, default=str)
+
+
+def _text_value(value: object) -> str:
+    text = str(value)
+    return json.dumps(text) if not text or " " in text or '"' in text or "=" in text else text
+
+
+class TextFormatter(logging.Formatter):
+    """FORMAT, then the record's fields as key=value and its trace id (trace=...)."""
+
+    def __init__(self, fmt: str = FORMAT) -> None:
+        super().__init__(fmt)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        line = super().formatMessage(record)
+        extras = [f"{key}={_text_value(value)}" for key, value in fields_of(record).items()]
+        extras = [extra for extra in extras if extra not in line]  # said by the message already
+        traced = getattr(record, "trace", None)
+        if traced:
+            extras.append(f"trace={traced}")
+        return " ".join([line, *extras]) if extras else line
+
+
+def formatter_for(settings: Settings | None) -> logging.Formatter:
+    """The formatter LOG_FORMAT names (text without settings)."""
+    if settings is not None and settings.log_format == "json":
+        return JsonFormatter()
+    return TextFormatter()
+
+
+def configure_logging(settings: Settings | None = None, level: int | None = None) -> None:
+    """The processes' logging: one line per record on stderr, in LOG_FORMAT at LOG_LEVEL (or
+    `level`), scrubbed (see `install`)."""
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(FORMAT))
+        handler.setFormatter(formatter_for(settings))
         root.addHandler(handler)
+        if level is None:
+            level = logging.getLevelName(settings.log_level) if settings else logging.INFO
         root.setLevel(level)
     install(settings)

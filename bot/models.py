@@ -176,7 +176,7 @@ class Message(SQLModel, table=True):
     error_code: str | None = Field(default=None, max_length=32)
     attempts: int = 0
     next_attempt_at: datetime | None = _maybe_when()
-    created_at: datetime = _when()
+    created_at: datetime = _when(index=True)  # the day's figures (bot.figures)
     updated_at: datetime = _when()
 
 
@@ -235,7 +235,7 @@ class Report(SQLModel, table=True):
     city_status: str | None = Field(default=None, max_length=32)
     status_notes: str | None = Field(default=None, sa_type=Text)
     expected_datetime: str | None = Field(default=None, max_length=64)
-    created_at: datetime = _when()
+    created_at: datetime = _when(index=True)  # the day's figures (bot.figures)
     submitted_at: datetime | None = _maybe_when()
     status_changed_at: datetime | None = _maybe_when()
     # When the city was last asked about the report: its first answer is the baseline, news only

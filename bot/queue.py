@@ -11,6 +11,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, get_current_job
 
+from bot import trace
 from bot.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -110,12 +111,15 @@ def enqueue(
     Work is queued after the database committed it, so a Redis that is down only delays it:
     the reconciler queues it again. False when it could not be queued now.
     """
+    # The trace id of what queues it (a webhook, a job) goes with it (bot.trace, bot.worker).
+    traced = trace.current()
+    meta = {trace.META_KEY: traced} if traced else None
     try:
         queue, timeout = get_queue(kind or kind_for(func)), job_timeout(func)
         if delay > 0:
-            queue.enqueue_in(timedelta(seconds=delay), func, *args, job_timeout=timeout)
+            queue.enqueue_in(timedelta(seconds=delay), func, *args, job_timeout=timeout, meta=meta)
         else:
-            queue.enqueue(func, *args, job_timeout=timeout, at_front=at_front)
+            queue.enqueue(func, *args, job_timeout=timeout, at_front=at_front, meta=meta)
     except RedisError as exc:
         log.warning(
             "could not queue %s%s (%s); the reconciler will", func, args, type(exc).__name__

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, exists, or_, update
 from sqlmodel import Session, func, select
 
+from bot import report_history
 from bot.db import session_scope
 from bot.forget import blank_report, erase_contact, finish_erasing
 from bot.media.pipeline import erase_photos
@@ -110,6 +111,8 @@ def _old_reports(session: Session, cutoff: datetime) -> int:
         )
     ).all()
     for report in reports:
+        if report.erased_at is None:
+            report_history.erased(session, report.id)
         blank_report(report)
         report.updated_at = utcnow()
     # The address they typed leaves the picture of the city's open requests with the report's.

@@ -119,6 +119,10 @@ class Settings(BaseSettings):
 
     # "production" fails closed (bot.production): every enabled channel signed, HTTPS, keys set.
     env: str = "development"
+    # Log lines (bot.logs): "json" (one object a line, for a log platform) or "text" (readable);
+    # unset: json when ENV=production, text otherwise. LOG_LEVEL: the least level printed.
+    log_format: str = ""
+    log_level: str = "INFO"
     # Residents' data at rest (bot.personal_data, SECURITY.md): Fernet keys, newest first, for
     # the addresses and contact details we keep; the key of the keyed hashes that find a
     # contact by address and name it in logs. Unset in development: a fixed key, said loudly.
@@ -143,6 +147,28 @@ class Settings(BaseSettings):
             # "prod" or "staging" must not run quietly without the production checks.
             raise ValueError("ENV must be 'production' or 'development'")
         return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in {"", "json", "text"}:
+            raise ValueError("LOG_FORMAT must be 'json' or 'text'")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return value
+
+    @model_validator(mode="after")
+    def _log_format_for_env(self) -> Settings:
+        if not self.log_format:
+            self.log_format = "json" if self.env == "production" else "text"
+        return self
 
     @field_validator("twilio_messaging_service_sid")
     @classmethod

@@ -53,7 +53,19 @@ class _QuickToStop:
         )
 
 
-class ForkingWorker(_QuickToStop, Worker):
+class _Traced:
+    """A worker that runs each job under the trace id it was queued with (bot.trace), or a new
+    one (a job cron or a person queued), and clears it after: whatever the job logs and queues
+    carries it."""
+
+    def perform_job(self, job, queue):
+        from bot import trace  # light: the worker starts before the jobs' modules load
+
+        with trace.bound(trace.sane((job.meta or {}).get(trace.META_KEY))):
+            return super().perform_job(job, queue)
+
+
+class ForkingWorker(_Traced, _QuickToStop, Worker):
     """rq's worker (a work-horse forked per job), with the jobs and what they use loaded once
     before the forks (`warm`).
 
@@ -103,7 +115,7 @@ def _overdue(job, seconds: float, grace: float) -> bool:
     return timeout is not None and timeout > 0 and seconds > timeout + grace
 
 
-class InProcessWorker(_QuickToStop, SimpleWorker):
+class InProcessWorker(_Traced, _QuickToStop, SimpleWorker):
     """rq's worker that runs each job in the worker's own process (no fork)."""
 
 

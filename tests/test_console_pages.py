@@ -6,7 +6,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
@@ -25,6 +26,7 @@ from bot.models import (
     StaffUser,
 )
 from bot.report_history import record
+from bot.settings import get_settings
 from tests.conftest import run_jobs
 from tests.console_support import PASSWORD, actions, client, post, sign_in, signed_in
 from webhooks.console.style import CSS
@@ -228,7 +230,7 @@ def test_the_stopped_page_is_pseudonymous(city):
 
 def test_the_figures_page_has_its_chart(city):
     browser = signed_in("vic", "viewer")
-    today = datetime.now(UTC).date()
+    today = datetime.now(ZoneInfo(get_settings().city_timezone)).date()
     page = text(browser.get(f"/console/figures?day={today}"))
     assert "<svg" in page and f"Reports by hour on {today}" in page
     assert re.search(r'id="figure-reports">1<', page)

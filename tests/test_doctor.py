@@ -245,3 +245,24 @@ def test_messenger_is_checked_with_its_page_token_when_set(healthy, monkeypatch)
         assert page_token not in result.output and "EAAGwrong" not in result.output
     finally:
         server.stop()
+
+
+def test_the_whatsapp_sender_and_its_templates_are_checked(healthy, twilio_api, monkeypatch):
+    ours = "+13125550199"
+    twilio_api.config["NUMBERS"].add(ours)
+    templates = {f"WHATSAPP_TEMPLATE_{kind}": "HX" + "a" * 32 for kind in ("FILED", "STATUS")}
+    result, checks = run(monkeypatch, TWILIO_WHATSAPP_FROM=f"whatsapp:{ours}", **templates)
+    assert result.exit_code == 0, result.output
+    assert checks["twilio whatsapp"][0].startswith("✓ OK")
+    # Three notices have no template: a warning naming them, not a failure.
+    assert checks["whatsapp templates"][0].startswith("! WARN")
+    assert "WHATSAPP_TEMPLATE_DELAYED" in checks["whatsapp templates"][0]
+    assert "WHATSAPP_TEMPLATE_FILED" not in checks["whatsapp templates"][0]
+
+    result, checks = run(monkeypatch, TWILIO_WHATSAPP_FROM="whatsapp:+13125550177")
+    assert result.exit_code == 0, result.output
+    assert checks["twilio whatsapp"][0].startswith("! WARN")
+    assert "not among the account's phone numbers" in checks["twilio whatsapp"][0]
+
+    result, checks = run(monkeypatch, TWILIO_WHATSAPP_FROM="whatsapp:+14155238886")
+    assert "Sandbox for WhatsApp" in checks["twilio whatsapp"][0]

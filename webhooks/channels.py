@@ -14,17 +14,22 @@ ever (Telegram); never a 500.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, current_app, request
+import logging
+import time
+
+from flask import Blueprint, Flask, Response, current_app, g, request
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError, StatementError
 from werkzeug.exceptions import HTTPException
 
-from bot import metrics
+from bot import logs, metrics, trace
 from bot.channels.base import Channel, MalformedInbound, WebReply, WebRequest
 from bot.channels.fields import bounded
 from bot.channels.registry import with_webhooks
 from bot.intake import accept
 
 METHODS = ["GET", "POST"]
+# Outcomes logged at INFO; the others (forged, malformed, an error...) at WARNING.
+QUIET_OUTCOMES = frozenset({"accepted", "duplicate", "served"})
 
 
 def register(app: Flask) -> None:
@@ -34,29 +39,80 @@ def register(app: Flask) -> None:
         view = _view(channel)
         bp.add_url_rule("", f"{channel.name}_root", view, methods=METHODS, strict_slashes=False)
         bp.add_url_rule("/<path:subpath>", channel.name, view, methods=METHODS)
+        bp.after_request(_answer_trace)
         app.register_blueprint(bp)
 
 
 def _view(channel: Channel):
     def handle(subpath: str = "") -> Response:
-        # Counted here, once for every channel: what became of the call.
-        outcome = "error"
-        try:
-            response, outcome = _handle(channel, subpath)
-            return response
-        except (OperationalError, InterfaceError):
-            outcome = "unavailable"  # the app answers 503
-            raise
-        except HTTPException as exc:
-            outcome = _outcome_of(exc.code or 500)
-            raise
-        finally:
-            metrics.webhooks.labels(channel.name, outcome).inc()
+        # Counted and logged here, once for every channel: what became of the call, in one
+        # line under the call's trace id (bot.trace), which the jobs it queues carry on.
+        outcome, status, note = "error", 500, _Note()
+        started = time.perf_counter()
+        g.trace = trace.from_headers({k.lower(): v for k, v in request.headers.items()})
+        with trace.bound(g.trace):
+            try:
+                response, outcome = _handle(channel, subpath, note)
+                status = response.status_code
+                return response
+            except (OperationalError, InterfaceError):
+                outcome, status = "unavailable", 503  # the app answers 503
+                raise
+            except HTTPException as exc:
+                status = exc.code or 500
+                outcome = _outcome_of(status)
+                raise
+            except Exception:
+                note.exc_info = True
+                raise
+            finally:
+                metrics.webhooks.labels(channel.name, outcome).inc()
+                _log_call(channel, outcome, status, started, note)
 
     return handle
 
 
-def _handle(channel: Channel, subpath: str) -> tuple[Response, str]:
+class _Note:
+    """What the webhook's log line says beyond its outcome: a reason, an exception."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self.exc_info: bool = False
+
+
+def _log_call(channel: Channel, outcome: str, status: int, started: float, note: _Note) -> None:
+    """The webhook's one log line (never what the resident wrote: the channel, the outcome)."""
+    line: dict[str, object] = {
+        "event": "webhook",
+        "channel": channel.name,
+        "outcome": outcome,
+        "status": status,
+        "ms": round((time.perf_counter() - started) * 1000, 1),
+    }
+    if note.reason:
+        line["reason"] = note.reason
+    quiet = outcome in QUIET_OUTCOMES and not note.exc_info
+    current_app.logger.log(
+        logging.INFO if quiet else logging.WARNING,
+        "%s webhook %s (%s)%s",
+        _provider(channel),
+        outcome,
+        status,
+        f": {note.reason}" if note.reason else "",
+        extra=logs.fields(**line),
+        exc_info=note.exc_info,
+    )
+
+
+def _answer_trace(response: Response) -> Response:
+    """Every webhook's answer names its trace id (X-Request-Id), for the provider's support."""
+    traced = g.get("trace")
+    if traced:
+        response.headers["X-Request-Id"] = traced
+    return response
+
+
+def _handle(channel: Channel, subpath: str, note: _Note) -> tuple[Response, str]:
     """The call answered, and its outcome (bot.metrics.WEBHOOK_OUTCOMES)."""
     settings = current_app.config["SETTINGS"]
     # Below the app's MAX_CONTENT_LENGTH, never above it.
@@ -73,20 +129,16 @@ def _handle(channel: Channel, subpath: str) -> tuple[Response, str]:
         return Response("method not allowed", status=405, mimetype="text/plain"), "refused"
     reason = channel.verify(call, settings)
     if reason is not None:
-        current_app.logger.warning(
-            "refused %s webhook from %s: %s", _provider(channel), request.remote_addr, reason
-        )
+        note.reason = reason
         return Response("forbidden", status=403, mimetype="text/plain"), "forged"
     try:
         events = [bounded(event) for event in channel.parse(call)]
     except MalformedInbound as problem:
-        current_app.logger.warning("malformed %s webhook: %s", _provider(channel), problem)
+        note.reason = str(problem)
         reply = Response(f"malformed webhook: {problem}", status=400, mimetype="text/plain")
         return reply, "malformed"
     except Exception as exc:  # a parser's bug: the call cannot be read; never a 500
-        current_app.logger.exception(
-            "unreadable %s webhook (%s)", _provider(channel), type(exc).__name__
-        )
+        note.reason, note.exc_info = f"unreadable ({type(exc).__name__})", True
         return Response("malformed webhook", status=400, mimetype="text/plain"), "malformed"
     try:
         duplicate = [accept(event) for event in events]
@@ -94,9 +146,8 @@ def _handle(channel: Channel, subpath: str) -> tuple[Response, str]:
         if not _unstorable(exc):
             raise  # the database is down (503, app-wide), or another failure of ours
         cause = exc.orig if isinstance(exc, StatementError) else exc
-        problem = f"a value the database refuses ({type(cause).__name__})"
-        current_app.logger.warning("%s webhook set aside: %s", _provider(channel), problem)
-        return _response(channel.unstorable(call, problem)), "unstorable"
+        note.reason = f"a value the database refuses ({type(cause).__name__})"
+        return _response(channel.unstorable(call, note.reason)), "unstorable"
     accepted = "duplicate" if duplicate and all(duplicate) else "accepted"
     return _response(channel.answer(call, events)), accepted
 

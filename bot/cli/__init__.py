@@ -1,6 +1,6 @@
 """The `intake311` command: web, worker, cron, failures, sandbox, chat, demo, migrate, telegram,
 open311, understanding, forget, keys, messenger, x, mastodon, gazetteer, duplicates, doctor,
-staff."""
+figures, staff."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ LAZY_COMMANDS = {
     "gazetteer": "bot.cli.gazetteer:gazetteer_group",
     "duplicates": "bot.cli.duplicates:duplicates",
     "doctor": "bot.cli.doctor:doctor",
+    "figures": "bot.cli.figures:figures",
     "staff": "bot.cli.staff:staff_group",
 }
 

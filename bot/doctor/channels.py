@@ -107,6 +107,8 @@ def _twilio_senders(settings: Settings, client: Client) -> list[Check]:
             )
         else:
             found.append(passed("twilio messaging service", f"{sid} is ours"))
+    if settings.twilio_whatsapp_from:
+        found += _whatsapp_sender(settings, client)
     if not found:
         found.append(
             failed(
@@ -115,6 +117,56 @@ def _twilio_senders(settings: Settings, client: Client) -> list[Check]:
                 "set one of them: texts need a sender",
             )
         )
+    return found
+
+
+# Twilio's Sandbox for WhatsApp: one number for every account, which a resident must join first.
+WHATSAPP_SANDBOX = "whatsapp:+14155238886"
+WHATSAPP_TEMPLATES = ("filed", "status", "delayed", "saved", "rejected")
+
+
+def _whatsapp_sender(settings: Settings, client: Client) -> list[Check]:
+    """The WhatsApp sender, and the templates for notices after WhatsApp's 24-hour window."""
+    sender = settings.twilio_whatsapp_from
+    if sender == WHATSAPP_SANDBOX:
+        found = [
+            warned(
+                "twilio whatsapp",
+                f"{sender} is Twilio's Sandbox for WhatsApp: a resident must join it first, "
+                "and it takes one message every 3 seconds",
+                "register the city's own WhatsApp sender (Messaging, Senders, WhatsApp senders) "
+                "and set TWILIO_WHATSAPP_FROM to it",
+            )
+        ]
+    else:
+        number = sender.removeprefix("whatsapp:")
+        # A WhatsApp sender may be a number the city brought, not one bought from Twilio: a
+        # number not among the account's is worth a look, not a failure.
+        if client.incoming_phone_numbers.list(phone_number=number, limit=1):
+            found = [passed("twilio whatsapp", f"{sender} is a number of this account")]
+        else:
+            found = [
+                warned(
+                    "twilio whatsapp",
+                    f"{number} is not among the account's phone numbers",
+                    "check that it is a WhatsApp sender of this account (Messaging, Senders, "
+                    "WhatsApp senders)",
+                )
+            ]
+    missing = [
+        kind for kind in WHATSAPP_TEMPLATES if not getattr(settings, f"whatsapp_template_{kind}")
+    ]
+    if missing:
+        names = ", ".join(f"WHATSAPP_TEMPLATE_{kind.upper()}" for kind in missing)
+        found.append(
+            warned(
+                "whatsapp templates",
+                f"{names} not set: those notices cannot reach a resident silent for 24 hours",
+                "set each to the Content SID (HX...) of a template WhatsApp approved",
+            )
+        )
+    else:
+        found.append(passed("whatsapp templates", "one for each notice"))
     return found
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
@@ -14,7 +15,7 @@ from bot.channels.registry import channel_for
 from bot.db import session_scope
 from bot.forget import finish_erasing
 from bot.jobs.common import backoff, due_after, locked
-from bot.logs import scrub
+from bot.logs import fields, scrub
 from bot.models import Contact, Direction, Message, MessageStatus
 from bot.payloads import OutboundPayload
 from bot.personal_data import pseudonym
@@ -130,6 +131,7 @@ def deliver(message_id: int) -> int:
                 queue.enqueue("bot.jobs.deliver", paced, delay=wait, kind=lane)
                 return sent
             channel = channel_for(contact.channel)
+            started = time.perf_counter()
             try:
                 external_id = None
                 if tried_before and channel.abilities.finds_sent:
@@ -145,15 +147,18 @@ def deliver(message_id: int) -> int:
                         log.info("message %s was sent by an earlier attempt", out.message_id)
                 external_id = external_id or channel.send(out, settings)
             except SendError as exc:
+                delay = _send_failed(out.message_id, exc, attempts, settings)
                 # A provider's text may name the recipient (Twilio's does): scrubbed, and the
                 # resident named by pseudonym.
-                log.warning(
-                    "send of message %s to %s failed: %s",
+                _log_send(
                     out.message_id,
-                    pseudonym(out.address),
-                    scrub(str(exc)),
+                    channel.name,
+                    "failed" if delay is None else "limited" if _rate_limited(exc) else "retry",
+                    started,
+                    contact=pseudonym(out.address),
+                    code=exc.code,
+                    error=scrub(str(exc))[:300],
                 )
-                delay = _send_failed(out.message_id, exc, attempts, settings)
                 if delay is not None:
                     if _rate_limited(exc):
                         # Every worker waits what was asked, on the narrowest bucket (one
@@ -170,9 +175,31 @@ def deliver(message_id: int) -> int:
                 message.next_attempt_at = None
                 message.updated_at = utcnow()
             sent += 1
+            _log_send(out.message_id, channel.name, "sent", started)
             metrics.messages_sent.labels(channel.name).inc()
             if channel.name == "sms":
                 ratelimits.count_sms_sent(settings)  # the daily SMS alarm (SMS_ALARM_PER_DAY)
+
+
+def _log_send(message_id: int, channel: str, outcome: str, started: float, **more) -> None:
+    """A send's one log line: the message's id, its channel, what became of it (sent, retry,
+    limited, failed), how long; a failure's code and scrubbed text, the resident by pseudonym."""
+    log.log(
+        logging.INFO if outcome == "sent" else logging.WARNING,
+        "send of message %s on %s: %s%s",
+        message_id,
+        channel,
+        outcome,
+        "".join(f" {key}={value}" for key, value in more.items()),  # for text-only handlers
+        extra=fields(
+            event="send",
+            message=message_id,
+            channel=channel,
+            outcome=outcome,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+            **more,
+        ),
+    )
 
 
 def _held_elsewhere(channel: str, external_id: str, message_id: int) -> bool:

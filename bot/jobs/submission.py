@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
+import time
 from datetime import timedelta
 
 from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from bot import audit, duplicates, geocoding, queue
+from bot import audit, duplicates, geocoding, logs, queue, report_history
 from bot.channels.registry import phone_schemes
 from bot.db import session_scope
 from bot.jobs import public_replies
@@ -41,7 +42,52 @@ SEARCH_SLACK = timedelta(hours=1)
 
 
 def submit(report_id: int) -> str:
-    """File a pending report with the city once; returns the report's new state.
+    """File a pending report with the city once; returns the report's new state, and logs it
+    in one line (`_log_submission`)."""
+    started, outcome = time.perf_counter(), "error"
+    note: dict[str, object] = {}
+    try:
+        outcome = _submit(report_id, note)
+        return outcome
+    finally:
+        _log_submission(report_id, outcome, started, note)
+
+
+# Outcomes logged as errors (staff must act) and as warnings; the others at INFO.
+_FOR_STAFF = frozenset({ReportState.FAILED, ReportState.UNCONFIRMED, "error"})
+_TROUBLED = frozenset({ReportState.REJECTED, "retry"})
+
+
+def _log_submission(report_id: int, outcome: str, started: float, note: dict) -> None:
+    """A submission's one log line: the report's id, what became of it (submitted, retry,
+    failed, rejected...), the city's error when there was one, how long."""
+    outcome = str(getattr(outcome, "value", outcome))
+    if outcome == ReportState.PENDING and "error" in note:
+        outcome = "retry"  # the city failed: filed again later (REPORT_GIVE_UP_HOURS)
+    line: dict[str, object] = {
+        "event": "submission",
+        "report": report_id,
+        "outcome": outcome,
+        "ms": round((time.perf_counter() - started) * 1000, 1),
+        **note,
+    }
+    level = logging.INFO
+    if outcome in _FOR_STAFF:
+        level = logging.ERROR
+    elif outcome in _TROUBLED:
+        level = logging.WARNING
+    log.log(
+        level,
+        "submission of report %s: %s",
+        report_id,
+        outcome,
+        extra=logs.fields(**line),
+    )
+
+
+def _submit(report_id: int, note: dict) -> str:
+    """File a pending report with the city once; returns the report's new state (`note` gets
+    what the log line should add: the city's error, the number found).
 
     Before a second POST of a report whose first one may have reached the city, the city's
     recent requests are searched for the report's marker, by a search made at least
@@ -80,6 +126,7 @@ def submit(report_id: int) -> str:
             exc = Open311Error(
                 f"{type(exc).__name__} while filing", retryable=True, uncertain=posted
             )
+        note["error"] = str(exc)[:300]
         return _submit_failed(report_id, exc, posted, search_first, attempt)
     with session_scope() as session:
         if not _still_ours(session, report_id, attempt):
@@ -97,6 +144,9 @@ def submit(report_id: int) -> str:
             row.state = ReportState.AWAITING_NUMBER
             row.token = str(answer.get("token"))
             row.next_attempt_at = due_after(TOKEN_BACKOFF_BASE)
+            report_history.record(
+                session, report_id, "awaiting_number", row.state, f"token {row.token}"
+            )
     if posted and search_first:
         # The earlier POST may still be stored after this one: look once more, later.
         queue.enqueue("bot.jobs.check_filed_once", report_id, delay=settle_seconds(settings))
@@ -231,6 +281,7 @@ def _claimed_for_posting(report_id: int) -> tuple[Report, bool] | str:
         if report.erased_at is not None:
             # Its resident was erased while it waited for a retry: never posted again (an
             # earlier POST that reached the city is the city's copy).
+            report_history.forget(session, report_id)
             session.delete(report)
             log.info("report %s dropped unfiled: its resident's data was erased", report_id)
             return "dropped"
@@ -421,6 +472,7 @@ def _mark_submitted(session: Session, report: Report, number: str, answer: dict 
     report.expected_datetime = expected_text(answer.get("expected_datetime"), get_settings())
     report.next_attempt_at = None
     report.submitted_at = report.status_changed_at = utcnow()
+    report_history.record(session, report.id, "submitted", report.state, f"request {number}")
     _record_filed(session, report)
     say = language_of(session, report, get_settings())
     notice = add_notice(
@@ -463,32 +515,17 @@ def _submit_failed(
         given_up = utcnow() - (report.retried_at or report.created_at) > timedelta(
             hours=settings.report_give_up_hours
         )
+        # What became of it is logged by `submit`, in one line with the city's error.
         if exc.uncertain and open311_profile(settings).marker_search:
-            state = ReportState.PENDING
-            log.warning(
-                "report %s: the city's answer was lost; it will be looked for before "
-                "it is filed again: %s",
-                report_id,
-                exc,
-            )
+            state = ReportState.PENDING  # looked for before it is filed again
         elif exc.uncertain:
-            state = ReportState.UNCONFIRMED
-            log.error("report %s: the city's answer was lost; it may be filed: %s", report_id, exc)
+            state = ReportState.UNCONFIRMED  # it may be filed: for staff
         elif exc.operator_error:
-            state = ReportState.FAILED
-            log.error("report %s: the city refused our setup (key, endpoint): %s", report_id, exc)
+            state = ReportState.FAILED  # the city refused our setup (key, endpoint)
         elif exc.retryable or not posted:  # a failed search says nothing about the report
             state = ReportState.FAILED if given_up else ReportState.PENDING
-            log.log(
-                logging.ERROR if given_up else logging.WARNING,
-                "report %s not filed%s: %s",
-                report_id,
-                " and given up for staff" if given_up else " yet",
-                exc,
-            )
         else:
-            state = ReportState.REJECTED
-            log.warning("report %s refused by the city: %s", report_id, exc)
+            state = ReportState.REJECTED  # refused by the city
         final = report.state = state
         report.last_error = str(exc)[:2000]
         report.updated_at = utcnow()
@@ -500,6 +537,7 @@ def _submit_failed(
             report.attempts, base=settings.retry_base_seconds, cap=settings.retry_cap_seconds
         )
         notice = None
+        _record_failure(session, report, state, exc)
         if state == ReportState.REJECTED:
             reason = _reason(exc)
             with fitted_for(session, report):
@@ -529,6 +567,19 @@ def _submit_failed(
     if state == ReportState.PENDING:
         queue.enqueue("bot.jobs.submit", report_id, delay=delay)
     return final
+
+
+def _record_failure(
+    session: Session, report: Report, state: ReportState, exc: Open311Error
+) -> None:
+    """The failed filing in the report's history: the city's refusal, our error for staff, or
+    (once, when it is first put back in line) that it is delayed."""
+    if state == ReportState.REJECTED:
+        report_history.record(session, report.id, "rejected", state, _reason(exc))
+    elif state in (ReportState.FAILED, ReportState.UNCONFIRMED):
+        report_history.record(session, report.id, str(state), state, str(exc))
+    elif not report.delay_notice_sent:  # pending again: the first time only
+        report_history.record(session, report.id, "delayed", state, str(exc))
 
 
 def _reason(exc: Open311Error) -> str:

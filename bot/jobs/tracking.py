@@ -13,7 +13,7 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
-from bot import duplicates, metrics, queue
+from bot import duplicates, metrics, queue, report_history
 from bot.db import session_scope
 from bot.jobs.common import (
     add_notice,
@@ -350,6 +350,7 @@ def _apply(
     )
     if result.rowcount != 1:
         return []
+    report_history.record(session, report_id, "status", status, notes or "")
     report = session.get(Report, report_id)
     expected_when = expected_at(entry.get("expected_datetime"), settings)
     with fitted_for(session, report):

@@ -16,6 +16,7 @@ work it was on released for one more try, then set aside for staff (`overran`).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from redis.exceptions import RedisError
@@ -24,7 +25,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, select
 
-from bot import metrics, queue
+from bot import logs, metrics, queue, report_history
 from bot.catalog import load_services
 from bot.channels.registry import channel_for
 from bot.db import session_scope
@@ -50,7 +51,15 @@ from bot.jobs.turn_state import (
     keep_state,
     resident_state,
 )
-from bot.models import Contact, Conversation, Direction, Message, MessageStatus, Report
+from bot.models import (
+    Contact,
+    Conversation,
+    Direction,
+    Message,
+    MessageStatus,
+    Report,
+    ReportState,
+)
 from bot.payloads import InboundPayload
 from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
@@ -242,13 +251,16 @@ def _handle_next(
     so the messages behind it still flow.
     """
     message_id = message.id
+    started, outcome, failure = time.perf_counter(), "error", None
     try:
         event = _message_event(message, settings)
         with session_scope() as session, session.no_autoflush:
             if not _hold(session, conversation_id):
+                outcome = "not_next"
                 return None
             message = _oldest_pending(session, conversation_id)
             if message is None or message.id != message_id:
+                outcome = "not_next"
                 return None
             conversation = session.get(Conversation, conversation_id)
             jobs, erase = _handle(session, conversation, message, event, context)
@@ -257,22 +269,56 @@ def _handle_next(
             if erase:  # the resident's data is erased: this message goes too
                 session.execute(delete(Message).where(Message.id == message_id))
                 finish_erasing(session, conversation.contact_id)
-            return jobs
+        outcome = "answered"
+        return jobs
     except _HandledElsewhere:
-        log.warning("message %s was answered by another worker; this turn is dropped", message_id)
+        outcome = "elsewhere"  # another worker answered it (its lock lapsed): dropped here
         return []
     except JobTimeoutException:
+        outcome = "timeout"
         raise  # not the message's fault alone: run_turn releases it for one retry
-    except (OperationalError, InterfaceError, RedisError):
+    except (OperationalError, InterfaceError, RedisError) as exc:
         # The database or Redis failed, not the message: it stays pending for the next job
         # (the reconciler queues one), rather than being set aside.
+        outcome = f"unavailable ({type(exc).__name__})"
         raise
     except Exception as exc:
         # Only the id is logged: the exception may carry the resident's words.
-        log.exception("message %s could not be handled; set aside as failed", message_id)
+        outcome, failure = "failed", exc
         with session_scope() as session:
             _mark(session, message_id, "failed", error=type(exc).__name__)
         return []
+    finally:
+        _log_turn(conversation_id, message_id, "message", outcome, started, failure)
+
+
+def _log_turn(
+    conversation_id: int,
+    message_id: int | None,
+    kind: str,
+    outcome: str,
+    started: float,
+    failure: BaseException | None = None,
+) -> None:
+    """A turn's one log line: ids, what it did, how long (never the resident's words)."""
+    quiet = outcome in ("answered", "not_next")
+    log.log(
+        logging.INFO if quiet else logging.WARNING if failure is None else logging.ERROR,
+        "turn of conversation %s on %s %s: %s",
+        conversation_id,
+        kind,
+        message_id,
+        outcome,
+        extra=logs.fields(
+            event="turn",
+            conversation=conversation_id,
+            message=message_id,
+            kind=kind,
+            outcome=outcome,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        ),
+        exc_info=(type(failure), failure, failure.__traceback__) if failure else None,
+    )
 
 
 def _follow_up(
@@ -288,6 +334,7 @@ def _follow_up(
     worker whose lock lapsed while it waited for the city drops its late answer. A database or
     Redis failure leaves the follow-up for the next job; a crash sets its message aside.
     """
+    started, outcome, failure = time.perf_counter(), "error", None
     try:
         answers = perform(followup, lambda: city_client(settings), settings)
         with session_scope() as session, session.no_autoflush:
@@ -312,26 +359,26 @@ def _follow_up(
             keep_state(conversation, contact, stepped.state)
             conversation.followup = stepped.followup(followup.message_id)
             record_follows(session, contact.id, stepped.actions)
-            return _store(session, conversation, stepped.replies, stepped.reports(conversation))
+            jobs = _store(session, conversation, stepped.replies, stepped.reports(conversation))
+        outcome = "answered"
+        return jobs
     except _HandledElsewhere:
-        log.warning(
-            "the follow-up of message %s was answered by another worker; this answer is dropped",
-            followup.message_id,
-        )
+        outcome = "elsewhere"  # another worker answered it: this answer is dropped
         return []
     except JobTimeoutException:
+        outcome = "timeout"
         raise  # run_turn releases the follow-up for one retry
-    except (OperationalError, InterfaceError, RedisError):
+    except (OperationalError, InterfaceError, RedisError) as exc:
+        outcome = f"unavailable ({type(exc).__name__})"
         raise  # the follow-up stays stored: the next job (or the reconciler's) performs it
     except Exception as exc:
-        log.exception(
-            "the follow-up of message %s could not be handled; set aside as failed",
-            followup.message_id,
-        )
+        outcome, failure = "failed", exc  # set aside
         with session_scope() as session:
             if _hold(session, conversation_id, followup.token):
                 _fail(session, followup.message_id, type(exc).__name__)
         return []
+    finally:
+        _log_turn(conversation_id, followup.message_id, "followup", outcome, started, failure)
 
 
 def _oldest_pending(session: Session, conversation_id: int) -> Message | None:
@@ -444,6 +491,8 @@ def _store(
         for reply in replies
     ]
     session.flush()
+    for report in reports:
+        report_history.record(session, report.id, "created", ReportState.PENDING)
     return [("bot.jobs.deliver", m.id) for m in outgoing] + [
         ("bot.jobs.submit", r.id) for r in reports
     ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlmodel import col, func, select
 
 from bot import failures as dead_letters
@@ -13,7 +14,6 @@ from bot import report_history
 from bot.db import session_scope
 from bot.models import Contact, Message, Report, ReportState
 from bot.ratelimits import sms_alarm
-from bot.timeutil import utcnow
 from webhooks.chart import bar_chart_svg
 from webhooks.console import auth, bp
 from webhooks.console.conversations import pseudonym
@@ -130,8 +130,9 @@ def stopped():
 @bp.get("/figures")
 @auth.require("viewer")
 def figures():
-    """The day's figures (`day`=YYYY-MM-DD, today in UTC by default) with a chart by hour."""
-    today = utcnow().date()
+    """The day's figures (`day`=YYYY-MM-DD in CITY_TIMEZONE, today there by default) with a
+    chart by local hour."""
+    today = datetime.now(ZoneInfo(current_app.config["SETTINGS"].city_timezone)).date()
     try:
         day = date.fromisoformat(request.args.get("day", "") or today.isoformat())
     except ValueError:
