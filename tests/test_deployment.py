@@ -88,6 +88,7 @@ def production_env(tmp_path, own_database, test_redis_url, sandbox, twilio_serve
             "WEBCHAT_SECRET": _secret(),
             "ADMIN_TOKEN": _secret(),
             "METRICS_TOKEN": _secret(),
+            "CONSOLE_SECRET_KEY": _secret(),
             "METRICS_DIR": str(tmp_path / "metrics"),
             "MEDIA_DIR": str(tmp_path / "media"),
             "TELEGRAM_BOT_TOKEN": "",

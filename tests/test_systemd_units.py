@@ -159,7 +159,8 @@ def test_the_env_file_example_names_only_real_settings():
     outside = set(given) - names - {"WEB_CONCURRENCY", "PORT", "METRICS_DIR"}
     assert not outside, f"not settings: {sorted(outside)}"
     assert given["ENV"] == "production"
-    for secret in ("ADMIN_TOKEN", "METRICS_TOKEN", "WEBCHAT_SECRET", "TWILIO_AUTH_TOKEN"):
+    secrets = ("ADMIN_TOKEN", "METRICS_TOKEN", "CONSOLE_SECRET_KEY", "WEBCHAT_SECRET")
+    for secret in (*secrets, "TWILIO_AUTH_TOKEN"):
         assert "CHANGE-ME" in given[secret], secret  # a placeholder, never a value
 
 
