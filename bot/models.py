@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint, event
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -124,11 +124,23 @@ class Contact(SQLModel, table=True):
     address_key: str | None = Field(default=None, unique=True, index=True, max_length=64)
     channel: str = Field(max_length=32)
     opted_out: bool = False
+    # When they last opted out (STOP, a block, the carrier's word): set and cleared with
+    # `opted_out` by the listener below, wherever that is changed.
+    opted_out_at: datetime | None = _maybe_when()
     # The language the resident writes in (an engine language code), used for every later text.
     language: str | None = Field(default=None, max_length=16)
     # Whether the city may contact them (phone/email sent with reports); None: not asked yet.
     contact_consent: bool | None = None
     created_at: datetime = _when()
+
+
+@event.listens_for(Contact.opted_out, "set")
+def _stamp_opt_out(contact: Contact, value: bool, old: object, _initiator: object) -> None:
+    """Opting out stamps when; opting back in clears it."""
+    if value and old is not True:
+        contact.opted_out_at = utcnow()
+    elif not value:
+        contact.opted_out_at = None
 
 
 class Conversation(SQLModel, table=True):

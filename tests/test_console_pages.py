@@ -25,6 +25,7 @@ from bot.models import (
     ReportState,
     StaffUser,
 )
+from bot.personal_data import address_key
 from bot.report_history import record
 from bot.settings import get_settings
 from tests.conftest import run_jobs
@@ -226,6 +227,16 @@ def test_the_stopped_page_is_pseudonymous(city):
     from bot.personal_data import pseudonym
 
     assert pseudonym(STOPPED) in page
+    # When they stopped: stamped as the opt-out was set (bot.models' listener).
+    with session_scope() as session:
+        contact = session.exec(
+            select(Contact).where(Contact.address_key == address_key(STOPPED))
+        ).one()
+        stopped_at = contact.opted_out_at
+        assert stopped_at is not None
+        contact.opted_out = False
+        assert contact.opted_out_at is None
+    assert stopped_at.strftime("%Y-%m-%d %H:%M") in page
 
 
 def test_the_figures_page_has_its_chart(city):

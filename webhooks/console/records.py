@@ -107,18 +107,24 @@ def retry():
 @bp.get("/stopped")
 @auth.require("viewer")
 def stopped():
-    """Residents who opted out, by channel, with their last message's time."""
+    """Residents who opted out, newest first: when they stopped and their last message."""
     with session_scope() as session:
         found = session.exec(
             select(Contact, func.max(Message.created_at))
             .join(Message, Message.contact_id == Contact.id, isouter=True)
             .where(Contact.opted_out == True)  # noqa: E712  (SQL)
             .group_by(Contact.id)
-            .order_by(col(Contact.channel), func.max(Message.created_at).desc())
+            .order_by(col(Contact.opted_out_at).desc(), func.max(Message.created_at).desc())
             .limit(STOPPED_LIMIT)
         ).all()
     rows = [
-        {"who": pseudonym(c), "channel": c.channel, "last": last, "since": c.created_at}
+        {
+            "who": pseudonym(c),
+            "channel": c.channel,
+            "stopped": c.opted_out_at,
+            "last": last,
+            "since": c.created_at,
+        }
         for c, last in found
     ]
     by_channel: dict[str, int] = {}
