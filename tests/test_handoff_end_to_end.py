@@ -202,3 +202,18 @@ def test_take_over_and_hand_back_refuse_what_they_cannot_do(phone):
         agent_reply(conversation_id, "   ", "ana")
     with pytest.raises(HandoffError, match="no such conversation"):
         take_over(conversation_id + 1000, "ana")
+
+
+def test_delete_my_data_during_handoff_still_works(phone):
+    phone.text("hi")
+    phone.text("agent")
+    conversation_id = conversation().id
+    take_over(conversation_id, "ana")
+    run_jobs()
+    phone.inbox()
+    [asked] = phone.text("DELETE MY DATA")  # read before the handoff keeps the bot quiet
+    assert asked == texts.FORGET_ASK
+    [done] = phone.text("YES")
+    assert done.startswith("Deleted:")
+    with pytest.raises(HandoffError):
+        agent_reply(conversation_id, "hello?", "ana")
