@@ -42,7 +42,7 @@ class HandoffError(ValueError):
 def take_over(conversation_id: int, staff: str) -> None:
     """Give the conversation (waiting, or any the bot has) to `staff`; the resident is told a
     person is answering."""
-    context = context_for(get_settings(), _channel(conversation_id))
+    context = context_for(get_settings(), _channel(conversation_id), catalogue=False)
     with session_scope() as session:
         conversation, contact = _reachable(session, conversation_id)
         taken = session.execute(

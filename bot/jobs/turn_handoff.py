@@ -49,10 +49,11 @@ def quiet(conversation: Conversation, settings: Settings, now: datetime) -> bool
     raised outside them is for staff to see later: the bot carries on meanwhile)."""
     if conversation.handoff == AGENT:
         return True
-    if conversation.handoff != WAITING or not staff_in_at(conversation.handoff_at, settings):
+    flagged = conversation.handoff_at
+    if conversation.handoff != WAITING or flagged is None or not staff_in_at(flagged, settings):
         return False
     wait = settings.handoff_wait_minutes
-    return wait == 0 or now - conversation.handoff_at < timedelta(minutes=wait)
+    return wait == 0 or now - flagged < timedelta(minutes=wait)
 
 
 def flag(session: Session, conversation: Conversation, actions: list) -> None:
@@ -81,12 +82,14 @@ def clear(conversation: Conversation) -> None:
     conversation.handoff_at = None
 
 
-def context_for(settings: Settings, channel: str) -> Context:
-    """The engine's context for a resident on `channel`, with the catalogue (read, or fetched,
-    before any transaction is open), to ask their pending question again."""
-    services = load_services(
-        lambda: city_client(settings), settings.open311_endpoint, settings.catalog_ttl
-    )
+def context_for(settings: Settings, channel: str, catalogue: bool = True) -> Context:
+    """The engine's context for a resident on `channel`; with the `catalogue` (read, or
+    fetched, before any transaction is open), to ask their pending question again."""
+    services: tuple = ()
+    if catalogue:
+        services = load_services(
+            lambda: city_client(settings), settings.open311_endpoint, settings.catalog_ttl
+        )
     return for_channel(engine_context(services, settings), channel)
 
 
@@ -112,7 +115,7 @@ def waits_due(settings: Settings) -> list[int]:
             .order_by(col(Conversation.handoff_at))
             .limit(BATCH)
         ).all()
-    return [found for found, at in rows if staff_in_at(at, settings)]
+    return [found for found, at in rows if found is not None and staff_in_at(at, settings)]
 
 
 def end_wait(conversation_id: int) -> bool:

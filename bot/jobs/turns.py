@@ -360,7 +360,10 @@ def _follow_up(
             conversation.followup = stepped.followup(followup.message_id)
             record_follows(session, contact.id, stepped.actions)
             turn_handoff.flag(session, conversation, stepped.actions)
-            jobs = _store(session, conversation, stepped.replies, stepped.reports(conversation))
+            replies = stepped.replies
+            if turn_handoff.quiet(conversation, settings, utcnow()):
+                replies = []  # a person took it meanwhile: the answer kept, the bot quiet
+            jobs = _store(session, conversation, replies, stepped.reports(conversation))
         outcome = "answered"
         return jobs
     except _HandledElsewhere:
