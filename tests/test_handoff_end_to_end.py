@@ -27,7 +27,9 @@ TAKEN = texts.HANDOFF_TAKEN.format(city="Springfield")
 
 
 @pytest.fixture
-def phone(env, twilio_api):
+def phone(env, twilio_api, monkeypatch):
+    monkeypatch.setenv("HANDOFF_HOURS", "")  # staff always in
+    get_settings.cache_clear()
     audit.acting_as(audit.Staff("console:ana"))
     yield Phone(create_app({"TESTING": True}).test_client(), twilio_api)
     audit.acting_as(None)
