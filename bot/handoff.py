@@ -1,83 +1,149 @@
-"""Human handoff: a staff member takes a conversation over, replies through the resident's own
-channel (the same outbox), and hands it back to the bot.
+"""Human handoff, the staff side: take a conversation over, reply to the resident, hand it back.
 
-A minimal version for the staff console; the handoff work (issue 20) owns the rest (AGENT,
-not understood twice running, the bot staying quiet, the resident told both ways).
+The console calls these with the member of staff's name; `bot.audit.acting_as` says who acts
+for the audit row each writes in the same transaction as its change. A conversation moves
+None | "waiting" -> "agent" (take_over) -> None (hand_back) by conditional UPDATEs, so two
+agents taking one conversation at once cannot both have it. What the resident is told, and
+an agent's words, are stored as outbound messages like any reply (`store_reply`) and sent by
+`bot.jobs.deliver`: the same order, pacing, retries and opt-out suppression; an agent's reply
+is marked `OutboundPayload.agent` (Messenger sends it with the HUMAN_AGENT tag after its
+24-hour window).
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
+
+from sqlalchemy import or_, update
+from sqlmodel import Session, col
+
 from bot import audit, queue
 from bot.db import session_scope
+from bot.jobs.common import store_reply
+from bot.jobs.turn_handoff import AGENT, WAITING, channel_of, context_for
+from bot.jobs.turn_state import keep_state, resident_state
 from bot.models import Contact, Conversation
+from bot.payloads import OutboundPayload
+from bot.settings import get_settings
 from bot.timeutil import utcnow
+from conversations import Reply
+from conversations.engine import handed_back, taken_over
 
-MAX_REPLY_CHARS = 1600  # one long SMS is ten segments: more is a letter, not a reply
+log = logging.getLogger(__name__)
+
+MAX_REPLY = 1600  # characters of one agent's reply (ten SMS segments)
 
 
 class HandoffError(ValueError):
-    """A handoff step refused, said for staff ("not waiting", "resident opted out")."""
-
-
-def _conversation(session, conversation_id: int) -> Conversation:
-    conversation = session.get(Conversation, conversation_id)
-    if conversation is None:
-        raise HandoffError("no such conversation")
-    return conversation
-
-
-def _reachable(session, conversation: Conversation) -> Contact:
-    contact = session.get(Contact, conversation.contact_id)
-    if contact is None or contact.opted_out or not contact.address:
-        raise HandoffError("resident opted out")
-    return contact
+    """Why staff cannot do that to the conversation (its message is shown to them)."""
 
 
 def take_over(conversation_id: int, staff: str) -> None:
-    """Give the conversation to `staff`: the bot stays quiet until it is handed back."""
+    """Give the conversation (waiting, or any the bot has) to `staff`; the resident is told a
+    person is answering."""
+    context = context_for(get_settings(), _channel(conversation_id), catalogue=False)
     with session_scope() as session:
-        conversation = _conversation(session, conversation_id)
-        if conversation.handoff == "agent" and conversation.handoff_by != staff:
-            raise HandoffError(f"{conversation.handoff_by} has it already")
-        _reachable(session, conversation)
-        conversation.handoff, conversation.handoff_by = "agent", staff
-        conversation.handoff_at = conversation.updated_at = utcnow()
-        audit.record(session, "take-over", f"conversation:{conversation_id}")
+        conversation, contact = _reachable(session, conversation_id)
+        taken = session.execute(
+            update(Conversation)
+            .where(
+                Conversation.id == conversation_id,
+                or_(col(Conversation.handoff).is_(None), Conversation.handoff == WAITING),
+            )
+            .values(handoff=AGENT, handoff_by=staff[:64], handoff_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount != 1:
+            session.refresh(conversation)
+            raise HandoffError(f"already taken by {conversation.handoff_by or 'someone'}")
+        reason = conversation.handoff_reason or "staff"
+        state = resident_state(conversation, contact)
+        message = store_reply(session, conversation, taken_over(state, context), always=True)
+        audit.record(session, "handoff.take", f"conversation:{conversation_id}", reason)
+        session.flush()
+        message_id = message.id
+    queue.enqueue("bot.jobs.deliver", message_id, at_front=True)
 
 
 def agent_reply(conversation_id: int, text: str, staff: str) -> int:
-    """Queue `text` from `staff` to the resident through the outbox; the message's id."""
-    from bot.jobs.common import store_reply
-    from conversations import Reply
-
-    text = text.strip()
-    if not text:
-        raise HandoffError("write a reply first")
-    if len(text) > MAX_REPLY_CHARS:
-        raise HandoffError(f"a reply has at most {MAX_REPLY_CHARS} characters")
+    """Send `staff`'s words to the resident of a conversation a person has, through their own
+    channel; the stored message's id."""
+    words = text.strip()
+    if not words:
+        raise HandoffError("the reply is empty")
+    if len(words) > MAX_REPLY:
+        raise HandoffError(f"the reply is longer than {MAX_REPLY} characters")
     with session_scope() as session:
-        conversation = _conversation(session, conversation_id)
-        if conversation.handoff != "agent" or conversation.handoff_by != staff:
-            raise HandoffError("take the conversation over first")
-        _reachable(session, conversation)
-        message = store_reply(session, conversation, Reply(text))
+        conversation, _contact = _reachable(session, conversation_id)
+        held = session.execute(  # holds the row: a hand back meanwhile waits for this commit
+            update(Conversation)
+            .where(Conversation.id == conversation_id, Conversation.handoff == AGENT)
+            .values(updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if held.rowcount != 1:
+            raise HandoffError("not with a person: take it over first")
+        message = store_reply(session, conversation, Reply(words), always=True)
+        message.payload = replace(OutboundPayload.from_dict(message.payload), agent=True).to_dict()
+        audit.record(
+            session, "handoff.reply", f"conversation:{conversation_id}", f"{len(words)} chars"
+        )
         session.flush()
         message_id = message.id
-        assert message_id is not None  # flushed: the database gave it one
-        audit.record(
-            session, "agent-reply", f"conversation:{conversation_id}", f"{len(text)} characters"
-        )
     queue.enqueue("bot.jobs.deliver", message_id, at_front=True)
+    log.info("conversation %s: %s replied", conversation_id, staff)
     return message_id
 
 
 def hand_back(conversation_id: int, staff: str) -> None:
-    """Give the conversation back to the bot."""
+    """Give the conversation back to the bot; the resident is told, and asked their report's
+    pending question again (or how to start one)."""
+    context = context_for(get_settings(), _channel(conversation_id))
     with session_scope() as session:
-        conversation = _conversation(session, conversation_id)
-        if conversation.handoff is None:
-            raise HandoffError("not handed off")
-        conversation.handoff = conversation.handoff_by = conversation.handoff_reason = None
-        conversation.handoff_at = None
-        conversation.updated_at = utcnow()
-        audit.record(session, "hand-back", f"conversation:{conversation_id}", f"from {staff}")
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is None:
+            raise HandoffError("no such conversation")
+        contact = session.get(Contact, conversation.contact_id)
+        back = session.execute(
+            update(Conversation)
+            .where(
+                Conversation.id == conversation_id,
+                or_(Conversation.handoff == AGENT, Conversation.handoff == WAITING),
+            )
+            .values(handoff=None, handoff_reason=None, handoff_at=None, handoff_by=None)
+            .execution_options(synchronize_session=False)
+        )
+        if back.rowcount != 1:
+            raise HandoffError("not with a person: the bot already answers")
+        ids: list[int] = []
+        if not contact.opted_out and contact.address_key is not None:
+            turn = handed_back(resident_state(conversation, contact), context)
+            keep_state(conversation, contact, turn.state)
+            conversation.updated_at = utcnow()  # the idle clock starts again
+            sent = [store_reply(session, conversation, r, always=True) for r in turn.replies]
+            session.flush()
+            ids = [message.id for message in sent]
+        audit.record(session, "handoff.back", f"conversation:{conversation_id}", staff)
+    for message_id in ids:
+        queue.enqueue("bot.jobs.deliver", message_id, at_front=True)
+
+
+def _channel(conversation_id: int) -> str:
+    channel = channel_of(conversation_id)
+    if channel is None:
+        raise HandoffError("no such conversation")
+    return channel
+
+
+def _reachable(session: Session, conversation_id: int) -> tuple[Conversation, Contact]:
+    """The conversation and its resident, who can still be written to."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise HandoffError("no such conversation")
+    contact = session.get(Contact, conversation.contact_id)
+    if contact.opted_out:
+        raise HandoffError("the resident opted out")
+    if contact.address_key is None or contact.address is None:
+        raise HandoffError("the resident's data was deleted")
+    return conversation, contact

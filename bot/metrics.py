@@ -51,6 +51,11 @@ messages_sent = Counter("intake311_messages_sent", "Messages sent, by channel", 
 messages_failed = Counter(
     "intake311_messages_failed", "Messages given up on (failed), by channel", ["channel"]
 )
+handoffs = Counter(
+    "intake311_handoffs",
+    "Conversations handed to a person, by reason (asked, not_understood)",
+    ["reason"],
+)
 status_updates = Counter(
     "intake311_status_updates_told", "Residents told of a change in their report's status"
 )

@@ -110,6 +110,8 @@ class OutboundPayload:
     notice: str = ""
     values: dict[str, str] = field(default_factory=dict)
     public_reply_to: str | None = None
+    # Written by a member of staff (bot.handoff.agent_reply), not by the bot.
+    agent: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form stored in `Message.payload`."""
@@ -133,6 +135,8 @@ class OutboundPayload:
             data["values"] = dict(self.values)
         if self.public_reply_to:
             data["public_reply_to"] = self.public_reply_to
+        if self.agent:
+            data["agent"] = True
         return data
 
     @classmethod
@@ -155,6 +159,7 @@ class OutboundPayload:
             notice=str(data.get("notice") or ""),
             values=_strings(data.get("values")),
             public_reply_to=str(data["public_reply_to"]) if data.get("public_reply_to") else None,
+            agent=bool(data.get("agent")),
         )
 
 

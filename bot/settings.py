@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.handoff_hours import parse_hours
+
 # A web origin: scheme, host (a "*." wildcard allowed first), optional port.
 _ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
 # A WhatsApp address as Twilio writes it, and a Content Template's SID.
@@ -79,6 +81,14 @@ class Settings(BaseSettings):
     synonyms_file: str = ""
     emergency_number: str = "911"
     conversation_idle_minutes: int = 30
+    # Human handoff (bot/handoff.py): when staff answer residents who ask for a person
+    # (bot/handoff_hours.py: "Mon-Fri 08:00-17:00; Sat 09:00-12:00" in CITY_TIMEZONE; empty:
+    # always; "off": never), what residents are told outside those hours (empty: a text naming
+    # them, in their language), and how long a resident waits in hours for staff to take the
+    # conversation before the bot takes it back (0: until staff act).
+    handoff_hours: str = ""
+    handoff_closed_text: str = ""
+    handoff_wait_minutes: int = Field(30, ge=0)
     # Services whose optional questions are asked one by one, comma-separated codes or "*" for
     # all; the others ask only the required questions and offer the optional ones in the summary.
     ask_optional_questions: str = ""
@@ -212,6 +222,12 @@ class Settings(BaseSettings):
         if value not in {"model", "fuzzy"}:
             raise ValueError("UNDERSTANDING must be 'model' or 'fuzzy'")
         return value
+
+    @field_validator("handoff_hours")
+    @classmethod
+    def _readable_hours(cls, value: str) -> str:
+        parse_hours(value)  # ValueError says what is wrong
+        return value.strip()
 
     @field_validator("city_timezone")
     @classmethod

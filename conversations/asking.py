@@ -156,6 +156,7 @@ def answer(state: State, text: str, at: datetime, context: Context) -> Turn:
         return ask_next(state, context)
     value = read_answer(attribute, text, at, context.timezone, say)
     if value is None:
+        state.unclear = 1  # not understood (engine._on_message counts it)
         return Turn(state, (bad_answer(attribute, say),))
     if isinstance(value, str) and kind_of(attribute) in (STRING, TEXT):
         value = _masked(state.draft, value)

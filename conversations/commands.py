@@ -1,6 +1,7 @@
 """Commands a resident may send at any point, in English or in their language's words.
 
-HELP (INFO), RESTART (start over), BACK, STATUS <number>, MY REPORTS, LANGUAGE [name], START.
+HELP (INFO), RESTART (start over), BACK, STATUS <number>, MY REPORTS, LANGUAGE [name], START,
+AGENT (a person: "human", "talk to someone", "operator", and the language's "agent" words).
 CANCEL is not one of them: it is an opt-out keyword (carriers treat it as STOP on SMS, and the
 worker does the same on every channel), so dropping a report is RESTART.
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from .language import ENGLISH, Language
 
 HELP, RESTART, STATUS, START = "help", "restart", "status", "start"
+AGENT = "agent"  # a person, please (human handoff)
 BACK, MY_REPORTS, LANGUAGE = "back", "my reports", "language"
 
 _WORDS = {
@@ -39,6 +41,25 @@ _WORDS = {
     "language": LANGUAGE,
     "languages": LANGUAGE,
     "lang": LANGUAGE,
+    "agent": AGENT,
+    "an agent": AGENT,
+    "live agent": AGENT,
+    "human": AGENT,
+    "a human": AGENT,
+    "person": AGENT,
+    "a person": AGENT,
+    "real person": AGENT,
+    "a real person": AGENT,
+    "operator": AGENT,
+    "representative": AGENT,
+    "talk to someone": AGENT,
+    "talk to a person": AGENT,
+    "talk to a human": AGENT,
+    "talk to an agent": AGENT,
+    "speak to someone": AGENT,
+    "speak to a person": AGENT,
+    "speak to a human": AGENT,
+    "speak to an agent": AGENT,
 }
 # The language's word groups that name the same commands.
 _GROUPS = {
@@ -47,6 +68,7 @@ _GROUPS = {
     "back": BACK,
     "my reports": MY_REPORTS,
     "language": LANGUAGE,
+    "agent": AGENT,
 }
 _EDGES = string.whitespace + string.punctuation + "\u3002\uff01\uff1f"
 _NUMBER_EDGES = (

@@ -9,6 +9,7 @@ from . import asking, history, locating, nearby, prompts, texts
 from .addresses import find_address
 from .answers import number, yes_or_no
 from .commands import (
+    AGENT,
     BACK,
     HELP,
     LANGUAGE,
@@ -36,6 +37,7 @@ from .types import (
     FileReport,
     Geocode,
     Geocoded,
+    HandOff,
     ListReports,
     LookupStatus,
     Message,
@@ -121,6 +123,8 @@ ENGLISH_NAMES = frozenset(
 )
 DESCRIBING_WORDS = 3  # a message with at least this many words also serves as the description
 DESCRIBING_CHARACTERS = 5  # or this many Chinese characters
+UNCLEAR_HANDOFF = 2  # messages in a row not understood before a person is asked for
+HANDOFF_OFF, HANDOFF_OPEN, HANDOFF_CLOSED = "off", "open", "closed"  # Context.handoff
 REPORT_STATES = frozenset(
     {
         StateName.SERVICE,
@@ -248,6 +252,8 @@ def _on_message(state: State, message: Message, context: Context) -> Turn:
     """Commands, languages and emergencies first, then pins and photos, then the state."""
     # The words read are bounded (READ_LIMIT): a turn costs the same for a megabyte.
     text = (message.text or "").strip()[:READ_LIMIT].rstrip()
+    # Messages in a row not understood: any message understood (a command too) resets it.
+    unclear, state.unclear = state.unclear, 0
     # Photos are kept whatever the words do (even YES, HELP).
     if message.media and state.name != StateName.IDLE:
         _add_media(state, message.media)
@@ -279,7 +285,84 @@ def _on_message(state: State, message: Message, context: Context) -> Turn:
     turn = _use_photo_place(before, turn, message.photo_location, context)
     if before.name in REPORT_STATES and turn.state.name in REPORT_STATES:
         history.record(before, turn.state)
+    return _count_unclear(unclear, turn, context)
+
+
+def _unclear(turn: Turn) -> Turn:
+    """Mark the turn's message as not understood (its question asked again)."""
+    turn.state.unclear = 1
     return turn
+
+
+def _count_unclear(before: int, turn: Turn, context: Context) -> Turn:
+    """Count a message not understood after `before` such in a row; the second hands the
+    conversation to a person (staff in: they answer; out: flagged for them, the bot goes on)."""
+    if not turn.state.unclear:
+        return turn
+    count = min(before + 1, UNCLEAR_HANDOFF)
+    turn.state.unclear = count
+    if count < UNCLEAR_HANDOFF or context.handoff not in (HANDOFF_OPEN, HANDOFF_CLOSED):
+        return turn
+    turn.state.unclear = 0
+    action = HandOff("not_understood")
+    if context.handoff == HANDOFF_CLOSED:  # flagged for staff; the question stands
+        return Turn(turn.state, turn.replies, turn.actions + (action,))
+    say = _say(turn.state, context)
+    passed = say(texts.HANDOFF_UNCLEAR) + " " + _passing(context, say)
+    return Turn(turn.state, (Reply(passed),), turn.actions + (action,))
+
+
+def _passing(context: Context, say: Language) -> str:
+    """ "I'm passing you to a person from <city>", in the resident's language."""
+    return say(texts.HANDOFF_OPEN).format(city=context.city or say(texts.THE_CITY))
+
+
+def _hand_off(state: State, context: Context) -> Turn:
+    """AGENT: a person answers (staff in), or the resident is told when they are in and the
+    bot goes on (flagged for staff all the same), or that no person can take over here."""
+    state = asking.settle(state, context)
+    say = _say(state, context)
+    if context.handoff == HANDOFF_OPEN:
+        return Turn(state, (Reply(_passing(context, say)),), (HandOff("asked"),))
+    if context.handoff == HANDOFF_CLOSED:
+        closed = context.handoff_closed_text or say(texts.HANDOFF_CLOSED).format(
+            hours=context.handoff_hours
+        )
+        turn = _again(state, context, Reply(closed))
+        return Turn(turn.state, turn.replies, (HandOff("asked"),))
+    return _again(state, context, Reply(say(texts.HANDOFF_OFF)))
+
+
+def taken_over(state: State, context: Context) -> Reply:
+    """What the resident is told when a member of staff takes the conversation over."""
+    say = _say(state, context)
+    with measured_in(context.message_chars):
+        return Reply(say(texts.HANDOFF_TAKEN).format(city=context.city or say(texts.THE_CITY)))
+
+
+def handed_back(state: State, context: Context, lead: str = "") -> Turn:
+    """What the resident is told when staff hand the conversation back to the bot: the report
+    they were making is kept and its question asked again (none: how to start one). `lead`
+    comes first (why, when nobody answered)."""
+    say = _say(state, context)
+    state = state.copy()
+    state.unclear = 0
+    with measured_in(context.message_chars):
+        question = asked(state, context)
+        if question:
+            replies = prompts.with_lead(say(texts.HANDOFF_BACK), question[0]) + question[1:]
+        else:
+            replies = (Reply(say(texts.HANDOFF_BACK_IDLE)),)
+        if lead:
+            replies = (Reply(lead),) + replies
+        return Turn(state, replies)
+
+
+def no_answer(state: State, context: Context) -> Turn:
+    """Nobody took the conversation in time: the resident is told, and the bot is back."""
+    say = _say(state, context)
+    lead = say(texts.HANDOFF_NO_ANSWER).format(city=context.city or say(texts.THE_CITY))
+    return handed_back(state, context, lead)
 
 
 def _command(state: State, text: str, context: Context) -> Command | None:
@@ -425,6 +508,8 @@ def _on_command(state: State, command: Command, context: Context) -> Turn:
         return _again(state, context, Reply(say(texts.HELP)))
     if command.name == RESTART:
         return Turn(state.fresh(), (Reply(say(texts.CANCELLED)),))
+    if command.name == AGENT:
+        return _hand_off(state, context)
     if command.name == START:
         return _idle(state.fresh(), "", context)
     if command.name == BACK:
@@ -500,7 +585,7 @@ def _choose_language(state: State, text: str, context: Context) -> Turn:
     if chosen is not None and 1 <= chosen <= len(state.offered):
         return _set_language(state, state.offered[chosen - 1], context)
     say = _say(state, context)
-    return _again(state, context, prompts.number_range(len(state.offered), say))
+    return _unclear(_again(state, context, prompts.number_range(len(state.offered), say)))
 
 
 def _set_language(state: State, code: str, context: Context) -> Turn:
@@ -583,7 +668,7 @@ def _resume_state(state: State, text: str, context: Context) -> Turn:
         return _resume(state, context)
     if answer is False:
         return _idle(state.fresh(), state.draft.said, context)
-    return Turn(state, (Reply(_say(state, context)(texts.ASK_YES_NO), expects="yes_no"),))
+    return _unclear(Turn(state, (Reply(_say(state, context)(texts.ASK_YES_NO), expects="yes_no"),)))
 
 
 def _resume(state: State, context: Context) -> Turn:
@@ -611,14 +696,14 @@ def _service(state: State, text: str, context: Context) -> Turn:
     if chosen is not None and state.draft.groups:
         groups = state.draft.groups
         if not 1 <= chosen <= len(groups):
-            return Turn(state, (prompts.number_range(len(groups), say),))
+            return _unclear(Turn(state, (prompts.number_range(len(groups), say),)))
         return _show_menu(state, context, 0, texts.MENU_ASK, group=groups[chosen - 1])
     if chosen is not None:
         offered = _services(state.offered, context)
         if len(offered) != len(state.offered) or not offered:  # the catalogue changed
             return _show_menu(state, context, 0, texts.MENU_AGAIN)
         if not 1 <= chosen <= len(offered):
-            return Turn(state, (prompts.number_range(len(offered), say),))
+            return _unclear(Turn(state, (prompts.number_range(len(offered), say),)))
         return _take(offered[chosen - 1], state.draft.said, state, context)
     word = normal(text)
     if word in MORE_WORDS or say.has("more", word):
@@ -628,7 +713,9 @@ def _service(state: State, text: str, context: Context) -> Turn:
         return _show_groups(state, context)
     if not text:
         return _again(state, context)
-    return _choose(state, text, context) or _show_menu(state, context, 0, texts.MENU_AGAIN)
+    return _choose(state, text, context) or _unclear(
+        _show_menu(state, context, 0, texts.MENU_AGAIN)
+    )
 
 
 def _synonyms(state: State, context: Context) -> Mapping[str, str]:
@@ -805,7 +892,7 @@ def _location_confirm(state: State, text: str, context: Context) -> Turn:
     looked_up = text.strip() and number(text) is None and not history.asks_photo_place(state)
     if looked_up:  # at an address read back, "corner of Elm and Oak", "the library"
         return _geocode(state, text)
-    return Turn(state, (Reply(say(texts.ASK_YES_NO), expects="yes_no"),))
+    return _unclear(Turn(state, (Reply(say(texts.ASK_YES_NO), expects="yes_no"),)))
 
 
 def _location_choice(state: State, text: str, context: Context) -> Turn:
@@ -826,8 +913,11 @@ def _location_choice(state: State, text: str, context: Context) -> Turn:
         return Turn(state, (prompts.ask_location(say),))
     if answer is None and text.strip() and number(text) is None:  # a corner, a landmark
         return _geocode(state, text)  # as at the location question (_geocode clears the choice)
-    return Turn(
-        state, (Reply(say(texts.ADDRESS_CHOICE_HOW)), locating.choices(draft.candidates, say))
+    return _unclear(
+        Turn(
+            state,
+            (Reply(say(texts.ADDRESS_CHOICE_HOW)), locating.choices(draft.candidates, say)),
+        )
     )
 
 
@@ -892,8 +982,8 @@ def _confirm(state: State, text: str, context: Context) -> Turn:
     how = Reply(say(texts.CONFIRM_HOW_DETAILS if details else texts.CONFIRM_HOW), expects="yes_no")
     if state.consent is None:  # the choice still open: said again, with its own buttons
         consent = Reply(say(texts.CONFIRM_CONSENT), expects="yes_no_private")
-        return Turn(state, (Reply(how.text), consent))
-    return Turn(state, (how,))
+        return _unclear(Turn(state, (Reply(how.text), consent)))
+    return _unclear(Turn(state, (how,)))
 
 
 def _says_private(text: str, say: Language) -> bool:
@@ -964,7 +1054,7 @@ def _duplicate(state: State, text: str, context: Context) -> Turn:
     if address:
         draft.nearby = []
         return _geocode(state, address)
-    return Turn(state, (nearby.how(draft.nearby, say),))
+    return _unclear(Turn(state, (nearby.how(draft.nearby, say),)))
 
 
 def _says_none(text: str, say: Language) -> bool:

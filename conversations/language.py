@@ -29,6 +29,7 @@ WORD_GROUPS = (
     "detect",
     "names",
     "forget",
+    "agent",
 )
 
 

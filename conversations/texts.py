@@ -193,3 +193,21 @@ TOO_MANY = (
     "You've sent more messages than I can answer right now. Please wait a while before "
     "texting again. In an emergency, call {number}."
 )
+
+# --- human handoff (AGENT, or not understood twice running) -------------------------------
+# Staff are in: the bot stays quiet until they hand the conversation back.
+HANDOFF_OPEN = "I'm passing you to a person from {city}; they will answer here."
+HANDOFF_UNCLEAR = "Sorry, I'm not understanding you."  # before HANDOFF_OPEN, not understood
+# Staff are out (HANDOFF_HOURS): the city's HANDOFF_CLOSED_TEXT, else this; the bot carries on.
+HANDOFF_CLOSED = (
+    "Our staff are not in now (hours: {hours}). They will see your message then; "
+    "meanwhile I can take your report."
+)
+HANDOFF_OFF = "Sorry, I can't pass you to a person here. For help, call 311."
+HANDOFF_TAKEN = "A person from {city} is answering you now."
+HANDOFF_BACK = "You're back with the automated assistant."
+HANDOFF_BACK_IDLE = (
+    "You're back with the automated assistant. Text us any time to report a problem."
+)
+# Nobody took the conversation within HANDOFF_WAIT_MINUTES: back to the bot.
+HANDOFF_NO_ANSWER = "Sorry, no one from {city} is free to answer now; staff will see your messages."

@@ -93,6 +93,13 @@ class Context:
     # ("*": none is; the default, for a context that knows nothing of the city's requests).
     # The worker fills it from DUPLICATE_SERVICES_OFF and answers FindNearby for the others.
     nearby_off: frozenset[str] = frozenset({"*"})
+    # Human handoff (the worker decides from HANDOFF_HOURS and its clock): "off", AGENT is
+    # answered that no person can take over here; "open", staff are in and the resident is
+    # passed to them; "closed", handoff is on but staff are out: the resident is told so (the
+    # city's `handoff_closed_text`, else a text naming `handoff_hours`) and the bot carries on.
+    handoff: str = "off"
+    handoff_hours: str = ""
+    handoff_closed_text: str = ""
 
     def language(self, code: str) -> Language:
         """The language with this code, English when it is unknown or unset."""
@@ -278,7 +285,15 @@ class FollowRequest:
     status: str = ""  # the status the offer showed them: a change since is told
 
 
-Action = Geocode | LookupStatus | ListReports | FileReport | FindNearby | FollowRequest
+@dataclass(frozen=True)
+class HandOff:
+    """Flag the conversation for a person: the resident asked ("asked") or the bot did not
+    understand them twice running ("not_understood"). The worker marks it waiting for staff."""
+
+    reason: str = "asked"
+
+
+Action = Geocode | LookupStatus | ListReports | FileReport | FindNearby | FollowRequest | HandOff
 
 
 # --- state ------------------------------------------------------------------------------
@@ -520,10 +535,13 @@ class State:
     language: str = ""  # the resident's language code ("" until known: the city's default)
     language_chosen: bool = False  # chosen with LANGUAGE: never changed by detection
     consent: bool | None = None  # may the city contact them (None: not asked yet)
+    # Messages in a row the engine did not understand (reset by any it did): the second one
+    # hands the conversation to a person (`HandOff("not_understood")`) where staff are in.
+    unclear: int = 0
 
     def to_dict(self) -> dict:
         """A JSON-safe copy (nothing shared with this state)."""
-        return {
+        data = {
             "name": str(self.name),
             "draft": self.draft.to_dict(),
             "offered": list(self.offered),
@@ -531,6 +549,9 @@ class State:
             "language_chosen": self.language_chosen,
             "consent": self.consent,
         }
+        if self.unclear:
+            data["unclear"] = self.unclear
+        return data
 
     @classmethod
     def from_dict(cls, data: dict | None) -> State:
@@ -544,6 +565,7 @@ class State:
             language=str(data.get("language") or ""),
             language_chosen=bool(data.get("language_chosen")),
             consent=data.get("consent"),
+            unclear=data["unclear"] if isinstance(data.get("unclear"), int) else 0,
         )
 
     def copy(self, shared_history: bool = False) -> State:
@@ -556,6 +578,7 @@ class State:
             language=self.language,
             language_chosen=self.language_chosen,
             consent=self.consent,
+            unclear=self.unclear,
         )
 
     def fresh(self) -> State:

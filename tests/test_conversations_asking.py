@@ -152,7 +152,8 @@ def test_bad_answers_are_asked_again_with_a_hint_keeping_earlier_answers(
     before = chat.state
     turn = chat.send(bad)
     assert texts_of(turn) == [hint]
-    assert chat.state == before  # the question and every earlier answer kept
+    assert chat.state.unclear == 1  # not understood: counted towards a handoff
+    assert replace(chat.state, unclear=0) == before  # the question and every answer kept
 
 
 def test_an_empty_answer_to_a_text_question_asks_it_again():

@@ -28,6 +28,7 @@ from conversations import (
     Service,
     State,
     StatusFound,
+    engine,
     texts,
 )
 from conversations.answers import is_skip, yes_or_no
@@ -652,7 +653,24 @@ def walk(code: str) -> tuple[Reply, ...]:
         "ages",
         ends_in="questions",
     )
+    # Human handoff: a person asked for (staff in, out, no handoff), not understood twice
+    # with staff in, and what the resident is told when staff take over and hand back.
+    agent = AGENT_WORDS[code]
+    run(chat(code, replace(CONTEXT, handoff="open")), "hello", agent, ends_in="service")
+    run(chat(code, replace(CONTEXT, handoff="closed", handoff_hours="Mon-Fri 08:00-17:00")), agent)
+    run(chat(code, CONTEXT), agent)
+    run(chat(code, replace(CONTEXT, handoff="open")), "hello", "zzzz", "qqqq", ends_in="service")
+    located = chat(code)
+    run(located, "hello", "1", ends_in="location")
+    replies.append(engine.taken_over(located.state, CONTEXT))
+    replies.extend(engine.handed_back(located.state, CONTEXT).replies)
+    replies.extend(engine.handed_back(State(language=code, language_chosen=True), CONTEXT).replies)
+    replies.extend(engine.no_answer(located.state, CONTEXT).replies)
     return tuple(replies)
+
+
+# A word for AGENT in each language (every language also takes the English ones).
+AGENT_WORDS = {"es": "hablar con una persona", "zh": "转人工", "vi": "gặp nhân viên", "tl": "tao"}
 
 
 @pytest.mark.parametrize("code", CODES)
@@ -723,6 +741,14 @@ SHOWN = (
     texts.NEARBY_AWAY,
     texts.NEARBY_NONE,
     texts.NEARBY_FOLLOWING,
+    texts.HANDOFF_OPEN,
+    texts.HANDOFF_UNCLEAR,
+    texts.HANDOFF_CLOSED,
+    texts.HANDOFF_OFF,
+    texts.HANDOFF_TAKEN,
+    texts.HANDOFF_BACK,
+    texts.HANDOFF_BACK_IDLE,
+    texts.HANDOFF_NO_ANSWER,
 )
 
 

@@ -351,6 +351,8 @@ def envelope(out: Outgoing, settings: Settings) -> dict[str, str]:
     SendError (permanent, OUTSIDE_WINDOW) for what may not go."""
     if window_open(out):
         return {"messaging_type": "UPDATE" if out.payload.notice else "RESPONSE"}
+    if out.payload.agent:  # a person's reply: Meta's HUMAN_AGENT tag (7 days after they wrote)
+        return {"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}
     tag = settings.meta_message_tag
     if out.payload.notice and tag:
         return {"messaging_type": "MESSAGE_TAG", "tag": tag}

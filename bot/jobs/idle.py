@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import select
+from sqlalchemy import or_
+from sqlmodel import col, select
 
 from bot import queue
 from bot.db import session_scope
+from bot.jobs import turn_handoff
 from bot.jobs.common import locked, store_reply
 from bot.jobs.turn_state import engine_context, keep_state, resident_state
 from bot.models import Contact, Conversation, Direction, Message, MessageStatus
@@ -25,11 +27,15 @@ def close_idle() -> int:
     if settings.conversation_idle_minutes <= 0:
         return 0
     cutoff = utcnow() - timedelta(minutes=settings.conversation_idle_minutes)
+    for conversation_id in turn_handoff.waits_due(settings):  # nobody took them in time
+        queue.enqueue("bot.jobs.end_wait", conversation_id)
     with session_scope() as session:
         due = session.exec(
             select(Conversation.id)
             .where(
-                Conversation.updated_at < cutoff, Conversation.state["name"].as_string() != "idle"
+                Conversation.updated_at < cutoff,
+                Conversation.state["name"].as_string() != "idle",
+                or_(col(Conversation.handoff).is_(None), Conversation.handoff != "agent"),
             )
             .order_by(Conversation.updated_at)
             .limit(BATCH)
@@ -58,6 +64,7 @@ def time_out(conversation_id: int) -> bool:
             or waiting is not None
             or conversation.followup is not None  # a look-up still to answer comes first
             or contact.opted_out
+            or turn_handoff.quiet(conversation, settings, utcnow())  # a person has it
         ):
             return False
         state = resident_state(conversation, contact)

@@ -13,12 +13,14 @@ from sqlmodel import Session, select
 from bot import geocoding
 from bot.channels.registry import channel_for
 from bot.city_synonyms import load_synonyms
+from bot.handoff_hours import parse_hours
 from bot.jobs.common import message_chars
 from bot.languages import load_languages
 from bot.media import pipeline
 from bot.models import Contact, Conversation, Direction, Message
 from bot.payloads import InboundPayload, OutboundPayload
 from bot.settings import Settings
+from bot.timeutil import utcnow
 from bot.understanding import similarity_for
 from conversations import Context, Place, State
 from conversations import Message as MessageEvent
@@ -39,6 +41,10 @@ def engine_context(services: tuple, settings: Settings) -> Context:
         similar=similarity_for(services, settings),
         outside_text=settings.outside_city_text,
         nearby_off=settings.duplicates_off(),
+        # Staff in or out now (the worker's clock: the engine has none), for AGENT.
+        handoff=parse_hours(settings.handoff_hours).mode(utcnow(), settings.city_timezone),
+        handoff_hours=settings.handoff_hours,
+        handoff_closed_text=settings.handoff_closed_text,
     )
 
 

@@ -30,7 +30,7 @@ from bot.catalog import load_services
 from bot.channels.registry import channel_for
 from bot.db import session_scope
 from bot.forget import erase_contact, finish_erasing
-from bot.jobs import public_replies
+from bot.jobs import public_replies, turn_handoff
 from bot.jobs.common import city_client, locked, store_reply
 from bot.jobs.turn_actions import (
     ANSWERABLE,
@@ -359,7 +359,11 @@ def _follow_up(
             keep_state(conversation, contact, stepped.state)
             conversation.followup = stepped.followup(followup.message_id)
             record_follows(session, contact.id, stepped.actions)
-            jobs = _store(session, conversation, stepped.replies, stepped.reports(conversation))
+            turn_handoff.flag(session, conversation, stepped.actions)
+            replies = stepped.replies
+            if turn_handoff.quiet(conversation, settings, utcnow()):
+                replies = []  # a person took it meanwhile: the answer kept, the bot quiet
+            jobs = _store(session, conversation, replies, stepped.reports(conversation))
         outcome = "answered"
         return jobs
     except _HandledElsewhere:
@@ -438,8 +442,12 @@ def _handle(
     public_post = None
     if forgetting is not None:
         replies, reports, erase = list(forgetting.replies), [], forgetting.erased
+        if erase:
+            turn_handoff.clear(conversation)
     elif switched or contact.opted_out:
         replies, reports = [], []
+        if contact.opted_out:  # nobody may write to them, staff neither
+            turn_handoff.clear(conversation)
         if switched == "out" and not channel_for(contact.channel).abilities.carrier_keywords:
             # Channels without carrier keywords confirm the opt-out themselves, once.
             say = context.language(contact.language or "")
@@ -447,6 +455,9 @@ def _handle(
         if contact.opted_out:  # STOP keeps only the opt-out (bot.forget)
             erase_contact(session, contact, keep_opt_out=True)
             erase = True
+    elif turn_handoff.quiet(conversation, get_settings(), utcnow()):
+        # A person has the conversation (or is about to): stored for them, the bot says nothing.
+        replies, reports = [], []
     elif _stale_tap(session, contact.id, InboundPayload.from_dict(message.payload).reply_to):
         replies = list(stale_tap(resident_state(conversation, contact), context).replies)
         reports = []
@@ -457,6 +468,7 @@ def _handle(
         keep_state(conversation, contact, stepped.state)
         conversation.followup = stepped.followup(message.id)
         record_follows(session, contact.id, stepped.actions)
+        turn_handoff.flag(session, conversation, stepped.actions)
         replies, reports = stepped.replies, stepped.reports(conversation)
         public_post = public_replies.public_post_of(message)
     # After an erasure the one reply left (the confirmation) is sent although opted out.
