@@ -147,7 +147,7 @@ def test_take_over_reply_and_hand_back(city, twilio_api):
         assert session.get(Conversation, cid).handoff is None
     done = [(a.actor, a.action, a.target) for a in actions()]
     target = f"conversation:{cid}"
-    for action in ("take-over", "agent-reply", "hand-back"):
+    for action in ("handoff.take", "handoff.reply", "handoff.back"):
         assert ("ana", action, target) in done
 
 
@@ -156,7 +156,7 @@ def test_a_handoff_error_is_said_not_a_500(city):
     page = f"/console/conversations/{city['conversation']}"
     answer = post(agent, f"{page}/reply", text="hello")  # not taken over first
     assert answer.status_code == 302
-    assert "take the conversation over first" in text(agent.get(page))
+    assert "take it over first" in text(agent.get(page))
 
 
 def test_a_viewer_cannot_act(city):
