@@ -160,6 +160,9 @@ def demo(name: str, sandbox_port: int, web_port: int, script) -> None:
             "intake311 demo: sandbox city 'Springfield' at "
             f"{sandbox_url}, webhooks at http://127.0.0.1:{web_port}, logs in var/demo.log\n"
             f"The web chat page: http://127.0.0.1:{web_port}/webhooks/webchat/\n"
+            f"The staff console: http://127.0.0.1:{web_port}/console/ (first make yourself a "
+            "staff account in another terminal: .venv/bin/intake311 staff add NAME --role admin;"
+            " then type AGENT here and take the conversation over there)\n"
         )
         if script is None:
             click.echo(
