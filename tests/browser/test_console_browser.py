@@ -31,6 +31,7 @@ pytestmark = pytest.mark.sqlite_only
 PASSWORD = "correct horse battery staple"
 PASSED = texts.HANDOFF_OPEN.format(city="Springfield")
 TAKEN = texts.HANDOFF_TAKEN.format(city="Springfield")
+PHONE_WIDTH = 390  # the harness's page (tests/browser/conftest.py)
 expect.set_options(timeout=TIMEOUT_MS)
 
 
@@ -45,7 +46,7 @@ def live_server_env() -> dict[str, str]:
 def resident(browser, screenshot_path: Path, live_server):
     """The resident's own browser context (a phone), on the web chat page; saved as
     `<test name>_resident.png` beside the agent's screenshot when the test ends."""
-    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context = browser.new_context(viewport={"width": PHONE_WIDTH, "height": 844})
     context.set_default_timeout(TIMEOUT_MS)
     tab = context.new_page()
     tab.goto(f"{live_server.url}/webhooks/webchat/")
@@ -165,7 +166,10 @@ def test_an_agent_takes_over_replies_and_hands_back(page, resident, live_server)
     before = resident.locator(".msg.bot").count()
     say(resident, live_server, "the hole is huge, by the school")
     page.reload()  # the agent sees it: the turn ran, and anything the bot said was delivered
-    expect(page.locator("#transcript tr.in").last).to_contain_text("the hole is huge")
+    words = page.locator("#transcript tr.in td.words").last
+    expect(words).to_have_text("the hole is huge, by the school")
+    box = words.bounding_box()  # read on a phone without scrolling sideways
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE_WIDTH, box
     with resident.expect_request(lambda r: "/webhooks/webchat/messages" in r.url) as poll:
         pass  # the page's next poll, sent after the turn ran: a bot reply would come with it
     assert poll.value.response().ok
