@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     handoff_hours: str = ""
     handoff_closed_text: str = ""
     handoff_wait_minutes: int = Field(30, ge=0)
+    # A conversation a person took and has not written in for this long goes back to the bot
+    # (the resident told); 0: never.
+    handoff_agent_idle_hours: int = Field(8, ge=0)
     # Services whose optional questions are asked one by one, comma-separated codes or "*" for
     # all; the others ask only the required questions and offer the optional ones in the summary.
     ask_optional_questions: str = ""

@@ -365,6 +365,23 @@ def no_answer(state: State, context: Context) -> Turn:
     return handed_back(state, context, lead)
 
 
+def emergency_reply(state: State, text: str | None, context: Context) -> Reply | None:
+    """The 911 prompt when the message reads like an emergency, else None: for a message the
+    engine does not step (a person has the conversation), which must still get it."""
+    text = (text or "").strip()[:READ_LIMIT].rstrip()
+    if text and is_emergency(text, context.languages):
+        return prompts.emergency(context.emergency_number, _say(state, context))
+    return None
+
+
+def takes_bot_back(state: State, text: str | None, context: Context) -> bool:
+    """Whether the message is RESTART or START (in any language the bot speaks): a resident
+    waiting for a person who says it has the bot back."""
+    text = (text or "").strip()[:READ_LIMIT].rstrip()
+    command = _command(state.copy(), text, context)
+    return command is not None and command.name in (RESTART, START)
+
+
 def _command(state: State, text: str, context: Context) -> Command | None:
     """A command in the resident's language, or in another one (which then becomes theirs)."""
     forms = command_forms(text)
