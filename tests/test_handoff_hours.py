@@ -69,3 +69,14 @@ def test_an_agents_reply_after_the_window_goes_with_the_human_agent_tag():
     with pytest.raises(SendError):
         messenger.envelope(bot, settings)  # the bot's own reply may not go
     assert OutboundPayload.from_dict(OutboundPayload(agent=True).to_dict()).agent
+
+
+def test_handoff_is_off_until_a_city_sets_its_hours(monkeypatch):
+    monkeypatch.delenv("HANDOFF_HOURS", raising=False)
+    assert parse_hours(Settings().handoff_hours).mode(MONDAY_9, "UTC") == "off"
+
+
+def test_the_demo_turns_handoff_on():
+    from bot.cli.demo import demo_env
+
+    assert parse_hours(demo_env(8410)["HANDOFF_HOURS"]).mode(MONDAY_9, "UTC") == "open"
