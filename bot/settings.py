@@ -85,9 +85,9 @@ class Settings(BaseSettings):
     # (bot/handoff_hours.py: "Mon-Fri 08:00-17:00; Sat 09:00-12:00" in CITY_TIMEZONE; empty:
     # always; "off", the default: never, until a city sets its hours, so a city with nobody
     # at the console does not leave residents unanswered; staff can still take any
-    # conversation over from the console), what residents are told outside those hours (empty: a text naming
-    # them, in their language), and how long a resident waits in hours for staff to take the
-    # conversation before the bot takes it back (0: until staff act).
+    # conversation over from the console), what residents are told outside those hours
+    # (empty: a text naming them, in their language), and how long a resident waits in hours
+    # for staff to take the conversation before the bot takes it back (0: until staff act).
     handoff_hours: str = "off"
     handoff_closed_text: str = ""
     handoff_wait_minutes: int = Field(30, ge=0)
