@@ -10,6 +10,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.handoff_hours import parse_hours
+from conversations.fitting import MOST
+from conversations.segments import segments
 
 # A web origin: scheme, host (a "*." wildcard allowed first), optional port.
 _ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
@@ -233,6 +235,18 @@ class Settings(BaseSettings):
     def _readable_hours(cls, value: str) -> str:
         parse_hours(value)  # ValueError says what is wrong
         return value.strip()
+
+    @field_validator("handoff_closed_text")
+    @classmethod
+    def _closed_text_fits(cls, value: str) -> str:
+        value = value.strip()
+        taken = segments(value)
+        if value and taken > MOST:
+            raise ValueError(
+                f"HANDOFF_CLOSED_TEXT takes {taken} SMS segments: at most {MOST} (about "
+                f"{MOST * 153} plain characters, {MOST * 67} with accents or non-Latin script)"
+            )
+        return value
 
     @field_validator("city_timezone")
     @classmethod

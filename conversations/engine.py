@@ -24,6 +24,7 @@ from .commands import (
 )
 from .detect import detect
 from .emergency import is_emergency
+from .fitting import MOST, fit
 from .language import Language
 from .matching import meaningful_words, pick_service
 from .privacy import mask_contacts
@@ -325,9 +326,12 @@ def _hand_off(state: State, context: Context) -> Turn:
     if context.handoff == HANDOFF_OPEN:
         return Turn(state, (Reply(_passing(context, say)),), (HandOff("asked"),))
     if context.handoff == HANDOFF_CLOSED:
-        closed = context.handoff_closed_text or say(texts.HANDOFF_CLOSED).format(
-            hours=context.handoff_hours
-        )
+        # Fitted to the most a reply may take (MOST segments): many ranges in a long language,
+        # or a city's long text, are cut rather than sent over the limit.
+        closed = fit(lambda text: text, context.handoff_closed_text, budgets=(MOST,))
+        if not context.handoff_closed_text:
+            template = say(texts.HANDOFF_CLOSED)
+            closed = fit(lambda hours: template.format(hours=hours), context.handoff_hours, (MOST,))
         turn = _again(state, context, Reply(closed))
         return Turn(turn.state, turn.replies, (HandOff("asked"),))
     return _again(state, context, Reply(say(texts.HANDOFF_OFF)))
