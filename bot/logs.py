@@ -28,6 +28,7 @@ import json
 import logging
 import re
 import sys
+import traceback
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -235,6 +236,30 @@ def install(settings: Settings | None = None) -> None:
         logger = logging.getLogger(name)
         if logger.getEffectiveLevel() < level:
             logger.setLevel(level)
+
+
+MAX_FRAMES = 8  # of a failure's traceback, innermost last
+
+
+def failure(exc: BaseException) -> str:
+    """An exception for a log line without its message (which may carry a resident's words: a
+    geocoder's or the city's error echoing an address): its type, then where it was raised,
+    the frames' file:line (the last MAX_FRAMES, innermost last)."""
+    frames = traceback.extract_tb(exc.__traceback__)[-MAX_FRAMES:]
+    where = " < ".join(
+        f"{_short_path(frame.filename)}:{frame.lineno}" for frame in reversed(frames)
+    )
+    name = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
+    return f"{name} at {where}" if where else name
+
+
+def _short_path(filename: str) -> str:
+    """A frame's file from the package down (bot/jobs/turns.py), or its name alone."""
+    parts = filename.replace("\\", "/").split("/")
+    for top in ("bot", "conversations", "webhooks", "sandbox", "site-packages"):
+        if top in parts[:-1]:
+            return "/".join(parts[len(parts) - 1 - parts[::-1].index(top) :])
+    return parts[-1]
 
 
 FIELDS = "fields"

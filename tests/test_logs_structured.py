@@ -249,3 +249,34 @@ def test_a_forged_webhook_is_one_warning_line_with_its_trace(env, json_lines):
     assert (line["outcome"], line["status"], line["level"]) == ("forged", 403, "WARNING")
     assert line["trace"] == "forged-0001" and "signature" in line["reason"]
     assert pseudonym(f"tel:{RESIDENT}") not in line["msg"]  # nobody named: not stored
+
+
+def test_a_failed_turn_logs_the_type_and_where_never_the_message(env, twilio_api, json_lines):
+    from bot.jobs import turns
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("no such place as 742 Evergreen Terrace")  # the resident's words
+
+    client = create_app({"TESTING": True}).test_client()
+    returning_resident(f"tel:{RESIDENT}", "sms")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(turns, "_run_engine", broken)
+        _text(client, "hi")
+    [turn] = json_lines.events("turn")
+    assert turn["outcome"] == "failed" and turn["level"] == "ERROR"
+    assert turn["exc"].startswith("ValueError at ") and "test_logs_structured.py:" in turn["exc"]
+    assert "bot/jobs/turns.py:" in turn["exc"]
+    assert "Evergreen" not in "\n".join(json_lines.lines)
+
+
+def test_a_citys_refusal_is_logged_by_status_and_codes_not_its_words():
+    from bot.jobs.submission import _described
+    from bot.open311.errors import Open311Error
+
+    refused = Open311Error(
+        "400: 742 Evergreen Terrace is not in the city",
+        retryable=False,
+        status_code=400,
+        errors=[{"code": 400, "description": "742 Evergreen Terrace is not in the city"}],
+    )
+    assert _described(refused) == "Open311Error: status 400; codes 400"

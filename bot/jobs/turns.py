@@ -316,8 +316,9 @@ def _log_turn(
             kind=kind,
             outcome=outcome,
             ms=round((time.perf_counter() - started) * 1000, 1),
+            # The type and where, never the message: it may carry the resident's words.
+            **({"exc": logs.failure(failure)} if failure else {}),
         ),
-        exc_info=(type(failure), failure, failure.__traceback__) if failure else None,
     )
 
 
