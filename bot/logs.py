@@ -274,9 +274,12 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | 
 
 
 def _field(value: object) -> object:
-    """An `extra` field fit for a log line: numbers as they are, anything else scrubbed text."""
-    if value is None or isinstance(value, (bool, int, float)):
+    """An `extra` field fit for a log line: numbers as they are (but an int of seven digits or
+    more, masked like a phone number), anything else scrubbed text."""
+    if value is None or isinstance(value, (bool, float)):
         return value
+    if isinstance(value, int):  # seven digits or more may be a phone number: masked
+        return value if abs(value) < 1_000_000 else MASK
     return scrub(str(value))
 
 

@@ -149,7 +149,8 @@ def test_a_providers_request_id_is_taken_only_when_sane():
         "5f2b0c1e-aa41-4c6e-9d0f-3b8f3c2d1e0a"
     )
     assert trace.from_headers({"i-twilio-idempotency-token": "abc-123-def"}) == "abc-123-def"
-    for bad in ["has space", "line\nbreak", "x" * 200, "13125550142", "", "ab"]:
+    phone_like = ["1-555-123-4567", "555.123.4567", "+1-312-555-0142"]
+    for bad in ["has space", "line\nbreak", "x" * 200, "13125550142", "", "ab", *phone_like]:
         made = trace.from_headers({"x-request-id": bad})
         assert made != bad and trace.sane(made) == made
     assert trace.new_id() != trace.new_id()
@@ -280,3 +281,11 @@ def test_a_citys_refusal_is_logged_by_status_and_codes_not_its_words():
         errors=[{"code": 400, "description": "742 Evergreen Terrace is not in the city"}],
     )
     assert _described(refused) == "Open311Error: status 400; codes 400"
+
+
+def test_an_int_field_of_seven_digits_or_more_is_masked(logger):
+    lines = _one(logger, logs.JsonFormatter())
+    logger.info("sent", extra=logs.fields(message=42, ms=3, caller=3125550142, big=1234567))
+    line = json.loads(lines.lines[0])
+    assert (line["message"], line["ms"]) == (42, 3)
+    assert line["caller"] == logs.MASK and line["big"] == logs.MASK
