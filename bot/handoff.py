@@ -5,9 +5,10 @@ for the audit row each writes in the same transaction as its change. A conversat
 None | "waiting" -> "agent" (take_over) -> None (hand_back) by conditional UPDATEs, so two
 agents taking one conversation at once cannot both have it. What the resident is told, and
 an agent's words, are stored as outbound messages like any reply (`store_reply`) and sent by
-`bot.jobs.deliver`: the same order, pacing, retries and opt-out suppression; an agent's reply
-is marked `OutboundPayload.agent` (Messenger sends it with the HUMAN_AGENT tag after its
-24-hour window).
+`bot.jobs.deliver`: the same order, pacing, retries and opt-out suppression; an agent's reply,
+and what the resident is told on take over and hand back, are marked `OutboundPayload.agent`
+(Messenger sends them with the HUMAN_AGENT tag after its 24-hour window, within 7 days of the
+resident's last message). hand_back holds the conversation's lock, as a turn does.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from sqlmodel import Session, col
 
 from bot import audit, queue
 from bot.db import session_scope
-from bot.jobs.common import store_reply
+from bot.jobs.common import locked, store_reply
 from bot.jobs.turn_handoff import AGENT, WAITING, channel_of, context_for
 from bot.jobs.turn_state import keep_state, resident_state
-from bot.models import Contact, Conversation
+from bot.models import Contact, Conversation, Message
 from bot.payloads import OutboundPayload
 from bot.settings import get_settings
 from bot.timeutil import utcnow
@@ -60,6 +61,7 @@ def take_over(conversation_id: int, staff: str) -> None:
         reason = conversation.handoff_reason or "staff"
         state = resident_state(conversation, contact)
         message = store_reply(session, conversation, taken_over(state, context), always=True)
+        _as_agent(message)
         audit.record(session, "handoff.take", f"conversation:{conversation_id}", reason)
         session.flush()
         message_id = message.id
@@ -85,7 +87,7 @@ def agent_reply(conversation_id: int, text: str, staff: str) -> int:
         if held.rowcount != 1:
             raise HandoffError("not with a person: take it over first")
         message = store_reply(session, conversation, Reply(words), always=True)
-        message.payload = replace(OutboundPayload.from_dict(message.payload), agent=True).to_dict()
+        _as_agent(message)
         audit.record(
             session, "handoff.reply", f"conversation:{conversation_id}", f"{len(words)} chars"
         )
@@ -100,7 +102,9 @@ def hand_back(conversation_id: int, staff: str) -> None:
     """Give the conversation back to the bot; the resident is told, and asked their report's
     pending question again (or how to start one)."""
     context = context_for(get_settings(), _channel(conversation_id))
-    with session_scope() as session:
+    # The conversation's lock, as a turn holds it: the state read here is not one a resident's
+    # turn is about to replace (asking a stale question, writing stale state back).
+    with locked(f"conversation:{conversation_id}"), session_scope() as session:
         conversation = session.get(Conversation, conversation_id)
         if conversation is None:
             raise HandoffError("no such conversation")
@@ -122,11 +126,20 @@ def hand_back(conversation_id: int, staff: str) -> None:
             keep_state(conversation, contact, turn.state)
             conversation.updated_at = utcnow()  # the idle clock starts again
             sent = [store_reply(session, conversation, r, always=True) for r in turn.replies]
+            for message in sent:
+                _as_agent(message)
             session.flush()
             ids = [message.id for message in sent]
         audit.record(session, "handoff.back", f"conversation:{conversation_id}", staff)
     for message_id in ids:
         queue.enqueue("bot.jobs.deliver", message_id, at_front=True)
+
+
+def _as_agent(message: Message) -> None:
+    """Mark a stored reply as staff's (Messenger sends it with HUMAN_AGENT after its 24-hour
+    window): the agent's words, and what the resident is told when staff take over or hand
+    back, which must not be refused while the agent's words go."""
+    message.payload = replace(OutboundPayload.from_dict(message.payload), agent=True).to_dict()
 
 
 def _channel(conversation_id: int) -> str:

@@ -28,6 +28,7 @@ import json
 import logging
 import re
 import sys
+import traceback
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -237,6 +238,30 @@ def install(settings: Settings | None = None) -> None:
             logger.setLevel(level)
 
 
+MAX_FRAMES = 8  # of a failure's traceback, innermost last
+
+
+def failure(exc: BaseException) -> str:
+    """An exception for a log line without its message (which may carry a resident's words: a
+    geocoder's or the city's error echoing an address): its type, then where it was raised,
+    the frames' file:line (the last MAX_FRAMES, innermost last)."""
+    frames = traceback.extract_tb(exc.__traceback__)[-MAX_FRAMES:]
+    where = " < ".join(
+        f"{_short_path(frame.filename)}:{frame.lineno}" for frame in reversed(frames)
+    )
+    name = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
+    return f"{name} at {where}" if where else name
+
+
+def _short_path(filename: str) -> str:
+    """A frame's file from the package down (bot/jobs/turns.py), or its name alone."""
+    parts = filename.replace("\\", "/").split("/")
+    for top in ("bot", "conversations", "webhooks", "sandbox", "site-packages"):
+        if top in parts[:-1]:
+            return "/".join(parts[len(parts) - 1 - parts[::-1].index(top) :])
+    return parts[-1]
+
+
 FIELDS = "fields"
 # What every LogRecord has: anything else on a record came from the call's `extra`.
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
@@ -249,9 +274,12 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | 
 
 
 def _field(value: object) -> object:
-    """An `extra` field fit for a log line: numbers as they are, anything else scrubbed text."""
-    if value is None or isinstance(value, (bool, int, float)):
+    """An `extra` field fit for a log line: numbers as they are (but an int of seven digits or
+    more, masked like a phone number), anything else scrubbed text."""
+    if value is None or isinstance(value, (bool, float)):
         return value
+    if isinstance(value, int):  # seven digits or more may be a phone number: masked
+        return value if abs(value) < 1_000_000 else MASK
     return scrub(str(value))
 
 

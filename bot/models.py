@@ -165,6 +165,9 @@ class Conversation(SQLModel, table=True):
     handoff_reason: str | None = Field(default=None, max_length=32)
     handoff_at: datetime | None = _maybe_when()
     handoff_by: str | None = Field(default=None, max_length=64)
+    # Whether staff were in (HANDOFF_HOURS) when it was flagged "waiting": only such a wait
+    # keeps the bot quiet and ends after HANDOFF_WAIT_MINUTES (decided once, by the turn).
+    handoff_staff_in: bool | None = None
     created_at: datetime = _when()
     updated_at: datetime = _when()
 

@@ -10,6 +10,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.handoff_hours import parse_hours
+from conversations.fitting import MOST
+from conversations.segments import segments
 
 # A web origin: scheme, host (a "*." wildcard allowed first), optional port.
 _ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
@@ -83,12 +85,17 @@ class Settings(BaseSettings):
     conversation_idle_minutes: int = 30
     # Human handoff (bot/handoff.py): when staff answer residents who ask for a person
     # (bot/handoff_hours.py: "Mon-Fri 08:00-17:00; Sat 09:00-12:00" in CITY_TIMEZONE; empty:
-    # always; "off": never), what residents are told outside those hours (empty: a text naming
-    # them, in their language), and how long a resident waits in hours for staff to take the
-    # conversation before the bot takes it back (0: until staff act).
-    handoff_hours: str = ""
+    # always; "off", the default: never, until a city sets its hours, so a city with nobody
+    # at the console does not leave residents unanswered; staff can still take any
+    # conversation over from the console), what residents are told outside those hours
+    # (empty: a text naming them, in their language), and how long a resident waits in hours
+    # for staff to take the conversation before the bot takes it back (0: until staff act).
+    handoff_hours: str = "off"
     handoff_closed_text: str = ""
     handoff_wait_minutes: int = Field(30, ge=0)
+    # A conversation a person took and has not written in for this long goes back to the bot
+    # (the resident told); 0: never.
+    handoff_agent_idle_hours: int = Field(8, ge=0)
     # Services whose optional questions are asked one by one, comma-separated codes or "*" for
     # all; the others ask only the required questions and offer the optional ones in the summary.
     ask_optional_questions: str = ""
@@ -228,6 +235,18 @@ class Settings(BaseSettings):
     def _readable_hours(cls, value: str) -> str:
         parse_hours(value)  # ValueError says what is wrong
         return value.strip()
+
+    @field_validator("handoff_closed_text")
+    @classmethod
+    def _closed_text_fits(cls, value: str) -> str:
+        value = value.strip()
+        taken = segments(value)
+        if value and taken > MOST:
+            raise ValueError(
+                f"HANDOFF_CLOSED_TEXT takes {taken} SMS segments: at most {MOST} (about "
+                f"{MOST * 153} plain characters, {MOST * 67} with accents or non-Latin script)"
+            )
+        return value
 
     @field_validator("city_timezone")
     @classmethod

@@ -35,11 +35,16 @@ def new_id() -> str:
 
 
 def sane(value: str | None) -> str | None:
-    """`value` if it can serve as a trace id (short, printable, no phone-like digits)."""
+    """`value` if it can serve as a trace id (short, printable, nothing a log line masks:
+    no phone-like digits, however written)."""
     if not value:
         return None
     value = value.strip()
     if not _SANE.fullmatch(value) or _DIGITS.search(value):
+        return None
+    from bot.logs import scrub  # bot.logs reads the trace id: imported when first needed
+
+    if scrub(value) != value:  # what a log line would mask ("1-555-123-4567"): not an id
         return None
     return value
 

@@ -24,6 +24,7 @@ from .commands import (
 )
 from .detect import detect
 from .emergency import is_emergency
+from .fitting import MOST, fit
 from .language import Language
 from .matching import meaningful_words, pick_service
 from .privacy import mask_contacts
@@ -325,9 +326,12 @@ def _hand_off(state: State, context: Context) -> Turn:
     if context.handoff == HANDOFF_OPEN:
         return Turn(state, (Reply(_passing(context, say)),), (HandOff("asked"),))
     if context.handoff == HANDOFF_CLOSED:
-        closed = context.handoff_closed_text or say(texts.HANDOFF_CLOSED).format(
-            hours=context.handoff_hours
-        )
+        # Fitted to the most a reply may take (MOST segments): many ranges in a long language,
+        # or a city's long text, are cut rather than sent over the limit.
+        closed = fit(lambda text: text, context.handoff_closed_text, budgets=(MOST,))
+        if not context.handoff_closed_text:
+            template = say(texts.HANDOFF_CLOSED)
+            closed = fit(lambda hours: template.format(hours=hours), context.handoff_hours, (MOST,))
         turn = _again(state, context, Reply(closed))
         return Turn(turn.state, turn.replies, (HandOff("asked"),))
     return _again(state, context, Reply(say(texts.HANDOFF_OFF)))
@@ -363,6 +367,23 @@ def no_answer(state: State, context: Context) -> Turn:
     say = _say(state, context)
     lead = say(texts.HANDOFF_NO_ANSWER).format(city=context.city or say(texts.THE_CITY))
     return handed_back(state, context, lead)
+
+
+def emergency_reply(state: State, text: str | None, context: Context) -> Reply | None:
+    """The 911 prompt when the message reads like an emergency, else None: for a message the
+    engine does not step (a person has the conversation), which must still get it."""
+    text = (text or "").strip()[:READ_LIMIT].rstrip()
+    if text and is_emergency(text, context.languages):
+        return prompts.emergency(context.emergency_number, _say(state, context))
+    return None
+
+
+def takes_bot_back(state: State, text: str | None, context: Context) -> bool:
+    """Whether the message is RESTART or START (in any language the bot speaks): a resident
+    waiting for a person who says it has the bot back."""
+    text = (text or "").strip()[:READ_LIMIT].rstrip()
+    command = _command(state.copy(), text, context)
+    return command is not None and command.name in (RESTART, START)
 
 
 def _command(state: State, text: str, context: Context) -> Command | None:

@@ -205,9 +205,6 @@ def _configure(
         "SMS_SENDS_PER_SECOND": "0",
         "TELEGRAM_SENDS_PER_SECOND": "0",
         "TELEGRAM_CHAT_SENDS_PER_SECOND": "0",
-        # No human handoff: a test of it turns it on (HANDOFF_HOURS empty: staff always in),
-        # so the others' residents typing "hi" twice are not passed to a person.
-        "HANDOFF_HOURS": "off",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

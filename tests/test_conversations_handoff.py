@@ -6,10 +6,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from pydantic import ValidationError
 
 from bot.languages import load_languages
+from bot.settings import Settings
 from conversations import HandOff, State, texts
 from conversations.engine import handed_back, no_answer, taken_over
+from conversations.fitting import MOST
+from conversations.segments import segments
 from tests.test_conversations_catalogue import CONTEXT, Chat
 
 LANGUAGES = load_languages()
@@ -140,3 +144,22 @@ def test_taken_over_and_handed_back_in_the_residents_language():
 def test_the_count_is_stored_only_when_set():
     assert "unclear" not in State().to_dict()
     assert State.from_dict({**State().to_dict(), "unclear": 1}).unclear == 1
+
+
+def test_many_hours_in_a_long_language_fit_the_most_a_reply_takes():
+    hours = "Mon-Fri 08:00-12:00; Mon-Fri 13:00-17:00; Sat 09:00-12:00; Sun 10:00-12:00"
+    chat = resident(replace(CLOSED, handoff_hours=hours), "vi")
+    chat.send("xin chào")
+    told = chat.send("nhân viên").replies[0].text
+    assert segments(told) <= MOST
+    long = replace(CLOSED, handoff_closed_text="Nhân viên của chúng tôi làm việc. " * 10)
+    told = resident(long).send("human").replies[0].text
+    assert segments(told) <= MOST
+
+
+def test_a_closed_text_over_the_limit_is_refused_at_start():
+    with pytest.raises(
+        ValidationError, match="HANDOFF_CLOSED_TEXT takes 4 SMS segments: at most 3"
+    ):
+        Settings(handoff_closed_text="x" * 500)
+    assert Settings(handoff_closed_text="Staff answer weekdays.").handoff_closed_text

@@ -69,3 +69,26 @@ def test_an_agents_reply_after_the_window_goes_with_the_human_agent_tag():
     with pytest.raises(SendError):
         messenger.envelope(bot, settings)  # the bot's own reply may not go
     assert OutboundPayload.from_dict(OutboundPayload(agent=True).to_dict()).agent
+
+
+def test_handoff_is_off_until_a_city_sets_its_hours(monkeypatch):
+    monkeypatch.delenv("HANDOFF_HOURS", raising=False)
+    assert parse_hours(Settings().handoff_hours).mode(MONDAY_9, "UTC") == "off"
+
+
+def test_the_demo_turns_handoff_on():
+    from bot.cli.demo import demo_env
+
+    assert parse_hours(demo_env(8410)["HANDOFF_HOURS"]).mode(MONDAY_9, "UTC") == "open"
+
+
+@pytest.mark.parametrize("days", [8, None])
+def test_an_agents_reply_past_seven_days_is_refused_saying_why(days):
+    last = None if days is None else datetime.now(UTC) - timedelta(days=days)
+    late = Outgoing(1, "messenger:1", "hi", OutboundPayload(agent=True), last_inbound_at=last)
+    with pytest.raises(SendError, match="7-day HUMAN_AGENT") as refused:
+        messenger.envelope(late, Settings())
+    assert not refused.value.retryable
+    six = datetime.now(UTC) - timedelta(days=6, hours=23)
+    ok = Outgoing(2, "messenger:1", "hi", OutboundPayload(agent=True), last_inbound_at=six)
+    assert messenger.envelope(ok, Settings())["tag"] == "HUMAN_AGENT"

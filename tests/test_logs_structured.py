@@ -149,7 +149,8 @@ def test_a_providers_request_id_is_taken_only_when_sane():
         "5f2b0c1e-aa41-4c6e-9d0f-3b8f3c2d1e0a"
     )
     assert trace.from_headers({"i-twilio-idempotency-token": "abc-123-def"}) == "abc-123-def"
-    for bad in ["has space", "line\nbreak", "x" * 200, "13125550142", "", "ab"]:
+    phone_like = ["1-555-123-4567", "555.123.4567", "+1-312-555-0142"]
+    for bad in ["has space", "line\nbreak", "x" * 200, "13125550142", "", "ab", *phone_like]:
         made = trace.from_headers({"x-request-id": bad})
         assert made != bad and trace.sane(made) == made
     assert trace.new_id() != trace.new_id()
@@ -249,3 +250,42 @@ def test_a_forged_webhook_is_one_warning_line_with_its_trace(env, json_lines):
     assert (line["outcome"], line["status"], line["level"]) == ("forged", 403, "WARNING")
     assert line["trace"] == "forged-0001" and "signature" in line["reason"]
     assert pseudonym(f"tel:{RESIDENT}") not in line["msg"]  # nobody named: not stored
+
+
+def test_a_failed_turn_logs_the_type_and_where_never_the_message(env, twilio_api, json_lines):
+    from bot.jobs import turns
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("no such place as 742 Evergreen Terrace")  # the resident's words
+
+    client = create_app({"TESTING": True}).test_client()
+    returning_resident(f"tel:{RESIDENT}", "sms")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(turns, "_run_engine", broken)
+        _text(client, "hi")
+    [turn] = json_lines.events("turn")
+    assert turn["outcome"] == "failed" and turn["level"] == "ERROR"
+    assert turn["exc"].startswith("ValueError at ") and "test_logs_structured.py:" in turn["exc"]
+    assert "bot/jobs/turns.py:" in turn["exc"]
+    assert "Evergreen" not in "\n".join(json_lines.lines)
+
+
+def test_a_citys_refusal_is_logged_by_status_and_codes_not_its_words():
+    from bot.jobs.submission import _described
+    from bot.open311.errors import Open311Error
+
+    refused = Open311Error(
+        "400: 742 Evergreen Terrace is not in the city",
+        retryable=False,
+        status_code=400,
+        errors=[{"code": 400, "description": "742 Evergreen Terrace is not in the city"}],
+    )
+    assert _described(refused) == "Open311Error: status 400; codes 400"
+
+
+def test_an_int_field_of_seven_digits_or_more_is_masked(logger):
+    lines = _one(logger, logs.JsonFormatter())
+    logger.info("sent", extra=logs.fields(message=42, ms=3, caller=3125550142, big=1234567))
+    line = json.loads(lines.lines[0])
+    assert (line["message"], line["ms"]) == (42, 3)
+    assert line["caller"] == logs.MASK and line["big"] == logs.MASK

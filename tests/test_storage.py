@@ -185,3 +185,20 @@ def test_the_citys_status_moves_to_city_status_and_back(env):
 )
 def test_database_urls_use_psycopg3(url, expected):
     assert normalise_url(url) == expected
+
+
+def test_migration_0017_keeps_waits_flagged_before_it_ending(env):
+    with session_scope() as session:
+        waiting = conversation_for(session, "sms", "tel:+13125550142").id
+        other = conversation_for(session, "sms", "tel:+13125550143").id
+    command.downgrade(alembic_config(), "0016")
+    columns = {c["name"] for c in inspect(get_engine()).get_columns("conversation")}
+    assert "handoff_staff_in" not in columns
+    with get_engine().begin() as connection:
+        connection.execute(
+            text("UPDATE conversation SET handoff = 'waiting' WHERE id = :id"), {"id": waiting}
+        )
+    command.upgrade(alembic_config(), "head")
+    with session_scope() as session:
+        assert session.get(Conversation, waiting).handoff_staff_in is True
+        assert session.get(Conversation, other).handoff_staff_in is None

@@ -44,6 +44,7 @@ import hmac
 import logging
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from bot.channels import fields, graph_api
@@ -70,6 +71,7 @@ from bot.media.download import host_matches, parse_url
 from bot.media.types import MediaRefused, MediaRequest
 from bot.payloads import InboundPayload, ReplyIntent
 from bot.settings import Settings
+from bot.timeutil import utcnow
 from conversations import texts
 from conversations.language import ENGLISH, Language
 
@@ -88,6 +90,8 @@ SUBSCRIBED_FIELDS = ("messages", "messaging_postbacks", "message_deliveries")
 # Meta's error code and subcode for a message sent outside the allowed window; ours for a
 # message we do not send for that reason.
 OUTSIDE_WINDOW = "10/2018278"
+# How long after the resident's last message Meta takes a person's reply with HUMAN_AGENT.
+HUMAN_AGENT_WINDOW = timedelta(days=7)
 TOKEN_REFUSED = "190"
 UNAVAILABLE = "551"  # "This person isn't available right now."
 UNAVAILABLE_SUBCODE = "1545041"  # the same, with code 551 or 200: no permission is missing
@@ -352,6 +356,13 @@ def envelope(out: Outgoing, settings: Settings) -> dict[str, str]:
     if window_open(out):
         return {"messaging_type": "UPDATE" if out.payload.notice else "RESPONSE"}
     if out.payload.agent:  # a person's reply: Meta's HUMAN_AGENT tag (7 days after they wrote)
+        if out.last_inbound_at is None or utcnow() - out.last_inbound_at > HUMAN_AGENT_WINDOW:
+            raise SendError(
+                "outside Messenger's 7-day HUMAN_AGENT window: the resident has not written "
+                "for over 7 days, an agent's reply is not sent",
+                retryable=False,
+                code=OUTSIDE_WINDOW,
+            )
         return {"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}
     tag = settings.meta_message_tag
     if out.payload.notice and tag:

@@ -36,6 +36,8 @@ def demo_env(sandbox_port: int) -> dict[str, str]:
         "CATALOG_TTL": "60",
         # The web chat channel's page, for trying the bot in a browser (a new secret per demo).
         "WEBCHAT_SECRET": secrets.token_urlsafe(24),
+        # Human handoff on, staff always in: AGENT passes the resident to the console.
+        "HANDOFF_HOURS": "",
     }
 
 

@@ -15,7 +15,7 @@ from bot.jobs.reconcile import reconcile
 from bot.jobs.refresh import refresh_catalog
 from bot.jobs.submission import check_filed_once, resolve_token, submit
 from bot.jobs.tracking import receive_status, track
-from bot.jobs.turn_handoff import end_wait
+from bot.jobs.turn_handoff import end_agent, end_wait
 from bot.jobs.turns import run_turn
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "check_filed_once",
     "close_idle",
     "deliver",
+    "end_agent",
     "end_wait",
     "fetch_photo",
     "poll_channels",

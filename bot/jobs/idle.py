@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import or_
+from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
 from bot import queue
@@ -24,18 +24,30 @@ BATCH = 500
 def close_idle() -> int:
     """Queue time_out for conversations mid-report and quiet past the idle time; how many."""
     settings = get_settings()
+    for conversation_id in turn_handoff.waits_due(settings):  # nobody took them in time
+        queue.enqueue("bot.jobs.end_wait", conversation_id)
+    for conversation_id in turn_handoff.agents_gone(settings):  # the agent left it
+        queue.enqueue("bot.jobs.end_agent", conversation_id)
     if settings.conversation_idle_minutes <= 0:
         return 0
     cutoff = utcnow() - timedelta(minutes=settings.conversation_idle_minutes)
-    for conversation_id in turn_handoff.waits_due(settings):  # nobody took them in time
-        queue.enqueue("bot.jobs.end_wait", conversation_id)
     with session_scope() as session:
         due = session.exec(
             select(Conversation.id)
             .where(
                 Conversation.updated_at < cutoff,
                 Conversation.state["name"].as_string() != "idle",
-                or_(col(Conversation.handoff).is_(None), Conversation.handoff != "agent"),
+                # Not one a person has, or waits for in staff hours (end_wait ends that).
+                or_(
+                    col(Conversation.handoff).is_(None),
+                    and_(
+                        Conversation.handoff == turn_handoff.WAITING,
+                        or_(
+                            col(Conversation.handoff_staff_in).is_(None),
+                            col(Conversation.handoff_staff_in).is_(False),
+                        ),
+                    ),
+                ),
             )
             .order_by(Conversation.updated_at)
             .limit(BATCH)

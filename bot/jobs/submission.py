@@ -58,6 +58,17 @@ _FOR_STAFF = frozenset({ReportState.FAILED, ReportState.UNCONFIRMED, "error"})
 _TROUBLED = frozenset({ReportState.REJECTED, "retry"})
 
 
+def _described(exc: Open311Error) -> str:
+    """An Open311 failure for the log line: its HTTP status and the city's error codes."""
+    codes = [str(e.get("code")) for e in exc.errors if isinstance(e, dict) and e.get("code")]
+    said = [f"status {exc.status_code}" if exc.status_code else "no status"]
+    if codes:
+        said.append("codes " + ",".join(codes[:5]))
+    if exc.uncertain:
+        said.append("uncertain")
+    return "Open311Error: " + "; ".join(said)
+
+
 def _log_submission(report_id: int, outcome: str, started: float, note: dict) -> None:
     """A submission's one log line: the report's id, what became of it (submitted, retry,
     failed, rejected...), the city's error when there was one, how long."""
@@ -122,11 +133,15 @@ def _submit(report_id: int, note: dict) -> str:
                 found = _filed_twice(client, report)
     except Exception as exc:  # noqa: BLE001 - whatever went wrong, the report is not stuck
         if not isinstance(exc, Open311Error):
-            log.exception("report %s: filing failed unexpectedly", report_id)
-            exc = Open311Error(
-                f"{type(exc).__name__} while filing", retryable=True, uncertain=posted
+            log.error(
+                "report %s: filing failed unexpectedly",
+                report_id,
+                extra=logs.fields(exc=logs.failure(exc)),
             )
-        note["error"] = str(exc)[:300]
+            note["error"] = f"{type(exc).__name__} while filing"
+            exc = Open311Error(note["error"], retryable=True, uncertain=posted)
+        else:  # the city's status and error codes, not its words: they may echo the resident's
+            note["error"] = _described(exc)
         return _submit_failed(report_id, exc, posted, search_first, attempt)
     with session_scope() as session:
         if not _still_ours(session, report_id, attempt):

@@ -316,8 +316,9 @@ def _log_turn(
             kind=kind,
             outcome=outcome,
             ms=round((time.perf_counter() - started) * 1000, 1),
+            # The type and where, never the message: it may carry the resident's words.
+            **({"exc": logs.failure(failure)} if failure else {}),
         ),
-        exc_info=(type(failure), failure, failure.__traceback__) if failure else None,
     )
 
 
@@ -359,7 +360,7 @@ def _follow_up(
             keep_state(conversation, contact, stepped.state)
             conversation.followup = stepped.followup(followup.message_id)
             record_follows(session, contact.id, stepped.actions)
-            turn_handoff.flag(session, conversation, stepped.actions)
+            turn_handoff.flag(session, conversation, stepped.actions, context)
             replies = stepped.replies
             if turn_handoff.quiet(conversation, settings, utcnow()):
                 replies = []  # a person took it meanwhile: the answer kept, the bot quiet
@@ -455,9 +456,10 @@ def _handle(
         if contact.opted_out:  # STOP keeps only the opt-out (bot.forget)
             erase_contact(session, contact, keep_opt_out=True)
             erase = True
-    elif turn_handoff.quiet(conversation, get_settings(), utcnow()):
-        # A person has the conversation (or is about to): stored for them, the bot says nothing.
-        replies, reports = [], []
+    elif held := turn_handoff.while_quiet(session, conversation, contact, message, context):
+        # A person has the conversation (or is about to): stored for them, the bot says nothing
+        # but the 911 prompt to an emergency (which staff see in the transcript too).
+        replies, reports = held.replies, []
     elif _stale_tap(session, contact.id, InboundPayload.from_dict(message.payload).reply_to):
         replies = list(stale_tap(resident_state(conversation, contact), context).replies)
         reports = []
@@ -468,7 +470,7 @@ def _handle(
         keep_state(conversation, contact, stepped.state)
         conversation.followup = stepped.followup(message.id)
         record_follows(session, contact.id, stepped.actions)
-        turn_handoff.flag(session, conversation, stepped.actions)
+        turn_handoff.flag(session, conversation, stepped.actions, context)
         replies, reports = stepped.replies, stepped.reports(conversation)
         public_post = public_replies.public_post_of(message)
     # After an erasure the one reply left (the confirmation) is sent although opted out.
