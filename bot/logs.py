@@ -273,13 +273,20 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | 
 }
 
 
-def _field(value: object) -> object:
+# Fields that hold our own row ids and counts: kept whole at any size, so a line can still be
+# followed to its row once the tables pass a million rows.
+OUR_NUMBERS = frozenset(
+    {"message", "report", "conversation", "contact", "photo", "follow", "ms", "status", "count"}
+)
+
+
+def _field(value: object, key: str = "") -> object:
     """An `extra` field fit for a log line: numbers as they are (but an int of seven digits or
-    more, masked like a phone number), anything else scrubbed text."""
+    more in a field not of OUR_NUMBERS, masked like a phone number), anything else scrubbed."""
     if value is None or isinstance(value, (bool, float)):
         return value
     if isinstance(value, int):  # seven digits or more may be a phone number: masked
-        return value if abs(value) < 1_000_000 else MASK
+        return value if abs(value) < 1_000_000 or key in OUR_NUMBERS else MASK
     return scrub(str(value))
 
 
@@ -294,9 +301,9 @@ def fields_of(record: logging.LogRecord) -> dict[str, object]:
     found: dict[str, object] = {}
     for key, value in record.__dict__.items():
         if key == FIELDS and isinstance(value, Mapping):
-            found.update((str(k), _field(v)) for k, v in value.items())
+            found.update((str(k), _field(v, str(k))) for k, v in value.items())
         elif key not in _STANDARD and not key.startswith("_"):
-            found[key] = _field(value)
+            found[key] = _field(value, key)
     return found
 
 

@@ -289,3 +289,11 @@ def test_an_int_field_of_seven_digits_or_more_is_masked(logger):
     line = json.loads(lines.lines[0])
     assert (line["message"], line["ms"]) == (42, 3)
     assert line["caller"] == logs.MASK and line["big"] == logs.MASK
+
+
+def test_our_row_ids_stay_whole_past_a_million(logger):
+    lines = _one(logger, logs.JsonFormatter())
+    logger.info("sent", extra=logs.fields(message=12_345_678, report=2_000_001, chat=3125550142))
+    line = json.loads(lines.lines[0])
+    assert (line["message"], line["report"]) == (12_345_678, 2_000_001)
+    assert line["chat"] == logs.MASK  # not one of ours: may be a phone number or a chat id
