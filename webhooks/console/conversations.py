@@ -149,10 +149,11 @@ def reply(conversation_id: int):
 @bp.post("/conversations/<int:conversation_id>/handback")
 @auth.require("agent")
 def handback(conversation_id: int):
-    """Give the conversation back to the bot."""
+    """Give the conversation back to the bot (the agent who has it, or an admin)."""
     return _handoff_step(
         conversation_id,
         handoff.hand_back,
         auth.current().username,
+        auth.may("admin"),
         done="Handed back to the bot.",
     )
