@@ -303,3 +303,25 @@ def _token(browser) -> str:
     from tests.console_support import csrf_token
 
     return csrf_token(browser, "/console/")
+
+
+def test_huge_ids_and_pages_are_not_a_500(city):
+    huge = 2**63
+    agent = signed_in("ana", "admin")
+    for path in (f"/console/conversations/{huge}", f"/console/reports/{huge}"):
+        assert agent.get(path).status_code == 404
+    for action in ("take", "reply", "handback"):
+        assert post(agent, f"/console/conversations/{huge}/{action}", text="x").status_code == 404
+    assert agent.get(f"/console/conversations/{2**63 - 1}").status_code == 404  # the largest
+    for path in ("/console/audit", "/console/reports"):
+        answer = agent.get(f"{path}?page={10**30}")
+        assert answer.status_code == 200, path
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "1999-12-31"])
+def test_a_day_out_of_range_shows_today(city, day):
+    answer = signed_in("vic", "viewer").get(f"/console/figures?day={day}")
+    today = datetime.now(ZoneInfo(get_settings().city_timezone)).date()
+    page = text(answer)
+    assert answer.status_code == 200 and f"on {today}" in page
+    assert "from 2000-01-01 to tomorrow" in page

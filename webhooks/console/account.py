@@ -10,7 +10,8 @@ from sqlmodel import col, func, select
 from bot import audit, metrics, ratelimits, staff
 from bot.db import session_scope
 from bot.models import StaffAction
-from webhooks.console import auth, bp
+from webhooks.console import auth, bp, params
+from webhooks.console.params import ID
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ def staff_add():
     )
 
 
-@bp.post("/staff/<int:user_id>/<action>")
+@bp.post(f"/staff/<{ID}:user_id>/<action>")
 @auth.require("admin")
 def staff_change(user_id: int, action: str):
     """Change one account: role, disable, enable, password."""
@@ -148,7 +149,7 @@ def staff_change(user_id: int, action: str):
 @auth.require("admin")
 def audit_log():
     """Staff actions, newest first, paged."""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = params.page()
     with session_scope() as session:
         total = session.exec(select(func.count()).select_from(StaffAction)).one()
         actions = list(
