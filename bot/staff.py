@@ -2,8 +2,9 @@
 
 Every change to an account is a staff action in the audit log (bot.audit), written in the same
 transaction. `verify` gives the same refusal for an unknown user, a disabled one, a wrong
-password and a locked account, and spends the same hashing time on each, so neither the answer
-nor its timing tells which usernames exist.
+password and a locked account, and does the same work for each (one password check, the same
+Redis counts in bot.signin_locks, no database write), so neither the answer nor its timing tells
+which usernames exist.
 """
 
 from __future__ import annotations
