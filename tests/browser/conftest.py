@@ -6,7 +6,7 @@ Playwright, a screenshot of every test kept.
   alone), served by werkzeug in a thread on a free loopback port. Jobs do not run by themselves:
   `live_server.run_jobs()` runs what is queued (a burst worker in this process), as
   tests/conftest.py's `run_jobs` does. A module adds settings by overriding `live_server_env`.
-- `page`: a fresh browser context and page for each test, in one chromium per test process
+- `page`: a fresh browser context and page for each test, in one chromium per test module
   (pytest-xdist workers each have theirs). After the test, passed or failed, the page is saved
   as `<test name>.png` under INTAKE311_BROWSER_ARTIFACTS (default: test-artifacts/browser/).
 - Every test here is marked `browser` (`-m "not browser"` leaves them out); they skip, saying
@@ -81,9 +81,11 @@ def _why_no_browser() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One headless chromium for this test process (Debian's, driven by Playwright)."""
+    """One headless chromium for a module's tests (Debian's, driven by Playwright). Not for the
+    session: Playwright's sync API keeps an event loop running in this thread until it stops,
+    and every later test in the process that calls asyncio.run (Telegram's sends) would fail."""
     reason = _why_no_browser()
     if reason:
         pytest.skip(reason)
