@@ -116,8 +116,7 @@ class Settings(BaseSettings):
     # The staff console (/console, webhooks/console): the key that signs its session cookies
     # (unset in development: a random one per process, so sessions end when it restarts;
     # production refuses to start without a long one), how long a session may sit idle, the
-    # sign-in lockout (after CONSOLE_LOCKOUT_FAILURES wrong passwords in a row, refused for
-    # CONSOLE_LOCKOUT_MINUTES) and the sign-in attempts allowed per client IP address.
+    # sign-in lockout (bot.signin_locks) and the sign-in attempts allowed per client IP address.
     console_secret_key: str = Field(default="", repr=False)
     console_idle_hours: float = Field(8.0, gt=0)
     # A console session ends this long after sign-in, however busy (bot.console_sessions).

@@ -325,3 +325,26 @@ def test_a_day_out_of_range_shows_today(city, day):
     page = text(answer)
     assert answer.status_code == 200 and f"on {today}" in page
     assert "from 2000-01-01 to tomorrow" in page
+
+
+def test_another_agents_conversation_is_theirs_to_answer(city):
+    cid = city["conversation"]
+    page = f"/console/conversations/{cid}"
+    ana = signed_in("ana", "agent")
+    assert post(ana, f"{page}/take").status_code == 302
+    ben = signed_in("ben", "agent")
+    assert 'id="handback"' not in text(ben.get(page))
+    post(ben, f"{page}/reply", text="ben here")
+    assert "held by ana" in text(ben.get(page))
+    post(ben, f"{page}/handback")
+    assert "held by ana" in text(ben.get(page))
+    with session_scope() as session:
+        assert session.get(Conversation, cid).handoff_by == "ana"
+        assert session.exec(select(Message).where(Message.text == "ben here")).all() == []
+    root = signed_in("root", "admin")
+    assert 'id="handback"' in text(root.get(page))
+    assert post(root, f"{page}/handback").status_code == 302
+    with session_scope() as session:
+        assert session.get(Conversation, cid).handoff is None
+    [back] = [a for a in actions() if a.action == "handoff.back"]
+    assert (back.actor, back.detail) == ("root", "root; held by ana")
