@@ -58,8 +58,7 @@ handoffs = Counter(
 )
 console_signins = Counter(
     "intake311_console_signins",
-    "Staff console sign-ins by outcome (ok, unknown, disabled, password, locked, limited, "
-    "unavailable)",
+    "Staff console sign-ins by outcome (ok, refused, locked, limited, unavailable)",
     ["outcome"],
 )
 status_updates = Counter(

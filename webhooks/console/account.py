@@ -60,7 +60,10 @@ def _refused(why: str, client: str) -> None:
     """One log line and one count per refused sign-in (never the typed name or password)."""
     from bot.personal_data import pseudonym
 
-    metrics.console_signins.labels(outcome=why).inc()
+    # One outcome for an unknown name, a disabled account and a wrong password: /metrics may
+    # be open (METRICS_TOKEN unset), and must not tell which usernames exist.
+    outcome = why if why in ("locked", "limited") else "refused"
+    metrics.console_signins.labels(outcome=outcome).inc()
     log.warning("console sign-in refused (%s) from client %s", why, pseudonym(f"client:{client}"))
 
 
