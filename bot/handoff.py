@@ -80,11 +80,18 @@ def agent_reply(conversation_id: int, text: str, staff: str) -> int:
         conversation, _contact = _reachable(session, conversation_id)
         held = session.execute(  # holds the row: a hand back meanwhile waits for this commit
             update(Conversation)
-            .where(Conversation.id == conversation_id, Conversation.handoff == AGENT)
+            .where(
+                Conversation.id == conversation_id,
+                Conversation.handoff == AGENT,
+                Conversation.handoff_by == staff[:64],  # this member of staff, no other
+            )
             .values(updated_at=utcnow())
             .execution_options(synchronize_session=False)
         )
         if held.rowcount != 1:
+            session.refresh(conversation)
+            if conversation.handoff == AGENT:
+                raise HandoffError(f"held by {conversation.handoff_by or 'someone else'}")
             raise HandoffError("not with a person: take it over first")
         message = store_reply(session, conversation, Reply(words), always=True)
         _as_agent(message)
@@ -98,27 +105,35 @@ def agent_reply(conversation_id: int, text: str, staff: str) -> int:
     return message_id
 
 
-def hand_back(conversation_id: int, staff: str) -> None:
+def hand_back(conversation_id: int, staff: str, admin: bool = False) -> None:
     """Give the conversation back to the bot; the resident is told, and asked their report's
-    pending question again (or how to start one)."""
+    pending question again (or how to start one). One an agent holds only that agent (or an
+    `admin`) may hand back; one waiting, any agent."""
     context = context_for(get_settings(), _channel(conversation_id))
     # The conversation's lock, as a turn holds it: the state read here is not one a resident's
-    # turn is about to replace (asking a stale question, writing stale state back).
+    # turn is about to replace (asking a stale question, writing stale state back). The row
+    # locked too: who held it, for the audit row, is still who holds it at the UPDATE.
     with locked(f"conversation:{conversation_id}"), session_scope() as session:
-        conversation = session.get(Conversation, conversation_id)
+        conversation = session.get(Conversation, conversation_id, with_for_update=True)
         if conversation is None:
             raise HandoffError("no such conversation")
         contact = session.get(Contact, conversation.contact_id)
+        held_by = conversation.handoff_by if conversation.handoff == AGENT else None
+        mine = or_(Conversation.handoff == WAITING, Conversation.handoff_by == staff[:64])
         back = session.execute(
             update(Conversation)
             .where(
                 Conversation.id == conversation_id,
                 or_(Conversation.handoff == AGENT, Conversation.handoff == WAITING),
+                *([] if admin else [mine]),
             )
             .values(handoff=None, handoff_reason=None, handoff_at=None, handoff_by=None)
             .execution_options(synchronize_session=False)
         )
         if back.rowcount != 1:
+            session.refresh(conversation)
+            if conversation.handoff == AGENT:
+                raise HandoffError(f"held by {conversation.handoff_by or 'someone else'}")
             raise HandoffError("not with a person: the bot already answers")
         ids: list[int] = []
         if not contact.opted_out and contact.address_key is not None:
@@ -130,7 +145,8 @@ def hand_back(conversation_id: int, staff: str) -> None:
                 _as_agent(message)
             session.flush()
             ids = [message.id for message in sent]
-        audit.record(session, "handoff.back", f"conversation:{conversation_id}", staff)
+        held = f"held by {held_by}" if held_by else "was waiting"
+        audit.record(session, "handoff.back", f"conversation:{conversation_id}", f"{staff}; {held}")
     for message_id in ids:
         queue.enqueue("bot.jobs.deliver", message_id, at_front=True)
 

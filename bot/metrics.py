@@ -56,6 +56,11 @@ handoffs = Counter(
     "Conversations handed to a person, by reason (asked, not_understood)",
     ["reason"],
 )
+console_signins = Counter(
+    "intake311_console_signins",
+    "Staff console sign-ins by outcome (ok, refused, locked, limited, unavailable)",
+    ["outcome"],
+)
 status_updates = Counter(
     "intake311_status_updates_told", "Residents told of a change in their report's status"
 )

@@ -32,6 +32,7 @@ every message, and the reconciler queues what the queue lost.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import os
@@ -182,15 +183,29 @@ def session_refusal(client: str, settings: Settings) -> Refusal | None:
         return None
 
 
+def client_of(address: str) -> str:
+    """Whom a per-client limit counts: an IPv4 address itself, an IPv6 one by its /64 (one
+    host usually has a whole /64 to pick addresses from); anything else as given."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def signin_refusal(client: str, settings: Settings) -> Refusal | None:
-    """Count one staff sign-in attempt from `client` (an IP address, kept as its keyed hash)
-    against CONSOLE_SIGNIN_LIMIT; the limit it is past, or None. Redis down: let through (the
-    account's own lockout still holds)."""
+    """Count one staff sign-in attempt from `client` (an IP address, IPv6 by its /64, kept as
+    its keyed hash) against CONSOLE_SIGNIN_LIMIT; the limit it is past, or None. Redis down:
+    let through (the sign-in itself then answers 503)."""
     from bot.personal_data import address_key
 
     try:
         limiter = _limiter(settings)
-        who = address_key(f"client:{client}")[:32]
+        who = address_key(f"client:{client_of(client)}")[:32]
         return _refused(limiter, settings.console_signin_limit, SIGNIN_LIMIT, "signin", who)
     except RedisError as exc:
         log.warning("sign-in limit not checked (Redis: %s); let through", type(exc).__name__)

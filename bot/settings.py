@@ -123,12 +123,16 @@ class Settings(BaseSettings):
     # The staff console (/console, webhooks/console): the key that signs its session cookies
     # (unset in development: a random one per process, so sessions end when it restarts;
     # production refuses to start without a long one), how long a session may sit idle, the
-    # sign-in lockout (after CONSOLE_LOCKOUT_FAILURES wrong passwords in a row, refused for
-    # CONSOLE_LOCKOUT_MINUTES) and the sign-in attempts allowed per client IP address.
+    # sign-in lockout (bot.signin_locks) and the sign-in attempts allowed per client IP address.
     console_secret_key: str = Field(default="", repr=False)
     console_idle_hours: float = Field(8.0, gt=0)
+    # A console session ends this long after sign-in, however busy (bot.console_sessions).
+    console_max_session_hours: float = Field(12.0, gt=0)
+    # Wrong sign-ins to one username from one client address (IPv6: its /64) lock that name
+    # for that address; only CONSOLE_ACCOUNT_LOCKOUT_FAILURES from anywhere lock it for all.
     console_lockout_failures: int = Field(5, ge=1)
     console_lockout_minutes: float = Field(15.0, gt=0)
+    console_account_lockout_failures: int = Field(50, ge=1)
     console_signin_limit: str = "10/minute;100/hour"
     # /metrics (webhooks/metrics.py): a bearer token when set; unset, it is open (no personal
     # data in it: counts by channel, outcome and queue).

@@ -2,28 +2,33 @@
 
 Every change to an account is a staff action in the audit log (bot.audit), written in the same
 transaction. `verify` gives the same refusal for an unknown user, a disabled one, a wrong
-password and a locked account, and spends the same hashing time on each, so neither the answer
-nor its timing tells which usernames exist.
+password and a locked account, and does the same work for each (one password check, the same
+Redis counts in bot.signin_locks, no database write), so neither the answer nor its timing tells
+which usernames exist.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from redis.exceptions import RedisError
 from sqlmodel import Session, col, select
 
-from bot import audit
+from bot import audit, signin_locks
 from bot.db import session_scope
 from bot.models import StaffUser
 from bot.settings import get_settings
 from bot.timeutil import utcnow
 
+log = logging.getLogger(__name__)
+
+ANONYMOUS = "anonymous"  # the actor of a lock's audit row: nobody signed in typed that
 ROLES = ("viewer", "agent", "admin")  # each may do what the one before it may, and more
 MIN_PASSWORD_CHARS = 12
 MAX_PASSWORD_CHARS = 1024  # hashing a megabyte-long "password" is work nobody should cause
@@ -120,6 +125,8 @@ def set_password(username: str, password: str) -> None:
         user.session_epoch += 1
         user.updated_at = utcnow()
         audit.record(session, "staff-password", _target(username), "new password")
+        user_id = user.id
+    _forget_sessions_and_locks(user_id, username)
 
 
 def set_role(username: str, role: str) -> None:
@@ -139,6 +146,8 @@ def disable(username: str) -> None:
         user.session_epoch += 1
         user.updated_at = utcnow()
         audit.record(session, "staff-disable", _target(username))
+        user_id = user.id
+    _forget_sessions_and_locks(user_id, None)
 
 
 def enable(username: str) -> None:
@@ -148,10 +157,11 @@ def enable(username: str) -> None:
         user.active, user.failed_signins, user.locked_until = True, 0, None
         user.updated_at = utcnow()
         audit.record(session, "staff-enable", _target(username))
+    _forget_sessions_and_locks(None, username)
 
 
 def sign_out_everywhere(user_id: int) -> None:
-    """End every session of the account (its epoch moves on)."""
+    """End every session of the account: its epoch moves on and its sessions are deleted."""
     with session_scope() as session:
         user = session.get(StaffUser, user_id)
         if user is None:
@@ -159,6 +169,21 @@ def sign_out_everywhere(user_id: int) -> None:
         user.session_epoch += 1
         user.updated_at = utcnow()
         audit.record(session, "signout-everywhere", _target(user.username))
+    _forget_sessions_and_locks(user_id, None)
+
+
+def _forget_sessions_and_locks(user_id: int | None, username: str | None) -> None:
+    """Delete the account's console sessions and sign-in locks in Redis. Redis down: the moved
+    epoch ends the sessions anyway; the locks lapse by themselves."""
+    from bot import console_sessions
+
+    try:
+        if user_id is not None:
+            console_sessions.end_all(user_id)
+        if username is not None:
+            signin_locks.clear(username)
+    except RedisError as exc:
+        log.warning("console sessions or locks not cleared (Redis: %s)", type(exc).__name__)
 
 
 def list_users() -> list[StaffUser]:
@@ -176,43 +201,76 @@ def signed_in(user_id: int, epoch: int) -> StaffUser | None:
     return user
 
 
-def verify(username: str, password: str) -> StaffUser | Refused:
-    """The account `username` signs in to with `password`, or a Refused (the same for every
-    cause). Wrong passwords in a row past CONSOLE_LOCKOUT_FAILURES lock the account for
-    CONSOLE_LOCKOUT_MINUTES; a good one clears the count and rehashes an outdated hash."""
+def verify(username: str, password: str, client: str = "unknown") -> StaffUser | Refused:
+    """The account `username` signs in to with `password` from `client` (an IP address), or a
+    Refused (the same for every cause). Wrong sign-ins are counted in Redis (bot.signin_locks),
+    for a username that exists or not alike: CONSOLE_LOCKOUT_FAILURES from one address lock
+    the name there for CONSOLE_LOCKOUT_MINUTES, CONSOLE_ACCOUNT_LOCKOUT_FAILURES lock it
+    everywhere; only a lock writes an audit row. A good one clears this address's count and
+    rehashes an outdated hash. Redis down: RedisError (nobody is signed in)."""
     settings = get_settings()
-    now = utcnow()
+    if signin_locks.locked(username, client, settings):
+        _spend(password)
+        return Refused("locked")
     with session_scope() as session:
         user = None
         if _USERNAME.fullmatch(username or "") and len(password) <= MAX_PASSWORD_CHARS:
             user = session.exec(select(StaffUser).where(StaffUser.username == username)).first()
+        good = False
         if user is None or not user.active:
-            _spend(password)
-            return Refused("unknown" if user is None else "disabled")
-        if user.locked_until is not None and user.locked_until > now:
-            _spend(password)
-            return Refused("locked")
-        try:
-            hasher().verify(user.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            user.failed_signins += 1
-            user.updated_at = now
-            if user.failed_signins >= settings.console_lockout_failures:
-                user.failed_signins = 0
-                user.locked_until = now + timedelta(minutes=settings.console_lockout_minutes)
-                audit.record(
-                    session,
-                    "signin-locked",
-                    _target(username),
-                    f"{settings.console_lockout_failures} wrong passwords in a row",
-                )
-            return Refused("password")
+            _spend(password)  # one password check whatever the cause
+        else:
+            try:
+                good = hasher().verify(user.password_hash, password)
+            except (VerificationError, InvalidHashError):
+                good = False
+        if not good or user is None or not user.active:
+            lock = signin_locks.failed(username, client, settings)
+            if lock is not None:
+                _record_lock(session, username, lock, settings)
+            if user is None:
+                return Refused("unknown")
+            return Refused("disabled" if not user.active else "password")
+        signin_locks.succeeded(username, client)
         if hasher().check_needs_rehash(user.password_hash):
             user.password_hash = hasher().hash(password)
         user.failed_signins, user.locked_until = 0, None
-        user.last_signin_at = user.updated_at = now
+        user.last_signin_at = user.updated_at = utcnow()
+        audit.acting_as(replace(audit.acting(), actor=user.username))
         audit.record(session, "signin", _target(username))
         return user
+
+
+def shown(typed: str) -> str:
+    """A typed username as the audit log may show it: cut to 64 characters, escaped."""
+    return ascii(typed[:64])[1:-1]
+
+
+def _record_lock(session: Session, typed: str, lock: signin_locks.Lock, settings) -> None:
+    """The audit row of a lock, by "anonymous" (whoever typed the name is not known)."""
+    if lock is signin_locks.Lock.ACCOUNT:
+        detail = (
+            f"name {shown(typed)!r}: {settings.console_account_lockout_failures} wrong sign-ins"
+            " from anywhere; locked for everyone"
+        )
+    else:
+        detail = (
+            f"name {shown(typed)!r}: {settings.console_lockout_failures} wrong sign-ins from"
+            " one address; locked for that address"
+        )
+    audit.acting_as(replace(audit.acting(), actor=ANONYMOUS))
+    audit.record(session, "signin-locked", _target(shown(typed)), detail)
+    log.warning("console sign-in locked (%s) after wrong sign-ins", lock.value)
+
+
+def unlock(username: str) -> int:
+    """Lift every sign-in lock of the account (audited); the lock counters removed."""
+    with session_scope() as session:
+        user = _user(session, username)
+        user.failed_signins, user.locked_until = 0, None
+        removed = signin_locks.clear(username)
+        audit.record(session, "staff-unlock", _target(username), f"{removed} counter(s) cleared")
+    return removed
 
 
 def _spend(password: str) -> None:

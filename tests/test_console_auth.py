@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+import time
 
 import pytest
 from sqlmodel import select
 
-from bot import staff
+from bot import console_sessions, queue, ratelimits, staff
 from bot.db import session_scope
 from bot.models import StaffUser
 from bot.settings import get_settings
-from bot.timeutil import utcnow
 from tests.console_support import (
     PASSWORD,
     account,
@@ -72,15 +71,76 @@ def test_lockout_after_failures_in_a_row(env):
     failures = get_settings().console_lockout_failures
     for _ in range(failures):
         assert sign_in(client(), "ana", "wrong password here").status_code == 401
-    assert user("ana").locked_until > utcnow()
     locked = sign_in(client(), "ana")  # the right password, refused while locked
     assert locked.status_code == 401 and staff.REFUSAL in locked.get_data(as_text=True)
-    assert isinstance(staff.verify("ana", PASSWORD), staff.Refused)
+    assert isinstance(staff.verify("ana", PASSWORD, "127.0.0.1"), staff.Refused)
     assert "signin-locked" in [a.action for a in actions()]
-    with session_scope() as session:  # the lock's time passes
-        row = session.exec(select(StaffUser).where(StaffUser.username == "ana")).one()
-        row.locked_until = utcnow() - timedelta(seconds=1)
+    assert staff.unlock("ana") >= 1  # what `intake311 staff unlock` does
     assert sign_in(client(), "ana").status_code == 302
+    assert actions()[-2].action == "staff-unlock"
+
+
+def test_a_lock_holds_only_for_the_address_that_tried(env):
+    account("ana", "viewer")
+    for _ in range(get_settings().console_lockout_failures):
+        assert sign_in(client(), "ana", "wrong password here").status_code == 401
+    assert sign_in(client(), "ana").status_code == 401  # locked from here
+    elsewhere = sign_in(client(), "ana", REMOTE_ADDR="198.51.100.7")  # the owner, elsewhere
+    assert elsewhere.status_code == 302
+
+
+def test_many_addresses_lock_the_account_everywhere(env, monkeypatch):
+    monkeypatch.setenv("CONSOLE_ACCOUNT_LOCKOUT_FAILURES", "3")
+    get_settings.cache_clear()
+    account("ana", "viewer")
+    for n in range(3):
+        wrong = sign_in(client(), "ana", "wrong password here", REMOTE_ADDR=f"198.51.100.{n}")
+        assert wrong.status_code == 401
+    assert sign_in(client(), "ana", REMOTE_ADDR="203.0.113.5").status_code == 401
+    [row] = [a for a in actions() if a.action == "signin-locked"]
+    assert "locked for everyone" in row.detail
+
+
+def test_a_lock_is_audited_as_anonymous_with_the_name_escaped(env):
+    typed = "ana\n\u202e" + "x" * 100
+    for _ in range(get_settings().console_lockout_failures):
+        assert sign_in(client(), typed, "wrong password here").status_code == 401
+    [row] = [a for a in actions() if a.action == "signin-locked"]
+    assert row.actor == "anonymous"
+    assert "\\n" in row.detail and "\n" not in row.detail and "\u202e" not in row.detail
+    assert "x" * 60 not in row.detail and "x" * 59 in row.detail  # cut at 64
+
+
+def test_only_locks_are_audited_and_a_wrong_password_writes_nothing(env):
+    account("ana", "viewer")
+    before = user("ana")
+    count = len(actions())
+    assert sign_in(client(), "ana", "wrong password here").status_code == 401
+    assert sign_in(client(), "nobody", "wrong password here").status_code == 401
+    assert len(actions()) == count  # a typo is no audit row
+    after = user("ana")
+    assert (after.updated_at, after.failed_signins) == (before.updated_at, before.failed_signins)
+
+
+def test_a_refused_sign_in_is_logged_and_counted(env, caplog):
+    from prometheus_client import REGISTRY
+
+    def counted(outcome: str) -> float:
+        found = REGISTRY.get_sample_value("intake311_console_signins_total", {"outcome": outcome})
+        return found or 0.0
+
+    account("ana", "viewer")
+    refused, ok = counted("refused"), counted("ok")
+    secret = "a secret wrong password"
+    with caplog.at_level("WARNING"):
+        sign_in(client(), "ana", secret)
+        sign_in(client(), "nobody", secret)
+        sign_in(client(), "ana")
+    lines = [r.getMessage() for r in caplog.records if "sign-in refused" in r.getMessage()]
+    assert len(lines) == 2 and "(password)" in lines[0] and "(unknown)" in lines[1]
+    assert secret not in caplog.text and "127.0.0.1" not in " ".join(lines)
+    assert (counted("refused"), counted("ok")) == (refused + 2, ok + 1)
+    assert counted("password") == counted("unknown") == 0.0  # which names exist: not here
 
 
 def test_sign_in_is_limited_per_client_address(env, monkeypatch):
@@ -164,14 +224,107 @@ def test_the_csrf_token_belongs_to_the_session(env):
     assert refused.status_code == 400
 
 
+def _sid(browser) -> str:
+    from flask.sessions import SecureCookieSessionInterface
+
+    app = browser.application
+    cookie = browser.get_cookie("intake311_console", path="/console")
+    serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+    return serializer.loads(cookie.value)["sid"]
+
+
 def test_the_session_lapses_after_the_idle_time(env, monkeypatch):
     monkeypatch.setenv("CONSOLE_IDLE_HOURS", "1")
     get_settings.cache_clear()
     browser = signed_in("ana", "viewer")
-    cookie = browser.get_cookie("intake311_console", path="/console")
-    assert cookie is not None and cookie.expires is not None
-    lifetime = cookie.expires - utcnow()
-    assert timedelta(minutes=55) < lifetime <= timedelta(hours=1)
+    left = console_sessions.ttl(_sid(browser))
+    assert 3500 < left <= 3600
+    queue.get_redis().delete(f"{console_sessions.PREFIX}:{_sid(browser)}")  # the hour passes
+    assert browser.get("/console/").status_code == 302
+
+
+def test_the_automatic_refresh_is_not_activity(env):
+    browser = signed_in("ana", "viewer")
+    sid = _sid(browser)
+    page = browser.get("/console/").get_data(as_text=True)
+    assert 'url=/console/?auto=1"' in page
+    queue.get_redis().expire(f"{console_sessions.PREFIX}:{sid}", 100)
+    auto = browser.get("/console/?auto=1")
+    assert auto.status_code == 200 and "Set-Cookie" not in auto.headers
+    assert console_sessions.ttl(sid) <= 100  # the idle clock runs on
+    assert browser.get("/console/reports").status_code == 200
+    assert console_sessions.ttl(sid) > 3600  # a real request starts it again
+
+
+def test_a_session_ends_at_its_maximum_age(env):
+    browser = signed_in("ana", "viewer")
+    hours = get_settings().console_max_session_hours
+    started = time.time() - hours * 3600 - 1
+    queue.get_redis().hset(f"{console_sessions.PREFIX}:{_sid(browser)}", "signed_in", started)
+    assert browser.get("/console/").status_code == 302
+
+
+def test_signing_out_ends_the_session_on_the_server(env):
+    browser = signed_in("ana", "viewer")
+    copied = browser.get_cookie("intake311_console", path="/console").value
+    assert post(browser, "/console/signout").status_code == 302
+    thief = client()
+    thief.set_cookie("intake311_console", copied, path="/console")
+    assert thief.get("/console/").status_code == 302
+
+
+def test_sign_out_everywhere_deletes_every_session(env):
+    first = signed_in("ana", "viewer")
+    second = client()
+    sign_in(second, "ana")
+    sids = [_sid(first), _sid(second)]
+    post(first, "/console/signout", everywhere="1")
+    assert [console_sessions.ttl(sid) for sid in sids] == [-2, -2]
+
+
+def test_every_sign_in_gets_a_new_session_id(env):
+    browser = signed_in("ana", "viewer")
+    before = _sid(browser)
+    assert sign_in(browser, "ana").status_code == 302
+    assert _sid(browser) != before and console_sessions.ttl(before) == -2
+
+
+def test_redis_down_answers_503_and_signs_nobody_in(env, monkeypatch):
+    from redis import Redis
+
+    account("ana", "viewer")
+    browser = signed_in("ben", "viewer")
+    fresh = client()
+    token = csrf_token(fresh)
+    dead = Redis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.5)
+    monkeypatch.setattr(queue, "get_redis", lambda url=None: dead)
+    monkeypatch.setattr(ratelimits, "_limiters", {})
+    answer = fresh.post(
+        "/console/signin", data={"username": "ana", "password": PASSWORD, "csrf_token": token}
+    )
+    assert answer.status_code == 503 and "Console unavailable" in answer.get_data(as_text=True)
+    assert browser.get("/console/").status_code == 503
+    monkeypatch.undo()
+    assert fresh.get("/console/").status_code == 302  # nobody was signed in
+
+
+def test_ipv6_clients_are_counted_by_their_64(env, monkeypatch):
+    assert ratelimits.client_of("2001:db8::1") == ratelimits.client_of("2001:db8::ffff:1")
+    assert ratelimits.client_of("2001:db8::1") != ratelimits.client_of("2001:db8:0:1::1")
+    assert ratelimits.client_of("::ffff:192.0.2.1") == "192.0.2.1"
+    monkeypatch.setenv("CONSOLE_SIGNIN_LIMIT", "2/minute")
+    get_settings.cache_clear()
+    for n in (1, 2):
+        sign_in(client(), "nobody", "whatever password", REMOTE_ADDR=f"2001:db8::{n}")
+    refused = sign_in(client(), "nobody", "whatever password", REMOTE_ADDR="2001:db8::3")
+    assert refused.status_code == 429
+
+
+def test_development_never_derives_the_key_from_the_lookup_key(env):
+    from webhooks.console.auth import secret_key
+
+    settings = get_settings().model_copy(update={"console_secret_key": "", "lookup_key": "k" * 32})
+    assert secret_key(settings) != secret_key(settings)
 
 
 def test_the_signed_out_are_sent_to_sign_in(env):

@@ -74,3 +74,16 @@ def test_passwd_role_disable_enable_and_list(sqlite_env):
 def test_changing_an_unknown_account_fails(sqlite_env):
     done = run("staff", "disable", "ghost")
     assert done.exit_code == 1 and "no staff account 'ghost'" in done.output
+
+
+def test_unlock_lifts_a_lock_and_is_audited(sqlite_env):
+    assert run("staff", "add", "ada", given=f"{PASSWORD}\n{PASSWORD}\n").exit_code == 0
+    for _ in range(sqlite_env.console_lockout_failures):
+        assert isinstance(staff.verify("ada", "wrong password!", "192.0.2.1"), staff.Refused)
+    assert staff.verify("ada", PASSWORD, "192.0.2.1") == staff.Refused("locked")
+    done = run("staff", "unlock", "ada")
+    assert done.exit_code == 0 and "unlocked ada" in done.output
+    assert isinstance(staff.verify("ada", PASSWORD, "192.0.2.1"), StaffUser)
+    [unlocked] = [a for a in actions() if a.action == "staff-unlock"]
+    assert unlocked.actor == f"cli:{getpass.getuser()}" and unlocked.target == "staff ada"
+    assert run("staff", "unlock", "nobody").exit_code != 0

@@ -303,3 +303,48 @@ def _token(browser) -> str:
     from tests.console_support import csrf_token
 
     return csrf_token(browser, "/console/")
+
+
+def test_huge_ids_and_pages_are_not_a_500(city):
+    huge = 2**63
+    agent = signed_in("ana", "admin")
+    for path in (f"/console/conversations/{huge}", f"/console/reports/{huge}"):
+        assert agent.get(path).status_code == 404
+    for action in ("take", "reply", "handback"):
+        assert post(agent, f"/console/conversations/{huge}/{action}", text="x").status_code == 404
+    assert agent.get(f"/console/conversations/{2**63 - 1}").status_code == 404  # the largest
+    for path in ("/console/audit", "/console/reports"):
+        answer = agent.get(f"{path}?page={10**30}")
+        assert answer.status_code == 200, path
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "1999-12-31"])
+def test_a_day_out_of_range_shows_today(city, day):
+    answer = signed_in("vic", "viewer").get(f"/console/figures?day={day}")
+    today = datetime.now(ZoneInfo(get_settings().city_timezone)).date()
+    page = text(answer)
+    assert answer.status_code == 200 and f"on {today}" in page
+    assert "from 2000-01-01 to tomorrow" in page
+
+
+def test_another_agents_conversation_is_theirs_to_answer(city):
+    cid = city["conversation"]
+    page = f"/console/conversations/{cid}"
+    ana = signed_in("ana", "agent")
+    assert post(ana, f"{page}/take").status_code == 302
+    ben = signed_in("ben", "agent")
+    assert 'id="handback"' not in text(ben.get(page))
+    post(ben, f"{page}/reply", text="ben here")
+    assert "held by ana" in text(ben.get(page))
+    post(ben, f"{page}/handback")
+    assert "held by ana" in text(ben.get(page))
+    with session_scope() as session:
+        assert session.get(Conversation, cid).handoff_by == "ana"
+        assert session.exec(select(Message).where(Message.text == "ben here")).all() == []
+    root = signed_in("root", "admin")
+    assert 'id="handback"' in text(root.get(page))
+    assert post(root, f"{page}/handback").status_code == 302
+    with session_scope() as session:
+        assert session.get(Conversation, cid).handoff is None
+    [back] = [a for a in actions() if a.action == "handoff.back"]
+    assert (back.actor, back.detail) == ("root", "root; held by ana")

@@ -59,3 +59,22 @@ def test_production_refuses_to_start_without_a_long_console_key():
         production_settings(console_secret_key="short")
     )
     assert problems(production_settings()) == []
+
+
+def test_a_proxy_that_rewrites_host_passes_the_referer_check(sqlite_env, monkeypatch):
+    monkeypatch.setattr(production, "dotenv_variables", lambda: None)
+    settings = production_settings(database_url=sqlite_env.database_url, trust_proxy=1)
+    browser = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
+    account("ana", "viewer")
+    # The app is reached at its internal name; the proxy says which host the browser asked.
+    proxied = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "311.example.gov"}
+    internal = "http://app.internal:8000"
+    page = browser.get("/console/signin", base_url=internal, headers=proxied)
+    token = page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    done = browser.post(
+        "/console/signin",
+        base_url=internal,
+        data={"username": "ana", "password": PASSWORD, "csrf_token": token},
+        headers={**proxied, "Referer": HTTPS + "/console/signin"},
+    )
+    assert done.status_code == 302, done.get_data(as_text=True)

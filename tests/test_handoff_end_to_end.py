@@ -219,3 +219,39 @@ def test_delete_my_data_during_handoff_still_works(phone):
     assert done.startswith("Deleted:")
     with pytest.raises(HandoffError):
         agent_reply(conversation_id, "hello?", "ana")
+
+
+def test_only_the_agent_holding_it_replies(phone):
+    phone.text("hi")
+    conversation_id = conversation().id
+    take_over(conversation_id, "ana")
+    with pytest.raises(HandoffError, match="held by ana"):
+        agent_reply(conversation_id, "I am not ana", "ben")
+    with session_scope() as session:
+        sent = session.exec(select(Message).where(Message.text == "I am not ana")).all()
+        assert sent == []
+    assert agent_reply(conversation_id, "ana here", "ana") > 0
+
+
+def test_only_the_holder_or_an_admin_hands_back(phone):
+    phone.text("hi")
+    conversation_id = conversation().id
+    take_over(conversation_id, "ana")
+    with pytest.raises(HandoffError, match="held by ana"):
+        hand_back(conversation_id, "ben")
+    assert conversation().handoff_by == "ana"
+    hand_back(conversation_id, "root", admin=True)
+    assert conversation().handoff is None
+    with session_scope() as session:
+        back = session.exec(select(StaffAction).where(StaffAction.action == "handoff.back")).one()
+        assert back.detail == "root; held by ana"
+
+
+def test_any_agent_hands_back_a_waiting_conversation(phone):
+    phone.text("hi")
+    phone.text("agent")
+    hand_back(conversation().id, "ben")
+    assert conversation().handoff is None
+    with session_scope() as session:
+        back = session.exec(select(StaffAction).where(StaffAction.action == "handoff.back")).one()
+        assert back.detail == "ben; was waiting"

@@ -64,10 +64,15 @@ def content_security_policy(pages: list[str], frame_ancestors: str = "") -> str:
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    """Believe TRUST_PROXY proxies, and add the security headers to every response."""
+    """Believe TRUST_PROXY proxies (client address, scheme and host), and add the security
+    headers to every response."""
     if settings.trust_proxy:
         hops = settings.trust_proxy
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+        # X-Forwarded-Host too: a proxy that rewrites Host would otherwise fail the console's
+        # strict Referer check (flask-wtf compares the Referer with the host we were asked for).
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
     from webhooks import admin
     from webhooks.console.style import STYLE_BLOCK
 

@@ -1,4 +1,5 @@
-"""`intake311 staff`: the console's staff accounts (add, passwd, role, disable, enable, list)."""
+"""`intake311 staff`: the console's staff accounts (add, passwd, role, disable, enable, unlock,
+list)."""
 
 from __future__ import annotations
 
@@ -90,6 +91,16 @@ def enable(username: str) -> None:
 
     _apply(staff.enable, username)
     click.echo(f"enabled {username}")
+
+
+@staff_group.command("unlock")
+@click.argument("username")
+def unlock(username: str) -> None:
+    """Lift the account's sign-in locks (from every address) now."""
+    from bot import staff
+
+    _apply(staff.unlock, username)
+    click.echo(f"unlocked {username}")
 
 
 @staff_group.command("list")

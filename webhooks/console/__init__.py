@@ -8,14 +8,18 @@ roles viewer < agent < admin (webhooks.console.auth.require).
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Flask, Response, g, render_template, request
 from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]
+from redis.exceptions import RedisError
 
-from bot import audit
+from bot import audit, metrics
 from bot.settings import Settings
 from webhooks.console import auth
 from webhooks.console.style import STYLE_BLOCK
 
+log = logging.getLogger(__name__)
 bp = Blueprint("console", __name__, url_prefix="/console")
 
 NAV = [
@@ -49,6 +53,14 @@ def _nobody_acts(_exc: BaseException | None) -> None:
 def _csrf_refused(exc: CSRFError):
     reason = f"{exc.description} Reload the page and try again (a form expires with its session)."
     return render_template("console/refused.html", heading="Form refused", reason=reason), 400
+
+
+@bp.errorhandler(RedisError)
+def _no_sessions(exc: RedisError):
+    if request.endpoint == "console.signin" and request.method == "POST":
+        metrics.console_signins.labels(outcome="unavailable").inc()
+    log.warning("console unavailable (Redis: %s)", type(exc).__name__)
+    return auth.unavailable()
 
 
 @bp.errorhandler(404)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+import logging
+
+from flask import current_app, flash, g, redirect, render_template, request, url_for
 from sqlmodel import col, func, select
 
-from bot import audit, ratelimits, staff
+from bot import audit, metrics, ratelimits, staff
 from bot.db import session_scope
 from bot.models import StaffAction
-from webhooks.console import auth, bp
+from webhooks.console import auth, bp, params
+from webhooks.console.params import ID
+
+log = logging.getLogger(__name__)
 
 AUDIT_PAGE = 100
 
@@ -28,29 +33,45 @@ def signin():
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     settings = current_app.config["SETTINGS"]
-    refused_by = ratelimits.signin_refusal(request.remote_addr or "unknown", settings)
+    client = request.remote_addr or "unknown"
+    refused_by = ratelimits.signin_refusal(client, settings)
     if refused_by is not None:
+        _refused("limited", client)
         page = render_template(
             "console/signin.html",
             next=request.form.get("next", ""),
             error="Too many sign-in attempts from here: wait a few minutes.",
         )
         return page, 429
-    audit.acting_as(audit.Staff(username[:64] or "unknown", request.remote_addr))
-    found = staff.verify(username, password)
+    audit.acting_as(audit.Staff(staff.ANONYMOUS, request.remote_addr))
+    found = staff.verify(username, password, client)
     if isinstance(found, staff.Refused):
+        _refused(found.why, client)
         page = render_template(
             "console/signin.html", next=request.form.get("next", ""), error=found.message
         )
         return page, 401
     auth.start_session(found)
+    metrics.console_signins.labels(outcome="ok").inc()
     return redirect(_safe_next(request.form.get("next")))
+
+
+def _refused(why: str, client: str) -> None:
+    """One log line and one count per refused sign-in (never the typed name or password)."""
+    from bot.personal_data import pseudonym
+
+    # One outcome for an unknown name, a disabled account and a wrong password: /metrics may
+    # be open (METRICS_TOKEN unset), and must not tell which usernames exist.
+    outcome = why if why in ("locked", "limited") else "refused"
+    metrics.console_signins.labels(outcome=outcome).inc()
+    log.warning("console sign-in refused (%s) from client %s", why, pseudonym(f"client:{client}"))
 
 
 @bp.post("/signout")
 def signout():
-    """Sign out of this browser; with `everywhere=1`, end every session of the account."""
-    user = auth.load_user()
+    """Sign out of this browser (its session is deleted); with `everywhere=1`, end every
+    session of the account."""
+    user = g.get("staff")
     if user is not None and request.form.get("everywhere") == "1":
         staff.sign_out_everywhere(user.id)
     auth.end_session()
@@ -94,7 +115,7 @@ def staff_add():
     )
 
 
-@bp.post("/staff/<int:user_id>/<action>")
+@bp.post(f"/staff/<{ID}:user_id>/<action>")
 @auth.require("admin")
 def staff_change(user_id: int, action: str):
     """Change one account: role, disable, enable, password."""
@@ -131,7 +152,7 @@ def staff_change(user_id: int, action: str):
 @auth.require("admin")
 def audit_log():
     """Staff actions, newest first, paged."""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = params.page()
     with session_scope() as session:
         total = session.exec(select(func.count()).select_from(StaffAction)).one()
         actions = list(

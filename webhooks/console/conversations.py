@@ -10,6 +10,7 @@ from bot import handoff
 from bot.db import session_scope
 from bot.models import Contact, Conversation, Message, Report
 from webhooks.console import auth, bp
+from webhooks.console.params import ID
 
 LIVE_LIMIT = 100
 TRANSCRIPT_LIMIT = 300
@@ -71,7 +72,7 @@ def live():
     return render_template("console/live.html", rows=rows, refresh=REFRESH_SECONDS)
 
 
-@bp.get("/conversations/<int:conversation_id>")
+@bp.get(f"/conversations/<{ID}:conversation_id>")
 @auth.require("viewer")
 def conversation(conversation_id: int):
     """One conversation: its transcript, state, draft and handoff."""
@@ -121,7 +122,7 @@ def _handoff_step(conversation_id: int, step, *args, done: str):
     return redirect(url_for("console.conversation", conversation_id=conversation_id))
 
 
-@bp.post("/conversations/<int:conversation_id>/take")
+@bp.post(f"/conversations/<{ID}:conversation_id>/take")
 @auth.require("agent")
 def take(conversation_id: int):
     """Take the conversation over: the bot stays quiet until it is handed back."""
@@ -133,7 +134,7 @@ def take(conversation_id: int):
     )
 
 
-@bp.post("/conversations/<int:conversation_id>/reply")
+@bp.post(f"/conversations/<{ID}:conversation_id>/reply")
 @auth.require("agent")
 def reply(conversation_id: int):
     """Send the resident a reply through their channel."""
@@ -146,13 +147,14 @@ def reply(conversation_id: int):
     )
 
 
-@bp.post("/conversations/<int:conversation_id>/handback")
+@bp.post(f"/conversations/<{ID}:conversation_id>/handback")
 @auth.require("agent")
 def handback(conversation_id: int):
-    """Give the conversation back to the bot."""
+    """Give the conversation back to the bot (the agent who has it, or an admin)."""
     return _handoff_step(
         conversation_id,
         handoff.hand_back,
         auth.current().username,
+        auth.may("admin"),
         done="Handed back to the bot.",
     )

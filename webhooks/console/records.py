@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -15,8 +15,9 @@ from bot.db import session_scope
 from bot.models import Contact, Message, Report, ReportState
 from bot.ratelimits import sms_alarm
 from webhooks.chart import bar_chart_svg
-from webhooks.console import auth, bp
+from webhooks.console import auth, bp, params
 from webhooks.console.conversations import pseudonym
+from webhooks.console.params import ID
 
 REPORTS_PAGE = 50
 STOPPED_LIMIT = 500
@@ -29,7 +30,7 @@ def reports():
     state = request.args.get("state", "")
     if state and state not in [s.value for s in ReportState]:
         state = ""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = params.page()
     with session_scope() as session:
         query = select(Report, Contact.channel).join(Contact, Contact.id == Report.contact_id)
         counted = select(func.count()).select_from(Report)
@@ -53,7 +54,7 @@ def reports():
     )
 
 
-@bp.get("/reports/<int:report_id>")
+@bp.get(f"/reports/<{ID}:report_id>")
 @auth.require("viewer")
 def report(report_id: int):
     """One report: what it says, its number and status at the city, and its history."""
@@ -139,10 +140,13 @@ def figures():
     """The day's figures (`day`=YYYY-MM-DD in CITY_TIMEZONE, today there by default) with a
     chart by local hour."""
     today = datetime.now(ZoneInfo(current_app.config["SETTINGS"].city_timezone)).date()
-    try:
-        day = date.fromisoformat(request.args.get("day", "") or today.isoformat())
-    except ValueError:
-        flash("A day is written YYYY-MM-DD.", "error")
+    asked = request.args.get("day", "")
+    day = params.day_within(asked, today) if asked else today
+    if day is None:
+        flash(
+            f"A day is written YYYY-MM-DD, from {params.FIRST_DAY} to tomorrow: here is today.",
+            "error",
+        )
         day = today
     found = day_figures_module.day_figures(day)
     chart = bar_chart_svg(
