@@ -344,9 +344,7 @@ class StaffUser(SQLModel, table=True):
     # manages staff accounts).
     role: str = Field(default="viewer", max_length=16)
     active: bool = True
-    # Sign-in lockout: failures in a row, and until when sign-in is refused.
-    failed_signins: int = 0
-    locked_until: datetime | None = _maybe_when()
+    # Sign-in failures and locks are counted in Redis (bot/signin_locks.py), not here.
     # Bumped on sign-out everywhere, a new password or a disabled account: every session
     # signed in under an older epoch is refused.
     session_epoch: int = 0

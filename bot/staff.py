@@ -121,7 +121,6 @@ def set_password(username: str, password: str) -> None:
     with session_scope() as session:
         user = _user(session, username)
         user.password_hash = hasher().hash(password)
-        user.failed_signins, user.locked_until = 0, None
         user.session_epoch += 1
         user.updated_at = utcnow()
         audit.record(session, "staff-password", _target(username), "new password")
@@ -154,7 +153,7 @@ def enable(username: str) -> None:
     """Enable a disabled account again (with its lockout lifted)."""
     with session_scope() as session:
         user = _user(session, username)
-        user.active, user.failed_signins, user.locked_until = True, 0, None
+        user.active = True
         user.updated_at = utcnow()
         audit.record(session, "staff-enable", _target(username))
     _forget_sessions_and_locks(None, username)
@@ -234,7 +233,6 @@ def verify(username: str, password: str, client: str = "unknown") -> StaffUser |
         signin_locks.succeeded(username, client)
         if hasher().check_needs_rehash(user.password_hash):
             user.password_hash = hasher().hash(password)
-        user.failed_signins, user.locked_until = 0, None
         user.last_signin_at = user.updated_at = utcnow()
         audit.acting_as(replace(audit.acting(), actor=user.username))
         audit.record(session, "signin", _target(username))
@@ -266,8 +264,7 @@ def _record_lock(session: Session, typed: str, lock: signin_locks.Lock, settings
 def unlock(username: str) -> int:
     """Lift every sign-in lock of the account (audited); the lock counters removed."""
     with session_scope() as session:
-        user = _user(session, username)
-        user.failed_signins, user.locked_until = 0, None
+        _user(session, username)  # an unknown name: ValueError, said for staff
         removed = signin_locks.clear(username)
         audit.record(session, "staff-unlock", _target(username), f"{removed} counter(s) cleared")
     return removed

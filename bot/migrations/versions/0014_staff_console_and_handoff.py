@@ -33,8 +33,6 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.Text(), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("failed_signins", sa.Integer(), nullable=False),
-        sa.Column("locked_until", bot.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.Column("session_epoch", sa.Integer(), nullable=False),
         sa.Column("last_signin_at", bot.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", bot.timeutil.UTCDateTime(timezone=True), nullable=False),
