@@ -23,7 +23,7 @@ from bot import audit, queue
 from bot.db import session_scope
 from bot.jobs.common import locked, store_reply
 from bot.jobs.turn_handoff import AGENT, WAITING, channel_of, context_for
-from bot.jobs.turn_state import keep_state, resident_state
+from bot.jobs.turn_state import resident_state, store_turn
 from bot.models import Contact, Conversation, Message
 from bot.payloads import OutboundPayload
 from bot.settings import get_settings
@@ -138,12 +138,9 @@ def hand_back(conversation_id: int, staff: str, admin: bool = False) -> None:
         ids: list[int] = []
         if not contact.opted_out and contact.address_key is not None:
             turn = handed_back(resident_state(conversation, contact), context)
-            keep_state(conversation, contact, turn.state)
-            conversation.updated_at = utcnow()  # the idle clock starts again
-            sent = [store_reply(session, conversation, r, always=True) for r in turn.replies]
+            sent = store_turn(session, conversation, contact, turn, always=True)
             for message in sent:
                 _as_agent(message)
-            session.flush()
             ids = [message.id for message in sent]
         held = f"held by {held_by}" if held_by else "was waiting"
         audit.record(session, "handoff.back", f"conversation:{conversation_id}", f"{staff}; {held}")

@@ -10,8 +10,8 @@ from sqlmodel import col, select
 from bot import queue
 from bot.db import session_scope
 from bot.jobs import turn_handoff
-from bot.jobs.common import locked, store_reply
-from bot.jobs.turn_state import engine_context, keep_state, resident_state
+from bot.jobs.common import locked
+from bot.jobs.turn_state import engine_context, resident_state, store_turn
 from bot.models import Contact, Conversation, Direction, Message, MessageStatus
 from bot.settings import get_settings
 from bot.timeutil import utcnow
@@ -81,11 +81,7 @@ def time_out(conversation_id: int) -> bool:
             return False
         state = resident_state(conversation, contact)
         turn = step(state, TimedOut(utcnow()), engine_context((), settings))
-        keep_state(conversation, contact, turn.state)
-        conversation.updated_at = utcnow()
-        outgoing = [store_reply(session, conversation, reply) for reply in turn.replies]
-        session.flush()
-        ids = [message.id for message in outgoing]
+        ids = [message.id for message in store_turn(session, conversation, contact, turn)]
     for message_id in ids:
         queue.enqueue("bot.jobs.deliver", message_id)
     return True

@@ -22,8 +22,8 @@ from bot import metrics, queue
 from bot.catalog import load_services
 from bot.db import session_scope
 from bot.handoff_hours import OPEN as HANDOFF_OPEN
-from bot.jobs.common import city_client, locked, store_reply
-from bot.jobs.turn_state import engine_context, for_channel, keep_state, resident_state
+from bot.jobs.common import city_client, locked
+from bot.jobs.turn_state import engine_context, for_channel, resident_state, store_turn
 from bot.models import Contact, Conversation, Direction, Message
 from bot.settings import Settings, get_settings
 from bot.timeutil import utcnow
@@ -196,11 +196,7 @@ def end_wait(conversation_id: int) -> bool:
         ids: list[int] = []
         if not contact.opted_out and contact.address_key is not None:
             turn = no_answer(resident_state(conversation, contact), context)
-            keep_state(conversation, contact, turn.state)
-            conversation.updated_at = utcnow()
-            outgoing = [store_reply(session, conversation, reply) for reply in turn.replies]
-            session.flush()
-            ids = [message.id for message in outgoing]
+            ids = [message.id for message in store_turn(session, conversation, contact, turn)]
     for message_id in ids:
         queue.enqueue("bot.jobs.deliver", message_id)
     log.info("conversation %s: nobody took it in time; back to the bot", conversation_id)
@@ -272,10 +268,7 @@ def end_agent(conversation_id: int) -> bool:
         ids: list[int] = []
         if not contact.opted_out and contact.address_key is not None:
             turn = handed_back(resident_state(conversation, contact), context)
-            keep_state(conversation, contact, turn.state)
-            conversation.updated_at = utcnow()
-            outgoing = [store_reply(session, conversation, r, always=True) for r in turn.replies]
-            session.flush()
+            outgoing = store_turn(session, conversation, contact, turn, always=True)
             ids = [message.id for message in outgoing]
     for message_id in ids:
         queue.enqueue("bot.jobs.deliver", message_id)

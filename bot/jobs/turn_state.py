@@ -14,7 +14,7 @@ from bot import geocoding
 from bot.channels.registry import channel_for
 from bot.city_synonyms import load_synonyms
 from bot.handoff_hours import parse_hours
-from bot.jobs.common import message_chars
+from bot.jobs.common import message_chars, store_reply
 from bot.languages import load_languages
 from bot.media import pipeline
 from bot.models import Contact, Conversation, Direction, Message
@@ -22,7 +22,7 @@ from bot.payloads import InboundPayload, OutboundPayload
 from bot.settings import Settings
 from bot.timeutil import utcnow
 from bot.understanding import similarity_for
-from conversations import Context, Place, State
+from conversations import Context, Place, State, Turn
 from conversations import Message as MessageEvent
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,18 @@ def resident_state(conversation: Conversation, contact: Contact) -> State:
     if state.consent is None:
         state.consent = contact.contact_consent
     return state
+
+
+def store_turn(
+    session: Session, conversation: Conversation, contact: Contact, turn: Turn, always: bool = False
+) -> list[Message]:
+    """Keep a turn taken outside a resident's message (a time-out, a handoff's end) and store
+    its replies, flushed (ids set) and left to the caller to deliver after its commit."""
+    keep_state(conversation, contact, turn.state)
+    conversation.updated_at = utcnow()  # the idle clock starts again
+    stored = [store_reply(session, conversation, reply, always=always) for reply in turn.replies]
+    session.flush()
+    return stored
 
 
 def keep_state(conversation: Conversation, contact: Contact, state: State) -> None:
