@@ -348,3 +348,41 @@ def test_another_agents_conversation_is_theirs_to_answer(city):
         assert session.get(Conversation, cid).handoff is None
     [back] = [a for a in actions() if a.action == "handoff.back"]
     assert (back.actor, back.detail) == ("root", "root; held by ana")
+
+
+def test_times_are_the_citys_and_say_so(city, monkeypatch):
+    monkeypatch.setenv("CITY_TIMEZONE", "America/Chicago")
+    get_settings.cache_clear()
+    made = datetime(2026, 7, 1, 3, 30, tzinfo=ZoneInfo("UTC"))  # 22:30 the evening before
+    with session_scope() as session:
+        session.get(Report, city["report"]).created_at = made
+    page = text(signed_in("vic", "viewer").get(f"/console/reports/{city['report']}"))
+    assert "2026-06-30 22:30 (America/Chicago)" in page
+    assert "(UTC)" not in page
+
+
+def test_a_conversation_someone_else_holds_offers_no_take_over(city):
+    ana, ben = signed_in("ana", "agent"), signed_in("ben", "agent")
+    page = f"/console/conversations/{city['conversation']}"
+    assert 'id="take"' in text(ben.get(page))  # waiting: anyone may take it
+    assert post(ana, f"{page}/take").status_code == 302
+    held = text(ben.get(page))
+    assert 'id="take"' not in held and 'id="reply"' not in held
+    assert "ana has this conversation" in held
+
+
+def test_a_report_waiting_for_the_city_shows_its_tries(city):
+    due = datetime(2026, 7, 1, 12, 0, tzinfo=ZoneInfo("UTC"))
+    with session_scope() as session:
+        report = session.get(Report, city["report"])
+        report.state, report.attempts, report.next_attempt_at = ReportState.PENDING, 4, due
+    page = text(signed_in("vic", "viewer").get(f"/console/reports/{city['report']}"))
+    assert "4, the next at 2026-07-01 12:00" in page
+
+
+def test_an_unknown_console_address_is_a_console_page(city):
+    browser = signed_in("vic", "viewer")
+    for path in ("/console/nothing", "/console/conversations/abc"):
+        answer = browser.get(path)
+        assert answer.status_code == 404 and "<h1>Not found</h1>" in text(answer), path
+    assert client().get("/nothing").get_json() is not None  # elsewhere: JSON, as before

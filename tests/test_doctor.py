@@ -9,7 +9,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from bot import doctor
+from bot import doctor, staff
 from bot.cli import main
 from bot.settings import get_settings
 from sandbox.server import serve
@@ -27,7 +27,8 @@ from tests.mastodon_support import MASTODON_TOKEN, configure_mastodon
 
 mastodon_server = mastodon_support.mastodon_server
 mastodon_api = mastodon_support.mastodon_api
-SECRETS = (TWILIO_TOKEN, TELEGRAM_TOKEN, TELEGRAM_SECRET)
+CONSOLE_KEY = "doctor-test-console-key-0123456789abcdef"
+SECRETS = (TWILIO_TOKEN, TELEGRAM_TOKEN, TELEGRAM_SECRET, CONSOLE_KEY)
 LINE = re.compile(r"^(✓ OK  |✗ FAIL|! WARN) (?P<name>[a-z0-9 ]+)(: .*)?$")
 
 
@@ -39,10 +40,12 @@ def closed_port() -> int:
 
 
 @pytest.fixture
-def healthy(env, twilio_api, telegram_api):
+def healthy(env, twilio_api, telegram_api, monkeypatch):
     """Every service as it should be: our number, our webhook."""
     twilio_api.config["NUMBERS"].add(TWILIO_FROM)
     telegram_api.config["WEBHOOK"] = {"url": f"{PUBLIC_BASE_URL}/webhooks/telegram"}
+    staff.create_user("ada", "a long enough password", "admin")
+    monkeypatch.setenv("CONSOLE_SECRET_KEY", CONSOLE_KEY)
     return env
 
 
@@ -83,9 +86,23 @@ def test_all_good_exits_0_with_every_check_ok(healthy, monkeypatch):
         "telegram",
         "telegram webhook",
         "geocoder",
+        "console",
+        "handoff",
     ):
         assert checks[name][0].startswith("✓ OK"), result.output
+    assert "1 active admin account(s)" in checks["console"][0]
     assert "0 problem(s), 0 warning(s)" in result.output
+
+
+def test_no_admin_and_no_console_key_are_warnings(healthy, monkeypatch):
+    staff.disable("ada")
+    monkeypatch.delenv("CONSOLE_SECRET_KEY")
+    result, checks = run(monkeypatch, HANDOFF_HOURS="Mon-Fri 08:00-17:00")
+    assert result.exit_code == 0, result.output
+    assert checks["console"][0].startswith("! WARN") and "no active admin" in result.output
+    assert "fix: run `intake311 staff add NAME --role admin`" in result.output
+    assert checks["console key"][0].startswith("! WARN")
+    assert "staff answer Mon-Fri 08:00-17:00" in checks["handoff"][0]
 
 
 def assert_fails(result, checks: dict, name: str, fix: str) -> None:

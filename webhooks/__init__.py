@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, render_template, request
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -54,4 +54,9 @@ def _init_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
+        if exc.code == 404 and request.path.startswith("/console/"):
+            # An address no console route matches: the console's own page, not the API's JSON.
+            return render_template(
+                "console/refused.html", heading="Not found", reason="There is nothing here."
+            ), 404
         return jsonify(error=exc.description), exc.code

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -133,6 +134,8 @@ def demo(name: str, sandbox_port: int, web_port: int, script) -> None:
     from bot.migrate import upgrade
     from bot.settings import get_settings
 
+    # A plain `kill` ends the demo as /quit does: the finally below stops its processes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     for key, value in demo_env(sandbox_port).items():
         os.environ.setdefault(key, value)
     get_settings.cache_clear()

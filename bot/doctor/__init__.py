@@ -1,8 +1,8 @@
 """`intake311 doctor`'s checks: every setting read and every configured service reached.
 
-`run_checks` yields typed `Check`s (`results.py`) from the checks of `storage.py`, `city.py`
-and `channels.py`; the command (`bot/cli/doctor.py`) only prints them. Each check is given
-CHECK_SECONDS at most (bot.readiness.within); one that raises or overruns fails alone, and the
+`run_checks` yields typed `Check`s (`results.py`) from the checks of `storage.py`, `city.py`,
+`channels.py` and `staff.py`; the command (`bot/cli/doctor.py`) only prints them. Each check is
+given CHECK_SECONDS at most (bot.readiness.within); one that raises or overruns fails alone, and the
 others still run. What is shown never carries a secret: `hidden` masks every secret setting's
 value (and a URL's password).
 """
@@ -23,6 +23,7 @@ from bot.doctor.channels import (
 )
 from bot.doctor.city import check_geocoder, check_open311
 from bot.doctor.results import Check, failed, passed
+from bot.doctor.staff import check_console, check_handoff
 from bot.doctor.storage import check_database, check_production, check_redis
 from bot.readiness import within
 from bot.settings import Settings, get_settings, settings_errors
@@ -39,6 +40,8 @@ CHECKS: tuple[Callable[[Settings], list[Check]], ...] = (
     check_x,
     check_mastodon,
     check_geocoder,
+    check_console,
+    check_handoff,
 )
 
 

@@ -9,8 +9,10 @@ roles viewer < agent < admin (webhooks.console.auth.require).
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, Response, g, render_template, request
+from flask import Blueprint, Flask, Response, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]
 from redis.exceptions import RedisError
 
@@ -70,9 +72,19 @@ def _not_found(_exc):
     ), 404
 
 
-@bp.context_processor
+@bp.app_template_filter("local")
+def local_time(when: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored (UTC) time as the city's clock shows it (CITY_TIMEZONE); "" for none."""
+    if when is None:
+        return ""
+    city = ZoneInfo(current_app.config["SETTINGS"].city_timezone)
+    return when.astimezone(city).strftime(pattern)
+
+
+@bp.app_context_processor
 def _page_parts() -> dict:
     return {
+        "zone": current_app.config["SETTINGS"].city_timezone,
         "style_block": STYLE_BLOCK,
         "me": g.get("staff"),
         "may": auth.may,
