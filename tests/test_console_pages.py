@@ -119,13 +119,15 @@ def test_live_list_puts_the_waiting_first_and_refreshes(city):
     page = text(signed_in("vic", "viewer").get("/console/"))
     rows = re.findall(r'id="conversation-(\d+)"', page)
     assert rows[0] == str(city["conversation"])
-    assert "waiting" in page and "location" in page
+    assert "waiting" in page and "asked where" in page
     assert '<meta http-equiv="refresh"' in page
 
 
 def test_the_transcript_state_and_draft(city):
     page = text(signed_in("vic", "viewer").get(f"/console/conversations/{city['conversation']}"))
-    assert "a pothole by the school" in page and "location" in page and "Pothole" in page
+    assert "a pothole by the school" in page and "Pothole" in page
+    # The state in staff's words, the stored name beside it for tools.
+    assert 'data-state="location">asked where<' in page
     assert 'id="take"' not in page  # a viewer has no handoff forms
 
 

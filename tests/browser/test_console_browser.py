@@ -221,7 +221,8 @@ def test_a_report_failed_while_the_city_was_down_is_retried(
     number = only_report().service_request_id
     assert number
     page.goto(f"{live_server.url}/console/reports/{report.id}")
-    expect(page.locator("#report-state")).to_have_text("submitted")
+    expect(page.locator("#report-state")).to_have_attribute("data-state", "submitted")
+    expect(page.locator("#report-state")).to_have_text("filed")
     expect(page.locator("#service-request-id")).to_have_text(number)
     expect(page.locator("#facts")).not_to_contain_text("last error")  # filed: in its history
     kinds = [k.strip() for k in page.locator("#history tr td:nth-child(2)").all_inner_texts()]

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from bot import audit, metrics
 from bot.settings import Settings
-from webhooks.console import auth
+from webhooks.console import auth, labels
 from webhooks.console.style import STYLE_BLOCK
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,9 @@ def _not_found(_exc):
     return render_template(
         "console/refused.html", heading="Not found", reason="There is nothing at this address."
     ), 404
+
+
+bp.add_app_template_filter(labels.label, "label")
 
 
 @bp.app_template_filter("local")
