@@ -41,3 +41,28 @@ def test_the_web_chat_page_talks_to_the_running_app(saved_screenshot, page, live
     assert re.search(r"\w", bot.first.inner_text())
     assert page.locator(".buttons button").count() > 0  # the services offered, as buttons
     assert page.locator("#status").inner_text() == ""
+
+
+def test_a_reload_shows_the_conversation_again(page, live_server):
+    page.goto(f"{live_server.url}/webhooks/webchat/")
+    page.get_by_label("Your message").fill("hi")
+    page.get_by_role("button", name="Send").click()
+    page.locator(".msg.me").first.wait_for()
+    deadline = time.monotonic() + 15
+    while live_server.run_jobs() == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    page.locator(".msg.bot").first.wait_for()
+    before = page.locator(".msg").all_inner_texts()
+
+    page.reload()
+    page.locator(".msg.bot").first.wait_for()
+    assert page.locator(".msg").all_inner_texts() == before  # in order, each once
+    # The tab's session goes on: the next message is answered in the same conversation.
+    bot_before = page.locator(".msg.bot").count()
+    page.get_by_label("Your message").fill("pothole")
+    page.get_by_role("button", name="Send").click()
+    deadline = time.monotonic() + 15
+    while live_server.run_jobs() == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    page.locator(".msg.bot").nth(bot_before).wait_for()  # answered after the reload
+    assert page.locator(".msg.me").all_inner_texts() == ["hi", "pothole"]
