@@ -170,10 +170,11 @@ def demo(name: str, sandbox_port: int, web_port: int, script) -> None:
             " then type AGENT here and take the conversation over there)\n"
         )
         if script is None:
+            where = "" if sandbox_port == 8311 else f" --url {sandbox_url}"
             click.echo(
                 "Text the bot as a resident would, e.g. 'pothole at 120 Main St'.\n"
                 "When you have a request number, play the city in another terminal:\n"
-                "  .venv/bin/intake311 sandbox set-status NUMBER closed --notes 'Fixed'\n"
+                f"  .venv/bin/intake311 sandbox set-status NUMBER closed --notes 'Fixed'{where}\n"
                 "and the status update arrives here. /quit to leave.\n"
             )
             run_interactive(ConsoleChat(name, terminal_line, one_line=False))
