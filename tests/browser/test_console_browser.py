@@ -152,7 +152,7 @@ def test_an_agent_takes_over_replies_and_hands_back(page, resident, live_server)
     first = page.locator("#conversations tr[id^=conversation-]").first
     expect(first.locator(".badge.waiting")).to_have_text("waiting")
     expect(first).to_contain_text("webchat")
-    first.get_by_role("link").click()
+    first.locator("td.nowrap").get_by_role("link").click()  # the resident, by pseudonym
     expect(page.locator("#handoff")).to_contain_text("waiting")
     expect(page.locator("#transcript")).to_contain_text("AGENT")
     expect(page.locator("#transcript")).to_contain_text(PASSED)
