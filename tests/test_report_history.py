@@ -12,7 +12,8 @@ from bot import jobs, retention
 from bot.db import session_scope
 from bot.failures import retry
 from bot.forget import forget_address
-from bot.models import Contact, Conversation, Report, ReportEvent, ReportState
+from bot.intake import conversation_for
+from bot.models import Report, ReportEvent, ReportState
 from bot.report_history import history, record
 from bot.settings import get_settings
 from bot.timeutil import utcnow
@@ -104,15 +105,10 @@ def test_delayed_once_given_up_retried_by_staff_then_filed(phone, faults, monkey
 def _report_of_own(service_code: str) -> int:
     """A confirmed report written as a turn writes it (its "created" step with it)."""
     with session_scope() as session:
-        contact = Contact(address="tel:+13125550177", address_key="k-history", channel="sms")
-        session.add(contact)
-        session.flush()
-        conversation = Conversation(contact_id=contact.id)
-        session.add(conversation)
-        session.flush()
+        conversation = conversation_for(session, "sms", "tel:+13125550177")
         report = Report(
             conversation_id=conversation.id,
-            contact_id=contact.id,
+            contact_id=conversation.contact_id,
             service_code=service_code,
             description="my words",
             address="120 Main St",
